@@ -1,0 +1,11 @@
+//! Switchboard: a contact-center control plane for FreeSWITCH.
+//!
+//! The engine decides, the edges (ESL, HTTP, database, clock) do I/O. See `ARCHITECTURE.md`.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod engine;
+pub mod esl;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,7 @@
+//! All integration tests link into this one binary; one module per area.
+
+mod fidelity;
+mod flows;
+mod harness;
+mod sim;
+mod store;
