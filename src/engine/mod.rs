@@ -1,12 +1,31 @@
 //! The deterministic core: all contact-center state and every decision.
 //!
 //! Driven as `engine.handle(now, input) -> effects`. It does no I/O, spawns nothing and reads
-//! no clock; the ESL adapter, the API and the timer wheel only send it inputs.
+//! no clock; the ESL adapter, the API and the timer wheel only send it inputs. Routing is
+//! event-driven and indexed: per queue, idle agents ordered by idle time and waiting calls
+//! ordered by priority then arrival, so one decision costs O(log n).
 
+mod core;
 pub mod ids;
+pub mod io;
+pub mod model;
 pub mod record;
+mod rng;
+pub mod snapshot;
 pub mod time;
 
-pub use ids::{AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName};
+#[cfg(test)]
+mod tests;
+
+pub use self::core::{CommandError, Counters, Engine, RequestedState};
+pub use ids::{
+    AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
+};
+pub use io::{
+    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, ParkedCall, StoredCall,
+    SwitchCommand, Timer,
+};
+pub use model::{AgentSettings, QueueSettings};
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
+pub use snapshot::Snapshot;
 pub use time::Timestamp;

@@ -1,0 +1,165 @@
+//! What goes into the engine and what comes out of it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
+use super::record::Record;
+use super::time::Timestamp;
+
+/// A normalized fact from a switch, the API or the timer wheel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Our dialplan parked a caller for a queue.
+    CallParked(ParkedCall),
+    /// A channel was answered (for agent legs: the agent picked up).
+    ChannelAnswered {
+        switch: SwitchName,
+        channel: ChannelUuid,
+    },
+    /// A channel is gone, or an originate failed before creating one (the switch's
+    /// BACKGROUND_JOB `-ERR CAUSE` for our `origination_uuid`).
+    ChannelHungUp {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        cause: String,
+    },
+    /// A command the engine asked for was refused by the switch.
+    CommandFailed {
+        switch: SwitchName,
+        command: SwitchCommand,
+        reply: String,
+    },
+    /// The adapter (re)connected and listed what the switch holds now.
+    SwitchResynced {
+        switch: SwitchName,
+        channels: Vec<ChannelSnapshot>,
+    },
+    /// A timer the engine set has expired.
+    TimerFired(Timer),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkedCall {
+    pub switch: SwitchName,
+    pub channel: ChannelUuid,
+    pub queue: QueueId,
+    pub caller_number: String,
+    pub caller_name: String,
+    pub destination: String,
+    pub priority: i32,
+}
+
+/// Which part a channel plays for us, read from the `switchboard_*` channel variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelRole {
+    Caller,
+    Agent,
+}
+
+/// One channel found on a switch during a resync, with what the store remembers of its call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelSnapshot {
+    pub channel: ChannelUuid,
+    pub role: ChannelRole,
+    pub answered: bool,
+    pub bridged_to: Option<ChannelUuid>,
+    /// For callers: the queue the dialplan parked them for. For agent legs: the call's queue.
+    pub queue: Option<QueueId>,
+    /// For agent legs: whose phone this is.
+    pub agent: Option<AgentId>,
+    pub call: Option<CallId>,
+    pub caller_number: String,
+    pub caller_name: String,
+    pub destination: String,
+    /// From the store: when the call first entered the queue, so it keeps its place.
+    pub stored: Option<StoredCall>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredCall {
+    pub call: CallId,
+    pub entered_at: Timestamp,
+    pub priority: i32,
+}
+
+/// What the engine asks the edges to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Switch {
+        switch: SwitchName,
+        command: SwitchCommand,
+    },
+    Persist(Record),
+    SetTimer {
+        at: Timestamp,
+        timer: Timer,
+    },
+}
+
+/// A command for one switch. Every value in it is typed and validated, so the adapter can
+/// format it without quoting decisions of its own beyond the ones it documents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum SwitchCommand {
+    Answer {
+        channel: ChannelUuid,
+    },
+    /// Hold music until broken.
+    PlayHold {
+        channel: ChannelUuid,
+        source: String,
+    },
+    /// Ring an agent with a leg whose UUID we chose, parked when answered.
+    Originate {
+        leg: ChannelUuid,
+        call: CallId,
+        agent: AgentId,
+        queue: QueueId,
+        dial_string: String,
+        timeout: Duration,
+        caller_number: String,
+        caller_name: String,
+    },
+    /// Stop whatever plays on the channel (hold music) before bridging.
+    Break {
+        channel: ChannelUuid,
+    },
+    Bridge {
+        caller: ChannelUuid,
+        agent_leg: ChannelUuid,
+    },
+    Kill {
+        channel: ChannelUuid,
+        cause: HangupCause,
+    },
+}
+
+/// Hangup causes the engine sends; the switch reports causes as free text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HangupCause {
+    OriginatorCancel,
+    NoAnswer,
+    NoRouteDestination,
+    NormalClearing,
+}
+
+impl HangupCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupCause::OriginatorCancel => "ORIGINATOR_CANCEL",
+            HangupCause::NoAnswer => "NO_ANSWER",
+            HangupCause::NoRouteDestination => "NO_ROUTE_DESTINATION",
+            HangupCause::NormalClearing => "NORMAL_CLEARING",
+        }
+    }
+}
+
+/// Timers carry the epoch of what set them; a timer whose epoch is stale is ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    WrapUpEnds { agent: AgentId, epoch: u64 },
+    BackoffEnds { agent: AgentId, epoch: u64 },
+    RingTimeout { leg: ChannelUuid },
+}

@@ -1,0 +1,526 @@
+//! Engine scenarios, without sockets: each renders its effects as a readable call trace.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use expect_test::{expect, Expect};
+
+use super::*;
+
+const SW: &str = "fs1";
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn sw() -> SwitchName {
+    SwitchName::new(SW).expect("valid switch name")
+}
+
+fn chan(n: u32) -> ChannelUuid {
+    ChannelUuid::parse(&format!("00000000-0000-4000-8000-{n:012}")).expect("valid uuid")
+}
+
+/// A test bench: an engine with one queue and `agents` agents, and a renderer that names
+/// UUIDs in order of appearance so traces stay readable.
+struct Bench {
+    engine: Engine,
+    names: HashMap<String, String>,
+    legs: Vec<ChannelUuid>,
+    trace: Vec<String>,
+}
+
+impl Bench {
+    fn new(agents: &[&str], wrap_up_ms: u64) -> Self {
+        let mut engine = Engine::new(7);
+        engine.provision_queue(QueueSettings {
+            id: QueueId::new("support").expect("id"),
+            name: "Support".into(),
+            moh: "local_stream://moh".into(),
+            wrap_up: Duration::from_millis(wrap_up_ms),
+            ring_timeout: Duration::from_secs(20),
+            busy_backoff: Duration::from_secs(10),
+        });
+        let mut bench = Self {
+            engine,
+            names: HashMap::new(),
+            legs: Vec::new(),
+            trace: Vec::new(),
+        };
+        for a in agents {
+            let effects = bench.engine.provision_agent(
+                ts(0),
+                AgentSettings {
+                    id: AgentId::new(*a).expect("id"),
+                    name: format!("Agent {a}"),
+                    dial_string: format!("user/{a}"),
+                    queues: vec![QueueId::new("support").expect("id")],
+                },
+                AgentStatus::LoggedOut,
+            );
+            assert!(effects.is_empty());
+        }
+        bench
+    }
+
+    fn name(&mut self, uuid: &str) -> String {
+        if uuid.starts_with("00000000-0000-4000-8000-") {
+            return format!(
+                "chan{}",
+                uuid.trim_start_matches("00000000-0000-4000-8000-")
+                    .trim_start_matches('0')
+            );
+        }
+        let n = self.names.len() + 1;
+        self.names
+            .entry(uuid.to_owned())
+            .or_insert_with(|| format!("id{n}"))
+            .clone()
+    }
+
+    fn record(&mut self, at: i64, label: &str, effects: Vec<Effect>) {
+        self.trace.push(format!("@{at} {label}"));
+        for e in effects {
+            let line = match e {
+                Effect::Switch { command, .. } => match command {
+                    SwitchCommand::Answer { channel } => {
+                        format!("answer {}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::PlayHold { channel, source } => {
+                        format!("hold {} {source}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Originate {
+                        leg,
+                        agent,
+                        dial_string,
+                        ..
+                    } => {
+                        self.legs.push(leg.clone());
+                        format!(
+                            "originate {} to {agent} via {dial_string}",
+                            self.name(leg.as_str())
+                        )
+                    }
+                    SwitchCommand::Break { channel } => {
+                        format!("break {}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Bridge { caller, agent_leg } => format!(
+                        "bridge {} {}",
+                        self.name(caller.as_str()),
+                        self.name(agent_leg.as_str())
+                    ),
+                    SwitchCommand::Kill { channel, cause } => {
+                        format!("kill {} {}", self.name(channel.as_str()), cause.as_str())
+                    }
+                },
+                Effect::Persist(record) => match record {
+                    Record::CallEntered {
+                        queue,
+                        caller_number,
+                        ..
+                    } => {
+                        format!("store call entered {queue} from {caller_number}")
+                    }
+                    Record::CallAnswered { agent, wait_ms, .. } => {
+                        format!("store call answered by {agent} after {wait_ms}ms")
+                    }
+                    Record::CallEnded {
+                        outcome,
+                        hangup_cause,
+                        talk_ms,
+                        ..
+                    } => format!(
+                        "store call ended {} {hangup_cause} talk={talk_ms:?}",
+                        outcome.as_str()
+                    ),
+                    Record::QueueEvent {
+                        kind,
+                        agent,
+                        detail,
+                        ..
+                    } => format!(
+                        "store queue {} {} {detail}",
+                        kind.as_str(),
+                        agent.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+                    ),
+                    Record::AgentState {
+                        agent, from, to, ..
+                    } => {
+                        format!("store agent {agent} {} -> {}", from.as_str(), to.as_str())
+                    }
+                },
+                Effect::SetTimer { at, timer } => match timer {
+                    Timer::WrapUpEnds { agent, .. } => {
+                        format!("timer {at} wrap-up of {agent} ends")
+                    }
+                    Timer::BackoffEnds { agent, .. } => {
+                        format!("timer {at} back-off of {agent} ends")
+                    }
+                    Timer::RingTimeout { leg } => {
+                        format!("timer {at} ring timeout {}", self.name(leg.as_str()))
+                    }
+                },
+            };
+            self.trace.push(format!("  {line}"));
+        }
+    }
+
+    fn available(&mut self, at: i64, agent: &str) {
+        let effects = self
+            .engine
+            .set_agent_state(
+                ts(at),
+                &AgentId::new(agent).expect("id"),
+                RequestedState::Available,
+            )
+            .expect("allowed");
+        self.record(at, &format!("{agent} available"), effects);
+    }
+
+    fn park(&mut self, at: i64, channel: u32, caller: &str) {
+        let effects = self.engine.handle(
+            ts(at),
+            Input::CallParked(ParkedCall {
+                switch: sw(),
+                channel: chan(channel),
+                queue: QueueId::new("support").expect("id"),
+                caller_number: caller.into(),
+                caller_name: format!("Caller {caller}"),
+                destination: "5000".into(),
+                priority: 0,
+            }),
+        );
+        self.record(at, &format!("chan{channel} parked"), effects);
+    }
+
+    fn leg(&self, n: usize) -> ChannelUuid {
+        self.legs[n - 1].clone()
+    }
+
+    fn answer_leg(&mut self, at: i64, n: usize) {
+        let channel = self.leg(n);
+        let effects = self.engine.handle(
+            ts(at),
+            Input::ChannelAnswered {
+                switch: sw(),
+                channel,
+            },
+        );
+        self.record(at, &format!("leg {n} answered"), effects);
+    }
+
+    fn hangup(&mut self, at: i64, channel: ChannelUuid, cause: &str) {
+        let label = format!("{} hung up {cause}", self.name(channel.as_str()));
+        let effects = self.engine.handle(
+            ts(at),
+            Input::ChannelHungUp {
+                switch: sw(),
+                channel,
+                cause: cause.into(),
+            },
+        );
+        self.record(at, &label, effects);
+    }
+
+    fn timer(&mut self, at: i64, timer: Timer) {
+        let effects = self.engine.handle(ts(at), Input::TimerFired(timer));
+        self.record(at, "timer fired", effects);
+    }
+
+    fn check(&self, expected: Expect) {
+        expected.assert_eq(&(self.trace.join("\n") + "\n"));
+    }
+}
+
+#[test]
+fn a_call_reaches_an_available_agent_and_is_bridged_then_wraps_up() {
+    let mut b = Bench::new(&["1001"], 5000);
+    b.available(0, "1001");
+    b.park(100, 1, "4930123");
+    b.answer_leg(300, 1);
+    b.hangup(10_300, b.leg(1), "NORMAL_CLEARING");
+    let epoch = b.engine.agents[&AgentId::new("1001").expect("id")].epoch;
+    b.timer(
+        15_300,
+        Timer::WrapUpEnds {
+            agent: AgentId::new("1001").expect("id"),
+            epoch,
+        },
+    );
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked
+          store call entered support from 4930123
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://moh
+        @300 leg 1 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 200ms
+          store queue connect 1001 wait_ms=200
+          store agent 1001 offered -> on_call
+        @10300 id1 hung up NORMAL_CLEARING
+          store queue complete 1001 by=agent talk_ms=10000
+          store call ended completed NORMAL_CLEARING talk=Some(10000)
+          store agent 1001 on_call -> wrap_up
+          timer 15300ms wrap-up of 1001 ends
+        @15300 timer fired
+          store agent 1001 wrap_up -> available
+    "#]]);
+}
+
+#[test]
+fn a_busy_agent_is_skipped_and_the_next_one_gets_the_call() {
+    let mut b = Bench::new(&["1001", "1002"], 0);
+    b.available(0, "1001");
+    b.available(10, "1002");
+    b.park(100, 1, "111");
+    b.hangup(150, b.leg(1), "USER_BUSY");
+    b.answer_leg(400, 2);
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @10 1002 available
+          store agent 1002 logged_out -> available
+        @100 chan1 parked
+          store call entered support from 111
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://moh
+        @150 id1 hung up USER_BUSY
+          store queue ring_no_answer 1001 USER_BUSY
+          store agent 1001 offered -> available
+          timer 10150ms back-off of 1001 ends
+          store agent 1002 available -> offered
+          originate id2 to 1002 via user/1002
+          timer 25150ms ring timeout id2
+        @400 leg 2 answered
+          break chan1
+          bridge chan1 id2
+          store call answered by 1002 after 300ms
+          store queue connect 1002 wait_ms=300
+          store agent 1002 offered -> on_call
+    "#]]);
+}
+
+#[test]
+fn a_waiting_caller_is_routed_the_moment_an_agent_becomes_available() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.park(100, 1, "111");
+    b.available(2_000, "1001");
+    b.check(expect![[r#"
+        @100 chan1 parked
+          store call entered support from 111
+          store queue enter - priority=0
+          answer chan1
+          hold chan1 local_stream://moh
+        @2000 1001 available
+          store agent 1001 logged_out -> available
+          store agent 1001 available -> offered
+          originate id1 to 1001 via user/1001
+          timer 27000ms ring timeout id1
+    "#]]);
+}
+
+#[test]
+fn a_caller_hanging_up_while_waiting_is_an_abandon() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.park(100, 1, "111");
+    b.hangup(3_100, chan(1), "ORIGINATOR_CANCEL");
+    assert_eq!(b.engine.counters().abandoned, 1);
+    assert!(b.engine.queues.values().all(|q| q.waiting.is_empty()));
+    b.check(expect![[r#"
+        @100 chan1 parked
+          store call entered support from 111
+          store queue enter - priority=0
+          answer chan1
+          hold chan1 local_stream://moh
+        @3100 chan1 hung up ORIGINATOR_CANCEL
+          store queue abandon - wait_ms=3000
+          store call ended abandoned ORIGINATOR_CANCEL talk=None
+    "#]]);
+}
+
+#[test]
+fn caller_hangup_while_agent_rings_cancels_the_agent_leg_and_frees_the_agent() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.available(0, "1001");
+    b.park(100, 1, "111");
+    b.hangup(2_000, chan(1), "NORMAL_CLEARING");
+    // The switch then reports the cancelled leg; it changes nothing.
+    b.hangup(2_010, b.leg(1), "ORIGINATOR_CANCEL");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked
+          store call entered support from 111
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://moh
+        @2000 chan1 hung up NORMAL_CLEARING
+          kill id1 ORIGINATOR_CANCEL
+          store queue abandon - wait_ms=1900
+          store call ended abandoned NORMAL_CLEARING talk=None
+          store agent 1001 offered -> available
+        @2010 id1 hung up ORIGINATOR_CANCEL
+    "#]]);
+}
+
+#[test]
+fn callers_are_served_in_arrival_order_and_agents_longest_idle_first() {
+    let mut b = Bench::new(&["a", "b"], 0);
+    b.park(10, 1, "first");
+    b.park(20, 2, "second");
+    b.available(30, "b");
+    b.available(40, "a");
+    let calls: Vec<_> = b
+        .trace
+        .iter()
+        .filter(|l| l.contains("originate"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "  originate id1 to b via user/b",
+            "  originate id2 to a via user/a"
+        ]
+    );
+    let ringing_first = b
+        .engine
+        .calls
+        .values()
+        .find(|c| c.caller == chan(1))
+        .map(|c| c.state.clone());
+    assert!(
+        matches!(ringing_first, Some(model::CallState::Ringing { agent, .. }) if agent.as_str() == "b")
+    );
+}
+
+#[test]
+fn a_call_keeps_its_place_after_a_ring_no_answer() {
+    let mut b = Bench::new(&["a"], 0);
+    b.park(10, 1, "first");
+    b.park(20, 2, "second");
+    b.available(30, "a");
+    b.hangup(60, b.leg(1), "NO_ANSWER");
+    let epoch = b.engine.agents[&AgentId::new("a").expect("id")].epoch;
+    b.timer(
+        10_060,
+        Timer::BackoffEnds {
+            agent: AgentId::new("a").expect("id"),
+            epoch,
+        },
+    );
+    let last = b
+        .trace
+        .iter()
+        .rev()
+        .find(|l| l.contains("originate"))
+        .cloned();
+    assert_eq!(last.as_deref(), Some("  originate id2 to a via user/a"));
+    // id2 is the second leg; the call it rings is still the first caller.
+    let ringing = b
+        .engine
+        .calls
+        .values()
+        .find(|c| matches!(c.state, model::CallState::Ringing { .. }));
+    assert_eq!(ringing.map(|c| c.caller.clone()), Some(chan(1)));
+}
+
+#[test]
+fn a_stale_timer_changes_nothing() {
+    let mut b = Bench::new(&["a"], 1000);
+    b.available(0, "a");
+    let effects = b.engine.handle(
+        ts(5),
+        Input::TimerFired(Timer::WrapUpEnds {
+            agent: AgentId::new("a").expect("id"),
+            epoch: 0,
+        }),
+    );
+    assert!(effects.is_empty());
+}
+
+#[test]
+fn logging_out_an_agent_on_a_call_is_refused() {
+    let mut b = Bench::new(&["a"], 0);
+    b.available(0, "a");
+    b.park(10, 1, "x");
+    b.answer_leg(20, 1);
+    let refused = b.engine.set_agent_state(
+        ts(30),
+        &AgentId::new("a").expect("id"),
+        RequestedState::LoggedOut,
+    );
+    assert!(matches!(refused, Err(CommandError::Conflict { .. })));
+}
+
+#[test]
+fn resync_after_a_controller_restart_adopts_a_waiting_caller_with_its_original_place() {
+    let mut b = Bench::new(&["a"], 0);
+    let stored_call = CallId::from_uuid(uuid::Uuid::from_u128(42));
+    let effects = b.engine.handle(
+        ts(60_000),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: vec![ChannelSnapshot {
+                channel: chan(9),
+                role: ChannelRole::Caller,
+                answered: true,
+                bridged_to: None,
+                queue: Some(QueueId::new("support").expect("id")),
+                agent: None,
+                call: Some(stored_call),
+                caller_number: "555".into(),
+                caller_name: "Caller".into(),
+                destination: "5000".into(),
+                stored: Some(StoredCall {
+                    call: stored_call,
+                    entered_at: ts(1_000),
+                    priority: 3,
+                }),
+            }],
+        },
+    );
+    assert!(
+        effects.is_empty(),
+        "an answered, stored caller needs nothing: {effects:?}"
+    );
+    let call = &b.engine.calls[&stored_call];
+    assert_eq!(call.wait_key.entered_at, ts(1_000));
+    assert_eq!(call.wait_key.priority.0, 3);
+    b.available(61_000, "a");
+    assert!(b.trace.iter().any(|l| l.contains("originate")));
+}
+
+#[test]
+fn resync_closes_calls_the_switch_no_longer_has_and_frees_their_agents() {
+    let mut b = Bench::new(&["a"], 0);
+    b.available(0, "a");
+    b.park(10, 1, "x");
+    b.answer_leg(20, 1);
+    let effects = b.engine.handle(
+        ts(5_000),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: vec![],
+        },
+    );
+    b.record(5_000, "resync: switch empty", effects);
+    assert_eq!(b.engine.counters().lost, 1);
+    assert!(b.engine.calls.is_empty());
+    assert!(b.trace.iter().any(|l| l.contains("store call ended lost")));
+    assert!(b.trace.iter().any(|l| l.contains("on_call -> available")));
+}
