@@ -258,6 +258,7 @@ impl Engine {
         }
         if !self.queues.contains_key(&parked.queue) {
             effects.push(Effect::Switch {
+                affinity: parked.channel.clone(),
                 switch: parked.switch,
                 command: SwitchCommand::Kill {
                     channel: parked.channel,
@@ -315,12 +316,14 @@ impl Engine {
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.route_call(now, call, effects);
         effects.push(Effect::Switch {
+            affinity: channel.clone(),
             switch: switch.clone(),
             command: SwitchCommand::Answer {
                 channel: channel.clone(),
             },
         });
         effects.push(Effect::Switch {
+            affinity: channel.clone(),
             switch,
             command: SwitchCommand::PlayHold {
                 channel,
@@ -399,8 +402,9 @@ impl Engine {
             leg: leg.clone(),
             since: now,
         };
-        let (switch, caller_number, caller_name, queue_id) = (
+        let (switch, caller_channel, caller_number, caller_name, queue_id) = (
             call.switch.clone(),
+            call.caller.clone(),
             call.caller_number.clone(),
             call.caller_name.clone(),
             call.queue.clone(),
@@ -427,6 +431,7 @@ impl Engine {
             effects,
         );
         effects.push(Effect::Switch {
+            affinity: caller_channel.clone(),
             switch,
             command: SwitchCommand::Originate {
                 leg: leg.clone(),
@@ -543,12 +548,14 @@ impl Engine {
         let caller = c.caller.clone();
         let queue = c.queue.clone();
         effects.push(Effect::Switch {
+            affinity: caller.clone(),
             switch: switch.clone(),
             command: SwitchCommand::Break {
                 channel: caller.clone(),
             },
         });
         effects.push(Effect::Switch {
+            affinity: caller.clone(),
             switch: switch.clone(),
             command: SwitchCommand::Bridge {
                 caller,
@@ -621,6 +628,7 @@ impl Engine {
             CallState::Waiting => self.abandon(now, &call, cause, effects),
             CallState::Ringing { agent, leg, .. } => {
                 effects.push(Effect::Switch {
+                    affinity: call.caller.clone(),
                     switch: call.switch.clone(),
                     command: SwitchCommand::Kill {
                         channel: leg.clone(),
@@ -853,6 +861,7 @@ impl Engine {
     ) {
         if let Some(c) = self.calls.get(call) {
             effects.push(Effect::Switch {
+                affinity: c.caller.clone(),
                 switch: c.switch.clone(),
                 command: SwitchCommand::Kill {
                     channel: leg.clone(),
@@ -880,6 +889,7 @@ impl Engine {
             };
             if matches!(&c.state, CallState::Bridged { leg, .. } if *leg == agent_leg) {
                 effects.push(Effect::Switch {
+                    affinity: c.caller.clone(),
                     switch: switch.clone(),
                     command: SwitchCommand::Kill {
                         channel: agent_leg,
@@ -951,6 +961,7 @@ impl Engine {
                         .is_some_and(|b| self.legs.contains_key(b));
                     if !bridged_to_known_caller && !self.legs.contains_key(&snap.channel) {
                         effects.push(Effect::Switch {
+                            affinity: snap.channel.clone(),
                             switch: switch.clone(),
                             command: SwitchCommand::Kill {
                                 channel: snap.channel.clone(),
@@ -1058,12 +1069,14 @@ impl Engine {
         self.route_call(now, call_id, effects);
         if !answered {
             effects.push(Effect::Switch {
+                affinity: channel.clone(),
                 switch: switch.clone(),
                 command: SwitchCommand::Answer {
                     channel: channel.clone(),
                 },
             });
             effects.push(Effect::Switch {
+                affinity: channel.clone(),
                 switch: switch.clone(),
                 command: SwitchCommand::PlayHold {
                     channel,
@@ -1095,6 +1108,7 @@ impl Engine {
             CallState::Ringing { agent, leg, .. } => {
                 self.legs.remove(&leg);
                 effects.push(Effect::Switch {
+                    affinity: call.caller.clone(),
                     switch: call.switch.clone(),
                     command: SwitchCommand::Kill {
                         channel: leg,

@@ -89,6 +89,9 @@ pub struct StoredCall {
 pub enum Effect {
     Switch {
         switch: SwitchName,
+        /// The caller channel of the call the command is for: commands with the same affinity
+        /// reach the switch in the order the engine issued them.
+        affinity: ChannelUuid,
         command: SwitchCommand,
     },
     Persist(Record),
