@@ -7,5 +7,6 @@ pub mod app;
 pub mod config;
 pub mod engine;
 pub mod esl;
+pub mod metrics;
 pub mod sim;
 pub mod store;

@@ -1,0 +1,239 @@
+//! Engine commands in ESL wire form. Everything that reaches the switch passes through here,
+//! so this is where values from callers, the API and provisioning are checked or neutralised.
+
+use freeswitch_esl_tokio::EslEvent;
+use thiserror::Error;
+
+use crate::engine::SwitchCommand;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum UnsafeValue {
+    #[error("{what} {value:?} contains characters that could change the command")]
+    Rejected { what: &'static str, value: String },
+}
+
+/// How a command goes to the switch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wire {
+    /// `api <line>`: waits for the result.
+    Api(String),
+    /// `bgapi <line>`: the result comes later as BACKGROUND_JOB.
+    BgApi(String),
+    /// `sendmsg <uuid>` with headers.
+    Execute {
+        uuid: String,
+        app: &'static str,
+        arg: String,
+        event_uuid: String,
+    },
+}
+
+impl Wire {
+    /// The sendmsg as an event for the client crate.
+    pub fn execute_event(app: &str, arg: &str, event_uuid: &str) -> EslEvent {
+        let mut event = EslEvent::new();
+        event.set_header("call-command", "execute");
+        event.set_header("execute-app-name", app);
+        event.set_header("execute-app-arg", arg);
+        event.set_header("Event-UUID", event_uuid);
+        event
+    }
+}
+
+/// A dial string from provisioning, checked again here: one endpoint, no `{}`/`[]` variable
+/// blocks, no `,`/`|` leg separators, no spaces that would start the next originate argument.
+pub fn check_dial_string(value: &str) -> Result<&str, UnsafeValue> {
+    let ok = !value.is_empty()
+        && value.len() <= 256
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '/' | '@' | ':' | '.' | '_' | '-' | '+')
+        });
+    if ok {
+        Ok(value)
+    } else {
+        Err(UnsafeValue::Rejected {
+            what: "dial string",
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// A media source (hold music): a path or URL-like string without whitespace or control
+/// characters, which would end the sendmsg header it is sent in.
+pub fn check_media_source(value: &str) -> Result<&str, UnsafeValue> {
+    let ok = !value.is_empty()
+        && value.len() <= 512
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(value)
+    } else {
+        Err(UnsafeValue::Rejected {
+            what: "media source",
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// A caller ID number as the caller sent it, reduced to what a number can hold. Anything else
+/// is dropped, not escaped: a number has no business containing it.
+pub fn sanitize_number(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
+        .take(32)
+        .collect()
+}
+
+/// A caller ID name, kept readable (letters of any script, digits, spaces and light
+/// punctuation) and safe inside a single-quoted originate variable.
+pub fn sanitize_name(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(64)
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Renders one engine command. `event_uuid` names a sendmsg so its CHANNEL_EXECUTE events
+/// can be matched (ignored when the command is not a sendmsg).
+pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeValue> {
+    Ok(match command {
+        SwitchCommand::Answer { channel } => Wire::Api(format!("uuid_answer {channel}")),
+        SwitchCommand::PlayHold { channel, source } => Wire::Execute {
+            uuid: channel.to_string(),
+            app: "playback",
+            arg: check_media_source(source)?.to_owned(),
+            event_uuid: event_uuid.to_owned(),
+        },
+        SwitchCommand::Originate {
+            leg,
+            call,
+            agent,
+            queue,
+            dial_string,
+            timeout,
+            caller_number,
+            caller_name,
+        } => {
+            let dial = check_dial_string(dial_string)?;
+            let mut vars = format!(
+                "origination_uuid={leg},originate_timeout={},switchboard_role=agent,\
+                 switchboard_call_id={call},switchboard_agent_id={agent},switchboard_queue={queue}",
+                timeout.as_secs().max(1)
+            );
+            let number = sanitize_number(caller_number);
+            if !number.is_empty() {
+                vars.push_str(&format!(",origination_caller_id_number={number}"));
+            }
+            let name = sanitize_name(caller_name);
+            if !name.is_empty() {
+                vars.push_str(&format!(",origination_caller_id_name='{name}'"));
+            }
+            Wire::BgApi(format!("originate {{{vars}}}{dial} &park()"))
+        }
+        SwitchCommand::Break { channel } => Wire::Api(format!("uuid_break {channel} all")),
+        SwitchCommand::Bridge { caller, agent_leg } => {
+            Wire::Api(format!("uuid_bridge {caller} {agent_leg}"))
+        }
+        SwitchCommand::Kill { channel, cause } => {
+            Wire::Api(format!("uuid_kill {channel} {}", cause.as_str()))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::{AgentId, CallId, ChannelUuid, QueueId};
+
+    fn originate(number: &str, name: &str, dial: &str) -> Result<Wire, UnsafeValue> {
+        render(
+            &SwitchCommand::Originate {
+                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                call: CallId::from_uuid(uuid::Uuid::from_u128(1)),
+                agent: AgentId::new("1001").expect("id"),
+                queue: QueueId::new("support").expect("id"),
+                dial_string: dial.into(),
+                timeout: Duration::from_secs(20),
+                caller_number: number.into(),
+                caller_name: name.into(),
+            },
+            "",
+        )
+    }
+
+    #[test]
+    fn originate_names_the_leg_and_parks_it() {
+        let wire = originate("+4930123456", "Caller 1001", "user/1001").expect("safe");
+        assert_eq!(
+            wire,
+            Wire::BgApi(
+                "originate {origination_uuid=c27d4048-9d23-4e28-8b5c-8db4120b83e2,originate_timeout=20,\
+                 switchboard_role=agent,switchboard_call_id=00000000-0000-0000-0000-000000000001,\
+                 switchboard_agent_id=1001,switchboard_queue=support,\
+                 origination_caller_id_number=+4930123456,origination_caller_id_name='Caller 1001'}\
+                 user/1001 &park()"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn caller_id_cannot_inject_variables_commands_or_legs() {
+        let wire = originate(
+            "1001}sofia/x,{a=b\n\napi fsctl shutdown",
+            "Eve',execute_on_answer='system rm -rf /\r\n",
+            "user/1001",
+        )
+        .expect("sanitized, not rejected");
+        let Wire::BgApi(line) = wire else {
+            panic!("originate is a bgapi")
+        };
+        assert!(!line.contains('\n') && !line.contains('\r'));
+        assert_eq!(line.matches('{').count(), 1);
+        assert_eq!(line.matches('}').count(), 1);
+        assert_eq!(line.matches('\'').count(), 2, "only our own quotes: {line}");
+        assert!(line.contains("origination_caller_id_number=1001sofiaxabapifsctlshutdown,"));
+        assert!(line.ends_with("}user/1001 &park()"));
+    }
+
+    #[test]
+    fn dial_strings_with_options_or_several_legs_are_refused() {
+        for bad in [
+            "user/1001,user/1002",
+            "{x=y}user/1001",
+            "[x=y]user/1001",
+            "user/1001 &bridge(x)",
+            "user/1001|user/1002",
+            "user/10\n01",
+            "",
+        ] {
+            assert!(originate("1", "n", bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(originate("1", "n", "sofia/internal/agent1@127.0.0.1:5071").is_ok());
+    }
+
+    #[test]
+    fn hold_music_cannot_add_sendmsg_headers() {
+        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let bad = SwitchCommand::PlayHold {
+            channel: channel.clone(),
+            source: "moh.wav\nexecute-app-name: system".into(),
+        };
+        assert!(render(&bad, "e").is_err());
+        let good = SwitchCommand::PlayHold {
+            channel,
+            source: "local_stream://moh".into(),
+        };
+        assert!(render(&good, "e").is_ok());
+    }
+}

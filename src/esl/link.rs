@@ -1,0 +1,371 @@
+//! One switch: connect, subscribe, resync, pump events in and commands out; reconnect on loss.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EslError, EslEventStream, EventFormat};
+use rand::Rng;
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use super::command::{render, Wire};
+use super::translate::{
+    channel_uuids, snapshot_from_dump, translate, Translated, SUBSCRIBED_EVENTS,
+};
+use crate::engine::{ChannelUuid, Input, SwitchCommand, SwitchName};
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct SwitchSettings {
+    pub name: SwitchName,
+    pub host: String,
+    pub port: u16,
+    pub password: String,
+    /// No traffic (not even HEARTBEAT) for this long means the connection is dead.
+    pub liveness_timeout: Duration,
+    pub reconnect_max: Duration,
+    /// Commands go over their own connections, sharded by call, so one slow reply does not
+    /// hold up other calls.
+    pub command_connections: usize,
+}
+
+impl std::fmt::Debug for SwitchSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwitchSettings")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// A command for a switch, with the arrival time of the event that caused it.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub affinity: ChannelUuid,
+    pub command: SwitchCommand,
+    pub caused_by: Option<Instant>,
+}
+
+/// An engine input from a switch, stamped on arrival.
+#[derive(Debug)]
+pub struct SwitchInput {
+    pub input: Input,
+    pub received: Instant,
+}
+
+/// The handle the engine task holds for one switch.
+#[derive(Debug, Clone)]
+pub struct SwitchLink {
+    pub name: SwitchName,
+    pub commands: mpsc::Sender<Outgoing>,
+}
+
+#[derive(Debug, Error)]
+pub enum LinkError {
+    #[error("switch {switch}: ESL authentication failed ({reason}); check the password")]
+    AuthRejected { switch: SwitchName, reason: String },
+}
+
+enum SessionEnd {
+    Lost(String),
+    Stopped,
+}
+
+/// Runs one switch until `stop` turns true. Returns an error only for what retrying cannot
+/// fix (a wrong password).
+pub async fn run_switch(
+    settings: SwitchSettings,
+    mut commands: mpsc::Receiver<Outgoing>,
+    inputs: mpsc::Sender<SwitchInput>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), LinkError> {
+    let mut attempt: u32 = 0;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        match session(&settings, &mut commands, &inputs, &metrics, &mut stop).await {
+            Ok(SessionEnd::Stopped) => return Ok(()),
+            Ok(SessionEnd::Lost(reason)) => {
+                Metrics::bump(&metrics.esl_disconnects);
+                warn!(switch = %settings.name, %reason, "ESL connection lost; reconnecting");
+                attempt = 0;
+            }
+            Err(EslError::AuthenticationFailed { reason }) => {
+                return Err(LinkError::AuthRejected {
+                    switch: settings.name.clone(),
+                    reason,
+                })
+            }
+            Err(e) => {
+                attempt = attempt.saturating_add(1);
+                debug!(switch = %settings.name, error = %e, attempt, "ESL connect failed");
+                if attempt == 1 || attempt % 10 == 0 {
+                    warn!(switch = %settings.name, error = %e, attempt, "cannot reach switch; retrying");
+                }
+            }
+        }
+        let delay = backoff(attempt, settings.reconnect_max);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Exponential backoff from 100 ms up to `max`, with full jitter on the upper half so a fleet
+/// of controllers does not reconnect in step.
+fn backoff(attempt: u32, max: Duration) -> Duration {
+    let base = Duration::from_millis(100).saturating_mul(1u32 << attempt.min(16));
+    let capped = base.min(max);
+    let half = capped / 2;
+    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
+    half + Duration::from_millis(jitter)
+}
+
+async fn connect(settings: &SwitchSettings) -> Result<(EslClient, EslEventStream), EslError> {
+    let options = EslConnectOptions::new()
+        .with_event_queue_size(65_536)
+        .with_connect_timeout(Duration::from_secs(5));
+    EslClient::connect_with_options(&settings.host, settings.port, &settings.password, options)
+        .await
+}
+
+async fn session(
+    settings: &SwitchSettings,
+    commands: &mut mpsc::Receiver<Outgoing>,
+    inputs: &mpsc::Sender<SwitchInput>,
+    metrics: &Arc<Metrics>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<SessionEnd, EslError> {
+    let (events_client, mut events) = connect(settings).await?;
+    events_client.set_liveness_timeout(settings.liveness_timeout);
+    events_client
+        .subscribe_events_raw(EventFormat::Plain, SUBSCRIBED_EVENTS)
+        .await?;
+
+    let mut executors = JoinSet::new();
+    let mut lanes = Vec::new();
+    for _ in 0..settings.command_connections.max(1) {
+        let (client, stream) = connect(settings).await?;
+        let (tx, rx) = mpsc::channel::<Outgoing>(4096);
+        executors.spawn(execute(
+            settings.name.clone(),
+            client,
+            stream,
+            rx,
+            inputs.clone(),
+            metrics.clone(),
+        ));
+        lanes.push(tx);
+    }
+    Metrics::bump(&metrics.esl_connects);
+
+    // Commands decided before this connection existed refer to a world the resync replaces.
+    while commands.try_recv().is_ok() {
+        Metrics::bump(&metrics.commands_discarded_on_reconnect);
+    }
+    let channels = resync(settings, &events_client).await?;
+    info!(switch = %settings.name, channels = channels.len(), "connected and resynced");
+    if inputs
+        .send(SwitchInput {
+            input: Input::SwitchResynced {
+                switch: settings.name.clone(),
+                channels,
+            },
+            received: Instant::now(),
+        })
+        .await
+        .is_err()
+    {
+        return Ok(SessionEnd::Stopped);
+    }
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break SessionEnd::Stopped,
+            event = events.recv() => {
+                let received = Instant::now();
+                match event {
+                    None => break SessionEnd::Lost(events_client.status_reason()),
+                    Some(Err(e)) if e.is_connection_error() => break SessionEnd::Lost(e.to_string()),
+                    Some(Err(e)) => {
+                        Metrics::bump(&metrics.events_malformed);
+                        warn!(switch = %settings.name, error = %e, "undecodable event");
+                    }
+                    Some(Ok(event)) => {
+                        Metrics::bump(&metrics.events_received);
+                        match translate(&settings.name, &event) {
+                            Translated::Input(input) => {
+                                if inputs.send(SwitchInput { input, received }).await.is_err() {
+                                    break SessionEnd::Stopped;
+                                }
+                            }
+                            Translated::Malformed(what) => {
+                                Metrics::bump(&metrics.events_malformed);
+                                warn!(switch = %settings.name, %what, "event of ours is malformed");
+                            }
+                            Translated::Shutdown => {
+                                warn!(switch = %settings.name, "switch is shutting down");
+                            }
+                            Translated::Heartbeat | Translated::Ignored => {}
+                        }
+                    }
+                }
+            }
+            outgoing = commands.recv() => {
+                let Some(outgoing) = outgoing else { break SessionEnd::Stopped };
+                let lane = lane_of(&outgoing.affinity, lanes.len());
+                if lanes[lane].send(outgoing).await.is_err() {
+                    break SessionEnd::Lost("command connection closed".into());
+                }
+            }
+            Some(done) = executors.join_next() => {
+                let reason = match done {
+                    Ok(reason) => reason,
+                    Err(e) => format!("command task failed: {e}"),
+                };
+                break SessionEnd::Lost(reason);
+            }
+        }
+    };
+    executors.abort_all();
+    if let Err(e) = events_client.disconnect().await {
+        debug!(error = %e, "disconnect after session end");
+    }
+    Ok(end)
+}
+
+trait StatusReason {
+    fn status_reason(&self) -> String;
+}
+
+impl StatusReason for EslClient {
+    fn status_reason(&self) -> String {
+        format!("{:?}", self.status())
+    }
+}
+
+fn lane_of(affinity: &ChannelUuid, lanes: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    affinity.hash(&mut hasher);
+    (hasher.finish() % lanes.max(1) as u64) as usize
+}
+
+/// Lists the switch's channels and reads ours by their variables (`show channels` does not
+/// carry custom variables; `uuid_dump … json` does).
+async fn resync(
+    settings: &SwitchSettings,
+    client: &EslClient,
+) -> Result<Vec<crate::engine::ChannelSnapshot>, EslError> {
+    let listing = client.api("show channels as json").await?;
+    let uuids = match channel_uuids(listing.body().unwrap_or_default()) {
+        Ok(u) => u,
+        Err(e) => {
+            warn!(switch = %settings.name, error = %e, "cannot read channel list");
+            Vec::new()
+        }
+    };
+    let mut snapshots = Vec::new();
+    for uuid in uuids {
+        let Ok(channel) = ChannelUuid::parse(&uuid) else {
+            continue;
+        };
+        let dump = client.api(&format!("uuid_dump {channel} json")).await?;
+        let body = dump.body().unwrap_or_default();
+        if body.starts_with("-ERR") {
+            continue;
+        }
+        match snapshot_from_dump(body) {
+            Ok(Some(s)) => snapshots.push(s),
+            Ok(None) => {}
+            Err(e) => warn!(switch = %settings.name, %channel, error = %e, "cannot read channel"),
+        }
+    }
+    Ok(snapshots)
+}
+
+/// One command connection: sends what the engine decided, in order, and reports refusals that
+/// change the engine's view (a bridge that did not happen).
+async fn execute(
+    switch: SwitchName,
+    client: EslClient,
+    _stream: EslEventStream,
+    mut rx: mpsc::Receiver<Outgoing>,
+    inputs: mpsc::Sender<SwitchInput>,
+    metrics: Arc<Metrics>,
+) -> String {
+    while let Some(out) = rx.recv().await {
+        let event_uuid = uuid::Uuid::new_v4().to_string();
+        let wire = match render(&out.command, &event_uuid) {
+            Ok(w) => w,
+            Err(e) => {
+                Metrics::bump(&metrics.commands_refused_unsafe);
+                warn!(%switch, error = %e, "command refused before sending");
+                continue;
+            }
+        };
+        let result = match &wire {
+            Wire::Api(line) => client.api(line).await,
+            Wire::BgApi(line) => client.bgapi(line).await,
+            Wire::Execute {
+                uuid,
+                app,
+                arg,
+                event_uuid,
+            } => {
+                client
+                    .sendmsg(Some(uuid), Wire::execute_event(app, arg, event_uuid))
+                    .await
+            }
+        };
+        Metrics::bump(&metrics.commands_sent);
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) if e.is_connection_error() => return format!("command connection lost: {e}"),
+            Err(e) => {
+                Metrics::bump(&metrics.commands_failed);
+                warn!(%switch, error = %e, "command failed");
+                continue;
+            }
+        };
+        if let (SwitchCommand::Originate { .. }, Some(at)) = (&out.command, out.caused_by) {
+            metrics.routing_latency.record(at.elapsed());
+        }
+        let text = reply
+            .body()
+            .or_else(|| reply.reply_text())
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if text.starts_with("-ERR") || text.starts_with("-USAGE") || text == "-ERROR" {
+            Metrics::bump(&metrics.commands_failed);
+            debug!(%switch, command = ?out.command, reply = %text, "switch refused command");
+            if matches!(out.command, SwitchCommand::Bridge { .. }) {
+                let failed = Input::CommandFailed {
+                    switch: switch.clone(),
+                    command: out.command,
+                    reply: text,
+                };
+                if inputs
+                    .send(SwitchInput {
+                        input: failed,
+                        received: Instant::now(),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return "engine gone".into();
+                }
+            }
+        }
+    }
+    "command queue closed".into()
+}

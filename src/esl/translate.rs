@@ -1,0 +1,272 @@
+//! Switch events in, engine inputs out: the only place that knows FreeSWITCH's header names.
+
+use freeswitch_esl_tokio::{EslEvent, EslEventType};
+use serde_json::Value;
+
+use crate::engine::{
+    AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelUuid, Input, ParkedCall, QueueId,
+    SwitchName,
+};
+
+/// The events the engine needs; everything else is not subscribed to, to keep the wire quiet.
+pub const SUBSCRIBED_EVENTS: &str =
+    "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB HEARTBEAT SHUTDOWN";
+
+/// What an event means for us.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Translated {
+    Input(Input),
+    /// The switch is going down; its channels go with it.
+    Shutdown,
+    /// Liveness only.
+    Heartbeat,
+    /// Not ours, or nothing to do.
+    Ignored,
+    /// An event of ours that lacks what we need: counted and logged, never dropped silently.
+    Malformed(String),
+}
+
+fn role_of(event: &EslEvent) -> Option<ChannelRole> {
+    match event.variable_str("switchboard_role") {
+        Some("agent") => Some(ChannelRole::Agent),
+        _ if event.variable_str("switchboard_queue").is_some() => Some(ChannelRole::Caller),
+        _ => None,
+    }
+}
+
+fn channel_of(event: &EslEvent) -> Result<ChannelUuid, String> {
+    let raw = event.header_str("Unique-ID").ok_or("no Unique-ID")?;
+    ChannelUuid::parse(raw).map_err(|e| e.to_string())
+}
+
+pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
+    match event.event_type() {
+        Some(EslEventType::ChannelPark) => park(switch, event),
+        Some(EslEventType::ChannelAnswer) => match channel_of(event) {
+            Ok(channel) => Translated::Input(Input::ChannelAnswered {
+                switch: switch.clone(),
+                channel,
+            }),
+            Err(e) => Translated::Malformed(format!("CHANNEL_ANSWER: {e}")),
+        },
+        Some(EslEventType::ChannelHangup) => match channel_of(event) {
+            Ok(channel) => Translated::Input(Input::ChannelHungUp {
+                switch: switch.clone(),
+                channel,
+                cause: event
+                    .header_str("Hangup-Cause")
+                    .unwrap_or("UNSPECIFIED")
+                    .to_owned(),
+            }),
+            Err(e) => Translated::Malformed(format!("CHANNEL_HANGUP: {e}")),
+        },
+        Some(EslEventType::BackgroundJob) => background_job(switch, event),
+        Some(EslEventType::Heartbeat) => Translated::Heartbeat,
+        Some(EslEventType::Shutdown) => Translated::Shutdown,
+        _ => Translated::Ignored,
+    }
+}
+
+fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
+    if role_of(event) != Some(ChannelRole::Caller) {
+        return Translated::Ignored;
+    }
+    let channel = match channel_of(event) {
+        Ok(c) => c,
+        Err(e) => return Translated::Malformed(format!("CHANNEL_PARK: {e}")),
+    };
+    let raw_queue = event.variable_str("switchboard_queue").unwrap_or_default();
+    let queue = match QueueId::new(raw_queue) {
+        Ok(q) => q,
+        Err(e) => return Translated::Malformed(format!("CHANNEL_PARK {channel}: {e}")),
+    };
+    let priority = match event.variable_str("switchboard_priority") {
+        None => 0,
+        Some(p) => match p.trim().parse::<i32>() {
+            Ok(p) => p,
+            Err(_) => {
+                return Translated::Malformed(format!(
+                    "CHANNEL_PARK {channel}: switchboard_priority {p:?} is not an integer"
+                ))
+            }
+        },
+    };
+    Translated::Input(Input::CallParked(ParkedCall {
+        switch: switch.clone(),
+        channel,
+        queue,
+        caller_number: event
+            .header_str("Caller-Caller-ID-Number")
+            .unwrap_or_default()
+            .to_owned(),
+        caller_name: event
+            .header_str("Caller-Caller-ID-Name")
+            .unwrap_or_default()
+            .to_owned(),
+        destination: event
+            .header_str("Caller-Destination-Number")
+            .unwrap_or_default()
+            .to_owned(),
+        priority,
+    }))
+}
+
+/// A failed originate of ours ends the offer even when no channel was ever created
+/// (`-ERR USER_NOT_REGISTERED` comes with no channel events at all). The leg is found by the
+/// `origination_uuid` we put in the command, which the job echoes in `Job-Command-Arg`.
+fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
+    if event.header_str("Job-Command") != Some("originate") {
+        return Translated::Ignored;
+    }
+    let body = event.body().unwrap_or_default().trim();
+    let Some(cause) = body.strip_prefix("-ERR") else {
+        return Translated::Ignored;
+    };
+    let arg = event.header_str("Job-Command-Arg").unwrap_or_default();
+    if !arg.contains("switchboard_role=agent") {
+        return Translated::Ignored;
+    }
+    let Some(leg) = origination_uuid(arg) else {
+        return Translated::Malformed(format!("BACKGROUND_JOB without origination_uuid: {arg}"));
+    };
+    Translated::Input(Input::ChannelHungUp {
+        switch: switch.clone(),
+        channel: leg,
+        cause: cause.trim().to_owned(),
+    })
+}
+
+fn origination_uuid(arg: &str) -> Option<ChannelUuid> {
+    let start = arg.find("origination_uuid=")? + "origination_uuid=".len();
+    let rest = &arg[start..];
+    let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
+    ChannelUuid::parse(&rest[..end]).ok()
+}
+
+/// The UUIDs in `show channels as json` (`{"row_count":0}` when empty).
+pub fn channel_uuids(show_channels_json: &str) -> Result<Vec<String>, String> {
+    let value: Value = serde_json::from_str(show_channels_json.trim())
+        .map_err(|e| format!("show channels: not JSON: {e}"))?;
+    let Some(rows) = value.get("rows") else {
+        return Ok(Vec::new());
+    };
+    let rows = rows.as_array().ok_or("show channels: rows is not a list")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get("uuid").and_then(Value::as_str).map(str::to_owned))
+        .collect())
+}
+
+/// One channel from `uuid_dump <uuid> json`, if it is one of ours.
+pub fn snapshot_from_dump(dump_json: &str) -> Result<Option<ChannelSnapshot>, String> {
+    let value: Value =
+        serde_json::from_str(dump_json.trim()).map_err(|e| format!("uuid_dump: not JSON: {e}"))?;
+    let get = |k: &str| value.get(k).and_then(Value::as_str);
+    let role = match (
+        get("variable_switchboard_role"),
+        get("variable_switchboard_queue"),
+    ) {
+        (Some("agent"), _) => ChannelRole::Agent,
+        (_, Some(_)) => ChannelRole::Caller,
+        _ => return Ok(None),
+    };
+    let channel = ChannelUuid::parse(get("Unique-ID").ok_or("uuid_dump: no Unique-ID")?)
+        .map_err(|e| e.to_string())?;
+    let answered =
+        get("Answer-State") == Some("answered") || get("Channel-Call-State") == Some("ACTIVE");
+    let bridged_to = get("variable_bridge_uuid")
+        .or_else(|| get("variable_signal_bond"))
+        .or_else(|| get("Other-Leg-Unique-ID"))
+        .and_then(|u| ChannelUuid::parse(u).ok());
+    Ok(Some(ChannelSnapshot {
+        channel,
+        role,
+        answered,
+        bridged_to,
+        queue: get("variable_switchboard_queue").and_then(|q| QueueId::new(q).ok()),
+        agent: get("variable_switchboard_agent_id").and_then(|a| AgentId::new(a).ok()),
+        call: get("variable_switchboard_call_id").and_then(|c| CallId::parse(c).ok()),
+        caller_number: get("Caller-Caller-ID-Number")
+            .unwrap_or_default()
+            .to_owned(),
+        caller_name: get("Caller-Caller-ID-Name").unwrap_or_default().to_owned(),
+        destination: get("Caller-Destination-Number")
+            .unwrap_or_default()
+            .to_owned(),
+        stored: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(headers: &[(&str, &str)], body: Option<&str>) -> EslEvent {
+        let mut e = EslEvent::new();
+        for (k, v) in headers {
+            e.set_header(*k, *v);
+        }
+        if let Some(b) = body {
+            e.set_body(b);
+        }
+        e
+    }
+
+    fn sw() -> SwitchName {
+        SwitchName::new("fs1").expect("name")
+    }
+
+    #[test]
+    fn a_failed_originate_of_ours_ends_the_agent_leg() {
+        let e = event(
+            &[
+                ("Event-Name", "BACKGROUND_JOB"),
+                ("Job-Command", "originate"),
+                (
+                    "Job-Command-Arg",
+                    "{origination_uuid=c27d4048-9d23-4e28-8b5c-8db4120b83e2,originate_timeout=5,switchboard_role=agent}user/1019 &park()",
+                ),
+            ],
+            Some("-ERR USER_NOT_REGISTERED\n"),
+        );
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::ChannelHungUp {
+                switch: sw(),
+                channel: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                cause: "USER_NOT_REGISTERED".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_park_without_our_queue_variable_is_not_ours() {
+        let e = event(
+            &[
+                ("Event-Name", "CHANNEL_PARK"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+            ],
+            None,
+        );
+        assert_eq!(translate(&sw(), &e), Translated::Ignored);
+    }
+
+    #[test]
+    fn a_park_with_a_bad_priority_is_reported_not_guessed() {
+        let e = event(
+            &[
+                ("Event-Name", "CHANNEL_PARK"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("variable_switchboard_queue", "support"),
+                ("variable_switchboard_priority", "high"),
+            ],
+            None,
+        );
+        assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+    }
+
+    #[test]
+    fn an_empty_channel_list_has_no_rows() {
+        assert_eq!(channel_uuids("{\"row_count\": 0}\n"), Ok(vec![]));
+    }
+}

@@ -1,0 +1,155 @@
+//! Counters and latency histograms shared by the edges, rendered in Prometheus text format.
+//!
+//! Lock-free on the hot path: relaxed atomics only.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Log-spaced buckets from 1 µs to ~16 s (bucket i holds values below 2^i µs).
+const BUCKETS: usize = 25;
+
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn record(&self, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let index = (64 - micros.leading_zeros() as usize).min(BUCKETS - 1);
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The upper bound of the bucket holding the q-quantile (0.0..=1.0).
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b.load(Ordering::Relaxed);
+            if seen >= rank {
+                return Some(Duration::from_micros(1u64 << i));
+            }
+        }
+        None
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            let le = (1u64 << i) as f64 / 1e6;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count());
+        let _ = writeln!(
+            out,
+            "{name}_sum {}\n{name}_count {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            self.count()
+        );
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Event that made a call routable received → the agent leg's originate accepted by the switch.
+    pub routing_latency: Histogram,
+    pub events_received: AtomicU64,
+    pub events_malformed: AtomicU64,
+    pub commands_sent: AtomicU64,
+    pub commands_failed: AtomicU64,
+    pub commands_refused_unsafe: AtomicU64,
+    pub commands_discarded_on_reconnect: AtomicU64,
+    pub esl_connects: AtomicU64,
+    pub esl_disconnects: AtomicU64,
+    pub store_batches: AtomicU64,
+    pub store_errors: AtomicU64,
+}
+
+impl Metrics {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.routing_latency.render(
+            "switchboard_routing_latency_seconds",
+            "Call routable event received to agent originate accepted.",
+            &mut out,
+        );
+        for (name, help, c) in [
+            (
+                "switchboard_esl_events_total",
+                "ESL events received.",
+                &self.events_received,
+            ),
+            (
+                "switchboard_esl_events_malformed_total",
+                "Events of ours missing what we need.",
+                &self.events_malformed,
+            ),
+            (
+                "switchboard_esl_commands_total",
+                "Commands sent to switches.",
+                &self.commands_sent,
+            ),
+            (
+                "switchboard_esl_commands_failed_total",
+                "Commands the switch refused.",
+                &self.commands_failed,
+            ),
+            (
+                "switchboard_esl_commands_unsafe_total",
+                "Commands refused before sending (unsafe values).",
+                &self.commands_refused_unsafe,
+            ),
+            (
+                "switchboard_esl_commands_discarded_total",
+                "Commands dropped because the connection was lost.",
+                &self.commands_discarded_on_reconnect,
+            ),
+            (
+                "switchboard_esl_connects_total",
+                "ESL sessions established.",
+                &self.esl_connects,
+            ),
+            (
+                "switchboard_esl_disconnects_total",
+                "ESL sessions lost.",
+                &self.esl_disconnects,
+            ),
+            (
+                "switchboard_store_batches_total",
+                "History batches written.",
+                &self.store_batches,
+            ),
+            (
+                "switchboard_store_errors_total",
+                "History batches that failed.",
+                &self.store_errors,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
