@@ -1,1 +1,148 @@
-fn main() {}
+//! The `switchboard` binary: `serve`, `demo` and `check`. Errors become exit codes here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard::app::{self, demo, AppError};
+use switchboard::config::{Config, Provisioning};
+
+/// EX_CONFIG: a supervisor should not restart us in a loop for this.
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Contact-center control plane for FreeSWITCH")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller against the FreeSWITCH servers in the config file.
+    Serve {
+        #[arg(long, default_value = "switchboard.toml")]
+        config: PathBuf,
+    },
+    /// Run a whole contact center on this machine: simulated switch, agents and callers.
+    Demo {
+        /// Stop by itself after this long (for example `30s`); runs until Ctrl-C otherwise.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+        /// Where the REST API listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Number of simulated agents.
+        #[arg(long, default_value_t = 6)]
+        agents: usize,
+        /// New callers per second.
+        #[arg(long, default_value_t = 1.5)]
+        rate: f64,
+    },
+    /// Validate a config file (and the provisioning file it names) and exit.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Serve { config } => {
+            init_logging();
+            serve(config).await
+        }
+        Command::Demo {
+            duration,
+            listen,
+            agents,
+            rate,
+        } => {
+            if std::env::var_os("RUST_LOG").is_some() {
+                init_logging();
+            }
+            let options = demo::DemoOptions {
+                duration,
+                listen,
+                agents,
+                rate,
+            };
+            match demo::run(options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(file) = &config.provisioning {
+        if let Err(e) = Provisioning::load(file) {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    println!("{}: ok ({} switch(es))", path.display(), config.switches.len());
+    ExitCode::SUCCESS
+}
+
+async fn serve(path: PathBuf) -> ExitCode {
+    match serve_inner(path).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let config_problem = e.downcast_ref::<AppError>().is_some_and(|a| matches!(a, AppError::Link(_)))
+                || e.downcast_ref::<switchboard::config::ConfigError>().is_some();
+            tracing::error!("{e:#}");
+            eprintln!("switchboard: {e:#}");
+            if config_problem {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn serve_inner(path: PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(&path)?;
+    let provisioning = match &config.provisioning {
+        Some(file) => Provisioning::load(file)?,
+        None => Provisioning::default(),
+    };
+    let options = app::options_from_config(&config, &provisioning)
+        .await
+        .context("cannot listen for HTTP")?;
+    let mut running = app::start(options).await?;
+    tokio::select! {
+        result = running.wait() => result?,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("stopping");
+            running.stop().await?;
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,154 @@
-//! placeholder
+//! The REST API (axum): the only module with HTTP types.
+//!
+//! Reads come from the engine's published snapshot or from the store; writes are requests to
+//! the engine task. Every error is a problem details document.
+
+mod problem;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+pub use problem::Problem;
+
+use crate::app::EngineHandle;
+use crate::engine::{AgentId, CallId, CommandError, RequestedState};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: EngineHandle,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/queues", get(queues))
+        .route("/v1/agents", get(agents))
+        .route("/v1/agents/{id}", get(agent))
+        .route("/v1/agents/{id}/state", put(set_agent_state))
+        .route("/v1/calls", get(calls))
+        .route("/v1/calls/{id}", get(call))
+        .fallback(|| async { Problem::not_found("no such endpoint") })
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn queues(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let snapshot = state.engine.snapshot();
+    Json(json!({ "queues": snapshot.queues }))
+}
+
+async fn agents(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let snapshot = state.engine.snapshot();
+    Json(json!({ "agents": snapshot.agents }))
+}
+
+fn parse_agent_id(raw: &str) -> Result<AgentId, Problem> {
+    AgentId::new(raw).map_err(|e| Problem::bad_request(e.to_string()))
+}
+
+async fn agent(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let id = parse_agent_id(&id)?;
+    let snapshot = state.engine.snapshot();
+    let agent = snapshot
+        .agents
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| Problem::not_found(format!("no agent {id}")))?;
+    Ok(Json(agent).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateChange {
+    state: String,
+}
+
+async fn set_agent_state(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = parse_agent_id(&id)?;
+    let change: StateChange = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request(format!("body must be {{\"state\": \"available\" | \"logged_out\"}}: {e}")))?;
+    let requested = match change.state.as_str() {
+        "available" => RequestedState::Available,
+        "logged_out" => RequestedState::LoggedOut,
+        other => {
+            return Err(Problem::bad_request(format!(
+                "state {other:?} is not one of \"available\", \"logged_out\""
+            )))
+        }
+    };
+    match state.engine.set_agent_state(id.clone(), requested).await {
+        Err(gone) => Err(Problem::unavailable(gone.to_string())),
+        Ok(Err(CommandError::UnknownAgent(a))) => Err(Problem::not_found(format!("no agent {a}"))),
+        Ok(Err(e @ CommandError::Conflict { .. })) => Err(Problem::conflict(e.to_string())),
+        Ok(Ok(())) => Ok((
+            StatusCode::OK,
+            Json(json!({ "agent": id, "state": change.state })),
+        )
+            .into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallsQuery {
+    limit: Option<u32>,
+}
+
+async fn calls(
+    State(state): State<ApiState>,
+    query: Result<Query<CallsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    let recent = state
+        .store
+        .recent_calls(i64::from(limit))
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let snapshot = state.engine.snapshot();
+    Ok(Json(json!({ "active": snapshot.calls, "recent": recent })))
+}
+
+async fn call(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let id = CallId::parse(&id).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let call = state
+        .store
+        .call(id)
+        .await
+        .map_err(|e| Problem::internal(&e))?
+        .ok_or_else(|| Problem::not_found(format!("no call {id}")))?;
+    let events = state
+        .store
+        .queue_events(id)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(Json(json!({ "call": call, "queue_events": events })).into_response())
+}

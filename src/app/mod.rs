@@ -1,1 +1,263 @@
-//! placeholder
+//! Wiring: builds the store, the engine task, the switch links and the HTTP server, and stops
+//! them together. The only place that knows how the parts fit.
+
+mod clock;
+pub mod demo;
+mod engine_task;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+pub use clock::Clock;
+pub use engine_task::{EngineGone, EngineHandle, EngineRequest};
+
+use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, Snapshot};
+use crate::esl::{run_switch, LinkError, SwitchLink, SwitchSettings};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("HTTP server: {0}")]
+    Http(std::io::Error),
+}
+
+/// Everything `start` needs; `serve` builds it from the config file, `demo` and the tests
+/// from their own defaults.
+pub struct StartOptions {
+    pub http: TcpListener,
+    pub database_url: String,
+    pub switches: Vec<SwitchSettings>,
+    /// Applied to the store idempotently before the engine loads from it.
+    pub queues: Vec<QueueSettings>,
+    pub agents: Vec<AgentSettings>,
+    /// Agents to log in at start (the demo's simulated agents).
+    pub log_in: Vec<crate::engine::AgentId>,
+    pub seed: u64,
+}
+
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub engine: EngineHandle,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<Result<(), AppError>>,
+}
+
+impl Running {
+    /// Waits until a part fails for good (a rejected ESL password) or `stop` is called.
+    pub async fn wait(&mut self) -> Result<(), AppError> {
+        while let Some(done) = self.tasks.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(e) => error!(error = %e, "task ended abnormally"),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.engine.snapshot()
+    }
+
+    /// Stops every part, letting the engine flush its history.
+    pub async fn stop(mut self) -> Result<(), AppError> {
+        let _ = self.stop.send(true);
+        let mut first_error = None;
+        while let Some(done) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+pub async fn start(options: StartOptions) -> Result<Running, AppError> {
+    let clock = Clock::start();
+    let metrics = Arc::new(Metrics::default());
+    let store = Store::connect(&options.database_url).await?;
+    for queue in &options.queues {
+        store.upsert_queue(queue).await?;
+    }
+    for agent in &options.agents {
+        store.upsert_agent(agent).await?;
+    }
+
+    let now = clock.now();
+    let mut engine = Engine::new(rand::random());
+    if options.seed != 0 {
+        engine = Engine::new(options.seed);
+    }
+    for queue in store.list_queues().await? {
+        engine.provision_queue(queue);
+    }
+    let kept: HashMap<_, _> = store
+        .last_agent_states()
+        .await?
+        .into_iter()
+        .map(|(agent, status, _)| (agent, status))
+        .collect();
+    let mut initial = Vec::new();
+    for agent in store.list_agents().await? {
+        let logged_in = options.log_in.contains(&agent.id)
+            || kept
+                .get(&agent.id)
+                .is_some_and(|s| *s != AgentStatus::LoggedOut);
+        let status = if logged_in {
+            AgentStatus::Available
+        } else {
+            AgentStatus::LoggedOut
+        };
+        initial.extend(engine.provision_agent(now, agent, status));
+    }
+
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
+    let mut links = HashMap::new();
+    for settings in options.switches {
+        let (commands_tx, commands_rx) = mpsc::channel(65_536);
+        links.insert(
+            settings.name.clone(),
+            SwitchLink {
+                name: settings.name.clone(),
+                commands: commands_tx,
+            },
+        );
+        let inputs = inputs_tx.clone();
+        let metrics = metrics.clone();
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            run_switch(settings, commands_rx, inputs, metrics, stop)
+                .await
+                .map_err(AppError::from)
+        });
+    }
+    drop(inputs_tx);
+
+    let (history_tx, history_rx) = mpsc::channel(1024);
+    let writer_store = store.clone();
+    let writer_metrics = metrics.clone();
+    let history = tokio::spawn(engine_task::write_history(
+        writer_store,
+        history_rx,
+        writer_metrics,
+    ));
+
+    let (requests_tx, requests_rx) = engine_task::channels();
+    let (publish, snapshot_rx) = watch::channel(Arc::new(engine.snapshot(now)));
+    let handle = engine_task::EngineTask::handle(requests_tx, snapshot_rx);
+    let task = engine_task::EngineTask {
+        engine,
+        clock,
+        store: store.clone(),
+        links,
+        history: history_tx,
+        metrics: metrics.clone(),
+    };
+    let engine_stop = stop_rx.clone();
+    tasks.spawn(async move {
+        task.run(inputs_rx, requests_rx, publish, engine_stop, initial)
+            .await;
+        // The engine dropped its sender: the writer drains what is left, then ends.
+        let _ = history.await;
+        Ok(())
+    });
+
+    let http_addr = options.http.local_addr().map_err(AppError::Http)?;
+    let router = crate::api::router(crate::api::ApiState {
+        engine: handle.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+    });
+    let mut http_stop = stop_rx.clone();
+    let listener = options.http;
+    tasks.spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(AppError::Http)
+    });
+    info!(%http_addr, "switchboard is running");
+
+    Ok(Running {
+        http_addr,
+        engine: handle,
+        store,
+        metrics,
+        stop,
+        tasks,
+    })
+}
+
+/// Turns the config and provisioning files into start options (binds the HTTP listener).
+pub async fn options_from_config(
+    config: &crate::config::Config,
+    provisioning: &crate::config::Provisioning,
+) -> std::io::Result<StartOptions> {
+    let http = TcpListener::bind(config.http.listen).await?;
+    let defaults = config.routing;
+    let queues = provisioning
+        .queues
+        .iter()
+        .map(|q| QueueSettings {
+            id: q.id.clone(),
+            name: q.name.clone(),
+            moh: q.moh.clone(),
+            wrap_up: q.wrap_up.unwrap_or(defaults.wrap_up),
+            ring_timeout: q.ring_timeout.unwrap_or(defaults.ring_timeout),
+            busy_backoff: defaults.busy_backoff,
+        })
+        .collect();
+    let agents = provisioning
+        .agents
+        .iter()
+        .map(|a| AgentSettings {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            dial_string: a.dial_string.as_str().to_owned(),
+            queues: a.queues.clone(),
+        })
+        .collect();
+    let switches = config
+        .switches
+        .iter()
+        .map(|s| SwitchSettings {
+            name: s.name.clone(),
+            host: s.esl.host.clone(),
+            port: s.esl.port,
+            password: s.password.expose().to_owned(),
+            liveness_timeout: s.heartbeat_timeout,
+            reconnect_max: s.reconnect_max,
+            command_connections: 2,
+        })
+        .collect();
+    Ok(StartOptions {
+        http,
+        database_url: config.database.url.clone(),
+        switches,
+        queues,
+        agents,
+        log_in: Vec::new(),
+        seed: 0,
+    })
+}

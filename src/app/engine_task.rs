@@ -1,0 +1,310 @@
+//! The one task that owns the engine: applies inputs in arrival order and carries out effects.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, warn};
+
+use super::clock::Clock;
+use crate::engine::{
+    AgentId, CommandError, Effect, Engine, Input, Record, RequestedState, Snapshot, StoredCall,
+    SwitchName, Timer, Timestamp,
+};
+use crate::esl::{Outgoing, SwitchInput, SwitchLink};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How often the published snapshot is refreshed at most.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// Inputs applied before effects are flushed, to batch history writes under load.
+const BATCH: usize = 256;
+
+pub enum EngineRequest {
+    SetAgentState {
+        agent: AgentId,
+        state: RequestedState,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+}
+
+/// What the API and the demo hold: a way to ask, and the latest published state.
+#[derive(Clone)]
+pub struct EngineHandle {
+    requests: mpsc::Sender<EngineRequest>,
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineGone {
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+impl EngineHandle {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    pub async fn set_agent_state(
+        &self,
+        agent: AgentId,
+        state: RequestedState,
+    ) -> Result<Result<(), CommandError>, EngineGone> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(EngineRequest::SetAgentState {
+                agent,
+                state,
+                reply,
+            })
+            .await
+            .map_err(|_| EngineGone::Stopped)?;
+        answer.await.map_err(|_| EngineGone::Stopped)
+    }
+}
+
+pub struct EngineTask {
+    pub engine: Engine,
+    pub clock: Clock,
+    pub store: Store,
+    pub links: HashMap<SwitchName, SwitchLink>,
+    pub history: mpsc::Sender<Vec<Record>>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn channels() -> (
+    mpsc::Sender<EngineRequest>,
+    mpsc::Receiver<EngineRequest>,
+) {
+    mpsc::channel(1024)
+}
+
+impl EngineTask {
+    pub fn handle(
+        requests: mpsc::Sender<EngineRequest>,
+        snapshot: watch::Receiver<Arc<Snapshot>>,
+    ) -> EngineHandle {
+        EngineHandle { requests, snapshot }
+    }
+
+    pub async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<SwitchInput>,
+        mut requests: mpsc::Receiver<EngineRequest>,
+        publish: watch::Sender<Arc<Snapshot>>,
+        mut stop: watch::Receiver<bool>,
+        initial: Vec<Effect>,
+    ) {
+        let mut timers: BinaryHeap<Reverse<(Timestamp, Timer)>> = BinaryHeap::new();
+        let mut records = Vec::new();
+        let now = Instant::now();
+        self.apply(initial, Some(now), &mut timers, &mut records).await;
+        self.flush(&mut records).await;
+        let mut last_publish = Instant::now() - PUBLISH_EVERY;
+        let mut dirty = true;
+        loop {
+            let next_timer = timers
+                .peek()
+                .map(|Reverse((at, _))| self.clock.instant_of(*at));
+            let publish_at = dirty.then(|| last_publish + PUBLISH_EVERY);
+            let wake = match (next_timer, publish_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                first = inputs.recv() => {
+                    let Some(first) = first else { break };
+                    self.on_input(first, &mut timers, &mut records).await;
+                    for _ in 1..BATCH {
+                        match inputs.try_recv() {
+                            Ok(more) => self.on_input(more, &mut timers, &mut records).await,
+                            Err(_) => break,
+                        }
+                    }
+                    dirty = true;
+                }
+                request = requests.recv() => {
+                    let Some(request) = request else { break };
+                    self.on_request(request, &mut timers, &mut records).await;
+                    dirty = true;
+                }
+                _ = sleep_until(wake) => {}
+            }
+            let now = self.clock.now();
+            while timers.peek().is_some_and(|Reverse((at, _))| *at <= now) {
+                if let Some(Reverse((_, timer))) = timers.pop() {
+                    let effects = self.engine.handle(now, Input::TimerFired(timer));
+                    self.apply(effects, Some(Instant::now()), &mut timers, &mut records)
+                        .await;
+                    dirty = true;
+                }
+            }
+            self.flush(&mut records).await;
+            if dirty && last_publish.elapsed() >= PUBLISH_EVERY {
+                publish.send_replace(Arc::new(self.engine.snapshot(self.clock.now())));
+                last_publish = Instant::now();
+                dirty = false;
+            }
+        }
+        self.flush(&mut records).await;
+        publish.send_replace(Arc::new(self.engine.snapshot(self.clock.now())));
+    }
+
+    async fn on_input(
+        &mut self,
+        mut arrival: SwitchInput,
+        timers: &mut BinaryHeap<Reverse<(Timestamp, Timer)>>,
+        records: &mut Vec<Record>,
+    ) {
+        if let Input::SwitchResynced { channels, .. } = &mut arrival.input {
+            self.remember_stored_calls(channels).await;
+        }
+        let now = self.clock.at(arrival.received);
+        let effects = self.engine.handle(now, arrival.input);
+        self.apply(effects, Some(arrival.received), timers, records)
+            .await;
+    }
+
+    /// Calls adopted after a controller restart keep their original place: the store knows
+    /// when they entered and with what priority.
+    async fn remember_stored_calls(&self, channels: &mut [crate::engine::ChannelSnapshot]) {
+        if channels.is_empty() {
+            return;
+        }
+        // The adopted calls must be on record before we look them up.
+        match self.store.open_calls().await {
+            Ok(open) => {
+                let by_channel: HashMap<String, _> = open
+                    .into_iter()
+                    .map(|c| (c.channel.to_string(), c))
+                    .collect();
+                for snap in channels.iter_mut() {
+                    if let Some(row) = by_channel.get(snap.channel.as_str()) {
+                        snap.stored = Some(StoredCall {
+                            call: row.id,
+                            entered_at: row.entered_at,
+                            priority: row.priority,
+                        });
+                    }
+                }
+            }
+            Err(e) => error!(error = %e, "cannot read open calls for resync; adopting as new"),
+        }
+    }
+
+    async fn on_request(
+        &mut self,
+        request: EngineRequest,
+        timers: &mut BinaryHeap<Reverse<(Timestamp, Timer)>>,
+        records: &mut Vec<Record>,
+    ) {
+        let received = Instant::now();
+        match request {
+            EngineRequest::SetAgentState {
+                agent,
+                state,
+                reply,
+            } => {
+                let result = self
+                    .engine
+                    .set_agent_state(self.clock.at(received), &agent, state);
+                let answer = match result {
+                    Ok(effects) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                // The requester may have gone away; the state change stands either way.
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        effects: Vec<Effect>,
+        caused_by: Option<Instant>,
+        timers: &mut BinaryHeap<Reverse<(Timestamp, Timer)>>,
+        records: &mut Vec<Record>,
+    ) {
+        for effect in effects {
+            match effect {
+                Effect::Switch {
+                    switch,
+                    affinity,
+                    command,
+                } => match self.links.get(&switch) {
+                    Some(link) => {
+                        let out = Outgoing {
+                            affinity,
+                            command,
+                            caused_by,
+                        };
+                        if link.commands.send(out).await.is_err() {
+                            warn!(%switch, "switch link stopped; command dropped");
+                        }
+                    }
+                    None => warn!(%switch, "command for a switch that is not configured"),
+                },
+                Effect::Persist(record) => records.push(record),
+                Effect::SetTimer { at, timer } => timers.push(Reverse((at, timer))),
+            }
+        }
+    }
+
+    async fn flush(&mut self, records: &mut Vec<Record>) {
+        if records.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(records);
+        if self.history.send(batch).await.is_err() {
+            error!("history writer stopped; records lost");
+            Metrics::bump(&self.metrics.store_errors);
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes history batches in order, one transaction each, retrying a failed batch so a
+/// database hiccup loses nothing (the bounded channel in front holds the engine back).
+pub async fn write_history(store: Store, mut batches: mpsc::Receiver<Vec<Record>>, metrics: Arc<Metrics>) {
+    while let Some(batch) = batches.recv().await {
+        let mut delay = Duration::from_millis(50);
+        let mut attempts = 0;
+        loop {
+            match store.write(&batch).await {
+                Ok(()) => {
+                    Metrics::bump(&metrics.store_batches);
+                    break;
+                }
+                Err(e) => {
+                    attempts += 1;
+                    Metrics::bump(&metrics.store_errors);
+                    if attempts >= 8 {
+                        error!(error = %e, records = batch.len(), "history batch abandoned after retries");
+                        break;
+                    }
+                    warn!(error = %e, attempts, "history write failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
