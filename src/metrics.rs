@@ -6,21 +6,42 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Log-spaced buckets from 1 µs to ~16 s (bucket i holds values below 2^i µs).
-const BUCKETS: usize = 25;
+/// Log-spaced buckets, four per power of two, from 1 µs to about 16 s.
+const PER_OCTAVE: f64 = 4.0;
+const BUCKETS: usize = 100;
 
-#[derive(Debug, Default)]
+fn bucket_of(micros: u64) -> usize {
+    if micros <= 1 {
+        return 0;
+    }
+    ((micros as f64).log2() * PER_OCTAVE).ceil().min((BUCKETS - 1) as f64) as usize
+}
+
+fn upper_bound_micros(index: usize) -> f64 {
+    2f64.powf(index as f64 / PER_OCTAVE)
+}
+
+#[derive(Debug)]
 pub struct Histogram {
     buckets: [AtomicU64; BUCKETS],
     count: AtomicU64,
     sum_micros: AtomicU64,
 }
 
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Histogram {
     pub fn record(&self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let index = (64 - micros.leading_zeros() as usize).min(BUCKETS - 1);
-        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.buckets[bucket_of(micros)].fetch_add(1, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
@@ -40,7 +61,7 @@ impl Histogram {
         for (i, b) in self.buckets.iter().enumerate() {
             seen += b.load(Ordering::Relaxed);
             if seen >= rank {
-                return Some(Duration::from_micros(1u64 << i));
+                return Some(Duration::from_secs_f64(upper_bound_micros(i) / 1e6));
             }
         }
         None
@@ -51,7 +72,7 @@ impl Histogram {
         let mut cumulative = 0;
         for (i, b) in self.buckets.iter().enumerate() {
             cumulative += b.load(Ordering::Relaxed);
-            let le = (1u64 << i) as f64 / 1e6;
+            let le = upper_bound_micros(i) / 1e6;
             let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
         }
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count());
@@ -151,5 +172,22 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_upper_bounds_within_a_fifth() {
+        let h = Histogram::default();
+        for us in 1..=1000u64 {
+            h.record(Duration::from_micros(us));
+        }
+        let p50 = h.quantile(0.5).expect("samples").as_secs_f64() * 1e6;
+        assert!((500.0..=500.0 * 1.19 + 1.0).contains(&p50), "p50 {p50}");
+        let p99 = h.quantile(0.99).expect("samples").as_secs_f64() * 1e6;
+        assert!((990.0..=990.0 * 1.19 + 1.0).contains(&p99), "p99 {p99}");
     }
 }

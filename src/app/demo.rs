@@ -13,7 +13,9 @@ use rand::Rng;
 use tokio::net::TcpListener;
 
 use super::{start, StartOptions};
-use crate::engine::{AgentId, AgentSettings, QueueId, QueueSettings, SwitchName};
+use crate::config::DialString;
+use crate::engine::{AgentId, QueueId, SwitchName};
+use crate::store::{AgentRow, QueueRow};
 use crate::esl::SwitchSettings;
 use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
 
@@ -52,10 +54,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             },
             hangup_after_talk: Some(Duration::from_millis(rng.random_range(4000..12000))),
         });
-        agents.push(AgentSettings {
+        agents.push(AgentRow {
             id: AgentId::new(&user)?,
             name: format!("Agent {user}"),
-            dial_string: format!("user/{user}"),
+            dial_string: DialString::parse(&format!("user/{user}"))?,
             queues: vec![QueueId::new("support")?],
         });
     }
@@ -79,16 +81,16 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             reconnect_max: Duration::from_secs(2),
             command_connections: 2,
         }],
-        queues: vec![QueueSettings {
+        queues: vec![QueueRow {
             id: QueueId::new("support")?,
             name: "Support".into(),
             moh: "local_stream://moh".into(),
-            wrap_up: Duration::from_secs(2),
-            ring_timeout: Duration::from_secs(15),
-            busy_backoff: Duration::from_secs(5),
+            wrap_up_ms: 2_000,
+            ring_timeout_ms: 15_000,
         }],
         agents,
         log_in,
+        busy_backoff: Duration::from_secs(5),
         seed: 0,
     })
     .await?;

@@ -185,7 +185,7 @@ impl EngineTask {
             Ok(open) => {
                 let by_channel: HashMap<String, _> = open
                     .into_iter()
-                    .map(|c| (c.channel.to_string(), c))
+                    .map(|c| (c.caller_channel.to_string(), c))
                     .collect();
                 for snap in channels.iter_mut() {
                     if let Some(row) = by_channel.get(snap.channel.as_str()) {

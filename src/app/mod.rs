@@ -8,6 +8,7 @@ mod engine_task;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -21,7 +22,7 @@ pub use engine_task::{EngineGone, EngineHandle, EngineRequest};
 use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, Snapshot};
 use crate::esl::{run_switch, LinkError, SwitchLink, SwitchSettings};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{AgentRow, QueueRow, Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -40,8 +41,10 @@ pub struct StartOptions {
     pub database_url: String,
     pub switches: Vec<SwitchSettings>,
     /// Applied to the store idempotently before the engine loads from it.
-    pub queues: Vec<QueueSettings>,
-    pub agents: Vec<AgentSettings>,
+    pub queues: Vec<QueueRow>,
+    pub agents: Vec<AgentRow>,
+    /// How long an agent whose phone was busy or did not answer sits out.
+    pub busy_backoff: Duration,
     /// Agents to log in at start (the demo's simulated agents).
     pub log_in: Vec<crate::engine::AgentId>,
     pub seed: u64,
@@ -106,7 +109,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         engine = Engine::new(options.seed);
     }
     for queue in store.list_queues().await? {
-        engine.provision_queue(queue);
+        engine.provision_queue(queue_settings(queue, options.busy_backoff));
     }
     let kept: HashMap<_, _> = store
         .last_agent_states()
@@ -125,7 +128,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         } else {
             AgentStatus::LoggedOut
         };
-        initial.extend(engine.provision_agent(now, agent, status));
+        initial.extend(engine.provision_agent(now, agent_settings(agent), status));
     }
 
     let (stop, stop_rx) = watch::channel(false);
@@ -219,22 +222,21 @@ pub async fn options_from_config(
     let queues = provisioning
         .queues
         .iter()
-        .map(|q| QueueSettings {
+        .map(|q| QueueRow {
             id: q.id.clone(),
             name: q.name.clone(),
             moh: q.moh.clone(),
-            wrap_up: q.wrap_up.unwrap_or(defaults.wrap_up),
-            ring_timeout: q.ring_timeout.unwrap_or(defaults.ring_timeout),
-            busy_backoff: defaults.busy_backoff,
+            wrap_up_ms: millis(q.wrap_up.unwrap_or(defaults.wrap_up)),
+            ring_timeout_ms: millis(q.ring_timeout.unwrap_or(defaults.ring_timeout)),
         })
         .collect();
     let agents = provisioning
         .agents
         .iter()
-        .map(|a| AgentSettings {
+        .map(|a| AgentRow {
             id: a.id.clone(),
             name: a.name.clone(),
-            dial_string: a.dial_string.as_str().to_owned(),
+            dial_string: a.dial_string.clone(),
             queues: a.queues.clone(),
         })
         .collect();
@@ -258,6 +260,35 @@ pub async fn options_from_config(
         queues,
         agents,
         log_in: Vec::new(),
+        busy_backoff: defaults.busy_backoff,
         seed: 0,
     })
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn queue_settings(row: QueueRow, busy_backoff: Duration) -> QueueSettings {
+    QueueSettings {
+        id: row.id,
+        name: row.name,
+        moh: row.moh,
+        wrap_up: duration(row.wrap_up_ms),
+        ring_timeout: duration(row.ring_timeout_ms),
+        busy_backoff,
+    }
+}
+
+fn agent_settings(row: AgentRow) -> AgentSettings {
+    AgentSettings {
+        id: row.id,
+        name: row.name,
+        dial_string: row.dial_string.as_str().to_owned(),
+        queues: row.queues,
+    }
 }

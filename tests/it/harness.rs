@@ -1,1 +1,206 @@
-//! placeholder
+//! Spawns the real controller and the simulator on port 0, with a fresh SQLite file per test.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use switchboard::app::{self, Running, StartOptions};
+use switchboard::config::DialString;
+use switchboard::engine::{AgentId, QueueId, SwitchName};
+use switchboard::esl::SwitchSettings;
+use switchboard::sim::{EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
+use switchboard::store::{AgentRow, QueueRow};
+use tokio::net::TcpListener;
+
+pub const ENTRY: &str = "5000";
+
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub sim: SimHandle,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Agent {
+    pub id: &'static str,
+    pub behavior: PhoneBehavior,
+    pub hangup_after_talk: Option<Duration>,
+    pub logged_in: bool,
+}
+
+impl Agent {
+    pub fn answering(id: &'static str) -> Self {
+        Self {
+            id,
+            behavior: PhoneBehavior::Answer {
+                after: Duration::from_millis(50),
+            },
+            hangup_after_talk: None,
+            logged_in: true,
+        }
+    }
+
+    pub fn with(mut self, behavior: PhoneBehavior) -> Self {
+        self.behavior = behavior;
+        self
+    }
+
+    pub fn logged_out(mut self) -> Self {
+        self.logged_in = false;
+        self
+    }
+
+    pub fn hanging_up_after(mut self, talk: Duration) -> Self {
+        self.hangup_after_talk = Some(talk);
+        self
+    }
+}
+
+pub async fn start_sim() -> SimHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+    Simulator::start(
+        listener,
+        SimConfig {
+            heartbeat_interval: Duration::from_secs(1),
+            entry_points: vec![EntryPoint {
+                number: ENTRY.into(),
+                variables: vec![("switchboard_queue".into(), "support".into())],
+            }],
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("start sim")
+}
+
+pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
+    let sim = start_sim().await;
+    for a in &agents {
+        sim.add_phone(PhoneSpec {
+            user: a.id.into(),
+            behavior: a.behavior.clone(),
+            hangup_after_talk: a.hangup_after_talk,
+        });
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let mut app = TestApp {
+        running: None,
+        sim,
+        base: String::new(),
+        http: reqwest::Client::new(),
+        database_url,
+        dir,
+    };
+    app.start_controller(&agents, wrap_up).await;
+    app
+}
+
+impl TestApp {
+    pub async fn start_controller(&mut self, agents: &[Agent], wrap_up: Duration) {
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let running = app::start(StartOptions {
+            http,
+            database_url: self.database_url.clone(),
+            switches: vec![SwitchSettings {
+                name: SwitchName::new("sim").expect("name"),
+                host: "127.0.0.1".into(),
+                port: self.sim.esl_addr().port(),
+                password: "ClueCon".into(),
+                liveness_timeout: Duration::from_secs(5),
+                reconnect_max: Duration::from_millis(300),
+                command_connections: 2,
+            }],
+            queues: vec![QueueRow {
+                id: QueueId::new("support").expect("id"),
+                name: "Support".into(),
+                moh: "local_stream://moh".into(),
+                wrap_up_ms: i64::try_from(wrap_up.as_millis()).expect("small"),
+                ring_timeout_ms: 3_000,
+            }],
+            agents: agents
+                .iter()
+                .map(|a| AgentRow {
+                    id: AgentId::new(a.id).expect("id"),
+                    name: format!("Agent {}", a.id),
+                    dial_string: DialString::parse(&format!("user/{}", a.id)).expect("dial"),
+                    queues: vec![QueueId::new("support").expect("id")],
+                })
+                .collect(),
+            log_in: agents
+                .iter()
+                .filter(|a| a.logged_in)
+                .map(|a| AgentId::new(a.id).expect("id"))
+                .collect(),
+            busy_backoff: Duration::from_secs(60),
+            seed: 0,
+        })
+        .await
+        .expect("start controller");
+        self.base = format!("http://{}", running.http_addr);
+        self.running = Some(running);
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("controller running")
+    }
+
+    pub async fn stop_controller(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("clean stop");
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn put_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn set_agent_state(&self, agent: &str, state: &str) -> reqwest::Response {
+        self.put_json(
+            &format!("/v1/agents/{agent}/state"),
+            serde_json::json!({ "state": state }),
+        )
+        .await
+    }
+
+    /// Waits until the controller is connected and has resynced (an initial snapshot exists).
+    pub async fn connected(&self) {
+        let metrics = self.running().metrics.clone();
+        eventually("the controller connects to the switch", || {
+            let m = metrics.clone();
+            async move { m.esl_connects.load(std::sync::atomic::Ordering::Relaxed) >= 1 }
+        })
+        .await;
+    }
+}
+
+/// Polls `condition` until it holds, failing the test with `what` after a deadline. No test
+/// sleeps to synchronise: each waits for the state it needs.
+pub async fn eventually<F, Fut>(what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
