@@ -1,1 +1,219 @@
-//! placeholder
+//! A FreeSWITCH simulator: an ESL (inbound mode) server that behaves like FreeSWITCH
+//! 1.10.12 as captured in `shared/esl-traces`, with simulated callers and desk phones.
+//!
+//! It owns the simulated switch (channels, event sequences, api/bgapi/sendmsg, filters,
+//! faults) and its endpoints. It is used by integration tests, benchmarks (as a load
+//! generator) and `switchboard demo`. It must not depend on any other Switchboard module.
+//!
+//! Code map: `wire` (bytes), `endpoints` (phones, callers, dial strings), `switch` (the
+//! core behind one mutex), `server` (sockets).
+
+mod endpoints;
+mod server;
+mod switch;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use endpoints::{
+    parse_originate, CallSpec, OriginateParseError, OriginateRequest, PhoneBehavior, PhoneSpec,
+    Target,
+};
+
+use switch::Shared;
+
+/// Simulator configuration.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// ESL password (`auth <password>`).
+    pub password: String,
+    /// `FreeSWITCH-Hostname` / `FreeSWITCH-Switchname`.
+    pub hostname: String,
+    /// HEARTBEAT period (the real switch: 20 s).
+    pub heartbeat_interval: Duration,
+    /// Destination numbers of the shipped dialplan and the variables they set before `park`.
+    pub entry_points: Vec<EntryPoint>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            password: "ClueCon".to_string(),
+            hostname: "sim".to_string(),
+            heartbeat_interval: Duration::from_secs(20),
+            entry_points: Vec::new(),
+        }
+    }
+}
+
+/// A dialplan entry: calls to `number` get `variables` and are parked.
+#[derive(Clone, Debug)]
+pub struct EntryPoint {
+    pub number: String,
+    pub variables: Vec<(String, String)>,
+}
+
+/// A snapshot of one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelView {
+    pub uuid: String,
+    pub answered: bool,
+    pub bridged_to: Option<String>,
+    /// Channel variables in the switch's order (as in `uuid_dump`).
+    pub variables: Vec<(String, String)>,
+    pub destination: String,
+    pub caller_number: String,
+    pub is_outbound_leg: bool,
+}
+
+impl ChannelView {
+    pub fn variable(&self, name: &str) -> Option<&str> {
+        self.variables
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Counters since start (not reset by restart).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub calls_placed: u64,
+    pub answered_by_phones: u64,
+    pub bridged: u64,
+    pub hung_up: u64,
+    pub originates: u64,
+    pub originate_failures: u64,
+    pub commands: u64,
+    pub events_sent: u64,
+    pub connections: u64,
+    pub active_channels: usize,
+}
+
+/// Entry point: `Simulator::start(listener, config)`.
+pub struct Simulator;
+
+impl Simulator {
+    /// Serves ESL on `listener` (bind port 0 in tests) until shut down.
+    pub async fn start(listener: TcpListener, config: SimConfig) -> std::io::Result<SimHandle> {
+        let addr = listener.local_addr()?;
+        let shared = Shared::new(&config, addr);
+        server::spawn_runtime(&shared, listener);
+        Ok(SimHandle { shared })
+    }
+}
+
+/// Control handle for a running simulator; cheap to clone.
+#[derive(Clone)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+}
+
+impl SimHandle {
+    /// The ESL address (stays the same across restarts).
+    pub fn esl_addr(&self) -> SocketAddr {
+        self.shared.lock_runtime().addr
+    }
+
+    pub fn add_phone(&self, spec: PhoneSpec) {
+        self.shared.run(|core| core.add_phone(spec));
+    }
+
+    pub fn set_phone_behavior(&self, user: &str, b: PhoneBehavior) {
+        self.shared.run(|core| core.set_phone_behavior(user, b));
+    }
+
+    /// Places an inbound call; returns the caller channel's uuid.
+    pub fn place_call(&self, spec: CallSpec) -> String {
+        self.shared.run(|core| core.place_call(spec))
+    }
+
+    /// Hangs up `uuid` from the far end (caller's BYE/CANCEL, phone's BYE) with `cause`.
+    pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
+        self.shared.run(|core| core.remote_hangup(uuid, cause))
+    }
+
+    pub fn channel(&self, uuid: &str) -> Option<ChannelView> {
+        self.shared.peek(|core| core.channel_view(uuid))
+    }
+
+    pub fn channels(&self) -> Vec<ChannelView> {
+        self.shared.peek(|core| core.channel_views())
+    }
+
+    pub fn stats(&self) -> SimStats {
+        let n = self.shared.peek(|core| core.channel_count());
+        self.shared.counters.snapshot(n)
+    }
+
+    /// Closes every ESL connection abruptly (no notice); channels survive.
+    pub async fn drop_connections(&self) {
+        self.shared.run(|core| core.drop_connections());
+    }
+
+    /// SHUTDOWN: channels hang up `SYSTEM_SHUTDOWN`, connections get the notice and
+    /// are closed, and the port refuses connections until `restart`.
+    pub async fn shutdown(&self) {
+        self.shared.run(|core| core.shutdown());
+        server::stop_runtime(&self.shared);
+        // Let aborted tasks drop the listener before returning.
+        tokio::task::yield_now().await;
+    }
+
+    /// Starts the switch again on the same address: new Core-UUID, no channels.
+    pub async fn restart(&self) -> std::io::Result<()> {
+        server::stop_runtime(&self.shared);
+        let addr = self.esl_addr();
+        let mut last = None;
+        for _ in 0..50 {
+            match TcpListener::bind(addr).await {
+                Ok(l) => {
+                    self.shared.run(|core| core.restart());
+                    server::spawn_runtime(&self.shared, l);
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
+    }
+
+    /// Delays every api/bgapi reply (and what it causes) by `d`.
+    pub fn set_reply_delay(&self, d: Duration) {
+        self.shared
+            .reply_delay_us
+            .store(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Bumps on every channel change, for waiting on a condition without sleeping.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.subscribe_changes()
+    }
+
+    /// Waits until `cond` holds on the channel list, or `timeout` passes.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&SimHandle) -> bool,
+    ) -> bool {
+        let mut rx = self.subscribe_changes();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return cond(self),
+            }
+        }
+    }
+}
