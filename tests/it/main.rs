@@ -3,5 +3,6 @@
 mod fidelity;
 mod flows;
 mod harness;
+mod layout;
 mod sim;
 mod store;
