@@ -1,0 +1,209 @@
+//! Where a config problem is: the file, the line and the dotted key, found from byte spans.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// A problem in a config or provisioning file, located for the person who has to fix it.
+///
+/// Displays as `switchboard.toml:12: switch[1].esl: "localhost" is not host:port`.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based; `None` when the problem is not on one line (a missing section, an unreadable file).
+    pub line: Option<usize>,
+    /// Dotted path of the offending key, with array-of-tables indices (`switch[1].esl`); empty
+    /// when the problem is the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The source text of one file, kept to turn byte spans into lines and keys.
+pub(crate) struct Source<'a> {
+    pub(crate) file: &'a Path,
+    pub(crate) text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error at a known key, located by the span of its key or value.
+    pub(crate) fn error_at(
+        &self,
+        span: Option<Range<usize>>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line: span.map(|s| line_of(self.text, s.start)),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An error that is about the file as a whole, or a section that is missing.
+    pub(crate) fn error_without_line(
+        &self,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        self.error_at(None, key, message)
+    }
+
+    /// A syntax or type error from the TOML deserializer: its span gives the line, and the key
+    /// is recovered from the document around that span.
+    pub(crate) fn from_toml(&self, err: &toml::de::Error) -> ConfigError {
+        let message = err.message().trim().to_owned();
+        match err.span() {
+            Some(span) => ConfigError {
+                file: self.file.to_path_buf(),
+                line: Some(line_of(self.text, span.start)),
+                key: key_at(self.text, span.start),
+                message,
+            },
+            None => self.error_without_line("", message),
+        }
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The dotted key whose key or value is at `offset`, such as `switch[1].esl`.
+///
+/// A line-oriented reading of the document, enough for config files as people write them: table
+/// headers set the prefix (`[[x]]` counts entries), and the key is what precedes `=` on the line
+/// of the offset, or on the nearest line above it (a multi-line array).
+pub(crate) fn key_at(text: &str, offset: usize) -> String {
+    let target = line_of(text, offset);
+    let mut table = String::new();
+    let mut array_counts: Vec<(String, usize)> = Vec::new();
+    let mut last_key: Option<String> = None;
+
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if index + 1 > target {
+            break;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line
+            .strip_prefix("[[")
+            .and_then(|rest| rest.split("]]").next())
+        {
+            let name = unquote(name);
+            let count = match array_counts.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, count)) => {
+                    *count += 1;
+                    *count
+                }
+                None => {
+                    array_counts.push((name.clone(), 0));
+                    0
+                }
+            };
+            table = format!("{name}[{count}]");
+            last_key = None;
+        } else if let Some(name) = line
+            .strip_prefix('[')
+            .and_then(|rest| rest.split(']').next())
+        {
+            table = unquote(name);
+            last_key = None;
+        } else if let Some((lhs, _)) = line.split_once('=') {
+            last_key = Some(unquote(lhs));
+        }
+    }
+
+    match last_key {
+        Some(key) if table.is_empty() => key,
+        Some(key) => format!("{table}.{key}"),
+        None => table,
+    }
+}
+
+fn unquote(key: &str) -> String {
+    key.trim()
+        .split('.')
+        .map(|part| part.trim().trim_matches('"').trim_matches('\''))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "\
+top = 1
+[http]
+listen = \"x\"
+
+[[switch]]
+name = \"a\"
+[[switch]]
+name = \"b\"
+esl = \"localhost\"
+list = [
+  \"one\",
+  \"two\",
+]
+";
+
+    #[test]
+    fn key_at_names_array_entries_by_index() {
+        let offset = DOC.find("\"localhost\"").unwrap_or(0);
+        assert_eq!(key_at(DOC, offset), "switch[1].esl");
+        assert_eq!(line_of(DOC, offset), 9);
+    }
+
+    #[test]
+    fn key_at_handles_top_level_tables_and_multiline_values() {
+        assert_eq!(key_at(DOC, 0), "top");
+        assert_eq!(key_at(DOC, DOC.find("listen").unwrap_or(0)), "http.listen");
+        assert_eq!(
+            key_at(DOC, DOC.find("\"two\"").unwrap_or(0)),
+            "switch[1].list"
+        );
+        assert_eq!(
+            key_at(DOC, DOC.find("[[switch]]").unwrap_or(0)),
+            "switch[0]"
+        );
+    }
+
+    #[test]
+    fn display_has_file_line_key_and_message() {
+        let err = ConfigError {
+            file: PathBuf::from("switchboard.toml"),
+            line: Some(12),
+            key: "switch[1].esl".into(),
+            message: "\"localhost\" is not host:port".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "switchboard.toml:12: switch[1].esl: \"localhost\" is not host:port"
+        );
+    }
+}

@@ -1,0 +1,403 @@
+//! `Config`: the controller's own settings (`switchboard serve --config F`): where to listen,
+//! which database, which switches, routing defaults.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::{ConfigError, Source};
+use super::values::{redact_url, HumanDuration, Secret};
+use crate::engine::SwitchName;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
+const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// Environment variable that replaces `[database] url` (it may carry a password).
+pub const DATABASE_URL_ENV: &str = "SWITCHBOARD_DATABASE_URL";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    /// The provisioning file, resolved against the config file's directory; `None` when the
+    /// config names none (everything is provisioned over the API).
+    pub provisioning: Option<PathBuf>,
+    pub switches: Vec<SwitchConfig>,
+    pub routing: RoutingDefaults,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://…`; may hold a password, so `Debug` redacts it.
+    pub url: String,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
+/// One FreeSWITCH the controller drives over inbound ESL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchConfig {
+    pub name: SwitchName,
+    pub esl: EslAddress,
+    pub password: Secret,
+    /// Declare the connection dead after this long without a heartbeat event.
+    pub heartbeat_timeout: Duration,
+    /// The longest wait between reconnection attempts (the backoff's ceiling).
+    pub reconnect_max: Duration,
+}
+
+impl SwitchConfig {
+    /// The environment variable that overrides this switch's password.
+    pub fn password_env_var(name: &SwitchName) -> String {
+        let upper: String = name
+            .as_str()
+            .chars()
+            .map(|c| match c {
+                '-' | '.' => '_',
+                c => c.to_ascii_uppercase(),
+            })
+            .collect();
+        format!("SWITCHBOARD_SWITCH_{upper}_PASSWORD")
+    }
+}
+
+/// Defaults for queues that do not set their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingDefaults {
+    /// Time an agent gets after a call before the next offer.
+    pub wrap_up: Duration,
+    /// How long an agent's phone rings before the offer goes elsewhere.
+    pub ring_timeout: Duration,
+    /// How long an agent whose phone said busy is left alone.
+    pub busy_backoff: Duration,
+}
+
+impl Default for RoutingDefaults {
+    fn default() -> Self {
+        Self {
+            wrap_up: Duration::from_secs(5),
+            ring_timeout: Duration::from_secs(20),
+            busy_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An ESL endpoint, `host:port` (an IPv6 address in brackets).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct EslAddress {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for EslAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::str::FromStr for EslAddress {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        let not = |why: &str| {
+            if why.is_empty() {
+                format!("{value:?} is not host:port")
+            } else {
+                format!("{value:?} is not host:port: {why}")
+            }
+        };
+        let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+            let (ip, port) = rest
+                .split_once("]:")
+                .ok_or_else(|| not("an IPv6 address needs [addr]:port"))?;
+            ip.parse::<Ipv6Addr>()
+                .map_err(|_| not("not an IPv6 address in brackets"))?;
+            (ip, port)
+        } else {
+            let (host, port) = value.rsplit_once(':').ok_or_else(|| not(""))?;
+            if host.contains(':') {
+                return Err(not("write an IPv6 address as [addr]:port"));
+            }
+            if host.parse::<IpAddr>().is_err() && !is_hostname(host) {
+                return Err(not("the host is not a hostname or an IP address"));
+            }
+            (host, port)
+        };
+        let port = match port.parse::<u16>() {
+            Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => p,
+            _ => return Err(not("the port is not a number from 1 to 65535")),
+        };
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl TryFrom<String> for EslAddress {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        value.parse()
+    }
+}
+
+fn is_hostname(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// `[http] listen`: an IP address and a port (no host names: we bind it).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct ListenAddr(SocketAddr);
+
+impl TryFrom<String> for ListenAddr {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        value
+            .parse()
+            .map(ListenAddr)
+            .map_err(|_| format!("{value:?} is not an IP address and port like \"127.0.0.1:8080\""))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    provisioning: Option<PathBuf>,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    database: RawDatabase,
+    #[serde(default, rename = "switch")]
+    switches: Vec<RawSwitch>,
+    #[serde(default)]
+    routing: RawRouting,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<ListenAddr>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSwitch {
+    name: Spanned<SwitchName>,
+    esl: EslAddress,
+    password: Option<Secret>,
+    heartbeat_timeout: Option<Spanned<HumanDuration>>,
+    reconnect_max: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRouting {
+    wrap_up: Option<HumanDuration>,
+    ring_timeout: Option<Spanned<HumanDuration>>,
+    busy_backoff: Option<HumanDuration>,
+}
+
+impl Config {
+    /// Reads and validates the config file; switch passwords and the database URL may be
+    /// overridden from the environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Self::parse(&text, path, |name| std::env::var(name).ok())
+    }
+
+    /// Parses config text. `file` names it in errors and anchors the relative provisioning
+    /// path; `env` looks up environment overrides (injected so tests need not touch the
+    /// process environment).
+    pub fn parse(
+        text: &str,
+        file: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let src = Source { file, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| src.from_toml(&e))?;
+
+        let listen = match raw.http.listen {
+            Some(ListenAddr(addr)) => addr,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| src.error_without_line("http.listen", "bad built-in default"))?,
+        };
+
+        let url = match (env(DATABASE_URL_ENV), raw.database.url) {
+            (Some(url), _) => {
+                check_database_url(&url).map_err(|m| {
+                    src.error_without_line("database.url", format!("{DATABASE_URL_ENV}: {m}"))
+                })?;
+                url
+            }
+            (None, Some(url)) => {
+                check_database_url(url.get_ref())
+                    .map_err(|m| src.error_at(Some(url.span()), "database.url", m))?;
+                url.into_inner()
+            }
+            (None, None) => DEFAULT_DATABASE_URL.to_owned(),
+        };
+
+        let provisioning = raw.provisioning.map(|p| {
+            if p.is_relative() {
+                file.parent().unwrap_or(Path::new("")).join(p)
+            } else {
+                p
+            }
+        });
+
+        if raw.switches.is_empty() {
+            return Err(src.error_without_line("switch", "at least one [[switch]] is required"));
+        }
+        let mut seen: HashMap<String, (usize, SwitchName)> = HashMap::new();
+        let mut switches = Vec::with_capacity(raw.switches.len());
+        for (i, sw) in raw.switches.into_iter().enumerate() {
+            let name_span = sw.name.span();
+            let name = sw.name.into_inner();
+            let env_var = SwitchConfig::password_env_var(&name);
+            if let Some((first, other)) = seen.get(&env_var) {
+                let message = if *other == name {
+                    format!(
+                        "switch name {:?} is already used by switch[{first}]",
+                        name.as_str()
+                    )
+                } else {
+                    format!(
+                        "switch names {:?} (switch[{first}]) and {:?} would share the password variable {env_var}",
+                        other.as_str(),
+                        name.as_str()
+                    )
+                };
+                return Err(src.error_at(Some(name_span), format!("switch[{i}].name"), message));
+            }
+            seen.insert(env_var.clone(), (i, name.clone()));
+
+            let password = match (env(&env_var), sw.password) {
+                (Some(p), _) => Secret::new(p),
+                (None, Some(p)) => p,
+                (None, None) => {
+                    return Err(src.error_at(
+                        Some(name_span),
+                        format!("switch[{i}].password"),
+                        format!("no password: set it here or in {env_var}"),
+                    ))
+                }
+            };
+            let heartbeat_timeout = positive(&src, sw.heartbeat_timeout, i, "heartbeat_timeout")?
+                .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT);
+            let reconnect_max = positive(&src, sw.reconnect_max, i, "reconnect_max")?
+                .unwrap_or(DEFAULT_RECONNECT_MAX);
+            switches.push(SwitchConfig {
+                name,
+                esl: sw.esl,
+                password,
+                heartbeat_timeout,
+                reconnect_max,
+            });
+        }
+
+        let defaults = RoutingDefaults::default();
+        let ring_timeout = match raw.routing.ring_timeout {
+            Some(d) if d.get_ref().0.is_zero() => {
+                return Err(src.error_at(
+                    Some(d.span()),
+                    "routing.ring_timeout",
+                    "must be more than zero",
+                ))
+            }
+            Some(d) => d.into_inner().0,
+            None => defaults.ring_timeout,
+        };
+        let routing = RoutingDefaults {
+            wrap_up: raw.routing.wrap_up.map_or(defaults.wrap_up, |d| d.0),
+            ring_timeout,
+            busy_backoff: raw
+                .routing
+                .busy_backoff
+                .map_or(defaults.busy_backoff, |d| d.0),
+        };
+
+        Ok(Config {
+            http: HttpConfig { listen },
+            database: DatabaseConfig { url },
+            provisioning,
+            switches,
+            routing,
+        })
+    }
+}
+
+fn positive(
+    src: &Source<'_>,
+    value: Option<Spanned<HumanDuration>>,
+    index: usize,
+    key: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    match value {
+        Some(d) if d.get_ref().0.is_zero() => Err(src.error_at(
+            Some(d.span()),
+            format!("switch[{index}].{key}"),
+            "must be more than zero",
+        )),
+        Some(d) => Ok(Some(d.into_inner().0)),
+        None => Ok(None),
+    }
+}
+
+fn check_database_url(url: &str) -> Result<(), String> {
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} is not a database URL: expected sqlite://<path> or postgres://…",
+            redact_url(url)
+        ))
+    }
+}

@@ -1,0 +1,145 @@
+//! Small validated values shared by both files: durations, display names, hold music, secrets.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A duration written the human way (`"5s"`, `"1m 30s"`, `"250ms"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl TryFrom<String> for HumanDuration {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        humantime::parse_duration(&value)
+            .map(HumanDuration)
+            .map_err(|e| format!("{value:?} is not a duration like \"30s\" or \"1m 30s\": {e}"))
+    }
+}
+
+/// A name shown to people (a queue's or an agent's): free text on one line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct DisplayName(pub(crate) String);
+
+impl TryFrom<String> for DisplayName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        const MAX: usize = 128;
+        if value.trim().is_empty() {
+            return Err("a name must not be empty".into());
+        }
+        if value.chars().count() > MAX {
+            return Err(format!("{value:?} is longer than {MAX} characters"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!("{value:?} contains a control character"));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// What a waiting caller hears: a FreeSWITCH file string such as `local_stream://moh`.
+///
+/// It becomes the argument of a `playback` executed over ESL, so it must stay one header line
+/// and must not open a `{var=value}` block.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct HoldMusic(pub(crate) String);
+
+impl TryFrom<String> for HoldMusic {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        const MAX: usize = 512;
+        if value.is_empty() {
+            return Err("hold music must not be empty".into());
+        }
+        if value.len() > MAX {
+            return Err(format!("{value:?} is longer than {MAX} characters"));
+        }
+        if let Some(c) = value
+            .chars()
+            .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '{' | '}'))
+        {
+            return Err(format!(
+                "{value:?} is not a usable sound source: {c:?} is not allowed"
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// A secret (a switch password). `Debug` prints `"***"`, and there is deliberately no
+/// `Display` or `Serialize`: reading the value takes an explicit `expose()`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// A URL with the password in its user part replaced by `***`, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_hides_the_value() {
+        assert_eq!(format!("{:?}", Secret::new("ClueCon")), "\"***\"");
+    }
+
+    #[test]
+    fn redact_url_hides_only_the_password() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/sb?sslmode=require"),
+            "postgres://app:***@db:5432/sb?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://app@db/sb"), "postgres://app@db/sb");
+        assert_eq!(
+            redact_url("sqlite://switchboard.db"),
+            "sqlite://switchboard.db"
+        );
+    }
+
+    #[test]
+    fn hold_music_rejects_lines_and_variable_blocks() {
+        assert!(HoldMusic::try_from("local_stream://moh".to_owned()).is_ok());
+        assert!(HoldMusic::try_from("tone_stream://%(250,250,480,620)".to_owned()).is_ok());
+        for bad in ["", "a b", "moh\napi shutdown", "{x=y}local_stream://moh"] {
+            assert!(
+                HoldMusic::try_from(bad.to_owned()).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}
