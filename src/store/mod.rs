@@ -1,1 +1,202 @@
-//! placeholder
+//! Persistence: provisioning (queues, agents) and the append-only history (calls, queue events,
+//! agent state changes), in SQLite or PostgreSQL through sqlx.
+//!
+//! This is the only module that speaks SQL. One set of runtime queries serves both backends
+//! (ids as `TEXT`, timestamps as `BIGINT` unix milliseconds, `$n` placeholders); each backend has
+//! its own migrations, applied on connect. The store makes no decisions: it keeps what the
+//! engine reports and hands it back, validated into the engine's types.
+
+mod history;
+mod migrations;
+mod provisioning;
+mod rows;
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::AnyPool;
+use thiserror::Error;
+
+use crate::config::redact_url;
+use crate::engine::CallId;
+
+pub use rows::{AgentRow, AgentStateRow, CallRow, QueueEventRow, QueueRow};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {url:?}: expected sqlite://<path> or postgres://…")]
+    UnsupportedUrl { url: String },
+    #[error("cannot open the database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A record that completes a call (`CallAnswered`, `CallEnded`) names a call the history
+    /// does not have; the whole batch is rejected.
+    #[error("{record} for call {call}, which is not in the history")]
+    UnknownCall { call: CallId, record: &'static str },
+    /// A stored row does not decode into the engine's types.
+    #[error("corrupt row in {table} (id {id}): {reason}")]
+    Corrupt {
+        table: &'static str,
+        id: String,
+        reason: String,
+    },
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl {
+                url: redact_url(url),
+            })
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone (it shares one pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens `sqlite://path` (creating the file if missing, in WAL mode, foreign keys on) or
+    /// `postgres://…`, and applies the backend's pending migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let connect_error = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let pool = match backend {
+            Backend::Sqlite if is_in_memory(url) => {
+                // Every connection to `:memory:` is its own empty database: keep exactly one,
+                // forever.
+                AnyPoolOptions::new()
+                    .min_connections(1)
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect(url)
+                    .await
+                    .map_err(connect_error)?
+            }
+            Backend::Sqlite => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&with_create_mode(url))
+                    .await
+                    .map_err(connect_error)?;
+                // WAL is a property of the file, set once: readers (REST) never wait for the
+                // writer (the engine's history batches).
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await
+                    .map_err(connect_error)?;
+                pool
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(connect_error)?,
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the pending migrations; a no-op when the schema is current. `connect` already
+    /// calls it. On PostgreSQL it holds an advisory lock, so controllers starting together do
+    /// not race.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let embedded = match self.backend {
+            Backend::Sqlite => migrations::SQLITE,
+            Backend::Postgres => migrations::POSTGRES,
+        };
+        let migrator = Migrator::new(migrations::EmbeddedMigrations(embedded)).await?;
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Waits for the pool's connections to close.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// `sqlite://path` opens an existing file only; ask for it to be created unless the URL already
+/// says which mode it wants.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_ask_for_the_file_to_be_created() {
+        assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn only_sqlite_and_postgres_urls_are_accepted() {
+        assert_eq!(
+            Backend::from_url("sqlite://x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        let err = Backend::from_url("mysql://u:pw@h/db")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("u:***@h") && !e.contains("pw")));
+    }
+}

@@ -1,1 +1,811 @@
-//! placeholder
+//! Store conformance: every test is written once, as an `async fn` taking a fresh `Store`, and
+//! runs against SQLite (a new temp file per test) and PostgreSQL (a new database per test, from
+//! `DATABASE_URL`; skipped with a notice when it is unset).
+
+use std::path::Path;
+
+use sqlx::Connection;
+use switchboard::config::{DialString, Provisioning, RoutingDefaults};
+use switchboard::engine::{
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, QueueEventKind, QueueId, Record,
+    StateCause, SwitchName, Timestamp,
+};
+use switchboard::store::{AgentRow, CallRow, QueueRow, Store, StoreError};
+
+// ---------------------------------------------------------------------------------------------
+// One database per test.
+
+enum Location {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, database: String },
+}
+
+struct TestDb {
+    url: String,
+    location: Location,
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The file does not exist yet: connect must create it.
+        let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+        TestDb {
+            url,
+            location: Location::Sqlite { _dir: dir },
+        }
+    }
+
+    /// A new, empty database on the server named by `DATABASE_URL`, dropped when the test ends
+    /// (even when it fails), so tests run in parallel and repeatedly.
+    async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("DATABASE_URL") else {
+            eprintln!("skipped: DATABASE_URL not set, PostgreSQL conformance tests not run");
+            return None;
+        };
+        let database = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to DATABASE_URL");
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{database}\""))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        Some(TestDb {
+            url: with_database(&admin_url, &database),
+            location: Location::Postgres {
+                admin_url,
+                database,
+            },
+        })
+    }
+
+    async fn connect(&self) -> Store {
+        match Store::connect(&self.url).await {
+            Ok(store) => store,
+            Err(e) => panic!("connect to {}: {e}", self.url),
+        }
+    }
+
+    /// Runs SQL behind the store's back (to corrupt a row).
+    async fn raw(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.url)
+            .await
+            .expect("raw connection");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("raw SQL");
+        let _ = conn.close().await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Location::Postgres {
+            admin_url,
+            database,
+        } = &self.location
+        else {
+            return;
+        };
+        let (admin_url, database) = (admin_url.clone(), database.clone());
+        // Drop runs inside the test's runtime: drop the database from a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::raw_sql(&format!(
+                    "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                ))
+                .execute(&mut admin)
+                .await
+                .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop test database {}", self.url);
+        }
+    }
+}
+
+/// `postgres://user@host:port/db?params` with `db` replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{database}?{q}"),
+        None => format!("{root}/{database}"),
+    }
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let db = super::TestDb::sqlite();
+                    let store = db.connect().await;
+                    super::$test(store, &db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    let store = db.connect().await;
+                    super::$test(store, &db).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_apply_twice_without_error,
+    provisioning_upsert_is_idempotent_and_replaces_membership,
+    applying_the_example_provisioning_file_twice_gives_the_same_rows,
+    agent_in_a_missing_queue_is_rejected,
+    full_call_history_reads_back,
+    open_calls_exclude_ended_calls_and_keep_enqueue_time_and_priority,
+    recent_calls_are_newest_first_and_limited,
+    agent_states_survive_reconnecting,
+    corrupt_rows_are_errors_not_panics,
+    a_failing_record_writes_nothing_from_its_batch,
+    queue_event_for_an_unknown_call_rejects_the_batch,
+    a_second_end_keeps_the_first,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+const T0: i64 = 1_700_000_000_000;
+
+fn ts(offset_ms: i64) -> Timestamp {
+    Timestamp::from_millis(T0 + offset_ms)
+}
+
+fn qid(s: &str) -> QueueId {
+    QueueId::new(s).expect("queue id")
+}
+
+fn aid(s: &str) -> AgentId {
+    AgentId::new(s).expect("agent id")
+}
+
+fn new_call() -> CallId {
+    CallId::from_uuid(uuid::Uuid::new_v4())
+}
+
+fn new_channel() -> ChannelUuid {
+    ChannelUuid::from_uuid(uuid::Uuid::new_v4())
+}
+
+fn queue(id: &str, name: &str) -> QueueRow {
+    QueueRow {
+        id: qid(id),
+        name: name.to_owned(),
+        moh: "local_stream://moh".to_owned(),
+        wrap_up_ms: 5_000,
+        ring_timeout_ms: 20_000,
+    }
+}
+
+fn agent(id: &str, queues: &[&str]) -> AgentRow {
+    AgentRow {
+        id: aid(id),
+        name: format!("Agent {id}"),
+        dial_string: DialString::parse(&format!("user/{id}")).expect("dial string"),
+        queues: queues.iter().map(|q| qid(q)).collect(),
+    }
+}
+
+fn entered(call: CallId, channel: &ChannelUuid, priority: i32, at: i64) -> Record {
+    Record::CallEntered {
+        call,
+        switch: SwitchName::new("fs-1").expect("switch"),
+        channel: channel.clone(),
+        queue: qid("support"),
+        caller_number: "+4930123456".to_owned(),
+        caller_name: "Erika Mustermann".to_owned(),
+        destination: "5000".to_owned(),
+        priority,
+        at: ts(at),
+    }
+}
+
+fn ended(call: CallId, outcome: CallOutcome, cause: &str, at: i64) -> Record {
+    Record::CallEnded {
+        call,
+        outcome,
+        hangup_cause: cause.to_owned(),
+        talk_ms: None,
+        at: ts(at),
+    }
+}
+
+fn state(agent: &str, from: AgentStatus, to: AgentStatus, at: i64) -> Record {
+    Record::AgentState {
+        agent: aid(agent),
+        from,
+        to,
+        cause: StateCause::Routing,
+        at: ts(at),
+    }
+}
+
+async fn ok<T>(what: &str, result: Result<T, StoreError>) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite.
+
+async fn migrations_apply_twice_without_error(store: Store, db: &TestDb) {
+    ok("migrate again", store.migrate().await).await;
+    store.close().await;
+    // A second controller start against the same database.
+    let again = db.connect().await;
+    ok(
+        "upsert after re-migrating",
+        again.upsert_queue(&queue("support", "Support")).await,
+    )
+    .await;
+    assert_eq!(ok("list", again.list_queues().await).await.len(), 1);
+}
+
+async fn provisioning_upsert_is_idempotent_and_replaces_membership(store: Store, _db: &TestDb) {
+    for _ in 0..2 {
+        ok(
+            "queue",
+            store.upsert_queue(&queue("support", "Support")).await,
+        )
+        .await;
+        ok("queue", store.upsert_queue(&queue("sales", "Sales")).await).await;
+        ok(
+            "agent",
+            store
+                .upsert_agent(&agent("1001", &["support", "sales"]))
+                .await,
+        )
+        .await;
+    }
+    assert_eq!(
+        ok("list", store.list_queues().await).await,
+        vec![queue("sales", "Sales"), queue("support", "Support")]
+    );
+    assert_eq!(
+        ok("agents", store.list_agents().await).await,
+        vec![agent("1001", &["support", "sales"])]
+    );
+
+    // Membership is replaced, in the new order, not merged.
+    ok(
+        "agent",
+        store.upsert_agent(&agent("1001", &["sales"])).await,
+    )
+    .await;
+    ok(
+        "agent",
+        store
+            .upsert_agent(&agent("1002", &["sales", "support"]))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        ok("get", store.get_agent(&aid("1001")).await).await,
+        Some(agent("1001", &["sales"]))
+    );
+    assert_eq!(
+        ok("get", store.get_agent(&aid("1002")).await).await,
+        Some(agent("1002", &["sales", "support"]))
+    );
+
+    // Fields are updated by id.
+    let mut renamed = queue("support", "Customer care");
+    renamed.moh = "local_stream://calm".to_owned();
+    renamed.wrap_up_ms = 10_000;
+    ok("queue", store.upsert_queue(&renamed).await).await;
+    assert_eq!(
+        ok("get", store.get_queue(&qid("support")).await).await,
+        Some(renamed)
+    );
+    assert_eq!(ok("get", store.get_queue(&qid("nope")).await).await, None);
+    assert_eq!(ok("get", store.get_agent(&aid("nope")).await).await, None);
+}
+
+async fn applying_the_example_provisioning_file_twice_gives_the_same_rows(
+    store: Store,
+    _db: &TestDb,
+) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning.example.toml");
+    let provisioning = match Provisioning::load(&path) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let defaults = RoutingDefaults::default();
+    ok(
+        "apply",
+        store.apply_provisioning(&provisioning, &defaults).await,
+    )
+    .await;
+    let queues = ok("queues", store.list_queues().await).await;
+    let agents = ok("agents", store.list_agents().await).await;
+    ok(
+        "apply again",
+        store.apply_provisioning(&provisioning, &defaults).await,
+    )
+    .await;
+    assert_eq!(ok("queues", store.list_queues().await).await, queues);
+    assert_eq!(ok("agents", store.list_agents().await).await, agents);
+
+    assert_eq!(queues.len(), 2);
+    let sales = queues
+        .iter()
+        .find(|q| q.id.as_str() == "sales")
+        .expect("sales");
+    // What the file leaves out comes from the routing defaults.
+    assert_eq!(sales.wrap_up_ms, 5_000);
+    assert_eq!(sales.ring_timeout_ms, 20_000);
+    assert_eq!(sales.moh, "local_stream://moh");
+    assert_eq!(agents.len(), 4);
+}
+
+async fn agent_in_a_missing_queue_is_rejected(store: Store, _db: &TestDb) {
+    ok(
+        "queue",
+        store.upsert_queue(&queue("support", "Support")).await,
+    )
+    .await;
+    let result = store
+        .upsert_agent(&agent("1001", &["support", "missing"]))
+        .await;
+    assert!(matches!(result, Err(StoreError::Query(_))), "{result:?}");
+    assert_eq!(ok("get", store.get_agent(&aid("1001")).await).await, None);
+}
+
+async fn full_call_history_reads_back(store: Store, _db: &TestDb) {
+    let call = new_call();
+    let caller = new_channel();
+    let agent_leg = new_channel();
+    ok(
+        "entered",
+        store
+            .write(&[
+                entered(call, &caller, 3, 0),
+                Record::QueueEvent {
+                    call,
+                    queue: qid("support"),
+                    agent: None,
+                    kind: QueueEventKind::Enter,
+                    detail: String::new(),
+                    at: ts(0),
+                },
+            ])
+            .await,
+    )
+    .await;
+    ok(
+        "answered",
+        store
+            .write(&[
+                Record::CallAnswered {
+                    call,
+                    agent: aid("1001"),
+                    agent_channel: agent_leg.clone(),
+                    wait_ms: 12_500,
+                    at: ts(12_500),
+                },
+                Record::QueueEvent {
+                    call,
+                    queue: qid("support"),
+                    agent: Some(aid("1001")),
+                    kind: QueueEventKind::Connect,
+                    detail: "wait=12500".to_owned(),
+                    at: ts(12_500),
+                },
+            ])
+            .await,
+    )
+    .await;
+    ok(
+        "ended",
+        store
+            .write(&[
+                Record::CallEnded {
+                    call,
+                    outcome: CallOutcome::Completed,
+                    hangup_cause: "NORMAL_CLEARING".to_owned(),
+                    talk_ms: Some(90_000),
+                    at: ts(102_500),
+                },
+                Record::QueueEvent {
+                    call,
+                    queue: qid("support"),
+                    agent: Some(aid("1001")),
+                    kind: QueueEventKind::Complete,
+                    detail: "talk=90000".to_owned(),
+                    at: ts(102_500),
+                },
+            ])
+            .await,
+    )
+    .await;
+
+    let expected = CallRow {
+        id: call,
+        switch: SwitchName::new("fs-1").expect("switch"),
+        caller_channel: caller,
+        queue: qid("support"),
+        caller_number: "+4930123456".to_owned(),
+        caller_name: "Erika Mustermann".to_owned(),
+        destination: "5000".to_owned(),
+        priority: 3,
+        entered_at: ts(0),
+        answered_at: Some(ts(12_500)),
+        ended_at: Some(ts(102_500)),
+        agent: Some(aid("1001")),
+        agent_channel: Some(agent_leg),
+        wait_ms: Some(12_500),
+        talk_ms: Some(90_000),
+        outcome: Some(CallOutcome::Completed),
+        hangup_cause: Some("NORMAL_CLEARING".to_owned()),
+    };
+    assert_eq!(
+        ok("call", store.call(call).await).await,
+        Some(expected.clone())
+    );
+    assert_eq!(
+        ok("recent", store.recent_calls(10).await).await,
+        vec![expected]
+    );
+    assert_eq!(ok("call", store.call(new_call()).await).await, None);
+
+    let events = ok("events", store.queue_events(call).await).await;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            QueueEventKind::Enter,
+            QueueEventKind::Connect,
+            QueueEventKind::Complete
+        ]
+    );
+    assert_eq!(events[1].agent, Some(aid("1001")));
+    assert_eq!(events[1].detail, "wait=12500");
+    assert_eq!(events[2].at, ts(102_500));
+    assert!(ok("events", store.queue_events(new_call()).await)
+        .await
+        .is_empty());
+}
+
+async fn open_calls_exclude_ended_calls_and_keep_enqueue_time_and_priority(
+    store: Store,
+    _db: &TestDb,
+) {
+    let (waiting, abandoned, later) = (new_call(), new_call(), new_call());
+    ok(
+        "write",
+        store
+            .write(&[
+                entered(waiting, &new_channel(), 7, 0),
+                entered(abandoned, &new_channel(), 0, 1_000),
+                entered(later, &new_channel(), 0, 2_000),
+                ended(
+                    abandoned,
+                    CallOutcome::Abandoned,
+                    "ORIGINATOR_CANCEL",
+                    5_000,
+                ),
+            ])
+            .await,
+    )
+    .await;
+    let open = ok("open", store.open_calls().await).await;
+    let ids: Vec<CallId> = open.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [waiting, later], "oldest first, ended call left out");
+    assert_eq!(open[0].entered_at, ts(0));
+    assert_eq!(open[0].priority, 7);
+    assert_eq!(open[0].ended_at, None);
+
+    let gone = ok("call", store.call(abandoned).await)
+        .await
+        .expect("abandoned call");
+    assert_eq!(gone.outcome, Some(CallOutcome::Abandoned));
+    assert_eq!(gone.answered_at, None);
+    assert_eq!(gone.talk_ms, None);
+}
+
+async fn recent_calls_are_newest_first_and_limited(store: Store, _db: &TestDb) {
+    let calls: Vec<CallId> = (0..5).map(|_| new_call()).collect();
+    let records: Vec<Record> = calls
+        .iter()
+        .zip(0..)
+        .map(|(&c, i)| entered(c, &new_channel(), 0, i * 1_000))
+        .collect();
+    ok("write", store.write(&records).await).await;
+    let recent: Vec<CallId> = ok("recent", store.recent_calls(3).await)
+        .await
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(recent, [calls[4], calls[3], calls[2]]);
+    assert!(ok("none", store.recent_calls(0).await).await.is_empty());
+}
+
+async fn agent_states_survive_reconnecting(store: Store, db: &TestDb) {
+    use AgentStatus::*;
+    ok(
+        "write",
+        store
+            .write(&[
+                state("1001", LoggedOut, Available, 0),
+                state("1002", LoggedOut, Available, 500),
+                state("1001", Available, Offered, 10_000),
+                state("1001", Offered, OnCall, 14_000),
+            ])
+            .await,
+    )
+    .await;
+    ok(
+        "write",
+        store
+            .write(&[state("1002", Available, LoggedOut, 60_000)])
+            .await,
+    )
+    .await;
+    store.close().await;
+
+    let store = db.connect().await;
+    assert_eq!(
+        ok("last", store.last_agent_states().await).await,
+        vec![
+            (aid("1001"), OnCall, ts(14_000)),
+            (aid("1002"), LoggedOut, ts(60_000)),
+        ]
+    );
+    let history = ok("history", store.agent_state_changes(&aid("1001"), 2).await).await;
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].from, history[0].to), (Offered, OnCall));
+    assert_eq!(history[0].previous_state_ms, Some(4_000));
+    assert_eq!(history[1].previous_state_ms, Some(10_000));
+    assert_eq!(history[0].cause, StateCause::Routing);
+    let first = ok("history", store.agent_state_changes(&aid("1001"), 10).await).await;
+    assert_eq!(first.len(), 3);
+    assert_eq!(
+        first[2].previous_state_ms, None,
+        "no earlier row to measure from"
+    );
+}
+
+async fn corrupt_rows_are_errors_not_panics(store: Store, db: &TestDb) {
+    ok(
+        "write",
+        store
+            .write(&[entered(new_call(), &new_channel(), 0, 0)])
+            .await,
+    )
+    .await;
+    db.raw(
+        "INSERT INTO calls (id, switch, caller_channel, queue_id, caller_number, caller_name, \
+         destination, priority, entered_at) \
+         VALUES ('not-a-uuid', 'fs-1', 'also-not-a-uuid', 'support', '', '', '', 0, 1)",
+    )
+    .await;
+    let result = store.recent_calls(10).await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "calls", id, .. }) if id == "not-a-uuid"),
+        "{result:?}"
+    );
+    let result = store.open_calls().await;
+    assert!(
+        matches!(result, Err(StoreError::Corrupt { .. })),
+        "{result:?}"
+    );
+
+    db.raw(
+        "INSERT INTO agent_state_changes (agent_id, from_status, to_status, cause, at) \
+         VALUES ('1001', 'available', 'dancing', 'api', 1)",
+    )
+    .await;
+    let result = store.last_agent_states().await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "agent_state_changes", reason, .. }) if reason.contains("dancing")),
+        "{result:?}"
+    );
+
+    db.raw("INSERT INTO agents (id, name, dial_string) VALUES ('1009', 'Eve', '{x=y}user/1009')")
+        .await;
+    let result = store.get_agent(&aid("1009")).await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "agents", id, .. }) if id == "1009"),
+        "{result:?}"
+    );
+}
+
+async fn a_failing_record_writes_nothing_from_its_batch(store: Store, _db: &TestDb) {
+    let (call, stranger) = (new_call(), new_call());
+    let result = store
+        .write(&[
+            entered(call, &new_channel(), 0, 0),
+            Record::QueueEvent {
+                call,
+                queue: qid("support"),
+                agent: None,
+                kind: QueueEventKind::Enter,
+                detail: String::new(),
+                at: ts(0),
+            },
+            state("1001", AgentStatus::Available, AgentStatus::Offered, 10),
+            Record::CallAnswered {
+                call: stranger,
+                agent: aid("1001"),
+                agent_channel: new_channel(),
+                wait_ms: 10,
+                at: ts(10),
+            },
+        ])
+        .await;
+    assert!(
+        matches!(&result, Err(StoreError::UnknownCall { call, record: "CallAnswered" }) if *call == stranger),
+        "{result:?}"
+    );
+    assert_eq!(ok("call", store.call(call).await).await, None);
+    assert!(ok("events", store.queue_events(call).await)
+        .await
+        .is_empty());
+    assert!(ok("states", store.last_agent_states().await)
+        .await
+        .is_empty());
+
+    let result = store
+        .write(&[ended(stranger, CallOutcome::Lost, "", 0)])
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::UnknownCall {
+                record: "CallEnded",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+async fn queue_event_for_an_unknown_call_rejects_the_batch(store: Store, _db: &TestDb) {
+    let (call, stranger) = (new_call(), new_call());
+    let result = store
+        .write(&[
+            entered(call, &new_channel(), 0, 0),
+            Record::QueueEvent {
+                call: stranger,
+                queue: qid("support"),
+                agent: None,
+                kind: QueueEventKind::Enter,
+                detail: String::new(),
+                at: ts(0),
+            },
+        ])
+        .await;
+    assert!(matches!(result, Err(StoreError::Query(_))), "{result:?}");
+    assert_eq!(ok("call", store.call(call).await).await, None);
+
+    // Within one batch, a call's events may come before the call itself.
+    ok(
+        "reordered",
+        store
+            .write(&[
+                Record::QueueEvent {
+                    call,
+                    queue: qid("support"),
+                    agent: None,
+                    kind: QueueEventKind::Enter,
+                    detail: String::new(),
+                    at: ts(0),
+                },
+                entered(call, &new_channel(), 0, 0),
+            ])
+            .await,
+    )
+    .await;
+    assert_eq!(ok("events", store.queue_events(call).await).await.len(), 1);
+}
+
+async fn a_second_end_keeps_the_first(store: Store, _db: &TestDb) {
+    let call = new_call();
+    let channel = new_channel();
+    ok(
+        "write",
+        store
+            .write(&[
+                entered(call, &channel, 0, 0),
+                ended(call, CallOutcome::Abandoned, "ORIGINATOR_CANCEL", 1_000),
+            ])
+            .await,
+    )
+    .await;
+    ok(
+        "again",
+        store
+            .write(&[
+                entered(call, &new_channel(), 5, 9_000),
+                ended(call, CallOutcome::Lost, "NORMAL_CLEARING", 9_000),
+            ])
+            .await,
+    )
+    .await;
+    let row = ok("call", store.call(call).await).await.expect("call");
+    assert_eq!(row.outcome, Some(CallOutcome::Abandoned));
+    assert_eq!(row.ended_at, Some(ts(1_000)));
+    assert_eq!(row.entered_at, ts(0));
+    assert_eq!(row.caller_channel, channel);
+    assert_eq!(row.priority, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only.
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let db = TestDb::sqlite();
+    let _store = db.connect().await;
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("raw connection");
+    let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("journal mode");
+    assert_eq!(mode.0, "wal");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_database_keeps_its_data_across_queries() {
+    let store = match Store::connect("sqlite::memory:").await {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    ok(
+        "queue",
+        store.upsert_queue(&queue("support", "Support")).await,
+    )
+    .await;
+    ok(
+        "write",
+        store
+            .write(&[entered(new_call(), &new_channel(), 0, 0)])
+            .await,
+    )
+    .await;
+    assert_eq!(ok("queues", store.list_queues().await).await.len(), 1);
+    assert_eq!(ok("open", store.open_calls().await).await.len(), 1);
+}
+
+#[tokio::test]
+async fn unsupported_url_is_an_error() {
+    let result = Store::connect("mysql://root:secret@localhost/sb").await;
+    assert!(
+        matches!(&result, Err(StoreError::UnsupportedUrl { url }) if !url.contains("secret")),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,270 @@
+//! The append-only history: applying the engine's records, and reading calls, queue events and
+//! agent states back.
+
+use std::collections::BTreeMap;
+
+use sqlx::AnyConnection;
+
+use super::rows::{
+    agent_state_row, agent_status, call_row, queue_event_row, AgentStateRow, CallRow, Columns,
+    QueueEventRow,
+};
+use super::{Store, StoreError};
+use crate::engine::{AgentId, AgentStatus, CallId, Record, Timestamp};
+
+const CALL_COLUMNS: &str = "id, switch, caller_channel, queue_id, caller_number, caller_name, \
+     destination, priority, entered_at, answered_at, ended_at, agent_id, agent_channel, wait_ms, \
+     talk_ms, outcome, hangup_cause";
+
+const QUEUE_EVENT_COLUMNS: &str = "id, call_id, queue_id, agent_id, kind, detail, at";
+
+const AGENT_STATE_COLUMNS: &str =
+    "id, agent_id, from_status, to_status, cause, at, previous_state_ms";
+
+async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
+    match record {
+        Record::CallEntered {
+            call,
+            switch,
+            channel,
+            queue,
+            caller_number,
+            caller_name,
+            destination,
+            priority,
+            at,
+        } => {
+            let done = sqlx::query(
+                "INSERT INTO calls (id, switch, caller_channel, queue_id, caller_number, \
+                 caller_name, destination, priority, entered_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(call.to_string())
+            .bind(switch.as_str())
+            .bind(channel.as_str())
+            .bind(queue.as_str())
+            .bind(caller_number.as_str())
+            .bind(caller_name.as_str())
+            .bind(destination.as_str())
+            .bind(i64::from(*priority))
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                // A re-adopted call reported again: the first entry, with the original enqueue
+                // time, is the history.
+                tracing::warn!(%call, "CallEntered for a call already in the history; kept the first");
+            }
+        }
+        Record::CallAnswered {
+            call,
+            agent,
+            agent_channel,
+            wait_ms,
+            at,
+        } => {
+            let done = sqlx::query(
+                "UPDATE calls SET agent_id = $2, agent_channel = $3, answered_at = $4, wait_ms = $5 \
+                 WHERE id = $1",
+            )
+            .bind(call.to_string())
+            .bind(agent.as_str())
+            .bind(agent_channel.as_str())
+            .bind(at.as_millis())
+            .bind(*wait_ms)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::UnknownCall {
+                    call: *call,
+                    record: "CallAnswered",
+                });
+            }
+        }
+        Record::CallEnded {
+            call,
+            outcome,
+            hangup_cause,
+            talk_ms,
+            at,
+        } => {
+            let done = sqlx::query(
+                "UPDATE calls SET ended_at = $2, outcome = $3, hangup_cause = $4, talk_ms = $5 \
+                 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(call.to_string())
+            .bind(at.as_millis())
+            .bind(outcome.as_str())
+            .bind(hangup_cause.as_str())
+            .bind(*talk_ms)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                let exists = sqlx::query("SELECT id FROM calls WHERE id = $1")
+                    .bind(call.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::UnknownCall {
+                        call: *call,
+                        record: "CallEnded",
+                    });
+                }
+                // History is append-only: the first end stands.
+                tracing::warn!(%call, "CallEnded for a call that had already ended; kept the first");
+            }
+        }
+        Record::QueueEvent {
+            call,
+            queue,
+            agent,
+            kind,
+            detail,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO queue_events (call_id, queue_id, agent_id, kind, detail, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(call.to_string())
+            .bind(queue.as_str())
+            .bind(agent.as_ref().map(|a| a.as_str().to_owned()))
+            .bind(kind.as_str())
+            .bind(detail.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Record::AgentState {
+            agent,
+            from,
+            to,
+            cause,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO agent_state_changes \
+                 (agent_id, from_status, to_status, cause, at, previous_state_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $5 - (SELECT p.at FROM agent_state_changes p \
+                 WHERE p.agent_id = $1 ORDER BY p.id DESC LIMIT 1))",
+            )
+            .bind(agent.as_str())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(cause.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn limit(n: u32) -> i64 {
+    i64::from(n)
+}
+
+impl Store {
+    /// Applies a batch of records in one transaction: all of them, or none (the error says
+    /// which record failed).
+    ///
+    /// `CallAnswered` and `CallEnded` for a call not in the history are errors. A second
+    /// `CallEntered` or `CallEnded` for the same call is ignored with a warning: the first one
+    /// is the history.
+    pub async fn write(&self, records: &[Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for record in records {
+            apply(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The `limit` most recent calls, newest first (by the time they entered).
+    pub async fn recent_calls(&self, limit_to: u32) -> Result<Vec<CallRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls ORDER BY entered_at DESC, id DESC LIMIT $1"
+        ))
+        .bind(limit(limit_to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(call_row).collect()
+    }
+
+    /// Calls that have not ended, oldest first: what a restarted controller re-adopts, with
+    /// their original enqueue time and priority.
+    pub async fn open_calls(&self) -> Result<Vec<CallRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE ended_at IS NULL ORDER BY entered_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(call_row).collect()
+    }
+
+    pub async fn call(&self, id: CallId) -> Result<Option<CallRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(call_row).transpose()
+    }
+
+    /// A call's queue events, in the order they were written.
+    pub async fn queue_events(&self, call: CallId) -> Result<Vec<QueueEventRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {QUEUE_EVENT_COLUMNS} FROM queue_events WHERE call_id = $1 ORDER BY id"
+        ))
+        .bind(call.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(queue_event_row).collect()
+    }
+
+    /// An agent's `limit` most recent state changes, newest first.
+    pub async fn agent_state_changes(
+        &self,
+        agent: &AgentId,
+        limit_to: u32,
+    ) -> Result<Vec<AgentStateRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENT_STATE_COLUMNS} FROM agent_state_changes WHERE agent_id = $1 \
+             ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(agent.as_str())
+        .bind(limit(limit_to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agent_state_row).collect()
+    }
+
+    /// Each agent's latest state and when they entered it, by agent id: what a restarted
+    /// controller starts from.
+    pub async fn last_agent_states(
+        &self,
+    ) -> Result<Vec<(AgentId, AgentStatus, Timestamp)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.agent_id, s.to_status, s.at FROM agent_state_changes s \
+             WHERE s.id = (SELECT MAX(m.id) FROM agent_state_changes m \
+             WHERE m.agent_id = s.agent_id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut latest = BTreeMap::new();
+        for row in &rows {
+            let c = Columns::new(row, "agent_state_changes", "id");
+            let agent = c.parsed("agent_id", |s: &str| AgentId::new(s))?;
+            let status = c.parsed("to_status", agent_status)?;
+            let at = Timestamp::from_millis(c.int("at")?);
+            latest.insert(agent, (status, at));
+        }
+        Ok(latest
+            .into_iter()
+            .map(|(agent, (status, at))| (agent, status, at))
+            .collect())
+    }
+}

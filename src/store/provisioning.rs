@@ -1,0 +1,211 @@
+//! Queues and agents: upserts (an idempotent apply of the provisioning file, or a REST edit)
+//! and reads.
+
+use std::collections::BTreeMap;
+
+use sqlx::AnyConnection;
+
+use super::rows::{queue_row, AgentRow, Columns, QueueRow};
+use super::{Store, StoreError};
+use crate::config::{DialString, Provisioning, RoutingDefaults};
+use crate::engine::{AgentId, QueueId};
+
+const UPSERT_QUEUE: &str = "\
+INSERT INTO queues (id, name, moh, wrap_up_ms, ring_timeout_ms) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name,
+    moh = excluded.moh,
+    wrap_up_ms = excluded.wrap_up_ms,
+    ring_timeout_ms = excluded.ring_timeout_ms";
+
+const UPSERT_AGENT: &str = "\
+INSERT INTO agents (id, name, dial_string) VALUES ($1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, dial_string = excluded.dial_string";
+
+const QUEUE_COLUMNS: &str = "id, name, moh, wrap_up_ms, ring_timeout_ms";
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl QueueRow {
+    /// The row for a queue from the provisioning file, with the config's routing defaults for
+    /// what the file leaves out.
+    pub fn from_provisioned(
+        q: &crate::config::ProvisionedQueue,
+        defaults: &RoutingDefaults,
+    ) -> Self {
+        QueueRow {
+            id: q.id.clone(),
+            name: q.name.clone(),
+            moh: q.moh.clone(),
+            wrap_up_ms: millis(q.wrap_up.unwrap_or(defaults.wrap_up)),
+            ring_timeout_ms: millis(q.ring_timeout.unwrap_or(defaults.ring_timeout)),
+        }
+    }
+}
+
+impl AgentRow {
+    pub fn from_provisioned(a: &crate::config::ProvisionedAgent) -> Self {
+        AgentRow {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            dial_string: a.dial_string.clone(),
+            queues: a.queues.clone(),
+        }
+    }
+}
+
+async fn upsert_queue(conn: &mut AnyConnection, q: &QueueRow) -> Result<(), StoreError> {
+    sqlx::query(UPSERT_QUEUE)
+        .bind(q.id.as_str())
+        .bind(q.name.as_str())
+        .bind(q.moh.as_str())
+        .bind(q.wrap_up_ms)
+        .bind(q.ring_timeout_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_agent(conn: &mut AnyConnection, a: &AgentRow) -> Result<(), StoreError> {
+    sqlx::query(UPSERT_AGENT)
+        .bind(a.id.as_str())
+        .bind(a.name.as_str())
+        .bind(a.dial_string.as_str())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM agent_queues WHERE agent_id = $1")
+        .bind(a.id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    for (position, queue) in (0_i64..).zip(&a.queues) {
+        sqlx::query("INSERT INTO agent_queues (agent_id, queue_id, position) VALUES ($1, $2, $3)")
+            .bind(a.id.as_str())
+            .bind(queue.as_str())
+            .bind(position)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates or replaces a queue, by id.
+    pub async fn upsert_queue(&self, queue: &QueueRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        upsert_queue(&mut tx, queue).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates or replaces an agent, by id, and replaces their queue membership with
+    /// `agent.queues` (in that order). Every queue must exist.
+    pub async fn upsert_agent(&self, agent: &AgentRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        upsert_agent(&mut tx, agent).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies a provisioning file in one transaction: upserts every queue, then every agent
+    /// with their membership. Idempotent; queues and agents absent from the file are left as
+    /// they are (removing things is an explicit API action).
+    pub async fn apply_provisioning(
+        &self,
+        provisioning: &Provisioning,
+        defaults: &RoutingDefaults,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for q in &provisioning.queues {
+            upsert_queue(&mut tx, &QueueRow::from_provisioned(q, defaults)).await?;
+        }
+        for a in &provisioning.agents {
+            upsert_agent(&mut tx, &AgentRow::from_provisioned(a)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// All queues, by id.
+    pub async fn list_queues(&self) -> Result<Vec<QueueRow>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut queues = rows.iter().map(queue_row).collect::<Result<Vec<_>, _>>()?;
+        // Sorted here, not in SQL: text collation differs between the backends.
+        queues.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(queues)
+    }
+
+    pub async fn get_queue(&self, id: &QueueId) -> Result<Option<QueueRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(queue_row).transpose()
+    }
+
+    /// All agents with their queues, by id.
+    pub async fn list_agents(&self) -> Result<Vec<AgentRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let agents = sqlx::query("SELECT id, name, dial_string FROM agents")
+            .fetch_all(&mut *conn)
+            .await?;
+        let memberships =
+            sqlx::query("SELECT agent_id, queue_id, position FROM agent_queues ORDER BY position")
+                .fetch_all(&mut *conn)
+                .await?;
+        let mut queues_of: BTreeMap<String, Vec<QueueId>> = BTreeMap::new();
+        for row in &memberships {
+            let c = Columns::new(row, "agent_queues", "agent_id");
+            queues_of
+                .entry(c.text("agent_id")?)
+                .or_default()
+                .push(c.parsed("queue_id", |s: &str| QueueId::new(s))?);
+        }
+        let mut out = Vec::with_capacity(agents.len());
+        for row in &agents {
+            let id = Columns::new(row, "agents", "id").text("id")?;
+            let queues = queues_of.remove(&id).unwrap_or_default();
+            out.push(agent_row(row, queues)?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    pub async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(row) = sqlx::query("SELECT id, name, dial_string FROM agents WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let memberships = sqlx::query(
+            "SELECT agent_id, queue_id FROM agent_queues WHERE agent_id = $1 ORDER BY position",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        let queues = memberships
+            .iter()
+            .map(|m| {
+                Columns::new(m, "agent_queues", "agent_id")
+                    .parsed("queue_id", |s: &str| QueueId::new(s))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        agent_row(&row, queues).map(Some)
+    }
+}
+
+fn agent_row(row: &sqlx::any::AnyRow, queues: Vec<QueueId>) -> Result<AgentRow, StoreError> {
+    let c = Columns::new(row, "agents", "id");
+    Ok(AgentRow {
+        id: c.parsed("id", |s: &str| AgentId::new(s))?,
+        name: c.text("name")?,
+        dial_string: c.parsed("dial_string", DialString::parse)?,
+        queues,
+    })
+}
