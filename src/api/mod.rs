@@ -130,7 +130,7 @@ async fn calls(
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     let recent = state
         .store
-        .recent_calls(i64::from(limit))
+        .recent_calls(limit)
         .await
         .map_err(|e| Problem::internal(&e))?;
     let snapshot = state.engine.snapshot();
