@@ -27,7 +27,10 @@ unsafe impl GlobalAlloc for Counting {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -54,7 +57,11 @@ fn engine_with(agents: usize, logged_in: bool) -> Engine {
         busy_backoff: Duration::from_secs(10),
     });
     for i in 0..agents {
-        let status = if logged_in { AgentStatus::Available } else { AgentStatus::LoggedOut };
+        let status = if logged_in {
+            AgentStatus::Available
+        } else {
+            AgentStatus::LoggedOut
+        };
         engine.provision_agent(Timestamp::from_millis(i as i64), agent(i), status);
     }
     engine
@@ -94,7 +101,14 @@ fn decision_call_arrives(agents: usize) -> Duration {
         // The caller gives up while the agent rings, which frees the agent again.
         let channel = ChannelUuid::from_uuid(uuid::Uuid::from_u128(n + 1));
         drop(effects);
-        engine.handle(now, Input::ChannelHungUp { switch: SwitchName::new("fs1").expect("name"), channel, cause: "NORMAL_CLEARING".into() });
+        engine.handle(
+            now,
+            Input::ChannelHungUp {
+                switch: SwitchName::new("fs1").expect("name"),
+                channel,
+                cause: "NORMAL_CLEARING".into(),
+            },
+        );
     }
     spent / rounds as u32
 }
@@ -140,7 +154,8 @@ fn memory_per_call(calls: usize) -> f64 {
 
 fn main() {
     // `cargo test --benches` runs bench targets with `--bench`-less args; keep that quick.
-    let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("SWITCHBOARD_BENCH_QUICK").is_some();
+    let quick = std::env::args().any(|a| a == "--quick")
+        || std::env::var_os("SWITCHBOARD_BENCH_QUICK").is_some();
     println!("## Engine alone (one routing decision)");
     for agents in [1_000, 10_000] {
         println!(
@@ -153,8 +168,14 @@ fn main() {
         );
     }
     println!("## Memory (engine state)");
-    println!("per agent (10,000 agents): {:>7.0} bytes", memory_per_agent(10_000));
-    println!("per waiting call (10,000 calls): {:>7.0} bytes", memory_per_call(10_000));
+    println!(
+        "per agent (10,000 agents): {:>7.0} bytes",
+        memory_per_agent(10_000)
+    );
+    println!(
+        "per waiting call (10,000 calls): {:>7.0} bytes",
+        memory_per_call(10_000)
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -198,7 +219,9 @@ mod end_to_end {
             let user = format!("{}", 10_000 + i);
             sim.add_phone(PhoneSpec {
                 user: user.clone(),
-                behavior: PhoneBehavior::Answer { after: Duration::ZERO },
+                behavior: PhoneBehavior::Answer {
+                    after: Duration::ZERO,
+                },
                 hangup_after_talk: Some(Duration::from_millis(200)),
             });
             rows.push(AgentRow {
@@ -235,7 +258,12 @@ mod end_to_end {
         })
         .await
         .expect("start");
-        while running.metrics.esl_connects.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        while running
+            .metrics
+            .esl_connects
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let started = Instant::now();

@@ -13,7 +13,11 @@ use switchboard::config::{Config, Provisioning};
 const EXIT_CONFIG: u8 = 78;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Contact-center control plane for FreeSWITCH")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Contact-center control plane for FreeSWITCH"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -106,7 +110,11 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    println!("{}: ok ({} switch(es))", path.display(), config.switches.len());
+    println!(
+        "{}: ok ({} switch(es))",
+        path.display(),
+        config.switches.len()
+    );
     ExitCode::SUCCESS
 }
 
@@ -114,8 +122,11 @@ async fn serve(path: PathBuf) -> ExitCode {
     match serve_inner(path).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let config_problem = e.downcast_ref::<AppError>().is_some_and(|a| matches!(a, AppError::Link(_)))
-                || e.downcast_ref::<switchboard::config::ConfigError>().is_some();
+            let config_problem = e
+                .downcast_ref::<AppError>()
+                .is_some_and(|a| matches!(a, AppError::Link(_)))
+                || e.downcast_ref::<switchboard::config::ConfigError>()
+                    .is_some();
             tracing::error!("{e:#}");
             eprintln!("switchboard: {e:#}");
             if config_problem {

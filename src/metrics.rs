@@ -14,7 +14,9 @@ fn bucket_of(micros: u64) -> usize {
     if micros <= 1 {
         return 0;
     }
-    ((micros as f64).log2() * PER_OCTAVE).ceil().min((BUCKETS - 1) as f64) as usize
+    ((micros as f64).log2() * PER_OCTAVE)
+        .ceil()
+        .min((BUCKETS - 1) as f64) as usize
 }
 
 fn upper_bound_micros(index: usize) -> f64 {

@@ -93,8 +93,11 @@ async fn set_agent_state(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let id = parse_agent_id(&id)?;
-    let change: StateChange = serde_json::from_slice(&body)
-        .map_err(|e| Problem::bad_request(format!("body must be {{\"state\": \"available\" | \"logged_out\"}}: {e}")))?;
+    let change: StateChange = serde_json::from_slice(&body).map_err(|e| {
+        Problem::bad_request(format!(
+            "body must be {{\"state\": \"available\" | \"logged_out\"}}: {e}"
+        ))
+    })?;
     let requested = match change.state.as_str() {
         "available" => RequestedState::Available,
         "logged_out" => RequestedState::LoggedOut,

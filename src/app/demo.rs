@@ -15,9 +15,9 @@ use tokio::net::TcpListener;
 use super::{start, StartOptions};
 use crate::config::DialString;
 use crate::engine::{AgentId, QueueId, SwitchName};
-use crate::store::{AgentRow, QueueRow};
 use crate::esl::SwitchSettings;
 use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
+use crate::store::{AgentRow, QueueRow};
 
 pub struct DemoOptions {
     pub duration: Option<Duration>,
@@ -95,8 +95,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     })
     .await?;
 
-    println!("Switchboard demo: simulated FreeSWITCH at {}, database {database_url}", sim.esl_addr());
-    println!("REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /metrics", running.http_addr);
+    println!(
+        "Switchboard demo: simulated FreeSWITCH at {}, database {database_url}",
+        sim.esl_addr()
+    );
+    println!(
+        "REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /metrics",
+        running.http_addr
+    );
 
     let started = Instant::now();
     let mut next_caller = Instant::now();

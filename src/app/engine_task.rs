@@ -79,10 +79,7 @@ pub struct EngineTask {
     pub metrics: Arc<Metrics>,
 }
 
-pub fn channels() -> (
-    mpsc::Sender<EngineRequest>,
-    mpsc::Receiver<EngineRequest>,
-) {
+pub fn channels() -> (mpsc::Sender<EngineRequest>, mpsc::Receiver<EngineRequest>) {
     mpsc::channel(1024)
 }
 
@@ -105,7 +102,8 @@ impl EngineTask {
         let mut timers: BinaryHeap<Reverse<(Timestamp, Timer)>> = BinaryHeap::new();
         let mut records = Vec::new();
         let now = Instant::now();
-        self.apply(initial, Some(now), &mut timers, &mut records).await;
+        self.apply(initial, Some(now), &mut timers, &mut records)
+            .await;
         self.flush(&mut records).await;
         let mut last_publish = Instant::now() - PUBLISH_EVERY;
         let mut dirty = true;
@@ -283,7 +281,11 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// Writes history batches in order, one transaction each, retrying a failed batch so a
 /// database hiccup loses nothing (the bounded channel in front holds the engine back).
-pub async fn write_history(store: Store, mut batches: mpsc::Receiver<Vec<Record>>, metrics: Arc<Metrics>) {
+pub async fn write_history(
+    store: Store,
+    mut batches: mpsc::Receiver<Vec<Record>>,
+    metrics: Arc<Metrics>,
+) {
     while let Some(batch) = batches.recv().await {
         let mut delay = Duration::from_millis(50);
         let mut attempts = 0;

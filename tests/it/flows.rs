@@ -42,9 +42,10 @@ async fn agent_status(app: &TestApp, agent: &str) -> Option<AgentStatus> {
 }
 
 async fn wait_agent(app: &TestApp, agent: &'static str, status: AgentStatus) {
-    eventually(&format!("agent {agent} is {}", status.as_str()), || async move {
-        agent_status(app, agent).await == Some(status)
-    })
+    eventually(
+        &format!("agent {agent} is {}", status.as_str()),
+        || async move { agent_status(app, agent).await == Some(status) },
+    )
     .await;
 }
 
@@ -109,7 +110,13 @@ async fn a_busy_agent_is_skipped_and_the_next_one_gets_the_call() {
     let events = store.queue_events(call.id).await.expect("events");
     let kinds: Vec<String> = events
         .iter()
-        .map(|e| format!("{} {}", e.kind.as_str(), e.agent.as_ref().map(|a| a.as_str()).unwrap_or("-")))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e.kind.as_str(),
+                e.agent.as_ref().map(|a| a.as_str()).unwrap_or("-")
+            )
+        })
         .collect();
     assert_eq!(kinds, ["enter -", "ring_no_answer 1001", "connect 1002"]);
     assert!(events[1].detail.contains("USER_BUSY"), "{:?}", events[1]);
@@ -125,7 +132,10 @@ async fn with_no_agent_free_the_caller_waits_and_is_routed_once_an_agent_is_made
     })
     .await;
     let answered = app.sim.channel(&uuid).expect("caller").answered;
-    assert!(answered, "the waiting caller is answered and hears hold music");
+    assert!(
+        answered,
+        "the waiting caller is answered and hears hold music"
+    );
     let response = app.set_agent_state("1001", "available").await;
     assert_eq!(response.status(), 200);
     wait_bridged(&app, &uuid).await;
@@ -136,11 +146,19 @@ async fn a_caller_hanging_up_while_waiting_is_recorded_as_abandoned() {
     let app = spawn_app(vec![Agent::answering("1001").logged_out()], Duration::ZERO).await;
     app.connected().await;
     let uuid = app.sim.place_call(caller("333"));
-    eventually("the caller waits", || async { app.running().snapshot().waiting() == 1 }).await;
+    eventually("the caller waits", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
     assert!(app.sim.hangup(&uuid, "NORMAL_CLEARING"));
     let call = wait_call_outcome(&app, CallOutcome::Abandoned).await;
     assert_eq!(call.hangup_cause.as_deref(), Some("NORMAL_CLEARING"));
-    let events = app.running().store.queue_events(call.id).await.expect("events");
+    let events = app
+        .running()
+        .store
+        .queue_events(call.id)
+        .await
+        .expect("events");
     assert_eq!(events.last().map(|e| e.kind.as_str()), Some("abandon"));
 }
 
@@ -206,7 +224,10 @@ async fn after_an_esl_drop_the_controller_reconnects_resyncs_and_routes_the_park
     let app = spawn_app(vec![Agent::answering("1001").logged_out()], Duration::ZERO).await;
     app.connected().await;
     let uuid = app.sim.place_call(caller("666"));
-    eventually("the caller waits", || async { app.running().snapshot().waiting() == 1 }).await;
+    eventually("the caller waits", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
     let call_before = app.running().snapshot().calls[0].id;
     app.sim.drop_connections().await;
     let metrics = app.running().metrics.clone();
@@ -215,7 +236,11 @@ async fn after_an_esl_drop_the_controller_reconnects_resyncs_and_routes_the_park
         async move { m.esl_connects.load(Ordering::Relaxed) >= 2 }
     })
     .await;
-    assert_eq!(app.running().snapshot().waiting(), 1, "the call survived the drop");
+    assert_eq!(
+        app.running().snapshot().waiting(),
+        1,
+        "the call survived the drop"
+    );
     assert_eq!(app.set_agent_state("1001", "available").await.status(), 200);
     wait_bridged(&app, &uuid).await;
     let call = app.running().store.recent_calls(5).await.expect("calls");
@@ -228,10 +253,16 @@ async fn a_caller_waiting_through_a_controller_restart_keeps_its_place_and_is_ro
     let mut app = spawn_app(vec![Agent::answering("1001").logged_out()], Duration::ZERO).await;
     app.connected().await;
     let uuid = app.sim.place_call(caller("777"));
-    eventually("the caller waits", || async { app.running().snapshot().waiting() == 1 }).await;
+    eventually("the caller waits", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
     let before = app.running().snapshot().calls[0].clone();
     app.stop_controller().await;
-    assert!(app.sim.channel(&uuid).is_some(), "the call lives on in the switch");
+    assert!(
+        app.sim.channel(&uuid).is_some(),
+        "the call lives on in the switch"
+    );
     app.start_controller(&[Agent::answering("1001").logged_out()], Duration::ZERO)
         .await;
     app.connected().await;
@@ -252,13 +283,19 @@ async fn rest_errors_are_problem_details() {
     let missing = app.get("/v1/agents/9999").await;
     assert_eq!(missing.status(), 404);
     assert_eq!(
-        missing.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        missing
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/problem+json")
     );
     let body: serde_json::Value = missing.json().await.expect("json");
     assert_eq!(body["status"], 404);
     let bad = app
-        .put_json("/v1/agents/1001/state", serde_json::json!({ "state": "dancing" }))
+        .put_json(
+            "/v1/agents/1001/state",
+            serde_json::json!({ "state": "dancing" }),
+        )
         .await;
     assert_eq!(bad.status(), 400);
     let malformed = app
@@ -310,5 +347,8 @@ async fn a_wrong_esl_password_exits_with_code_78_and_says_why() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(78), "stderr: {stderr}");
     assert!(stderr.contains("authentication failed"), "stderr: {stderr}");
-    assert!(!stderr.contains("WrongPassword"), "the password is never logged");
+    assert!(
+        !stderr.contains("WrongPassword"),
+        "the password is never logged"
+    );
 }

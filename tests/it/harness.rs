@@ -19,7 +19,7 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub database_url: String,
-    pub dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub struct Agent {
@@ -91,7 +91,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         base: String::new(),
         http: reqwest::Client::new(),
         database_url,
-        dir,
+        _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
     app

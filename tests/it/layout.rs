@@ -20,7 +20,16 @@ fn sources(dir: &Path) -> Vec<(String, String)> {
 fn the_engine_does_no_io() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
     for (file, text) in sources(&root) {
-        for forbidden in ["tokio", "sqlx", "axum", "freeswitch_esl_tokio", "std::net", "std::fs", "SystemTime", "Instant::now"] {
+        for forbidden in [
+            "tokio",
+            "sqlx",
+            "axum",
+            "freeswitch_esl_tokio",
+            "std::net",
+            "std::fs",
+            "SystemTime",
+            "Instant::now",
+        ] {
             assert!(!text.contains(forbidden), "{file} mentions {forbidden}");
         }
     }
@@ -32,7 +41,10 @@ fn only_the_esl_module_speaks_esl() {
     for (file, text) in sources(&root) {
         let allowed = file.contains("/src/esl/") || file.contains("/src/sim/");
         if !allowed {
-            assert!(!text.contains("freeswitch_esl_tokio"), "{file} imports the ESL crate");
+            assert!(
+                !text.contains("freeswitch_esl_tokio"),
+                "{file} imports the ESL crate"
+            );
         }
     }
 }
