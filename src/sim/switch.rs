@@ -2070,10 +2070,7 @@ impl Core {
             c.var("current_application_data").unwrap_or("").to_string()
         };
         let inbound = c.dir == Dir::Inbound;
-        let callstate = match c.call_state {
-            "DOWN" => "DOWN",
-            other => other,
-        };
+        let callstate = c.call_state;
         let vals: Vec<String> = vec![
             c.uuid.clone(),
             c.dir.as_str().to_string(),

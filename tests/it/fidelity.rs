@@ -112,10 +112,7 @@ fn decode_event(ct: &str, body: &[u8]) -> Option<(Vec<(String, String)>, String)
 /// Splits complete frames off `buf`; returns them and leaves any partial frame.
 fn take_frames(buf: &mut Vec<u8>) -> Vec<Frame> {
     let mut out = Vec::new();
-    loop {
-        let Some(end) = buf.windows(2).position(|w| w == b"\n\n") else {
-            break;
-        };
+    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         let headers: Vec<(String, String)> = head
             .split('\n')
