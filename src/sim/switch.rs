@@ -156,6 +156,7 @@ enum Initiator {
     Local,
 }
 
+#[derive(Clone)]
 struct Channel {
     uuid: String,
     name: String,
@@ -182,6 +183,8 @@ struct Channel {
     bridged_to: Option<String>,
     bridge_a: bool,
     other_leg: Option<String>,
+    /// The other leg as it was when bridged (its `Other-Leg-*` headers outlive it).
+    other_snap: Option<Box<Channel>>,
     job: Option<Job>,
     phone: Option<String>,
     call: Option<CallSpec>,
@@ -563,7 +566,8 @@ impl Core {
             return;
         }
         add_profile(ev, "Caller", ch, true);
-        if let Some(other) = ch.other_leg.as_ref().and_then(|o| self.channels.get(o)) {
+        let live = ch.other_leg.as_ref().and_then(|o| self.channels.get(o));
+        if let Some(other) = live.or(ch.other_snap.as_deref()) {
             ev.add(
                 "Other-Type",
                 if ch.dir == Dir::Outbound {
@@ -774,6 +778,7 @@ impl Core {
             bridged_to: None,
             bridge_a: false,
             other_leg: None,
+            other_snap: None,
             job: None,
             phone: None,
             call: Some(spec.clone()),
@@ -962,6 +967,7 @@ impl Core {
             bridged_to: None,
             bridge_a: false,
             other_leg: None,
+            other_snap: None,
             job: Some(job),
             phone: Some(user.clone()),
             call: None,
@@ -1355,6 +1361,14 @@ impl Core {
                 c.set_var("bridge_uuid", other);
                 c.set_var("signal_bond", other);
             });
+        }
+        for (me, other) in [(a, b), (b, a)] {
+            let mut snap = self.channels.get(other).cloned().map(Box::new);
+            if let Some(s) = snap.as_mut() {
+                s.other_snap = None;
+                s.vars = Vec::new();
+            }
+            self.with_chan(me, |c| c.other_snap = snap);
         }
         self.chan_event(
             a,
@@ -2056,10 +2070,7 @@ impl Core {
             c.var("current_application_data").unwrap_or("").to_string()
         };
         let inbound = c.dir == Dir::Inbound;
-        let callstate = match c.call_state {
-            "DOWN" => "DOWN",
-            other => other,
-        };
+        let callstate = c.call_state;
         let vals: Vec<String> = vec![
             c.uuid.clone(),
             c.dir.as_str().to_string(),

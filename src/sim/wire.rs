@@ -14,7 +14,7 @@ const URL_UNSAFE: &[u8] = b"\r\n \"#%&+:;<=>?@[\\]^`{|}";
 pub fn url_encode_into(out: &mut Vec<u8>, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value.as_bytes() {
-        if b < b' ' || b > b'~' || URL_UNSAFE.contains(&b) {
+        if !(b' '..=b'~').contains(&b) || URL_UNSAFE.contains(&b) {
             out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
         } else {
             out.push(b);
