@@ -66,8 +66,15 @@ impl Source<'_> {
 
     /// A syntax or type error from the TOML deserializer: its span gives the line, and the key
     /// is recovered from the document around that span.
-    pub(crate) fn from_toml(&self, err: &toml::de::Error) -> ConfigError {
-        let message = err.message().trim().to_owned();
+    pub(crate) fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
+        // Syntax errors come on several lines ("invalid table header\nexpected `.`, `]]`").
+        let message = err
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         match err.span() {
             Some(span) => ConfigError {
                 file: self.file.to_path_buf(),
@@ -109,11 +116,12 @@ pub(crate) fn key_at(text: &str, offset: usize) -> String {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if let Some(name) = line
-            .strip_prefix("[[")
-            .and_then(|rest| rest.split("]]").next())
-        {
-            let name = unquote(name);
+        if let Some(name) = line.strip_prefix("[[") {
+            let Some(name) = header_name(name, "]]") else {
+                table.clear();
+                last_key = None;
+                continue;
+            };
             let count = match array_counts.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, count)) => {
                     *count += 1;
@@ -126,11 +134,8 @@ pub(crate) fn key_at(text: &str, offset: usize) -> String {
             };
             table = format!("{name}[{count}]");
             last_key = None;
-        } else if let Some(name) = line
-            .strip_prefix('[')
-            .and_then(|rest| rest.split(']').next())
-        {
-            table = unquote(name);
+        } else if let Some(name) = line.strip_prefix('[') {
+            table = header_name(name, "]").unwrap_or_default();
             last_key = None;
         } else if let Some((lhs, _)) = line.split_once('=') {
             last_key = Some(unquote(lhs));
@@ -142,6 +147,14 @@ pub(crate) fn key_at(text: &str, offset: usize) -> String {
         Some(key) => format!("{table}.{key}"),
         None => table,
     }
+}
+
+/// The table name in a header line (after its opening brackets), if the header is well formed.
+fn header_name(rest: &str, close: &str) -> Option<String> {
+    let (name, _) = rest.split_once(close)?;
+    let name = unquote(name);
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    (!name.is_empty() && name.chars().all(plain)).then_some(name)
 }
 
 fn unquote(key: &str) -> String {
@@ -191,6 +204,12 @@ list = [
             key_at(DOC, DOC.find("[[switch]]").unwrap_or(0)),
             "switch[0]"
         );
+    }
+
+    #[test]
+    fn a_broken_header_gives_no_key_rather_than_a_wrong_one() {
+        assert_eq!(key_at("[[switch]\nname = 1\n", 0), "");
+        assert_eq!(key_at("[[switch]\nname = 1\n", 11), "name");
     }
 
     #[test]

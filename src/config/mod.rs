@@ -348,4 +348,15 @@ name = "Support"
             Ok(Provisioning::default())
         );
     }
+
+    #[test]
+    fn a_syntax_error_is_one_line_with_its_line_number() {
+        let err = Config::parse("[[switch]\nname = \"a\"\n", Path::new("sb.toml"), no_env)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("sb.toml:1: invalid table header; expected `.`, `]]`")
+        );
+    }
 }

@@ -89,7 +89,7 @@ impl Provisioning {
             file: file.as_ref(),
             text,
         };
-        let raw: RawProvisioning = toml::from_str(text).map_err(|e| src.from_toml(&e))?;
+        let raw: RawProvisioning = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
 
         let mut queue_ids = HashSet::new();
         let mut queues = Vec::with_capacity(raw.queues.len());

@@ -258,7 +258,7 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let src = Source { file, text };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| src.from_toml(&e))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
 
         let listen = match raw.http.listen {
             Some(ListenAddr(addr)) => addr,

@@ -5,6 +5,11 @@
 //! (ids as `TEXT`, timestamps as `BIGINT` unix milliseconds, `$n` placeholders); each backend has
 //! its own migrations, applied on connect. The store makes no decisions: it keeps what the
 //! engine reports and hands it back, validated into the engine's types.
+//!
+//! Why `sqlx::AnyPool` rather than an enum of `SqlitePool`/`PgPool`: every query exists once,
+//! and the `Any` driver's limited type set (integers, text, null) is all the schema uses. The
+//! price is that backend-specific connection settings go through the URL or SQL (WAL below;
+//! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
 mod history;
 mod migrations;

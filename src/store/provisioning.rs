@@ -7,7 +7,9 @@ use sqlx::AnyConnection;
 
 use super::rows::{queue_row, AgentRow, Columns, QueueRow};
 use super::{Store, StoreError};
-use crate::config::{DialString, Provisioning, RoutingDefaults};
+use crate::config::{
+    DialString, ProvisionedAgent, ProvisionedQueue, Provisioning, RoutingDefaults,
+};
 use crate::engine::{AgentId, QueueId};
 
 const UPSERT_QUEUE: &str = "\
@@ -31,10 +33,7 @@ fn millis(d: std::time::Duration) -> i64 {
 impl QueueRow {
     /// The row for a queue from the provisioning file, with the config's routing defaults for
     /// what the file leaves out.
-    pub fn from_provisioned(
-        q: &crate::config::ProvisionedQueue,
-        defaults: &RoutingDefaults,
-    ) -> Self {
+    pub fn from_provisioned(q: &ProvisionedQueue, defaults: &RoutingDefaults) -> Self {
         QueueRow {
             id: q.id.clone(),
             name: q.name.clone(),
@@ -46,7 +45,7 @@ impl QueueRow {
 }
 
 impl AgentRow {
-    pub fn from_provisioned(a: &crate::config::ProvisionedAgent) -> Self {
+    pub fn from_provisioned(a: &ProvisionedAgent) -> Self {
         AgentRow {
             id: a.id.clone(),
             name: a.name.clone(),
