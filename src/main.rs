@@ -39,10 +39,10 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         /// Number of simulated agents.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = 8)]
         agents: usize,
         /// New callers per second.
-        #[arg(long, default_value_t = 1.5)]
+        #[arg(long, default_value_t = 0.6)]
         rate: f64,
     },
     /// Validate a config file (and the provisioning file it names) and exit.
