@@ -71,6 +71,23 @@ async fn wait_call_outcome(app: &TestApp, outcome: CallOutcome) -> switchboard::
         .expect("the call")
 }
 
+/// The history is written behind the engine; wait until the answered call is on record.
+async fn wait_answered_row(app: &TestApp) -> switchboard::store::CallRow {
+    let store = app.running().store.clone();
+    eventually("the answered call is on record", || {
+        let store = store.clone();
+        async move {
+            store
+                .recent_calls(1)
+                .await
+                .map(|calls| calls.first().is_some_and(|c| c.agent.is_some()))
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    store.recent_calls(1).await.expect("calls").remove(0)
+}
+
 #[tokio::test]
 async fn a_call_reaches_an_available_agent_and_is_bridged() {
     let app = spawn_app(vec![Agent::answering("1001")], Duration::ZERO).await;
@@ -84,10 +101,18 @@ async fn a_call_reaches_an_available_agent_and_is_bridged() {
         .iter()
         .any(|(k, v)| k == "switchboard_agent_id" && v == "1001"));
     wait_agent(&app, "1001", AgentStatus::OnCall).await;
-    let calls = app.running().store.recent_calls(5).await.expect("calls");
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].agent.as_ref().map(|a| a.as_str()), Some("1001"));
-    assert_eq!(calls[0].caller_number, "+4930123456");
+    let call = wait_answered_row(&app).await;
+    assert_eq!(
+        app.running()
+            .store
+            .recent_calls(5)
+            .await
+            .expect("calls")
+            .len(),
+        1
+    );
+    assert_eq!(call.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    assert_eq!(call.caller_number, "+4930123456");
 }
 
 #[tokio::test]
@@ -105,7 +130,7 @@ async fn a_busy_agent_is_skipped_and_the_next_one_gets_the_call() {
     wait_bridged(&app, &uuid).await;
     wait_agent(&app, "1002", AgentStatus::OnCall).await;
     let store = &app.running().store;
-    let call = store.recent_calls(1).await.expect("calls").remove(0);
+    let call = wait_answered_row(&app).await;
     assert_eq!(call.agent.as_ref().map(|a| a.as_str()), Some("1002"));
     let events = store.queue_events(call.id).await.expect("events");
     let kinds: Vec<String> = events
