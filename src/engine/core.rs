@@ -491,24 +491,22 @@ impl Engine {
     /// Puts an agent in its queues' idle sets and offers it a waiting call if there is one.
     fn make_eligible(&mut self, now: Timestamp, agent_id: &AgentId, effects: &mut Vec<Effect>) {
         let seq = self.next_seq();
+        if self
+            .agents
+            .get(agent_id)
+            .is_some_and(|a| !matches!(a.state, AgentState::Available))
+        {
+            self.transition(
+                now,
+                agent_id,
+                AgentState::Available,
+                StateCause::Routing,
+                effects,
+            );
+        }
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };
-        if !matches!(agent.state, AgentState::Available) {
-            let from = agent.state.status();
-            agent.state = AgentState::Available;
-            agent.epoch += 1;
-            if from != AgentStatus::Available {
-                agent.since = now;
-                effects.push(Effect::Persist(Record::AgentState {
-                    agent: agent_id.clone(),
-                    from,
-                    to: AgentStatus::Available,
-                    cause: StateCause::Routing,
-                    at: now,
-                }));
-            }
-        }
         let key = IdleKey {
             idle_since: now,
             seq,
@@ -709,22 +707,14 @@ impl Engine {
         }));
         self.counters.ring_no_answer += 1;
         let until = now.plus(backoff);
-        self.transition(
+        self.transition_until(
             now,
             agent_id,
             AgentState::Backoff { until },
-            StateCause::Routing,
+            until,
+            |agent, epoch| Timer::BackoffEnds { agent, epoch },
             effects,
         );
-        if let Some(agent) = self.agents.get(agent_id) {
-            effects.push(Effect::SetTimer {
-                at: until,
-                timer: Timer::BackoffEnds {
-                    agent: agent_id.clone(),
-                    epoch: agent.epoch,
-                },
-            });
-        }
         self.requeue(now, call_id, effects);
     }
 
@@ -808,20 +798,31 @@ impl Engine {
             return;
         }
         let until = now.plus(wrap_up);
-        self.transition(
+        self.transition_until(
             now,
             agent_id,
             AgentState::WrapUp { until },
-            StateCause::Routing,
+            until,
+            |agent, epoch| Timer::WrapUpEnds { agent, epoch },
             effects,
         );
+    }
+
+    /// Puts an agent in a state that ends by itself, with a timer tied to the new epoch.
+    fn transition_until(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        state: AgentState,
+        until: Timestamp,
+        timer: fn(AgentId, u64) -> Timer,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.transition(now, agent_id, state, StateCause::Routing, effects);
         if let Some(agent) = self.agents.get(agent_id) {
             effects.push(Effect::SetTimer {
                 at: until,
-                timer: Timer::WrapUpEnds {
-                    agent: agent_id.clone(),
-                    epoch: agent.epoch,
-                },
+                timer: timer(agent_id.clone(), agent.epoch),
             });
         }
     }
