@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard::engine::{
-    AgentId, AgentSettings, AgentStatus, ChannelUuid, Engine, Input, ParkedCall, QueueId,
-    QueueSettings, RequestedState, SwitchName, Timestamp,
+    AgentId, AgentSettings, AgentStatus, ChannelUuid, Engine, Input, Membership, ParkedCall,
+    QueueId, QueueRouting, QueueSettings, RequestedState, SwitchName, Timestamp,
 };
 
 struct Counting;
@@ -55,6 +55,7 @@ fn engine_with(agents: usize, logged_in: bool) -> Engine {
         wrap_up: Duration::ZERO,
         ring_timeout: Duration::from_secs(20),
         busy_backoff: Duration::from_secs(10),
+        routing: QueueRouting::default(),
     });
     for i in 0..agents {
         let status = if logged_in {
@@ -72,7 +73,8 @@ fn agent(i: usize) -> AgentSettings {
         id: AgentId::new(format!("a{i}")).expect("id"),
         name: format!("Agent {i}"),
         dial_string: format!("user/{}", 10_000 + i),
-        queues: vec![queue()],
+        queues: vec![Membership::new(queue(), 1)],
+        skills: Vec::new(),
     }
 }
 
@@ -85,6 +87,7 @@ fn park(n: u128) -> Input {
         caller_name: "Caller".into(),
         destination: "5000".into(),
         priority: 0,
+        skills: Vec::new(),
     })
 }
 

@@ -281,6 +281,7 @@ fn queue_settings(row: QueueRow, busy_backoff: Duration) -> QueueSettings {
         wrap_up: duration(row.wrap_up_ms),
         ring_timeout: duration(row.ring_timeout_ms),
         busy_backoff,
+        routing: crate::engine::QueueRouting::default(),
     }
 }
 
@@ -289,6 +290,12 @@ fn agent_settings(row: AgentRow) -> AgentSettings {
         id: row.id,
         name: row.name,
         dial_string: row.dial_string.as_str().to_owned(),
-        queues: row.queues,
+        queues: row
+            .queues
+            .into_iter()
+            .zip(1..)
+            .map(|(q, position)| crate::engine::Membership::new(q, position))
+            .collect(),
+        skills: Vec::new(),
     }
 }

@@ -102,13 +102,15 @@ impl Engine {
         mut settings: AgentSettings,
         initial: AgentStatus,
     ) -> Vec<Effect> {
-        settings.queues.retain(|q| self.queues.contains_key(q));
+        settings
+            .queues
+            .retain(|m| self.queues.contains_key(&m.queue));
         let mut effects = Vec::new();
         if let Some(existing) = self.agents.get(&settings.id) {
             let old_queues = existing.settings.queues.clone();
             let idle_key = existing.idle_key.clone();
             for q in &old_queues {
-                if let Some(queue) = self.queues.get_mut(q) {
+                if let Some(queue) = self.queues.get_mut(&q.queue) {
                     queue.members = queue.members.saturating_sub(1);
                     if let Some(key) = &idle_key {
                         queue.idle_agents.remove(key);
@@ -116,7 +118,7 @@ impl Engine {
                 }
             }
             for q in &settings.queues {
-                if let Some(queue) = self.queues.get_mut(q) {
+                if let Some(queue) = self.queues.get_mut(&q.queue) {
                     queue.members += 1;
                     if let Some(key) = &idle_key {
                         queue.idle_agents.insert(key.clone());
@@ -133,7 +135,7 @@ impl Engine {
             return effects;
         }
         for q in &settings.queues {
-            if let Some(queue) = self.queues.get_mut(q) {
+            if let Some(queue) = self.queues.get_mut(&q.queue) {
                 queue.members += 1;
             }
         }
@@ -372,7 +374,7 @@ impl Engine {
             .settings
             .queues
             .iter()
-            .filter_map(|q| self.queues.get(q))
+            .filter_map(|q| self.queues.get(&q.queue))
             .filter_map(|q| q.waiting.first())
             .min()
             .map(|k| k.call);
@@ -467,7 +469,7 @@ impl Engine {
         };
         if let Some(key) = agent.idle_key.take() {
             for q in &agent.settings.queues {
-                if let Some(queue) = self.queues.get_mut(q) {
+                if let Some(queue) = self.queues.get_mut(&q.queue) {
                     queue.idle_agents.remove(&key);
                 }
             }
@@ -483,6 +485,7 @@ impl Engine {
                 from,
                 to,
                 cause,
+                reason: None,
                 at: now,
             }));
         }
@@ -513,7 +516,7 @@ impl Engine {
             agent: agent_id.clone(),
         };
         for q in &agent.settings.queues {
-            if let Some(queue) = self.queues.get_mut(q) {
+            if let Some(queue) = self.queues.get_mut(&q.queue) {
                 queue.idle_agents.insert(key.clone());
             }
         }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
 use super::record::Record;
+use super::routing::SkillLevel;
 use super::time::Timestamp;
 
 /// A normalized fact from a switch, the API or the timer wheel.
@@ -49,6 +50,8 @@ pub struct ParkedCall {
     pub caller_name: String,
     pub destination: String,
     pub priority: i32,
+    /// Skills the caller needs, from the `switchboard_skills` channel variable.
+    pub skills: Vec<SkillLevel>,
 }
 
 /// Which part a channel plays for us, read from the `switchboard_*` channel variables.
@@ -137,6 +140,24 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         cause: HangupCause,
     },
+    /// Send the caller to a dialplan extension (`uuid_transfer <uuid> <extension> XML <context>`);
+    /// the call leaves our hands.
+    Transfer {
+        channel: ChannelUuid,
+        extension: String,
+        context: String,
+    },
+    /// Run the voicemail application on the caller (`voicemail default <domain> <mailbox>`).
+    Voicemail {
+        channel: ChannelUuid,
+        domain: String,
+        mailbox: String,
+    },
+    /// Hang up the caller with a cause given by the admin (a Q.850 cause name).
+    Hangup {
+        channel: ChannelUuid,
+        cause: String,
+    },
 }
 
 /// Hangup causes the engine sends; the switch reports causes as free text.
@@ -146,6 +167,8 @@ pub enum HangupCause {
     NoAnswer,
     NoRouteDestination,
     NormalClearing,
+    /// Another agent leg of the same ring-all offer answered first.
+    LoseRace,
 }
 
 impl HangupCause {
@@ -155,6 +178,7 @@ impl HangupCause {
             HangupCause::NoAnswer => "NO_ANSWER",
             HangupCause::NoRouteDestination => "NO_ROUTE_DESTINATION",
             HangupCause::NormalClearing => "NORMAL_CLEARING",
+            HangupCause::LoseRace => "LOSE_RACE",
         }
     }
 }

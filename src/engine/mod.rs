@@ -11,6 +11,7 @@ pub mod io;
 pub mod model;
 pub mod record;
 mod rng;
+pub mod routing;
 pub mod snapshot;
 pub mod time;
 
@@ -27,5 +28,9 @@ pub use io::{
 };
 pub use model::{AgentSettings, QueueSettings};
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
+pub use routing::{
+    CallerSkills, Destination, EscalationStep, Membership, Proficiency, QueueRouting, SkillLevel,
+    Strategy,
+};
 pub use snapshot::Snapshot;
 pub use time::Timestamp;

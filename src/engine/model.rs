@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
 use super::record::AgentStatus;
+use super::routing::{Membership, QueueRouting, SkillLevel};
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,8 +18,10 @@ pub struct QueueSettings {
     pub wrap_up: Duration,
     /// How long an agent's phone rings before the offer is given up.
     pub ring_timeout: Duration,
-    /// How long an agent whose phone was busy, rejected or did not answer is left out.
+    /// How long an agent whose phone was busy is left out (and, unless the routing settings
+    /// say otherwise, one who rejected or did not answer).
     pub busy_backoff: Duration,
+    pub routing: QueueRouting,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +30,21 @@ pub struct AgentSettings {
     pub name: String,
     /// Validated by `config::DialString` before it gets here.
     pub dial_string: String,
-    pub queues: Vec<QueueId>,
+    pub queues: Vec<Membership>,
+    /// Sorted by skill, one entry per skill (see `routing::canonical`).
+    pub skills: Vec<SkillLevel>,
+}
+
+impl AgentSettings {
+    pub fn membership(&self, queue: &QueueId) -> Option<&Membership> {
+        self.queues.iter().find(|m| &m.queue == queue)
+    }
+
+    pub fn level(&self, skill: &super::ids::SkillId) -> u8 {
+        self.skills
+            .binary_search_by(|s| s.skill.cmp(skill))
+            .map_or(0, |i| self.skills[i].level.get())
+    }
 }
 
 /// Waiting calls are ordered by priority (higher first), then by when they entered.

@@ -14,9 +14,20 @@ pub enum AgentStatus {
     Offered,
     OnCall,
     WrapUp,
+    /// Logged in but taking no calls, with a reason (a break, or auto-pause after missed offers).
+    Paused,
 }
 
 impl AgentStatus {
+    pub const ALL: [AgentStatus; 6] = [
+        AgentStatus::LoggedOut,
+        AgentStatus::Available,
+        AgentStatus::Offered,
+        AgentStatus::OnCall,
+        AgentStatus::WrapUp,
+        AgentStatus::Paused,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AgentStatus::LoggedOut => "logged_out",
@@ -24,6 +35,7 @@ impl AgentStatus {
             AgentStatus::Offered => "offered",
             AgentStatus::OnCall => "on_call",
             AgentStatus::WrapUp => "wrap_up",
+            AgentStatus::Paused => "paused",
         }
     }
 
@@ -34,6 +46,7 @@ impl AgentStatus {
             "offered" => AgentStatus::Offered,
             "on_call" => AgentStatus::OnCall,
             "wrap_up" => AgentStatus::WrapUp,
+            "paused" => AgentStatus::Paused,
             _ => return None,
         })
     }
@@ -51,15 +64,26 @@ pub enum StateCause {
     Routing,
     /// The switch's side: a restart or a lost channel.
     Switch,
+    /// Routing paused the agent after too many offers in a row went unanswered.
+    AutoPause,
 }
 
 impl StateCause {
+    pub const ALL: [StateCause; 5] = [
+        StateCause::Api,
+        StateCause::Provisioning,
+        StateCause::Routing,
+        StateCause::Switch,
+        StateCause::AutoPause,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             StateCause::Api => "api",
             StateCause::Provisioning => "provisioning",
             StateCause::Routing => "routing",
             StateCause::Switch => "switch",
+            StateCause::AutoPause => "auto_pause",
         }
     }
 }
@@ -74,14 +98,24 @@ pub enum CallOutcome {
     Abandoned,
     /// The switch lost the call (restart, channel gone while we were away).
     Lost,
+    /// The queue sent the caller elsewhere (max wait, no agents, an exit key) or hung up on it.
+    Overflowed,
 }
 
 impl CallOutcome {
+    pub const ALL: [CallOutcome; 4] = [
+        CallOutcome::Completed,
+        CallOutcome::Abandoned,
+        CallOutcome::Lost,
+        CallOutcome::Overflowed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CallOutcome::Completed => "completed",
             CallOutcome::Abandoned => "abandoned",
             CallOutcome::Lost => "lost",
+            CallOutcome::Overflowed => "overflowed",
         }
     }
 }
@@ -91,20 +125,72 @@ impl CallOutcome {
 #[serde(rename_all = "snake_case")]
 pub enum QueueEventKind {
     Enter,
+    /// An agent's phone rings for the call.
+    Offer,
     Connect,
     Abandon,
     RingNoAnswer,
     Complete,
+    /// The call moved to its next escalation step.
+    Escalate,
+    /// The caller's priority changed while waiting.
+    Priority,
+    /// Max wait reached.
+    Timeout,
+    /// The caller pressed an exit key.
+    ExitWithKey,
+    /// The call left for another destination (after a timeout or for lack of agents).
+    Overflow,
+    /// A caller who abandoned came back within the window and got its place back.
+    Resume,
+    CallbackRequested,
+    CallbackAttempted,
+    CallbackConnected,
+    CallbackFailed,
+    /// An agent was paused after too many unanswered offers.
+    AutoPause,
 }
 
 impl QueueEventKind {
+    pub const ALL: [QueueEventKind; 17] = [
+        QueueEventKind::Enter,
+        QueueEventKind::Offer,
+        QueueEventKind::Connect,
+        QueueEventKind::Abandon,
+        QueueEventKind::RingNoAnswer,
+        QueueEventKind::Complete,
+        QueueEventKind::Escalate,
+        QueueEventKind::Priority,
+        QueueEventKind::Timeout,
+        QueueEventKind::ExitWithKey,
+        QueueEventKind::Overflow,
+        QueueEventKind::Resume,
+        QueueEventKind::CallbackRequested,
+        QueueEventKind::CallbackAttempted,
+        QueueEventKind::CallbackConnected,
+        QueueEventKind::CallbackFailed,
+        QueueEventKind::AutoPause,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             QueueEventKind::Enter => "enter",
+            QueueEventKind::Offer => "offer",
             QueueEventKind::Connect => "connect",
             QueueEventKind::Abandon => "abandon",
             QueueEventKind::RingNoAnswer => "ring_no_answer",
             QueueEventKind::Complete => "complete",
+            QueueEventKind::Escalate => "escalate",
+            QueueEventKind::Priority => "priority",
+            QueueEventKind::Timeout => "timeout",
+            QueueEventKind::ExitWithKey => "exit_with_key",
+            QueueEventKind::Overflow => "overflow",
+            QueueEventKind::Resume => "resume",
+            QueueEventKind::CallbackRequested => "callback_requested",
+            QueueEventKind::CallbackAttempted => "callback_attempted",
+            QueueEventKind::CallbackConnected => "callback_connected",
+            QueueEventKind::CallbackFailed => "callback_failed",
+            QueueEventKind::AutoPause => "auto_pause",
         }
     }
 }
@@ -154,6 +240,81 @@ pub enum Record {
         from: AgentStatus,
         to: AgentStatus,
         cause: StateCause,
+        /// Why the agent is paused (a provisioned reason code, or `no-answer` for auto-pause).
+        reason: Option<String>,
         at: Timestamp,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A variant missing from an `ALL` list would make its history rows unreadable.
+    #[test]
+    fn every_variant_is_listed_once_in_all() {
+        let kinds = |k: QueueEventKind| match k {
+            QueueEventKind::Enter
+            | QueueEventKind::Offer
+            | QueueEventKind::Connect
+            | QueueEventKind::Abandon
+            | QueueEventKind::RingNoAnswer
+            | QueueEventKind::Complete
+            | QueueEventKind::Escalate
+            | QueueEventKind::Priority
+            | QueueEventKind::Timeout
+            | QueueEventKind::ExitWithKey
+            | QueueEventKind::Overflow
+            | QueueEventKind::Resume
+            | QueueEventKind::CallbackRequested
+            | QueueEventKind::CallbackAttempted
+            | QueueEventKind::CallbackConnected
+            | QueueEventKind::CallbackFailed
+            | QueueEventKind::AutoPause => 17,
+        };
+        let outcomes = |o: CallOutcome| match o {
+            CallOutcome::Completed
+            | CallOutcome::Abandoned
+            | CallOutcome::Lost
+            | CallOutcome::Overflowed => 4,
+        };
+        let causes = |c: StateCause| match c {
+            StateCause::Api
+            | StateCause::Provisioning
+            | StateCause::Routing
+            | StateCause::Switch
+            | StateCause::AutoPause => 5,
+        };
+        let statuses = |s: AgentStatus| match s {
+            AgentStatus::LoggedOut
+            | AgentStatus::Available
+            | AgentStatus::Offered
+            | AgentStatus::OnCall
+            | AgentStatus::WrapUp
+            | AgentStatus::Paused => 6,
+        };
+        fn distinct<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> usize {
+            let names: std::collections::HashSet<_> = all.iter().map(|v| name(*v)).collect();
+            names.len()
+        }
+        assert_eq!(
+            distinct(&QueueEventKind::ALL, QueueEventKind::as_str),
+            kinds(QueueEventKind::Enter)
+        );
+        assert_eq!(
+            distinct(&CallOutcome::ALL, CallOutcome::as_str),
+            outcomes(CallOutcome::Lost)
+        );
+        assert_eq!(
+            distinct(&StateCause::ALL, StateCause::as_str),
+            causes(StateCause::Api)
+        );
+        assert_eq!(
+            distinct(&AgentStatus::ALL, AgentStatus::as_str),
+            statuses(AgentStatus::Paused)
+        );
+        for s in AgentStatus::ALL {
+            assert_eq!(AgentStatus::parse(s.as_str()), Some(s));
+        }
+    }
 }

@@ -105,7 +105,7 @@ impl Engine {
                     }
                     _ => None,
                 },
-                queues: a.settings.queues.clone(),
+                queues: a.settings.queues.iter().map(|m| m.queue.clone()).collect(),
                 calls_answered: a.calls_answered,
             })
             .collect();

@@ -40,6 +40,7 @@ impl Bench {
             wrap_up: Duration::from_millis(wrap_up_ms),
             ring_timeout: Duration::from_secs(20),
             busy_backoff: Duration::from_secs(10),
+            routing: QueueRouting::default(),
         });
         let mut bench = Self {
             engine,
@@ -54,7 +55,8 @@ impl Bench {
                     id: AgentId::new(*a).expect("id"),
                     name: format!("Agent {a}"),
                     dial_string: format!("user/{a}"),
-                    queues: vec![QueueId::new("support").expect("id")],
+                    queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
+                    skills: Vec::new(),
                 },
                 AgentStatus::LoggedOut,
             );
@@ -112,6 +114,7 @@ impl Bench {
                     SwitchCommand::Kill { channel, cause } => {
                         format!("kill {} {}", self.name(channel.as_str()), cause.as_str())
                     }
+                    other => format!("{other:?}"),
                 },
                 Effect::Persist(record) => match record {
                     Record::CallEntered {
@@ -188,6 +191,7 @@ impl Bench {
                 caller_name: format!("Caller {caller}"),
                 destination: "5000".into(),
                 priority: 0,
+                skills: Vec::new(),
             }),
         );
         self.record(at, &format!("chan{channel} parked"), effects);

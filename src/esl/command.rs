@@ -145,7 +145,56 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         SwitchCommand::Kill { channel, cause } => {
             Wire::Api(format!("uuid_kill {channel} {}", cause.as_str()))
         }
+        SwitchCommand::Transfer {
+            channel,
+            extension,
+            context,
+        } => Wire::Api(format!(
+            "uuid_transfer {channel} {} XML {}",
+            check_token("extension", extension, "*#+._-")?,
+            check_token("dialplan context", context, "._-")?
+        )),
+        SwitchCommand::Voicemail {
+            channel,
+            domain,
+            mailbox,
+        } => Wire::Execute {
+            uuid: channel.to_string(),
+            app: "voicemail",
+            arg: format!(
+                "default {} {}",
+                check_token("voicemail domain", domain, ".-")?,
+                check_token("mailbox", mailbox, "._-")?
+            ),
+            event_uuid: event_uuid.to_owned(),
+        },
+        SwitchCommand::Hangup { channel, cause } => Wire::Api(format!(
+            "uuid_kill {channel} {}",
+            check_token("hangup cause", cause, "_")?
+        )),
     })
+}
+
+/// A single word for a command line: ASCII letters and digits plus a few listed characters,
+/// so it can neither split the command nor smuggle options.
+pub fn check_token<'a>(
+    what: &'static str,
+    value: &'a str,
+    extra: &str,
+) -> Result<&'a str, UnsafeValue> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+    if ok {
+        Ok(value)
+    } else {
+        Err(UnsafeValue::Rejected {
+            what,
+            value: value.to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +234,37 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn overflow_commands_refuse_values_that_would_split_the_command() {
+        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let transfer = |extension: &str, context: &str| {
+            render(
+                &SwitchCommand::Transfer {
+                    channel: channel.clone(),
+                    extension: extension.into(),
+                    context: context.into(),
+                },
+                "",
+            )
+        };
+        assert_eq!(
+            transfer("+4930123", "default"),
+            Ok(Wire::Api(
+                "uuid_transfer c27d4048-9d23-4e28-8b5c-8db4120b83e2 +4930123 XML default".into()
+            ))
+        );
+        assert!(transfer("9199 XML public\n\napi fsctl shutdown", "default").is_err());
+        assert!(transfer("9199", "default inline").is_err());
+        let hangup = render(
+            &SwitchCommand::Hangup {
+                channel: channel.clone(),
+                cause: "USER_BUSY\napi shutdown".into(),
+            },
+            "",
+        );
+        assert!(hangup.is_err());
     }
 
     #[test]

@@ -92,6 +92,7 @@ fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
         },
     };
     Translated::Input(Input::CallParked(ParkedCall {
+        skills: Vec::new(),
         switch: switch.clone(),
         channel,
         queue,

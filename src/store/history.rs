@@ -142,6 +142,7 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             to,
             cause,
             at,
+            ..
         } => {
             sqlx::query(
                 "INSERT INTO agent_state_changes \

@@ -154,45 +154,30 @@ impl<'r> Columns<'r> {
     }
 }
 
-// The engine's enums have `as_str` but no inverse; these invert it. The exhaustive matches
-// make a new engine variant a compile error here instead of an unreadable history row.
+// The engine's enums have `as_str` and an `ALL` list (kept complete by tests in
+// `engine::record`); these invert `as_str`.
 
 pub(super) fn agent_status(s: &str) -> Result<AgentStatus, String> {
     AgentStatus::parse(s).ok_or_else(|| format!("{s:?} is not an agent status"))
 }
 
 pub(super) fn call_outcome(s: &str) -> Result<CallOutcome, String> {
-    const ALL: [CallOutcome; 3] = [
-        CallOutcome::Completed,
-        CallOutcome::Abandoned,
-        CallOutcome::Lost,
-    ];
-    let _exhaustive = |o: CallOutcome| match o {
-        CallOutcome::Completed | CallOutcome::Abandoned | CallOutcome::Lost => (),
-    };
-    ALL.into_iter()
+    CallOutcome::ALL
+        .into_iter()
         .find(|o| o.as_str() == s)
         .ok_or_else(|| format!("{s:?} is not a call outcome"))
 }
 
 pub(super) fn queue_event_kind(s: &str) -> Result<QueueEventKind, String> {
-    use QueueEventKind::*;
-    const ALL: [QueueEventKind; 5] = [Enter, Connect, Abandon, RingNoAnswer, Complete];
-    let _exhaustive = |k: QueueEventKind| match k {
-        Enter | Connect | Abandon | RingNoAnswer | Complete => (),
-    };
-    ALL.into_iter()
+    QueueEventKind::ALL
+        .into_iter()
         .find(|k| k.as_str() == s)
         .ok_or_else(|| format!("{s:?} is not a queue event kind"))
 }
 
 pub(super) fn state_cause(s: &str) -> Result<StateCause, String> {
-    use StateCause::*;
-    const ALL: [StateCause; 4] = [Api, Provisioning, Routing, Switch];
-    let _exhaustive = |c: StateCause| match c {
-        Api | Provisioning | Routing | Switch => (),
-    };
-    ALL.into_iter()
+    StateCause::ALL
+        .into_iter()
         .find(|c| c.as_str() == s)
         .ok_or_else(|| format!("{s:?} is not a state cause"))
 }

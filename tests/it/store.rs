@@ -246,6 +246,7 @@ fn state(agent: &str, from: AgentStatus, to: AgentStatus, at: i64) -> Record {
         from,
         to,
         cause: StateCause::Routing,
+        reason: None,
         at: ts(at),
     }
 }

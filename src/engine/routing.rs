@@ -1,0 +1,404 @@
+//! How a queue picks agents: strategies, skills with proficiency, escalation steps and where
+//! callers go when they cannot be served. Plain, serializable settings: the config parses them
+//! from TOML, the store keeps them as JSON, the engine reads them.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::ids::{QueueId, SkillId};
+
+/// A proficiency level, 1 (novice) to 10 (expert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Proficiency(u8);
+
+impl Proficiency {
+    pub const MIN: Proficiency = Proficiency(1);
+    pub const MAX: Proficiency = Proficiency(10);
+
+    pub fn new(level: u8) -> Result<Self, RoutingError> {
+        if (1..=10).contains(&level) {
+            Ok(Self(level))
+        } else {
+            Err(RoutingError::Proficiency(level.to_string()))
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for Proficiency {
+    type Error = RoutingError;
+    fn try_from(level: u8) -> Result<Self, Self::Error> {
+        Self::new(level)
+    }
+}
+
+impl From<Proficiency> for u8 {
+    fn from(p: Proficiency) -> u8 {
+        p.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RoutingError {
+    #[error("proficiency must be a whole number from 1 to 10, not {0:?}")]
+    Proficiency(String),
+    #[error("a skill is written `name` or `name:level` (level 1-10), not {0:?}")]
+    SkillSyntax(String),
+    #[error("{0}")]
+    SkillName(String),
+    #[error("unknown strategy {0:?}; expected one of {list}", list = Strategy::NAMES.join(", "))]
+    Strategy(String),
+}
+
+/// A skill an agent holds, or one a call asks for with a minimum level.
+///
+/// Written `spanish:7` (or `spanish` for level 1, i.e. "has the skill at all").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SkillLevel {
+    pub skill: SkillId,
+    pub level: Proficiency,
+}
+
+impl FromStr for SkillLevel {
+    type Err = RoutingError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (name, level) = match s.split_once([':', '=']) {
+            Some((name, level)) => {
+                let level = level.trim_start_matches('=').trim();
+                let level: u8 = level
+                    .parse()
+                    .map_err(|_| RoutingError::Proficiency(level.to_owned()))?;
+                (
+                    name.trim().trim_end_matches(['>', '=']),
+                    Proficiency::new(level)?,
+                )
+            }
+            None => (s, Proficiency::MIN),
+        };
+        if name.is_empty() {
+            return Err(RoutingError::SkillSyntax(s.to_owned()));
+        }
+        let skill = SkillId::new(name).map_err(|e| RoutingError::SkillName(e.to_string()))?;
+        Ok(SkillLevel { skill, level })
+    }
+}
+
+impl fmt::Display for SkillLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.skill, self.level.0)
+    }
+}
+
+/// Parses a comma-separated skill list such as `spanish:7, billing` (used by channel
+/// variables and API fields). Empty input is an empty list.
+pub fn parse_skill_list(s: &str) -> Result<Vec<SkillLevel>, RoutingError> {
+    let mut skills: Vec<SkillLevel> = s
+        .split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    canonical(&mut skills);
+    Ok(skills)
+}
+
+/// Sorts by skill and keeps the highest level of a skill named twice.
+pub fn canonical(skills: &mut Vec<SkillLevel>) {
+    skills.sort_by(|a, b| a.skill.cmp(&b.skill).then(b.level.cmp(&a.level)));
+    skills.dedup_by(|later, first| later.skill == first.skill);
+}
+
+/// How a queue chooses among the agents who may take a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The agent idle the longest.
+    #[default]
+    LongestIdleAgent,
+    /// Members in position order, starting after the agent offered last time.
+    RoundRobin,
+    /// Members in position order, always from the top (`linear` in app_queue).
+    TopDown,
+    /// By tier, then position.
+    SequentiallyByAgentOrder,
+    /// Every eligible agent rings; the first to answer takes the call, the others are cancelled.
+    RingAll,
+    /// Rings in position order, adding one more agent every `ring_progressively_every`.
+    RingProgressively,
+    /// The agent with the least talk time since start.
+    AgentWithLeastTalkTime,
+    /// The agent who answered the fewest calls since start.
+    AgentWithFewestCalls,
+    Random,
+    /// Random, weighted by the membership's `weight`.
+    WeightedRandom,
+    /// Highest proficiency on the call's skills first, longest idle among equals.
+    BestSkillMatch,
+}
+
+impl Strategy {
+    pub const NAMES: [&'static str; 11] = [
+        "longest-idle-agent",
+        "round-robin",
+        "top-down",
+        "sequentially-by-agent-order",
+        "ring-all",
+        "ring-progressively",
+        "agent-with-least-talk-time",
+        "agent-with-fewest-calls",
+        "random",
+        "weighted-random",
+        "best-skill-match",
+    ];
+
+    pub const ALL: [Strategy; 11] = [
+        Strategy::LongestIdleAgent,
+        Strategy::RoundRobin,
+        Strategy::TopDown,
+        Strategy::SequentiallyByAgentOrder,
+        Strategy::RingAll,
+        Strategy::RingProgressively,
+        Strategy::AgentWithLeastTalkTime,
+        Strategy::AgentWithFewestCalls,
+        Strategy::Random,
+        Strategy::WeightedRandom,
+        Strategy::BestSkillMatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        let index = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Self::NAMES[index]
+    }
+
+    /// Whether one offer may ring several agents at once.
+    pub fn rings_many(self) -> bool {
+        matches!(self, Strategy::RingAll | Strategy::RingProgressively)
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = RoutingError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // mod_callcenter and app_queue spellings are accepted too.
+        let alias = match s {
+            "linear" => "top-down",
+            "leastrecent" => "longest-idle-agent",
+            "fewestcalls" => "agent-with-fewest-calls",
+            "ringall" => "ring-all",
+            "rrmemory" => "round-robin",
+            "wrandom" => "weighted-random",
+            other => other,
+        };
+        Self::NAMES
+            .iter()
+            .position(|n| *n == alias)
+            .map(|i| Self::ALL[i])
+            .ok_or_else(|| RoutingError::Strategy(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a step does with the skills the caller asked for (from the dialplan, the IVR or the CRM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerSkills {
+    /// The caller's skills are required, on top of the step's own.
+    #[default]
+    Require,
+    /// The caller's skills only rank agents who hold them first.
+    Prefer,
+    /// The caller's skills no longer matter.
+    Ignore,
+}
+
+/// One stage of a queue's escalation: from `after` into the wait, these requirements hold.
+/// The first step starts at zero; each later one relaxes (or changes) what an agent needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EscalationStep {
+    #[serde(with = "millis")]
+    pub after: Duration,
+    pub require: Vec<SkillLevel>,
+    pub prefer: Vec<SkillLevel>,
+    /// Only members whose tier is at most this may take the call (tiers as in mod_callcenter).
+    pub max_tier: Option<u8>,
+    pub caller_skills: CallerSkills,
+}
+
+/// Where a caller goes when a queue gives up on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Destination {
+    /// Another queue; the caller keeps its original enqueue time and priority.
+    Queue { queue: QueueId },
+    /// A dialplan extension on the switch (a number, an IVR, an operator).
+    Extension { number: String, context: String },
+    /// A voicemail box.
+    Voicemail { domain: String, mailbox: String },
+    /// Hang up with this cause (a Q.850 name such as `NO_ANSWER` or `USER_BUSY`).
+    Hangup { cause: String },
+}
+
+/// The routing part of a queue's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueRouting {
+    pub strategy: Strategy,
+    /// For `ring-progressively`: how long before one more agent is added.
+    #[serde(with = "millis")]
+    pub ring_progressively_every: Duration,
+    /// An agent in several queues takes calls of the heavier queue first at equal priority.
+    pub weight: u32,
+    /// Escalation steps in order of `after`; none means one step without requirements.
+    pub steps: Vec<EscalationStep>,
+    /// Consecutive unanswered offers before the agent is paused (`0`: never).
+    pub max_no_answer: u32,
+    /// Sit-out after a rejected offer; `None`: the queue's busy back-off.
+    #[serde(with = "opt_millis")]
+    pub reject_backoff: Option<Duration>,
+    /// Sit-out after an unanswered offer; `None`: the queue's busy back-off.
+    #[serde(with = "opt_millis")]
+    pub no_answer_backoff: Option<Duration>,
+    /// Longest a caller waits before `on_max_wait`.
+    #[serde(with = "opt_millis")]
+    pub max_wait: Option<Duration>,
+    pub on_max_wait: Option<Destination>,
+    /// Where callers go when no member is logged in (on entry, or when the last one leaves).
+    pub on_no_agents: Option<Destination>,
+    /// A caller who hangs up and calls again within this window gets its place back.
+    #[serde(with = "opt_millis")]
+    pub abandoned_resume: Option<Duration>,
+}
+
+impl Default for QueueRouting {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::default(),
+            ring_progressively_every: Duration::from_secs(5),
+            weight: 1,
+            steps: Vec::new(),
+            max_no_answer: 3,
+            reject_backoff: None,
+            no_answer_backoff: None,
+            max_wait: None,
+            on_max_wait: None,
+            on_no_agents: None,
+            abandoned_resume: None,
+        }
+    }
+}
+
+/// An agent's place in one queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub queue: QueueId,
+    /// 1 is the first tier; escalation steps may admit later tiers.
+    #[serde(default = "one_u8")]
+    pub tier: u8,
+    /// Order within the queue for top-down, round-robin and ring-progressively.
+    #[serde(default)]
+    pub position: u32,
+    /// Share of calls under weighted-random.
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+}
+
+impl Membership {
+    pub fn new(queue: QueueId, position: u32) -> Self {
+        Self {
+            queue,
+            tier: 1,
+            position,
+            weight: 1,
+        }
+    }
+}
+
+fn one_u8() -> u8 {
+    1
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+mod opt_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skill_levels_parse_in_the_spellings_admins_write() {
+        for (text, skill, level) in [
+            ("spanish:7", "spanish", 7),
+            ("spanish>=7", "spanish", 7),
+            ("spanish=7", "spanish", 7),
+            ("billing", "billing", 1),
+        ] {
+            let parsed: SkillLevel = text.parse().unwrap();
+            assert_eq!(parsed.skill.as_str(), skill);
+            assert_eq!(parsed.level.get(), level);
+        }
+        assert!("spanish:0".parse::<SkillLevel>().is_err());
+        assert!("spanish:11".parse::<SkillLevel>().is_err());
+        assert!(":3".parse::<SkillLevel>().is_err());
+        assert!("sp anish:3".parse::<SkillLevel>().is_err());
+    }
+
+    #[test]
+    fn a_skill_list_keeps_the_highest_level_of_a_repeated_skill() {
+        let list = parse_skill_list("spanish:3, billing, spanish:7,").unwrap();
+        let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["billing:1", "spanish:7"]);
+    }
+
+    #[test]
+    fn every_strategy_name_round_trips() {
+        for s in Strategy::ALL {
+            assert_eq!(s.as_str().parse::<Strategy>(), Ok(s));
+        }
+        assert_eq!("linear".parse::<Strategy>(), Ok(Strategy::TopDown));
+        assert!("fastest".parse::<Strategy>().is_err());
+    }
+}
