@@ -176,6 +176,7 @@ impl Engine {
                 self.resync(now, &switch, channels, &mut effects)
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
+            Input::Dtmf { .. } => {}
         }
         effects
     }

@@ -39,6 +39,12 @@ pub enum Input {
     },
     /// A timer the engine set has expired.
     TimerFired(Timer),
+    /// The caller pressed a key (a DTMF event, in-band or RFC 2833).
+    Dtmf {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        digit: char,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
