@@ -19,7 +19,7 @@ use serde_json::json;
 pub use problem::Problem;
 
 use crate::app::EngineHandle;
-use crate::engine::{AgentId, CallId, CommandError, RequestedState};
+use crate::engine::{parse_skill_list, AgentId, CallId, CallUpdate, CommandError, RequestedState};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -39,7 +39,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/agents/{id}", get(agent))
         .route("/v1/agents/{id}/state", put(set_agent_state))
         .route("/v1/calls", get(calls))
-        .route("/v1/calls/{id}", get(call))
+        .route("/v1/calls/{id}", get(call).patch(update_call))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .with_state(state)
 }
@@ -85,6 +85,34 @@ async fn agent(State(state): State<ApiState>, Path(id): Path<String>) -> Result<
 #[serde(deny_unknown_fields)]
 struct StateChange {
     state: String,
+    /// Required with `paused`: the pause reason code.
+    reason: Option<String>,
+}
+
+/// Maps an engine refusal to its problem document.
+fn refused(e: CommandError) -> Problem {
+    match e {
+        CommandError::UnknownAgent(_) | CommandError::UnknownCall(_) => {
+            Problem::not_found(e.to_string())
+        }
+        CommandError::Conflict { .. } => Problem::conflict(e.to_string()),
+    }
+}
+
+fn pause_reason(reason: Option<String>) -> Result<String, Problem> {
+    let reason = reason.unwrap_or_default();
+    let ok = !reason.is_empty()
+        && reason.len() <= 64
+        && reason
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(reason)
+    } else {
+        Err(Problem::bad_request(
+            "\"paused\" needs a \"reason\": 1-64 letters, digits, '-', '_' or '.'",
+        ))
+    }
 }
 
 async fn set_agent_state(
@@ -95,27 +123,71 @@ async fn set_agent_state(
     let id = parse_agent_id(&id)?;
     let change: StateChange = serde_json::from_slice(&body).map_err(|e| {
         Problem::bad_request(format!(
-            "body must be {{\"state\": \"available\" | \"logged_out\"}}: {e}"
+            "body must be {{\"state\": \"available\" | \"logged_out\" | \"paused\", \"reason\": ...}}: {e}"
         ))
     })?;
     let requested = match change.state.as_str() {
         "available" => RequestedState::Available,
         "logged_out" => RequestedState::LoggedOut,
+        "paused" => RequestedState::Paused {
+            reason: pause_reason(change.reason.clone())?,
+        },
         other => {
             return Err(Problem::bad_request(format!(
-                "state {other:?} is not one of \"available\", \"logged_out\""
+                "state {other:?} is not one of \"available\", \"logged_out\", \"paused\""
             )))
         }
     };
     match state.engine.set_agent_state(id.clone(), requested).await {
         Err(gone) => Err(Problem::unavailable(gone.to_string())),
-        Ok(Err(CommandError::UnknownAgent(a))) => Err(Problem::not_found(format!("no agent {a}"))),
-        Ok(Err(e @ CommandError::Conflict { .. })) => Err(Problem::conflict(e.to_string())),
+        Ok(Err(e)) => Err(refused(e)),
         Ok(Ok(())) => Ok((
             StatusCode::OK,
-            Json(json!({ "agent": id, "state": change.state })),
+            Json(json!({ "agent": id, "state": change.state, "reason": change.reason })),
         )
             .into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallChange {
+    priority: Option<i32>,
+    /// `"spanish:7,billing"`; an empty string clears the caller's skills.
+    skills: Option<String>,
+}
+
+/// Changes a waiting (or ringing) call's priority or skills; it takes its new place at once.
+async fn update_call(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = CallId::parse(&id).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let change: CallChange = serde_json::from_slice(&body).map_err(|e| {
+        Problem::bad_request(format!(
+            "body must be {{\"priority\": <integer>, \"skills\": \"skill:level,...\"}}: {e}"
+        ))
+    })?;
+    let skills = change
+        .skills
+        .as_deref()
+        .map(parse_skill_list)
+        .transpose()
+        .map_err(|e| Problem::bad_request(format!("skills: {e}")))?;
+    if change.priority.is_none() && skills.is_none() {
+        return Err(Problem::bad_request(
+            "nothing to change: give \"priority\" and/or \"skills\"",
+        ));
+    }
+    let update = CallUpdate {
+        priority: change.priority,
+        skills,
+    };
+    match state.engine.update_call(id, update).await {
+        Err(gone) => Err(Problem::unavailable(gone.to_string())),
+        Ok(Err(e)) => Err(refused(e)),
+        Ok(Ok(())) => Ok(Json(json!({ "call": id, "updated": true })).into_response()),
     }
 }
 

@@ -10,8 +10,8 @@ use tracing::{error, warn};
 
 use super::clock::Clock;
 use crate::engine::{
-    AgentId, CommandError, Effect, Engine, Input, Record, RequestedState, Snapshot, StoredCall,
-    SwitchName, Timer, Timestamp,
+    AgentId, CallId, CallUpdate, CommandError, Effect, Engine, Input, Record, RequestedState,
+    Snapshot, StoredCall, SwitchName, Timer, Timestamp,
 };
 use crate::esl::{Outgoing, SwitchInput, SwitchLink};
 use crate::metrics::Metrics;
@@ -26,6 +26,11 @@ pub enum EngineRequest {
     SetAgentState {
         agent: AgentId,
         state: RequestedState,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    UpdateCall {
+        call: CallId,
+        update: CallUpdate,
         reply: oneshot::Sender<Result<(), CommandError>>,
     },
 }
@@ -62,6 +67,24 @@ impl EngineHandle {
             .send(EngineRequest::SetAgentState {
                 agent,
                 state,
+                reply,
+            })
+            .await
+            .map_err(|_| EngineGone::Stopped)?;
+        answer.await.map_err(|_| EngineGone::Stopped)
+    }
+
+    /// Changes the priority or skills of a call in a queue.
+    pub async fn update_call(
+        &self,
+        call: CallId,
+        update: CallUpdate,
+    ) -> Result<Result<(), CommandError>, EngineGone> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(EngineRequest::UpdateCall {
+                call,
+                update,
                 reply,
             })
             .await
@@ -206,26 +229,28 @@ impl EngineTask {
         records: &mut Vec<Record>,
     ) {
         let received = Instant::now();
-        match request {
+        let now = self.clock.at(received);
+        let (result, reply) = match request {
             EngineRequest::SetAgentState {
                 agent,
                 state,
                 reply,
-            } => {
-                let result = self
-                    .engine
-                    .set_agent_state(self.clock.at(received), &agent, state);
-                let answer = match result {
-                    Ok(effects) => {
-                        self.apply(effects, Some(received), timers, records).await;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
-                // The requester may have gone away; the state change stands either way.
-                let _ = reply.send(answer);
+            } => (self.engine.set_agent_state(now, &agent, state), reply),
+            EngineRequest::UpdateCall {
+                call,
+                update,
+                reply,
+            } => (self.engine.update_call(now, call, update), reply),
+        };
+        let answer = match result {
+            Ok(effects) => {
+                self.apply(effects, Some(received), timers, records).await;
+                Ok(())
             }
-        }
+            Err(e) => Err(e),
+        };
+        // The requester may have gone away; the change stands either way.
+        let _ = reply.send(answer);
     }
 
     async fn apply(

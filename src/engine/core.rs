@@ -1,7 +1,12 @@
 //! The engine proper: state transitions and routing decisions as plain functions.
+//!
+//! Calls move through `Waiting` (in their pool's waiting set), `Ringing` (one or more agent
+//! legs) and `Bridged`; agents through the states of `AgentState`. Every decision is taken at
+//! the moment a call becomes routable or an agent eligible, from the pool index in `pools`.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -10,18 +15,31 @@ use super::io::{
     ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, ParkedCall, SwitchCommand, Timer,
 };
 use super::model::{
-    Agent, AgentSettings, AgentState, Call, CallState, IdleKey, LegOwner, Queue, QueueSettings,
-    WaitKey,
+    Agent, AgentSettings, AgentState, Call, CallState, LegOwner, Pool, PoolId, Queue,
+    QueueSettings, Requirement, Ring, WaitKey,
 };
+use super::pools::{requirement, steps};
 use super::record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
 use super::rng::SplitMix64;
+use super::routing::{Destination, SkillLevel, Strategy};
 use super::time::Timestamp;
+
+/// How far past the switch's own `originate_timeout` we wait for an answer or a failure.
+const RING_GRACE: Duration = Duration::from_secs(5);
+/// Overflows between queues a call may take before it is held where it is.
+const MAX_QUEUE_HOPS: u32 = 8;
+/// Abandoned callers remembered for resume, at most (older entries are pruned first).
+const MAX_RESUMABLE: usize = 100_000;
+/// The pause reason routing gives an agent who missed too many offers in a row.
+pub const NO_ANSWER_PAUSE: &str = "no-answer";
 
 /// A request the engine refuses; the API turns these into problem details.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CommandError {
     #[error("no agent {0}")]
     UnknownAgent(AgentId),
+    #[error("no call {0} in a queue")]
+    UnknownCall(CallId),
     #[error("agent {agent} is {status} and cannot be made {requested} now")]
     Conflict {
         agent: AgentId,
@@ -31,10 +49,28 @@ pub enum CommandError {
 }
 
 /// The states an API caller may put an agent in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestedState {
     Available,
     LoggedOut,
+    Paused { reason: String },
+}
+
+impl RequestedState {
+    fn name(&self) -> &'static str {
+        match self {
+            RequestedState::Available => "available",
+            RequestedState::LoggedOut => "logged_out",
+            RequestedState::Paused { .. } => "paused",
+        }
+    }
+}
+
+/// A change to a call in a queue (from the IVR, a CRM or a supervisor).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallUpdate {
+    pub priority: Option<i32>,
+    pub skills: Option<Vec<SkillLevel>>,
 }
 
 /// Running totals since start, for status lines and the wallboard.
@@ -45,6 +81,15 @@ pub struct Counters {
     pub abandoned: u64,
     pub lost: u64,
     pub ring_no_answer: u64,
+    pub overflowed: u64,
+}
+
+/// Where an abandoned caller stood, kept for `abandoned_resume`.
+#[derive(Debug, Clone, Copy)]
+struct Resumable {
+    entered_at: Timestamp,
+    priority: i32,
+    until: Timestamp,
 }
 
 pub struct Engine {
@@ -52,21 +97,29 @@ pub struct Engine {
     pub(super) agents: HashMap<AgentId, Agent>,
     pub(super) calls: HashMap<CallId, Call>,
     pub(super) legs: HashMap<ChannelUuid, LegOwner>,
+    pub(super) pools: Vec<Option<Pool>>,
+    pub(super) pool_index: HashMap<(QueueId, Requirement), PoolId>,
+    pub(super) free_pools: Vec<PoolId>,
     pub(super) counters: Counters,
-    rng: SplitMix64,
+    resumable: HashMap<(QueueId, String), Resumable>,
+    pub(super) rng: SplitMix64,
     seq: u64,
 }
 
 impl Engine {
-    /// `seed` feeds the generator of our call ids and agent-leg UUIDs: fixed in tests, random
-    /// in production.
+    /// `seed` feeds the generator of our call ids, agent-leg UUIDs and random strategies:
+    /// fixed in tests, random in production.
     pub fn new(seed: u64) -> Self {
         Self {
             queues: HashMap::new(),
             agents: HashMap::new(),
             calls: HashMap::new(),
             legs: HashMap::new(),
+            pools: Vec::new(),
+            pool_index: HashMap::new(),
+            free_pools: Vec::new(),
             counters: Counters::default(),
+            resumable: HashMap::new(),
             rng: SplitMix64::new(seed),
             seq: 0,
         }
@@ -76,20 +129,38 @@ impl Engine {
         self.counters
     }
 
-    /// Adds or replaces a queue. Calls already waiting stay where they are.
+    /// Adds or replaces a queue. Calls already waiting keep their place and current step.
     pub fn provision_queue(&mut self, settings: QueueSettings) {
-        match self.queues.get_mut(&settings.id) {
+        let id = settings.id.clone();
+        match self.queues.get_mut(&id) {
             Some(queue) => queue.settings = settings,
             None => {
                 self.queues.insert(
-                    settings.id.clone(),
+                    id.clone(),
                     Queue {
                         settings,
-                        waiting: BTreeSet::new(),
-                        idle_agents: BTreeSet::new(),
+                        pools: Vec::new(),
+                        step_pools: Vec::new(),
                         members: 0,
+                        logged_in: 0,
+                        last_position: None,
                     },
                 );
+            }
+        }
+        self.rebuild_step_pools(&id);
+        // The strategy may have changed: rank the idle members again.
+        let idle: Vec<AgentId> = self
+            .queues
+            .get(&id)
+            .and_then(|q| q.pools.first().copied())
+            .and_then(|base| self.pool(base))
+            .map(|p| p.idle.iter().map(|k| k.agent.clone()).collect())
+            .unwrap_or_default();
+        for agent in idle {
+            self.unindex_agent(&agent);
+            for pool in self.pools_of(&agent) {
+                self.index_agent_in(pool, &agent);
             }
         }
     }
@@ -105,56 +176,71 @@ impl Engine {
         settings
             .queues
             .retain(|m| self.queues.contains_key(&m.queue));
+        super::routing::canonical(&mut settings.skills);
         let mut effects = Vec::new();
-        if let Some(existing) = self.agents.get(&settings.id) {
-            let old_queues = existing.settings.queues.clone();
-            let idle_key = existing.idle_key.clone();
-            for q in &old_queues {
-                if let Some(queue) = self.queues.get_mut(&q.queue) {
-                    queue.members = queue.members.saturating_sub(1);
-                    if let Some(key) = &idle_key {
-                        queue.idle_agents.remove(key);
-                    }
-                }
-            }
-            for q in &settings.queues {
-                if let Some(queue) = self.queues.get_mut(&q.queue) {
-                    queue.members += 1;
-                    if let Some(key) = &idle_key {
-                        queue.idle_agents.insert(key.clone());
-                    }
-                }
-            }
-            let id = settings.id.clone();
+        let id = settings.id.clone();
+        if let Some(existing) = self.agents.get(&id) {
+            let logged_in = existing.state != AgentState::LoggedOut;
+            let available = existing.state == AgentState::Available;
+            let old: Vec<QueueId> = existing
+                .settings
+                .queues
+                .iter()
+                .map(|m| m.queue.clone())
+                .collect();
+            let new: Vec<QueueId> = settings.queues.iter().map(|m| m.queue.clone()).collect();
+            self.count_members(&old, -1, logged_in);
+            self.count_members(&new, 1, logged_in);
+            self.unindex_agent(&id);
             if let Some(agent) = self.agents.get_mut(&id) {
                 agent.settings = settings;
             }
-            if idle_key.is_some() {
-                self.offer_waiting_call_to(now, &id, &mut effects);
+            if available {
+                self.make_eligible(now, &id, StateCause::Provisioning, &mut effects);
             }
             return effects;
         }
-        for q in &settings.queues {
-            if let Some(queue) = self.queues.get_mut(&q.queue) {
-                queue.members += 1;
-            }
-        }
-        let id = settings.id.clone();
+        let queues: Vec<QueueId> = settings.queues.iter().map(|m| m.queue.clone()).collect();
+        self.count_members(&queues, 1, false);
         self.agents.insert(
             id.clone(),
             Agent {
                 settings,
                 state: AgentState::LoggedOut,
                 since: now,
-                idle_key: None,
+                idle: Vec::new(),
+                idle_since: now,
                 epoch: 0,
                 calls_answered: 0,
+                talk_ms: 0,
+                missed_in_a_row: 0,
             },
         );
-        if initial == AgentStatus::Available {
-            self.make_eligible(now, &id, &mut effects);
+        match initial {
+            AgentStatus::LoggedOut => {}
+            AgentStatus::Paused => self.transition(
+                now,
+                &id,
+                AgentState::Paused {
+                    reason: "restored".to_owned(),
+                },
+                StateCause::Provisioning,
+                &mut effects,
+            ),
+            _ => self.make_eligible(now, &id, StateCause::Provisioning, &mut effects),
         }
         effects
+    }
+
+    fn count_members(&mut self, queues: &[QueueId], delta: isize, logged_in: bool) {
+        for q in queues {
+            if let Some(queue) = self.queues.get_mut(q) {
+                queue.members = queue.members.saturating_add_signed(delta);
+                if logged_in {
+                    queue.logged_in = queue.logged_in.saturating_add_signed(delta);
+                }
+            }
+        }
     }
 
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
@@ -164,11 +250,9 @@ impl Engine {
             Input::ChannelAnswered { switch, channel } => {
                 self.channel_answered(now, &switch, &channel, &mut effects)
             }
-            Input::ChannelHungUp {
-                switch,
-                channel,
-                cause,
-            } => self.channel_hung_up(now, &switch, &channel, &cause, &mut effects),
+            Input::ChannelHungUp { channel, cause, .. } => {
+                self.channel_hung_up(now, &channel, &cause, &mut effects)
+            }
             Input::CommandFailed {
                 switch, command, ..
             } => self.command_failed(now, &switch, command, &mut effects),
@@ -193,54 +277,114 @@ impl Engine {
             .get(agent_id)
             .ok_or_else(|| CommandError::UnknownAgent(agent_id.clone()))?;
         let mut effects = Vec::new();
-        match (requested, agent.state.clone()) {
-            (RequestedState::Available, AgentState::Available | AgentState::Backoff { .. }) => {}
-            (RequestedState::Available, AgentState::LoggedOut | AgentState::WrapUp { .. }) => {
-                self.transition(
-                    now,
-                    agent_id,
-                    AgentState::Available,
-                    StateCause::Api,
-                    &mut effects,
-                );
-                self.make_eligible(now, agent_id, &mut effects);
-            }
-            (RequestedState::LoggedOut, AgentState::LoggedOut) => {}
+        let target = match &requested {
+            RequestedState::Available => AgentState::Available,
+            RequestedState::LoggedOut => AgentState::LoggedOut,
+            RequestedState::Paused { reason } => AgentState::Paused {
+                reason: reason.clone(),
+            },
+        };
+        match (&requested, agent.state.clone()) {
+            (RequestedState::Available, AgentState::Available | AgentState::Backoff { .. })
+            | (RequestedState::LoggedOut, AgentState::LoggedOut) => {}
             (
-                RequestedState::LoggedOut,
-                AgentState::Available | AgentState::Backoff { .. } | AgentState::WrapUp { .. },
+                RequestedState::Available,
+                _state @ (AgentState::LoggedOut
+                | AgentState::WrapUp { .. }
+                | AgentState::Paused { .. }),
             ) => {
-                self.transition(
-                    now,
-                    agent_id,
-                    AgentState::LoggedOut,
-                    StateCause::Api,
-                    &mut effects,
-                );
+                self.make_eligible(now, agent_id, StateCause::Api, &mut effects);
             }
-            (RequestedState::LoggedOut, AgentState::Offered { call, leg }) => {
-                self.kill(&call, &leg, HangupCause::OriginatorCancel, &mut effects);
-                self.legs.remove(&leg);
-                self.transition(
-                    now,
-                    agent_id,
-                    AgentState::LoggedOut,
-                    StateCause::Api,
-                    &mut effects,
-                );
-                self.requeue(now, call, &mut effects);
+            (
+                RequestedState::LoggedOut | RequestedState::Paused { .. },
+                AgentState::Available
+                | AgentState::Backoff { .. }
+                | AgentState::WrapUp { .. }
+                | AgentState::Paused { .. }
+                | AgentState::LoggedOut,
+            ) => {
+                self.transition(now, agent_id, target, StateCause::Api, &mut effects);
             }
-            (requested, state @ AgentState::OnCall { .. })
-            | (requested @ RequestedState::Available, state @ AgentState::Offered { .. }) => {
+            (
+                RequestedState::LoggedOut | RequestedState::Paused { .. },
+                AgentState::Offered { call, leg },
+            ) => {
+                self.withdraw_ring(call, &leg, HangupCause::OriginatorCancel, &mut effects);
+                self.transition(now, agent_id, target, StateCause::Api, &mut effects);
+                self.after_ring_removed(now, call, &mut effects);
+            }
+            (_, state @ AgentState::OnCall { .. })
+            | (RequestedState::Available, state @ AgentState::Offered { .. }) => {
                 return Err(CommandError::Conflict {
                     agent: agent_id.clone(),
                     status: state.status().as_str(),
-                    requested: match requested {
-                        RequestedState::Available => "available",
-                        RequestedState::LoggedOut => "logged_out",
-                    },
+                    requested: requested.name(),
                 });
             }
+        }
+        if requested == RequestedState::LoggedOut {
+            self.overflow_queues_without_agents(now, &mut effects);
+        }
+        Ok(effects)
+    }
+
+    /// Changes the priority or the skills of a call in a queue. A waiting call takes its new
+    /// place at once (and is offered if its new requirement has an idle agent).
+    pub fn update_call(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        update: CallUpdate,
+    ) -> Result<Vec<Effect>, CommandError> {
+        let call = self
+            .calls
+            .get(&call_id)
+            .ok_or(CommandError::UnknownCall(call_id))?;
+        let mut effects = Vec::new();
+        let waiting = call.state == CallState::Waiting;
+        let (queue, pool, key, step) = (call.queue.clone(), call.pool, call.wait_key, call.step);
+        if waiting {
+            if let Some(p) = self.pool_mut(pool) {
+                p.waiting.remove(&key);
+            }
+        }
+        if let Some(priority) = update.priority {
+            if priority != key.priority.0 {
+                if let Some(call) = self.calls.get_mut(&call_id) {
+                    call.wait_key.priority = Reverse(priority);
+                }
+                effects.push(queue_event(
+                    call_id,
+                    &queue,
+                    None,
+                    QueueEventKind::Priority,
+                    format!("from={} to={priority}", key.priority.0),
+                    now,
+                ));
+            }
+        }
+        if let Some(mut skills) = update.skills {
+            super::routing::canonical(&mut skills);
+            let shown = skills
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            if let Some(call) = self.calls.get_mut(&call_id) {
+                call.skills = skills;
+            }
+            self.set_step(call_id, step);
+            effects.push(queue_event(
+                call_id,
+                &queue,
+                None,
+                QueueEventKind::Escalate,
+                format!("step={} skills={shown}", step + 1),
+                now,
+            ));
+        }
+        if waiting {
+            self.route_call(now, call_id, &mut effects);
         }
         Ok(effects)
     }
@@ -259,7 +403,7 @@ impl Engine {
         if self.legs.contains_key(&parked.channel) {
             return;
         }
-        if !self.queues.contains_key(&parked.queue) {
+        let Some(queue) = self.queues.get(&parked.queue) else {
             effects.push(Effect::Switch {
                 affinity: parked.channel.clone(),
                 switch: parked.switch,
@@ -269,14 +413,19 @@ impl Engine {
                 },
             });
             return;
-        }
+        };
+        let resume_window = queue.settings.routing.abandoned_resume;
+        let resumed = resume_window
+            .filter(|_| !parked.caller_number.is_empty())
+            .and_then(|_| {
+                self.resumable
+                    .remove(&(parked.queue.clone(), parked.caller_number.clone()))
+            })
+            .filter(|r| r.until >= now);
         let call = CallId::from_uuid(self.new_uuid());
-        let seq = self.next_seq();
-        let wait_key = WaitKey {
-            priority: Reverse(parked.priority),
-            entered_at: now,
-            seq,
-            call,
+        let (entered_at, priority) = match resumed {
+            Some(r) => (r.entered_at, r.priority.max(parked.priority)),
+            None => (now, parked.priority),
         };
         effects.push(Effect::Persist(Record::CallEntered {
             call,
@@ -286,26 +435,44 @@ impl Engine {
             caller_number: parked.caller_number.clone(),
             caller_name: parked.caller_name.clone(),
             destination: parked.destination.clone(),
-            priority: parked.priority,
+            priority,
             at: now,
         }));
-        effects.push(Effect::Persist(Record::QueueEvent {
+        let skills = parked
+            .skills
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        effects.push(queue_event(
             call,
-            queue: parked.queue.clone(),
-            agent: None,
-            kind: QueueEventKind::Enter,
-            detail: format!("priority={}", parked.priority),
-            at: now,
-        }));
+            &parked.queue,
+            None,
+            QueueEventKind::Enter,
+            if skills.is_empty() {
+                format!("priority={priority}")
+            } else {
+                format!("priority={priority} skills={skills}")
+            },
+            now,
+        ));
+        if resumed.is_some() {
+            let waited = millis_between(entered_at, now);
+            effects.push(queue_event(
+                call,
+                &parked.queue,
+                None,
+                QueueEventKind::Resume,
+                format!("since_ms={waited}"),
+                now,
+            ));
+        }
         self.counters.offered += 1;
         let switch = parked.switch.clone();
         let channel = parked.channel.clone();
-        let moh = self
-            .queues
-            .get(&parked.queue)
-            .map(|q| q.settings.moh.clone())
-            .unwrap_or_default();
-        self.insert_waiting_call(Call {
+        let mut skills = parked.skills;
+        super::routing::canonical(&mut skills);
+        self.insert_call(Call {
             id: call,
             switch: parked.switch,
             caller: parked.channel,
@@ -313,78 +480,210 @@ impl Engine {
             caller_number: parked.caller_number,
             caller_name: parked.caller_name,
             destination: parked.destination,
-            wait_key,
+            wait_key: WaitKey {
+                priority: Reverse(priority),
+                entered_at,
+                seq: self.seq + 1,
+                call,
+            },
+            skills,
+            step: 0,
+            pool: PoolId(0),
             state: CallState::Waiting,
+            hops: 0,
+            offer_epoch: 0,
+            on_hold: false,
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
-        self.route_call(now, call, effects);
+        self.enter_queue(now, call, effects);
+        self.start_hold(call, &switch, &channel, true, effects);
+    }
+
+    /// Answers the caller (unless it already is) and starts its queue's hold music, if the
+    /// call is still ours.
+    fn start_hold(
+        &mut self,
+        call_id: CallId,
+        switch: &SwitchName,
+        channel: &ChannelUuid,
+        answer: bool,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if matches!(call.state, CallState::Bridged { .. }) {
+            return;
+        }
+        call.on_hold = true;
+        let moh = self
+            .queues
+            .get(&call.queue)
+            .map(|q| q.settings.moh.clone())
+            .unwrap_or_default();
+        if answer {
+            effects.push(Effect::Switch {
+                affinity: channel.clone(),
+                switch: switch.clone(),
+                command: SwitchCommand::Answer {
+                    channel: channel.clone(),
+                },
+            });
+        }
         effects.push(Effect::Switch {
             affinity: channel.clone(),
             switch: switch.clone(),
-            command: SwitchCommand::Answer {
-                channel: channel.clone(),
-            },
-        });
-        effects.push(Effect::Switch {
-            affinity: channel.clone(),
-            switch,
             command: SwitchCommand::PlayHold {
-                channel,
+                channel: channel.clone(),
                 source: moh,
             },
         });
     }
 
-    fn insert_waiting_call(&mut self, call: Call) {
-        if let Some(queue) = self.queues.get_mut(&call.queue) {
-            queue.waiting.insert(call.wait_key);
-        }
+    /// Registers a new call, pointing at its queue's base pool until `enter_queue` places it.
+    fn insert_call(&mut self, mut call: Call) {
+        call.wait_key.seq = self.next_seq();
+        let base = self
+            .queues
+            .get(&call.queue)
+            .and_then(|q| q.pools.first().copied())
+            .unwrap_or(PoolId(0));
+        call.pool = base;
+        self.move_call_to_pool(None, base);
         self.legs
             .insert(call.caller.clone(), LegOwner::Caller(call.id));
         self.calls.insert(call.id, call);
     }
 
-    /// The call is routable: give it to the longest-idle agent of its queue, if any.
-    fn route_call(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+    /// The call (new, adopted or overflowed here) takes its place in its queue: the escalation
+    /// step its wait has reached, its timers, and an offer if an agent is free.
+    fn enter_queue(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };
         let Some(queue) = self.queues.get(&call.queue) else {
             return;
         };
-        let Some(agent) = queue.idle_agents.first().map(|k| k.agent.clone()) else {
-            return;
-        };
-        self.offer(now, call_id, &agent, effects);
+        let routing = &queue.settings.routing;
+        if queue.logged_in == 0 {
+            if let Some(destination) = routing.on_no_agents.clone() {
+                self.overflow(now, call_id, destination, "no_agents", effects);
+                return;
+            }
+        }
+        let entered_at = call.wait_key.entered_at;
+        let waited = now.since(entered_at);
+        let steps = steps(queue);
+        let step = steps.iter().rposition(|s| s.after <= waited).unwrap_or(0);
+        let hops = call.hops;
+        let max_wait = routing.max_wait;
+        self.set_step(call_id, step);
+        if let Some(next) = steps.get(step + 1) {
+            effects.push(Effect::SetTimer {
+                at: entered_at.plus(next.after),
+                timer: Timer::Escalate {
+                    call: call_id,
+                    hops,
+                    step: step + 1,
+                },
+            });
+        }
+        if let Some(max_wait) = max_wait {
+            effects.push(Effect::SetTimer {
+                at: entered_at.plus(max_wait),
+                timer: Timer::MaxWait {
+                    call: call_id,
+                    hops,
+                },
+            });
+        }
+        self.route_call(now, call_id, effects);
     }
 
-    /// The agent became eligible: give it the best waiting call across its queues.
-    ///
-    /// Invariant: a queue never holds both waiting calls and idle agents, so a waiting call
-    /// found here has no better agent than this one.
-    fn offer_waiting_call_to(
-        &mut self,
-        now: Timestamp,
-        agent_id: &AgentId,
-        effects: &mut Vec<Effect>,
-    ) {
-        let Some(agent) = self.agents.get(agent_id) else {
+    /// Points the call at the pool of `step` of its queue, for its own skills.
+    fn set_step(&mut self, call_id: CallId, step: usize) {
+        let Some(call) = self.calls.get(&call_id) else {
             return;
         };
-        let best = agent
-            .settings
-            .queues
-            .iter()
-            .filter_map(|q| self.queues.get(&q.queue))
-            .filter_map(|q| q.waiting.first())
-            .min()
-            .map(|k| k.call);
-        if let Some(call) = best {
-            self.offer(now, call, agent_id, effects);
+        let Some(queue) = self.queues.get(&call.queue) else {
+            return;
+        };
+        let steps = steps(queue);
+        let step = step.min(steps.len() - 1);
+        let (queue_id, old) = (call.queue.clone(), call.pool);
+        let pool = match (queue.step_pools.get(step), call.skills.is_empty()) {
+            (Some(pool), true) => *pool,
+            _ => {
+                let requirement = requirement(&steps[step], &call.skills);
+                self.pool_for(&queue_id, requirement)
+            }
+        };
+        self.move_call_to_pool(Some(old), pool);
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.step = step;
+            call.pool = pool;
         }
     }
 
+    /// The call is routable: offer it by its queue's strategy, or let it wait in its pool.
+    fn route_call(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if call.state != CallState::Waiting {
+            return;
+        }
+        let (pool, key) = (call.pool, call.wait_key);
+        let agents = self.select_agents(pool);
+        if agents.is_empty() {
+            if let Some(p) = self.pool_mut(pool) {
+                p.waiting.insert(key);
+            }
+            return;
+        }
+        self.offer(now, call_id, agents, effects);
+    }
+
+    /// Rings `agents` for the call, which leaves its pool's waiting set.
     fn offer(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        agents: Vec<AgentId>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let (pool, key) = (call.pool, call.wait_key);
+        call.state = CallState::Ringing {
+            rings: Vec::new(),
+            since: now,
+        };
+        call.offer_epoch += 1;
+        let epoch = call.offer_epoch;
+        let queue_id = call.queue.clone();
+        if let Some(p) = self.pool_mut(pool) {
+            p.waiting.remove(&key);
+        }
+        for agent in agents {
+            self.ring_agent(now, call_id, &agent, effects);
+        }
+        if let Some(queue) = self.queues.get(&queue_id) {
+            if queue.settings.routing.strategy == Strategy::RingProgressively {
+                effects.push(Effect::SetTimer {
+                    at: now.plus(queue.settings.routing.ring_progressively_every),
+                    timer: Timer::RingMore {
+                        call: call_id,
+                        epoch,
+                    },
+                });
+            }
+        }
+    }
+
+    /// Adds one agent leg to a ringing call.
+    fn ring_agent(
         &mut self,
         now: Timestamp,
         call_id: CallId,
@@ -392,19 +691,20 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        let dial_string = agent.settings.dial_string.clone();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
-        let Some(queue) = self.queues.get_mut(&call.queue) else {
+        let CallState::Ringing { rings, .. } = &mut call.state else {
             return;
         };
-        queue.waiting.remove(&call.wait_key);
-        let ring_timeout = queue.settings.ring_timeout;
-        call.state = CallState::Ringing {
+        rings.push(Ring {
             agent: agent_id.clone(),
             leg: leg.clone(),
-            since: now,
-        };
+        });
         let (switch, caller_channel, caller_number, caller_name, queue_id) = (
             call.switch.clone(),
             call.caller.clone(),
@@ -412,6 +712,14 @@ impl Engine {
             call.caller_name.clone(),
             call.queue.clone(),
         );
+        let position = agent.settings.membership(&queue_id).map(|m| m.position);
+        let Some(queue) = self.queues.get_mut(&queue_id) else {
+            return;
+        };
+        if queue.settings.routing.strategy == Strategy::RoundRobin {
+            queue.last_position = position;
+        }
+        let ring_timeout = queue.settings.ring_timeout;
         self.legs.insert(
             leg.clone(),
             LegOwner::Agent {
@@ -419,10 +727,6 @@ impl Engine {
                 agent: agent_id.clone(),
             },
         );
-        let dial_string = match self.agents.get(agent_id) {
-            Some(agent) => agent.settings.dial_string.clone(),
-            None => return,
-        };
         self.transition(
             now,
             agent_id,
@@ -433,8 +737,16 @@ impl Engine {
             StateCause::Routing,
             effects,
         );
+        effects.push(queue_event(
+            call_id,
+            &queue_id,
+            Some(agent_id.clone()),
+            QueueEventKind::Offer,
+            format!("leg={leg}"),
+            now,
+        ));
         effects.push(Effect::Switch {
-            affinity: caller_channel.clone(),
+            affinity: caller_channel,
             switch,
             command: SwitchCommand::Originate {
                 leg: leg.clone(),
@@ -449,14 +761,13 @@ impl Engine {
         });
         // The switch gives up at originate_timeout; this guards against a reply that never comes.
         effects.push(Effect::SetTimer {
-            at: now
-                .plus(ring_timeout)
-                .plus(std::time::Duration::from_secs(5)),
+            at: now.plus(ring_timeout).plus(RING_GRACE),
             timer: Timer::RingTimeout { leg },
         });
     }
 
-    /// Changes an agent's state, keeping the idle index and the history in step.
+    /// Changes an agent's state, keeping the idle index, the queues' logged-in counts and the
+    /// history in step.
     fn transition(
         &mut self,
         now: Timestamp,
@@ -465,64 +776,97 @@ impl Engine {
         cause: StateCause,
         effects: &mut Vec<Effect>,
     ) {
+        self.unindex_agent(agent_id);
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };
-        if let Some(key) = agent.idle_key.take() {
-            for q in &agent.settings.queues {
-                if let Some(queue) = self.queues.get_mut(&q.queue) {
-                    queue.idle_agents.remove(&key);
-                }
-            }
-        }
+        let was_logged_in = agent.state != AgentState::LoggedOut;
+        let is_logged_in = next != AgentState::LoggedOut;
         let from = agent.state.status();
         let to = next.status();
+        let reason_changed = agent.state.reason() != next.reason();
+        let reason = next.reason().map(str::to_owned);
         agent.state = next;
         agent.epoch += 1;
-        if from != to {
+        if from != to || reason_changed {
             agent.since = now;
             effects.push(Effect::Persist(Record::AgentState {
                 agent: agent_id.clone(),
                 from,
                 to,
                 cause,
-                reason: None,
+                reason,
                 at: now,
             }));
         }
+        if was_logged_in != is_logged_in {
+            let queues: Vec<QueueId> = agent
+                .settings
+                .queues
+                .iter()
+                .map(|m| m.queue.clone())
+                .collect();
+            for q in queues {
+                if let Some(queue) = self.queues.get_mut(&q) {
+                    queue.logged_in = if is_logged_in {
+                        queue.logged_in + 1
+                    } else {
+                        queue.logged_in.saturating_sub(1)
+                    };
+                }
+            }
+        }
     }
 
-    /// Puts an agent in its queues' idle sets and offers it a waiting call if there is one.
-    fn make_eligible(&mut self, now: Timestamp, agent_id: &AgentId, effects: &mut Vec<Effect>) {
-        let seq = self.next_seq();
+    /// Puts an agent in a state that ends by itself, with a timer tied to the new epoch.
+    fn transition_until(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        state: AgentState,
+        until: Timestamp,
+        timer: fn(AgentId, u64) -> Timer,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.transition(now, agent_id, state, StateCause::Routing, effects);
+        if let Some(agent) = self.agents.get(agent_id) {
+            effects.push(Effect::SetTimer {
+                at: until,
+                timer: timer(agent_id.clone(), agent.epoch),
+            });
+        }
+    }
+
+    /// The agent is available: it takes the best waiting call it may serve, or goes idle in
+    /// every pool whose requirement it meets.
+    fn make_eligible(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        cause: StateCause,
+        effects: &mut Vec<Effect>,
+    ) {
         if self
             .agents
             .get(agent_id)
-            .is_some_and(|a| !matches!(a.state, AgentState::Available))
+            .is_some_and(|a| a.state != AgentState::Available)
         {
-            self.transition(
-                now,
-                agent_id,
-                AgentState::Available,
-                StateCause::Routing,
-                effects,
-            );
+            self.transition(now, agent_id, AgentState::Available, cause, effects);
         }
+        self.unindex_agent(agent_id);
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };
-        let key = IdleKey {
-            idle_since: now,
-            seq,
-            agent: agent_id.clone(),
-        };
-        for q in &agent.settings.queues {
-            if let Some(queue) = self.queues.get_mut(&q.queue) {
-                queue.idle_agents.insert(key.clone());
-            }
+        agent.idle_since = now;
+        agent.epoch += 1;
+        let pools = self.pools_of(agent_id);
+        if let Some(call) = self.best_waiting_call(&pools) {
+            self.offer(now, call, vec![agent_id.clone()], effects);
+            return;
         }
-        agent.idle_key = Some(key);
-        self.offer_waiting_call_to(now, agent_id, effects);
+        for pool in pools {
+            self.index_agent_in(pool, agent_id);
+        }
     }
 
     fn channel_answered(
@@ -538,9 +882,17 @@ impl Engine {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if !matches!(&c.state, CallState::Ringing { leg, .. } if leg == channel) {
+        let CallState::Ringing { rings, .. } = &c.state else {
+            return;
+        };
+        if !rings.iter().any(|r| &r.leg == channel) {
             return;
         }
+        let losers: Vec<Ring> = rings
+            .iter()
+            .filter(|r| &r.leg != channel)
+            .cloned()
+            .collect();
         c.state = CallState::Bridged {
             agent: agent.clone(),
             leg: channel.clone(),
@@ -549,13 +901,16 @@ impl Engine {
         let wait = now.since(c.wait_key.entered_at);
         let caller = c.caller.clone();
         let queue = c.queue.clone();
-        effects.push(Effect::Switch {
-            affinity: caller.clone(),
-            switch: switch.clone(),
-            command: SwitchCommand::Break {
-                channel: caller.clone(),
-            },
-        });
+        let on_hold = std::mem::replace(&mut c.on_hold, false);
+        if on_hold {
+            effects.push(Effect::Switch {
+                affinity: caller.clone(),
+                switch: switch.clone(),
+                command: SwitchCommand::Break {
+                    channel: caller.clone(),
+                },
+            });
+        }
         effects.push(Effect::Switch {
             affinity: caller.clone(),
             switch: switch.clone(),
@@ -572,17 +927,18 @@ impl Engine {
             wait_ms,
             at: now,
         }));
-        effects.push(Effect::Persist(Record::QueueEvent {
+        effects.push(queue_event(
             call,
-            queue,
-            agent: Some(agent.clone()),
-            kind: QueueEventKind::Connect,
-            detail: format!("wait_ms={wait_ms}"),
-            at: now,
-        }));
+            &queue,
+            Some(agent.clone()),
+            QueueEventKind::Connect,
+            format!("wait_ms={wait_ms}"),
+            now,
+        ));
         self.counters.answered += 1;
         if let Some(a) = self.agents.get_mut(&agent) {
             a.calls_answered += 1;
+            a.missed_in_a_row = 0;
         }
         self.transition(
             now,
@@ -594,12 +950,16 @@ impl Engine {
             StateCause::Routing,
             effects,
         );
+        for loser in losers {
+            self.kill(&call, &loser.leg, HangupCause::LoseRace, effects);
+            self.legs.remove(&loser.leg);
+            self.make_eligible(now, &loser.agent, StateCause::Routing, effects);
+        }
     }
 
     fn channel_hung_up(
         &mut self,
         now: Timestamp,
-        _switch: &SwitchName,
         channel: &ChannelUuid,
         cause: &str,
         effects: &mut Vec<Effect>,
@@ -613,6 +973,17 @@ impl Engine {
         }
     }
 
+    /// Forgets a call that leaves the engine: its pool entry, its caller leg, its pool reference.
+    fn remove_call(&mut self, call_id: CallId) -> Option<Call> {
+        let call = self.calls.remove(&call_id)?;
+        self.legs.remove(&call.caller);
+        if let Some(pool) = self.pool_mut(call.pool) {
+            pool.waiting.remove(&call.wait_key);
+        }
+        self.release_pool(call.pool);
+        Some(call)
+    }
+
     fn caller_gone(
         &mut self,
         now: Timestamp,
@@ -620,26 +991,27 @@ impl Engine {
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(call) = self.calls.remove(&call_id) else {
+        let Some(call) = self.remove_call(call_id) else {
             return;
         };
-        if let Some(queue) = self.queues.get_mut(&call.queue) {
-            queue.waiting.remove(&call.wait_key);
-        }
         match call.state.clone() {
             CallState::Waiting => self.abandon(now, &call, cause, effects),
-            CallState::Ringing { agent, leg, .. } => {
-                effects.push(Effect::Switch {
-                    affinity: call.caller.clone(),
-                    switch: call.switch.clone(),
-                    command: SwitchCommand::Kill {
-                        channel: leg.clone(),
-                        cause: HangupCause::OriginatorCancel,
-                    },
-                });
-                self.legs.remove(&leg);
+            CallState::Ringing { rings, .. } => {
+                for ring in &rings {
+                    effects.push(Effect::Switch {
+                        affinity: call.caller.clone(),
+                        switch: call.switch.clone(),
+                        command: SwitchCommand::Kill {
+                            channel: ring.leg.clone(),
+                            cause: HangupCause::OriginatorCancel,
+                        },
+                    });
+                    self.legs.remove(&ring.leg);
+                }
                 self.abandon(now, &call, cause, effects);
-                self.make_eligible(now, &agent, effects);
+                for ring in rings {
+                    self.make_eligible(now, &ring.agent, StateCause::Routing, effects);
+                }
             }
             CallState::Bridged {
                 agent,
@@ -665,61 +1037,136 @@ impl Engine {
             return;
         };
         match call.state.clone() {
-            CallState::Ringing { leg, .. } if &leg == channel => {
-                self.ring_no_answer(now, call_id, agent_id, cause, effects);
+            CallState::Ringing { rings, .. } if rings.iter().any(|r| &r.leg == channel) => {
+                self.ring_failed(now, call_id, agent_id, channel, cause, effects);
             }
             CallState::Bridged {
                 leg, answered_at, ..
             } if &leg == channel => {
-                let Some(call) = self.calls.remove(&call_id) else {
+                let Some(call) = self.remove_call(call_id) else {
                     return;
                 };
                 // The switch hangs the caller up by itself; its hangup event finds nothing.
-                self.legs.remove(&call.caller);
                 self.complete(now, &call, agent_id, answered_at, "agent", cause, effects);
             }
             _ => {}
         }
     }
 
-    /// The agent's phone was busy, rejected the call or did not answer: the agent sits out for
-    /// the back-off and the caller goes back to its place in the queue.
-    fn ring_no_answer(
+    /// Takes one leg out of a ringing call (the agent's state is the caller's business).
+    fn withdraw_ring(
+        &mut self,
+        call_id: CallId,
+        leg: &ChannelUuid,
+        cause: HangupCause,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.kill(&call_id, leg, cause, effects);
+        self.legs.remove(leg);
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            if let CallState::Ringing { rings, .. } = &mut call.state {
+                rings.retain(|r| &r.leg != leg);
+            }
+        }
+    }
+
+    /// After a leg left a ringing call: with no leg left, the call waits again in its place.
+    fn after_ring_removed(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let empty = self.calls.get(&call_id).is_some_and(
+            |c| matches!(&c.state, CallState::Ringing { rings, .. } if rings.is_empty()),
+        );
+        if empty {
+            self.requeue(now, call_id, effects);
+        }
+    }
+
+    /// The agent's phone was busy, rejected the call or did not answer: the agent sits out (or
+    /// is paused after too many misses in a row) and the caller keeps its place.
+    fn ring_failed(
         &mut self,
         now: Timestamp,
         call_id: CallId,
         agent_id: &AgentId,
+        leg: &ChannelUuid,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(call) = self.calls.get(&call_id) else {
+        self.legs.remove(leg);
+        let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
+        if let CallState::Ringing { rings, .. } = &mut call.state {
+            rings.retain(|r| &r.leg != leg);
+        }
         let queue_id = call.queue.clone();
-        let backoff = self
-            .queues
-            .get(&queue_id)
-            .map(|q| q.settings.busy_backoff)
-            .unwrap_or_default();
-        effects.push(Effect::Persist(Record::QueueEvent {
-            call: call_id,
-            queue: queue_id,
-            agent: Some(agent_id.clone()),
-            kind: QueueEventKind::RingNoAnswer,
-            detail: cause.to_owned(),
-            at: now,
-        }));
-        self.counters.ring_no_answer += 1;
-        let until = now.plus(backoff);
-        self.transition_until(
-            now,
-            agent_id,
-            AgentState::Backoff { until },
-            until,
-            |agent, epoch| Timer::BackoffEnds { agent, epoch },
-            effects,
+        let Some(queue) = self.queues.get(&queue_id) else {
+            return;
+        };
+        let settings = &queue.settings;
+        let no_answer = matches!(
+            cause,
+            "NO_ANSWER" | "NO_USER_RESPONSE" | "ALLOTTED_TIMEOUT" | "RECOVERY_ON_TIMER_EXPIRE"
         );
-        self.requeue(now, call_id, effects);
+        let backoff = match cause {
+            "CALL_REJECTED" | "USER_CHALLENGE" => settings.routing.reject_backoff,
+            _ if no_answer => settings.routing.no_answer_backoff,
+            _ => None,
+        }
+        .unwrap_or(settings.busy_backoff);
+        let max_no_answer = settings.routing.max_no_answer;
+        effects.push(queue_event(
+            call_id,
+            &queue_id,
+            Some(agent_id.clone()),
+            QueueEventKind::RingNoAnswer,
+            cause.to_owned(),
+            now,
+        ));
+        self.counters.ring_no_answer += 1;
+        let missed = match self.agents.get_mut(agent_id) {
+            Some(agent) if no_answer => {
+                agent.missed_in_a_row += 1;
+                agent.missed_in_a_row
+            }
+            Some(agent) => agent.missed_in_a_row,
+            None => 0,
+        };
+        let still_offered = self.agents.get(agent_id).is_some_and(|a| match &a.state {
+            AgentState::Offered { leg: l, .. } | AgentState::OnCall { leg: l, .. } => l == leg,
+            _ => false,
+        });
+        if still_offered {
+            if max_no_answer > 0 && missed >= max_no_answer {
+                self.transition(
+                    now,
+                    agent_id,
+                    AgentState::Paused {
+                        reason: NO_ANSWER_PAUSE.to_owned(),
+                    },
+                    StateCause::AutoPause,
+                    effects,
+                );
+                effects.push(queue_event(
+                    call_id,
+                    &queue_id,
+                    Some(agent_id.clone()),
+                    QueueEventKind::AutoPause,
+                    format!("missed={missed}"),
+                    now,
+                ));
+            } else {
+                let until = now.plus(backoff);
+                self.transition_until(
+                    now,
+                    agent_id,
+                    AgentState::Backoff { until },
+                    until,
+                    |agent, epoch| Timer::BackoffEnds { agent, epoch },
+                    effects,
+                );
+            }
+        }
+        self.after_ring_removed(now, call_id, effects);
     }
 
     /// The call waits again with its original key, so it keeps its place.
@@ -728,23 +1175,19 @@ impl Engine {
             return;
         };
         call.state = CallState::Waiting;
-        if let Some(queue) = self.queues.get_mut(&call.queue) {
-            queue.waiting.insert(call.wait_key);
-        }
         self.route_call(now, call_id, effects);
     }
 
     fn abandon(&mut self, now: Timestamp, call: &Call, cause: &str, effects: &mut Vec<Effect>) {
-        let wait_ms =
-            i64::try_from(now.since(call.wait_key.entered_at).as_millis()).unwrap_or(i64::MAX);
-        effects.push(Effect::Persist(Record::QueueEvent {
-            call: call.id,
-            queue: call.queue.clone(),
-            agent: None,
-            kind: QueueEventKind::Abandon,
-            detail: format!("wait_ms={wait_ms}"),
-            at: now,
-        }));
+        let wait_ms = millis_between(call.wait_key.entered_at, now);
+        effects.push(queue_event(
+            call.id,
+            &call.queue,
+            None,
+            QueueEventKind::Abandon,
+            format!("wait_ms={wait_ms}"),
+            now,
+        ));
         effects.push(Effect::Persist(Record::CallEnded {
             call: call.id,
             outcome: CallOutcome::Abandoned,
@@ -753,6 +1196,25 @@ impl Engine {
             at: now,
         }));
         self.counters.abandoned += 1;
+        let window = self
+            .queues
+            .get(&call.queue)
+            .and_then(|q| q.settings.routing.abandoned_resume);
+        if let Some(window) = window.filter(|_| !call.caller_number.is_empty()) {
+            if self.resumable.len() >= MAX_RESUMABLE {
+                self.resumable.retain(|_, r| r.until >= now);
+            }
+            if self.resumable.len() < MAX_RESUMABLE {
+                self.resumable.insert(
+                    (call.queue.clone(), call.caller_number.clone()),
+                    Resumable {
+                        entered_at: call.wait_key.entered_at,
+                        priority: call.wait_key.priority.0,
+                        until: now.plus(window),
+                    },
+                );
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -766,15 +1228,15 @@ impl Engine {
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
-        let talk_ms = i64::try_from(now.since(answered_at).as_millis()).unwrap_or(i64::MAX);
-        effects.push(Effect::Persist(Record::QueueEvent {
-            call: call.id,
-            queue: call.queue.clone(),
-            agent: Some(agent_id.clone()),
-            kind: QueueEventKind::Complete,
-            detail: format!("by={ended_by} talk_ms={talk_ms}"),
-            at: now,
-        }));
+        let talk_ms = millis_between(answered_at, now);
+        effects.push(queue_event(
+            call.id,
+            &call.queue,
+            Some(agent_id.clone()),
+            QueueEventKind::Complete,
+            format!("by={ended_by} talk_ms={talk_ms}"),
+            now,
+        ));
         effects.push(Effect::Persist(Record::CallEnded {
             call: call.id,
             outcome: CallOutcome::Completed,
@@ -782,6 +1244,9 @@ impl Engine {
             talk_ms: Some(talk_ms),
             at: now,
         }));
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.talk_ms += u64::try_from(talk_ms).unwrap_or(0);
+        }
         self.start_wrap_up(now, agent_id, &call.queue, effects);
     }
 
@@ -792,13 +1257,20 @@ impl Engine {
         queue: &QueueId,
         effects: &mut Vec<Effect>,
     ) {
+        let on_call = self
+            .agents
+            .get(agent_id)
+            .is_some_and(|a| matches!(a.state, AgentState::OnCall { .. }));
+        if !on_call {
+            return;
+        }
         let wrap_up = self
             .queues
             .get(queue)
             .map(|q| q.settings.wrap_up)
             .unwrap_or_default();
         if wrap_up.is_zero() {
-            self.make_eligible(now, agent_id, effects);
+            self.make_eligible(now, agent_id, StateCause::Routing, effects);
             return;
         }
         let until = now.plus(wrap_up);
@@ -812,31 +1284,12 @@ impl Engine {
         );
     }
 
-    /// Puts an agent in a state that ends by itself, with a timer tied to the new epoch.
-    fn transition_until(
-        &mut self,
-        now: Timestamp,
-        agent_id: &AgentId,
-        state: AgentState,
-        until: Timestamp,
-        timer: fn(AgentId, u64) -> Timer,
-        effects: &mut Vec<Effect>,
-    ) {
-        self.transition(now, agent_id, state, StateCause::Routing, effects);
-        if let Some(agent) = self.agents.get(agent_id) {
-            effects.push(Effect::SetTimer {
-                at: until,
-                timer: timer(agent_id.clone(), agent.epoch),
-            });
-        }
-    }
-
     fn timer_fired(&mut self, now: Timestamp, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
             Timer::WrapUpEnds { agent, epoch } | Timer::BackoffEnds { agent, epoch } => {
                 let current = self.agents.get(&agent).map(|a| a.epoch);
                 if current == Some(epoch) {
-                    self.make_eligible(now, &agent, effects);
+                    self.make_eligible(now, &agent, StateCause::Routing, effects);
                 }
             }
             Timer::RingTimeout { leg } => {
@@ -845,14 +1298,295 @@ impl Engine {
                 };
                 let ringing = matches!(
                     self.calls.get(&call).map(|c| &c.state),
-                    Some(CallState::Ringing { leg: l, .. }) if *l == leg
+                    Some(CallState::Ringing { rings, .. }) if rings.iter().any(|r| r.leg == leg)
                 );
                 if ringing {
                     self.kill(&call, &leg, HangupCause::NoAnswer, effects);
-                    self.legs.remove(&leg);
-                    self.ring_no_answer(now, call, &agent, "NO_ANSWER", effects);
+                    self.ring_failed(now, call, &agent, &leg, "NO_ANSWER", effects);
                 }
             }
+            Timer::Escalate { call, hops, step } => {
+                let due = self.calls.get(&call).is_some_and(|c| {
+                    c.hops == hops && c.step < step && !matches!(c.state, CallState::Bridged { .. })
+                });
+                if due {
+                    self.escalate(now, call, step, effects);
+                }
+            }
+            Timer::MaxWait { call, hops } => {
+                let due = self.calls.get(&call).is_some_and(|c| {
+                    c.hops == hops && !matches!(c.state, CallState::Bridged { .. })
+                });
+                if due {
+                    self.max_wait_reached(now, call, effects);
+                }
+            }
+            Timer::RingMore { call, epoch } => self.ring_more(now, call, epoch, effects),
+        }
+    }
+
+    /// The call has waited into its queue's next step: it now needs what that step asks.
+    fn escalate(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        step: usize,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let (pool, key, waiting) = (call.pool, call.wait_key, call.state == CallState::Waiting);
+        let (queue_id, entered_at, hops) = (call.queue.clone(), key.entered_at, call.hops);
+        if waiting {
+            if let Some(p) = self.pool_mut(pool) {
+                p.waiting.remove(&key);
+            }
+        }
+        self.set_step(call_id, step);
+        effects.push(queue_event(
+            call_id,
+            &queue_id,
+            None,
+            QueueEventKind::Escalate,
+            format!("step={}", step + 1),
+            now,
+        ));
+        let next = self
+            .queues
+            .get(&queue_id)
+            .and_then(|q| steps(q).get(step + 1).map(|s| s.after));
+        if let Some(after) = next {
+            effects.push(Effect::SetTimer {
+                at: entered_at.plus(after),
+                timer: Timer::Escalate {
+                    call: call_id,
+                    hops,
+                    step: step + 1,
+                },
+            });
+        }
+        if waiting {
+            self.route_call(now, call_id, effects);
+        }
+    }
+
+    /// Ring-progressively: one more agent joins the offer while it still rings.
+    fn ring_more(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        epoch: u64,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if call.offer_epoch != epoch || !matches!(call.state, CallState::Ringing { .. }) {
+            return;
+        }
+        let (pool, queue_id) = (call.pool, call.queue.clone());
+        let next = self.select_agents(pool).into_iter().next();
+        if let Some(agent) = next {
+            self.ring_agent(now, call_id, &agent, effects);
+        }
+        if let Some(queue) = self.queues.get(&queue_id) {
+            effects.push(Effect::SetTimer {
+                at: now.plus(queue.settings.routing.ring_progressively_every),
+                timer: Timer::RingMore {
+                    call: call_id,
+                    epoch,
+                },
+            });
+        }
+    }
+
+    fn max_wait_reached(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let queue_id = call.queue.clone();
+        let wait_ms = millis_between(call.wait_key.entered_at, now);
+        effects.push(queue_event(
+            call_id,
+            &queue_id,
+            None,
+            QueueEventKind::Timeout,
+            format!("wait_ms={wait_ms}"),
+            now,
+        ));
+        let destination = self
+            .queues
+            .get(&queue_id)
+            .and_then(|q| q.settings.routing.on_max_wait.clone())
+            .unwrap_or(Destination::Hangup {
+                cause: "NORMAL_CLEARING".to_owned(),
+            });
+        self.overflow(now, call_id, destination, "max_wait", effects);
+    }
+
+    /// Stops every leg still ringing for the call; their agents are free again.
+    fn cancel_rings(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let rings = match self.calls.get_mut(&call_id) {
+            Some(call) => match std::mem::replace(&mut call.state, CallState::Waiting) {
+                CallState::Ringing { rings, .. } => rings,
+                other => {
+                    call.state = other;
+                    return;
+                }
+            },
+            None => return,
+        };
+        for ring in rings {
+            self.kill(&call_id, &ring.leg, HangupCause::OriginatorCancel, effects);
+            self.legs.remove(&ring.leg);
+            self.make_eligible(now, &ring.agent, StateCause::Routing, effects);
+        }
+    }
+
+    /// The queue lets the caller go: to another queue (keeping its enqueue time and priority),
+    /// or out of our hands to an extension, voicemail or a hangup.
+    fn overflow(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        destination: Destination,
+        reason: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.cancel_rings(now, call_id, effects);
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let from = call.queue.clone();
+        let described = describe(&destination);
+        effects.push(queue_event(
+            call_id,
+            &from,
+            None,
+            QueueEventKind::Overflow,
+            format!("reason={reason} to={described}"),
+            now,
+        ));
+        if let Destination::Queue { queue } = &destination {
+            if self.queues.contains_key(queue) && *queue != from && call.hops < MAX_QUEUE_HOPS {
+                self.move_to_queue(now, call_id, queue, effects);
+                return;
+            }
+        }
+        let Some(call) = self.remove_call(call_id) else {
+            return;
+        };
+        let (switch, channel) = (call.switch.clone(), call.caller.clone());
+        let command = |command| Effect::Switch {
+            affinity: channel.clone(),
+            switch: switch.clone(),
+            command,
+        };
+        if call.on_hold {
+            effects.push(command(SwitchCommand::Break {
+                channel: channel.clone(),
+            }));
+        }
+        let cause = match destination {
+            Destination::Extension { number, context } => {
+                effects.push(command(SwitchCommand::Transfer {
+                    channel: channel.clone(),
+                    extension: number,
+                    context,
+                }));
+                "TRANSFER".to_owned()
+            }
+            Destination::Voicemail { domain, mailbox } => {
+                effects.push(command(SwitchCommand::Voicemail {
+                    channel: channel.clone(),
+                    domain,
+                    mailbox,
+                }));
+                "VOICEMAIL".to_owned()
+            }
+            Destination::Hangup { cause } => {
+                effects.push(command(SwitchCommand::Hangup {
+                    channel: channel.clone(),
+                    cause: cause.clone(),
+                }));
+                cause
+            }
+            // A queue we could not move to (gone, the same queue, or too many hops): hang up.
+            Destination::Queue { .. } => {
+                let cause = "NORMAL_CLEARING".to_owned();
+                effects.push(command(SwitchCommand::Hangup {
+                    channel: channel.clone(),
+                    cause: cause.clone(),
+                }));
+                cause
+            }
+        };
+        effects.push(Effect::Persist(Record::CallEnded {
+            call: call_id,
+            outcome: CallOutcome::Overflowed,
+            hangup_cause: cause,
+            talk_ms: None,
+            at: now,
+        }));
+        self.counters.overflowed += 1;
+    }
+
+    fn move_to_queue(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        queue_id: &QueueId,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let from = std::mem::replace(&mut call.queue, queue_id.clone());
+        call.hops += 1;
+        call.step = 0;
+        let (pool, key, on_hold) = (call.pool, call.wait_key, call.on_hold);
+        let (switch, channel) = (call.switch.clone(), call.caller.clone());
+        if let Some(p) = self.pool_mut(pool) {
+            p.waiting.remove(&key);
+        }
+        effects.push(queue_event(
+            call_id,
+            queue_id,
+            None,
+            QueueEventKind::Enter,
+            format!("priority={} from={from}", key.priority.0),
+            now,
+        ));
+        let moh = |q: &QueueId| self.queues.get(q).map(|q| q.settings.moh.clone());
+        let new_music = on_hold && moh(&from) != moh(queue_id);
+        self.enter_queue(now, call_id, effects);
+        if new_music && self.calls.contains_key(&call_id) {
+            effects.push(Effect::Switch {
+                affinity: channel.clone(),
+                switch: switch.clone(),
+                command: SwitchCommand::Break {
+                    channel: channel.clone(),
+                },
+            });
+            self.start_hold(call_id, &switch, &channel, false, effects);
+        }
+    }
+
+    /// Queues whose last member logged out send their waiting callers to `on_no_agents`.
+    fn overflow_queues_without_agents(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+        let stranded: Vec<(CallId, Destination)> = self
+            .calls
+            .values()
+            .filter(|c| c.state == CallState::Waiting)
+            .filter_map(|c| {
+                let queue = self.queues.get(&c.queue)?;
+                let destination = queue.settings.routing.on_no_agents.clone()?;
+                (queue.logged_in == 0).then_some((c.id, destination))
+            })
+            .collect();
+        for (call, destination) in stranded {
+            self.overflow(now, call, destination, "no_agents", effects);
         }
     }
 
@@ -885,25 +1619,35 @@ impl Engine {
         command: SwitchCommand,
         effects: &mut Vec<Effect>,
     ) {
-        if let SwitchCommand::Bridge { agent_leg, .. } = command {
-            let Some(LegOwner::Agent { call, agent }) = self.legs.remove(&agent_leg) else {
-                return;
-            };
-            let Some(c) = self.calls.get_mut(&call) else {
-                return;
-            };
-            if matches!(&c.state, CallState::Bridged { leg, .. } if *leg == agent_leg) {
-                effects.push(Effect::Switch {
-                    affinity: c.caller.clone(),
-                    switch: switch.clone(),
-                    command: SwitchCommand::Kill {
-                        channel: agent_leg,
-                        cause: HangupCause::NormalClearing,
-                    },
-                });
-                self.ring_no_answer(now, call, &agent, "BRIDGE_FAILED", effects);
-            }
+        let SwitchCommand::Bridge { agent_leg, .. } = command else {
+            return;
+        };
+        let Some(LegOwner::Agent { call, agent }) = self.legs.get(&agent_leg).cloned() else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if !matches!(&c.state, CallState::Bridged { leg, .. } if *leg == agent_leg) {
+            return;
         }
+        effects.push(Effect::Switch {
+            affinity: c.caller.clone(),
+            switch: switch.clone(),
+            command: SwitchCommand::Kill {
+                channel: agent_leg.clone(),
+                cause: HangupCause::NormalClearing,
+            },
+        });
+        // Back to ringing on this one leg, so the failure path is the same as a busy phone.
+        c.state = CallState::Ringing {
+            rings: vec![Ring {
+                agent: agent.clone(),
+                leg: agent_leg.clone(),
+            }],
+            since: now,
+        };
+        self.ring_failed(now, call, &agent, &agent_leg, "BRIDGE_FAILED", effects);
     }
 
     /// Reconciles our view of one switch with what it holds after a (re)connect.
@@ -936,19 +1680,34 @@ impl Engine {
             }
             match state {
                 CallState::Waiting => {}
-                CallState::Ringing { agent, leg, .. } => match present.get(&leg) {
-                    None => {
-                        self.legs.remove(&leg);
-                        self.ring_no_answer(now, call_id, &agent, "CHANNEL_LOST", effects)
+                CallState::Ringing { rings, .. } => {
+                    for ring in rings {
+                        let still_ringing = matches!(
+                            self.calls.get(&call_id).map(|c| &c.state),
+                            Some(CallState::Ringing { rings, .. }) if rings.contains(&ring)
+                        );
+                        if !still_ringing {
+                            continue;
+                        }
+                        match present.get(&ring.leg) {
+                            None => self.ring_failed(
+                                now,
+                                call_id,
+                                &ring.agent,
+                                &ring.leg,
+                                "CHANNEL_LOST",
+                                effects,
+                            ),
+                            Some(snap) if snap.answered => {
+                                self.channel_answered(now, switch, &ring.leg, effects)
+                            }
+                            Some(_) => {}
+                        }
                     }
-                    Some(snap) if snap.answered => {
-                        self.channel_answered(now, switch, &leg, effects)
-                    }
-                    Some(_) => {}
-                },
+                }
                 CallState::Bridged { leg, .. } => {
                     if !present.contains_key(&leg) {
-                        self.channel_hung_up(now, switch, &leg, "CHANNEL_LOST", effects);
+                        self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
                     }
                 }
             }
@@ -994,13 +1753,6 @@ impl Engine {
             Some(stored) => (stored.call, stored.entered_at, stored.priority, true),
             None => (CallId::from_uuid(self.new_uuid()), now, 0, false),
         };
-        let seq = self.next_seq();
-        let wait_key = WaitKey {
-            priority: Reverse(priority),
-            entered_at,
-            seq,
-            call: call_id,
-        };
         if !stored {
             effects.push(Effect::Persist(Record::CallEntered {
                 call: call_id,
@@ -1022,7 +1774,7 @@ impl Engine {
             .filter(|a| a.role == ChannelRole::Agent)
             .and_then(|a| a.agent.clone().map(|agent| (a.channel.clone(), agent)))
             .filter(|(_, agent)| self.agents.contains_key(agent));
-        let call = Call {
+        self.insert_call(Call {
             id: call_id,
             switch: switch.clone(),
             caller: snap.channel.clone(),
@@ -1030,12 +1782,21 @@ impl Engine {
             caller_number: snap.caller_number.clone(),
             caller_name: snap.caller_name.clone(),
             destination: snap.destination.clone(),
-            wait_key,
+            wait_key: WaitKey {
+                priority: Reverse(priority),
+                entered_at,
+                seq: 0,
+                call: call_id,
+            },
+            skills: Vec::new(),
+            step: 0,
+            pool: PoolId(0),
             state: CallState::Waiting,
-        };
+            hops: 0,
+            offer_epoch: 0,
+            on_hold: snap.answered,
+        });
         if let Some((leg, agent)) = agent_leg {
-            self.legs
-                .insert(call.caller.clone(), LegOwner::Caller(call_id));
             self.legs.insert(
                 leg.clone(),
                 LegOwner::Agent {
@@ -1043,17 +1804,14 @@ impl Engine {
                     agent: agent.clone(),
                 },
             );
-            self.calls.insert(
-                call_id,
-                Call {
-                    state: CallState::Bridged {
-                        agent: agent.clone(),
-                        leg: leg.clone(),
-                        answered_at: now,
-                    },
-                    ..call
-                },
-            );
+            if let Some(call) = self.calls.get_mut(&call_id) {
+                call.on_hold = false;
+                call.state = CallState::Bridged {
+                    agent: agent.clone(),
+                    leg: leg.clone(),
+                    answered_at: now,
+                };
+            }
             self.transition(
                 now,
                 &agent,
@@ -1063,43 +1821,17 @@ impl Engine {
             );
             return;
         }
-        let answered = snap.answered;
-        let moh = self
-            .queues
-            .get(&call.queue)
-            .map(|q| q.settings.moh.clone())
-            .unwrap_or_default();
-        let channel = call.caller.clone();
-        self.insert_waiting_call(call);
-        self.route_call(now, call_id, effects);
-        if !answered {
-            effects.push(Effect::Switch {
-                affinity: channel.clone(),
-                switch: switch.clone(),
-                command: SwitchCommand::Answer {
-                    channel: channel.clone(),
-                },
-            });
-            effects.push(Effect::Switch {
-                affinity: channel.clone(),
-                switch: switch.clone(),
-                command: SwitchCommand::PlayHold {
-                    channel,
-                    source: moh,
-                },
-            });
+        self.enter_queue(now, call_id, effects);
+        if !snap.answered {
+            self.start_hold(call_id, switch, &snap.channel, true, effects);
         }
     }
 
-    /// The switch no longer has the caller: close the call and free its agent.
+    /// The switch no longer has the caller: close the call and free its agents.
     fn lose_call(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
-        let Some(call) = self.calls.remove(&call_id) else {
+        let Some(call) = self.remove_call(call_id) else {
             return;
         };
-        self.legs.remove(&call.caller);
-        if let Some(queue) = self.queues.get_mut(&call.queue) {
-            queue.waiting.remove(&call.wait_key);
-        }
         effects.push(Effect::Persist(Record::CallEnded {
             call: call_id,
             outcome: CallOutcome::Lost,
@@ -1110,22 +1842,56 @@ impl Engine {
         self.counters.lost += 1;
         match call.state {
             CallState::Waiting => {}
-            CallState::Ringing { agent, leg, .. } => {
-                self.legs.remove(&leg);
-                effects.push(Effect::Switch {
-                    affinity: call.caller.clone(),
-                    switch: call.switch.clone(),
-                    command: SwitchCommand::Kill {
-                        channel: leg,
-                        cause: HangupCause::OriginatorCancel,
-                    },
-                });
-                self.make_eligible(now, &agent, effects);
+            CallState::Ringing { rings, .. } => {
+                for ring in rings {
+                    self.legs.remove(&ring.leg);
+                    effects.push(Effect::Switch {
+                        affinity: call.caller.clone(),
+                        switch: call.switch.clone(),
+                        command: SwitchCommand::Kill {
+                            channel: ring.leg,
+                            cause: HangupCause::OriginatorCancel,
+                        },
+                    });
+                    self.make_eligible(now, &ring.agent, StateCause::Switch, effects);
+                }
             }
             CallState::Bridged { agent, leg, .. } => {
                 self.legs.remove(&leg);
                 self.start_wrap_up(now, &agent, &call.queue, effects);
             }
         }
+    }
+}
+
+fn queue_event(
+    call: CallId,
+    queue: &QueueId,
+    agent: Option<AgentId>,
+    kind: QueueEventKind,
+    detail: String,
+    at: Timestamp,
+) -> Effect {
+    Effect::Persist(Record::QueueEvent {
+        call,
+        queue: queue.clone(),
+        agent,
+        kind,
+        detail,
+        at,
+    })
+}
+
+fn millis_between(from: Timestamp, to: Timestamp) -> i64 {
+    i64::try_from(to.since(from).as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A destination as queue events show it (`queue:sales`, `extension:9000@default`).
+pub fn describe(destination: &Destination) -> String {
+    match destination {
+        Destination::Queue { queue } => format!("queue:{queue}"),
+        Destination::Extension { number, context } => format!("extension:{number}@{context}"),
+        Destination::Voicemail { domain, mailbox } => format!("voicemail:{mailbox}@{domain}"),
+        Destination::Hangup { cause } => format!("hangup:{cause}"),
     }
 }

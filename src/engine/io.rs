@@ -192,7 +192,31 @@ impl HangupCause {
 /// Timers carry the epoch of what set them; a timer whose epoch is stale is ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
-    WrapUpEnds { agent: AgentId, epoch: u64 },
-    BackoffEnds { agent: AgentId, epoch: u64 },
-    RingTimeout { leg: ChannelUuid },
+    WrapUpEnds {
+        agent: AgentId,
+        epoch: u64,
+    },
+    BackoffEnds {
+        agent: AgentId,
+        epoch: u64,
+    },
+    RingTimeout {
+        leg: ChannelUuid,
+    },
+    /// The call has waited long enough for its queue's next escalation step.
+    Escalate {
+        call: CallId,
+        hops: u32,
+        step: usize,
+    },
+    /// The call has waited its queue's maximum.
+    MaxWait {
+        call: CallId,
+        hops: u32,
+    },
+    /// Ring-progressively: time to ring one more agent for this offer.
+    RingMore {
+        call: CallId,
+        epoch: u64,
+    },
 }

@@ -2,13 +2,15 @@
 //!
 //! Driven as `engine.handle(now, input) -> effects`. It does no I/O, spawns nothing and reads
 //! no clock; the ESL adapter, the API and the timer wheel only send it inputs. Routing is
-//! event-driven and indexed: per queue, idle agents ordered by idle time and waiting calls
-//! ordered by priority then arrival, so one decision costs O(log n).
+//! event-driven and indexed: per queue and requirement, a pool of idle agents ordered by the
+//! queue's strategy and of waiting calls ordered by priority then arrival, so one decision
+//! costs O(log n).
 
 mod core;
 pub mod ids;
 pub mod io;
 pub mod model;
+mod pools;
 pub mod record;
 mod rng;
 pub mod routing;
@@ -18,7 +20,9 @@ pub mod time;
 #[cfg(test)]
 mod tests;
 
-pub use self::core::{CommandError, Counters, Engine, RequestedState};
+pub use self::core::{
+    describe, CallUpdate, CommandError, Counters, Engine, RequestedState, NO_ANSWER_PAUSE,
+};
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
@@ -29,8 +33,8 @@ pub use io::{
 pub use model::{AgentSettings, QueueSettings};
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
 pub use routing::{
-    CallerSkills, Destination, EscalationStep, Membership, Proficiency, QueueRouting, SkillLevel,
-    Strategy,
+    parse_skill_list, CallerSkills, Destination, EscalationStep, Membership, Proficiency,
+    QueueRouting, SkillLevel, Strategy,
 };
 pub use snapshot::Snapshot;
 pub use time::Timestamp;

@@ -56,26 +56,63 @@ pub struct WaitKey {
     pub call: CallId,
 }
 
-/// Idle agents are ordered by how long they have been idle (longest first).
+/// A pool's idle agents are ordered by a rank the queue's strategy computes when the agent
+/// becomes idle (see `pools::rank`); the first is the one to offer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IdleKey {
-    pub idle_since: Timestamp,
-    pub seq: u64,
+    pub rank: (u64, u64, u64),
     pub agent: AgentId,
+}
+
+/// Index of a pool in the engine's pool table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PoolId(pub u32);
+
+/// What an agent needs to take a call at one escalation step: canonical (sorted, one entry
+/// per skill) so equal requirements share one pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Requirement {
+    pub required: Vec<SkillLevel>,
+    pub preferred: Vec<SkillLevel>,
+    pub max_tier: Option<u8>,
+}
+
+/// The agents of one queue who meet one requirement, and the calls that wait for them.
+///
+/// Invariant: a pool never holds both idle agents and waiting calls; whichever arrives second
+/// is matched at once.
+#[derive(Debug)]
+pub struct Pool {
+    pub queue: QueueId,
+    pub requirement: Requirement,
+    pub idle: BTreeSet<IdleKey>,
+    pub waiting: BTreeSet<WaitKey>,
+    /// Kept while a step of its queue uses it; otherwise dropped with its last call.
+    pub permanent: bool,
+    /// Calls whose current step points here.
+    pub calls: usize,
+    /// The last rank taken, for random strategies (new draws start above it).
+    pub floor: u64,
 }
 
 #[derive(Debug)]
 pub struct Queue {
     pub settings: QueueSettings,
-    pub waiting: BTreeSet<WaitKey>,
-    pub idle_agents: BTreeSet<IdleKey>,
+    /// Every pool of this queue; the first has no requirement and holds every idle member.
+    pub pools: Vec<PoolId>,
+    /// The pool of each escalation step for calls without skills of their own.
+    pub step_pools: Vec<PoolId>,
     pub members: usize,
+    /// Members not logged out.
+    pub logged_in: usize,
+    /// Round-robin: the position of the member offered last.
+    pub last_position: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentState {
     LoggedOut,
-    /// Eligible for offers, in every one of its queues' idle sets.
+    /// Eligible for offers, in the idle sets of the pools it matches.
     Available,
     /// Logged in but left out until `until` after a failed offer.
     Backoff {
@@ -92,6 +129,9 @@ pub enum AgentState {
     WrapUp {
         until: Timestamp,
     },
+    Paused {
+        reason: String,
+    },
 }
 
 impl AgentState {
@@ -102,6 +142,14 @@ impl AgentState {
             AgentState::Offered { .. } => AgentStatus::Offered,
             AgentState::OnCall { .. } => AgentStatus::OnCall,
             AgentState::WrapUp { .. } => AgentStatus::WrapUp,
+            AgentState::Paused { .. } => AgentStatus::Paused,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            AgentState::Paused { reason } => Some(reason),
+            _ => None,
         }
     }
 }
@@ -111,19 +159,31 @@ pub struct Agent {
     pub settings: AgentSettings,
     pub state: AgentState,
     pub since: Timestamp,
-    /// Present exactly when the agent is `Available`.
-    pub idle_key: Option<IdleKey>,
+    /// The pools the agent is idle in, with its key in each: non-empty only when `Available`.
+    pub idle: Vec<(PoolId, IdleKey)>,
+    /// When the agent last became available (longest-idle ranks by it).
+    pub idle_since: Timestamp,
     /// Bumped on every state change so stale timers are recognised.
     pub epoch: u64,
     pub calls_answered: u64,
+    pub talk_ms: u64,
+    /// Offers in a row that rang out; reset by an answer.
+    pub missed_in_a_row: u32,
+}
+
+/// One agent leg of an offer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ring {
+    pub agent: AgentId,
+    pub leg: ChannelUuid,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallState {
     Waiting,
+    /// One leg, or several under ring-all and ring-progressively.
     Ringing {
-        agent: AgentId,
-        leg: ChannelUuid,
+        rings: Vec<Ring>,
         since: Timestamp,
     },
     Bridged {
@@ -143,7 +203,18 @@ pub struct Call {
     pub caller_name: String,
     pub destination: String,
     pub wait_key: WaitKey,
+    /// What the caller asked for (dialplan, IVR, CRM, API).
+    pub skills: Vec<SkillLevel>,
+    /// The current escalation step of the queue, and its pool.
+    pub step: usize,
+    pub pool: PoolId,
     pub state: CallState,
+    /// Bumped when the call changes queue, so timers of the old queue are recognised.
+    pub hops: u32,
+    /// Bumped on every new offer, so ring-progressively timers of an old offer are ignored.
+    pub offer_epoch: u64,
+    /// Hold music was started (so it must be broken before anything else plays).
+    pub on_hold: bool,
 }
 
 /// Which call a channel belongs to, and as what.

@@ -6,6 +6,7 @@ use super::core::{Counters, Engine};
 use super::ids::{AgentId, CallId, QueueId};
 use super::model::{AgentState, CallState};
 use super::record::AgentStatus;
+use super::routing::{SkillLevel, Strategy};
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -22,8 +23,10 @@ pub struct QueueView {
     pub id: QueueId,
     pub name: String,
     pub moh: String,
+    pub strategy: Strategy,
     pub waiting: usize,
     pub agents: usize,
+    pub agents_logged_in: usize,
     pub agents_available: usize,
     pub oldest_wait_since: Option<Timestamp>,
 }
@@ -33,12 +36,17 @@ pub struct AgentView {
     pub id: AgentId,
     pub name: String,
     pub status: AgentStatus,
+    /// Why the agent is paused.
+    pub reason: Option<String>,
     pub since: Timestamp,
     /// Set while the agent sits out after a failed offer.
     pub eligible_at: Option<Timestamp>,
     pub call: Option<CallId>,
     pub queues: Vec<QueueId>,
+    pub skills: Vec<SkillLevel>,
     pub calls_answered: u64,
+    pub talk_ms: u64,
+    pub missed_in_a_row: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,9 +59,15 @@ pub struct CallView {
     pub caller_name: String,
     pub state: &'static str,
     pub priority: i32,
+    pub skills: Vec<SkillLevel>,
+    /// The escalation step reached, from 1.
+    pub step: usize,
     pub entered_at: Timestamp,
+    /// The agent talking to the caller, or the first one ringing.
     pub agent: Option<AgentId>,
     pub agent_channel: Option<String>,
+    /// Every agent whose phone rings for this call (several under ring-all).
+    pub ringing: Vec<AgentId>,
 }
 
 impl Snapshot {
@@ -76,14 +90,29 @@ impl Engine {
         let mut queues: Vec<QueueView> = self
             .queues
             .values()
-            .map(|q| QueueView {
-                id: q.settings.id.clone(),
-                name: q.settings.name.clone(),
-                moh: q.settings.moh.clone(),
-                waiting: q.waiting.len(),
-                agents: q.members,
-                agents_available: q.idle_agents.len(),
-                oldest_wait_since: q.waiting.iter().map(|k| k.entered_at).min(),
+            .map(|q| {
+                let pools = q.pools.iter().filter_map(|p| self.pool(*p));
+                let waiting = pools.clone().map(|p| p.waiting.len()).sum();
+                let oldest = pools
+                    .clone()
+                    .filter_map(|p| p.waiting.iter().map(|k| k.entered_at).min())
+                    .min();
+                let available = q
+                    .pools
+                    .first()
+                    .and_then(|p| self.pool(*p))
+                    .map_or(0, |p| p.idle.len());
+                QueueView {
+                    id: q.settings.id.clone(),
+                    name: q.settings.name.clone(),
+                    moh: q.settings.moh.clone(),
+                    strategy: q.settings.routing.strategy,
+                    waiting,
+                    agents: q.members,
+                    agents_logged_in: q.logged_in,
+                    agents_available: available,
+                    oldest_wait_since: oldest,
+                }
             })
             .collect();
         queues.sort_by(|a, b| a.id.cmp(&b.id));
@@ -94,6 +123,7 @@ impl Engine {
                 id: a.settings.id.clone(),
                 name: a.settings.name.clone(),
                 status: a.state.status(),
+                reason: a.state.reason().map(str::to_owned),
                 since: a.since,
                 eligible_at: match a.state {
                     AgentState::Backoff { until } => Some(until),
@@ -106,7 +136,10 @@ impl Engine {
                     _ => None,
                 },
                 queues: a.settings.queues.iter().map(|m| m.queue.clone()).collect(),
+                skills: a.settings.skills.clone(),
                 calls_answered: a.calls_answered,
+                talk_ms: a.talk_ms,
+                missed_in_a_row: a.missed_in_a_row,
             })
             .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));
@@ -114,14 +147,20 @@ impl Engine {
             .calls
             .values()
             .map(|c| {
-                let (state, agent, leg) = match &c.state {
-                    CallState::Waiting => ("waiting", None, None),
-                    CallState::Ringing { agent, leg, .. } => {
-                        ("ringing", Some(agent.clone()), Some(leg.to_string()))
-                    }
-                    CallState::Bridged { agent, leg, .. } => {
-                        ("bridged", Some(agent.clone()), Some(leg.to_string()))
-                    }
+                let (state, agent, leg, ringing) = match &c.state {
+                    CallState::Waiting => ("waiting", None, None, Vec::new()),
+                    CallState::Ringing { rings, .. } => (
+                        "ringing",
+                        rings.first().map(|r| r.agent.clone()),
+                        rings.first().map(|r| r.leg.to_string()),
+                        rings.iter().map(|r| r.agent.clone()).collect(),
+                    ),
+                    CallState::Bridged { agent, leg, .. } => (
+                        "bridged",
+                        Some(agent.clone()),
+                        Some(leg.to_string()),
+                        Vec::new(),
+                    ),
                 };
                 CallView {
                     id: c.id,
@@ -132,9 +171,12 @@ impl Engine {
                     caller_name: c.caller_name.clone(),
                     state,
                     priority: c.wait_key.priority.0,
+                    skills: c.skills.clone(),
+                    step: c.step + 1,
                     entered_at: c.wait_key.entered_at,
                     agent,
                     agent_channel: leg,
+                    ringing,
                 }
             })
             .collect();

@@ -143,8 +143,17 @@ async fn a_busy_agent_is_skipped_and_the_next_one_gets_the_call() {
             )
         })
         .collect();
-    assert_eq!(kinds, ["enter -", "ring_no_answer 1001", "connect 1002"]);
-    assert!(events[1].detail.contains("USER_BUSY"), "{:?}", events[1]);
+    assert_eq!(
+        kinds,
+        [
+            "enter -",
+            "offer 1001",
+            "ring_no_answer 1001",
+            "offer 1002",
+            "connect 1002"
+        ]
+    );
+    assert!(events[2].detail.contains("USER_BUSY"), "{:?}", events[2]);
 }
 
 #[tokio::test]

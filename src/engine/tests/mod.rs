@@ -7,6 +7,9 @@ use expect_test::{expect, Expect};
 
 use super::*;
 
+mod properties;
+mod routing;
+
 const SW: &str = "fs1";
 
 fn ts(ms: i64) -> Timestamp {
@@ -28,9 +31,162 @@ struct Bench {
     names: HashMap<String, String>,
     legs: Vec<ChannelUuid>,
     trace: Vec<String>,
+    /// Timers the engine set and that have not fired yet, for `advance`.
+    timers: Vec<(Timestamp, Timer)>,
+    /// Who was rung, in order (one entry per originate).
+    rung: Vec<String>,
+}
+
+fn qid(id: &str) -> QueueId {
+    QueueId::new(id).expect("queue id")
+}
+
+fn aid(id: &str) -> AgentId {
+    AgentId::new(id).expect("agent id")
+}
+
+/// A queue with the bench's defaults (no wrap-up, 20 s ring timeout, 10 s back-off).
+fn queue(id: &str, routing: QueueRouting) -> QueueSettings {
+    QueueSettings {
+        id: qid(id),
+        name: id.to_owned(),
+        moh: format!("local_stream://{id}"),
+        wrap_up: Duration::ZERO,
+        ring_timeout: Duration::from_secs(20),
+        busy_backoff: Duration::from_secs(10),
+        routing,
+    }
+}
+
+/// An agent in `queues` (given as `queue` or `queue/tier/position`) with `skills` such as
+/// `"spanish:7,billing"`.
+fn agent(id: &str, queues: &[&str], skills: &str) -> AgentSettings {
+    let queues = queues
+        .iter()
+        .zip(1..)
+        .map(|(spec, index)| {
+            let mut parts = spec.split('/');
+            let mut membership = Membership::new(qid(parts.next().unwrap_or_default()), index);
+            if let Some(tier) = parts.next() {
+                membership.tier = tier.parse().expect("tier");
+            }
+            if let Some(position) = parts.next() {
+                membership.position = position.parse().expect("position");
+            }
+            if let Some(weight) = parts.next() {
+                membership.weight = weight.parse().expect("weight");
+            }
+            membership
+        })
+        .collect();
+    AgentSettings {
+        id: aid(id),
+        name: format!("Agent {id}"),
+        dial_string: format!("user/{id}"),
+        queues,
+        skills: parse_skill_list(skills).expect("skills"),
+    }
 }
 
 impl Bench {
+    /// An engine with the given queues and agents, all logged out.
+    fn with(queues: Vec<QueueSettings>, agents: Vec<AgentSettings>) -> Self {
+        let mut engine = Engine::new(7);
+        for q in queues {
+            engine.provision_queue(q);
+        }
+        for a in agents {
+            let effects = engine.provision_agent(ts(0), a, AgentStatus::LoggedOut);
+            assert!(effects.is_empty());
+        }
+        Self {
+            engine,
+            names: HashMap::new(),
+            legs: Vec::new(),
+            trace: Vec::new(),
+            timers: Vec::new(),
+            rung: Vec::new(),
+        }
+    }
+
+    /// A caller parks for `queue` with a priority and skills of its own.
+    fn enqueue(&mut self, at: i64, channel: u32, queue: &str, priority: i32, skills: &str) {
+        let effects = self.engine.handle(
+            ts(at),
+            Input::CallParked(ParkedCall {
+                switch: sw(),
+                channel: chan(channel),
+                queue: qid(queue),
+                caller_number: format!("49301234{channel}"),
+                caller_name: format!("Caller {channel}"),
+                destination: "5000".into(),
+                priority,
+                skills: parse_skill_list(skills).expect("skills"),
+            }),
+        );
+        self.record(at, &format!("chan{channel} parked for {queue}"), effects);
+    }
+
+    fn set_state(&mut self, at: i64, agent: &str, state: RequestedState) {
+        let label = format!("{agent} requests {state:?}");
+        let effects = self
+            .engine
+            .set_agent_state(ts(at), &aid(agent), state)
+            .expect("allowed");
+        self.record(at, &label, effects);
+    }
+
+    /// Fires, in time order, every timer due by `at` (stale ones too: the engine must ignore
+    /// them), as the timer wheel would.
+    fn advance(&mut self, at: i64) {
+        loop {
+            self.timers.sort_by_key(|(when, _)| *when);
+            let Some(index) = self.timers.iter().position(|(when, _)| *when <= ts(at)) else {
+                return;
+            };
+            let (when, timer) = self.timers.remove(index);
+            let effects = self.engine.handle(when, Input::TimerFired(timer.clone()));
+            if !effects.is_empty() {
+                let label = format!("{timer:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                self.record(when.as_millis(), &format!("{label} fired"), effects);
+            }
+        }
+    }
+
+    /// The latest leg rung for `agent`.
+    fn leg_of(&self, agent: &str) -> ChannelUuid {
+        let index = self
+            .rung
+            .iter()
+            .rposition(|a| a == agent)
+            .expect("agent was rung");
+        self.legs[index].clone()
+    }
+
+    fn answer(&mut self, at: i64, agent: &str) {
+        let channel = self.leg_of(agent);
+        let effects = self.engine.handle(
+            ts(at),
+            Input::ChannelAnswered {
+                switch: sw(),
+                channel,
+            },
+        );
+        self.record(at, &format!("{agent} answered"), effects);
+    }
+
+    fn agent_hangs_up(&mut self, at: i64, agent: &str, cause: &str) {
+        self.hangup(at, self.leg_of(agent), cause);
+    }
+
+    fn status(&self, agent: &str) -> AgentStatus {
+        self.engine.agents[&aid(agent)].state.status()
+    }
+
     fn new(agents: &[&str], wrap_up_ms: u64) -> Self {
         let mut engine = Engine::new(7);
         engine.provision_queue(QueueSettings {
@@ -47,6 +203,8 @@ impl Bench {
             names: HashMap::new(),
             legs: Vec::new(),
             trace: Vec::new(),
+            timers: Vec::new(),
+            rung: Vec::new(),
         };
         for a in agents {
             let effects = bench.engine.provision_agent(
@@ -98,6 +256,7 @@ impl Bench {
                         ..
                     } => {
                         self.legs.push(leg.clone());
+                        self.rung.push(agent.to_string());
                         format!(
                             "originate {} to {agent} via {dial_string}",
                             self.name(leg.as_str())
@@ -114,7 +273,25 @@ impl Bench {
                     SwitchCommand::Kill { channel, cause } => {
                         format!("kill {} {}", self.name(channel.as_str()), cause.as_str())
                     }
-                    other => format!("{other:?}"),
+                    SwitchCommand::Transfer {
+                        channel,
+                        extension,
+                        context,
+                    } => format!(
+                        "transfer {} to {extension}@{context}",
+                        self.name(channel.as_str())
+                    ),
+                    SwitchCommand::Voicemail {
+                        channel,
+                        domain,
+                        mailbox,
+                    } => format!(
+                        "voicemail {} {mailbox}@{domain}",
+                        self.name(channel.as_str())
+                    ),
+                    SwitchCommand::Hangup { channel, cause } => {
+                        format!("hangup {} {cause}", self.name(channel.as_str()))
+                    }
                 },
                 Effect::Persist(record) => match record {
                     Record::CallEntered {
@@ -141,28 +318,49 @@ impl Bench {
                         agent,
                         detail,
                         ..
-                    } => format!(
-                        "store queue {} {} {detail}",
-                        kind.as_str(),
-                        agent.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
-                    ),
-                    Record::AgentState {
-                        agent, from, to, ..
                     } => {
-                        format!("store agent {agent} {} -> {}", from.as_str(), to.as_str())
+                        let detail = match detail.strip_prefix("leg=") {
+                            Some(leg) => format!("leg={}", self.name(leg)),
+                            None => detail,
+                        };
+                        format!(
+                            "store queue {} {} {detail}",
+                            kind.as_str(),
+                            agent.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+                        )
                     }
+                    Record::AgentState {
+                        agent,
+                        from,
+                        to,
+                        reason,
+                        ..
+                    } => format!(
+                        "store agent {agent} {} -> {}{}",
+                        from.as_str(),
+                        to.as_str(),
+                        reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                    ),
                 },
-                Effect::SetTimer { at, timer } => match timer {
-                    Timer::WrapUpEnds { agent, .. } => {
-                        format!("timer {at} wrap-up of {agent} ends")
+                Effect::SetTimer { at, timer } => {
+                    self.timers.push((at, timer.clone()));
+                    match timer {
+                        Timer::WrapUpEnds { agent, .. } => {
+                            format!("timer {at} wrap-up of {agent} ends")
+                        }
+                        Timer::BackoffEnds { agent, .. } => {
+                            format!("timer {at} back-off of {agent} ends")
+                        }
+                        Timer::RingTimeout { leg } => {
+                            format!("timer {at} ring timeout {}", self.name(leg.as_str()))
+                        }
+                        Timer::Escalate { step, .. } => {
+                            format!("timer {at} escalate to step {}", step + 1)
+                        }
+                        Timer::MaxWait { .. } => format!("timer {at} max wait"),
+                        Timer::RingMore { .. } => format!("timer {at} ring one more"),
                     }
-                    Timer::BackoffEnds { agent, .. } => {
-                        format!("timer {at} back-off of {agent} ends")
-                    }
-                    Timer::RingTimeout { leg } => {
-                        format!("timer {at} ring timeout {}", self.name(leg.as_str()))
-                    }
-                },
+                }
             };
             self.trace.push(format!("  {line}"));
         }
@@ -258,6 +456,7 @@ fn a_call_reaches_an_available_agent_and_is_bridged_then_wraps_up() {
           store call entered support from 4930123
           store queue enter - priority=0
           store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
           originate id1 to 1001 via user/1001
           timer 25100ms ring timeout id1
           answer chan1
@@ -295,6 +494,7 @@ fn a_busy_agent_is_skipped_and_the_next_one_gets_the_call() {
           store call entered support from 111
           store queue enter - priority=0
           store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
           originate id1 to 1001 via user/1001
           timer 25100ms ring timeout id1
           answer chan1
@@ -304,6 +504,7 @@ fn a_busy_agent_is_skipped_and_the_next_one_gets_the_call() {
           store agent 1001 offered -> available
           timer 10150ms back-off of 1001 ends
           store agent 1002 available -> offered
+          store queue offer 1002 leg=id2
           originate id2 to 1002 via user/1002
           timer 25150ms ring timeout id2
         @400 leg 2 answered
@@ -329,6 +530,7 @@ fn a_waiting_caller_is_routed_the_moment_an_agent_becomes_available() {
         @2000 1001 available
           store agent 1001 logged_out -> available
           store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
           originate id1 to 1001 via user/1001
           timer 27000ms ring timeout id1
     "#]]);
@@ -340,7 +542,12 @@ fn a_caller_hanging_up_while_waiting_is_an_abandon() {
     b.park(100, 1, "111");
     b.hangup(3_100, chan(1), "ORIGINATOR_CANCEL");
     assert_eq!(b.engine.counters().abandoned, 1);
-    assert!(b.engine.queues.values().all(|q| q.waiting.is_empty()));
+    assert!(b
+        .engine
+        .pools
+        .iter()
+        .flatten()
+        .all(|p| p.waiting.is_empty()));
     b.check(expect![[r#"
         @100 chan1 parked
           store call entered support from 111
@@ -368,6 +575,7 @@ fn caller_hangup_while_agent_rings_cancels_the_agent_leg_and_frees_the_agent() {
           store call entered support from 111
           store queue enter - priority=0
           store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
           originate id1 to 1001 via user/1001
           timer 25100ms ring timeout id1
           answer chan1
@@ -408,7 +616,7 @@ fn callers_are_served_in_arrival_order_and_agents_longest_idle_first() {
         .find(|c| c.caller == chan(1))
         .map(|c| c.state.clone());
     assert!(
-        matches!(ringing_first, Some(model::CallState::Ringing { agent, .. }) if agent.as_str() == "b")
+        matches!(ringing_first, Some(model::CallState::Ringing { rings, .. }) if rings[0].agent.as_str() == "b")
     );
 }
 

@@ -1,0 +1,470 @@
+//! Property tests: random event sequences against a small contact center, checking after every
+//! step the promises routing makes (exclusive offers, one bridge per call, one end per call,
+//! first come first served within a priority and a requirement, the pool invariant).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use proptest::prelude::{any, prop_oneof, proptest, ProptestConfig};
+use proptest::strategy::Strategy as _;
+
+use super::*;
+use crate::engine::model::{AgentState, CallState, PoolId, WaitKey};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Park {
+        queue: usize,
+        priority: i32,
+        skills: usize,
+    },
+    Answer(usize),
+    LegFails(usize, usize),
+    CallerHangsUp(usize),
+    AgentHangsUp(usize),
+    Advance(i64),
+    SetState(usize, usize),
+    Priority(usize, i32),
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..3usize, 0..3i32, 0..3usize)
+            .prop_map(|(queue, priority, skills)| Op::Park { queue, priority, skills }),
+        3 => any::<usize>().prop_map(Op::Answer),
+        1 => (any::<usize>(), 0..4usize).prop_map(|(i, c)| Op::LegFails(i, c)),
+        1 => any::<usize>().prop_map(Op::CallerHangsUp),
+        2 => any::<usize>().prop_map(Op::AgentHangsUp),
+        2 => (0..40_000i64).prop_map(Op::Advance),
+        1 => (0..6usize, 0..3usize).prop_map(|(a, s)| Op::SetState(a, s)),
+        1 => (any::<usize>(), 0..4i32).prop_map(|(i, p)| Op::Priority(i, p)),
+    ]
+}
+
+const AGENTS: [&str; 6] = ["a0", "a1", "a2", "a3", "a4", "a5"];
+const QUEUES: [&str; 3] = ["q1", "q2", "q3"];
+const CALLER_SKILLS: [&str; 3] = ["", "spanish:3", "french:5"];
+const FAILURES: [&str; 4] = [
+    "USER_BUSY",
+    "NO_ANSWER",
+    "CALL_REJECTED",
+    "USER_NOT_REGISTERED",
+];
+
+/// The engine plus a crude switch: which legs exist, which timers are due, what was recorded.
+struct World {
+    engine: Engine,
+    now: i64,
+    next_channel: u32,
+    timers: Vec<(Timestamp, Timer)>,
+    callers: Vec<ChannelUuid>,
+    ringing: Vec<ChannelUuid>,
+    bridged: Vec<(ChannelUuid, ChannelUuid)>,
+    entered: HashSet<CallId>,
+    ended: HashMap<CallId, usize>,
+}
+
+impl World {
+    fn new(first_strategy: Strategy) -> Self {
+        let mut engine = Engine::new(11);
+        let step = |after: u64, require: &str, caller_skills| EscalationStep {
+            after: Duration::from_secs(after),
+            require: parse_skill_list(require).expect("skills"),
+            caller_skills,
+            ..EscalationStep::default()
+        };
+        engine.provision_queue(queue(
+            "q1",
+            QueueRouting {
+                strategy: first_strategy,
+                steps: vec![
+                    step(0, "spanish:5", CallerSkills::Require),
+                    step(20, "", CallerSkills::Ignore),
+                ],
+                max_wait: Some(Duration::from_secs(120)),
+                on_max_wait: Some(Destination::Queue { queue: qid("q2") }),
+                abandoned_resume: Some(Duration::from_secs(30)),
+                max_no_answer: 3,
+                ..QueueRouting::default()
+            },
+        ));
+        engine.provision_queue(queue(
+            "q2",
+            QueueRouting {
+                strategy: Strategy::RingAll,
+                weight: 2,
+                ..QueueRouting::default()
+            },
+        ));
+        engine.provision_queue(queue(
+            "q3",
+            QueueRouting {
+                strategy: Strategy::RingProgressively,
+                ring_progressively_every: Duration::from_secs(3),
+                max_no_answer: 2,
+                on_no_agents: Some(Destination::Hangup {
+                    cause: "USER_BUSY".into(),
+                }),
+                ..QueueRouting::default()
+            },
+        ));
+        let agents = [
+            agent("a0", &["q1", "q2"], "spanish:7"),
+            agent("a1", &["q1"], "spanish:4,french:6"),
+            agent("a2", &["q2", "q3"], ""),
+            agent("a3", &["q1", "q3"], "french:9"),
+            agent("a4", &["q3"], "spanish:2"),
+            agent("a5", &["q1", "q2", "q3"], "spanish:5,french:5"),
+        ];
+        for a in agents {
+            engine.provision_agent(ts(0), a, AgentStatus::Available);
+        }
+        Self {
+            engine,
+            now: 0,
+            next_channel: 1,
+            timers: Vec::new(),
+            callers: Vec::new(),
+            ringing: Vec::new(),
+            bridged: Vec::new(),
+            entered: HashSet::new(),
+            ended: HashMap::new(),
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        self.input_at(ts(self.now), input);
+    }
+
+    /// One engine input, checked for first-come-first-served on its own.
+    fn input_at(&mut self, at: Timestamp, input: Input) {
+        let before = self.waiting();
+        let effects = self.engine.handle(at, input);
+        self.check_first_come_first_served(&before);
+        self.apply(effects);
+    }
+
+    /// Plays the switch's part: new legs ring, killed channels hang up (reported back), a
+    /// caller sent away leaves.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        let mut gone = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Switch { command, .. } => match command {
+                    SwitchCommand::Originate { leg, .. } => self.ringing.push(leg),
+                    SwitchCommand::Bridge { caller, agent_leg } => {
+                        self.ringing.retain(|l| *l != agent_leg);
+                        self.bridged.push((caller, agent_leg));
+                    }
+                    SwitchCommand::Kill { channel, cause } => {
+                        gone.push((channel, cause.as_str().to_owned()))
+                    }
+                    SwitchCommand::Transfer { channel, .. }
+                    | SwitchCommand::Voicemail { channel, .. } => {
+                        gone.push((channel, "NORMAL_CLEARING".to_owned()))
+                    }
+                    SwitchCommand::Hangup { channel, cause } => gone.push((channel, cause)),
+                    _ => {}
+                },
+                Effect::Persist(Record::CallEntered { call, .. }) => {
+                    assert!(self.entered.insert(call), "call {call} entered twice");
+                }
+                Effect::Persist(Record::CallEnded { call, .. }) => {
+                    *self.ended.entry(call).or_default() += 1;
+                    assert_eq!(self.ended[&call], 1, "call {call} ended twice");
+                }
+                Effect::Persist(_) => {}
+                Effect::SetTimer { at, timer } => self.timers.push((at, timer)),
+            }
+        }
+        for (channel, cause) in gone {
+            self.channel_gone(channel, &cause);
+        }
+    }
+
+    fn channel_gone(&mut self, channel: ChannelUuid, cause: &str) {
+        let known = self.ringing.contains(&channel)
+            || self.callers.contains(&channel)
+            || self
+                .bridged
+                .iter()
+                .any(|(c, a)| *c == channel || *a == channel);
+        if !known {
+            return;
+        }
+        self.ringing.retain(|l| *l != channel);
+        self.callers.retain(|c| *c != channel);
+        // A bridged pair goes down together; the agent leg's hangup comes first.
+        let pair = self
+            .bridged
+            .iter()
+            .position(|(c, a)| *c == channel || *a == channel)
+            .map(|i| self.bridged.remove(i));
+        let channels = match pair {
+            Some((caller, agent)) if agent == channel => vec![agent, caller],
+            Some((caller, agent)) => vec![caller, agent],
+            None => vec![channel],
+        };
+        for ch in channels {
+            self.callers.retain(|c| *c != ch);
+            self.input(Input::ChannelHungUp {
+                switch: sw(),
+                channel: ch,
+                cause: cause.to_owned(),
+            });
+        }
+    }
+
+    fn step(&mut self, op: Op) {
+        self.now += 50;
+        match op {
+            Op::Park {
+                queue,
+                priority,
+                skills,
+            } => {
+                let channel = chan(self.next_channel);
+                // Few distinct numbers, so abandon-and-resume happens.
+                let number = format!("4930{}", self.next_channel % 4);
+                self.next_channel += 1;
+                self.callers.push(channel.clone());
+                self.input(Input::CallParked(ParkedCall {
+                    switch: sw(),
+                    channel,
+                    queue: qid(QUEUES[queue]),
+                    caller_number: number,
+                    caller_name: "Caller".into(),
+                    destination: "5000".into(),
+                    priority,
+                    skills: parse_skill_list(CALLER_SKILLS[skills]).expect("skills"),
+                }));
+            }
+            Op::Answer(i) => {
+                if let Some(leg) = pick(&self.ringing, i) {
+                    self.input(Input::ChannelAnswered {
+                        switch: sw(),
+                        channel: leg,
+                    });
+                }
+            }
+            Op::LegFails(i, cause) => {
+                if let Some(leg) = pick(&self.ringing, i) {
+                    self.channel_gone(leg, FAILURES[cause]);
+                }
+            }
+            Op::CallerHangsUp(i) => {
+                if let Some(caller) = pick(&self.callers, i) {
+                    self.channel_gone(caller, "NORMAL_CLEARING");
+                }
+            }
+            Op::AgentHangsUp(i) => {
+                let legs: Vec<ChannelUuid> = self.bridged.iter().map(|(_, a)| a.clone()).collect();
+                if let Some(leg) = pick(&legs, i) {
+                    self.channel_gone(leg, "NORMAL_CLEARING");
+                }
+            }
+            Op::Advance(ms) => {
+                self.now += ms;
+                self.fire_due();
+            }
+            Op::SetState(agent, state) => {
+                let requested = match state {
+                    0 => RequestedState::Available,
+                    1 => RequestedState::LoggedOut,
+                    _ => RequestedState::Paused {
+                        reason: "break".into(),
+                    },
+                };
+                let before = self.waiting();
+                if let Ok(effects) =
+                    self.engine
+                        .set_agent_state(ts(self.now), &aid(AGENTS[agent]), requested)
+                {
+                    self.check_first_come_first_served(&before);
+                    self.apply(effects);
+                }
+            }
+            Op::Priority(i, priority) => {
+                let mut ids: Vec<CallId> = self.engine.calls.keys().copied().collect();
+                ids.sort();
+                if let Some(call) = pick(&ids, i) {
+                    let update = CallUpdate {
+                        priority: Some(priority),
+                        skills: None,
+                    };
+                    if let Ok(effects) = self.engine.update_call(ts(self.now), call, update) {
+                        self.apply(effects);
+                    }
+                }
+            }
+        }
+    }
+
+    fn fire_due(&mut self) {
+        loop {
+            self.timers.sort_by_key(|(at, _)| *at);
+            match self.timers.first() {
+                Some((at, _)) if at.as_millis() <= self.now => {
+                    let (at, timer) = self.timers.remove(0);
+                    self.input_at(at, Input::TimerFired(timer));
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Waiting calls by key, to check nobody was overtaken by the next step.
+    fn waiting(&self) -> BTreeMap<CallId, (PoolId, WaitKey)> {
+        self.engine
+            .calls
+            .values()
+            .filter(|c| c.state == CallState::Waiting)
+            .map(|c| (c.id, (c.pool, c.wait_key)))
+            .collect()
+    }
+
+    fn check_invariants(&self) {
+        let engine = &self.engine;
+        let mut offers: HashMap<&AgentId, usize> = HashMap::new();
+        for call in engine.calls.values() {
+            match &call.state {
+                CallState::Waiting => {
+                    let pool = engine.pool(call.pool).expect("call's pool exists");
+                    assert!(
+                        pool.waiting.contains(&call.wait_key),
+                        "waiting call not in its pool"
+                    );
+                }
+                CallState::Ringing { rings, .. } => {
+                    assert!(!rings.is_empty(), "a ringing call with no leg");
+                    for ring in rings {
+                        *offers.entry(&ring.agent).or_default() += 1;
+                        let agent = &engine.agents[&ring.agent];
+                        assert_eq!(
+                            agent.state,
+                            AgentState::Offered {
+                                call: call.id,
+                                leg: ring.leg.clone()
+                            },
+                            "agent {} rings for {} but is {:?}",
+                            ring.agent,
+                            call.id,
+                            agent.state
+                        );
+                    }
+                }
+                CallState::Bridged { agent, leg, .. } => {
+                    assert_eq!(
+                        engine.agents[agent].state,
+                        AgentState::OnCall {
+                            call: call.id,
+                            leg: leg.clone()
+                        },
+                        "bridged call's agent is not on it"
+                    );
+                }
+            }
+        }
+        for (agent, n) in offers {
+            assert_eq!(n, 1, "agent {agent} holds {n} offers");
+        }
+        for (id, agent) in &engine.agents {
+            match &agent.state {
+                AgentState::Offered { call, .. } => assert!(
+                    matches!(
+                        engine.calls.get(call).map(|c| &c.state),
+                        Some(CallState::Ringing { .. })
+                    ),
+                    "{id} offered a call that does not ring"
+                ),
+                AgentState::OnCall { call, .. } => assert!(
+                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. }) if agent == id),
+                    "{id} on a call that is not bridged to it"
+                ),
+                AgentState::Available => {}
+                _ => assert!(agent.idle.is_empty(), "{id} idle while {:?}", agent.state),
+            }
+        }
+        for pool in engine.pools.iter().flatten() {
+            assert!(
+                pool.idle.is_empty() || pool.waiting.is_empty(),
+                "a pool of {} has idle agents and waiting calls",
+                pool.queue
+            );
+            for key in &pool.waiting {
+                assert!(
+                    matches!(
+                        engine.calls.get(&key.call).map(|c| &c.state),
+                        Some(CallState::Waiting)
+                    ),
+                    "a pool lists a call that is not waiting"
+                );
+            }
+        }
+    }
+
+    /// First come, first served: a call that left the waiting set for an agent had no
+    /// better-placed call waiting in the same pool.
+    fn check_first_come_first_served(&self, before: &BTreeMap<CallId, (PoolId, WaitKey)>) {
+        let engine = &self.engine;
+        let now = self.waiting();
+        for (id, (pool, key)) in before {
+            let offered = engine
+                .calls
+                .get(id)
+                .is_some_and(|c| c.state != CallState::Waiting && c.pool == *pool);
+            if !offered {
+                continue;
+            }
+            for (other, (other_pool, other_key)) in &now {
+                if other_pool == pool && before.contains_key(other) {
+                    assert!(
+                        other_key > key,
+                        "call {other} waited ahead of {id} in the same pool and was overtaken"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Everyone hangs up; every call that entered must have ended exactly once.
+    fn drain(&mut self) {
+        for caller in self.callers.clone() {
+            self.channel_gone(caller, "NORMAL_CLEARING");
+        }
+        self.now += 1_000_000;
+        self.fire_due();
+        assert!(
+            self.engine.calls.is_empty(),
+            "calls left: {}",
+            self.engine.calls.len()
+        );
+        for call in &self.entered {
+            assert_eq!(
+                self.ended.get(call),
+                Some(&1),
+                "call {call} did not end once"
+            );
+        }
+    }
+}
+
+fn pick<T: Clone>(items: &[T], i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items[i % items.len()].clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn routing_keeps_its_promises_under_any_event_order(
+        strategy in 0..Strategy::ALL.len(),
+        ops in proptest::collection::vec(op(), 1..120),
+    ) {
+        let mut world = World::new(Strategy::ALL[strategy]);
+        for op in ops {
+            world.step(op);
+            world.check_invariants();
+        }
+        world.drain();
+    }
+}
