@@ -102,6 +102,10 @@ pub struct Engine {
     pub(super) free_pools: Vec<PoolId>,
     pub(super) counters: Counters,
     resumable: HashMap<(QueueId, String), Resumable>,
+    /// Agents by the SIP user of their phone.
+    phone_users: HashMap<String, AgentId>,
+    /// Channels that keep an agent's phone busy without being ours.
+    calls_elsewhere: HashMap<ChannelUuid, AgentId>,
     pub(super) rng: SplitMix64,
     seq: u64,
 }
@@ -120,6 +124,8 @@ impl Engine {
             free_pools: Vec::new(),
             counters: Counters::default(),
             resumable: HashMap::new(),
+            phone_users: HashMap::new(),
+            calls_elsewhere: HashMap::new(),
             rng: SplitMix64::new(seed),
             seq: 0,
         }
@@ -179,6 +185,10 @@ impl Engine {
         super::routing::canonical(&mut settings.skills);
         let mut effects = Vec::new();
         let id = settings.id.clone();
+        self.phone_users.retain(|_, agent| *agent != id);
+        if let Some(user) = settings.phone_user() {
+            self.phone_users.insert(user.to_owned(), id.clone());
+        }
         if let Some(existing) = self.agents.get(&id) {
             let logged_in = existing.state != AgentState::LoggedOut;
             let available = existing.state == AgentState::Available;
@@ -214,6 +224,7 @@ impl Engine {
                 calls_answered: 0,
                 talk_ms: 0,
                 missed_in_a_row: 0,
+                calls_elsewhere: 0,
             },
         );
         match initial {
@@ -251,7 +262,11 @@ impl Engine {
                 self.channel_answered(now, &switch, &channel, &mut effects)
             }
             Input::ChannelHungUp { channel, cause, .. } => {
+                self.call_elsewhere_ended(now, &channel, &mut effects);
                 self.channel_hung_up(now, &channel, &cause, &mut effects)
+            }
+            Input::ChannelInUse { channel, users, .. } => {
+                self.call_elsewhere_started(channel, &users)
             }
             Input::CommandFailed {
                 switch, command, ..
@@ -859,6 +874,9 @@ impl Engine {
         };
         agent.idle_since = now;
         agent.epoch += 1;
+        if agent.calls_elsewhere > 0 {
+            return;
+        }
         let pools = self.pools_of(agent_id);
         if let Some(call) = self.best_waiting_call(&pools) {
             self.offer(now, call, vec![agent_id.clone()], effects);
@@ -866,6 +884,41 @@ impl Engine {
         }
         for pool in pools {
             self.index_agent_in(pool, agent_id);
+        }
+    }
+
+    /// The agent's phone is on a call that is not ours: no offers until it ends.
+    fn call_elsewhere_started(&mut self, channel: ChannelUuid, users: &[String]) {
+        if matches!(self.legs.get(&channel), Some(LegOwner::Agent { .. }))
+            || self.calls_elsewhere.contains_key(&channel)
+        {
+            return;
+        }
+        let Some(agent_id) = users.iter().find_map(|u| self.phone_users.get(u)).cloned() else {
+            return;
+        };
+        self.unindex_agent(&agent_id);
+        if let Some(agent) = self.agents.get_mut(&agent_id) {
+            agent.calls_elsewhere += 1;
+        }
+        self.calls_elsewhere.insert(channel, agent_id);
+    }
+
+    fn call_elsewhere_ended(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelUuid,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(agent_id) = self.calls_elsewhere.remove(channel) else {
+            return;
+        };
+        let Some(agent) = self.agents.get_mut(&agent_id) else {
+            return;
+        };
+        agent.calls_elsewhere = agent.calls_elsewhere.saturating_sub(1);
+        if agent.calls_elsewhere == 0 && agent.state == AgentState::Available {
+            self.make_eligible(now, &agent_id, StateCause::Switch, effects);
         }
     }
 

@@ -39,6 +39,14 @@ pub enum Input {
     },
     /// A timer the engine set has expired.
     TimerFired(Timer),
+    /// A channel that is not one of our agent legs was answered. `users` are the SIP users it
+    /// involves (the calling and the called phone): an agent whose phone is among them is on a
+    /// call and must not be offered another until the channel hangs up.
+    ChannelInUse {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        users: Vec<String>,
+    },
     /// The caller pressed a key (a DTMF event, in-band or RFC 2833).
     Dtmf {
         switch: SwitchName,

@@ -36,6 +36,18 @@ pub struct AgentSettings {
 }
 
 impl AgentSettings {
+    /// The SIP user of the agent's phone, read from its dial string (`user/1001@domain`,
+    /// `sofia/internal/1001@host`), for recognising its other calls.
+    pub fn phone_user(&self) -> Option<&str> {
+        let rest = self.dial_string.strip_prefix("user/").or_else(|| {
+            self.dial_string
+                .strip_prefix("sofia/")
+                .and_then(|r| r.split_once('/').map(|(_, user)| user))
+        })?;
+        let user = rest.split('@').next()?;
+        (!user.is_empty()).then_some(user)
+    }
+
     pub fn membership(&self, queue: &QueueId) -> Option<&Membership> {
         self.queues.iter().find(|m| &m.queue == queue)
     }
@@ -169,6 +181,9 @@ pub struct Agent {
     pub talk_ms: u64,
     /// Offers in a row that rang out; reset by an answer.
     pub missed_in_a_row: u32,
+    /// Calls on the agent's phone that are not ours (a personal call, a direct call): while
+    /// any is up, the agent gets no offer.
+    pub calls_elsewhere: u32,
 }
 
 /// One agent leg of an offer.

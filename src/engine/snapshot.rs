@@ -47,6 +47,8 @@ pub struct AgentView {
     pub calls_answered: u64,
     pub talk_ms: u64,
     pub missed_in_a_row: u32,
+    /// On a call the controller did not route (a personal or direct call): no offers meanwhile.
+    pub busy_elsewhere: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +142,7 @@ impl Engine {
                 calls_answered: a.calls_answered,
                 talk_ms: a.talk_ms,
                 missed_in_a_row: a.missed_in_a_row,
+                busy_elsewhere: a.calls_elsewhere > 0,
             })
             .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));

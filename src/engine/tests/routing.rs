@@ -819,3 +819,54 @@ fn a_caller_who_calls_back_soon_after_abandoning_gets_its_place_back() {
         .map(|c| (c.caller.clone(), c.wait_key.entered_at.as_millis()));
     assert_eq!(ringing, Some((chan(1), 1_000)));
 }
+
+#[test]
+fn an_agent_on_a_call_we_did_not_route_is_not_offered_another() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.available(0, "1001");
+    let personal = chan(900);
+    let effects = b.engine.handle(
+        ts(50),
+        Input::ChannelInUse {
+            switch: sw(),
+            channel: personal.clone(),
+            users: vec!["+4930999".into(), "1001".into()],
+        },
+    );
+    b.record(50, "1001's phone answers a direct call", effects);
+    b.park(100, 1, "111");
+    assert!(b.rung.is_empty());
+    b.hangup(5_000, personal, "NORMAL_CLEARING");
+    assert_eq!(b.rung, ["1001"]);
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @50 1001's phone answers a direct call
+        @100 chan1 parked
+          store call entered support from 111
+          store queue enter - priority=0
+          answer chan1
+          hold chan1 local_stream://moh
+        @5000 chan900 hung up NORMAL_CLEARING
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 30000ms ring timeout id1
+    "#]]);
+}
+
+#[test]
+fn the_phone_user_is_read_from_user_and_sofia_dial_strings() {
+    let user = |dial: &str| {
+        let mut a = agent("x", &[], "");
+        a.dial_string = dial.into();
+        a.phone_user().map(str::to_owned)
+    };
+    assert_eq!(user("user/1001@pbx.example.com").as_deref(), Some("1001"));
+    assert_eq!(user("user/1001").as_deref(), Some("1001"));
+    assert_eq!(
+        user("sofia/internal/agent2@127.0.0.1:5072").as_deref(),
+        Some("agent2")
+    );
+    assert_eq!(user("loopback/9199/default"), None);
+}
