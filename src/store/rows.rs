@@ -289,29 +289,17 @@ mod tests {
 
     #[test]
     fn every_enum_value_the_engine_writes_reads_back() {
-        for o in [
-            CallOutcome::Completed,
-            CallOutcome::Abandoned,
-            CallOutcome::Lost,
-        ] {
+        for o in CallOutcome::ALL {
             assert_eq!(call_outcome(o.as_str()), Ok(o));
         }
-        for k in [
-            QueueEventKind::Enter,
-            QueueEventKind::Connect,
-            QueueEventKind::Abandon,
-            QueueEventKind::RingNoAnswer,
-            QueueEventKind::Complete,
-        ] {
+        for k in QueueEventKind::ALL {
             assert_eq!(queue_event_kind(k.as_str()), Ok(k));
         }
-        for c in [
-            StateCause::Api,
-            StateCause::Provisioning,
-            StateCause::Routing,
-            StateCause::Switch,
-        ] {
+        for c in StateCause::ALL {
             assert_eq!(state_cause(c.as_str()), Ok(c));
+        }
+        for s in AgentStatus::ALL {
+            assert_eq!(agent_status(s.as_str()), Ok(s));
         }
         assert!(call_outcome("won").is_err());
     }
