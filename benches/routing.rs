@@ -196,7 +196,7 @@ mod end_to_end {
 
     use switchboard::app::{self, StartOptions};
     use switchboard::config::DialString;
-    use switchboard::engine::{AgentId, QueueId, SwitchName};
+    use switchboard::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
     use switchboard::esl::SwitchSettings;
     use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
     use switchboard::store::{AgentRow, QueueRow};
@@ -231,7 +231,8 @@ mod end_to_end {
                 id: AgentId::new(format!("a{i}")).expect("id"),
                 name: format!("Agent {i}"),
                 dial_string: DialString::parse(&format!("user/{user}")).expect("dial"),
-                queues: vec![QueueId::new("support").expect("id")],
+                queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
+                skills: Vec::new(),
             });
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -253,6 +254,8 @@ mod end_to_end {
                 moh: "local_stream://moh".into(),
                 wrap_up_ms: 0,
                 ring_timeout_ms: 20_000,
+                busy_backoff_ms: None,
+                routing: QueueRouting::default(),
             }],
             log_in: rows.iter().map(|r| r.id.clone()).collect(),
             agents: rows,

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use super::{start, StartOptions};
 use crate::config::DialString;
-use crate::engine::{AgentId, QueueId, SwitchName};
+use crate::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
 use crate::esl::SwitchSettings;
 use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
 use crate::store::{AgentRow, QueueRow};
@@ -58,7 +58,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             id: AgentId::new(&user)?,
             name: format!("Agent {user}"),
             dial_string: DialString::parse(&format!("user/{user}"))?,
-            queues: vec![QueueId::new("support")?],
+            queues: vec![Membership::new(QueueId::new("support")?, 1)],
+            skills: Vec::new(),
         });
     }
 
@@ -87,6 +88,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             moh: "local_stream://moh".into(),
             wrap_up_ms: 2_000,
             ring_timeout_ms: 15_000,
+            busy_backoff_ms: None,
+            routing: QueueRouting::default(),
         }],
         agents,
         log_in,

@@ -43,7 +43,8 @@ pub struct StartOptions {
     /// Applied to the store idempotently before the engine loads from it.
     pub queues: Vec<QueueRow>,
     pub agents: Vec<AgentRow>,
-    /// How long an agent whose phone was busy or did not answer sits out.
+    /// How long an agent whose phone was busy or did not answer sits out, for queues whose row
+    /// does not set `busy_backoff_ms`.
     pub busy_backoff: Duration,
     /// Agents to log in at start (the demo's simulated agents).
     pub log_in: Vec<crate::engine::AgentId>,
@@ -222,23 +223,12 @@ pub async fn options_from_config(
     let queues = provisioning
         .queues
         .iter()
-        .map(|q| QueueRow {
-            id: q.id.clone(),
-            name: q.name.clone(),
-            moh: q.moh.clone(),
-            wrap_up_ms: millis(q.wrap_up.unwrap_or(defaults.wrap_up)),
-            ring_timeout_ms: millis(q.ring_timeout.unwrap_or(defaults.ring_timeout)),
-        })
+        .map(|q| QueueRow::from_provisioned(q, &defaults))
         .collect();
     let agents = provisioning
         .agents
         .iter()
-        .map(|a| AgentRow {
-            id: a.id.clone(),
-            name: a.name.clone(),
-            dial_string: a.dial_string.clone(),
-            queues: a.queues.clone(),
-        })
+        .map(AgentRow::from_provisioned)
         .collect();
     let switches = config
         .switches
@@ -265,10 +255,6 @@ pub async fn options_from_config(
     })
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 fn duration(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
@@ -280,22 +266,53 @@ fn queue_settings(row: QueueRow, busy_backoff: Duration) -> QueueSettings {
         moh: row.moh,
         wrap_up: duration(row.wrap_up_ms),
         ring_timeout: duration(row.ring_timeout_ms),
-        busy_backoff,
-        routing: crate::engine::QueueRouting::default(),
+        busy_backoff: row.busy_backoff_ms.map_or(busy_backoff, duration),
+        routing: row.routing,
     }
 }
 
 fn agent_settings(row: AgentRow) -> AgentSettings {
+    let mut skills = row.skills;
+    crate::engine::routing::canonical(&mut skills);
     AgentSettings {
         id: row.id,
         name: row.name,
         dial_string: row.dial_string.as_str().to_owned(),
-        queues: row
-            .queues
-            .into_iter()
-            .zip(1..)
-            .map(|(q, position)| crate::engine::Membership::new(q, position))
-            .collect(),
-        skills: Vec::new(),
+        queues: row.queues,
+        skills,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Provisioning, RoutingDefaults};
+
+    fn example() -> Provisioning {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning.example.toml");
+        match Provisioning::load(&path) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn provisioned_routing_reaches_the_engine_settings() {
+        let p = example();
+        let defaults = RoutingDefaults::default();
+        let mut support = QueueRow::from_provisioned(&p.queues[0], &defaults);
+        let settings = queue_settings(support.clone(), Duration::from_secs(12));
+        assert_eq!(settings.routing, p.queues[0].routing);
+        assert_eq!(settings.busy_backoff, Duration::from_secs(12));
+
+        support.busy_backoff_ms = Some(2_500);
+        let settings = queue_settings(support, Duration::from_secs(12));
+        assert_eq!(settings.busy_backoff, Duration::from_millis(2_500));
+
+        let carla = agent_settings(AgentRow::from_provisioned(&p.agents[2]));
+        assert_eq!(carla.queues, p.agents[2].queues);
+        assert_eq!(carla.skills, p.agents[2].skills);
+        assert_eq!(carla.level(&p.agents[2].skills[0].skill), 9);
     }
 }

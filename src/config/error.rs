@@ -122,6 +122,7 @@ pub(crate) fn key_at(text: &str, offset: usize) -> String {
                 last_key = None;
                 continue;
             };
+            let name = within_arrays(&name, &array_counts);
             let count = match array_counts.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, count)) => {
                     *count += 1;
@@ -135,7 +136,9 @@ pub(crate) fn key_at(text: &str, offset: usize) -> String {
             table = format!("{name}[{count}]");
             last_key = None;
         } else if let Some(name) = line.strip_prefix('[') {
-            table = header_name(name, "]").unwrap_or_default();
+            table = header_name(name, "]")
+                .map(|name| within_arrays(&name, &array_counts))
+                .unwrap_or_default();
             last_key = None;
         } else if let Some((lhs, _)) = line.split_once('=') {
             last_key = Some(unquote(lhs));
@@ -147,6 +150,25 @@ pub(crate) fn key_at(text: &str, offset: usize) -> String {
         Some(key) => format!("{table}.{key}"),
         None => table,
     }
+}
+
+/// A header's dotted name with the current index of every enclosing array of tables:
+/// `queue.step` after the second `[[queue]]` is `queue[1].step`.
+fn within_arrays(name: &str, array_counts: &[(String, usize)]) -> String {
+    let mut resolved = String::new();
+    let mut segments = name.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        if !resolved.is_empty() {
+            resolved.push('.');
+        }
+        resolved.push_str(segment);
+        if segments.peek().is_some() {
+            if let Some((_, count)) = array_counts.iter().find(|(n, _)| *n == resolved) {
+                resolved = format!("{resolved}[{count}]");
+            }
+        }
+    }
+    resolved
 }
 
 /// The table name in a header line (after its opening brackets), if the header is well formed.
@@ -203,6 +225,19 @@ list = [
         assert_eq!(
             key_at(DOC, DOC.find("[[switch]]").unwrap_or(0)),
             "switch[0]"
+        );
+    }
+
+    #[test]
+    fn nested_arrays_of_tables_are_counted_within_their_parent() {
+        let doc = "[[queue]]\nid = \"a\"\n[[queue.step]]\nafter = \"0s\"\n\
+                   [[queue]]\nid = \"b\"\n[[queue.step]]\nafter = \"0s\"\n\
+                   [[queue.step]]\nafter = \"bad\"\n";
+        let offset = doc.find("\"bad\"").unwrap_or(0);
+        assert_eq!(key_at(doc, offset), "queue[1].step[1].after");
+        assert_eq!(
+            key_at(doc, doc.find("id = \"b\"").unwrap_or(0)),
+            "queue[1].id"
         );
     }
 

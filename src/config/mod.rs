@@ -81,8 +81,29 @@ password = "ClueCon"
         let bob = &p.agents[1];
         assert_eq!(bob.dial_string.as_str(), "user/1002");
         assert_eq!(
-            bob.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(),
+            bob.queues
+                .iter()
+                .map(|m| m.queue.as_str())
+                .collect::<Vec<_>>(),
             ["support", "sales"]
+        );
+
+        let support = &p.queues[0].routing;
+        assert_eq!(support.strategy, crate::engine::Strategy::BestSkillMatch);
+        assert_eq!(support.steps.len(), 3);
+        assert_eq!(
+            support.on_max_wait.as_ref().map(ToString::to_string),
+            Some("queue:sales".to_owned())
+        );
+        let carla = &p.agents[2];
+        assert_eq!(carla.queues[1].tier, 2);
+        assert_eq!(
+            carla
+                .skills
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["italian:9", "spanish:5"]
         );
     }
 
@@ -334,10 +355,10 @@ name = "Support"
     #[test]
     fn unknown_provisioning_key_is_rejected() {
         let err =
-            Provisioning::parse(&format!("{QUEUES}strategy = \"ring-all\"\n"), "p.toml").err();
+            Provisioning::parse(&format!("{QUEUES}stratgey = \"ring-all\"\n"), "p.toml").err();
         assert_eq!(
             err.map(|e| (e.line, e.key)),
-            Some((Some(5), "queue[0].strategy".to_owned()))
+            Some((Some(5), "queue[0].stratgey".to_owned()))
         );
     }
 

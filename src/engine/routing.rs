@@ -252,6 +252,131 @@ pub enum Destination {
     Hangup { cause: String },
 }
 
+impl Destination {
+    /// The dialplan context of `extension:<number>` when none is given.
+    pub const DEFAULT_CONTEXT: &'static str = "default";
+    /// The cause of a bare `hangup`.
+    pub const DEFAULT_HANGUP_CAUSE: &'static str = "NORMAL_CLEARING";
+
+    /// Checks that every value can go into a switch command as it is: extensions, contexts,
+    /// mailboxes and domains hold letters, digits and `*#+._-` (not leading `-`, which
+    /// `uuid_transfer` would read as a flag); a cause holds uppercase letters and `_`.
+    pub fn check(&self) -> Result<(), DestinationError> {
+        match self {
+            Destination::Queue { .. } => Ok(()),
+            Destination::Extension { number, context } => {
+                safe_value("extension", number, 64)?;
+                safe_value("context", context, 64)
+            }
+            Destination::Voicemail { domain, mailbox } => {
+                safe_value("mailbox", mailbox, 64)?;
+                safe_value("domain", domain, 253)
+            }
+            Destination::Hangup { cause } => {
+                if cause.len() > 64 {
+                    return Err(DestinationError::TooLong {
+                        part: "hangup cause",
+                        max: 64,
+                    });
+                }
+                if cause.is_empty() || !cause.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    return Err(DestinationError::Unsafe {
+                        part: "hangup cause",
+                        value: cause.clone(),
+                        allowed: "a Q.850 cause name such as NO_ANSWER (uppercase letters and _)",
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn safe_value(part: &'static str, value: &str, max: usize) -> Result<(), DestinationError> {
+    let safe =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '+' | '.' | '_' | '-');
+    if value.len() > max {
+        return Err(DestinationError::TooLong { part, max });
+    }
+    if value.is_empty() || value.starts_with('-') || !value.chars().all(safe) {
+        return Err(DestinationError::Unsafe {
+            part,
+            value: value.to_owned(),
+            allowed: "letters, digits and * # + . _ - (not first)",
+        });
+    }
+    Ok(())
+}
+
+/// A destination that does not parse, or whose values are not safe in a switch command.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DestinationError {
+    #[error(
+        "{0:?} is not a destination; expected queue:<id>, extension:<number>[@<context>], \
+         voicemail:<mailbox>@<domain> or hangup[:<cause>]"
+    )]
+    Syntax(String),
+    #[error("{0}")]
+    Queue(String),
+    #[error("{part} is longer than {max} characters")]
+    TooLong { part: &'static str, max: usize },
+    #[error("{part} {value:?} is not allowed: use {allowed}")]
+    Unsafe {
+        part: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+}
+
+impl FromStr for Destination {
+    type Err = DestinationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, rest) = match s.split_once(':') {
+            Some((kind, rest)) => (kind, Some(rest)),
+            None => (s, None),
+        };
+        let syntax = || DestinationError::Syntax(s.to_owned());
+        let destination = match (kind, rest) {
+            ("queue", Some(id)) => Destination::Queue {
+                queue: QueueId::new(id).map_err(|e| DestinationError::Queue(e.to_string()))?,
+            },
+            ("extension", Some(rest)) => {
+                let (number, context) = rest
+                    .split_once('@')
+                    .unwrap_or((rest, Self::DEFAULT_CONTEXT));
+                Destination::Extension {
+                    number: number.to_owned(),
+                    context: context.to_owned(),
+                }
+            }
+            ("voicemail", Some(rest)) => {
+                let (mailbox, domain) = rest.split_once('@').ok_or_else(syntax)?;
+                Destination::Voicemail {
+                    domain: domain.to_owned(),
+                    mailbox: mailbox.to_owned(),
+                }
+            }
+            ("hangup", cause) => Destination::Hangup {
+                cause: cause.unwrap_or(Self::DEFAULT_HANGUP_CAUSE).to_owned(),
+            },
+            _ => return Err(syntax()),
+        };
+        destination.check()?;
+        Ok(destination)
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Queue { queue } => write!(f, "queue:{queue}"),
+            Destination::Extension { number, context } => write!(f, "extension:{number}@{context}"),
+            Destination::Voicemail { domain, mailbox } => write!(f, "voicemail:{mailbox}@{domain}"),
+            Destination::Hangup { cause } => write!(f, "hangup:{cause}"),
+        }
+    }
+}
+
 /// The routing part of a queue's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -391,6 +516,50 @@ mod tests {
         let list = parse_skill_list("spanish:3, billing, spanish:7,").unwrap();
         let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["billing:1", "spanish:7"]);
+    }
+
+    #[test]
+    fn destinations_parse_with_their_defaults_and_round_trip() {
+        for (text, shown) in [
+            ("queue:sales", "queue:sales"),
+            ("extension:1000", "extension:1000@default"),
+            ("extension:*98@features", "extension:*98@features"),
+            (
+                "voicemail:1000@pbx.example.com",
+                "voicemail:1000@pbx.example.com",
+            ),
+            ("hangup", "hangup:NORMAL_CLEARING"),
+            ("hangup:USER_BUSY", "hangup:USER_BUSY"),
+        ] {
+            let parsed: Destination = text.parse().unwrap();
+            assert_eq!(parsed.to_string(), shown);
+            assert_eq!(shown.parse::<Destination>(), Ok(parsed));
+        }
+    }
+
+    #[test]
+    fn destinations_that_could_inject_into_a_switch_command_are_rejected() {
+        for bad in [
+            "extension:1000 XML evil",
+            "extension:1000@default\napi shutdown",
+            "extension:-both",
+            "extension:1000@",
+            "extension:",
+            "voicemail:1000",
+            "voicemail:1000@pbx example.com",
+            "voicemail:{x=y}1000@pbx",
+            "hangup:normal_clearing",
+            "hangup:NO ANSWER",
+            "hangup:",
+            "queue:sa les",
+            "transfer:1000",
+        ] {
+            assert!(bad.parse::<Destination>().is_err(), "{bad:?} accepted");
+        }
+        let stored = Destination::Hangup {
+            cause: "X;api".into(),
+        };
+        assert!(stored.check().is_err());
     }
 
     #[test]

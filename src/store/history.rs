@@ -19,7 +19,7 @@ const CALL_COLUMNS: &str = "id, switch, caller_channel, queue_id, caller_number,
 const QUEUE_EVENT_COLUMNS: &str = "id, call_id, queue_id, agent_id, kind, detail, at";
 
 const AGENT_STATE_COLUMNS: &str =
-    "id, agent_id, from_status, to_status, cause, at, previous_state_ms";
+    "id, agent_id, from_status, to_status, cause, reason, at, previous_state_ms";
 
 async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
     match record {
@@ -141,20 +141,21 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             from,
             to,
             cause,
+            reason,
             at,
-            ..
         } => {
             sqlx::query(
                 "INSERT INTO agent_state_changes \
-                 (agent_id, from_status, to_status, cause, at, previous_state_ms) \
+                 (agent_id, from_status, to_status, cause, at, previous_state_ms, reason) \
                  VALUES ($1, $2, $3, $4, $5, $5 - (SELECT p.at FROM agent_state_changes p \
-                 WHERE p.agent_id = $1 ORDER BY p.id DESC LIMIT 1))",
+                 WHERE p.agent_id = $1 ORDER BY p.id DESC LIMIT 1), $6)",
             )
             .bind(agent.as_str())
             .bind(from.as_str())
             .bind(to.as_str())
             .bind(cause.as_str())
             .bind(at.as_millis())
+            .bind(reason.clone())
             .execute(&mut *conn)
             .await?;
         }

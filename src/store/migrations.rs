@@ -11,17 +11,31 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType};
 /// `(version, description, sql)`; the file is `migrations/<backend>/<version>_<description>.sql`.
 type Embedded = (i64, &'static str, &'static str);
 
-pub(super) const SQLITE: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
+pub(super) const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "routing",
+        include_str!("../../migrations/sqlite/0002_routing.sql"),
+    ),
+];
 
-pub(super) const POSTGRES: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+pub(super) const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "routing",
+        include_str!("../../migrations/postgres/0002_routing.sql"),
+    ),
+];
 
 /// A `MigrationSource` over embedded files, standing in for `sqlx::migrate!` (a macro we do not
 /// build: the crate compiles sqlx without its `macros` feature).

@@ -42,6 +42,8 @@ pub enum StoreError {
     Migrate(#[from] MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("cannot encode a value for the database: {0}")]
+    Encode(#[source] serde_json::Error),
     /// A record that completes a call (`CallAnswered`, `CallEnded`) names a call the history
     /// does not have; the whole batch is rejected.
     #[error("{record} for call {call}, which is not in the history")]

@@ -10,21 +10,35 @@ use super::{Store, StoreError};
 use crate::config::{
     DialString, ProvisionedAgent, ProvisionedQueue, Provisioning, RoutingDefaults,
 };
-use crate::engine::{AgentId, QueueId};
+use crate::engine::{AgentId, Membership, QueueId};
 
 const UPSERT_QUEUE: &str = "\
-INSERT INTO queues (id, name, moh, wrap_up_ms, ring_timeout_ms) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO queues (id, name, moh, wrap_up_ms, ring_timeout_ms, busy_backoff_ms, routing)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (id) DO UPDATE SET
     name = excluded.name,
     moh = excluded.moh,
     wrap_up_ms = excluded.wrap_up_ms,
-    ring_timeout_ms = excluded.ring_timeout_ms";
+    ring_timeout_ms = excluded.ring_timeout_ms,
+    busy_backoff_ms = excluded.busy_backoff_ms,
+    routing = excluded.routing";
 
 const UPSERT_AGENT: &str = "\
-INSERT INTO agents (id, name, dial_string) VALUES ($1, $2, $3)
-ON CONFLICT (id) DO UPDATE SET name = excluded.name, dial_string = excluded.dial_string";
+INSERT INTO agents (id, name, dial_string, skills) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name,
+    dial_string = excluded.dial_string,
+    skills = excluded.skills";
 
-const QUEUE_COLUMNS: &str = "id, name, moh, wrap_up_ms, ring_timeout_ms";
+const INSERT_MEMBERSHIP: &str = "\
+INSERT INTO agent_queues (agent_id, queue_id, ordinal, position, tier, weight)
+VALUES ($1, $2, $3, $4, $5, $6)";
+
+const QUEUE_COLUMNS: &str = "id, name, moh, wrap_up_ms, ring_timeout_ms, busy_backoff_ms, routing";
+
+const AGENT_COLUMNS: &str = "id, name, dial_string, skills";
+
+const MEMBERSHIP_COLUMNS: &str = "agent_id, queue_id, position, tier, weight";
 
 fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -40,6 +54,8 @@ impl QueueRow {
             moh: q.moh.clone(),
             wrap_up_ms: millis(q.wrap_up.unwrap_or(defaults.wrap_up)),
             ring_timeout_ms: millis(q.ring_timeout.unwrap_or(defaults.ring_timeout)),
+            busy_backoff_ms: q.busy_backoff.map(millis),
+            routing: q.routing.clone(),
         }
     }
 }
@@ -51,6 +67,7 @@ impl AgentRow {
             name: a.name.clone(),
             dial_string: a.dial_string.clone(),
             queues: a.queues.clone(),
+            skills: a.skills.clone(),
         }
     }
 }
@@ -62,6 +79,8 @@ async fn upsert_queue(conn: &mut AnyConnection, q: &QueueRow) -> Result<(), Stor
         .bind(q.moh.as_str())
         .bind(q.wrap_up_ms)
         .bind(q.ring_timeout_ms)
+        .bind(q.busy_backoff_ms)
+        .bind(to_json(&q.routing)?)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -72,21 +91,29 @@ async fn upsert_agent(conn: &mut AnyConnection, a: &AgentRow) -> Result<(), Stor
         .bind(a.id.as_str())
         .bind(a.name.as_str())
         .bind(a.dial_string.as_str())
+        .bind(to_json(&a.skills)?)
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM agent_queues WHERE agent_id = $1")
         .bind(a.id.as_str())
         .execute(&mut *conn)
         .await?;
-    for (position, queue) in (0_i64..).zip(&a.queues) {
-        sqlx::query("INSERT INTO agent_queues (agent_id, queue_id, position) VALUES ($1, $2, $3)")
+    for (ordinal, m) in (0_i64..).zip(&a.queues) {
+        sqlx::query(INSERT_MEMBERSHIP)
             .bind(a.id.as_str())
-            .bind(queue.as_str())
-            .bind(position)
+            .bind(m.queue.as_str())
+            .bind(ordinal)
+            .bind(i64::from(m.position))
+            .bind(i64::from(m.tier))
+            .bind(i64::from(m.weight))
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(StoreError::Encode)
 }
 
 impl Store {
@@ -148,20 +175,21 @@ impl Store {
     /// All agents with their queues, by id.
     pub async fn list_agents(&self) -> Result<Vec<AgentRow>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let agents = sqlx::query("SELECT id, name, dial_string FROM agents")
+        let agents = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents"))
             .fetch_all(&mut *conn)
             .await?;
-        let memberships =
-            sqlx::query("SELECT agent_id, queue_id, position FROM agent_queues ORDER BY position")
-                .fetch_all(&mut *conn)
-                .await?;
-        let mut queues_of: BTreeMap<String, Vec<QueueId>> = BTreeMap::new();
+        let memberships = sqlx::query(&format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM agent_queues ORDER BY agent_id, ordinal"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut queues_of: BTreeMap<String, Vec<Membership>> = BTreeMap::new();
         for row in &memberships {
             let c = Columns::new(row, "agent_queues", "agent_id");
             queues_of
                 .entry(c.text("agent_id")?)
                 .or_default()
-                .push(c.parsed("queue_id", |s: &str| QueueId::new(s))?);
+                .push(membership(&c)?);
         }
         let mut out = Vec::with_capacity(agents.len());
         for row in &agents {
@@ -175,36 +203,43 @@ impl Store {
 
     pub async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRow>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let Some(row) = sqlx::query("SELECT id, name, dial_string FROM agents WHERE id = $1")
+        let Some(row) = sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await?
         else {
             return Ok(None);
         };
-        let memberships = sqlx::query(
-            "SELECT agent_id, queue_id FROM agent_queues WHERE agent_id = $1 ORDER BY position",
-        )
+        let memberships = sqlx::query(&format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM agent_queues WHERE agent_id = $1 ORDER BY ordinal"
+        ))
         .bind(id.as_str())
         .fetch_all(&mut *conn)
         .await?;
         let queues = memberships
             .iter()
-            .map(|m| {
-                Columns::new(m, "agent_queues", "agent_id")
-                    .parsed("queue_id", |s: &str| QueueId::new(s))
-            })
+            .map(|m| membership(&Columns::new(m, "agent_queues", "agent_id")))
             .collect::<Result<Vec<_>, _>>()?;
         agent_row(&row, queues).map(Some)
     }
 }
 
-fn agent_row(row: &sqlx::any::AnyRow, queues: Vec<QueueId>) -> Result<AgentRow, StoreError> {
+fn agent_row(row: &sqlx::any::AnyRow, queues: Vec<Membership>) -> Result<AgentRow, StoreError> {
     let c = Columns::new(row, "agents", "id");
     Ok(AgentRow {
         id: c.parsed("id", |s: &str| AgentId::new(s))?,
         name: c.text("name")?,
         dial_string: c.parsed("dial_string", DialString::parse)?,
         queues,
+        skills: c.json("skills")?,
+    })
+}
+
+fn membership(c: &Columns<'_>) -> Result<Membership, StoreError> {
+    Ok(Membership {
+        queue: c.parsed("queue_id", |s: &str| QueueId::new(s))?,
+        tier: c.ranged("tier")?,
+        position: c.ranged("position")?,
+        weight: c.ranged("weight")?,
     })
 }

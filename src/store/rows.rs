@@ -8,8 +8,8 @@ use sqlx::Row;
 use super::StoreError;
 use crate::config::DialString;
 use crate::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, QueueEventKind, QueueId, StateCause,
-    SwitchName, Timestamp,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, Membership, QueueEventKind, QueueId,
+    QueueRouting, SkillLevel, StateCause, SwitchName, Timestamp,
 };
 
 /// A queue as provisioned.
@@ -21,6 +21,9 @@ pub struct QueueRow {
     pub moh: String,
     pub wrap_up_ms: i64,
     pub ring_timeout_ms: i64,
+    /// `None`: the config's `[routing] busy_backoff`.
+    pub busy_backoff_ms: Option<i64>,
+    pub routing: QueueRouting,
 }
 
 /// An agent as provisioned, with the queues they serve in their order.
@@ -29,7 +32,9 @@ pub struct AgentRow {
     pub id: AgentId,
     pub name: String,
     pub dial_string: DialString,
-    pub queues: Vec<QueueId>,
+    pub queues: Vec<Membership>,
+    /// Sorted by skill, one entry per skill.
+    pub skills: Vec<SkillLevel>,
 }
 
 /// One call's history row.
@@ -75,6 +80,8 @@ pub struct AgentStateRow {
     pub from: AgentStatus,
     pub to: AgentStatus,
     pub cause: StateCause,
+    /// Why the agent was paused, when the change says.
+    pub reason: Option<String>,
     pub at: Timestamp,
     /// Time spent in `from`, when the previous change for this agent is in the history.
     pub previous_state_ms: Option<i64>,
@@ -138,6 +145,21 @@ impl<'r> Columns<'r> {
     ) -> Result<T, StoreError> {
         let text = self.text(column)?;
         parse(&text).map_err(|e| self.corrupt(format!("{column}: {e}")))
+    }
+
+    /// An integer column that must fit `T` (a tier, a position, a weight).
+    pub(super) fn ranged<T: TryFrom<i64>>(&self, column: &str) -> Result<T, StoreError> {
+        let n = self.int(column)?;
+        T::try_from(n).map_err(|_| self.corrupt(format!("{column}: {n} is out of range")))
+    }
+
+    /// A text column holding JSON.
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        column: &str,
+    ) -> Result<T, StoreError> {
+        let text = self.text(column)?;
+        serde_json::from_str(&text).map_err(|e| self.corrupt(format!("{column}: {e}")))
     }
 
     pub(super) fn opt_parsed<T, E: std::fmt::Display>(
@@ -228,6 +250,7 @@ pub(super) fn agent_state_row(row: &AnyRow) -> Result<AgentStateRow, StoreError>
         from: c.parsed("from_status", agent_status)?,
         to: c.parsed("to_status", agent_status)?,
         cause: c.parsed("cause", state_cause)?,
+        reason: c.opt_text("reason")?,
         at: Timestamp::from_millis(c.int("at")?),
         previous_state_ms: c.opt_int("previous_state_ms")?,
     })
@@ -241,7 +264,23 @@ pub(super) fn queue_row(row: &AnyRow) -> Result<QueueRow, StoreError> {
         moh: c.text("moh")?,
         wrap_up_ms: c.int("wrap_up_ms")?,
         ring_timeout_ms: c.int("ring_timeout_ms")?,
+        busy_backoff_ms: c.opt_int("busy_backoff_ms")?,
+        routing: queue_routing(&c)?,
     })
+}
+
+/// Destinations go into switch commands: a stored one is checked again, as on input.
+fn queue_routing(c: &Columns<'_>) -> Result<QueueRouting, StoreError> {
+    let routing: QueueRouting = c.json("routing")?;
+    for destination in [&routing.on_max_wait, &routing.on_no_agents]
+        .into_iter()
+        .flatten()
+    {
+        destination
+            .check()
+            .map_err(|e| c.corrupt(format!("routing: {e}")))?;
+    }
+    Ok(routing)
 }
 
 #[cfg(test)]
@@ -250,29 +289,17 @@ mod tests {
 
     #[test]
     fn every_enum_value_the_engine_writes_reads_back() {
-        for o in [
-            CallOutcome::Completed,
-            CallOutcome::Abandoned,
-            CallOutcome::Lost,
-        ] {
+        for o in CallOutcome::ALL {
             assert_eq!(call_outcome(o.as_str()), Ok(o));
         }
-        for k in [
-            QueueEventKind::Enter,
-            QueueEventKind::Connect,
-            QueueEventKind::Abandon,
-            QueueEventKind::RingNoAnswer,
-            QueueEventKind::Complete,
-        ] {
+        for k in QueueEventKind::ALL {
             assert_eq!(queue_event_kind(k.as_str()), Ok(k));
         }
-        for c in [
-            StateCause::Api,
-            StateCause::Provisioning,
-            StateCause::Routing,
-            StateCause::Switch,
-        ] {
+        for c in StateCause::ALL {
             assert_eq!(state_cause(c.as_str()), Ok(c));
+        }
+        for s in AgentStatus::ALL {
+            assert_eq!(agent_status(s.as_str()), Ok(s));
         }
         assert!(call_outcome("won").is_err());
     }

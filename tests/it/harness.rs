@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use switchboard::app::{self, Running, StartOptions};
 use switchboard::config::DialString;
-use switchboard::engine::{AgentId, QueueId, SwitchName};
+use switchboard::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
 use switchboard::esl::SwitchSettings;
 use switchboard::sim::{EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
 use switchboard::store::{AgentRow, QueueRow};
@@ -118,6 +118,8 @@ impl TestApp {
                 moh: "local_stream://moh".into(),
                 wrap_up_ms: i64::try_from(wrap_up.as_millis()).expect("small"),
                 ring_timeout_ms: 3_000,
+                busy_backoff_ms: None,
+                routing: QueueRouting::default(),
             }],
             agents: agents
                 .iter()
@@ -125,7 +127,8 @@ impl TestApp {
                     id: AgentId::new(a.id).expect("id"),
                     name: format!("Agent {}", a.id),
                     dial_string: DialString::parse(&format!("user/{}", a.id)).expect("dial"),
-                    queues: vec![QueueId::new("support").expect("id")],
+                    queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
+                    skills: Vec::new(),
                 })
                 .collect(),
             log_in: agents

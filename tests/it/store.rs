@@ -3,12 +3,14 @@
 //! `DATABASE_URL`; skipped with a notice when it is unset).
 
 use std::path::Path;
+use std::time::Duration;
 
 use sqlx::Connection;
 use switchboard::config::{DialString, Provisioning, RoutingDefaults};
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, QueueEventKind, QueueId, Record,
-    StateCause, SwitchName, Timestamp,
+    AgentId, AgentStatus, CallId, CallOutcome, CallerSkills, ChannelUuid, Destination,
+    EscalationStep, Membership, QueueEventKind, QueueId, QueueRouting, Record, SkillLevel,
+    StateCause, Strategy, SwitchName, Timestamp,
 };
 use switchboard::store::{AgentRow, CallRow, QueueRow, Store, StoreError};
 
@@ -66,6 +68,33 @@ impl TestDb {
             Ok(store) => store,
             Err(e) => panic!("connect to {}: {e}", self.url),
         }
+    }
+
+    /// Applies only the first schema version, as a controller of that version left it.
+    async fn migrate_to_the_first_version(&self) {
+        sqlx::any::install_default_drivers();
+        let backend = if self.url.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(backend)
+                .join("0001_initial.sql"),
+            dir.path().join("0001_initial.sql"),
+        )
+        .expect("copy the first migration");
+        let migrator = sqlx::migrate::Migrator::new(dir.path())
+            .await
+            .expect("first migration");
+        let mut conn = sqlx::AnyConnection::connect(&with_create_mode(&self.url))
+            .await
+            .expect("raw connection");
+        migrator.run(&mut conn).await.expect("apply 0001");
+        let _ = conn.close().await;
     }
 
     /// Runs SQL behind the store's back (to corrupt a row).
@@ -132,6 +161,15 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// `sqlite://path` opens an existing file only, unless asked to create it.
+fn with_create_mode(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -157,8 +195,35 @@ macro_rules! conformance {
     };
 }
 
+/// Tests that prepare the database themselves, before any store connects.
+macro_rules! conformance_from_scratch {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite_from_scratch {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(&super::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres_from_scratch {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$test(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_from_scratch!(rows_from_the_first_schema_load_with_defaults);
+
 conformance!(
     migrations_apply_twice_without_error,
+    routing_settings_memberships_and_skills_round_trip,
+    pause_reasons_read_back,
     provisioning_upsert_is_idempotent_and_replaces_membership,
     applying_the_example_provisioning_file_twice_gives_the_same_rows,
     agent_in_a_missing_queue_is_rejected,
@@ -167,6 +232,7 @@ conformance!(
     recent_calls_are_newest_first_and_limited,
     agent_states_survive_reconnecting,
     corrupt_rows_are_errors_not_panics,
+    corrupt_routing_settings_are_errors_not_panics,
     a_failing_record_writes_nothing_from_its_batch,
     queue_event_for_an_unknown_call_rejects_the_batch,
     a_second_end_keeps_the_first,
@@ -204,16 +270,73 @@ fn queue(id: &str, name: &str) -> QueueRow {
         moh: "local_stream://moh".to_owned(),
         wrap_up_ms: 5_000,
         ring_timeout_ms: 20_000,
+        busy_backoff_ms: None,
+        routing: QueueRouting::default(),
     }
 }
 
+/// An agent in `queues`, each at tier 1 with its place in the list as position.
 fn agent(id: &str, queues: &[&str]) -> AgentRow {
     AgentRow {
         id: aid(id),
         name: format!("Agent {id}"),
         dial_string: DialString::parse(&format!("user/{id}")).expect("dial string"),
-        queues: queues.iter().map(|q| qid(q)).collect(),
+        queues: queues
+            .iter()
+            .zip(1..)
+            .map(|(q, position)| Membership::new(qid(q), position))
+            .collect(),
+        skills: Vec::new(),
     }
+}
+
+fn skill(s: &str) -> SkillLevel {
+    s.parse().expect("skill")
+}
+
+/// A queue using every routing setting.
+fn routed_queue() -> QueueRow {
+    let mut q = queue("support", "Support");
+    q.busy_backoff_ms = Some(7_500);
+    q.routing = QueueRouting {
+        strategy: Strategy::BestSkillMatch,
+        ring_progressively_every: Duration::from_millis(2_500),
+        weight: 3,
+        steps: vec![
+            EscalationStep {
+                after: Duration::ZERO,
+                require: vec![skill("spanish:7")],
+                prefer: vec![skill("billing:2")],
+                max_tier: Some(1),
+                caller_skills: CallerSkills::Require,
+            },
+            EscalationStep {
+                after: Duration::from_secs(30),
+                require: vec![skill("spanish:3")],
+                prefer: Vec::new(),
+                max_tier: Some(2),
+                caller_skills: CallerSkills::Prefer,
+            },
+            EscalationStep {
+                after: Duration::from_secs(90),
+                caller_skills: CallerSkills::Ignore,
+                ..EscalationStep::default()
+            },
+        ],
+        max_no_answer: 0,
+        reject_backoff: Some(Duration::from_secs(30)),
+        no_answer_backoff: Some(Duration::from_secs(15)),
+        max_wait: Some(Duration::from_secs(300)),
+        on_max_wait: Some(Destination::Queue {
+            queue: qid("sales"),
+        }),
+        on_no_agents: Some(Destination::Voicemail {
+            domain: "pbx.example.com".to_owned(),
+            mailbox: "1000".to_owned(),
+        }),
+        abandoned_resume: Some(Duration::from_secs(60)),
+    };
+    q
 }
 
 fn entered(call: CallId, channel: &ChannelUuid, priority: i32, at: i64) -> Record {
@@ -368,7 +491,20 @@ async fn applying_the_example_provisioning_file_twice_gives_the_same_rows(
     assert_eq!(sales.wrap_up_ms, 5_000);
     assert_eq!(sales.ring_timeout_ms, 20_000);
     assert_eq!(sales.moh, "local_stream://moh");
+    assert_eq!(sales.busy_backoff_ms, None);
     assert_eq!(agents.len(), 4);
+
+    // Routing settings, memberships and skills are stored as the file gives them.
+    for q in &provisioning.queues {
+        let row = queues.iter().find(|r| r.id == q.id).expect("queue row");
+        assert_eq!(row.routing, q.routing);
+    }
+    for a in &provisioning.agents {
+        let row = agents.iter().find(|r| r.id == a.id).expect("agent row");
+        assert_eq!((&row.queues, &row.skills), (&a.queues, &a.skills));
+    }
+    assert!(agents.iter().any(|a| a.queues.iter().any(|m| m.tier == 2)));
+    assert!(agents.iter().any(|a| !a.skills.is_empty()));
 }
 
 async fn agent_in_a_missing_queue_is_rejected(store: Store, _db: &TestDb) {
@@ -641,6 +777,51 @@ async fn corrupt_rows_are_errors_not_panics(store: Store, db: &TestDb) {
         matches!(&result, Err(StoreError::Corrupt { table: "agents", id, .. }) if id == "1009"),
         "{result:?}"
     );
+
+    db.raw(
+        "INSERT INTO agents (id, name, dial_string, skills) \
+         VALUES ('1010', 'Mallory', 'user/1010', '[{\"skill\":\"spanish\",\"level\":11}]')",
+    )
+    .await;
+    let result = store.get_agent(&aid("1010")).await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "agents", reason, .. }) if reason.starts_with("skills")),
+        "{result:?}"
+    );
+}
+
+async fn corrupt_routing_settings_are_errors_not_panics(store: Store, db: &TestDb) {
+    ok("queue", store.upsert_queue(&routed_queue()).await).await;
+    db.raw("UPDATE queues SET routing = '{\"strategy\":\"fastest\"}' WHERE id = 'support'")
+        .await;
+    let result = store.list_queues().await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "queues", id, reason }) if id == "support" && reason.contains("fastest")),
+        "{result:?}"
+    );
+
+    // A destination goes into a switch command: one that was not checked on its way in is
+    // refused on the way out.
+    db.raw(
+        "UPDATE queues SET routing = \
+         '{\"on_no_agents\":{\"kind\":\"extension\",\"number\":\"1000 XML evil\",\"context\":\"default\"}}' \
+         WHERE id = 'support'",
+    )
+    .await;
+    let result = store.get_queue(&qid("support")).await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "queues", reason, .. }) if reason.contains("not allowed")),
+        "{result:?}"
+    );
+
+    ok("agent", store.upsert_agent(&agent("1001", &[])).await).await;
+    db.raw("UPDATE agents SET skills = 'spanish' WHERE id = '1001'")
+        .await;
+    let result = store.list_agents().await;
+    assert!(
+        matches!(&result, Err(StoreError::Corrupt { table: "agents", id, .. }) if id == "1001"),
+        "{result:?}"
+    );
 }
 
 async fn a_failing_record_writes_nothing_from_its_batch(store: Store, _db: &TestDb) {
@@ -761,6 +942,137 @@ async fn a_second_end_keeps_the_first(store: Store, _db: &TestDb) {
     assert_eq!(row.entered_at, ts(0));
     assert_eq!(row.caller_channel, channel);
     assert_eq!(row.priority, 0);
+}
+
+async fn routing_settings_memberships_and_skills_round_trip(store: Store, _db: &TestDb) {
+    let support = routed_queue();
+    ok("queue", store.upsert_queue(&support).await).await;
+    ok("queue", store.upsert_queue(&queue("sales", "Sales")).await).await;
+    assert_eq!(
+        ok("get", store.get_queue(&qid("support")).await).await,
+        Some(support.clone())
+    );
+
+    // Memberships keep the agent's order, whatever their positions.
+    let mut alice = agent("1001", &[]);
+    alice.queues = vec![
+        Membership {
+            queue: qid("sales"),
+            tier: 2,
+            position: 5,
+            weight: 3,
+        },
+        Membership::new(qid("support"), 1),
+    ];
+    alice.skills = vec![skill("billing:3"), skill("spanish:8")];
+    ok("agent", store.upsert_agent(&alice).await).await;
+    ok(
+        "agent",
+        store.upsert_agent(&agent("1002", &["support"])).await,
+    )
+    .await;
+    assert_eq!(
+        ok("get", store.get_agent(&aid("1001")).await).await,
+        Some(alice.clone())
+    );
+    assert_eq!(
+        ok("list", store.list_agents().await).await,
+        vec![alice.clone(), agent("1002", &["support"])]
+    );
+
+    // An upsert replaces the settings, back to the defaults too.
+    ok(
+        "queue",
+        store.upsert_queue(&queue("support", "Support")).await,
+    )
+    .await;
+    assert_eq!(
+        ok("get", store.get_queue(&qid("support")).await).await,
+        Some(queue("support", "Support"))
+    );
+    alice.skills = vec![skill("spanish:9")];
+    alice.queues[0].tier = 1;
+    ok("agent", store.upsert_agent(&alice).await).await;
+    assert_eq!(
+        ok("get", store.get_agent(&aid("1001")).await).await,
+        Some(alice)
+    );
+}
+
+async fn pause_reasons_read_back(store: Store, _db: &TestDb) {
+    use AgentStatus::*;
+    let paused = |from, to, cause, reason: Option<&str>, at| Record::AgentState {
+        agent: aid("1001"),
+        from,
+        to,
+        cause,
+        reason: reason.map(str::to_owned),
+        at: ts(at),
+    };
+    ok(
+        "write",
+        store
+            .write(&[
+                state("1001", LoggedOut, Available, 0),
+                paused(Available, Paused, StateCause::Api, Some("lunch"), 1_000),
+                paused(Paused, Available, StateCause::Api, None, 2_000),
+                paused(
+                    Offered,
+                    Paused,
+                    StateCause::AutoPause,
+                    Some("no-answer"),
+                    3_000,
+                ),
+            ])
+            .await,
+    )
+    .await;
+    let history = ok("history", store.agent_state_changes(&aid("1001"), 10).await).await;
+    let shown: Vec<_> = history
+        .iter()
+        .map(|h| (h.to, h.cause, h.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (Paused, StateCause::AutoPause, Some("no-answer")),
+            (Available, StateCause::Api, None),
+            (Paused, StateCause::Api, Some("lunch")),
+            (Available, StateCause::Routing, None),
+        ]
+    );
+    assert_eq!(
+        ok("last", store.last_agent_states().await).await,
+        vec![(aid("1001"), Paused, ts(3_000))]
+    );
+}
+
+async fn rows_from_the_first_schema_load_with_defaults(db: &TestDb) {
+    db.migrate_to_the_first_version().await;
+    db.raw(
+        "INSERT INTO queues (id, name, moh, wrap_up_ms, ring_timeout_ms) VALUES \
+         ('support', 'Support', 'local_stream://moh', 5000, 20000), \
+         ('sales', 'Sales', 'local_stream://moh', 5000, 20000); \
+         INSERT INTO agents (id, name, dial_string) VALUES ('1001', 'Agent 1001', 'user/1001'); \
+         INSERT INTO agent_queues (agent_id, queue_id, position) VALUES \
+         ('1001', 'support', 0), ('1001', 'sales', 1); \
+         INSERT INTO agent_state_changes (agent_id, from_status, to_status, cause, at) \
+         VALUES ('1001', 'logged_out', 'available', 'api', 1700000000000);",
+    )
+    .await;
+
+    let store = db.connect().await;
+    assert_eq!(
+        ok("queues", store.list_queues().await).await,
+        vec![queue("sales", "Sales"), queue("support", "Support")]
+    );
+    assert_eq!(
+        ok("agents", store.list_agents().await).await,
+        vec![agent("1001", &["support", "sales"])]
+    );
+    let history = ok("history", store.agent_state_changes(&aid("1001"), 10).await).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].reason, None);
 }
 
 // ---------------------------------------------------------------------------------------------
