@@ -19,7 +19,7 @@ use tracing::{error, info};
 pub use clock::Clock;
 pub use engine_task::{EngineGone, EngineHandle, EngineRequest};
 
-use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, Snapshot};
+use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, RequestedState, Snapshot};
 use crate::esl::{run_switch, LinkError, SwitchLink, SwitchSettings};
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, QueueRow, Store, StoreError};
@@ -118,18 +118,33 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         .into_iter()
         .map(|(agent, status, _)| (agent, status))
         .collect();
+    let paused: HashMap<_, _> = store.last_pause_reasons().await?.into_iter().collect();
     let mut initial = Vec::new();
     for agent in store.list_agents().await? {
-        let logged_in = options.log_in.contains(&agent.id)
-            || kept
-                .get(&agent.id)
-                .is_some_and(|s| *s != AgentStatus::LoggedOut);
-        let status = if logged_in {
-            AgentStatus::Available
-        } else {
-            AgentStatus::LoggedOut
+        let id = agent.id.clone();
+        let kept_status = kept.get(&id).copied().unwrap_or(AgentStatus::LoggedOut);
+        let status = match kept_status {
+            _ if options.log_in.contains(&id) => AgentStatus::Available,
+            AgentStatus::LoggedOut => AgentStatus::LoggedOut,
+            AgentStatus::Paused => AgentStatus::Paused,
+            _ => AgentStatus::Available,
         };
-        initial.extend(engine.provision_agent(now, agent_settings(agent), status));
+        // A paused agent comes back paused with its reason (provisioned logged out first).
+        let provisioned = match status {
+            AgentStatus::Paused => AgentStatus::LoggedOut,
+            other => other,
+        };
+        initial.extend(engine.provision_agent(now, agent_settings(agent), provisioned));
+        if status == AgentStatus::Paused {
+            let reason = paused
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| "restored".to_owned());
+            let restored = RequestedState::Paused { reason };
+            if let Ok(effects) = engine.set_agent_state(now, &id, restored) {
+                initial.extend(effects);
+            }
+        }
     }
 
     let (stop, stop_rx) = watch::channel(false);

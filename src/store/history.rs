@@ -269,4 +269,24 @@ impl Store {
             .map(|(agent, (status, at))| (agent, status, at))
             .collect())
     }
+
+    /// The reason of each agent whose latest state change paused it, so a pause survives a
+    /// restart with its reason.
+    pub async fn last_pause_reasons(&self) -> Result<Vec<(AgentId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.agent_id, s.reason FROM agent_state_changes s \
+             WHERE s.to_status = 'paused' AND s.id = (SELECT MAX(m.id) \
+             FROM agent_state_changes m WHERE m.agent_id = s.agent_id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut reasons = BTreeMap::new();
+        for row in &rows {
+            let c = Columns::new(row, "agent_state_changes", "id");
+            let agent = c.parsed("agent_id", |s: &str| AgentId::new(s))?;
+            let reason = c.opt_text("reason")?.unwrap_or_default();
+            reasons.insert(agent, reason);
+        }
+        Ok(reasons.into_iter().collect())
+    }
 }

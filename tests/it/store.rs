@@ -1045,6 +1045,10 @@ async fn pause_reasons_read_back(store: Store, _db: &TestDb) {
         ok("last", store.last_agent_states().await).await,
         vec![(aid("1001"), Paused, ts(3_000))]
     );
+    assert_eq!(
+        ok("reasons", store.last_pause_reasons().await).await,
+        vec![(aid("1001"), "no-answer".to_owned())]
+    );
 }
 
 async fn rows_from_the_first_schema_load_with_defaults(db: &TestDb) {
