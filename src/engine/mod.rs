@@ -33,8 +33,8 @@ pub use io::{
 pub use model::{AgentSettings, QueueSettings};
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
 pub use routing::{
-    parse_skill_list, CallerSkills, Destination, EscalationStep, Membership, Proficiency,
-    QueueRouting, SkillLevel, Strategy,
+    parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,
+    ExitKey, Membership, Proficiency, QueueRouting, SkillLevel, Strategy,
 };
 pub use snapshot::Snapshot;
 pub use time::Timestamp;

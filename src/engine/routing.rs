@@ -406,6 +406,102 @@ pub struct QueueRouting {
     /// A caller who hangs up and calls again within this window gets its place back.
     #[serde(with = "opt_millis")]
     pub abandoned_resume: Option<Duration>,
+    /// What callers hear while they wait, besides the hold music.
+    pub announcements: Announcements,
+    /// Keys that take the caller out of the queue, each to its destination.
+    pub exit_keys: Vec<ExitKey>,
+    /// Virtual hold: a key that asks for a call back instead of waiting on the line.
+    pub callback: Option<CallbackSettings>,
+}
+
+/// Periodic announcements to waiting callers: a prompt, then their position and the estimated
+/// wait, then the hold music again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Announcements {
+    /// How often (first after this long in the queue); `None`: never.
+    #[serde(with = "opt_millis")]
+    pub every: Option<Duration>,
+    /// A sound file (or any playback source) played first, e.g. a "thank you for holding".
+    pub prompt: Option<String>,
+    /// Say "you are caller number N" (`position_prompt`, then the number).
+    pub position: bool,
+    pub position_prompt: Option<String>,
+    /// Say the estimated wait (`wait_prompt`, then the time, rounded up to a minute).
+    pub wait_time: bool,
+    pub wait_prompt: Option<String>,
+    /// Language for FreeSWITCH's `say` (`en`, `de`, `fr`...).
+    pub language: String,
+}
+
+impl Default for Announcements {
+    fn default() -> Self {
+        Self {
+            every: None,
+            prompt: None,
+            position: false,
+            position_prompt: None,
+            wait_time: false,
+            wait_prompt: None,
+            language: "en".to_owned(),
+        }
+    }
+}
+
+/// A digit a waiting caller may press to leave the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitKey {
+    pub digit: char,
+    pub destination: Destination,
+}
+
+/// Virtual hold: the caller presses `key`, confirms the number (its caller ID by default, or
+/// digits typed and ended with `#`), hangs up and keeps its place; when its turn comes the
+/// agent is rung first, then the customer is called and bridged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallbackSettings {
+    pub key: char,
+    /// How the customer is dialled; `{number}` is replaced by the digits to call
+    /// (e.g. `sofia/gateway/pstn/{number}`).
+    pub dial: String,
+    /// Played when the key is pressed: "press # to be called back on" (the caller ID is then
+    /// said digit by digit) "or type another number and #".
+    pub offer_prompt: Option<String>,
+    /// Played once the number is confirmed, before the caller is hung up.
+    pub confirm_prompt: Option<String>,
+    /// How long the caller has to confirm or type a number; then the caller ID is taken.
+    #[serde(with = "millis")]
+    pub confirm_timeout: Duration,
+    /// Further attempts after the first when the customer does not answer.
+    pub retries: u32,
+    #[serde(with = "millis")]
+    pub retry_delay: Duration,
+    /// How long the customer's phone rings per attempt.
+    #[serde(with = "millis")]
+    pub ring_timeout: Duration,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        Self {
+            key: '*',
+            dial: String::new(),
+            offer_prompt: None,
+            confirm_prompt: None,
+            confirm_timeout: Duration::from_secs(10),
+            retries: 2,
+            retry_delay: Duration::from_secs(120),
+            ring_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl CallbackSettings {
+    /// The dial string for `number` (digits and a leading `+` only, checked by the caller).
+    pub fn dial_string(&self, number: &str) -> String {
+        self.dial.replace("{number}", number)
+    }
 }
 
 impl Default for QueueRouting {
@@ -422,6 +518,9 @@ impl Default for QueueRouting {
             on_max_wait: None,
             on_no_agents: None,
             abandoned_resume: None,
+            announcements: Announcements::default(),
+            exit_keys: Vec::new(),
+            callback: None,
         }
     }
 }
