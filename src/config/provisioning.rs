@@ -299,6 +299,7 @@ fn parse_queue(
         on_max_wait,
         on_no_agents,
         abandoned_resume: positive(q.abandoned_resume, "abandoned_resume")?,
+        ..QueueRouting::default()
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
