@@ -650,6 +650,7 @@ queues = ["support", { queue = "sales", tier = 2, position = 5, weight = 3 }]
                     mailbox: "1000".into(),
                 }),
                 abandoned_resume: secs(60),
+                ..QueueRouting::default()
             }
         );
         assert_eq!(p.queues[1].routing, QueueRouting::default());

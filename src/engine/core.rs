@@ -150,6 +150,7 @@ impl Engine {
                         members: 0,
                         logged_in: 0,
                         last_position: None,
+                        handle_ms: None,
                     },
                 );
             }
@@ -275,7 +276,7 @@ impl Engine {
                 self.resync(now, &switch, channels, &mut effects)
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
-            Input::Dtmf { .. } => {}
+            Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
         }
         effects
     }
@@ -404,7 +405,7 @@ impl Engine {
         Ok(effects)
     }
 
-    fn new_uuid(&mut self) -> uuid::Uuid {
+    pub(super) fn new_uuid(&mut self) -> uuid::Uuid {
         let bytes = self.rng.next_u128().to_le_bytes();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
@@ -508,6 +509,7 @@ impl Engine {
             hops: 0,
             offer_epoch: 0,
             on_hold: false,
+            callback: None,
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
@@ -516,7 +518,7 @@ impl Engine {
 
     /// Answers the caller (unless it already is) and starts its queue's hold music, if the
     /// call is still ours.
-    fn start_hold(
+    pub(super) fn start_hold(
         &mut self,
         call_id: CallId,
         switch: &SwitchName,
@@ -580,7 +582,7 @@ impl Engine {
             return;
         };
         let routing = &queue.settings.routing;
-        if queue.logged_in == 0 {
+        if queue.logged_in == 0 && !call.is_virtual() {
             if let Some(destination) = routing.on_no_agents.clone() {
                 self.overflow(now, call_id, destination, "no_agents", effects);
                 return;
@@ -591,8 +593,18 @@ impl Engine {
         let steps = steps(queue);
         let step = steps.iter().rposition(|s| s.after <= waited).unwrap_or(0);
         let hops = call.hops;
-        let max_wait = routing.max_wait;
+        let max_wait = routing.max_wait.filter(|_| !call.is_virtual());
+        let announce_every = routing.announcements.every;
         self.set_step(call_id, step);
+        if let Some(every) = announce_every {
+            effects.push(Effect::SetTimer {
+                at: now.plus(every),
+                timer: Timer::Announce {
+                    call: call_id,
+                    hops,
+                },
+            });
+        }
         if let Some(next) = steps.get(step + 1) {
             effects.push(Effect::SetTimer {
                 at: entered_at.plus(next.after),
@@ -641,7 +653,12 @@ impl Engine {
     }
 
     /// The call is routable: offer it by its queue's strategy, or let it wait in its pool.
-    fn route_call(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+    pub(super) fn route_call(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };
@@ -783,7 +800,7 @@ impl Engine {
 
     /// Changes an agent's state, keeping the idle index, the queues' logged-in counts and the
     /// history in step.
-    fn transition(
+    pub(super) fn transition(
         &mut self,
         now: Timestamp,
         agent_id: &AgentId,
@@ -854,7 +871,7 @@ impl Engine {
 
     /// The agent is available: it takes the best waiting call it may serve, or goes idle in
     /// every pool whose requirement it meets.
-    fn make_eligible(
+    pub(super) fn make_eligible(
         &mut self,
         now: Timestamp,
         agent_id: &AgentId,
@@ -929,8 +946,13 @@ impl Engine {
         channel: &ChannelUuid,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(LegOwner::Agent { call, agent }) = self.legs.get(channel).cloned() else {
-            return;
+        let (call, agent) = match self.legs.get(channel).cloned() {
+            Some(LegOwner::Agent { call, agent }) => (call, agent),
+            Some(LegOwner::Customer(call)) => {
+                self.customer_answered(now, switch, call, channel, effects);
+                return;
+            }
+            _ => return,
         };
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -946,6 +968,15 @@ impl Engine {
             .filter(|r| &r.leg != channel)
             .cloned()
             .collect();
+        if c.is_virtual() {
+            self.call_customer_back(now, call, &agent, channel, effects);
+            for loser in losers {
+                self.kill(&call, &loser.leg, HangupCause::LoseRace, effects);
+                self.legs.remove(&loser.leg);
+                self.make_eligible(now, &loser.agent, StateCause::Routing, effects);
+            }
+            return;
+        }
         c.state = CallState::Bridged {
             agent: agent.clone(),
             leg: channel.clone(),
@@ -1023,11 +1054,14 @@ impl Engine {
             Some(LegOwner::Agent { call, agent }) => {
                 self.agent_leg_gone(now, call, &agent, channel, cause, effects)
             }
+            Some(LegOwner::Customer(call)) => {
+                self.customer_gone(now, call, channel, cause, effects)
+            }
         }
     }
 
     /// Forgets a call that leaves the engine: its pool entry, its caller leg, its pool reference.
-    fn remove_call(&mut self, call_id: CallId) -> Option<Call> {
+    pub(super) fn remove_call(&mut self, call_id: CallId) -> Option<Call> {
         let call = self.calls.remove(&call_id)?;
         self.legs.remove(&call.caller);
         if let Some(pool) = self.pool_mut(call.pool) {
@@ -1074,6 +1108,8 @@ impl Engine {
                 self.legs.remove(&leg);
                 self.complete(now, &call, &agent, answered_at, "caller", cause, effects);
             }
+            // A callback has no caller channel of its own; nothing to do.
+            CallState::CallingBack { .. } => {}
         }
     }
 
@@ -1101,6 +1137,22 @@ impl Engine {
                 };
                 // The switch hangs the caller up by itself; its hangup event finds nothing.
                 self.complete(now, &call, agent_id, answered_at, "agent", cause, effects);
+            }
+            CallState::CallingBack {
+                agent_leg,
+                customer_leg,
+                ..
+            } if &agent_leg == channel => {
+                // The agent gave up before the customer answered: the callback waits again.
+                self.kill(
+                    &call_id,
+                    &customer_leg,
+                    HangupCause::OriginatorCancel,
+                    effects,
+                );
+                self.legs.remove(&customer_leg);
+                self.make_eligible(now, agent_id, StateCause::Routing, effects);
+                self.requeue(now, call_id, effects);
             }
             _ => {}
         }
@@ -1223,7 +1275,7 @@ impl Engine {
     }
 
     /// The call waits again with its original key, so it keeps its place.
-    fn requeue(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+    pub(super) fn requeue(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -1300,6 +1352,15 @@ impl Engine {
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.talk_ms += u64::try_from(talk_ms).unwrap_or(0);
         }
+        if let Some(queue) = self.queues.get_mut(&call.queue) {
+            let wrap_up = u64::try_from(queue.settings.wrap_up.as_millis()).unwrap_or(0);
+            let handled = u64::try_from(talk_ms).unwrap_or(0).saturating_add(wrap_up);
+            // An exponential moving average: recent calls count most.
+            queue.handle_ms = Some(match queue.handle_ms {
+                Some(avg) => (avg * 4 + handled) / 5,
+                None => handled,
+            });
+        }
         self.start_wrap_up(now, agent_id, &call.queue, effects);
     }
 
@@ -1368,13 +1429,20 @@ impl Engine {
             }
             Timer::MaxWait { call, hops } => {
                 let due = self.calls.get(&call).is_some_and(|c| {
-                    c.hops == hops && !matches!(c.state, CallState::Bridged { .. })
+                    c.hops == hops
+                        && !c.is_virtual()
+                        && matches!(c.state, CallState::Waiting | CallState::Ringing { .. })
                 });
                 if due {
                     self.max_wait_reached(now, call, effects);
                 }
             }
             Timer::RingMore { call, epoch } => self.ring_more(now, call, epoch, effects),
+            Timer::Announce { call, hops } => self.announce(now, call, hops, effects),
+            Timer::CallbackConfirm { call } => self.callback_confirm_timeout(now, call, effects),
+            Timer::CallbackRetry { call, attempt } => {
+                self.callback_retry(now, call, attempt, effects)
+            }
         }
     }
 
@@ -1479,7 +1547,12 @@ impl Engine {
     }
 
     /// Stops every leg still ringing for the call; their agents are free again.
-    fn cancel_rings(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+    pub(super) fn cancel_rings(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) {
         let rings = match self.calls.get_mut(&call_id) {
             Some(call) => match std::mem::replace(&mut call.state, CallState::Waiting) {
                 CallState::Ringing { rings, .. } => rings,
@@ -1499,7 +1572,7 @@ impl Engine {
 
     /// The queue lets the caller go: to another queue (keeping its enqueue time and priority),
     /// or out of our hands to an extension, voicemail or a hangup.
-    fn overflow(
+    pub(super) fn overflow(
         &mut self,
         now: Timestamp,
         call_id: CallId,
@@ -1631,7 +1704,7 @@ impl Engine {
         let stranded: Vec<(CallId, Destination)> = self
             .calls
             .values()
-            .filter(|c| c.state == CallState::Waiting)
+            .filter(|c| c.state == CallState::Waiting && !c.is_virtual())
             .filter_map(|c| {
                 let queue = self.queues.get(&c.queue)?;
                 let destination = queue.settings.routing.on_no_agents.clone()?;
@@ -1644,7 +1717,7 @@ impl Engine {
     }
 
     /// Hangs up a leg on the switch its call lives on.
-    fn kill(
+    pub(super) fn kill(
         &self,
         call: &CallId,
         leg: &ChannelUuid,
@@ -1727,7 +1800,7 @@ impl Engine {
             };
             let caller = call.caller.clone();
             let state = call.state.clone();
-            if !present.contains_key(&caller) {
+            if !present.contains_key(&caller) && !call.is_virtual() {
                 self.lose_call(now, call_id, effects);
                 continue;
             }
@@ -1761,6 +1834,17 @@ impl Engine {
                 CallState::Bridged { leg, .. } => {
                     if !present.contains_key(&leg) {
                         self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
+                    }
+                }
+                CallState::CallingBack {
+                    agent_leg,
+                    customer_leg,
+                    ..
+                } => {
+                    for leg in [agent_leg, customer_leg] {
+                        if !present.contains_key(&leg) {
+                            self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
+                        }
                     }
                 }
             }
@@ -1848,6 +1932,7 @@ impl Engine {
             hops: 0,
             offer_epoch: 0,
             on_hold: snap.answered,
+            callback: None,
         });
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(
@@ -1912,6 +1997,24 @@ impl Engine {
             CallState::Bridged { agent, leg, .. } => {
                 self.legs.remove(&leg);
                 self.start_wrap_up(now, &agent, &call.queue, effects);
+            }
+            CallState::CallingBack {
+                agent,
+                agent_leg,
+                customer_leg,
+            } => {
+                for leg in [agent_leg, customer_leg] {
+                    self.legs.remove(&leg);
+                    effects.push(Effect::Switch {
+                        affinity: call.caller.clone(),
+                        switch: call.switch.clone(),
+                        command: SwitchCommand::Kill {
+                            channel: leg,
+                            cause: HangupCause::NormalClearing,
+                        },
+                    });
+                }
+                self.make_eligible(now, &agent, StateCause::Switch, effects);
             }
         }
     }

@@ -172,6 +172,53 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         cause: String,
     },
+    /// Play a prompt once (queued behind whatever the channel runs: break first to interrupt).
+    Play {
+        channel: ChannelUuid,
+        source: String,
+    },
+    /// FreeSWITCH's `say` (`<language> <kind> <method> <text>`), for positions, wait times and
+    /// numbers read back.
+    Say {
+        channel: ChannelUuid,
+        language: String,
+        kind: SayKind,
+        text: String,
+    },
+    /// Hang the caller up once the prompts queued before it have played (the `hangup` app).
+    HangupAfterPrompts {
+        channel: ChannelUuid,
+    },
+    /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
+    Dial {
+        leg: ChannelUuid,
+        call: CallId,
+        queue: QueueId,
+        dial_string: String,
+        timeout: Duration,
+    },
+}
+
+/// What `say` reads and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SayKind {
+    /// "forty-two".
+    Number,
+    /// "four two": a phone number read back.
+    Digits,
+    /// Seconds as "3 minutes 20 seconds".
+    Duration,
+}
+
+impl SayKind {
+    /// The `<type> <method>` part of the `say` arguments.
+    pub fn as_args(self) -> &'static str {
+        match self {
+            SayKind::Number => "number pronounced",
+            SayKind::Digits => "number iterated",
+            SayKind::Duration => "time_measurement pronounced",
+        }
+    }
 }
 
 /// Hangup causes the engine sends; the switch reports causes as free text.
@@ -226,5 +273,19 @@ pub enum Timer {
     RingMore {
         call: CallId,
         epoch: u64,
+    },
+    /// Time for the periodic announcement to a waiting caller.
+    Announce {
+        call: CallId,
+        hops: u32,
+    },
+    /// The caller asked for a callback and did not confirm in time: take the caller ID.
+    CallbackConfirm {
+        call: CallId,
+    },
+    /// A callback whose customer did not answer is tried again.
+    CallbackRetry {
+        call: CallId,
+        attempt: u32,
     },
 }

@@ -16,6 +16,7 @@ mod rng;
 pub mod routing;
 pub mod snapshot;
 pub mod time;
+mod wait;
 
 #[cfg(test)]
 mod tests;
@@ -27,7 +28,7 @@ pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
 pub use io::{
-    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, ParkedCall, StoredCall,
+    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, ParkedCall, SayKind, StoredCall,
     SwitchCommand, Timer,
 };
 pub use model::{AgentSettings, QueueSettings};

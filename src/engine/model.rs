@@ -119,6 +119,8 @@ pub struct Queue {
     pub logged_in: usize,
     /// Round-robin: the position of the member offered last.
     pub last_position: Option<u32>,
+    /// Moving average of handle time (talk plus wrap-up), for estimated-wait announcements.
+    pub handle_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +208,21 @@ pub enum CallState {
         leg: ChannelUuid,
         answered_at: Timestamp,
     },
+    /// A callback's agent answered and hears ringing while the customer is called.
+    CallingBack {
+        agent: AgentId,
+        agent_leg: ChannelUuid,
+        customer_leg: ChannelUuid,
+    },
+}
+
+/// A caller's request to be called back instead of waiting on the line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Callback {
+    /// The caller pressed the key and may type another number, ended with `#`.
+    Confirming { digits: String },
+    /// The caller hung up; the call keeps its place without a channel.
+    Requested { number: String, attempts: u32 },
 }
 
 #[derive(Debug)]
@@ -230,11 +247,24 @@ pub struct Call {
     pub offer_epoch: u64,
     /// Hold music was started (so it must be broken before anything else plays).
     pub on_hold: bool,
+    pub callback: Option<Callback>,
+}
+
+impl Call {
+    /// A callback whose caller has hung up: no channel of its own until the customer is called.
+    pub fn is_virtual(&self) -> bool {
+        matches!(self.callback, Some(Callback::Requested { .. }))
+    }
 }
 
 /// Which call a channel belongs to, and as what.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegOwner {
     Caller(CallId),
-    Agent { call: CallId, agent: AgentId },
+    Agent {
+        call: CallId,
+        agent: AgentId,
+    },
+    /// The customer leg of a callback, until it answers and becomes the caller.
+    Customer(CallId),
 }

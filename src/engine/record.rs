@@ -100,14 +100,17 @@ pub enum CallOutcome {
     Lost,
     /// The queue sent the caller elsewhere (max wait, no agents, an exit key) or hung up on it.
     Overflowed,
+    /// A callback whose customer never answered, after every retry.
+    CallbackFailed,
 }
 
 impl CallOutcome {
-    pub const ALL: [CallOutcome; 4] = [
+    pub const ALL: [CallOutcome; 5] = [
         CallOutcome::Completed,
         CallOutcome::Abandoned,
         CallOutcome::Lost,
         CallOutcome::Overflowed,
+        CallOutcome::CallbackFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +119,7 @@ impl CallOutcome {
             CallOutcome::Abandoned => "abandoned",
             CallOutcome::Lost => "lost",
             CallOutcome::Overflowed => "overflowed",
+            CallOutcome::CallbackFailed => "callback_failed",
         }
     }
 }
@@ -276,7 +280,8 @@ mod tests {
             CallOutcome::Completed
             | CallOutcome::Abandoned
             | CallOutcome::Lost
-            | CallOutcome::Overflowed => 4,
+            | CallOutcome::Overflowed
+            | CallOutcome::CallbackFailed => 5,
         };
         let causes = |c: StateCause| match c {
             StateCause::Api

@@ -151,7 +151,16 @@ impl Engine {
             .values()
             .map(|c| {
                 let (state, agent, leg, ringing) = match &c.state {
+                    CallState::Waiting if c.is_virtual() => ("callback", None, None, Vec::new()),
                     CallState::Waiting => ("waiting", None, None, Vec::new()),
+                    CallState::CallingBack {
+                        agent, agent_leg, ..
+                    } => (
+                        "calling_back",
+                        Some(agent.clone()),
+                        Some(agent_leg.to_string()),
+                        Vec::new(),
+                    ),
                     CallState::Ringing { rings, .. } => (
                         "ringing",
                         rings.first().map(|r| r.agent.clone()),

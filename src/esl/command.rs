@@ -172,6 +172,48 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             "uuid_kill {channel} {}",
             check_token("hangup cause", cause, "_")?
         )),
+        SwitchCommand::Play { channel, source } => Wire::Execute {
+            uuid: channel.to_string(),
+            app: "playback",
+            arg: check_media_source(source)?.to_owned(),
+            event_uuid: event_uuid.to_owned(),
+        },
+        SwitchCommand::Say {
+            channel,
+            language,
+            kind,
+            text,
+        } => Wire::Execute {
+            uuid: channel.to_string(),
+            app: "say",
+            arg: format!(
+                "{} {} {}",
+                check_token("say language", language, "_")?,
+                kind.as_args(),
+                check_token("say text", text, "")?
+            ),
+            event_uuid: event_uuid.to_owned(),
+        },
+        SwitchCommand::HangupAfterPrompts { channel } => Wire::Execute {
+            uuid: channel.to_string(),
+            app: "hangup",
+            arg: "NORMAL_CLEARING".to_owned(),
+            event_uuid: event_uuid.to_owned(),
+        },
+        SwitchCommand::Dial {
+            leg,
+            call,
+            queue,
+            dial_string,
+            timeout,
+        } => {
+            let dial = check_dial_string(dial_string)?;
+            Wire::BgApi(format!(
+                "originate {{origination_uuid={leg},originate_timeout={},switchboard_role=callback,\
+                 switchboard_call_id={call},switchboard_queue={queue}}}{dial} &park()",
+                timeout.as_secs().max(1)
+            ))
+        }
     })
 }
 

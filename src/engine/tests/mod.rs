@@ -9,6 +9,7 @@ use super::*;
 
 mod properties;
 mod routing;
+mod wait;
 
 const SW: &str = "fs1";
 
@@ -179,6 +180,20 @@ impl Bench {
         self.record(at, &format!("{agent} answered"), effects);
     }
 
+    fn press(&mut self, at: i64, channel: u32, digits: &str) {
+        for digit in digits.chars() {
+            let effects = self.engine.handle(
+                ts(at),
+                Input::Dtmf {
+                    switch: sw(),
+                    channel: chan(channel),
+                    digit,
+                },
+            );
+            self.record(at, &format!("chan{channel} pressed {digit}"), effects);
+        }
+    }
+
     fn agent_hangs_up(&mut self, at: i64, agent: &str, cause: &str) {
         self.hangup(at, self.leg_of(agent), cause);
     }
@@ -292,6 +307,29 @@ impl Bench {
                     SwitchCommand::Hangup { channel, cause } => {
                         format!("hangup {} {cause}", self.name(channel.as_str()))
                     }
+                    SwitchCommand::Play { channel, source } => {
+                        format!("play {} {source}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Say {
+                        channel,
+                        language,
+                        kind,
+                        text,
+                    } => format!(
+                        "say {} {language} {} {text}",
+                        self.name(channel.as_str()),
+                        kind.as_args()
+                    ),
+                    SwitchCommand::HangupAfterPrompts { channel } => {
+                        format!("hangup {} after prompts", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Dial {
+                        leg, dial_string, ..
+                    } => {
+                        self.legs.push(leg.clone());
+                        self.rung.push("customer".into());
+                        format!("dial {} via {dial_string}", self.name(leg.as_str()))
+                    }
                 },
                 Effect::Persist(record) => match record {
                     Record::CallEntered {
@@ -359,6 +397,11 @@ impl Bench {
                         }
                         Timer::MaxWait { .. } => format!("timer {at} max wait"),
                         Timer::RingMore { .. } => format!("timer {at} ring one more"),
+                        Timer::Announce { .. } => format!("timer {at} announce"),
+                        Timer::CallbackConfirm { .. } => format!("timer {at} callback confirm"),
+                        Timer::CallbackRetry { attempt, .. } => {
+                            format!("timer {at} callback retry after attempt {attempt}")
+                        }
                     }
                 }
             };

@@ -352,6 +352,7 @@ impl World {
                         );
                     }
                 }
+                CallState::CallingBack { .. } => {}
                 CallState::Bridged { agent, leg, .. } => {
                     assert_eq!(
                         engine.agents[agent].state,

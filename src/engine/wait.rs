@@ -1,0 +1,545 @@
+//! The caller's wait: periodic announcements (position, estimated wait), exit keys and
+//! callback (virtual hold), as transitions of the call next to routing's.
+
+use super::core::Engine;
+use super::ids::{AgentId, CallId, ChannelUuid, SwitchName};
+use super::io::{Effect, HangupCause, SayKind, SwitchCommand, Timer};
+use super::model::{CallState, Callback, LegOwner};
+use super::record::{CallOutcome, QueueEventKind, Record, StateCause};
+use super::time::Timestamp;
+
+/// What an agent hears while a callback's customer is being called (ringback, 440+480 Hz).
+pub const RINGBACK: &str = "tone_stream://%(2000,4000,440,480);loops=-1";
+
+/// Digits a callback may dial: an optional `+`, then 3 to 20 digits.
+pub fn callback_number(raw: &str) -> Option<String> {
+    let digits = raw.strip_prefix('+').unwrap_or(raw);
+    let ok = (3..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
+    ok.then(|| raw.to_owned())
+}
+
+impl Engine {
+    fn caller_command(&self, call_id: CallId, command: SwitchCommand) -> Option<Effect> {
+        let call = self.calls.get(&call_id)?;
+        Some(Effect::Switch {
+            switch: call.switch.clone(),
+            affinity: call.caller.clone(),
+            command,
+        })
+    }
+
+    fn push_caller_command(
+        &self,
+        call_id: CallId,
+        command: SwitchCommand,
+        effects: &mut Vec<Effect>,
+    ) {
+        effects.extend(self.caller_command(call_id, command));
+    }
+
+    /// The periodic announcement: break the hold music, say what is configured, resume it.
+    pub(super) fn announce(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        hops: u32,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if call.hops != hops
+            || call.is_virtual()
+            || call.callback.is_some()
+            || !matches!(call.state, CallState::Waiting | CallState::Ringing { .. })
+        {
+            return;
+        }
+        let Some(queue) = self.queues.get(&call.queue) else {
+            return;
+        };
+        let settings = queue.settings.routing.announcements.clone();
+        let Some(every) = settings.every else {
+            return;
+        };
+        effects.push(Effect::SetTimer {
+            at: now.plus(every),
+            timer: Timer::Announce {
+                call: call_id,
+                hops,
+            },
+        });
+        // Only a caller on hold hears it: one being connected must not be interrupted.
+        if call.state != CallState::Waiting || !call.on_hold {
+            return;
+        }
+        let position = self
+            .pool(call.pool)
+            .map_or(1, |p| p.waiting.range(..call.wait_key).count() + 1);
+        let agents = queue.logged_in.max(1) as u64;
+        let wait_secs = queue
+            .handle_ms
+            .map(|handle| (position as u64 * handle / agents).div_ceil(60_000) * 60);
+        let channel = call.caller.clone();
+        let moh = queue.settings.moh.clone();
+        let mut say = vec![SwitchCommand::Break {
+            channel: channel.clone(),
+        }];
+        let play = |source: &Option<String>| {
+            source.clone().map(|source| SwitchCommand::Play {
+                channel: channel.clone(),
+                source,
+            })
+        };
+        let speak = |kind, text: String| SwitchCommand::Say {
+            channel: channel.clone(),
+            language: settings.language.clone(),
+            kind,
+            text,
+        };
+        say.extend(play(&settings.prompt));
+        if settings.position {
+            say.extend(play(&settings.position_prompt));
+            say.push(speak(SayKind::Number, position.to_string()));
+        }
+        if let Some(secs) = wait_secs.filter(|_| settings.wait_time) {
+            say.extend(play(&settings.wait_prompt));
+            say.push(speak(SayKind::Duration, secs.to_string()));
+        }
+        say.push(SwitchCommand::PlayHold {
+            channel: channel.clone(),
+            source: moh,
+        });
+        for command in say {
+            self.push_caller_command(call_id, command, effects);
+        }
+    }
+
+    /// A key pressed by a caller in a queue: a callback number being typed, an exit key, or
+    /// the callback key.
+    pub(super) fn dtmf(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelUuid,
+        digit: char,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(LegOwner::Caller(call_id)) = self.legs.get(channel).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Waiting | CallState::Ringing { .. }) {
+            return;
+        }
+        if let Some(Callback::Confirming { digits }) = &mut call.callback {
+            match digit {
+                '#' => {
+                    let typed = std::mem::take(digits);
+                    self.confirm_callback(now, call_id, typed, effects);
+                }
+                '*' => self.cancel_callback(call_id, effects),
+                d if d.is_ascii_digit() && digits.len() < 20 => digits.push(d),
+                _ => {}
+            }
+            return;
+        }
+        let Some(queue) = self.queues.get(&call.queue) else {
+            return;
+        };
+        let routing = &queue.settings.routing;
+        let queue_id = call.queue.clone();
+        if let Some(exit) = routing.exit_keys.iter().find(|k| k.digit == digit) {
+            let destination = exit.destination.clone();
+            effects.push(Effect::Persist(Record::QueueEvent {
+                call: call_id,
+                queue: queue_id,
+                agent: None,
+                kind: QueueEventKind::ExitWithKey,
+                detail: format!("key={digit}"),
+                at: now,
+            }));
+            self.overflow(now, call_id, destination, "exit_key", effects);
+            return;
+        }
+        let Some(callback) = routing.callback.clone().filter(|c| c.key == digit) else {
+            return;
+        };
+        call.callback = Some(Callback::Confirming {
+            digits: String::new(),
+        });
+        let number = call.caller_number.clone();
+        let moh = queue.settings.moh.clone();
+        let language = routing.announcements.language.clone();
+        let channel = call.caller.clone();
+        let mut commands = vec![SwitchCommand::Break {
+            channel: channel.clone(),
+        }];
+        if let Some(source) = callback.offer_prompt {
+            commands.push(SwitchCommand::Play {
+                channel: channel.clone(),
+                source,
+            });
+        }
+        if let Some(number) = callback_number(&number) {
+            commands.push(SwitchCommand::Say {
+                channel: channel.clone(),
+                language,
+                kind: SayKind::Digits,
+                text: number.trim_start_matches('+').to_owned(),
+            });
+        }
+        commands.push(SwitchCommand::PlayHold {
+            channel,
+            source: moh,
+        });
+        for command in commands {
+            self.push_caller_command(call_id, command, effects);
+        }
+        effects.push(Effect::SetTimer {
+            at: now.plus(callback.confirm_timeout),
+            timer: Timer::CallbackConfirm { call: call_id },
+        });
+    }
+
+    pub(super) fn callback_confirm_timeout(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) {
+        let typed = match self.calls.get_mut(&call_id).map(|c| &mut c.callback) {
+            Some(Some(Callback::Confirming { digits })) => std::mem::take(digits),
+            _ => return,
+        };
+        self.confirm_callback(now, call_id, typed, effects);
+    }
+
+    /// The caller changed its mind (`*`) or gave no usable number: it simply waits on.
+    fn cancel_callback(&mut self, call_id: CallId, effects: &mut Vec<Effect>) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        call.callback = None;
+        let channel = call.caller.clone();
+        let moh = self
+            .queues
+            .get(&call.queue)
+            .map(|q| q.settings.moh.clone())
+            .unwrap_or_default();
+        self.push_caller_command(
+            call_id,
+            SwitchCommand::Break {
+                channel: channel.clone(),
+            },
+            effects,
+        );
+        self.push_caller_command(
+            call_id,
+            SwitchCommand::PlayHold {
+                channel,
+                source: moh,
+            },
+            effects,
+        );
+    }
+
+    /// The number is confirmed: the caller hears the confirmation and is hung up, and the call
+    /// keeps its place without a channel.
+    fn confirm_callback(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        typed: String,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let raw = if typed.is_empty() {
+            call.caller_number.clone()
+        } else {
+            typed
+        };
+        let Some(number) = callback_number(&raw) else {
+            self.cancel_callback(call_id, effects);
+            return;
+        };
+        let confirm_prompt = self
+            .queues
+            .get(&call.queue)
+            .and_then(|q| q.settings.routing.callback.as_ref())
+            .and_then(|c| c.confirm_prompt.clone());
+        let (queue_id, channel) = (call.queue.clone(), call.caller.clone());
+        // Agents ringing for a caller who is about to hang up are released; the call is
+        // offered again, now as a callback.
+        self.cancel_rings(now, call_id, effects);
+        let mut commands = vec![SwitchCommand::Break {
+            channel: channel.clone(),
+        }];
+        if let Some(source) = confirm_prompt {
+            commands.push(SwitchCommand::Play {
+                channel: channel.clone(),
+                source,
+            });
+        }
+        commands.push(SwitchCommand::HangupAfterPrompts {
+            channel: channel.clone(),
+        });
+        for command in commands {
+            self.push_caller_command(call_id, command, effects);
+        }
+        effects.push(Effect::Persist(Record::QueueEvent {
+            call: call_id,
+            queue: queue_id,
+            agent: None,
+            kind: QueueEventKind::CallbackRequested,
+            detail: format!("number={number}"),
+            at: now,
+        }));
+        self.legs.remove(&channel);
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.on_hold = false;
+            call.callback = Some(Callback::Requested {
+                number,
+                attempts: 0,
+            });
+        }
+        self.requeue(now, call_id, effects);
+    }
+
+    /// A callback's agent answered: the agent hears ringback while the customer is called.
+    pub(super) fn call_customer_back(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        agent_id: &AgentId,
+        agent_leg: &ChannelUuid,
+        effects: &mut Vec<Effect>,
+    ) {
+        let customer_leg = ChannelUuid::from_uuid(self.new_uuid());
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(Callback::Requested { number, .. }) = call.callback.clone() else {
+            return;
+        };
+        call.state = CallState::CallingBack {
+            agent: agent_id.clone(),
+            agent_leg: agent_leg.clone(),
+            customer_leg: customer_leg.clone(),
+        };
+        let (switch, affinity, queue_id) =
+            (call.switch.clone(), call.caller.clone(), call.queue.clone());
+        let Some(settings) = self
+            .queues
+            .get(&queue_id)
+            .and_then(|q| q.settings.routing.callback.clone())
+        else {
+            return;
+        };
+        self.legs
+            .insert(customer_leg.clone(), LegOwner::Customer(call_id));
+        self.transition(
+            now,
+            agent_id,
+            super::model::AgentState::OnCall {
+                call: call_id,
+                leg: agent_leg.clone(),
+            },
+            StateCause::Routing,
+            effects,
+        );
+        let command = |command| Effect::Switch {
+            switch: switch.clone(),
+            affinity: affinity.clone(),
+            command,
+        };
+        effects.push(command(SwitchCommand::PlayHold {
+            channel: agent_leg.clone(),
+            source: RINGBACK.to_owned(),
+        }));
+        effects.push(command(SwitchCommand::Dial {
+            leg: customer_leg,
+            call: call_id,
+            queue: queue_id.clone(),
+            dial_string: settings.dial_string(&number),
+            timeout: settings.ring_timeout,
+        }));
+    }
+
+    /// The customer picked up: bridge it to the waiting agent; from now on it is the caller.
+    pub(super) fn customer_answered(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        call_id: CallId,
+        channel: &ChannelUuid,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let CallState::CallingBack {
+            agent,
+            agent_leg,
+            customer_leg,
+        } = call.state.clone()
+        else {
+            return;
+        };
+        if &customer_leg != channel {
+            return;
+        }
+        let attempts = match call.callback.take() {
+            Some(Callback::Requested { attempts, .. }) => attempts + 1,
+            _ => 1,
+        };
+        call.caller = customer_leg.clone();
+        call.state = CallState::Bridged {
+            agent: agent.clone(),
+            leg: agent_leg.clone(),
+            answered_at: now,
+        };
+        let wait_ms =
+            i64::try_from(now.since(call.wait_key.entered_at).as_millis()).unwrap_or(i64::MAX);
+        let queue_id = call.queue.clone();
+        self.legs
+            .insert(customer_leg.clone(), LegOwner::Caller(call_id));
+        let command = |command| Effect::Switch {
+            switch: switch.clone(),
+            affinity: customer_leg.clone(),
+            command,
+        };
+        effects.push(command(SwitchCommand::Break {
+            channel: agent_leg.clone(),
+        }));
+        effects.push(command(SwitchCommand::Bridge {
+            caller: customer_leg.clone(),
+            agent_leg: agent_leg.clone(),
+        }));
+        effects.push(Effect::Persist(Record::CallAnswered {
+            call: call_id,
+            agent: agent.clone(),
+            agent_channel: agent_leg,
+            wait_ms,
+            at: now,
+        }));
+        for (kind, detail) in [
+            (
+                QueueEventKind::CallbackConnected,
+                format!("attempt={attempts}"),
+            ),
+            (QueueEventKind::Connect, format!("wait_ms={wait_ms}")),
+        ] {
+            effects.push(Effect::Persist(Record::QueueEvent {
+                call: call_id,
+                queue: queue_id.clone(),
+                agent: Some(agent.clone()),
+                kind,
+                detail,
+                at: now,
+            }));
+        }
+        self.counters.answered += 1;
+        if let Some(a) = self.agents.get_mut(&agent) {
+            a.calls_answered += 1;
+            a.missed_in_a_row = 0;
+        }
+    }
+
+    /// The customer did not answer (or the dial failed): free the agent, and try again later
+    /// or give up.
+    pub(super) fn customer_gone(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        channel: &ChannelUuid,
+        cause: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let CallState::CallingBack {
+            agent,
+            agent_leg,
+            customer_leg,
+        } = call.state.clone()
+        else {
+            return;
+        };
+        if &customer_leg != channel {
+            return;
+        }
+        let Some(Callback::Requested { number, attempts }) = call.callback.clone() else {
+            return;
+        };
+        let attempts = attempts + 1;
+        call.callback = Some(Callback::Requested {
+            number: number.clone(),
+            attempts,
+        });
+        call.state = CallState::Waiting;
+        let queue_id = call.queue.clone();
+        let retries = self
+            .queues
+            .get(&queue_id)
+            .and_then(|q| q.settings.routing.callback.as_ref())
+            .map_or((0, std::time::Duration::ZERO), |c| {
+                (c.retries, c.retry_delay)
+            });
+        self.kill(&call_id, &agent_leg, HangupCause::NormalClearing, effects);
+        self.legs.remove(&agent_leg);
+        let gave_up = attempts > retries.0;
+        effects.push(Effect::Persist(Record::QueueEvent {
+            call: call_id,
+            queue: queue_id.clone(),
+            agent: Some(agent.clone()),
+            kind: if gave_up {
+                QueueEventKind::CallbackFailed
+            } else {
+                QueueEventKind::CallbackAttempted
+            },
+            detail: format!("attempt={attempts} number={number} cause={cause}"),
+            at: now,
+        }));
+        self.make_eligible(now, &agent, StateCause::Routing, effects);
+        if gave_up {
+            if self.remove_call(call_id).is_some() {
+                effects.push(Effect::Persist(Record::CallEnded {
+                    call: call_id,
+                    outcome: CallOutcome::CallbackFailed,
+                    hangup_cause: cause.to_owned(),
+                    talk_ms: None,
+                    at: now,
+                }));
+            }
+            return;
+        }
+        effects.push(Effect::SetTimer {
+            at: now.plus(retries.1),
+            timer: Timer::CallbackRetry {
+                call: call_id,
+                attempt: attempts,
+            },
+        });
+    }
+
+    pub(super) fn callback_retry(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        attempt: u32,
+        effects: &mut Vec<Effect>,
+    ) {
+        let due = self.calls.get(&call_id).is_some_and(|c| {
+            c.state == CallState::Waiting
+                && matches!(c.callback, Some(Callback::Requested { attempts, .. }) if attempts == attempt)
+        });
+        if due {
+            self.route_call(now, call_id, effects);
+        }
+    }
+}
