@@ -172,6 +172,10 @@ async fn parked_call_is_held_bridged_and_cleared_when_the_agent_hangs_up() {
     wait_event(&mut events, |e| is(e, "CHANNEL_UNBRIDGE", &caller)).await;
     let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP", &caller)).await;
     assert_eq!(h.header_str("Hangup-Cause"), Some("NORMAL_CLEARING"));
+    // As on the real switch, the disposition of a hangup we cause is set after
+    // CHANNEL_HANGUP.
+    assert_eq!(h.header_str("variable_sip_hangup_disposition"), None);
+    let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP_COMPLETE", &caller)).await;
     assert_eq!(
         h.header_str("variable_sip_hangup_disposition"),
         Some("send_bye")
