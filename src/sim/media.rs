@@ -235,7 +235,8 @@ impl PagdArgs {
         })
     }
 
-    /// Whether collected `digits` are accepted.
+    /// Whether collected `digits` are accepted: at least one key (an empty input is never
+    /// valid), at most `max`, and matching the regexp if there is one.
     pub fn accepts(&self, digits: &str) -> bool {
         let n = digits.chars().count();
         n >= self.min.max(1)

@@ -106,6 +106,8 @@ pub struct SimStats {
     pub hung_up: u64,
     pub originates: u64,
     pub originate_failures: u64,
+    /// `uuid_transfer`s carried out (callers sent to another extension).
+    pub transfers: u64,
     pub commands: u64,
     pub events_sent: u64,
     pub connections: u64,

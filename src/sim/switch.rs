@@ -284,7 +284,7 @@ pub(crate) enum Timer {
         uuid: String,
         token: u64,
     },
-    /// The caller presses keys (from `CallSpec::dtmf`).
+    /// The caller presses keys (planned by `place_call_pressing`).
     Dtmf {
         uuid: String,
         digits: String,
@@ -300,6 +300,7 @@ pub(crate) struct Counters {
     pub hung_up: AtomicU64,
     pub originates: AtomicU64,
     pub originate_failures: AtomicU64,
+    pub transfers: AtomicU64,
     pub commands: AtomicU64,
     pub events_sent: AtomicU64,
     pub connections: AtomicU64,
@@ -315,6 +316,7 @@ impl Counters {
             hung_up: g(&self.hung_up),
             originates: g(&self.originates),
             originate_failures: g(&self.originate_failures),
+            transfers: g(&self.transfers),
             commands: g(&self.commands),
             events_sent: g(&self.events_sent),
             connections: g(&self.connections),

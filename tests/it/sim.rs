@@ -700,6 +700,7 @@ async fn a_transferred_caller_runs_the_overflow_extension_until_its_patience_end
     let view = sim.channel(&caller).expect("caller still there");
     assert_eq!(view.transferred_to.as_deref(), Some("9199"));
     assert_eq!(view.running_app.as_deref(), Some("playback"));
+    assert_eq!(sim.stats().transfers, 1);
     assert_eq!(view.destination, "9199");
     assert!(view
         .variable("transfer_history")

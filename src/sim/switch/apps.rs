@@ -11,6 +11,7 @@
 //! - a transfer cuts a running hold music short like a bridge does (`PLAYBACK ERROR`);
 //! - `play_and_get_digits` ignores keys pressed while its invalid-input prompt plays.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{new_uuid, Core, Initiator, Timer};
@@ -371,6 +372,7 @@ impl Core {
         let peer = ch.bridged_to.clone();
         let is_a = ch.bridge_a;
         self.changed = true;
+        self.counters.transfers.fetch_add(1, Ordering::Relaxed);
         if peer.is_none() {
             self.abort_app(uuid, "PLAYBACK ERROR");
         }
