@@ -1211,3 +1211,62 @@ async fn say_and_missing_files_report_like_the_capture() {
     )
     .await;
 }
+
+async fn moh_then_bridge(part: (usize, usize), steps: &[Step]) {
+    replay(
+        Scenario {
+            part,
+            ..Scenario::new("moh-break-bridge", "plain")
+        },
+        steps,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn uuid_break_stops_hold_music_before_the_bridge_like_the_capture() {
+    moh_then_bridge(
+        (0, 324_797),
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Call("1010", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // sendmsg playback local_stream://moh
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::Tx, // bgapi originate
+            Step::WaitAgent("CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_break <caller> all
+            Step::WaitCaller(0, "CHANNEL_EXECUTE_COMPLETE"),
+            Step::TxSameReply, // uuid_bridge
+            Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // uuid_kill <caller>
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bridging_over_hold_music_ends_it_with_playback_error_like_the_capture() {
+    moh_then_bridge(
+        (324_797, usize::MAX),
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Call("1011", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // sendmsg playback local_stream://moh
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::Tx, // bgapi originate
+            Step::WaitAgent("CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_bridge without uuid_break
+            Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // uuid_kill <caller>
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
