@@ -328,6 +328,55 @@ mod tests {
         assert!(line.ends_with("}user/1001 &park()"));
     }
 
+    /// The command lines of the `ringall`, `transfer` and `moh-break-bridge` captures.
+    #[test]
+    fn kill_transfer_break_and_voicemail_render_like_the_captured_commands() {
+        let uuid = "cfc0b4c4-badd-44be-9976-f12669c3049b";
+        let channel = ChannelUuid::parse(uuid).expect("uuid");
+        let r = |c: SwitchCommand| render(&c, "e1").expect("safe");
+        assert_eq!(
+            r(SwitchCommand::Kill {
+                channel: channel.clone(),
+                cause: crate::engine::HangupCause::LoseRace,
+            }),
+            Wire::Api(format!("uuid_kill {uuid} LOSE_RACE"))
+        );
+        assert_eq!(
+            r(SwitchCommand::Hangup {
+                channel: channel.clone(),
+                cause: "USER_BUSY".into(),
+            }),
+            Wire::Api(format!("uuid_kill {uuid} USER_BUSY"))
+        );
+        assert_eq!(
+            r(SwitchCommand::Transfer {
+                channel: channel.clone(),
+                extension: "9199".into(),
+                context: "default".into(),
+            }),
+            Wire::Api(format!("uuid_transfer {uuid} 9199 XML default"))
+        );
+        assert_eq!(
+            r(SwitchCommand::Break {
+                channel: channel.clone(),
+            }),
+            Wire::Api(format!("uuid_break {uuid} all"))
+        );
+        assert_eq!(
+            r(SwitchCommand::Voicemail {
+                channel,
+                domain: "example.com".into(),
+                mailbox: "1001".into(),
+            }),
+            Wire::Execute {
+                uuid: uuid.into(),
+                app: "voicemail",
+                arg: "default example.com 1001".into(),
+                event_uuid: "e1".into(),
+            }
+        );
+    }
+
     #[test]
     fn dial_strings_with_options_or_several_legs_are_refused() {
         for bad in [

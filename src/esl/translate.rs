@@ -2,7 +2,9 @@
 
 use freeswitch_esl_tokio::{EslEvent, EslEventType};
 use serde_json::Value;
+use tracing::warn;
 
+use crate::engine::routing::{parse_skill_list, SkillLevel};
 use crate::engine::{
     AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelUuid, Input, ParkedCall, QueueId,
     SwitchName,
@@ -10,7 +12,7 @@ use crate::engine::{
 
 /// The events the engine needs; everything else is not subscribed to, to keep the wire quiet.
 pub const SUBSCRIBED_EVENTS: &str =
-    "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB HEARTBEAT SHUTDOWN";
+    "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB HEARTBEAT SHUTDOWN DTMF";
 
 /// What an event means for us.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +63,7 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
             Err(e) => Translated::Malformed(format!("CHANNEL_HANGUP: {e}")),
         },
         Some(EslEventType::BackgroundJob) => background_job(switch, event),
+        Some(EslEventType::Dtmf) => dtmf(switch, event),
         Some(EslEventType::Heartbeat) => Translated::Heartbeat,
         Some(EslEventType::Shutdown) => Translated::Shutdown,
         _ => Translated::Ignored,
@@ -92,7 +95,7 @@ fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
         },
     };
     Translated::Input(Input::CallParked(ParkedCall {
-        skills: Vec::new(),
+        skills: caller_skills(&channel, event),
         switch: switch.clone(),
         channel,
         queue,
@@ -110,6 +113,43 @@ fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
             .to_owned(),
         priority,
     }))
+}
+
+/// The skills the dialplan asked for (`switchboard_skills`, e.g. `spanish:7,billing`). A value
+/// we cannot read must not cost the caller their place: the call is queued without skills and
+/// the problem is logged.
+fn caller_skills(channel: &ChannelUuid, event: &EslEvent) -> Vec<SkillLevel> {
+    let Some(raw) = event.variable_str("switchboard_skills") else {
+        return Vec::new();
+    };
+    match parse_skill_list(raw) {
+        Ok(skills) => skills,
+        Err(e) => {
+            warn!(%channel, value = %raw, error = %e, "switchboard_skills unreadable; queueing without skills");
+            Vec::new()
+        }
+    }
+}
+
+/// A key the caller pressed. DTMF events carry no channel variables, so whether the channel
+/// is ours is for the engine to decide.
+fn dtmf(switch: &SwitchName, event: &EslEvent) -> Translated {
+    let channel = match channel_of(event) {
+        Ok(c) => c,
+        Err(e) => return Translated::Malformed(format!("DTMF: {e}")),
+    };
+    let raw = event.header_str("DTMF-Digit").unwrap_or_default();
+    let mut chars = raw.chars();
+    match (chars.next(), chars.next()) {
+        (Some(d), None) if matches!(d, '0'..='9' | '*' | '#' | 'A'..='D' | 'a'..='d') => {
+            Translated::Input(Input::Dtmf {
+                switch: switch.clone(),
+                channel,
+                digit: d.to_ascii_uppercase(),
+            })
+        }
+        _ => Translated::Malformed(format!("DTMF {channel}: DTMF-Digit {raw:?} is not one key")),
+    }
 }
 
 /// A failed originate of ours ends the offer even when no channel was ever created
@@ -264,6 +304,93 @@ mod tests {
             None,
         );
         assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+    }
+
+    fn park_with_skills(skills: &str) -> EslEvent {
+        event(
+            &[
+                ("Event-Name", "CHANNEL_PARK"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("variable_switchboard_queue", "support"),
+                ("variable_switchboard_skills", skills),
+            ],
+            None,
+        )
+    }
+
+    fn parked(t: Translated) -> ParkedCall {
+        match t {
+            Translated::Input(Input::CallParked(p)) => p,
+            other => panic!("not a parked call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_park_carries_the_skills_the_dialplan_asked_for() {
+        let p = parked(translate(&sw(), &park_with_skills("spanish:7,billing")));
+        let shown: Vec<String> = p.skills.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["billing:1", "spanish:7"]);
+    }
+
+    #[test]
+    fn unreadable_skills_still_queue_the_caller_without_skills() {
+        for bad in ["spanish:11", "spanish:high", ":3", "spa nish"] {
+            let p = parked(translate(&sw(), &park_with_skills(bad)));
+            assert!(p.skills.is_empty(), "{bad:?} gave {:?}", p.skills);
+            assert_eq!(p.queue, QueueId::new("support").expect("id"));
+        }
+        let none = event(
+            &[
+                ("Event-Name", "CHANNEL_PARK"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("variable_switchboard_queue", "support"),
+            ],
+            None,
+        );
+        assert!(parked(translate(&sw(), &none)).skills.is_empty());
+    }
+
+    #[test]
+    fn a_dtmf_event_is_a_key_press_on_its_channel() {
+        let uuid = "dbf418f3-6ec5-4e66-bded-bbb3e335adca";
+        let key = |digit: &str| {
+            translate(
+                &sw(),
+                &event(
+                    &[
+                        ("Event-Name", "DTMF"),
+                        ("Unique-ID", uuid),
+                        ("DTMF-Digit", digit),
+                        ("DTMF-Duration", "2240"),
+                        ("DTMF-Source", "RTP"),
+                    ],
+                    None,
+                ),
+            )
+        };
+        for (raw, digit) in [("1", '1'), ("#", '#'), ("*", '*'), ("d", 'D')] {
+            assert_eq!(
+                key(raw),
+                Translated::Input(Input::Dtmf {
+                    switch: sw(),
+                    channel: ChannelUuid::parse(uuid).expect("uuid"),
+                    digit,
+                })
+            );
+        }
+        for bad in ["", "12", "x"] {
+            assert!(matches!(key(bad), Translated::Malformed(_)), "{bad:?}");
+        }
+        let anonymous = event(&[("Event-Name", "DTMF"), ("DTMF-Digit", "1")], None);
+        assert!(matches!(
+            translate(&sw(), &anonymous),
+            Translated::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn dtmf_is_subscribed() {
+        assert!(SUBSCRIBED_EVENTS.split(' ').any(|e| e == "DTMF"));
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub struct CallSpec {
     pub destination: String,
     /// Hang up (CANCEL/BYE) if not bridged within this time.
     pub patience: Option<Duration>,
-    /// Hang up this long after being bridged.
+    /// Hang up this long after being bridged (or, when transferred before ever being
+    /// bridged, this long after the transfer).
     pub talk_time: Option<Duration>,
 }
 

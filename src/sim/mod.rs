@@ -5,10 +5,12 @@
 //! faults) and its endpoints. It is used by integration tests, benchmarks (as a load
 //! generator) and `switchboard demo`. It must not depend on any other Switchboard module.
 //!
-//! Code map: `wire` (bytes), `endpoints` (phones, callers, dial strings), `switch` (the
-//! core behind one mutex), `server` (sockets).
+//! Code map: `wire` (bytes), `endpoints` (phones, callers, dial strings), `media` (sound
+//! files, prompts, digit-collection arguments), `switch` (the core behind one mutex; its
+//! `apps` submodule runs applications, DTMF and transfers), `server` (sockets).
 
 mod endpoints;
+mod media;
 mod server;
 mod switch;
 pub mod wire;
@@ -24,6 +26,7 @@ pub use endpoints::{
     parse_originate, CallSpec, OriginateParseError, OriginateRequest, PhoneBehavior, PhoneSpec,
     Target,
 };
+pub use media::SoundFiles;
 
 use switch::Shared;
 
@@ -37,7 +40,12 @@ pub struct SimConfig {
     /// HEARTBEAT period (the real switch: 20 s).
     pub heartbeat_interval: Duration,
     /// Destination numbers of the shipped dialplan and the variables they set before `park`.
+    /// A call transferred (`uuid_transfer`) to one of these numbers is parked again with
+    /// its variables; any other destination answers and plays `silence_stream://-1` (the
+    /// capture rig's extension 9199) until the caller hangs up.
     pub entry_points: Vec<EntryPoint>,
+    /// Which sound files `playback`, `say` and `play_and_get_digits` find.
+    pub sound_files: SoundFiles,
 }
 
 impl Default for SimConfig {
@@ -47,6 +55,7 @@ impl Default for SimConfig {
             hostname: "sim".to_string(),
             heartbeat_interval: Duration::from_secs(20),
             entry_points: Vec::new(),
+            sound_files: SoundFiles::default(),
         }
     }
 }
@@ -69,6 +78,14 @@ pub struct ChannelView {
     pub destination: String,
     pub caller_number: String,
     pub is_outbound_leg: bool,
+    /// The extension `uuid_transfer` sent this channel to (the latest, if several).
+    pub transferred_to: Option<String>,
+    /// The application running on top of `park` (or in the transferred-to extension):
+    /// `playback`, `say`, `play_and_get_digits`, `voicemail`; `None` when only parked,
+    /// bridged or idle.
+    pub running_app: Option<String>,
+    /// Every key the caller pressed so far, in order.
+    pub digits: String,
 }
 
 impl ChannelView {
@@ -89,6 +106,8 @@ pub struct SimStats {
     pub hung_up: u64,
     pub originates: u64,
     pub originate_failures: u64,
+    /// `uuid_transfer`s carried out (callers sent to another extension).
+    pub transfers: u64,
     pub commands: u64,
     pub events_sent: u64,
     pub connections: u64,
@@ -133,9 +152,33 @@ impl SimHandle {
         self.shared.run(|core| core.place_call(spec))
     }
 
+    /// Places an inbound call whose caller presses keys: each `(after, keys)` entry sends
+    /// its keys at once (one DTMF event per key) `after` the call is answered. Nothing is
+    /// pressed if the call is never answered.
+    pub fn place_call_pressing(&self, spec: CallSpec, dtmf: Vec<(Duration, String)>) -> String {
+        self.shared.run(|core| core.place_call_pressing(spec, dtmf))
+    }
+
     /// Hangs up `uuid` from the far end (caller's BYE/CANCEL, phone's BYE) with `cause`.
     pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
         self.shared.run(|core| core.remote_hangup(uuid, cause))
+    }
+
+    /// The caller on `uuid` presses `digits` now (RFC 2833: one DTMF event per key,
+    /// `DTMF-Source: RTP`). False if there is no such answered, live channel.
+    pub fn send_dtmf(&self, uuid: &str, digits: &str) -> bool {
+        self.shared.run(|core| core.dtmf(uuid, digits))
+    }
+
+    /// Replaces the set of sound files the switch has.
+    pub fn set_sound_files(&self, files: SoundFiles) {
+        self.shared.run(|core| core.set_sound_files(files));
+    }
+
+    /// Installs one sound file (for `SoundFiles::Only`), like copying a prompt onto the
+    /// real switch: later playbacks find it.
+    pub fn install_sound_file(&self, path: &str) {
+        self.shared.run(|core| core.install_sound_file(path));
     }
 
     pub fn channel(&self, uuid: &str) -> Option<ChannelView> {

@@ -16,8 +16,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::endpoints::{parse_originate, PhoneBehavior, PhoneSpec, Target};
+use super::media::{self, SoundFiles};
 use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
+
+mod apps;
 
 pub(crate) type ConnId = u64;
 
@@ -58,6 +61,7 @@ const EVENT_NAMES: &[&str] = &[
     "PRESENCE_IN",
     "PLAYBACK_START",
     "PLAYBACK_STOP",
+    "DTMF",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -126,7 +130,7 @@ struct Profile {
     destination: String,
     source: &'static str,
     transfer_source: Option<String>,
-    context: &'static str,
+    context: String,
     index: u32,
     created_us: u64,
 }
@@ -137,6 +141,14 @@ struct App {
     name: String,
     arg: String,
     uuid: String,
+}
+
+/// A file being played (PLAYBACK_START sent, PLAYBACK_STOP not yet).
+#[derive(Clone, Debug)]
+struct Playing {
+    path: String,
+    token: u64,
+    started: Instant,
 }
 
 /// A pending `originate` result: a bgapi job or a blocked `api` connection.
@@ -178,8 +190,20 @@ struct Channel {
     vars: Vec<(String, String)>,
     hangup_cause: Option<String>,
     park: Option<App>,
-    playback: Option<App>,
-    last_response: Option<String>,
+    /// The application running on top of park (playback, say, play_and_get_digits,
+    /// voicemail, or the transferred-to extension's playback).
+    app: Option<App>,
+    /// The file being played for `app`.
+    playing: Option<Playing>,
+    /// Digit collection state of a running `play_and_get_digits`.
+    pagd: Option<apps::Pagd>,
+    presence_count: u32,
+    transferred_to: Option<String>,
+    digits: String,
+    /// Keys the caller will press, timed from the answer.
+    dtmf_plan: Vec<(Duration, String)>,
+    /// The originate timed out (its job result comes before HANGUP_COMPLETE).
+    timed_out: bool,
     bridged_to: Option<String>,
     bridge_a: bool,
     other_leg: Option<String>,
@@ -198,6 +222,18 @@ impl Channel {
         self.vars.push((name.to_string(), value.into()));
     }
 
+    /// A new `transfer_source`, appended to `transfer_history` (`ARRAY::a|:b` from the
+    /// second one on).
+    fn push_transfer(&mut self, source: String) {
+        let history = match self.var("transfer_history") {
+            None => source.clone(),
+            Some(h) if h.starts_with("ARRAY::") => format!("{h}|:{source}"),
+            Some(h) => format!("ARRAY::{h}|:{source}"),
+        };
+        self.set_var("transfer_history", history);
+        self.set_var("transfer_source", source);
+    }
+
     fn var(&self, name: &str) -> Option<&str> {
         self.vars
             .iter()
@@ -214,6 +250,9 @@ impl Channel {
             destination: self.profile.destination.clone(),
             caller_number: self.profile.cid_number.clone(),
             is_outbound_leg: self.dir == Dir::Outbound,
+            transferred_to: self.transferred_to.clone(),
+            running_app: self.app.as_ref().map(|a| a.name.clone()),
+            digits: self.digits.clone(),
         }
     }
 }
@@ -238,7 +277,17 @@ pub(crate) enum Timer {
     Patience(String),
     PlaybackDone {
         uuid: String,
-        app_uuid: String,
+        token: u64,
+    },
+    /// `play_and_get_digits` waited long enough for the next digit.
+    DigitTimeout {
+        uuid: String,
+        token: u64,
+    },
+    /// The caller presses keys (planned by `place_call_pressing`).
+    Dtmf {
+        uuid: String,
+        digits: String,
     },
 }
 
@@ -251,6 +300,7 @@ pub(crate) struct Counters {
     pub hung_up: AtomicU64,
     pub originates: AtomicU64,
     pub originate_failures: AtomicU64,
+    pub transfers: AtomicU64,
     pub commands: AtomicU64,
     pub events_sent: AtomicU64,
     pub connections: AtomicU64,
@@ -266,6 +316,7 @@ impl Counters {
             hung_up: g(&self.hung_up),
             originates: g(&self.originates),
             originate_failures: g(&self.originate_failures),
+            transfers: g(&self.transfers),
             commands: g(&self.commands),
             events_sent: g(&self.events_sent),
             connections: g(&self.connections),
@@ -306,6 +357,8 @@ pub(crate) struct Core {
     timers: Vec<(Duration, Timer)>,
     changed: bool,
     counters: Arc<Counters>,
+    sounds: SoundFiles,
+    next_token: u64,
 }
 
 fn now_unix_us() -> u64 {
@@ -343,6 +396,8 @@ impl Core {
             timers: Vec::new(),
             changed: false,
             counters,
+            sounds: config.sound_files.clone(),
+            next_token: 0,
         }
     }
 
@@ -494,7 +549,7 @@ impl Core {
         };
         let with_vars = !matches!(
             name,
-            "CHANNEL_STATE" | "CHANNEL_CALLSTATE" | "PRESENCE_IN" | "CHANNEL_OUTGOING"
+            "CHANNEL_STATE" | "CHANNEL_CALLSTATE" | "PRESENCE_IN" | "CHANNEL_OUTGOING" | "DTMF"
         );
         let app = post
             .iter()
@@ -620,13 +675,16 @@ impl Core {
         );
     }
 
-    fn presence(&mut self, uuid: &str, status: &str, info_state: &str, count: u32) {
-        let Some(ch) = self.channels.get(uuid) else {
+    /// PRESENCE_IN of an inbound channel; `event_count` counts them per channel.
+    fn presence(&mut self, uuid: &str, status: &str, info_state: &str) {
+        let Some(ch) = self.channels.get_mut(uuid) else {
             return;
         };
         if ch.dir != Dir::Inbound {
             return;
         }
+        let count = ch.presence_count;
+        ch.presence_count += 1;
         let from = ch.presence_id.clone().unwrap_or_default();
         let post = [
             ("proto", "any".to_string()),
@@ -643,6 +701,8 @@ impl Core {
         self.chan_event(uuid, "PRESENCE_IN", &[], &post);
     }
 
+    /// CHANNEL_EXECUTE of `park` (as `as_park`) or of an application on top of it. Like
+    /// `switch_core_session_exec`, it clears the last application response.
     fn start_app(&mut self, uuid: &str, name: &str, arg: &str, app_uuid: String, as_park: bool) {
         let app = App {
             name: name.to_string(),
@@ -650,6 +710,7 @@ impl Core {
             uuid: app_uuid,
         };
         self.with_chan(uuid, |c| {
+            c.vars.retain(|(k, _)| k != "current_application_response");
             if !arg.is_empty() {
                 c.set_var("current_application_data", arg);
             }
@@ -657,7 +718,7 @@ impl Core {
             if as_park {
                 c.park = Some(app.clone());
             } else {
-                c.playback = Some(app.clone());
+                c.app = Some(app.clone());
             }
         });
         let mut post = vec![("Application", app.name.clone())];
@@ -666,20 +727,42 @@ impl Core {
         }
         post.push(("Application-UUID", app.uuid.clone()));
         self.chan_event(uuid, "CHANNEL_EXECUTE", &[], &post);
+        self.changed = true;
     }
 
-    fn complete_app(&mut self, uuid: &str, app: &App, response: &str) {
-        self.with_chan(uuid, |c| {
-            c.last_response = Some(response.to_string());
-            c.set_var("current_application_response", response);
-        });
+    /// CHANNEL_EXECUTE_COMPLETE of `app`. `response` is what the application reported
+    /// (`current_application_response`); without one the event says `_none_`, or what an
+    /// earlier application reported if nothing ran since (park's completion).
+    fn complete_app(&mut self, uuid: &str, app: &App, response: Option<&str>) {
+        let Some(ch) = self.channels.get_mut(uuid) else {
+            return;
+        };
+        if let Some(r) = response {
+            ch.set_var("current_application_response", r);
+        }
+        let shown = ch
+            .var("current_application_response")
+            .unwrap_or("_none_")
+            .to_string();
         let mut post = vec![("Application", app.name.clone())];
         if !app.arg.is_empty() {
             post.push(("Application-Data", app.arg.clone()));
         }
-        post.push(("Application-Response", response.to_string()));
+        post.push(("Application-Response", shown));
         post.push(("Application-UUID", app.uuid.clone()));
         self.chan_event(uuid, "CHANNEL_EXECUTE_COMPLETE", &[], &post);
+        self.changed = true;
+    }
+
+    /// Ends the application running on top of park (if any) with `response`.
+    fn finish_app(&mut self, uuid: &str, response: Option<&str>) {
+        let Some(app) = self.channels.get_mut(uuid).and_then(|c| {
+            c.pagd = None;
+            c.app.take()
+        }) else {
+            return;
+        };
+        self.complete_app(uuid, &app, response);
     }
 
     fn park(&mut self, uuid: &str) {
@@ -691,19 +774,61 @@ impl Core {
         self.chan_event(uuid, "CHANNEL_PARK", &[], &[]);
     }
 
-    /// Ends a running playback: PLAYBACK_STOP then EXECUTE_COMPLETE with `response`.
-    fn stop_playback(&mut self, uuid: &str, status: &str, response: &str) -> bool {
-        let Some(app) = self.channels.get_mut(uuid).and_then(|c| c.playback.take()) else {
+    /// PLAYBACK_START of `path` for the running application, and its end timer.
+    fn start_playing(&mut self, uuid: &str, path: &str) {
+        self.next_token += 1;
+        let token = self.next_token;
+        self.with_chan(uuid, |c| {
+            c.playing = Some(Playing {
+                path: path.to_string(),
+                token,
+                started: Instant::now(),
+            })
+        });
+        self.chan_event(uuid, "PLAYBACK_START", &[], &playback_headers(path, None));
+        if let Some(d) = media::duration(path) {
+            self.timer(
+                d,
+                Timer::PlaybackDone {
+                    uuid: uuid.to_string(),
+                    token,
+                },
+            );
+        }
+    }
+
+    /// PLAYBACK_STOP with `status` (`done`, `break`) and the `playback_*` variables.
+    fn stop_playing(&mut self, uuid: &str, status: &str) -> bool {
+        let Some(p) = self.channels.get_mut(uuid).and_then(|c| c.playing.take()) else {
             return false;
         };
+        let ms = p.started.elapsed().as_millis() as u64;
+        let samples = ms * 8;
+        self.with_chan(uuid, |c| {
+            c.set_var("playback_last_offset_pos", samples.to_string());
+            c.set_var("playback_seconds", (ms / 1000).to_string());
+            c.set_var("playback_ms", ms.to_string());
+            c.set_var("playback_samples", samples.to_string());
+        });
         self.chan_event(
             uuid,
             "PLAYBACK_STOP",
             &[],
-            &playback_headers(&app.arg, Some(status)),
+            &playback_headers(&p.path, Some(status)),
         );
-        self.complete_app(uuid, &app, response);
         true
+    }
+
+    /// The running application is cut short by a hangup, bridge or transfer: its
+    /// playback stops (`done`) and it completes. A `playback` reports `response`.
+    fn abort_app(&mut self, uuid: &str, playback_response: &str) {
+        self.stop_playing(uuid, "done");
+        let is_playback = self
+            .channels
+            .get(uuid)
+            .and_then(|c| c.app.as_ref())
+            .is_some_and(|a| a.name == "playback");
+        self.finish_app(uuid, is_playback.then_some(playback_response));
     }
 
     fn unpark(&mut self, uuid: &str) {
@@ -711,17 +836,20 @@ impl Core {
             return;
         };
         self.chan_event(uuid, "CHANNEL_UNPARK", &[], &[]);
-        let resp = self
-            .channels
-            .get(uuid)
-            .and_then(|c| c.last_response.clone())
-            .unwrap_or_else(|| "_none_".to_string());
-        self.complete_app(uuid, &app, &resp);
+        self.complete_app(uuid, &app, None);
     }
 
     // ---- inbound calls ------------------------------------------------------------
 
     pub(crate) fn place_call(&mut self, spec: CallSpec) -> String {
+        self.place_call_pressing(spec, Vec::new())
+    }
+
+    pub(crate) fn place_call_pressing(
+        &mut self,
+        spec: CallSpec,
+        dtmf: Vec<(Duration, String)>,
+    ) -> String {
         let uuid = new_uuid();
         if !self.up {
             return uuid;
@@ -747,7 +875,7 @@ impl Core {
             destination: spec.destination.clone(),
             source: "mod_sofia",
             transfer_source: None,
-            context: "public",
+            context: "public".to_string(),
             index: 1,
             created_us: now,
         };
@@ -773,8 +901,14 @@ impl Core {
             vars: Vec::with_capacity(32),
             hangup_cause: None,
             park: None,
-            playback: None,
-            last_response: None,
+            app: None,
+            playing: None,
+            pagd: None,
+            presence_count: 0,
+            transferred_to: None,
+            digits: String::new(),
+            dtmf_plan: dtmf,
+            timed_out: false,
             bridged_to: None,
             bridge_a: false,
             other_leg: None,
@@ -831,7 +965,7 @@ impl Core {
             });
         }
         self.with_chan(&uuid, |c| c.state_num = 4);
-        self.presence(&uuid, "CS_ROUTING", "alerting", 0);
+        self.presence(&uuid, "CS_ROUTING", "alerting");
         self.set_state(&uuid, "CS_EXECUTE", 4);
         self.park(&uuid);
         if let Some(p) = spec.patience {
@@ -860,9 +994,24 @@ impl Core {
             c.answer_state = "answered";
         });
         self.chan_event(uuid, "CHANNEL_ANSWER", &[], &[]);
-        self.presence(uuid, "answered", "active", 1);
+        self.presence(uuid, "answered", "active");
         self.set_callstate(uuid, "ACTIVE");
         self.changed = true;
+        // The caller's keypresses are timed from the answer.
+        let presses = self
+            .channels
+            .get_mut(uuid)
+            .map(|c| std::mem::take(&mut c.dtmf_plan))
+            .unwrap_or_default();
+        for (after, digits) in presses {
+            self.timer(
+                after,
+                Timer::Dtmf {
+                    uuid: uuid.to_string(),
+                    digits,
+                },
+            );
+        }
     }
 
     // ---- originate ----------------------------------------------------------------
@@ -937,7 +1086,7 @@ impl Core {
             destination: user.clone(),
             source: "src/switch_ivr_originate.c",
             transfer_source: None,
-            context: "default",
+            context: "default".to_string(),
             index: 1,
             created_us: now,
         };
@@ -962,8 +1111,14 @@ impl Core {
             vars: Vec::with_capacity(32),
             hangup_cause: None,
             park: None,
-            playback: None,
-            last_response: None,
+            app: None,
+            playing: None,
+            pagd: None,
+            presence_count: 0,
+            transferred_to: None,
+            digits: String::new(),
+            dtmf_plan: Vec::new(),
+            timed_out: false,
             bridged_to: None,
             bridge_a: false,
             other_leg: None,
@@ -1124,34 +1279,47 @@ impl Core {
 
     // ---- hangup -------------------------------------------------------------------
 
-    fn hangup_vars(
-        c: &mut Channel,
-        cause: &str,
-        initiator: Initiator,
-        status: Option<(&str, &str)>,
-    ) {
-        let answered = c.answered_us != 0;
-        let disposition = match (initiator, answered, c.dir) {
+    fn disposition(c: &Channel, initiator: Initiator) -> &'static str {
+        match (initiator, c.answered_us != 0, c.dir) {
             (Initiator::Remote, true, _) => "recv_bye",
             (Initiator::Remote, false, Dir::Inbound) => "recv_cancel",
             (Initiator::Remote, false, Dir::Outbound) => "recv_refuse",
             (Initiator::Local, true, _) => "send_bye",
             (Initiator::Local, false, Dir::Outbound) => "send_cancel",
             (Initiator::Local, false, Dir::Inbound) => "send_refuse",
+        }
+    }
+
+    /// Variables the far end's BYE/CANCEL/final response sets before CHANNEL_HANGUP.
+    fn remote_hangup_vars(c: &mut Channel, cause: &str, status: Option<(&str, &str)>) {
+        let disposition = Self::disposition(c, Initiator::Remote);
+        if disposition != "recv_bye" {
+            c.set_var("sip_hangup_disposition", disposition);
+        }
+        let (code, phrase, term_cause) = match (disposition, status) {
+            (_, Some((code, phrase))) => (code, Some(phrase), q850(cause)),
+            ("recv_cancel", None) => ("487", Some("CANCEL"), "487"),
+            ("recv_bye", None) => ("200", None, "16"),
+            (_, None) => return,
         };
-        c.set_var("sip_hangup_disposition", disposition);
-        if let Some((code, phrase)) = status {
+        if let Some(phrase) = phrase {
             c.set_var("sip_invite_failure_status", code);
             c.set_var("sip_invite_failure_phrase", phrase);
-            c.set_var("sip_term_status", code);
-            c.set_var("proto_specific_hangup_cause", format!("sip:{code}"));
-        } else if !answered && matches!(disposition, "recv_cancel" | "send_cancel") {
-            c.set_var("sip_invite_failure_status", "487");
-            c.set_var("sip_term_status", "487");
-        } else if answered && initiator == Initiator::Remote {
-            c.set_var("sip_term_status", "200");
         }
+        c.set_var("sip_term_status", code);
+        c.set_var("proto_specific_hangup_cause", format!("sip:{code}"));
+        c.set_var("sip_term_cause", term_cause);
+    }
+
+    /// Variables set once the hangup is under way (seen from CHANNEL_HANGUP_COMPLETE on).
+    fn later_hangup_vars(c: &mut Channel, cause: &str, initiator: Initiator) {
+        let disposition = Self::disposition(c, initiator);
         c.set_var("hangup_cause", cause);
+        c.set_var("sip_hangup_disposition", disposition);
+        if disposition == "send_cancel" {
+            c.set_var("sip_invite_failure_status", "487");
+            c.set_var("sip_invite_failure_phrase", "CANCEL");
+        }
     }
 
     /// Step 1: CHANNEL_HANGUP (and the NO_ANSWER job result, and the apps ending).
@@ -1170,14 +1338,25 @@ impl Core {
         c.answer_state = "hangup";
         c.state_num = 10;
         c.hangup_us = now;
-        Self::hangup_vars(c, cause, initiator, status);
+        if initiator == Initiator::Remote {
+            Self::remote_hangup_vars(c, cause, status);
+        }
         let bridged = c.bridged_to.is_some();
+        let timed_out = c.timed_out;
         self.chan_event(uuid, "CHANNEL_HANGUP", &[], &[]);
-        if cause == "NO_ANSWER" {
+        self.with_chan(uuid, |c| Self::later_hangup_vars(c, cause, initiator));
+        if timed_out {
+            // The originate gave up waiting: its result comes before HANGUP_COMPLETE.
             self.finish_job(uuid, &format!("-ERR {cause}\n"));
         }
         if !bridged {
-            self.stop_playback(uuid, "done", "PLAYBACK ERROR");
+            // A BYE breaks the media read (PLAYBACK ERROR); uuid_kill lets a playback end
+            // as played (the transfer capture).
+            let response = match initiator {
+                Initiator::Remote => "PLAYBACK ERROR",
+                Initiator::Local => "FILE PLAYED",
+            };
+            self.abort_app(uuid, response);
             self.unpark(uuid);
         }
     }
@@ -1191,7 +1370,7 @@ impl Core {
     /// Step 3: presence, CS_REPORTING, HANGUP_COMPLETE, and a failed job's result.
     fn p_complete(&mut self, uuid: &str) {
         self.with_chan(uuid, |c| c.state_num = 11);
-        self.presence(uuid, "CS_HANGUP", "hangup", 2);
+        self.presence(uuid, "CS_HANGUP", "idle");
         self.set_state(uuid, "CS_REPORTING", 11);
         let cause = self
             .channels
@@ -1303,21 +1482,16 @@ impl Core {
                 c.profile.index = 2;
                 c.profile.transfer_source = Some(source.clone());
                 c.state_num = 8;
-                c.set_var("transfer_source", source);
+                c.push_transfer(source);
             });
         }
         self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
         if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
-            let resp = self
-                .channels
-                .get(b)
-                .and_then(|c| c.last_response.clone())
-                .unwrap_or_else(|| "_none_".into());
-            self.complete_app(b, &app, &resp);
+            self.complete_app(b, &app, None);
         }
         self.set_state(b, "CS_HIBERNATE", 8);
         self.set_state(b, "CS_RESET", 9);
-        self.stop_playback(a, "done", "PLAYBACK ERROR");
+        self.abort_app(a, "PLAYBACK ERROR");
         self.with_chan(a, |c| c.state_num = 8);
         if self.channels.get(a).is_some_and(|c| c.park.is_some()) {
             self.unpark(a);
@@ -1422,6 +1596,7 @@ impl Core {
                     .get(&u)
                     .is_some_and(|c| c.answered_us == 0 && c.job.is_some())
                 {
+                    self.with_chan(&u, |c| c.timed_out = true);
                     self.hangup(&u, "NO_ANSWER", Initiator::Local, None);
                 }
             }
@@ -1435,15 +1610,10 @@ impl Core {
                     self.hangup(&u, cause, Initiator::Remote, None);
                 }
             }
-            Timer::PlaybackDone { uuid, app_uuid } => {
-                if self
-                    .channels
-                    .get(&uuid)
-                    .and_then(|c| c.playback.as_ref())
-                    .is_some_and(|p| p.uuid == app_uuid)
-                {
-                    self.stop_playback(&uuid, "done", "FILE PLAYED");
-                }
+            Timer::PlaybackDone { uuid, token } => self.playback_done(&uuid, token),
+            Timer::DigitTimeout { uuid, token } => self.digit_timeout(&uuid, token),
+            Timer::Dtmf { uuid, digits } => {
+                self.dtmf(&uuid, &digits);
             }
         }
     }
@@ -1714,56 +1884,6 @@ impl Core {
         }
     }
 
-    fn execute(&mut self, uuid: &str, app: &str, arg: &str, app_uuid: String) {
-        match app {
-            "playback" => {
-                // A playback already running is replaced by the new one.
-                self.stop_playback(uuid, "break", "FILE PLAYED");
-                self.start_app(uuid, "playback", arg, app_uuid.clone(), false);
-                self.chan_event(uuid, "PLAYBACK_START", &[], &playback_headers(arg, None));
-                let endless = arg.starts_with("local_stream://") || arg == "silence_stream://-1";
-                if !endless {
-                    self.timer(
-                        Duration::from_millis(200),
-                        Timer::PlaybackDone {
-                            uuid: uuid.to_string(),
-                            app_uuid,
-                        },
-                    );
-                }
-            }
-            "hangup" => {
-                let cause = if arg.is_empty() {
-                    "NORMAL_CLEARING"
-                } else {
-                    arg
-                };
-                let app = App {
-                    name: app.to_string(),
-                    arg: arg.to_string(),
-                    uuid: app_uuid.clone(),
-                };
-                self.start_app(uuid, &app.name, arg, app_uuid, false);
-                self.with_chan(uuid, |c| c.playback = None);
-                self.hangup(uuid, cause, Initiator::Local, None);
-            }
-            other => {
-                let a = App {
-                    name: other.to_string(),
-                    arg: arg.to_string(),
-                    uuid: app_uuid.clone(),
-                };
-                self.start_app(uuid, other, arg, app_uuid, false);
-                self.with_chan(uuid, |c| c.playback = None);
-                if other == "answer" {
-                    self.answer_inbound(uuid);
-                }
-                self.complete_app(uuid, &a, "_none_");
-            }
-        }
-        self.changed = true;
-    }
-
     fn bgapi(&mut self, conn: ConnId, rest: &str) {
         let job_uuid = new_uuid();
         self.reply(conn, wire::bgapi_reply(&job_uuid));
@@ -1886,7 +2006,49 @@ impl Core {
                 (
                     "+OK\n".to_string(),
                     Some(Box::new(move |core: &mut Core| {
-                        core.stop_playback(&first, "break", "FILE PLAYED");
+                        core.break_media(&first);
+                    })),
+                )
+            }
+            "uuid_transfer" => {
+                const USAGE: &str =
+                    "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n";
+                if first.is_empty() {
+                    return (USAGE.to_string(), None);
+                }
+                if !exists {
+                    return (NO_SUCH.to_string(), None);
+                }
+                let mut rest: Vec<String> = args.map(str::to_string).collect();
+                let mut target = first.clone();
+                match rest.first().map(String::as_str) {
+                    Some("-bleg") => {
+                        rest.remove(0);
+                        match self.channels.get(&first).and_then(|c| c.bridged_to.clone()) {
+                            Some(peer) => target = peer,
+                            None => return (NO_SUCH.to_string(), None),
+                        }
+                    }
+                    Some("-both") => {
+                        return (
+                            "-ERR -both is not modelled by the simulator\n".to_string(),
+                            None,
+                        )
+                    }
+                    _ => {}
+                }
+                let Some(extension) = rest.first().cloned() else {
+                    return (USAGE.to_string(), None);
+                };
+                let dialplan = rest.get(1).cloned().unwrap_or_else(|| "XML".to_string());
+                let context = rest
+                    .get(2)
+                    .cloned()
+                    .unwrap_or_else(|| "default".to_string());
+                (
+                    "+OK\n".to_string(),
+                    Some(Box::new(move |core: &mut Core| {
+                        core.transfer(&target, &extension, &dialplan, &context)
                     })),
                 )
             }
@@ -2064,7 +2226,7 @@ impl Core {
     fn show_row(&self, c: &Channel) -> Vec<(&'static str, String)> {
         let created_s = c.profile.created_us / 1_000_000;
         let app = c.var("current_application").unwrap_or("").to_string();
-        let app_data = if c.park.is_some() && c.playback.is_none() && app == "park" {
+        let app_data = if c.park.is_some() && c.app.is_none() && app == "park" {
             String::new()
         } else {
             c.var("current_application_data").unwrap_or("").to_string()
@@ -2200,11 +2362,11 @@ fn uptime_text(up: Duration) -> String {
 }
 
 fn playback_headers(path: &str, status: Option<&str>) -> Vec<(&'static str, String)> {
-    let ftype = path.split("://").next().unwrap_or("").to_string();
-    let mut v = vec![
-        ("Playback-File-Type", ftype),
-        ("Playback-File-Path", path.to_string()),
-    ];
+    let mut v = Vec::with_capacity(3);
+    if let Some(t) = media::file_type(path) {
+        v.push(("Playback-File-Type", t.to_string()));
+    }
+    v.push(("Playback-File-Path", path.to_string()));
     if let Some(s) = status {
         v.push(("Playback-Status", s.to_string()));
     }
@@ -2246,7 +2408,7 @@ fn add_profile(ev: &mut Event, prefix: &'static str, ch: &Channel, own: bool) {
     if let Some(t) = &p.transfer_source {
         ev.add(h("Transfer-Source"), t.clone());
     }
-    ev.add(h("Context"), p.context);
+    ev.add(h("Context"), p.context.clone());
     ev.add(h("Channel-Name"), ch.name.clone());
     if own {
         ev.add(h("Profile-Index"), p.index.to_string());
@@ -2266,6 +2428,19 @@ fn add_profile(ev: &mut Event, prefix: &'static str, ch: &Channel, own: bool) {
     ev.add(h("Screen-Bit"), "true");
     ev.add(h("Privacy-Hide-Name"), "false");
     ev.add(h("Privacy-Hide-Number"), "false");
+}
+
+/// The Q.850 code FreeSWITCH gives a hangup cause name (the ones the simulator produces).
+fn q850(cause: &str) -> &'static str {
+    match cause {
+        "NORMAL_CLEARING" => "16",
+        "USER_BUSY" => "17",
+        "NO_USER_RESPONSE" => "18",
+        "NO_ANSWER" => "19",
+        "CALL_REJECTED" => "21",
+        "NORMAL_TEMPORARY_FAILURE" => "41",
+        _ => "16",
+    }
 }
 
 /// `Event-Calling-File/Function/Line-Number` as the real switch reports them.
@@ -2342,6 +2517,7 @@ fn origin(name: &str, detail: &str) -> (&'static str, &'static str, &'static str
         "PRESENCE_IN" => ("switch_channel.c", "switch_channel_perform_presence", "805"),
         "PLAYBACK_START" => ("switch_ivr_play_say.c", "switch_ivr_play_file", "1646"),
         "PLAYBACK_STOP" => ("switch_ivr_play_say.c", "switch_ivr_play_file", "2020"),
+        "DTMF" => ("switch_channel.c", "switch_channel_dequeue_dtmf", "677"),
         "API" => ("switch_loadable_module.c", "switch_api_execute", "2954"),
         "BACKGROUND_JOB" => ("mod_event_socket.c", "api_exec", "1572"),
         "HEARTBEAT" => ("switch_core.c", "send_heartbeat", "95"),

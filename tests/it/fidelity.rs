@@ -8,7 +8,13 @@
 //! CODEC (codec negotiation), CALL_UPDATE (SIP caller-id updates), MEDIA_BUG_START/STOP,
 //! RECORD_START/STOP (uuid_record), RE_SCHEDULE (scheduler), MODULE_UNLOAD (module
 //! teardown), API (no Unique-ID, and its delivery order is irregular on the real switch),
-//! HEARTBEAT (timer-driven, not part of a call).
+//! HEARTBEAT (timer-driven, not part of a call), PRIVATE_COMMAND (the switch's internal
+//! notice that a queued sendmsg was taken; irregular: present in `dtmf-collect` and
+//! `say-and-missing-file`, absent in `dtmf-rfc2833`).
+//!
+//! Multi-part captures are compared one part at a time (`Scenario::part`, by `.rx`
+//! offset). Application-UUIDs are compared only where we chose them (sendmsg
+//! `Event-UUID`); the dialplan's own are random.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EventOverflow};
-use switchboard::sim::{wire, CallSpec, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
+use switchboard::sim::{
+    wire, CallSpec, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator, SoundFiles,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -33,6 +41,7 @@ const EXCLUDED: &[&str] = &[
     "MODULE_UNLOAD",
     "API",
     "HEARTBEAT",
+    "PRIVATE_COMMAND",
 ];
 
 fn traces_dir() -> Option<PathBuf> {
@@ -426,24 +435,55 @@ enum Step {
     Phone(&'static str, PhoneBehavior),
     /// Place the next caller (number, destination).
     Call(&'static str, &'static str),
-    /// Wait for an event on the n-th caller / on the outbound leg.
+    /// Wait for an event on the n-th caller / on the (first) outbound leg / on a leg
+    /// whose uuid the capture's commands chose.
     WaitCaller(usize, &'static str),
     WaitAgent(&'static str),
+    WaitLeg(&'static str, &'static str),
+    /// Wait until the n-th caller has had this many events of this name.
+    WaitCount(usize, &'static str, usize),
     /// Send the next captured command (auth/event/uuid_record skipped).
     Tx,
+    /// Like `Tx`, and the reply must equal the captured one (uuids mapped).
+    TxSameReply,
+    /// Drop the next captured command (the simulator plays its part another way).
+    Skip,
+    /// `api uuid_answer` for the n-th caller (a command the capture did not need).
+    Answer(usize),
+    /// The n-th caller presses keys.
+    Dtmf(usize, &'static str),
+    /// The switch has no sound files; then one is installed.
+    NoSounds,
+    Install(&'static str),
     HangupCaller(usize, &'static str),
     HangupAgent(&'static str),
     WaitIdle,
 }
 
-fn captured_commands(dir: &std::path::Path, timeline: &str) -> Vec<String> {
+/// A captured command and how many bytes of the capture preceded it.
+struct Captured {
+    rx_offset: usize,
+    data: String,
+}
+
+fn captured_commands(dir: &std::path::Path, timeline: &str, part: (usize, usize)) -> Vec<Captured> {
     let text = std::fs::read_to_string(dir.join(timeline)).expect("timeline");
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["kind"] == "tx" && v["conn"] == "c1")
-        .filter_map(|v| v["data"].as_str().map(str::to_string))
-        .filter(|d| {
-            !d.starts_with("auth ") && !d.starts_with("event ") && !d.contains("uuid_record")
+        .filter_map(|v| {
+            let off = v["rx_offset"].as_u64()? as usize;
+            let data = v["data"].as_str()?.to_string();
+            Some(Captured {
+                rx_offset: off,
+                data,
+            })
+        })
+        .filter(|c| c.rx_offset >= part.0 && c.rx_offset < part.1)
+        .filter(|c| {
+            !c.data.starts_with("auth ")
+                && !c.data.starts_with("event ")
+                && !c.data.contains("uuid_record")
         })
         .collect()
 }
@@ -462,8 +502,35 @@ fn channels_in_order(frames: &[Frame]) -> (Vec<String>, Vec<String>) {
     (inb, outb)
 }
 
+/// What `sequences` records besides the event name.
+struct Keys<'a> {
+    /// Application-UUIDs we chose (sendmsg `Event-UUID`s); others are the switch's own.
+    app_uuids: &'a [String],
+    /// Headers compared in this scenario only.
+    extra: &'a [&'a str],
+}
+
+/// `transfer_history` without its epochs and random uuids: `uuid_br:<peer>|bl_xfer:…`.
+fn normalized_history(h: &str, m: &dyn Fn(&str) -> String) -> String {
+    let list = h.strip_prefix("ARRAY::").unwrap_or(h);
+    list.split("|:")
+        .map(|entry| {
+            let what = entry.splitn(3, ':').nth(2).unwrap_or("");
+            match what.split_once(':') {
+                Some((kind, target)) => format!("{kind}:{}", m(target)),
+                None => what.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// Per-channel sequences of "NAME key=value…" with uuids mapped through `map`.
-fn sequences(frames: &[Frame], map: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
+fn sequences(
+    frames: &[Frame],
+    map: &HashMap<String, String>,
+    keys: &Keys<'_>,
+) -> HashMap<String, Vec<String>> {
     let m = |s: &str| map.get(s).cloned().unwrap_or_else(|| s.to_string());
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for f in frames {
@@ -479,9 +546,9 @@ fn sequences(frames: &[Frame], map: &HashMap<String, String>) -> HashMap<String,
             match arg
                 .split("origination_uuid=")
                 .nth(1)
-                .and_then(|r| r.split([',', '}']).next())
+                .and_then(|r| r.split([',', '}', ']']).next())
             {
-                Some(u) => u.to_string(),
+                Some(u) => m(u),
                 None => continue,
             }
         } else {
@@ -506,30 +573,166 @@ fn sequences(frames: &[Frame], map: &HashMap<String, String>) -> HashMap<String,
             "Application-Response",
             f.ev("Application-Response").map(str::to_string),
         );
-        if f.ev("Application") != Some("park") {
-            add(
-                "Application-UUID",
-                f.ev("Application-UUID").map(str::to_string),
-            );
+        if let Some(u) = f.ev("Application-UUID") {
+            if keys.app_uuids.iter().any(|k| k == u) {
+                add("Application-UUID", Some(u.to_string()));
+            }
         }
         add("Other-Leg-Unique-ID", f.ev("Other-Leg-Unique-ID").map(&m));
         add("Bridge-A-Unique-ID", f.ev("Bridge-A-Unique-ID").map(&m));
         add("Bridge-B-Unique-ID", f.ev("Bridge-B-Unique-ID").map(&m));
+        add(
+            "Playback-File-Path",
+            f.ev("Playback-File-Path").map(str::to_string),
+        );
+        add(
+            "Playback-Status",
+            f.ev("Playback-Status").map(str::to_string),
+        );
+        add("DTMF-Digit", f.ev("DTMF-Digit").map(str::to_string));
+        for k in keys.extra {
+            let v = f.ev(k);
+            if *k == "variable_transfer_history" {
+                add(k, v.map(|h| normalized_history(h, &m)));
+            } else {
+                add(k, v.map(str::to_string));
+            }
+        }
         if name == "BACKGROUND_JOB" {
             add("Job-Command", f.ev("Job-Command").map(str::to_string));
-            add("body", Some(f.ev_body().trim_end().to_string()));
+            add("body", Some(m(f.ev_body().trim_end())));
         }
         out.entry(owner).or_default().push(item);
     }
     out
 }
 
-async fn replay(name: &str, format: &str, steps: &[Step]) {
+/// Keeps, per channel, only the events from the start of `app` to its completion.
+fn clip_to_app(seqs: HashMap<String, Vec<String>>, app: &str) -> HashMap<String, Vec<String>> {
+    let tag = format!(" Application={app}");
+    seqs.into_iter()
+        .filter_map(|(k, v)| {
+            let start = v
+                .iter()
+                .position(|e| e.starts_with("CHANNEL_EXECUTE ") && e.contains(&tag))?;
+            let end = v
+                .iter()
+                .skip(start)
+                .position(|e| e.starts_with("CHANNEL_EXECUTE_COMPLETE ") && e.contains(&tag))
+                .map(|p| p + start + 1)
+                .unwrap_or(v.len());
+            Some((k, v[start..end].to_vec()))
+        })
+        .collect()
+}
+
+/// A capture (or one part of it) and how to replay it.
+struct Scenario {
+    name: &'static str,
+    format: &'static str,
+    /// `.rx` offsets of the part compared: frames and commands in `[from, to)`.
+    part: (usize, usize),
+    /// Captured channels played by our n-th caller (when direction order does not say).
+    alias: &'static [(&'static str, usize)],
+    /// Headers compared besides the common ones.
+    extra_keys: &'static [&'static str],
+    /// Compare only the events of this application (start to completion).
+    only_app: Option<&'static str>,
+}
+
+impl Scenario {
+    fn new(name: &'static str, format: &'static str) -> Scenario {
+        Scenario {
+            name,
+            format,
+            part: (0, usize::MAX),
+            alias: &[],
+            extra_keys: &[],
+            only_app: None,
+        }
+    }
+}
+
+/// Capture frames with their `.rx` offsets.
+fn frames_at(bytes: &[u8]) -> Vec<(usize, Frame)> {
+    let mut out = Vec::new();
+    let mut buf = bytes.to_vec();
+    let mut consumed = 0usize;
+    loop {
+        let before = buf.len();
+        let mut one = take_frames_limited(&mut buf);
+        let Some(f) = one.pop() else { break };
+        out.push((consumed, f));
+        consumed += before - buf.len();
+    }
+    out
+}
+
+/// Like `take_frames`, one frame at a time.
+fn take_frames_limited(buf: &mut Vec<u8>) -> Vec<Frame> {
+    let Some(end) = buf.windows(2).position(|w| w == b"\n\n") else {
+        return Vec::new();
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let len = head
+        .split('\n')
+        .filter_map(|l| l.split_once(": "))
+        .find(|(k, _)| *k == "Content-Length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    if buf.len() < end + 2 + len {
+        return Vec::new();
+    }
+    let mut frame: Vec<u8> = buf.drain(..end + 2 + len).collect();
+    take_frames(&mut frame)
+}
+
+fn reply_text(f: &Frame) -> String {
+    match f.header("Content-Type") {
+        Some("api/response") => String::from_utf8_lossy(&f.body).into_owned(),
+        _ => f.header("Reply-Text").unwrap_or("").to_string(),
+    }
+}
+
+async fn replay(scenario: Scenario, steps: &[Step]) {
     let Some(dir) = traces_dir() else { return };
+    let (name, format) = (scenario.name, scenario.format);
     let capture = std::fs::read(dir.join(format!("{name}.{format}.c1.rx"))).expect("capture");
-    let (cap_frames, _) = frames_of(&capture);
-    let mut cmds = captured_commands(&dir, &format!("{name}.{format}.timeline.jsonl")).into_iter();
+    let all_frames = frames_at(&capture);
+    let (lo, hi) = scenario.part;
+    let cap_frames: Vec<Frame> = all_frames
+        .iter()
+        .filter(|(off, _)| *off >= lo && *off < hi)
+        .map(|(_, f)| f.clone())
+        .collect();
+    let cmds = captured_commands(
+        &dir,
+        &format!("{name}.{format}.timeline.jsonl"),
+        scenario.part,
+    );
+    let app_uuids: Vec<String> = cmds
+        .iter()
+        .filter_map(|c| {
+            c.data
+                .lines()
+                .find_map(|l| l.strip_prefix("Event-UUID: "))
+                .map(str::to_string)
+        })
+        .collect();
+    let mut cmds = cmds.into_iter();
     let (cap_in, _) = channels_in_order(&cap_frames);
+    // Which captured channel each of our callers plays.
+    let n_callers = steps.iter().filter(|s| matches!(s, Step::Call(..))).count();
+    let mut plays: Vec<Option<String>> = vec![None; n_callers];
+    for (cap, i) in scenario.alias {
+        plays[*i] = Some(cap.to_string());
+    }
+    let mut auto = cap_in
+        .iter()
+        .filter(|u| !scenario.alias.iter().any(|(a, _)| a == u));
+    for slot in plays.iter_mut().filter(|p| p.is_none()) {
+        *slot = auto.next().cloned();
+    }
 
     let sim = start_default().await;
     let mut rec = Recorder::connect(sim.esl_addr(), format).await;
@@ -542,6 +745,15 @@ async fn replay(name: &str, format: &str, steps: &[Step]) {
             .map(|c| c.uuid)
     };
     let mut agent_uuid = String::new();
+    let to_ours = |text: &str, callers: &[String]| {
+        let mut t = text.to_string();
+        for (i, ours) in callers.iter().enumerate() {
+            if let Some(Some(cap)) = plays.get(i) {
+                t = t.replace(cap.as_str(), ours);
+            }
+        }
+        t
+    };
     for step in steps {
         match step {
             Step::Phone(user, b) => sim.add_phone(PhoneSpec {
@@ -561,20 +773,57 @@ async fn replay(name: &str, format: &str, steps: &[Step]) {
                 }
                 rec.wait_event(ev, &agent_uuid).await;
             }
-            Step::Tx => {
-                let mut c = cmds.next().expect("another captured command");
-                for (i, cap) in cap_in.iter().enumerate() {
-                    if let Some(ours) = callers.get(i) {
-                        c = c.replace(cap.as_str(), ours);
-                    }
-                }
+            Step::WaitLeg(uuid, ev) => rec.wait_event(ev, uuid).await,
+            Step::WaitCount(i, ev, n) => {
+                let u = callers[*i].clone();
+                rec.wait(|fs| {
+                    fs.iter()
+                        .filter(|f| {
+                            f.ev("Event-Name") == Some(*ev) && f.ev("Unique-ID") == Some(u.as_str())
+                        })
+                        .count()
+                        >= *n
+                })
+                .await;
+            }
+            Step::Tx | Step::TxSameReply => {
+                let cap = cmds.next().expect("another captured command");
+                let mut c = to_ours(&cap.data, &callers);
                 // Keep the no-answer wait short; timing is not what is compared.
                 c = c.replace("originate_timeout=5}", "originate_timeout=1}");
                 let reply = rec.send(&c).await;
                 if let Some(j) = reply.header("Job-UUID") {
                     job_replies.push(j.to_string());
                 }
+                if matches!(step, Step::TxSameReply) {
+                    let real = all_frames
+                        .iter()
+                        .filter(|(off, _)| *off >= cap.rx_offset)
+                        .map(|(_, f)| f)
+                        .find(|f| {
+                            matches!(
+                                f.header("Content-Type"),
+                                Some("command/reply") | Some("api/response")
+                            )
+                        })
+                        .expect("captured reply");
+                    assert_eq!(
+                        reply_text(&reply),
+                        to_ours(&reply_text(real), &callers),
+                        "{name}.{format}: reply to {c:?}"
+                    );
+                }
             }
+            Step::Skip => {
+                cmds.next().expect("a captured command to skip");
+            }
+            Step::Answer(i) => {
+                rec.send(&format!("api uuid_answer {}\n\n", callers[*i]))
+                    .await;
+            }
+            Step::Dtmf(i, keys) => assert!(sim.send_dtmf(&callers[*i], keys)),
+            Step::NoSounds => sim.set_sound_files(SoundFiles::Only(Vec::new())),
+            Step::Install(path) => sim.install_sound_file(path),
             Step::HangupCaller(i, cause) => {
                 assert!(sim.hangup(&callers[*i], cause));
             }
@@ -591,12 +840,26 @@ async fn replay(name: &str, format: &str, steps: &[Step]) {
             }
         }
     }
-    // Wait until every channel's CS_DESTROY arrived.
-    let mut all: Vec<String> = callers.clone();
-    if !agent_uuid.is_empty() {
-        all.push(agent_uuid.clone());
+    // Map the captured caller uuids to ours; agent uuids are reused verbatim.
+    let map: HashMap<String, String> = plays
+        .iter()
+        .zip(callers.iter())
+        .filter_map(|(cap, ours)| cap.clone().map(|c| (c, ours.clone())))
+        .collect();
+    let keys = Keys {
+        app_uuids: &app_uuids,
+        extra: scenario.extra_keys,
+    };
+    let mut expected = sequences(&cap_frames, &map, &keys);
+    if let Some(app) = scenario.only_app {
+        expected = clip_to_app(expected, app);
     }
-    for u in &all {
+    assert!(
+        !expected.is_empty(),
+        "{name}.{format}: nothing to compare in this part of the capture"
+    );
+    // Wait until every compared channel's CS_DESTROY arrived.
+    for u in expected.keys() {
         rec.wait(|fs| {
             fs.iter().any(|f| {
                 f.ev("Unique-ID") == Some(u.as_str()) && f.ev("Channel-State") == Some("CS_DESTROY")
@@ -605,21 +868,17 @@ async fn replay(name: &str, format: &str, steps: &[Step]) {
         .await;
     }
     let sim_frames = rec.snapshot();
-    // Map the captured caller uuids to ours; agent uuids are reused verbatim.
-    let map: HashMap<String, String> = cap_in
-        .iter()
-        .cloned()
-        .zip(callers.iter().cloned())
-        .collect();
-    let expected = sequences(&cap_frames, &map);
-    let actual = sequences(&sim_frames, &HashMap::new());
-    let mut keys: Vec<&String> = expected.keys().collect();
-    keys.sort();
-    for k in keys {
+    let mut actual = sequences(&sim_frames, &HashMap::new(), &keys);
+    if let Some(app) = scenario.only_app {
+        actual = clip_to_app(actual, app);
+    }
+    let mut names: Vec<&String> = expected.keys().collect();
+    names.sort();
+    for k in names {
         let exp = &expected[k];
         let act = actual.get(k).cloned().unwrap_or_default();
-        assert_eq!(
-            &act, exp,
+        assert!(
+            &act == exp,
             "{name}.{format}: event sequence of channel {k} differs\n sim: {act:#?}\n real: {exp:#?}"
         );
     }
@@ -644,10 +903,9 @@ fn answer_after(ms: u64) -> PhoneBehavior {
     }
 }
 
-async fn inbound_park(format: &str) {
+async fn inbound_park(format: &'static str) {
     replay(
-        "inbound-park",
-        format,
+        Scenario::new("inbound-park", format),
         &[
             Step::Call("1001", "5000"),
             Step::WaitCaller(0, "CHANNEL_PARK"),
@@ -672,10 +930,9 @@ async fn inbound_park_replays_like_the_capture_json() {
     inbound_park("json").await;
 }
 
-async fn originate_bridge(format: &str) {
+async fn originate_bridge(format: &'static str) {
     replay(
-        "originate-bridge-record",
-        format,
+        Scenario::new("originate-bridge-record", format),
         &[
             Step::Phone("agent1", answer_after(200)),
             Step::Call("1002", "5000"),
@@ -703,10 +960,9 @@ async fn originate_bridge_and_agent_hangup_replay_like_the_capture_json() {
     originate_bridge("json").await;
 }
 
-async fn originate_busy(format: &str) {
+async fn originate_busy(format: &'static str) {
     replay(
-        "originate-busy",
-        format,
+        Scenario::new("originate-busy", format),
         &[
             Step::Phone("agent-busy", PhoneBehavior::Busy),
             Step::Tx,
@@ -727,10 +983,9 @@ async fn originate_busy_replays_like_the_capture_json() {
     originate_busy("json").await;
 }
 
-async fn originate_noanswer(format: &str) {
+async fn originate_noanswer(format: &'static str) {
     replay(
-        "originate-noanswer",
-        format,
+        Scenario::new("originate-noanswer", format),
         &[
             Step::Phone("agent-noanswer", PhoneBehavior::NoAnswer),
             Step::Tx,
@@ -751,10 +1006,9 @@ async fn originate_noanswer_replays_like_the_capture_json() {
     originate_noanswer("json").await;
 }
 
-async fn caller_abandon(format: &str) {
+async fn caller_abandon(format: &'static str) {
     replay(
-        "caller-abandon",
-        format,
+        Scenario::new("caller-abandon", format),
         &[
             Step::Call("1003", "5000"),
             Step::WaitCaller(0, "CHANNEL_PARK"),
@@ -781,4 +1035,238 @@ async fn caller_abandon_replays_like_the_capture_plain() {
 #[tokio::test]
 async fn caller_abandon_replays_like_the_capture_json() {
     caller_abandon("json").await;
+}
+
+// ---- ring-all, transfer, keys and prompts (batch 2 captures) ---------------------------
+
+const RINGALL_U1: &str = "d4e14d70-62f3-4792-b2f2-e3f5972a6040";
+const RINGALL_U2: &str = "cfc0b4c4-badd-44be-9976-f12669c3049b";
+
+#[tokio::test]
+async fn ring_all_as_separate_originates_kills_the_loser_with_lose_race_like_the_capture() {
+    replay(
+        Scenario {
+            // Part b1: two bgapi originates, uuid_kill <loser> LOSE_RACE on the first answer.
+            part: (243_826, 390_161),
+            ..Scenario::new("ringall", "plain")
+        },
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Phone("agent2", answer_after(700)),
+            Step::Tx, // bgapi originate U1 -> agent1
+            Step::Tx, // bgapi originate U2 -> agent2
+            Step::WaitLeg(RINGALL_U1, "CHANNEL_ANSWER"),
+            Step::TxSameReply, // uuid_kill U2 LOSE_RACE
+            Step::WaitLeg(RINGALL_U2, "CHANNEL_DESTROY"),
+            Step::WaitLeg(RINGALL_U1, "CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_kill U1
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+const TRANSFER_KEYS: &[&str] = &[
+    "Caller-Destination-Number",
+    "Caller-Context",
+    "Caller-Profile-Index",
+    "variable_transfer_history",
+];
+
+#[tokio::test]
+async fn transferring_a_parked_caller_runs_the_extension_like_the_capture() {
+    replay(
+        Scenario {
+            part: (0, 139_387),
+            extra_keys: TRANSFER_KEYS,
+            ..Scenario::new("transfer", "plain")
+        },
+        &[
+            Step::Call("1015", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_transfer <caller> 9199 XML default
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::TxSameReply, // uuid_kill
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn transferring_a_bridged_caller_hangs_up_the_agent_first_like_the_capture() {
+    replay(
+        Scenario {
+            part: (139_387, usize::MAX),
+            extra_keys: TRANSFER_KEYS,
+            ..Scenario::new("transfer", "plain")
+        },
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Call("1016", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // bgapi originate
+            Step::WaitAgent("CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_bridge
+            Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // uuid_transfer <caller> 9199 XML default
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::WaitAgent("CHANNEL_DESTROY"),
+            Step::TxSameReply, // uuid_exists <caller> -> true
+            Step::TxSameReply, // uuid_exists <agent> -> false
+            Step::TxSameReply, // uuid_kill
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+const DTMF_KEYS: &[&str] = &["DTMF-Duration", "DTMF-Source", "variable_pagd_digits"];
+
+#[tokio::test]
+async fn rfc2833_keys_complete_play_and_get_digits_like_the_capture() {
+    replay(
+        Scenario {
+            extra_keys: DTMF_KEYS,
+            ..Scenario::new("dtmf-rfc2833", "plain")
+        },
+        &[
+            Step::Call("1009", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // sendmsg play_and_get_digits
+            Step::WaitCaller(0, "PLAYBACK_STOP"),
+            Step::Dtmf(0, "1"),
+            Step::Dtmf(0, "2"),
+            Step::Dtmf(0, "3"),
+            Step::Dtmf(0, "4"),
+            Step::Dtmf(0, "#"),
+            Step::WaitCaller(0, "CHANNEL_EXECUTE_COMPLETE"),
+            Step::TxSameReply, // uuid_getvar pagd_digits -> 1234
+            Step::HangupCaller(0, "NORMAL_CLEARING"),
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_during_the_prompt_breaks_it_and_collection_goes_on_like_the_capture() {
+    // The capture collects on a loopback leg fed by uuid_send_dtmf; here a caller plays
+    // that leg and presses the keys itself. Only play_and_get_digits is compared.
+    replay(
+        Scenario {
+            alias: &[("68ecd30c-0df0-454a-9048-c5c8d2a3ecb8", 0)],
+            extra_keys: &["variable_pagd_digits"],
+            only_app: Some("play_and_get_digits"),
+            ..Scenario::new("dtmf-collect", "plain")
+        },
+        &[
+            Step::Call("1009", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Answer(0),
+            Step::Skip, // bgapi originate loopback/9199/default
+            Step::Tx,   // sendmsg play_and_get_digits
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::Skip, // uuid_send_dtmf <B leg> 1234#
+            Step::Dtmf(0, "1234#"),
+            Step::WaitCaller(0, "CHANNEL_EXECUTE_COMPLETE"),
+            Step::TxSameReply, // uuid_getvar pagd_digits -> 1234
+            Step::TxSameReply, // uuid_kill
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn say_and_missing_files_report_like_the_capture() {
+    replay(
+        Scenario {
+            extra_keys: &["variable_current_application_response"],
+            ..Scenario::new("say-and-missing-file", "plain")
+        },
+        &[
+            Step::NoSounds,
+            Step::Call("1017", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // say en number pronounced 42, no prompts
+            Step::WaitCount(0, "CHANNEL_EXECUTE_COMPLETE", 1),
+            Step::Tx, // playback /tmp/no-such-file.wav
+            Step::WaitCount(0, "CHANNEL_EXECUTE_COMPLETE", 2),
+            Step::Tx, // playback ivr/no-such-prompt.wav
+            Step::WaitCount(0, "CHANNEL_EXECUTE_COMPLETE", 3),
+            Step::Install("digits/40.wav"),
+            Step::Install("digits/2.wav"),
+            Step::Tx, // say en number pronounced 42
+            Step::WaitCount(0, "CHANNEL_EXECUTE_COMPLETE", 4),
+            Step::TxSameReply, // uuid_kill
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+async fn moh_then_bridge(part: (usize, usize), steps: &[Step]) {
+    replay(
+        Scenario {
+            part,
+            ..Scenario::new("moh-break-bridge", "plain")
+        },
+        steps,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn uuid_break_stops_hold_music_before_the_bridge_like_the_capture() {
+    moh_then_bridge(
+        (0, 324_797),
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Call("1010", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // sendmsg playback local_stream://moh
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::Tx, // bgapi originate
+            Step::WaitAgent("CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_break <caller> all
+            Step::WaitCaller(0, "CHANNEL_EXECUTE_COMPLETE"),
+            Step::TxSameReply, // uuid_bridge
+            Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // uuid_kill <caller>
+            Step::WaitIdle,
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bridging_over_hold_music_ends_it_with_playback_error_like_the_capture() {
+    moh_then_bridge(
+        (324_797, usize::MAX),
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Call("1011", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // sendmsg playback local_stream://moh
+            Step::WaitCaller(0, "PLAYBACK_START"),
+            Step::Tx, // bgapi originate
+            Step::WaitAgent("CHANNEL_PARK"),
+            Step::TxSameReply, // uuid_bridge without uuid_break
+            Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // uuid_kill <caller>
+            Step::WaitIdle,
+        ],
+    )
+    .await;
 }

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use freeswitch_esl_tokio::{EslClient, EslEvent, EslEventStream, EventFormat};
 use switchboard::sim::{
-    CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator,
+    CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator, SoundFiles,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const DEADLINE: Duration = Duration::from_secs(5);
-const SUBSCRIPTION: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY CHANNEL_PROGRESS BACKGROUND_JOB HEARTBEAT SHUTDOWN PLAYBACK_START PLAYBACK_STOP";
+const SUBSCRIPTION: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY CHANNEL_PROGRESS BACKGROUND_JOB HEARTBEAT SHUTDOWN PLAYBACK_START PLAYBACK_STOP DTMF CHANNEL_UNPARK";
 
 async fn start_sim() -> SimHandle {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -172,6 +172,10 @@ async fn parked_call_is_held_bridged_and_cleared_when_the_agent_hangs_up() {
     wait_event(&mut events, |e| is(e, "CHANNEL_UNBRIDGE", &caller)).await;
     let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP", &caller)).await;
     assert_eq!(h.header_str("Hangup-Cause"), Some("NORMAL_CLEARING"));
+    // As on the real switch, the disposition of a hangup we cause is set after
+    // CHANNEL_HANGUP.
+    assert_eq!(h.header_str("variable_sip_hangup_disposition"), None);
+    let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP_COMPLETE", &caller)).await;
     assert_eq!(
         h.header_str("variable_sip_hangup_disposition"),
         Some("send_bye")
@@ -546,4 +550,439 @@ async fn filter_on_unique_id_drops_other_channels_and_background_jobs() {
         ev.header_str("Event-Name")
     );
     assert!(sim.channel(&b).is_some());
+}
+
+// ---- ring-all, overflow, keys and prompts ------------------------------------------------
+
+async fn originate(client: &EslClient, leg: &str, dial: &str) -> String {
+    let job = client
+        .bgapi(&format!(
+            "originate {{origination_uuid={leg},originate_timeout=20,switchboard_role=agent}}{dial} &park()"
+        ))
+        .await
+        .expect("bgapi");
+    job.job_uuid().expect("job uuid").to_string()
+}
+
+async fn job_result(events: &mut EslEventStream, job: &str) -> String {
+    let ev = wait_event(events, |e| {
+        e.header_str("Event-Name") == Some("BACKGROUND_JOB")
+            && e.header_str("Job-UUID") == Some(job)
+    })
+    .await;
+    ev.body().unwrap_or("").to_string()
+}
+
+#[tokio::test]
+async fn ring_all_loser_killed_with_lose_race_fails_its_originate_with_that_cause() {
+    let sim = start_sim().await;
+    sim.add_phone(phone(
+        "1001",
+        PhoneBehavior::Answer {
+            after: Duration::from_millis(30),
+        },
+    ));
+    sim.add_phone(phone("1002", PhoneBehavior::NoAnswer));
+    let (client, mut events) = connect(&sim).await;
+    let (u1, u2) = (
+        "11111111-0000-4000-8000-000000000001",
+        "11111111-0000-4000-8000-000000000002",
+    );
+    let j1 = originate(&client, u1, "user/1001").await;
+    let j2 = originate(&client, u2, "user/1002").await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_ANSWER", u1)).await;
+    assert_eq!(
+        api(&client, &format!("uuid_kill {u2} LOSE_RACE")).await,
+        "+OK\n"
+    );
+    let mut seen = Vec::new();
+    let mut results = std::collections::HashMap::new();
+    while results.len() < 2 || !seen.contains(&"CHANNEL_DESTROY".to_string()) {
+        let ev = wait_event(&mut events, |_| true).await;
+        let name = ev.header_str("Event-Name").unwrap_or("").to_string();
+        if name == "BACKGROUND_JOB" {
+            let job = ev.header_str("Job-UUID").unwrap_or("").to_string();
+            let body = ev.body().unwrap_or("").to_string();
+            if job == j2 {
+                seen.push(format!("JOB {}", body.trim_end()));
+            }
+            results.insert(job, body);
+        } else if ev.header_str("Unique-ID") == Some(u2) {
+            if name == "CHANNEL_HANGUP" {
+                assert_eq!(ev.header_str("Hangup-Cause"), Some("LOSE_RACE"));
+            }
+            if name == "CHANNEL_HANGUP_COMPLETE" {
+                assert_eq!(
+                    ev.header_str("variable_sip_hangup_disposition"),
+                    Some("send_cancel")
+                );
+            }
+            seen.push(name);
+        }
+    }
+    assert_eq!(results[&j1], format!("+OK {u1}\n"));
+    assert_eq!(results[&j2], "-ERR LOSE_RACE\n");
+    assert_eq!(
+        seen,
+        [
+            "CHANNEL_HANGUP",
+            "CHANNEL_HANGUP_COMPLETE",
+            "JOB -ERR LOSE_RACE",
+            "CHANNEL_DESTROY"
+        ]
+    );
+    assert!(sim.channel(u1).is_some_and(|c| c.answered));
+}
+
+#[tokio::test]
+async fn killing_a_ringing_leg_with_no_answer_reports_it_after_hangup_complete() {
+    let sim = start_sim().await;
+    sim.add_phone(phone("1003", PhoneBehavior::NoAnswer));
+    let (client, mut events) = connect(&sim).await;
+    let leg = "11111111-0000-4000-8000-000000000003";
+    let job = originate(&client, leg, "user/1003").await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_PROGRESS", leg)).await;
+    assert_eq!(
+        api(&client, &format!("uuid_kill {leg} NO_ANSWER")).await,
+        "+OK\n"
+    );
+    wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP_COMPLETE", leg)).await;
+    assert_eq!(job_result(&mut events, &job).await, "-ERR NO_ANSWER\n");
+}
+
+#[tokio::test]
+async fn parked_callers_are_hung_up_with_the_cause_given_to_uuid_kill() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    for cause in ["USER_BUSY", "NO_ANSWER"] {
+        let caller = sim.place_call(CallSpec::new("2010", "5000"));
+        wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+        assert_eq!(
+            api(&client, &format!("uuid_kill {caller} {cause}")).await,
+            "+OK\n"
+        );
+        let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP", &caller)).await;
+        assert_eq!(h.header_str("Hangup-Cause"), Some(cause));
+        let done = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP_COMPLETE", &caller)).await;
+        assert_eq!(
+            done.header_str("variable_sip_hangup_disposition"),
+            Some("send_refuse")
+        );
+        wait_event(&mut events, |e| is(e, "CHANNEL_DESTROY", &caller)).await;
+        assert!(sim.channel(&caller).is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_transferred_caller_runs_the_overflow_extension_until_its_patience_ends() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec {
+        patience: Some(Duration::from_millis(400)),
+        ..CallSpec::new("2011", "5000")
+    });
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    execute(&client, &caller, "playback", "local_stream://moh", "moh-t").await;
+    wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    assert_eq!(
+        api(&client, &format!("uuid_transfer {caller} 9199 XML default")).await,
+        "+OK\n"
+    );
+    let moh = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(moh.header_str("Application-UUID"), Some("moh-t"));
+    let unpark = wait_event(&mut events, |e| is(e, "CHANNEL_UNPARK", &caller)).await;
+    assert_eq!(unpark.header_str("Caller-Destination-Number"), Some("9199"));
+    assert_eq!(unpark.header_str("Caller-Context"), Some("default"));
+    let play = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE", &caller)).await;
+    assert_eq!(play.header_str("Application"), Some("answer"));
+    wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    let view = sim.channel(&caller).expect("caller still there");
+    assert_eq!(view.transferred_to.as_deref(), Some("9199"));
+    assert_eq!(view.running_app.as_deref(), Some("playback"));
+    assert_eq!(sim.stats().transfers, 1);
+    assert_eq!(view.destination, "9199");
+    assert!(view
+        .variable("transfer_history")
+        .is_some_and(|h| h.ends_with(":bl_xfer:9199/default/XML")));
+    let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP", &caller)).await;
+    assert_eq!(h.header_str("Hangup-Cause"), Some("NORMAL_CLEARING"));
+    assert!(sim.wait_until(DEADLINE, |s| s.channels().is_empty()).await);
+}
+
+#[tokio::test]
+async fn transferring_a_bridged_caller_hangs_up_its_agent_and_keeps_the_caller() {
+    let sim = start_sim().await;
+    sim.add_phone(phone(
+        "1004",
+        PhoneBehavior::Answer {
+            after: Duration::from_millis(20),
+        },
+    ));
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2012", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    let agent = "11111111-0000-4000-8000-000000000004";
+    originate(&client, agent, "user/1004").await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", agent)).await;
+    api(&client, &format!("uuid_bridge {caller} {agent}")).await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_BRIDGE", &caller)).await;
+    assert_eq!(
+        api(&client, &format!("uuid_transfer {caller} 9199 XML default")).await,
+        "+OK\n"
+    );
+    let h = wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP", agent)).await;
+    assert_eq!(h.header_str("Hangup-Cause"), Some("NORMAL_CLEARING"));
+    let unbridge = wait_event(&mut events, |e| is(e, "CHANNEL_UNBRIDGE", &caller)).await;
+    assert_eq!(unbridge.header_str("Other-Leg-Unique-ID"), None);
+    wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    assert!(
+        sim.wait_until(DEADLINE, |s| s.channel(agent).is_none())
+            .await
+    );
+    let view = sim.channel(&caller).expect("caller stays");
+    assert_eq!(view.bridged_to, None);
+    assert_eq!(view.transferred_to.as_deref(), Some("9199"));
+    assert!(view
+        .variable("transfer_history")
+        .is_some_and(|h| h.starts_with("ARRAY::") && h.contains(&format!("uuid_br:{agent}"))));
+}
+
+#[tokio::test]
+async fn a_caller_transferred_to_an_entry_point_is_parked_there_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = SimConfig {
+        entry_points: vec![
+            EntryPoint {
+                number: "5000".into(),
+                variables: vec![("switchboard_queue".into(), "support".into())],
+            },
+            EntryPoint {
+                number: "5001".into(),
+                variables: vec![("switchboard_queue".into(), "billing".into())],
+            },
+        ],
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(listener, config).await.expect("start");
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2013", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_transfer {caller} 5001")).await;
+    let park = wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    assert_eq!(
+        park.header_str("variable_switchboard_queue"),
+        Some("billing")
+    );
+    assert_eq!(park.header_str("Caller-Destination-Number"), Some("5001"));
+    assert_eq!(park.header_str("Caller-Profile-Index"), Some("2"));
+    assert!(!sim.channel(&caller).expect("caller").answered);
+}
+
+#[tokio::test]
+async fn uuid_transfer_refuses_unknown_channels_and_missing_destinations() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    assert_eq!(
+        api(
+            &client,
+            "uuid_transfer 00000000-0000-0000-0000-000000000000 9199"
+        )
+        .await,
+        "-ERR No such channel!\n"
+    );
+    let caller = sim.place_call(CallSpec::new("2014", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    assert!(api(&client, &format!("uuid_transfer {caller}"))
+        .await
+        .starts_with("-USAGE: "));
+    assert_eq!(sim.channel(&caller).and_then(|c| c.transferred_to), None);
+}
+
+#[tokio::test]
+async fn voicemail_keeps_the_caller_until_it_hangs_up() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2015", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    execute(
+        &client,
+        &caller,
+        "voicemail",
+        "default example.com 1001",
+        "vm-1",
+    )
+    .await;
+    let ex = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE", &caller)).await;
+    assert_eq!(ex.header_str("Application"), Some("voicemail"));
+    assert_eq!(
+        ex.header_str("Application-Data"),
+        Some("default example.com 1001")
+    );
+    assert_eq!(ex.header_str("Application-UUID"), Some("vm-1"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_ANSWER", &caller)).await;
+    let view = sim.channel(&caller).expect("caller");
+    assert_eq!(view.running_app.as_deref(), Some("voicemail"));
+    assert!(view.answered);
+    assert!(sim.hangup(&caller, "NORMAL_CLEARING"));
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application"), Some("voicemail"));
+    assert_eq!(done.header_str("Application-Response"), Some("_none_"));
+}
+
+#[tokio::test]
+async fn keys_pressed_after_answer_arrive_as_dtmf_events_and_fill_play_and_get_digits() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call_pressing(
+        CallSpec::new("2016", "5000"),
+        vec![
+            (Duration::from_millis(300), "4".into()),
+            (Duration::from_millis(350), "2#".into()),
+        ],
+    );
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    execute(
+        &client,
+        &caller,
+        "play_and_get_digits",
+        "1 4 1 5000 # silence_stream://100 silence_stream://50 choice \\d+ 2000",
+        "pagd-1",
+    )
+    .await;
+    wait_event(&mut events, |e| is(e, "PLAYBACK_STOP", &caller)).await;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let d = wait_event(&mut events, |e| is(e, "DTMF", &caller)).await;
+        assert_eq!(d.header_str("DTMF-Source"), Some("RTP"));
+        assert_eq!(d.header_str("DTMF-Duration"), Some("2240"));
+        assert!(
+            d.header_str("variable_uuid").is_none(),
+            "DTMF carries no variables"
+        );
+        assert!(d.header_str("Caller-Caller-ID-Number").is_some());
+        keys.push(d.header_str("DTMF-Digit").unwrap_or("").to_string());
+    }
+    assert_eq!(keys, ["4", "2", "#"]);
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application-UUID"), Some("pagd-1"));
+    assert_eq!(done.header_str("Application-Response"), Some("_none_"));
+    assert_eq!(done.header_str("variable_choice"), Some("42"));
+    assert_eq!(done.header_str("variable_read_terminator_used"), Some("#"));
+    assert_eq!(
+        api(&client, &format!("uuid_getvar {caller} choice")).await,
+        "42"
+    );
+    let view = sim.channel(&caller).expect("caller");
+    assert_eq!(view.digits, "42#");
+    assert_eq!(view.running_app, None);
+}
+
+#[tokio::test]
+async fn invalid_input_plays_the_invalid_prompt_and_tries_again() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2017", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    execute(
+        &client,
+        &caller,
+        "play_and_get_digits",
+        "1 1 2 3000 # silence_stream://2000 silence_stream://50 choice ^[1-3]$ 1000",
+        "pagd-2",
+    )
+    .await;
+    wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    // A key during the prompt breaks it; 9 is not a valid choice.
+    assert!(sim.send_dtmf(&caller, "9"));
+    let stop = wait_event(&mut events, |e| is(e, "PLAYBACK_STOP", &caller)).await;
+    assert_eq!(stop.header_str("Playback-Status"), Some("break"));
+    let invalid = wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    assert_eq!(
+        invalid.header_str("Playback-File-Path"),
+        Some("silence_stream://50")
+    );
+    wait_event(&mut events, |e| is(e, "PLAYBACK_STOP", &caller)).await;
+    // The second try: the prompt again, then a valid key.
+    let again = wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    assert_eq!(
+        again.header_str("Playback-File-Path"),
+        Some("silence_stream://2000")
+    );
+    assert!(sim.send_dtmf(&caller, "2"));
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("variable_choice"), Some("2"));
+    assert_eq!(done.header_str("variable_read_result"), Some("success"));
+}
+
+#[tokio::test]
+async fn no_key_at_all_ends_play_and_get_digits_without_a_value() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2018", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    execute(
+        &client,
+        &caller,
+        "play_and_get_digits",
+        "1 1 1 100 # silence_stream://10 silence_stream://10 choice",
+        "pagd-3",
+    )
+    .await;
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application-UUID"), Some("pagd-3"));
+    assert_eq!(done.header_str("variable_choice"), None);
+    assert_eq!(done.header_str("variable_read_result"), Some("timeout"));
+    assert!(!sim.send_dtmf("00000000-0000-0000-0000-000000000000", "1"));
+}
+
+#[tokio::test]
+async fn missing_prompts_are_not_found_and_uuid_break_stops_a_playing_one() {
+    let sim = start_sim().await;
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2019", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    execute(
+        &client,
+        &caller,
+        "playback",
+        "ivr/no-such-prompt.wav",
+        "p-1",
+    )
+    .await;
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(
+        done.header_str("Application-Response"),
+        Some("FILE NOT FOUND")
+    );
+
+    sim.set_sound_files(SoundFiles::Only(vec!["ivr/welcome.wav".into()]));
+    execute(&client, &caller, "playback", "ivr/other.wav", "p-2").await;
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(
+        done.header_str("Application-Response"),
+        Some("FILE NOT FOUND")
+    );
+    execute(&client, &caller, "playback", "ivr/welcome.wav", "p-3").await;
+    let start = wait_event(&mut events, |e| is(e, "PLAYBACK_START", &caller)).await;
+    assert_eq!(start.header_str("Playback-File-Type"), None);
+    assert_eq!(
+        sim.channel(&caller).and_then(|c| c.running_app).as_deref(),
+        Some("playback")
+    );
+    assert_eq!(
+        api(&client, &format!("uuid_break {caller} all")).await,
+        "+OK\n"
+    );
+    let stop = wait_event(&mut events, |e| is(e, "PLAYBACK_STOP", &caller)).await;
+    assert_eq!(stop.header_str("Playback-Status"), Some("break"));
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application-UUID"), Some("p-3"));
+    assert_eq!(done.header_str("Application-Response"), Some("FILE PLAYED"));
+    assert_eq!(sim.channel(&caller).and_then(|c| c.running_app), None);
 }
