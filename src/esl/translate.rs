@@ -36,6 +36,35 @@ fn role_of(event: &EslEvent) -> Option<ChannelRole> {
     }
 }
 
+/// Legs we originated: an agent's phone ringing for a call, or a callback's customer.
+fn ours_originated(event: &EslEvent) -> bool {
+    matches!(
+        event.variable_str("switchboard_role"),
+        Some("agent" | "callback")
+    )
+}
+
+/// The SIP users a channel involves: the phone it runs on (`sofia/<profile>/<user>@...`), the
+/// registered user that placed it, the user it dialled. An agent whose phone is among them is
+/// busy on this call.
+fn phone_users(event: &EslEvent) -> Vec<String> {
+    let from_channel_name = event
+        .header_str("Channel-Name")
+        .and_then(|name| name.strip_prefix("sofia/"))
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(_, user)| user.split('@').next())
+        .map(str::to_owned);
+    let mut users: Vec<String> = from_channel_name
+        .into_iter()
+        .chain(event.header_str("Caller-Username").map(str::to_owned))
+        .chain(event.variable_str("dialed_user").map(str::to_owned))
+        .filter(|u| !u.is_empty())
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
 fn channel_of(event: &EslEvent) -> Result<ChannelUuid, String> {
     let raw = event.header_str("Unique-ID").ok_or("no Unique-ID")?;
     ChannelUuid::parse(raw).map_err(|e| e.to_string())
@@ -45,9 +74,14 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
     match event.event_type() {
         Some(EslEventType::ChannelPark) => park(switch, event),
         Some(EslEventType::ChannelAnswer) => match channel_of(event) {
-            Ok(channel) => Translated::Input(Input::ChannelAnswered {
+            Ok(channel) if ours_originated(event) => Translated::Input(Input::ChannelAnswered {
                 switch: switch.clone(),
                 channel,
+            }),
+            Ok(channel) => Translated::Input(Input::ChannelInUse {
+                switch: switch.clone(),
+                channel,
+                users: phone_users(event),
             }),
             Err(e) => Translated::Malformed(format!("CHANNEL_ANSWER: {e}")),
         },
@@ -164,7 +198,7 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
         return Translated::Ignored;
     };
     let arg = event.header_str("Job-Command-Arg").unwrap_or_default();
-    if !arg.contains("switchboard_role=agent") {
+    if !arg.contains("switchboard_role=agent") && !arg.contains("switchboard_role=callback") {
         return Translated::Ignored;
     }
     let Some(leg) = origination_uuid(arg) else {
@@ -278,6 +312,41 @@ mod tests {
                 cause: "USER_NOT_REGISTERED".into()
             })
         );
+    }
+
+    #[test]
+    fn an_answered_channel_that_is_not_our_leg_names_the_phones_it_involves() {
+        let e = event(
+            &[
+                ("Event-Name", "CHANNEL_ANSWER"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("Channel-Name", "sofia/internal/1001@pbx.example.com"),
+                ("Caller-Username", "1001"),
+                ("variable_dialed_user", "1002"),
+            ],
+            None,
+        );
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::ChannelInUse {
+                switch: sw(),
+                channel: ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
+                users: vec!["1001".into(), "1002".into()],
+            })
+        );
+        let ours = event(
+            &[
+                ("Event-Name", "CHANNEL_ANSWER"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("Channel-Name", "sofia/internal/1001@pbx.example.com"),
+                ("variable_switchboard_role", "agent"),
+            ],
+            None,
+        );
+        assert!(matches!(
+            translate(&sw(), &ours),
+            Translated::Input(Input::ChannelAnswered { .. })
+        ));
     }
 
     #[test]
