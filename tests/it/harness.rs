@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use switchboard::app::{self, Running, StartOptions};
 use switchboard::config::DialString;
-use switchboard::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
+use switchboard::engine::{
+    parse_skill_list, AgentId, Membership, QueueId, QueueRouting, SwitchName,
+};
 use switchboard::esl::SwitchSettings;
 use switchboard::sim::{EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
 use switchboard::store::{AgentRow, QueueRow};
@@ -27,6 +29,10 @@ pub struct Agent {
     pub behavior: PhoneBehavior,
     pub hangup_after_talk: Option<Duration>,
     pub logged_in: bool,
+    /// Queues served, in order (default: `support`).
+    pub queues: Vec<&'static str>,
+    /// Skills such as `"spanish:7,billing"`.
+    pub skills: &'static str,
 }
 
 impl Agent {
@@ -38,7 +44,19 @@ impl Agent {
             },
             hangup_after_talk: None,
             logged_in: true,
+            queues: vec!["support"],
+            skills: "",
         }
+    }
+
+    pub fn in_queues(mut self, queues: &[&'static str]) -> Self {
+        self.queues = queues.to_vec();
+        self
+    }
+
+    pub fn skilled(mut self, skills: &'static str) -> Self {
+        self.skills = skills;
+        self
     }
 
     pub fn with(mut self, behavior: PhoneBehavior) -> Self {
@@ -58,20 +76,70 @@ impl Agent {
 }
 
 pub async fn start_sim() -> SimHandle {
+    start_sim_with(Vec::new()).await
+}
+
+/// A simulator whose dialplan parks `5000` for `support`, plus `entries`.
+pub async fn start_sim_with(entries: Vec<EntryPoint>) -> SimHandle {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+    let mut entry_points = vec![EntryPoint {
+        number: ENTRY.into(),
+        variables: vec![("switchboard_queue".into(), "support".into())],
+    }];
+    entry_points.extend(entries);
     Simulator::start(
         listener,
         SimConfig {
             heartbeat_interval: Duration::from_secs(1),
-            entry_points: vec![EntryPoint {
-                number: ENTRY.into(),
-                variables: vec![("switchboard_queue".into(), "support".into())],
-            }],
+            entry_points,
             ..SimConfig::default()
         },
     )
     .await
     .expect("start sim")
+}
+
+/// A queue as the controller is given it: 3 s ring timeout, no wrap-up unless set.
+pub fn queue_row(id: &str, routing: QueueRouting) -> QueueRow {
+    QueueRow {
+        id: QueueId::new(id).expect("id"),
+        name: id.to_owned(),
+        moh: "local_stream://moh".into(),
+        wrap_up_ms: 0,
+        ring_timeout_ms: 3_000,
+        busy_backoff_ms: None,
+        routing,
+    }
+}
+
+/// A controller and simulator with several queues and more dialplan entries.
+pub struct Setup {
+    pub queues: Vec<QueueRow>,
+    pub agents: Vec<Agent>,
+    pub entries: Vec<EntryPoint>,
+}
+
+pub async fn spawn_setup(setup: Setup) -> TestApp {
+    let sim = start_sim_with(setup.entries).await;
+    for a in &setup.agents {
+        sim.add_phone(PhoneSpec {
+            user: a.id.into(),
+            behavior: a.behavior.clone(),
+            hangup_after_talk: a.hangup_after_talk,
+        });
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let mut app = TestApp {
+        running: None,
+        sim,
+        base: String::new(),
+        http: reqwest::Client::new(),
+        database_url,
+        _dir: dir,
+    };
+    app.start_with(setup.queues, &setup.agents).await;
+    app
 }
 
 pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
@@ -99,6 +167,13 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
 
 impl TestApp {
     pub async fn start_controller(&mut self, agents: &[Agent], wrap_up: Duration) {
+        let mut support = queue_row("support", QueueRouting::default());
+        support.name = "Support".into();
+        support.wrap_up_ms = i64::try_from(wrap_up.as_millis()).expect("small");
+        self.start_with(vec![support], agents).await;
+    }
+
+    pub async fn start_with(&mut self, queues: Vec<QueueRow>, agents: &[Agent]) {
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
         let running = app::start(StartOptions {
             http,
@@ -112,23 +187,22 @@ impl TestApp {
                 reconnect_max: Duration::from_millis(300),
                 command_connections: 2,
             }],
-            queues: vec![QueueRow {
-                id: QueueId::new("support").expect("id"),
-                name: "Support".into(),
-                moh: "local_stream://moh".into(),
-                wrap_up_ms: i64::try_from(wrap_up.as_millis()).expect("small"),
-                ring_timeout_ms: 3_000,
-                busy_backoff_ms: None,
-                routing: QueueRouting::default(),
-            }],
+            queues,
             agents: agents
                 .iter()
                 .map(|a| AgentRow {
                     id: AgentId::new(a.id).expect("id"),
                     name: format!("Agent {}", a.id),
                     dial_string: DialString::parse(&format!("user/{}", a.id)).expect("dial"),
-                    queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
-                    skills: Vec::new(),
+                    queues: a
+                        .queues
+                        .iter()
+                        .zip(1..)
+                        .map(|(q, position)| {
+                            Membership::new(QueueId::new(*q).expect("id"), position)
+                        })
+                        .collect(),
+                    skills: parse_skill_list(a.skills).expect("skills"),
                 })
                 .collect(),
             log_in: agents

@@ -5,5 +5,6 @@ mod fidelity;
 mod flows;
 mod harness;
 mod layout;
+mod routing;
 mod sim;
 mod store;
