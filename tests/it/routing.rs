@@ -298,3 +298,68 @@ async fn a_caller_who_calls_back_soon_after_hanging_up_gets_its_place_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_supervisor_raises_a_waiting_callers_priority_and_pauses_an_agent_with_a_reason() {
+    let app = spawn_setup(Setup {
+        queues: vec![queue_row("support", QueueRouting::default())],
+        agents: vec![Agent::answering("1001").logged_out()],
+        entries: Vec::new(),
+    })
+    .await;
+    app.connected().await;
+    app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    let second = app.sim.place_call(CallSpec::new("4930222", ENTRY));
+    eventually("both callers wait", || async {
+        app.running().snapshot().waiting() == 2
+    })
+    .await;
+    let call = app
+        .running()
+        .snapshot()
+        .calls
+        .iter()
+        .find(|c| c.caller_number == "4930222")
+        .map(|c| c.id)
+        .expect("second call");
+    let patch = |body: serde_json::Value| {
+        app.http
+            .patch(format!("{}/v1/calls/{call}", app.base))
+            .json(&body)
+            .send()
+    };
+    let refused = patch(serde_json::json!({ "skills": "spanish:11" }))
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 400);
+    let raised = patch(serde_json::json!({ "priority": 7 }))
+        .await
+        .expect("request");
+    assert_eq!(raised.status(), 200);
+
+    let pause = |reason: &str| {
+        app.put_json(
+            "/v1/agents/1001/state",
+            serde_json::json!({ "state": "paused", "reason": reason }),
+        )
+    };
+    assert_eq!(pause("lunch break").await.status(), 400);
+    assert_eq!(pause("lunch").await.status(), 200);
+    eventually("the pause and its reason are published", || async {
+        let agent: serde_json::Value = app
+            .get("/v1/agents/1001")
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        agent["status"] == "paused" && agent["reason"] == "lunch"
+    })
+    .await;
+    assert_eq!(app.set_agent_state("1001", "available").await.status(), 200);
+    eventually("the raised caller is bridged first", || async {
+        app.sim
+            .channel(&second)
+            .is_some_and(|c| c.bridged_to.is_some())
+    })
+    .await;
+}
