@@ -1280,7 +1280,13 @@ impl Engine {
             return;
         };
         call.state = CallState::Waiting;
+        // A caller whose hold music was stopped for a bridge that failed hears it again.
+        let music_stopped = !call.on_hold && !call.is_virtual();
+        let (switch, channel) = (call.switch.clone(), call.caller.clone());
         self.route_call(now, call_id, effects);
+        if music_stopped {
+            self.start_hold(call_id, &switch, &channel, false, effects);
+        }
     }
 
     fn abandon(&mut self, now: Timestamp, call: &Call, cause: &str, effects: &mut Vec<Effect>) {
@@ -1407,8 +1413,15 @@ impl Engine {
                 }
             }
             Timer::RingTimeout { leg } => {
-                let Some(LegOwner::Agent { call, agent }) = self.legs.get(&leg).cloned() else {
-                    return;
+                let (call, agent) = match self.legs.get(&leg).cloned() {
+                    Some(LegOwner::Agent { call, agent }) => (call, agent),
+                    Some(LegOwner::Customer(call)) => {
+                        self.kill(&call, &leg, HangupCause::NoAnswer, effects);
+                        self.legs.remove(&leg);
+                        self.customer_gone(now, call, &leg, "NO_ANSWER", effects);
+                        return;
+                    }
+                    _ => return,
                 };
                 let ringing = matches!(
                     self.calls.get(&call).map(|c| &c.state),

@@ -361,12 +361,19 @@ impl Engine {
             source: RINGBACK.to_owned(),
         }));
         effects.push(command(SwitchCommand::Dial {
-            leg: customer_leg,
+            leg: customer_leg.clone(),
             call: call_id,
             queue: queue_id.clone(),
             dial_string: settings.dial_string(&number),
             timeout: settings.ring_timeout,
         }));
+        // The switch gives up at originate_timeout; this guards against a reply that never comes.
+        effects.push(Effect::SetTimer {
+            at: now
+                .plus(settings.ring_timeout)
+                .plus(std::time::Duration::from_secs(5)),
+            timer: Timer::RingTimeout { leg: customer_leg },
+        });
     }
 
     /// The customer picked up: bridge it to the waiting agent; from now on it is the caller.

@@ -157,6 +157,7 @@ fn a_callback_keeps_the_place_rings_the_agent_first_then_calls_the_customer() {
           store agent a offered -> on_call
           hold id1 tone_stream://%(2000,4000,440,480);loops=-1
           dial id2 via sofia/gateway/pstn/030555123
+          timer 56000ms ring timeout id2
         @25000 customer answered
           break id1
           bridge id2 id1
@@ -216,6 +217,7 @@ fn a_callback_whose_customer_never_answers_is_retried_then_reported_failed() {
           store agent a offered -> on_call
           hold id1 tone_stream://%(2000,4000,440,480);loops=-1
           dial id2 via sofia/gateway/pstn/493012341
+          timer 47500ms ring timeout id2
         @42500 id2 hung up NO_ANSWER
           kill id1 NORMAL_CLEARING
           store queue callback_attempted a attempt=1 number=493012341 cause=NO_ANSWER
@@ -230,6 +232,7 @@ fn a_callback_whose_customer_never_answers_is_retried_then_reported_failed() {
           store agent a offered -> on_call
           hold id3 tone_stream://%(2000,4000,440,480);loops=-1
           dial id4 via sofia/gateway/pstn/493012341
+          timer 138000ms ring timeout id4
         @133000 id4 hung up USER_BUSY
           kill id3 NORMAL_CLEARING
           store queue callback_failed a attempt=2 number=493012341 cause=USER_BUSY
