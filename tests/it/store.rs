@@ -335,6 +335,25 @@ fn routed_queue() -> QueueRow {
             mailbox: "1000".to_owned(),
         }),
         abandoned_resume: Some(Duration::from_secs(60)),
+        announcements: switchboard::engine::Announcements {
+            every: Some(Duration::from_secs(45)),
+            prompt: Some("ivr/ivr-thank_you_for_holding.wav".to_owned()),
+            position: true,
+            wait_time: true,
+            ..Default::default()
+        },
+        exit_keys: vec![switchboard::engine::ExitKey {
+            digit: '0',
+            destination: Destination::Extension {
+                number: "operator".to_owned(),
+                context: "default".to_owned(),
+            },
+        }],
+        callback: Some(switchboard::engine::CallbackSettings {
+            key: '1',
+            dial: "sofia/gateway/pstn/{number}".to_owned(),
+            ..Default::default()
+        }),
     };
     q
 }
