@@ -69,9 +69,7 @@ fn validate(value: &str) -> Result<(), String> {
     if value.len() > MAX_LEN {
         return Err(format!("it is longer than {MAX_LEN} characters"));
     }
-    if let Some(bad) = value.chars().find(|&c| {
-        !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | ':' | '+' | '-' | '/'))
-    }) {
+    if let Some(bad) = value.chars().find(|&c| !dial_char(c)) {
         return Err(format!("{bad:?} is not allowed"));
     }
     let mut parts = value.split('/');
@@ -95,17 +93,7 @@ fn validate(value: &str) -> Result<(), String> {
                 .split_once('@')
                 .ok_or_else(|| "a sofia dial string needs <user>@<host>".to_owned())?;
             word("sofia user", user)?;
-            let host_part = match host_port.split_once(':') {
-                Some((h, port)) => {
-                    match port.parse::<u16>() {
-                        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
-                        _ => return Err(format!("port {port:?} is not a number from 1 to 65535")),
-                    }
-                    h
-                }
-                None => host_port,
-            };
-            host("sofia host", host_part)
+            host_and_port(host_port)
         }
         ("loopback", [ext]) => word("loopback extension", ext),
         ("loopback", [ext, context]) => {
@@ -119,6 +107,133 @@ fn validate(value: &str) -> Result<(), String> {
             "endpoint {endpoint:?} is not user, sofia or loopback"
         )),
     }
+}
+
+/// `<host>[:<port>]` of a sofia dial string.
+fn host_and_port(host_port: &str) -> Result<(), String> {
+    let host_part = match host_port.split_once(':') {
+        Some((h, port)) => {
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
+                _ => return Err(format!("port {port:?} is not a number from 1 to 65535")),
+            }
+            h
+        }
+        None => host_port,
+    };
+    host("sofia host", host_part)
+}
+
+/// What a callback's dial template puts where the customer's number goes.
+pub const NUMBER_PLACEHOLDER: &str = "{number}";
+
+const TEMPLATE_FORMS: &str = "user/{number}[@domain], sofia/gateway/<gateway>/{number}, \
+     sofia/<profile>/{number}@<host>[:port] or loopback/{number}[/<context>], \
+     with fixed digits around {number} allowed (9{number})";
+
+/// The longest template: room is left for a 32-character number within the dial-string limit.
+const TEMPLATE_MAX_LEN: usize = MAX_LEN - 32;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{value:?} is not a safe dial template: {reason} (expected {TEMPLATE_FORMS})")]
+pub struct DialTemplateError {
+    pub value: String,
+    pub reason: String,
+}
+
+/// Checks how a customer is called back: a dial string as for agents, plus
+/// `sofia/gateway/<gateway>/<number>`, in which [`NUMBER_PLACEHOLDER`] appears exactly once and
+/// only in the part that names who is called (never in a host, domain, profile, gateway or
+/// context).
+///
+/// Outside the placeholder the same characters as in [`DialString`] are allowed, so the template
+/// cannot open a variable block (`{`, `[`, `<`), add legs (`,`, `|`, `:_:`), quote, or end an
+/// argument or a command. The number that replaces the placeholder is digits and a leading `+`.
+pub fn check_dial_template(value: &str) -> Result<(), DialTemplateError> {
+    validate_template(value).map_err(|reason| DialTemplateError {
+        value: value.to_owned(),
+        reason,
+    })
+}
+
+fn validate_template(value: &str) -> Result<(), String> {
+    match value.matches(NUMBER_PLACEHOLDER).count() {
+        0 => {
+            return Err(format!(
+                "it has no {NUMBER_PLACEHOLDER} for the number to call"
+            ))
+        }
+        1 => {}
+        n => return Err(format!("{NUMBER_PLACEHOLDER} appears {n} times, not once")),
+    }
+    if value.len() > TEMPLATE_MAX_LEN {
+        return Err(format!("it is longer than {TEMPLATE_MAX_LEN} characters"));
+    }
+    let rest = value.replacen(NUMBER_PLACEHOLDER, "", 1);
+    if let Some(bad) = rest.chars().find(|&c| !dial_char(c)) {
+        return Err(format!("{bad:?} is not allowed"));
+    }
+    // Fixed parts are checked first, so a misplaced placeholder is named where it is.
+    // Where the number goes: the placeholder, with whatever fixed characters surround it.
+    let number = |what: &str, s: &str| {
+        if !s.contains(NUMBER_PLACEHOLDER) {
+            return Err(format!("{NUMBER_PLACEHOLDER} must be in the {what}"));
+        }
+        word(what, &s.replacen(NUMBER_PLACEHOLDER, "0", 1))
+    };
+    // Everything else is fixed.
+    let fixed = |what: &str, s: &str| {
+        if s.contains(NUMBER_PLACEHOLDER) {
+            return Err(format!(
+                "{NUMBER_PLACEHOLDER} stands for the number to call, not the {what}"
+            ));
+        }
+        host(what, s)
+    };
+    let mut parts = value.split('/');
+    let endpoint = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    match (endpoint, rest.as_slice()) {
+        ("user", [target]) => match target.split_once('@') {
+            Some((name, domain)) => {
+                fixed("domain", domain)?;
+                number("user name", name)
+            }
+            None => number("user name", target),
+        },
+        ("sofia", ["gateway", gateway, target]) => {
+            fixed("gateway", gateway)?;
+            number("number", target)
+        }
+        ("sofia", [profile, target]) => {
+            fixed("sofia profile", profile)?;
+            let (user, host_port) = target
+                .split_once('@')
+                .ok_or_else(|| "a sofia dial string needs <user>@<host>".to_owned())?;
+            if host_port.contains(NUMBER_PLACEHOLDER) {
+                return Err(format!(
+                    "{NUMBER_PLACEHOLDER} stands for the number to call, not the sofia host"
+                ));
+            }
+            host_and_port(host_port)?;
+            number("sofia user", user)
+        }
+        ("loopback", [ext]) => number("loopback extension", ext),
+        ("loopback", [ext, context]) => {
+            fixed("loopback context", context)?;
+            number("loopback extension", ext)
+        }
+        ("user" | "sofia" | "loopback", _) => Err(format!(
+            "wrong number of '/'-separated parts for {endpoint}"
+        )),
+        _ => Err(format!(
+            "endpoint {endpoint:?} is not user, sofia or loopback"
+        )),
+    }
+}
+
+fn dial_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | ':' | '+' | '-' | '/')
 }
 
 /// A user, extension or number: `[A-Za-z0-9._+-]`, not empty.
@@ -197,6 +312,69 @@ mod tests {
             "",
         ] {
             assert!(DialString::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn dial_templates_take_the_number_where_a_user_or_extension_goes() {
+        for ok in [
+            "sofia/gateway/pstn/{number}",
+            "sofia/gateway/pstn/9{number}",
+            "sofia/external/{number}@sip.example.com:5080",
+            "user/{number}@pbx.example.com",
+            "user/{number}",
+            "loopback/{number}/outbound",
+        ] {
+            assert_eq!(check_dial_template(ok), Ok(()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn dial_templates_without_one_placeholder_or_with_unsafe_parts_are_rejected() {
+        for (bad, reason) in [
+            ("sofia/gateway/pstn/5551234", "has no {number}"),
+            ("sofia/gateway/pstn/{number}{number}", "appears 2 times"),
+            ("sofia/gateway/{number}/1", "not the gateway"),
+            ("user/1000@{number}", "not the domain"),
+            ("sofia/internal/1000@{number}", "not the sofia host"),
+            ("loopback/100/{number}", "not the loopback context"),
+            (
+                "sofia/gateway/pstn/{number},user/1001",
+                "',' is not allowed",
+            ),
+            (
+                "sofia/gateway/pstn/{number}|user/1001",
+                "'|' is not allowed",
+            ),
+            (
+                "{origination_caller_id_number=1}sofia/gateway/pstn/{number}",
+                "'{' is not allowed",
+            ),
+            (
+                "[leg_timeout=1]sofia/gateway/pstn/{number}",
+                "'[' is not allowed",
+            ),
+            ("<x=y>sofia/gateway/pstn/{number}", "'<' is not allowed"),
+            ("sofia/gateway/pstn/{number} &park()", "' ' is not allowed"),
+            (
+                "sofia/gateway/pstn/{number}\napi shutdown",
+                "'\\n' is not allowed",
+            ),
+            ("sofia/gateway/pstn/'{number}'", "'\\'' is not allowed"),
+            ("sofia/gateway/pstn/\"{number}\"", "'\"' is not allowed"),
+            ("sofia/internal/{number}@host:_:x", "is not a number"),
+            (
+                "sofia/gateway/pstn/{number}@host",
+                "'@' is not allowed in the number",
+            ),
+            ("group/{number}", "is not user, sofia or loopback"),
+            ("sofia/{number}", "wrong number"),
+        ] {
+            let err = check_dial_template(bad).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(reason)),
+                "{bad:?}: {err:?}, expected {reason:?}"
+            );
         }
     }
 

@@ -11,10 +11,12 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::dial_string::DialString;
+use super::dial_string::{check_dial_template, DialString};
 use super::error::{ConfigError, Source};
-use super::values::{DisplayName, HoldMusic, HumanDuration};
-use crate::engine::routing::{self, DestinationError, RoutingError};
+use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
+use crate::engine::routing::{
+    self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
+};
 use crate::engine::{
     AgentId, CallerSkills, Destination, EscalationStep, Membership, QueueId, QueueRouting,
     SkillLevel, Strategy,
@@ -22,6 +24,9 @@ use crate::engine::{
 
 /// What callers hear while they wait, when a queue does not say.
 pub const DEFAULT_HOLD_MUSIC: &str = "local_stream://moh";
+
+/// Most further attempts a callback may make when the customer does not answer.
+pub const MAX_CALLBACK_RETRIES: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Provisioning {
@@ -85,6 +90,65 @@ struct RawQueue {
     abandoned_resume: Option<Spanned<HumanDuration>>,
     #[serde(default, rename = "step")]
     steps: Vec<RawStep>,
+    announcements: Option<RawAnnouncements>,
+    #[serde(default)]
+    exit_keys: RawExitKeys,
+    callback: Option<RawCallback>,
+}
+
+/// `[queue.announcements]`: `every` is required, the section exists to say something.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnnouncements {
+    every: Spanned<HumanDuration>,
+    prompt: Option<MediaSource>,
+    #[serde(default)]
+    position: bool,
+    position_prompt: Option<Spanned<MediaSource>>,
+    #[serde(default)]
+    wait_time: bool,
+    wait_prompt: Option<Spanned<MediaSource>>,
+    language: Option<Spanned<String>>,
+}
+
+/// `[queue.exit_keys]`: key to destination, in the order written.
+#[derive(Default)]
+struct RawExitKeys(Vec<(Spanned<String>, Spanned<String>)>);
+
+impl<'de> Deserialize<'de> for RawExitKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = RawExitKeys;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of keys and destinations, like \"0\" = \"extension:operator\"")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    keys.push(entry);
+                }
+                Ok(RawExitKeys(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}
+
+/// `[queue.callback]`: `dial` is required; the rest defaults to [`CallbackSettings::default`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallback {
+    key: Option<Spanned<String>>,
+    dial: Spanned<String>,
+    offer_prompt: Option<MediaSource>,
+    confirm_prompt: Option<MediaSource>,
+    confirm_timeout: Option<Spanned<HumanDuration>>,
+    retries: Option<Spanned<u32>>,
+    retry_delay: Option<Spanned<HumanDuration>>,
+    ring_timeout: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -227,11 +291,8 @@ fn parse_queue(
     q: RawQueue,
 ) -> Result<(ProvisionedQueue, Vec<Overflow>), ConfigError> {
     let key = |name: &str| format!("queue[{i}].{name}");
-    let positive = |d: Option<Spanned<HumanDuration>>, name: &str| match d {
-        Some(d) if d.get_ref().0.is_zero() => {
-            Err(src.error_at(Some(d.span()), key(name), "must be more than zero"))
-        }
-        other => Ok(other.map(|d| d.into_inner().0)),
+    let positive = |d: Option<Spanned<HumanDuration>>, name: &str| {
+        d.map(|d| positive(src, key(name), d)).transpose()
     };
     let defaults = QueueRouting::default();
 
@@ -278,6 +339,23 @@ fn parse_queue(
     let on_max_wait_span = q.on_max_wait.as_ref().map(Spanned::span);
     let on_max_wait = destination(q.on_max_wait, "on_max_wait")?;
     let on_no_agents = destination(q.on_no_agents, "on_no_agents")?;
+    let mut exit_keys: Vec<(ExitKey, Range<usize>)> = Vec::with_capacity(q.exit_keys.0.len());
+    for (raw_key, raw_destination) in q.exit_keys.0 {
+        let digit = phone_key(raw_key.get_ref()).ok_or_else(|| {
+            src.error_at(
+                Some(raw_key.span()),
+                key("exit_keys"),
+                format!(
+                    "{:?} is not a key a caller can press: use one of 0-9, * or #",
+                    raw_key.get_ref()
+                ),
+            )
+        })?;
+        let name = format!("exit_keys.{digit}");
+        if let Some(destination) = destination(Some(raw_destination), &name)? {
+            exit_keys.push((ExitKey { digit, destination }, raw_key.span()));
+        }
+    }
     if on_max_wait.is_some() && max_wait.is_none() {
         return Err(src.error_at(
             on_max_wait_span,
@@ -299,7 +377,15 @@ fn parse_queue(
         on_max_wait,
         on_no_agents,
         abandoned_resume: positive(q.abandoned_resume, "abandoned_resume")?,
-        ..QueueRouting::default()
+        announcements: match q.announcements {
+            Some(raw) => announcements(src, i, raw)?,
+            None => defaults.announcements,
+        },
+        callback: match q.callback {
+            Some(raw) => Some(callback(src, i, raw, &exit_keys)?),
+            None => None,
+        },
+        exit_keys: exit_keys.into_iter().map(|(k, _)| k).collect(),
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
@@ -311,6 +397,174 @@ fn parse_queue(
         routing,
     };
     Ok((queue, overflows))
+}
+
+/// One of the keys of a phone's keypad: `0`-`9`, `*` or `#`.
+fn phone_key(s: &str) -> Option<char> {
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(c),
+        _ => None,
+    }
+}
+
+/// A duration that must not be zero.
+fn positive(
+    src: &Source<'_>,
+    key: String,
+    d: Spanned<HumanDuration>,
+) -> Result<Duration, ConfigError> {
+    if d.get_ref().0.is_zero() {
+        return Err(src.error_at(Some(d.span()), key, "must be more than zero"));
+    }
+    Ok(d.into_inner().0)
+}
+
+/// `[queue.announcements]`. An announcement must say something (a prompt, the position or the
+/// wait), and a `position_prompt` or `wait_prompt` needs its part switched on: either mistake
+/// would leave callers hearing less than the file suggests.
+fn announcements(
+    src: &Source<'_>,
+    queue: usize,
+    raw: RawAnnouncements,
+) -> Result<Announcements, ConfigError> {
+    let key = |name: &str| format!("queue[{queue}].announcements.{name}");
+    let every_span = raw.every.span();
+    let every = positive(src, key("every"), raw.every)?;
+    if raw.prompt.is_none() && !raw.position && !raw.wait_time {
+        return Err(src.error_at(
+            Some(every_span),
+            key("every"),
+            "announcements have nothing to say: set prompt, position = true or wait_time = true",
+        ));
+    }
+    let only_with =
+        |prompt: Option<Spanned<MediaSource>>, on: bool, name: &str, part: &str| match prompt {
+            Some(p) if !on => Err(src.error_at(
+                Some(p.span()),
+                key(name),
+                format!("{name} is only played with {part} = true"),
+            )),
+            other => Ok(other.map(|p| p.into_inner().0)),
+        };
+    let position_prompt = only_with(
+        raw.position_prompt,
+        raw.position,
+        "position_prompt",
+        "position",
+    )?;
+    let wait_prompt = only_with(raw.wait_prompt, raw.wait_time, "wait_prompt", "wait_time")?;
+    let language = match raw.language {
+        Some(l) if !is_language(l.get_ref()) => {
+            return Err(src.error_at(
+                Some(l.span()),
+                key("language"),
+                format!(
+                    "{:?} is not a language: use 2 to 8 letters or _, such as en, de or pt_BR",
+                    l.get_ref()
+                ),
+            ))
+        }
+        Some(l) => l.into_inner(),
+        None => Announcements::default().language,
+    };
+    Ok(Announcements {
+        every: Some(every),
+        prompt: raw.prompt.map(|p| p.0),
+        position: raw.position,
+        position_prompt,
+        wait_time: raw.wait_time,
+        wait_prompt,
+        language,
+    })
+}
+
+/// A language for FreeSWITCH's `say`: 2 to 8 ASCII letters or `_`, starting and ending with a
+/// letter (`en`, `de`, `pt_BR`).
+fn is_language(s: &str) -> bool {
+    (2..=8).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+        && !s.starts_with('_')
+        && !s.ends_with('_')
+}
+
+/// `[queue.callback]`: its key must be a phone key that is not also an exit key, the dial
+/// template must pass [`check_dial_template`], durations must not be zero and retries are at
+/// most [`MAX_CALLBACK_RETRIES`].
+fn callback(
+    src: &Source<'_>,
+    queue: usize,
+    raw: RawCallback,
+    exit_keys: &[(ExitKey, Range<usize>)],
+) -> Result<CallbackSettings, ConfigError> {
+    let key = |name: &str| format!("queue[{queue}].callback.{name}");
+    let defaults = CallbackSettings::default();
+    let digit = match &raw.key {
+        Some(k) => phone_key(k.get_ref()).ok_or_else(|| {
+            src.error_at(
+                Some(k.span()),
+                key("key"),
+                format!(
+                    "{:?} is not a key a caller can press: use one of 0-9, * or #",
+                    k.get_ref()
+                ),
+            )
+        })?,
+        None => defaults.key,
+    };
+    if let Some((exit, exit_span)) = exit_keys.iter().find(|(e, _)| e.digit == digit) {
+        return Err(match &raw.key {
+            Some(k) => src.error_at(
+                Some(k.span()),
+                key("key"),
+                format!(
+                    "{digit:?} is already an exit key (to {}); pick another key",
+                    exit.destination
+                ),
+            ),
+            None => src.error_at(
+                Some(exit_span.clone()),
+                format!("queue[{queue}].exit_keys.{digit}"),
+                format!(
+                    "{digit:?} is also the callback key (callback.key defaults to {digit:?}); \
+                     pick another key or set callback.key"
+                ),
+            ),
+        });
+    }
+    let dial_span = raw.dial.span();
+    let dial = raw.dial.into_inner();
+    check_dial_template(&dial)
+        .map_err(|e| src.error_at(Some(dial_span), key("dial"), e.to_string()))?;
+    let retries = match raw.retries {
+        Some(r) if *r.get_ref() > MAX_CALLBACK_RETRIES => {
+            return Err(src.error_at(
+                Some(r.span()),
+                key("retries"),
+                format!("at most {MAX_CALLBACK_RETRIES} further attempts"),
+            ))
+        }
+        Some(r) => r.into_inner(),
+        None => defaults.retries,
+    };
+    let duration = |d: Option<Spanned<HumanDuration>>, name: &str, default: Duration| match d {
+        Some(d) => positive(src, key(name), d),
+        None => Ok(default),
+    };
+    Ok(CallbackSettings {
+        key: digit,
+        dial,
+        offer_prompt: raw.offer_prompt.map(|p| p.0),
+        confirm_prompt: raw.confirm_prompt.map(|p| p.0),
+        confirm_timeout: duration(
+            raw.confirm_timeout,
+            "confirm_timeout",
+            defaults.confirm_timeout,
+        )?,
+        retries,
+        retry_delay: duration(raw.retry_delay, "retry_delay", defaults.retry_delay)?,
+        ring_timeout: duration(raw.ring_timeout, "ring_timeout", defaults.ring_timeout)?,
+    })
 }
 
 fn steps(
@@ -569,6 +823,37 @@ name = "Alice"
 dial_string = "user/1001"
 skills = ["spanish:8", "billing:3"]
 queues = ["support", { queue = "sales", tier = 2, position = 5, weight = 3 }]
+"#;
+
+    /// A queue with everything a waiting caller can hear or press, and a second queue.
+    const WAITING: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+[queue.announcements]
+every = "45s"
+prompt = "ivr/ivr-thank_you_for_holding.wav"
+position = true
+position_prompt = "ivr/ivr-you_are_number.wav"
+wait_time = true
+wait_prompt = "ivr/ivr-estimated_wait.wav"
+language = "en"
+[queue.exit_keys]
+"0" = "extension:operator@default"
+"9" = "voicemail:1000@pbx.example.com"
+[queue.callback]
+key = "1"
+dial = "sofia/gateway/pstn/{number}"
+offer_prompt = "ivr/callback-offer.wav"
+confirm_prompt = "ivr/callback-confirmed.wav"
+confirm_timeout = "10s"
+retries = 2
+retry_delay = "2m"
+ring_timeout = "30s"
+
+[[queue]]
+id = "sales"
+name = "Sales"
 "#;
 
     fn parse(text: &str) -> Provisioning {
@@ -965,5 +1250,430 @@ queues = ["support", { queue = "sales", tier = 2, position = 5, weight = 3 }]
         assert_eq!(message, "queue \"support\" is listed twice");
         let (_, key, _) = rejected(BRIEF, "\"support\", {", "42, {");
         assert_eq!(key, "agent[0].queues");
+    }
+
+    #[test]
+    fn announcements_exit_keys_and_callback_parse_into_routing_settings() {
+        let p = parse(WAITING);
+        let routing = &p.queues[0].routing;
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            routing.announcements,
+            Announcements {
+                every: Some(Duration::from_secs(45)),
+                prompt: some("ivr/ivr-thank_you_for_holding.wav"),
+                position: true,
+                position_prompt: some("ivr/ivr-you_are_number.wav"),
+                wait_time: true,
+                wait_prompt: some("ivr/ivr-estimated_wait.wav"),
+                language: "en".into(),
+            }
+        );
+        assert_eq!(
+            routing.exit_keys,
+            [
+                ExitKey {
+                    digit: '0',
+                    destination: Destination::Extension {
+                        number: "operator".into(),
+                        context: "default".into()
+                    }
+                },
+                ExitKey {
+                    digit: '9',
+                    destination: Destination::Voicemail {
+                        domain: "pbx.example.com".into(),
+                        mailbox: "1000".into()
+                    }
+                },
+            ]
+        );
+        assert_eq!(
+            routing.callback,
+            Some(CallbackSettings {
+                key: '1',
+                dial: "sofia/gateway/pstn/{number}".into(),
+                offer_prompt: some("ivr/callback-offer.wav"),
+                confirm_prompt: some("ivr/callback-confirmed.wav"),
+                confirm_timeout: Duration::from_secs(10),
+                retries: 2,
+                retry_delay: Duration::from_secs(120),
+                ring_timeout: Duration::from_secs(30),
+            })
+        );
+        assert_eq!(p.queues[1].routing, QueueRouting::default());
+    }
+
+    #[test]
+    fn the_example_file_announces_offers_exit_keys_and_a_callback() {
+        let text = include_str!("../../provisioning.example.toml");
+        let p = parse(text);
+        let support = &p.queues[0].routing;
+        let a = &support.announcements;
+        assert_eq!(a.every, Some(Duration::from_secs(45)));
+        assert_eq!(
+            a.prompt.as_deref(),
+            Some("ivr/ivr-thank_you_for_holding.wav")
+        );
+        assert!(a.position && a.wait_time);
+        assert_eq!(
+            a.position_prompt.as_deref(),
+            Some("ivr/ivr-you_are_number.wav")
+        );
+        assert_eq!(a.wait_prompt.as_deref(), Some("ivr/ivr-estimated_wait.wav"));
+        assert_eq!(a.language, "en");
+        let keys: Vec<String> = support
+            .exit_keys
+            .iter()
+            .map(|k| format!("{}={}", k.digit, k.destination))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "0=extension:operator@default",
+                "9=voicemail:2000@pbx.example.com"
+            ]
+        );
+        let callback = support.callback.as_ref();
+        assert_eq!(
+            callback,
+            Some(&CallbackSettings {
+                key: '1',
+                dial: "sofia/gateway/pstn/{number}".into(),
+                offer_prompt: Some("switchboard/callback-offer.wav".into()),
+                confirm_prompt: Some("switchboard/callback-confirmed.wav".into()),
+                confirm_timeout: Duration::from_secs(10),
+                retries: 2,
+                retry_delay: Duration::from_secs(120),
+                ring_timeout: Duration::from_secs(30),
+            })
+        );
+        assert_eq!(
+            callback.map(|c| c.dial_string("+15550100")),
+            Some("sofia/gateway/pstn/+15550100".to_owned())
+        );
+        let sales = &p.queues[1].routing;
+        assert_eq!(sales.announcements, Announcements::default());
+        assert!(sales.exit_keys.is_empty() && sales.callback.is_none());
+    }
+
+    #[test]
+    fn a_callback_with_only_a_dial_template_takes_the_defaults() {
+        let start = WAITING.find("key = \"1\"").unwrap_or(0);
+        let end = WAITING.find("\n\n[[queue]]").unwrap_or(0);
+        let minimal = WAITING
+            .replace(
+                &WAITING[start..end],
+                "dial = \"user/{number}@pbx.example.com\"",
+            )
+            .replace("\"9\" = ", "\"#\" = ");
+        let p = parse(&minimal);
+        assert_eq!(
+            p.queues[0].routing.callback,
+            Some(CallbackSettings {
+                dial: "user/{number}@pbx.example.com".into(),
+                ..CallbackSettings::default()
+            })
+        );
+    }
+
+    #[test]
+    fn announcements_without_every_are_rejected_at_their_table() {
+        let (line, key, message) = rejected(WAITING, "every = \"45s\"\n", "");
+        assert_eq!(line, line_of(WAITING, "[queue.announcements]"));
+        assert_eq!(key, "queue[0].announcements");
+        assert!(message.contains("`every`"), "{message}");
+    }
+
+    #[test]
+    fn announcements_with_nothing_to_say_are_rejected_at_every() {
+        let silent = WAITING
+            .replace("prompt = \"ivr/ivr-thank_you_for_holding.wav\"\n", "")
+            .replace("position_prompt = \"ivr/ivr-you_are_number.wav\"\n", "")
+            .replace("wait_prompt = \"ivr/ivr-estimated_wait.wav\"\n", "")
+            .replace("position = true", "position = false")
+            .replace("wait_time = true", "wait_time = false");
+        let err = Provisioning::parse(&silent, "p.toml").err();
+        let Some(err) = err else {
+            panic!("accepted silent announcements")
+        };
+        assert_eq!(err.line, line_of(&silent, "every = "));
+        assert_eq!(err.key, "queue[0].announcements.every");
+        assert!(err.message.contains("nothing to say"), "{err}");
+        // Any one of the three is enough.
+        let position_only = silent.replace("position = false", "position = true");
+        assert!(Provisioning::parse(&position_only, "p.toml").is_ok());
+    }
+
+    #[test]
+    fn a_position_or_wait_prompt_whose_part_is_off_is_rejected() {
+        for (part, prompt) in [
+            ("position", "position_prompt"),
+            ("wait_time", "wait_prompt"),
+        ] {
+            let (line, key, message) = rejected(
+                WAITING,
+                &format!("{part} = true"),
+                &format!("{part} = false"),
+            );
+            assert_eq!(line, line_of(WAITING, &format!("{prompt} = ")), "{part}");
+            assert_eq!(key, format!("queue[0].announcements.{prompt}"));
+            assert!(message.contains(&format!("{part} = true")), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_language_that_say_would_not_know_is_rejected() {
+        for ok in ["de", "pt_BR", "fr"] {
+            let p = parse(&WAITING.replace("language = \"en\"", &format!("language = {ok:?}")));
+            assert_eq!(p.queues[0].routing.announcements.language, ok);
+        }
+        for bad in ["e", "e n", "en1", "_en", "en_", "english_uk", "en;x", ""] {
+            let (line, key, message) =
+                rejected(WAITING, "language = \"en\"", &format!("language = {bad:?}"));
+            assert_eq!(line, line_of(WAITING, "language = "), "{bad:?}");
+            assert_eq!(key, "queue[0].announcements.language", "{bad:?}");
+            assert!(message.contains("pt_BR"), "{message}");
+        }
+    }
+
+    #[test]
+    fn prompts_that_could_break_the_playback_command_are_rejected() {
+        for (from, name) in [
+            (
+                "\"ivr/ivr-thank_you_for_holding.wav\"",
+                "announcements.prompt",
+            ),
+            (
+                "\"ivr/ivr-you_are_number.wav\"",
+                "announcements.position_prompt",
+            ),
+            (
+                "\"ivr/ivr-estimated_wait.wav\"",
+                "announcements.wait_prompt",
+            ),
+            ("\"ivr/callback-offer.wav\"", "callback.offer_prompt"),
+            ("\"ivr/callback-confirmed.wav\"", "callback.confirm_prompt"),
+        ] {
+            for bad in [
+                "\"a b.wav\"",
+                "\"a.wav\\napi shutdown\"",
+                "\"{x=y}a.wav\"",
+                "\"\"",
+            ] {
+                let (line, key, _) = rejected(WAITING, from, bad);
+                assert_eq!(line, line_of(WAITING, from), "{name} {bad}");
+                assert_eq!(key, format!("queue[0].{name}"), "{bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_waiting_durations_are_rejected() {
+        for (from, name) in [
+            ("every = \"45s\"", "announcements.every"),
+            ("confirm_timeout = \"10s\"", "callback.confirm_timeout"),
+            ("retry_delay = \"2m\"", "callback.retry_delay"),
+            ("ring_timeout = \"30s\"", "callback.ring_timeout"),
+        ] {
+            let (name_part, _) = from.split_once(" = ").unwrap_or_default();
+            let (line, key, message) = rejected(WAITING, from, &format!("{name_part} = \"0s\""));
+            assert_eq!(line, line_of(WAITING, from), "{name}");
+            assert_eq!(key, format!("queue[0].{name}"));
+            assert_eq!(message, "must be more than zero");
+        }
+    }
+
+    #[test]
+    fn exit_keys_must_be_keys_of_a_phone_keypad() {
+        for bad in ["10", "a", "A", "", " 1", "**"] {
+            let (line, key, message) = rejected(WAITING, "\"9\" = ", &format!("{bad:?} = "));
+            assert_eq!(line, line_of(WAITING, "\"9\" = "), "{bad:?}");
+            assert_eq!(key, "queue[0].exit_keys", "{bad:?}");
+            assert!(message.contains("0-9, * or #"), "{message}");
+        }
+        let p = parse(
+            &WAITING
+                .replace("\"0\" = ", "\"*\" = ")
+                .replace("\"9\" = ", "\"#\" = "),
+        );
+        let digits: Vec<char> = p.queues[0]
+            .routing
+            .exit_keys
+            .iter()
+            .map(|k| k.digit)
+            .collect();
+        assert_eq!(digits, ['*', '#']);
+    }
+
+    #[test]
+    fn exit_key_destinations_are_checked_like_overflows() {
+        let (line, key, message) = rejected(
+            WAITING,
+            "extension:operator@default",
+            "extension:0 XML evil",
+        );
+        assert_eq!(line, line_of(WAITING, "\"0\" = "));
+        assert_eq!(key, "queue[0].exit_keys.0");
+        assert!(message.contains("not allowed"), "{message}");
+        let (_, key, message) = rejected(WAITING, "extension:operator@default", "dial:0");
+        assert_eq!(key, "queue[0].exit_keys.0");
+        assert!(message.contains("hangup[:<cause>]"), "{message}");
+    }
+
+    #[test]
+    fn an_exit_key_to_an_unknown_queue_is_rejected() {
+        let (line, key, message) = rejected(WAITING, "extension:operator@default", "queue:billing");
+        assert_eq!(line, line_of(WAITING, "\"0\" = "));
+        assert_eq!(key, "queue[0].exit_keys.0");
+        assert_eq!(message, "queue \"billing\" is not declared in this file");
+        // To another queue of the file it is fine.
+        let p = parse(&WAITING.replace("extension:operator@default", "queue:sales"));
+        assert_eq!(
+            p.queues[0].routing.exit_keys[0].destination,
+            Destination::Queue {
+                queue: qid("sales")
+            }
+        );
+    }
+
+    #[test]
+    fn an_exit_key_to_the_queue_itself_is_rejected() {
+        let (line, key, message) =
+            rejected(WAITING, "voicemail:1000@pbx.example.com", "queue:support");
+        assert_eq!(line, line_of(WAITING, "\"9\" = "));
+        assert_eq!(key, "queue[0].exit_keys.9");
+        assert!(message.contains("itself"), "{message}");
+    }
+
+    #[test]
+    fn an_overflow_loop_through_an_exit_key_is_rejected() {
+        let looped = WAITING
+            .replace("extension:operator@default", "queue:sales")
+            .replace(
+                "id = \"sales\"\nname = \"Sales\"\n",
+                "id = \"sales\"\nname = \"Sales\"\non_no_agents = \"queue:support\"\n",
+            );
+        let err = Provisioning::parse(&looped, "p.toml").err();
+        let Some(err) = err else {
+            panic!("accepted a loop through an exit key")
+        };
+        assert_eq!(err.line, line_of(&looped, "\"queue:support\""));
+        assert_eq!(err.key, "queue[1].on_no_agents");
+        assert!(err.message.contains("support -> sales -> support"), "{err}");
+    }
+
+    #[test]
+    fn the_callback_key_must_be_a_phone_key() {
+        for bad in ["12", "x", ""] {
+            let (line, key, message) = rejected(WAITING, "key = \"1\"", &format!("key = {bad:?}"));
+            assert_eq!(line, line_of(WAITING, "key = \"1\""), "{bad:?}");
+            assert_eq!(key, "queue[0].callback.key");
+            assert!(message.contains("0-9, * or #"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_callback_key_that_is_also_an_exit_key_is_rejected_at_the_callback_key() {
+        let (line, key, message) = rejected(WAITING, "key = \"1\"", "key = \"9\"");
+        assert_eq!(line, line_of(WAITING, "key = \"1\""));
+        assert_eq!(key, "queue[0].callback.key");
+        assert!(
+            message.contains("already an exit key (to voicemail:1000@pbx.example.com)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_default_callback_key_clashing_with_an_exit_key_is_rejected_at_the_exit_key() {
+        let text = WAITING
+            .replace("key = \"1\"\n", "")
+            .replace("\"9\" = ", "\"*\" = ");
+        let err = Provisioning::parse(&text, "p.toml").err();
+        let Some(err) = err else {
+            panic!("accepted * as exit key and default callback key")
+        };
+        assert_eq!(err.line, line_of(&text, "\"*\" = "));
+        assert_eq!(err.key, "queue[0].exit_keys.*");
+        assert!(err.message.contains("defaults to '*'"), "{err}");
+    }
+
+    #[test]
+    fn a_dial_template_without_the_number_is_rejected() {
+        let (line, key, message) = rejected(
+            WAITING,
+            "sofia/gateway/pstn/{number}",
+            "sofia/gateway/pstn/5551234",
+        );
+        assert_eq!(line, line_of(WAITING, "dial = "));
+        assert_eq!(key, "queue[0].callback.dial");
+        assert!(message.contains("no {number}"), "{message}");
+    }
+
+    #[test]
+    fn a_dial_template_that_could_add_options_or_legs_is_rejected() {
+        for bad in [
+            "sofia/gateway/pstn/{number},user/1001",
+            "sofia/gateway/pstn/{number}|user/1001",
+            "{ignore_early_media=true}sofia/gateway/pstn/{number}",
+            "[leg_timeout=1]sofia/gateway/pstn/{number}",
+            "sofia/gateway/pstn/{number} &bridge(user/1001)",
+            "sofia/gateway/pstn/'{number}'",
+            "sofia/gateway/pstn/{number}\\napi shutdown",
+            "sofia/gateway/{number}/x",
+            "error/{number}",
+        ] {
+            let (line, key, message) = rejected(
+                WAITING,
+                "\"sofia/gateway/pstn/{number}\"",
+                &format!("{bad:?}"),
+            );
+            assert_eq!(line, line_of(WAITING, "dial = "), "{bad:?}");
+            assert_eq!(key, "queue[0].callback.dial", "{bad:?}");
+            assert!(message.contains("not a safe dial template"), "{message}");
+        }
+    }
+
+    #[test]
+    fn callback_retries_are_capped() {
+        let text = WAITING.replace("retries = 2", &format!("retries = {MAX_CALLBACK_RETRIES}"));
+        assert!(Provisioning::parse(&text, "p.toml").is_ok());
+        let (line, key, message) = rejected(
+            WAITING,
+            "retries = 2",
+            &format!("retries = {}", MAX_CALLBACK_RETRIES + 1),
+        );
+        assert_eq!(line, line_of(WAITING, "retries = "));
+        assert_eq!(key, "queue[0].callback.retries");
+        assert!(message.contains("at most"), "{message}");
+    }
+
+    #[test]
+    fn a_callback_without_a_dial_template_is_rejected_at_its_table() {
+        let (line, key, message) =
+            rejected(WAITING, "dial = \"sofia/gateway/pstn/{number}\"\n", "");
+        assert_eq!(line, line_of(WAITING, "[queue.callback]"));
+        assert_eq!(key, "queue[0].callback");
+        assert!(message.contains("`dial`"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_waiting_tables_are_rejected_with_their_key() {
+        for (from, to, expected) in [
+            ("every = ", "evry = ", "queue[0].announcements.evry"),
+            (
+                "ring_timeout = ",
+                "ring_time = ",
+                "queue[0].callback.ring_time",
+            ),
+        ] {
+            let (line, key, message) = rejected(WAITING, from, to);
+            assert_eq!(line, line_of(WAITING, from), "{to}");
+            assert_eq!(key, expected);
+            assert!(message.contains("unknown field"), "{message}");
+        }
+        let (line, key, _) = rejected(WAITING, "[queue.callback]", "[queue.call_back]");
+        assert_eq!(line, line_of(WAITING, "[queue.callback]"));
+        assert_eq!(key, "queue[0].call_back");
     }
 }

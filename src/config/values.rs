@@ -44,7 +44,7 @@ impl TryFrom<String> for DisplayName {
 /// What a waiting caller hears: a FreeSWITCH file string such as `local_stream://moh`.
 ///
 /// It becomes the argument of a `playback` executed over ESL, so it must stay one header line
-/// and must not open a `{var=value}` block.
+/// and must not open a `{var=value}` block (see [`check_media_source`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub(crate) struct HoldMusic(pub(crate) String);
@@ -52,23 +52,44 @@ pub(crate) struct HoldMusic(pub(crate) String);
 impl TryFrom<String> for HoldMusic {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        const MAX: usize = 512;
-        if value.is_empty() {
-            return Err("hold music must not be empty".into());
-        }
-        if value.len() > MAX {
-            return Err(format!("{value:?} is longer than {MAX} characters"));
-        }
-        if let Some(c) = value
-            .chars()
-            .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '{' | '}'))
-        {
-            return Err(format!(
-                "{value:?} is not a usable sound source: {c:?} is not allowed"
-            ));
-        }
+        check_media_source("hold music", &value)?;
         Ok(Self(value))
     }
+}
+
+/// A prompt: a sound file (`ivr/ivr-thank_you_for_holding.wav`) or any other playback source,
+/// with the same rules as [`HoldMusic`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct MediaSource(pub(crate) String);
+
+impl TryFrom<String> for MediaSource {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        check_media_source("a prompt", &value)?;
+        Ok(Self(value))
+    }
+}
+
+/// A playback source: not empty, at most 512 bytes, no whitespace or control character (it
+/// would end the sendmsg header or the argument) and no `{`/`}` (a variable block).
+fn check_media_source(what: &str, value: &str) -> Result<(), String> {
+    const MAX: usize = 512;
+    if value.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if value.len() > MAX {
+        return Err(format!("{value:?} is longer than {MAX} characters"));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '{' | '}'))
+    {
+        return Err(format!(
+            "{value:?} is not a usable sound source: {c:?} is not allowed"
+        ));
+    }
+    Ok(())
 }
 
 /// A secret (a switch password). `Debug` prints `"***"`, and there is deliberately no
@@ -129,6 +150,24 @@ mod tests {
             redact_url("sqlite://switchboard.db"),
             "sqlite://switchboard.db"
         );
+    }
+
+    #[test]
+    fn prompts_follow_the_hold_music_rules() {
+        assert!(MediaSource::try_from("ivr/ivr-you_are_number.wav".to_owned()).is_ok());
+        assert!(MediaSource::try_from("/var/sounds/en/hold.wav".to_owned()).is_ok());
+        for bad in [
+            "",
+            "ivr/a b.wav",
+            "a.wav\napi shutdown",
+            "{x=y}a.wav",
+            "a.wav\t",
+        ] {
+            assert!(
+                MediaSource::try_from(bad.to_owned()).is_err(),
+                "{bad:?} accepted"
+            );
+        }
     }
 
     #[test]
