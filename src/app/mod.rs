@@ -147,6 +147,14 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         }
     }
 
+    // Callbacks have no channel for a resync to find: the history brings them back.
+    for call in store.open_calls().await? {
+        let events = store.queue_events(call.id).await?;
+        if let Some(pending) = pending_callback(&call, &events) {
+            initial.extend(engine.restore_callback(now, pending));
+        }
+    }
+
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
@@ -330,4 +338,43 @@ mod tests {
         assert_eq!(carla.skills, p.agents[2].skills);
         assert_eq!(carla.level(&p.agents[2].skills[0].skill), 9);
     }
+}
+
+/// An open call whose last callback request was never connected, as the engine restores it.
+fn pending_callback(
+    call: &crate::store::CallRow,
+    events: &[crate::store::QueueEventRow],
+) -> Option<crate::engine::PendingCallback> {
+    use crate::engine::QueueEventKind;
+    let requested = events
+        .iter()
+        .rposition(|e| e.kind == QueueEventKind::CallbackRequested)?;
+    let after = &events[requested + 1..];
+    if after.iter().any(|e| {
+        matches!(
+            e.kind,
+            QueueEventKind::Connect | QueueEventKind::CallbackConnected
+        )
+    }) {
+        return None;
+    }
+    let request = &events[requested];
+    let number = request.detail.strip_prefix("number=")?.to_owned();
+    let attempts = after
+        .iter()
+        .filter(|e| e.kind == QueueEventKind::CallbackAttempted)
+        .count();
+    Some(crate::engine::PendingCallback {
+        call: call.id,
+        switch: call.switch.clone(),
+        channel: call.caller_channel.clone(),
+        queue: request.queue.clone(),
+        caller_number: call.caller_number.clone(),
+        caller_name: call.caller_name.clone(),
+        destination: call.destination.clone(),
+        entered_at: call.entered_at,
+        priority: call.priority,
+        number,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+    })
 }

@@ -557,6 +557,10 @@ impl Engine {
         });
     }
 
+    pub(super) fn insert_restored(&mut self, call: Call) {
+        self.insert_call(call);
+    }
+
     /// Registers a new call, pointing at its queue's base pool until `enter_queue` places it.
     fn insert_call(&mut self, mut call: Call) {
         call.wait_key.seq = self.next_seq();
@@ -574,7 +578,12 @@ impl Engine {
 
     /// The call (new, adopted or overflowed here) takes its place in its queue: the escalation
     /// step its wait has reached, its timers, and an offer if an agent is free.
-    fn enter_queue(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+    pub(super) fn enter_queue(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };

@@ -39,3 +39,4 @@ pub use routing::{
 };
 pub use snapshot::Snapshot;
 pub use time::Timestamp;
+pub use wait::PendingCallback;

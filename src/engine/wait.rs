@@ -550,3 +550,64 @@ impl Engine {
         }
     }
 }
+
+/// A callback the history says was requested and never connected, to be restored at start:
+/// callbacks have no channel a resync could find.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCallback {
+    pub call: CallId,
+    pub switch: SwitchName,
+    /// The caller's original channel (gone); kept for command ordering only.
+    pub channel: ChannelUuid,
+    pub queue: super::ids::QueueId,
+    pub caller_number: String,
+    pub caller_name: String,
+    pub destination: String,
+    pub entered_at: Timestamp,
+    pub priority: i32,
+    pub number: String,
+    pub attempts: u32,
+}
+
+impl Engine {
+    /// Puts a callback from the history back in its queue, at its original place.
+    pub fn restore_callback(&mut self, now: Timestamp, pending: PendingCallback) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.calls.contains_key(&pending.call) || !self.queues.contains_key(&pending.queue) {
+            return effects;
+        }
+        let Some(number) = callback_number(&pending.number) else {
+            return effects;
+        };
+        self.insert_restored(super::model::Call {
+            id: pending.call,
+            switch: pending.switch,
+            caller: pending.channel.clone(),
+            queue: pending.queue,
+            caller_number: pending.caller_number,
+            caller_name: pending.caller_name,
+            destination: pending.destination,
+            wait_key: super::model::WaitKey {
+                priority: std::cmp::Reverse(pending.priority),
+                entered_at: pending.entered_at,
+                seq: 0,
+                call: pending.call,
+            },
+            skills: Vec::new(),
+            step: 0,
+            pool: super::model::PoolId(0),
+            state: CallState::Waiting,
+            hops: 0,
+            offer_epoch: 0,
+            on_hold: false,
+            callback: Some(Callback::Requested {
+                number,
+                attempts: pending.attempts,
+            }),
+        });
+        // The caller channel is long gone: it must not be taken for the call's.
+        self.legs.remove(&pending.channel);
+        self.enter_queue(now, pending.call, &mut effects);
+        effects
+    }
+}

@@ -363,3 +363,48 @@ async fn a_supervisor_raises_a_waiting_callers_priority_and_pauses_an_agent_with
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_requested_callback_survives_a_controller_restart() {
+    let routing = QueueRouting {
+        callback: Some(CallbackSettings {
+            key: '1',
+            dial: "user/{number}".into(),
+            ..CallbackSettings::default()
+        }),
+        ..QueueRouting::default()
+    };
+    let agents = || {
+        vec![
+            Agent::answering("1001").logged_out(),
+            Agent::answering("5551234").in_queues(&[]).logged_out(),
+        ]
+    };
+    let mut app = spawn_setup(Setup {
+        queues: vec![queue_row("support", routing.clone())],
+        agents: agents(),
+        entries: Vec::new(),
+    })
+    .await;
+    app.connected().await;
+    app.sim.place_call_pressing(
+        CallSpec::new("5551234", ENTRY),
+        vec![(Duration::from_millis(300), "1#".into())],
+    );
+    wait_event(&app, QueueEventKind::CallbackRequested).await;
+    app.stop_controller().await;
+    app.start_with(vec![queue_row("support", routing)], &agents())
+        .await;
+    app.connected().await;
+    eventually("the callback waits in the queue again", || async {
+        app.running()
+            .snapshot()
+            .calls
+            .iter()
+            .any(|c| c.state == "callback")
+    })
+    .await;
+    assert_eq!(app.set_agent_state("1001", "available").await.status(), 200);
+    let (_, events) = wait_event(&app, QueueEventKind::CallbackConnected).await;
+    assert_eq!(events.last().map(String::as_str), Some("connect 1001"));
+}
