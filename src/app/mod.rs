@@ -306,40 +306,6 @@ fn agent_settings(row: AgentRow) -> AgentSettings {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Provisioning, RoutingDefaults};
-
-    fn example() -> Provisioning {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning.example.toml");
-        match Provisioning::load(&path) {
-            Ok(p) => p,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    #[test]
-    fn provisioned_routing_reaches_the_engine_settings() {
-        let p = example();
-        let defaults = RoutingDefaults::default();
-        let mut support = QueueRow::from_provisioned(&p.queues[0], &defaults);
-        let settings = queue_settings(support.clone(), Duration::from_secs(12));
-        assert_eq!(settings.routing, p.queues[0].routing);
-        assert_eq!(settings.busy_backoff, Duration::from_secs(12));
-
-        support.busy_backoff_ms = Some(2_500);
-        let settings = queue_settings(support, Duration::from_secs(12));
-        assert_eq!(settings.busy_backoff, Duration::from_millis(2_500));
-
-        let carla = agent_settings(AgentRow::from_provisioned(&p.agents[2]));
-        assert_eq!(carla.queues, p.agents[2].queues);
-        assert_eq!(carla.skills, p.agents[2].skills);
-        assert_eq!(carla.level(&p.agents[2].skills[0].skill), 9);
-    }
-}
-
 /// An open call whose last callback request was never connected, as the engine restores it.
 fn pending_callback(
     call: &crate::store::CallRow,
@@ -377,4 +343,38 @@ fn pending_callback(
         number,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Provisioning, RoutingDefaults};
+
+    fn example() -> Provisioning {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning.example.toml");
+        match Provisioning::load(&path) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn provisioned_routing_reaches_the_engine_settings() {
+        let p = example();
+        let defaults = RoutingDefaults::default();
+        let mut support = QueueRow::from_provisioned(&p.queues[0], &defaults);
+        let settings = queue_settings(support.clone(), Duration::from_secs(12));
+        assert_eq!(settings.routing, p.queues[0].routing);
+        assert_eq!(settings.busy_backoff, Duration::from_secs(12));
+
+        support.busy_backoff_ms = Some(2_500);
+        let settings = queue_settings(support, Duration::from_secs(12));
+        assert_eq!(settings.busy_backoff, Duration::from_millis(2_500));
+
+        let carla = agent_settings(AgentRow::from_provisioned(&p.agents[2]));
+        assert_eq!(carla.queues, p.agents[2].queues);
+        assert_eq!(carla.skills, p.agents[2].skills);
+        assert_eq!(carla.level(&p.agents[2].skills[0].skill), 9);
+    }
 }
