@@ -105,7 +105,7 @@ pub struct Engine {
     /// Agents by the SIP user of their phone.
     phone_users: HashMap<String, AgentId>,
     /// Channels that keep an agent's phone busy without being ours.
-    calls_elsewhere: HashMap<ChannelUuid, AgentId>,
+    calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
     pub(super) rng: SplitMix64,
     seq: u64,
 }
@@ -209,6 +209,8 @@ impl Engine {
             if available {
                 self.make_eligible(now, &id, StateCause::Provisioning, &mut effects);
             }
+            // A queue may have lost its last logged-in member.
+            self.overflow_queues_without_agents(now, &mut effects);
             return effects;
         }
         let queues: Vec<QueueId> = settings.queues.iter().map(|m| m.queue.clone()).collect();
@@ -266,9 +268,11 @@ impl Engine {
                 self.call_elsewhere_ended(now, &channel, &mut effects);
                 self.channel_hung_up(now, &channel, &cause, &mut effects)
             }
-            Input::ChannelInUse { channel, users, .. } => {
-                self.call_elsewhere_started(channel, &users)
-            }
+            Input::ChannelInUse {
+                switch,
+                channel,
+                users,
+            } => self.call_elsewhere_started(switch, channel, &users),
             Input::CommandFailed {
                 switch, command, ..
             } => self.command_failed(now, &switch, command, &mut effects),
@@ -410,7 +414,7 @@ impl Engine {
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
-    fn next_seq(&mut self) -> u64 {
+    pub(super) fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }
@@ -671,7 +675,7 @@ impl Engine {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };
-        if call.state != CallState::Waiting {
+        if call.state != CallState::Waiting || call.held_until(now) {
             return;
         }
         let (pool, key) = (call.pool, call.wait_key);
@@ -914,20 +918,37 @@ impl Engine {
     }
 
     /// The agent's phone is on a call that is not ours: no offers until it ends.
-    fn call_elsewhere_started(&mut self, channel: ChannelUuid, users: &[String]) {
-        if matches!(self.legs.get(&channel), Some(LegOwner::Agent { .. }))
-            || self.calls_elsewhere.contains_key(&channel)
+    /// Every agent whose phone the channel involves (both, for a call between two agents).
+    fn call_elsewhere_started(
+        &mut self,
+        switch: SwitchName,
+        channel: ChannelUuid,
+        users: &[String],
+    ) {
+        if matches!(
+            self.legs.get(&channel),
+            Some(LegOwner::Agent { .. } | LegOwner::Customer(_))
+        ) || self.calls_elsewhere.contains_key(&channel)
         {
             return;
         }
-        let Some(agent_id) = users.iter().find_map(|u| self.phone_users.get(u)).cloned() else {
+        let mut agents: Vec<AgentId> = users
+            .iter()
+            .filter_map(|u| self.phone_users.get(u))
+            .cloned()
+            .collect();
+        agents.sort();
+        agents.dedup();
+        if agents.is_empty() {
             return;
-        };
-        self.unindex_agent(&agent_id);
-        if let Some(agent) = self.agents.get_mut(&agent_id) {
-            agent.calls_elsewhere += 1;
         }
-        self.calls_elsewhere.insert(channel, agent_id);
+        for agent_id in &agents {
+            self.unindex_agent(agent_id);
+            if let Some(agent) = self.agents.get_mut(agent_id) {
+                agent.calls_elsewhere += 1;
+            }
+        }
+        self.calls_elsewhere.insert(channel, (switch, agents));
     }
 
     fn call_elsewhere_ended(
@@ -936,15 +957,17 @@ impl Engine {
         channel: &ChannelUuid,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(agent_id) = self.calls_elsewhere.remove(channel) else {
+        let Some((_, agents)) = self.calls_elsewhere.remove(channel) else {
             return;
         };
-        let Some(agent) = self.agents.get_mut(&agent_id) else {
-            return;
-        };
-        agent.calls_elsewhere = agent.calls_elsewhere.saturating_sub(1);
-        if agent.calls_elsewhere == 0 && agent.state == AgentState::Available {
-            self.make_eligible(now, &agent_id, StateCause::Switch, effects);
+        for agent_id in agents {
+            let Some(agent) = self.agents.get_mut(&agent_id) else {
+                continue;
+            };
+            agent.calls_elsewhere = agent.calls_elsewhere.saturating_sub(1);
+            if agent.calls_elsewhere == 0 && agent.state == AgentState::Available {
+                self.make_eligible(now, &agent_id, StateCause::Switch, effects);
+            }
         }
     }
 
@@ -991,6 +1014,8 @@ impl Engine {
             leg: channel.clone(),
             answered_at: now,
         };
+        // A caller still deciding on a callback is served now.
+        c.callback = None;
         let wait = now.since(c.wait_key.entered_at);
         let caller = c.caller.clone();
         let queue = c.queue.clone();
@@ -1066,6 +1091,7 @@ impl Engine {
             Some(LegOwner::Customer(call)) => {
                 self.customer_gone(now, call, channel, cause, effects)
             }
+            Some(LegOwner::Retired(_)) => {}
         }
     }
 
@@ -1152,7 +1178,8 @@ impl Engine {
                 customer_leg,
                 ..
             } if &agent_leg == channel => {
-                // The agent gave up before the customer answered: the callback waits again.
+                // The agent gave up before the customer answered: the callback waits again,
+                // and the agent sits out a back-off rather than being rung for it at once.
                 self.kill(
                     &call_id,
                     &customer_leg,
@@ -1160,7 +1187,20 @@ impl Engine {
                     effects,
                 );
                 self.legs.remove(&customer_leg);
-                self.make_eligible(now, agent_id, StateCause::Routing, effects);
+                let backoff = self
+                    .queues
+                    .get(&call.queue)
+                    .map(|q| q.settings.busy_backoff)
+                    .unwrap_or_default();
+                let until = now.plus(backoff);
+                self.transition_until(
+                    now,
+                    agent_id,
+                    AgentState::Backoff { until },
+                    until,
+                    |agent, epoch| Timer::BackoffEnds { agent, epoch },
+                    effects,
+                );
                 self.requeue(now, call_id, effects);
             }
             _ => {}
@@ -1292,10 +1332,50 @@ impl Engine {
         // A caller whose hold music was stopped for a bridge that failed hears it again.
         let music_stopped = !call.on_hold && !call.is_virtual();
         let (switch, channel) = (call.switch.clone(), call.caller.clone());
-        self.route_call(now, call_id, effects);
         if music_stopped {
             self.start_hold(call_id, &switch, &channel, false, effects);
         }
+        if self.catch_up_on_wait(now, call_id, effects) {
+            return;
+        }
+        self.route_call(now, call_id, effects);
+    }
+
+    /// Escalation and max-wait timers that fired while the call was being connected were
+    /// ignored; a call waiting again takes the step its wait has reached, and leaves if its
+    /// max wait is over. True when the call left the queue.
+    fn catch_up_on_wait(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(call) = self.calls.get(&call_id) else {
+            return true;
+        };
+        let Some(queue) = self.queues.get(&call.queue) else {
+            return false;
+        };
+        let waited = now.since(call.wait_key.entered_at);
+        let overdue = !call.is_virtual()
+            && queue
+                .settings
+                .routing
+                .max_wait
+                .is_some_and(|max| waited >= max);
+        if overdue {
+            self.max_wait_reached(now, call_id, effects);
+            return true;
+        }
+        let reached = steps(queue)
+            .iter()
+            .rposition(|s| s.after <= waited)
+            .unwrap_or(0);
+        if reached > call.step {
+            self.escalate(now, call_id, reached, effects);
+            return true;
+        }
+        false
     }
 
     fn abandon(&mut self, now: Timestamp, call: &Call, cause: &str, effects: &mut Vec<Effect>) {
@@ -1461,7 +1541,9 @@ impl Engine {
             }
             Timer::RingMore { call, epoch } => self.ring_more(now, call, epoch, effects),
             Timer::Announce { call, hops } => self.announce(now, call, hops, effects),
-            Timer::CallbackConfirm { call } => self.callback_confirm_timeout(now, call, effects),
+            Timer::CallbackConfirm { call, epoch } => {
+                self.callback_confirm_timeout(now, call, epoch, effects)
+            }
             Timer::CallbackRetry { call, attempt } => {
                 self.callback_retry(now, call, attempt, effects)
             }
@@ -1691,6 +1773,13 @@ impl Engine {
             return;
         };
         let from = std::mem::replace(&mut call.queue, queue_id.clone());
+        // A callback being confirmed was asked of the old queue.
+        if matches!(
+            call.callback,
+            Some(super::model::Callback::Confirming { .. })
+        ) {
+            call.callback = None;
+        }
         call.hops += 1;
         call.step = 0;
         let (pool, key, on_hold) = (call.pool, call.wait_key, call.on_hold);
@@ -1723,17 +1812,19 @@ impl Engine {
 
     /// Queues whose last member logged out send their waiting callers to `on_no_agents`.
     fn overflow_queues_without_agents(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
-        let stranded: Vec<(CallId, Destination)> = self
+        let mut stranded: Vec<(WaitKey, CallId, Destination)> = self
             .calls
             .values()
             .filter(|c| c.state == CallState::Waiting && !c.is_virtual())
             .filter_map(|c| {
                 let queue = self.queues.get(&c.queue)?;
                 let destination = queue.settings.routing.on_no_agents.clone()?;
-                (queue.logged_in == 0).then_some((c.id, destination))
+                (queue.logged_in == 0).then_some((c.wait_key, c.id, destination))
             })
             .collect();
-        for (call, destination) in stranded {
+        // Best placed first, so they keep their order wherever they go.
+        stranded.sort_by_key(|s| s.0);
+        for (_, call, destination) in stranded {
             self.overflow(now, call, destination, "no_agents", effects);
         }
     }
@@ -1799,6 +1890,9 @@ impl Engine {
     }
 
     /// Reconciles our view of one switch with what it holds after a (re)connect.
+    ///
+    /// Legs originated while reconciling (an agent freed here takes a waiting call at once)
+    /// are not in the snapshot: only legs known before the resync are judged by it.
     fn resync(
         &mut self,
         now: Timestamp,
@@ -1808,33 +1902,55 @@ impl Engine {
     ) {
         let present: HashMap<ChannelUuid, &ChannelSnapshot> =
             channels.iter().map(|c| (c.channel.clone(), c)).collect();
+        let legs_before: HashSet<ChannelUuid> = self.legs.keys().cloned().collect();
+        let judged = |leg: &ChannelUuid| legs_before.contains(leg);
 
-        // 1. Calls we know on this switch.
-        let ours: Vec<CallId> = self
+        // 0. Calls on agents' phones that ended while we were away.
+        let mut ended_elsewhere: Vec<ChannelUuid> = self
+            .calls_elsewhere
+            .iter()
+            .filter(|(channel, (on, _))| on == switch && !present.contains_key(*channel))
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        ended_elsewhere.sort();
+        for channel in ended_elsewhere {
+            self.call_elsewhere_ended(now, &channel, effects);
+        }
+
+        // 1. Calls we know on this switch, best placed first.
+        let mut ours: Vec<(WaitKey, CallId)> = self
             .calls
             .values()
             .filter(|c| &c.switch == switch)
-            .map(|c| c.id)
+            .map(|c| (c.wait_key, c.id))
             .collect();
-        for call_id in ours {
+        ours.sort();
+        for (_, call_id) in ours {
             let Some(call) = self.calls.get(&call_id) else {
                 continue;
             };
             let caller = call.caller.clone();
             let state = call.state.clone();
-            if !present.contains_key(&caller) && !call.is_virtual() {
+            let virtual_call = call.is_virtual();
+            let caller_snap = present.get(&caller).copied();
+            if caller_snap.is_none() && !virtual_call {
                 self.lose_call(now, call_id, effects);
                 continue;
             }
             match state {
-                CallState::Waiting => {}
+                CallState::Waiting => {
+                    // An answer and hold music dropped at the reconnect are sent again.
+                    if caller_snap.is_some_and(|s| !s.answered) && !virtual_call {
+                        self.start_hold(call_id, switch, &caller, true, effects);
+                    }
+                }
                 CallState::Ringing { rings, .. } => {
                     for ring in rings {
                         let still_ringing = matches!(
                             self.calls.get(&call_id).map(|c| &c.state),
                             Some(CallState::Ringing { rings, .. }) if rings.contains(&ring)
                         );
-                        if !still_ringing {
+                        if !still_ringing || !judged(&ring.leg) {
                             continue;
                         }
                         match present.get(&ring.leg) {
@@ -1854,8 +1970,28 @@ impl Engine {
                     }
                 }
                 CallState::Bridged { leg, .. } => {
+                    if !judged(&leg) {
+                        continue;
+                    }
                     if !present.contains_key(&leg) {
                         self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
+                    } else if caller_snap.is_some_and(|s| s.bridged_to.as_ref() != Some(&leg)) {
+                        // The bridge was decided but dropped at the reconnect: do it now.
+                        for command in [
+                            SwitchCommand::Break {
+                                channel: caller.clone(),
+                            },
+                            SwitchCommand::Bridge {
+                                caller: caller.clone(),
+                                agent_leg: leg.clone(),
+                            },
+                        ] {
+                            effects.push(Effect::Switch {
+                                switch: switch.clone(),
+                                affinity: caller.clone(),
+                                command,
+                            });
+                        }
                     }
                 }
                 CallState::CallingBack {
@@ -1864,7 +2000,7 @@ impl Engine {
                     ..
                 } => {
                     for leg in [agent_leg, customer_leg] {
-                        if !present.contains_key(&leg) {
+                        if judged(&leg) && !present.contains_key(&leg) {
                             self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
                         }
                     }
@@ -1873,26 +2009,26 @@ impl Engine {
         }
 
         // 2. Channels of ours we do not know: the controller restarted while they lived.
+        // Callers first, so an agent leg bridged to one is recognised whatever the order.
         let known: HashSet<ChannelUuid> = self.legs.keys().cloned().collect();
-        for snap in channels.iter().filter(|c| !known.contains(&c.channel)) {
-            match snap.role {
-                ChannelRole::Caller => self.adopt_caller(now, switch, snap, &present, effects),
-                ChannelRole::Agent => {
-                    let bridged_to_known_caller = snap
-                        .bridged_to
-                        .as_ref()
-                        .is_some_and(|b| self.legs.contains_key(b));
-                    if !bridged_to_known_caller && !self.legs.contains_key(&snap.channel) {
-                        effects.push(Effect::Switch {
-                            affinity: snap.channel.clone(),
-                            switch: switch.clone(),
-                            command: SwitchCommand::Kill {
-                                channel: snap.channel.clone(),
-                                cause: HangupCause::NormalClearing,
-                            },
-                        });
-                    }
-                }
+        let unknown = || channels.iter().filter(|c| !known.contains(&c.channel));
+        for snap in unknown().filter(|c| c.role == ChannelRole::Caller) {
+            self.adopt_caller(now, switch, snap, &present, effects);
+        }
+        for snap in unknown().filter(|c| c.role == ChannelRole::Agent) {
+            let bridged_to_known_caller = snap
+                .bridged_to
+                .as_ref()
+                .is_some_and(|b| self.legs.contains_key(b));
+            if !bridged_to_known_caller && !self.legs.contains_key(&snap.channel) {
+                effects.push(Effect::Switch {
+                    affinity: snap.channel.clone(),
+                    switch: switch.clone(),
+                    command: SwitchCommand::Kill {
+                        channel: snap.channel.clone(),
+                        cause: HangupCause::NormalClearing,
+                    },
+                });
             }
         }
     }
@@ -1908,6 +2044,22 @@ impl Engine {
         let Some(queue_id) = snap.queue.clone().filter(|q| self.queues.contains_key(q)) else {
             return;
         };
+        // A call we hold already (a callback whose old caller channel still lives) stays ours.
+        if snap
+            .stored
+            .is_some_and(|s| self.calls.contains_key(&s.call))
+        {
+            return;
+        }
+        // A callback's customer leg (it carries the call's id): restored from the history
+        // before this resync, the callback takes its conversation back, or dials again.
+        if let Some(call_id) = snap
+            .call
+            .filter(|c| self.calls.get(c).is_some_and(Call::is_virtual))
+        {
+            self.reattach_customer(now, switch, call_id, snap, present, effects);
+            return;
+        }
         let (call_id, entered_at, priority, stored) = match snap.stored {
             Some(stored) => (stored.call, stored.entered_at, stored.priority, true),
             None => (CallId::from_uuid(self.new_uuid()), now, 0, false),
@@ -1985,6 +2137,70 @@ impl Engine {
         if !snap.answered {
             self.start_hold(call_id, switch, &snap.channel, true, effects);
         }
+    }
+
+    /// After a controller restart, a restored callback finds its customer leg: bridged to its
+    /// agent, the conversation goes on as the call's; otherwise the leg is dropped and the
+    /// callback waits for its turn again.
+    fn reattach_customer(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        call_id: CallId,
+        snap: &ChannelSnapshot,
+        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let agent_leg = snap
+            .bridged_to
+            .as_ref()
+            .and_then(|b| present.get(b))
+            .and_then(|a| a.agent.clone().map(|agent| (a.channel.clone(), agent)))
+            .filter(|(_, agent)| self.agents.contains_key(agent));
+        let Some((leg, agent)) = agent_leg else {
+            effects.push(Effect::Switch {
+                affinity: snap.channel.clone(),
+                switch: switch.clone(),
+                command: SwitchCommand::Kill {
+                    channel: snap.channel.clone(),
+                    cause: HangupCause::OriginatorCancel,
+                },
+            });
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if let Some(pool) = self
+            .pools
+            .get_mut(call.pool.0 as usize)
+            .and_then(Option::as_mut)
+        {
+            pool.waiting.remove(&call.wait_key);
+        }
+        call.callback = None;
+        call.caller = snap.channel.clone();
+        call.state = CallState::Bridged {
+            agent: agent.clone(),
+            leg: leg.clone(),
+            answered_at: now,
+        };
+        self.legs
+            .insert(snap.channel.clone(), LegOwner::Caller(call_id));
+        self.legs.insert(
+            leg.clone(),
+            LegOwner::Agent {
+                call: call_id,
+                agent: agent.clone(),
+            },
+        );
+        self.transition(
+            now,
+            &agent,
+            AgentState::OnCall { call: call_id, leg },
+            StateCause::Switch,
+            effects,
+        );
     }
 
     /// The switch no longer has the caller: close the call and free its agents.

@@ -73,6 +73,9 @@ pub struct ParkedCall {
 pub enum ChannelRole {
     Caller,
     Agent,
+    /// Not ours (a personal or direct call): only its presence matters, for agents whose
+    /// phone it keeps busy.
+    Other,
 }
 
 /// One channel found on a switch during a resync, with what the store remembers of its call.
@@ -92,6 +95,25 @@ pub struct ChannelSnapshot {
     pub destination: String,
     /// From the store: when the call first entered the queue, so it keeps its place.
     pub stored: Option<StoredCall>,
+}
+
+impl ChannelSnapshot {
+    /// A channel that is not ours, listed so the engine knows it is still up.
+    pub fn other(channel: ChannelUuid, answered: bool) -> Self {
+        Self {
+            channel,
+            role: ChannelRole::Other,
+            answered,
+            bridged_to: None,
+            queue: None,
+            agent: None,
+            call: None,
+            caller_number: String::new(),
+            caller_name: String::new(),
+            destination: String::new(),
+            stored: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -282,6 +304,7 @@ pub enum Timer {
     /// The caller asked for a callback and did not confirm in time: take the caller ID.
     CallbackConfirm {
         call: CallId,
+        epoch: u64,
     },
     /// A callback whose customer did not answer is tried again.
     CallbackRetry {

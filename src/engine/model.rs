@@ -219,10 +219,19 @@ pub enum CallState {
 /// A caller's request to be called back instead of waiting on the line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Callback {
-    /// The caller pressed the key and may type another number, ended with `#`.
-    Confirming { digits: String },
+    /// The caller pressed the key and may type another number, ended with `#`. `epoch` ties
+    /// the confirmation timer to this request (and to the last key typed).
+    Confirming { digits: String, epoch: u64 },
     /// The caller hung up; the call keeps its place without a channel.
-    Requested { number: String, attempts: u32 },
+    Requested {
+        number: String,
+        attempts: u32,
+        /// The queue's callback settings when the caller confirmed, so a later overflow or
+        /// re-provisioning cannot leave it without a way to dial.
+        settings: crate::engine::routing::CallbackSettings,
+        /// Not offered before this time (the delay before a retry).
+        not_before: Option<Timestamp>,
+    },
 }
 
 #[derive(Debug)]
@@ -255,6 +264,11 @@ impl Call {
     pub fn is_virtual(&self) -> bool {
         matches!(self.callback, Some(Callback::Requested { .. }))
     }
+
+    /// A callback waiting out its retry delay.
+    pub fn held_until(&self, now: Timestamp) -> bool {
+        matches!(self.callback, Some(Callback::Requested { not_before: Some(t), .. }) if t > now)
+    }
 }
 
 /// Which call a channel belongs to, and as what.
@@ -267,4 +281,7 @@ pub enum LegOwner {
     },
     /// The customer leg of a callback, until it answers and becomes the caller.
     Customer(CallId),
+    /// A caller channel the call no longer uses (a callback's caller hearing the confirmation
+    /// before its hangup): known, so a resync does not adopt it again, but of no consequence.
+    Retired(CallId),
 }

@@ -48,11 +48,7 @@ impl Engine {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };
-        if call.hops != hops
-            || call.is_virtual()
-            || call.callback.is_some()
-            || !matches!(call.state, CallState::Waiting | CallState::Ringing { .. })
-        {
+        if call.hops != hops || call.is_virtual() {
             return;
         }
         let Some(queue) = self.queues.get(&call.queue) else {
@@ -69,8 +65,9 @@ impl Engine {
                 hops,
             },
         });
-        // Only a caller on hold hears it: one being connected must not be interrupted.
-        if call.state != CallState::Waiting || !call.on_hold {
+        // Only a caller on hold hears it: one being connected, or typing a callback number,
+        // must not be interrupted (the chain goes on for when it waits again).
+        if call.state != CallState::Waiting || !call.on_hold || call.callback.is_some() {
             return;
         }
         let position = self
@@ -133,14 +130,18 @@ impl Engine {
         if !matches!(call.state, CallState::Waiting | CallState::Ringing { .. }) {
             return;
         }
-        if let Some(Callback::Confirming { digits }) = &mut call.callback {
+        if let Some(Callback::Confirming { digits, .. }) = &mut call.callback {
             match digit {
                 '#' => {
                     let typed = std::mem::take(digits);
                     self.confirm_callback(now, call_id, typed, effects);
                 }
                 '*' => self.cancel_callback(call_id, effects),
-                d if d.is_ascii_digit() && digits.len() < 20 => digits.push(d),
+                d if d.is_ascii_digit() && digits.len() < 20 => {
+                    digits.push(d);
+                    // Each key gives the caller the full timeout again.
+                    self.arm_callback_confirm(now, call_id, effects);
+                }
                 _ => {}
             }
             return;
@@ -168,6 +169,7 @@ impl Engine {
         };
         call.callback = Some(Callback::Confirming {
             digits: String::new(),
+            epoch: 0,
         });
         let number = call.caller_number.clone();
         let moh = queue.settings.moh.clone();
@@ -197,22 +199,53 @@ impl Engine {
         for command in commands {
             self.push_caller_command(call_id, command, effects);
         }
-        effects.push(Effect::SetTimer {
-            at: now.plus(callback.confirm_timeout),
-            timer: Timer::CallbackConfirm { call: call_id },
-        });
+        self.arm_callback_confirm(now, call_id, effects);
+    }
+
+    /// (Re)starts the confirmation timeout of a callback request; earlier timers go stale.
+    fn arm_callback_confirm(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let epoch = self.next_seq();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let timeout = self
+            .queues
+            .get(&call.queue)
+            .and_then(|q| q.settings.routing.callback.as_ref())
+            .map_or(std::time::Duration::from_secs(10), |c| c.confirm_timeout);
+        if let Some(Callback::Confirming { epoch: current, .. }) = &mut call.callback {
+            *current = epoch;
+            effects.push(Effect::SetTimer {
+                at: now.plus(timeout),
+                timer: Timer::CallbackConfirm {
+                    call: call_id,
+                    epoch,
+                },
+            });
+        }
     }
 
     pub(super) fn callback_confirm_timeout(
         &mut self,
         now: Timestamp,
         call_id: CallId,
+        epoch: u64,
         effects: &mut Vec<Effect>,
     ) {
-        let typed = match self.calls.get_mut(&call_id).map(|c| &mut c.callback) {
-            Some(Some(Callback::Confirming { digits })) => std::mem::take(digits),
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Waiting | CallState::Ringing { .. }) {
+            return;
+        }
+        let typed = match &mut call.callback {
+            Some(Callback::Confirming { digits, epoch: e }) if *e == epoch => {
+                std::mem::take(digits)
+            }
             _ => return,
         };
+        // Digits typed without `#` count if they make a number; otherwise the caller ID.
+        let typed = callback_number(&typed).unwrap_or_default();
         self.confirm_callback(now, call_id, typed, effects);
     }
 
@@ -266,11 +299,15 @@ impl Engine {
             self.cancel_callback(call_id, effects);
             return;
         };
-        let confirm_prompt = self
+        let Some(settings) = self
             .queues
             .get(&call.queue)
-            .and_then(|q| q.settings.routing.callback.as_ref())
-            .and_then(|c| c.confirm_prompt.clone());
+            .and_then(|q| q.settings.routing.callback.clone())
+        else {
+            self.cancel_callback(call_id, effects);
+            return;
+        };
+        let confirm_prompt = settings.confirm_prompt.clone();
         let (queue_id, channel) = (call.queue.clone(), call.caller.clone());
         // Agents ringing for a caller who is about to hang up are released; the call is
         // offered again, now as a callback.
@@ -298,12 +335,14 @@ impl Engine {
             detail: format!("number={number}"),
             at: now,
         }));
-        self.legs.remove(&channel);
+        self.legs.insert(channel, LegOwner::Retired(call_id));
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.on_hold = false;
             call.callback = Some(Callback::Requested {
                 number,
                 attempts: 0,
+                settings,
+                not_before: None,
             });
         }
         self.requeue(now, call_id, effects);
@@ -322,7 +361,10 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
-        let Some(Callback::Requested { number, .. }) = call.callback.clone() else {
+        let Some(Callback::Requested {
+            number, settings, ..
+        }) = call.callback.clone()
+        else {
             return;
         };
         call.state = CallState::CallingBack {
@@ -332,13 +374,6 @@ impl Engine {
         };
         let (switch, affinity, queue_id) =
             (call.switch.clone(), call.caller.clone(), call.queue.clone());
-        let Some(settings) = self
-            .queues
-            .get(&queue_id)
-            .and_then(|q| q.settings.routing.callback.clone())
-        else {
-            return;
-        };
         self.legs
             .insert(customer_leg.clone(), LegOwner::Customer(call_id));
         self.transition(
@@ -480,23 +515,25 @@ impl Engine {
         if &customer_leg != channel {
             return;
         }
-        let Some(Callback::Requested { number, attempts }) = call.callback.clone() else {
+        let Some(Callback::Requested {
+            number,
+            attempts,
+            settings,
+            ..
+        }) = call.callback.clone()
+        else {
             return;
         };
         let attempts = attempts + 1;
+        let retries = (settings.retries, settings.retry_delay);
         call.callback = Some(Callback::Requested {
             number: number.clone(),
             attempts,
+            settings,
+            not_before: Some(now.plus(retries.1)),
         });
         call.state = CallState::Waiting;
         let queue_id = call.queue.clone();
-        let retries = self
-            .queues
-            .get(&queue_id)
-            .and_then(|q| q.settings.routing.callback.as_ref())
-            .map_or((0, std::time::Duration::ZERO), |c| {
-                (c.retries, c.retry_delay)
-            });
         self.kill(&call_id, &agent_leg, HangupCause::NormalClearing, effects);
         self.legs.remove(&agent_leg);
         let gave_up = attempts > retries.0;
@@ -541,13 +578,18 @@ impl Engine {
         attempt: u32,
         effects: &mut Vec<Effect>,
     ) {
-        let due = self.calls.get(&call_id).is_some_and(|c| {
-            c.state == CallState::Waiting
-                && matches!(c.callback, Some(Callback::Requested { attempts, .. }) if attempts == attempt)
-        });
-        if due {
-            self.route_call(now, call_id, effects);
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let due = call.state == CallState::Waiting
+            && matches!(call.callback, Some(Callback::Requested { attempts, .. }) if attempts == attempt);
+        if !due {
+            return;
         }
+        if let Some(Callback::Requested { not_before, .. }) = &mut call.callback {
+            *not_before = None;
+        }
+        self.route_call(now, call_id, effects);
     }
 }
 
@@ -579,6 +621,20 @@ impl Engine {
         let Some(number) = callback_number(&pending.number) else {
             return effects;
         };
+        let Some(settings) = self
+            .queues
+            .get(&pending.queue)
+            .and_then(|q| q.settings.routing.callback.clone())
+        else {
+            effects.push(Effect::Persist(Record::CallEnded {
+                call: pending.call,
+                outcome: CallOutcome::CallbackFailed,
+                hangup_cause: "NO_CALLBACK_SETTINGS".to_owned(),
+                talk_ms: None,
+                at: now,
+            }));
+            return effects;
+        };
         self.insert_restored(super::model::Call {
             id: pending.call,
             switch: pending.switch,
@@ -603,6 +659,8 @@ impl Engine {
             callback: Some(Callback::Requested {
                 number,
                 attempts: pending.attempts,
+                settings,
+                not_before: None,
             }),
         });
         // The caller channel is long gone: it must not be taken for the call's.

@@ -285,7 +285,8 @@ async fn resync(
         }
         match snapshot_from_dump(body) {
             Ok(Some(s)) => snapshots.push(s),
-            Ok(None) => {}
+            // Not ours, but it may keep an agent's phone busy: the engine needs to know it lives.
+            Ok(None) => snapshots.push(crate::engine::ChannelSnapshot::other(channel, false)),
             Err(e) => warn!(switch = %settings.name, %channel, error = %e, "cannot read channel"),
         }
     }

@@ -8,6 +8,8 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod properties;
+mod properties_wait;
+mod regressions;
 mod routing;
 mod wait;
 

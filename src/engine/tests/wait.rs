@@ -133,14 +133,23 @@ fn a_callback_keeps_the_place_rings_the_agent_first_then_calls_the_customer() {
           hold chan1 local_stream://support
           timer 15000ms callback confirm
         @7000 chan1 pressed 0
+          timer 17000ms callback confirm
         @7000 chan1 pressed 3
+          timer 17000ms callback confirm
         @7000 chan1 pressed 0
+          timer 17000ms callback confirm
         @7000 chan1 pressed 5
+          timer 17000ms callback confirm
         @7000 chan1 pressed 5
+          timer 17000ms callback confirm
         @7000 chan1 pressed 5
+          timer 17000ms callback confirm
         @7000 chan1 pressed 1
+          timer 17000ms callback confirm
         @7000 chan1 pressed 2
+          timer 17000ms callback confirm
         @7000 chan1 pressed 3
+          timer 17000ms callback confirm
         @7000 chan1 pressed #
           break chan1
           play chan1 ivr/callback-confirmed.wav
