@@ -1,17 +1,25 @@
 //! The routing benchmark: `cargo bench --bench routing`.
 //!
-//! (a) the engine alone: one routing decision with 1,000 and 10,000 agents and 1,000 waiting
-//! calls; (b) end to end over loopback TCP, the simulator as load generator: sustained calls per
-//! second and routing latency (routable event received → agent originate accepted);
-//! (c) memory per agent and per active call, counted by a wrapping allocator.
+//! (a) the engine alone: the cost of one routing decision at 100, 1,000, 10,000 and 50,000
+//! agents, without skills and with skills routing (agents holding 2-4 skills, a queue with
+//! escalation steps, callers asking for a language), when a call arrives among idle agents and
+//! when an agent frees up while 1,000 calls wait; (b) memory per agent and per waiting call,
+//! counted by a wrapping allocator; (c) end to end over loopback TCP, the simulator as load
+//! generator: sustained calls per second and routing latency (routable event received → agent
+//! originate accepted), once without and once with skills routing.
+//!
+//! Quick mode (`--quick`, `SWITCHBOARD_BENCH_QUICK=1`, or any run without cargo bench's
+//! `--bench` argument such as `cargo test --benches`) uses fewer rounds, skips 50,000 agents and
+//! shortens the end-to-end runs.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard::engine::{
-    AgentId, AgentSettings, AgentStatus, ChannelUuid, Engine, Input, Membership, ParkedCall,
-    QueueId, QueueRouting, QueueSettings, RequestedState, SwitchName, Timestamp,
+    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelUuid, Effect,
+    Engine, EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
+    RequestedState, SkillLevel, Strategy, SwitchCommand, SwitchName, Timer, Timestamp,
 };
 
 struct Counting;
@@ -42,12 +50,130 @@ fn live() -> isize {
     LIVE_BYTES.load(Ordering::Relaxed)
 }
 
+/// Languages callers ask for, with their share of calls (and of agents' first language).
+const LANGUAGES: [(&str, u64); 5] = [
+    ("english", 40),
+    ("spanish", 25),
+    ("german", 15),
+    ("french", 10),
+    ("turkish", 10),
+];
+const PRODUCTS: [&str; 5] = ["billing", "internet", "mobile", "tv", "sales"];
+/// The level a caller's language is asked for at (the first escalation step requires it).
+const CALLER_LEVEL: u8 = 7;
+
+/// SplitMix64, so every run builds the same agents and calls.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn language(&mut self) -> &'static str {
+        let total: u64 = LANGUAGES.iter().map(|(_, share)| share).sum();
+        let mut draw = self.below(total);
+        for (name, share) in LANGUAGES {
+            if draw < share {
+                return name;
+            }
+            draw -= share;
+        }
+        LANGUAGES[0].0
+    }
+
+    /// 2-4 skills at levels 1-10: a first language, then any of the languages and products.
+    fn agent_skills(&mut self) -> String {
+        let count = 2 + self.below(3) as usize;
+        let mut names = vec![self.language()];
+        let all: Vec<&str> = LANGUAGES
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(PRODUCTS)
+            .collect();
+        while names.len() < count {
+            let name = all[self.below(all.len() as u64) as usize];
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+            .iter()
+            .map(|name| format!("{name}:{}", 1 + self.below(10)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 fn queue() -> QueueId {
     QueueId::new("support").expect("id")
 }
 
-fn engine_with(agents: usize, logged_in: bool) -> Engine {
+fn switch() -> SwitchName {
+    SwitchName::new("fs1").expect("name")
+}
+
+/// How the engine under test is set up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Setup {
+    /// No skills, no steps, longest-idle-agent (the measurement before skills routing).
+    Plain,
+    /// Agents with skills; a queue with the escalation steps of `skills_routing`; callers who
+    /// ask for a language.
+    Skills(Strategy),
+}
+
+impl Setup {
+    fn label(self) -> String {
+        match self {
+            Setup::Plain => "no skills, longest-idle-agent".to_owned(),
+            Setup::Skills(strategy) => format!("skills, {strategy}"),
+        }
+    }
+}
+
+/// Step 0: the caller's language at the level asked (`spanish:7`); from 30 s: any agent, those
+/// with the caller's language at that level first; from 90 s: any agent, the caller's skills
+/// ignored. (A step cannot lower the level of a skill the caller brings, so "the caller's
+/// language at 3 or more from 30 s" is written as a preference.)
+fn skills_routing(strategy: Strategy) -> QueueRouting {
+    QueueRouting {
+        strategy,
+        steps: vec![
+            EscalationStep {
+                after: Duration::ZERO,
+                caller_skills: CallerSkills::Require,
+                ..EscalationStep::default()
+            },
+            EscalationStep {
+                after: Duration::from_secs(30),
+                caller_skills: CallerSkills::Prefer,
+                ..EscalationStep::default()
+            },
+            EscalationStep {
+                after: Duration::from_secs(90),
+                caller_skills: CallerSkills::Ignore,
+                ..EscalationStep::default()
+            },
+        ],
+        ..QueueRouting::default()
+    }
+}
+
+fn engine_with(agents: usize, setup: Setup, logged_in: bool) -> Engine {
     let mut engine = Engine::new(1);
+    let routing = match setup {
+        Setup::Plain => QueueRouting::default(),
+        Setup::Skills(strategy) => skills_routing(strategy),
+    };
     engine.provision_queue(QueueSettings {
         id: queue(),
         name: "Support".into(),
@@ -55,138 +181,495 @@ fn engine_with(agents: usize, logged_in: bool) -> Engine {
         wrap_up: Duration::ZERO,
         ring_timeout: Duration::from_secs(20),
         busy_backoff: Duration::from_secs(10),
-        routing: QueueRouting::default(),
+        routing,
     });
+    let status = if logged_in {
+        AgentStatus::Available
+    } else {
+        AgentStatus::LoggedOut
+    };
+    let mut rng = Rng(42);
     for i in 0..agents {
-        let status = if logged_in {
-            AgentStatus::Available
-        } else {
-            AgentStatus::LoggedOut
+        let skills = match setup {
+            Setup::Plain => Vec::new(),
+            Setup::Skills(_) => parse_skill_list(&rng.agent_skills()).expect("skills"),
         };
-        engine.provision_agent(Timestamp::from_millis(i as i64), agent(i), status);
+        engine.provision_agent(Timestamp::from_millis(i as i64), agent(i, skills), status);
     }
     engine
 }
 
-fn agent(i: usize) -> AgentSettings {
+fn agent(i: usize, skills: Vec<SkillLevel>) -> AgentSettings {
     AgentSettings {
         id: AgentId::new(format!("a{i}")).expect("id"),
         name: format!("Agent {i}"),
         dial_string: format!("user/{}", 10_000 + i),
-        queues: vec![Membership::new(queue(), 1)],
-        skills: Vec::new(),
+        queues: vec![Membership {
+            weight: 1 + (i % 3) as u32,
+            ..Membership::new(queue(), i as u32 + 1)
+        }],
+        skills,
     }
 }
 
-fn park(n: u128) -> Input {
+fn caller(n: u128) -> ChannelUuid {
+    ChannelUuid::from_uuid(uuid::Uuid::from_u128(n + 1))
+}
+
+fn park(n: u128, skills: Vec<SkillLevel>) -> Input {
     Input::CallParked(ParkedCall {
-        switch: SwitchName::new("fs1").expect("name"),
-        channel: ChannelUuid::from_uuid(uuid::Uuid::from_u128(n + 1)),
+        switch: switch(),
+        channel: caller(n),
         queue: queue(),
-        caller_number: "+4930123456".into(),
+        caller_number: format!("+49301{n:07}"),
         caller_name: "Caller".into(),
         destination: "5000".into(),
         priority: 0,
-        skills: Vec::new(),
+        skills,
     })
 }
 
-/// A call arrives and the longest-idle of `agents` idle agents is chosen.
-fn decision_call_arrives(agents: usize) -> Duration {
-    let mut engine = engine_with(agents, true);
-    let rounds = 20_000u128;
-    let mut spent = Duration::ZERO;
-    for n in 0..rounds {
+/// What a caller asks for under `setup`: a language at `CALLER_LEVEL`, or nothing.
+fn caller_skills(setup: Setup, rng: &mut Rng) -> Vec<SkillLevel> {
+    match setup {
+        Setup::Plain => Vec::new(),
+        Setup::Skills(_) => {
+            parse_skill_list(&format!("{}:{CALLER_LEVEL}", rng.language())).expect("skills")
+        }
+    }
+}
+
+fn hang_up(engine: &mut Engine, now: Timestamp, channel: ChannelUuid) {
+    engine.handle(
+        now,
+        Input::ChannelHungUp {
+            switch: switch(),
+            channel,
+            cause: "NORMAL_CLEARING".into(),
+        },
+    );
+}
+
+/// Escalation timers the engine asked for, fired by `fire_due` when their time comes.
+#[derive(Default)]
+struct Timers {
+    due: std::collections::BinaryHeap<std::cmp::Reverse<(Timestamp, usize)>>,
+    timers: Vec<Option<Timer>>,
+}
+
+impl Timers {
+    fn collect(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            if let Effect::SetTimer {
+                at,
+                timer: timer @ Timer::Escalate { .. },
+            } = effect
+            {
+                self.due.push(std::cmp::Reverse((at, self.timers.len())));
+                self.timers.push(Some(timer));
+            }
+        }
+    }
+
+    fn fire_due(&mut self, engine: &mut Engine, now: Timestamp) {
+        while let Some(std::cmp::Reverse((at, i))) = self.due.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            if let Some(timer) = self.timers[i].take() {
+                let effects = engine.handle(at, Input::TimerFired(timer));
+                self.collect(effects);
+            }
+        }
+    }
+}
+
+/// Keeps the pools of each language's first two steps alive, as calls in progress do in a busy
+/// contact center: per language and step, a call that waited into that step and was answered.
+/// (Without calls that need it, a pool for a caller's requirement is dropped, and the next call
+/// that needs it builds it again from every idle agent: see `decision_cold_pool`.)
+fn calls_in_progress(engine: &mut Engine, setup: Setup) {
+    if setup == Setup::Plain {
+        return;
+    }
+    let mut n = 1_000_000u128;
+    for (language, _) in LANGUAGES {
+        for step in 0..2usize {
+            n += 1;
+            let skills = parse_skill_list(&format!("{language}:{CALLER_LEVEL}")).expect("skills");
+            let effects = engine.handle(Timestamp::from_millis(0), park(n, skills));
+            let leg = effects.iter().find_map(|e| match e {
+                Effect::Switch {
+                    command: SwitchCommand::Originate { leg, .. },
+                    ..
+                } => Some(leg.clone()),
+                _ => None,
+            });
+            let mut timers = Timers::default();
+            timers.collect(effects);
+            if step > 0 {
+                timers.fire_due(engine, Timestamp::from_millis(31_000));
+            }
+            if let Some(leg) = leg {
+                engine.handle(
+                    Timestamp::from_millis(31_000),
+                    Input::ChannelAnswered {
+                        switch: switch(),
+                        channel: leg,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Per-decision samples: median and 99th percentile (the median, not the mean, because the
+/// cores are shared and a preempted round would otherwise count for thousands), and how many
+/// rounds did what the measurement is about (rang an agent).
+struct Cost {
+    median: Duration,
+    p99: Duration,
+    missed: usize,
+}
+
+impl Cost {
+    fn of(mut samples: Vec<Duration>, missed: usize) -> Cost {
+        samples.sort();
+        let at = |q: usize| samples[(samples.len() * q / 100).min(samples.len() - 1)];
+        Cost {
+            median: at(50),
+            p99: at(99),
+            missed,
+        }
+    }
+}
+
+fn rang(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Switch {
+                command: SwitchCommand::Originate { .. },
+                ..
+            }
+        )
+    })
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        if self.median >= Duration::from_millis(1) {
+            write!(
+                f,
+                "{:.1} ms ({:.1})",
+                us(self.median) / 1e3,
+                us(self.p99) / 1e3
+            )?;
+        } else {
+            write!(f, "{:.2} µs ({:.1})", us(self.median), us(self.p99))?;
+        }
+        if self.missed > 0 {
+            write!(f, " [{} rang none]", self.missed)?;
+        }
+        Ok(())
+    }
+}
+
+/// A call arrives while `agents` agents are idle; the engine picks one by the queue's strategy
+/// and rings it. Between rounds (not timed) the caller hangs up, which frees the agent again.
+fn decision_call_arrives(agents: usize, setup: Setup, rounds: usize) -> Cost {
+    let mut engine = engine_with(agents, setup, true);
+    calls_in_progress(&mut engine, setup);
+    let mut rng = Rng(7);
+    let mut samples = Vec::with_capacity(rounds);
+    let mut missed = 0;
+    for n in 0..rounds as u128 {
         let now = Timestamp::from_millis(1_000_000 + n as i64);
+        let input = park(n, caller_skills(setup, &mut rng));
         let start = Instant::now();
-        let effects = engine.handle(now, park(n));
-        spent += start.elapsed();
-        // The caller gives up while the agent rings, which frees the agent again.
-        let channel = ChannelUuid::from_uuid(uuid::Uuid::from_u128(n + 1));
+        let effects = engine.handle(now, input);
+        samples.push(start.elapsed());
+        missed += usize::from(!rang(&effects));
         drop(effects);
+        hang_up(&mut engine, now, caller(n));
+    }
+    Cost::of(samples, missed)
+}
+
+/// As `decision_call_arrives`, but no other call needs the caller's requirement, so the engine
+/// builds its pool on arrival: it walks every idle agent of the queue.
+fn decision_cold_pool(agents: usize, rounds: usize) -> Cost {
+    let setup = Setup::Skills(Strategy::LongestIdleAgent);
+    let mut engine = engine_with(agents, setup, true);
+    let mut rng = Rng(7);
+    let mut samples = Vec::with_capacity(rounds);
+    let mut missed = 0;
+    for n in 0..rounds as u128 {
+        let now = Timestamp::from_millis(1_000_000 + n as i64);
+        let input = park(n, caller_skills(setup, &mut rng));
+        let start = Instant::now();
+        let effects = engine.handle(now, input);
+        samples.push(start.elapsed());
+        missed += usize::from(!rang(&effects));
+        drop(effects);
+        hang_up(&mut engine, now, caller(n));
+    }
+    Cost::of(samples, missed)
+}
+
+/// Parks `calls` calls over 100 s (callers asking for a language under skills routing) and
+/// lets their escalation timers fire, so about 10 % wait in the last step, 60 % in the second
+/// and 30 % in the first. Returns the time at the end.
+fn fill_waiting(engine: &mut Engine, setup: Setup, calls: usize) -> Timestamp {
+    let span_ms = 100_000usize;
+    let mut rng = Rng(11);
+    let mut timers = Timers::default();
+    for n in 0..calls {
+        let at = Timestamp::from_millis((n * span_ms / calls) as i64);
+        timers.fire_due(engine, at);
+        let effects = engine.handle(at, park(n as u128, caller_skills(setup, &mut rng)));
+        timers.collect(effects);
+    }
+    let end = Timestamp::from_millis(span_ms as i64);
+    timers.fire_due(engine, end);
+    end
+}
+
+/// How `fill_waiting` spreads calls over the steps (from 1, as the snapshot counts them).
+fn waiting_by_step(calls: usize) -> [usize; 3] {
+    let setup = Setup::Skills(Strategy::LongestIdleAgent);
+    let mut engine = engine_with(10, setup, false);
+    let end = fill_waiting(&mut engine, setup, calls);
+    let mut by_step = [0; 3];
+    for call in engine.snapshot(end).calls {
+        if call.state == "waiting" {
+            by_step[call.step.clamp(1, 3) - 1] += 1;
+        }
+    }
+    by_step
+}
+
+/// An agent becomes available while `waiting` calls wait; the best call it may take is chosen
+/// and offered. Between rounds (not timed) the agent logs out again, which puts the call back
+/// at its place, so the queue stays full.
+fn decision_agent_frees_up(agents: usize, waiting: usize, setup: Setup, rounds: usize) -> Cost {
+    let mut engine = engine_with(agents, setup, false);
+    let start_at = fill_waiting(&mut engine, setup, waiting);
+    let ids: Vec<AgentId> = (0..agents)
+        .map(|i| AgentId::new(format!("a{i}")).expect("id"))
+        .collect();
+    let mut samples = Vec::with_capacity(rounds);
+    let mut missed = 0;
+    for r in 0..rounds {
+        let id = &ids[r % agents];
+        let now = start_at.plus(Duration::from_millis(r as u64));
+        let start = Instant::now();
+        let effects = engine.set_agent_state(now, id, RequestedState::Available);
+        samples.push(start.elapsed());
+        missed += usize::from(!effects.as_deref().is_ok_and(rang));
+        drop(effects);
+        let _ = engine.set_agent_state(now, id, RequestedState::LoggedOut);
+    }
+    Cost::of(samples, missed)
+}
+
+/// The read model the engine task publishes (at most every 100 ms while anything changes):
+/// every agent, with one call per 50 agents in progress.
+fn snapshot_cost(agents: usize, rounds: usize) -> Cost {
+    let setup = Setup::Skills(Strategy::LongestIdleAgent);
+    let mut engine = engine_with(agents, setup, true);
+    calls_in_progress(&mut engine, setup);
+    let mut rng = Rng(3);
+    for n in 0..(agents / 50) as u128 {
         engine.handle(
-            now,
-            Input::ChannelHungUp {
-                switch: SwitchName::new("fs1").expect("name"),
-                channel,
-                cause: "NORMAL_CLEARING".into(),
-            },
+            Timestamp::from_millis(1_000_000),
+            park(n, caller_skills(setup, &mut rng)),
         );
     }
-    spent / rounds as u32
-}
-
-/// An agent becomes available while `waiting` calls wait; the best call is chosen.
-fn decision_agent_frees_up(agents: usize, waiting: usize) -> Duration {
-    let mut engine = engine_with(agents, false);
-    for n in 0..waiting as u128 {
-        engine.handle(Timestamp::from_millis(n as i64), park(n));
-    }
-    let rounds = 20_000usize;
-    let mut spent = Duration::ZERO;
+    let mut samples = Vec::with_capacity(rounds);
     for r in 0..rounds {
-        let id = AgentId::new(format!("a{}", r % agents)).expect("id");
-        let now = Timestamp::from_millis(2_000_000 + r as i64);
         let start = Instant::now();
-        let effects = engine.set_agent_state(now, &id, RequestedState::Available);
-        spent += start.elapsed();
-        drop(effects);
-        // Logging out while offered puts the call back at its place: the queue stays full.
-        let _ = engine.set_agent_state(now, &id, RequestedState::LoggedOut);
+        let snapshot = engine.snapshot(Timestamp::from_millis(2_000_000 + r as i64));
+        samples.push(start.elapsed());
+        drop(snapshot);
     }
-    spent / rounds as u32
+    Cost::of(samples, 0)
 }
 
-fn memory_per_agent(agents: usize) -> f64 {
+/// Engine state per agent: idle, in every pool it qualifies for (under skills routing with the
+/// pools of calls in progress, as in `decision_call_arrives`).
+fn memory_per_agent(agents: usize, setup: Setup) -> f64 {
     let before = live();
-    let engine = engine_with(agents, true);
+    let mut engine = engine_with(agents, setup, true);
+    calls_in_progress(&mut engine, setup);
     let after = live();
     drop(engine);
     (after - before) as f64 / agents as f64
 }
 
-fn memory_per_call(calls: usize) -> f64 {
-    let mut engine = engine_with(1, false);
+/// Engine state per waiting call (without its effects, which the engine hands off at once).
+fn memory_per_call(calls: usize, setup: Setup) -> f64 {
+    let mut engine = engine_with(1, setup, false);
     let before = live();
-    for n in 0..calls as u128 {
-        engine.handle(Timestamp::from_millis(n as i64), park(n));
-    }
+    fill_waiting(&mut engine, setup, calls);
     let after = live();
     (after - before) as f64 / calls as f64
 }
 
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn print_row(label: &str, cells: &[String]) {
+    print!("| {label:<62} |");
+    for cell in cells {
+        print!(" {cell:>17} |");
+    }
+    println!();
+}
+
 fn main() {
-    // `cargo test --benches` runs bench targets with `--bench`-less args; keep that quick.
-    let quick = std::env::args().any(|a| a == "--quick")
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: keep that run short.
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick")
+        || !args.iter().any(|a| a == "--bench")
         || std::env::var_os("SWITCHBOARD_BENCH_QUICK").is_some();
-    println!("## Engine alone (one routing decision)");
-    for agents in [1_000, 10_000] {
-        println!(
-            "call arrives, {agents:>6} idle agents:                 {:>8.2?}",
-            decision_call_arrives(agents)
-        );
-        println!(
-            "agent frees up, {agents:>6} agents, 1,000 waiting calls: {:>8.2?}",
-            decision_agent_frees_up(agents, 1_000)
+    let sizes: &[usize] = if quick {
+        &[100, 1_000, 10_000]
+    } else {
+        &[100, 1_000, 10_000, 50_000]
+    };
+    let rounds = if quick { 1_000 } else { 20_000 };
+    let cold_rounds = if quick { 50 } else { 500 };
+    let strategies: &[Strategy] = if quick {
+        &[Strategy::LongestIdleAgent, Strategy::BestSkillMatch]
+    } else {
+        &[
+            Strategy::LongestIdleAgent,
+            Strategy::BestSkillMatch,
+            Strategy::RoundRobin,
+            Strategy::WeightedRandom,
+        ]
+    };
+    let setups: Vec<Setup> = std::iter::once(Setup::Plain)
+        .chain(strategies.iter().map(|s| Setup::Skills(*s)))
+        .collect();
+    let waiting = 1_000;
+
+    println!(
+        "## Engine alone: one routing decision, median (p99 in the same unit), {} rounds{}",
+        thousands(rounds),
+        if quick { " [quick]" } else { "" }
+    );
+    let header: Vec<String> = sizes
+        .iter()
+        .map(|n| format!("{} agents", thousands(*n)))
+        .collect();
+    print_row("decision", &header);
+    print_row(
+        &"-".repeat(62),
+        &sizes.iter().map(|_| "-".repeat(17)).collect::<Vec<_>>(),
+    );
+    for setup in &setups {
+        let cells: Vec<String> = sizes
+            .iter()
+            .map(|n| decision_call_arrives(*n, *setup, rounds).to_string())
+            .collect();
+        print_row(
+            &format!("call arrives, all idle ({})", setup.label()),
+            &cells,
         );
     }
-    println!("## Memory (engine state)");
-    println!(
-        "per agent (10,000 agents): {:>7.0} bytes",
-        memory_per_agent(10_000)
+    for setup in &setups {
+        let cells: Vec<String> = sizes
+            .iter()
+            .map(|n| decision_agent_frees_up(*n, waiting, *setup, rounds).to_string())
+            .collect();
+        print_row(
+            &format!(
+                "agent frees up, {} waiting ({})",
+                thousands(waiting),
+                setup.label()
+            ),
+            &cells,
+        );
+    }
+    let cells: Vec<String> = sizes
+        .iter()
+        .map(|n| decision_cold_pool(*n, cold_rounds).to_string())
+        .collect();
+    print_row(
+        &format!(
+            "call arrives, no other call keeps its pool ({} rounds)",
+            thousands(cold_rounds)
+        ),
+        &cells,
     );
-    println!(
-        "per waiting call (10,000 calls): {:>7.0} bytes",
-        memory_per_call(10_000)
+    let snapshot_rounds = if quick { 5 } else { 50 };
+    let cells: Vec<String> = sizes
+        .iter()
+        .map(|n| snapshot_cost(*n, snapshot_rounds).to_string())
+        .collect();
+    print_row(
+        &format!("not a decision: engine snapshot ({snapshot_rounds} rounds)"),
+        &cells,
     );
 
+    let [first, second, third] = waiting_by_step(waiting);
+    println!(
+        "Skills: agents hold 2-4 of 5 languages and 5 products at levels 1-10; a caller asks for a \
+         language at {CALLER_LEVEL} (required in step 1, preferred from 30 s, ignored from 90 s). \
+         The {} waiting calls wait in steps 1/2/3: {first}/{second}/{third}.",
+        thousands(waiting)
+    );
+    println!("## Memory (engine state)");
+    for setup in [Setup::Plain, Setup::Skills(Strategy::LongestIdleAgent)] {
+        println!(
+            "per agent, 10,000 idle agents ({}): {:>7.0} bytes",
+            setup.label(),
+            memory_per_agent(10_000, setup)
+        );
+        println!(
+            "per waiting call, 10,000 calls ({}): {:>7.0} bytes",
+            setup.label(),
+            memory_per_call(10_000, setup)
+        );
+    }
+
+    println!("## End to end (simulator → ESL → controller → ESL → simulator)");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let seconds = if quick { 3 } else { 10 };
-    for rate in [500u32, 1_000, 2_000] {
-        let report = runtime.block_on(end_to_end::run(rate, Duration::from_secs(seconds), 500));
+    let seconds = if quick { 2 } else { 10 };
+    let runs: &[(u32, bool)] = if quick {
+        &[(500, false), (500, true)]
+    } else {
+        &[
+            (500, false),
+            (1_000, false),
+            (2_000, false),
+            (500, true),
+            (1_000, true),
+        ]
+    };
+    for (rate, skills) in runs {
+        let report = runtime.block_on(end_to_end::run(
+            *rate,
+            Duration::from_secs(seconds),
+            500,
+            *skills,
+        ));
         println!("{report}");
     }
 }
@@ -196,28 +679,104 @@ mod end_to_end {
 
     use switchboard::app::{self, StartOptions};
     use switchboard::config::DialString;
-    use switchboard::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
+    use switchboard::engine::{
+        parse_skill_list, AgentId, CallerSkills, EscalationStep, Membership, QueueId, QueueRouting,
+        SkillLevel, Strategy, SwitchName,
+    };
     use switchboard::esl::SwitchSettings;
     use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
     use switchboard::store::{AgentRow, QueueRow};
     use tokio::net::TcpListener;
 
+    /// An agent as the run wants it provisioned.
+    struct BenchAgent {
+        id: AgentId,
+        user: String,
+        skills: Vec<SkillLevel>,
+    }
+
+    /// The store rows for the run: the only code that knows `QueueRow` and `AgentRow`.
+    fn rows(routing: &QueueRouting, agents: &[BenchAgent]) -> (Vec<QueueRow>, Vec<AgentRow>) {
+        let queue = QueueRow {
+            id: QueueId::new("support").expect("id"),
+            name: "Support".into(),
+            moh: "local_stream://moh".into(),
+            wrap_up_ms: 0,
+            ring_timeout_ms: 20_000,
+            busy_backoff_ms: None,
+            routing: routing.clone(),
+        };
+        let agents = agents
+            .iter()
+            .map(|a| AgentRow {
+                id: a.id.clone(),
+                name: format!("Agent {}", a.id),
+                dial_string: DialString::parse(&format!("user/{}", a.user)).expect("dial"),
+                queues: vec![Membership::new(queue.id.clone(), 1)],
+                skills: a.skills.clone(),
+            })
+            .collect();
+        (vec![queue], agents)
+    }
+
+    /// Skills routing for the end-to-end run: English at 5 or better first (asked for by the
+    /// queue itself, so the step has a requirement even where the caller's `switchboard_skills`
+    /// is not read), plus whatever the caller asks for; from 30 s the caller's skills only
+    /// rank; from 90 s anyone.
+    fn routing(skills: bool) -> QueueRouting {
+        if !skills {
+            return QueueRouting::default();
+        }
+        let english = |level: u8| parse_skill_list(&format!("english:{level}")).expect("skill");
+        QueueRouting {
+            strategy: Strategy::LongestIdleAgent,
+            steps: vec![
+                EscalationStep {
+                    after: Duration::ZERO,
+                    require: english(5),
+                    caller_skills: CallerSkills::Require,
+                    ..EscalationStep::default()
+                },
+                EscalationStep {
+                    after: Duration::from_secs(30),
+                    require: english(1),
+                    caller_skills: CallerSkills::Prefer,
+                    ..EscalationStep::default()
+                },
+                EscalationStep {
+                    after: Duration::from_secs(90),
+                    caller_skills: CallerSkills::Ignore,
+                    ..EscalationStep::default()
+                },
+            ],
+            ..QueueRouting::default()
+        }
+    }
+
     /// Offers `rate` calls per second for `duration` to `agents` agents whose phones answer at
-    /// once and hang up after 200 ms; reports what the controller sustained.
-    pub async fn run(rate: u32, duration: Duration, agents: usize) -> String {
+    /// once and hang up after 200 ms; reports what the controller sustained. With `skills`,
+    /// agents hold English at 4-10 and one to three other skills, the queue has escalation
+    /// steps, and the dialplan sets `switchboard_skills` on every caller.
+    pub async fn run(rate: u32, duration: Duration, agents: usize, skills: bool) -> String {
+        let caller_skills = "english:5";
+        let mut variables = vec![("switchboard_queue".into(), "support".into())];
+        if skills {
+            variables.push(("switchboard_skills".into(), caller_skills.into()));
+        }
         let sim = Simulator::start(
             TcpListener::bind("127.0.0.1:0").await.expect("bind"),
             SimConfig {
                 entry_points: vec![EntryPoint {
                     number: "5000".into(),
-                    variables: vec![("switchboard_queue".into(), "support".into())],
+                    variables,
                 }],
                 ..SimConfig::default()
             },
         )
         .await
         .expect("sim");
-        let mut rows = Vec::new();
+        let mut rng = super::Rng(99);
+        let mut bench_agents = Vec::new();
         for i in 0..agents {
             let user = format!("{}", 10_000 + i);
             sim.add_phone(PhoneSpec {
@@ -227,14 +786,20 @@ mod end_to_end {
                 },
                 hangup_after_talk: Some(Duration::from_millis(200)),
             });
-            rows.push(AgentRow {
+            let skills = if skills {
+                let others = rng.agent_skills();
+                let list = format!("english:{},{others}", 4 + rng.below(7));
+                parse_skill_list(&list).expect("skills")
+            } else {
+                Vec::new()
+            };
+            bench_agents.push(BenchAgent {
                 id: AgentId::new(format!("a{i}")).expect("id"),
-                name: format!("Agent {i}"),
-                dial_string: DialString::parse(&format!("user/{user}")).expect("dial"),
-                queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
-                skills: Vec::new(),
+                user,
+                skills,
             });
         }
+        let (queues, rows) = rows(&routing(skills), &bench_agents);
         let dir = tempfile::tempdir().expect("tempdir");
         let running = app::start(StartOptions {
             http: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
@@ -248,15 +813,7 @@ mod end_to_end {
                 reconnect_max: Duration::from_secs(1),
                 command_connections: 4,
             }],
-            queues: vec![QueueRow {
-                id: QueueId::new("support").expect("id"),
-                name: "Support".into(),
-                moh: "local_stream://moh".into(),
-                wrap_up_ms: 0,
-                ring_timeout_ms: 20_000,
-                busy_backoff_ms: None,
-                routing: QueueRouting::default(),
-            }],
+            queues,
             log_in: rows.iter().map(|r| r.id.clone()).collect(),
             agents: rows,
             busy_backoff: Duration::from_secs(1),
@@ -272,6 +829,16 @@ mod end_to_end {
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // What reached the engine: agents' skills at start, callers' skills while calls wait
+        // or talk (sampled from the published snapshot).
+        let agents_with_skills = running
+            .snapshot()
+            .agents
+            .iter()
+            .filter(|a| !a.skills.is_empty())
+            .count();
+        let mut callers_with_skills = false;
+        let mut last_sample = Instant::now();
         let started = Instant::now();
         let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
         let mut next = Instant::now();
@@ -288,14 +855,32 @@ mod end_to_end {
                 });
                 next += interval;
             }
+            if skills && !callers_with_skills && last_sample.elapsed() >= Duration::from_millis(200)
+            {
+                last_sample = Instant::now();
+                callers_with_skills = running
+                    .snapshot()
+                    .calls
+                    .iter()
+                    .any(|c| !c.skills.is_empty());
+            }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let offered_window = started.elapsed();
         tokio::time::sleep(Duration::from_millis(500)).await;
         let snapshot = running.snapshot();
         let h = &running.metrics.routing_latency;
+        let mode = if !skills {
+            "no skills".to_owned()
+        } else {
+            let yes_no = |b: bool| if b { "yes" } else { "NO" };
+            format!(
+                "skills: agents with skills in the engine {agents_with_skills}/{agents}, callers' skills reached the engine: {}",
+                yes_no(callers_with_skills)
+            )
+        };
         let report = format!(
-            "offered {rate:>5}/s for {:?} to {agents} agents: placed={placed} routed={} answered={} ({:.0}/s) abandoned={} routing latency p50<={:?} p99<={:?}",
+            "[{mode}] offered {rate:>5}/s for {:?} to {agents} agents: placed={placed} routed={} answered={} ({:.0}/s) abandoned={} routing latency p50<={:?} p99<={:?}",
             offered_window,
             h.count(),
             snapshot.counters.answered,

@@ -186,7 +186,13 @@ impl Engine {
         super::routing::canonical(&mut settings.skills);
         let mut effects = Vec::new();
         let id = settings.id.clone();
-        self.phone_users.retain(|_, agent| *agent != id);
+        let previous_user = self
+            .agents
+            .get(&id)
+            .and_then(|a| a.settings.phone_user().map(str::to_owned));
+        if let Some(user) = previous_user {
+            self.phone_users.remove(&user);
+        }
         if let Some(user) = settings.phone_user() {
             self.phone_users.insert(user.to_owned(), id.clone());
         }

@@ -8,6 +8,9 @@
 
 use std::collections::BTreeSet;
 
+/// Pools made for callers' own skills that a queue keeps after their last call.
+const KEPT_UNUSED_POOLS: usize = 8;
+
 use super::core::Engine;
 use super::ids::{AgentId, CallId, QueueId};
 use super::model::{Agent, IdleKey, Pool, PoolId, Queue, Requirement};
@@ -197,6 +200,15 @@ impl Engine {
             .pool(id)
             .is_some_and(|p| !p.permanent && p.calls == 0 && p.waiting.is_empty());
         if !unused {
+            return;
+        }
+        // Building a pool scans the queue's idle agents, so a few unused ones are kept for the
+        // next call with the same skills; beyond that, each costs every agent going idle.
+        let pools_in_queue = self
+            .pool(id)
+            .and_then(|p| self.queues.get(&p.queue))
+            .map_or(0, |q| q.pools.len().saturating_sub(q.step_pools.len() + 1));
+        if pools_in_queue <= KEPT_UNUSED_POOLS {
             return;
         }
         let Some(pool) = self.pools.get_mut(id.0 as usize).and_then(Option::take) else {
