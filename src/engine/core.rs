@@ -286,6 +286,7 @@ impl Engine {
                 self.resync(now, &switch, channels, &mut effects)
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
+            Input::PhoneRegistration { .. } => {}
             Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
         }
         effects

@@ -47,6 +47,15 @@ pub enum Input {
         channel: ChannelUuid,
         users: Vec<String>,
     },
+    /// A phone registered to the switch, or its registration ended (`sofia::register`,
+    /// `sofia::unregister`, `sofia::expire`). `user` is the SIP user (`1001`).
+    PhoneRegistration {
+        switch: SwitchName,
+        user: String,
+        registered: bool,
+        /// What the switch said: `register`, `unregister` or `expire`.
+        cause: String,
+    },
     /// The caller pressed a key (a DTMF event, in-band or RFC 2833).
     Dtmf {
         switch: SwitchName,
