@@ -234,6 +234,7 @@ impl Engine {
                 talk_ms: 0,
                 missed_in_a_row: 0,
                 calls_elsewhere: 0,
+                registered: true,
             },
         );
         match initial {
@@ -286,7 +287,12 @@ impl Engine {
                 self.resync(now, &switch, channels, &mut effects)
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
-            Input::PhoneRegistration { .. } => {}
+            Input::PhoneRegistration {
+                user,
+                registered,
+                cause,
+                ..
+            } => self.phone_registration(now, &user, registered, &cause, &mut effects),
             Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
         }
         effects
@@ -314,6 +320,20 @@ impl Engine {
         match (&requested, agent.state.clone()) {
             (RequestedState::Available, AgentState::Available | AgentState::Backoff { .. })
             | (RequestedState::LoggedOut, AgentState::LoggedOut) => {}
+            // Unreachable: what is asked takes effect when the phone registers again.
+            (
+                RequestedState::Available | RequestedState::Paused { .. },
+                AgentState::Unreachable { cause, .. },
+            ) => {
+                let unreachable = AgentState::Unreachable {
+                    cause,
+                    previous: Box::new(target),
+                };
+                self.transition(now, agent_id, unreachable, StateCause::Api, &mut effects);
+            }
+            (RequestedState::LoggedOut, AgentState::Unreachable { .. }) => {
+                self.transition(now, agent_id, target, StateCause::Api, &mut effects);
+            }
             (
                 RequestedState::Available,
                 _state @ (AgentState::LoggedOut
@@ -898,6 +918,20 @@ impl Engine {
         cause: StateCause,
         effects: &mut Vec<Effect>,
     ) {
+        if self.agents.get(agent_id).is_some_and(|a| !a.registered) {
+            let unreachable = AgentState::Unreachable {
+                cause: "unregistered".to_owned(),
+                previous: Box::new(AgentState::Available),
+            };
+            self.transition(
+                now,
+                agent_id,
+                unreachable,
+                StateCause::Registration,
+                effects,
+            );
+            return;
+        }
         if self
             .agents
             .get(agent_id)
@@ -921,6 +955,77 @@ impl Engine {
         }
         for pool in pools {
             self.index_agent_in(pool, agent_id);
+        }
+    }
+
+    /// The switch says an agent's phone registered or lost its registration.
+    fn phone_registration(
+        &mut self,
+        now: Timestamp,
+        user: &str,
+        registered: bool,
+        cause: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(agent_id) = self.phone_users.get(user).cloned() else {
+            return;
+        };
+        let Some(agent) = self.agents.get_mut(&agent_id) else {
+            return;
+        };
+        agent.registered = registered;
+        let state = agent.state.clone();
+        if registered {
+            let AgentState::Unreachable { previous, .. } = state else {
+                return;
+            };
+            match *previous {
+                AgentState::Paused { reason } => self.transition(
+                    now,
+                    &agent_id,
+                    AgentState::Paused { reason },
+                    StateCause::Registration,
+                    effects,
+                ),
+                _ => self.make_eligible(now, &agent_id, StateCause::Registration, effects),
+            }
+            return;
+        }
+        let unreachable = |previous: AgentState| AgentState::Unreachable {
+            cause: cause.to_owned(),
+            previous: Box::new(previous),
+        };
+        match state {
+            // On a call the phone still works for that call; the agent is unreachable after it.
+            AgentState::LoggedOut
+            | AgentState::OnCall { .. }
+            | AgentState::WrapUp { .. }
+            | AgentState::Unreachable { .. } => {}
+            AgentState::Available | AgentState::Backoff { .. } => self.transition(
+                now,
+                &agent_id,
+                unreachable(AgentState::Available),
+                StateCause::Registration,
+                effects,
+            ),
+            paused @ AgentState::Paused { .. } => self.transition(
+                now,
+                &agent_id,
+                unreachable(paused),
+                StateCause::Registration,
+                effects,
+            ),
+            AgentState::Offered { call, leg } => {
+                self.withdraw_ring(call, &leg, HangupCause::OriginatorCancel, effects);
+                self.transition(
+                    now,
+                    &agent_id,
+                    unreachable(AgentState::Available),
+                    StateCause::Registration,
+                    effects,
+                );
+                self.after_ring_removed(now, call, effects);
+            }
         }
     }
 

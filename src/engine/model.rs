@@ -146,6 +146,12 @@ pub enum AgentState {
     Paused {
         reason: String,
     },
+    /// Logged in, but the phone is not registered (`unregister` or `expire`): no offers until
+    /// it registers again, when the agent returns to `previous` (available or paused).
+    Unreachable {
+        cause: String,
+        previous: Box<AgentState>,
+    },
 }
 
 impl AgentState {
@@ -157,12 +163,14 @@ impl AgentState {
             AgentState::OnCall { .. } => AgentStatus::OnCall,
             AgentState::WrapUp { .. } => AgentStatus::WrapUp,
             AgentState::Paused { .. } => AgentStatus::Paused,
+            AgentState::Unreachable { .. } => AgentStatus::Unreachable,
         }
     }
 
     pub fn reason(&self) -> Option<&str> {
         match self {
             AgentState::Paused { reason } => Some(reason),
+            AgentState::Unreachable { cause, .. } => Some(cause),
             _ => None,
         }
     }
@@ -186,6 +194,9 @@ pub struct Agent {
     /// Calls on the agent's phone that are not ours (a personal call, a direct call): while
     /// any is up, the agent gets no offer.
     pub calls_elsewhere: u32,
+    /// Whether the agent's phone is registered, as far as the switch has told us (assumed
+    /// until it says otherwise).
+    pub registered: bool,
 }
 
 /// One agent leg of an offer.

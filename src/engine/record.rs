@@ -16,16 +16,19 @@ pub enum AgentStatus {
     WrapUp,
     /// Logged in but taking no calls, with a reason (a break, or auto-pause after missed offers).
     Paused,
+    /// Logged in, but the phone is not registered.
+    Unreachable,
 }
 
 impl AgentStatus {
-    pub const ALL: [AgentStatus; 6] = [
+    pub const ALL: [AgentStatus; 7] = [
         AgentStatus::LoggedOut,
         AgentStatus::Available,
         AgentStatus::Offered,
         AgentStatus::OnCall,
         AgentStatus::WrapUp,
         AgentStatus::Paused,
+        AgentStatus::Unreachable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl AgentStatus {
             AgentStatus::OnCall => "on_call",
             AgentStatus::WrapUp => "wrap_up",
             AgentStatus::Paused => "paused",
+            AgentStatus::Unreachable => "unreachable",
         }
     }
 
@@ -47,6 +51,7 @@ impl AgentStatus {
             "on_call" => AgentStatus::OnCall,
             "wrap_up" => AgentStatus::WrapUp,
             "paused" => AgentStatus::Paused,
+            "unreachable" => AgentStatus::Unreachable,
             _ => return None,
         })
     }
@@ -66,15 +71,18 @@ pub enum StateCause {
     Switch,
     /// Routing paused the agent after too many offers in a row went unanswered.
     AutoPause,
+    /// The agent's phone registered or unregistered.
+    Registration,
 }
 
 impl StateCause {
-    pub const ALL: [StateCause; 5] = [
+    pub const ALL: [StateCause; 6] = [
         StateCause::Api,
         StateCause::Provisioning,
         StateCause::Routing,
         StateCause::Switch,
         StateCause::AutoPause,
+        StateCause::Registration,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +92,7 @@ impl StateCause {
             StateCause::Routing => "routing",
             StateCause::Switch => "switch",
             StateCause::AutoPause => "auto_pause",
+            StateCause::Registration => "registration",
         }
     }
 }
@@ -288,7 +297,8 @@ mod tests {
             | StateCause::Provisioning
             | StateCause::Routing
             | StateCause::Switch
-            | StateCause::AutoPause => 5,
+            | StateCause::AutoPause
+            | StateCause::Registration => 6,
         };
         let statuses = |s: AgentStatus| match s {
             AgentStatus::LoggedOut
@@ -296,7 +306,8 @@ mod tests {
             | AgentStatus::Offered
             | AgentStatus::OnCall
             | AgentStatus::WrapUp
-            | AgentStatus::Paused => 6,
+            | AgentStatus::Paused
+            | AgentStatus::Unreachable => 7,
         };
         fn distinct<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> usize {
             let names: std::collections::HashSet<_> = all.iter().map(|v| name(*v)).collect();

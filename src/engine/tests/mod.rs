@@ -9,6 +9,7 @@ use super::*;
 
 mod properties;
 mod properties_wait;
+mod registration;
 mod regressions;
 mod routing;
 mod wait;
