@@ -818,6 +818,7 @@ mod end_to_end {
             agents: rows,
             busy_backoff: Duration::from_secs(1),
             seed: 1,
+            presence_domain: None,
         })
         .await
         .expect("start");

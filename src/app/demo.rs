@@ -95,6 +95,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         log_in,
         busy_backoff: Duration::from_secs(5),
         seed: 0,
+        presence_domain: None,
     })
     .await?;
 

@@ -4,6 +4,7 @@
 mod clock;
 pub mod demo;
 mod engine_task;
+pub mod presence;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ pub struct StartOptions {
     /// Agents to log in at start (the demo's simulated agents).
     pub log_in: Vec<crate::engine::AgentId>,
     pub seed: u64,
+    /// The SIP domain of BLF subscriptions (`agent+<id>@<domain>`); `None`: no presence.
+    pub presence_domain: Option<String>,
 }
 
 pub struct Running {
@@ -178,6 +181,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         });
     }
     drop(inputs_tx);
+    let presence_lanes: Vec<_> = links.values().map(|l| l.commands.clone()).collect();
 
     let (history_tx, history_rx) = mpsc::channel(1024);
     let writer_store = store.clone();
@@ -207,6 +211,19 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         let _ = history.await;
         Ok(())
     });
+
+    if let Some(domain) = options.presence_domain.clone() {
+        let lamps = handle.subscribe();
+        let metrics = metrics.clone();
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = presence::publish(lamps, presence_lanes, domain, metrics) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            Ok(())
+        });
+    }
 
     let http_addr = options.http.local_addr().map_err(AppError::Http)?;
     let router = crate::api::router(crate::api::ApiState {
@@ -275,6 +292,7 @@ pub async fn options_from_config(
         log_in: Vec::new(),
         busy_backoff: defaults.busy_backoff,
         seed: 0,
+        presence_domain: config.presence_domain.clone(),
     })
 }
 

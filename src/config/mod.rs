@@ -58,12 +58,25 @@ password = "ClueCon"
         };
         assert_eq!(config.switches.len(), 2);
         assert_eq!(config.switches[0].esl.to_string(), "127.0.0.1:8021");
+        assert_eq!(config.presence_domain.as_deref(), Some("pbx.example.com"));
         assert_eq!(
             config.provisioning,
             Some(example("provisioning.example.toml"))
         );
         let provisioning = config.provisioning.as_deref().map(Provisioning::load);
         assert!(matches!(provisioning, Some(Ok(_))), "{provisioning:?}");
+    }
+
+    #[test]
+    fn a_presence_domain_that_could_break_an_event_header_names_its_line() {
+        let text = format!("{MINIMAL}\n[presence]\ndomain = \"pbx example.com\"\n");
+        match Config::parse(&text, std::path::Path::new("sb.toml"), no_env) {
+            Err(e) => {
+                assert_eq!(e.key, "presence.domain");
+                assert_eq!(e.line, Some(8));
+            }
+            Ok(_) => panic!("accepted a domain with a space"),
+        }
     }
 
     #[test]

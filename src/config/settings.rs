@@ -31,6 +31,9 @@ pub struct Config {
     pub provisioning: Option<PathBuf>,
     pub switches: Vec<SwitchConfig>,
     pub routing: RoutingDefaults,
+    /// The SIP domain phones subscribe BLF keys in (`agent+<id>@<domain>`); `None`: presence
+    /// is not published.
+    pub presence_domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +207,14 @@ struct RawConfig {
     switches: Vec<RawSwitch>,
     #[serde(default)]
     routing: RawRouting,
+    #[serde(default)]
+    presence: RawPresence,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPresence {
+    domain: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -361,12 +372,33 @@ impl Config {
                 .map_or(defaults.busy_backoff, |d| d.0),
         };
 
+        let presence_domain = match raw.presence.domain {
+            Some(domain) => {
+                let span = domain.span();
+                let domain = domain.into_inner();
+                let ok = !domain.is_empty()
+                    && domain.len() <= 253
+                    && domain
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+                if !ok {
+                    return Err(src.error_at(
+                        Some(span),
+                        "presence.domain",
+                        "must be a domain name or IP address (letters, digits, '.' and '-')",
+                    ));
+                }
+                Some(domain)
+            }
+            None => None,
+        };
         Ok(Config {
             http: HttpConfig { listen },
             database: DatabaseConfig { url },
             provisioning,
             switches,
             routing,
+            presence_domain,
         })
     }
 }

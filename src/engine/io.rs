@@ -220,6 +220,10 @@ pub enum SwitchCommand {
     HangupAfterPrompts {
         channel: ChannelUuid,
     },
+    /// Publish a BLF/presence state (`sendevent PRESENCE_IN`, `proto: agent|queue`), which the
+    /// switch turns into NOTIFYs for phones subscribed to `agent+<id>@<domain>` or
+    /// `queue+<id>@<domain>`.
+    Presence(Presence),
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
         leg: ChannelUuid,
@@ -228,6 +232,38 @@ pub enum SwitchCommand {
         dial_string: String,
         timeout: Duration,
     },
+}
+
+/// One presence state for a BLF key. A dialog BLF lamp shows `lamp`; a presence (pidf) key
+/// shows `status` and `rpid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Presence {
+    /// `agent` or `queue`: the subscription is `<proto>+<id>@<domain>`.
+    pub proto: &'static str,
+    pub id: String,
+    pub domain: String,
+    pub lamp: Lamp,
+    /// Free text shown by presence keys (`Available`, `Paused: lunch`, `3 waiting`).
+    pub status: String,
+    /// `unknown`, `active`, `on-the-phone`, `away` or `busy`.
+    pub rpid: &'static str,
+    /// The dialog id for a lit or blinking lamp (stable per entity).
+    #[serde(serialize_with = "uuid_text")]
+    pub dialog: uuid::Uuid,
+    /// Increases with every update of this entity.
+    pub count: u64,
+}
+
+fn uuid_text<S: serde::Serializer>(id: &uuid::Uuid, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// A dialog BLF lamp: off, blinking, or lit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Lamp {
+    Off,
+    Blinking,
+    Lit,
 }
 
 /// What `say` reads and how.

@@ -28,8 +28,8 @@ pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
 pub use io::{
-    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, ParkedCall, SayKind, StoredCall,
-    SwitchCommand, Timer,
+    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, Lamp, ParkedCall, Presence, SayKind,
+    StoredCall, SwitchCommand, Timer,
 };
 pub use model::{AgentSettings, QueueSettings};
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};

@@ -4,7 +4,7 @@
 use freeswitch_esl_tokio::EslEvent;
 use thiserror::Error;
 
-use crate::engine::SwitchCommand;
+use crate::engine::{Lamp, SwitchCommand};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum UnsafeValue {
@@ -25,6 +25,11 @@ pub enum Wire {
         app: &'static str,
         arg: String,
         event_uuid: String,
+    },
+    /// `sendevent <name>` with headers, in order.
+    SendEvent {
+        name: &'static str,
+        headers: Vec<(&'static str, String)>,
     },
 }
 
@@ -200,6 +205,42 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             arg: "NORMAL_CLEARING".to_owned(),
             event_uuid: event_uuid.to_owned(),
         },
+        SwitchCommand::Presence(p) => {
+            let from = format!(
+                "{}@{}",
+                check_token("presence id", &p.id, "._-")?,
+                check_token("presence domain", &p.domain, ".-")?
+            );
+            let mut headers = vec![
+                ("proto", p.proto.to_owned()),
+                ("from", from.clone()),
+                ("login", from),
+                ("event_type", "presence".to_owned()),
+                ("alt_event_type", "dialog".to_owned()),
+                ("event_count", p.count.to_string()),
+                ("status", sanitize_name(&p.status)),
+                ("rpid", p.rpid.to_owned()),
+            ];
+            // As in the presence-blf capture: no unique-id is an idle lamp; `early` blinks,
+            // `confirmed` lights it.
+            match p.lamp {
+                Lamp::Off => {}
+                Lamp::Blinking | Lamp::Lit => {
+                    let (state, answer) = match p.lamp {
+                        Lamp::Blinking => ("CS_ROUTING", "early"),
+                        _ => ("CS_EXECUTE", "confirmed"),
+                    };
+                    headers.push(("unique-id", p.dialog.to_string()));
+                    headers.push(("channel-state", state.to_owned()));
+                    headers.push(("answer-state", answer.to_owned()));
+                    headers.push(("presence-call-direction", "outbound".to_owned()));
+                }
+            }
+            Wire::SendEvent {
+                name: "PRESENCE_IN",
+                headers,
+            }
+        }
         SwitchCommand::Dial {
             leg,
             call,
@@ -244,7 +285,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::engine::{AgentId, CallId, ChannelUuid, QueueId};
+    use crate::engine::{AgentId, CallId, ChannelUuid, Lamp, Presence, QueueId};
 
     fn originate(number: &str, name: &str, dial: &str) -> Result<Wire, UnsafeValue> {
         render(
@@ -276,6 +317,63 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn presence_is_a_presence_in_event_as_in_the_blf_capture() {
+        let presence = |lamp| Presence {
+            proto: "agent",
+            id: "1001".into(),
+            domain: "127.0.0.1".into(),
+            lamp,
+            status: "On The Phone".into(),
+            rpid: "on-the-phone",
+            dialog: uuid::Uuid::from_u128(7),
+            count: 5,
+        };
+        let Ok(Wire::SendEvent { name, headers }) =
+            render(&SwitchCommand::Presence(presence(Lamp::Lit)), "")
+        else {
+            panic!("presence is a sendevent")
+        };
+        assert_eq!(name, "PRESENCE_IN");
+        let shown: Vec<String> = headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        assert_eq!(
+            shown,
+            [
+                "proto: agent",
+                "from: 1001@127.0.0.1",
+                "login: 1001@127.0.0.1",
+                "event_type: presence",
+                "alt_event_type: dialog",
+                "event_count: 5",
+                "status: On The Phone",
+                "rpid: on-the-phone",
+                "unique-id: 00000000-0000-0000-0000-000000000007",
+                "channel-state: CS_EXECUTE",
+                "answer-state: confirmed",
+                "presence-call-direction: outbound",
+            ]
+        );
+        let Ok(Wire::SendEvent { headers, .. }) =
+            render(&SwitchCommand::Presence(presence(Lamp::Off)), "")
+        else {
+            panic!("presence is a sendevent")
+        };
+        assert!(
+            headers.iter().all(|(k, _)| *k != "unique-id"),
+            "idle has no dialog"
+        );
+        let mut hostile = presence(Lamp::Off);
+        hostile.status = "x\n\napi fsctl shutdown".into();
+        let Ok(Wire::SendEvent { headers, .. }) = render(&SwitchCommand::Presence(hostile), "")
+        else {
+            panic!("presence is a sendevent")
+        };
+        assert!(headers.iter().all(|(_, v)| !v.contains('\n')));
+        let mut bad_domain = presence(Lamp::Off);
+        bad_domain.domain = "a b".into();
+        assert!(render(&SwitchCommand::Presence(bad_domain), "").is_err());
     }
 
     #[test]

@@ -326,6 +326,14 @@ async fn execute(
                     .sendmsg(Some(uuid), Wire::execute_event(app, arg, event_uuid))
                     .await
             }
+            Wire::SendEvent { name, headers } => {
+                let mut event = freeswitch_esl_tokio::EslEvent::new();
+                event.set_header("Event-Name", *name);
+                for (key, value) in headers {
+                    event.set_header(*key, value.as_str());
+                }
+                client.sendevent(event).await
+            }
         };
         Metrics::bump(&metrics.commands_sent);
         let reply = match result {

@@ -212,6 +212,7 @@ impl TestApp {
                 .collect(),
             busy_backoff: Duration::from_secs(60),
             seed: 0,
+            presence_domain: None,
         })
         .await
         .expect("start controller");

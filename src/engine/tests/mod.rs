@@ -323,6 +323,7 @@ impl Bench {
                         self.name(channel.as_str()),
                         kind.as_args()
                     ),
+                    SwitchCommand::Presence(p) => format!("presence {}+{}", p.proto, p.id),
                     SwitchCommand::HangupAfterPrompts { channel } => {
                         format!("hangup {} after prompts", self.name(channel.as_str()))
                     }
