@@ -100,6 +100,8 @@ pub struct EngineTask {
     pub links: HashMap<SwitchName, SwitchLink>,
     pub history: mpsc::Sender<Vec<Record>>,
     pub metrics: Arc<Metrics>,
+    /// Where PRESENCE_PROBEs go (the presence publisher), when presence is on.
+    pub probes: Option<mpsc::UnboundedSender<(String, String)>>,
 }
 
 pub fn channels() -> (mpsc::Sender<EngineRequest>, mpsc::Receiver<EngineRequest>) {
@@ -188,6 +190,12 @@ impl EngineTask {
     ) {
         if let Input::SwitchResynced { channels, .. } = &mut arrival.input {
             self.remember_stored_calls(channels).await;
+        }
+        if let Input::PresenceProbe { proto, id, .. } = arrival.input {
+            if let Some(probes) = &self.probes {
+                let _ = probes.send((proto, id));
+            }
+            return;
         }
         let now = self.clock.at(arrival.received);
         let effects = self.engine.handle(now, arrival.input);

@@ -192,6 +192,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         writer_metrics,
     ));
 
+    let (probes_tx, probes_rx) = tokio::sync::mpsc::unbounded_channel();
     let (requests_tx, requests_rx) = engine_task::channels();
     let (publish, snapshot_rx) = watch::channel(Arc::new(engine.snapshot(now)));
     let handle = engine_task::EngineTask::handle(requests_tx, snapshot_rx);
@@ -202,6 +203,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         links,
         history: history_tx,
         metrics: metrics.clone(),
+        probes: options.presence_domain.as_ref().map(|_| probes_tx),
     };
     let engine_stop = stop_rx.clone();
     tasks.spawn(async move {
@@ -218,7 +220,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             tokio::select! {
-                () = presence::publish(lamps, presence_lanes, domain, metrics) => {}
+                () = presence::publish(lamps, presence_lanes, domain, metrics, probes_rx) => {}
                 _ = stop.wait_for(|s| *s) => {}
             }
             Ok(())

@@ -106,6 +106,11 @@ impl PresenceTracker {
         updates
     }
 
+    /// Forget one lamp, so it is sent again with the next update (a phone just subscribed).
+    pub fn forget(&mut self, proto: &str, id: &str) {
+        self.shown.retain(|(p, i), _| !(*p == proto && i == id));
+    }
+
     /// Forget what was shown, so everything is sent again (after a switch reconnects).
     pub fn reset(&mut self) {
         self.shown.clear();
@@ -119,6 +124,7 @@ pub async fn publish(
     switches: Vec<mpsc::Sender<Outgoing>>,
     domain: String,
     metrics: Arc<Metrics>,
+    mut probes: mpsc::UnboundedReceiver<(String, String)>,
 ) {
     let mut tracker = PresenceTracker::default();
     let connects = || metrics.esl_connects.load(Ordering::Relaxed);
@@ -141,6 +147,8 @@ pub async fn publish(
         }
         tokio::select! {
             changed = snapshots.changed() => if changed.is_err() { return },
+            // A new subscriber: FreeSWITCH sends it nothing until we publish that lamp again.
+            Some((proto, id)) = probes.recv() => tracker.forget(&proto, &id),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         if connects() != seen_connects {
@@ -202,6 +210,8 @@ mod tests {
         );
         assert!(paused[0].count > ringing[0].count);
         assert_eq!(paused[0].dialog, ringing[0].dialog, "one dialog per lamp");
+        tracker.forget("agent", "1001");
+        assert_eq!(tracker.updates(&snapshot, "pbx.example.com").len(), 1);
         tracker.reset();
         assert_eq!(tracker.updates(&snapshot, "pbx.example.com").len(), 1);
     }

@@ -287,6 +287,7 @@ impl Engine {
                 self.resync(now, &switch, channels, &mut effects)
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
+            Input::PresenceProbe { .. } => {}
             Input::PhoneRegistration {
                 user,
                 registered,

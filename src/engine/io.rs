@@ -56,6 +56,14 @@ pub enum Input {
         /// What the switch said: `register`, `unregister` or `expire`.
         cause: String,
     },
+    /// A phone subscribed to a BLF key (`agent+<id>` or `queue+<id>`) and the switch asks who
+    /// can tell its state (PRESENCE_PROBE). Not the engine's business: the presence publisher
+    /// answers it.
+    PresenceProbe {
+        switch: SwitchName,
+        proto: String,
+        id: String,
+    },
     /// The caller pressed a key (a DTMF event, in-band or RFC 2833).
     Dtmf {
         switch: SwitchName,
