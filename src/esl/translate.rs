@@ -11,8 +11,11 @@ use crate::engine::{
 };
 
 /// The events the engine needs; everything else is not subscribed to, to keep the wire quiet.
-pub const SUBSCRIBED_EVENTS: &str =
-    "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB HEARTBEAT SHUTDOWN DTMF";
+///
+/// `CUSTOM` must come last: FreeSWITCH (`mod_event_socket`) takes every word after `CUSTOM` as
+/// a subclass name, and delivers a CUSTOM event only if its `Event-Subclass` is one of them.
+pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB \
+     HEARTBEAT SHUTDOWN DTMF CUSTOM sofia::register sofia::unregister sofia::expire";
 
 /// What an event means for us.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +101,7 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
         },
         Some(EslEventType::BackgroundJob) => background_job(switch, event),
         Some(EslEventType::Dtmf) => dtmf(switch, event),
+        Some(EslEventType::Custom) => custom(switch, event),
         Some(EslEventType::Heartbeat) => Translated::Heartbeat,
         Some(EslEventType::Shutdown) => Translated::Shutdown,
         _ => Translated::Ignored,
@@ -162,6 +166,32 @@ fn caller_skills(channel: &ChannelUuid, event: &EslEvent) -> Vec<SkillLevel> {
             warn!(%channel, value = %raw, error = %e, "switchboard_skills unreadable; queueing without skills");
             Vec::new()
         }
+    }
+}
+
+/// CUSTOM events: only the phone registration ones (`sofia::register`, `sofia::unregister`,
+/// `sofia::expire`) are ours.
+fn custom(switch: &SwitchName, event: &EslEvent) -> Translated {
+    let (registered, cause) = match event.header_str("Event-Subclass") {
+        Some("sofia::register") => (true, "register"),
+        Some("sofia::unregister") => (false, "unregister"),
+        Some("sofia::expire") => (false, "expire"),
+        _ => return Translated::Ignored,
+    };
+    // register/unregister carry `from-user` and `username`; expire has `user` and `username`.
+    let user = ["from-user", "username", "user"]
+        .iter()
+        .filter_map(|h| event.header_str(h))
+        .map(str::trim)
+        .find(|u| !u.is_empty());
+    match user {
+        Some(user) => Translated::Input(Input::PhoneRegistration {
+            switch: switch.clone(),
+            user: user.to_owned(),
+            registered,
+            cause: cause.to_owned(),
+        }),
+        None => Translated::Malformed(format!("sofia::{cause} without from-user/username")),
     }
 }
 
@@ -455,6 +485,102 @@ mod tests {
             translate(&sw(), &anonymous),
             Translated::Malformed(_)
         ));
+    }
+
+    fn registration_event(subclass: &str, headers: &[(&str, &str)]) -> EslEvent {
+        let mut all = vec![("Event-Name", "CUSTOM"), ("Event-Subclass", subclass)];
+        all.extend_from_slice(headers);
+        event(&all, None)
+    }
+
+    fn registration(user: &str, registered: bool, cause: &str) -> Translated {
+        Translated::Input(Input::PhoneRegistration {
+            switch: sw(),
+            user: user.into(),
+            registered,
+            cause: cause.into(),
+        })
+    }
+
+    #[test]
+    fn sofia_register_means_the_phone_is_registered() {
+        let e = registration_event(
+            "sofia::register",
+            &[
+                ("profile-name", "internal"),
+                ("from-user", "1001"),
+                ("from-host", "127.0.0.1"),
+                ("username", "1001"),
+                ("expires", "120"),
+            ],
+        );
+        assert_eq!(translate(&sw(), &e), registration("1001", true, "register"));
+    }
+
+    #[test]
+    fn sofia_unregister_means_the_phone_left() {
+        let e = registration_event(
+            "sofia::unregister",
+            &[
+                ("username", "1001"),
+                ("from-user", "1001"),
+                ("expires", "0"),
+            ],
+        );
+        assert_eq!(
+            translate(&sw(), &e),
+            registration("1001", false, "unregister")
+        );
+    }
+
+    #[test]
+    fn sofia_expire_names_the_user_without_from_user() {
+        // As captured: `user` and `username`, no `from-user`.
+        let e = registration_event(
+            "sofia::expire",
+            &[
+                ("call-id", "1-28190@127.0.0.1"),
+                ("user", "1001"),
+                ("username", "1001"),
+                ("expires", "1795362761"),
+            ],
+        );
+        assert_eq!(translate(&sw(), &e), registration("1001", false, "expire"));
+        let only_user = registration_event("sofia::expire", &[("user", "1002")]);
+        assert_eq!(
+            translate(&sw(), &only_user),
+            registration("1002", false, "expire")
+        );
+    }
+
+    #[test]
+    fn a_registration_event_without_a_user_is_malformed() {
+        let e = registration_event("sofia::register", &[("from-user", ""), ("expires", "120")]);
+        assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+    }
+
+    #[test]
+    fn other_custom_events_are_not_ours() {
+        for subclass in [
+            "sofia::pre_register",
+            "sofia::register_attempt",
+            "callcenter::info",
+        ] {
+            let e = registration_event(subclass, &[("from-user", "1001")]);
+            assert_eq!(translate(&sw(), &e), Translated::Ignored, "{subclass}");
+        }
+    }
+
+    #[test]
+    fn registration_subclasses_are_subscribed_after_custom() {
+        let words: Vec<&str> = SUBSCRIBED_EVENTS.split_whitespace().collect();
+        let custom = words.iter().position(|w| *w == "CUSTOM").expect("CUSTOM");
+        let subclasses = &words[custom + 1..];
+        assert_eq!(
+            subclasses,
+            ["sofia::register", "sofia::unregister", "sofia::expire"]
+        );
+        assert!(words[..custom].iter().all(|w| !w.contains("::")));
     }
 
     #[test]

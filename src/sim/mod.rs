@@ -7,7 +7,8 @@
 //!
 //! Code map: `wire` (bytes), `endpoints` (phones, callers, dial strings), `media` (sound
 //! files, prompts, digit-collection arguments), `switch` (the core behind one mutex; its
-//! `apps` submodule runs applications, DTMF and transfers), `server` (sockets).
+//! `apps` submodule runs applications, DTMF and transfers; `registrations` phone REGISTER,
+//! unregister and expiry), `server` (sockets).
 
 mod endpoints;
 mod media;
@@ -139,12 +140,50 @@ impl SimHandle {
         self.shared.lock_runtime().addr
     }
 
+    /// Adds (or replaces) a phone. It starts registered, silently (no events), unless its
+    /// behaviour is `PhoneBehavior::Unregistered`: then it is unreachable until
+    /// `register_phone`, after which it rings without answering (`NoAnswer`) until
+    /// `set_phone_behavior` says otherwise.
     pub fn add_phone(&self, spec: PhoneSpec) {
         self.shared.run(|core| core.add_phone(spec));
     }
 
+    /// `PhoneBehavior::Unregistered` drops the phone's registration silently (no events)
+    /// and keeps its answer behaviour for a later `register_phone`; any other behaviour
+    /// becomes its answer behaviour and silently registers it.
     pub fn set_phone_behavior(&self, user: &str, b: PhoneBehavior) {
         self.shared.run(|core| core.set_phone_behavior(user, b));
+    }
+
+    /// The phone sends REGISTER (`Expires: 120`) and becomes reachable with its answer
+    /// behaviour. Events (as captured): CUSTOM `sofia::pre_register`,
+    /// `sofia::register_attempt`, `sofia::register`, plus MESSAGE_QUERY on the phone's
+    /// first REGISTER ever (phones from `add_phone` count as having registered). Also a
+    /// re-register of a registered phone. False (nothing happens) for an unknown user.
+    pub fn register_phone(&self, user: &str) -> bool {
+        self.shared.run(|core| core.register_phone(user))
+    }
+
+    /// The phone sends REGISTER with `Expires: 0`; originates to it then fail with
+    /// `USER_NOT_REGISTERED`. Events: CUSTOM `sofia::pre_register`,
+    /// `sofia::register_attempt`, PRESENCE_IN (`status: Unregistered`), CUSTOM
+    /// `sofia::unregister`. False (nothing happens) if the user is unknown or not registered.
+    pub fn unregister_phone(&self, user: &str) -> bool {
+        self.shared.run(|core| core.unregister_phone(user))
+    }
+
+    /// The switch expires the phone's registration (the phone stopped refreshing it);
+    /// originates to it then fail with `USER_NOT_REGISTERED`. Events: CUSTOM
+    /// `sofia::expire` then PRESENCE_IN (`rpid: away`). Happens at once (the real switch
+    /// takes Expires + 60 s, checked every 30 s). False (nothing happens) if the user is
+    /// unknown or not registered.
+    pub fn expire_phone(&self, user: &str) -> bool {
+        self.shared.run(|core| core.expire_phone(user))
+    }
+
+    /// Whether the phone is registered; `None` for an unknown user.
+    pub fn phone_registered(&self, user: &str) -> Option<bool> {
+        self.shared.peek(|core| core.phone_registered(user))
     }
 
     /// Places an inbound call; returns the caller channel's uuid.

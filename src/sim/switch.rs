@@ -21,6 +21,7 @@ use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
 mod apps;
+mod registrations;
 
 pub(crate) type ConnId = u64;
 
@@ -62,6 +63,8 @@ const EVENT_NAMES: &[&str] = &[
     "PLAYBACK_START",
     "PLAYBACK_STOP",
     "DTMF",
+    "CUSTOM",
+    "MESSAGE_QUERY",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -77,6 +80,8 @@ pub(crate) struct ConnState {
     format: Option<Format>,
     all: bool,
     mask: u64,
+    /// CUSTOM subclasses subscribed to (the words after `CUSTOM` in `event`).
+    subclasses: Vec<String>,
     filters: Vec<(String, String)>,
 }
 
@@ -88,6 +93,21 @@ impl ConnState {
 
     fn wants(&self, bit: u64) -> bool {
         self.format.is_some() && (self.all || self.mask & bit != 0)
+    }
+
+    /// As `mod_event_socket`: `ALL` gets everything; otherwise the event's bit must be
+    /// set and a CUSTOM event with a subclass must have that subclass subscribed.
+    fn wants_event(&self, bit: u64, ev: &Event) -> bool {
+        if !self.wants(bit) {
+            return false;
+        }
+        if self.all || Some(bit) != event_bit("CUSTOM") {
+            return true;
+        }
+        match ev.get("Event-Subclass") {
+            None => true,
+            Some(sub) => self.subclasses.iter().any(|s| s == sub),
+        }
     }
 
     fn passes_filters(&self, ev: &Event) -> bool {
@@ -258,8 +278,10 @@ impl Channel {
 }
 
 struct Phone {
+    /// How it answers when registered; never `PhoneBehavior::Unregistered`.
     behavior: PhoneBehavior,
     hangup_after_talk: Option<Duration>,
+    reg: registrations::Registration,
 }
 
 /// Timers the core asks for; `Shared` spawns them after releasing the lock.
@@ -359,6 +381,8 @@ pub(crate) struct Core {
     counters: Arc<Counters>,
     sounds: SoundFiles,
     next_token: u64,
+    /// SIP port handed to the next phone added (`network-port` of its registration).
+    next_phone_port: u16,
 }
 
 fn now_unix_us() -> u64 {
@@ -398,6 +422,7 @@ impl Core {
             counters,
             sounds: config.sound_files.clone(),
             next_token: 0,
+            next_phone_port: registrations::FIRST_PHONE_PORT,
         }
     }
 
@@ -451,6 +476,7 @@ impl Core {
                 format: None,
                 all: false,
                 mask: 0,
+                subclasses: Vec::new(),
                 filters: Vec::new(),
             },
         );
@@ -507,7 +533,7 @@ impl Core {
         let mut plain: Option<Vec<u8>> = None;
         let mut json: Option<Vec<u8>> = None;
         for c in self.conns.values() {
-            if !c.wants(bit) || !c.passes_filters(ev) {
+            if !c.wants_event(bit, ev) || !c.passes_filters(ev) {
                 continue;
             }
             let bytes = match c.format {
@@ -1029,7 +1055,7 @@ impl Core {
         let phone_state = target
             .user()
             .and_then(|u| self.phones.get(u))
-            .map(|p| p.behavior.clone());
+            .map(|p| p.effective_behavior());
         let (user, host) = match &target {
             Target::Unsupported(_) => {
                 self.counters
@@ -1650,26 +1676,28 @@ impl Core {
     // ---- handle-level operations --------------------------------------------------
 
     pub(crate) fn add_phone(&mut self, spec: PhoneSpec) {
-        self.phones.insert(
-            spec.user,
-            Phone {
-                behavior: spec.behavior,
-                hangup_after_talk: spec.hangup_after_talk,
-            },
-        );
+        let phone = self.new_phone(spec.behavior, spec.hangup_after_talk);
+        self.phones.insert(spec.user, phone);
     }
 
+    /// `Unregistered` drops the registration silently (no events); any other behaviour
+    /// becomes the answer behaviour and (silently) registers the phone.
     pub(crate) fn set_phone_behavior(&mut self, user: &str, b: PhoneBehavior) {
-        match self.phones.get_mut(user) {
-            Some(p) => p.behavior = b,
-            None => {
-                self.phones.insert(
-                    user.to_string(),
-                    Phone {
-                        behavior: b,
-                        hangup_after_talk: None,
-                    },
-                );
+        if !self.phones.contains_key(user) {
+            let phone = self.new_phone(b, None);
+            self.phones.insert(user.to_string(), phone);
+            return;
+        }
+        let now = self.now_us();
+        if let Some(p) = self.phones.get_mut(user) {
+            if b == PhoneBehavior::Unregistered {
+                p.reg.registered = false;
+            } else {
+                p.behavior = b;
+                if !p.reg.registered {
+                    p.reg.registered = true;
+                    p.reg.registered_us = now;
+                }
             }
         }
     }
@@ -1738,6 +1766,7 @@ impl Core {
                     c.format = None;
                     c.all = false;
                     c.mask = 0;
+                    c.subclasses.clear();
                 }
                 self.reply(
                     conn,
@@ -1747,12 +1776,16 @@ impl Core {
             }
             "nixevent" => {
                 if let Some(c) = self.conns.get_mut(&conn) {
+                    let mut custom = false;
                     for name in rest.split_whitespace() {
-                        if name == "ALL" {
+                        if custom {
+                            c.subclasses.retain(|s| s != name);
+                        } else if name == "ALL" {
                             c.all = false;
                             c.mask = 0;
                         } else if let Some(bit) = event_bit(name) {
                             c.mask &= !bit;
+                            custom = name == "CUSTOM";
                         }
                     }
                 }
@@ -1806,14 +1839,21 @@ impl Core {
             return;
         };
         c.format = Some(fmt);
+        // As mod_event_socket: every word after CUSTOM is a subclass name.
         let mut custom = false;
         for w in words {
             if custom {
-                continue; // CUSTOM subclasses: none are modelled
+                if !c.subclasses.iter().any(|s| s == w) {
+                    c.subclasses.push(w.to_string());
+                }
+                continue;
             }
             match w {
                 "ALL" => c.all = true,
-                "CUSTOM" => custom = true,
+                "CUSTOM" => {
+                    custom = true;
+                    c.mask |= event_bit("CUSTOM").unwrap_or(0);
+                }
                 name => {
                     if let Some(bit) = event_bit(name) {
                         c.mask |= bit;
@@ -2127,6 +2167,7 @@ impl Core {
                 let json = args.next() == Some("json");
                 (self.dump(&first, json), None)
             }
+            "show" if first == "registrations" => (self.show_registrations(arg), None),
             "show" => (self.show(arg), None),
             "fsctl" if first == "shutdown" => (
                 "+OK\n".to_string(),

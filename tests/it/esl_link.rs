@@ -6,7 +6,9 @@ use std::time::Duration;
 use switchboard::engine::{ChannelUuid, Input, SwitchCommand, SwitchName};
 use switchboard::esl::{run_switch, Outgoing, SwitchInput, SwitchSettings};
 use switchboard::metrics::Metrics;
-use switchboard::sim::{CallSpec, EntryPoint, SimConfig, SimHandle, Simulator};
+use switchboard::sim::{
+    CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator,
+};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -120,4 +122,40 @@ async fn a_caller_with_unreadable_skills_is_still_queued() {
     };
     assert_eq!(p.channel.to_string(), uuid);
     assert!(p.skills.is_empty());
+}
+
+#[tokio::test]
+async fn phone_registration_changes_reach_the_engine() {
+    let mut link = link("").await;
+    link.sim.add_phone(PhoneSpec {
+        user: "1001".into(),
+        behavior: PhoneBehavior::Answer {
+            after: Duration::from_millis(10),
+        },
+        hangup_after_talk: None,
+    });
+    next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    let registration = |i: &Input| matches!(i, Input::PhoneRegistration { .. });
+    let expected = |registered: bool, cause: &str| Input::PhoneRegistration {
+        switch: SwitchName::new("fs1").expect("name"),
+        user: "1001".into(),
+        registered,
+        cause: cause.into(),
+    };
+
+    assert!(link.sim.unregister_phone("1001"));
+    assert_eq!(
+        next_input(&mut link, registration).await,
+        expected(false, "unregister")
+    );
+    assert!(link.sim.register_phone("1001"));
+    assert_eq!(
+        next_input(&mut link, registration).await,
+        expected(true, "register")
+    );
+    assert!(link.sim.expire_phone("1001"));
+    assert_eq!(
+        next_input(&mut link, registration).await,
+        expected(false, "expire")
+    );
 }

@@ -1270,3 +1270,187 @@ async fn bridging_over_hold_music_ends_it_with_playback_error_like_the_capture()
     )
     .await;
 }
+
+// ---- phone registrations (`register` capture) ------------------------------------------
+
+/// Headers whose values belong to the capture machine, the moment or the sipp phone.
+const REGISTER_VOLATILE: &[&str] = &[
+    "Core-UUID",
+    "FreeSWITCH-Hostname",
+    "FreeSWITCH-Switchname",
+    "FreeSWITCH-IPv4",
+    "FreeSWITCH-IPv6",
+    "Event-Date-Local",
+    "Event-Date-GMT",
+    "Event-Date-Timestamp",
+    "Event-Sequence",
+    "call-id",
+    "VM-Call-ID",
+    "network-port",
+];
+
+fn event_frames(frames: &[Frame]) -> Vec<&Frame> {
+    frames
+        .iter()
+        .filter(|f| f.event.is_some())
+        .filter(|f| !f.ev("Event-Name").is_some_and(|n| EXCLUDED.contains(&n)))
+        .collect()
+}
+
+fn ev_label(f: &Frame) -> String {
+    match f.ev("Event-Subclass") {
+        Some(s) => format!("CUSTOM {s}"),
+        None => f.ev("Event-Name").unwrap_or("").to_string(),
+    }
+}
+
+/// `"" <sip:1001@127.0.0.1:5081>` without the phone's port.
+fn without_port(contact: &str) -> &str {
+    contact.rsplit_once(':').map_or(contact, |(a, _)| a)
+}
+
+#[tokio::test]
+async fn register_unregister_and_expire_events_match_the_register_capture() {
+    let Some(dir) = traces_dir() else { return };
+    let captured = std::fs::read(dir.join("register.plain.c1.rx")).expect("read capture");
+    let (cap_frames, rest) = frames_of(&captured);
+    assert_eq!(rest, 0);
+    let cap_events = event_frames(&cap_frames);
+    let cap_api: Vec<&Frame> = cap_frames
+        .iter()
+        .filter(|f| f.header("Content-Type") == Some("api/response"))
+        .collect();
+
+    // The capture's scenario: REGISTER, REGISTER again, Expires: 0, REGISTER, expiry.
+    let sim = start_default().await;
+    sim.add_phone(PhoneSpec {
+        user: "1001".into(),
+        behavior: PhoneBehavior::Unregistered,
+        hangup_after_talk: None,
+    });
+    let mut s = TcpStream::connect(sim.esl_addr()).await.expect("connect");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    async fn read_until(s: &mut TcpStream, got: &mut Vec<u8>, buf: &mut [u8], n: usize) {
+        while frames_of(got).0.len() < n {
+            match tokio::time::timeout(Duration::from_secs(5), s.read(buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => panic!("connection closed"),
+                Ok(Ok(k)) => got.extend_from_slice(&buf[..k]),
+                Err(_) => panic!("timed out after {} frames", frames_of(got).0.len()),
+            }
+        }
+    }
+    read_until(&mut s, &mut got, &mut buf, 1).await;
+    s.write_all(b"auth ClueCon\n\n").await.expect("write");
+    read_until(&mut s, &mut got, &mut buf, 2).await;
+    s.write_all(b"event plain ALL\n\n").await.expect("write");
+    read_until(&mut s, &mut got, &mut buf, 3).await;
+
+    assert!(sim.register_phone("1001"));
+    read_until(&mut s, &mut got, &mut buf, 7).await;
+    s.write_all(b"api show registrations as json\n\n")
+        .await
+        .expect("write");
+    read_until(&mut s, &mut got, &mut buf, 9).await; // reply + API event
+    assert!(sim.register_phone("1001"));
+    assert!(sim.unregister_phone("1001"));
+    assert!(sim.register_phone("1001"));
+    assert!(sim.expire_phone("1001"));
+    read_until(&mut s, &mut got, &mut buf, 21).await;
+    s.write_all(b"api show registrations as json\n\n")
+        .await
+        .expect("write");
+    read_until(&mut s, &mut got, &mut buf, 23).await;
+
+    let (sim_frames, _) = frames_of(&got);
+    let sim_events = event_frames(&sim_frames);
+    let labels = |evs: &[&Frame]| evs.iter().map(|f| ev_label(f)).collect::<Vec<_>>();
+    assert_eq!(labels(&sim_events), labels(&cap_events));
+
+    // Event-Sequence steps within each REGISTER / expiry (gaps included).
+    let groups = [0..4, 4..7, 7..11, 11..14, 14..16];
+    let seq = |f: &Frame| {
+        f.ev("Event-Sequence")
+            .and_then(|v| v.parse::<i64>().ok())
+            .expect("Event-Sequence")
+    };
+    for g in groups {
+        let steps = |evs: &[&Frame]| {
+            evs[g.clone()]
+                .windows(2)
+                .map(|w| seq(w[1]) - seq(w[0]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(steps(&sim_events), steps(&cap_events), "group {g:?}");
+    }
+
+    for (i, (ours, theirs)) in sim_events.iter().zip(&cap_events).enumerate() {
+        let label = ev_label(theirs);
+        let (oh, _) = ours.event.as_ref().expect("event");
+        let (th, _) = theirs.event.as_ref().expect("event");
+        let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(names(oh), names(th), "header names of #{i} {label}");
+        for (k, v) in th {
+            let mine = ours.ev(k).unwrap_or("");
+            if REGISTER_VOLATILE.contains(&k.as_str()) {
+                continue;
+            }
+            match k.as_str() {
+                "user-agent" if v != "Registered(UDP)" => {}
+                "contact" => assert_eq!(without_port(mine), without_port(v), "#{i} {label} {k}"),
+                // The capture's last REGISTER asked for `Expires: 10`; ours always ask 120.
+                "expires" if (11..14).contains(&i) => assert_eq!(mine, "120", "#{i} {label}"),
+                "expires" if label == "CUSTOM sofia::expire" => {
+                    assert!(mine.parse::<u64>().is_ok(), "#{i} {label} expires {mine}")
+                }
+                _ => assert_eq!(mine, v, "#{i} {label} {k}"),
+            }
+        }
+    }
+
+    // `show registrations as json`: one row, the capture's keys and values.
+    let sim_api: Vec<&Frame> = sim_frames
+        .iter()
+        .filter(|f| f.header("Content-Type") == Some("api/response"))
+        .collect();
+    assert_eq!(sim_api.len(), 2);
+    let row = |f: &Frame| {
+        let v: serde_json::Value = serde_json::from_slice(&f.body).expect("json");
+        assert_eq!(v["row_count"], 1);
+        v["rows"][0].as_object().expect("row").clone()
+    };
+    let (ours, theirs) = (row(sim_api[0]), row(cap_api[0]));
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for k in [
+        "reg_user",
+        "realm",
+        "network_ip",
+        "network_proto",
+        "metadata",
+    ] {
+        assert_eq!(ours[k], theirs[k], "{k}");
+    }
+    let url = |m: &serde_json::Map<String, serde_json::Value>| {
+        without_port(m["url"].as_str().unwrap_or("")).to_string()
+    };
+    assert_eq!(url(&ours), url(&theirs));
+    // Registration time + Expires (120) + the late margin (60).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let expires: u64 = ours["expires"]
+        .as_str()
+        .unwrap_or("")
+        .parse()
+        .expect("expires");
+    assert!(
+        (now + 175..=now + 181).contains(&expires),
+        "{expires} vs {now}"
+    );
+    // After the expiry: the capture's empty answer, byte for byte.
+    assert_eq!(sim_api[1].body, cap_api[3].body);
+}

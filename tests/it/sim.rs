@@ -986,3 +986,222 @@ async fn missing_prompts_are_not_found_and_uuid_break_stops_a_playing_one() {
     assert_eq!(done.header_str("Application-Response"), Some("FILE PLAYED"));
     assert_eq!(sim.channel(&caller).and_then(|c| c.running_app), None);
 }
+
+// ---- phone registrations --------------------------------------------------------------
+
+async fn connect_with(sim: &SimHandle, subscription: &str) -> (EslClient, EslEventStream) {
+    let addr = sim.esl_addr();
+    let (client, events) = EslClient::connect("127.0.0.1", addr.port(), "ClueCon")
+        .await
+        .expect("connect");
+    client
+        .subscribe_events_raw(EventFormat::Plain, subscription)
+        .await
+        .expect("subscribe");
+    (client, events)
+}
+
+fn name_of(ev: &EslEvent) -> String {
+    match ev.header_str("Event-Subclass") {
+        Some(sub) => format!("CUSTOM {sub}"),
+        None => ev.header_str("Event-Name").unwrap_or("").to_string(),
+    }
+}
+
+async fn next_name(events: &mut EslEventStream) -> String {
+    name_of(&wait_event(events, |_| true).await)
+}
+
+#[tokio::test]
+async fn register_unregister_and_expire_emit_the_captured_event_sequences() {
+    let sim = start_sim().await;
+    sim.add_phone(phone("1001", PhoneBehavior::Unregistered));
+    let (_c, mut events) = connect_with(
+        &sim,
+        "PRESENCE_IN MESSAGE_QUERY CUSTOM sofia::pre_register sofia::register_attempt \
+         sofia::register sofia::unregister sofia::expire",
+    )
+    .await;
+    assert!(sim.register_phone("1001"));
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(next_name(&mut events).await);
+    }
+    assert_eq!(
+        seen,
+        [
+            "CUSTOM sofia::pre_register",
+            "CUSTOM sofia::register_attempt",
+            "CUSTOM sofia::register",
+            "MESSAGE_QUERY"
+        ]
+    );
+    // A re-register has no MESSAGE_QUERY.
+    assert!(sim.register_phone("1001"));
+    assert!(sim.unregister_phone("1001"));
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        seen.push(next_name(&mut events).await);
+    }
+    assert_eq!(
+        seen,
+        [
+            "CUSTOM sofia::pre_register",
+            "CUSTOM sofia::register_attempt",
+            "CUSTOM sofia::register",
+            "CUSTOM sofia::pre_register",
+            "CUSTOM sofia::register_attempt",
+            "PRESENCE_IN",
+            "CUSTOM sofia::unregister",
+        ]
+    );
+    assert!(sim.register_phone("1001"));
+    assert!(sim.expire_phone("1001"));
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(wait_event(&mut events, |_| true).await);
+    }
+    let names: Vec<String> = seen.iter().map(name_of).collect();
+    assert_eq!(
+        names,
+        [
+            "CUSTOM sofia::pre_register",
+            "CUSTOM sofia::register_attempt",
+            "CUSTOM sofia::register",
+            "CUSTOM sofia::expire",
+            "PRESENCE_IN",
+        ]
+    );
+    assert_eq!(seen[3].header_str("user"), Some("1001"));
+    assert_eq!(seen[4].header_str("rpid"), Some("away"));
+    assert_eq!(seen[4].header_str("status"), Some("Unregistered"));
+    assert_eq!(sim.phone_registered("1001"), Some(false));
+}
+
+#[tokio::test]
+async fn custom_events_reach_only_connections_subscribed_to_their_subclass() {
+    let sim = start_sim().await;
+    sim.add_phone(phone(
+        "1001",
+        PhoneBehavior::Answer {
+            after: Duration::from_millis(10),
+        },
+    ));
+    // Every word after CUSTOM is a subclass: PRESENCE_IN here is not an event name.
+    let (_a, mut only_unregister) =
+        connect_with(&sim, "CUSTOM sofia::unregister PRESENCE_IN").await;
+    // CUSTOM without subclasses: no sofia:: event at all.
+    let (_b, mut presence_only) = connect_with(&sim, "PRESENCE_IN CUSTOM").await;
+    assert!(sim.register_phone("1001"));
+    assert!(sim.unregister_phone("1001"));
+    assert!(sim.register_phone("1001"));
+    assert!(sim.expire_phone("1001"));
+    assert!(sim.register_phone("1001"));
+    assert!(sim.unregister_phone("1001"));
+    assert_eq!(
+        next_name(&mut only_unregister).await,
+        "CUSTOM sofia::unregister"
+    );
+    assert_eq!(
+        next_name(&mut only_unregister).await,
+        "CUSTOM sofia::unregister"
+    );
+    let first = wait_event(&mut presence_only, |_| true).await;
+    assert_eq!(name_of(&first), "PRESENCE_IN");
+    assert_eq!(first.header_str("presence-source"), Some("register"));
+    let second = wait_event(&mut presence_only, |_| true).await;
+    assert_eq!(name_of(&second), "PRESENCE_IN");
+    assert_eq!(second.header_str("rpid"), Some("away"));
+}
+
+#[tokio::test]
+async fn unregistered_or_expired_phones_fail_originates_until_they_register_again() {
+    let sim = start_sim().await;
+    sim.add_phone(phone(
+        "1001",
+        PhoneBehavior::Answer {
+            after: Duration::from_millis(10),
+        },
+    ));
+    let (client, _events) = connect(&sim).await;
+    let originate = "originate {origination_uuid=%s}user/1001 &park";
+    let call = |n: u32| originate.replace("%s", &format!("7f0c6a3e-0000-4000-8000-00000000000{n}"));
+    assert!(api(&client, &call(1)).await.starts_with("+OK"));
+    assert!(sim.unregister_phone("1001"));
+    assert_eq!(api(&client, &call(2)).await, "-ERR USER_NOT_REGISTERED\n");
+    assert!(sim.register_phone("1001"));
+    assert!(api(&client, &call(3)).await.starts_with("+OK"));
+    assert!(sim.expire_phone("1001"));
+    assert_eq!(api(&client, &call(4)).await, "-ERR USER_NOT_REGISTERED\n");
+    assert!(sim.register_phone("1001"));
+    assert!(api(&client, &call(5)).await.starts_with("+OK"));
+}
+
+#[tokio::test]
+async fn registration_calls_on_unknown_or_unregistered_phones_do_nothing() {
+    let sim = start_sim().await;
+    assert!(!sim.register_phone("nobody"));
+    assert!(!sim.unregister_phone("nobody"));
+    assert!(!sim.expire_phone("nobody"));
+    assert_eq!(sim.phone_registered("nobody"), None);
+    sim.add_phone(phone("1001", PhoneBehavior::Busy));
+    assert_eq!(sim.phone_registered("1001"), Some(true));
+    assert!(sim.unregister_phone("1001"));
+    assert!(!sim.unregister_phone("1001"));
+    assert!(!sim.expire_phone("1001"));
+    // The fault-injection behaviour and the registration are the same thing.
+    sim.set_phone_behavior("1001", PhoneBehavior::Busy);
+    assert_eq!(sim.phone_registered("1001"), Some(true));
+    sim.set_phone_behavior("1001", PhoneBehavior::Unregistered);
+    assert_eq!(sim.phone_registered("1001"), Some(false));
+}
+
+#[tokio::test]
+async fn show_registrations_as_json_lists_registered_phones() {
+    let sim = start_sim().await;
+    let (client, _events) = connect(&sim).await;
+    assert_eq!(
+        api(&client, "show registrations as json").await,
+        "{\"row_count\": 0}\n"
+    );
+    sim.add_phone(phone("1002", PhoneBehavior::NoAnswer));
+    sim.add_phone(phone("1001", PhoneBehavior::NoAnswer));
+    let body = api(&client, "show registrations as json").await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["row_count"], 2);
+    let row = &v["rows"][0];
+    let keys: Vec<&str> = row
+        .as_object()
+        .expect("row")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = [
+        "reg_user",
+        "realm",
+        "token",
+        "url",
+        "expires",
+        "network_ip",
+        "network_port",
+        "network_proto",
+        "hostname",
+        "metadata",
+    ];
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want);
+    assert_eq!(row["reg_user"], "1001");
+    assert_eq!(row["network_proto"], "udp");
+    let url = row["url"].as_str().expect("url");
+    assert!(
+        url.starts_with("sofia/internal/sip:1001@127.0.0.1:"),
+        "{url}"
+    );
+    assert!(sim.unregister_phone("1001"));
+    let body = api(&client, "show registrations as json").await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["row_count"], 1);
+    assert_eq!(v["rows"][0]["reg_user"], "1002");
+}
