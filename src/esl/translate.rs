@@ -15,7 +15,8 @@ use crate::engine::{
 /// `CUSTOM` must come last: FreeSWITCH (`mod_event_socket`) takes every word after `CUSTOM` as
 /// a subclass name, and delivers a CUSTOM event only if its `Event-Subclass` is one of them.
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB \
-     HEARTBEAT SHUTDOWN DTMF CUSTOM sofia::register sofia::unregister sofia::expire";
+     HEARTBEAT SHUTDOWN DTMF PRESENCE_PROBE CUSTOM sofia::register sofia::unregister \
+     sofia::expire";
 
 /// What an event means for us.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +77,7 @@ fn channel_of(event: &EslEvent) -> Result<ChannelUuid, String> {
 pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
     match event.event_type() {
         Some(EslEventType::ChannelPark) => park(switch, event),
+        Some(EslEventType::PresenceProbe) => presence_probe(switch, event),
         Some(EslEventType::ChannelAnswer) => match channel_of(event) {
             Ok(channel) if ours_originated(event) => Translated::Input(Input::ChannelAnswered {
                 switch: switch.clone(),
@@ -192,6 +194,25 @@ fn custom(switch: &SwitchName, event: &EslEvent) -> Translated {
             cause: cause.to_owned(),
         }),
         None => Translated::Malformed(format!("sofia::{cause} without from-user/username")),
+    }
+}
+
+/// A phone subscribed to one of our BLF names (`agent+<id>@…` or `queue+<id>@…`); other
+/// probes (ordinary users' presence) are none of ours.
+fn presence_probe(switch: &SwitchName, event: &EslEvent) -> Translated {
+    let Some(to) = event.header_str("to") else {
+        return Translated::Ignored;
+    };
+    let user = to.split('@').next().unwrap_or_default();
+    match user.split_once('+') {
+        Some((proto @ ("agent" | "queue"), id)) if !id.is_empty() => {
+            Translated::Input(Input::PresenceProbe {
+                switch: switch.clone(),
+                proto: proto.to_owned(),
+                id: id.to_owned(),
+            })
+        }
+        _ => Translated::Ignored,
     }
 }
 

@@ -181,6 +181,17 @@ impl SimHandle {
         self.shared.run(|core| core.expire_phone(user))
     }
 
+    /// A phone registered as `watcher` subscribes a BLF key to `target` (`agent+1001`): the
+    /// switch fires PRESENCE_PROBE, as the real one does.
+    pub fn probe_presence(&self, watcher: &str, target: &str) {
+        self.shared.run(|core| core.probe_presence(watcher, target))
+    }
+
+    /// Every `sendevent` received so far: the event name and its headers, in order.
+    pub fn sent_events(&self) -> Vec<(String, Vec<(String, String)>)> {
+        self.shared.peek(|core| core.sent_events())
+    }
+
     /// Whether the phone is registered; `None` for an unknown user.
     pub fn phone_registered(&self, user: &str) -> Option<bool> {
         self.shared.peek(|core| core.phone_registered(user))

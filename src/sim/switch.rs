@@ -21,6 +21,7 @@ use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
 mod apps;
+mod presence;
 mod registrations;
 
 pub(crate) type ConnId = u64;
@@ -60,6 +61,7 @@ const EVENT_NAMES: &[&str] = &[
     "HEARTBEAT",
     "SHUTDOWN",
     "PRESENCE_IN",
+    "PRESENCE_PROBE",
     "PLAYBACK_START",
     "PLAYBACK_STOP",
     "DTMF",
@@ -383,6 +385,8 @@ pub(crate) struct Core {
     next_token: u64,
     /// SIP port handed to the next phone added (`network-port` of its registration).
     next_phone_port: u16,
+    /// Every `sendevent` received, as its event name and headers, in order.
+    sent_events: Vec<(String, Vec<(String, String)>)>,
 }
 
 fn now_unix_us() -> u64 {
@@ -423,6 +427,7 @@ impl Core {
             sounds: config.sound_files.clone(),
             next_token: 0,
             next_phone_port: registrations::FIRST_PHONE_PORT,
+            sent_events: Vec::new(),
         }
     }
 
@@ -1807,6 +1812,10 @@ impl Core {
             "api" => self.api(conn, rest),
             "bgapi" => {
                 self.bgapi(conn, rest);
+                Flow::Continue
+            }
+            "sendevent" => {
+                self.sendevent(conn, rest, cmd);
                 Flow::Continue
             }
             "sendmsg" => {

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub database_url: String,
+    /// Publish BLF presence in this domain (the controller's `[presence] domain`).
+    pub presence_domain: Option<String>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -120,6 +122,11 @@ pub struct Setup {
 }
 
 pub async fn spawn_setup(setup: Setup) -> TestApp {
+    spawn_setup_with_presence(setup, None).await
+}
+
+/// As `spawn_setup`, publishing BLF presence in `domain` when given.
+pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> TestApp {
     let sim = start_sim_with(setup.entries).await;
     for a in &setup.agents {
         sim.add_phone(PhoneSpec {
@@ -136,8 +143,10 @@ pub async fn spawn_setup(setup: Setup) -> TestApp {
         base: String::new(),
         http: reqwest::Client::new(),
         database_url,
+        presence_domain: None,
         _dir: dir,
     };
+    app.presence_domain = domain.map(str::to_owned);
     app.start_with(setup.queues, &setup.agents).await;
     app
 }
@@ -159,6 +168,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         base: String::new(),
         http: reqwest::Client::new(),
         database_url,
+        presence_domain: None,
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -212,7 +222,7 @@ impl TestApp {
                 .collect(),
             busy_backoff: Duration::from_secs(60),
             seed: 0,
-            presence_domain: None,
+            presence_domain: self.presence_domain.clone(),
         })
         .await
         .expect("start controller");

@@ -1,5 +1,6 @@
 //! All integration tests link into this one binary; one module per area.
 
+mod agents;
 mod esl_link;
 mod fidelity;
 mod flows;

@@ -1,0 +1,142 @@
+//! Agents at desk phones, end to end: registration awareness and BLF lamps through the
+//! simulator's real event formats.
+
+use switchboard::engine::{AgentStatus, QueueRouting};
+use switchboard::sim::CallSpec;
+
+use crate::harness::{
+    eventually, queue_row, spawn_setup, spawn_setup_with_presence, Agent, Setup, TestApp, ENTRY,
+};
+
+async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
+    eventually(&format!("{agent} is {}", status.as_str()), || async move {
+        app.running()
+            .snapshot()
+            .agents
+            .iter()
+            .any(|a| a.id.as_str() == agent && a.status == status)
+    })
+    .await;
+}
+
+fn support(agents: Vec<Agent>) -> Setup {
+    Setup {
+        queues: vec![queue_row("support", QueueRouting::default())],
+        agents,
+        entries: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn an_agent_whose_phone_unregisters_gets_no_calls_until_it_registers_again() {
+    let app = spawn_setup(support(vec![Agent::answering("1001")])).await;
+    app.connected().await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    assert!(app.sim.unregister_phone("1001"));
+    wait_status(&app, "1001", AgentStatus::Unreachable).await;
+    let agent: serde_json::Value = app
+        .get("/v1/agents/1001")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(agent["reason"], "unregister");
+    let caller = app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    eventually("the caller waits", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
+    assert!(app.sim.register_phone("1001"));
+    eventually("the caller is bridged once the phone is back", || async {
+        app.sim
+            .channel(&caller)
+            .is_some_and(|c| c.bridged_to.is_some())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_agent_whose_registration_expires_mid_call_is_unreachable_after_it() {
+    let app = spawn_setup(support(vec![Agent::answering("1001")])).await;
+    app.connected().await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    let caller = app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    wait_status(&app, "1001", AgentStatus::OnCall).await;
+    assert!(app.sim.expire_phone("1001"));
+    // The call goes on: the expiry changes nothing until it ends (the unreachable state that
+    // follows proves the expiry was seen).
+    assert!(app
+        .sim
+        .channel(&caller)
+        .is_some_and(|c| c.bridged_to.is_some()));
+    app.sim.hangup(&caller, "NORMAL_CLEARING");
+    wait_status(&app, "1001", AgentStatus::Unreachable).await;
+}
+
+fn presence_of<'a>(
+    events: &'a [(String, Vec<(String, String)>)],
+    from: &str,
+) -> Vec<&'a [(String, String)]> {
+    events
+        .iter()
+        .filter(|(name, headers)| {
+            name == "PRESENCE_IN"
+                && headers
+                    .iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case("from") && v == from)
+        })
+        .map(|(_, headers)| headers.as_slice())
+        .collect()
+}
+
+/// Header names are case-insensitive for FreeSWITCH (the ESL client capitalises some).
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn blf_lamps_follow_the_agent_and_the_queue_and_a_new_subscriber_gets_the_lamp_again() {
+    let app = spawn_setup_with_presence(
+        support(vec![Agent::answering("1001").logged_out()]),
+        Some("127.0.0.1"),
+    )
+    .await;
+    app.connected().await;
+    eventually("the logged-out lamp is published", || async {
+        presence_of(&app.sim.sent_events(), "1001@127.0.0.1")
+            .iter()
+            .any(|h| header(h, "status") == Some("Logged Out"))
+    })
+    .await;
+    app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    eventually("the queue lamp blinks with one caller waiting", || async {
+        presence_of(&app.sim.sent_events(), "support@127.0.0.1")
+            .iter()
+            .any(|h| {
+                header(h, "proto") == Some("queue")
+                    && header(h, "status") == Some("1 waiting")
+                    && header(h, "answer-state") == Some("early")
+            })
+    })
+    .await;
+    assert_eq!(app.set_agent_state("1001", "available").await.status(), 200);
+    eventually("the agent lamp is lit for the call", || async {
+        presence_of(&app.sim.sent_events(), "1001@127.0.0.1")
+            .iter()
+            .any(|h| {
+                header(h, "proto") == Some("agent")
+                    && header(h, "answer-state") == Some("confirmed")
+                    && header(h, "status") == Some("On The Phone")
+            })
+    })
+    .await;
+    let before = presence_of(&app.sim.sent_events(), "1001@127.0.0.1").len();
+    app.sim.probe_presence("1002", "agent+1001");
+    eventually("a new subscriber's probe gets the lamp again", || async {
+        presence_of(&app.sim.sent_events(), "1001@127.0.0.1").len() > before
+    })
+    .await;
+}
