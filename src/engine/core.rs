@@ -793,6 +793,7 @@ impl Engine {
             queue.last_position = position;
         }
         let ring_timeout = queue.settings.ring_timeout;
+        let queue_name = queue.settings.name.clone();
         self.legs.insert(
             leg.clone(),
             LegOwner::Agent {
@@ -830,6 +831,7 @@ impl Engine {
                 timeout: ring_timeout,
                 caller_number,
                 caller_name,
+                queue_name,
             },
         });
         // The switch gives up at originate_timeout; this guards against a reply that never comes.

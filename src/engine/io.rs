@@ -180,6 +180,8 @@ pub enum SwitchCommand {
         timeout: Duration,
         caller_number: String,
         caller_name: String,
+        /// Shown on the agent's phone before the caller: `[<queue name>] <caller>`.
+        queue_name: String,
     },
     /// Stop whatever plays on the channel (hold music) before bridging.
     Break {

@@ -126,6 +126,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             timeout,
             caller_number,
             caller_name,
+            queue_name,
         } => {
             let dial = check_dial_string(dial_string)?;
             let mut vars = format!(
@@ -137,7 +138,17 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             if !number.is_empty() {
                 vars.push_str(&format!(",origination_caller_id_number={number}"));
             }
-            let name = sanitize_name(caller_name);
+            // The agent's display while it rings: `[Support] Caller Name` (or the number).
+            let caller = match sanitize_name(caller_name) {
+                name if name.is_empty() => number.clone(),
+                name => name,
+            };
+            let label = sanitize_name(queue_name);
+            let name = match (label.is_empty(), caller.is_empty()) {
+                (true, _) => caller,
+                (false, true) => format!("[{label}]"),
+                (false, false) => format!("[{label}] {caller}"),
+            };
             if !name.is_empty() {
                 vars.push_str(&format!(",origination_caller_id_name='{name}'"));
             }
@@ -298,13 +309,14 @@ mod tests {
                 timeout: Duration::from_secs(20),
                 caller_number: number.into(),
                 caller_name: name.into(),
+                queue_name: "Support".into(),
             },
             "",
         )
     }
 
     #[test]
-    fn originate_names_the_leg_and_parks_it() {
+    fn originate_names_the_leg_parks_it_and_shows_the_queue_and_caller_on_the_phone() {
         let wire = originate("+4930123456", "Caller 1001", "user/1001").expect("safe");
         assert_eq!(
             wire,
@@ -312,7 +324,7 @@ mod tests {
                 "originate {origination_uuid=c27d4048-9d23-4e28-8b5c-8db4120b83e2,originate_timeout=20,\
                  switchboard_role=agent,switchboard_call_id=00000000-0000-0000-0000-000000000001,\
                  switchboard_agent_id=1001,switchboard_queue=support,\
-                 origination_caller_id_number=+4930123456,origination_caller_id_name='Caller 1001'}\
+                 origination_caller_id_number=+4930123456,origination_caller_id_name='[Support] Caller 1001'}\
                  user/1001 &park()"
                     .into()
             )

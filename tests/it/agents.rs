@@ -140,3 +140,37 @@ async fn blf_lamps_follow_the_agent_and_the_queue_and_a_new_subscriber_gets_the_
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_agents_phone_shows_the_queue_and_the_caller_while_it_rings() {
+    let mut queue = queue_row("support", QueueRouting::default());
+    queue.name = "Support".into();
+    let app = spawn_setup(Setup {
+        queues: vec![queue],
+        agents: vec![Agent::answering("1001")],
+        entries: Vec::new(),
+    })
+    .await;
+    app.connected().await;
+    let caller = app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    eventually("the agent's leg is up", || async {
+        app.sim
+            .channel(&caller)
+            .is_some_and(|c| c.bridged_to.is_some())
+    })
+    .await;
+    let leg = app
+        .sim
+        .channel(&caller)
+        .and_then(|c| c.bridged_to)
+        .and_then(|leg| app.sim.channel(&leg))
+        .expect("agent leg");
+    assert_eq!(
+        leg.variable("origination_caller_id_name"),
+        Some("[Support] Caller 4930111")
+    );
+    assert_eq!(
+        leg.variable("origination_caller_id_number"),
+        Some("4930111")
+    );
+}
