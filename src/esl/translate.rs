@@ -20,6 +20,8 @@ pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP 
 
 /// What an event means for us.
 #[derive(Debug, Clone, PartialEq)]
+// Built once per event and moved on at once; boxing the input would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum Translated {
     Input(Input),
     /// The switch is going down; its channels go with it.
