@@ -819,6 +819,7 @@ mod end_to_end {
             busy_backoff: Duration::from_secs(1),
             seed: 1,
             presence_domain: None,
+            pause_reasons: Vec::new(),
         })
         .await
         .expect("start");

@@ -21,13 +21,15 @@ pub use problem::Problem;
 use crate::app::EngineHandle;
 use crate::engine::{parse_skill_list, AgentId, CallId, CallUpdate, CommandError, RequestedState};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{PauseReasonRow, Store};
 
 #[derive(Clone)]
 pub struct ApiState {
     pub engine: EngineHandle,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The provisioned pause reasons; when there are any, a pause must give one of them.
+    pub pause_reasons: Arc<Vec<PauseReasonRow>>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -38,6 +40,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/agents", get(agents))
         .route("/v1/agents/{id}", get(agent))
         .route("/v1/agents/{id}/state", put(set_agent_state))
+        .route("/v1/pause-reasons", get(pause_reasons))
         .route("/v1/calls", get(calls))
         .route("/v1/calls/{id}", get(call).patch(update_call))
         .fallback(|| async { Problem::not_found("no such endpoint") })
@@ -99,20 +102,29 @@ fn refused(e: CommandError) -> Problem {
     }
 }
 
-fn pause_reason(reason: Option<String>) -> Result<String, Problem> {
+/// A pause needs a reason code: a provisioned one when any are provisioned.
+fn pause_reason(reason: Option<String>, known: &[PauseReasonRow]) -> Result<String, Problem> {
     let reason = reason.unwrap_or_default();
-    let ok = !reason.is_empty()
-        && reason.len() <= 64
-        && reason
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(reason)
-    } else {
-        Err(Problem::bad_request(
-            "\"paused\" needs a \"reason\": 1-64 letters, digits, '-', '_' or '.'",
-        ))
+    if !crate::config::is_pause_code(&reason) {
+        return Err(Problem::bad_request(
+            "\"paused\" needs a \"reason\": a code of 1-32 letters, digits, '-', '_' or '.'",
+        ));
     }
+    if !known.is_empty() && !known.iter().any(|r| r.code == reason) {
+        let codes: Vec<String> = known
+            .iter()
+            .map(|r| format!("{:?} ({})", r.code, r.name))
+            .collect();
+        return Err(Problem::bad_request(format!(
+            "no pause reason {reason:?}; the provisioned ones are {}",
+            codes.join(", ")
+        )));
+    }
+    Ok(reason)
+}
+
+async fn pause_reasons(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    Json(json!({ "pause_reasons": *state.pause_reasons }))
 }
 
 async fn set_agent_state(
@@ -130,7 +142,7 @@ async fn set_agent_state(
         "available" => RequestedState::Available,
         "logged_out" => RequestedState::LoggedOut,
         "paused" => RequestedState::Paused {
-            reason: pause_reason(change.reason.clone())?,
+            reason: pause_reason(change.reason.clone(), &state.pause_reasons)?,
         },
         other => {
             return Err(Problem::bad_request(format!(

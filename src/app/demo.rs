@@ -96,6 +96,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         busy_backoff: Duration::from_secs(5),
         seed: 0,
         presence_domain: None,
+        pause_reasons: Vec::new(),
     })
     .await?;
 

@@ -52,6 +52,8 @@ pub struct StartOptions {
     pub seed: u64,
     /// The SIP domain of BLF subscriptions (`agent+<id>@<domain>`); `None`: no presence.
     pub presence_domain: Option<String>,
+    /// Applied to the store like queues and agents.
+    pub pause_reasons: Vec<crate::store::PauseReasonRow>,
 }
 
 pub struct Running {
@@ -106,6 +108,10 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     for agent in &options.agents {
         store.upsert_agent(agent).await?;
     }
+    for reason in &options.pause_reasons {
+        store.upsert_pause_reason(reason).await?;
+    }
+    let pause_reasons = Arc::new(store.list_pause_reasons().await?);
 
     let now = clock.now();
     let mut engine = Engine::new(rand::random());
@@ -232,6 +238,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         engine: handle.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
+        pause_reasons,
     });
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
@@ -295,6 +302,11 @@ pub async fn options_from_config(
         busy_backoff: defaults.busy_backoff,
         seed: 0,
         presence_domain: config.presence_domain.clone(),
+        pause_reasons: provisioning
+            .pause_reasons
+            .iter()
+            .map(crate::store::PauseReasonRow::from_provisioned)
+            .collect(),
     })
 }
 

@@ -13,7 +13,10 @@ mod values;
 
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
-pub use provisioning::{ProvisionedAgent, ProvisionedQueue, Provisioning, DEFAULT_HOLD_MUSIC};
+pub use provisioning::{
+    is_pause_code, ProvisionedAgent, ProvisionedPauseReason, ProvisionedQueue, Provisioning,
+    DEFAULT_HOLD_MUSIC,
+};
 pub use settings::{
     Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig, DATABASE_URL_ENV,
 };

@@ -32,6 +32,16 @@ pub const MAX_CALLBACK_RETRIES: u32 = 10;
 pub struct Provisioning {
     pub queues: Vec<ProvisionedQueue>,
     pub agents: Vec<ProvisionedAgent>,
+    pub pause_reasons: Vec<ProvisionedPauseReason>,
+}
+
+/// A reason an agent may pause for: `code` is what the phone sends (digits) or the API names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedPauseReason {
+    pub code: String,
+    pub name: String,
+    /// Time in this pause counts as work (training, back office).
+    pub productive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +77,27 @@ struct RawProvisioning {
     queues: Vec<RawQueue>,
     #[serde(default, rename = "agent")]
     agents: Vec<RawAgent>,
+    #[serde(default, rename = "pause_reason")]
+    pause_reasons: Vec<RawPauseReason>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPauseReason {
+    code: Spanned<String>,
+    name: DisplayName,
+    #[serde(default)]
+    productive: bool,
+}
+
+/// Whether `code` may name a pause reason: what a phone can send as digits, or a short word
+/// for the API (`lunch`, `training`), safe in URLs, logs and channel variables.
+pub fn is_pause_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 32
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[derive(Deserialize)]
@@ -273,7 +304,37 @@ impl Provisioning {
             });
         }
 
-        Ok(Provisioning { queues, agents })
+        let mut codes = HashSet::new();
+        let mut pause_reasons = Vec::with_capacity(raw.pause_reasons.len());
+        for (i, r) in raw.pause_reasons.into_iter().enumerate() {
+            let span = r.code.span();
+            let code = r.code.into_inner();
+            if !is_pause_code(&code) {
+                return Err(src.error_at(
+                    Some(span),
+                    format!("pause_reason[{i}].code"),
+                    "must be 1-32 letters, digits, '-', '_' or '.'",
+                ));
+            }
+            if !codes.insert(code.clone()) {
+                return Err(src.error_at(
+                    Some(span),
+                    format!("pause_reason[{i}].code"),
+                    format!("pause reason {code:?} is declared twice"),
+                ));
+            }
+            pause_reasons.push(ProvisionedPauseReason {
+                code,
+                name: r.name.0,
+                productive: r.productive,
+            });
+        }
+
+        Ok(Provisioning {
+            queues,
+            agents,
+            pause_reasons,
+        })
     }
 }
 
@@ -1675,5 +1736,26 @@ name = "Sales"
         let (line, key, _) = rejected(WAITING, "[queue.callback]", "[queue.call_back]");
         assert_eq!(line, line_of(WAITING, "[queue.callback]"));
         assert_eq!(key, "queue[0].call_back");
+    }
+
+    #[test]
+    fn pause_reasons_are_read_with_their_productivity_and_duplicates_name_their_line() {
+        let ok = parse(
+            "[[pause_reason]]\ncode = \"1\"\nname = \"Lunch\"\n\n\
+             [[pause_reason]]\ncode = \"2\"\nname = \"Training\"\nproductive = true\n",
+        );
+        assert_eq!(ok.pause_reasons.len(), 2);
+        assert!(!ok.pause_reasons[0].productive && ok.pause_reasons[1].productive);
+        let text = "[[pause_reason]]\ncode = \"1\"\nname = \"Lunch\"\n\n\
+                    [[pause_reason]]\ncode = \"1\"\nname = \"Again\"\n";
+        match Provisioning::parse(text, "p.toml") {
+            Err(e) => {
+                assert_eq!(e.key, "pause_reason[1].code");
+                assert_eq!(e.line, Some(6));
+            }
+            Ok(_) => panic!("accepted a duplicate pause reason"),
+        }
+        let bad = "[[pause_reason]]\ncode = \"lunch break\"\nname = \"Lunch\"\n";
+        assert!(Provisioning::parse(bad, "p.toml").is_err());
     }
 }

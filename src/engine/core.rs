@@ -2191,6 +2191,14 @@ impl Engine {
                 priority,
                 at: now,
             }));
+            effects.push(queue_event(
+                call_id,
+                &queue_id,
+                None,
+                QueueEventKind::Enter,
+                format!("priority={priority} adopted"),
+                now,
+            ));
             self.counters.offered += 1;
         }
         let agent_leg = snap

@@ -22,6 +22,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "routing",
         include_str!("../../migrations/sqlite/0002_routing.sql"),
     ),
+    (
+        3,
+        "pause_reasons",
+        include_str!("../../migrations/sqlite/0003_pause_reasons.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -34,6 +39,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         2,
         "routing",
         include_str!("../../migrations/postgres/0002_routing.sql"),
+    ),
+    (
+        3,
+        "pause_reasons",
+        include_str!("../../migrations/postgres/0003_pause_reasons.sql"),
     ),
 ];
 

@@ -26,7 +26,7 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
-pub use rows::{AgentRow, AgentStateRow, CallRow, QueueEventRow, QueueRow};
+pub use rows::{AgentRow, AgentStateRow, CallRow, PauseReasonRow, QueueEventRow, QueueRow};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
 
-use super::rows::{queue_row, AgentRow, Columns, QueueRow};
+use super::rows::{queue_row, AgentRow, Columns, PauseReasonRow, QueueRow};
 use super::{Store, StoreError};
 use crate::config::{
     DialString, ProvisionedAgent, ProvisionedQueue, Provisioning, RoutingDefaults,
@@ -150,7 +150,44 @@ impl Store {
             upsert_agent(&mut tx, &AgentRow::from_provisioned(a)).await?;
         }
         tx.commit().await?;
+        for r in &provisioning.pause_reasons {
+            self.upsert_pause_reason(&PauseReasonRow::from_provisioned(r))
+                .await?;
+        }
         Ok(())
+    }
+
+    /// Adds or replaces a pause reason.
+    pub async fn upsert_pause_reason(&self, reason: &PauseReasonRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pause_reasons (code, name, productive) VALUES ($1, $2, $3) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+             productive = excluded.productive",
+        )
+        .bind(reason.code.as_str())
+        .bind(reason.name.as_str())
+        .bind(i64::from(reason.productive))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// All pause reasons, by code.
+    pub async fn list_pause_reasons(&self) -> Result<Vec<PauseReasonRow>, StoreError> {
+        let rows = sqlx::query("SELECT code, name, productive FROM pause_reasons")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut reasons = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let c = Columns::new(row, "pause_reasons", "code");
+            reasons.push(PauseReasonRow {
+                code: c.text("code")?,
+                name: c.text("name")?,
+                productive: c.int("productive")? != 0,
+            });
+        }
+        reasons.sort_by(|a, b| a.code.cmp(&b.code));
+        Ok(reasons)
     }
 
     /// All queues, by id.

@@ -12,6 +12,26 @@ use crate::engine::{
     QueueRouting, SkillLevel, StateCause, SwitchName, Timestamp,
 };
 
+/// A reason an agent may pause for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PauseReasonRow {
+    /// What the agent enters (digits from the phone) or the API sends.
+    pub code: String,
+    pub name: String,
+    /// Time in this pause counts as work (training, back office).
+    pub productive: bool,
+}
+
+impl PauseReasonRow {
+    pub fn from_provisioned(r: &crate::config::ProvisionedPauseReason) -> Self {
+        Self {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            productive: r.productive,
+        }
+    }
+}
+
 /// A queue as provisioned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueRow {

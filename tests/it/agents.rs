@@ -174,3 +174,43 @@ async fn the_agents_phone_shows_the_queue_and_the_caller_while_it_rings() {
         Some("4930111")
     );
 }
+
+#[tokio::test]
+async fn a_pause_must_give_a_provisioned_reason_and_the_reasons_are_listed() {
+    let mut app = spawn_setup(support(vec![Agent::answering("1001").logged_out()])).await;
+    app.stop_controller().await;
+    app.pause_reasons = vec![switchboard::store::PauseReasonRow {
+        code: "1".into(),
+        name: "Lunch".into(),
+        productive: false,
+    }];
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &[Agent::answering("1001").logged_out()],
+    )
+    .await;
+    let listed: serde_json::Value = app
+        .get("/v1/pause-reasons")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(listed["pause_reasons"][0]["name"], "Lunch");
+    let pause = |reason: &'static str| {
+        app.put_json(
+            "/v1/agents/1001/state",
+            serde_json::json!({ "state": "paused", "reason": reason }),
+        )
+    };
+    let refused = pause("coffee").await;
+    assert_eq!(refused.status(), 400);
+    let problem: serde_json::Value = refused.json().await.unwrap_or_default();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"1\""),
+        "{problem}"
+    );
+    assert_eq!(pause("1").await.status(), 200);
+}

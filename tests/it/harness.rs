@@ -23,6 +23,8 @@ pub struct TestApp {
     pub database_url: String,
     /// Publish BLF presence in this domain (the controller's `[presence] domain`).
     pub presence_domain: Option<String>,
+    /// Pause reasons provisioned at start.
+    pub pause_reasons: Vec<switchboard::store::PauseReasonRow>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -144,6 +146,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         http: reqwest::Client::new(),
         database_url,
         presence_domain: None,
+        pause_reasons: Vec::new(),
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -169,6 +172,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         http: reqwest::Client::new(),
         database_url,
         presence_domain: None,
+        pause_reasons: Vec::new(),
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -223,6 +227,7 @@ impl TestApp {
             busy_backoff: Duration::from_secs(60),
             seed: 0,
             presence_domain: self.presence_domain.clone(),
+            pause_reasons: self.pause_reasons.clone(),
         })
         .await
         .expect("start controller");

@@ -224,6 +224,7 @@ conformance!(
     migrations_apply_twice_without_error,
     routing_settings_memberships_and_skills_round_trip,
     pause_reasons_read_back,
+    provisioned_pause_reasons_upsert_by_code,
     provisioning_upsert_is_idempotent_and_replaces_membership,
     applying_the_example_provisioning_file_twice_gives_the_same_rows,
     agent_in_a_missing_queue_is_rejected,
@@ -1143,5 +1144,27 @@ async fn unsupported_url_is_an_error() {
     assert!(
         matches!(&result, Err(StoreError::UnsupportedUrl { url }) if !url.contains("secret")),
         "{result:?}"
+    );
+}
+
+async fn provisioned_pause_reasons_upsert_by_code(store: Store, _db: &TestDb) {
+    let reason = |code: &str, name: &str, productive| switchboard::store::PauseReasonRow {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        productive,
+    };
+    for r in [
+        reason("2", "Training", true),
+        reason("1", "Lunch", false),
+        reason("2", "Training (coached)", true),
+    ] {
+        ok("upsert", store.upsert_pause_reason(&r).await).await;
+    }
+    assert_eq!(
+        ok("list", store.list_pause_reasons().await).await,
+        vec![
+            reason("1", "Lunch", false),
+            reason("2", "Training (coached)", true)
+        ]
     );
 }
