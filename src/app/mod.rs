@@ -118,6 +118,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     if options.seed != 0 {
         engine = Engine::new(options.seed);
     }
+    engine.set_pause_reasons(pause_reasons.iter().map(|r| r.code.clone()));
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));
     }

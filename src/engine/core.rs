@@ -103,7 +103,9 @@ pub struct Engine {
     pub(super) counters: Counters,
     resumable: HashMap<(QueueId, String), Resumable>,
     /// Agents by the SIP user of their phone.
-    phone_users: HashMap<String, AgentId>,
+    pub(super) phone_users: HashMap<String, AgentId>,
+    /// Pause reason codes agents may key in on the phone (empty: any).
+    pub(super) pause_codes: HashSet<String>,
     /// Channels that keep an agent's phone busy without being ours.
     calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
     pub(super) rng: SplitMix64,
@@ -125,6 +127,7 @@ impl Engine {
             counters: Counters::default(),
             resumable: HashMap::new(),
             phone_users: HashMap::new(),
+            pause_codes: HashSet::new(),
             calls_elsewhere: HashMap::new(),
             rng: SplitMix64::new(seed),
             seq: 0,
@@ -288,6 +291,13 @@ impl Engine {
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
             Input::PresenceProbe { .. } => {}
+            Input::FeatureCode {
+                switch,
+                channel,
+                feature,
+                user,
+                reason,
+            } => self.feature_code(now, &switch, &channel, feature, &user, reason, &mut effects),
             Input::PhoneRegistration {
                 user,
                 registered,
@@ -306,11 +316,24 @@ impl Engine {
         agent_id: &AgentId,
         requested: RequestedState,
     ) -> Result<Vec<Effect>, CommandError> {
+        let mut effects = Vec::new();
+        self.request_state(now, agent_id, requested, StateCause::Api, &mut effects)?;
+        Ok(effects)
+    }
+
+    /// A state asked for by a person (over the API, or from the phone).
+    pub(super) fn request_state(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        requested: RequestedState,
+        cause: StateCause,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), CommandError> {
         let agent = self
             .agents
             .get(agent_id)
             .ok_or_else(|| CommandError::UnknownAgent(agent_id.clone()))?;
-        let mut effects = Vec::new();
         let target = match &requested {
             RequestedState::Available => AgentState::Available,
             RequestedState::LoggedOut => AgentState::LoggedOut,
@@ -324,16 +347,19 @@ impl Engine {
             // Unreachable: what is asked takes effect when the phone registers again.
             (
                 RequestedState::Available | RequestedState::Paused { .. },
-                AgentState::Unreachable { cause, .. },
+                AgentState::Unreachable {
+                    cause: unreachable_cause,
+                    ..
+                },
             ) => {
                 let unreachable = AgentState::Unreachable {
-                    cause,
+                    cause: unreachable_cause,
                     previous: Box::new(target),
                 };
-                self.transition(now, agent_id, unreachable, StateCause::Api, &mut effects);
+                self.transition(now, agent_id, unreachable, cause, effects);
             }
             (RequestedState::LoggedOut, AgentState::Unreachable { .. }) => {
-                self.transition(now, agent_id, target, StateCause::Api, &mut effects);
+                self.transition(now, agent_id, target, cause, effects);
             }
             (
                 RequestedState::Available,
@@ -341,7 +367,7 @@ impl Engine {
                 | AgentState::WrapUp { .. }
                 | AgentState::Paused { .. }),
             ) => {
-                self.make_eligible(now, agent_id, StateCause::Api, &mut effects);
+                self.make_eligible(now, agent_id, cause, effects);
             }
             (
                 RequestedState::LoggedOut | RequestedState::Paused { .. },
@@ -351,15 +377,15 @@ impl Engine {
                 | AgentState::Paused { .. }
                 | AgentState::LoggedOut,
             ) => {
-                self.transition(now, agent_id, target, StateCause::Api, &mut effects);
+                self.transition(now, agent_id, target, cause, effects);
             }
             (
                 RequestedState::LoggedOut | RequestedState::Paused { .. },
                 AgentState::Offered { call, leg },
             ) => {
-                self.withdraw_ring(call, &leg, HangupCause::OriginatorCancel, &mut effects);
-                self.transition(now, agent_id, target, StateCause::Api, &mut effects);
-                self.after_ring_removed(now, call, &mut effects);
+                self.withdraw_ring(call, &leg, HangupCause::OriginatorCancel, effects);
+                self.transition(now, agent_id, target, cause, effects);
+                self.after_ring_removed(now, call, effects);
             }
             (_, state @ AgentState::OnCall { .. })
             | (RequestedState::Available, state @ AgentState::Offered { .. }) => {
@@ -371,9 +397,9 @@ impl Engine {
             }
         }
         if requested == RequestedState::LoggedOut {
-            self.overflow_queues_without_agents(now, &mut effects);
+            self.overflow_queues_without_agents(now, effects);
         }
-        Ok(effects)
+        Ok(())
     }
 
     /// Changes the priority or the skills of a call in a queue. A waiting call takes its new

@@ -56,6 +56,16 @@ pub enum Input {
         /// What the switch said: `register`, `unregister` or `expire`.
         cause: String,
     },
+    /// An agent dialled a feature code from a phone: our dialplan parked the call with
+    /// `switchboard_feature` (and `switchboard_reason` for a pause). `user` is the phone's SIP
+    /// user. The controller answers, confirms with a tone or refuses with another, hangs up.
+    FeatureCode {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        feature: Feature,
+        user: String,
+        reason: Option<String>,
+    },
     /// A phone subscribed to a BLF key (`agent+<id>` or `queue+<id>`) and the switch asks who
     /// can tell its state (PRESENCE_PROBE). Not the engine's business: the presence publisher
     /// answers it.
@@ -242,6 +252,48 @@ pub enum SwitchCommand {
         dial_string: String,
         timeout: Duration,
     },
+}
+
+/// What an agent can do from the phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    Login,
+    Logout,
+    /// Pause with a reason code keyed in after the feature code.
+    Pause,
+    /// Available again (from paused, wrap-up or logged out).
+    Ready,
+    /// End the wrap-up now.
+    EndWrapUp,
+    /// A BLF key pressed: available ↔ paused (or log in when logged out).
+    Toggle,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 6] = [
+        Feature::Login,
+        Feature::Logout,
+        Feature::Pause,
+        Feature::Ready,
+        Feature::EndWrapUp,
+        Feature::Toggle,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::Login => "login",
+            Feature::Logout => "logout",
+            Feature::Pause => "pause",
+            Feature::Ready => "ready",
+            Feature::EndWrapUp => "end_wrap_up",
+            Feature::Toggle => "toggle",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Feature> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
 }
 
 /// One presence state for a BLF key. A dialog BLF lamp shows `lamp`; a presence (pidf) key

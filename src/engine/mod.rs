@@ -10,6 +10,7 @@ mod core;
 pub mod ids;
 pub mod io;
 pub mod model;
+mod phone;
 mod pools;
 pub mod record;
 mod rng;
@@ -28,8 +29,8 @@ pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
 pub use io::{
-    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, Lamp, ParkedCall, Presence, SayKind,
-    StoredCall, SwitchCommand, Timer,
+    ChannelRole, ChannelSnapshot, Effect, Feature, HangupCause, Input, Lamp, ParkedCall, Presence,
+    SayKind, StoredCall, SwitchCommand, Timer,
 };
 pub use model::{AgentSettings, QueueSettings};
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};

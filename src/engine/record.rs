@@ -73,16 +73,19 @@ pub enum StateCause {
     AutoPause,
     /// The agent's phone registered or unregistered.
     Registration,
+    /// A feature code or BLF key on the agent's phone.
+    Phone,
 }
 
 impl StateCause {
-    pub const ALL: [StateCause; 6] = [
+    pub const ALL: [StateCause; 7] = [
         StateCause::Api,
         StateCause::Provisioning,
         StateCause::Routing,
         StateCause::Switch,
         StateCause::AutoPause,
         StateCause::Registration,
+        StateCause::Phone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +96,7 @@ impl StateCause {
             StateCause::Switch => "switch",
             StateCause::AutoPause => "auto_pause",
             StateCause::Registration => "registration",
+            StateCause::Phone => "phone",
         }
     }
 }
@@ -298,7 +302,8 @@ mod tests {
             | StateCause::Routing
             | StateCause::Switch
             | StateCause::AutoPause
-            | StateCause::Registration => 6,
+            | StateCause::Registration
+            | StateCause::Phone => 7,
         };
         let statuses = |s: AgentStatus| match s {
             AgentStatus::LoggedOut

@@ -6,8 +6,8 @@ use tracing::warn;
 
 use crate::engine::routing::{parse_skill_list, SkillLevel};
 use crate::engine::{
-    AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelUuid, Input, ParkedCall, QueueId,
-    SwitchName,
+    AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelUuid, Feature, Input, ParkedCall,
+    QueueId, SwitchName,
 };
 
 /// The events the engine needs; everything else is not subscribed to, to keep the wire quiet.
@@ -113,6 +113,9 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
 }
 
 fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
+    if let Some(feature) = event.variable_str("switchboard_feature") {
+        return feature_code(switch, event, feature);
+    }
     if role_of(event) != Some(ChannelRole::Caller) {
         return Translated::Ignored;
     }
@@ -197,6 +200,40 @@ fn custom(switch: &SwitchName, event: &EslEvent) -> Translated {
         }),
         None => Translated::Malformed(format!("sofia::{cause} without from-user/username")),
     }
+}
+
+/// An agent's feature code, parked by our dialplan. The phone is the authenticated SIP user
+/// that placed the call (never the caller ID, which a phone can set to anything).
+fn feature_code(switch: &SwitchName, event: &EslEvent, feature: &str) -> Translated {
+    let channel = match channel_of(event) {
+        Ok(c) => c,
+        Err(e) => return Translated::Malformed(format!("CHANNEL_PARK: {e}")),
+    };
+    let Some(feature) = Feature::parse(feature) else {
+        return Translated::Malformed(format!(
+            "CHANNEL_PARK {channel}: switchboard_feature {feature:?} is not a feature"
+        ));
+    };
+    let user = event
+        .header_str("Caller-Username")
+        .or_else(|| event.variable_str("sip_from_user"))
+        .filter(|u| !u.is_empty());
+    let Some(user) = user else {
+        return Translated::Malformed(format!(
+            "CHANNEL_PARK {channel}: a feature code from a channel without a SIP user"
+        ));
+    };
+    let reason = event
+        .variable_str("switchboard_reason")
+        .map(str::to_owned)
+        .filter(|r| !r.is_empty());
+    Translated::Input(Input::FeatureCode {
+        switch: switch.clone(),
+        channel,
+        feature,
+        user: user.to_owned(),
+        reason,
+    })
 }
 
 /// A phone subscribed to one of our BLF names (`agent+<id>@…` or `queue+<id>@…`); other

@@ -214,3 +214,59 @@ async fn a_pause_must_give_a_provisioned_reason_and_the_reasons_are_listed() {
     );
     assert_eq!(pause("1").await.status(), 200);
 }
+
+#[tokio::test]
+async fn feature_codes_dialled_from_the_agents_phone_log_in_pause_and_log_out() {
+    use switchboard::sim::EntryPoint;
+    let feature = |number: &str, vars: &[(&str, &str)]| EntryPoint {
+        number: number.into(),
+        variables: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let app = spawn_setup(Setup {
+        queues: vec![queue_row("support", QueueRouting::default())],
+        agents: vec![Agent::answering("1001").logged_out()],
+        entries: vec![
+            feature("*22", &[("switchboard_feature", "login")]),
+            feature(
+                "*241",
+                &[
+                    ("switchboard_feature", "pause"),
+                    ("switchboard_reason", "1"),
+                ],
+            ),
+            feature("*23", &[("switchboard_feature", "logout")]),
+        ],
+    })
+    .await;
+    app.connected().await;
+    app.sim.place_call(CallSpec::new("1001", "*22"));
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    app.sim.place_call(CallSpec::new("1001", "*241"));
+    wait_status(&app, "1001", AgentStatus::Paused).await;
+    let agent: serde_json::Value = app
+        .get("/v1/agents/1001")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(agent["reason"], "1");
+    app.sim.place_call(CallSpec::new("1001", "*23"));
+    wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+    eventually("every feature call was hung up after its tone", || async {
+        app.sim.channels().is_empty()
+    })
+    .await;
+    let changes = app
+        .running()
+        .store
+        .agent_state_changes(&switchboard::engine::AgentId::new("1001").expect("id"), 10)
+        .await
+        .expect("history");
+    assert!(
+        changes.iter().all(|c| c.cause.as_str() == "phone"),
+        "{changes:?}"
+    );
+}

@@ -7,6 +7,7 @@ use expect_test::{expect, Expect};
 
 use super::*;
 
+mod phone;
 mod properties;
 mod properties_wait;
 mod registration;
