@@ -440,6 +440,44 @@ mod tests {
     }
 
     #[test]
+    fn a_feature_code_names_the_phone_that_dialled_it_not_its_caller_id() {
+        let e = event(
+            &[
+                ("Event-Name", "CHANNEL_PARK"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("Caller-Username", "1001"),
+                ("Caller-Caller-ID-Number", "1999"),
+                ("variable_switchboard_feature", "pause"),
+                ("variable_switchboard_reason", "2"),
+            ],
+            None,
+        );
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::FeatureCode {
+                switch: sw(),
+                channel: ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
+                feature: Feature::Pause,
+                user: "1001".into(),
+                reason: Some("2".into()),
+            })
+        );
+        let unknown = event(
+            &[
+                ("Event-Name", "CHANNEL_PARK"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("Caller-Username", "1001"),
+                ("variable_switchboard_feature", "self_destruct"),
+            ],
+            None,
+        );
+        assert!(matches!(
+            translate(&sw(), &unknown),
+            Translated::Malformed(_)
+        ));
+    }
+
+    #[test]
     fn a_park_without_our_queue_variable_is_not_ours() {
         let e = event(
             &[
