@@ -209,6 +209,7 @@ fn agent(i: usize, skills: Vec<SkillLevel>) -> AgentSettings {
             ..Membership::new(queue(), i as u32 + 1)
         }],
         skills,
+        pin: None,
     }
 }
 
@@ -714,6 +715,7 @@ mod end_to_end {
                 dial_string: DialString::parse(&format!("user/{}", a.user)).expect("dial"),
                 queues: vec![Membership::new(queue.id.clone(), 1)],
                 skills: a.skills.clone(),
+                pin_hash: None,
             })
             .collect();
         (vec![queue], agents)
@@ -820,6 +822,7 @@ mod end_to_end {
             seed: 1,
             presence_domain: None,
             pause_reasons: Vec::new(),
+            hot_desk_moves: true,
         })
         .await
         .expect("start");

@@ -50,6 +50,9 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print the hash of an agent's PIN for `pin_hash` in the provisioning file. The PIN is
+    /// read from standard input (one line), so it stays out of the shell history.
+    HashPin,
 }
 
 fn init_logging() {
@@ -66,6 +69,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::HashPin => hash_pin(),
         Command::Serve { config } => {
             init_logging();
             serve(config).await
@@ -94,6 +98,22 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn hash_pin() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("cannot read the PIN from standard input");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let pin = line.trim();
+    if pin.len() < 4 || pin.len() > 16 || !pin.chars().all(|c| c.is_ascii_digit()) {
+        eprintln!("a PIN is 4 to 16 digits (what a phone keypad can enter)");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let salt: [u8; 16] = rand::random();
+    println!("{}", switchboard::engine::PinHash::new(pin, salt));
+    ExitCode::SUCCESS
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

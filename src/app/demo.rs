@@ -60,6 +60,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             dial_string: DialString::parse(&format!("user/{user}"))?,
             queues: vec![Membership::new(QueueId::new("support")?, 1)],
             skills: Vec::new(),
+            pin_hash: None,
         });
     }
 
@@ -97,6 +98,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         seed: 0,
         presence_domain: None,
         pause_reasons: Vec::new(),
+        hot_desk_moves: true,
     })
     .await?;
 

@@ -54,6 +54,8 @@ pub struct StartOptions {
     pub presence_domain: Option<String>,
     /// Applied to the store like queues and agents.
     pub pause_reasons: Vec<crate::store::PauseReasonRow>,
+    /// An agent logging in at a second phone moves there (else is refused).
+    pub hot_desk_moves: bool,
 }
 
 pub struct Running {
@@ -119,6 +121,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         engine = Engine::new(options.seed);
     }
     engine.set_pause_reasons(pause_reasons.iter().map(|r| r.code.clone()));
+    engine.set_hot_desk_move(options.hot_desk_moves);
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));
     }
@@ -303,6 +306,7 @@ pub async fn options_from_config(
         busy_backoff: defaults.busy_backoff,
         seed: 0,
         presence_domain: config.presence_domain.clone(),
+        hot_desk_moves: config.hot_desk_moves,
         pause_reasons: provisioning
             .pause_reasons
             .iter()
@@ -336,6 +340,7 @@ fn agent_settings(row: AgentRow) -> AgentSettings {
         dial_string: row.dial_string.as_str().to_owned(),
         queues: row.queues,
         skills,
+        pin: row.pin_hash,
     }
 }
 

@@ -62,6 +62,7 @@ password = "ClueCon"
         assert_eq!(config.switches.len(), 2);
         assert_eq!(config.switches[0].esl.to_string(), "127.0.0.1:8021");
         assert_eq!(config.presence_domain.as_deref(), Some("pbx.example.com"));
+        assert!(config.hot_desk_moves);
         assert_eq!(
             config.provisioning,
             Some(example("provisioning.example.toml"))

@@ -68,6 +68,8 @@ pub struct ProvisionedAgent {
     pub queues: Vec<Membership>,
     /// One entry per skill, sorted by skill (see `routing::canonical`).
     pub skills: Vec<SkillLevel>,
+    /// For hot-desking; made with `switchboard hash-pin`.
+    pub pin_hash: Option<crate::engine::PinHash>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +206,7 @@ struct RawAgent {
     skills: Vec<Spanned<String>>,
     #[serde(default)]
     queues: Vec<Spanned<RawMembership>>,
+    pin_hash: Option<Spanned<String>>,
 }
 
 /// An entry of an agent's `queues`: a queue id, or a table that also sets tier, position and
@@ -295,7 +298,24 @@ impl Provisioning {
                     format!("agent {:?} is declared twice", id.as_str()),
                 ));
             }
+            let pin_hash = match a.pin_hash {
+                Some(hash) => {
+                    let span = hash.span();
+                    match hash.into_inner().parse::<crate::engine::PinHash>() {
+                        Ok(h) => Some(h),
+                        Err(e) => {
+                            return Err(src.error_at(
+                                Some(span),
+                                format!("agent[{i}].pin_hash"),
+                                e.to_string(),
+                            ))
+                        }
+                    }
+                }
+                None => None,
+            };
             agents.push(ProvisionedAgent {
+                pin_hash,
                 id,
                 name: a.name.0,
                 dial_string: a.dial_string,

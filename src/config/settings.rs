@@ -34,6 +34,9 @@ pub struct Config {
     /// The SIP domain phones subscribe BLF keys in (`agent+<id>@<domain>`); `None`: presence
     /// is not published.
     pub presence_domain: Option<String>,
+    /// An agent logged in at one phone who logs in at another: moves there (true) or is
+    /// refused (false).
+    pub hot_desk_moves: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +212,21 @@ struct RawConfig {
     routing: RawRouting,
     #[serde(default)]
     presence: RawPresence,
+    #[serde(default)]
+    agents: RawAgents,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    hot_desk: Option<HotDesk>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum HotDesk {
+    Move,
+    Refuse,
 }
 
 #[derive(Default, Deserialize)]
@@ -399,6 +417,7 @@ impl Config {
             switches,
             routing,
             presence_domain,
+            hot_desk_moves: raw.agents.hot_desk != Some(HotDesk::Refuse),
         })
     }
 }

@@ -106,6 +106,8 @@ pub struct Engine {
     pub(super) phone_users: HashMap<String, AgentId>,
     /// Pause reason codes agents may key in on the phone (empty: any).
     pub(super) pause_codes: HashSet<String>,
+    /// Hot-desking at a second phone while logged in at another is refused (else it moves).
+    pub(super) hot_desk_refuses: bool,
     /// Channels that keep an agent's phone busy without being ours.
     calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
     pub(super) rng: SplitMix64,
@@ -128,6 +130,7 @@ impl Engine {
             resumable: HashMap::new(),
             phone_users: HashMap::new(),
             pause_codes: HashSet::new(),
+            hot_desk_refuses: false,
             calls_elsewhere: HashMap::new(),
             rng: SplitMix64::new(seed),
             seq: 0,
@@ -238,6 +241,7 @@ impl Engine {
                 missed_in_a_row: 0,
                 calls_elsewhere: 0,
                 registered: true,
+                contact: None,
             },
         );
         match initial {
@@ -297,7 +301,18 @@ impl Engine {
                 feature,
                 user,
                 reason,
-            } => self.feature_code(now, &switch, &channel, feature, &user, reason, &mut effects),
+                agent_number,
+                pin,
+            } => {
+                let asked = super::phone::Asked {
+                    feature,
+                    user,
+                    reason,
+                    agent_number,
+                    pin,
+                };
+                self.feature_code(now, &switch, &channel, asked, &mut effects)
+            }
             Input::PhoneRegistration {
                 user,
                 registered,
@@ -793,7 +808,7 @@ impl Engine {
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
-        let dial_string = agent.settings.dial_string.clone();
+        let dial_string = agent.dial_string();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -900,6 +915,21 @@ impl Engine {
                 at: now,
             }));
         }
+        if !is_logged_in {
+            if let Some(phone) = agent.contact.take() {
+                // Hot-desking ends: the phone is free again and the agent's own is theirs.
+                let own = agent.settings.phone_user().map(str::to_owned);
+                if self.phone_users.get(&phone) == Some(agent_id) {
+                    self.phone_users.remove(&phone);
+                }
+                if let Some(own) = own {
+                    self.phone_users.insert(own, agent_id.clone());
+                }
+            }
+        }
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
         if was_logged_in != is_logged_in {
             let queues: Vec<QueueId> = agent
                 .settings

@@ -65,6 +65,9 @@ pub enum Input {
         feature: Feature,
         user: String,
         reason: Option<String>,
+        /// Hot-desking: the agent number and PIN keyed in at a phone that is not the agent's.
+        agent_number: Option<String>,
+        pin: Option<super::pin::Pin>,
     },
     /// A phone subscribed to a BLF key (`agent+<id>` or `queue+<id>`) and the switch asks who
     /// can tell its state (PRESENCE_PROBE). Not the engine's business: the presence publisher

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod io;
 pub mod model;
 mod phone;
+pub mod pin;
 mod pools;
 pub mod record;
 mod rng;
@@ -33,6 +34,7 @@ pub use io::{
     SayKind, StoredCall, SwitchCommand, Timer,
 };
 pub use model::{AgentSettings, QueueSettings};
+pub use pin::PinHash;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
 pub use routing::{
     parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,

@@ -33,6 +33,24 @@ pub struct AgentSettings {
     pub queues: Vec<Membership>,
     /// Sorted by skill, one entry per skill (see `routing::canonical`).
     pub skills: Vec<SkillLevel>,
+    /// For logging in at any phone (hot-desking); `None`: only at the agent's own phone.
+    pub pin: Option<super::pin::PinHash>,
+}
+
+impl Agent {
+    /// Where offers ring: the hot-desk phone when logged in at one, else the provisioned
+    /// dial string. A hot-desk phone keeps the domain of the provisioned `user/…@domain`.
+    pub fn dial_string(&self) -> String {
+        match &self.contact {
+            Some(phone) => match self.settings.dial_string.split_once('@') {
+                Some((_, domain)) if self.settings.dial_string.starts_with("user/") => {
+                    format!("user/{phone}@{domain}")
+                }
+                _ => format!("user/{phone}"),
+            },
+            None => self.settings.dial_string.clone(),
+        }
+    }
 }
 
 impl AgentSettings {
@@ -197,6 +215,9 @@ pub struct Agent {
     /// Whether the agent's phone is registered, as far as the switch has told us (assumed
     /// until it says otherwise).
     pub registered: bool,
+    /// Hot-desking: the SIP user of the phone the agent logged in at, where offers ring until
+    /// the agent logs out.
+    pub contact: Option<String>,
 }
 
 /// One agent leg of an offer.

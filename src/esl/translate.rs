@@ -223,16 +223,20 @@ fn feature_code(switch: &SwitchName, event: &EslEvent, feature: &str) -> Transla
             "CHANNEL_PARK {channel}: a feature code from a channel without a SIP user"
         ));
     };
-    let reason = event
-        .variable_str("switchboard_reason")
-        .map(str::to_owned)
-        .filter(|r| !r.is_empty());
+    let variable = |name: &str| {
+        event
+            .variable_str(name)
+            .map(str::to_owned)
+            .filter(|v| !v.is_empty())
+    };
     Translated::Input(Input::FeatureCode {
         switch: switch.clone(),
         channel,
         feature,
         user: user.to_owned(),
-        reason,
+        reason: variable("switchboard_reason"),
+        agent_number: variable("switchboard_agent_number"),
+        pin: variable("switchboard_pin").map(crate::engine::pin::Pin),
     })
 }
 
@@ -460,6 +464,8 @@ mod tests {
                 feature: Feature::Pause,
                 user: "1001".into(),
                 reason: Some("2".into()),
+                agent_number: None,
+                pin: None,
             })
         );
         let unknown = event(

@@ -27,6 +27,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "pause_reasons",
         include_str!("../../migrations/sqlite/0003_pause_reasons.sql"),
     ),
+    (
+        4,
+        "agent_pins",
+        include_str!("../../migrations/sqlite/0004_agent_pins.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -44,6 +49,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         3,
         "pause_reasons",
         include_str!("../../migrations/postgres/0003_pause_reasons.sql"),
+    ),
+    (
+        4,
+        "agent_pins",
+        include_str!("../../migrations/postgres/0004_agent_pins.sql"),
     ),
 ];
 

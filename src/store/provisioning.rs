@@ -24,11 +24,12 @@ ON CONFLICT (id) DO UPDATE SET
     routing = excluded.routing";
 
 const UPSERT_AGENT: &str = "\
-INSERT INTO agents (id, name, dial_string, skills) VALUES ($1, $2, $3, $4)
+INSERT INTO agents (id, name, dial_string, skills, pin_hash) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET
     name = excluded.name,
     dial_string = excluded.dial_string,
-    skills = excluded.skills";
+    skills = excluded.skills,
+    pin_hash = excluded.pin_hash";
 
 const INSERT_MEMBERSHIP: &str = "\
 INSERT INTO agent_queues (agent_id, queue_id, ordinal, position, tier, weight)
@@ -36,7 +37,7 @@ VALUES ($1, $2, $3, $4, $5, $6)";
 
 const QUEUE_COLUMNS: &str = "id, name, moh, wrap_up_ms, ring_timeout_ms, busy_backoff_ms, routing";
 
-const AGENT_COLUMNS: &str = "id, name, dial_string, skills";
+const AGENT_COLUMNS: &str = "id, name, dial_string, skills, pin_hash";
 
 const MEMBERSHIP_COLUMNS: &str = "agent_id, queue_id, position, tier, weight";
 
@@ -68,6 +69,7 @@ impl AgentRow {
             dial_string: a.dial_string.clone(),
             queues: a.queues.clone(),
             skills: a.skills.clone(),
+            pin_hash: a.pin_hash.clone(),
         }
     }
 }
@@ -92,6 +94,7 @@ async fn upsert_agent(conn: &mut AnyConnection, a: &AgentRow) -> Result<(), Stor
         .bind(a.name.as_str())
         .bind(a.dial_string.as_str())
         .bind(to_json(&a.skills)?)
+        .bind(a.pin_hash.as_ref().map(ToString::to_string))
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM agent_queues WHERE agent_id = $1")
@@ -269,6 +272,11 @@ fn agent_row(row: &sqlx::any::AnyRow, queues: Vec<Membership>) -> Result<AgentRo
         dial_string: c.parsed("dial_string", DialString::parse)?,
         queues,
         skills: c.json("skills")?,
+        pin_hash: c
+            .opt_text("pin_hash")?
+            .map(|h| h.parse())
+            .transpose()
+            .map_err(|e: crate::engine::pin::PinHashError| c.corrupt(format!("pin_hash: {e}")))?,
     })
 }
 

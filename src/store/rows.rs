@@ -55,6 +55,9 @@ pub struct AgentRow {
     pub queues: Vec<Membership>,
     /// Sorted by skill, one entry per skill.
     pub skills: Vec<SkillLevel>,
+    /// Never shown: a hash, but of a short secret.
+    #[serde(skip)]
+    pub pin_hash: Option<crate::engine::PinHash>,
 }
 
 /// One call's history row.

@@ -270,3 +270,51 @@ async fn feature_codes_dialled_from_the_agents_phone_log_in_pause_and_log_out() 
         "{changes:?}"
     );
 }
+
+#[tokio::test]
+async fn an_agent_logs_in_at_another_phone_with_a_pin_and_calls_ring_there() {
+    use switchboard::sim::EntryPoint;
+    let hot_desk = |number: &str, pin: &str| EntryPoint {
+        number: number.into(),
+        variables: vec![
+            ("switchboard_feature".into(), "login".into()),
+            ("switchboard_agent_number".into(), "1001".into()),
+            ("switchboard_pin".into(), pin.into()),
+        ],
+    };
+    let app = spawn_setup(Setup {
+        queues: vec![queue_row("support", QueueRouting::default())],
+        agents: vec![
+            Agent::answering("1001").logged_out().with_pin("4711"),
+            // The desk phone in the other room.
+            Agent::answering("2002").in_queues(&[]).logged_out(),
+        ],
+        entries: vec![hot_desk("*2101", "0000"), hot_desk("*2102", "4711")],
+    })
+    .await;
+    app.connected().await;
+    app.sim.place_call(CallSpec::new("2002", "*2101"));
+    eventually("the wrong PIN's call ends", || async {
+        app.sim.channels().is_empty()
+    })
+    .await;
+    wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+    app.sim.place_call(CallSpec::new("2002", "*2102"));
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    let caller = app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    eventually("the call reaches the agent at the other phone", || async {
+        app.sim
+            .channel(&caller)
+            .and_then(|c| c.bridged_to)
+            .and_then(|leg| app.sim.channel(&leg))
+            .is_some_and(|leg| leg.variable("switchboard_agent_id") == Some("1001"))
+    })
+    .await;
+    let leg = app
+        .sim
+        .channel(&caller)
+        .and_then(|c| c.bridged_to)
+        .and_then(|leg| app.sim.channel(&leg))
+        .expect("agent leg");
+    assert_eq!(leg.destination, "2002", "rang the hot-desk phone");
+}

@@ -37,6 +37,8 @@ pub struct Agent {
     pub queues: Vec<&'static str>,
     /// Skills such as `"spanish:7,billing"`.
     pub skills: &'static str,
+    /// A PIN for hot-desking (stored hashed).
+    pub pin: Option<&'static str>,
 }
 
 impl Agent {
@@ -50,7 +52,13 @@ impl Agent {
             logged_in: true,
             queues: vec!["support"],
             skills: "",
+            pin: None,
         }
+    }
+
+    pub fn with_pin(mut self, pin: &'static str) -> Self {
+        self.pin = Some(pin);
+        self
     }
 
     pub fn in_queues(mut self, queues: &[&'static str]) -> Self {
@@ -217,6 +225,9 @@ impl TestApp {
                         })
                         .collect(),
                     skills: parse_skill_list(a.skills).expect("skills"),
+                    pin_hash: a
+                        .pin
+                        .map(|pin| switchboard::engine::PinHash::new(pin, [9; 16])),
                 })
                 .collect(),
             log_in: agents
@@ -228,6 +239,7 @@ impl TestApp {
             seed: 0,
             presence_domain: self.presence_domain.clone(),
             pause_reasons: self.pause_reasons.clone(),
+            hot_desk_moves: true,
         })
         .await
         .expect("start controller");

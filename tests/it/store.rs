@@ -225,6 +225,7 @@ conformance!(
     routing_settings_memberships_and_skills_round_trip,
     pause_reasons_read_back,
     provisioned_pause_reasons_upsert_by_code,
+    an_agents_pin_hash_reads_back_and_verifies,
     provisioning_upsert_is_idempotent_and_replaces_membership,
     applying_the_example_provisioning_file_twice_gives_the_same_rows,
     agent_in_a_missing_queue_is_rejected,
@@ -288,6 +289,7 @@ fn agent(id: &str, queues: &[&str]) -> AgentRow {
             .map(|(q, position)| Membership::new(qid(q), position))
             .collect(),
         skills: Vec::new(),
+        pin_hash: None,
     }
 }
 
@@ -1167,4 +1169,18 @@ async fn provisioned_pause_reasons_upsert_by_code(store: Store, _db: &TestDb) {
             reason("2", "Training (coached)", true)
         ]
     );
+}
+
+async fn an_agents_pin_hash_reads_back_and_verifies(store: Store, _db: &TestDb) {
+    ok(
+        "queue",
+        store.upsert_queue(&queue("support", "Support")).await,
+    )
+    .await;
+    let mut a = agent("1001", &["support"]);
+    a.pin_hash = Some(switchboard::engine::PinHash::new("4711", [5; 16]));
+    ok("agent", store.upsert_agent(&a).await).await;
+    let back = ok("list", store.list_agents().await).await;
+    let hash = back[0].pin_hash.as_ref().expect("stored");
+    assert!(hash.verify("4711") && !hash.verify("1234"));
 }

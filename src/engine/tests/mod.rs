@@ -90,6 +90,7 @@ fn agent(id: &str, queues: &[&str], skills: &str) -> AgentSettings {
         dial_string: format!("user/{id}"),
         queues,
         skills: parse_skill_list(skills).expect("skills"),
+        pin: None,
     }
 }
 
@@ -234,6 +235,7 @@ impl Bench {
                     dial_string: format!("user/{a}"),
                     queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
                     skills: Vec::new(),
+                    pin: None,
                 },
                 AgentStatus::LoggedOut,
             );

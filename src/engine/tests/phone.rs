@@ -11,6 +11,8 @@ fn dial(b: &mut Bench, at: i64, channel: u32, user: &str, feature: Feature, reas
             feature,
             user: user.into(),
             reason: reason.map(str::to_owned),
+            agent_number: None,
+            pin: None,
         },
     );
     b.record(at, &format!("{user} dials {}", feature.as_str()), effects);
@@ -93,4 +95,123 @@ fn the_blf_key_toggles_between_available_and_paused() {
     assert_eq!(b.status("1001"), AgentStatus::Paused);
     dial(&mut b, 2_000, 903, "1001", Feature::Toggle, None);
     assert_eq!(b.status("1001"), AgentStatus::Available);
+}
+
+fn hot_desk(b: &mut Bench, at: i64, channel: u32, phone: &str, agent: &str, pin: &str) {
+    let effects = b.engine.handle(
+        ts(at),
+        Input::FeatureCode {
+            switch: sw(),
+            channel: chan(channel),
+            feature: Feature::Login,
+            user: phone.into(),
+            reason: None,
+            agent_number: Some(agent.into()),
+            pin: Some(pin::Pin(pin.into())),
+        },
+    );
+    b.record(at, &format!("{agent} logs in at {phone}"), effects);
+}
+
+fn with_pin(b: &mut Bench, agent: &str, pin: &str) {
+    let mut settings = b.engine.agents[&aid(agent)].settings.clone();
+    settings.pin = Some(PinHash::new(pin, [3; 16]));
+    let effects = b
+        .engine
+        .provision_agent(ts(0), settings, AgentStatus::LoggedOut);
+    assert!(effects.is_empty());
+}
+
+#[test]
+fn an_agent_hot_desks_at_another_phone_and_calls_ring_there_until_logout() {
+    let mut b = Bench::new(&["1001"], 0);
+    with_pin(&mut b, "1001", "4711");
+    hot_desk(&mut b, 0, 901, "2002", "1001", "0000");
+    assert_eq!(b.status("1001"), AgentStatus::LoggedOut, "wrong PIN");
+    hot_desk(&mut b, 100, 902, "2002", "1001", "4711");
+    assert_eq!(b.status("1001"), AgentStatus::Available);
+    b.park(200, 1, "111");
+    b.answer_leg(300, 1);
+    b.hangup(1_000, b.leg(1), "NORMAL_CLEARING");
+    // From the hot-desk phone, log out: the agent's own phone is theirs again.
+    dial(&mut b, 2_000, 903, "2002", Feature::Logout, None);
+    assert_eq!(b.status("1001"), AgentStatus::LoggedOut);
+    dial(&mut b, 3_000, 904, "1001", Feature::Login, None);
+    b.park(4_000, 2, "222");
+    b.check(expect![[r#"
+        @0 1001 logs in at 2002
+          answer chan901
+          play chan901 tone_stream://%(250,250,480,620);loops=3
+          hangup chan901 after prompts
+        @100 1001 logs in at 2002
+          store agent 1001 logged_out -> available
+          answer chan902
+          play chan902 tone_stream://%(200,100,880);%(400,0,1320)
+          hangup chan902 after prompts
+        @200 chan1 parked
+          store call entered support from 111
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/2002
+          timer 25200ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://moh
+        @300 leg 1 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 100ms
+          store queue connect 1001 wait_ms=100
+          store agent 1001 offered -> on_call
+        @1000 id1 hung up NORMAL_CLEARING
+          store queue complete 1001 by=agent talk_ms=700
+          store call ended completed NORMAL_CLEARING talk=Some(700)
+          store agent 1001 on_call -> available
+        @2000 2002 dials logout
+          store agent 1001 available -> logged_out
+          answer chan903
+          play chan903 tone_stream://%(200,100,880);%(400,0,1320)
+          hangup chan903 after prompts
+        @3000 1001 dials login
+          store agent 1001 logged_out -> available
+          answer chan904
+          play chan904 tone_stream://%(200,100,880);%(400,0,1320)
+          hangup chan904 after prompts
+        @4000 chan2 parked
+          store call entered support from 222
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id2
+          originate id2 to 1001 via user/1001
+          timer 29000ms ring timeout id2
+          answer chan2
+          hold chan2 local_stream://moh
+    "#]]);
+}
+
+#[test]
+fn hot_desking_moves_an_agent_between_phones_or_is_refused_when_moving_is_off() {
+    let mut b = Bench::new(&["1001"], 0);
+    with_pin(&mut b, "1001", "4711");
+    hot_desk(&mut b, 0, 901, "2002", "1001", "4711");
+    hot_desk(&mut b, 100, 902, "3003", "1001", "4711");
+    b.park(200, 1, "111");
+    assert!(
+        b.trace.iter().any(|l| l.contains("via user/3003")),
+        "moved to 3003"
+    );
+    b.engine.set_hot_desk_move(false);
+    hot_desk(&mut b, 300, 903, "2002", "1001", "4711");
+    assert!(
+        b.trace.last().is_some_and(|l| l.contains("hangup"))
+            && b.trace.iter().rev().take(3).any(|l| l.contains("480,620")),
+        "refused while logged in at 3003"
+    );
+}
+
+#[test]
+fn an_agent_without_a_pin_cannot_hot_desk() {
+    let mut b = Bench::new(&["1001"], 0);
+    hot_desk(&mut b, 0, 901, "2002", "1001", "");
+    assert_eq!(b.status("1001"), AgentStatus::LoggedOut);
 }
