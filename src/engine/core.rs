@@ -106,6 +106,8 @@ pub struct Engine {
     pub(super) phone_users: HashMap<String, AgentId>,
     /// Pause reason codes agents may key in on the phone (empty: any).
     pub(super) pause_codes: HashSet<String>,
+    /// The switches each phone (SIP user) is registered on, as far as we were told.
+    registered_on: HashMap<String, HashSet<SwitchName>>,
     /// Hot-desking at a second phone while logged in at another is refused (else it moves).
     pub(super) hot_desk_refuses: bool,
     /// Channels that keep an agent's phone busy without being ours.
@@ -131,6 +133,7 @@ impl Engine {
             phone_users: HashMap::new(),
             pause_codes: HashSet::new(),
             hot_desk_refuses: false,
+            registered_on: HashMap::new(),
             calls_elsewhere: HashMap::new(),
             rng: SplitMix64::new(seed),
             seq: 0,
@@ -295,6 +298,9 @@ impl Engine {
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
             Input::PresenceProbe { .. } => {}
+            Input::RegistrationsListed { switch, users } => {
+                self.registrations_listed(now, &switch, users, &mut effects)
+            }
             Input::FeatureCode {
                 switch,
                 channel,
@@ -314,11 +320,21 @@ impl Engine {
                 self.feature_code(now, &switch, &channel, asked, &mut effects)
             }
             Input::PhoneRegistration {
+                switch,
                 user,
                 registered,
                 cause,
-                ..
-            } => self.phone_registration(now, &user, registered, &cause, &mut effects),
+            } => {
+                let on = self.registered_on.entry(user.clone()).or_default();
+                if registered {
+                    on.insert(switch);
+                } else {
+                    on.remove(&switch);
+                }
+                // Registered on any switch is registered.
+                let registered = !on.is_empty();
+                self.phone_registration(now, &user, registered, &cause, &mut effects)
+            }
             Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
         }
         effects
@@ -1014,6 +1030,62 @@ impl Engine {
         }
         for pool in pools {
             self.index_agent_in(pool, agent_id);
+        }
+    }
+
+    /// A switch's full list of registered phones: agents' phones registered nowhere are
+    /// unreachable, those listed are reachable.
+    fn registrations_listed(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        users: Vec<String>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let listed: HashSet<String> = users.into_iter().collect();
+        for (user, on) in self.registered_on.iter_mut() {
+            if !listed.contains(user) {
+                on.remove(switch);
+            }
+        }
+        for user in &listed {
+            self.registered_on
+                .entry(user.clone())
+                .or_default()
+                .insert(switch.clone());
+        }
+        // Only directory users register: a `sofia/…/user@host` contact never does.
+        let mut phones: Vec<(String, bool)> = self
+            .phone_users
+            .iter()
+            .filter(|(_, agent)| {
+                self.agents.get(*agent).is_some_and(|a| {
+                    a.contact.is_some() || a.settings.dial_string.starts_with("user/")
+                })
+            })
+            .map(|(user, _)| {
+                let registered = self
+                    .registered_on
+                    .get(user)
+                    .is_some_and(|on| !on.is_empty());
+                (user.clone(), registered)
+            })
+            .collect();
+        phones.sort();
+        for (user, registered) in phones {
+            let changed = self
+                .phone_users
+                .get(&user)
+                .and_then(|a| self.agents.get(a))
+                .is_some_and(|a| a.registered != registered);
+            if changed {
+                let cause = if registered {
+                    "register"
+                } else {
+                    "not_registered"
+                };
+                self.phone_registration(now, &user, registered, cause, effects);
+            }
         }
     }
 

@@ -47,6 +47,13 @@ pub enum Input {
         channel: ChannelUuid,
         users: Vec<String>,
     },
+    /// The phones registered on a switch when the controller (re)connected (`show
+    /// registrations`): the phones of logged-in agents missing from every switch's list are
+    /// unreachable.
+    RegistrationsListed {
+        switch: SwitchName,
+        users: Vec<String>,
+    },
     /// A phone registered to the switch, or its registration ended (`sofia::register`,
     /// `sofia::unregister`, `sofia::expire`). `user` is the SIP user (`1001`).
     PhoneRegistration {

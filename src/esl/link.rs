@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::command::{render, Wire};
 use super::translate::{
-    channel_uuids, snapshot_from_dump, translate, Translated, SUBSCRIBED_EVENTS,
+    channel_uuids, registered_users, snapshot_from_dump, translate, Translated, SUBSCRIBED_EVENTS,
 };
 use crate::engine::{ChannelUuid, Input, SwitchCommand, SwitchName};
 use crate::metrics::Metrics;
@@ -173,6 +173,14 @@ async fn session(
     }
     let channels = resync(settings, &events_client).await?;
     info!(switch = %settings.name, channels = channels.len(), "connected and resynced");
+    let listing = events_client.api("show registrations as json").await?;
+    let registrations = match registered_users(listing.body().unwrap_or_default()) {
+        Ok(users) => Some(users),
+        Err(e) => {
+            warn!(switch = %settings.name, error = %e, "cannot read registrations");
+            None
+        }
+    };
     if inputs
         .send(SwitchInput {
             input: Input::SwitchResynced {
@@ -185,6 +193,18 @@ async fn session(
         .is_err()
     {
         return Ok(SessionEnd::Stopped);
+    }
+    if let Some(users) = registrations {
+        let listed = SwitchInput {
+            input: Input::RegistrationsListed {
+                switch: settings.name.clone(),
+                users,
+            },
+            received: Instant::now(),
+        };
+        if inputs.send(listed).await.is_err() {
+            return Ok(SessionEnd::Stopped);
+        }
     }
 
     let end = loop {

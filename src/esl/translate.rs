@@ -312,6 +312,22 @@ fn origination_uuid(arg: &str) -> Option<ChannelUuid> {
     ChannelUuid::parse(&rest[..end]).ok()
 }
 
+/// The users in `show registrations as json` (`{"row_count":0}` when empty).
+pub fn registered_users(show_registrations_json: &str) -> Result<Vec<String>, String> {
+    let value: Value = serde_json::from_str(show_registrations_json.trim())
+        .map_err(|e| format!("show registrations: not JSON: {e}"))?;
+    let Some(rows) = value.get("rows") else {
+        return Ok(Vec::new());
+    };
+    let rows = rows
+        .as_array()
+        .ok_or("show registrations: rows is not a list")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get("reg_user").and_then(Value::as_str).map(str::to_owned))
+        .collect())
+}
+
 /// The UUIDs in `show channels as json` (`{"row_count":0}` when empty).
 pub fn channel_uuids(show_channels_json: &str) -> Result<Vec<String>, String> {
     let value: Value = serde_json::from_str(show_channels_json.trim())
@@ -481,6 +497,14 @@ mod tests {
             translate(&sw(), &unknown),
             Translated::Malformed(_)
         ));
+    }
+
+    #[test]
+    fn registered_users_are_read_from_show_registrations() {
+        let json = r#"{"row_count":1,"rows":[{"reg_user":"1001","realm":"127.0.0.1","token":"x","url":"sofia/internal/sip:1001@127.0.0.1:5081","expires":"1","network_ip":"127.0.0.1","network_port":"5081","network_proto":"udp","hostname":"vm","metadata":""}]}"#;
+        assert_eq!(registered_users(json), Ok(vec!["1001".to_owned()]));
+        assert_eq!(registered_users("{\"row_count\": 0}\n"), Ok(Vec::new()));
+        assert!(registered_users("-ERR").is_err());
     }
 
     #[test]

@@ -318,3 +318,16 @@ async fn an_agent_logs_in_at_another_phone_with_a_pin_and_calls_ring_there() {
         .expect("agent leg");
     assert_eq!(leg.destination, "2002", "rang the hot-desk phone");
 }
+
+#[tokio::test]
+async fn an_agent_whose_phone_is_not_registered_when_the_controller_connects_is_unreachable() {
+    use switchboard::sim::PhoneBehavior;
+    let app = spawn_setup(support(vec![
+        Agent::answering("1001").with(PhoneBehavior::Unregistered),
+        Agent::answering("1002"),
+    ]))
+    .await;
+    app.connected().await;
+    wait_status(&app, "1001", AgentStatus::Unreachable).await;
+    wait_status(&app, "1002", AgentStatus::Available).await;
+}

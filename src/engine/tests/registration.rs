@@ -135,3 +135,41 @@ fn a_supervisor_choice_made_while_unreachable_applies_when_the_phone_returns() {
         Some("training")
     );
 }
+
+#[test]
+fn a_phone_missing_from_the_registrations_listed_at_connect_is_unreachable() {
+    let mut b = Bench::new(&["1001", "1002"], 0);
+    b.available(0, "1001");
+    b.available(1, "1002");
+    let effects = b.engine.handle(
+        ts(100),
+        Input::RegistrationsListed {
+            switch: sw(),
+            users: vec!["1002".into()],
+        },
+    );
+    b.record(100, "registrations listed", effects);
+    assert_eq!(b.status("1001"), AgentStatus::Unreachable);
+    assert_eq!(b.status("1002"), AgentStatus::Available);
+    registration(&mut b, 200, "1001", true, "register");
+    assert_eq!(b.status("1001"), AgentStatus::Available);
+}
+
+#[test]
+fn a_phone_registered_on_another_switch_stays_reachable_when_one_switch_drops_it() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.available(0, "1001");
+    let other = SwitchName::new("fs2").expect("name");
+    let effects = b.engine.handle(
+        ts(50),
+        Input::PhoneRegistration {
+            switch: other,
+            user: "1001".into(),
+            registered: true,
+            cause: "register".into(),
+        },
+    );
+    b.record(50, "1001 registers on fs2", effects);
+    registration(&mut b, 100, "1001", false, "unregister");
+    assert_eq!(b.status("1001"), AgentStatus::Available);
+}
