@@ -62,16 +62,12 @@ impl EngineHandle {
         agent: AgentId,
         state: RequestedState,
     ) -> Result<Result<(), CommandError>, EngineGone> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(EngineRequest::SetAgentState {
-                agent,
-                state,
-                reply,
-            })
-            .await
-            .map_err(|_| EngineGone::Stopped)?;
-        answer.await.map_err(|_| EngineGone::Stopped)
+        self.ask(|reply| EngineRequest::SetAgentState {
+            agent,
+            state,
+            reply,
+        })
+        .await
     }
 
     /// Changes the priority or skills of a call in a queue.
@@ -80,13 +76,22 @@ impl EngineHandle {
         call: CallId,
         update: CallUpdate,
     ) -> Result<Result<(), CommandError>, EngineGone> {
+        self.ask(|reply| EngineRequest::UpdateCall {
+            call,
+            update,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a request to the engine task and waits for its answer.
+    async fn ask(
+        &self,
+        request: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> EngineRequest,
+    ) -> Result<Result<(), CommandError>, EngineGone> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(EngineRequest::UpdateCall {
-                call,
-                update,
-                reply,
-            })
+            .send(request(reply))
             .await
             .map_err(|_| EngineGone::Stopped)?;
         answer.await.map_err(|_| EngineGone::Stopped)

@@ -509,14 +509,14 @@ impl Engine {
             return;
         }
         let Some(queue) = self.queues.get(&parked.queue) else {
-            effects.push(Effect::Switch {
-                affinity: parked.channel.clone(),
-                switch: parked.switch,
-                command: SwitchCommand::Kill {
-                    channel: parked.channel,
+            effects.push(Effect::switch(
+                &parked.switch,
+                &parked.channel,
+                SwitchCommand::Kill {
+                    channel: parked.channel.clone(),
                     cause: HangupCause::NoRouteDestination,
                 },
-            });
+            ));
             return;
         };
         let resume_window = queue.settings.routing.abandoned_resume;
@@ -628,30 +628,26 @@ impl Engine {
             .map(|q| q.settings.moh.clone())
             .unwrap_or_default();
         if answer {
-            effects.push(Effect::Switch {
-                affinity: channel.clone(),
-                switch: switch.clone(),
-                command: SwitchCommand::Answer {
+            effects.push(Effect::switch(
+                switch,
+                channel,
+                SwitchCommand::Answer {
                     channel: channel.clone(),
                 },
-            });
+            ));
         }
-        effects.push(Effect::Switch {
-            affinity: channel.clone(),
-            switch: switch.clone(),
-            command: SwitchCommand::PlayHold {
+        effects.push(Effect::switch(
+            switch,
+            channel,
+            SwitchCommand::PlayHold {
                 channel: channel.clone(),
                 source: moh,
             },
-        });
-    }
-
-    pub(super) fn insert_restored(&mut self, call: Call) {
-        self.insert_call(call);
+        ));
     }
 
     /// Registers a new call, pointing at its queue's base pool until `enter_queue` places it.
-    fn insert_call(&mut self, mut call: Call) {
+    pub(super) fn insert_call(&mut self, mut call: Call) {
         call.wait_key.seq = self.next_seq();
         let base = self
             .queues
@@ -690,6 +686,7 @@ impl Engine {
         let waited = now.since(entered_at);
         let steps = steps(queue);
         let step = steps.iter().rposition(|s| s.after <= waited).unwrap_or(0);
+        let next_after = steps.get(step + 1).map(|s| s.after);
         let hops = call.hops;
         let max_wait = routing.max_wait.filter(|_| !call.is_virtual());
         let announce_every = routing.announcements.every;
@@ -703,9 +700,9 @@ impl Engine {
                 },
             });
         }
-        if let Some(next) = steps.get(step + 1) {
+        if let Some(after) = next_after {
             effects.push(Effect::SetTimer {
-                at: entered_at.plus(next.after),
+                at: entered_at.plus(after),
                 timer: Timer::Escalate {
                     call: call_id,
                     hops,
@@ -963,6 +960,25 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The agent sits out `backoff` before it is offered calls again.
+    fn back_off(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        backoff: Duration,
+        effects: &mut Vec<Effect>,
+    ) {
+        let until = now.plus(backoff);
+        self.transition_until(
+            now,
+            agent_id,
+            AgentState::Backoff { until },
+            until,
+            |agent, epoch| Timer::BackoffEnds { agent, epoch },
+            effects,
+        );
     }
 
     /// Puts an agent in a state that ends by itself, with a timer tied to the new epoch.
@@ -1259,35 +1275,29 @@ impl Engine {
         };
         // A caller still deciding on a callback is served now.
         c.callback = None;
-        let wait = now.since(c.wait_key.entered_at);
+        let entered_at = c.wait_key.entered_at;
         let caller = c.caller.clone();
         let queue = c.queue.clone();
         let on_hold = std::mem::replace(&mut c.on_hold, false);
         if on_hold {
-            effects.push(Effect::Switch {
-                affinity: caller.clone(),
-                switch: switch.clone(),
-                command: SwitchCommand::Break {
+            effects.push(Effect::switch(
+                switch,
+                &caller,
+                SwitchCommand::Break {
                     channel: caller.clone(),
                 },
-            });
+            ));
         }
-        effects.push(Effect::Switch {
-            affinity: caller.clone(),
-            switch: switch.clone(),
-            command: SwitchCommand::Bridge {
-                caller,
+        effects.push(Effect::switch(
+            switch,
+            &caller,
+            SwitchCommand::Bridge {
+                caller: caller.clone(),
                 agent_leg: channel.clone(),
             },
-        });
-        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
-        effects.push(Effect::Persist(Record::CallAnswered {
-            call,
-            agent: agent.clone(),
-            agent_channel: channel.clone(),
-            wait_ms,
-            at: now,
-        }));
+        ));
+        let wait_ms = millis_between(entered_at, now);
+        effects.push(answered_record(now, call, &agent, channel, wait_ms));
         effects.push(queue_event(
             call,
             &queue,
@@ -1296,11 +1306,7 @@ impl Engine {
             format!("wait_ms={wait_ms}"),
             now,
         ));
-        self.counters.answered += 1;
-        if let Some(a) = self.agents.get_mut(&agent) {
-            a.calls_answered += 1;
-            a.missed_in_a_row = 0;
-        }
+        self.count_answer(&agent);
         self.transition(
             now,
             &agent,
@@ -1315,6 +1321,15 @@ impl Engine {
             self.kill(&call, &loser.leg, HangupCause::LoseRace, effects);
             self.legs.remove(&loser.leg);
             self.make_eligible(now, &loser.agent, StateCause::Routing, effects);
+        }
+    }
+
+    /// An agent took a call: the totals and the agent's own counts.
+    pub(super) fn count_answer(&mut self, agent_id: &AgentId) {
+        self.counters.answered += 1;
+        if let Some(a) = self.agents.get_mut(agent_id) {
+            a.calls_answered += 1;
+            a.missed_in_a_row = 0;
         }
     }
 
@@ -1363,14 +1378,14 @@ impl Engine {
             CallState::Waiting => self.abandon(now, &call, cause, effects),
             CallState::Ringing { rings, .. } => {
                 for ring in &rings {
-                    effects.push(Effect::Switch {
-                        affinity: call.caller.clone(),
-                        switch: call.switch.clone(),
-                        command: SwitchCommand::Kill {
+                    effects.push(Effect::switch(
+                        &call.switch,
+                        &call.caller,
+                        SwitchCommand::Kill {
                             channel: ring.leg.clone(),
                             cause: HangupCause::OriginatorCancel,
                         },
-                    });
+                    ));
                     self.legs.remove(&ring.leg);
                 }
                 self.abandon(now, &call, cause, effects);
@@ -1435,15 +1450,7 @@ impl Engine {
                     .get(&call.queue)
                     .map(|q| q.settings.busy_backoff)
                     .unwrap_or_default();
-                let until = now.plus(backoff);
-                self.transition_until(
-                    now,
-                    agent_id,
-                    AgentState::Backoff { until },
-                    until,
-                    |agent, epoch| Timer::BackoffEnds { agent, epoch },
-                    effects,
-                );
+                self.back_off(now, agent_id, backoff, effects);
                 self.requeue(now, call_id, effects);
             }
             _ => {}
@@ -1552,15 +1559,7 @@ impl Engine {
                     now,
                 ));
             } else {
-                let until = now.plus(backoff);
-                self.transition_until(
-                    now,
-                    agent_id,
-                    AgentState::Backoff { until },
-                    until,
-                    |agent, epoch| Timer::BackoffEnds { agent, epoch },
-                    effects,
-                );
+                self.back_off(now, agent_id, backoff, effects);
             }
         }
         self.after_ring_removed(now, call_id, effects);
@@ -1951,11 +1950,7 @@ impl Engine {
             return;
         };
         let (switch, channel) = (call.switch.clone(), call.caller.clone());
-        let command = |command| Effect::Switch {
-            affinity: channel.clone(),
-            switch: switch.clone(),
-            command,
-        };
+        let command = |command| Effect::switch(&switch, &channel, command);
         if call.on_hold {
             effects.push(command(SwitchCommand::Break {
                 channel: channel.clone(),
@@ -2042,13 +2037,13 @@ impl Engine {
         let new_music = on_hold && moh(&from) != moh(queue_id);
         self.enter_queue(now, call_id, effects);
         if new_music && self.calls.contains_key(&call_id) {
-            effects.push(Effect::Switch {
-                affinity: channel.clone(),
-                switch: switch.clone(),
-                command: SwitchCommand::Break {
+            effects.push(Effect::switch(
+                &switch,
+                &channel,
+                SwitchCommand::Break {
                     channel: channel.clone(),
                 },
-            });
+            ));
             self.start_hold(call_id, &switch, &channel, false, effects);
         }
     }
@@ -2081,14 +2076,14 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         if let Some(c) = self.calls.get(call) {
-            effects.push(Effect::Switch {
-                affinity: c.caller.clone(),
-                switch: c.switch.clone(),
-                command: SwitchCommand::Kill {
+            effects.push(Effect::switch(
+                &c.switch,
+                &c.caller,
+                SwitchCommand::Kill {
                     channel: leg.clone(),
                     cause,
                 },
-            });
+            ));
         }
     }
 
@@ -2113,14 +2108,14 @@ impl Engine {
         if !matches!(&c.state, CallState::Bridged { leg, .. } if *leg == agent_leg) {
             return;
         }
-        effects.push(Effect::Switch {
-            affinity: c.caller.clone(),
-            switch: switch.clone(),
-            command: SwitchCommand::Kill {
+        effects.push(Effect::switch(
+            switch,
+            &c.caller,
+            SwitchCommand::Kill {
                 channel: agent_leg.clone(),
                 cause: HangupCause::NormalClearing,
             },
-        });
+        ));
         // Back to ringing on this one leg, so the failure path is the same as a busy phone.
         c.state = CallState::Ringing {
             rings: vec![Ring {
@@ -2229,11 +2224,7 @@ impl Engine {
                                 agent_leg: leg.clone(),
                             },
                         ] {
-                            effects.push(Effect::Switch {
-                                switch: switch.clone(),
-                                affinity: caller.clone(),
-                                command,
-                            });
+                            effects.push(Effect::switch(switch, &caller, command));
                         }
                     }
                 }
@@ -2264,14 +2255,14 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|b| self.legs.contains_key(b));
             if !bridged_to_known_caller && !self.legs.contains_key(&snap.channel) {
-                effects.push(Effect::Switch {
-                    affinity: snap.channel.clone(),
-                    switch: switch.clone(),
-                    command: SwitchCommand::Kill {
+                effects.push(Effect::switch(
+                    switch,
+                    &snap.channel,
+                    SwitchCommand::Kill {
                         channel: snap.channel.clone(),
                         cause: HangupCause::NormalClearing,
                     },
-                });
+                ));
             }
         }
     }
@@ -2409,14 +2400,14 @@ impl Engine {
             .and_then(|a| a.agent.clone().map(|agent| (a.channel.clone(), agent)))
             .filter(|(_, agent)| self.agents.contains_key(agent));
         let Some((leg, agent)) = agent_leg else {
-            effects.push(Effect::Switch {
-                affinity: snap.channel.clone(),
-                switch: switch.clone(),
-                command: SwitchCommand::Kill {
+            effects.push(Effect::switch(
+                switch,
+                &snap.channel,
+                SwitchCommand::Kill {
                     channel: snap.channel.clone(),
                     cause: HangupCause::OriginatorCancel,
                 },
-            });
+            ));
             return;
         };
         let Some(call) = self.calls.get_mut(&call_id) else {
@@ -2472,14 +2463,14 @@ impl Engine {
             CallState::Ringing { rings, .. } => {
                 for ring in rings {
                     self.legs.remove(&ring.leg);
-                    effects.push(Effect::Switch {
-                        affinity: call.caller.clone(),
-                        switch: call.switch.clone(),
-                        command: SwitchCommand::Kill {
+                    effects.push(Effect::switch(
+                        &call.switch,
+                        &call.caller,
+                        SwitchCommand::Kill {
                             channel: ring.leg,
                             cause: HangupCause::OriginatorCancel,
                         },
-                    });
+                    ));
                     self.make_eligible(now, &ring.agent, StateCause::Switch, effects);
                 }
             }
@@ -2494,14 +2485,14 @@ impl Engine {
             } => {
                 for leg in [agent_leg, customer_leg] {
                     self.legs.remove(&leg);
-                    effects.push(Effect::Switch {
-                        affinity: call.caller.clone(),
-                        switch: call.switch.clone(),
-                        command: SwitchCommand::Kill {
+                    effects.push(Effect::switch(
+                        &call.switch,
+                        &call.caller,
+                        SwitchCommand::Kill {
                             channel: leg,
                             cause: HangupCause::NormalClearing,
                         },
-                    });
+                    ));
                 }
                 self.make_eligible(now, &agent, StateCause::Switch, effects);
             }
@@ -2509,7 +2500,7 @@ impl Engine {
     }
 }
 
-fn queue_event(
+pub(super) fn queue_event(
     call: CallId,
     queue: &QueueId,
     agent: Option<AgentId>,
@@ -2527,7 +2518,23 @@ fn queue_event(
     })
 }
 
-fn millis_between(from: Timestamp, to: Timestamp) -> i64 {
+pub(super) fn answered_record(
+    now: Timestamp,
+    call: CallId,
+    agent: &AgentId,
+    agent_channel: &ChannelUuid,
+    wait_ms: i64,
+) -> Effect {
+    Effect::Persist(Record::CallAnswered {
+        call,
+        agent: agent.clone(),
+        agent_channel: agent_channel.clone(),
+        wait_ms,
+        at: now,
+    })
+}
+
+pub(super) fn millis_between(from: Timestamp, to: Timestamp) -> i64 {
     i64::try_from(to.since(from).as_millis()).unwrap_or(i64::MAX)
 }
 

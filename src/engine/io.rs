@@ -177,6 +177,17 @@ pub enum Effect {
     },
 }
 
+impl Effect {
+    /// A command for `switch`, in the command lane of `affinity` (the call's caller channel).
+    pub fn switch(switch: &SwitchName, affinity: &ChannelUuid, command: SwitchCommand) -> Self {
+        Effect::Switch {
+            switch: switch.clone(),
+            affinity: affinity.clone(),
+            command,
+        }
+    }
+}
+
 /// A command for one switch. Every value in it is typed and validated, so the adapter can
 /// format it without quoting decisions of its own beyond the ones it documents.
 #[derive(Debug, Clone, PartialEq, Serialize)]

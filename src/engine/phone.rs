@@ -68,11 +68,7 @@ impl Engine {
                 channel: channel.clone(),
             },
         ] {
-            effects.push(Effect::Switch {
-                switch: switch.clone(),
-                affinity: channel.clone(),
-                command,
-            });
+            effects.push(Effect::switch(switch, channel, command));
         }
     }
 

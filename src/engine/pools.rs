@@ -35,12 +35,21 @@ pub(super) fn requirement(step: &EscalationStep, skills: &[SkillLevel]) -> Requi
     }
 }
 
+/// The step of a queue that declares none: no requirement, for the whole wait.
+static NO_REQUIREMENT: EscalationStep = EscalationStep {
+    after: std::time::Duration::ZERO,
+    require: Vec::new(),
+    prefer: Vec::new(),
+    max_tier: None,
+    caller_skills: CallerSkills::Require,
+};
+
 /// The queue's steps, or the one implicit step without requirements.
-pub(super) fn steps(queue: &Queue) -> Vec<EscalationStep> {
+pub(super) fn steps(queue: &Queue) -> &[EscalationStep] {
     if queue.settings.routing.steps.is_empty() {
-        vec![EscalationStep::default()]
+        std::slice::from_ref(&NO_REQUIREMENT)
     } else {
-        queue.settings.routing.steps.clone()
+        &queue.settings.routing.steps
     }
 }
 
@@ -143,7 +152,7 @@ impl Engine {
             return;
         };
         let old: Vec<PoolId> = queue.step_pools.clone();
-        let steps = steps(queue);
+        let steps = steps(queue).to_vec();
         for id in old {
             if let Some(pool) = self.pool_mut(id) {
                 pool.permanent = false;

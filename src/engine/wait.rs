@@ -1,7 +1,7 @@
 //! The caller's wait: periodic announcements (position, estimated wait), exit keys and
 //! callback (virtual hold), as transitions of the call next to routing's.
 
-use super::core::Engine;
+use super::core::{answered_record, millis_between, queue_event, Engine};
 use super::ids::{AgentId, CallId, ChannelUuid, SwitchName};
 use super::io::{Effect, HangupCause, SayKind, SwitchCommand, Timer};
 use super::model::{CallState, Callback, LegOwner};
@@ -19,22 +19,15 @@ pub fn callback_number(raw: &str) -> Option<String> {
 }
 
 impl Engine {
-    fn caller_command(&self, call_id: CallId, command: SwitchCommand) -> Option<Effect> {
-        let call = self.calls.get(&call_id)?;
-        Some(Effect::Switch {
-            switch: call.switch.clone(),
-            affinity: call.caller.clone(),
-            command,
-        })
-    }
-
     fn push_caller_command(
         &self,
         call_id: CallId,
         command: SwitchCommand,
         effects: &mut Vec<Effect>,
     ) {
-        effects.extend(self.caller_command(call_id, command));
+        if let Some(call) = self.calls.get(&call_id) {
+            effects.push(Effect::switch(&call.switch, &call.caller, command));
+        }
     }
 
     /// The periodic announcement: break the hold music, say what is configured, resume it.
@@ -153,14 +146,14 @@ impl Engine {
         let queue_id = call.queue.clone();
         if let Some(exit) = routing.exit_keys.iter().find(|k| k.digit == digit) {
             let destination = exit.destination.clone();
-            effects.push(Effect::Persist(Record::QueueEvent {
-                call: call_id,
-                queue: queue_id,
-                agent: None,
-                kind: QueueEventKind::ExitWithKey,
-                detail: format!("key={digit}"),
-                at: now,
-            }));
+            effects.push(queue_event(
+                call_id,
+                &queue_id,
+                None,
+                QueueEventKind::ExitWithKey,
+                format!("key={digit}"),
+                now,
+            ));
             self.overflow(now, call_id, destination, "exit_key", effects);
             return;
         }
@@ -327,14 +320,14 @@ impl Engine {
         for command in commands {
             self.push_caller_command(call_id, command, effects);
         }
-        effects.push(Effect::Persist(Record::QueueEvent {
-            call: call_id,
-            queue: queue_id,
-            agent: None,
-            kind: QueueEventKind::CallbackRequested,
-            detail: format!("number={number}"),
-            at: now,
-        }));
+        effects.push(queue_event(
+            call_id,
+            &queue_id,
+            None,
+            QueueEventKind::CallbackRequested,
+            format!("number={number}"),
+            now,
+        ));
         self.legs.insert(channel, LegOwner::Retired(call_id));
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.on_hold = false;
@@ -386,11 +379,7 @@ impl Engine {
             StateCause::Routing,
             effects,
         );
-        let command = |command| Effect::Switch {
-            switch: switch.clone(),
-            affinity: affinity.clone(),
-            command,
-        };
+        let command = |command| Effect::switch(&switch, &affinity, command);
         effects.push(command(SwitchCommand::PlayHold {
             channel: agent_leg.clone(),
             source: RINGBACK.to_owned(),
@@ -444,16 +433,11 @@ impl Engine {
             leg: agent_leg.clone(),
             answered_at: now,
         };
-        let wait_ms =
-            i64::try_from(now.since(call.wait_key.entered_at).as_millis()).unwrap_or(i64::MAX);
+        let wait_ms = millis_between(call.wait_key.entered_at, now);
         let queue_id = call.queue.clone();
         self.legs
             .insert(customer_leg.clone(), LegOwner::Caller(call_id));
-        let command = |command| Effect::Switch {
-            switch: switch.clone(),
-            affinity: customer_leg.clone(),
-            command,
-        };
+        let command = |command| Effect::switch(switch, &customer_leg, command);
         effects.push(command(SwitchCommand::Break {
             channel: agent_leg.clone(),
         }));
@@ -461,13 +445,7 @@ impl Engine {
             caller: customer_leg.clone(),
             agent_leg: agent_leg.clone(),
         }));
-        effects.push(Effect::Persist(Record::CallAnswered {
-            call: call_id,
-            agent: agent.clone(),
-            agent_channel: agent_leg,
-            wait_ms,
-            at: now,
-        }));
+        effects.push(answered_record(now, call_id, &agent, &agent_leg, wait_ms));
         for (kind, detail) in [
             (
                 QueueEventKind::CallbackConnected,
@@ -475,20 +453,16 @@ impl Engine {
             ),
             (QueueEventKind::Connect, format!("wait_ms={wait_ms}")),
         ] {
-            effects.push(Effect::Persist(Record::QueueEvent {
-                call: call_id,
-                queue: queue_id.clone(),
-                agent: Some(agent.clone()),
+            effects.push(queue_event(
+                call_id,
+                &queue_id,
+                Some(agent.clone()),
                 kind,
                 detail,
-                at: now,
-            }));
+                now,
+            ));
         }
-        self.counters.answered += 1;
-        if let Some(a) = self.agents.get_mut(&agent) {
-            a.calls_answered += 1;
-            a.missed_in_a_row = 0;
-        }
+        self.count_answer(&agent);
     }
 
     /// The customer did not answer (or the dial failed): free the agent, and try again later
@@ -537,18 +511,18 @@ impl Engine {
         self.kill(&call_id, &agent_leg, HangupCause::NormalClearing, effects);
         self.legs.remove(&agent_leg);
         let gave_up = attempts > retries.0;
-        effects.push(Effect::Persist(Record::QueueEvent {
-            call: call_id,
-            queue: queue_id.clone(),
-            agent: Some(agent.clone()),
-            kind: if gave_up {
+        effects.push(queue_event(
+            call_id,
+            &queue_id,
+            Some(agent.clone()),
+            if gave_up {
                 QueueEventKind::CallbackFailed
             } else {
                 QueueEventKind::CallbackAttempted
             },
-            detail: format!("attempt={attempts} number={number} cause={cause}"),
-            at: now,
-        }));
+            format!("attempt={attempts} number={number} cause={cause}"),
+            now,
+        ));
         self.make_eligible(now, &agent, StateCause::Routing, effects);
         if gave_up {
             if self.remove_call(call_id).is_some() {
@@ -635,7 +609,7 @@ impl Engine {
             }));
             return effects;
         };
-        self.insert_restored(super::model::Call {
+        self.insert_call(super::model::Call {
             id: pending.call,
             switch: pending.switch,
             caller: pending.channel.clone(),

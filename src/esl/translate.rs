@@ -314,31 +314,27 @@ fn origination_uuid(arg: &str) -> Option<ChannelUuid> {
 
 /// The users in `show registrations as json` (`{"row_count":0}` when empty).
 pub fn registered_users(show_registrations_json: &str) -> Result<Vec<String>, String> {
-    let value: Value = serde_json::from_str(show_registrations_json.trim())
-        .map_err(|e| format!("show registrations: not JSON: {e}"))?;
+    show_column(show_registrations_json, "show registrations", "reg_user")
+}
+
+/// The UUIDs in `show channels as json` (`{"row_count":0}` when empty).
+pub fn channel_uuids(show_channels_json: &str) -> Result<Vec<String>, String> {
+    show_column(show_channels_json, "show channels", "uuid")
+}
+
+/// One column of a `show … as json` listing; `what` names the listing in errors.
+fn show_column(json: &str, what: &str, column: &str) -> Result<Vec<String>, String> {
+    let value: Value =
+        serde_json::from_str(json.trim()).map_err(|e| format!("{what}: not JSON: {e}"))?;
     let Some(rows) = value.get("rows") else {
         return Ok(Vec::new());
     };
     let rows = rows
         .as_array()
-        .ok_or("show registrations: rows is not a list")?;
+        .ok_or_else(|| format!("{what}: rows is not a list"))?;
     Ok(rows
         .iter()
-        .filter_map(|r| r.get("reg_user").and_then(Value::as_str).map(str::to_owned))
-        .collect())
-}
-
-/// The UUIDs in `show channels as json` (`{"row_count":0}` when empty).
-pub fn channel_uuids(show_channels_json: &str) -> Result<Vec<String>, String> {
-    let value: Value = serde_json::from_str(show_channels_json.trim())
-        .map_err(|e| format!("show channels: not JSON: {e}"))?;
-    let Some(rows) = value.get("rows") else {
-        return Ok(Vec::new());
-    };
-    let rows = rows.as_array().ok_or("show channels: rows is not a list")?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.get("uuid").and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|r| r.get(column).and_then(Value::as_str).map(str::to_owned))
         .collect())
 }
 
