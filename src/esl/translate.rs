@@ -234,7 +234,8 @@ fn feature_code(switch: &SwitchName, event: &EslEvent, feature: &str) -> Transla
         channel,
         feature,
         user: user.to_owned(),
-        reason: variable("switchboard_reason"),
+        // Only a code that could be provisioned; anything else counts as no code.
+        reason: variable("switchboard_reason").filter(|r| crate::config::is_pause_code(r)),
         agent_number: variable("switchboard_agent_number"),
         pin: variable("switchboard_pin").map(crate::engine::pin::Pin),
     })
