@@ -823,6 +823,7 @@ mod end_to_end {
             presence_domain: None,
             pause_reasons: Vec::new(),
             hot_desk_moves: true,
+            phone_prompts: Default::default(),
         })
         .await
         .expect("start");

@@ -99,6 +99,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         presence_domain: None,
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
+        phone_prompts: Default::default(),
     })
     .await?;
 

@@ -56,6 +56,8 @@ pub struct StartOptions {
     pub pause_reasons: Vec<crate::store::PauseReasonRow>,
     /// An agent logging in at a second phone moves there (else is refused).
     pub hot_desk_moves: bool,
+    /// What agents hear after a feature code.
+    pub phone_prompts: crate::engine::PhonePrompts,
 }
 
 pub struct Running {
@@ -122,6 +124,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     }
     engine.set_pause_reasons(pause_reasons.iter().map(|r| r.code.clone()));
     engine.set_hot_desk_move(options.hot_desk_moves);
+    engine.set_phone_prompts(options.phone_prompts);
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));
     }
@@ -307,6 +310,7 @@ pub async fn options_from_config(
         seed: 0,
         presence_domain: config.presence_domain.clone(),
         hot_desk_moves: config.hot_desk_moves,
+        phone_prompts: config.phone_prompts.clone(),
         pause_reasons: provisioning
             .pause_reasons
             .iter()

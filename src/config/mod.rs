@@ -28,6 +28,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::engine::PhoneOutcome;
 
     fn example(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
@@ -64,6 +65,10 @@ password = "ClueCon"
         assert_eq!(config.presence_domain.as_deref(), Some("pbx.example.com"));
         assert!(config.hot_desk_moves);
         assert_eq!(
+            config.phone_prompts.get(PhoneOutcome::LoggedIn),
+            "ivr/ivr-you_are_now_logged_in.wav"
+        );
+        assert_eq!(
             config.provisioning,
             Some(example("provisioning.example.toml"))
         );
@@ -80,6 +85,39 @@ password = "ClueCon"
                 assert_eq!(e.line, Some(8));
             }
             Ok(_) => panic!("accepted a domain with a space"),
+        }
+    }
+
+    #[test]
+    fn phone_prompts_replace_the_defaults_and_a_wrong_one_names_its_line() {
+        let text = format!(
+            "{MINIMAL}\n[agents.prompts]\nlogged_out = \"\"\nwrong_pin = \"custom/nope.wav\"\n"
+        );
+        let config = parse_config(&text).unwrap_or_else(|e| panic!("{e}"));
+        let prompts = &config.phone_prompts;
+        assert_eq!(prompts.get(PhoneOutcome::LoggedOut), "");
+        assert_eq!(prompts.get(PhoneOutcome::WrongPin), "custom/nope.wav");
+        assert_eq!(
+            prompts.get(PhoneOutcome::UnknownAgent),
+            "ivr/ivr-pin_or_extension_is-invalid.wav"
+        );
+
+        let unknown = format!("{MINIMAL}\n[agents.prompts]\nwelcome = \"a.wav\"\n");
+        match parse_config(&unknown) {
+            Err(e) => {
+                assert_eq!(e.key, "agents.prompts.welcome");
+                assert_eq!(e.line, Some(8));
+                assert!(e.message.contains("logged_in_elsewhere"), "{}", e.message);
+            }
+            Ok(_) => panic!("accepted an unknown prompt"),
+        }
+        let spaced = format!("{MINIMAL}\n[agents.prompts]\non_call = \"busy now.wav\"\n");
+        match parse_config(&spaced) {
+            Err(e) => {
+                assert_eq!(e.key, "agents.prompts.on_call");
+                assert_eq!(e.line, Some(8));
+            }
+            Ok(_) => panic!("accepted a prompt with a space"),
         }
     }
 

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, Source};
-use super::values::{redact_url, HumanDuration, Secret};
-use crate::engine::SwitchName;
+use super::values::{redact_url, HumanDuration, MediaSource, Secret};
+use crate::engine::{PhoneOutcome, PhonePrompts, SwitchName};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
@@ -37,6 +37,8 @@ pub struct Config {
     /// An agent logged in at one phone who logs in at another: moves there (true) or is
     /// refused (false).
     pub hot_desk_moves: bool,
+    /// What agents hear after a feature code (`[agents.prompts]` over the stock defaults).
+    pub phone_prompts: PhonePrompts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +222,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawAgents {
     hot_desk: Option<HotDesk>,
+    #[serde(default)]
+    prompts: HashMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -410,6 +414,27 @@ impl Config {
             }
             None => None,
         };
+        let mut phone_prompts = PhonePrompts::default();
+        let mut prompts: Vec<_> = raw.agents.prompts.into_iter().collect();
+        prompts.sort_by_key(|(_, source)| source.span().start);
+        for (key, source) in prompts {
+            let span = source.span();
+            let name = format!("agents.prompts.{key}");
+            let Some(outcome) = PhoneOutcome::parse(&key) else {
+                let known: Vec<&str> = PhoneOutcome::ALL.iter().map(|o| o.as_str()).collect();
+                return Err(src.error_at(
+                    Some(span),
+                    name,
+                    format!("no such prompt; the prompts are {}", known.join(", ")),
+                ));
+            };
+            let source = source.into_inner();
+            if !source.is_empty() {
+                MediaSource::try_from(source.clone())
+                    .map_err(|message| src.error_at(Some(span), name, message))?;
+            }
+            phone_prompts.set(outcome, source);
+        }
         Ok(Config {
             http: HttpConfig { listen },
             database: DatabaseConfig { url },
@@ -418,6 +443,7 @@ impl Config {
             routing,
             presence_domain,
             hot_desk_moves: raw.agents.hot_desk != Some(HotDesk::Refuse),
+            phone_prompts,
         })
     }
 }

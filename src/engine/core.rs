@@ -110,6 +110,7 @@ pub struct Engine {
     registered_on: HashMap<String, HashSet<SwitchName>>,
     /// Hot-desking at a second phone while logged in at another is refused (else it moves).
     pub(super) hot_desk_refuses: bool,
+    pub(super) phone_prompts: super::phone::PhonePrompts,
     /// Channels that keep an agent's phone busy without being ours.
     calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
     pub(super) rng: SplitMix64,
@@ -133,6 +134,7 @@ impl Engine {
             phone_users: HashMap::new(),
             pause_codes: HashSet::new(),
             hot_desk_refuses: false,
+            phone_prompts: super::phone::PhonePrompts::default(),
             registered_on: HashMap::new(),
             calls_elsewhere: HashMap::new(),
             rng: SplitMix64::new(seed),

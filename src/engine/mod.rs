@@ -34,6 +34,7 @@ pub use io::{
     SayKind, StoredCall, SwitchCommand, Timer,
 };
 pub use model::{AgentSettings, QueueSettings};
+pub use phone::{PhoneOutcome, PhonePrompts};
 pub use pin::PinHash;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
 pub use routing::{

@@ -1,8 +1,11 @@
 //! What agents do from their desk phones: feature codes our dialplan parks for the controller
 //! (log in, log out, pause with a reason, ready, end wrap-up, the BLF key's toggle). Each call
-//! is answered, confirmed with a rising tone or refused with a busy-like one, and hung up.
+//! is answered, answered with a short tone (rising when done, busy-like when refused) and a
+//! spoken prompt that says what happened or why not, and hung up.
 
-use super::core::{Engine, RequestedState};
+use std::collections::HashMap;
+
+use super::core::{CommandError, Engine, RequestedState};
 use super::ids::{AgentId, ChannelUuid, SwitchName};
 use super::io::{Effect, Feature, SwitchCommand};
 use super::model::AgentState;
@@ -20,13 +23,139 @@ pub(super) struct Asked {
     pub pin: Option<Pin>,
 }
 
-/// Heard when the feature code did what was asked.
+/// Heard first when the feature code did what was asked.
 pub const CONFIRM_TONE: &str = "tone_stream://%(200,100,880);%(400,0,1320)";
-/// Heard when it was refused (unknown phone, no such pause reason, on a call).
+/// Heard first when it was refused.
 pub const REFUSE_TONE: &str = "tone_stream://%(250,250,480,620);loops=3";
 /// The pause reason of the BLF key's toggle and of a pause keyed without a code when no
 /// reasons are provisioned.
 pub const PHONE_PAUSE: &str = "phone";
+
+/// How a feature code ended, and so what the agent hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhoneOutcome {
+    LoggedIn,
+    LoggedOut,
+    Paused,
+    Ready,
+    WrapUpEnded,
+    /// The phone is nobody's: no agent has it as their phone or logged in at it.
+    UnknownPhone,
+    /// Hot-desking with an agent number nobody has.
+    UnknownAgent,
+    /// Hot-desking with a wrong PIN, or for an agent without one.
+    WrongPin,
+    /// Hot-desking at a phone another logged-in agent uses.
+    PhoneInUse,
+    /// Hot-desking while logged in at another phone, with `hot_desk = "refuse"`.
+    LoggedInElsewhere,
+    /// The agent is ringing or on a call: the change waits for no one.
+    OnCall,
+    /// A pause code that is not a provisioned pause reason.
+    InvalidReason,
+    /// Anything else that does not apply now (ending a wrap-up the agent is not in).
+    NotNow,
+}
+
+impl PhoneOutcome {
+    pub const ALL: [PhoneOutcome; 13] = [
+        PhoneOutcome::LoggedIn,
+        PhoneOutcome::LoggedOut,
+        PhoneOutcome::Paused,
+        PhoneOutcome::Ready,
+        PhoneOutcome::WrapUpEnded,
+        PhoneOutcome::UnknownPhone,
+        PhoneOutcome::UnknownAgent,
+        PhoneOutcome::WrongPin,
+        PhoneOutcome::PhoneInUse,
+        PhoneOutcome::LoggedInElsewhere,
+        PhoneOutcome::OnCall,
+        PhoneOutcome::InvalidReason,
+        PhoneOutcome::NotNow,
+    ];
+
+    /// The key of its prompt in the config's `[phone.prompts]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneOutcome::LoggedIn => "logged_in",
+            PhoneOutcome::LoggedOut => "logged_out",
+            PhoneOutcome::Paused => "paused",
+            PhoneOutcome::Ready => "ready",
+            PhoneOutcome::WrapUpEnded => "wrap_up_ended",
+            PhoneOutcome::UnknownPhone => "unknown_phone",
+            PhoneOutcome::UnknownAgent => "unknown_agent",
+            PhoneOutcome::WrongPin => "wrong_pin",
+            PhoneOutcome::PhoneInUse => "phone_in_use",
+            PhoneOutcome::LoggedInElsewhere => "logged_in_elsewhere",
+            PhoneOutcome::OnCall => "on_call",
+            PhoneOutcome::InvalidReason => "invalid_reason",
+            PhoneOutcome::NotNow => "not_now",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<PhoneOutcome> {
+        Self::ALL.into_iter().find(|o| o.as_str() == key)
+    }
+
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            PhoneOutcome::LoggedIn
+                | PhoneOutcome::LoggedOut
+                | PhoneOutcome::Paused
+                | PhoneOutcome::Ready
+                | PhoneOutcome::WrapUpEnded
+        )
+    }
+
+    /// The stock FreeSWITCH prompt (`en/us/callie`) that says it, if one does. A wrong PIN
+    /// and an unknown agent say the same on purpose: a stranger at a phone must not learn
+    /// which agent numbers exist.
+    fn default_prompt(self) -> Option<&'static str> {
+        match self {
+            PhoneOutcome::LoggedIn => Some("ivr/ivr-you_are_now_logged_in.wav"),
+            PhoneOutcome::LoggedOut => Some("ivr/ivr-you_are_now_logged_out.wav"),
+            PhoneOutcome::UnknownAgent | PhoneOutcome::WrongPin => {
+                Some("ivr/ivr-pin_or_extension_is-invalid.wav")
+            }
+            PhoneOutcome::UnknownPhone => Some("ivr/ivr-phone_not_configured.wav"),
+            PhoneOutcome::PhoneInUse => Some("ivr/ivr-access_denied.wav"),
+            PhoneOutcome::LoggedInElsewhere => Some("ivr/ivr-not_have_permission.wav"),
+            PhoneOutcome::OnCall => Some("ivr/ivr-user_busy.wav"),
+            PhoneOutcome::InvalidReason => Some("ivr/ivr-that_was_an_invalid_entry.wav"),
+            PhoneOutcome::Paused
+            | PhoneOutcome::Ready
+            | PhoneOutcome::WrapUpEnded
+            | PhoneOutcome::NotNow => None,
+        }
+    }
+}
+
+/// The prompt played after the tone for each outcome; an empty one plays the tone alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhonePrompts(HashMap<PhoneOutcome, String>);
+
+impl Default for PhonePrompts {
+    fn default() -> Self {
+        PhonePrompts(
+            PhoneOutcome::ALL
+                .into_iter()
+                .map(|o| (o, o.default_prompt().unwrap_or_default().to_owned()))
+                .collect(),
+        )
+    }
+}
+
+impl PhonePrompts {
+    /// Replaces one prompt (the media source is checked by the config loader).
+    pub fn set(&mut self, outcome: PhoneOutcome, source: String) {
+        self.0.insert(outcome, source);
+    }
+
+    pub fn get(&self, outcome: PhoneOutcome) -> &str {
+        self.0.get(&outcome).map_or("", String::as_str)
+    }
+}
 
 impl Engine {
     /// The pause reasons an agent may key in (empty: any code is accepted).
@@ -40,6 +169,11 @@ impl Engine {
         self.hot_desk_refuses = !moves;
     }
 
+    /// What agents hear after a feature code.
+    pub fn set_phone_prompts(&mut self, prompts: PhonePrompts) {
+        self.phone_prompts = prompts;
+    }
+
     pub(super) fn feature_code(
         &mut self,
         now: Timestamp,
@@ -48,15 +182,20 @@ impl Engine {
         asked: Asked,
         effects: &mut Vec<Effect>,
     ) {
-        let done = match (&asked.feature, &asked.agent_number) {
+        let outcome = match (&asked.feature, &asked.agent_number) {
             (Feature::Login, Some(number)) => {
                 let pin = asked.pin.as_ref().map(|p| p.0.as_str()).unwrap_or_default();
                 self.hot_desk(now, &asked.user, number, pin, effects)
             }
             _ => self.apply_feature(now, asked.feature, &asked.user, asked.reason, effects),
         };
-        let tone = if done { CONFIRM_TONE } else { REFUSE_TONE };
-        for command in [
+        let tone = if outcome.is_done() {
+            CONFIRM_TONE
+        } else {
+            REFUSE_TONE
+        };
+        let prompt = self.phone_prompts.get(outcome);
+        let mut commands = vec![
             SwitchCommand::Answer {
                 channel: channel.clone(),
             },
@@ -64,10 +203,17 @@ impl Engine {
                 channel: channel.clone(),
                 source: tone.to_owned(),
             },
-            SwitchCommand::HangupAfterPrompts {
+        ];
+        if !prompt.is_empty() {
+            commands.push(SwitchCommand::Play {
                 channel: channel.clone(),
-            },
-        ] {
+                source: prompt.to_owned(),
+            });
+        }
+        commands.push(SwitchCommand::HangupAfterPrompts {
+            channel: channel.clone(),
+        });
+        for command in commands {
             effects.push(Effect::switch(switch, channel, command));
         }
     }
@@ -82,12 +228,12 @@ impl Engine {
         number: &str,
         pin: &str,
         effects: &mut Vec<Effect>,
-    ) -> bool {
-        let Ok(agent_id) = AgentId::new(number) else {
-            return false;
-        };
-        let Some(agent) = self.agents.get(&agent_id) else {
-            return false;
+    ) -> PhoneOutcome {
+        let Some((agent_id, agent)) = AgentId::new(number)
+            .ok()
+            .and_then(|id| self.agents.get(&id).map(|a| (id, a)))
+        else {
+            return PhoneOutcome::UnknownAgent;
         };
         if !agent
             .settings
@@ -95,7 +241,7 @@ impl Engine {
             .as_ref()
             .is_some_and(|hash| hash.verify(pin))
         {
-            return false;
+            return PhoneOutcome::WrongPin;
         }
         if let Some(other) = self.phone_users.get(phone).filter(|o| **o != agent_id) {
             let in_use = self
@@ -103,19 +249,21 @@ impl Engine {
                 .get(other)
                 .is_some_and(|o| o.state != AgentState::LoggedOut);
             if in_use {
-                return false;
+                return PhoneOutcome::PhoneInUse;
             }
         }
         let here = agent.contact.as_deref() == Some(phone)
             || (agent.contact.is_none() && agent.settings.phone_user() == Some(phone));
         let logged_in = agent.state != AgentState::LoggedOut;
         if logged_in && !here {
-            let busy = matches!(
+            if matches!(
                 agent.state,
                 AgentState::OnCall { .. } | AgentState::Offered { .. }
-            );
-            if self.hot_desk_refuses || busy {
-                return false;
+            ) {
+                return PhoneOutcome::OnCall;
+            }
+            if self.hot_desk_refuses {
+                return PhoneOutcome::LoggedInElsewhere;
             }
         }
         let previous = agent
@@ -133,19 +281,18 @@ impl Engine {
             agent.registered = true;
         }
         if logged_in {
-            return true;
+            return PhoneOutcome::LoggedIn;
         }
-        self.request_state(
+        self.request(
             now,
             &agent_id,
             RequestedState::Available,
-            StateCause::Phone,
+            PhoneOutcome::LoggedIn,
             effects,
         )
-        .is_ok()
     }
 
-    /// True when the agent is now where the feature code asked.
+    /// Does what the feature code asks of the agent whose phone dialled it.
     fn apply_feature(
         &mut self,
         now: Timestamp,
@@ -153,38 +300,61 @@ impl Engine {
         user: &str,
         reason: Option<String>,
         effects: &mut Vec<Effect>,
-    ) -> bool {
-        let Some(agent_id) = self.phone_users.get(user).cloned() else {
-            return false;
+    ) -> PhoneOutcome {
+        let Some((agent_id, state)) = self
+            .phone_users
+            .get(user)
+            .and_then(|id| self.agents.get(id).map(|a| (id.clone(), a.state.clone())))
+        else {
+            return PhoneOutcome::UnknownPhone;
         };
-        let Some(state) = self.agents.get(&agent_id).map(|a| a.state.clone()) else {
-            return false;
-        };
-        let requested = match feature {
-            Feature::Login | Feature::Ready => RequestedState::Available,
-            Feature::Logout => RequestedState::LoggedOut,
+        let (requested, done) = match feature {
+            Feature::Login => (RequestedState::Available, PhoneOutcome::LoggedIn),
+            Feature::Ready => (RequestedState::Available, PhoneOutcome::Ready),
+            Feature::Logout => (RequestedState::LoggedOut, PhoneOutcome::LoggedOut),
             Feature::Pause => {
                 let code = reason.filter(|r| !r.is_empty());
                 let code = match (code, self.pause_codes.is_empty()) {
                     (Some(code), true) => code,
                     (None, true) => PHONE_PAUSE.to_owned(),
                     (Some(code), false) if self.pause_codes.contains(&code) => code,
-                    _ => return false,
+                    _ => return PhoneOutcome::InvalidReason,
                 };
-                RequestedState::Paused { reason: code }
+                (
+                    RequestedState::Paused { reason: code },
+                    PhoneOutcome::Paused,
+                )
             }
             Feature::EndWrapUp => match state {
-                AgentState::WrapUp { .. } => RequestedState::Available,
-                _ => return false,
+                AgentState::WrapUp { .. } => (RequestedState::Available, PhoneOutcome::WrapUpEnded),
+                _ => return PhoneOutcome::NotNow,
             },
             Feature::Toggle => match state {
-                AgentState::Available | AgentState::Backoff { .. } => RequestedState::Paused {
-                    reason: PHONE_PAUSE.to_owned(),
-                },
-                _ => RequestedState::Available,
+                AgentState::Available | AgentState::Backoff { .. } => (
+                    RequestedState::Paused {
+                        reason: PHONE_PAUSE.to_owned(),
+                    },
+                    PhoneOutcome::Paused,
+                ),
+                _ => (RequestedState::Available, PhoneOutcome::Ready),
             },
         };
-        self.request_state(now, &agent_id, requested, StateCause::Phone, effects)
-            .is_ok()
+        self.request(now, &agent_id, requested, done, effects)
+    }
+
+    /// A state change asked for from the phone: `done` when it took, else why not.
+    fn request(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        requested: RequestedState,
+        done: PhoneOutcome,
+        effects: &mut Vec<Effect>,
+    ) -> PhoneOutcome {
+        match self.request_state(now, agent_id, requested, StateCause::Phone, effects) {
+            Ok(()) => done,
+            Err(CommandError::Conflict { .. }) => PhoneOutcome::OnCall,
+            Err(_) => PhoneOutcome::NotNow,
+        }
     }
 }

@@ -192,6 +192,12 @@ impl SimHandle {
         self.shared.peek(|core| core.sent_events())
     }
 
+    /// The latest files played on any channel (up to 4,096), as channel uuid and path, oldest
+    /// first: what a caller or an agent heard.
+    pub fn played(&self) -> Vec<(String, String)> {
+        self.shared.peek(|core| core.played())
+    }
+
     /// Whether the phone is registered; `None` for an unknown user.
     pub fn phone_registered(&self, user: &str) -> Option<bool> {
         self.shared.peek(|core| core.phone_registered(user))

@@ -6,7 +6,7 @@
 //! timers are queued on the core and spawned by `Shared` once the lock is released.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -387,7 +387,12 @@ pub(crate) struct Core {
     next_phone_port: u16,
     /// Every `sendevent` received, as its event name and headers, in order.
     sent_events: Vec<(String, Vec<(String, String)>)>,
+    /// The latest files played (PLAYBACK_START), as channel uuid and path, oldest first.
+    played: VecDeque<(String, String)>,
 }
+
+/// How many playbacks [`Core::played`] remembers.
+const PLAYED_KEPT: usize = 4096;
 
 fn now_unix_us() -> u64 {
     SystemTime::now()
@@ -428,6 +433,7 @@ impl Core {
             next_token: 0,
             next_phone_port: registrations::FIRST_PHONE_PORT,
             sent_events: Vec::new(),
+            played: VecDeque::new(),
         }
     }
 
@@ -805,6 +811,11 @@ impl Core {
         self.chan_event(uuid, "CHANNEL_PARK", &[], &[]);
     }
 
+    /// The latest playbacks started, as channel uuid and path, oldest first.
+    pub(crate) fn played(&self) -> Vec<(String, String)> {
+        self.played.iter().cloned().collect()
+    }
+
     /// PLAYBACK_START of `path` for the running application, and its end timer.
     fn start_playing(&mut self, uuid: &str, path: &str) {
         self.next_token += 1;
@@ -816,6 +827,10 @@ impl Core {
                 started: Instant::now(),
             })
         });
+        if self.played.len() == PLAYED_KEPT {
+            self.played.pop_front();
+        }
+        self.played.push_back((uuid.to_owned(), path.to_owned()));
         self.chan_event(uuid, "PLAYBACK_START", &[], &playback_headers(path, None));
         if let Some(d) = media::duration(path) {
             self.timer(

@@ -242,8 +242,9 @@ async fn feature_codes_dialled_from_the_agents_phone_log_in_pause_and_log_out() 
     })
     .await;
     app.connected().await;
-    app.sim.place_call(CallSpec::new("1001", "*22"));
+    let login = app.sim.place_call(CallSpec::new("1001", "*22"));
     wait_status(&app, "1001", AgentStatus::Available).await;
+    heard(&app, &login, "ivr/ivr-you_are_now_logged_in.wav").await;
     app.sim.place_call(CallSpec::new("1001", "*241"));
     wait_status(&app, "1001", AgentStatus::Paused).await;
     let agent: serde_json::Value = app
@@ -253,8 +254,9 @@ async fn feature_codes_dialled_from_the_agents_phone_log_in_pause_and_log_out() 
         .await
         .unwrap_or_default();
     assert_eq!(agent["reason"], "1");
-    app.sim.place_call(CallSpec::new("1001", "*23"));
+    let logout = app.sim.place_call(CallSpec::new("1001", "*23"));
     wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+    heard(&app, &logout, "ivr/ivr-you_are_now_logged_out.wav").await;
     eventually("every feature call was hung up after its tone", || async {
         app.sim.channels().is_empty()
     })
@@ -293,7 +295,8 @@ async fn an_agent_logs_in_at_another_phone_with_a_pin_and_calls_ring_there() {
     })
     .await;
     app.connected().await;
-    app.sim.place_call(CallSpec::new("2002", "*2101"));
+    let wrong = app.sim.place_call(CallSpec::new("2002", "*2101"));
+    heard(&app, &wrong, "ivr/ivr-pin_or_extension_is-invalid.wav").await;
     eventually("the wrong PIN's call ends", || async {
         app.sim.channels().is_empty()
     })
@@ -330,4 +333,61 @@ async fn an_agent_whose_phone_is_not_registered_when_the_controller_connects_is_
     app.connected().await;
     wait_status(&app, "1001", AgentStatus::Unreachable).await;
     wait_status(&app, "1002", AgentStatus::Available).await;
+}
+
+/// Waits until the feature call `channel` has played `prompt` (after its tone).
+async fn heard(app: &TestApp, channel: &str, prompt: &str) {
+    eventually(&format!("{channel} heard {prompt}"), || async {
+        app.sim
+            .played()
+            .iter()
+            .any(|(uuid, path)| uuid == channel && path == prompt)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hot_desking_is_refused_with_a_prompt_for_an_unknown_agent_and_when_logged_in_elsewhere() {
+    use switchboard::sim::EntryPoint;
+    let hot_desk = |number: &str, agent: &str| EntryPoint {
+        number: number.into(),
+        variables: vec![
+            ("switchboard_feature".into(), "login".into()),
+            ("switchboard_agent_number".into(), agent.into()),
+            ("switchboard_pin".into(), "4711".into()),
+        ],
+    };
+    let agents = || {
+        vec![
+            Agent::answering("1001").with_pin("4711"),
+            Agent::answering("2002").in_queues(&[]).logged_out(),
+        ]
+    };
+    let queues = || vec![queue_row("support", QueueRouting::default())];
+    let mut app = spawn_setup(Setup {
+        queues: queues(),
+        agents: agents(),
+        entries: vec![hot_desk("*2101", "1001"), hot_desk("*2109", "9999")],
+    })
+    .await;
+    app.stop_controller().await;
+    app.hot_desk_moves = false;
+    app.start_with(queues(), &agents()).await;
+    app.connected().await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    let unknown = app.sim.place_call(CallSpec::new("2002", "*2109"));
+    heard(&app, &unknown, "ivr/ivr-pin_or_extension_is-invalid.wav").await;
+    let elsewhere = app.sim.place_call(CallSpec::new("2002", "*2101"));
+    heard(&app, &elsewhere, "ivr/ivr-not_have_permission.wav").await;
+    eventually("both refused calls are hung up", || async {
+        app.sim.channels().is_empty()
+    })
+    .await;
+    assert!(
+        !app.sim
+            .played()
+            .iter()
+            .any(|(_, p)| p.contains("logged_in")),
+        "no one was logged in"
+    );
 }

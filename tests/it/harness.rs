@@ -25,6 +25,8 @@ pub struct TestApp {
     pub presence_domain: Option<String>,
     /// Pause reasons provisioned at start.
     pub pause_reasons: Vec<switchboard::store::PauseReasonRow>,
+    /// `[agents] hot_desk = "move"` (true, the default) or `"refuse"`.
+    pub hot_desk_moves: bool,
     pub _dir: tempfile::TempDir,
 }
 
@@ -155,6 +157,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         database_url,
         presence_domain: None,
         pause_reasons: Vec::new(),
+        hot_desk_moves: true,
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -181,6 +184,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         database_url,
         presence_domain: None,
         pause_reasons: Vec::new(),
+        hot_desk_moves: true,
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -239,7 +243,8 @@ impl TestApp {
             seed: 0,
             presence_domain: self.presence_domain.clone(),
             pause_reasons: self.pause_reasons.clone(),
-            hot_desk_moves: true,
+            hot_desk_moves: self.hot_desk_moves,
+            phone_prompts: Default::default(),
         })
         .await
         .expect("start controller");

@@ -36,10 +36,12 @@ fn an_agent_logs_in_pauses_with_a_reason_and_logs_out_from_the_phone() {
           store agent 1001 logged_out -> available
           answer chan901
           play chan901 tone_stream://%(200,100,880);%(400,0,1320)
+          play chan901 ivr/ivr-you_are_now_logged_in.wav
           hangup chan901 after prompts
         @1000 1001 dials pause
           answer chan902
           play chan902 tone_stream://%(250,250,480,620);loops=3
+          play chan902 ivr/ivr-that_was_an_invalid_entry.wav
           hangup chan902 after prompts
         @2000 1001 dials pause
           store agent 1001 available -> paused (2)
@@ -55,6 +57,7 @@ fn an_agent_logs_in_pauses_with_a_reason_and_logs_out_from_the_phone() {
           store agent 1001 available -> logged_out
           answer chan905
           play chan905 tone_stream://%(200,100,880);%(400,0,1320)
+          play chan905 ivr/ivr-you_are_now_logged_out.wav
           hangup chan905 after prompts
     "#]]);
 }
@@ -63,10 +66,94 @@ fn an_agent_logs_in_pauses_with_a_reason_and_logs_out_from_the_phone() {
 fn a_phone_no_agent_uses_is_refused() {
     let mut b = Bench::new(&["1001"], 0);
     dial(&mut b, 0, 901, "2999", Feature::Login, None);
-    assert!(
-        b.trace.iter().any(|l| l.contains("480,620")),
-        "refused with the busy tone"
+    assert_eq!(heard(&b), ["refused", "ivr/ivr-phone_not_configured.wav"]);
+}
+
+/// What the last feature call played after answering: the tone (as `done` or `refused`),
+/// then the prompt if any.
+fn heard(b: &Bench) -> Vec<String> {
+    let start = b
+        .trace
+        .iter()
+        .rposition(|l| l.contains(" answer chan"))
+        .unwrap_or(0);
+    b.trace[start..]
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("play "))
+        .filter_map(|l| l.split_once(' ').map(|(_, source)| source))
+        .map(|source| match source {
+            crate::engine::phone::CONFIRM_TONE => "done".to_owned(),
+            crate::engine::phone::REFUSE_TONE => "refused".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_refusal_says_why_with_its_own_prompt() {
+    let mut b = Bench::new(&["1001", "1002"], 30_000);
+    b.engine.set_pause_reasons(["1".to_owned()]);
+    with_pin(&mut b, "1001", "4711");
+    hot_desk(&mut b, 0, 901, "2002", "9999", "4711");
+    assert_eq!(
+        heard(&b),
+        ["refused", "ivr/ivr-pin_or_extension_is-invalid.wav"],
+        "unknown agent"
     );
+    hot_desk(&mut b, 100, 902, "2002", "1001", "0000");
+    assert_eq!(
+        heard(&b),
+        ["refused", "ivr/ivr-pin_or_extension_is-invalid.wav"],
+        "wrong PIN sounds like an unknown agent"
+    );
+    dial(&mut b, 200, 903, "1002", Feature::Login, None);
+    hot_desk(&mut b, 300, 904, "1002", "1001", "4711");
+    assert_eq!(
+        heard(&b),
+        ["refused", "ivr/ivr-access_denied.wav"],
+        "1002 is logged in at that phone"
+    );
+    dial(&mut b, 400, 905, "1001", Feature::Login, None);
+    b.engine.set_hot_desk_move(false);
+    hot_desk(&mut b, 500, 906, "2002", "1001", "4711");
+    assert_eq!(
+        heard(&b),
+        ["refused", "ivr/ivr-not_have_permission.wav"],
+        "logged in at 1001 and moving is off"
+    );
+    dial(&mut b, 600, 907, "1001", Feature::Pause, Some("7"));
+    assert_eq!(
+        heard(&b),
+        ["refused", "ivr/ivr-that_was_an_invalid_entry.wav"]
+    );
+    dial(&mut b, 700, 908, "1001", Feature::EndWrapUp, None);
+    assert_eq!(heard(&b), ["refused"], "not in wrap-up: the tone says it");
+    b.park(800, 1, "111");
+    b.answer_leg(900, 1);
+    let on_call = b.trace.iter().any(|l| l.contains("-> on_call"));
+    assert!(on_call);
+    let agent = if b.status("1001") == AgentStatus::OnCall {
+        "1001"
+    } else {
+        "1002"
+    };
+    dial(&mut b, 1_000, 909, agent, Feature::Logout, None);
+    assert_eq!(heard(&b), ["refused", "ivr/ivr-user_busy.wav"]);
+    dial(&mut b, 1_100, 910, agent, Feature::Pause, Some("1"));
+    assert_eq!(heard(&b), ["refused", "ivr/ivr-user_busy.wav"]);
+}
+
+#[test]
+fn prompts_can_be_replaced_or_left_to_the_tone_alone() {
+    let mut b = Bench::new(&["1001"], 0);
+    let mut prompts = PhonePrompts::default();
+    prompts.set(PhoneOutcome::LoggedIn, "custom/welcome-back.wav".to_owned());
+    prompts.set(PhoneOutcome::LoggedOut, String::new());
+    b.engine.set_phone_prompts(prompts);
+    dial(&mut b, 0, 901, "1001", Feature::Login, None);
+    assert_eq!(heard(&b), ["done", "custom/welcome-back.wav"]);
+    dial(&mut b, 100, 902, "1001", Feature::Logout, None);
+    assert_eq!(heard(&b), ["done"]);
 }
 
 #[test]
@@ -142,11 +229,13 @@ fn an_agent_hot_desks_at_another_phone_and_calls_ring_there_until_logout() {
         @0 1001 logs in at 2002
           answer chan901
           play chan901 tone_stream://%(250,250,480,620);loops=3
+          play chan901 ivr/ivr-pin_or_extension_is-invalid.wav
           hangup chan901 after prompts
         @100 1001 logs in at 2002
           store agent 1001 logged_out -> available
           answer chan902
           play chan902 tone_stream://%(200,100,880);%(400,0,1320)
+          play chan902 ivr/ivr-you_are_now_logged_in.wav
           hangup chan902 after prompts
         @200 chan1 parked
           store call entered support from 111
@@ -171,11 +260,13 @@ fn an_agent_hot_desks_at_another_phone_and_calls_ring_there_until_logout() {
           store agent 1001 available -> logged_out
           answer chan903
           play chan903 tone_stream://%(200,100,880);%(400,0,1320)
+          play chan903 ivr/ivr-you_are_now_logged_out.wav
           hangup chan903 after prompts
         @3000 1001 dials login
           store agent 1001 logged_out -> available
           answer chan904
           play chan904 tone_stream://%(200,100,880);%(400,0,1320)
+          play chan904 ivr/ivr-you_are_now_logged_in.wav
           hangup chan904 after prompts
         @4000 chan2 parked
           store call entered support from 222
@@ -202,10 +293,10 @@ fn hot_desking_moves_an_agent_between_phones_or_is_refused_when_moving_is_off() 
     );
     b.engine.set_hot_desk_move(false);
     hot_desk(&mut b, 300, 903, "2002", "1001", "4711");
-    assert!(
-        b.trace.last().is_some_and(|l| l.contains("hangup"))
-            && b.trace.iter().rev().take(3).any(|l| l.contains("480,620")),
-        "refused while logged in at 3003"
+    assert_eq!(
+        heard(&b),
+        ["refused", "ivr/ivr-user_busy.wav"],
+        "refused while ringing at 3003"
     );
 }
 
