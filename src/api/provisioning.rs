@@ -77,6 +77,15 @@ impl<'a> AgentProvisioning<'a> {
     }
 }
 
+/// A body that must be a JSON object of `shape` (serde would also take a struct from an array).
+fn json_object<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, Problem> {
+    let refused =
+        |e: &dyn std::fmt::Display| Problem::bad_request(format!("body must be {shape}: {e}"));
+    let object: serde_json::Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| refused(&e))?;
+    T::deserialize(Value::Object(object)).map_err(|e| refused(&e))
+}
+
 /// What `pin` and `pin_hash` ask for.
 enum PinChange {
     Keep,
@@ -163,11 +172,10 @@ pub(super) async fn put_agent(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let id = parse_agent_id(&id)?;
-    let body: AgentBody = serde_json::from_slice(&body).map_err(|e| {
-        Problem::bad_request(format!(
-            "body must be {{\"name\": .., \"dial_string\": .., \"skills\": .., \"queues\": [..], \"pin\": ..}}: {e}"
-        ))
-    })?;
+    let body: AgentBody = json_object(
+        &body,
+        "{\"name\": .., \"dial_string\": .., \"skills\": .., \"queues\": [..], \"pin\": ..}",
+    )?;
     let pin = pin_change(&body)?;
     let _one_change_at_a_time = state.provisioning.lock().await;
     let store = &state.store;
@@ -276,11 +284,7 @@ pub(super) async fn put_pause_reason(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let code = pause_code(code)?;
-    let body: PauseReasonBody = serde_json::from_slice(&body).map_err(|e| {
-        Problem::bad_request(format!(
-            "body must be {{\"name\": \"Lunch\", \"productive\": false}}: {e}"
-        ))
-    })?;
+    let body: PauseReasonBody = json_object(&body, "{\"name\": \"Lunch\", \"productive\": false}")?;
     let name = DisplayName::try_from(body.name).map_err(|e| Problem::invalid("name", e))?;
     let reason = PauseReasonRow {
         code,
