@@ -107,8 +107,8 @@ fn hash_pin() -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     let pin = line.trim();
-    if pin.len() < 4 || pin.len() > 16 || !pin.chars().all(|c| c.is_ascii_digit()) {
-        eprintln!("a PIN is 4 to 16 digits (what a phone keypad can enter)");
+    if !switchboard::engine::pin::is_pin(pin) {
+        eprintln!("{}", switchboard::engine::pin::PIN_RULE);
         return ExitCode::from(EXIT_CONFIG);
     }
     let salt: [u8; 16] = rand::random();

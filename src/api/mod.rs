@@ -4,8 +4,9 @@
 //! the engine task. Every error is a problem details document.
 
 mod problem;
+mod provisioning;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -25,11 +26,44 @@ use crate::store::{PauseReasonRow, Store};
 
 #[derive(Clone)]
 pub struct ApiState {
-    pub engine: EngineHandle,
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
+    engine: EngineHandle,
+    store: Store,
+    metrics: Arc<Metrics>,
     /// The provisioned pause reasons; when there are any, a pause must give one of them.
-    pub pause_reasons: Arc<Vec<PauseReasonRow>>,
+    pause_reasons: Arc<RwLock<Vec<PauseReasonRow>>>,
+    /// Held by each provisioning write, from reading the store to applying to the engine.
+    provisioning: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ApiState {
+    pub fn new(
+        engine: EngineHandle,
+        store: Store,
+        metrics: Arc<Metrics>,
+        pause_reasons: Vec<PauseReasonRow>,
+    ) -> Self {
+        Self {
+            engine,
+            store,
+            metrics,
+            pause_reasons: Arc::new(RwLock::new(pause_reasons)),
+            provisioning: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    fn pause_reasons(&self) -> Vec<PauseReasonRow> {
+        self.pause_reasons
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_pause_reasons(&self, reasons: Vec<PauseReasonRow>) {
+        *self
+            .pause_reasons
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = reasons;
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -38,9 +72,22 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/queues", get(queues))
         .route("/v1/agents", get(agents))
-        .route("/v1/agents/{id}", get(agent))
+        .route(
+            "/v1/agents/{id}",
+            get(agent)
+                .put(provisioning::put_agent)
+                .delete(provisioning::delete_agent),
+        )
+        .route(
+            "/v1/agents/{id}/provisioning",
+            get(provisioning::get_agent_provisioning),
+        )
         .route("/v1/agents/{id}/state", put(set_agent_state))
         .route("/v1/pause-reasons", get(pause_reasons))
+        .route(
+            "/v1/pause-reasons/{code}",
+            put(provisioning::put_pause_reason).delete(provisioning::delete_pause_reason),
+        )
         .route("/v1/calls", get(calls))
         .route("/v1/calls/{id}", get(call).patch(update_call))
         .fallback(|| async { Problem::not_found("no such endpoint") })
@@ -124,7 +171,7 @@ fn pause_reason(reason: Option<String>, known: &[PauseReasonRow]) -> Result<Stri
 }
 
 async fn pause_reasons(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(json!({ "pause_reasons": *state.pause_reasons }))
+    Json(json!({ "pause_reasons": state.pause_reasons() }))
 }
 
 async fn set_agent_state(
@@ -142,7 +189,7 @@ async fn set_agent_state(
         "available" => RequestedState::Available,
         "logged_out" => RequestedState::LoggedOut,
         "paused" => RequestedState::Paused {
-            reason: pause_reason(change.reason.clone(), &state.pause_reasons)?,
+            reason: pause_reason(change.reason.clone(), &state.pause_reasons())?,
         },
         other => {
             return Err(Problem::bad_request(format!(

@@ -12,6 +12,9 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
+    /// The request field that was refused (`skills[1]`, `dial_string`), when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl Problem {
@@ -26,7 +29,21 @@ impl Problem {
             title,
             status: status.as_u16(),
             detail: detail.into(),
+            field: None,
         }
+    }
+
+    /// A well-formed request with a value we refuse; `field` names it, and so does `detail`.
+    pub fn invalid(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        let field = field.into();
+        let mut problem = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+            "Invalid field",
+            format!("{field}: {detail}"),
+        );
+        problem.field = Some(field);
+        problem
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {

@@ -10,8 +10,8 @@ use tracing::{error, warn};
 
 use super::clock::Clock;
 use crate::engine::{
-    AgentId, CallId, CallUpdate, CommandError, Effect, Engine, Input, Record, RequestedState,
-    Snapshot, StoredCall, SwitchName, Timer, Timestamp,
+    AgentId, AgentSettings, CallId, CallUpdate, CommandError, Effect, Engine, Input, Provisioned,
+    Record, RequestedState, Snapshot, StoredCall, SwitchName, Timer, Timestamp,
 };
 use crate::esl::{Outgoing, SwitchInput, SwitchLink};
 use crate::metrics::Metrics;
@@ -32,6 +32,21 @@ pub enum EngineRequest {
         call: CallId,
         update: CallUpdate,
         reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    /// Adds or replaces an agent (already stored).
+    ProvisionAgent {
+        settings: AgentSettings,
+        reply: oneshot::Sender<Provisioned>,
+    },
+    /// Logs an agent out and forgets it, unless it is ringing or on a call.
+    DeprovisionAgent {
+        agent: AgentId,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    /// Replaces the pause reason codes agents may give.
+    SetPauseReasons {
+        codes: Vec<String>,
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -84,11 +99,36 @@ impl EngineHandle {
         .await
     }
 
-    /// Sends a request to the engine task and waits for its answer.
-    async fn ask(
+    /// Adds or replaces an agent in the running engine; a replaced agent keeps its state.
+    pub async fn provision_agent(
         &self,
-        request: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> EngineRequest,
+        row: crate::store::AgentRow,
+    ) -> Result<Provisioned, EngineGone> {
+        let settings = super::agent_settings(row);
+        self.ask(|reply| EngineRequest::ProvisionAgent { settings, reply })
+            .await
+    }
+
+    /// Logs an agent out (cause `api`) and removes it from the running engine.
+    pub async fn deprovision_agent(
+        &self,
+        agent: AgentId,
     ) -> Result<Result<(), CommandError>, EngineGone> {
+        self.ask(|reply| EngineRequest::DeprovisionAgent { agent, reply })
+            .await
+    }
+
+    /// Replaces the pause reason codes agents may give (none: any code).
+    pub async fn set_pause_reasons(&self, codes: Vec<String>) -> Result<(), EngineGone> {
+        self.ask(|reply| EngineRequest::SetPauseReasons { codes, reply })
+            .await
+    }
+
+    /// Sends a request to the engine task and waits for its answer.
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> EngineRequest,
+    ) -> Result<T, EngineGone> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(request(reply))
@@ -243,27 +283,54 @@ impl EngineTask {
     ) {
         let received = Instant::now();
         let now = self.clock.at(received);
-        let (result, reply) = match request {
+        // The requester may have gone away; the change stands either way.
+        match request {
             EngineRequest::SetAgentState {
                 agent,
                 state,
                 reply,
-            } => (self.engine.set_agent_state(now, &agent, state), reply),
+            } => {
+                let result = self.engine.set_agent_state(now, &agent, state);
+                let answer = self.apply_result(result, received, timers, records).await;
+                let _ = reply.send(answer);
+            }
             EngineRequest::UpdateCall {
                 call,
                 update,
                 reply,
-            } => (self.engine.update_call(now, call, update), reply),
-        };
-        let answer = match result {
-            Ok(effects) => {
-                self.apply(effects, Some(received), timers, records).await;
-                Ok(())
+            } => {
+                let result = self.engine.update_call(now, call, update);
+                let answer = self.apply_result(result, received, timers, records).await;
+                let _ = reply.send(answer);
             }
-            Err(e) => Err(e),
-        };
-        // The requester may have gone away; the change stands either way.
-        let _ = reply.send(answer);
+            EngineRequest::ProvisionAgent { settings, reply } => {
+                let (outcome, effects) = self.engine.upsert_agent(now, settings);
+                self.apply(effects, Some(received), timers, records).await;
+                let _ = reply.send(outcome);
+            }
+            EngineRequest::DeprovisionAgent { agent, reply } => {
+                let result = self.engine.deprovision_agent(now, &agent);
+                let answer = self.apply_result(result, received, timers, records).await;
+                let _ = reply.send(answer);
+            }
+            EngineRequest::SetPauseReasons { codes, reply } => {
+                self.engine.set_pause_reasons(codes);
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Carries out the effects of an accepted request; a refusal changes nothing.
+    async fn apply_result(
+        &mut self,
+        result: Result<Vec<Effect>, CommandError>,
+        received: Instant,
+        timers: &mut BinaryHeap<Reverse<(Timestamp, Timer)>>,
+        records: &mut Vec<Record>,
+    ) -> Result<(), CommandError> {
+        let effects = result?;
+        self.apply(effects, Some(received), timers, records).await;
+        Ok(())
     }
 
     async fn apply(

@@ -115,7 +115,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     for reason in &options.pause_reasons {
         store.upsert_pause_reason(reason).await?;
     }
-    let pause_reasons = Arc::new(store.list_pause_reasons().await?);
+    let pause_reasons = store.list_pause_reasons().await?;
 
     let now = clock.now();
     let mut engine = Engine::new(rand::random());
@@ -241,12 +241,12 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     }
 
     let http_addr = options.http.local_addr().map_err(AppError::Http)?;
-    let router = crate::api::router(crate::api::ApiState {
-        engine: handle.clone(),
-        store: store.clone(),
-        metrics: metrics.clone(),
+    let router = crate::api::router(crate::api::ApiState::new(
+        handle.clone(),
+        store.clone(),
+        metrics.clone(),
         pause_reasons,
-    });
+    ));
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
     tasks.spawn(async move {

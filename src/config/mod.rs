@@ -14,12 +14,13 @@ mod values;
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
 pub use provisioning::{
-    is_pause_code, ProvisionedAgent, ProvisionedPauseReason, ProvisionedQueue, Provisioning,
-    DEFAULT_HOLD_MUSIC,
+    check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,
+    ProvisionedPauseReason, ProvisionedQueue, Provisioning, RefusedEntry, DEFAULT_HOLD_MUSIC,
 };
 pub use settings::{
     Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig, DATABASE_URL_ENV,
 };
+pub(crate) use values::DisplayName;
 pub use values::{redact_url, Secret};
 
 #[cfg(test)]

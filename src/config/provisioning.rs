@@ -205,43 +205,45 @@ struct RawAgent {
     #[serde(default)]
     skills: Vec<Spanned<String>>,
     #[serde(default)]
-    queues: Vec<Spanned<RawMembership>>,
+    queues: Vec<Spanned<MembershipEntry>>,
     pin_hash: Option<Spanned<String>>,
 }
 
 /// An entry of an agent's `queues`: a queue id, or a table that also sets tier, position and
-/// weight.
-enum RawMembership {
+/// weight. The same in the file and in the REST API's JSON.
+pub enum MembershipEntry {
     Queue(QueueId),
-    Table(RawMembershipTable),
+    Table(MembershipTable),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawMembershipTable {
+pub struct MembershipTable {
     queue: QueueId,
     tier: Option<u8>,
     position: Option<u32>,
     weight: Option<u32>,
 }
 
-impl<'de> Deserialize<'de> for RawMembership {
+impl<'de> Deserialize<'de> for MembershipEntry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Entry;
         impl<'de> Visitor<'de> for Entry {
-            type Value = RawMembership;
+            type Value = MembershipEntry;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a queue id or a table like { queue = \"sales\", tier = 2 }")
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                QueueId::new(v).map(RawMembership::Queue).map_err(E::custom)
+                QueueId::new(v)
+                    .map(MembershipEntry::Queue)
+                    .map_err(E::custom)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                RawMembershipTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawMembership::Table)
+                MembershipTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(MembershipEntry::Table)
             }
         }
         deserializer.deserialize_any(Entry)
@@ -700,29 +702,112 @@ fn steps(
     Ok(steps)
 }
 
+/// An entry of a list (an agent's skills or queues, a step's skills) that is refused: which
+/// one, counted from 0, and why. The file turns it into a line, the REST API into a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedEntry {
+    pub index: usize,
+    pub message: String,
+}
+
 /// Parses skills in the order written; a skill named twice is an error.
+fn parse_skills<'a>(
+    raw: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<SkillLevel>, RefusedEntry> {
+    let mut skills: Vec<SkillLevel> = Vec::new();
+    for (index, text) in raw.into_iter().enumerate() {
+        let refused = |message: String| RefusedEntry { index, message };
+        let skill: SkillLevel = text
+            .parse()
+            .map_err(|e: RoutingError| refused(e.to_string()))?;
+        if skills.iter().any(|k| k.skill == skill.skill) {
+            return Err(refused(format!(
+                "skill {:?} is listed twice",
+                skill.skill.as_str()
+            )));
+        }
+        skills.push(skill);
+    }
+    Ok(skills)
+}
+
+/// An agent's skills (`spanish:7`, `billing`), checked as in the provisioning file and put in
+/// canonical order.
+pub fn check_agent_skills<'a>(
+    raw: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<SkillLevel>, RefusedEntry> {
+    let mut skills = parse_skills(raw)?;
+    routing::canonical(&mut skills);
+    Ok(skills)
+}
+
+/// An agent's queues, checked as in the provisioning file: tier and weight at least 1, each
+/// queue once and `known`; an unknown queue's message ends with `unknown` ("is not declared
+/// in this file"). Plain entries get tier 1 and their place in the list as position.
+pub fn check_memberships(
+    raw: impl IntoIterator<Item = MembershipEntry>,
+    known: impl Fn(&QueueId) -> bool,
+    unknown: &str,
+) -> Result<Vec<Membership>, RefusedEntry> {
+    let mut served: Vec<Membership> = Vec::new();
+    for (index, entry) in raw.into_iter().enumerate() {
+        let refused = |message: String| RefusedEntry { index, message };
+        let place = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let membership = match entry {
+            MembershipEntry::Queue(queue) => Membership::new(queue, place),
+            MembershipEntry::Table(t) => {
+                if t.tier == Some(0) || t.weight == Some(0) {
+                    let what = if t.tier == Some(0) { "tier" } else { "weight" };
+                    return Err(refused(format!(
+                        "{what} must be at least 1 (queue {:?})",
+                        t.queue.as_str()
+                    )));
+                }
+                Membership {
+                    tier: t.tier.unwrap_or(1),
+                    position: t.position.unwrap_or(place),
+                    weight: t.weight.unwrap_or(1),
+                    queue: t.queue,
+                }
+            }
+        };
+        if !known(&membership.queue) {
+            return Err(refused(format!(
+                "queue {:?} {unknown}",
+                membership.queue.as_str()
+            )));
+        }
+        if served.iter().any(|m| m.queue == membership.queue) {
+            return Err(refused(format!(
+                "queue {:?} is listed twice",
+                membership.queue.as_str()
+            )));
+        }
+        served.push(membership);
+    }
+    Ok(served)
+}
+
+/// A list of the file, checked by `check`; a refused entry is reported at its own line.
+fn spanned_list<T, R>(
+    src: &Source<'_>,
+    key: &str,
+    raw: Vec<Spanned<T>>,
+    check: impl FnOnce(Vec<T>) -> Result<R, RefusedEntry>,
+) -> Result<R, ConfigError> {
+    let spans: Vec<Range<usize>> = raw.iter().map(Spanned::span).collect();
+    let values = raw.into_iter().map(Spanned::into_inner).collect();
+    check(values).map_err(|e| src.error_at(spans.get(e.index).cloned(), key, e.message))
+}
+
 fn skill_list(
     src: &Source<'_>,
     key: &str,
     raw: Vec<Spanned<String>>,
 ) -> Result<Vec<SkillLevel>, ConfigError> {
-    let mut skills: Vec<SkillLevel> = Vec::with_capacity(raw.len());
-    for s in raw {
-        let span = s.span();
-        let skill: SkillLevel = s
-            .get_ref()
-            .parse()
-            .map_err(|e: RoutingError| src.error_at(Some(span.clone()), key, e.to_string()))?;
-        if skills.iter().any(|k| k.skill == skill.skill) {
-            return Err(src.error_at(
-                Some(span),
-                key,
-                format!("skill {:?} is listed twice", skill.skill.as_str()),
-            ));
-        }
-        skills.push(skill);
-    }
-    Ok(skills)
+    spanned_list(src, key, raw, |texts: Vec<String>| {
+        parse_skills(texts.iter().map(String::as_str))
+    })
 }
 
 fn agent_skills(
@@ -730,60 +815,27 @@ fn agent_skills(
     agent: usize,
     raw: Vec<Spanned<String>>,
 ) -> Result<Vec<SkillLevel>, ConfigError> {
-    let mut skills = skill_list(src, &format!("agent[{agent}].skills"), raw)?;
-    routing::canonical(&mut skills);
-    Ok(skills)
+    spanned_list(
+        src,
+        &format!("agent[{agent}].skills"),
+        raw,
+        |texts: Vec<String>| check_agent_skills(texts.iter().map(String::as_str)),
+    )
 }
 
 fn memberships(
     src: &Source<'_>,
     agent: usize,
-    raw: Vec<Spanned<RawMembership>>,
+    raw: Vec<Spanned<MembershipEntry>>,
     queue_ids: &HashSet<QueueId>,
 ) -> Result<Vec<Membership>, ConfigError> {
-    let key = format!("agent[{agent}].queues");
-    let mut served: Vec<Membership> = Vec::with_capacity(raw.len());
-    for (index, entry) in (1_u32..).zip(raw) {
-        let span = entry.span();
-        let membership = match entry.into_inner() {
-            RawMembership::Queue(queue) => Membership::new(queue, index),
-            RawMembership::Table(t) => {
-                if t.tier == Some(0) || t.weight == Some(0) {
-                    let what = if t.tier == Some(0) { "tier" } else { "weight" };
-                    return Err(src.error_at(
-                        Some(span),
-                        &key,
-                        format!("{what} must be at least 1 (queue {:?})", t.queue.as_str()),
-                    ));
-                }
-                Membership {
-                    tier: t.tier.unwrap_or(1),
-                    position: t.position.unwrap_or(index),
-                    weight: t.weight.unwrap_or(1),
-                    queue: t.queue,
-                }
-            }
-        };
-        if !queue_ids.contains(&membership.queue) {
-            return Err(src.error_at(
-                Some(span),
-                &key,
-                format!(
-                    "queue {:?} is not declared in this file",
-                    membership.queue.as_str()
-                ),
-            ));
-        }
-        if served.iter().any(|m| m.queue == membership.queue) {
-            return Err(src.error_at(
-                Some(span),
-                &key,
-                format!("queue {:?} is listed twice", membership.queue.as_str()),
-            ));
-        }
-        served.push(membership);
-    }
-    Ok(served)
+    spanned_list(src, &format!("agent[{agent}].queues"), raw, |entries| {
+        check_memberships(
+            entries,
+            |q| queue_ids.contains(q),
+            "is not declared in this file",
+        )
+    })
 }
 
 /// Every queue destination must name another queue of the file, and following them must never

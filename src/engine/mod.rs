@@ -13,6 +13,7 @@ pub mod model;
 mod phone;
 pub mod pin;
 mod pools;
+mod provision;
 pub mod record;
 mod rng;
 pub mod routing;
@@ -36,6 +37,7 @@ pub use io::{
 pub use model::{AgentSettings, QueueSettings};
 pub use phone::{PhoneOutcome, PhonePrompts};
 pub use pin::PinHash;
+pub use provision::Provisioned;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
 pub use routing::{
     parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,

@@ -15,6 +15,14 @@ const PREFIX: &str = "pbkdf2-sha256";
 #[error("a PIN hash is written pbkdf2-sha256$<iterations>$<salt hex>$<hash hex> (see `switchboard hash-pin`)")]
 pub struct PinHashError;
 
+/// What a PIN must look like, said to whoever sets one.
+pub const PIN_RULE: &str = "a PIN is 4 to 16 digits (what a phone keypad can enter)";
+
+/// Whether `pin` may be set as an agent's PIN: see [`PIN_RULE`].
+pub fn is_pin(pin: &str) -> bool {
+    (4..=16).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit())
+}
+
 /// A PIN as keyed in on a phone, on its way to be checked. Its `Debug` shows nothing of it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Pin(pub String);
@@ -149,6 +157,23 @@ mod tests {
         assert!(again.verify("4711"));
         assert_eq!(format!("{hash:?}"), "PinHash(..)");
         assert!(!hash.to_string().contains("4711"));
+    }
+
+    #[test]
+    fn only_4_to_16_digits_make_a_pin() {
+        for ok in ["4711", "0000", "1234567890123456"] {
+            assert!(is_pin(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "123",
+            "12345678901234567",
+            "47a1",
+            "47 1",
+            "\u{0663}123",
+        ] {
+            assert!(!is_pin(bad), "{bad:?}");
+        }
     }
 
     #[test]

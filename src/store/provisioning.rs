@@ -137,6 +137,22 @@ impl Store {
         Ok(())
     }
 
+    /// Removes an agent and their queue membership; `false` when there was no such agent.
+    /// Their calls and state changes stay in the history.
+    pub async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM agent_queues WHERE agent_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM agents WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Applies a provisioning file in one transaction: upserts every queue, then every agent
     /// with their membership. Idempotent; queues and agents absent from the file are left as
     /// they are (removing things is an explicit API action).
@@ -173,6 +189,16 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Removes a pause reason; `false` when there was none with this code. Agents paused
+    /// with it stay paused, and the history keeps it.
+    pub async fn delete_pause_reason(&self, code: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM pause_reasons WHERE code = $1")
+            .bind(code)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// All pause reasons, by code.

@@ -6,6 +6,7 @@ mod fidelity;
 mod flows;
 mod harness;
 mod layout;
+mod provisioning;
 mod routing;
 mod sim;
 mod store;

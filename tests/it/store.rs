@@ -226,6 +226,8 @@ conformance!(
     pause_reasons_read_back,
     provisioned_pause_reasons_upsert_by_code,
     an_agents_pin_hash_reads_back_and_verifies,
+    deleting_an_agent_drops_its_membership_and_keeps_its_history,
+    deleting_a_pause_reason_says_whether_there_was_one,
     provisioning_upsert_is_idempotent_and_replaces_membership,
     applying_the_example_provisioning_file_twice_gives_the_same_rows,
     agent_in_a_missing_queue_is_rejected,
@@ -1183,4 +1185,76 @@ async fn an_agents_pin_hash_reads_back_and_verifies(store: Store, _db: &TestDb) 
     let back = ok("list", store.list_agents().await).await;
     let hash = back[0].pin_hash.as_ref().expect("stored");
     assert!(hash.verify("4711") && !hash.verify("1234"));
+}
+
+async fn deleting_an_agent_drops_its_membership_and_keeps_its_history(store: Store, _db: &TestDb) {
+    for q in [queue("support", "Support"), queue("sales", "Sales")] {
+        ok("queue", store.upsert_queue(&q).await).await;
+    }
+    for a in [
+        agent("1001", &["support", "sales"]),
+        agent("1002", &["support"]),
+    ] {
+        ok("agent", store.upsert_agent(&a).await).await;
+    }
+    let call = new_call();
+    ok(
+        "history",
+        store
+            .write(&[
+                entered(call, &new_channel(), 0, 0),
+                Record::CallAnswered {
+                    call,
+                    agent: aid("1001"),
+                    agent_channel: new_channel(),
+                    wait_ms: 1_000,
+                    at: ts(1_000),
+                },
+                state("1001", AgentStatus::Offered, AgentStatus::OnCall, 1_000),
+            ])
+            .await,
+    )
+    .await;
+    assert!(ok("delete", store.delete_agent(&aid("1001")).await).await);
+    assert!(!ok("again", store.delete_agent(&aid("1001")).await).await);
+    assert_eq!(ok("get", store.get_agent(&aid("1001")).await).await, None);
+    let left: Vec<AgentId> = ok("list", store.list_agents().await)
+        .await
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(left, [aid("1002")]);
+    let row = ok("call", store.call(call).await).await;
+    assert_eq!(row.and_then(|c| c.agent), Some(aid("1001")));
+    let changes = ok("changes", store.agent_state_changes(&aid("1001"), 10).await).await;
+    assert_eq!(changes.len(), 1);
+    // The same id can be provisioned again, with new membership.
+    ok(
+        "again",
+        store.upsert_agent(&agent("1001", &["sales"])).await,
+    )
+    .await;
+    let back = ok("get", store.get_agent(&aid("1001")).await).await;
+    assert_eq!(
+        back.map(|a| a.queues),
+        Some(vec![Membership::new(qid("sales"), 1)])
+    );
+}
+
+async fn deleting_a_pause_reason_says_whether_there_was_one(store: Store, _db: &TestDb) {
+    let reason = |code: &str| switchboard::store::PauseReasonRow {
+        code: code.to_owned(),
+        name: format!("Reason {code}"),
+        productive: false,
+    };
+    for code in ["1", "lunch"] {
+        ok("upsert", store.upsert_pause_reason(&reason(code)).await).await;
+    }
+    assert!(ok("delete", store.delete_pause_reason("1").await).await);
+    assert!(!ok("again", store.delete_pause_reason("1").await).await);
+    assert!(!ok("unknown", store.delete_pause_reason("nope").await).await);
+    assert_eq!(
+        ok("list", store.list_pause_reasons().await).await,
+        vec![reason("lunch")]
+    );
 }

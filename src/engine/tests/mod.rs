@@ -10,6 +10,7 @@ use super::*;
 mod phone;
 mod properties;
 mod properties_wait;
+mod provision;
 mod registration;
 mod regressions;
 mod routing;

@@ -24,6 +24,8 @@ enum Op {
     Advance(i64),
     SetState(usize, usize),
     Priority(usize, i32),
+    /// The agent is removed (when it may be) and provisioned again, as over the REST API.
+    Reprovision(usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -37,6 +39,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         2 => (0..40_000i64).prop_map(Op::Advance),
         1 => (0..6usize, 0..3usize).prop_map(|(a, s)| Op::SetState(a, s)),
         1 => (any::<usize>(), 0..4i32).prop_map(|(i, p)| Op::Priority(i, p)),
+        1 => (0..6usize).prop_map(Op::Reprovision),
     ]
 }
 
@@ -296,6 +299,15 @@ impl World {
                     }
                 }
             }
+            Op::Reprovision(agent) => {
+                let id = aid(AGENTS[agent]);
+                let settings = self.engine.agents[&id].settings.clone();
+                if let Ok(effects) = self.engine.deprovision_agent(ts(self.now), &id) {
+                    self.apply(effects);
+                    let (_, effects) = self.engine.upsert_agent(ts(self.now), settings);
+                    self.apply(effects);
+                }
+            }
         }
     }
 
@@ -385,7 +397,31 @@ impl World {
                 _ => assert!(agent.idle.is_empty(), "{id} idle while {:?}", agent.state),
             }
         }
+        for (id, queue) in &engine.queues {
+            let members: Vec<_> = engine
+                .agents
+                .values()
+                .filter(|a| a.settings.membership(id).is_some())
+                .collect();
+            let logged_in = members
+                .iter()
+                .filter(|a| a.state != AgentState::LoggedOut)
+                .count();
+            assert_eq!(queue.members, members.len(), "{id}'s member count");
+            assert_eq!(queue.logged_in, logged_in, "{id}'s logged-in count");
+        }
         for pool in engine.pools.iter().flatten() {
+            for key in &pool.idle {
+                assert!(
+                    engine
+                        .agents
+                        .get(&key.agent)
+                        .is_some_and(|a| a.state == AgentState::Available),
+                    "a pool of {} holds {}, who is not available",
+                    pool.queue,
+                    key.agent
+                );
+            }
             assert!(
                 pool.idle.is_empty() || pool.waiting.is_empty(),
                 "a pool of {} has idle agents and waiting calls",
