@@ -127,6 +127,7 @@ struct RawQueue {
     #[serde(default)]
     exit_keys: RawExitKeys,
     callback: Option<RawCallback>,
+    whisper: Option<Spanned<MediaSource>>,
 }
 
 /// `[queue.announcements]`: `every` is required, the section exists to say something.
@@ -445,6 +446,17 @@ fn parse_queue(
         ));
     }
 
+    let whisper = match q.whisper {
+        Some(w) if w.get_ref().0.starts_with("say:") => {
+            return Err(src.error_at(
+                Some(w.span()),
+                key("whisper"),
+                "a whisper is a recording (such as a file saying the queue's name): `say:` \
+                 needs a text-to-speech engine on the agent's channel",
+            ))
+        }
+        other => other.map(|w| w.into_inner().0),
+    };
     let routing = QueueRouting {
         strategy,
         ring_progressively_every: positive(q.ring_progressively_every, "ring_progressively_every")?
@@ -467,6 +479,7 @@ fn parse_queue(
             None => None,
         },
         exit_keys: exit_keys.into_iter().map(|(k, _)| k).collect(),
+        whisper,
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),

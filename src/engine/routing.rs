@@ -412,6 +412,9 @@ pub struct QueueRouting {
     pub exit_keys: Vec<ExitKey>,
     /// Virtual hold: a key that asks for a call back instead of waiting on the line.
     pub callback: Option<CallbackSettings>,
+    /// A prompt played to the agent who answers (typically the queue's name), before the
+    /// caller is connected; `None`: the caller is connected at once.
+    pub whisper: Option<String>,
 }
 
 /// Periodic announcements to waiting callers: a prompt, then their position and the estimated
@@ -521,6 +524,7 @@ impl Default for QueueRouting {
             announcements: Announcements::default(),
             exit_keys: Vec::new(),
             callback: None,
+            whisper: None,
         }
     }
 }

@@ -353,7 +353,8 @@ impl World {
                     }
                 }
                 CallState::CallingBack { .. } => {}
-                CallState::Bridged { agent, leg, .. } => {
+                CallState::Whispering { agent, leg, .. }
+                | CallState::Bridged { agent, leg, .. } => {
                     assert_eq!(
                         engine.agents[agent].state,
                         AgentState::OnCall {
@@ -378,7 +379,7 @@ impl World {
                     "{id} offered a call that does not ring"
                 ),
                 AgentState::OnCall { call, .. } => assert!(
-                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. }) if agent == id),
+                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. } | CallState::Whispering { agent, .. }) if agent == id),
                     "{id} on a call that is not bridged to it"
                 ),
                 AgentState::Available => {}
