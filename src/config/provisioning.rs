@@ -1416,6 +1416,10 @@ name = "Sales"
         );
         assert_eq!(a.wait_prompt.as_deref(), Some("ivr/ivr-estimated_wait.wav"));
         assert_eq!(a.language, "en");
+        assert_eq!(
+            support.whisper.as_deref(),
+            Some("switchboard/queue-support.wav")
+        );
         let keys: Vec<String> = support
             .exit_keys
             .iter()
@@ -1559,6 +1563,45 @@ name = "Sales"
                 assert_eq!(line, line_of(WAITING, from), "{name} {bad}");
                 assert_eq!(key, format!("queue[0].{name}"), "{bad}");
             }
+        }
+    }
+
+    /// A queue that whispers its name to the agent who answers.
+    const WHISPERING: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+whisper = "switchboard/queue-support.wav"
+"#;
+
+    #[test]
+    fn a_whisper_is_a_prompt_in_the_routing_settings() {
+        let p = parse(WHISPERING);
+        assert_eq!(
+            p.queues[0].routing.whisper.as_deref(),
+            Some("switchboard/queue-support.wav")
+        );
+        assert_eq!(parse(MINIMAL_QUEUE).queues[0].routing.whisper, None);
+    }
+
+    const MINIMAL_QUEUE: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+"#;
+
+    #[test]
+    fn a_whisper_that_could_break_the_playback_command_is_rejected_at_its_line() {
+        for bad in [
+            "\"a b.wav\"",
+            "\"a.wav\\napi shutdown\"",
+            "\"{x=y}a.wav\"",
+            "\"\"",
+            "\"say:Support\"",
+        ] {
+            let (line, key, _) = rejected(WHISPERING, "\"switchboard/queue-support.wav\"", bad);
+            assert_eq!(line, line_of(WHISPERING, "whisper = "), "{bad}");
+            assert_eq!(key, "queue[0].whisper", "{bad}");
         }
     }
 

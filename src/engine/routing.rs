@@ -666,6 +666,22 @@ mod tests {
     }
 
     #[test]
+    fn routing_settings_stored_before_the_whisper_existed_load_without_one() {
+        let mut stored = serde_json::to_value(QueueRouting::default()).expect("json");
+        if let Some(fields) = stored.as_object_mut() {
+            fields.remove("whisper");
+        }
+        let loaded: QueueRouting = serde_json::from_value(stored).expect("loads");
+        assert_eq!(loaded.whisper, None);
+        let with = QueueRouting {
+            whisper: Some("switchboard/queue-support.wav".into()),
+            ..QueueRouting::default()
+        };
+        let json = serde_json::to_string(&with).expect("json");
+        assert_eq!(serde_json::from_str::<QueueRouting>(&json).ok(), Some(with));
+    }
+
+    #[test]
     fn every_strategy_name_round_trips() {
         for s in Strategy::ALL {
             assert_eq!(s.as_str().parse::<Strategy>(), Ok(s));
