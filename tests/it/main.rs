@@ -9,3 +9,4 @@ mod layout;
 mod routing;
 mod sim;
 mod store;
+mod whisper;
