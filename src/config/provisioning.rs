@@ -127,6 +127,7 @@ struct RawQueue {
     #[serde(default)]
     exit_keys: RawExitKeys,
     callback: Option<RawCallback>,
+    whisper: Option<Spanned<MediaSource>>,
 }
 
 /// `[queue.announcements]`: `every` is required, the section exists to say something.
@@ -447,6 +448,17 @@ fn parse_queue(
         ));
     }
 
+    let whisper = match q.whisper {
+        Some(w) if w.get_ref().0.starts_with("say:") => {
+            return Err(src.error_at(
+                Some(w.span()),
+                key("whisper"),
+                "a whisper is a recording (such as a file saying the queue's name): `say:` \
+                 needs a text-to-speech engine on the agent's channel",
+            ))
+        }
+        other => other.map(|w| w.into_inner().0),
+    };
     let routing = QueueRouting {
         strategy,
         ring_progressively_every: positive(q.ring_progressively_every, "ring_progressively_every")?
@@ -469,6 +481,7 @@ fn parse_queue(
             None => None,
         },
         exit_keys: exit_keys.into_iter().map(|(k, _)| k).collect(),
+        whisper,
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
@@ -1455,6 +1468,10 @@ name = "Sales"
         );
         assert_eq!(a.wait_prompt.as_deref(), Some("ivr/ivr-estimated_wait.wav"));
         assert_eq!(a.language, "en");
+        assert_eq!(
+            support.whisper.as_deref(),
+            Some("switchboard/queue-support.wav")
+        );
         let keys: Vec<String> = support
             .exit_keys
             .iter()
@@ -1598,6 +1615,45 @@ name = "Sales"
                 assert_eq!(line, line_of(WAITING, from), "{name} {bad}");
                 assert_eq!(key, format!("queue[0].{name}"), "{bad}");
             }
+        }
+    }
+
+    /// A queue that whispers its name to the agent who answers.
+    const WHISPERING: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+whisper = "switchboard/queue-support.wav"
+"#;
+
+    #[test]
+    fn a_whisper_is_a_prompt_in_the_routing_settings() {
+        let p = parse(WHISPERING);
+        assert_eq!(
+            p.queues[0].routing.whisper.as_deref(),
+            Some("switchboard/queue-support.wav")
+        );
+        assert_eq!(parse(MINIMAL_QUEUE).queues[0].routing.whisper, None);
+    }
+
+    const MINIMAL_QUEUE: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+"#;
+
+    #[test]
+    fn a_whisper_that_could_break_the_playback_command_is_rejected_at_its_line() {
+        for bad in [
+            "\"a b.wav\"",
+            "\"a.wav\\napi shutdown\"",
+            "\"{x=y}a.wav\"",
+            "\"\"",
+            "\"say:Support\"",
+        ] {
+            let (line, key, _) = rejected(WHISPERING, "\"switchboard/queue-support.wav\"", bad);
+            assert_eq!(line, line_of(WHISPERING, "whisper = "), "{bad}");
+            assert_eq!(key, "queue[0].whisper", "{bad}");
         }
     }
 

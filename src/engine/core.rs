@@ -338,6 +338,11 @@ impl Engine {
                 self.phone_registration(now, &user, registered, &cause, &mut effects)
             }
             Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
+            Input::MediaDone {
+                channel,
+                application,
+                ..
+            } => self.media_done(now, &channel, &application, &mut effects),
         }
         effects
     }
@@ -1270,45 +1275,28 @@ impl Engine {
             }
             return;
         }
-        c.state = CallState::Bridged {
-            agent: agent.clone(),
-            leg: channel.clone(),
-            answered_at: now,
-        };
         // A caller still deciding on a callback is served now.
         c.callback = None;
-        let entered_at = c.wait_key.entered_at;
-        let caller = c.caller.clone();
-        let queue = c.queue.clone();
-        let on_hold = std::mem::replace(&mut c.on_hold, false);
-        if on_hold {
-            effects.push(Effect::switch(
-                switch,
-                &caller,
-                SwitchCommand::Break {
-                    channel: caller.clone(),
+        let whisper = self.whisper_of(call);
+        if let Some(c) = self.calls.get_mut(&call) {
+            let (agent, leg, answered_at) = (agent.clone(), channel.clone(), now);
+            c.state = match whisper {
+                Some(_) => CallState::Whispering {
+                    agent,
+                    leg,
+                    answered_at,
                 },
-            ));
+                None => CallState::Bridged {
+                    agent,
+                    leg,
+                    answered_at,
+                },
+            };
         }
-        effects.push(Effect::switch(
-            switch,
-            &caller,
-            SwitchCommand::Bridge {
-                caller: caller.clone(),
-                agent_leg: channel.clone(),
-            },
-        ));
-        let wait_ms = millis_between(entered_at, now);
-        effects.push(answered_record(now, call, &agent, channel, wait_ms));
-        effects.push(queue_event(
-            call,
-            &queue,
-            Some(agent.clone()),
-            QueueEventKind::Connect,
-            format!("wait_ms={wait_ms}"),
-            now,
-        ));
-        self.count_answer(&agent);
+        match whisper {
+            Some(source) => self.start_whisper(now, call, source, effects),
+            None => self.connect(now, call, false, effects),
+        }
         self.transition(
             now,
             &agent,
@@ -1395,6 +1383,21 @@ impl Engine {
                     self.make_eligible(now, &ring.agent, StateCause::Routing, effects);
                 }
             }
+            // The caller never heard the agent: an abandon. The agent did no work for it and is
+            // available again at once, without wrap-up.
+            CallState::Whispering { agent, leg, .. } => {
+                self.legs.remove(&leg);
+                effects.push(Effect::switch(
+                    &call.switch,
+                    &call.caller,
+                    SwitchCommand::Kill {
+                        channel: leg,
+                        cause: HangupCause::NormalClearing,
+                    },
+                ));
+                self.abandon(now, &call, cause, effects);
+                self.make_eligible(now, &agent, StateCause::Routing, effects);
+            }
             CallState::Bridged {
                 agent,
                 leg,
@@ -1423,6 +1426,13 @@ impl Engine {
         match call.state.clone() {
             CallState::Ringing { rings, .. } if rings.iter().any(|r| &r.leg == channel) => {
                 self.ring_failed(now, call_id, agent_id, channel, cause, effects);
+            }
+            // Hanging up on the whisper is refusing the call: the caller keeps its place (and
+            // its hold music) and the agent sits out a back-off, as after a busy phone.
+            CallState::Whispering { leg, .. } if &leg == channel => {
+                self.back_to_ringing(now, call_id, agent_id, &leg);
+                let cause = format!("{cause} in whisper");
+                self.ring_failed(now, call_id, agent_id, &leg, &cause, effects);
             }
             CallState::Bridged {
                 leg, answered_at, ..
@@ -1767,7 +1777,12 @@ impl Engine {
             }
             Timer::Escalate { call, hops, step } => {
                 let due = self.calls.get(&call).is_some_and(|c| {
-                    c.hops == hops && c.step < step && !matches!(c.state, CallState::Bridged { .. })
+                    c.hops == hops
+                        && c.step < step
+                        && !matches!(
+                            c.state,
+                            CallState::Bridged { .. } | CallState::Whispering { .. }
+                        )
                 });
                 if due {
                     self.escalate(now, call, step, effects);
@@ -1791,6 +1806,7 @@ impl Engine {
             Timer::CallbackRetry { call, attempt } => {
                 self.callback_retry(now, call, attempt, effects)
             }
+            Timer::WhisperEnds { call, epoch } => self.whisper_timed_out(now, call, epoch, effects),
         }
     }
 
@@ -2098,8 +2114,17 @@ impl Engine {
         command: SwitchCommand,
         effects: &mut Vec<Effect>,
     ) {
-        let SwitchCommand::Bridge { agent_leg, .. } = command else {
-            return;
+        let agent_leg = match command {
+            SwitchCommand::Bridge { agent_leg, .. } => agent_leg,
+            // A whisper the switch would not play is over before it began.
+            SwitchCommand::Play { channel, .. } => {
+                if let Some(LegOwner::Agent { call, .. }) = self.legs.get(&channel) {
+                    let call = *call;
+                    self.end_whisper(now, call, &channel, effects);
+                }
+                return;
+            }
+            _ => return,
         };
         let Some(LegOwner::Agent { call, agent }) = self.legs.get(&agent_leg).cloned() else {
             return;
@@ -2118,15 +2143,28 @@ impl Engine {
                 cause: HangupCause::NormalClearing,
             },
         ));
-        // Back to ringing on this one leg, so the failure path is the same as a busy phone.
-        c.state = CallState::Ringing {
-            rings: vec![Ring {
-                agent: agent.clone(),
-                leg: agent_leg.clone(),
-            }],
-            since: now,
-        };
+        self.back_to_ringing(now, call, &agent, &agent_leg);
         self.ring_failed(now, call, &agent, &agent_leg, "BRIDGE_FAILED", effects);
+    }
+
+    /// Puts an answered call back to ringing on its one leg, so a connection that fails goes
+    /// the way of a busy phone.
+    fn back_to_ringing(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        agent: &AgentId,
+        leg: &ChannelUuid,
+    ) {
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.state = CallState::Ringing {
+                rings: vec![Ring {
+                    agent: agent.clone(),
+                    leg: leg.clone(),
+                }],
+                since: now,
+            };
+        }
     }
 
     /// Reconciles our view of one switch with what it holds after a (re)connect.
@@ -2207,6 +2245,31 @@ impl Engine {
                             }
                             Some(_) => {}
                         }
+                    }
+                }
+                CallState::Whispering { leg, .. } => {
+                    if !judged(&leg) {
+                        continue;
+                    }
+                    if !present.contains_key(&leg) {
+                        self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
+                        continue;
+                    }
+                    if caller_snap.is_some_and(|s| !s.answered) {
+                        self.start_hold(call_id, switch, &caller, true, effects);
+                    }
+                    // The whisper may have been dropped at the reconnect, or have ended while
+                    // its end went unheard: it plays again (the guard timer still bounds it).
+                    match self.whisper_of(call_id) {
+                        Some(source) => effects.push(Effect::switch(
+                            switch,
+                            &caller,
+                            SwitchCommand::Play {
+                                channel: leg,
+                                source,
+                            },
+                        )),
+                        None => self.end_whisper(now, call_id, &leg, effects),
                     }
                 }
                 CallState::Bridged { leg, .. } => {
@@ -2475,6 +2538,18 @@ impl Engine {
                     ));
                     self.make_eligible(now, &ring.agent, StateCause::Switch, effects);
                 }
+            }
+            CallState::Whispering { agent, leg, .. } => {
+                self.legs.remove(&leg);
+                effects.push(Effect::switch(
+                    &call.switch,
+                    &call.caller,
+                    SwitchCommand::Kill {
+                        channel: leg,
+                        cause: HangupCause::NormalClearing,
+                    },
+                ));
+                self.make_eligible(now, &agent, StateCause::Switch, effects);
             }
             CallState::Bridged { agent, leg, .. } => {
                 self.legs.remove(&leg);

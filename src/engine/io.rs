@@ -90,6 +90,18 @@ pub enum Input {
         channel: ChannelUuid,
         digit: char,
     },
+    /// An application finished on one of our channels (CHANNEL_EXECUTE_COMPLETE): a prompt
+    /// played to its end, was broken off (`uuid_break`) or was not found, `park` ended at a
+    /// bridge, a digit collection returned. `response` is the switch's `Application-Response`
+    /// (`FILE PLAYED`, `FILE NOT FOUND`, `PLAYBACK ERROR`, `_none_`), which for some
+    /// applications is only the last response of an earlier one.
+    MediaDone {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        /// `playback`, `say`, `park`, `play_and_get_digits`…
+        application: String,
+        response: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -438,5 +450,11 @@ pub enum Timer {
     CallbackRetry {
         call: CallId,
         attempt: u32,
+    },
+    /// The whisper to the agent should be over by now: connect the caller even if the
+    /// switch never said it ended. `epoch` is the call's offer epoch.
+    WhisperEnds {
+        call: CallId,
+        epoch: u64,
     },
 }

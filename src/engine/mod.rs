@@ -20,6 +20,7 @@ pub mod routing;
 pub mod snapshot;
 pub mod time;
 mod wait;
+mod whisper;
 
 #[cfg(test)]
 mod tests;
@@ -46,3 +47,4 @@ pub use routing::{
 pub use snapshot::Snapshot;
 pub use time::Timestamp;
 pub use wait::PendingCallback;
+pub use whisper::WHISPER_GUARD;

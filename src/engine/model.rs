@@ -235,6 +235,13 @@ pub enum CallState {
         rings: Vec<Ring>,
         since: Timestamp,
     },
+    /// The agent answered and hears the queue's whisper prompt; the caller still hears hold
+    /// music and is bridged when the prompt ends. The agent is already on the call.
+    Whispering {
+        agent: AgentId,
+        leg: ChannelUuid,
+        answered_at: Timestamp,
+    },
     Bridged {
         agent: AgentId,
         leg: ChannelUuid,

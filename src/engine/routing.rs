@@ -412,6 +412,9 @@ pub struct QueueRouting {
     pub exit_keys: Vec<ExitKey>,
     /// Virtual hold: a key that asks for a call back instead of waiting on the line.
     pub callback: Option<CallbackSettings>,
+    /// A prompt played to the agent who answers (typically the queue's name), before the
+    /// caller is connected; `None`: the caller is connected at once.
+    pub whisper: Option<String>,
 }
 
 /// Periodic announcements to waiting callers: a prompt, then their position and the estimated
@@ -521,6 +524,7 @@ impl Default for QueueRouting {
             announcements: Announcements::default(),
             exit_keys: Vec::new(),
             callback: None,
+            whisper: None,
         }
     }
 }
@@ -659,6 +663,22 @@ mod tests {
             cause: "X;api".into(),
         };
         assert!(stored.check().is_err());
+    }
+
+    #[test]
+    fn routing_settings_stored_before_the_whisper_existed_load_without_one() {
+        let mut stored = serde_json::to_value(QueueRouting::default()).expect("json");
+        if let Some(fields) = stored.as_object_mut() {
+            fields.remove("whisper");
+        }
+        let loaded: QueueRouting = serde_json::from_value(stored).expect("loads");
+        assert_eq!(loaded.whisper, None);
+        let with = QueueRouting {
+            whisper: Some("switchboard/queue-support.wav".into()),
+            ..QueueRouting::default()
+        };
+        let json = serde_json::to_string(&with).expect("json");
+        assert_eq!(serde_json::from_str::<QueueRouting>(&json).ok(), Some(with));
     }
 
     #[test]

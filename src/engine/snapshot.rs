@@ -167,6 +167,12 @@ impl Engine {
                         rings.first().map(|r| r.leg.to_string()),
                         rings.iter().map(|r| r.agent.clone()).collect(),
                     ),
+                    CallState::Whispering { agent, leg, .. } => (
+                        "whispering",
+                        Some(agent.clone()),
+                        Some(leg.to_string()),
+                        Vec::new(),
+                    ),
                     CallState::Bridged { agent, leg, .. } => (
                         "bridged",
                         Some(agent.clone()),

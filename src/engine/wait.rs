@@ -379,7 +379,16 @@ impl Engine {
             StateCause::Routing,
             effects,
         );
+        let whisper = self.whisper_of(call_id);
         let command = |command| Effect::switch(&switch, &affinity, command);
+        // The whisper first, then ringback: both are queued on the agent leg, and the
+        // customer's answer breaks whatever still plays.
+        if let Some(source) = whisper {
+            effects.push(command(SwitchCommand::Play {
+                channel: agent_leg.clone(),
+                source,
+            }));
+        }
         effects.push(command(SwitchCommand::PlayHold {
             channel: agent_leg.clone(),
             source: RINGBACK.to_owned(),

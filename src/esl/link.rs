@@ -313,8 +313,17 @@ async fn resync(
     Ok(snapshots)
 }
 
+/// Refusals that change the engine's view: a bridge that did not happen, a prompt that will
+/// never play (a whisper the engine waits for).
+fn engine_hears_refusal(command: &SwitchCommand) -> bool {
+    matches!(
+        command,
+        SwitchCommand::Bridge { .. } | SwitchCommand::Play { .. }
+    )
+}
+
 /// One command connection: sends what the engine decided, in order, and reports refusals that
-/// change the engine's view (a bridge that did not happen).
+/// change the engine's view (see [`engine_hears_refusal`]).
 async fn execute(
     switch: SwitchName,
     client: EslClient,
@@ -330,6 +339,20 @@ async fn execute(
             Err(e) => {
                 Metrics::bump(&metrics.commands_refused_unsafe);
                 warn!(%switch, error = %e, "command refused before sending");
+                if engine_hears_refusal(&out.command) {
+                    let failed = Input::CommandFailed {
+                        switch: switch.clone(),
+                        command: out.command,
+                        reply: e.to_string(),
+                    };
+                    let arrival = SwitchInput {
+                        input: failed,
+                        received: Instant::now(),
+                    };
+                    if inputs.send(arrival).await.is_err() {
+                        return "engine gone".into();
+                    }
+                }
                 continue;
             }
         };
@@ -377,7 +400,7 @@ async fn execute(
         if text.starts_with("-ERR") || text.starts_with("-USAGE") || text == "-ERROR" {
             Metrics::bump(&metrics.commands_failed);
             debug!(%switch, command = ?out.command, reply = %text, "switch refused command");
-            if matches!(out.command, SwitchCommand::Bridge { .. }) {
+            if engine_hears_refusal(&out.command) {
                 let failed = Input::CommandFailed {
                     switch: switch.clone(),
                     command: out.command,

@@ -14,9 +14,9 @@ use crate::engine::{
 ///
 /// `CUSTOM` must come last: FreeSWITCH (`mod_event_socket`) takes every word after `CUSTOM` as
 /// a subclass name, and delivers a CUSTOM event only if its `Event-Subclass` is one of them.
-pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP BACKGROUND_JOB \
-     HEARTBEAT SHUTDOWN DTMF PRESENCE_PROBE CUSTOM sofia::register sofia::unregister \
-     sofia::expire";
+pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP \
+     CHANNEL_EXECUTE_COMPLETE BACKGROUND_JOB HEARTBEAT SHUTDOWN DTMF PRESENCE_PROBE CUSTOM \
+     sofia::register sofia::unregister sofia::expire";
 
 /// What an event means for us.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +103,7 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
             }),
             Err(e) => Translated::Malformed(format!("CHANNEL_HANGUP: {e}")),
         },
+        Some(EslEventType::ChannelExecuteComplete) => execute_complete(switch, event),
         Some(EslEventType::BackgroundJob) => background_job(switch, event),
         Some(EslEventType::Dtmf) => dtmf(switch, event),
         Some(EslEventType::Custom) => custom(switch, event),
@@ -279,6 +280,33 @@ fn dtmf(switch: &SwitchName, event: &EslEvent) -> Translated {
         }
         _ => Translated::Malformed(format!("DTMF {channel}: DTMF-Digit {raw:?} is not one key")),
     }
+}
+
+/// An application finished on a channel. Only our channels (callers parked for a queue, agent
+/// and callback legs we originated) are reported: the event carries the channel's variables,
+/// so the check costs nothing, and the switch completes applications on every call it runs.
+fn execute_complete(switch: &SwitchName, event: &EslEvent) -> Translated {
+    if role_of(event).is_none() && !ours_originated(event) {
+        return Translated::Ignored;
+    }
+    let channel = match channel_of(event) {
+        Ok(c) => c,
+        Err(e) => return Translated::Malformed(format!("CHANNEL_EXECUTE_COMPLETE: {e}")),
+    };
+    let Some(application) = event.header_str("Application").filter(|a| !a.is_empty()) else {
+        return Translated::Malformed(format!(
+            "CHANNEL_EXECUTE_COMPLETE {channel}: no Application"
+        ));
+    };
+    Translated::Input(Input::MediaDone {
+        switch: switch.clone(),
+        channel,
+        application: application.to_owned(),
+        response: event
+            .header_str("Application-Response")
+            .unwrap_or_default()
+            .to_owned(),
+    })
 }
 
 /// A failed originate of ours ends the offer even when no channel was ever created
@@ -706,6 +734,72 @@ mod tests {
             ["sofia::register", "sofia::unregister", "sofia::expire"]
         );
         assert!(words[..custom].iter().all(|w| !w.contains("::")));
+    }
+
+    fn execute_complete(headers: &[(&str, &str)]) -> EslEvent {
+        let mut all = vec![
+            ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"),
+            ("Unique-ID", "98970e4f-fc9a-4fe4-adde-4df8dfdc101a"),
+        ];
+        all.extend_from_slice(headers);
+        event(&all, None)
+    }
+
+    #[test]
+    fn a_playback_ending_on_our_agent_leg_is_reported_with_its_response() {
+        // Headers as in the moh-break-bridge capture.
+        let e = execute_complete(&[
+            ("variable_switchboard_role", "agent"),
+            ("variable_current_application", "playback"),
+            ("Application", "playback"),
+            ("Application-Data", "ivr/support.wav"),
+            ("Application-Response", "FILE PLAYED"),
+            ("Application-UUID", "df685432-520e-4405-8d19-a781580aaaec"),
+        ]);
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::MediaDone {
+                switch: sw(),
+                channel: ChannelUuid::parse("98970e4f-fc9a-4fe4-adde-4df8dfdc101a").expect("uuid"),
+                application: "playback".into(),
+                response: "FILE PLAYED".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn an_application_ending_on_a_caller_is_reported_even_without_data() {
+        // `park` completes without Application-Data, with the last response of the channel.
+        let e = execute_complete(&[
+            ("variable_switchboard_queue", "support"),
+            ("Application", "park"),
+            ("Application-Response", "PLAYBACK ERROR"),
+        ]);
+        assert!(matches!(
+            translate(&sw(), &e),
+            Translated::Input(Input::MediaDone { application, response, .. })
+                if application == "park" && response == "PLAYBACK ERROR"
+        ));
+    }
+
+    #[test]
+    fn applications_ending_on_channels_that_are_not_ours_are_ignored() {
+        let e = execute_complete(&[("Application", "playback")]);
+        assert_eq!(translate(&sw(), &e), Translated::Ignored);
+    }
+
+    #[test]
+    fn an_execute_complete_of_ours_without_an_application_is_malformed() {
+        let e = execute_complete(&[("variable_switchboard_role", "agent")]);
+        assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+    }
+
+    #[test]
+    fn execute_complete_is_subscribed_before_custom() {
+        let words: Vec<&str> = SUBSCRIBED_EVENTS.split_whitespace().collect();
+        let at = |name: &str| words.iter().position(|w| *w == name);
+        assert!(at("CHANNEL_EXECUTE_COMPLETE") < at("CUSTOM"));
+        assert!(at("CHANNEL_EXECUTE_COMPLETE").is_some());
     }
 
     #[test]

@@ -1531,6 +1531,9 @@ impl Core {
                 c.push_transfer(source);
             });
         }
+        // What the moh-break-bridge capture shows for the caller (part B) holds for the agent
+        // leg too: a prompt still playing on it is cut short.
+        self.abort_app(b, "PLAYBACK ERROR");
         self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
         if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
             self.complete_app(b, &app, None);

@@ -10,3 +10,4 @@ mod provisioning;
 mod routing;
 mod sim;
 mod store;
+mod whisper;

@@ -711,6 +711,69 @@ async fn a_transferred_caller_runs_the_overflow_extension_until_its_patience_end
 }
 
 #[tokio::test]
+async fn an_agent_leg_plays_a_prompt_on_its_park_and_a_bridge_cuts_a_second_one_short() {
+    let sim = start_sim().await;
+    sim.add_phone(phone(
+        "1005",
+        PhoneBehavior::Answer {
+            after: Duration::from_millis(20),
+        },
+    ));
+    let (client, mut events) = connect(&sim).await;
+    let caller = sim.place_call(CallSpec::new("2013", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    let agent = "11111111-0000-4000-8000-000000000005";
+    originate(&client, agent, "user/1005").await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", agent)).await;
+    execute(
+        &client,
+        agent,
+        "playback",
+        "switchboard/queue.wav",
+        "whisper-1",
+    )
+    .await;
+    let started = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE", agent)).await;
+    assert_eq!(started.header_str("Application"), Some("playback"));
+    assert_eq!(
+        sim.channel(agent).and_then(|c| c.running_app),
+        Some("playback".to_string())
+    );
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", agent)).await;
+    assert_eq!(done.header_str("Application"), Some("playback"));
+    assert_eq!(
+        done.header_str("Application-Data"),
+        Some("switchboard/queue.wav")
+    );
+    assert_eq!(done.header_str("Application-Response"), Some("FILE PLAYED"));
+    assert_eq!(done.header_str("Application-UUID"), Some("whisper-1"));
+    assert_eq!(done.header_str("variable_switchboard_role"), Some("agent"));
+    assert_eq!(sim.channel(agent).and_then(|c| c.running_app), None);
+
+    execute(
+        &client,
+        agent,
+        "playback",
+        "local_stream://moh",
+        "whisper-2",
+    )
+    .await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE", agent)).await;
+    api(&client, &format!("uuid_bridge {caller} {agent}")).await;
+    let cut = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", agent)).await;
+    assert_eq!(cut.header_str("Application-UUID"), Some("whisper-2"));
+    assert_eq!(
+        cut.header_str("Application-Response"),
+        Some("PLAYBACK ERROR")
+    );
+    let park = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", agent)).await;
+    assert_eq!(park.header_str("Application"), Some("park"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_BRIDGE", &caller)).await;
+    assert_eq!(sim.channel(agent).and_then(|c| c.running_app), None);
+}
+
+#[tokio::test]
 async fn transferring_a_bridged_caller_hangs_up_its_agent_and_keeps_the_caller() {
     let sim = start_sim().await;
     sim.add_phone(phone(

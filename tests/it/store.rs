@@ -359,6 +359,7 @@ fn routed_queue() -> QueueRow {
             dial: "sofia/gateway/pstn/{number}".to_owned(),
             ..Default::default()
         }),
+        whisper: Some("switchboard/queue-support.wav".to_owned()),
     };
     q
 }

@@ -15,6 +15,7 @@ mod registration;
 mod regressions;
 mod routing;
 mod wait;
+mod whisper;
 
 const SW: &str = "fs1";
 
@@ -198,6 +199,24 @@ impl Bench {
             );
             self.record(at, &format!("chan{channel} pressed {digit}"), effects);
         }
+    }
+
+    /// The switch reports that `application` finished on `channel`.
+    fn media_done(&mut self, at: i64, channel: ChannelUuid, application: &str, response: &str) {
+        let label = format!(
+            "{} {application} done: {response}",
+            self.name(channel.as_str())
+        );
+        let effects = self.engine.handle(
+            ts(at),
+            Input::MediaDone {
+                switch: sw(),
+                channel,
+                application: application.into(),
+                response: response.into(),
+            },
+        );
+        self.record(at, &label, effects);
     }
 
     fn agent_hangs_up(&mut self, at: i64, agent: &str, cause: &str) {
@@ -410,6 +429,7 @@ impl Bench {
                         Timer::CallbackRetry { attempt, .. } => {
                             format!("timer {at} callback retry after attempt {attempt}")
                         }
+                        Timer::WhisperEnds { .. } => format!("timer {at} whisper ends"),
                     }
                 }
             };

@@ -26,6 +26,9 @@ enum Op {
     Priority(usize, i32),
     /// The agent is removed (when it may be) and provisioned again, as over the REST API.
     Reprovision(usize),
+    /// An application finishes: 0 the whisper on an agent leg, 1 that leg's `park`, 2 a
+    /// caller's hold music.
+    MediaDone(usize, usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -40,6 +43,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => (0..6usize, 0..3usize).prop_map(|(a, s)| Op::SetState(a, s)),
         1 => (any::<usize>(), 0..4i32).prop_map(|(i, p)| Op::Priority(i, p)),
         1 => (0..6usize).prop_map(Op::Reprovision),
+        2 => (any::<usize>(), 0..3usize).prop_map(|(i, k)| Op::MediaDone(i, k)),
     ]
 }
 
@@ -61,6 +65,11 @@ struct World {
     timers: Vec<(Timestamp, Timer)>,
     callers: Vec<ChannelUuid>,
     ringing: Vec<ChannelUuid>,
+    /// Answered agent legs hearing their queue's whisper.
+    whispering: Vec<ChannelUuid>,
+    /// Legs that were played a whisper, and those whose whisper ended (played or timed out).
+    whispered: HashSet<ChannelUuid>,
+    whisper_over: HashSet<ChannelUuid>,
     bridged: Vec<(ChannelUuid, ChannelUuid)>,
     entered: HashSet<CallId>,
     ended: HashMap<CallId, usize>,
@@ -95,6 +104,7 @@ impl World {
             QueueRouting {
                 strategy: Strategy::RingAll,
                 weight: 2,
+                whisper: Some("switchboard/q2.wav".into()),
                 ..QueueRouting::default()
             },
         ));
@@ -107,6 +117,7 @@ impl World {
                 on_no_agents: Some(Destination::Hangup {
                     cause: "USER_BUSY".into(),
                 }),
+                whisper: Some("switchboard/q3.wav".into()),
                 ..QueueRouting::default()
             },
         ));
@@ -128,6 +139,9 @@ impl World {
             timers: Vec::new(),
             callers: Vec::new(),
             ringing: Vec::new(),
+            whispering: Vec::new(),
+            whispered: HashSet::new(),
+            whisper_over: HashSet::new(),
             bridged: Vec::new(),
             entered: HashSet::new(),
             ended: HashMap::new(),
@@ -154,8 +168,25 @@ impl World {
             match effect {
                 Effect::Switch { command, .. } => match command {
                     SwitchCommand::Originate { leg, .. } => self.ringing.push(leg),
+                    SwitchCommand::Play { channel, .. } if self.ringing.contains(&channel) => {
+                        self.ringing.retain(|l| *l != channel);
+                        self.whispered.insert(channel.clone());
+                        self.whispering.push(channel);
+                    }
+                    SwitchCommand::Break { channel } => {
+                        let whispering = self.engine.calls.values().any(|c| {
+                            c.caller == channel && matches!(c.state, CallState::Whispering { .. })
+                        });
+                        assert!(!whispering, "hold music broken during a whisper");
+                    }
                     SwitchCommand::Bridge { caller, agent_leg } => {
+                        assert!(
+                            !self.whispered.contains(&agent_leg)
+                                || self.whisper_over.contains(&agent_leg),
+                            "bridged before the whisper ended"
+                        );
                         self.ringing.retain(|l| *l != agent_leg);
+                        self.whispering.retain(|l| *l != agent_leg);
                         self.bridged.push((caller, agent_leg));
                     }
                     SwitchCommand::Kill { channel, cause } => {
@@ -186,6 +217,7 @@ impl World {
 
     fn channel_gone(&mut self, channel: ChannelUuid, cause: &str) {
         let known = self.ringing.contains(&channel)
+            || self.whispering.contains(&channel)
             || self.callers.contains(&channel)
             || self
                 .bridged
@@ -195,6 +227,7 @@ impl World {
             return;
         }
         self.ringing.retain(|l| *l != channel);
+        self.whispering.retain(|l| *l != channel);
         self.callers.retain(|c| *c != channel);
         // A bridged pair goes down together; the agent leg's hangup comes first.
         let pair = self
@@ -260,9 +293,32 @@ impl World {
                 }
             }
             Op::AgentHangsUp(i) => {
-                let legs: Vec<ChannelUuid> = self.bridged.iter().map(|(_, a)| a.clone()).collect();
+                let legs: Vec<ChannelUuid> = self
+                    .bridged
+                    .iter()
+                    .map(|(_, a)| a.clone())
+                    .chain(self.whispering.iter().cloned())
+                    .collect();
                 if let Some(leg) = pick(&legs, i) {
                     self.channel_gone(leg, "NORMAL_CLEARING");
+                }
+            }
+            Op::MediaDone(i, kind) => {
+                let (pool, application) = match kind {
+                    0 => (&self.whispering, "playback"),
+                    1 => (&self.whispering, "park"),
+                    _ => (&self.callers, "playback"),
+                };
+                if let Some(channel) = pick(pool, i) {
+                    if kind == 0 {
+                        self.whisper_over.insert(channel.clone());
+                    }
+                    self.input(Input::MediaDone {
+                        switch: sw(),
+                        channel,
+                        application: application.into(),
+                        response: "FILE PLAYED".into(),
+                    });
                 }
             }
             Op::Advance(ms) => {
@@ -317,6 +373,13 @@ impl World {
             match self.timers.first() {
                 Some((at, _)) if at.as_millis() <= self.now => {
                     let (at, timer) = self.timers.remove(0);
+                    if let Timer::WhisperEnds { call, .. } = &timer {
+                        if let Some(CallState::Whispering { leg, .. }) =
+                            self.engine.calls.get(call).map(|c| &c.state)
+                        {
+                            self.whisper_over.insert(leg.clone());
+                        }
+                    }
                     self.input_at(at, Input::TimerFired(timer));
                 }
                 _ => return,
@@ -365,7 +428,11 @@ impl World {
                     }
                 }
                 CallState::CallingBack { .. } => {}
-                CallState::Bridged { agent, leg, .. } => {
+                CallState::Whispering { .. } if !call.on_hold => {
+                    panic!("a whispering call's caller lost its hold music")
+                }
+                CallState::Whispering { agent, leg, .. }
+                | CallState::Bridged { agent, leg, .. } => {
                     assert_eq!(
                         engine.agents[agent].state,
                         AgentState::OnCall {
@@ -390,7 +457,7 @@ impl World {
                     "{id} offered a call that does not ring"
                 ),
                 AgentState::OnCall { call, .. } => assert!(
-                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. }) if agent == id),
+                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. } | CallState::Whispering { agent, .. }) if agent == id),
                     "{id} on a call that is not bridged to it"
                 ),
                 AgentState::Available => {}

@@ -567,7 +567,8 @@ impl World {
                         "calling back for an agent that is not on it"
                     );
                 }
-                CallState::Bridged { agent, leg, .. } => {
+                CallState::Whispering { agent, leg, .. }
+                | CallState::Bridged { agent, leg, .. } => {
                     assert_eq!(
                         engine.agents[agent].state,
                         AgentState::OnCall {
@@ -592,7 +593,7 @@ impl World {
                     "{id} offered a call that does not ring"
                 ),
                 AgentState::OnCall { call, .. } => assert!(
-                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. } | CallState::CallingBack { agent, .. }) if agent == id),
+                    matches!(engine.calls.get(call).map(|c| &c.state), Some(CallState::Bridged { agent, .. } | CallState::Whispering { agent, .. } | CallState::CallingBack { agent, .. }) if agent == id),
                     "{id} on a call that is not bridged to it: {:?}",
                     engine.calls.get(call).map(|c| &c.state)
                 ),

@@ -8,7 +8,10 @@
 //!   `break`; the real switch would run the new one nested inside the first);
 //! - `voicemail` answers the caller if needed and then keeps the channel until it hangs up
 //!   (no prompts, no recording, no events of mod_voicemail), completing with `_none_`;
-//! - a transfer cuts a running hold music short like a bridge does (`PLAYBACK ERROR`);
+//! - a transfer cuts a running hold music short like a bridge does (`PLAYBACK ERROR`), and a
+//!   bridge cuts short what plays on either leg (the capture only shows the caller's);
+//! - an agent leg parked by its originate runs `sendmsg` executes (a whisper) on top of its
+//!   `park`, as a parked caller does;
 //! - `play_and_get_digits` ignores keys pressed while its invalid-input prompt plays.
 
 use std::sync::atomic::Ordering;
