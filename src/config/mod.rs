@@ -13,6 +13,7 @@ mod values;
 
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
+pub(crate) use error::{line_of, Source};
 pub use provisioning::{
     is_pause_code, ProvisionedAgent, ProvisionedPauseReason, ProvisionedQueue, Provisioning,
     DEFAULT_HOLD_MUSIC,
@@ -21,6 +22,7 @@ pub use settings::{
     Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig, DATABASE_URL_ENV,
 };
 pub use values::{redact_url, Secret};
+pub(crate) use values::{HumanDuration, MediaSource};
 
 #[cfg(test)]
 mod tests {
