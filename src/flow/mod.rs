@@ -259,11 +259,12 @@ impl FlowSet {
                             Some(Mark::Done) => {}
                             Some(Mark::Open) => {
                                 let from = path.iter().position(|(k, _)| k == succ).unwrap_or(0);
+                                let home = &succ.0;
                                 let mut names: Vec<String> = path[from..]
                                     .iter()
-                                    .map(|((f, n), _)| describe(&key.0, f, n))
+                                    .map(|((f, n), _)| describe(home, f, n))
                                     .collect();
-                                names.push(describe(&key.0, &succ.0, &succ.1));
+                                names.push(describe(home, &succ.0, &succ.1));
                                 let flow = &self.flows[&succ.0];
                                 return Err(at(flow, flow.nodes.get(&succ.1), "", format!(
                                     "nodes {} loop without waiting for the caller; put a menu or collect in the loop, or leave it",
@@ -306,3 +307,6 @@ fn at(flow: &Flow, node: Option<&Node>, field: &str, message: String) -> ConfigE
         message,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -281,9 +281,7 @@ mod tests {
     #[test]
     fn wrong_zones_days_hours_and_dates_say_which_entry() {
         let err = |open: &str, closed: &str| {
-            Schedule::parse("Europe/Berlin", &[open.into()], &[closed.into()], &[])
-                .err()
-                .map(|(field, i, m)| (field, i, m))
+            Schedule::parse("Europe/Berlin", &[open.into()], &[closed.into()], &[]).err()
         };
         assert!(matches!(
             Schedule::parse("Mars/Olympus", &[], &[], &[]),
