@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod engine;
 pub mod esl;
+pub mod flow;
 pub mod metrics;
 pub mod sim;
 pub mod store;

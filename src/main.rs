@@ -1,13 +1,16 @@
-//! The `switchboard` binary: `serve`, `demo` and `check`. Errors become exit codes here.
+//! The `switchboard` binary: `serve`, `demo`, `check`, `hash-pin` and `flow`. Errors become exit codes here.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchboard::app::{self, demo, AppError};
-use switchboard::config::{Config, Provisioning};
+use switchboard::config::{Config, ConfigError, Provisioning};
+use switchboard::engine::QueueId;
+use switchboard::flow::{parse_flow, render, FlowSet, Format};
 
 /// EX_CONFIG: a supervisor should not restart us in a loop for this.
 const EXIT_CONFIG: u8 = 78;
@@ -53,6 +56,29 @@ enum Command {
     /// Print the hash of an agent's PIN for `pin_hash` in the provisioning file. The PIN is
     /// read from standard input (one line), so it stays out of the shell history.
     HashPin,
+    /// IVR flow files: check them, or draw one.
+    Flow {
+        #[command(subcommand)]
+        action: FlowCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Check a flow directory, or one file together with the flows beside it. With
+    /// `--config`, also check that every queue a flow enqueues to is provisioned.
+    Check {
+        path: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Draw one flow file on standard output.
+    Render {
+        file: PathBuf,
+        /// svg, dot or mermaid.
+        #[arg(long, default_value = "svg")]
+        format: String,
+    },
 }
 
 fn init_logging() {
@@ -70,6 +96,12 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::HashPin => hash_pin(),
+        Command::Flow {
+            action: FlowCommand::Check { path, config },
+        } => flow_check(&path, config.as_deref()),
+        Command::Flow {
+            action: FlowCommand::Render { file, format },
+        } => flow_render(&file, &format),
         Command::Serve { config } => {
             init_logging();
             serve(config).await
@@ -116,6 +148,70 @@ fn hash_pin() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The queues of the provisioning file the config names, if any.
+fn provisioned_queues(config: &Config) -> Result<HashSet<QueueId>, ConfigError> {
+    Ok(match &config.provisioning {
+        Some(file) => Provisioning::load(file)?
+            .queues
+            .into_iter()
+            .map(|q| q.id)
+            .collect(),
+        None => HashSet::new(),
+    })
+}
+
+fn flow_check(path: &Path, config: Option<&Path>) -> ExitCode {
+    let checked = (|| -> Result<String, ConfigError> {
+        // A file is checked as part of its directory: its gotos and surveys name flows there.
+        let set_path = match path.parent() {
+            Some(dir) if path.is_file() && !dir.as_os_str().is_empty() => dir,
+            _ => path,
+        };
+        let flows = FlowSet::load(set_path)?;
+        let mut report = format!(
+            "{}: ok ({} flow(s))",
+            set_path.display(),
+            flows.flows().count()
+        );
+        if let Some(config) = config {
+            let config = Config::load(config)?;
+            flows.check_queues(&provisioned_queues(&config)?)?;
+            report.push_str(", every queue provisioned");
+        }
+        Ok(report)
+    })();
+    match checked {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn flow_render(file: &Path, format: &str) -> ExitCode {
+    let Some(format) = Format::parse(format) else {
+        eprintln!("--format {format:?}: use svg, dot or mermaid");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let flow = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: cannot read: {e}", file.display()))
+        .and_then(|text| parse_flow(&text, file).map_err(|e| e.to_string()));
+    match flow {
+        Ok(flow) => {
+            print!("{}", render(&flow, format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
 fn check(path: &std::path::Path) -> ExitCode {
     let config = match Config::load(path) {
         Ok(c) => c,
@@ -124,16 +220,28 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Some(file) = &config.provisioning {
-        if let Err(e) = Provisioning::load(file) {
+    let queues = match provisioned_queues(&config) {
+        Ok(q) => q,
+        Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }
-    }
+    };
+    let flows = match &config.flows {
+        Some(dir) => match FlowSet::load(dir).and_then(|f| f.check_queues(&queues).map(|()| f)) {
+            Ok(f) => f.flows().count(),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => 0,
+    };
     println!(
-        "{}: ok ({} switch(es))",
+        "{}: ok ({} switch(es), {} queue(s), {flows} flow(s))",
         path.display(),
-        config.switches.len()
+        config.switches.len(),
+        queues.len()
     );
     ExitCode::SUCCESS
 }

@@ -13,6 +13,7 @@ mod values;
 
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
+pub(crate) use error::{line_of, Source};
 pub use provisioning::{
     check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,
     ProvisionedPauseReason, ProvisionedQueue, Provisioning, RefusedEntry, DEFAULT_HOLD_MUSIC,
@@ -22,6 +23,7 @@ pub use settings::{
 };
 pub(crate) use values::DisplayName;
 pub use values::{redact_url, Secret};
+pub(crate) use values::{HumanDuration, MediaSource};
 
 #[cfg(test)]
 mod tests {

@@ -29,6 +29,8 @@ pub struct Config {
     /// The provisioning file, resolved against the config file's directory; `None` when the
     /// config names none (everything is provisioned over the API).
     pub provisioning: Option<PathBuf>,
+    /// The IVR flows: a directory of flow files (or one file), resolved like `provisioning`.
+    pub flows: Option<PathBuf>,
     pub switches: Vec<SwitchConfig>,
     pub routing: RoutingDefaults,
     /// The SIP domain phones subscribe BLF keys in (`agent+<id>@<domain>`); `None`: presence
@@ -204,6 +206,7 @@ impl TryFrom<String> for ListenAddr {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     provisioning: Option<PathBuf>,
+    flows: Option<PathBuf>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -315,13 +318,15 @@ impl Config {
             (None, None) => DEFAULT_DATABASE_URL.to_owned(),
         };
 
-        let provisioning = raw.provisioning.map(|p| {
+        let beside_config = |p: PathBuf| {
             if p.is_relative() {
                 file.parent().unwrap_or(Path::new("")).join(p)
             } else {
                 p
             }
-        });
+        };
+        let provisioning = raw.provisioning.map(beside_config);
+        let flows = raw.flows.map(beside_config);
 
         if raw.switches.is_empty() {
             return Err(src.error_without_line("switch", "at least one [[switch]] is required"));
@@ -439,6 +444,7 @@ impl Config {
             http: HttpConfig { listen },
             database: DatabaseConfig { url },
             provisioning,
+            flows,
             switches,
             routing,
             presence_domain,

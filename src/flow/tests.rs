@@ -1,0 +1,303 @@
+//! Flow files: what loads, and the exact message for each mistake.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use expect_test::expect;
+
+use super::*;
+
+fn load(files: &[(&str, &str)]) -> Result<FlowSet, ConfigError> {
+    let mut flows = Vec::new();
+    for (name, text) in files {
+        flows.push(parse_flow(text, Path::new(&format!("flows/{name}.toml")))?);
+    }
+    FlowSet::new(flows)
+}
+
+/// The error of a set of flows, as `switchboard flow check` prints it.
+fn error(files: &[(&str, &str)]) -> String {
+    match load(files) {
+        Ok(_) => "accepted".to_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
+const GREETING: &str = r#"
+start = "hello"
+
+[node.hello]
+kind = "play"
+file = "ivr/ivr-welcome.wav"
+next = "queue"
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+"#;
+
+#[test]
+fn the_example_flows_load_and_name_only_provisioned_queues() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    let set = FlowSet::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = set.flows().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["after_hours", "main", "survey"]);
+    assert_eq!(
+        set.for_entry_point("5000").map(|f| f.id.as_str()),
+        Some("main")
+    );
+    let queues: HashSet<QueueId> = ["support", "sales"]
+        .into_iter()
+        .filter_map(|q| QueueId::new(q).ok())
+        .collect();
+    assert!(set.check_queues(&queues).is_ok());
+    let only_support: HashSet<QueueId> = queues
+        .into_iter()
+        .filter(|q| q.as_str() == "support")
+        .collect();
+    let err = set.check_queues(&only_support).err().map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(&*format!(
+            "{}:39: node.sales.queue: queue \"sales\" is not provisioned (the queues are support)",
+            dir.join("main.toml").display()
+        ))
+    );
+}
+
+#[test]
+fn a_valid_flow_is_read_with_its_defaults() {
+    let set = load(&[("greeting", GREETING)]).unwrap_or_else(|e| panic!("{e}"));
+    let flow = set.flows().next().expect("one flow");
+    assert_eq!(flow.name, "greeting");
+    assert_eq!(flow.start.as_str(), "hello");
+    assert_eq!(flow.nodes.len(), 2);
+    let hello = flow.node(&NodeId("hello".into())).expect("hello");
+    assert_eq!(hello.line, 4);
+}
+
+#[test]
+fn an_unknown_node_kind_names_its_line() {
+    let text = GREETING.replace("kind = \"play\"", "kind = \"playback\"");
+    expect![[r#"flows/greeting.toml:5: node.hello.kind: "playback" is not a node kind; the kinds are play, menu, collect, schedule, condition, http, set, enqueue, transfer, voicemail, record, hangup, goto"#]]
+        .assert_eq(&error(&[("greeting", &text)]));
+}
+
+#[test]
+fn an_unknown_field_names_its_line() {
+    let text = GREETING.replace("next = \"queue\"", "next = \"queue\"\nloop = true");
+    let message = error(&[("greeting", &text)]);
+    assert!(
+        message.starts_with("flows/greeting.toml:8: node.hello.loop: unknown field `loop`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_field_of_another_kind_is_refused_with_the_fields_that_belong() {
+    let text = GREETING.replace(
+        "queue = \"support\"",
+        "queue = \"support\"\ntimeout = \"5s\"",
+    );
+    expect![[r#"flows/greeting.toml:12: node.queue.timeout: a enqueue node has no "timeout"; its fields are queue, priority, skills, survey"#]]
+        .assert_eq(&error(&[("greeting", &text)]));
+}
+
+#[test]
+fn a_missing_field_names_the_node() {
+    let text = GREETING.replace("next = \"queue\"\n", "");
+    expect![[r#"flows/greeting.toml:4: node.hello.next: this node needs "next""#]]
+        .assert_eq(&error(&[("greeting", &text)]));
+}
+
+#[test]
+fn a_destination_that_does_not_exist_lists_the_nodes() {
+    let text = GREETING.replace("next = \"queue\"", "next = \"queu\"");
+    expect![[r#"flows/greeting.toml:7: node.hello.next: there is no node "queu" in this flow (the nodes are hello, queue)"#]]
+        .assert_eq(&error(&[("greeting", &text)]));
+}
+
+#[test]
+fn an_unreachable_node_is_refused() {
+    let text = format!("{GREETING}\n[node.orphan]\nkind = \"hangup\"\n");
+    expect![[r#"flows/greeting.toml:13: node.orphan: node "orphan" is never reached from the start node "hello""#]]
+        .assert_eq(&error(&[("greeting", &text)]));
+}
+
+#[test]
+fn a_loop_that_never_waits_for_the_caller_is_refused_but_one_through_a_menu_is_not() {
+    let spin = r#"
+start = "a"
+[node.a]
+kind = "set"
+variables = { tries = "1" }
+next = "b"
+[node.b]
+kind = "play"
+file = "ivr/ivr-please_hold.wav"
+next = "a"
+"#;
+    expect![[r#"flows/spin.toml:3: node.a: nodes a → b → a loop without waiting for the caller; put a menu or collect in the loop, or leave it"#]]
+        .assert_eq(&error(&[("spin", spin)]));
+
+    let through_a_menu = r#"
+start = "a"
+[node.a]
+kind = "play"
+file = "ivr/ivr-please_hold.wav"
+next = "m"
+[node.m]
+kind = "menu"
+prompt = "ivr/menu.wav"
+on_invalid = "a"
+options = { 1 = "bye" }
+[node.bye]
+kind = "hangup"
+"#;
+    assert_eq!(error(&[("menu", through_a_menu)]), "accepted");
+}
+
+#[test]
+fn a_loop_across_flows_through_goto_is_refused() {
+    let first = "start = \"go\"\n[node.go]\nkind = \"goto\"\nflow = \"second\"\n";
+    let second = "start = \"back\"\n[node.back]\nkind = \"goto\"\nflow = \"first\"\n";
+    expect![[r#"flows/first.toml:2: node.go: nodes go → second:back → go loop without waiting for the caller; put a menu or collect in the loop, or leave it"#]]
+        .assert_eq(&error(&[("first", first), ("second", second)]));
+}
+
+#[test]
+fn a_goto_or_survey_to_a_missing_flow_is_refused() {
+    let go = "start = \"go\"\n[node.go]\nkind = \"goto\"\nflow = \"nowhere\"\n";
+    expect![[r#"flows/go.toml:2: node.go.flow: there is no flow "nowhere" (the flows are go)"#]]
+        .assert_eq(&error(&[("go", go)]));
+    let survey = GREETING.replace(
+        "queue = \"support\"",
+        "queue = \"support\"\nsurvey = \"poll\"",
+    );
+    expect![[r#"flows/greeting.toml:9: node.queue.survey: there is no flow "poll" (the flows are greeting)"#]]
+        .assert_eq(&error(&[("greeting", &survey)]));
+}
+
+#[test]
+fn a_bad_pattern_is_refused_with_the_reason() {
+    let collect = r#"
+start = "c"
+[node.c]
+kind = "collect"
+prompt = "ivr/enter.wav"
+max_digits = 4
+pattern = "^[0-9{4}$"
+variable = "pin"
+next = "bye"
+on_failure = "bye"
+[node.bye]
+kind = "hangup"
+"#;
+    expect![[r#"flows/collect.toml:7: node.c.pattern: "^[0-9{4}$" is not a valid pattern: error: unclosed character class"#]]
+        .assert_eq(&error(&[("collect", collect)]));
+}
+
+#[test]
+fn an_unknown_time_zone_or_bad_hours_are_refused() {
+    let schedule = |zone: &str, open: &str| {
+        format!(
+            "start = \"s\"\n[node.s]\nkind = \"schedule\"\ntime_zone = \"{zone}\"\nopen = [\"{open}\"]\non_open = \"bye\"\non_closed = \"bye\"\n[node.bye]\nkind = \"hangup\"\n"
+        )
+    };
+    expect![[r#"flows/hours.toml:4: node.s.time_zone: "Europe/Berlinn" is not a time zone of the tz database, like "Europe/Berlin""#]]
+        .assert_eq(&error(&[("hours", &schedule("Europe/Berlinn", "mon-fri 08:00-18:00"))]));
+    expect![[r#"flows/hours.toml:5: node.s.open[0]: "8:00" is not a time like 08:30 in "mon-fri 8:00-18:00" (like "mon-fri 08:00-18:00" or "sat,sun 10:00-14:00")"#]]
+        .assert_eq(&error(&[("hours", &schedule("Europe/Berlin", "mon-fri 8:00-18:00"))]));
+}
+
+#[test]
+fn a_menu_key_must_be_a_phone_key_and_an_entry_point_belongs_to_one_flow() {
+    let menu = r#"
+start = "m"
+[node.m]
+kind = "menu"
+prompt = "ivr/menu.wav"
+on_invalid = "bye"
+options = { 12 = "bye" }
+[node.bye]
+kind = "hangup"
+"#;
+    expect![[r#"flows/menu.toml:7: node.m.options.12: "12" is not a key: one of 0-9, * or #"#]]
+        .assert_eq(&error(&[("menu", menu)]));
+    let a = format!("entry_points = [\"5000\"]\n{GREETING}");
+    let b = format!("entry_points = [\"5000\"]\n{GREETING}");
+    expect![[r#"flows/b.toml: entry_points: entry point "5000" is also claimed by flow "a""#]]
+        .assert_eq(&error(&[("a", &a), ("b", &b)]));
+}
+
+#[test]
+fn templates_http_and_hangup_causes_are_checked() {
+    let http = |url: &str| {
+        format!(
+            "start = \"h\"\n[node.h]\nkind = \"http\"\nurl = \"{url}\"\nnext = \"bye\"\non_error = \"bye\"\n[node.bye]\nkind = \"hangup\"\ncause = \"NORMAL_CLEARING\"\n"
+        )
+    };
+    assert_eq!(
+        error(&[("crm", &http("https://crm/x?a={{account}}"))]),
+        "accepted"
+    );
+    expect![[
+        r#"flows/crm.toml:4: node.h.url: "https://crm/x?a={{account" opens "{{" without closing it"#
+    ]]
+    .assert_eq(&error(&[("crm", &http("https://crm/x?a={{account"))]));
+    expect![[r#"flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host (variables only after it)"#]]
+        .assert_eq(&error(&[("crm", &http("https://{{host}}/x"))]));
+    let cause = http("https://crm/x").replace("NORMAL_CLEARING", "normal clearing");
+    expect![[r#"flows/crm.toml:9: node.bye.cause: "normal clearing" is not a hangup cause like "NORMAL_CLEARING" or "USER_BUSY""#]]
+        .assert_eq(&error(&[("crm", &cause)]));
+}
+
+#[test]
+fn flows_are_drawn_as_dot_and_mermaid_with_labelled_edges() {
+    let set = load(&[("greeting", GREETING)]).unwrap_or_else(|e| panic!("{e}"));
+    let flow = set.flows().next().expect("flow");
+    expect![[r#"
+        digraph "greeting" {
+          label="greeting";
+          rankdir=TB;
+          node [shape=box, style=rounded, fontname="Helvetica"];
+          edge [fontname="Helvetica", fontsize=10];
+          "start" [shape=circle, label="", width=0.2, style=filled];
+          "start" -> "hello";
+          "hello" [shape=box, label="hello (play)\nivr/ivr-welcome.wav"];
+          "queue" [shape=doubleoctagon, label="queue (enqueue)\nqueue support"];
+          "hello" -> "queue" [label="next"];
+        }
+    "#]]
+    .assert_eq(&render(flow, Format::Dot));
+    expect![[r#"
+        flowchart TD
+          start((" ")) --> n_hello
+          n_hello["hello (play)<br/>ivr/ivr-welcome.wav"]
+          n_queue["queue (enqueue)<br/>queue support"]
+          n_hello -->|"next"| n_queue
+    "#]]
+    .assert_eq(&render(flow, Format::Mermaid));
+}
+
+#[test]
+fn the_svg_drawing_has_a_box_per_node_and_an_arrow_per_branch() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    let set = FlowSet::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let main = set
+        .get(&FlowId::new("main").expect("id"))
+        .expect("main flow");
+    let svg = render(main, Format::Svg);
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.trim_end().ends_with("</svg>"));
+    let boxes = svg.matches("<rect ").count();
+    // Every node, plus the other flow the goto leads to.
+    assert_eq!(boxes, main.nodes.len() + 1);
+    let branches: usize = main.nodes.values().map(|n| n.kind.branches().len()).sum();
+    assert_eq!(svg.matches("marker-end=").count(), branches);
+    assert!(
+        svg.contains("&amp;caller={{caller_number}}") || svg.contains("…"),
+        "text escaped"
+    );
+    assert!(!svg.contains("&caller"), "no raw ampersand");
+}
