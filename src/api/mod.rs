@@ -83,6 +83,7 @@ pub fn router(state: ApiState) -> Router {
             get(provisioning::get_agent_provisioning),
         )
         .route("/v1/agents/{id}/state", put(set_agent_state))
+        .route("/v1/agents/{id}/states", get(agent_states))
         .route("/v1/pause-reasons", get(pause_reasons))
         .route(
             "/v1/pause-reasons/{code}",
@@ -248,6 +249,33 @@ async fn update_call(
         Ok(Err(e)) => Err(refused(e)),
         Ok(Ok(())) => Ok(Json(json!({ "call": id, "updated": true })).into_response()),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitQuery {
+    limit: Option<u32>,
+}
+
+/// An agent's state changes, newest first: when, from what to what, why (cause and pause
+/// reason), and how long the agent had been in the state it left.
+async fn agent_states(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let id = parse_agent_id(&id)?;
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
+    if !state.engine.snapshot().agents.iter().any(|a| a.id == id) {
+        return Err(Problem::not_found(format!("no agent {id}")));
+    }
+    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    let changes = state
+        .store
+        .agent_state_changes(&id, limit)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(Json(json!({ "agent": id, "changes": changes })))
 }
 
 #[derive(Deserialize)]

@@ -391,3 +391,86 @@ async fn hot_desking_is_refused_with_a_prompt_for_an_unknown_agent_and_when_logg
         "no one was logged in"
     );
 }
+
+#[tokio::test]
+async fn every_feature_code_of_the_shipped_dialplan_works_from_the_phone() {
+    let entries = crate::harness::shipped_feature_codes(
+        &["*21", "*22", "*23", "*241", "*25", "*26", "agent+1001"],
+        &[
+            ("switchboard_agent_number", "1001"),
+            ("switchboard_pin", "4711"),
+        ],
+    );
+    let agents = || {
+        vec![
+            Agent::answering("1001")
+                .logged_out()
+                .with_pin("4711")
+                .hanging_up_after(std::time::Duration::from_millis(200)),
+            Agent::answering("2002").in_queues(&[]).logged_out(),
+        ]
+    };
+    let queues = || {
+        let mut support = queue_row("support", QueueRouting::default());
+        support.wrap_up_ms = 60_000;
+        vec![support]
+    };
+    let mut app = spawn_setup(Setup {
+        queues: queues(),
+        agents: agents(),
+        entries,
+    })
+    .await;
+    app.stop_controller().await;
+    app.pause_reasons = vec![switchboard::store::PauseReasonRow {
+        code: "1".into(),
+        name: "Lunch".into(),
+        productive: false,
+    }];
+    app.start_with(queues(), &agents()).await;
+    app.connected().await;
+    let dial = |phone: &str, code: &str| app.sim.place_call(CallSpec::new(phone, code));
+
+    let login = dial("1001", "*22");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    heard(&app, &login, "ivr/ivr-you_are_now_logged_in.wav").await;
+    dial("1001", "*241");
+    wait_status(&app, "1001", AgentStatus::Paused).await;
+    dial("1001", "*25");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    wait_status(&app, "1001", AgentStatus::WrapUp).await;
+    dial("1001", "*26");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    dial("1001", "agent+1001");
+    wait_status(&app, "1001", AgentStatus::Paused).await;
+    dial("1001", "agent+1001");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    let logout = dial("1001", "*23");
+    wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+    heard(&app, &logout, "ivr/ivr-you_are_now_logged_out.wav").await;
+
+    // Hot-desking at the phone in the other room, then logging out there.
+    let hot_desk = dial("2002", "*21");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    heard(&app, &hot_desk, "ivr/ivr-you_are_now_logged_in.wav").await;
+    dial("2002", "*23");
+    wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+
+    let history: serde_json::Value = app
+        .get("/v1/agents/1001/states?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    let changes = history["changes"].as_array().cloned().unwrap_or_default();
+    let by_phone = changes.iter().filter(|c| c["cause"] == "phone").count();
+    assert_eq!(
+        by_phone, 9,
+        "every code changed the state once: {changes:#?}"
+    );
+    assert!(
+        changes.iter().all(|c| c.get("previous_state_ms").is_some()),
+        "each change says how long the state it left lasted"
+    );
+}

@@ -314,3 +314,89 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The shipped feature-code dialplan (`dialplans/switchboard-features.xml`) as simulator entry
+/// points for `numbers`: a number takes the first extension whose `destination_number`
+/// expression matches it, with the variables its `set` actions give (`$1` filled from the
+/// match). `collected` stands in for what its `play_and_get_digits` would read from the caller.
+/// Panics when an extension does not end in `park` (the controller would never see the call).
+pub fn shipped_feature_codes(numbers: &[&str], collected: &[(&str, &str)]) -> Vec<EntryPoint> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dialplans/switchboard-features.xml"
+    );
+    let xml = std::fs::read_to_string(path).expect("the shipped dialplan");
+    let extension =
+        regex::Regex::new(r#"(?s)<extension name="([^"]+)">(.*?)</extension>"#).expect("regex");
+    let expression = regex::Regex::new(r#"expression="([^"]+)""#).expect("regex");
+    let action = regex::Regex::new(r#"<action application="([a-z_]+)"(?: data="([^"]*)")?\s*/>"#)
+        .expect("regex");
+    let extensions: Vec<(String, regex::Regex, Vec<(String, String)>)> = extension
+        .captures_iter(&xml)
+        .map(|ext| {
+            let (name, body) = (ext[1].to_owned(), &ext[2]);
+            let pattern = expression
+                .captures(body)
+                .map(|c| c[1].to_owned())
+                .unwrap_or_else(|| panic!("extension {name} has no expression"));
+            let pattern = regex::Regex::new(&pattern).expect("the dialplan's regex");
+            let actions = action
+                .captures_iter(body)
+                .map(|a| {
+                    (
+                        a[1].to_owned(),
+                        a.get(2).map_or(String::new(), |d| d.as_str().to_owned()),
+                    )
+                })
+                .collect::<Vec<_>>();
+            assert_eq!(
+                actions.last().map(|(app, _)| app.as_str()),
+                Some("park"),
+                "extension {name} must end in park"
+            );
+            (name, pattern, actions)
+        })
+        .collect();
+    numbers
+        .iter()
+        .map(|number| {
+            let (name, captures, actions) = extensions
+                .iter()
+                .find_map(|(name, pattern, actions)| {
+                    pattern.captures(number).map(|c| (name, c, actions))
+                })
+                .unwrap_or_else(|| panic!("no extension of the shipped dialplan matches {number}"));
+            let mut variables = Vec::new();
+            for (app, data) in actions {
+                match app.as_str() {
+                    "set" => {
+                        let (key, value) = data.split_once('=').expect("set k=v");
+                        let mut value = value.to_owned();
+                        for i in 1..captures.len() {
+                            let group = captures.get(i).map_or("", |m| m.as_str());
+                            value = value.replace(&format!("${i}"), group);
+                        }
+                        variables.push((key.to_owned(), value));
+                    }
+                    "play_and_get_digits" => {
+                        let var = data.split(' ').nth(7).expect("pagd variable");
+                        let (_, digits) =
+                            collected
+                                .iter()
+                                .find(|(k, _)| *k == var)
+                                .unwrap_or_else(|| {
+                                    panic!("{name} collects {var}: say what the caller keys")
+                                });
+                        variables.push((var.to_owned(), (*digits).to_owned()));
+                    }
+                    "answer" | "park" => {}
+                    other => panic!("{name}: the simulator cannot stand in for {other}"),
+                }
+            }
+            EntryPoint {
+                number: (*number).to_owned(),
+                variables,
+            }
+        })
+        .collect()
+}
