@@ -331,7 +331,9 @@ pub fn shipped_feature_codes(numbers: &[&str], collected: &[(&str, &str)]) -> Ve
     let expression = regex::Regex::new(r#"expression="([^"]+)""#).expect("regex");
     let action = regex::Regex::new(r#"<action application="([a-z_]+)"(?: data="([^"]*)")?\s*/>"#)
         .expect("regex");
-    let extensions: Vec<(String, regex::Regex, Vec<(String, String)>)> = extension
+    /// An extension's name, its destination pattern and its actions (application, data).
+    type Extension = (String, regex::Regex, Vec<(String, String)>);
+    let extensions: Vec<Extension> = extension
         .captures_iter(&xml)
         .map(|ext| {
             let (name, body) = (ext[1].to_owned(), &ext[2]);
