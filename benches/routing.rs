@@ -824,6 +824,7 @@ mod end_to_end {
             pause_reasons: Vec::new(),
             hot_desk_moves: true,
             phone_prompts: Default::default(),
+            hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
         })
         .await
         .expect("start");

@@ -58,6 +58,8 @@ pub struct StartOptions {
     pub hot_desk_moves: bool,
     /// What agents hear after a feature code.
     pub phone_prompts: crate::engine::PhonePrompts,
+    /// Where a log-in from a phone no agent has is sent for the agent number and PIN.
+    pub hot_desk_extension: Option<String>,
 }
 
 pub struct Running {
@@ -125,6 +127,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     engine.set_pause_reasons(pause_reasons.iter().map(|r| r.code.clone()));
     engine.set_hot_desk_move(options.hot_desk_moves);
     engine.set_phone_prompts(options.phone_prompts);
+    engine.set_hot_desk_extension(options.hot_desk_extension);
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));
     }
@@ -311,6 +314,7 @@ pub async fn options_from_config(
         presence_domain: config.presence_domain.clone(),
         hot_desk_moves: config.hot_desk_moves,
         phone_prompts: config.phone_prompts.clone(),
+        hot_desk_extension: config.hot_desk_extension.clone(),
         pause_reasons: provisioning
             .pause_reasons
             .iter()

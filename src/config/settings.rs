@@ -41,6 +41,9 @@ pub struct Config {
     pub hot_desk_moves: bool,
     /// What agents hear after a feature code (`[agents.prompts]` over the stock defaults).
     pub phone_prompts: PhonePrompts,
+    /// Where a log-in from a phone no agent has is sent to ask for the agent number and PIN
+    /// (`None`: refused).
+    pub hot_desk_extension: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +228,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawAgents {
     hot_desk: Option<HotDesk>,
+    hot_desk_extension: Option<Spanned<String>>,
     #[serde(default)]
     prompts: HashMap<String, Spanned<String>>,
 }
@@ -419,6 +423,24 @@ impl Config {
             }
             None => None,
         };
+        let hot_desk_extension = match raw.agents.hot_desk_extension {
+            None => Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
+            Some(ext) if ext.get_ref().is_empty() => None,
+            Some(ext) => {
+                let ok = ext.get_ref().len() <= 32
+                    && ext.get_ref().chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '+' | '.' | '_' | '-')
+                    });
+                if !ok {
+                    return Err(src.error_at(
+                        Some(ext.span()),
+                        "agents.hot_desk_extension",
+                        "must be an extension of the feature dialplan (letters, digits, *, #, +, ., _, -), or \"\" to refuse",
+                    ));
+                }
+                Some(ext.into_inner())
+            }
+        };
         let mut phone_prompts = PhonePrompts::default();
         let mut prompts: Vec<_> = raw.agents.prompts.into_iter().collect();
         prompts.sort_by_key(|(_, source)| source.span().start);
@@ -450,6 +472,7 @@ impl Config {
             presence_domain,
             hot_desk_moves: raw.agents.hot_desk != Some(HotDesk::Refuse),
             phone_prompts,
+            hot_desk_extension,
         })
     }
 }

@@ -111,6 +111,7 @@ pub struct Engine {
     /// Hot-desking at a second phone while logged in at another is refused (else it moves).
     pub(super) hot_desk_refuses: bool,
     pub(super) phone_prompts: super::phone::PhonePrompts,
+    pub(super) hot_desk_extension: Option<String>,
     /// Channels that keep an agent's phone busy without being ours.
     calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
     pub(super) rng: SplitMix64,
@@ -135,6 +136,7 @@ impl Engine {
             pause_codes: HashSet::new(),
             hot_desk_refuses: false,
             phone_prompts: super::phone::PhonePrompts::default(),
+            hot_desk_extension: Some(super::phone::HOT_DESK_EXTENSION.to_owned()),
             registered_on: HashMap::new(),
             calls_elsewhere: HashMap::new(),
             rng: SplitMix64::new(seed),
@@ -311,6 +313,8 @@ impl Engine {
                 reason,
                 agent_number,
                 pin,
+                destination,
+                context,
             } => {
                 let asked = super::phone::Asked {
                     feature,
@@ -318,6 +322,8 @@ impl Engine {
                     reason,
                     agent_number,
                     pin,
+                    destination,
+                    context,
                 };
                 self.feature_code(now, &switch, &channel, asked, &mut effects)
             }

@@ -75,6 +75,10 @@ pub enum Input {
         /// Hot-desking: the agent number and PIN keyed in at a phone that is not the agent's.
         agent_number: Option<String>,
         pin: Option<super::pin::Pin>,
+        /// The dialled number (`*22`) and the dialplan context it was dialled in: a log-in
+        /// from a phone no agent has is sent on to the hot-desk code there.
+        destination: String,
+        context: String,
     },
     /// A phone subscribed to a BLF key (`agent+<id>` or `queue+<id>`) and the switch asks who
     /// can tell its state (PRESENCE_PROBE). Not the engine's business: the presence publisher

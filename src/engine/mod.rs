@@ -36,7 +36,7 @@ pub use io::{
     SayKind, StoredCall, SwitchCommand, Timer,
 };
 pub use model::{AgentSettings, QueueSettings};
-pub use phone::{PhoneOutcome, PhonePrompts};
+pub use phone::{PhoneOutcome, PhonePrompts, HOT_DESK_EXTENSION};
 pub use pin::PinHash;
 pub use provision::Provisioned;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};

@@ -21,12 +21,18 @@ pub(super) struct Asked {
     pub reason: Option<String>,
     pub agent_number: Option<String>,
     pub pin: Option<Pin>,
+    pub destination: String,
+    pub context: String,
 }
 
 /// Heard first when the feature code did what was asked.
 pub const CONFIRM_TONE: &str = "tone_stream://%(200,100,880);%(400,0,1320)";
 /// Heard first when it was refused.
 pub const REFUSE_TONE: &str = "tone_stream://%(250,250,480,620);loops=3";
+/// Where a log-in from a phone no agent has is sent to ask for the agent number and PIN: the
+/// hot-desk code of our feature dialplan.
+pub const HOT_DESK_EXTENSION: &str = "*21";
+
 /// The pause reason of the BLF key's toggle and of a pause keyed without a code when no
 /// reasons are provisioned.
 pub const PHONE_PAUSE: &str = "phone";
@@ -169,6 +175,12 @@ impl Engine {
         self.hot_desk_refuses = !moves;
     }
 
+    /// The extension a log-in from a phone no agent has is transferred to, so it asks for the
+    /// agent number and PIN (`None`: such a log-in is refused).
+    pub fn set_hot_desk_extension(&mut self, extension: Option<String>) {
+        self.hot_desk_extension = extension;
+    }
+
     /// What agents hear after a feature code.
     pub fn set_phone_prompts(&mut self, prompts: PhonePrompts) {
         self.phone_prompts = prompts;
@@ -182,6 +194,23 @@ impl Engine {
         asked: Asked,
         effects: &mut Vec<Effect>,
     ) {
+        let unbound_login = asked.feature == Feature::Login
+            && asked.agent_number.is_none()
+            && !self.phone_users.contains_key(&asked.user);
+        // Not when the call already came from there (no digits keyed): that would loop.
+        let hot_desk = self
+            .hot_desk_extension
+            .as_ref()
+            .filter(|e| unbound_login && **e != asked.destination);
+        if let Some(extension) = hot_desk {
+            let transfer = SwitchCommand::Transfer {
+                channel: channel.clone(),
+                extension: extension.clone(),
+                context: asked.context,
+            };
+            effects.push(Effect::switch(switch, channel, transfer));
+            return;
+        }
         let outcome = match (&asked.feature, &asked.agent_number) {
             (Feature::Login, Some(number)) => {
                 let pin = asked.pin.as_ref().map(|p| p.0.as_str()).unwrap_or_default();

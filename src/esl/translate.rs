@@ -239,6 +239,14 @@ fn feature_code(switch: &SwitchName, event: &EslEvent, feature: &str) -> Transla
         reason: variable("switchboard_reason").filter(|r| crate::config::is_pause_code(r)),
         agent_number: variable("switchboard_agent_number"),
         pin: variable("switchboard_pin").map(crate::engine::pin::Pin),
+        destination: event
+            .header_str("Caller-Destination-Number")
+            .unwrap_or_default()
+            .to_owned(),
+        context: event
+            .header_str("Caller-Context")
+            .unwrap_or("default")
+            .to_owned(),
     })
 }
 
@@ -507,6 +515,8 @@ mod tests {
                 reason: Some("2".into()),
                 agent_number: None,
                 pin: None,
+                destination: String::new(),
+                context: "default".into(),
             })
         );
         let unknown = event(

@@ -450,11 +450,17 @@ async fn every_feature_code_of_the_shipped_dialplan_works_from_the_phone() {
     wait_status(&app, "1001", AgentStatus::LoggedOut).await;
     heard(&app, &logout, "ivr/ivr-you_are_now_logged_out.wav").await;
 
-    // Hot-desking at the phone in the other room, then logging out there.
+    // Hot-desking at the phone in the other room, then logging out there; then *22 at a
+    // phone no agent has: it is sent to *21, which asks for the agent number and PIN.
     let hot_desk = dial("2002", "*21");
     wait_status(&app, "1001", AgentStatus::Available).await;
     heard(&app, &hot_desk, "ivr/ivr-you_are_now_logged_in.wav").await;
     dial("2002", "*23");
+    wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+    let unbound = dial("3003", "*22");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    heard(&app, &unbound, "ivr/ivr-you_are_now_logged_in.wav").await;
+    dial("3003", "*23");
     wait_status(&app, "1001", AgentStatus::LoggedOut).await;
 
     let history: serde_json::Value = app
@@ -466,7 +472,7 @@ async fn every_feature_code_of_the_shipped_dialplan_works_from_the_phone() {
     let changes = history["changes"].as_array().cloned().unwrap_or_default();
     let by_phone = changes.iter().filter(|c| c["cause"] == "phone").count();
     assert_eq!(
-        by_phone, 9,
+        by_phone, 11,
         "every code changed the state once: {changes:#?}"
     );
     assert!(

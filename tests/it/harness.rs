@@ -245,6 +245,7 @@ impl TestApp {
             pause_reasons: self.pause_reasons.clone(),
             hot_desk_moves: self.hot_desk_moves,
             phone_prompts: Default::default(),
+            hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
         })
         .await
         .expect("start controller");

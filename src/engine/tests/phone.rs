@@ -13,6 +13,8 @@ fn dial(b: &mut Bench, at: i64, channel: u32, user: &str, feature: Feature, reas
             reason: reason.map(str::to_owned),
             agent_number: None,
             pin: None,
+            destination: String::new(),
+            context: "default".into(),
         },
     );
     b.record(at, &format!("{user} dials {}", feature.as_str()), effects);
@@ -65,8 +67,49 @@ fn an_agent_logs_in_pauses_with_a_reason_and_logs_out_from_the_phone() {
 #[test]
 fn a_phone_no_agent_uses_is_refused() {
     let mut b = Bench::new(&["1001"], 0);
-    dial(&mut b, 0, 901, "2999", Feature::Login, None);
+    dial(&mut b, 0, 901, "2999", Feature::Ready, None);
     assert_eq!(heard(&b), ["refused", "ivr/ivr-phone_not_configured.wav"]);
+    b.engine.set_hot_desk_extension(None);
+    dial(&mut b, 100, 902, "2999", Feature::Login, None);
+    assert_eq!(heard(&b), ["refused", "ivr/ivr-phone_not_configured.wav"]);
+}
+
+#[test]
+fn a_log_in_from_a_phone_no_agent_has_asks_for_the_agent_number_and_pin() {
+    let mut b = Bench::new(&["1001"], 0);
+    dial(&mut b, 0, 901, "2999", Feature::Login, None);
+    dial(&mut b, 100, 902, "1001", Feature::Login, None);
+    // Back from *21 without digits: refused, not sent round again.
+    let effects = b.engine.handle(
+        ts(200),
+        Input::FeatureCode {
+            switch: sw(),
+            channel: chan(903),
+            feature: Feature::Login,
+            user: "2999".into(),
+            reason: None,
+            agent_number: None,
+            pin: None,
+            destination: "*21".into(),
+            context: "default".into(),
+        },
+    );
+    b.record(200, "2999 comes back from *21 with nothing keyed", effects);
+    b.check(expect![[r#"
+        @0 2999 dials login
+          transfer chan901 to *21@default
+        @100 1001 dials login
+          store agent 1001 logged_out -> available
+          answer chan902
+          play chan902 tone_stream://%(200,100,880);%(400,0,1320)
+          play chan902 ivr/ivr-you_are_now_logged_in.wav
+          hangup chan902 after prompts
+        @200 2999 comes back from *21 with nothing keyed
+          answer chan903
+          play chan903 tone_stream://%(250,250,480,620);loops=3
+          play chan903 ivr/ivr-phone_not_configured.wav
+          hangup chan903 after prompts
+    "#]]);
 }
 
 /// What the last feature call played after answering: the tone (as `done` or `refused`),
@@ -195,6 +238,8 @@ fn hot_desk(b: &mut Bench, at: i64, channel: u32, phone: &str, agent: &str, pin:
             reason: None,
             agent_number: Some(agent.into()),
             pin: Some(pin::Pin(pin.into())),
+            destination: "*21".into(),
+            context: "default".into(),
         },
     );
     b.record(at, &format!("{agent} logs in at {phone}"), effects);
