@@ -97,6 +97,9 @@ pub struct Engine {
     pub(super) agents: HashMap<AgentId, Agent>,
     pub(super) calls: HashMap<CallId, Call>,
     pub(super) legs: HashMap<ChannelUuid, LegOwner>,
+    /// Per switch, the legs known when its resync began listing channels: the only ones the
+    /// listing can judge.
+    pub(super) resync_marks: HashMap<SwitchName, HashSet<ChannelUuid>>,
     pub(super) pools: Vec<Option<Pool>>,
     pub(super) pool_index: HashMap<(QueueId, Requirement), PoolId>,
     pub(super) free_pools: Vec<PoolId>,
@@ -127,6 +130,7 @@ impl Engine {
             agents: HashMap::new(),
             calls: HashMap::new(),
             legs: HashMap::new(),
+            resync_marks: HashMap::new(),
             pools: Vec::new(),
             pool_index: HashMap::new(),
             free_pools: Vec::new(),
@@ -297,6 +301,10 @@ impl Engine {
             Input::CommandFailed {
                 switch, command, ..
             } => self.command_failed(now, &switch, command, &mut effects),
+            Input::ResyncStarted { switch } => {
+                let known = self.legs.keys().cloned().collect();
+                self.resync_marks.insert(switch, known);
+            }
             Input::SwitchResynced { switch, channels } => {
                 self.resync(now, &switch, channels, &mut effects)
             }
@@ -2175,8 +2183,9 @@ impl Engine {
 
     /// Reconciles our view of one switch with what it holds after a (re)connect.
     ///
-    /// Legs originated while reconciling (an agent freed here takes a waiting call at once)
-    /// are not in the snapshot: only legs known before the resync are judged by it.
+    /// Legs originated while reconciling (an agent freed here takes a waiting call at once),
+    /// or since the listing was taken, are not in the snapshot: only legs known when the
+    /// listing began (`ResyncStarted`; else when it arrives) are judged by it.
     fn resync(
         &mut self,
         now: Timestamp,
@@ -2186,7 +2195,13 @@ impl Engine {
     ) {
         let present: HashMap<ChannelUuid, &ChannelSnapshot> =
             channels.iter().map(|c| (c.channel.clone(), c)).collect();
-        let legs_before: HashSet<ChannelUuid> = self.legs.keys().cloned().collect();
+        let legs_before: HashSet<ChannelUuid> = match self.resync_marks.remove(switch) {
+            Some(marked) => marked
+                .into_iter()
+                .filter(|leg| self.legs.contains_key(leg))
+                .collect(),
+            None => self.legs.keys().cloned().collect(),
+        };
         let judged = |leg: &ChannelUuid| legs_before.contains(leg);
 
         // 0. Calls on agents' phones that ended while we were away.

@@ -32,6 +32,9 @@ pub enum Input {
         command: SwitchCommand,
         reply: String,
     },
+    /// The adapter (re)connected and is about to list what the switch holds: legs the engine
+    /// creates after this are not in that listing and must not be judged by it.
+    ResyncStarted { switch: SwitchName },
     /// The adapter (re)connected and listed what the switch holds now.
     SwitchResynced {
         switch: SwitchName,

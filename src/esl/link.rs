@@ -171,6 +171,15 @@ async fn session(
     while commands.try_recv().is_ok() {
         Metrics::bump(&metrics.commands_discarded_on_reconnect);
     }
+    let started = SwitchInput {
+        input: Input::ResyncStarted {
+            switch: settings.name.clone(),
+        },
+        received: Instant::now(),
+    };
+    if inputs.send(started).await.is_err() {
+        return Ok(SessionEnd::Stopped);
+    }
     let channels = resync(settings, &events_client).await?;
     info!(switch = %settings.name, channels = channels.len(), "connected and resynced");
     let listing = events_client.api("show registrations as json").await?;

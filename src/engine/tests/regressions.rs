@@ -626,3 +626,29 @@ fn callers_sent_on_by_on_no_agents_keep_their_order() {
     }
     assert_eq!(bad, 0, "{bad} of 32 runs served another caller first");
 }
+
+// An agent made available while the switch's channels were being listed took the waiting
+// call; the listing, taken before that originate, was then read as "the leg is gone" and the
+// agent sat out a busy back-off for nothing (a flaky end-to-end test found it).
+#[test]
+fn a_leg_originated_after_the_listing_began_is_not_judged_by_it() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.park(0, 1, "111");
+    let effects = b
+        .engine
+        .handle(ts(1_000), Input::ResyncStarted { switch: sw() });
+    b.record(1_000, "resync started", effects);
+    b.available(1_100, "1001");
+    assert_eq!(b.rung, ["1001"]);
+    let effects = b.engine.handle(
+        ts(1_200),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: vec![caller_snap(chan(1), None)],
+        },
+    );
+    b.record(1_200, "resync listed the caller only", effects);
+    assert_eq!(b.status("1001"), AgentStatus::Offered, "still ringing");
+    b.answer_leg(1_500, 1);
+    assert_eq!(b.status("1001"), AgentStatus::OnCall);
+}
