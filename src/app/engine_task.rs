@@ -360,6 +360,10 @@ impl EngineTask {
                     None => warn!(%switch, "command for a switch that is not configured"),
                 },
                 Effect::Persist(record) => records.push(record),
+                // Flows' HTTP requests are not run yet: the caller takes the error branch.
+                Effect::Http(request) => {
+                    warn!(url = %request.url, "flow HTTP requests are not run yet")
+                }
                 Effect::SetTimer { at, timer } => timers.push(Reverse((at, timer))),
             }
         }

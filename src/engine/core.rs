@@ -352,6 +352,8 @@ impl Engine {
                 self.phone_registration(now, &user, registered, &cause, &mut effects)
             }
             Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
+            // Flows are not run yet.
+            Input::FlowCall(_) | Input::HttpDone { .. } => {}
             Input::MediaDone {
                 channel,
                 application,
@@ -1763,6 +1765,7 @@ impl Engine {
 
     fn timer_fired(&mut self, now: Timestamp, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
+            Timer::Flow { .. } => {}
             Timer::WrapUpEnds { agent, epoch } | Timer::BackoffEnds { agent, epoch } => {
                 let current = self.agents.get(&agent).map(|a| a.epoch);
                 if current == Some(epoch) {

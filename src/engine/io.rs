@@ -91,6 +91,13 @@ pub enum Input {
         proto: String,
         id: String,
     },
+    /// Our dialplan parked a caller for an IVR flow (`switchboard_flow=<entry point>`).
+    FlowCall(FlowCall),
+    /// The reply to a flow's HTTP request ([`Effect::Http`]), or why there is none.
+    HttpDone {
+        request: HttpRequestId,
+        outcome: HttpOutcome,
+    },
     /// The caller pressed a key (a DTMF event, in-band or RFC 2833).
     Dtmf {
         switch: SwitchName,
@@ -122,6 +129,43 @@ pub struct ParkedCall {
     pub priority: i32,
     /// Skills the caller needs, from the `switchboard_skills` channel variable.
     pub skills: Vec<SkillLevel>,
+}
+
+/// A caller our dialplan parked for a flow: `entry` is the `switchboard_flow` variable, an
+/// entry point of one of the loaded flows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowCall {
+    pub switch: SwitchName,
+    pub channel: ChannelUuid,
+    pub entry: String,
+    pub caller_number: String,
+    pub caller_name: String,
+    pub destination: String,
+}
+
+/// Names one HTTP request of a flow, so its reply finds the caller who waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct HttpRequestId(pub u64);
+
+/// A request a flow's `http` node makes (to a CRM). The app runs it apart from the engine and
+/// answers with [`Input::HttpDone`], always, by `timeout` at the latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub id: HttpRequestId,
+    pub method: crate::flow::HttpMethod,
+    /// Already filled in (variables URL-encoded).
+    pub url: String,
+    /// A JSON body (POST), already filled in.
+    pub body: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpOutcome {
+    /// Any HTTP reply, whatever its status: the engine decides what counts as an error.
+    Reply { status: u16, body: String },
+    /// No reply: the timeout passed, the connection was refused, the URL did not resolve.
+    Failed { reason: String },
 }
 
 /// Which part a channel plays for us, read from the `switchboard_*` channel variables.
@@ -190,6 +234,8 @@ pub enum Effect {
         command: SwitchCommand,
     },
     Persist(Record),
+    /// An HTTP request for a flow (see [`HttpRequest`]).
+    Http(HttpRequest),
     SetTimer {
         at: Timestamp,
         timer: Timer,
@@ -251,6 +297,14 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         extension: String,
         context: String,
+    },
+    /// Record the caller (`record <path> <max seconds>`): a message left in a flow. The switch
+    /// stops at `max`, on silence or on `#`, then reports CHANNEL_EXECUTE_COMPLETE `record`.
+    Record {
+        channel: ChannelUuid,
+        /// Where the file goes on the switch; letters, digits and `/._-` only.
+        path: String,
+        max: Duration,
     },
     /// Run the voicemail application on the caller (`voicemail default <domain> <mailbox>`).
     Voicemail {
@@ -377,6 +431,10 @@ pub enum SayKind {
     Digits,
     /// Seconds as "3 minutes 20 seconds".
     Duration,
+    /// An amount: "twelve dollars and fifty cents" (`12.50`).
+    Money,
+    /// A date, given as seconds since 1970: "Sunday, November 22".
+    Date,
 }
 
 impl SayKind {
@@ -386,6 +444,8 @@ impl SayKind {
             SayKind::Number => "number pronounced",
             SayKind::Digits => "number iterated",
             SayKind::Duration => "time_measurement pronounced",
+            SayKind::Money => "currency pronounced",
+            SayKind::Date => "current_date pronounced",
         }
     }
 }
@@ -462,6 +522,12 @@ pub enum Timer {
     /// switch never said it ended. `epoch` is the call's offer epoch.
     WhisperEnds {
         call: CallId,
+        epoch: u64,
+    },
+    /// A caller in a flow waited long enough (no key, no more keys, a prompt or a request
+    /// that never ended). `epoch` is the flow session's step counter: a stale timer is ignored.
+    Flow {
+        channel: ChannelUuid,
         epoch: u64,
     },
 }

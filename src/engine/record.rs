@@ -1,8 +1,8 @@
 //! What the engine asks the store to keep: append-only history, one variant per fact.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, SwitchName};
 use super::time::Timestamp;
 
 /// An agent's state, as seen by supervisors and kept in the history.
@@ -261,6 +261,75 @@ pub enum Record {
         reason: Option<String>,
         at: Timestamp,
     },
+    /// A caller entered a flow: the IVR history row of the call is created. `call` is the id
+    /// the call keeps if it reaches a queue.
+    FlowEntered {
+        call: CallId,
+        switch: SwitchName,
+        channel: ChannelUuid,
+        flow: FlowId,
+        entry: String,
+        caller_number: String,
+        caller_name: String,
+        destination: String,
+        at: Timestamp,
+    },
+    /// One node a caller went through: what was pressed there and how it ended (`next`, a key,
+    /// `invalid`, `no input`, `open`, `error`, ...), so a report can show where callers leave.
+    FlowStep {
+        call: CallId,
+        flow: FlowId,
+        node: String,
+        kind: String,
+        /// Keys pressed at this node (empty for none). Never a PIN: see the node's `secret`.
+        digits: String,
+        outcome: String,
+        at: Timestamp,
+    },
+    /// The caller left the flows: into a queue, to an extension, voicemail, a hangup, or by
+    /// hanging up. `variables` are what the caller entered and the CRM returned.
+    FlowEnded {
+        call: CallId,
+        outcome: FlowOutcome,
+        variables: Vec<(String, String)>,
+        at: Timestamp,
+    },
+}
+
+/// How a caller left the flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowOutcome {
+    Enqueued,
+    Transferred,
+    Voicemail,
+    HungUp,
+    /// The caller hung up inside the flow.
+    Abandoned,
+}
+
+impl FlowOutcome {
+    pub const ALL: [FlowOutcome; 5] = [
+        FlowOutcome::Enqueued,
+        FlowOutcome::Transferred,
+        FlowOutcome::Voicemail,
+        FlowOutcome::HungUp,
+        FlowOutcome::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowOutcome::Enqueued => "enqueued",
+            FlowOutcome::Transferred => "transferred",
+            FlowOutcome::Voicemail => "voicemail",
+            FlowOutcome::HungUp => "hung_up",
+            FlowOutcome::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FlowOutcome> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
 }
 
 #[cfg(test)]

@@ -170,6 +170,16 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             check_token("extension", extension, "*#+._-")?,
             check_token("dialplan context", context, "._-")?
         )),
+        SwitchCommand::Record { channel, path, max } => Wire::Execute {
+            uuid: channel.to_string(),
+            app: "record",
+            arg: format!(
+                "{} {}",
+                check_token("recording path", path, "/._-")?,
+                max.as_secs().max(1)
+            ),
+            event_uuid: event_uuid.to_owned(),
+        },
         SwitchCommand::Voicemail {
             channel,
             domain,

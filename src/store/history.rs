@@ -159,6 +159,8 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             .execute(&mut *conn)
             .await?;
         }
+        // Flow history is not stored yet.
+        Record::FlowEntered { .. } | Record::FlowStep { .. } | Record::FlowEnded { .. } => {}
     }
     Ok(())
 }

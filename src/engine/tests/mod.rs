@@ -322,6 +322,11 @@ impl Bench {
                         "transfer {} to {extension}@{context}",
                         self.name(channel.as_str())
                     ),
+                    SwitchCommand::Record { channel, path, max } => format!(
+                        "record {} {path} max {}s",
+                        self.name(channel.as_str()),
+                        max.as_secs()
+                    ),
                     SwitchCommand::Voicemail {
                         channel,
                         domain,
@@ -406,7 +411,29 @@ impl Bench {
                         to.as_str(),
                         reason.map(|r| format!(" ({r})")).unwrap_or_default()
                     ),
+                    Record::FlowEntered {
+                        flow,
+                        entry,
+                        caller_number,
+                        ..
+                    } => format!("store flow entered {flow} via {entry} from {caller_number}"),
+                    Record::FlowStep {
+                        node,
+                        kind,
+                        digits,
+                        outcome,
+                        ..
+                    } => format!("store flow step {node} ({kind}) keys={digits:?} -> {outcome}"),
+                    Record::FlowEnded {
+                        outcome, variables, ..
+                    } => format!("store flow ended {} {variables:?}", outcome.as_str()),
                 },
+                Effect::Http(request) => format!(
+                    "http {:?} {} {}",
+                    request.method,
+                    request.url,
+                    request.body.unwrap_or_default()
+                ),
                 Effect::SetTimer { at, timer } => {
                     self.timers.push((at, timer.clone()));
                     match timer {
@@ -430,6 +457,9 @@ impl Bench {
                             format!("timer {at} callback retry after attempt {attempt}")
                         }
                         Timer::WhisperEnds { .. } => format!("timer {at} whisper ends"),
+                        Timer::Flow { channel, .. } => {
+                            format!("timer {at} flow waits on {}", self.name(channel.as_str()))
+                        }
                     }
                 }
             };

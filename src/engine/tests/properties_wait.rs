@@ -237,6 +237,7 @@ impl World {
                 }
                 Effect::Persist(_) => {}
                 Effect::SetTimer { at, timer } => self.timers.push((at, timer)),
+                Effect::Http(_) => {}
             }
         }
         for (channel, cause) in gone {
