@@ -72,7 +72,7 @@ pub(super) struct FlowSession {
     flows: Arc<FlowSet>,
     flow: FlowId,
     node: NodeId,
-    variables: HashMap<String, String>,
+    pub(super) variables: HashMap<String, String>,
     /// Variables set by `secret` collects: usable in templates, never written out.
     secrets: HashSet<String>,
     phase: Phase,
