@@ -127,6 +127,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             caller_number,
             caller_name,
             queue_name,
+            ..
         } => {
             let dial = check_dial_string(dial_string)?;
             let mut vars = format!(
@@ -320,6 +321,7 @@ mod tests {
                 caller_number: number.into(),
                 caller_name: name.into(),
                 queue_name: "Support".into(),
+                variables: Vec::new(),
             },
             "",
         )
