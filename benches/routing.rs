@@ -519,6 +519,97 @@ fn memory_per_call(calls: usize, setup: Setup) -> f64 {
     (after - before) as f64 / calls as f64
 }
 
+/// A flow of the usual shape: a menu whose key 1 tags the call, routes it on a variable and
+/// puts it in the queue.
+const BENCH_FLOW: &str = r#"
+start = "menu"
+entry_points = ["bench"]
+
+[node.menu]
+kind = "menu"
+prompt = "ivr/menu.wav"
+on_invalid = "bye"
+[node.menu.options]
+1 = "tag"
+
+[node.tag]
+kind = "set"
+variables = { product = "billing", account = "{{caller_number}}" }
+next = "route"
+
+[node.route]
+kind = "condition"
+otherwise = "queue"
+[[node.route.when]]
+variable = "product"
+equals = "billing"
+next = "queue"
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+skills = "{{product}}"
+
+[node.bye]
+kind = "hangup"
+"#;
+
+/// One IVR step at a time, with `in_flows` other callers inside the flow meanwhile: a caller
+/// enters (answer, menu prompt), the prompt ends (the menu listens), the caller presses 1
+/// (set, condition, enqueue: three nodes and the queue's routing). Median and p99 per input.
+fn ivr_steps(in_flows: usize, rounds: usize) -> [Cost; 3] {
+    let mut engine = engine_with(100, Setup::Plain, false);
+    let flow = switchboard::flow::parse_flow(BENCH_FLOW, std::path::Path::new("bench.toml"))
+        .expect("bench flow");
+    engine.set_flows(switchboard::flow::FlowSet::new(vec![flow]).expect("bench flow set"));
+    let enter = |engine: &mut Engine, n: u128, now: Timestamp| {
+        engine.handle(
+            now,
+            Input::FlowCall(switchboard::engine::FlowCall {
+                switch: switch(),
+                channel: caller(n),
+                entry: "bench".into(),
+                caller_number: format!("+49301{n:07}"),
+                caller_name: "Caller".into(),
+                destination: "5000".into(),
+            }),
+        )
+    };
+    let prompt_ends = |n: u128| Input::MediaDone {
+        switch: switch(),
+        channel: caller(n),
+        application: "playback".into(),
+        response: "FILE PLAYED".into(),
+    };
+    let start = Timestamp::from_millis(1_000_000);
+    for n in 0..in_flows as u128 {
+        enter(&mut engine, 1_000_000 + n, start);
+    }
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    for n in 0..rounds as u128 {
+        let now = Timestamp::from_millis(1_000_000 + n as i64);
+        let timed = |engine: &mut Engine, input: Input| {
+            let begin = Instant::now();
+            let effects = engine.handle(now, input);
+            let took = begin.elapsed();
+            drop(effects);
+            took
+        };
+        let begin = Instant::now();
+        drop(enter(&mut engine, n, now));
+        samples[0].push(begin.elapsed());
+        samples[1].push(timed(&mut engine, prompt_ends(n)));
+        let key = Input::Dtmf {
+            switch: switch(),
+            channel: caller(n),
+            digit: '1',
+        };
+        samples[2].push(timed(&mut engine, key));
+        hang_up(&mut engine, now, caller(n));
+    }
+    samples.map(|s| Cost::of(s, 0))
+}
+
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -632,6 +723,23 @@ fn main() {
          language at {CALLER_LEVEL} (required in step 1, preferred from 30 s, ignored from 90 s). \
          The {} waiting calls wait in steps 1/2/3: {first}/{second}/{third}.",
         thousands(waiting)
+    );
+    println!(
+        "## IVR: one step, median (p99), {} callers, 1,000 others in the flow",
+        thousands(rounds)
+    );
+    let [entered, prompt_ended, key_to_queue] = ivr_steps(1_000, rounds);
+    print_row(
+        "a caller enters a flow (answer, menu prompt)",
+        &[entered.to_string()],
+    );
+    print_row(
+        "the prompt ends (the menu listens)",
+        &[prompt_ended.to_string()],
+    );
+    print_row(
+        "a key: set, condition, enqueue (with routing)",
+        &[key_to_queue.to_string()],
     );
     println!("## Memory (engine state)");
     for setup in [Setup::Plain, Setup::Skills(Strategy::LongestIdleAgent)] {
