@@ -909,6 +909,7 @@ impl Engine {
                 caller_number,
                 caller_name,
                 queue_name,
+                variables: Vec::new(),
             },
         });
         // The switch gives up at originate_timeout; this guards against a reply that never comes.

@@ -278,6 +278,9 @@ pub enum SwitchCommand {
         caller_name: String,
         /// Shown on the agent's phone before the caller: `[<queue name>] <caller>`.
         queue_name: String,
+        /// What the caller entered in a flow and the CRM returned, set on the agent's leg as
+        /// `switchboard_var_<name>` (for screen pops). Names are `[A-Za-z][A-Za-z0-9_]*`.
+        variables: Vec<(String, String)>,
     },
     /// Stop whatever plays on the channel (hold music) before bridging.
     Break {
