@@ -401,8 +401,7 @@ mod tests {
 
     #[test]
     fn flow_variables_ride_on_the_agent_leg_as_quoted_switchboard_vars() {
-        let line =
-            originate_with(&[("account", "123456"), ("tier", "Gold member")]).expect("safe");
+        let line = originate_with(&[("account", "123456"), ("tier", "Gold member")]).expect("safe");
         assert!(
             line.ends_with(
                 ",switchboard_var_account='123456',switchboard_var_tier='Gold member'}user/1001 &park()"
@@ -424,7 +423,10 @@ mod tests {
         ];
         for value in hostile {
             let line = originate_with(&[("note", value)]).expect("sanitized, not rejected");
-            assert!(!line.contains(['\n', '\r', '$', '\\', '^', '|', '[']), "{line}");
+            assert!(
+                !line.contains(['\n', '\r', '$', '\\', '^', '|', '[']),
+                "{line}"
+            );
             assert_eq!(line.matches('{').count(), 1, "{line}");
             assert_eq!(line.matches('}').count(), 1, "{line}");
             assert_eq!(line.matches('\'').count(), 4, "only our own quotes: {line}");
@@ -437,13 +439,15 @@ mod tests {
     #[test]
     fn flow_variables_are_capped_in_number_and_length() {
         let long = "9".repeat(10_000);
-        let many: Vec<(String, String)> = (0..100)
-            .map(|i| (format!("v{i}"), long.clone()))
-            .collect();
+        let many: Vec<(String, String)> =
+            (0..100).map(|i| (format!("v{i}"), long.clone())).collect();
         let refs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let line = originate_with(&refs).expect("safe");
         assert_eq!(line.matches("switchboard_var_").count(), MAX_LEG_VARIABLES);
-        assert!(line.contains(&format!("switchboard_var_v0='{}'", "9".repeat(MAX_LEG_VARIABLE_CHARS))));
+        assert!(line.contains(&format!(
+            "switchboard_var_v0='{}'",
+            "9".repeat(MAX_LEG_VARIABLE_CHARS)
+        )));
         assert!(!line.contains(&"9".repeat(MAX_LEG_VARIABLE_CHARS + 1)));
     }
 
@@ -470,7 +474,9 @@ mod tests {
             )
         };
         let arg = |wire: Result<Wire, UnsafeValue>| match wire {
-            Ok(Wire::Execute { app: "say", arg, .. }) => arg,
+            Ok(Wire::Execute {
+                app: "say", arg, ..
+            }) => arg,
             other => panic!("say is a sendmsg: {other:?}"),
         };
         assert_eq!(
@@ -508,7 +514,13 @@ mod tests {
             })
         );
         assert!(matches!(record("m.wav", 0), Ok(Wire::Execute { arg, .. }) if arg == "m.wav 1"));
-        for bad in ["m.wav 5 200", "m.wav\nexecute-app-name: system", "${x}.wav", "", "a b"] {
+        for bad in [
+            "m.wav 5 200",
+            "m.wav\nexecute-app-name: system",
+            "${x}.wav",
+            "",
+            "a b",
+        ] {
             assert!(record(bad, 5).is_err(), "{bad:?} accepted");
         }
     }

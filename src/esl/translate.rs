@@ -179,9 +179,7 @@ fn flow_call(switch: &SwitchName, event: &EslEvent, channel: ChannelUuid) -> Tra
         .map(str::trim)
         .unwrap_or_default();
     if entry.is_empty() {
-        return Translated::Malformed(format!(
-            "CHANNEL_PARK {channel}: switchboard_flow is empty"
-        ));
+        return Translated::Malformed(format!("CHANNEL_PARK {channel}: switchboard_flow is empty"));
     }
     let header = |name: &str| event.header_str(name).unwrap_or_default().to_owned();
     Translated::Input(Input::FlowCall(FlowCall {
