@@ -144,9 +144,8 @@ pub(super) async fn diagram(
 ) -> Result<Response, Problem> {
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
     let name = query.format.as_deref().unwrap_or("svg");
-    let format = Format::parse(name).ok_or_else(|| {
-        Problem::bad_request(format!("format {name:?}: use svg, dot or mermaid"))
-    })?;
+    let format = Format::parse(name)
+        .ok_or_else(|| Problem::bad_request(format!("format {name:?}: use svg, dot or mermaid")))?;
     let (set, id) = loaded(&state, &id)?;
     let flow = set
         .get(&id)

@@ -83,10 +83,7 @@ impl Flows {
             .map_err(ReloadError::Invalid)?;
         let set = Arc::new(set);
         engine.reload_flows(FlowSet::clone(&set)).await?;
-        *self
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::clone(&set);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&set);
         Ok(set)
     }
 }

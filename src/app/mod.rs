@@ -130,8 +130,12 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         store.upsert_pause_reason(reason).await?;
     }
     let pause_reasons = store.list_pause_reasons().await?;
-    let provisioned: std::collections::HashSet<_> =
-        store.list_queues().await?.into_iter().map(|q| q.id).collect();
+    let provisioned: std::collections::HashSet<_> = store
+        .list_queues()
+        .await?
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
     // A few small files, read once before anything runs.
     let flows = Arc::new(Flows::load(options.flows.clone(), &provisioned)?);
 
