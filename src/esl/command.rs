@@ -106,6 +106,10 @@ pub fn sanitize_name(value: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The energy below which `record` counts the caller as silent (the value of FreeSWITCH's own
+/// examples); after its default 3 s of silence the recording stops.
+pub const RECORD_SILENCE_THRESHOLD: u32 = 200;
+
 /// At most this many flow variables ride on an agent leg; the rest stay in the history.
 pub const MAX_LEG_VARIABLES: usize = 32;
 /// A flow variable's value on an agent leg is cut to this many characters.
@@ -223,8 +227,9 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         SwitchCommand::Record { channel, path, max } => Wire::Execute {
             uuid: channel.to_string(),
             app: "record",
+            // Without a threshold `record` never stops on silence, only at `max` or a key.
             arg: format!(
-                "{} {}",
+                "{} {} {RECORD_SILENCE_THRESHOLD}",
                 check_token("recording path", path, "/._-")?,
                 max.as_secs().max(1)
             ),
@@ -509,11 +514,13 @@ mod tests {
             Ok(Wire::Execute {
                 uuid: channel.to_string(),
                 app: "record",
-                arg: "/var/lib/switchboard/messages/m-1.wav 60".into(),
+                arg: "/var/lib/switchboard/messages/m-1.wav 60 200".into(),
                 event_uuid: "e1".into(),
             })
         );
-        assert!(matches!(record("m.wav", 0), Ok(Wire::Execute { arg, .. }) if arg == "m.wav 1"));
+        assert!(
+            matches!(record("m.wav", 0), Ok(Wire::Execute { arg, .. }) if arg == "m.wav 1 200")
+        );
         for bad in [
             "m.wav 5 200",
             "m.wav\nexecute-app-name: system",
