@@ -378,3 +378,47 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         Ok(_) => panic!("started with a flow naming an unprovisioned queue"),
     }
 }
+
+/// Every extension of the shipped dialplan that parks for a flow names an entry point of the
+/// shipped flows, and its park reaches the controller as a flow call.
+#[test]
+fn the_shipped_dialplans_flow_entry_points_are_claimed_by_the_shipped_flows() {
+    use switchboard::esl::translate::{translate, Translated};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let xml = std::fs::read_to_string(root.join("dialplans/switchboard.xml")).expect("dialplan");
+    let flows = switchboard::flow::FlowSet::load(&root.join("flows")).expect("shipped flows");
+    let extension =
+        regex::Regex::new(r#"(?s)<extension name="([^"]+)">(.*?)</extension>"#).expect("regex");
+    let set = regex::Regex::new(r#"<action application="set" data="([^=]+)=([^"]*)"/>"#)
+        .expect("regex");
+    let mut found = 0;
+    for ext in extension.captures_iter(&xml) {
+        let variables: Vec<(String, String)> = set
+            .captures_iter(&ext[2])
+            .map(|c| (c[1].to_owned(), c[2].to_owned()))
+            .collect();
+        let Some((_, entry)) = variables.iter().find(|(k, _)| k == "switchboard_flow") else {
+            continue;
+        };
+        found += 1;
+        assert!(
+            flows.for_entry_point(entry).is_some(),
+            "{}: no shipped flow claims entry point {entry:?}",
+            &ext[1]
+        );
+        let mut park = freeswitch_esl_tokio::EslEvent::new();
+        park.set_header("Event-Name", "CHANNEL_PARK");
+        park.set_header("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e");
+        for (k, v) in &variables {
+            park.set_header(format!("variable_{k}"), v.clone());
+        }
+        let switch = SwitchName::new("fs1").expect("name");
+        match translate(&switch, &park) {
+            Translated::Input(switchboard::engine::Input::FlowCall(call)) => {
+                assert_eq!(&call.entry, entry);
+            }
+            other => panic!("{}: not a flow call: {other:?}", &ext[1]),
+        }
+    }
+    assert!(found >= 1, "the shipped dialplan has no flow entry point");
+}
