@@ -15,9 +15,16 @@ pub struct Problem {
     /// The request field that was refused (`skills[1]`, `dial_string`), when one was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// For a file that was refused (a flow): which one, and the line when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    /// For a file that was refused (a flow): `file` and `line` members. Boxed: rare, and
+    /// every handler's `Result` carries a `Problem`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Box<FileLocation>>,
+}
+
+/// Where in a file on the server a refused value is.
+#[derive(Debug, Serialize)]
+pub struct FileLocation {
+    pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
 }
@@ -35,8 +42,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
-            file: None,
-            line: None,
+            location: None,
         }
     }
 
@@ -49,8 +55,10 @@ impl Problem {
             "Invalid file",
             error.to_string(),
         );
-        problem.file = Some(error.file.display().to_string());
-        problem.line = error.line;
+        problem.location = Some(Box::new(FileLocation {
+            file: error.file.display().to_string(),
+            line: error.line,
+        }));
         problem.field = (!error.key.is_empty()).then(|| error.key.clone());
         problem
     }

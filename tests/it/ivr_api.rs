@@ -389,8 +389,8 @@ fn the_shipped_dialplans_flow_entry_points_are_claimed_by_the_shipped_flows() {
     let flows = switchboard::flow::FlowSet::load(&root.join("flows")).expect("shipped flows");
     let extension =
         regex::Regex::new(r#"(?s)<extension name="([^"]+)">(.*?)</extension>"#).expect("regex");
-    let set = regex::Regex::new(r#"<action application="set" data="([^=]+)=([^"]*)"/>"#)
-        .expect("regex");
+    let set =
+        regex::Regex::new(r#"<action application="set" data="([^=]+)=([^"]*)"/>"#).expect("regex");
     let mut found = 0;
     for ext in extension.captures_iter(&xml) {
         let variables: Vec<(String, String)> = set
