@@ -124,7 +124,33 @@ async fn queues(State(state): State<ApiState>) -> Json<serde_json::Value> {
 
 async fn agents(State(state): State<ApiState>) -> Json<serde_json::Value> {
     let snapshot = state.engine.snapshot();
-    Json(json!({ "agents": snapshot.agents }))
+    let now = wall_clock_ms();
+    let agents: Vec<serde_json::Value> = snapshot
+        .agents
+        .iter()
+        .map(|a| with_time_in_state(a, now))
+        .collect();
+    Json(json!({ "agents": agents }))
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The agent as published, plus how long it has been in its state at the time of the request
+/// (the published snapshot only says since when).
+fn with_time_in_state(
+    agent: &crate::engine::snapshot::AgentView,
+    now_ms: i64,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(agent).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut() {
+        let ms = now_ms.saturating_sub(agent.since.as_millis()).max(0);
+        fields.insert("time_in_state_ms".to_owned(), json!(ms));
+    }
+    value
 }
 
 fn parse_agent_id(raw: &str) -> Result<AgentId, Problem> {
@@ -139,7 +165,7 @@ async fn agent(State(state): State<ApiState>, Path(id): Path<String>) -> Result<
         .iter()
         .find(|a| a.id == id)
         .ok_or_else(|| Problem::not_found(format!("no agent {id}")))?;
-    Ok(Json(agent).into_response())
+    Ok(Json(with_time_in_state(agent, wall_clock_ms())).into_response())
 }
 
 #[derive(Deserialize)]

@@ -59,9 +59,7 @@ pub enum EngineRequest {
 
 /// Hands a checked flow set to the engine.
 pub(super) fn set_engine_flows(engine: &mut Engine, flows: FlowSet) {
-    // MERGE(ivr): replace the next line with `engine.set_flows(flows);` once the IVR executor
-    // (`Engine::set_flows`, src/engine/ivr.rs) is on this branch.
-    let _ = (engine, flows);
+    engine.set_flows(flows);
 }
 
 /// What the API and the demo hold: a way to ask, and the latest published state.

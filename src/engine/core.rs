@@ -6,13 +6,15 @@
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 
 use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
 use super::io::{
-    ChannelRole, ChannelSnapshot, Effect, HangupCause, Input, ParkedCall, SwitchCommand, Timer,
+    ChannelRole, ChannelSnapshot, Effect, HangupCause, HttpRequestId, Input, ParkedCall,
+    SwitchCommand, Timer,
 };
 use super::model::{
     Agent, AgentSettings, AgentState, Call, CallState, LegOwner, Pool, PoolId, Queue,
@@ -23,6 +25,7 @@ use super::record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause
 use super::rng::SplitMix64;
 use super::routing::{Destination, SkillLevel, Strategy};
 use super::time::Timestamp;
+use crate::flow::FlowSet;
 
 /// How far past the switch's own `originate_timeout` we wait for an answer or a failure.
 const RING_GRACE: Duration = Duration::from_secs(5);
@@ -117,6 +120,13 @@ pub struct Engine {
     pub(super) hot_desk_extension: Option<String>,
     /// Channels that keep an agent's phone busy without being ours.
     calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
+    /// The flows new callers run (see `ivr`).
+    pub(super) flows: Arc<FlowSet>,
+    /// Callers inside a flow, by channel: not calls yet, untouched by queue logic.
+    pub(super) flow_sessions: HashMap<ChannelUuid, super::ivr::FlowSession>,
+    /// Which caller waits for each HTTP request of a flow.
+    pub(super) http_waits: HashMap<HttpRequestId, ChannelUuid>,
+    pub(super) http_seq: u64,
     pub(super) rng: SplitMix64,
     seq: u64,
 }
@@ -143,6 +153,10 @@ impl Engine {
             hot_desk_extension: Some(super::phone::HOT_DESK_EXTENSION.to_owned()),
             registered_on: HashMap::new(),
             calls_elsewhere: HashMap::new(),
+            flows: Arc::new(FlowSet::default()),
+            flow_sessions: HashMap::new(),
+            http_waits: HashMap::new(),
+            http_seq: 0,
             rng: SplitMix64::new(seed),
             seq: 0,
         }
@@ -289,6 +303,9 @@ impl Engine {
             Input::ChannelAnswered { switch, channel } => {
                 self.channel_answered(now, &switch, &channel, &mut effects)
             }
+            Input::ChannelHungUp { channel, .. } if self.in_flow(&channel) => {
+                self.flow_caller_gone(now, &channel, &mut effects)
+            }
             Input::ChannelHungUp { channel, cause, .. } => {
                 self.call_elsewhere_ended(now, &channel, &mut effects);
                 self.channel_hung_up(now, &channel, &cause, &mut effects)
@@ -302,7 +319,12 @@ impl Engine {
                 switch, command, ..
             } => self.command_failed(now, &switch, command, &mut effects),
             Input::ResyncStarted { switch } => {
-                let known = self.legs.keys().cloned().collect();
+                let known = self
+                    .legs
+                    .keys()
+                    .chain(self.flow_sessions.keys())
+                    .cloned()
+                    .collect();
                 self.resync_marks.insert(switch, known);
             }
             Input::SwitchResynced { switch, channels } => {
@@ -351,9 +373,21 @@ impl Engine {
                 let registered = !on.is_empty();
                 self.phone_registration(now, &user, registered, &cause, &mut effects)
             }
+            Input::Dtmf { channel, digit, .. } if self.in_flow(&channel) => {
+                self.flow_dtmf(now, &channel, digit, &mut effects)
+            }
             Input::Dtmf { channel, digit, .. } => self.dtmf(now, &channel, digit, &mut effects),
-            // Flows are not run yet.
-            Input::FlowCall(_) | Input::HttpDone { .. } => {}
+            Input::FlowCall(call) => self.flow_call(now, call, &mut effects),
+            Input::HttpDone { request, outcome } => {
+                self.flow_http_done(now, request, outcome, &mut effects)
+            }
+            Input::MediaDone {
+                channel,
+                application,
+                ..
+            } if self.in_flow(&channel) => {
+                self.flow_media_done(now, &channel, &application, &mut effects)
+            }
             Input::MediaDone {
                 channel,
                 application,
@@ -528,9 +562,23 @@ impl Engine {
     }
 
     fn call_parked(&mut self, now: Timestamp, parked: ParkedCall, effects: &mut Vec<Effect>) {
-        if self.legs.contains_key(&parked.channel) {
+        if self.legs.contains_key(&parked.channel) || self.in_flow(&parked.channel) {
             return;
         }
+        self.admit_call(now, None, parked, Vec::new(), true, effects);
+    }
+
+    /// A caller enters its queue: parked there by the dialplan (`call: None`, an id is minted),
+    /// or handed over by a flow with the id its session had, already answered.
+    pub(super) fn admit_call(
+        &mut self,
+        now: Timestamp,
+        call: Option<CallId>,
+        parked: ParkedCall,
+        variables: Vec<(String, String)>,
+        answer: bool,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(queue) = self.queues.get(&parked.queue) else {
             effects.push(Effect::switch(
                 &parked.switch,
@@ -550,7 +598,10 @@ impl Engine {
                     .remove(&(parked.queue.clone(), parked.caller_number.clone()))
             })
             .filter(|r| r.until >= now);
-        let call = CallId::from_uuid(self.new_uuid());
+        let call = match call {
+            Some(call) => call,
+            None => CallId::from_uuid(self.new_uuid()),
+        };
         let (entered_at, priority) = match resumed {
             Some(r) => (r.entered_at, r.priority.max(parked.priority)),
             None => (now, parked.priority),
@@ -622,10 +673,11 @@ impl Engine {
             offer_epoch: 0,
             on_hold: false,
             callback: None,
+            variables,
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
-        self.start_hold(call, &switch, &channel, true, effects);
+        self.start_hold(call, &switch, &channel, answer, effects);
     }
 
     /// Answers the caller (unless it already is) and starts its queue's hold music, if the
@@ -855,12 +907,13 @@ impl Engine {
             agent: agent_id.clone(),
             leg: leg.clone(),
         });
-        let (switch, caller_channel, caller_number, caller_name, queue_id) = (
+        let (switch, caller_channel, caller_number, caller_name, queue_id, variables) = (
             call.switch.clone(),
             call.caller.clone(),
             call.caller_number.clone(),
             call.caller_name.clone(),
             call.queue.clone(),
+            call.variables.clone(),
         );
         let position = agent.settings.membership(&queue_id).map(|m| m.position);
         let Some(queue) = self.queues.get_mut(&queue_id) else {
@@ -909,7 +962,7 @@ impl Engine {
                 caller_number,
                 caller_name,
                 queue_name,
-                variables: Vec::new(),
+                variables,
             },
         });
         // The switch gives up at originate_timeout; this guards against a reply that never comes.
@@ -1766,7 +1819,7 @@ impl Engine {
 
     fn timer_fired(&mut self, now: Timestamp, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
-            Timer::Flow { .. } => {}
+            Timer::Flow { channel, epoch } => self.flow_timer(now, &channel, epoch, effects),
             Timer::WrapUpEnds { agent, epoch } | Timer::BackoffEnds { agent, epoch } => {
                 let current = self.agents.get(&agent).map(|a| a.epoch);
                 if current == Some(epoch) {
@@ -2134,6 +2187,14 @@ impl Engine {
     ) {
         let agent_leg = match command {
             SwitchCommand::Bridge { agent_leg, .. } => agent_leg,
+            SwitchCommand::Play { ref channel, .. }
+            | SwitchCommand::Say { ref channel, .. }
+            | SwitchCommand::Record { ref channel, .. }
+                if self.in_flow(channel) =>
+            {
+                self.flow_command_failed(now, &command, effects);
+                return;
+            }
             // A whisper the switch would not play is over before it began.
             SwitchCommand::Play { channel, .. } => {
                 if let Some(LegOwner::Agent { call, .. }) = self.legs.get(&channel) {
@@ -2199,7 +2260,9 @@ impl Engine {
     ) {
         let present: HashMap<ChannelUuid, &ChannelSnapshot> =
             channels.iter().map(|c| (c.channel.clone(), c)).collect();
-        let legs_before: HashSet<ChannelUuid> = match self.resync_marks.remove(switch) {
+        let marks = self.resync_marks.remove(switch);
+        self.flow_resync(now, switch, &present, marks.as_ref(), effects);
+        let legs_before: HashSet<ChannelUuid> = match marks {
             Some(marked) => marked
                 .into_iter()
                 .filter(|leg| self.legs.contains_key(leg))
@@ -2334,7 +2397,12 @@ impl Engine {
 
         // 2. Channels of ours we do not know: the controller restarted while they lived.
         // Callers first, so an agent leg bridged to one is recognised whatever the order.
-        let known: HashSet<ChannelUuid> = self.legs.keys().cloned().collect();
+        let known: HashSet<ChannelUuid> = self
+            .legs
+            .keys()
+            .chain(self.flow_channels().map(|(c, _)| c))
+            .cloned()
+            .collect();
         let unknown = || channels.iter().filter(|c| !known.contains(&c.channel));
         for snap in unknown().filter(|c| c.role == ChannelRole::Caller) {
             self.adopt_caller(now, switch, snap, &present, effects);
@@ -2439,6 +2507,7 @@ impl Engine {
             offer_epoch: 0,
             on_hold: snap.answered,
             callback: None,
+            variables: Vec::new(),
         });
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(

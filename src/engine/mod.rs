@@ -9,6 +9,7 @@
 mod core;
 pub mod ids;
 pub mod io;
+mod ivr;
 pub mod model;
 mod phone;
 pub mod pin;
@@ -32,9 +33,10 @@ pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
 pub use io::{
-    ChannelRole, ChannelSnapshot, Effect, Feature, HangupCause, Input, Lamp, ParkedCall, Presence,
-    SayKind, StoredCall, SwitchCommand, Timer,
+    ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,
+    HttpRequestId, Input, Lamp, ParkedCall, Presence, SayKind, StoredCall, SwitchCommand, Timer,
 };
+pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};
 pub use phone::{PhoneOutcome, PhonePrompts, HOT_DESK_EXTENSION};
 pub use pin::PinHash;

@@ -296,6 +296,8 @@ pub struct Call {
     /// Hold music was started (so it must be broken before anything else plays).
     pub on_hold: bool,
     pub callback: Option<Callback>,
+    /// What the caller entered and the CRM returned in a flow, for the agent's leg.
+    pub variables: Vec<(String, String)>,
 }
 
 impl Call {

@@ -70,6 +70,8 @@ pub struct CallView {
     pub agent_channel: Option<String>,
     /// Every agent whose phone rings for this call (several under ring-all).
     pub ringing: Vec<AgentId>,
+    /// What the caller entered and the CRM returned in a flow before the queue.
+    pub variables: Vec<(String, String)>,
 }
 
 impl Snapshot {
@@ -195,6 +197,7 @@ impl Engine {
                     agent,
                     agent_channel: leg,
                     ringing,
+                    variables: c.variables.clone(),
                 }
             })
             .collect();

@@ -645,6 +645,7 @@ impl Engine {
                 settings,
                 not_before: None,
             }),
+            variables: Vec::new(),
         });
         // The caller channel is long gone: it must not be taken for the call's.
         self.legs.remove(&pending.channel);

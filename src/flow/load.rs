@@ -94,6 +94,7 @@ raw_node! {
     on_invalid: String,
     on_no_input: String,
     barge_in: bool,
+    secret: bool,
     min_digits: u32,
     max_digits: u32,
     terminator: String,
@@ -154,6 +155,7 @@ fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
             "variable",
             "next",
             "on_failure",
+            "secret",
         ],
         "schedule" => &[
             "time_zone",
@@ -583,6 +585,7 @@ impl NodeReader<'_> {
                         .variable("variable", self.required("variable", raw.variable)?)?,
                     next: self.required_target("next", raw.next)?,
                     on_failure: self.required_target("on_failure", raw.on_failure)?,
+                    secret: raw.secret.is_some_and(Spanned::into_inner),
                 })
             }
             "schedule" => {

@@ -248,6 +248,9 @@ pub struct Collect {
     pub variable: String,
     pub next: NodeId,
     pub on_failure: NodeId,
+    /// A PIN or the like: the keys are written as `***` in the call's history, and the
+    /// variable stays out of the history and off the agent's leg.
+    pub secret: bool,
 }
 
 /// One `[[node.<id>.when]]` of a condition: every test given must hold.

@@ -254,6 +254,10 @@ async fn feature_codes_dialled_from_the_agents_phone_log_in_pause_and_log_out() 
         .await
         .unwrap_or_default();
     assert_eq!(agent["reason"], "1");
+    assert!(
+        agent["time_in_state_ms"].as_i64().is_some_and(|ms| ms >= 0),
+        "{agent}"
+    );
     let logout = app.sim.place_call(CallSpec::new("1001", "*23"));
     wait_status(&app, "1001", AgentStatus::LoggedOut).await;
     heard(&app, &logout, "ivr/ivr-you_are_now_logged_out.wav").await;

@@ -422,3 +422,88 @@ fn the_shipped_dialplans_flow_entry_points_are_claimed_by_the_shipped_flows() {
     }
     assert!(found >= 1, "the shipped dialplan has no flow entry point");
 }
+
+/// End to end: a caller parked for a flow presses a key, reaches the queue and an agent; its
+/// IVR session (steps, outcome, variables) is on the call over REST and in the exits report.
+#[tokio::test]
+async fn a_caller_goes_through_a_flow_into_the_queue_and_its_session_is_kept() {
+    let flows = tempfile::tempdir().expect("tempdir");
+    write_flows(
+        flows.path(),
+        &[("welcome.toml", WELCOME), ("bye.toml", BYE)],
+    );
+    let mut app = crate::harness::spawn_setup(crate::harness::Setup {
+        queues: vec![crate::harness::queue_row(
+            "support",
+            switchboard::engine::QueueRouting::default(),
+        )],
+        agents: vec![Agent::answering("1001")],
+        entries: vec![switchboard::sim::EntryPoint {
+            number: "7000".into(),
+            variables: vec![("switchboard_flow".into(), "welcome".into())],
+        }],
+    })
+    .await;
+    app.stop_controller().await;
+    app.flows = Some(flows.path().to_path_buf());
+    app.start_with(
+        vec![crate::harness::queue_row(
+            "support",
+            switchboard::engine::QueueRouting::default(),
+        )],
+        &[Agent::answering("1001")],
+    )
+    .await;
+    app.connected().await;
+    let caller = app.sim.place_call_pressing(
+        switchboard::sim::CallSpec::new("2040", "7000"),
+        vec![(Duration::from_millis(400), "1".into())],
+    );
+    let sim = app.sim.clone();
+    let uuid = caller.clone();
+    crate::harness::eventually("the caller reaches the agent", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.channel(&uuid).is_some_and(|c| c.bridged_to.is_some()) }
+    })
+    .await;
+    let store = app.running().store.clone();
+    crate::harness::eventually("the flow session is on record", || {
+        let store = store.clone();
+        async move {
+            let Ok(calls) = store.recent_calls(5).await else {
+                return false;
+            };
+            match calls.first() {
+                Some(call) => store
+                    .flow_session(call.id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.ended_at.is_some()),
+                None => false,
+            }
+        }
+    })
+    .await;
+    let call = store.recent_calls(5).await.expect("calls")[0].id;
+    let body = json(app.get(&format!("/v1/calls/{call}")).await).await;
+    assert_eq!(body["call"]["queue"], "support");
+    assert_eq!(body["flow"]["entry"], "welcome");
+    assert_eq!(body["flow"]["outcome"], "enqueued");
+    let steps: Vec<(&str, &str)> = body["flow"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["node"].as_str().unwrap_or_default(),
+                s["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(steps.first(), Some(&("menu", "1")), "{steps:?}");
+    assert_eq!(steps.last().map(|s| s.0), Some("support"), "{steps:?}");
+    let exits = json(app.get("/v1/flows/welcome/exits").await).await;
+    assert_eq!(exits["exits"][0]["node"], "support");
+    assert_eq!(exits["exits"][0]["outcome"], "enqueued");
+}

@@ -7,6 +7,7 @@ use expect_test::{expect, Expect};
 
 use super::*;
 
+mod ivr;
 mod phone;
 mod properties;
 mod properties_wait;
@@ -294,12 +295,18 @@ impl Bench {
                         leg,
                         agent,
                         dial_string,
+                        variables,
                         ..
                     } => {
                         self.legs.push(leg.clone());
                         self.rung.push(agent.to_string());
+                        let variables = if variables.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" with {variables:?}")
+                        };
                         format!(
-                            "originate {} to {agent} via {dial_string}",
+                            "originate {} to {agent} via {dial_string}{variables}",
                             self.name(leg.as_str())
                         )
                     }
