@@ -933,6 +933,7 @@ mod end_to_end {
             hot_desk_moves: true,
             phone_prompts: Default::default(),
             hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
+            flows: None,
         })
         .await
         .expect("start");

@@ -252,7 +252,7 @@ async fn serve(path: PathBuf) -> ExitCode {
         Err(e) => {
             let config_problem = e
                 .downcast_ref::<AppError>()
-                .is_some_and(|a| matches!(a, AppError::Link(_)))
+                .is_some_and(|a| matches!(a, AppError::Link(_) | AppError::Flows(_)))
                 || e.downcast_ref::<switchboard::config::ConfigError>()
                     .is_some();
             tracing::error!("{e:#}");

@@ -3,6 +3,7 @@
 //! Reads come from the engine's published snapshot or from the store; writes are requests to
 //! the engine task. Every error is a problem details document.
 
+mod flows;
 mod problem;
 mod provisioning;
 
@@ -12,14 +13,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 pub use problem::Problem;
 
-use crate::app::EngineHandle;
+use crate::app::{EngineHandle, Flows};
 use crate::engine::{parse_skill_list, AgentId, CallId, CallUpdate, CommandError, RequestedState};
 use crate::metrics::Metrics;
 use crate::store::{PauseReasonRow, Store};
@@ -33,6 +34,8 @@ pub struct ApiState {
     pause_reasons: Arc<RwLock<Vec<PauseReasonRow>>>,
     /// Held by each provisioning write, from reading the store to applying to the engine.
     provisioning: Arc<tokio::sync::Mutex<()>>,
+    /// The IVR flows being served, and their directory for reloads.
+    flows: Arc<Flows>,
 }
 
 impl ApiState {
@@ -41,6 +44,7 @@ impl ApiState {
         store: Store,
         metrics: Arc<Metrics>,
         pause_reasons: Vec<PauseReasonRow>,
+        flows: Arc<Flows>,
     ) -> Self {
         Self {
             engine,
@@ -48,6 +52,7 @@ impl ApiState {
             metrics,
             pause_reasons: Arc::new(RwLock::new(pause_reasons)),
             provisioning: Arc::new(tokio::sync::Mutex::new(())),
+            flows,
         }
     }
 
@@ -91,6 +96,11 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/calls", get(calls))
         .route("/v1/calls/{id}", get(call).patch(update_call))
+        .route("/v1/flows", get(flows::list))
+        .route("/v1/flows/reload", post(flows::reload))
+        .route("/v1/flows/{id}", get(flows::one))
+        .route("/v1/flows/{id}/diagram", get(flows::diagram))
+        .route("/v1/flows/{id}/exits", get(flows::exits))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .with_state(state)
 }
@@ -325,18 +335,35 @@ async fn calls(
     Ok(Json(json!({ "active": snapshot.calls, "recent": recent })))
 }
 
+/// A call's history: its queue row and events when it reached a queue, and its IVR session
+/// (`flow`, with the steps) when it came through a flow. A caller who never left the IVR has
+/// only the session (`call` is null).
 async fn call(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
     let id = CallId::parse(&id).map_err(|e| Problem::bad_request(e.to_string()))?;
     let call = state
         .store
         .call(id)
         .await
-        .map_err(|e| Problem::internal(&e))?
-        .ok_or_else(|| Problem::not_found(format!("no call {id}")))?;
-    let events = state
+        .map_err(|e| Problem::internal(&e))?;
+    let flow = state
         .store
-        .queue_events(id)
+        .flow_session(id)
         .await
         .map_err(|e| Problem::internal(&e))?;
-    Ok(Json(json!({ "call": call, "queue_events": events })).into_response())
+    if call.is_none() && flow.is_none() {
+        return Err(Problem::not_found(format!("no call {id}")));
+    }
+    let events = match call {
+        Some(_) => state
+            .store
+            .queue_events(id)
+            .await
+            .map_err(|e| Problem::internal(&e))?,
+        None => Vec::new(),
+    };
+    let mut body = json!({ "call": call, "queue_events": events });
+    if let Some(flow) = flow {
+        body["flow"] = json!(flow);
+    }
+    Ok(Json(body).into_response())
 }

@@ -15,6 +15,18 @@ pub struct Problem {
     /// The request field that was refused (`skills[1]`, `dial_string`), when one was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For a file that was refused (a flow): `file` and `line` members. Boxed: rare, and
+    /// every handler's `Result` carries a `Problem`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Box<FileLocation>>,
+}
+
+/// Where in a file on the server a refused value is.
+#[derive(Debug, Serialize)]
+pub struct FileLocation {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Problem {
@@ -30,7 +42,25 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            location: None,
         }
+    }
+
+    /// A file on the server that does not pass its checks (a flow on reload): `detail` reads
+    /// `file:line: key: message`, and `file`, `line` and `field` (the key) say it apart.
+    pub fn invalid_file(error: &crate::config::ConfigError) -> Self {
+        let mut problem = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-file",
+            "Invalid file",
+            error.to_string(),
+        );
+        problem.location = Some(Box::new(FileLocation {
+            file: error.file.display().to_string(),
+            line: error.line,
+        }));
+        problem.field = (!error.key.is_empty()).then(|| error.key.clone());
+        problem
     }
 
     /// A well-formed request with a value we refuse; `field` names it, and so does `detail`.

@@ -101,6 +101,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         hot_desk_moves: true,
         phone_prompts: Default::default(),
         hot_desk_extension: Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
+        flows: None,
     })
     .await?;
 

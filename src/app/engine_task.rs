@@ -9,11 +9,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, warn};
 
 use super::clock::Clock;
+use super::http::HttpRunner;
 use crate::engine::{
     AgentId, AgentSettings, CallId, CallUpdate, CommandError, Effect, Engine, Input, Provisioned,
     Record, RequestedState, Snapshot, StoredCall, SwitchName, Timer, Timestamp,
 };
 use crate::esl::{Outgoing, SwitchInput, SwitchLink};
+use crate::flow::FlowSet;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -48,6 +50,16 @@ pub enum EngineRequest {
         codes: Vec<String>,
         reply: oneshot::Sender<()>,
     },
+    /// Replaces the flows new callers run (already checked); callers in a flow keep theirs.
+    ReloadFlows {
+        flows: FlowSet,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Hands a checked flow set to the engine.
+pub(super) fn set_engine_flows(engine: &mut Engine, flows: FlowSet) {
+    engine.set_flows(flows);
 }
 
 /// What the API and the demo hold: a way to ask, and the latest published state.
@@ -124,6 +136,12 @@ impl EngineHandle {
             .await
     }
 
+    /// Replaces the flows new callers run. The set must be checked (see `Flows::reload`).
+    pub async fn reload_flows(&self, flows: FlowSet) -> Result<(), EngineGone> {
+        self.ask(|reply| EngineRequest::ReloadFlows { flows, reply })
+            .await
+    }
+
     /// Sends a request to the engine task and waits for its answer.
     async fn ask<T>(
         &self,
@@ -147,6 +165,8 @@ pub struct EngineTask {
     pub metrics: Arc<Metrics>,
     /// Where PRESENCE_PROBEs go (the presence publisher), when presence is on.
     pub probes: Option<mpsc::UnboundedSender<(String, String)>>,
+    /// Runs flows' HTTP requests off this task; replies come back as inputs.
+    pub http: HttpRunner,
 }
 
 pub fn channels() -> (mpsc::Sender<EngineRequest>, mpsc::Receiver<EngineRequest>) {
@@ -317,6 +337,10 @@ impl EngineTask {
                 self.engine.set_pause_reasons(codes);
                 let _ = reply.send(());
             }
+            EngineRequest::ReloadFlows { flows, reply } => {
+                set_engine_flows(&mut self.engine, flows);
+                let _ = reply.send(());
+            }
         }
     }
 
@@ -360,10 +384,7 @@ impl EngineTask {
                     None => warn!(%switch, "command for a switch that is not configured"),
                 },
                 Effect::Persist(record) => records.push(record),
-                // Flows' HTTP requests are not run yet: the caller takes the error branch.
-                Effect::Http(request) => {
-                    warn!(url = %request.url, "flow HTTP requests are not run yet")
-                }
+                Effect::Http(request) => self.http.run(request),
                 Effect::SetTimer { at, timer } => timers.push(Reverse((at, timer))),
             }
         }

@@ -4,6 +4,8 @@
 mod clock;
 pub mod demo;
 mod engine_task;
+mod flows;
+pub mod http;
 pub mod presence;
 
 use std::collections::HashMap;
@@ -19,6 +21,8 @@ use tracing::{error, info};
 
 pub use clock::Clock;
 pub use engine_task::{EngineGone, EngineHandle, EngineRequest};
+pub use flows::{Flows, ReloadError};
+pub use http::{HttpClientError, HttpRunner};
 
 use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, RequestedState, Snapshot};
 use crate::esl::{run_switch, LinkError, SwitchLink, SwitchSettings};
@@ -33,6 +37,11 @@ pub enum AppError {
     Link(#[from] LinkError),
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
+    /// The flows do not pass their checks: the controller does not start.
+    #[error(transparent)]
+    Flows(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    HttpClient(#[from] HttpClientError),
 }
 
 /// Everything `start` needs; `serve` builds it from the config file, `demo` and the tests
@@ -60,6 +69,9 @@ pub struct StartOptions {
     pub phone_prompts: crate::engine::PhonePrompts,
     /// Where a log-in from a phone no agent has is sent for the agent number and PIN.
     pub hot_desk_extension: Option<String>,
+    /// The IVR flows directory (or one file); checked against the provisioned queues at start
+    /// and on `POST /v1/flows/reload`. `None`: no flows.
+    pub flows: Option<std::path::PathBuf>,
 }
 
 pub struct Running {
@@ -118,6 +130,14 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         store.upsert_pause_reason(reason).await?;
     }
     let pause_reasons = store.list_pause_reasons().await?;
+    let provisioned: std::collections::HashSet<_> = store
+        .list_queues()
+        .await?
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    // A few small files, read once before anything runs.
+    let flows = Arc::new(Flows::load(options.flows.clone(), &provisioned)?);
 
     let now = clock.now();
     let mut engine = Engine::new(rand::random());
@@ -128,6 +148,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     engine.set_hot_desk_move(options.hot_desk_moves);
     engine.set_phone_prompts(options.phone_prompts);
     engine.set_hot_desk_extension(options.hot_desk_extension);
+    engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));
     }
@@ -196,6 +217,8 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
                 .map_err(AppError::from)
         });
     }
+    // Replies to flows' HTTP requests are inputs like the switches' events.
+    let http = HttpRunner::new(http::MAX_IN_FLIGHT, inputs_tx.clone())?;
     drop(inputs_tx);
     let presence_lanes: Vec<_> = links.values().map(|l| l.commands.clone()).collect();
 
@@ -220,6 +243,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         history: history_tx,
         metrics: metrics.clone(),
         probes: options.presence_domain.as_ref().map(|_| probes_tx),
+        http,
     };
     let engine_stop = stop_rx.clone();
     tasks.spawn(async move {
@@ -249,6 +273,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         store.clone(),
         metrics.clone(),
         pause_reasons,
+        flows,
     ));
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
@@ -315,6 +340,7 @@ pub async fn options_from_config(
         hot_desk_moves: config.hot_desk_moves,
         phone_prompts: config.phone_prompts.clone(),
         hot_desk_extension: config.hot_desk_extension.clone(),
+        flows: config.flows.clone(),
         pause_reasons: provisioning
             .pause_reasons
             .iter()

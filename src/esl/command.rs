@@ -106,6 +106,54 @@ pub fn sanitize_name(value: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The energy below which `record` counts the caller as silent (the value of FreeSWITCH's own
+/// examples); after its default 3 s of silence the recording stops.
+pub const RECORD_SILENCE_THRESHOLD: u32 = 200;
+
+/// At most this many flow variables ride on an agent leg; the rest stay in the history.
+pub const MAX_LEG_VARIABLES: usize = 32;
+/// A flow variable's value on an agent leg is cut to this many characters.
+pub const MAX_LEG_VARIABLE_CHARS: usize = 256;
+
+/// A flow variable's name, checked again: it becomes part of a channel variable's name.
+fn check_variable_name(name: &str) -> Result<&str, UnsafeValue> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(UnsafeValue::Rejected {
+            what: "flow variable name",
+            value: name.to_owned(),
+        })
+    }
+}
+
+/// A flow variable's value (typed by a caller or returned by a CRM), made safe inside a
+/// single-quoted originate variable: no quote, leg or block separator, no `${...}` expansion,
+/// no escape, no line break. Anything else is kept, so a screen pop still reads it.
+pub fn sanitize_variable_value(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .take(MAX_LEG_VARIABLE_CHARS)
+        .map(|c| {
+            let unsafe_here = c.is_control()
+                || matches!(
+                    c,
+                    ',' | '\'' | '"' | '{' | '}' | '[' | ']' | '^' | '$' | '\\' | '|' | '<' | '>'
+                );
+            if unsafe_here {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Renders one engine command. `event_uuid` names a sendmsg so its CHANNEL_EXECUTE events
 /// can be matched (ignored when the command is not a sendmsg).
 pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeValue> {
@@ -127,7 +175,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             caller_number,
             caller_name,
             queue_name,
-            ..
+            variables,
         } => {
             let dial = check_dial_string(dial_string)?;
             let mut vars = format!(
@@ -153,6 +201,11 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             if !name.is_empty() {
                 vars.push_str(&format!(",origination_caller_id_name='{name}'"));
             }
+            for (name, value) in variables.iter().take(MAX_LEG_VARIABLES) {
+                let name = check_variable_name(name)?;
+                let value = sanitize_variable_value(value);
+                vars.push_str(&format!(",switchboard_var_{name}='{value}'"));
+            }
             Wire::BgApi(format!("originate {{{vars}}}{dial} &park()"))
         }
         SwitchCommand::Break { channel } => Wire::Api(format!("uuid_break {channel} all")),
@@ -174,8 +227,9 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         SwitchCommand::Record { channel, path, max } => Wire::Execute {
             uuid: channel.to_string(),
             app: "record",
+            // Without a threshold `record` never stops on silence, only at `max` or a key.
             arg: format!(
-                "{} {}",
+                "{} {} {RECORD_SILENCE_THRESHOLD}",
                 check_token("recording path", path, "/._-")?,
                 max.as_secs().max(1)
             ),
@@ -217,7 +271,8 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                 "{} {} {}",
                 check_token("say language", language, "_")?,
                 kind.as_args(),
-                check_token("say text", text, "")?
+                // `.` for amounts (`12.50`).
+                check_token("say text", text, ".")?
             ),
             event_uuid: event_uuid.to_owned(),
         },
@@ -325,6 +380,156 @@ mod tests {
             },
             "",
         )
+    }
+
+    fn originate_with(variables: &[(&str, &str)]) -> Result<String, UnsafeValue> {
+        let command = SwitchCommand::Originate {
+            leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+            call: CallId::from_uuid(uuid::Uuid::from_u128(1)),
+            agent: AgentId::new("1001").expect("id"),
+            queue: QueueId::new("support").expect("id"),
+            dial_string: "user/1001".into(),
+            timeout: Duration::from_secs(20),
+            caller_number: "1001".into(),
+            caller_name: String::new(),
+            queue_name: String::new(),
+            variables: variables
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        match render(&command, "")? {
+            Wire::BgApi(line) => Ok(line),
+            other => panic!("originate is a bgapi: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flow_variables_ride_on_the_agent_leg_as_quoted_switchboard_vars() {
+        let line = originate_with(&[("account", "123456"), ("tier", "Gold member")]).expect("safe");
+        assert!(
+            line.ends_with(
+                ",switchboard_var_account='123456',switchboard_var_tier='Gold member'}user/1001 &park()"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn flow_variable_values_cannot_inject_variables_expansions_legs_or_commands() {
+        let hostile = [
+            "x',execute_on_answer='system rm -rf /",
+            "}sofia/gateway/evil/900,{a=b",
+            "${system(touch /tmp/owned)}",
+            "^^:a=b:c=d",
+            "a\\'b",
+            "line\n\napi fsctl shutdown\r",
+            "[leg_var=1]user/666|user/667",
+        ];
+        for value in hostile {
+            let line = originate_with(&[("note", value)]).expect("sanitized, not rejected");
+            assert!(
+                !line.contains(['\n', '\r', '$', '\\', '^', '|', '[']),
+                "{line}"
+            );
+            assert_eq!(line.matches('{').count(), 1, "{line}");
+            assert_eq!(line.matches('}').count(), 1, "{line}");
+            assert_eq!(line.matches('\'').count(), 4, "only our own quotes: {line}");
+            let block = &line[..line.find('}').expect("block")];
+            assert_eq!(block.matches(',').count(), 8, "no extra variable: {line}");
+            assert!(line.ends_with("}user/1001 &park()"), "{line}");
+        }
+    }
+
+    #[test]
+    fn flow_variables_are_capped_in_number_and_length() {
+        let long = "9".repeat(10_000);
+        let many: Vec<(String, String)> =
+            (0..100).map(|i| (format!("v{i}"), long.clone())).collect();
+        let refs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let line = originate_with(&refs).expect("safe");
+        assert_eq!(line.matches("switchboard_var_").count(), MAX_LEG_VARIABLES);
+        assert!(line.contains(&format!(
+            "switchboard_var_v0='{}'",
+            "9".repeat(MAX_LEG_VARIABLE_CHARS)
+        )));
+        assert!(!line.contains(&"9".repeat(MAX_LEG_VARIABLE_CHARS + 1)));
+    }
+
+    #[test]
+    fn a_flow_variable_name_that_is_not_a_plain_word_is_refused() {
+        for bad in ["", "1st", "a=b", "a,b", "a b", "a}", "ä"] {
+            assert!(originate_with(&[(bad, "v")]).is_err(), "{bad:?} accepted");
+        }
+        assert!(originate_with(&[("Account_2", "v")]).is_ok());
+    }
+
+    #[test]
+    fn say_money_and_dates_use_the_say_modules_types() {
+        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let say = |kind, text: &str| {
+            render(
+                &SwitchCommand::Say {
+                    channel: channel.clone(),
+                    language: "en".into(),
+                    kind,
+                    text: text.into(),
+                },
+                "e",
+            )
+        };
+        let arg = |wire: Result<Wire, UnsafeValue>| match wire {
+            Ok(Wire::Execute {
+                app: "say", arg, ..
+            }) => arg,
+            other => panic!("say is a sendmsg: {other:?}"),
+        };
+        assert_eq!(
+            arg(say(crate::engine::SayKind::Money, "12.50")),
+            "en currency pronounced 12.50"
+        );
+        assert_eq!(
+            arg(say(crate::engine::SayKind::Date, "1795362761")),
+            "en current_date pronounced 1795362761"
+        );
+        assert!(say(crate::engine::SayKind::Money, "12.50 x").is_err());
+        assert!(say(crate::engine::SayKind::Money, "-1").is_err());
+    }
+
+    #[test]
+    fn record_writes_a_checked_path_for_at_most_its_length() {
+        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let record = |path: &str, secs| {
+            render(
+                &SwitchCommand::Record {
+                    channel: channel.clone(),
+                    path: path.into(),
+                    max: Duration::from_secs(secs),
+                },
+                "e1",
+            )
+        };
+        assert_eq!(
+            record("/var/lib/switchboard/messages/m-1.wav", 60),
+            Ok(Wire::Execute {
+                uuid: channel.to_string(),
+                app: "record",
+                arg: "/var/lib/switchboard/messages/m-1.wav 60 200".into(),
+                event_uuid: "e1".into(),
+            })
+        );
+        assert!(
+            matches!(record("m.wav", 0), Ok(Wire::Execute { arg, .. }) if arg == "m.wav 1 200")
+        );
+        for bad in [
+            "m.wav 5 200",
+            "m.wav\nexecute-app-name: system",
+            "${x}.wav",
+            "",
+            "a b",
+        ] {
+            assert!(record(bad, 5).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

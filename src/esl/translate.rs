@@ -4,6 +4,7 @@ use freeswitch_esl_tokio::{EslEvent, EslEventType};
 use serde_json::Value;
 use tracing::warn;
 
+use crate::engine::io::FlowCall;
 use crate::engine::routing::{parse_skill_list, SkillLevel};
 use crate::engine::{
     AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelUuid, Feature, Input, ParkedCall,
@@ -34,10 +35,16 @@ pub enum Translated {
     Malformed(String),
 }
 
+/// A caller is a channel our dialplan parked for a queue (`switchboard_queue`) or for an IVR
+/// flow (`switchboard_flow`).
 fn role_of(event: &EslEvent) -> Option<ChannelRole> {
     match event.variable_str("switchboard_role") {
         Some("agent") => Some(ChannelRole::Agent),
-        _ if event.variable_str("switchboard_queue").is_some() => Some(ChannelRole::Caller),
+        _ if event.variable_str("switchboard_queue").is_some()
+            || event.variable_str("switchboard_flow").is_some() =>
+        {
+            Some(ChannelRole::Caller)
+        }
         _ => None,
     }
 }
@@ -124,6 +131,9 @@ fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
         Ok(c) => c,
         Err(e) => return Translated::Malformed(format!("CHANNEL_PARK: {e}")),
     };
+    if event.variable_str("switchboard_queue").is_none() {
+        return flow_call(switch, event, channel);
+    }
     let raw_queue = event.variable_str("switchboard_queue").unwrap_or_default();
     let queue = match QueueId::new(raw_queue) {
         Ok(q) => q,
@@ -158,6 +168,27 @@ fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
             .unwrap_or_default()
             .to_owned(),
         priority,
+    }))
+}
+
+/// A caller parked for an IVR flow: `switchboard_flow` names one of the flows' entry points.
+/// Which flow that is, if any, is the engine's to decide (flows are reloaded while running).
+fn flow_call(switch: &SwitchName, event: &EslEvent, channel: ChannelUuid) -> Translated {
+    let entry = event
+        .variable_str("switchboard_flow")
+        .map(str::trim)
+        .unwrap_or_default();
+    if entry.is_empty() {
+        return Translated::Malformed(format!("CHANNEL_PARK {channel}: switchboard_flow is empty"));
+    }
+    let header = |name: &str| event.header_str(name).unwrap_or_default().to_owned();
+    Translated::Input(Input::FlowCall(FlowCall {
+        switch: switch.clone(),
+        channel,
+        entry: entry.to_owned(),
+        caller_number: header("Caller-Caller-ID-Number"),
+        caller_name: header("Caller-Caller-ID-Name"),
+        destination: header("Caller-Destination-Number"),
     }))
 }
 
@@ -382,7 +413,7 @@ pub fn snapshot_from_dump(dump_json: &str) -> Result<Option<ChannelSnapshot>, St
     let get = |k: &str| value.get(k).and_then(Value::as_str);
     let role = match (
         get("variable_switchboard_role"),
-        get("variable_switchboard_queue"),
+        get("variable_switchboard_queue").or_else(|| get("variable_switchboard_flow")),
     ) {
         (Some("agent"), _) => ChannelRole::Agent,
         (_, Some(_)) => ChannelRole::Caller,
@@ -815,6 +846,84 @@ mod tests {
     #[test]
     fn dtmf_is_subscribed() {
         assert!(SUBSCRIBED_EVENTS.split(' ').any(|e| e == "DTMF"));
+    }
+
+    fn flow_park(variables: &[(&str, &str)]) -> EslEvent {
+        let mut all = vec![
+            ("Event-Name", "CHANNEL_PARK"),
+            ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+            ("Caller-Caller-ID-Number", "+4930123456"),
+            ("Caller-Caller-ID-Name", "Ada Lovelace"),
+            ("Caller-Destination-Number", "5000"),
+        ];
+        all.extend_from_slice(variables);
+        event(&all, None)
+    }
+
+    #[test]
+    fn a_park_for_a_flow_is_a_flow_call_with_its_entry_point_and_caller() {
+        let e = flow_park(&[("variable_switchboard_flow", "5000")]);
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::FlowCall(FlowCall {
+                switch: sw(),
+                channel: ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
+                entry: "5000".into(),
+                caller_number: "+4930123456".into(),
+                caller_name: "Ada Lovelace".into(),
+                destination: "5000".into(),
+            }))
+        );
+    }
+
+    #[test]
+    fn a_queue_or_a_feature_code_wins_over_a_flow_variable() {
+        let queued = flow_park(&[
+            ("variable_switchboard_flow", "5000"),
+            ("variable_switchboard_queue", "support"),
+        ]);
+        assert!(matches!(
+            translate(&sw(), &queued),
+            Translated::Input(Input::CallParked(_))
+        ));
+        let feature = flow_park(&[
+            ("variable_switchboard_flow", "5000"),
+            ("variable_switchboard_feature", "pause"),
+            ("Caller-Username", "1001"),
+        ]);
+        assert!(matches!(
+            translate(&sw(), &feature),
+            Translated::Input(Input::FeatureCode { .. })
+        ));
+    }
+
+    #[test]
+    fn a_park_for_an_empty_flow_name_is_malformed() {
+        let e = flow_park(&[("variable_switchboard_flow", " ")]);
+        assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+    }
+
+    #[test]
+    fn an_application_ending_on_a_flow_caller_is_reported() {
+        let e = execute_complete(&[
+            ("variable_switchboard_flow", "5000"),
+            ("Application", "play_and_get_digits"),
+            ("Application-Response", "FILE PLAYED"),
+        ]);
+        assert!(matches!(
+            translate(&sw(), &e),
+            Translated::Input(Input::MediaDone { application, .. })
+                if application == "play_and_get_digits"
+        ));
+    }
+
+    #[test]
+    fn a_flow_caller_found_in_a_resync_is_a_caller_without_a_queue() {
+        let dump = r#"{"Unique-ID":"82b63871-1946-4fc7-963b-b5675def037e","Answer-State":"answered","variable_switchboard_flow":"5000","Caller-Caller-ID-Number":"1001"}"#;
+        let snap = snapshot_from_dump(dump).expect("json").expect("ours");
+        assert_eq!(snap.role, ChannelRole::Caller);
+        assert_eq!(snap.queue, None);
+        assert!(snap.answered);
     }
 
     #[test]

@@ -226,6 +226,11 @@ impl SimHandle {
         self.shared.run(|core| core.dtmf(uuid, digits))
     }
 
+    /// How long callers speak into a `record` before they fall silent (default 2 s).
+    pub fn set_message_length(&self, length: Duration) {
+        self.shared.run(|core| core.set_message_length(length));
+    }
+
     /// Replaces the set of sound files the switch has.
     pub fn set_sound_files(&self, files: SoundFiles) {
         self.shared.run(|core| core.set_sound_files(files));

@@ -67,6 +67,8 @@ const EVENT_NAMES: &[&str] = &[
     "DTMF",
     "CUSTOM",
     "MESSAGE_QUERY",
+    "RECORD_START",
+    "RECORD_STOP",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -219,6 +221,8 @@ struct Channel {
     playing: Option<Playing>,
     /// Digit collection state of a running `play_and_get_digits`.
     pagd: Option<apps::Pagd>,
+    /// The file a running `record` writes.
+    recording: Option<apps::Recording>,
     presence_count: u32,
     transferred_to: Option<String>,
     digits: String,
@@ -308,6 +312,12 @@ pub(crate) enum Timer {
         uuid: String,
         token: u64,
     },
+    /// A `record` reached its time limit, or the caller's silence after speaking.
+    RecordDone {
+        uuid: String,
+        token: u64,
+        cause: &'static str,
+    },
     /// The caller presses keys (planned by `place_call_pressing`).
     Dtmf {
         uuid: String,
@@ -382,6 +392,8 @@ pub(crate) struct Core {
     changed: bool,
     counters: Arc<Counters>,
     sounds: SoundFiles,
+    /// How long a caller speaks into a `record` before falling silent.
+    message_length: Duration,
     next_token: u64,
     /// SIP port handed to the next phone added (`network-port` of its registration).
     next_phone_port: u16,
@@ -430,6 +442,7 @@ impl Core {
             changed: false,
             counters,
             sounds: config.sound_files.clone(),
+            message_length: apps::MESSAGE_LENGTH,
             next_token: 0,
             next_phone_port: registrations::FIRST_PHONE_PORT,
             sent_events: Vec::new(),
@@ -869,6 +882,7 @@ impl Core {
     /// playback stops (`done`) and it completes. A `playback` reports `response`.
     fn abort_app(&mut self, uuid: &str, playback_response: &str) {
         self.stop_playing(uuid, "done");
+        self.stop_recording(uuid, None);
         let is_playback = self
             .channels
             .get(uuid)
@@ -950,6 +964,7 @@ impl Core {
             app: None,
             playing: None,
             pagd: None,
+            recording: None,
             presence_count: 0,
             transferred_to: None,
             digits: String::new(),
@@ -1160,6 +1175,7 @@ impl Core {
             app: None,
             playing: None,
             pagd: None,
+            recording: None,
             presence_count: 0,
             transferred_to: None,
             digits: String::new(),
@@ -1661,6 +1677,7 @@ impl Core {
             }
             Timer::PlaybackDone { uuid, token } => self.playback_done(&uuid, token),
             Timer::DigitTimeout { uuid, token } => self.digit_timeout(&uuid, token),
+            Timer::RecordDone { uuid, token, cause } => self.record_done(&uuid, token, cause),
             Timer::Dtmf { uuid, digits } => {
                 self.dtmf(&uuid, &digits);
             }

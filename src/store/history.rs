@@ -6,17 +6,22 @@ use std::collections::BTreeMap;
 use sqlx::AnyConnection;
 
 use super::rows::{
-    agent_state_row, agent_status, call_row, queue_event_row, AgentStateRow, CallRow, Columns,
-    QueueEventRow,
+    agent_state_row, agent_status, call_row, flow_exit_row, flow_session_row, flow_step_row,
+    queue_event_row, AgentStateRow, CallRow, Columns, FlowExitRow, FlowSessionRow, QueueEventRow,
 };
 use super::{Store, StoreError};
-use crate::engine::{AgentId, AgentStatus, CallId, Record, Timestamp};
+use crate::engine::{AgentId, AgentStatus, CallId, FlowId, Record, Timestamp};
 
 const CALL_COLUMNS: &str = "id, switch, caller_channel, queue_id, caller_number, caller_name, \
      destination, priority, entered_at, answered_at, ended_at, agent_id, agent_channel, wait_ms, \
      talk_ms, outcome, hangup_cause";
 
 const QUEUE_EVENT_COLUMNS: &str = "id, call_id, queue_id, agent_id, kind, detail, at";
+
+const FLOW_SESSION_COLUMNS: &str = "call_id, switch, caller_channel, flow_id, entry, \
+     caller_number, caller_name, destination, entered_at, ended_at, outcome, variables";
+
+const FLOW_STEP_COLUMNS: &str = "id, flow_id, node, kind, digits, outcome, at";
 
 const AGENT_STATE_COLUMNS: &str =
     "id, agent_id, from_status, to_status, cause, reason, at, previous_state_ms";
@@ -159,8 +164,96 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             .execute(&mut *conn)
             .await?;
         }
-        // Flow history is not stored yet.
-        Record::FlowEntered { .. } | Record::FlowStep { .. } | Record::FlowEnded { .. } => {}
+        Record::FlowEntered {
+            call,
+            switch,
+            channel,
+            flow,
+            entry,
+            caller_number,
+            caller_name,
+            destination,
+            at,
+        } => {
+            let done = sqlx::query(
+                "INSERT INTO flow_sessions (call_id, switch, caller_channel, flow_id, entry, \
+                 caller_number, caller_name, destination, entered_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (call_id) DO NOTHING",
+            )
+            .bind(call.to_string())
+            .bind(switch.as_str())
+            .bind(channel.as_str())
+            .bind(flow.as_str())
+            .bind(entry.as_str())
+            .bind(caller_number.as_str())
+            .bind(caller_name.as_str())
+            .bind(destination.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(%call, "FlowEntered for a session already in the history; kept the first");
+            }
+        }
+        Record::FlowStep {
+            call,
+            flow,
+            node,
+            kind,
+            digits,
+            outcome,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO flow_steps (call_id, flow_id, node, kind, digits, outcome, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(call.to_string())
+            .bind(flow.as_str())
+            .bind(node.as_str())
+            .bind(kind.as_str())
+            .bind(digits.as_str())
+            .bind(outcome.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Record::FlowEnded {
+            call,
+            outcome,
+            variables,
+            at,
+        } => {
+            let variables: BTreeMap<&str, &str> = variables
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let variables = serde_json::to_string(&variables).map_err(StoreError::Encode)?;
+            let done = sqlx::query(
+                "UPDATE flow_sessions SET ended_at = $2, outcome = $3, variables = $4 \
+                 WHERE call_id = $1 AND ended_at IS NULL",
+            )
+            .bind(call.to_string())
+            .bind(at.as_millis())
+            .bind(outcome.as_str())
+            .bind(variables)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                let exists = sqlx::query("SELECT call_id FROM flow_sessions WHERE call_id = $1")
+                    .bind(call.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::UnknownCall {
+                        call: *call,
+                        record: "FlowEnded",
+                    });
+                }
+                tracing::warn!(%call, "FlowEnded for a session that had already ended; kept the first");
+            }
+        }
     }
     Ok(())
 }
@@ -227,6 +320,53 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(queue_event_row).collect()
+    }
+
+    /// A call's IVR session with its steps in order, if the caller entered a flow.
+    pub async fn flow_session(&self, call: CallId) -> Result<Option<FlowSessionRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_SESSION_COLUMNS} FROM flow_sessions WHERE call_id = $1"
+        ))
+        .bind(call.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(mut session) = row.as_ref().map(flow_session_row).transpose()? else {
+            return Ok(None);
+        };
+        let steps = sqlx::query(&format!(
+            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 ORDER BY id"
+        ))
+        .bind(call.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        session.steps = steps.iter().map(flow_step_row).collect::<Result<_, _>>()?;
+        Ok(Some(session))
+    }
+
+    /// Where callers left the IVR in `flow`: for sessions that ended (entered in
+    /// `[since, until)`, unix milliseconds, when given) and whose last step was one of the flow's
+    /// nodes, how many ended at each node, by outcome. Most frequent first.
+    pub async fn flow_exits(
+        &self,
+        flow: &FlowId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<FlowExitRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.node, s.kind, f.outcome, COUNT(*) AS sessions \
+             FROM flow_sessions f JOIN flow_steps s ON s.call_id = f.call_id \
+             WHERE f.ended_at IS NOT NULL AND s.flow_id = $1 \
+             AND f.entered_at >= $2 AND f.entered_at < $3 \
+             AND s.id = (SELECT MAX(m.id) FROM flow_steps m WHERE m.call_id = f.call_id) \
+             GROUP BY s.node, s.kind, f.outcome \
+             ORDER BY sessions DESC, s.node, f.outcome",
+        )
+        .bind(flow.as_str())
+        .bind(since.map_or(i64::MIN, Timestamp::as_millis))
+        .bind(until.map_or(i64::MAX, Timestamp::as_millis))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(flow_exit_row).collect()
     }
 
     /// An agent's `limit` most recent state changes, newest first.

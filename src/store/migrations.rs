@@ -32,6 +32,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "agent_pins",
         include_str!("../../migrations/sqlite/0004_agent_pins.sql"),
     ),
+    (
+        5,
+        "flows",
+        include_str!("../../migrations/sqlite/0005_flows.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -54,6 +59,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         4,
         "agent_pins",
         include_str!("../../migrations/postgres/0004_agent_pins.sql"),
+    ),
+    (
+        5,
+        "flows",
+        include_str!("../../migrations/postgres/0005_flows.sql"),
     ),
 ];
 

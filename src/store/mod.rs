@@ -1,5 +1,5 @@
 //! Persistence: provisioning (queues, agents) and the append-only history (calls, queue events,
-//! agent state changes), in SQLite or PostgreSQL through sqlx.
+//! agent state changes, IVR sessions and their steps), in SQLite or PostgreSQL through sqlx.
 //!
 //! This is the only module that speaks SQL. One set of runtime queries serves both backends
 //! (ids as `TEXT`, timestamps as `BIGINT` unix milliseconds, `$n` placeholders); each backend has
@@ -26,7 +26,10 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
-pub use rows::{AgentRow, AgentStateRow, CallRow, PauseReasonRow, QueueEventRow, QueueRow};
+pub use rows::{
+    AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowStepRow, PauseReasonRow,
+    QueueEventRow, QueueRow,
+};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -44,8 +47,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("cannot encode a value for the database: {0}")]
     Encode(#[source] serde_json::Error),
-    /// A record that completes a call (`CallAnswered`, `CallEnded`) names a call the history
-    /// does not have; the whole batch is rejected.
+    /// A record that completes a call (`CallAnswered`, `CallEnded`) or a flow session
+    /// (`FlowEnded`) names one the history does not have; the whole batch is rejected.
     #[error("{record} for call {call}, which is not in the history")]
     UnknownCall { call: CallId, record: &'static str },
     /// A stored row does not decode into the engine's types.

@@ -1,15 +1,18 @@
 //! What reads return: plain structs (serialized as JSON by the REST API), and the checked
 //! decoding of database rows into them.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::StoreError;
 use crate::config::DialString;
+use crate::engine::record::FlowOutcome;
 use crate::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, Membership, QueueEventKind, QueueId,
-    QueueRouting, SkillLevel, StateCause, SwitchName, Timestamp,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, FlowId, Membership, QueueEventKind,
+    QueueId, QueueRouting, SkillLevel, StateCause, SwitchName, Timestamp,
 };
 
 /// A reason an agent may pause for.
@@ -108,6 +111,51 @@ pub struct AgentStateRow {
     pub at: Timestamp,
     /// Time spent in `from`, when the previous change for this agent is in the history.
     pub previous_state_ms: Option<i64>,
+}
+
+/// One caller's way through the IVR: where they came in, how they left, what they entered,
+/// and every node on the way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowSessionRow {
+    /// The call's id: the same as in `calls` when the caller reached a queue.
+    pub call: CallId,
+    pub switch: SwitchName,
+    pub caller_channel: ChannelUuid,
+    /// The flow the caller entered (a `goto` may have taken them on; see each step's flow).
+    pub flow: FlowId,
+    /// The `switchboard_flow` entry point the dialplan parked the caller with.
+    pub entry: String,
+    pub caller_number: String,
+    pub caller_name: String,
+    pub destination: String,
+    pub entered_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub outcome: Option<FlowOutcome>,
+    /// What the caller entered and the CRM returned; empty until the session ends.
+    pub variables: BTreeMap<String, String>,
+    pub steps: Vec<FlowStepRow>,
+}
+
+/// One node a caller went through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowStepRow {
+    pub seq: i64,
+    pub flow: FlowId,
+    pub node: String,
+    pub kind: String,
+    pub digits: String,
+    pub outcome: String,
+    pub at: Timestamp,
+}
+
+/// How many ended sessions had their last step at one node, by how they ended: where callers
+/// leave the IVR (`abandoned`: they hung up there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowExitRow {
+    pub node: String,
+    pub kind: String,
+    pub outcome: FlowOutcome,
+    pub sessions: i64,
 }
 
 /// Decodes the columns of one row, turning every failure into `StoreError::Corrupt` naming the
@@ -279,6 +327,59 @@ pub(super) fn agent_state_row(row: &AnyRow) -> Result<AgentStateRow, StoreError>
     })
 }
 
+pub(super) fn flow_outcome(s: &str) -> Result<FlowOutcome, String> {
+    FlowOutcome::parse(s).ok_or_else(|| format!("{s:?} is not a flow outcome"))
+}
+
+/// A session without its steps (read separately).
+pub(super) fn flow_session_row(row: &AnyRow) -> Result<FlowSessionRow, StoreError> {
+    let c = Columns::new(row, "flow_sessions", "call_id");
+    let variables = match c.opt_text("variables")? {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| c.corrupt(format!("variables: {e}")))?
+        }
+        None => BTreeMap::new(),
+    };
+    Ok(FlowSessionRow {
+        call: c.parsed("call_id", CallId::parse)?,
+        switch: c.parsed("switch", |s: &str| SwitchName::new(s))?,
+        caller_channel: c.parsed("caller_channel", ChannelUuid::parse)?,
+        flow: c.parsed("flow_id", |s: &str| FlowId::new(s))?,
+        entry: c.text("entry")?,
+        caller_number: c.text("caller_number")?,
+        caller_name: c.text("caller_name")?,
+        destination: c.text("destination")?,
+        entered_at: Timestamp::from_millis(c.int("entered_at")?),
+        ended_at: c.opt_int("ended_at")?.map(Timestamp::from_millis),
+        outcome: c.opt_parsed("outcome", flow_outcome)?,
+        variables,
+        steps: Vec::new(),
+    })
+}
+
+pub(super) fn flow_step_row(row: &AnyRow) -> Result<FlowStepRow, StoreError> {
+    let c = Columns::new(row, "flow_steps", "id");
+    Ok(FlowStepRow {
+        seq: c.int("id")?,
+        flow: c.parsed("flow_id", |s: &str| FlowId::new(s))?,
+        node: c.text("node")?,
+        kind: c.text("kind")?,
+        digits: c.text("digits")?,
+        outcome: c.text("outcome")?,
+        at: Timestamp::from_millis(c.int("at")?),
+    })
+}
+
+pub(super) fn flow_exit_row(row: &AnyRow) -> Result<FlowExitRow, StoreError> {
+    let c = Columns::new(row, "flow_steps", "node");
+    Ok(FlowExitRow {
+        node: c.text("node")?,
+        kind: c.text("kind")?,
+        outcome: c.parsed("outcome", flow_outcome)?,
+        sessions: c.int("sessions")?,
+    })
+}
+
 pub(super) fn queue_row(row: &AnyRow) -> Result<QueueRow, StoreError> {
     let c = Columns::new(row, "queues", "id");
     Ok(QueueRow {
@@ -323,6 +424,9 @@ mod tests {
         }
         for s in AgentStatus::ALL {
             assert_eq!(agent_status(s.as_str()), Ok(s));
+        }
+        for o in FlowOutcome::ALL {
+            assert_eq!(flow_outcome(o.as_str()), Ok(o));
         }
         assert!(call_outcome("won").is_err());
     }

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub pause_reasons: Vec<switchboard::store::PauseReasonRow>,
     /// `[agents] hot_desk = "move"` (true, the default) or `"refuse"`.
     pub hot_desk_moves: bool,
+    /// The IVR flows directory given at start.
+    pub flows: Option<std::path::PathBuf>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -158,6 +160,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         presence_domain: None,
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
+        flows: None,
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -185,6 +188,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         presence_domain: None,
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
+        flows: None,
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -246,6 +250,7 @@ impl TestApp {
             hot_desk_moves: self.hot_desk_moves,
             phone_prompts: Default::default(),
             hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
+            flows: self.flows.clone(),
         })
         .await
         .expect("start controller");

@@ -5,6 +5,8 @@ mod esl_link;
 mod fidelity;
 mod flows;
 mod harness;
+mod http_runner;
+mod ivr_api;
 mod layout;
 mod provisioning;
 mod routing;

@@ -1268,3 +1268,149 @@ async fn show_registrations_as_json_lists_registered_phones() {
     assert_eq!(v["row_count"], 1);
     assert_eq!(v["rows"][0]["reg_user"], "1002");
 }
+
+const RECORD_EVENTS: &str = "CHANNEL_PARK CHANNEL_HANGUP CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE DTMF RECORD_START RECORD_STOP";
+
+/// A parked, answered caller and a connection that sees its recordings.
+async fn caller_ready_to_record(sim: &SimHandle) -> (EslClient, EslEventStream, String) {
+    let (client, mut events) = connect_with(sim, RECORD_EVENTS).await;
+    let caller = sim.place_call(CallSpec::new("2030", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    (client, events, caller)
+}
+
+#[tokio::test]
+async fn record_stops_on_the_callers_silence_after_the_message() {
+    let sim = start_sim().await;
+    sim.set_message_length(Duration::from_millis(200));
+    let (client, mut events, caller) = caller_ready_to_record(&sim).await;
+    let started = tokio::time::Instant::now();
+    execute(
+        &client,
+        &caller,
+        "record",
+        "/tmp/msg-1.wav 30 200 1",
+        "rec-1",
+    )
+    .await;
+    let ex = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE", &caller)).await;
+    assert_eq!(ex.header_str("Application"), Some("record"));
+    let start = wait_event(&mut events, |e| is(e, "RECORD_START", &caller)).await;
+    assert_eq!(start.header_str("Record-File-Path"), Some("/tmp/msg-1.wav"));
+    let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    assert_eq!(stop.header_str("Record-File-Path"), Some("/tmp/msg-1.wav"));
+    assert_eq!(
+        stop.header_str("Record-Completion-Cause"),
+        Some("success-silence")
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1_200) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application"), Some("record"));
+    assert_eq!(done.header_str("Application-UUID"), Some("rec-1"));
+    assert_eq!(done.header_str("Application-Response"), Some("_none_"));
+    let ms: u64 = done
+        .header_str("variable_record_ms")
+        .and_then(|v| v.parse().ok())
+        .expect("record_ms");
+    assert!(ms >= 1_200, "{ms}");
+    assert_eq!(
+        done.header_str("variable_record_completion_cause"),
+        Some("success-silence")
+    );
+}
+
+#[tokio::test]
+async fn record_without_a_silence_threshold_runs_to_its_limit() {
+    let sim = start_sim().await;
+    sim.set_message_length(Duration::from_millis(100));
+    let (client, mut events, caller) = caller_ready_to_record(&sim).await;
+    execute(&client, &caller, "record", "/tmp/msg-2.wav 1", "rec-2").await;
+    wait_event(&mut events, |e| is(e, "RECORD_START", &caller)).await;
+    let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    assert_eq!(
+        stop.header_str("Record-Completion-Cause"),
+        Some("success-maxtime")
+    );
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application"), Some("record"));
+}
+
+#[tokio::test]
+async fn a_terminator_key_stops_a_recording_and_other_keys_do_not() {
+    let sim = start_sim().await;
+    let (client, mut events, caller) = caller_ready_to_record(&sim).await;
+    // As our dialplan sets it for flow callers; the switch's default is `*`.
+    api(
+        &client,
+        &format!("uuid_setvar {caller} playback_terminators #"),
+    )
+    .await;
+    execute(&client, &caller, "record", "/tmp/msg-3.wav 30", "rec-3").await;
+    wait_event(&mut events, |e| is(e, "RECORD_START", &caller)).await;
+    assert!(sim.send_dtmf(&caller, "1*"));
+    wait_event(&mut events, |e| {
+        is(e, "DTMF", &caller) && e.header_str("DTMF-Digit") == Some("*")
+    })
+    .await;
+    assert_eq!(
+        sim.channel(&caller).and_then(|c| c.running_app).as_deref(),
+        Some("record")
+    );
+    assert!(sim.send_dtmf(&caller, "#"));
+    let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    assert_eq!(stop.header_str("Record-Completion-Cause"), None);
+    let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+    assert_eq!(done.header_str("Application"), Some("record"));
+    assert_eq!(
+        done.header_str("variable_playback_terminator_used"),
+        Some("#")
+    );
+}
+
+#[tokio::test]
+async fn a_caller_hanging_up_ends_the_recording_before_the_application() {
+    let sim = start_sim().await;
+    let (client, mut events, caller) = caller_ready_to_record(&sim).await;
+    execute(&client, &caller, "record", "/tmp/msg-4.wav 30 200", "rec-4").await;
+    wait_event(&mut events, |e| is(e, "RECORD_START", &caller)).await;
+    assert!(sim.hangup(&caller, "NORMAL_CLEARING"));
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let ev = wait_event(&mut events, |e| {
+            e.header_str("Unique-ID") == Some(caller.as_str())
+                && matches!(
+                    e.header_str("Event-Name"),
+                    Some("CHANNEL_HANGUP" | "RECORD_STOP" | "CHANNEL_EXECUTE_COMPLETE")
+                )
+        })
+        .await;
+        order.push(name_of(&ev));
+    }
+    assert_eq!(
+        order,
+        ["CHANNEL_HANGUP", "RECORD_STOP", "CHANNEL_EXECUTE_COMPLETE"]
+    );
+}
+
+#[tokio::test]
+async fn say_accepts_money_and_dates_and_reports_no_prompts_like_the_capture() {
+    let sim = start_sim().await;
+    let (client, mut events, caller) = caller_ready_to_record(&sim).await;
+    for (arg, id) in [
+        ("en currency pronounced 12.50", "say-money"),
+        ("en current_date pronounced 1795362761", "say-date"),
+    ] {
+        execute(&client, &caller, "say", arg, id).await;
+        let ex = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE", &caller)).await;
+        assert_eq!(ex.header_str("Application-Data"), Some(arg));
+        let done = wait_event(&mut events, |e| is(e, "CHANNEL_EXECUTE_COMPLETE", &caller)).await;
+        assert_eq!(done.header_str("Application"), Some("say"));
+        assert_eq!(done.header_str("Application-UUID"), Some(id));
+        assert_eq!(done.header_str("Application-Response"), Some("_none_"));
+    }
+}

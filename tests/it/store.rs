@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use switchboard::config::{DialString, Provisioning, RoutingDefaults};
+use switchboard::engine::record::FlowOutcome;
 use switchboard::engine::{
     AgentId, AgentStatus, CallId, CallOutcome, CallerSkills, ChannelUuid, Destination,
-    EscalationStep, Membership, QueueEventKind, QueueId, QueueRouting, Record, SkillLevel,
+    EscalationStep, FlowId, Membership, QueueEventKind, QueueId, QueueRouting, Record, SkillLevel,
     StateCause, Strategy, SwitchName, Timestamp,
 };
 use switchboard::store::{AgentRow, CallRow, QueueRow, Store, StoreError};
@@ -240,6 +241,9 @@ conformance!(
     a_failing_record_writes_nothing_from_its_batch,
     queue_event_for_an_unknown_call_rejects_the_batch,
     a_second_end_keeps_the_first,
+    a_flow_session_reads_back_with_its_steps_and_variables,
+    flow_exits_count_where_ended_sessions_left_each_node,
+    flow_records_for_an_unknown_session_reject_the_batch,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1258,4 +1262,267 @@ async fn deleting_a_pause_reason_says_whether_there_was_one(store: Store, _db: &
         ok("list", store.list_pause_reasons().await).await,
         vec![reason("lunch")]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// IVR history.
+
+fn fid(s: &str) -> FlowId {
+    FlowId::new(s).expect("flow id")
+}
+
+fn flow_entered(call: CallId, channel: &ChannelUuid, flow: &str, at: i64) -> Record {
+    Record::FlowEntered {
+        call,
+        switch: SwitchName::new("fs-1").expect("switch"),
+        channel: channel.clone(),
+        flow: fid(flow),
+        entry: "5000".to_owned(),
+        caller_number: "+4930123456".to_owned(),
+        caller_name: "Erika Mustermann".to_owned(),
+        destination: "5000".to_owned(),
+        at: ts(at),
+    }
+}
+
+fn flow_step(call: CallId, flow: &str, node: &str, kind: &str, outcome: &str, at: i64) -> Record {
+    Record::FlowStep {
+        call,
+        flow: fid(flow),
+        node: node.to_owned(),
+        kind: kind.to_owned(),
+        digits: String::new(),
+        outcome: outcome.to_owned(),
+        at: ts(at),
+    }
+}
+
+fn flow_ended(call: CallId, outcome: FlowOutcome, at: i64) -> Record {
+    Record::FlowEnded {
+        call,
+        outcome,
+        variables: Vec::new(),
+        at: ts(at),
+    }
+}
+
+async fn a_flow_session_reads_back_with_its_steps_and_variables(store: Store, _db: &TestDb) {
+    let call = new_call();
+    let channel = new_channel();
+    ok(
+        "entered",
+        store
+            .write(&[
+                flow_entered(call, &channel, "main", 0),
+                flow_step(call, "main", "hours", "schedule", "open", 0),
+            ])
+            .await,
+    )
+    .await;
+    let open = ok("open", store.flow_session(call).await)
+        .await
+        .expect("session");
+    assert_eq!(open.ended_at, None);
+    assert_eq!(open.outcome, None);
+    assert!(open.variables.is_empty());
+    assert_eq!(open.steps.len(), 1);
+
+    let mut account = flow_step(call, "main", "account", "collect", "next", 4_000);
+    if let Record::FlowStep { digits, .. } = &mut account {
+        *digits = "123456#".to_owned();
+    }
+    ok(
+        "rest",
+        store
+            .write(&[
+                flow_step(call, "main", "menu", "menu", "2", 2_000),
+                account,
+                flow_step(call, "main", "lookup", "http", "next", 4_500),
+                flow_step(call, "main", "sales", "enqueue", "enqueued", 4_600),
+                Record::FlowEnded {
+                    call,
+                    outcome: FlowOutcome::Enqueued,
+                    variables: vec![
+                        ("account".to_owned(), "123456".to_owned()),
+                        ("tier".to_owned(), "gold, \"vip\"".to_owned()),
+                    ],
+                    at: ts(4_600),
+                },
+                entered(call, &channel, 0, 4_600),
+            ])
+            .await,
+    )
+    .await;
+    let session = ok("session", store.flow_session(call).await)
+        .await
+        .expect("session");
+    assert_eq!(session.call, call);
+    assert_eq!(session.caller_channel, channel);
+    assert_eq!(session.flow, fid("main"));
+    assert_eq!(session.entry, "5000");
+    assert_eq!(session.caller_number, "+4930123456");
+    assert_eq!(session.entered_at, ts(0));
+    assert_eq!(session.ended_at, Some(ts(4_600)));
+    assert_eq!(session.outcome, Some(FlowOutcome::Enqueued));
+    assert_eq!(
+        session.variables.get("account").map(String::as_str),
+        Some("123456")
+    );
+    assert_eq!(
+        session.variables.get("tier").map(String::as_str),
+        Some("gold, \"vip\"")
+    );
+    let nodes: Vec<(&str, &str, &str)> = session
+        .steps
+        .iter()
+        .map(|s| (s.node.as_str(), s.kind.as_str(), s.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            ("hours", "schedule", "open"),
+            ("menu", "menu", "2"),
+            ("account", "collect", "next"),
+            ("lookup", "http", "next"),
+            ("sales", "enqueue", "enqueued"),
+        ]
+    );
+    assert_eq!(session.steps[2].digits, "123456#");
+    assert!(session.steps.windows(2).all(|w| w[0].seq < w[1].seq));
+    // The call that reached the queue keeps the session's id.
+    assert!(ok("call", store.call(call).await).await.is_some());
+    assert_eq!(ok("none", store.flow_session(new_call()).await).await, None);
+
+    // A second end does not rewrite the first.
+    ok(
+        "again",
+        store
+            .write(&[flow_ended(call, FlowOutcome::Abandoned, 9_000)])
+            .await,
+    )
+    .await;
+    let again = ok("again", store.flow_session(call).await)
+        .await
+        .expect("session");
+    assert_eq!(again.outcome, Some(FlowOutcome::Enqueued));
+    assert_eq!(again.variables.len(), 2);
+}
+
+async fn flow_exits_count_where_ended_sessions_left_each_node(store: Store, _db: &TestDb) {
+    let mut batch = Vec::new();
+    // Two callers hang up in the menu, one in the account prompt, one reaches sales.
+    for (at, last, kind, outcome) in [
+        (0, "menu", "menu", FlowOutcome::Abandoned),
+        (1_000, "menu", "menu", FlowOutcome::Abandoned),
+        (2_000, "account", "collect", FlowOutcome::Abandoned),
+        (3_000, "sales", "enqueue", FlowOutcome::Enqueued),
+    ] {
+        let call = new_call();
+        batch.push(flow_entered(call, &new_channel(), "main", at));
+        batch.push(flow_step(call, "main", "welcome", "play", "next", at + 10));
+        batch.push(flow_step(call, "main", last, kind, "hangup", at + 20));
+        batch.push(flow_ended(call, outcome, at + 30));
+    }
+    // A caller sent on to another flow leaves there: counted for that flow, not for main.
+    let moved = new_call();
+    batch.push(flow_entered(moved, &new_channel(), "main", 4_000));
+    batch.push(flow_step(moved, "main", "closed", "goto", "next", 4_010));
+    batch.push(flow_step(
+        moved,
+        "after_hours",
+        "message",
+        "record",
+        "hangup",
+        4_020,
+    ));
+    batch.push(flow_ended(moved, FlowOutcome::Abandoned, 4_030));
+    // Still in the menu: not an exit yet.
+    let waiting = new_call();
+    batch.push(flow_entered(waiting, &new_channel(), "main", 5_000));
+    batch.push(flow_step(waiting, "main", "menu", "menu", "1", 5_010));
+    ok("write", store.write(&batch).await).await;
+
+    let exits = ok("exits", store.flow_exits(&fid("main"), None, None).await).await;
+    let shown: Vec<(&str, &str, FlowOutcome, i64)> = exits
+        .iter()
+        .map(|e| (e.node.as_str(), e.kind.as_str(), e.outcome, e.sessions))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("menu", "menu", FlowOutcome::Abandoned, 2),
+            ("account", "collect", FlowOutcome::Abandoned, 1),
+            ("sales", "enqueue", FlowOutcome::Enqueued, 1),
+        ]
+    );
+    let other = ok(
+        "after_hours",
+        store.flow_exits(&fid("after_hours"), None, None).await,
+    )
+    .await;
+    assert_eq!(other.len(), 1);
+    assert_eq!((other[0].node.as_str(), other[0].sessions), ("message", 1));
+
+    // Sessions entered in [1000, 3000) only.
+    let window = ok(
+        "window",
+        store
+            .flow_exits(&fid("main"), Some(ts(1_000)), Some(ts(3_000)))
+            .await,
+    )
+    .await;
+    let shown: Vec<(&str, i64)> = window
+        .iter()
+        .map(|e| (e.node.as_str(), e.sessions))
+        .collect();
+    assert_eq!(shown, [("account", 1), ("menu", 1)]);
+    assert!(
+        ok("none", store.flow_exits(&fid("survey"), None, None).await)
+            .await
+            .is_empty()
+    );
+}
+
+async fn flow_records_for_an_unknown_session_reject_the_batch(store: Store, _db: &TestDb) {
+    let (call, stranger) = (new_call(), new_call());
+    let ended = store
+        .write(&[
+            flow_entered(call, &new_channel(), "main", 0),
+            flow_ended(stranger, FlowOutcome::Abandoned, 10),
+        ])
+        .await;
+    assert!(
+        matches!(
+            ended,
+            Err(StoreError::UnknownCall {
+                record: "FlowEnded",
+                ..
+            })
+        ),
+        "{ended:?}"
+    );
+    let step = store
+        .write(&[
+            flow_entered(call, &new_channel(), "main", 0),
+            flow_step(stranger, "main", "menu", "menu", "1", 5),
+        ])
+        .await;
+    assert!(matches!(step, Err(StoreError::Query(_))), "{step:?}");
+    assert_eq!(ok("session", store.flow_session(call).await).await, None);
+
+    // Within one batch, steps may come before their session.
+    ok(
+        "reordered",
+        store
+            .write(&[
+                flow_step(call, "main", "menu", "menu", "1", 5),
+                flow_entered(call, &new_channel(), "main", 0),
+            ])
+            .await,
+    )
+    .await;
+    let session = ok("session", store.flow_session(call).await)
+        .await
+        .expect("session");
+    assert_eq!(session.steps.len(), 1);
 }

@@ -13,9 +13,20 @@
 //! - an agent leg parked by its originate runs `sendmsg` executes (a whisper) on top of its
 //!   `park`, as a parked caller does;
 //! - `play_and_get_digits` ignores keys pressed while its invalid-input prompt plays.
+//! - `record <path> [<limit secs>] [<silence threshold>] [<silence secs>]` (the `record`
+//!   application, which no capture shows; its RECORD_START/RECORD_STOP headers follow the
+//!   `uuid_record` ones of `originate-bridge-record` and `record-pause-mask`, without
+//!   MEDIA_BUG events): the caller speaks for the simulator's message length, then is silent.
+//!   With a silence threshold the recording stops after that many seconds of silence
+//!   (default 3, `success-silence`), else at the limit (`success-maxtime`); a key among
+//!   `playback_terminators` (default `*`) stops it and is kept in `playback_terminator_used`,
+//!   and so do a hangup, `uuid_break` or a new execute, all without a completion cause.
+//!   RECORD_STOP comes before the application's CHANNEL_EXECUTE_COMPLETE (`_none_`).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::{new_uuid, Core, Initiator, Timer};
 use crate::sim::media::{self, PagdArgs, SoundFiles};
@@ -32,6 +43,44 @@ pub(crate) struct Pagd {
     invalid: bool,
     /// Identifies the pending digit timeout; older timers are stale.
     token: u64,
+}
+
+/// How long a simulated caller speaks into a `record` before falling silent.
+pub(crate) const MESSAGE_LENGTH: Duration = Duration::from_secs(2);
+/// `record`'s silence before it stops, when its arguments give a threshold but no length.
+const DEFAULT_SILENCE: Duration = Duration::from_secs(3);
+
+/// A running `record`.
+#[derive(Clone, Debug)]
+pub(crate) struct Recording {
+    path: String,
+    started: Instant,
+    /// Identifies the pending stop timer; older timers are stale.
+    token: u64,
+}
+
+/// `record`'s arguments: the path, then optional limit, silence threshold and silence hits.
+struct RecordArgs {
+    path: String,
+    limit: Option<Duration>,
+    /// How long the caller must be silent to stop the recording; `None` without a threshold.
+    silence: Option<Duration>,
+}
+
+impl RecordArgs {
+    fn parse(arg: &str) -> Option<RecordArgs> {
+        let mut words = arg.split_whitespace();
+        let path = words.next()?.to_owned();
+        let number = |w: Option<&str>| w.and_then(|w| w.parse::<u64>().ok()).filter(|n| *n > 0);
+        let limit = number(words.next()).map(Duration::from_secs);
+        let threshold = number(words.next());
+        let hits = number(words.next()).map(Duration::from_secs);
+        Some(RecordArgs {
+            path,
+            limit,
+            silence: threshold.map(|_| hits.unwrap_or(DEFAULT_SILENCE)),
+        })
+    }
 }
 
 /// `DTMF-Duration` of a simulated key press (the capture's RFC 2833 phone sent 2240).
@@ -87,6 +136,13 @@ impl Core {
                 self.start_app(uuid, app, arg, app_uuid, false);
                 self.answer_inbound(uuid);
             }
+            "record" => {
+                self.start_app(uuid, app, arg, app_uuid, false);
+                match RecordArgs::parse(arg) {
+                    Some(args) => self.start_recording(uuid, args),
+                    None => self.finish_app(uuid, None),
+                }
+            }
             "hangup" => {
                 let cause = if arg.is_empty() {
                     "NORMAL_CLEARING"
@@ -111,6 +167,7 @@ impl Core {
     /// A running application is replaced by a new one.
     fn interrupt_app(&mut self, uuid: &str) {
         self.stop_playing(uuid, "break");
+        self.stop_recording(uuid, None);
         let is_playback = self
             .channels
             .get(uuid)
@@ -150,10 +207,101 @@ impl Core {
         }
     }
 
-    /// `uuid_break <uuid> [all]`: stops what plays (PLAYBACK_STOP `break`).
+    /// `uuid_break <uuid> [all]`: stops what plays (PLAYBACK_STOP `break`) or records.
     pub(super) fn break_media(&mut self, uuid: &str) {
         if self.stop_playing(uuid, "break") {
             self.after_playback(uuid);
+        } else if self.stop_recording(uuid, None) {
+            self.finish_app(uuid, None);
+        }
+    }
+
+    // ---- record ---------------------------------------------------------------------
+
+    /// RECORD_START, and the timer of whichever comes first: the caller's silence after
+    /// speaking (with a threshold) or the limit.
+    fn start_recording(&mut self, uuid: &str, args: RecordArgs) {
+        self.next_token += 1;
+        let token = self.next_token;
+        let by_silence = args
+            .silence
+            .map(|quiet| (self.message_length + quiet, "success-silence"));
+        let by_limit = args.limit.map(|limit| (limit, "success-maxtime"));
+        let stop = match (by_silence, by_limit) {
+            (Some(s), Some(l)) => Some(if s.0 < l.0 { s } else { l }),
+            (s, l) => s.or(l),
+        };
+        self.with_chan(uuid, |c| {
+            c.recording = Some(Recording {
+                path: args.path.clone(),
+                started: Instant::now(),
+                token,
+            })
+        });
+        self.chan_event(
+            uuid,
+            "RECORD_START",
+            &[],
+            &[("Record-File-Path", args.path.clone())],
+        );
+        if let Some((after, cause)) = stop {
+            self.timer(
+                after,
+                Timer::RecordDone {
+                    uuid: uuid.to_string(),
+                    token,
+                    cause,
+                },
+            );
+        }
+    }
+
+    pub(super) fn record_done(&mut self, uuid: &str, token: u64, cause: &'static str) {
+        let current = self
+            .channels
+            .get(uuid)
+            .and_then(|c| c.recording.as_ref())
+            .is_some_and(|r| r.token == token);
+        if current && self.stop_recording(uuid, Some(cause)) {
+            self.finish_app(uuid, None);
+        }
+    }
+
+    /// RECORD_STOP with the `record_*` variables; false when nothing records. The
+    /// application itself is left to the caller to complete.
+    pub(super) fn stop_recording(&mut self, uuid: &str, cause: Option<&str>) -> bool {
+        let Some(r) = self.channels.get_mut(uuid).and_then(|c| c.recording.take()) else {
+            return false;
+        };
+        let ms = u64::try_from(r.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let samples = ms * 8;
+        self.with_chan(uuid, |c| {
+            c.set_var("record_file_size", (44 + samples * 2).to_string());
+            c.set_var("record_samples", samples.to_string());
+            c.set_var("record_seconds", (ms / 1000).to_string());
+            c.set_var("record_ms", ms.to_string());
+            if let Some(cause) = cause {
+                c.set_var("record_completion_cause", cause);
+            }
+        });
+        let mut post = vec![("Record-File-Path", r.path)];
+        if let Some(cause) = cause {
+            post.push(("Record-Completion-Cause", cause.to_owned()));
+        }
+        self.chan_event(uuid, "RECORD_STOP", &[], &post);
+        self.changed = true;
+        true
+    }
+
+    /// Whether `key` ends a recording on this channel (`playback_terminators`, default `*`).
+    fn terminates_recording(&self, uuid: &str, key: char) -> bool {
+        let Some(c) = self.channels.get(uuid).filter(|c| c.recording.is_some()) else {
+            return false;
+        };
+        match c.var("playback_terminators").unwrap_or("*") {
+            "none" => false,
+            "any" => true,
+            keys => keys.contains(key),
         }
     }
 
@@ -202,6 +350,13 @@ impl Core {
             );
             if self.channels.get(uuid).is_some_and(|c| c.pagd.is_some()) {
                 self.pagd_digit(uuid, d);
+            } else if self.terminates_recording(uuid, d) {
+                self.with_chan(uuid, |c| {
+                    c.set_var("playback_terminator_used", d.to_string())
+                });
+                if self.stop_recording(uuid, None) {
+                    self.finish_app(uuid, None);
+                }
             }
         }
         self.changed = true;
@@ -355,6 +510,10 @@ impl Core {
 
     pub(crate) fn set_sound_files(&mut self, files: SoundFiles) {
         self.sounds = files;
+    }
+
+    pub(crate) fn set_message_length(&mut self, length: Duration) {
+        self.message_length = length;
     }
 
     pub(crate) fn install_sound_file(&mut self, path: &str) {

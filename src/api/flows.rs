@@ -1,0 +1,210 @@
+//! IVR flows over REST: what is loaded, each flow as JSON or drawn, where callers leave it, and
+//! reloading the directory (a set that fails a check is refused and the previous one serves on).
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiState, Problem};
+use crate::app::ReloadError;
+use crate::engine::{FlowId, Timestamp};
+use crate::flow::{render, Flow, FlowSet, Format, HttpMethod, Media, Node, NodeKind, Target};
+
+fn parse_flow_id(raw: &str) -> Result<FlowId, Problem> {
+    FlowId::new(raw).map_err(|e| Problem::bad_request(e.to_string()))
+}
+
+fn loaded(state: &ApiState, raw: &str) -> Result<(std::sync::Arc<FlowSet>, FlowId), Problem> {
+    let id = parse_flow_id(raw)?;
+    let set = state.flows.current();
+    if set.get(&id).is_none() {
+        return Err(Problem::not_found(format!("no flow {:?}", id.as_str())));
+    }
+    Ok((set, id))
+}
+
+fn listing(set: &FlowSet) -> Vec<Value> {
+    set.flows()
+        .map(|f| {
+            json!({
+                "id": f.id,
+                "name": f.name,
+                "entry_points": f.entry_points,
+                "start": f.start.as_str(),
+                "nodes": f.nodes.len(),
+                "file": f.file.display().to_string(),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn list(State(state): State<ApiState>) -> Json<Value> {
+    let set = state.flows.current();
+    Json(json!({
+        "directory": state.flows.dir().map(|d| d.display().to_string()),
+        "flows": listing(&set),
+    }))
+}
+
+pub(super) async fn one(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let (set, id) = loaded(&state, &id)?;
+    let flow = set
+        .get(&id)
+        .ok_or_else(|| Problem::not_found(format!("no flow {:?}", id.as_str())))?;
+    Ok(Json(flow_json(flow)))
+}
+
+fn flow_json(flow: &Flow) -> Value {
+    let nodes: Vec<Value> = flow
+        .nodes
+        .values()
+        .map(|node| {
+            let branches: Vec<Value> = node
+                .kind
+                .branches()
+                .into_iter()
+                .map(|(label, target)| match target {
+                    Target::Node(id) => json!({ "label": label, "node": id.as_str() }),
+                    Target::Flow(f) => json!({ "label": label, "flow": f }),
+                })
+                .collect();
+            json!({
+                "id": node.id.as_str(),
+                "kind": node.kind.name(),
+                "summary": summary(node),
+                "line": node.line,
+                "waits_for_caller": node.kind.waits_for_caller(),
+                "branches": branches,
+            })
+        })
+        .collect();
+    json!({
+        "id": flow.id,
+        "name": flow.name,
+        "file": flow.file.display().to_string(),
+        "entry_points": flow.entry_points,
+        "start": flow.start.as_str(),
+        "nodes": nodes,
+    })
+}
+
+/// What a node does in a few words, as the drawings label it.
+fn summary(node: &Node) -> String {
+    let media = |m: &Media| match m {
+        Media::File(f) => f.clone(),
+        Media::Tone(t) => format!("tone {t}"),
+        Media::Say { text, what, .. } => format!("say {} {text}", what.as_str()),
+    };
+    match &node.kind {
+        NodeKind::Play { media: m, .. } => media(m),
+        NodeKind::Menu(menu) => media(&menu.prompt),
+        NodeKind::Collect(c) => format!("{} → {}", media(&c.prompt), c.variable),
+        NodeKind::Schedule { schedule, .. } => schedule.zone_name.clone(),
+        NodeKind::Condition { cases, .. } => format!("{} case(s)", cases.len()),
+        NodeKind::Http(h) => {
+            let method = match h.method {
+                HttpMethod::Get => "GET",
+                HttpMethod::Post => "POST",
+            };
+            format!("{method} {}", h.url)
+        }
+        NodeKind::Set { variables, .. } => variables
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        NodeKind::Enqueue(e) => format!("queue {}", e.queue.as_str()),
+        NodeKind::Transfer { destination } => format!("to {destination}"),
+        NodeKind::Voicemail { mailbox } => format!("mailbox {mailbox}"),
+        NodeKind::Record { max_length, .. } => {
+            format!("up to {}", humantime::format_duration(*max_length))
+        }
+        NodeKind::Hangup { cause } => cause.clone(),
+        NodeKind::Goto { flow } => format!("flow {}", flow.as_str()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DiagramQuery {
+    /// `svg` (the default), `dot` or `mermaid`.
+    format: Option<String>,
+}
+
+pub(super) async fn diagram(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    query: Result<Query<DiagramQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let name = query.format.as_deref().unwrap_or("svg");
+    let format = Format::parse(name)
+        .ok_or_else(|| Problem::bad_request(format!("format {name:?}: use svg, dot or mermaid")))?;
+    let (set, id) = loaded(&state, &id)?;
+    let flow = set
+        .get(&id)
+        .ok_or_else(|| Problem::not_found(format!("no flow {:?}", id.as_str())))?;
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type())],
+        render(flow, format),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExitsQuery {
+    /// Sessions entered at or after this time (unix milliseconds).
+    since: Option<i64>,
+    /// Sessions entered before this time (unix milliseconds).
+    until: Option<i64>,
+}
+
+/// Where callers left a flow: per node, how many ended sessions had their last step there, by
+/// outcome (`abandoned`: the caller hung up there). Answers for any flow id, loaded or not:
+/// the history outlives the files.
+pub(super) async fn exits(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    query: Result<Query<ExitsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, Problem> {
+    let id = parse_flow_id(&id)?;
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let since = query.since.map(Timestamp::from_millis);
+    let until = query.until.map(Timestamp::from_millis);
+    let exits = state
+        .store
+        .flow_exits(&id, since, until)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let abandoned: i64 = exits
+        .iter()
+        .filter(|e| e.outcome == crate::engine::record::FlowOutcome::Abandoned)
+        .map(|e| e.sessions)
+        .sum();
+    Ok(Json(json!({
+        "flow": id,
+        "since": query.since,
+        "until": query.until,
+        "abandoned": abandoned,
+        "exits": exits,
+    })))
+}
+
+/// Re-reads the flows directory. A set that fails a check is refused (422, naming the file,
+/// line and key) and the previous set keeps serving; otherwise new callers get the new set.
+pub(super) async fn reload(State(state): State<ApiState>) -> Result<Json<Value>, Problem> {
+    match state.flows.reload(&state.store, &state.engine).await {
+        Ok(set) => Ok(Json(json!({ "reloaded": true, "flows": listing(&set) }))),
+        Err(ReloadError::Invalid(e)) => Err(Problem::invalid_file(&e)),
+        Err(e @ ReloadError::NotConfigured) => Err(Problem::conflict(e.to_string())),
+        Err(e @ ReloadError::Engine(_)) => Err(Problem::unavailable(e.to_string())),
+        Err(e) => Err(Problem::internal(&e)),
+    }
+}
