@@ -6,6 +6,7 @@ mod fidelity;
 mod flows;
 mod harness;
 mod http_runner;
+mod ivr;
 mod ivr_api;
 mod layout;
 mod provisioning;
