@@ -3,6 +3,8 @@
 //! by a real local HTTP server, leave messages, are transferred or hung up, or hang up
 //! themselves; each test reads the session the controller kept over REST.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
@@ -279,6 +281,13 @@ kind = "hangup"
 
 /// A CRM on 127.0.0.1:0: `/customer` answers `{"customer":{"tier":"gold"}}`, `/slow` after 5 s.
 async fn crm() -> String {
+    crm_counting().await.0
+}
+
+/// As `crm`, with the number of requests it has received.
+async fn crm_counting() -> (String, Arc<AtomicUsize>) {
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
     let app = Router::new()
         .route(
             "/customer",
@@ -300,10 +309,16 @@ async fn crm() -> String {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let app = app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            next.run(request)
+        },
+    ));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), received)
 }
 
 /// Asks the CRM at `url` for the caller's tier: gold callers go to `vip`, others to `standard`,
@@ -526,4 +541,290 @@ async fn a_schedule_open_all_week_is_closed_on_a_closed_date() {
     let uuid = closed_app.sim.place_call(caller());
     let session = ended_session(&closed_app, &uuid).await;
     assert_eq!(steps(&session)[0], step("start", "closed"), "{session}");
+}
+
+#[tokio::test]
+async fn a_menu_without_barge_in_ignores_keys_during_its_prompt() {
+    let flow = menu("silence_stream://800", "3s", 2)
+        .replace("retries = 2\n", "retries = 2\nbarge_in = false\n");
+    let (app, _flows) = app_serving(&flow).await;
+    let uuid = app
+        .sim
+        .place_call_pressing(caller(), keys(&[(200, "1"), (1_300, "2")]));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(
+        steps(&session),
+        [step("start", "2"), step("two", "hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn keys_typed_during_a_play_node_are_taken_by_the_next_menu() {
+    let flow = format!(
+        "[node.start]\nkind = \"play\"\nfile = \"silence_stream://600\"\nnext = \"menu\"\n{}",
+        menu("silence_stream://5000", "3s", 2)
+            .replace("[node.start]", "[node.menu]")
+            .replace("[node.start.options]", "[node.menu.options]")
+    );
+    let (app, _flows) = app_serving(&flow).await;
+    let placed = Instant::now();
+    let uuid = app.sim.place_call_pressing(caller(), keys(&[(200, "1")]));
+    let session = ended_session(&app, &uuid).await;
+    assert!(
+        placed.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        placed.elapsed()
+    );
+    assert_eq!(
+        steps(&session),
+        [
+            step("start", "next"),
+            step("menu", "1"),
+            step("one", "hung up")
+        ],
+        "{session}"
+    );
+    let heard: Vec<String> = app
+        .sim
+        .played()
+        .into_iter()
+        .filter(|(channel, _)| *channel == uuid)
+        .map(|(_, path)| path)
+        .collect();
+    assert_eq!(
+        heard,
+        ["silence_stream://600"],
+        "the menu skipped its prompt"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_without_a_terminator_ends_after_the_inter_digit_timeout() {
+    let (app, _flows) = app_serving(
+        r#"
+[node.start]
+kind = "collect"
+prompt = "silence_stream://100"
+min_digits = 3
+max_digits = 10
+inter_digit_timeout = "300ms"
+timeout = "3s"
+pattern = "^[0-9]+$"
+variable = "pin"
+next = "bye"
+on_failure = "failed"
+
+[node.bye]
+kind = "hangup"
+
+[node.failed]
+kind = "hangup"
+"#,
+    )
+    .await;
+    let uuid = app
+        .sim
+        .place_call_pressing(caller(), keys(&[(300, "12"), (1_000, "345")]));
+    let session = ended_session(&app, &uuid).await;
+    // "12" is too short: the prompt plays again, then "345" is an entry of its own.
+    assert_eq!(session["variables"]["pin"], "345", "{session}");
+    assert_eq!(
+        steps(&session),
+        [step("start", "collected"), step("bye", "hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_hanging_up_during_a_crm_request_abandons_there() {
+    let (crm, received) = crm_counting().await;
+    let (app, _flows) = app_serving(&tier_lookup(&format!("{crm}/slow"))).await;
+    let uuid = app.sim.place_call(caller());
+    eventually("the CRM has the request", || {
+        let received = received.clone();
+        async move { received.load(Ordering::SeqCst) == 1 }
+    })
+    .await;
+    assert!(app.sim.hangup(&uuid, "NORMAL_CLEARING"));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(session["outcome"], "abandoned");
+    assert_eq!(
+        steps(&session),
+        [step("start", "caller hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_hanging_up_while_recording_abandons_there() {
+    let (app, _flows) = app_serving(
+        r#"
+[node.start]
+kind = "record"
+prompt = "silence_stream://100"
+max_length = "10s"
+next = "bye"
+
+[node.bye]
+kind = "hangup"
+"#,
+    )
+    .await;
+    app.sim.set_message_length(Duration::from_secs(5));
+    let uuid = app.sim.place_call(caller());
+    let sim = app.sim.clone();
+    eventually("the caller is recording", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move {
+            sim.channel(&uuid)
+                .and_then(|c| c.running_app)
+                .is_some_and(|app| app == "record")
+        }
+    })
+    .await;
+    assert!(app.sim.hangup(&uuid, "NORMAL_CLEARING"));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(session["outcome"], "abandoned", "{session}");
+    assert_eq!(
+        steps(&session),
+        [step("start", "caller hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_entry_is_hidden_from_the_history_and_the_agent_leg() {
+    let (app, _flows) = app_serving(
+        r#"
+[node.start]
+kind = "collect"
+prompt = "silence_stream://100"
+max_digits = 4
+secret = true
+variable = "pin"
+next = "queue"
+on_failure = "bye"
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+
+[node.bye]
+kind = "hangup"
+"#,
+    )
+    .await;
+    let uuid = app
+        .sim
+        .place_call_pressing(caller(), keys(&[(300, "4711")]));
+    let sim = app.sim.clone();
+    eventually("the caller is bridged to the agent", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.channel(&uuid).is_some_and(|c| c.bridged_to.is_some()) }
+    })
+    .await;
+    let agent_leg = app
+        .sim
+        .channels()
+        .into_iter()
+        .find(|c| c.is_outbound_leg)
+        .expect("the agent's leg");
+    assert_eq!(agent_leg.variable("switchboard_var_pin"), None);
+    let session = ended_session(&app, &uuid).await;
+    assert!(session["variables"].get("pin").is_none(), "{session}");
+    assert_eq!(session["steps"][0]["digits"], "***", "{session}");
+    assert!(!session.to_string().contains("4711"), "{session}");
+}
+
+#[tokio::test]
+async fn a_caller_in_a_menu_goes_on_after_the_switch_link_drops() {
+    let (app, _flows) = app_serving(&menu("silence_stream://100", "4s", 0)).await;
+    let uuid = app.sim.place_call(caller());
+    let sim = app.sim.clone();
+    eventually("the caller heard the menu prompt", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.played().iter().any(|(channel, _)| *channel == uuid) }
+    })
+    .await;
+    app.sim.drop_connections().await;
+    let metrics = app.running().metrics.clone();
+    eventually("the controller reconnects", || {
+        let m = metrics.clone();
+        async move { m.esl_connects.load(Ordering::Relaxed) >= 2 }
+    })
+    .await;
+    eventually("the prompt is played again", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move {
+            sim.played()
+                .iter()
+                .filter(|(channel, _)| *channel == uuid)
+                .count()
+                >= 2
+        }
+    })
+    .await;
+    assert!(app.sim.send_dtmf(&uuid, "2"));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(
+        steps(&session),
+        [step("start", "2"), step("two", "hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn callers_in_the_same_menu_at_once_go_their_own_ways() {
+    let (app, _flows) = app_serving(&menu("silence_stream://300", "3s", 2)).await;
+    let first = app.sim.place_call_pressing(caller(), keys(&[(200, "1")]));
+    let second = app
+        .sim
+        .place_call_pressing(CallSpec::new("2041", NUMBER), keys(&[(500, "2")]));
+    let third = app.sim.place_call_pressing(
+        CallSpec::new("2042", NUMBER),
+        keys(&[(100, "9"), (700, "1")]),
+    );
+    for (uuid, ending) in [(first, "one"), (second, "two"), (third, "one")] {
+        let session = ended_session(&app, &uuid).await;
+        assert_eq!(
+            steps(&session).last().map(|(node, _)| node.as_str()),
+            Some(ending),
+            "{session}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_caller_keeps_the_flow_it_started_with_across_a_reload() {
+    let (app, flows) = app_serving(&menu("silence_stream://100", "3s", 2)).await;
+    let uuid = app.sim.place_call(caller());
+    let sim = app.sim.clone();
+    eventually("the caller heard the menu prompt", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.played().iter().any(|(channel, _)| *channel == uuid) }
+    })
+    .await;
+    std::fs::write(
+        flows.path().join("ivr.toml"),
+        "start = \"start\"\nentry_points = [\"ivr\"]\n[node.start]\nkind = \"hangup\"\n",
+    )
+    .expect("rewrite");
+    let reloaded = app
+        .http
+        .post(format!("{}/v1/flows/reload", app.base))
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(reloaded.status(), 200);
+    assert!(app.sim.send_dtmf(&uuid, "2"));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(
+        steps(&session),
+        [step("start", "2"), step("two", "hung up")],
+        "{session}"
+    );
+    let newcomer = app.sim.place_call(CallSpec::new("2041", NUMBER));
+    let session = ended_session(&app, &newcomer).await;
+    assert_eq!(steps(&session), [step("start", "hung up")], "{session}");
 }
