@@ -16,7 +16,8 @@ use switchboard::sim::{CallSpec, EntryPoint};
 
 use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp};
 
-/// The number callers dial; the simulated dialplan parks them for the flow entry `ivr`.
+/// The number callers dial; the simulated dialplan parks them for the flow entry `ivr`, setting
+/// what the shipped dialplan's IVR extension sets (`dialplans/switchboard.xml`, 5003).
 const NUMBER: &str = "7000";
 
 /// A controller with the `support` queue and agent 1001, serving `flow` (claiming the entry
@@ -34,7 +35,11 @@ async fn app_serving(flow: &str) -> (TestApp, tempfile::TempDir) {
         agents: vec![Agent::answering("1001")],
         entries: vec![EntryPoint {
             number: NUMBER.into(),
-            variables: vec![("switchboard_flow".into(), "ivr".into())],
+            variables: vec![
+                ("switchboard_flow".into(), "ivr".into()),
+                ("playback_terminators".into(), "#".into()),
+                ("hangup_after_bridge".into(), "true".into()),
+            ],
         }],
     })
     .await;
@@ -279,7 +284,8 @@ kind = "hangup"
     assert_eq!(session["steps"][0]["digits"], "12345#");
 }
 
-/// A CRM on 127.0.0.1:0: `/customer` answers `{"customer":{"tier":"gold"}}`, `/slow` after 5 s.
+/// A CRM on 127.0.0.1:0: `/customer` answers `{"customer":{"tier":"gold"}}`, `/later` the same
+/// after 500 ms, `/slow` after 5 s.
 async fn crm() -> String {
     crm_counting().await.0
 }
@@ -292,6 +298,16 @@ async fn crm_counting() -> (String, Arc<AtomicUsize>) {
         .route(
             "/customer",
             get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"customer":{"tier":"gold"}}"#,
+                )
+            }),
+        )
+        .route(
+            "/later",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
                 (
                     [("content-type", "application/json")],
                     r#"{"customer":{"tier":"gold"}}"#,
@@ -827,4 +843,107 @@ async fn a_caller_keeps_the_flow_it_started_with_across_a_reload() {
     let newcomer = app.sim.place_call(CallSpec::new("2041", NUMBER));
     let session = ended_session(&app, &newcomer).await;
     assert_eq!(steps(&session), [step("start", "hung up")], "{session}");
+}
+
+#[tokio::test]
+async fn a_key_during_the_no_input_prompt_counts() {
+    let flow = menu("silence_stream://100", "300ms", 2).replace(
+        "no_input_prompt = \"silence_stream://100\"",
+        "no_input_prompt = \"silence_stream://2000\"",
+    );
+    let (app, _flows) = app_serving(&flow).await;
+    // Prompt 0-0.1 s, silence to 0.4 s, then the 2 s no-input prompt: the key falls inside it.
+    let uuid = app.sim.place_call_pressing(caller(), keys(&[(1_000, "1")]));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(
+        steps(&session),
+        [step("start", "1"), step("one", "hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn the_pound_key_ends_a_recording_early() {
+    let (app, _flows) = app_serving(
+        r#"
+[node.start]
+kind = "record"
+prompt = "silence_stream://100"
+max_length = "10s"
+next = "bye"
+
+[node.bye]
+kind = "hangup"
+"#,
+    )
+    .await;
+    app.sim.set_message_length(Duration::from_secs(8));
+    let placed = Instant::now();
+    let uuid = app.sim.place_call(caller());
+    let sim = app.sim.clone();
+    eventually("the caller is recording", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move {
+            sim.channel(&uuid)
+                .and_then(|c| c.running_app)
+                .is_some_and(|app| app == "record")
+        }
+    })
+    .await;
+    assert!(app.sim.send_dtmf(&uuid, "#"));
+    let session = ended_session(&app, &uuid).await;
+    assert!(
+        placed.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        placed.elapsed()
+    );
+    assert_eq!(
+        steps(&session),
+        [step("start", "recorded"), step("bye", "hung up")],
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn keys_typed_during_a_crm_request_are_taken_by_the_next_collect() {
+    let (crm, received) = crm_counting().await;
+    let (app, _flows) = app_serving(&format!(
+        r#"
+[node.start]
+kind = "http"
+url = "{crm}/later"
+timeout = "2s"
+next = "account"
+on_error = "account"
+
+[node.account]
+kind = "collect"
+prompt = "silence_stream://5000"
+max_digits = 10
+variable = "account"
+next = "bye"
+on_failure = "bye"
+
+[node.bye]
+kind = "hangup"
+"#
+    ))
+    .await;
+    let uuid = app.sim.place_call_pressing(caller(), keys(&[(0, "987#")]));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(received.load(Ordering::SeqCst), 1);
+    assert_eq!(session["variables"]["account"], "987", "{session}");
+    assert!(
+        !app.sim.played().iter().any(|(channel, _)| *channel == uuid),
+        "the collect skipped its prompt"
+    );
+    assert_eq!(
+        steps(&session),
+        [
+            step("start", "ok"),
+            step("account", "collected"),
+            step("bye", "hung up")
+        ],
+        "{session}"
+    );
 }
