@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{ApiState, Problem};
 use crate::app::ReloadError;
 use crate::engine::{FlowId, Timestamp};
-use crate::flow::{render, Flow, FlowSet, Format, HttpMethod, Media, Node, NodeKind, Target};
+use crate::flow::{render, Flow, FlowSet, Format, Target};
 
 fn parse_flow_id(raw: &str) -> Result<FlowId, Problem> {
     FlowId::new(raw).map_err(|e| Problem::bad_request(e.to_string()))
@@ -77,7 +77,7 @@ fn flow_json(flow: &Flow) -> Value {
             json!({
                 "id": node.id.as_str(),
                 "kind": node.kind.name(),
-                "summary": summary(node),
+                "summary": node.summary(),
                 "line": node.line,
                 "waits_for_caller": node.kind.waits_for_caller(),
                 "branches": branches,
@@ -92,42 +92,6 @@ fn flow_json(flow: &Flow) -> Value {
         "start": flow.start.as_str(),
         "nodes": nodes,
     })
-}
-
-/// What a node does in a few words, as the drawings label it.
-fn summary(node: &Node) -> String {
-    let media = |m: &Media| match m {
-        Media::File(f) => f.clone(),
-        Media::Tone(t) => format!("tone {t}"),
-        Media::Say { text, what, .. } => format!("say {} {text}", what.as_str()),
-    };
-    match &node.kind {
-        NodeKind::Play { media: m, .. } => media(m),
-        NodeKind::Menu(menu) => media(&menu.prompt),
-        NodeKind::Collect(c) => format!("{} → {}", media(&c.prompt), c.variable),
-        NodeKind::Schedule { schedule, .. } => schedule.zone_name.clone(),
-        NodeKind::Condition { cases, .. } => format!("{} case(s)", cases.len()),
-        NodeKind::Http(h) => {
-            let method = match h.method {
-                HttpMethod::Get => "GET",
-                HttpMethod::Post => "POST",
-            };
-            format!("{method} {}", h.url)
-        }
-        NodeKind::Set { variables, .. } => variables
-            .iter()
-            .map(|(k, v)| format!("{k} = {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        NodeKind::Enqueue(e) => format!("queue {}", e.queue.as_str()),
-        NodeKind::Transfer { destination } => format!("to {destination}"),
-        NodeKind::Voicemail { mailbox } => format!("mailbox {mailbox}"),
-        NodeKind::Record { max_length, .. } => {
-            format!("up to {}", humantime::format_duration(*max_length))
-        }
-        NodeKind::Hangup { cause } => cause.clone(),
-        NodeKind::Goto { flow } => format!("flow {}", flow.as_str()),
-    }
 }
 
 #[derive(Deserialize)]

@@ -125,6 +125,21 @@ password = "ClueCon"
     }
 
     #[test]
+    fn a_hot_desk_extension_that_could_break_a_transfer_names_its_line() {
+        let text = format!("{MINIMAL}\n[agents]\nhot_desk_extension = \"*21 XML\"\n");
+        match parse_config(&text) {
+            Err(e) => {
+                assert_eq!(e.key, "agents.hot_desk_extension");
+                assert_eq!(e.line, Some(8));
+            }
+            Ok(_) => panic!("accepted an extension with a space"),
+        }
+        let off = format!("{MINIMAL}\n[agents]\nhot_desk_extension = \"\"\n");
+        let config = parse_config(&off).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.hot_desk_extension, None);
+    }
+
+    #[test]
     fn example_provisioning_parses() {
         let p = match Provisioning::load(&example("provisioning.example.toml")) {
             Ok(p) => p,

@@ -427,17 +427,14 @@ impl Config {
             None => Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
             Some(ext) if ext.get_ref().is_empty() => None,
             Some(ext) => {
-                let ok = ext.get_ref().len() <= 32
-                    && ext.get_ref().chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '+' | '.' | '_' | '-')
-                    });
-                if !ok {
-                    return Err(src.error_at(
-                        Some(ext.span()),
-                        "agents.hot_desk_extension",
-                        "must be an extension of the feature dialplan (letters, digits, *, #, +, ., _, -), or \"\" to refuse",
-                    ));
-                }
+                crate::engine::routing::check_value("hot-desk extension", ext.get_ref(), 32)
+                    .map_err(|e| {
+                        src.error_at(
+                            Some(ext.span()),
+                            "agents.hot_desk_extension",
+                            format!("{e}; it must be an extension of the feature dialplan, or \"\" to refuse"),
+                        )
+                    })?;
                 Some(ext.into_inner())
             }
         };

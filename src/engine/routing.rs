@@ -265,12 +265,12 @@ impl Destination {
         match self {
             Destination::Queue { .. } => Ok(()),
             Destination::Extension { number, context } => {
-                safe_value("extension", number, 64)?;
-                safe_value("context", context, 64)
+                check_value("extension", number, 64)?;
+                check_value("context", context, 64)
             }
             Destination::Voicemail { domain, mailbox } => {
-                safe_value("mailbox", mailbox, 64)?;
-                safe_value("domain", domain, 253)
+                check_value("mailbox", mailbox, 64)?;
+                check_value("domain", domain, 253)
             }
             Destination::Hangup { cause } => {
                 if cause.len() > 64 {
@@ -292,7 +292,9 @@ impl Destination {
     }
 }
 
-fn safe_value(part: &'static str, value: &str, max: usize) -> Result<(), DestinationError> {
+/// A value that goes into a switch command as one token (an extension, a context, a mailbox):
+/// letters, digits and `* # + . _ -`, not starting with `-`, at most `max` bytes.
+pub fn check_value(part: &'static str, value: &str, max: usize) -> Result<(), DestinationError> {
     let safe =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '+' | '.' | '_' | '-');
     if value.len() > max {

@@ -54,6 +54,39 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
+impl Node {
+    /// What the node does, in a few words (its prompt, queue, URL, ...): the label of its box
+    /// in drawings and the `summary` of the REST API.
+    pub fn summary(&self) -> String {
+        let media = |m: &Media| match m {
+            Media::File(f) => f.clone(),
+            Media::Tone(t) => format!("tone {t}"),
+            Media::Say { text, what, .. } => format!("say {} {text}", what.as_str()),
+        };
+        match &self.kind {
+            NodeKind::Play { media: m, .. } => media(m),
+            NodeKind::Menu(menu) => media(&menu.prompt),
+            NodeKind::Collect(c) => format!("{} → {}", media(&c.prompt), c.variable),
+            NodeKind::Schedule { schedule, .. } => schedule.zone_name.clone(),
+            NodeKind::Condition { cases, .. } => format!("{} case(s)", cases.len()),
+            NodeKind::Http(h) => format!("{} {}", h.method.as_str(), h.url),
+            NodeKind::Set { variables, .. } => variables
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            NodeKind::Enqueue(e) => format!("queue {}", e.queue.as_str()),
+            NodeKind::Transfer { destination } => format!("to {destination}"),
+            NodeKind::Voicemail { mailbox } => format!("mailbox {mailbox}"),
+            NodeKind::Record { max_length, .. } => {
+                format!("up to {}", humantime::format_duration(*max_length))
+            }
+            NodeKind::Hangup { cause } => cause.clone(),
+            NodeKind::Goto { flow } => format!("flow {}", flow.as_str()),
+        }
+    }
+}
+
 /// What a caller hears or is asked: a file, a tone, or a value spoken by the switch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Media {
@@ -316,6 +349,15 @@ impl fmt::Display for Test {
 pub enum HttpMethod {
     Get,
     Post,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

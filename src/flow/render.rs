@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write;
 
-use super::model::{Flow, Media, Node, NodeId, NodeKind, Target};
+use super::model::{Flow, Node, NodeId, NodeKind, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -38,43 +38,6 @@ pub fn render(flow: &Flow, format: Format) -> String {
         Format::Dot => dot(flow),
         Format::Mermaid => mermaid(flow),
         Format::Svg => svg(flow),
-    }
-}
-
-/// What a node does, in a few words (its prompt, queue, URL, ...).
-fn summary(node: &Node) -> String {
-    let media = |m: &Media| match m {
-        Media::File(f) => f.clone(),
-        Media::Tone(t) => format!("tone {t}"),
-        Media::Say { text, what, .. } => format!("say {} {text}", what.as_str()),
-    };
-    match &node.kind {
-        NodeKind::Play { media: m, .. } => media(m),
-        NodeKind::Menu(menu) => media(&menu.prompt),
-        NodeKind::Collect(c) => format!("{} → {}", media(&c.prompt), c.variable),
-        NodeKind::Schedule { schedule, .. } => schedule.zone_name.clone(),
-        NodeKind::Condition { .. } => String::new(),
-        NodeKind::Http(h) => format!(
-            "{} {}",
-            match h.method {
-                super::model::HttpMethod::Get => "GET",
-                super::model::HttpMethod::Post => "POST",
-            },
-            h.url
-        ),
-        NodeKind::Set { variables, .. } => variables
-            .iter()
-            .map(|(k, v)| format!("{k} = {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        NodeKind::Enqueue(e) => format!("queue {}", e.queue.as_str()),
-        NodeKind::Transfer { destination } => format!("to {destination}"),
-        NodeKind::Voicemail { mailbox } => format!("mailbox {mailbox}"),
-        NodeKind::Record { max_length, .. } => {
-            format!("up to {}", humantime::format_duration(*max_length))
-        }
-        NodeKind::Hangup { cause } => cause.clone(),
-        NodeKind::Goto { flow } => format!("flow {}", flow.as_str()),
     }
 }
 
@@ -131,7 +94,7 @@ fn dot(flow: &Flow) -> String {
             "  \"{}\" [shape={shape}, label=\"{}\\n{}\"];",
             dot_escape(node.id.as_str()),
             dot_escape(&title(node)),
-            dot_escape(&summary(node))
+            dot_escape(&node.summary())
         );
     }
     let mut external = Vec::new();
@@ -185,7 +148,7 @@ fn mermaid(flow: &Flow) -> String {
         let text = format!(
             "{}<br/>{}",
             mermaid_text(&title(node)),
-            mermaid_text(&summary(node))
+            mermaid_text(&node.summary())
         );
         let id = mermaid_id(node.id.as_str());
         let _ = match node.kind {
@@ -316,7 +279,7 @@ fn svg(flow: &Flow) -> String {
     }
     for (id, &(x, y)) in &place {
         let (title_text, detail, fill) = match flow.node(&NodeId((*id).to_owned())) {
-            Some(node) => (title(node), summary(node), fill_of(&node.kind)),
+            Some(node) => (title(node), node.summary(), fill_of(&node.kind)),
             None => (id.replacen("flow:", "→ flow ", 1), String::new(), "#eeeeee"),
         };
         let _ = writeln!(
