@@ -198,6 +198,15 @@ impl SimHandle {
         self.shared.peek(|core| core.played())
     }
 
+    /// What one channel heard, in order: the paths of [`SimHandle::played`] on `uuid`.
+    pub fn played_on(&self, uuid: &str) -> Vec<String> {
+        self.played()
+            .into_iter()
+            .filter(|(channel, _)| channel == uuid)
+            .map(|(_, path)| path)
+            .collect()
+    }
+
     /// Whether the phone is registered; `None` for an unknown user.
     pub fn phone_registered(&self, user: &str) -> Option<bool> {
         self.shared.peek(|core| core.phone_registered(user))

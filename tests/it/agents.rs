@@ -342,10 +342,7 @@ async fn an_agent_whose_phone_is_not_registered_when_the_controller_connects_is_
 /// Waits until the feature call `channel` has played `prompt` (after its tone).
 async fn heard(app: &TestApp, channel: &str, prompt: &str) {
     eventually(&format!("{channel} heard {prompt}"), || async {
-        app.sim
-            .played()
-            .iter()
-            .any(|(uuid, path)| uuid == channel && path == prompt)
+        app.sim.played_on(channel).iter().any(|path| path == prompt)
     })
     .await;
 }

@@ -218,13 +218,7 @@ async fn an_invalid_key_then_a_valid_one_routes_by_the_valid_one() {
         session["steps"][0]["digits"], "71",
         "every key pressed at the menu"
     );
-    let heard: Vec<String> = app
-        .sim
-        .played()
-        .into_iter()
-        .filter(|(channel, _)| *channel == uuid)
-        .map(|(_, path)| path)
-        .collect();
+    let heard = app.sim.played_on(&uuid);
     assert_eq!(
         heard,
         [
@@ -504,7 +498,7 @@ async fn a_caller_hanging_up_in_a_menu_abandons_there() {
     let sim = app.sim.clone();
     eventually("the caller heard the menu prompt", || {
         let (sim, uuid) = (sim.clone(), uuid.clone());
-        async move { sim.played().iter().any(|(channel, _)| *channel == uuid) }
+        async move { !sim.played_on(&uuid).is_empty() }
     })
     .await;
     assert!(app.sim.hangup(&uuid, "NORMAL_CLEARING"));
@@ -601,13 +595,7 @@ async fn keys_typed_during_a_play_node_are_taken_by_the_next_menu() {
         ],
         "{session}"
     );
-    let heard: Vec<String> = app
-        .sim
-        .played()
-        .into_iter()
-        .filter(|(channel, _)| *channel == uuid)
-        .map(|(_, path)| path)
-        .collect();
+    let heard = app.sim.played_on(&uuid);
     assert_eq!(
         heard,
         ["silence_stream://600"],
@@ -760,7 +748,7 @@ async fn a_caller_in_a_menu_goes_on_after_the_switch_link_drops() {
     let sim = app.sim.clone();
     eventually("the caller heard the menu prompt", || {
         let (sim, uuid) = (sim.clone(), uuid.clone());
-        async move { sim.played().iter().any(|(channel, _)| *channel == uuid) }
+        async move { !sim.played_on(&uuid).is_empty() }
     })
     .await;
     app.sim.drop_connections().await;
@@ -772,13 +760,7 @@ async fn a_caller_in_a_menu_goes_on_after_the_switch_link_drops() {
     .await;
     eventually("the prompt is played again", || {
         let (sim, uuid) = (sim.clone(), uuid.clone());
-        async move {
-            sim.played()
-                .iter()
-                .filter(|(channel, _)| *channel == uuid)
-                .count()
-                >= 2
-        }
+        async move { sim.played_on(&uuid).len() >= 2 }
     })
     .await;
     assert!(app.sim.send_dtmf(&uuid, "2"));
@@ -818,7 +800,7 @@ async fn a_caller_keeps_the_flow_it_started_with_across_a_reload() {
     let sim = app.sim.clone();
     eventually("the caller heard the menu prompt", || {
         let (sim, uuid) = (sim.clone(), uuid.clone());
-        async move { sim.played().iter().any(|(channel, _)| *channel == uuid) }
+        async move { !sim.played_on(&uuid).is_empty() }
     })
     .await;
     std::fs::write(
@@ -934,7 +916,7 @@ kind = "hangup"
     assert_eq!(received.load(Ordering::SeqCst), 1);
     assert_eq!(session["variables"]["account"], "987", "{session}");
     assert!(
-        !app.sim.played().iter().any(|(channel, _)| *channel == uuid),
+        app.sim.played_on(&uuid).is_empty(),
         "the collect skipped its prompt"
     );
     assert_eq!(
