@@ -14,6 +14,7 @@ mod values;
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
 pub(crate) use error::{line_of, Source};
+pub(crate) use provisioning::is_language;
 pub use provisioning::{
     check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,
     ProvisionedPauseReason, ProvisionedQueue, Provisioning, RefusedEntry, DEFAULT_HOLD_MUSIC,

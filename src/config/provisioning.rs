@@ -577,7 +577,7 @@ fn announcements(
 
 /// A language for FreeSWITCH's `say`: 2 to 8 ASCII letters or `_`, starting and ending with a
 /// letter (`en`, `de`, `pt_BR`).
-fn is_language(s: &str) -> bool {
+pub(crate) fn is_language(s: &str) -> bool {
     (2..=8).contains(&s.len())
         && s.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
         && !s.starts_with('_')

@@ -452,16 +452,12 @@ impl NodeReader<'_> {
                             })?;
                         let language = match raw.language {
                             Some(l) => {
-                                let ok = (2..=8).contains(&l.get_ref().len())
-                                    && l.get_ref()
-                                        .chars()
-                                        .all(|c| c.is_ascii_alphabetic() || c == '-');
-                                if !ok {
+                                if !crate::config::is_language(l.get_ref()) {
                                     return Err(self.error(
                                         l.span(),
                                         "language",
                                         format!(
-                                            "{:?} is not a language like \"en\" or \"de\"",
+                                            "{:?} is not a language: use 2 to 8 letters or _, such as en, de or pt_BR",
                                             l.get_ref()
                                         ),
                                     ));

@@ -301,3 +301,15 @@ fn the_svg_drawing_has_a_box_per_node_and_an_arrow_per_branch() {
     );
     assert!(!svg.contains("&caller"), "no raw ampersand");
 }
+
+#[test]
+fn a_say_language_must_be_one_the_switch_command_accepts() {
+    let say = |language: &str| {
+        format!(
+            "start = \"s\"\n[node.s]\nkind = \"play\"\nsay = \"12.50\"\nsay_as = \"money\"\nlanguage = \"{language}\"\nnext = \"bye\"\n[node.bye]\nkind = \"hangup\"\n"
+        )
+    };
+    assert_eq!(error(&[("say", &say("pt_BR"))]), "accepted");
+    expect![[r#"flows/say.toml:6: node.s.language: "pt-BR" is not a language: use 2 to 8 letters or _, such as en, de or pt_BR"#]]
+        .assert_eq(&error(&[("say", &say("pt-BR"))]));
+}
