@@ -616,17 +616,10 @@ impl Engine {
                 None
             }
             NodeKind::Transfer { destination } => {
+                // The same `number[@context]` rules as an overflow to an extension.
                 let text = destination.render(&s.variables, str::to_owned);
-                let (number, context) = match text.split_once('@') {
-                    Some((number, context)) => (number.to_owned(), context.to_owned()),
-                    None => (text.clone(), Destination::DEFAULT_CONTEXT.to_owned()),
-                };
-                let checked = Destination::Extension { number, context };
-                match checked.check() {
-                    Ok(()) => {
-                        let Destination::Extension { number, context } = checked else {
-                            return None;
-                        };
+                match format!("extension:{text}").parse::<Destination>() {
+                    Ok(Destination::Extension { number, context }) => {
                         self.step(now, s, "transferred", effects);
                         self.stop_media(s, effects);
                         effects.push(Effect::switch(
@@ -640,27 +633,15 @@ impl Engine {
                         ));
                         self.end(now, s, FlowOutcome::Transferred, effects);
                     }
-                    Err(_) => self.fail(now, s, &format!("cannot transfer to {text:?}"), effects),
+                    _ => self.fail(now, s, &format!("cannot transfer to {text:?}"), effects),
                 }
                 None
             }
             NodeKind::Voicemail { mailbox } => {
+                // The same `mailbox@domain` rules as an overflow to voicemail.
                 let text = mailbox.render(&s.variables, str::to_owned);
-                let checked =
-                    text.split_once('@')
-                        .map(|(mailbox, domain)| Destination::Voicemail {
-                            domain: domain.to_owned(),
-                            mailbox: mailbox.to_owned(),
-                        });
-                match checked {
-                    Some(Destination::Voicemail { domain, mailbox })
-                        if (Destination::Voicemail {
-                            domain: domain.clone(),
-                            mailbox: mailbox.clone(),
-                        })
-                        .check()
-                        .is_ok() =>
-                    {
+                match format!("voicemail:{text}").parse::<Destination>() {
+                    Ok(Destination::Voicemail { domain, mailbox }) => {
                         self.step(now, s, "voicemail", effects);
                         self.stop_media(s, effects);
                         effects.push(Effect::switch(
