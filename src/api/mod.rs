@@ -361,9 +361,20 @@ async fn call(State(state): State<ApiState>, Path(id): Path<String>) -> Result<R
             .map_err(|e| Problem::internal(&e))?,
         None => Vec::new(),
     };
+    let survey = match call {
+        Some(_) => state
+            .store
+            .call_survey(id)
+            .await
+            .map_err(|e| Problem::internal(&e))?,
+        None => None,
+    };
     let mut body = json!({ "call": call, "queue_events": events });
     if let Some(flow) = flow {
         body["flow"] = json!(flow);
+    }
+    if let Some(survey) = survey {
+        body["survey"] = json!(survey);
     }
     Ok(Json(body).into_response())
 }

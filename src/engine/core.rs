@@ -124,6 +124,8 @@ pub struct Engine {
     pub(super) flows: Arc<FlowSet>,
     /// Callers inside a flow, by channel: not calls yet, untouched by queue logic.
     pub(super) flow_sessions: HashMap<ChannelUuid, super::ivr::FlowSession>,
+    /// Callers whose agent hung up, waiting to be parked for their survey.
+    pub(super) pending_surveys: HashMap<ChannelUuid, super::ivr::PendingSurvey>,
     /// Which caller waits for each HTTP request of a flow.
     pub(super) http_waits: HashMap<HttpRequestId, ChannelUuid>,
     pub(super) http_seq: u64,
@@ -155,6 +157,7 @@ impl Engine {
             calls_elsewhere: HashMap::new(),
             flows: Arc::new(FlowSet::default()),
             flow_sessions: HashMap::new(),
+            pending_surveys: HashMap::new(),
             http_waits: HashMap::new(),
             http_seq: 0,
             rng: SplitMix64::new(seed),
@@ -307,6 +310,7 @@ impl Engine {
                 self.flow_caller_gone(now, &channel, &mut effects)
             }
             Input::ChannelHungUp { channel, cause, .. } => {
+                self.pending_surveys.remove(&channel);
                 self.call_elsewhere_ended(now, &channel, &mut effects);
                 self.channel_hung_up(now, &channel, &cause, &mut effects)
             }
@@ -562,6 +566,10 @@ impl Engine {
     }
 
     fn call_parked(&mut self, now: Timestamp, parked: ParkedCall, effects: &mut Vec<Effect>) {
+        if self.pending_surveys.contains_key(&parked.channel) {
+            self.start_survey(now, &parked.channel, effects);
+            return;
+        }
         if self.legs.contains_key(&parked.channel) || self.in_flow(&parked.channel) {
             return;
         }
@@ -674,6 +682,7 @@ impl Engine {
             on_hold: false,
             callback: None,
             variables,
+            survey: None,
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
@@ -1510,8 +1519,10 @@ impl Engine {
                 let Some(call) = self.remove_call(call_id) else {
                     return;
                 };
-                // The switch hangs the caller up by itself; its hangup event finds nothing.
+                // The switch hangs the caller up by itself (its hangup event finds nothing),
+                // or parks it for its survey.
                 self.complete(now, &call, agent_id, answered_at, "agent", cause, effects);
+                self.survey_after_agent(&call, agent_id, effects);
             }
             CallState::CallingBack {
                 agent_leg,
@@ -2262,6 +2273,7 @@ impl Engine {
             channels.iter().map(|c| (c.channel.clone(), c)).collect();
         let marks = self.resync_marks.remove(switch);
         self.flow_resync(now, switch, &present, marks.as_ref(), effects);
+        self.pending_surveys_resync(now, switch, &present, effects);
         let legs_before: HashSet<ChannelUuid> = match marks {
             Some(marked) => marked
                 .into_iter()
@@ -2508,6 +2520,7 @@ impl Engine {
             on_hold: snap.answered,
             callback: None,
             variables: Vec::new(),
+            survey: None,
         });
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(

@@ -290,6 +290,11 @@ pub enum SwitchCommand {
         caller: ChannelUuid,
         agent_leg: ChannelUuid,
     },
+    /// When the agent hangs up, park the caller rather than hang it up
+    /// (`uuid_setvar <uuid> park_after_bridge true`): it has a survey to answer.
+    ParkAfterBridge {
+        channel: ChannelUuid,
+    },
     Kill {
         channel: ChannelUuid,
         cause: HangupCause,

@@ -12,7 +12,10 @@
 //! - keys pressed while nothing listens (a `play` node, an `http` request) are typed ahead for
 //!   the next menu or collect if it takes keys during its prompt (barge-in), which then skips
 //!   its prompt; a menu without barge-in drops them;
-//! - every node visited writes a `FlowStep`; leaving the flows writes `FlowEnded`.
+//! - every node visited writes a `FlowStep`; leaving the flows writes `FlowEnded`;
+//! - a caller enqueued with a `survey` is bridged with `park_after_bridge`: when the agent
+//!   hangs up the switch parks it again, and that park starts the survey under the call's id
+//!   (`SurveyStarted` … `SurveyEnded` with the answers).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,7 +24,8 @@ use std::time::Duration;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::core::Engine;
-use super::ids::{CallId, ChannelUuid, FlowId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, SwitchName};
+use super::model::Call;
 use super::io::{
     ChannelSnapshot, Effect, FlowCall, HangupCause, HttpOutcome, HttpRequest, HttpRequestId,
     ParkedCall, SayKind, SwitchCommand, Timer,
@@ -92,6 +96,23 @@ pub(super) struct FlowSession {
     /// Bumped whenever the session waits for something new: a timer of an older wait is stale.
     epoch: u64,
     ended: bool,
+    /// Set for a post-call survey: the variables as they were when it began, so its answers
+    /// are what it set or changed.
+    survey: Option<HashMap<String, String>>,
+}
+
+/// A caller whose agent hung up, on its way to its survey: the switch parks it again, and
+/// that park starts the survey.
+#[derive(Debug)]
+pub(super) struct PendingSurvey {
+    call: CallId,
+    flow: FlowId,
+    agent: AgentId,
+    switch: SwitchName,
+    caller_number: String,
+    caller_name: String,
+    destination: String,
+    variables: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +179,10 @@ impl Engine {
 
     /// Our dialplan parked a caller for a flow: answer, then run the flow's start node.
     pub(super) fn flow_call(&mut self, now: Timestamp, call: FlowCall, effects: &mut Vec<Effect>) {
+        if self.pending_surveys.contains_key(&call.channel) {
+            self.start_survey(now, &call.channel, effects);
+            return;
+        }
         if self.legs.contains_key(&call.channel) || self.in_flow(&call.channel) {
             return;
         }
@@ -223,10 +248,152 @@ impl Engine {
             retry_invalid: false,
             epoch: 0,
             ended: false,
+            survey: None,
         };
         self.go(now, &mut session, Target::Node(flow.start.clone()), effects);
         if !session.ended {
             self.flow_sessions.insert(call.channel, session);
+        }
+    }
+
+    /// The agent hung up on a caller enqueued with a survey: it waits for the switch to park
+    /// it again (`park_after_bridge`). If its survey flow is gone (a reload removed it), the
+    /// caller is hung up, as it would have been without one.
+    pub(super) fn survey_after_agent(
+        &mut self,
+        call: &Call,
+        agent: &AgentId,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(flow) = call.survey.clone() else {
+            return;
+        };
+        if self.flows.get(&flow).is_none() {
+            effects.push(Effect::switch(
+                &call.switch,
+                &call.caller,
+                SwitchCommand::Hangup {
+                    channel: call.caller.clone(),
+                    cause: "NORMAL_CLEARING".to_owned(),
+                },
+            ));
+            return;
+        }
+        self.pending_surveys.insert(
+            call.caller.clone(),
+            PendingSurvey {
+                call: call.id,
+                flow,
+                agent: agent.clone(),
+                switch: call.switch.clone(),
+                caller_number: call.caller_number.clone(),
+                caller_name: call.caller_name.clone(),
+                destination: call.destination.clone(),
+                variables: call.variables.clone(),
+            },
+        );
+    }
+
+    /// The switch parked a caller after its agent hung up: its survey begins, with what the
+    /// caller entered before the queue and who the agent was.
+    pub(super) fn start_survey(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelUuid,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(pending) = self.pending_surveys.remove(channel) else {
+            return;
+        };
+        let flows = Arc::clone(&self.flows);
+        let Some(start) = flows.get(&pending.flow).map(|f| f.start.clone()) else {
+            effects.push(Effect::switch(
+                &pending.switch,
+                channel,
+                SwitchCommand::Hangup {
+                    channel: channel.clone(),
+                    cause: "NORMAL_CLEARING".to_owned(),
+                },
+            ));
+            return;
+        };
+        let agent_name = self
+            .agents
+            .get(&pending.agent)
+            .map(|a| a.settings.name.clone())
+            .unwrap_or_default();
+        let mut variables: HashMap<String, String> = pending.variables.into_iter().collect();
+        for (name, value) in [
+            ("caller_number", &pending.caller_number),
+            ("caller_name", &pending.caller_name),
+            ("destination_number", &pending.destination),
+            ("call_id", &pending.call.to_string()),
+            ("agent_id", &pending.agent.to_string()),
+            ("agent_name", &agent_name),
+        ] {
+            variables.insert(name.to_owned(), capped(value));
+        }
+        effects.push(Effect::Persist(Record::SurveyStarted {
+            call: pending.call,
+            flow: pending.flow.clone(),
+            agent: pending.agent,
+            at: now,
+        }));
+        let mut session = FlowSession {
+            call: pending.call,
+            switch: pending.switch,
+            channel: channel.clone(),
+            caller_number: pending.caller_number,
+            caller_name: pending.caller_name,
+            destination: pending.destination,
+            flows,
+            flow: pending.flow,
+            node: start.clone(),
+            survey: Some(variables.clone()),
+            variables,
+            secrets: HashSet::new(),
+            phase: Phase::Listening,
+            attempts: 0,
+            keys: String::new(),
+            entry: String::new(),
+            typed_ahead: String::new(),
+            media_pending: 0,
+            retry_invalid: false,
+            epoch: 0,
+            ended: false,
+        };
+        self.go(now, &mut session, Target::Node(start), effects);
+        if !session.ended {
+            self.flow_sessions.insert(channel.clone(), session);
+        }
+    }
+
+    /// After a reconnect: a caller on its way to a survey that the switch no longer has is
+    /// forgotten; one already parked (its park event lost with the link) starts it now.
+    pub(super) fn pending_surveys_resync(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let mut channels: Vec<ChannelUuid> = self
+            .pending_surveys
+            .iter()
+            .filter(|(_, p)| &p.switch == switch)
+            .map(|(c, _)| c.clone())
+            .collect();
+        channels.sort();
+        for channel in channels {
+            match present.get(&channel) {
+                None => {
+                    self.pending_surveys.remove(&channel);
+                }
+                Some(snap) if snap.bridged_to.is_none() => {
+                    self.start_survey(now, &channel, effects)
+                }
+                Some(_) => {}
+            }
         }
     }
 
@@ -572,6 +739,10 @@ impl Engine {
                 self.step(now, s, "goto", effects);
                 Some(Target::Flow(flow.clone()))
             }
+            NodeKind::Enqueue(_) if s.survey.is_some() => {
+                self.fail(now, s, "a survey cannot enqueue", effects);
+                None
+            }
             NodeKind::Enqueue(enqueue) => {
                 let mut notes = Vec::new();
                 let priority = match &enqueue.priority {
@@ -613,6 +784,9 @@ impl Engine {
                 };
                 let variables = public_variables(s);
                 self.admit_call(now, Some(s.call), parked, variables, false, effects);
+                if let Some(call) = self.calls.get_mut(&s.call) {
+                    call.survey = enqueue.survey.clone();
+                }
                 None
             }
             NodeKind::Transfer { destination } => {
@@ -1014,6 +1188,7 @@ impl Engine {
             kind: node.map_or("unknown", |n| n.kind.name()).to_owned(),
             digits,
             outcome: outcome.to_owned(),
+            survey: s.survey.is_some(),
             at: now,
         }));
     }
@@ -1054,12 +1229,24 @@ impl Engine {
             self.http_waits.remove(&request);
         }
         s.ended = true;
-        effects.push(Effect::Persist(Record::FlowEnded {
-            call: s.call,
-            outcome,
-            variables: public_variables(s),
-            at: now,
-        }));
+        let record = match &s.survey {
+            Some(before) => Record::SurveyEnded {
+                call: s.call,
+                outcome,
+                answers: public_variables(s)
+                    .into_iter()
+                    .filter(|(name, value)| before.get(name) != Some(value))
+                    .collect(),
+                at: now,
+            },
+            None => Record::FlowEnded {
+                call: s.call,
+                outcome,
+                variables: public_variables(s),
+                at: now,
+            },
+        };
+        effects.push(Effect::Persist(record));
     }
 }
 

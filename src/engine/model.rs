@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, SwitchName};
 use super::record::AgentStatus;
 use super::routing::{Membership, QueueRouting, SkillLevel};
 use super::time::Timestamp;
@@ -298,6 +298,8 @@ pub struct Call {
     pub callback: Option<Callback>,
     /// What the caller entered and the CRM returned in a flow, for the agent's leg.
     pub variables: Vec<(String, String)>,
+    /// The flow the caller goes to when the agent hangs up (the enqueue node's `survey`).
+    pub survey: Option<FlowId>,
 }
 
 impl Call {

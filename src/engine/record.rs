@@ -284,6 +284,25 @@ pub enum Record {
         /// Keys pressed at this node (empty for none). Never a PIN: see the node's `secret`.
         digits: String,
         outcome: String,
+        /// A step of the post-call survey, not of the IVR before the queue.
+        survey: bool,
+        at: Timestamp,
+    },
+    /// The agent hung up and the caller went on to the survey flow of the queue it was
+    /// enqueued from: the answers are kept with the call.
+    SurveyStarted {
+        call: CallId,
+        flow: FlowId,
+        /// Who the survey is about.
+        agent: AgentId,
+        at: Timestamp,
+    },
+    /// The survey is over (the caller hung up, or the flow hung up or sent it on). `answers`
+    /// are the variables the survey set or changed.
+    SurveyEnded {
+        call: CallId,
+        outcome: FlowOutcome,
+        answers: Vec<(String, String)>,
         at: Timestamp,
     },
     /// The caller left the flows: into a queue, to an extension, voicemail, a hangup, or by

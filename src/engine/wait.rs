@@ -646,6 +646,7 @@ impl Engine {
                 not_before: None,
             }),
             variables: Vec::new(),
+            survey: None,
         });
         // The caller channel is long gone: it must not be taken for the call's.
         self.legs.remove(&pending.channel);

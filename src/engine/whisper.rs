@@ -157,6 +157,7 @@ impl Engine {
             return;
         };
         let on_hold = std::mem::replace(&mut call.on_hold, false);
+        let survey = call.survey.is_some();
         let (switch, caller, queue) =
             (call.switch.clone(), call.caller.clone(), call.queue.clone());
         let entered_at = call.wait_key.entered_at;
@@ -165,6 +166,16 @@ impl Engine {
                 &switch,
                 &caller,
                 SwitchCommand::Break {
+                    channel: caller.clone(),
+                },
+            ));
+        }
+        // The switch hangs the caller up when the agent does, unless it has a survey to go to.
+        if survey {
+            effects.push(Effect::switch(
+                &switch,
+                &caller,
+                SwitchCommand::ParkAfterBridge {
                     channel: caller.clone(),
                 },
             ));

@@ -212,6 +212,9 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         SwitchCommand::Bridge { caller, agent_leg } => {
             Wire::Api(format!("uuid_bridge {caller} {agent_leg}"))
         }
+        SwitchCommand::ParkAfterBridge { channel } => {
+            Wire::Api(format!("uuid_setvar {channel} park_after_bridge true"))
+        }
         SwitchCommand::Kill { channel, cause } => {
             Wire::Api(format!("uuid_kill {channel} {}", cause.as_str()))
         }

@@ -124,7 +124,52 @@ impl FlowSet {
             set.check_reachable(flow)?;
         }
         set.check_loops()?;
+        set.check_surveys()?;
         Ok(set)
+    }
+
+    /// A survey runs after the call: it may not send the caller back into a queue, in its own
+    /// flow or in one it goes to.
+    fn check_surveys(&self) -> Result<(), ConfigError> {
+        for owner in self.flows.values() {
+            for node in owner.nodes.values() {
+                let NodeKind::Enqueue(Enqueue {
+                    survey: Some(survey),
+                    ..
+                }) = &node.kind
+                else {
+                    continue;
+                };
+                let mut seen = HashSet::new();
+                let mut todo = vec![survey];
+                while let Some(id) = todo.pop() {
+                    let Some(flow) = self.flows.get(id).filter(|_| seen.insert(id)) else {
+                        continue;
+                    };
+                    for inner in flow.nodes.values() {
+                        match &inner.kind {
+                            NodeKind::Goto { flow } => todo.push(flow),
+                            NodeKind::Enqueue(_) => {
+                                return Err(at(
+                                    flow,
+                                    Some(inner),
+                                    "kind",
+                                    format!(
+                                        "a survey cannot enqueue: flow {:?} is the survey of \
+                                         node {:?} in {}",
+                                        survey.as_str(),
+                                        node.id.as_str(),
+                                        owner.file.display()
+                                    ),
+                                ))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every `enqueue` must name a provisioned queue.

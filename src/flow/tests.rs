@@ -179,6 +179,18 @@ fn a_goto_or_survey_to_a_missing_flow_is_refused() {
 }
 
 #[test]
+fn a_survey_that_would_send_the_caller_back_to_a_queue_is_refused() {
+    let main = GREETING.replace(
+        "queue = \"support\"",
+        "queue = \"support\"\nsurvey = \"poll\"",
+    );
+    let poll = "start = \"go\"\n[node.go]\nkind = \"goto\"\nflow = \"again\"\n";
+    let again = "start = \"q\"\n[node.q]\nkind = \"enqueue\"\nqueue = \"support\"\n";
+    expect![[r#"flows/again.toml:2: node.q.kind: a survey cannot enqueue: flow "poll" is the survey of node "queue" in flows/greeting.toml"#]]
+        .assert_eq(&error(&[("greeting", &main), ("poll", poll), ("again", again)]));
+}
+
+#[test]
 fn a_bad_pattern_is_refused_with_the_reason() {
     let collect = r#"
 start = "c"

@@ -896,7 +896,10 @@ impl Core {
             return;
         };
         self.chan_event(uuid, "CHANNEL_UNPARK", &[], &[]);
-        self.complete_app(uuid, &app, None);
+        // Parked by the core after a bridge: no application to complete.
+        if !app.uuid.is_empty() {
+            self.complete_app(uuid, &app, None);
+        }
     }
 
     // ---- inbound calls ------------------------------------------------------------
@@ -1513,6 +1516,30 @@ impl Core {
                 self.p_destroy(&peer);
                 self.p_complete(uuid);
                 self.p_destroy(uuid);
+            }
+            Some(a)
+                if self
+                    .channels
+                    .get(&a)
+                    .and_then(|c| c.var("park_after_bridge"))
+                    .is_some_and(is_true) =>
+            {
+                // `park_after_bridge` on A: the bridge ends and A is parked again
+                // (switch_ivr_park_session), its park event fired by the core, not by an app.
+                self.p_hangup(uuid, cause, initiator, status);
+                self.p_state_hangup(uuid);
+                self.p_complete(uuid);
+                self.unbridge(&a, uuid);
+                self.p_destroy(uuid);
+                self.set_state(&a, "CS_PARK", 6);
+                self.with_chan(&a, |c| {
+                    c.park = Some(App {
+                        name: "park".to_owned(),
+                        arg: String::new(),
+                        uuid: String::new(),
+                    })
+                });
+                self.chan_event(&a, "CHANNEL_PARK", &[], &[]);
             }
             Some(a) => {
                 // The B leg leaves first; the switch then hangs up A by itself.
@@ -2699,4 +2726,12 @@ impl Shared {
     pub(crate) fn peek<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
         f(&self.lock())
     }
+}
+
+/// FreeSWITCH's `switch_true`: how a channel variable says yes.
+fn is_true(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "yes" | "on" | "enabled" | "active" | "allow" | "1"
+    )
 }

@@ -7,7 +7,8 @@ use sqlx::AnyConnection;
 
 use super::rows::{
     agent_state_row, agent_status, call_row, flow_exit_row, flow_session_row, flow_step_row,
-    queue_event_row, AgentStateRow, CallRow, Columns, FlowExitRow, FlowSessionRow, QueueEventRow,
+    queue_event_row, survey_row, AgentStateRow, CallRow, Columns, FlowExitRow, FlowSessionRow,
+    QueueEventRow, SurveyRow,
 };
 use super::{Store, StoreError};
 use crate::engine::{AgentId, AgentStatus, CallId, FlowId, Record, Timestamp};
@@ -202,11 +203,12 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             kind,
             digits,
             outcome,
+            survey,
             at,
         } => {
             sqlx::query(
-                "INSERT INTO flow_steps (call_id, flow_id, node, kind, digits, outcome, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO flow_steps (call_id, flow_id, node, kind, digits, outcome, at, \
+                 survey) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(call.to_string())
             .bind(flow.as_str())
@@ -215,8 +217,53 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             .bind(digits.as_str())
             .bind(outcome.as_str())
             .bind(at.as_millis())
+            .bind(i64::from(*survey))
             .execute(&mut *conn)
             .await?;
+        }
+        Record::SurveyStarted {
+            call,
+            flow,
+            agent,
+            at,
+        } => {
+            let done = sqlx::query(
+                "INSERT INTO call_surveys (call_id, flow_id, agent_id, started_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (call_id) DO NOTHING",
+            )
+            .bind(call.to_string())
+            .bind(flow.as_str())
+            .bind(agent.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(%call, "SurveyStarted for a call that had its survey; kept the first");
+            }
+        }
+        Record::SurveyEnded {
+            call,
+            outcome,
+            answers,
+            at,
+        } => {
+            let answers = json_object(answers)?;
+            let done = sqlx::query(
+                "UPDATE call_surveys SET ended_at = $2, outcome = $3, answers = $4 \
+                 WHERE call_id = $1 AND ended_at IS NULL",
+            )
+            .bind(call.to_string())
+            .bind(at.as_millis())
+            .bind(outcome.as_str())
+            .bind(answers)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::UnknownCall {
+                    call: *call,
+                    record: "SurveyEnded",
+                });
+            }
         }
         Record::FlowEnded {
             call,
@@ -224,11 +271,7 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             variables,
             at,
         } => {
-            let variables: BTreeMap<&str, &str> = variables
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let variables = serde_json::to_string(&variables).map_err(StoreError::Encode)?;
+            let variables = json_object(variables)?;
             let done = sqlx::query(
                 "UPDATE flow_sessions SET ended_at = $2, outcome = $3, variables = $4 \
                  WHERE call_id = $1 AND ended_at IS NULL",
@@ -256,6 +299,15 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
         }
     }
     Ok(())
+}
+
+/// Name-value pairs as the JSON object the history keeps (`{"rating":"5"}`).
+fn json_object(pairs: &[(String, String)]) -> Result<String, StoreError> {
+    let object: BTreeMap<&str, &str> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    serde_json::to_string(&object).map_err(StoreError::Encode)
 }
 
 fn limit(n: u32) -> i64 {
@@ -334,13 +386,37 @@ impl Store {
             return Ok(None);
         };
         let steps = sqlx::query(&format!(
-            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 ORDER BY id"
+            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 AND survey = 0 \
+             ORDER BY id"
         ))
         .bind(call.to_string())
         .fetch_all(&self.pool)
         .await?;
         session.steps = steps.iter().map(flow_step_row).collect::<Result<_, _>>()?;
         Ok(Some(session))
+    }
+
+    /// The call's post-call survey, with its steps, if the caller went to one.
+    pub async fn call_survey(&self, call: CallId) -> Result<Option<SurveyRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT call_id, flow_id, agent_id, started_at, ended_at, outcome, answers \
+             FROM call_surveys WHERE call_id = $1",
+        )
+        .bind(call.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(mut survey) = row.as_ref().map(survey_row).transpose()? else {
+            return Ok(None);
+        };
+        let steps = sqlx::query(&format!(
+            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 AND survey = 1 \
+             ORDER BY id"
+        ))
+        .bind(call.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        survey.steps = steps.iter().map(flow_step_row).collect::<Result<_, _>>()?;
+        Ok(Some(survey))
     }
 
     /// Where callers left the IVR in `flow`: for sessions that ended (entered in
@@ -352,14 +428,27 @@ impl Store {
         since: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> Result<Vec<FlowExitRow>, StoreError> {
+        // The IVR before the queue and the survey after it are separate sessions of one call:
+        // each ends at its own last step.
         let rows = sqlx::query(
-            "SELECT s.node, s.kind, f.outcome, COUNT(*) AS sessions \
+            "SELECT node, kind, outcome, CAST(SUM(sessions) AS BIGINT) AS sessions FROM ( \
+             SELECT s.node, s.kind, f.outcome, COUNT(*) AS sessions \
              FROM flow_sessions f JOIN flow_steps s ON s.call_id = f.call_id \
-             WHERE f.ended_at IS NOT NULL AND s.flow_id = $1 \
+             WHERE f.ended_at IS NOT NULL AND s.flow_id = $1 AND s.survey = 0 \
              AND f.entered_at >= $2 AND f.entered_at < $3 \
-             AND s.id = (SELECT MAX(m.id) FROM flow_steps m WHERE m.call_id = f.call_id) \
+             AND s.id = (SELECT MAX(m.id) FROM flow_steps m \
+                         WHERE m.call_id = f.call_id AND m.survey = 0) \
              GROUP BY s.node, s.kind, f.outcome \
-             ORDER BY sessions DESC, s.node, f.outcome",
+             UNION ALL \
+             SELECT s.node, s.kind, v.outcome, COUNT(*) AS sessions \
+             FROM call_surveys v JOIN flow_steps s ON s.call_id = v.call_id \
+             WHERE v.ended_at IS NOT NULL AND s.flow_id = $1 AND s.survey = 1 \
+             AND v.started_at >= $2 AND v.started_at < $3 \
+             AND s.id = (SELECT MAX(m.id) FROM flow_steps m \
+                         WHERE m.call_id = v.call_id AND m.survey = 1) \
+             GROUP BY s.node, s.kind, v.outcome \
+             ) AS exits GROUP BY node, kind, outcome \
+             ORDER BY sessions DESC, node, outcome",
         )
         .bind(flow.as_str())
         .bind(since.map_or(i64::MIN, Timestamp::as_millis))

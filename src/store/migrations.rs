@@ -37,6 +37,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "flows",
         include_str!("../../migrations/sqlite/0005_flows.sql"),
     ),
+    (
+        6,
+        "surveys",
+        include_str!("../../migrations/sqlite/0006_surveys.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -64,6 +69,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         5,
         "flows",
         include_str!("../../migrations/postgres/0005_flows.sql"),
+    ),
+    (
+        6,
+        "surveys",
+        include_str!("../../migrations/postgres/0006_surveys.sql"),
     ),
 ];
 

@@ -148,6 +148,20 @@ pub struct FlowStepRow {
     pub at: Timestamp,
 }
 
+/// A caller's post-call survey: the agent it is about, the answers, the steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SurveyRow {
+    pub call: CallId,
+    pub flow: FlowId,
+    pub agent: AgentId,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub outcome: Option<FlowOutcome>,
+    /// The variables the survey set (`rating`, ...); empty until it ends.
+    pub answers: BTreeMap<String, String>,
+    pub steps: Vec<FlowStepRow>,
+}
+
 /// How many ended sessions had their last step at one node, by how they ended: where callers
 /// leave the IVR (`abandoned`: they hung up there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -353,6 +367,27 @@ pub(super) fn flow_session_row(row: &AnyRow) -> Result<FlowSessionRow, StoreErro
         ended_at: c.opt_int("ended_at")?.map(Timestamp::from_millis),
         outcome: c.opt_parsed("outcome", flow_outcome)?,
         variables,
+        steps: Vec::new(),
+    })
+}
+
+/// A survey without its steps (read separately).
+pub(super) fn survey_row(row: &AnyRow) -> Result<SurveyRow, StoreError> {
+    let c = Columns::new(row, "call_surveys", "call_id");
+    let answers = match c.opt_text("answers")? {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| c.corrupt(format!("answers: {e}")))?
+        }
+        None => BTreeMap::new(),
+    };
+    Ok(SurveyRow {
+        call: c.parsed("call_id", CallId::parse)?,
+        flow: c.parsed("flow_id", |s: &str| FlowId::new(s))?,
+        agent: c.parsed("agent_id", |s: &str| AgentId::new(s))?,
+        started_at: Timestamp::from_millis(c.int("started_at")?),
+        ended_at: c.opt_int("ended_at")?.map(Timestamp::from_millis),
+        outcome: c.opt_parsed("outcome", flow_outcome)?,
+        answers,
         steps: Vec::new(),
     })
 }

@@ -23,12 +23,20 @@ const NUMBER: &str = "7000";
 /// A controller with the `support` queue and agent 1001, serving `flow` (claiming the entry
 /// point `ivr`) from a fresh directory.
 async fn app_serving(flow: &str) -> (TestApp, tempfile::TempDir) {
+    app_serving_with(flow, &[]).await
+}
+
+/// As `app_serving`, with more flows beside it (`(id, text)`, each written as `<id>.toml`).
+async fn app_serving_with(flow: &str, others: &[(&str, &str)]) -> (TestApp, tempfile::TempDir) {
     let flows = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         flows.path().join("ivr.toml"),
         format!("start = \"start\"\nentry_points = [\"ivr\"]\n{flow}"),
     )
     .expect("write flow");
+    for (id, text) in others {
+        std::fs::write(flows.path().join(format!("{id}.toml")), text).expect("write flow");
+    }
     let support = || vec![queue_row("support", QueueRouting::default())];
     let mut app = spawn_setup(Setup {
         queues: support(),
@@ -928,4 +936,114 @@ kind = "hangup"
         ],
         "{session}"
     );
+}
+
+#[tokio::test]
+async fn after_the_agent_hangs_up_the_caller_answers_the_survey_kept_with_the_call() {
+    let (app, _flows) = app_serving_with(
+        r#"
+[node.start]
+kind = "enqueue"
+queue = "support"
+survey = "poll"
+"#,
+        &[(
+            "poll",
+            r#"
+start = "rate"
+
+[node.rate]
+kind = "collect"
+prompt = "silence_stream://100"
+max_digits = 1
+pattern = "^[1-5]$"
+timeout = "5s"
+variable = "rating"
+next = "bye"
+on_failure = "bye"
+
+[node.bye]
+kind = "hangup"
+"#,
+        )],
+    )
+    .await;
+    let uuid = app.sim.place_call(caller());
+    let sim = app.sim.clone();
+    eventually("the caller is bridged to the agent", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.channel(&uuid).is_some_and(|c| c.bridged_to.is_some()) }
+    })
+    .await;
+    let agent_leg = app
+        .sim
+        .channels()
+        .into_iter()
+        .find(|c| c.is_outbound_leg)
+        .expect("the agent's leg");
+    assert!(app.sim.hangup(&agent_leg.uuid, "NORMAL_CLEARING"));
+    // The switch parks the caller (park_after_bridge) instead of hanging it up; the survey
+    // prompt plays on it.
+    eventually("the survey prompt plays to the caller", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move {
+            sim.played_on(&uuid)
+                .iter()
+                .any(|p| p == "silence_stream://100")
+        }
+    })
+    .await;
+    assert!(app.sim.send_dtmf(&uuid, "4"));
+    eventually("the survey hangs the caller up", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.channel(&uuid).is_none() }
+    })
+    .await;
+
+    let call = call_id_of(&app, &uuid).await;
+    let (http, url) = (app.http.clone(), format!("{}/v1/calls/{call}", app.base));
+    eventually("the survey has ended", || {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let Ok(response) = http.get(&url).send().await else {
+                return false;
+            };
+            let body: Value = response.json().await.unwrap_or_default();
+            !body["survey"]["outcome"].is_null()
+        }
+    })
+    .await;
+    let body: Value = app
+        .get(&format!("/v1/calls/{call}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["call"]["outcome"], "completed");
+    let survey = &body["survey"];
+    assert_eq!(survey["flow"], "poll");
+    assert_eq!(survey["agent"], "1001");
+    assert_eq!(survey["outcome"], "hung_up");
+    assert_eq!(survey["answers"], serde_json::json!({ "rating": "4" }));
+    assert_eq!(
+        steps(survey),
+        [step("rate", "collected"), step("bye", "hung up")]
+    );
+    // The IVR before the queue keeps its own steps; each flow's exits report counts its own.
+    assert_eq!(steps(&body["flow"]), [step("start", "enqueued")]);
+    let exits: Value = app
+        .get("/v1/flows/poll/exits")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(exits["exits"][0]["node"], "bye", "{exits}");
+    assert_eq!(exits["exits"][0]["sessions"], 1, "{exits}");
+    let exits: Value = app
+        .get("/v1/flows/ivr/exits")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(exits["exits"][0]["node"], "start", "{exits}");
 }

@@ -257,6 +257,7 @@ fn step(call: CallId, node: &str, kind: &str, outcome: &str, at: i64) -> Record 
         kind: kind.into(),
         digits: String::new(),
         outcome: outcome.into(),
+        survey: false,
         at: Timestamp::from_millis(at),
     }
 }

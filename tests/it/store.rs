@@ -244,6 +244,7 @@ conformance!(
     a_flow_session_reads_back_with_its_steps_and_variables,
     flow_exits_count_where_ended_sessions_left_each_node,
     flow_records_for_an_unknown_session_reject_the_batch,
+    a_survey_reads_back_apart_from_the_ivr_before_the_queue,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1293,6 +1294,7 @@ fn flow_step(call: CallId, flow: &str, node: &str, kind: &str, outcome: &str, at
         kind: kind.to_owned(),
         digits: String::new(),
         outcome: outcome.to_owned(),
+        survey: false,
         at: ts(at),
     }
 }
@@ -1525,4 +1527,74 @@ async fn flow_records_for_an_unknown_session_reject_the_batch(store: Store, _db:
         .await
         .expect("session");
     assert_eq!(session.steps.len(), 1);
+}
+
+async fn a_survey_reads_back_apart_from_the_ivr_before_the_queue(store: Store, _db: &TestDb) {
+    let call = new_call();
+    let survey_step = |node: &str, kind: &str, outcome: &str, at: i64| Record::FlowStep {
+        call,
+        flow: fid("poll"),
+        node: node.to_owned(),
+        kind: kind.to_owned(),
+        digits: String::new(),
+        outcome: outcome.to_owned(),
+        survey: true,
+        at: ts(at),
+    };
+    ok(
+        "write",
+        store
+            .write(&[
+                flow_entered(call, &new_channel(), "main", 0),
+                flow_step(call, "main", "queue", "enqueue", "enqueued", 10),
+                flow_ended(call, FlowOutcome::Enqueued, 10),
+                Record::SurveyStarted {
+                    call,
+                    flow: fid("poll"),
+                    agent: AgentId::new("1001").expect("agent"),
+                    at: ts(60_000),
+                },
+                survey_step("rate", "collect", "collected", 63_000),
+                survey_step("bye", "hangup", "hung up", 63_010),
+                Record::SurveyEnded {
+                    call,
+                    outcome: FlowOutcome::HungUp,
+                    answers: vec![("rating".to_owned(), "4".to_owned())],
+                    at: ts(63_010),
+                },
+            ])
+            .await,
+    )
+    .await;
+    let survey = ok("survey", store.call_survey(call).await)
+        .await
+        .expect("survey");
+    assert_eq!(survey.flow, fid("poll"));
+    assert_eq!(survey.agent.as_str(), "1001");
+    assert_eq!(survey.outcome, Some(FlowOutcome::HungUp));
+    assert_eq!(survey.ended_at, Some(ts(63_010)));
+    assert_eq!(survey.answers.get("rating").map(String::as_str), Some("4"));
+    let nodes: Vec<&str> = survey.steps.iter().map(|s| s.node.as_str()).collect();
+    assert_eq!(nodes, ["rate", "bye"]);
+    let ivr = ok("session", store.flow_session(call).await)
+        .await
+        .expect("session");
+    assert_eq!(ivr.steps.len(), 1, "the IVR's steps only");
+
+    // Each flow's exits end at its own last step.
+    let main = ok("exits", store.flow_exits(&fid("main"), None, None).await).await;
+    assert_eq!(
+        main.iter()
+            .map(|e| (e.node.as_str(), e.sessions))
+            .collect::<Vec<_>>(),
+        [("queue", 1)]
+    );
+    let poll = ok("exits", store.flow_exits(&fid("poll"), None, None).await).await;
+    assert_eq!(
+        poll.iter()
+            .map(|e| (e.node.as_str(), e.outcome, e.sessions))
+            .collect::<Vec<_>>(),
+        [("bye", FlowOutcome::HungUp, 1)]
+    );
+    assert_eq!(ok("none", store.call_survey(new_call()).await).await, None);
 }

@@ -1087,3 +1087,193 @@ fn an_unknown_entry_point_is_refused() {
           kill chan1 NO_ROUTE_DESTINATION
     "#]]);
 }
+
+const SURVEYED: &str = r#"
+start = "queue"
+entry_points = ["5000"]
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+survey = "poll"
+"#;
+
+const POLL: &str = r#"
+start = "rate"
+
+[node.rate]
+kind = "collect"
+prompt = "survey/rate.wav"
+max_digits = 1
+pattern = "^[1-5]$"
+variable = "rating"
+next = "thanks"
+on_failure = "bye"
+
+[node.thanks]
+kind = "play"
+file = "survey/thanks.wav"
+next = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
+
+#[test]
+fn when_the_agent_hangs_up_the_caller_is_parked_for_the_survey_and_its_answers_kept() {
+    let mut b = ivr(&[("main", SURVEYED), ("poll", POLL)]);
+    b.available(0, "1001");
+    b.flow_call(100, 1, "5000");
+    b.answer(1_000, "1001");
+    b.agent_hangs_up(60_000, "1001", "NORMAL_CLEARING");
+    assert!(!b.in_flow(1), "the survey waits for the switch to park the caller");
+    // park_after_bridge: the switch parks the caller again, with its switchboard_flow.
+    b.flow_call(60_010, 1, "5000");
+    assert!(b.in_flow(1));
+    b.done(63_000, 1, "playback");
+    b.press(63_500, 1, "4");
+    b.done(65_000, 1, "playback");
+    assert!(!b.in_flow(1));
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for flow 5000
+          answer chan1
+          store flow entered main via 5000 from +4930 123
+          store flow step queue (enqueue) keys="" -> enqueued
+          store flow ended enqueued []
+          store call entered support from +4930 123
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          hold chan1 local_stream://moh
+        @1000 1001 answered
+          break chan1
+          park chan1 after bridge
+          bridge chan1 id1
+          store call answered by 1001 after 900ms
+          store queue connect 1001 wait_ms=900
+          store agent 1001 offered -> on_call
+        @60000 id1 hung up NORMAL_CLEARING
+          store queue complete 1001 by=agent talk_ms=59000
+          store call ended completed NORMAL_CLEARING talk=Some(59000)
+          store agent 1001 on_call -> available
+        @60010 chan1 parked for flow 5000
+          store survey poll about 1001
+          play chan1 survey/rate.wav
+        @63000 chan1 playback done: _none_
+          timer 68000ms flow waits on chan1
+        @63500 chan1 pressed 4
+          store flow step rate (collect) keys="4" -> collected
+          play chan1 survey/thanks.wav
+        @65000 chan1 playback done: _none_
+          store flow step thanks (play) keys="" -> next
+          store flow step bye (hangup) keys="" -> hung up
+          hangup chan1 NORMAL_CLEARING
+          store survey ended hung_up [("rating", "4")]
+    "#]]);
+}
+
+#[test]
+fn no_survey_for_a_caller_who_hangs_up_first_or_whose_survey_flow_was_removed() {
+    let mut b = ivr(&[("main", SURVEYED), ("poll", POLL)]);
+    b.available(0, "1001");
+    b.flow_call(100, 1, "5000");
+    b.answer(1_000, "1001");
+    // The caller hangs up first: the switch hangs up the agent, nobody is parked.
+    b.hangup(30_000, chan(1), "NORMAL_CLEARING");
+    // The agent hangs up, but the caller hangs up before the switch parks it.
+    b.advance(40_000);
+    b.flow_call(40_100, 2, "5000");
+    b.answer(41_000, "1001");
+    b.agent_hangs_up(50_000, "1001", "NORMAL_CLEARING");
+    b.hangup(50_005, chan(2), "NORMAL_CLEARING");
+    assert!(b.engine.pending_surveys.is_empty());
+    // A reload took the survey flow away while the caller talked: hung up as without one.
+    b.advance(60_000);
+    b.flow_call(60_100, 3, "5000");
+    b.answer(61_000, "1001");
+    b.engine.set_flows(flow_set(&[(
+        "main",
+        &SURVEYED.replace("survey = \"poll\"", ""),
+    )]));
+    b.agent_hangs_up(70_000, "1001", "NORMAL_CLEARING");
+    assert!(b.engine.pending_surveys.is_empty());
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for flow 5000
+          answer chan1
+          store flow entered main via 5000 from +4930 123
+          store flow step queue (enqueue) keys="" -> enqueued
+          store flow ended enqueued []
+          store call entered support from +4930 123
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          hold chan1 local_stream://moh
+        @1000 1001 answered
+          break chan1
+          park chan1 after bridge
+          bridge chan1 id1
+          store call answered by 1001 after 900ms
+          store queue connect 1001 wait_ms=900
+          store agent 1001 offered -> on_call
+        @30000 chan1 hung up NORMAL_CLEARING
+          store queue complete 1001 by=caller talk_ms=29000
+          store call ended completed NORMAL_CLEARING talk=Some(29000)
+          store agent 1001 on_call -> available
+        @40100 chan2 parked for flow 5000
+          answer chan2
+          store flow entered main via 5000 from +4930 123
+          store flow step queue (enqueue) keys="" -> enqueued
+          store flow ended enqueued []
+          store call entered support from +4930 123
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id2
+          originate id2 to 1001 via user/1001
+          timer 65100ms ring timeout id2
+          hold chan2 local_stream://moh
+        @41000 1001 answered
+          break chan2
+          park chan2 after bridge
+          bridge chan2 id2
+          store call answered by 1001 after 900ms
+          store queue connect 1001 wait_ms=900
+          store agent 1001 offered -> on_call
+        @50000 id2 hung up NORMAL_CLEARING
+          store queue complete 1001 by=agent talk_ms=9000
+          store call ended completed NORMAL_CLEARING talk=Some(9000)
+          store agent 1001 on_call -> available
+        @50005 chan2 hung up NORMAL_CLEARING
+        @60100 chan3 parked for flow 5000
+          answer chan3
+          store flow entered main via 5000 from +4930 123
+          store flow step queue (enqueue) keys="" -> enqueued
+          store flow ended enqueued []
+          store call entered support from +4930 123
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id3
+          originate id3 to 1001 via user/1001
+          timer 85100ms ring timeout id3
+          hold chan3 local_stream://moh
+        @61000 1001 answered
+          break chan3
+          park chan3 after bridge
+          bridge chan3 id3
+          store call answered by 1001 after 900ms
+          store queue connect 1001 wait_ms=900
+          store agent 1001 offered -> on_call
+        @70000 id3 hung up NORMAL_CLEARING
+          store queue complete 1001 by=agent talk_ms=9000
+          store call ended completed NORMAL_CLEARING talk=Some(9000)
+          store agent 1001 on_call -> available
+          hangup chan3 NORMAL_CLEARING
+    "#]]);
+}

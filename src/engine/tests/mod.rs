@@ -362,6 +362,9 @@ impl Bench {
                     SwitchCommand::HangupAfterPrompts { channel } => {
                         format!("hangup {} after prompts", self.name(channel.as_str()))
                     }
+                    SwitchCommand::ParkAfterBridge { channel } => {
+                        format!("park {} after bridge", self.name(channel.as_str()))
+                    }
                     SwitchCommand::Dial {
                         leg, dial_string, ..
                     } => {
@@ -434,6 +437,12 @@ impl Bench {
                     Record::FlowEnded {
                         outcome, variables, ..
                     } => format!("store flow ended {} {variables:?}", outcome.as_str()),
+                    Record::SurveyStarted { flow, agent, .. } => {
+                        format!("store survey {flow} about {agent}")
+                    }
+                    Record::SurveyEnded {
+                        outcome, answers, ..
+                    } => format!("store survey ended {} {answers:?}", outcome.as_str()),
                 },
                 Effect::Http(request) => format!(
                     "http {:?} {} {}",
