@@ -16,3 +16,6 @@ CREATE INDEX call_surveys_by_flow ON call_surveys (flow_id, started_at);
 CREATE INDEX call_surveys_by_agent ON call_surveys (agent_id, started_at);
 
 ALTER TABLE flow_steps ADD COLUMN survey BIGINT NOT NULL DEFAULT 0;
+
+-- A restarted controller looks up the session of each caller still parked for a flow.
+CREATE INDEX flow_sessions_by_channel ON flow_sessions (caller_channel);

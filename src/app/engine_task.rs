@@ -12,7 +12,7 @@ use super::clock::Clock;
 use super::http::HttpRunner;
 use crate::engine::{
     AgentId, AgentSettings, CallId, CallUpdate, CommandError, Effect, Engine, Input, Provisioned,
-    Record, RequestedState, Snapshot, StoredCall, SwitchName, Timer, Timestamp,
+    Record, RequestedState, Snapshot, StoredCall, StoredFlow, SwitchName, Timer, Timestamp,
 };
 use crate::esl::{Outgoing, SwitchInput, SwitchLink};
 use crate::flow::FlowSet;
@@ -288,10 +288,30 @@ impl EngineTask {
                             entered_at: row.entered_at,
                             priority: row.priority,
                         });
+                        // A flow enqueued it: the channel does not name the queue.
+                        if snap.queue.is_none() {
+                            snap.queue = Some(row.queue.clone());
+                        }
                     }
                 }
             }
             Err(e) => error!(error = %e, "cannot read open calls for resync; adopting as new"),
+        }
+        for snap in channels.iter_mut().filter(|s| s.flow_entry.is_some()) {
+            match self.store.flow_session_of_channel(&snap.channel).await {
+                Ok(Some(row)) => {
+                    snap.stored_flow = Some(StoredFlow {
+                        call: row.call,
+                        flow: row.flow,
+                        outcome: row.outcome,
+                        variables: row.variables.into_iter().collect(),
+                    })
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    error!(error = %e, channel = %snap.channel, "cannot read a caller's flow session for resync")
+                }
+            }
         }
     }
 

@@ -2417,7 +2417,11 @@ impl Engine {
             .collect();
         let unknown = || channels.iter().filter(|c| !known.contains(&c.channel));
         for snap in unknown().filter(|c| c.role == ChannelRole::Caller) {
-            self.adopt_caller(now, switch, snap, &present, effects);
+            if snap.queue.is_some() {
+                self.adopt_caller(now, switch, snap, &present, effects);
+            } else {
+                self.adopt_flow_caller(now, switch, snap, effects);
+            }
         }
         for snap in unknown().filter(|c| c.role == ChannelRole::Agent) {
             let bridged_to_known_caller = snap
@@ -2519,7 +2523,11 @@ impl Engine {
             offer_epoch: 0,
             on_hold: snap.answered,
             callback: None,
-            variables: Vec::new(),
+            variables: snap
+                .stored_flow
+                .as_ref()
+                .map(|f| f.variables.clone())
+                .unwrap_or_default(),
             survey: None,
         });
         if let Some((leg, agent)) = agent_leg {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
-use super::record::Record;
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, SwitchName};
+use super::record::{FlowOutcome, Record};
 use super::routing::SkillLevel;
 use super::time::Timestamp;
 
@@ -185,8 +185,11 @@ pub struct ChannelSnapshot {
     pub role: ChannelRole,
     pub answered: bool,
     pub bridged_to: Option<ChannelUuid>,
-    /// For callers: the queue the dialplan parked them for. For agent legs: the call's queue.
+    /// For callers: the queue the dialplan parked them for, or (filled from the store) the one
+    /// a flow enqueued them in. For agent legs: the call's queue.
     pub queue: Option<QueueId>,
+    /// For callers our dialplan parked for a flow: the entry point (`switchboard_flow`).
+    pub flow_entry: Option<String>,
     /// For agent legs: whose phone this is.
     pub agent: Option<AgentId>,
     pub call: Option<CallId>,
@@ -195,6 +198,19 @@ pub struct ChannelSnapshot {
     pub destination: String,
     /// From the store: when the call first entered the queue, so it keeps its place.
     pub stored: Option<StoredCall>,
+    /// From the store: the caller's latest flow session, for a caller with a `flow_entry`.
+    pub stored_flow: Option<StoredFlow>,
+}
+
+/// What the store remembers of a caller's flow session, for a controller that restarts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFlow {
+    pub call: CallId,
+    pub flow: FlowId,
+    /// How it ended, if it has.
+    pub outcome: Option<FlowOutcome>,
+    /// What the caller entered and the CRM returned (kept when the session ended).
+    pub variables: Vec<(String, String)>,
 }
 
 impl ChannelSnapshot {
@@ -211,7 +227,9 @@ impl ChannelSnapshot {
             caller_number: String::new(),
             caller_name: String::new(),
             destination: String::new(),
+            flow_entry: None,
             stored: None,
+            stored_flow: None,
         }
     }
 }

@@ -25,11 +25,11 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::core::Engine;
 use super::ids::{AgentId, CallId, ChannelUuid, FlowId, SwitchName};
-use super::model::Call;
 use super::io::{
     ChannelSnapshot, Effect, FlowCall, HangupCause, HttpOutcome, HttpRequest, HttpRequestId,
     ParkedCall, SayKind, SwitchCommand, Timer,
 };
+use super::model::Call;
 use super::record::{FlowOutcome, Record};
 use super::routing::{parse_skill_list, Destination};
 use super::time::Timestamp;
@@ -99,6 +99,49 @@ pub(super) struct FlowSession {
     /// Set for a post-call survey: the variables as they were when it began, so its answers
     /// are what it set or changed.
     survey: Option<HashMap<String, String>>,
+}
+
+/// Who a session is for and where it starts.
+struct Start {
+    call: CallId,
+    switch: SwitchName,
+    channel: ChannelUuid,
+    caller_number: String,
+    caller_name: String,
+    destination: String,
+    flows: Arc<FlowSet>,
+    flow: FlowId,
+    node: NodeId,
+    variables: HashMap<String, String>,
+    survey: bool,
+}
+
+impl FlowSession {
+    fn new(start: Start) -> Self {
+        FlowSession {
+            call: start.call,
+            switch: start.switch,
+            channel: start.channel,
+            caller_number: start.caller_number,
+            caller_name: start.caller_name,
+            destination: start.destination,
+            flows: start.flows,
+            flow: start.flow,
+            node: start.node,
+            survey: start.survey.then(|| start.variables.clone()),
+            variables: start.variables,
+            secrets: HashSet::new(),
+            phase: Phase::Listening,
+            attempts: 0,
+            keys: String::new(),
+            entry: String::new(),
+            typed_ahead: String::new(),
+            media_pending: 0,
+            retry_invalid: false,
+            epoch: 0,
+            ended: false,
+        }
+    }
 }
 
 /// A caller whose agent hung up, on its way to its survey: the switch parks it again, and
@@ -199,16 +242,6 @@ impl Engine {
             return;
         };
         let id = CallId::from_uuid(self.new_uuid());
-        let variables = HashMap::from(
-            [
-                ("caller_number", &call.caller_number),
-                ("caller_name", &call.caller_name),
-                ("destination_number", &call.destination),
-                ("entry_point", &call.entry),
-                ("call_id", &id.to_string()),
-            ]
-            .map(|(k, v)| (k.to_owned(), capped(v))),
-        );
         effects.push(Effect::switch(
             &call.switch,
             &call.channel,
@@ -227,32 +260,115 @@ impl Engine {
             destination: call.destination.clone(),
             at: now,
         }));
-        let mut session = FlowSession {
+        let (flow, node) = (flow.id.clone(), flow.start.clone());
+        self.run_session(now, id, call, (flows, flow, node), Vec::new(), effects);
+    }
+
+    /// Starts a session at `node` of `flow` and runs it until it waits.
+    fn run_session(
+        &mut self,
+        now: Timestamp,
+        id: CallId,
+        call: FlowCall,
+        (flows, flow, node): (Arc<FlowSet>, FlowId, NodeId),
+        variables: Vec<(String, String)>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let mut known: HashMap<String, String> = variables.into_iter().collect();
+        for (name, value) in [
+            ("caller_number", &call.caller_number),
+            ("caller_name", &call.caller_name),
+            ("destination_number", &call.destination),
+            ("entry_point", &call.entry),
+            ("call_id", &id.to_string()),
+        ] {
+            known.insert(name.to_owned(), capped(value));
+        }
+        let mut session = FlowSession::new(Start {
             call: id,
             switch: call.switch,
             channel: call.channel.clone(),
             caller_number: call.caller_number,
             caller_name: call.caller_name,
             destination: call.destination,
-            flow: flow.id.clone(),
-            node: flow.start.clone(),
-            flows: Arc::clone(&flows),
-            variables,
-            secrets: HashSet::new(),
-            phase: Phase::Listening,
-            attempts: 0,
-            keys: String::new(),
-            entry: String::new(),
-            typed_ahead: String::new(),
-            media_pending: 0,
-            retry_invalid: false,
-            epoch: 0,
-            ended: false,
-            survey: None,
-        };
-        self.go(now, &mut session, Target::Node(flow.start.clone()), effects);
+            flows,
+            flow,
+            node: node.clone(),
+            variables: known,
+            survey: false,
+        });
+        self.go(now, &mut session, Target::Node(node), effects);
         if !session.ended {
             self.flow_sessions.insert(call.channel, session);
+        }
+    }
+
+    /// After a controller restart, a caller our dialplan parked for a flow that is not in a
+    /// queue: one never seen (parked while we were away) starts its flow; one whose session
+    /// was open starts its flow again from the start, under the same call id (where in the
+    /// flow it was died with the old controller); one whose session enqueued it and whose call
+    /// is over is left in a park it would wait in forever (its survey lost): it is hung up.
+    /// Callers sent on (transfer, voicemail) are no longer ours.
+    pub(super) fn adopt_flow_caller(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        snap: &ChannelSnapshot,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(entry) = snap.flow_entry.clone() else {
+            return;
+        };
+        if snap.bridged_to.is_some() {
+            return;
+        }
+        let call = FlowCall {
+            switch: switch.clone(),
+            channel: snap.channel.clone(),
+            entry,
+            caller_number: snap.caller_number.clone(),
+            caller_name: snap.caller_name.clone(),
+            destination: snap.destination.clone(),
+        };
+        let Some(stored) = &snap.stored_flow else {
+            self.flow_call(now, call, effects);
+            return;
+        };
+        match stored.outcome {
+            None => {
+                let flows = Arc::clone(&self.flows);
+                let flow = flows
+                    .get(&stored.flow)
+                    .or_else(|| flows.for_entry_point(&call.entry))
+                    .map(|f| (f.id.clone(), f.start.clone()));
+                match flow {
+                    Some((flow, node)) => self.run_session(
+                        now,
+                        stored.call,
+                        call,
+                        (flows, flow, node),
+                        stored.variables.clone(),
+                        effects,
+                    ),
+                    None => effects.push(Effect::switch(
+                        switch,
+                        &snap.channel,
+                        SwitchCommand::Kill {
+                            channel: snap.channel.clone(),
+                            cause: HangupCause::NoRouteDestination,
+                        },
+                    )),
+                }
+            }
+            Some(FlowOutcome::Enqueued) => effects.push(Effect::switch(
+                switch,
+                &snap.channel,
+                SwitchCommand::Hangup {
+                    channel: snap.channel.clone(),
+                    cause: "NORMAL_CLEARING".to_owned(),
+                },
+            )),
+            Some(_) => {}
         }
     }
 
@@ -339,7 +455,7 @@ impl Engine {
             agent: pending.agent,
             at: now,
         }));
-        let mut session = FlowSession {
+        let mut session = FlowSession::new(Start {
             call: pending.call,
             switch: pending.switch,
             channel: channel.clone(),
@@ -349,19 +465,9 @@ impl Engine {
             flows,
             flow: pending.flow,
             node: start.clone(),
-            survey: Some(variables.clone()),
             variables,
-            secrets: HashSet::new(),
-            phase: Phase::Listening,
-            attempts: 0,
-            keys: String::new(),
-            entry: String::new(),
-            typed_ahead: String::new(),
-            media_pending: 0,
-            retry_invalid: false,
-            epoch: 0,
-            ended: false,
-        };
+            survey: true,
+        });
         self.go(now, &mut session, Target::Node(start), effects);
         if !session.ended {
             self.flow_sessions.insert(channel.clone(), session);

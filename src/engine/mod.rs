@@ -34,7 +34,8 @@ pub use ids::{
 };
 pub use io::{
     ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,
-    HttpRequestId, Input, Lamp, ParkedCall, Presence, SayKind, StoredCall, SwitchCommand, Timer,
+    HttpRequestId, Input, Lamp, ParkedCall, Presence, SayKind, StoredCall, StoredFlow,
+    SwitchCommand, Timer,
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};

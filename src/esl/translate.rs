@@ -433,6 +433,9 @@ pub fn snapshot_from_dump(dump_json: &str) -> Result<Option<ChannelSnapshot>, St
         answered,
         bridged_to,
         queue: get("variable_switchboard_queue").and_then(|q| QueueId::new(q).ok()),
+        flow_entry: get("variable_switchboard_flow")
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned),
         agent: get("variable_switchboard_agent_id").and_then(|a| AgentId::new(a).ok()),
         call: get("variable_switchboard_call_id").and_then(|c| CallId::parse(c).ok()),
         caller_number: get("Caller-Caller-ID-Number")
@@ -443,6 +446,7 @@ pub fn snapshot_from_dump(dump_json: &str) -> Result<Option<ChannelSnapshot>, St
             .unwrap_or_default()
             .to_owned(),
         stored: None,
+        stored_flow: None,
     }))
 }
 

@@ -11,7 +11,7 @@ use super::rows::{
     QueueEventRow, SurveyRow,
 };
 use super::{Store, StoreError};
-use crate::engine::{AgentId, AgentStatus, CallId, FlowId, Record, Timestamp};
+use crate::engine::{AgentId, AgentStatus, CallId, ChannelUuid, FlowId, Record, Timestamp};
 
 const CALL_COLUMNS: &str = "id, switch, caller_channel, queue_id, caller_number, caller_name, \
      destination, priority, entered_at, answered_at, ended_at, agent_id, agent_channel, wait_ms, \
@@ -394,6 +394,22 @@ impl Store {
         .await?;
         session.steps = steps.iter().map(flow_step_row).collect::<Result<_, _>>()?;
         Ok(Some(session))
+    }
+
+    /// The latest flow session of a caller channel (without its steps): what a restarted
+    /// controller needs to take the caller back.
+    pub async fn flow_session_of_channel(
+        &self,
+        channel: &ChannelUuid,
+    ) -> Result<Option<FlowSessionRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_SESSION_COLUMNS} FROM flow_sessions WHERE caller_channel = $1 \
+             ORDER BY entered_at DESC LIMIT 1"
+        ))
+        .bind(channel.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(flow_session_row).transpose()
     }
 
     /// The call's post-call survey, with its steps, if the caller went to one.

@@ -28,8 +28,7 @@ use crate::engine::CallId;
 
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowStepRow, PauseReasonRow,
-    SurveyRow,
-    QueueEventRow, QueueRow,
+    QueueEventRow, QueueRow, SurveyRow,
 };
 
 #[derive(Debug, Error)]

@@ -1047,3 +1047,111 @@ kind = "hangup"
         .expect("json");
     assert_eq!(exits["exits"][0]["node"], "start", "{exits}");
 }
+
+/// Stops the controller and starts a new one on the same database and switch.
+async fn restart_controller(app: &mut TestApp) {
+    app.stop_controller().await;
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &[Agent::answering("1001")],
+    )
+    .await;
+    app.connected().await;
+}
+
+#[tokio::test]
+async fn after_a_controller_restart_callers_in_a_flow_start_it_again_and_new_ones_are_served() {
+    let (mut app, _flows) = app_serving(&menu("silence_stream://300", "5s", 2)).await;
+    let waiting = app.sim.place_call(caller());
+    let sim = app.sim.clone();
+    eventually("the caller heard the menu prompt", || {
+        let (sim, uuid) = (sim.clone(), waiting.clone());
+        async move { !sim.played_on(&uuid).is_empty() }
+    })
+    .await;
+    let call = call_id_of(&app, &waiting).await;
+    app.stop_controller().await;
+    // Parked while no controller listened: its CHANNEL_PARK went to nobody.
+    let newcomer = app.sim.place_call(CallSpec::new("2041", NUMBER));
+    restart_controller(&mut app).await;
+    eventually("the waiting caller hears the menu again", || {
+        let (sim, uuid) = (sim.clone(), waiting.clone());
+        async move { sim.played_on(&uuid).len() >= 2 }
+    })
+    .await;
+    eventually("the newcomer hears the menu", || {
+        let (sim, uuid) = (sim.clone(), newcomer.clone());
+        async move { !sim.played_on(&uuid).is_empty() }
+    })
+    .await;
+    assert!(app.sim.send_dtmf(&waiting, "2"));
+    assert!(app.sim.send_dtmf(&newcomer, "2"));
+    let session = ended_session(&app, &waiting).await;
+    assert_eq!(
+        session["call"], call,
+        "the same session, under the same call id"
+    );
+    assert_eq!(
+        steps(&session),
+        [step("start", "2"), step("two", "hung up")],
+        "{session}"
+    );
+    let session = ended_session(&app, &newcomer).await;
+    assert_eq!(session["outcome"], "hung_up", "{session}");
+}
+
+#[tokio::test]
+async fn after_a_controller_restart_a_caller_a_flow_enqueued_keeps_its_queue_and_variables() {
+    let (mut app, _flows) = app_serving(
+        r#"
+[node.start]
+kind = "collect"
+prompt = "silence_stream://100"
+max_digits = 4
+timeout = "3s"
+variable = "account"
+next = "queue"
+on_failure = "queue"
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+"#,
+    )
+    .await;
+    let away = app
+        .put_json(
+            "/v1/agents/1001/state",
+            serde_json::json!({ "state": "logged_out" }),
+        )
+        .await;
+    assert!(away.status().is_success(), "{away:?}");
+    let uuid = app
+        .sim
+        .place_call_pressing(caller(), keys(&[(300, "4711")]));
+    let session = ended_session(&app, &uuid).await;
+    assert_eq!(session["outcome"], "enqueued");
+    // The new controller logs the agent in (as its start options say) and offers it the call.
+    restart_controller(&mut app).await;
+    let sim = app.sim.clone();
+    eventually("the adopted caller is bridged to the agent", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move { sim.channel(&uuid).is_some_and(|c| c.bridged_to.is_some()) }
+    })
+    .await;
+    let agent_leg = app
+        .sim
+        .channels()
+        .into_iter()
+        .find(|c| c.is_outbound_leg)
+        .expect("the agent's leg");
+    assert_eq!(agent_leg.variable("switchboard_var_account"), Some("4711"));
+    let call = call_id_of(&app, &uuid).await;
+    let body: Value = app
+        .get(&format!("/v1/calls/{call}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["call"]["queue"], "support", "{body}");
+}

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::engine::record::FlowOutcome;
 use crate::flow::{parse_flow, FlowSet};
 
 /// Flows from TOML texts, named by their id (the file stem).
@@ -1030,6 +1031,8 @@ fn a_resync_keeps_listed_callers_replaying_their_prompt_and_ends_the_others() {
                 caller_name: "Ada".into(),
                 destination: "5000".into(),
                 stored: None,
+                flow_entry: None,
+                stored_flow: None,
             }],
         },
     );
@@ -1126,7 +1129,10 @@ fn when_the_agent_hangs_up_the_caller_is_parked_for_the_survey_and_its_answers_k
     b.flow_call(100, 1, "5000");
     b.answer(1_000, "1001");
     b.agent_hangs_up(60_000, "1001", "NORMAL_CLEARING");
-    assert!(!b.in_flow(1), "the survey waits for the switch to park the caller");
+    assert!(
+        !b.in_flow(1),
+        "the survey waits for the switch to park the caller"
+    );
     // park_after_bridge: the switch parks the caller again, with its switchboard_flow.
     b.flow_call(60_010, 1, "5000");
     assert!(b.in_flow(1));
@@ -1274,6 +1280,65 @@ fn no_survey_for_a_caller_who_hangs_up_first_or_whose_survey_flow_was_removed() 
           store queue complete 1001 by=agent talk_ms=9000
           store call ended completed NORMAL_CLEARING talk=Some(9000)
           store agent 1001 on_call -> available
+          hangup chan3 NORMAL_CLEARING
+    "#]]);
+}
+
+/// A caller our dialplan parked for flow entry `5000`, as a restarted controller finds it.
+fn flow_caller(channel: u32, stored: Option<(u128, Option<FlowOutcome>)>) -> ChannelSnapshot {
+    ChannelSnapshot {
+        channel: chan(channel),
+        role: ChannelRole::Caller,
+        answered: true,
+        bridged_to: None,
+        queue: None,
+        agent: None,
+        call: None,
+        caller_number: "+4930 123".into(),
+        caller_name: "Ada".into(),
+        destination: "5000".into(),
+        stored: None,
+        flow_entry: Some("5000".into()),
+        stored_flow: stored.map(|(id, outcome)| StoredFlow {
+            call: CallId::from_uuid(uuid::Uuid::from_u128(id)),
+            flow: FlowId::new("main").expect("flow id"),
+            outcome,
+            variables: Vec::new(),
+        }),
+    }
+}
+
+#[test]
+fn a_restarted_controller_takes_back_flow_callers_by_what_their_session_says() {
+    let mut b = ivr(&[("main", MENU)]);
+    let effects = b.engine.handle(
+        ts(0),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: vec![
+                // Parked while no controller listened: a new session.
+                flow_caller(1, None),
+                // In the flow when the old controller stopped: the flow again, same call id.
+                flow_caller(2, Some((2, None))),
+                // Enqueued, its call over, parked for a survey nobody runs: hung up.
+                flow_caller(3, Some((3, Some(FlowOutcome::Enqueued)))),
+                // Transferred: the extension has it now.
+                flow_caller(4, Some((4, Some(FlowOutcome::Transferred)))),
+            ],
+        },
+    );
+    b.record(0, "a restarted controller lists four flow callers", effects);
+    assert!(b.in_flow(1) && b.in_flow(2) && !b.in_flow(3) && !b.in_flow(4));
+    assert_eq!(
+        b.engine.flow_sessions[&chan(2)].call,
+        CallId::from_uuid(uuid::Uuid::from_u128(2))
+    );
+    b.check(expect![[r#"
+        @0 a restarted controller lists four flow callers
+          answer chan1
+          store flow entered main via 5000 from +4930 123
+          play chan1 ivr/welcome.wav
+          play chan2 ivr/welcome.wav
           hangup chan3 NORMAL_CLEARING
     "#]]);
 }

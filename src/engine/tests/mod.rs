@@ -820,6 +820,8 @@ fn resync_after_a_controller_restart_adopts_a_waiting_caller_with_its_original_p
                     entered_at: ts(1_000),
                     priority: 3,
                 }),
+                flow_entry: None,
+                stored_flow: None,
             }],
         },
     );

@@ -453,6 +453,8 @@ impl World {
                         caller_name: String::new(),
                         destination: String::new(),
                         stored: None,
+                        flow_entry: None,
+                        stored_flow: None,
                     });
                 }
                 self.input(Input::SwitchResynced {

@@ -217,6 +217,8 @@ fn caller_snap(channel: ChannelUuid, bridged_to: Option<ChannelUuid>) -> Channel
         caller_name: "Caller".into(),
         destination: "5000".into(),
         stored: None,
+        flow_entry: None,
+        stored_flow: None,
     }
 }
 
@@ -237,6 +239,8 @@ fn agent_snap(
         caller_name: String::new(),
         destination: String::new(),
         stored: None,
+        flow_entry: None,
+        stored_flow: None,
     }
 }
 

@@ -317,6 +317,8 @@ fn snapshot(channel: ChannelUuid, role: ChannelRole) -> ChannelSnapshot {
         caller_name: String::new(),
         destination: String::new(),
         stored: None,
+        flow_entry: None,
+        stored_flow: None,
     }
 }
 
