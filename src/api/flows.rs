@@ -1,5 +1,6 @@
-//! IVR flows over REST: what is loaded, each flow as JSON or drawn, where callers leave it, and
-//! reloading the directory (a set that fails a check is refused and the previous one serves on).
+//! IVR flows over REST: what is loaded, each flow as JSON or drawn, the callers who went through
+//! it and where they left it, and reloading the directory (a set that fails a check is refused
+//! and the previous one serves on).
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -158,6 +159,55 @@ pub(super) async fn exits(
         "until": query.until,
         "abandoned": abandoned,
         "exits": exits,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SessionsQuery {
+    /// Sessions entered at or after this time (unix milliseconds).
+    since: Option<i64>,
+    /// Sessions entered before this time (unix milliseconds).
+    until: Option<i64>,
+    /// At most this many (default 50, at most 500).
+    limit: Option<u32>,
+}
+
+/// The callers who entered a flow, newest first: each with its entry, times, outcome, variables
+/// and number of steps, including those who never reached a queue. A flow that is no longer
+/// loaded still answers while the history has sessions of it; one that is neither is a 404.
+pub(super) async fn sessions(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    query: Result<Query<SessionsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, Problem> {
+    let id = parse_flow_id(&id)?;
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let since = query.since.map(Timestamp::from_millis);
+    let until = query.until.map(Timestamp::from_millis);
+    let sessions = state
+        .store
+        .flow_sessions(&id, since, until, limit)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    if sessions.is_empty()
+        && state.flows.current().get(&id).is_none()
+        && state
+            .store
+            .flow_sessions(&id, None, None, 1)
+            .await
+            .map_err(|e| Problem::internal(&e))?
+            .is_empty()
+    {
+        return Err(Problem::not_found(format!("no flow {:?}", id.as_str())));
+    }
+    Ok(Json(json!({
+        "flow": id,
+        "since": query.since,
+        "until": query.until,
+        "limit": limit,
+        "sessions": sessions,
     })))
 }
 

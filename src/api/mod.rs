@@ -101,6 +101,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/flows/{id}", get(flows::one))
         .route("/v1/flows/{id}/diagram", get(flows::diagram))
         .route("/v1/flows/{id}/exits", get(flows::exits))
+        .route("/v1/flows/{id}/sessions", get(flows::sessions))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .with_state(state)
 }

@@ -2,10 +2,15 @@
 //!
 //! The built-in FreeSWITCH simulator plays the switch, simulated desk phones play the agents,
 //! a stream of simulated callers calls in; the controller is the real one, over real TCP,
-//! with a real SQLite file.
+//! with a real SQLite file. Half the callers go straight to the queue, the other half through
+//! an IVR flow embedded in the binary (`demo_flows/`), pressing keys on cue, so the flows run
+//! too without a CRM, a schedule or a queue anyone has to provision.
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,7 +21,7 @@ use super::{start, StartOptions};
 use crate::config::DialString;
 use crate::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
 use crate::esl::SwitchSettings;
-use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
+use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
 use crate::store::{AgentRow, QueueRow};
 
 pub struct DemoOptions {
@@ -26,17 +31,81 @@ pub struct DemoOptions {
     pub rate: f64,
 }
 
-const ENTRY_NUMBER: &str = "5000";
+/// What a demo run did, as printed when it stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DemoReport {
+    /// The controller's counters: calls that entered the queue (flow callers too, once
+    /// enqueued), answered by an agent, abandoned in the queue.
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    /// Callers who dialled the IVR number, and how many of them were bridged to an agent.
+    pub ivr_callers: u64,
+    pub ivr_to_agent: u64,
+}
 
+/// The number that parks callers for the support queue.
+const QUEUE_NUMBER: &str = "5000";
+/// The number that parks callers for the demo flow (as `dialplans/switchboard.xml`'s 5003).
+const FLOW_NUMBER: &str = "5003";
+/// The entry point the demo flow claims.
+const FLOW_ENTRY: &str = "demo";
+/// The demo's flow set, written into its data directory at start.
+const FLOW_FILES: &[(&str, &str)] = &[("demo.toml", include_str!("demo_flows/demo.toml"))];
+
+/// What one simulated caller does. Callers take turns, so a short run shows every kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// Dials the queue's number.
+    Queue,
+    /// Dials the IVR and presses 1 (support).
+    PressesOne,
+    /// Presses 2 and types an account number, which the agent's leg carries.
+    GivesAccount,
+    /// Presses nothing: the menu's timeouts send it to support.
+    PressesNothing,
+    /// Hangs up while the menu waits for a key.
+    HangsUpInMenu,
+}
+
+impl Caller {
+    /// The `n`th caller (from 1): odd ones through the IVR, in turn.
+    fn nth(n: u64) -> Caller {
+        if n % 2 == 0 {
+            return Caller::Queue;
+        }
+        match (n / 2) % 4 {
+            0 => Caller::PressesOne,
+            1 => Caller::GivesAccount,
+            2 => Caller::PressesNothing,
+            _ => Caller::HangsUpInMenu,
+        }
+    }
+}
+
+/// Runs the demo with its database and flows in a fresh temporary directory.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    let data_dir = std::env::temp_dir().join(format!("switchboard-demo-{}", std::process::id()));
+    run_in(options, &data_dir).await.map(|_| ())
+}
+
+/// The demo with its SQLite file and flow files in `data_dir` (created when missing), until
+/// Ctrl-C or the duration; returns what it printed last.
+pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<DemoReport> {
     let sim = Simulator::start(
         TcpListener::bind("127.0.0.1:0").await?,
         SimConfig {
             heartbeat_interval: Duration::from_secs(5),
-            entry_points: vec![EntryPoint {
-                number: ENTRY_NUMBER.into(),
-                variables: vec![("switchboard_queue".into(), "support".into())],
-            }],
+            entry_points: vec![
+                EntryPoint {
+                    number: QUEUE_NUMBER.into(),
+                    variables: vec![("switchboard_queue".into(), "support".into())],
+                },
+                EntryPoint {
+                    number: FLOW_NUMBER.into(),
+                    variables: vec![("switchboard_flow".into(), FLOW_ENTRY.into())],
+                },
+            ],
             ..SimConfig::default()
         },
     )
@@ -64,8 +133,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         });
     }
 
-    let data_dir = std::env::temp_dir().join(format!("switchboard-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&data_dir)?;
+    let flows_dir = data_dir.join("flows");
+    std::fs::create_dir_all(&flows_dir)
+        .with_context(|| format!("cannot create {}", flows_dir.display()))?;
+    for (name, text) in FLOW_FILES {
+        let file = flows_dir.join(name);
+        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    }
     let database_url = format!("sqlite://{}", data_dir.join("switchboard.db").display());
     let http = TcpListener::bind(options.listen)
         .await
@@ -101,16 +175,30 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         hot_desk_moves: true,
         phone_prompts: Default::default(),
         hot_desk_extension: Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
-        flows: None,
+        flows: Some(flows_dir),
     })
     .await?;
 
+    // Callers start once the controller is connected: a flow caller parked before that would
+    // not be adopted by the resync (it names no queue) and would wait unanswered.
+    let connecting = Instant::now();
+    while running.metrics.esl_connects.load(Ordering::Relaxed) == 0 {
+        if connecting.elapsed() > Duration::from_secs(10) {
+            running.stop().await?;
+            anyhow::bail!("the controller did not connect to the simulator within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     println!(
         "Switchboard demo: simulated FreeSWITCH at {}, database {database_url}",
         sim.esl_addr()
     );
     println!(
-        "REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /metrics",
+        "Callers: {QUEUE_NUMBER} straight to the support queue, {FLOW_NUMBER} through the IVR flow \
+         \"{FLOW_ENTRY}\" (1: support, 2: account number, nothing: support)"
+    );
+    println!(
+        "REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /v1/flows/demo/sessions  /metrics",
         running.http_addr
     );
 
@@ -119,6 +207,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut last_status = Instant::now();
     let mut callers = 0u64;
+    let mut ivr = IvrCallers::default();
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
         tokio::select! {
@@ -130,20 +219,19 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         }
         while Instant::now() >= next_caller && options.rate > 0.0 {
             callers += 1;
-            let mut rng = rand::rng();
-            sim.place_call(CallSpec {
-                caller_number: format!("+49301234{:04}", callers % 10_000),
-                caller_name: format!("Caller {callers}"),
-                destination: ENTRY_NUMBER.into(),
-                patience: Some(Duration::from_millis(rng.random_range(8_000..40_000))),
-                talk_time: None,
-            });
-            let gap = rng.random_range(0.2..1.8) / options.rate;
+            let kind = Caller::nth(callers);
+            let uuid = place(&sim, callers, kind);
+            if kind != Caller::Queue {
+                ivr.placed(uuid);
+            }
+            let gap = rand::rng().random_range(0.2..1.8) / options.rate;
             next_caller += Duration::from_secs_f64(gap);
         }
         if last_status.elapsed() >= Duration::from_secs(1) {
             last_status = Instant::now();
-            let line = status_line(&running.snapshot(), options.agents, running.http_addr);
+            let snapshot = running.snapshot();
+            let in_ivr = ivr.census(&sim, &snapshot);
+            let line = status_line(&snapshot, in_ivr, options.agents, running.http_addr);
             if interactive {
                 print!("\r{line}   ");
                 let _ = std::io::stdout().flush();
@@ -154,22 +242,106 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     }
     // Let calls that are mid-setup reach the history before the totals are read.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let totals = running.snapshot().counters;
+    let snapshot = running.snapshot();
+    ivr.census(&sim, &snapshot);
+    let totals = snapshot.counters;
     running.stop().await?;
     if interactive {
         println!();
     }
+    let report = DemoReport {
+        offered: totals.offered,
+        answered: totals.answered,
+        abandoned: totals.abandoned,
+        ivr_callers: ivr.placed,
+        ivr_to_agent: ivr.to_agent,
+    };
     println!(
-        "offered={} answered={} abandoned={}",
-        totals.offered, totals.answered, totals.abandoned
+        "offered={} answered={} abandoned={} ivr_callers={} ivr_to_agent={}",
+        report.offered, report.answered, report.abandoned, report.ivr_callers, report.ivr_to_agent
     );
-    Ok(())
+    Ok(report)
 }
 
-fn status_line(snapshot: &crate::engine::Snapshot, agents: usize, api: SocketAddr) -> String {
+/// Places the `n`th caller, of `kind`; returns its channel's uuid. Keys are timed from the
+/// answer: the greeting and the menu prompt take under a second on the simulator, and keys
+/// pressed during them reach the menu anyway (barge-in, typed ahead).
+fn place(sim: &SimHandle, n: u64, kind: Caller) -> String {
+    let mut rng = rand::rng();
+    let at = Duration::from_millis;
+    let wait = at(rng.random_range(8_000..40_000));
+    // Patience runs from the arrival: a flow caller's includes the IVR, up to 8 s without a key.
+    let in_flow = wait + at(8_000);
+    let (destination, patience, keys) = match kind {
+        Caller::Queue => (QUEUE_NUMBER, wait, Vec::new()),
+        Caller::PressesOne => (FLOW_NUMBER, in_flow, vec![(at(1_000), "1".to_owned())]),
+        Caller::GivesAccount => {
+            let account = format!("{:06}#", rng.random_range(0..1_000_000));
+            let keys = vec![(at(1_000), "2".to_owned()), (at(1_800), account)];
+            (FLOW_NUMBER, in_flow, keys)
+        }
+        Caller::PressesNothing => (FLOW_NUMBER, in_flow, Vec::new()),
+        Caller::HangsUpInMenu => (FLOW_NUMBER, at(rng.random_range(1_500..3_000)), Vec::new()),
+    };
+    let spec = CallSpec {
+        caller_number: format!("+49301234{:04}", n % 10_000),
+        caller_name: format!("Caller {n}"),
+        destination: destination.into(),
+        patience: Some(patience),
+        talk_time: None,
+    };
+    sim.place_call_pressing(spec, keys)
+}
+
+/// The IVR callers still on the switch and not yet with an agent, watched from the simulator's
+/// side: the demo's callers are its own.
+#[derive(Default)]
+struct IvrCallers {
+    live: Vec<String>,
+    placed: u64,
+    to_agent: u64,
+}
+
+impl IvrCallers {
+    fn placed(&mut self, uuid: String) {
+        self.placed += 1;
+        self.live.push(uuid);
+    }
+
+    /// Forgets callers who hung up, counts those bridged to an agent, and returns how many are
+    /// in the IVR (on the switch, in no queue).
+    fn census(&mut self, sim: &SimHandle, snapshot: &crate::engine::Snapshot) -> usize {
+        let queued: HashSet<&str> = snapshot.calls.iter().map(|c| c.channel.as_str()).collect();
+        let mut in_ivr = 0;
+        let mut to_agent = 0;
+        self.live.retain(|uuid| match sim.channel(uuid) {
+            None => false,
+            Some(c) if c.bridged_to.is_some() => {
+                to_agent += 1;
+                false
+            }
+            Some(_) => {
+                if !queued.contains(uuid.as_str()) {
+                    in_ivr += 1;
+                }
+                true
+            }
+        });
+        self.to_agent += to_agent;
+        in_ivr
+    }
+}
+
+fn status_line(
+    snapshot: &crate::engine::Snapshot,
+    in_ivr: usize,
+    agents: usize,
+    api: SocketAddr,
+) -> String {
     let c = snapshot.counters;
     format!(
-        "offered={} answered={} abandoned={} waiting={} agents_busy={}/{} api=http://{api}",
+        "offered={} answered={} abandoned={} in_ivr={in_ivr} waiting={} agents_busy={}/{} \
+         api=http://{api}",
         c.offered,
         c.answered,
         c.abandoned,
@@ -177,4 +349,45 @@ fn status_line(snapshot: &crate::engine::Snapshot, agents: usize, api: SocketAdd
         snapshot.agents_busy(),
         agents
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    use super::*;
+    use crate::flow::{parse_flow, FlowSet};
+
+    #[test]
+    fn the_embedded_demo_flows_pass_the_checks_against_the_demos_queue() {
+        let flows = FLOW_FILES
+            .iter()
+            .map(|(name, text)| parse_flow(text, Path::new(name)))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the demo flows parse");
+        let set = FlowSet::new(flows).expect("the demo flows pass the set's checks");
+        let support: HashSet<QueueId> = [QueueId::new("support").expect("id")].into();
+        set.check_queues(&support)
+            .expect("they enqueue to support only");
+        assert!(set.for_entry_point(FLOW_ENTRY).is_some());
+    }
+
+    #[test]
+    fn half_the_callers_go_through_the_ivr_and_every_kind_comes_in_turn() {
+        let kinds: Vec<Caller> = (1..=8).map(Caller::nth).collect();
+        assert_eq!(
+            kinds,
+            [
+                Caller::PressesOne,
+                Caller::Queue,
+                Caller::GivesAccount,
+                Caller::Queue,
+                Caller::PressesNothing,
+                Caller::Queue,
+                Caller::HangsUpInMenu,
+                Caller::Queue,
+            ]
+        );
+    }
 }

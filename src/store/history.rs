@@ -474,6 +474,33 @@ impl Store {
         rows.iter().map(flow_exit_row).collect()
     }
 
+    /// Sessions that entered `flow` (in `[since, until)`, unix milliseconds, when given),
+    /// newest first, at most `limit`, each with its number of steps.
+    pub async fn flow_sessions(
+        &self,
+        flow: &FlowId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        limit_to: u32,
+    ) -> Result<Vec<super::rows::FlowSessionSummary>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FLOW_SESSION_COLUMNS}, \
+             (SELECT COUNT(*) FROM flow_steps s WHERE s.call_id = f.call_id AND s.survey = 0) AS step_count \
+             FROM flow_sessions f \
+             WHERE f.flow_id = $1 AND f.entered_at >= $2 AND f.entered_at < $3 \
+             ORDER BY f.entered_at DESC, f.call_id DESC LIMIT $4"
+        ))
+        .bind(flow.as_str())
+        .bind(since.map_or(i64::MIN, Timestamp::as_millis))
+        .bind(until.map_or(i64::MAX, Timestamp::as_millis))
+        .bind(limit(limit_to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(super::rows::flow_session_summary_row)
+            .collect()
+    }
+
     /// An agent's `limit` most recent state changes, newest first.
     pub async fn agent_state_changes(
         &self,

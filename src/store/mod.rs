@@ -27,8 +27,8 @@ use crate::config::redact_url;
 use crate::engine::CallId;
 
 pub use rows::{
-    AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowStepRow, PauseReasonRow,
-    QueueEventRow, QueueRow, SurveyRow,
+    AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
+    PauseReasonRow, QueueEventRow, QueueRow, SurveyRow,
 };
 
 #[derive(Debug, Error)]

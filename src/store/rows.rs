@@ -162,6 +162,24 @@ pub struct SurveyRow {
     pub steps: Vec<FlowStepRow>,
 }
 
+/// One session in a flow's listing: who called, how they came in and left, and how many nodes
+/// they went through (one session's steps are read with the call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowSessionSummary {
+    pub call: CallId,
+    pub caller_number: String,
+    pub caller_name: String,
+    pub destination: String,
+    /// The `switchboard_flow` entry point the dialplan parked the caller with.
+    pub entry: String,
+    pub entered_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub outcome: Option<FlowOutcome>,
+    /// What the caller entered and the CRM returned; empty until the session ends.
+    pub variables: BTreeMap<String, String>,
+    pub step_count: i64,
+}
+
 /// How many ended sessions had their last step at one node, by how they ended: where callers
 /// leave the IVR (`abandoned`: they hung up there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -402,6 +420,24 @@ pub(super) fn flow_step_row(row: &AnyRow) -> Result<FlowStepRow, StoreError> {
         digits: c.text("digits")?,
         outcome: c.text("outcome")?,
         at: Timestamp::from_millis(c.int("at")?),
+    })
+}
+
+/// A session read with its `step_count` column.
+pub(super) fn flow_session_summary_row(row: &AnyRow) -> Result<FlowSessionSummary, StoreError> {
+    let session = flow_session_row(row)?;
+    let step_count = Columns::new(row, "flow_sessions", "call_id").int("step_count")?;
+    Ok(FlowSessionSummary {
+        call: session.call,
+        caller_number: session.caller_number,
+        caller_name: session.caller_name,
+        destination: session.destination,
+        entry: session.entry,
+        entered_at: session.entered_at,
+        ended_at: session.ended_at,
+        outcome: session.outcome,
+        variables: session.variables,
+        step_count,
     })
 }
 

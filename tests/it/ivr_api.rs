@@ -1,6 +1,7 @@
 //! IVR flows over REST against the running controller: listing, one flow as JSON, drawings,
-//! reloads (a broken edit refused, the previous set serving on), a call's IVR session and where
-//! callers leave a flow, and a controller that refuses to start on flows that fail a check.
+//! reloads (a broken edit refused, the previous set serving on), a call's IVR session, a flow's
+//! sessions and where callers leave it, and a controller that refuses to start on flows that
+//! fail a check.
 
 use std::path::Path;
 use std::time::Duration;
@@ -424,40 +425,46 @@ fn the_shipped_dialplans_flow_entry_points_are_claimed_by_the_shipped_flows() {
     assert!(found >= 1, "the shipped dialplan has no flow entry point");
 }
 
-/// End to end: a caller parked for a flow presses a key, reaches the queue and an agent; its
-/// IVR session (steps, outcome, variables) is on the call over REST and in the exits report.
-#[tokio::test]
-async fn a_caller_goes_through_a_flow_into_the_queue_and_its_session_is_kept() {
+/// The simulated dialplan's number that parks callers for the `welcome` flow.
+const FLOW_NUMBER: &str = "7000";
+
+/// A controller serving the two flows above to callers of `FLOW_NUMBER`, connected to the
+/// simulator, with agent 1001 in `support`.
+async fn app_with_flow_callers() -> (TestApp, tempfile::TempDir) {
     let flows = tempfile::tempdir().expect("tempdir");
     write_flows(
         flows.path(),
         &[("welcome.toml", WELCOME), ("bye.toml", BYE)],
     );
-    let mut app = crate::harness::spawn_setup(crate::harness::Setup {
-        queues: vec![crate::harness::queue_row(
+    let support = || {
+        vec![crate::harness::queue_row(
             "support",
             switchboard::engine::QueueRouting::default(),
-        )],
+        )]
+    };
+    let mut app = crate::harness::spawn_setup(crate::harness::Setup {
+        queues: support(),
         agents: vec![Agent::answering("1001")],
         entries: vec![switchboard::sim::EntryPoint {
-            number: "7000".into(),
+            number: FLOW_NUMBER.into(),
             variables: vec![("switchboard_flow".into(), "welcome".into())],
         }],
     })
     .await;
     app.stop_controller().await;
     app.flows = Some(flows.path().to_path_buf());
-    app.start_with(
-        vec![crate::harness::queue_row(
-            "support",
-            switchboard::engine::QueueRouting::default(),
-        )],
-        &[Agent::answering("1001")],
-    )
-    .await;
+    app.start_with(support(), &[Agent::answering("1001")]).await;
     app.connected().await;
+    (app, flows)
+}
+
+/// End to end: a caller parked for a flow presses a key, reaches the queue and an agent; its
+/// IVR session (steps, outcome, variables) is on the call over REST and in the exits report.
+#[tokio::test]
+async fn a_caller_goes_through_a_flow_into_the_queue_and_its_session_is_kept() {
+    let (app, _flows) = app_with_flow_callers().await;
     let caller = app.sim.place_call_pressing(
-        switchboard::sim::CallSpec::new("2040", "7000"),
+        switchboard::sim::CallSpec::new("2040", FLOW_NUMBER),
         vec![(Duration::from_millis(400), "1".into())],
     );
     let sim = app.sim.clone();
@@ -507,4 +514,156 @@ async fn a_caller_goes_through_a_flow_into_the_queue_and_its_session_is_kept() {
     let exits = json(app.get("/v1/flows/welcome/exits").await).await;
     assert_eq!(exits["exits"][0]["node"], "support");
     assert_eq!(exits["exits"][0]["outcome"], "enqueued");
+}
+
+/// The callers of a flow as `GET /v1/flows/welcome/sessions` lists them (with `query`).
+async fn listed(app: &TestApp, query: &str) -> Vec<Value> {
+    let response = app.get(&format!("/v1/flows/welcome/sessions{query}")).await;
+    assert_eq!(response.status(), 200, "{query}");
+    json(response).await["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn numbers(sessions: &[Value]) -> Vec<&str> {
+    sessions
+        .iter()
+        .map(|s| s["caller_number"].as_str().unwrap_or_default())
+        .collect()
+}
+
+/// End to end: one caller hangs up in the menu, the next presses 1 and is enqueued. The flow's
+/// sessions list both, newest first, with how each left; `limit`, `since` and `until` narrow
+/// the list; the caller who never reached a queue reads by its call id, with only its session.
+#[tokio::test]
+async fn a_flows_sessions_list_callers_who_hung_up_in_the_menu_and_who_were_enqueued() {
+    let (app, _flows) = app_with_flow_callers().await;
+    let hangs_up = app
+        .sim
+        .place_call(switchboard::sim::CallSpec::new("2041", FLOW_NUMBER));
+    let (sim, uuid) = (app.sim.clone(), hangs_up.clone());
+    crate::harness::eventually("the first caller hears the menu", || {
+        let (sim, uuid) = (sim.clone(), uuid.clone());
+        async move {
+            sim.played_on(&uuid)
+                .iter()
+                .any(|p| p == "ivr/ivr-generic_greeting.wav")
+        }
+    })
+    .await;
+    assert!(app.sim.hangup(&hangs_up, "NORMAL_CLEARING"));
+    let (http, base) = (app.http.clone(), app.base.clone());
+    crate::harness::eventually("the first session has ended", || {
+        let url = format!("{base}/v1/flows/welcome/sessions");
+        let http = http.clone();
+        async move {
+            let Ok(response) = http.get(&url).send().await else {
+                return false;
+            };
+            let body: Value = response.json().await.unwrap_or_default();
+            body["sessions"][0]["outcome"] == "abandoned"
+        }
+    })
+    .await;
+
+    let enqueued = app.sim.place_call_pressing(
+        switchboard::sim::CallSpec::new("2042", FLOW_NUMBER),
+        vec![(Duration::from_millis(400), "1".into())],
+    );
+    let sim = app.sim.clone();
+    crate::harness::eventually("the second caller reaches the agent", || {
+        let (sim, uuid) = (sim.clone(), enqueued.clone());
+        async move { sim.channel(&uuid).is_some_and(|c| c.bridged_to.is_some()) }
+    })
+    .await;
+    crate::harness::eventually("both sessions have ended", || {
+        let url = format!("{base}/v1/flows/welcome/sessions");
+        let http = http.clone();
+        async move {
+            let Ok(response) = http.get(&url).send().await else {
+                return false;
+            };
+            let body: Value = response.json().await.unwrap_or_default();
+            body["sessions"]
+                .as_array()
+                .is_some_and(|s| s.len() == 2 && s.iter().all(|s| !s["outcome"].is_null()))
+        }
+    })
+    .await;
+
+    let sessions = listed(&app, "").await;
+    assert_eq!(numbers(&sessions), ["2042", "2041"]);
+    let (newer, older) = (&sessions[0], &sessions[1]);
+    assert_eq!(newer["outcome"], "enqueued");
+    assert_eq!(newer["step_count"], 2, "menu, then the enqueue");
+    assert_eq!(newer["entry"], "welcome");
+    assert_eq!(newer["destination"], FLOW_NUMBER);
+    assert_eq!(newer["caller_name"], "Caller 2042");
+    assert_eq!(newer["variables"], serde_json::json!({}));
+    assert_eq!(older["outcome"], "abandoned");
+    assert_eq!(older["step_count"], 1, "hung up in the menu");
+    assert!(older["ended_at"].as_i64() >= older["entered_at"].as_i64());
+    let newer_entered = newer["entered_at"].as_i64().expect("entered_at");
+    assert!(newer_entered > older["entered_at"].as_i64().expect("entered_at"));
+
+    assert_eq!(numbers(&listed(&app, "?limit=1").await), ["2042"]);
+    assert_eq!(
+        numbers(&listed(&app, &format!("?since={newer_entered}")).await),
+        ["2042"]
+    );
+    assert_eq!(
+        numbers(&listed(&app, &format!("?until={newer_entered}")).await),
+        ["2041"]
+    );
+    let limited = json(app.get("/v1/flows/welcome/sessions?limit=9999").await).await;
+    assert_eq!(limited["limit"], 500);
+    assert_eq!(
+        app.get("/v1/flows/welcome/sessions?limit=all")
+            .await
+            .status(),
+        400
+    );
+
+    // The caller who hung up in the menu never reached a queue: it is read by its call id.
+    let call = older["call"].as_str().expect("call id");
+    let response = app.get(&format!("/v1/calls/{call}")).await;
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(body["call"], Value::Null);
+    assert_eq!(body["queue_events"], serde_json::json!([]));
+    assert_eq!(body["flow"]["caller_number"], "2041");
+    assert_eq!(body["flow"]["outcome"], "abandoned");
+    assert_eq!(body["flow"]["steps"][0]["node"], "menu");
+    assert_eq!(body["flow"]["steps"][0]["outcome"], "caller hung up");
+}
+
+#[tokio::test]
+async fn an_unknown_flow_has_no_sessions_to_list_but_a_retired_one_keeps_its_history() {
+    let (app, _flows) = app_with_flows().await;
+    let unknown = app.get("/v1/flows/nope/sessions").await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(json(unknown).await["status"], 404);
+    assert_eq!(app.get("/v1/flows/bad%20id/sessions").await.status(), 400);
+
+    let loaded = json(app.get("/v1/flows/bye/sessions").await).await;
+    assert_eq!(loaded["sessions"], serde_json::json!([]));
+
+    // A flow whose file is gone still lists the callers it had.
+    let call = CallId::from_uuid(uuid::Uuid::new_v4());
+    let mut record = entered(call, &ChannelUuid::from_uuid(uuid::Uuid::new_v4()), 5);
+    if let Record::FlowEntered { flow, .. } = &mut record {
+        *flow = FlowId::new("retired").expect("id");
+    }
+    app.running().store.write(&[record]).await.expect("write");
+    let retired = app.get("/v1/flows/retired/sessions").await;
+    assert_eq!(retired.status(), 200);
+    let body = json(retired).await;
+    assert_eq!(body["sessions"][0]["call"], call.to_string());
+    assert_eq!(body["sessions"][0]["outcome"], Value::Null);
+    assert_eq!(body["sessions"][0]["step_count"], 0);
 }

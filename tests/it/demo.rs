@@ -1,0 +1,72 @@
+//! `switchboard demo` as its users run it, for a few seconds: its callers go through the
+//! embedded IVR flow and reach the simulated agents, and the history says so.
+
+use std::time::{Duration, Instant};
+
+use switchboard::app::demo::{self, DemoOptions};
+
+#[tokio::test]
+async fn the_demos_flow_callers_reach_agents_with_what_they_keyed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let report = demo::run_in(
+        DemoOptions {
+            // Callers 1 and 3 are in by 1 s and with an agent about 3 s later; the rest is
+            // margin for a busy machine. Twelve agents leave some free for them.
+            duration: Some(Duration::from_secs(6)),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            agents: 12,
+            rate: 4.0,
+        },
+        dir.path(),
+    )
+    .await
+    .expect("the demo runs and stops cleanly");
+    assert!(started.elapsed() < Duration::from_secs(12), "{report:?}");
+    assert!(report.ivr_callers >= 2, "{report:?}");
+    assert!(report.ivr_to_agent >= 1, "{report:?}");
+    assert!(
+        report.answered > report.ivr_to_agent,
+        "queue callers too: {report:?}"
+    );
+
+    // The demo's own database: the first IVR caller (caller 1) pressed 1, the second (caller 3)
+    // typed an account number; both were answered by an agent, the second with its number kept.
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("switchboard.db").display()
+    ))
+    .await
+    .expect("open the demo's database");
+    let sessions: Vec<Session> = sqlx::query_as(
+        "SELECT f.caller_name, f.outcome, f.variables, c.answered_at \
+         FROM flow_sessions f LEFT JOIN calls c ON c.id = f.call_id WHERE f.flow_id = 'demo'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("query");
+    pool.close().await;
+    let session = |name: &str| {
+        sessions
+            .iter()
+            .find(|s| s.0 == name)
+            .unwrap_or_else(|| panic!("{name} did not enter the flow: {sessions:?}"))
+    };
+    let (_, outcome, variables, answered) = session("Caller 1");
+    assert_eq!(outcome.as_deref(), Some("enqueued"));
+    assert_eq!(variables.as_deref(), Some("{}"));
+    assert!(answered.is_some(), "{sessions:?}");
+    let (_, outcome, variables, answered) = session("Caller 3");
+    assert_eq!(outcome.as_deref(), Some("enqueued"));
+    assert!(
+        variables
+            .as_deref()
+            .is_some_and(|v| v.contains("\"account\"")),
+        "{sessions:?}"
+    );
+    assert!(answered.is_some(), "{sessions:?}");
+}
+
+/// One flow session in the demo's database: the caller's name, the outcome, the variables (a
+/// JSON object) and when an agent answered the call.
+type Session = (String, Option<String>, Option<String>, Option<i64>);
