@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod cti;
 pub mod engine;
 pub mod esl;
 pub mod flow;

@@ -6,6 +6,7 @@
 mod flows;
 mod problem;
 mod provisioning;
+mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -102,6 +103,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/flows/{id}/diagram", get(flows::diagram))
         .route("/v1/flows/{id}/exits", get(flows::exits))
         .route("/v1/flows/{id}/sessions", get(flows::sessions))
+        .route("/v1/webhooks", get(webhooks::list))
+        .route(
+            "/v1/webhooks/{name}",
+            put(webhooks::put).delete(webhooks::delete),
+        )
+        .route("/v1/webhook-deliveries", get(webhooks::deliveries))
+        .route("/v1/webhook-deliveries/{id}", get(webhooks::delivery))
+        .route("/v1/webhook-deliveries/{id}/replay", post(webhooks::replay))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .with_state(state)
 }

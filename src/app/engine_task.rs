@@ -435,6 +435,7 @@ pub async fn write_history(
     store: Store,
     mut batches: mpsc::Receiver<Vec<Record>>,
     metrics: Arc<Metrics>,
+    outbox_written: Arc<tokio::sync::Notify>,
 ) {
     while let Some(batch) = batches.recv().await {
         let mut delay = Duration::from_millis(50);
@@ -443,6 +444,8 @@ pub async fn write_history(
             match store.write(&batch).await {
                 Ok(()) => {
                     Metrics::bump(&metrics.store_batches);
+                    // The batch may have put webhook deliveries in the outbox.
+                    outbox_written.notify_one();
                     break;
                 }
                 Err(e) => {

@@ -7,6 +7,7 @@ mod engine_task;
 mod flows;
 pub mod http;
 pub mod presence;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -225,11 +226,20 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     let (history_tx, history_rx) = mpsc::channel(1024);
     let writer_store = store.clone();
     let writer_metrics = metrics.clone();
+    let outbox_written = Arc::new(tokio::sync::Notify::new());
     let history = tokio::spawn(engine_task::write_history(
         writer_store,
         history_rx,
         writer_metrics,
+        outbox_written.clone(),
     ));
+    {
+        let (store, stop) = (store.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            webhooks::run(store, clock, outbox_written, stop).await;
+            Ok(())
+        });
+    }
 
     let (probes_tx, probes_rx) = tokio::sync::mpsc::unbounded_channel();
     let (requests_tx, requests_rx) = engine_task::channels();

@@ -328,6 +328,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for record in records {
             apply(&mut tx, record).await?;
+            super::outbox::announce(&mut tx, record).await?;
         }
         tx.commit().await?;
         Ok(())

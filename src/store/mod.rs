@@ -13,6 +13,7 @@
 
 mod history;
 mod migrations;
+mod outbox;
 mod provisioning;
 mod rows;
 
@@ -26,6 +27,10 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
+pub use outbox::{
+    AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, Subscription,
+    EVENT_TYPES,
+};
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
     PauseReasonRow, QueueEventRow, QueueRow, SurveyRow,

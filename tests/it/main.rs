@@ -14,4 +14,5 @@ mod provisioning;
 mod routing;
 mod sim;
 mod store;
+mod webhooks;
 mod whisper;

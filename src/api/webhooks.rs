@@ -1,0 +1,217 @@
+//! Webhook subscriptions and their deliveries over REST: provision a receiver, see what was
+//! delivered, missed or dead-lettered and why, and send a delivery again.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{wall_clock_ms, ApiState, Problem};
+use crate::cti::signing::Secret;
+use crate::engine::{CallId, QueueId, Timestamp};
+use crate::store::{DeliveryFilter, DeliveryStatus, Subscription, EVENT_TYPES};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SubscriptionBody {
+    url: String,
+    events: Vec<String>,
+    #[serde(default)]
+    queues: Vec<String>,
+    /// `whsec_…` secrets; none: one is made and shown in the reply, once.
+    #[serde(default)]
+    secrets: Vec<String>,
+}
+
+fn shown(s: &Subscription) -> Value {
+    json!({
+        "name": s.name,
+        "url": s.url,
+        "events": s.events,
+        "queues": s.queues,
+        "secrets": s.secrets.len(),
+        "enabled": s.enabled,
+        "disabled_reason": s.disabled_reason,
+    })
+}
+
+fn check_name(name: &str) -> Result<(), Problem> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(
+            "a subscription name is 1 to 64 letters, digits, - or _",
+        ))
+    }
+}
+
+pub(super) async fn put(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    body: Result<Json<SubscriptionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Problem> {
+    check_name(&name)?;
+    let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let host = body
+        .url
+        .strip_prefix("https://")
+        .or_else(|| body.url.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .filter(|host| !host.is_empty());
+    if host.is_none()
+        || body
+            .url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Problem::invalid(
+            "url",
+            "must be an http:// or https:// URL with a host",
+        ));
+    }
+    if body.events.is_empty() {
+        return Err(Problem::invalid("events", "name at least one event type"));
+    }
+    if let Some(unknown) = body
+        .events
+        .iter()
+        .find(|e| !EVENT_TYPES.contains(&e.as_str()))
+    {
+        return Err(Problem::invalid(
+            "events",
+            format!(
+                "{unknown:?} is not an event type (the types are {})",
+                EVENT_TYPES.join(", ")
+            ),
+        ));
+    }
+    let queues = body
+        .queues
+        .iter()
+        .map(|q| QueueId::new(q).map_err(|e| Problem::invalid("queues", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for secret in &body.secrets {
+        Secret::parse(secret).map_err(|e| Problem::invalid("secrets", e))?;
+    }
+    let made = body.secrets.is_empty().then(Secret::generate);
+    let subscription = Subscription {
+        name,
+        url: body.url,
+        events: body.events,
+        queues,
+        secrets: made.iter().cloned().chain(body.secrets).collect(),
+        enabled: true,
+        disabled_reason: None,
+    };
+    state
+        .store
+        .put_subscription(&subscription)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let mut reply = shown(&subscription);
+    if let Some(secret) = made {
+        reply["secret"] = json!(secret);
+    }
+    Ok((StatusCode::OK, Json(reply)).into_response())
+}
+
+pub(super) async fn list(State(state): State<ApiState>) -> Result<Json<Value>, Problem> {
+    let all = state
+        .store
+        .subscriptions()
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(Json(json!({
+        "subscriptions": all.iter().map(shown).collect::<Vec<_>>(),
+        "event_types": EVENT_TYPES,
+    })))
+}
+
+pub(super) async fn delete(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, Problem> {
+    check_name(&name)?;
+    match state.store.delete_subscription(&name).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(Problem::not_found(format!("no subscription {name:?}"))),
+        Err(e) => Err(Problem::internal(&e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DeliveryQuery {
+    status: Option<String>,
+    subscription: Option<String>,
+    call: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn deliveries(
+    State(state): State<ApiState>,
+    Query(query): Query<DeliveryQuery>,
+) -> Result<Json<Value>, Problem> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            DeliveryStatus::parse(s).ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "status {s:?}: one of pending, delivered, missed, dead"
+                ))
+            })
+        })
+        .transpose()?;
+    let call = query
+        .call
+        .as_deref()
+        .map(|c| CallId::parse(c).map_err(|e| Problem::bad_request(e.to_string())))
+        .transpose()?;
+    let filter = DeliveryFilter {
+        status,
+        subscription: query.subscription,
+        call,
+        limit: query.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let rows = state
+        .store
+        .deliveries(&filter)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(Json(json!({ "deliveries": rows })))
+}
+
+pub(super) async fn delivery(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, Problem> {
+    let row = state
+        .store
+        .delivery(id)
+        .await
+        .map_err(|e| Problem::internal(&e))?
+        .ok_or_else(|| Problem::not_found(format!("no delivery {id}")))?;
+    let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+    let mut body = json!(row);
+    body["payload"] = payload;
+    Ok(Json(body))
+}
+
+pub(super) async fn replay(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    let now = Timestamp::from_millis(wall_clock_ms());
+    match state.store.replay_delivery(id, now).await {
+        Ok(true) => Ok(StatusCode::ACCEPTED),
+        Ok(false) => Err(Problem::not_found(format!("no delivery {id}"))),
+        Err(e) => Err(Problem::internal(&e)),
+    }
+}

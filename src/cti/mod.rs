@@ -1,0 +1,7 @@
+//! CTI: what CRMs and desktops hear about calls and agents. Events are written to the outbox
+//! with the history (`store::outbox`); this module holds the pure parts of delivering them:
+//! Standard Webhooks signatures and the retry policy of each delivery class. The worker that
+//! posts them lives in `app::webhooks`.
+
+pub mod retry;
+pub mod signing;

@@ -1,0 +1,680 @@
+//! The webhook outbox: CTI events written in the same transaction as the history change they
+//! announce, fanned out to the subscriptions that want them, and the delivery rows the
+//! webhook worker (`app::webhooks`) claims, updates and replays.
+//!
+//! An event's payload is built here, from the rows the transaction has just written, so it
+//! carries the call as the history knows it (caller, queue, priority, wait so far) and the
+//! variables the caller entered in the IVR.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::AnyConnection;
+
+use super::rows::Columns;
+use super::{Store, StoreError};
+use crate::engine::{AgentId, CallId, CallOutcome, QueueEventKind, QueueId, Record, Timestamp};
+
+/// The CTI event types (Standard Webhooks `type`).
+pub const EVENT_TYPES: [&str; 6] = [
+    "call.entered",
+    "call.offered",
+    "call.answered",
+    "call.abandoned",
+    "call.ended",
+    "agent.state_changed",
+];
+
+/// How a delivery is retried: a screen-pop is worth something only while the phone rings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryClass {
+    /// `call.offered`: a short timeout, a fast retry or two, then `missed`.
+    Pop,
+    /// Everything else: retried with backoff for hours, then `dead`.
+    Durable,
+}
+
+impl DeliveryClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryClass::Pop => "pop",
+            DeliveryClass::Durable => "durable",
+        }
+    }
+
+    fn of(event_type: &str) -> Self {
+        if event_type == "call.offered" {
+            DeliveryClass::Pop
+        } else {
+            DeliveryClass::Durable
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// A screen-pop that could not be delivered while it mattered.
+    Missed,
+    /// Given up after the last retry, or the receiver answered 410 Gone.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Missed => "missed",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Missed,
+            DeliveryStatus::Dead,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// A webhook subscription. `Debug` leaves the secrets out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub name: String,
+    pub url: String,
+    /// Event types wanted (see `EVENT_TYPES`).
+    pub events: Vec<String>,
+    /// Only events of these queues (empty: every queue, and events of no queue).
+    pub queues: Vec<QueueId>,
+    /// `whsec_<base64>` secrets; every one signs (several while a secret is rotated).
+    #[serde(skip)]
+    pub secrets: Vec<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("queues", &self.queues)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// One delivery of one event to one subscription, as the worker and the REST API see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub subscription: String,
+    pub call: Option<CallId>,
+    pub class: DeliveryClass,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_attempt_at: Option<Timestamp>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<Timestamp>,
+    /// The event as it is posted (the body signed).
+    #[serde(skip)]
+    pub payload: String,
+}
+
+/// What the worker learned from one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    Delivered {
+        status: u16,
+    },
+    /// Try again at `retry_at`, or give up with `give_up` (missed or dead).
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry_at: Option<Timestamp>,
+        give_up: DeliveryStatus,
+    },
+    /// 410 Gone: the subscription is disabled.
+    Gone,
+}
+
+fn list(items: &[impl AsRef<str>]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(",");
+    for item in items {
+        out.push_str(item.as_ref());
+        out.push(',');
+    }
+    out
+}
+
+fn unlist(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The events a record announces, in order.
+fn event_types(record: &Record) -> Vec<&'static str> {
+    match record {
+        Record::CallEntered { .. } => vec!["call.entered"],
+        Record::QueueEvent {
+            kind: QueueEventKind::Offer,
+            agent: Some(_),
+            ..
+        } => vec!["call.offered"],
+        Record::CallAnswered { .. } => vec!["call.answered"],
+        Record::CallEnded {
+            outcome: CallOutcome::Abandoned,
+            ..
+        } => vec!["call.abandoned", "call.ended"],
+        Record::CallEnded { .. } => vec!["call.ended"],
+        Record::AgentState { .. } => vec!["agent.state_changed"],
+        _ => Vec::new(),
+    }
+}
+
+/// Writes the events `record` announces, and a delivery for each subscription that wants one.
+/// Runs inside the transaction that applied `record`.
+pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
+    let types = event_types(record);
+    if types.is_empty() {
+        return Ok(());
+    }
+    let (call, agent, at, mut details) = match record {
+        Record::CallEntered { call, at, .. } => (Some(*call), None, *at, json!({})),
+        Record::QueueEvent {
+            call,
+            agent,
+            detail,
+            at,
+            ..
+        } => {
+            let leg = detail
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("leg="))
+                .map(str::to_owned);
+            (Some(*call), agent.clone(), *at, json!({ "agent_leg": leg }))
+        }
+        Record::CallAnswered {
+            call,
+            agent,
+            agent_channel,
+            wait_ms,
+            at,
+        } => (
+            Some(*call),
+            Some(agent.clone()),
+            *at,
+            json!({ "agent_leg": agent_channel, "wait_ms": wait_ms }),
+        ),
+        Record::CallEnded {
+            call,
+            outcome,
+            hangup_cause,
+            talk_ms,
+            at,
+        } => (
+            Some(*call),
+            None,
+            *at,
+            json!({ "outcome": outcome, "hangup_cause": hangup_cause, "talk_ms": talk_ms }),
+        ),
+        Record::AgentState {
+            agent,
+            from,
+            to,
+            cause,
+            reason,
+            at,
+        } => (
+            None,
+            Some(agent.clone()),
+            *at,
+            json!({
+                "from": from.as_str(),
+                "to": to.as_str(),
+                "cause": cause.as_str(),
+                "reason": reason,
+            }),
+        ),
+        _ => return Ok(()),
+    };
+    let call_row = match call {
+        Some(call) => call_json(conn, call, at).await?,
+        None => None,
+    };
+    let queue = call_row
+        .as_ref()
+        .and_then(|c| c.get("queue"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // An ended call's agent is the one who answered.
+    let agent = agent.or_else(|| {
+        call_row
+            .as_ref()
+            .and_then(|c| c.get("agent_id"))
+            .and_then(Value::as_str)
+            .and_then(|a| AgentId::new(a).ok())
+    });
+    let agent_json = match &agent {
+        Some(agent) => agent_json(conn, agent).await?,
+        None => None,
+    };
+    let variables = match call {
+        Some(call) => call_variables(conn, call).await?,
+        None => BTreeMap::new(),
+    };
+    if let Some(object) = details.as_object_mut() {
+        object.retain(|_, v| !v.is_null());
+    }
+    for event_type in types {
+        let event_id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let payload = json!({
+            "id": event_id,
+            "type": event_type,
+            "timestamp": rfc3339(at),
+            "data": {
+                "call": call_row,
+                "agent": agent_json,
+                "variables": variables,
+                "details": details,
+            },
+        });
+        let payload = serde_json::to_string(&payload).map_err(StoreError::Encode)?;
+        sqlx::query(
+            "INSERT INTO cti_events (event_id, type, call_id, queue_id, agent_id, at, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(event_id.as_str())
+        .bind(event_type)
+        .bind(call.map(|c| c.to_string()))
+        .bind(queue.clone())
+        .bind(agent.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(at.as_millis())
+        .bind(payload)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO webhook_deliveries \
+             (event_id, subscription, call_id, class, status, attempts, next_attempt_at) \
+             SELECT $1, name, $2, $3, 'pending', 0, $4 FROM webhook_subscriptions \
+             WHERE enabled = 1 AND events LIKE $5 AND (queues = '' OR queues LIKE $6)",
+        )
+        .bind(event_id.as_str())
+        .bind(call.map(|c| c.to_string()))
+        .bind(DeliveryClass::of(event_type).as_str())
+        .bind(at.as_millis())
+        .bind(format!("%,{event_type},%"))
+        .bind(queue.as_ref().map(|q| format!("%,{q},%")))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn rfc3339(at: Timestamp) -> String {
+    jiff::Timestamp::from_millisecond(at.as_millis())
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// The call as a payload shows it, with the wait so far at `at`.
+async fn call_json(
+    conn: &mut AnyConnection,
+    call: CallId,
+    at: Timestamp,
+) -> Result<Option<Value>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, switch, caller_channel, queue_id, caller_number, caller_name, destination, \
+         priority, entered_at, answered_at, agent_id, agent_channel FROM calls WHERE id = $1",
+    )
+    .bind(call.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let c = Columns::new(&row, "calls", "id");
+    let entered_at = c.int("entered_at")?;
+    let waited_until = c.opt_int("answered_at")?.unwrap_or(at.as_millis());
+    Ok(Some(json!({
+        "id": c.text("id")?,
+        "switch": c.text("switch")?,
+        "caller_channel": c.text("caller_channel")?,
+        "agent_channel": c.opt_text("agent_channel")?,
+        "caller_number": c.text("caller_number")?,
+        "caller_name": c.text("caller_name")?,
+        "destination": c.text("destination")?,
+        "queue": c.text("queue_id")?,
+        "priority": c.int("priority")?,
+        "entered_at": rfc3339(Timestamp::from_millis(entered_at)),
+        "wait_ms": (waited_until - entered_at).max(0),
+        "agent_id": c.opt_text("agent_id")?,
+    })))
+}
+
+async fn agent_json(
+    conn: &mut AnyConnection,
+    agent: &AgentId,
+) -> Result<Option<Value>, StoreError> {
+    let row = sqlx::query("SELECT id, name, dial_string FROM agents WHERE id = $1")
+        .bind(agent.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(Some(json!({ "id": agent.as_str() })));
+    };
+    let c = Columns::new(&row, "agents", "id");
+    let dial_string = c.text("dial_string")?;
+    Ok(Some(json!({
+        "id": c.text("id")?,
+        "name": c.text("name")?,
+        "extension": extension(&dial_string),
+    })))
+}
+
+/// `user/1001@example.com` → `1001`; any other dial string as it is.
+fn extension(dial_string: &str) -> String {
+    dial_string
+        .strip_prefix("user/")
+        .map(|rest| rest.split('@').next().unwrap_or(rest))
+        .unwrap_or(dial_string)
+        .to_owned()
+}
+
+/// What the caller entered in the IVR and the CRM returned (kept when its flow ended).
+async fn call_variables(
+    conn: &mut AnyConnection,
+    call: CallId,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let text: Option<Option<String>> =
+        sqlx::query_scalar("SELECT variables FROM flow_sessions WHERE call_id = $1")
+            .bind(call.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(text
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, e.type, d.subscription, d.call_id, d.class, \
+     d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status, d.last_error, \
+     d.delivered_at, e.payload";
+
+fn delivery_row(row: &sqlx::any::AnyRow) -> Result<DeliveryRow, StoreError> {
+    let c = Columns::new(row, "webhook_deliveries", "id");
+    Ok(DeliveryRow {
+        id: c.int("id")?,
+        event_id: c.text("event_id")?,
+        event_type: c.text("type")?,
+        subscription: c.text("subscription")?,
+        call: c.opt_parsed("call_id", CallId::parse)?,
+        class: c.parsed("class", |s: &str| match s {
+            "pop" => Ok(DeliveryClass::Pop),
+            "durable" => Ok(DeliveryClass::Durable),
+            other => Err(format!("{other:?} is not a delivery class")),
+        })?,
+        status: c.parsed("status", |s: &str| {
+            DeliveryStatus::parse(s).ok_or_else(|| format!("{s:?} is not a delivery status"))
+        })?,
+        attempts: c.int("attempts")?,
+        next_attempt_at: Timestamp::from_millis(c.int("next_attempt_at")?),
+        last_attempt_at: c.opt_int("last_attempt_at")?.map(Timestamp::from_millis),
+        last_status: c.opt_int("last_status")?,
+        last_error: c.opt_text("last_error")?,
+        delivered_at: c.opt_int("delivered_at")?.map(Timestamp::from_millis),
+        payload: c.text("payload")?,
+    })
+}
+
+fn subscription_row(row: &sqlx::any::AnyRow) -> Result<Subscription, StoreError> {
+    let c = Columns::new(row, "webhook_subscriptions", "name");
+    Ok(Subscription {
+        name: c.text("name")?,
+        url: c.text("url")?,
+        events: unlist(&c.text("events")?),
+        queues: unlist(&c.text("queues")?)
+            .iter()
+            .map(|q| QueueId::new(q).map_err(|e| c.corrupt(format!("queues: {e}"))))
+            .collect::<Result<_, _>>()?,
+        secrets: c
+            .text("secrets")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        enabled: c.int("enabled")? != 0,
+        disabled_reason: c.opt_text("disabled_reason")?,
+    })
+}
+
+/// Filters for listing deliveries.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    pub subscription: Option<String>,
+    pub call: Option<CallId>,
+    pub limit: u32,
+}
+
+impl Store {
+    /// Creates or replaces a subscription (enabled again if it was disabled).
+    pub async fn put_subscription(&self, s: &Subscription) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO webhook_subscriptions \
+             (name, url, events, queues, secrets, enabled, disabled_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT (name) DO UPDATE SET \
+             url = excluded.url, events = excluded.events, queues = excluded.queues, \
+             secrets = excluded.secrets, enabled = excluded.enabled, disabled_reason = NULL",
+        )
+        .bind(s.name.as_str())
+        .bind(s.url.as_str())
+        .bind(list(&s.events))
+        .bind(list(
+            &s.queues.iter().map(QueueId::as_str).collect::<Vec<_>>(),
+        ))
+        .bind(s.secrets.join(" "))
+        .bind(i64::from(s.enabled))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_subscription(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM webhook_subscriptions WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, url, events, queues, secrets, enabled, disabled_reason \
+             FROM webhook_subscriptions ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(subscription_row).collect()
+    }
+
+    /// Deliveries due at `now`, oldest first, at most `limit`: for each subscription and call,
+    /// only the oldest pending durable one (a call's events arrive in order). A screen-pop
+    /// waits for nothing: it is worth something only while the phone rings.
+    pub async fn due_deliveries(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+             JOIN cti_events e ON e.event_id = d.event_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+             AND (d.class = 'pop' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+                 WHERE p.subscription = d.subscription AND p.call_id = d.call_id \
+                 AND p.id < d.id AND p.status = 'pending' AND p.class = 'durable')) \
+             ORDER BY d.id LIMIT $2"
+        ))
+        .bind(now.as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    /// Records what an attempt gave.
+    pub async fn delivery_attempted(
+        &self,
+        id: i64,
+        at: Timestamp,
+        result: &AttemptResult,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (status, next, last_status, error, delivered) = match result {
+            AttemptResult::Delivered { status } => (
+                DeliveryStatus::Delivered,
+                None,
+                Some(i64::from(*status)),
+                None,
+                Some(at.as_millis()),
+            ),
+            AttemptResult::Failed {
+                status,
+                error,
+                retry_at,
+                give_up,
+            } => (
+                if retry_at.is_some() {
+                    DeliveryStatus::Pending
+                } else {
+                    *give_up
+                },
+                retry_at.map(Timestamp::as_millis),
+                status.map(i64::from),
+                Some(error.clone()),
+                None,
+            ),
+            AttemptResult::Gone => (
+                DeliveryStatus::Dead,
+                None,
+                Some(410),
+                Some("410 Gone: the subscription is disabled".to_owned()),
+                None,
+            ),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, \
+             next_attempt_at = COALESCE($3, next_attempt_at), last_attempt_at = $4, \
+             last_status = $5, last_error = $6, delivered_at = $7 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(next)
+        .bind(at.as_millis())
+        .bind(last_status)
+        .bind(error)
+        .bind(delivered)
+        .execute(&mut *tx)
+        .await?;
+        if matches!(result, AttemptResult::Gone) {
+            sqlx::query(
+                "UPDATE webhook_subscriptions SET enabled = 0, \
+                 disabled_reason = 'the receiver answered 410 Gone' \
+                 WHERE name = (SELECT subscription FROM webhook_deliveries WHERE id = $1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+             JOIN cti_events e ON e.event_id = d.event_id \
+             WHERE ($1 IS NULL OR d.status = $1) AND ($2 IS NULL OR d.subscription = $2) \
+             AND ($3 IS NULL OR d.call_id = $3) ORDER BY d.id DESC LIMIT $4"
+        ))
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(filter.subscription.clone())
+        .bind(filter.call.map(|c| c.to_string()))
+        .bind(i64::from(filter.limit.max(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+             JOIN cti_events e ON e.event_id = d.event_id WHERE d.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(delivery_row).transpose()
+    }
+
+    /// Sends a delivery again (whatever became of it): pending now, attempts from zero.
+    pub async fn replay_delivery(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
+             next_attempt_at = $2, delivered_at = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_written_for_one_like_and_read_back() {
+        assert_eq!(
+            list(&["call.offered", "call.ended"]),
+            ",call.offered,call.ended,"
+        );
+        assert_eq!(list(&[] as &[&str]), "");
+        assert_eq!(unlist(",a,b,"), ["a", "b"]);
+        assert_eq!(extension("user/1001@example.com"), "1001");
+        assert_eq!(extension("sofia/gateway/x/123"), "sofia/gateway/x/123");
+    }
+
+    #[test]
+    fn an_abandon_is_announced_before_the_end_and_only_offers_with_an_agent_pop() {
+        assert_eq!(DeliveryClass::of("call.offered"), DeliveryClass::Pop);
+        assert_eq!(DeliveryClass::of("call.ended"), DeliveryClass::Durable);
+    }
+}
