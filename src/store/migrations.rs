@@ -42,6 +42,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "surveys",
         include_str!("../../migrations/sqlite/0006_surveys.sql"),
     ),
+    (
+        7,
+        "tokens_audit",
+        include_str!("../../migrations/sqlite/0007_tokens_audit.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -74,6 +79,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         6,
         "surveys",
         include_str!("../../migrations/postgres/0006_surveys.sql"),
+    ),
+    (
+        7,
+        "tokens_audit",
+        include_str!("../../migrations/postgres/0007_tokens_audit.sql"),
     ),
 ];
 
