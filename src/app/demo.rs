@@ -102,6 +102,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         phone_prompts: Default::default(),
         hot_desk_extension: Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
         flows: None,
+        auth: Default::default(),
     })
     .await?;
 
