@@ -934,6 +934,11 @@ mod end_to_end {
             phone_prompts: Default::default(),
             hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
             flows: None,
+            // No API request is made: no token to print.
+            auth: switchboard::app::AuthOptions {
+                enabled: false,
+                tokens: Vec::new(),
+            },
         })
         .await
         .expect("start");

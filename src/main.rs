@@ -1,4 +1,5 @@
-//! The `switchboard` binary: `serve`, `demo`, `check`, `hash-pin` and `flow`. Errors become exit codes here.
+//! The `switchboard` binary: `serve`, `demo`, `check`, `hash-pin`, `token` and `flow`. Errors
+//! become exit codes here.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchboard::app::{self, demo, AppError};
-use switchboard::config::{Config, ConfigError, Provisioning};
-use switchboard::engine::QueueId;
+use switchboard::config::{
+    check_token_agent, BearerToken, Config, ConfigError, Provisioning, Role, TokenName,
+};
+use switchboard::engine::{AgentId, QueueId};
 use switchboard::flow::{parse_flow, render, FlowSet, Format};
 
 /// EX_CONFIG: a supervisor should not restart us in a loop for this.
@@ -61,6 +64,28 @@ enum Command {
         #[command(subcommand)]
         action: FlowCommand,
     },
+    /// API tokens for the provisioning file's `[[token]]`, which keeps only their SHA-256.
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Read a token from standard input (one line) and print the `sha256 = "..."` line for it.
+    Hash,
+    /// Make a new token: print it, and the `[[token]]` entry for the provisioning file.
+    New {
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor, agent or integration.
+        #[arg(long)]
+        role: String,
+        /// The agent a token with role `agent` is bound to.
+        #[arg(long)]
+        agent: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,6 +121,12 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::HashPin => hash_pin(),
+        Command::Token {
+            action: TokenCommand::Hash,
+        } => token_hash(),
+        Command::Token {
+            action: TokenCommand::New { name, role, agent },
+        } => token_new(name, &role, agent),
         Command::Flow {
             action: FlowCommand::Check { path, config },
         } => flow_check(&path, config.as_deref()),
@@ -145,6 +176,59 @@ fn hash_pin() -> ExitCode {
     }
     let salt: [u8; 16] = rand::random();
     println!("{}", switchboard::engine::PinHash::new(pin, salt));
+    ExitCode::SUCCESS
+}
+
+fn token_hash() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("cannot read the token from standard input");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match BearerToken::parse(line.trim()) {
+        Ok(token) => {
+            println!("sha256 = \"{}\"", token.hash().to_hex());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn token_new(name: String, role: &str, agent: Option<String>) -> ExitCode {
+    let checked = (|| -> Result<(TokenName, Role, Option<AgentId>), String> {
+        let name = TokenName::new(name).map_err(|e| format!("--name: {e}"))?;
+        let role: Role = role.parse().map_err(|e| format!("--role: {e}"))?;
+        let agent = agent
+            .map(AgentId::new)
+            .transpose()
+            .map_err(|e| format!("--agent: {e}"))?;
+        check_token_agent(role, agent.as_ref()).map_err(|e| format!("--agent: {e}"))?;
+        Ok((name, role, agent))
+    })();
+    let (name, role, agent) = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let token = BearerToken::generate();
+    let agent_line = agent.map_or(String::new(), |a| format!("agent = \"{a}\"\n"));
+    println!(
+        "{}\n\n\
+         # Give the token above to its holder (it is not stored anywhere), and add this to the\n\
+         # provisioning file:\n\
+         [[token]]\n\
+         name = \"{name}\"\n\
+         role = \"{role}\"\n\
+         {agent_line}\
+         sha256 = \"{}\"",
+        token.expose(),
+        token.hash().to_hex()
+    );
     ExitCode::SUCCESS
 }
 

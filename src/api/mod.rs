@@ -1,8 +1,10 @@
 //! The REST API (axum): the only module with HTTP types.
 //!
 //! Reads come from the engine's published snapshot or from the store; writes are requests to
-//! the engine task. Every error is a problem details document.
+//! the engine task. Every error is a problem details document. Every request but `/healthz`
+//! needs a token whose role the route allows (`auth`).
 
+pub mod auth;
 mod flows;
 mod problem;
 mod provisioning;
@@ -12,14 +14,18 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::handler::Handler;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::routing::on;
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+pub use auth::{Auth, Principal};
 pub use problem::Problem;
+
+use auth::Verb;
 
 use crate::app::{EngineHandle, Flows};
 use crate::engine::{parse_skill_list, AgentId, CallId, CallUpdate, CommandError, RequestedState};
@@ -37,6 +43,8 @@ pub struct ApiState {
     provisioning: Arc<tokio::sync::Mutex<()>>,
     /// The IVR flows being served, and their directory for reloads.
     flows: Arc<Flows>,
+    /// The tokens, and whether requests need one.
+    auth: Arc<Auth>,
 }
 
 impl ApiState {
@@ -46,6 +54,7 @@ impl ApiState {
         metrics: Arc<Metrics>,
         pause_reasons: Vec<PauseReasonRow>,
         flows: Arc<Flows>,
+        auth: Auth,
     ) -> Self {
         Self {
             engine,
@@ -54,6 +63,7 @@ impl ApiState {
             pause_reasons: Arc::new(RwLock::new(pause_reasons)),
             provisioning: Arc::new(tokio::sync::Mutex::new(())),
             flows,
+            auth: Arc::new(auth),
         }
     }
 
@@ -72,46 +82,85 @@ impl ApiState {
     }
 }
 
+/// The router's routes, each added with one method, and the list of them that the rule table
+/// (`auth::RULES`) is checked against.
+struct Routes {
+    router: Router<ApiState>,
+    listed: Vec<(Verb, &'static str)>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, verb: Verb, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, ApiState>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, on(verb.filter(), handler));
+        self.listed.push((verb, path));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    use Verb::{Delete, Get, Patch, Post, Put};
+    Routes {
+        router: Router::new(),
+        listed: Vec::new(),
+    }
+    .add(Get, "/healthz", healthz)
+    .add(Get, "/metrics", metrics)
+    .add(Get, "/v1/queues", queues)
+    .add(Get, "/v1/agents", agents)
+    .add(Get, "/v1/agents/{id}", agent)
+    .add(Put, "/v1/agents/{id}", provisioning::put_agent)
+    .add(Delete, "/v1/agents/{id}", provisioning::delete_agent)
+    .add(
+        Get,
+        "/v1/agents/{id}/provisioning",
+        provisioning::get_agent_provisioning,
+    )
+    .add(Put, "/v1/agents/{id}/state", set_agent_state)
+    .add(Get, "/v1/agents/{id}/states", agent_states)
+    .add(Get, "/v1/pause-reasons", pause_reasons)
+    .add(
+        Put,
+        "/v1/pause-reasons/{code}",
+        provisioning::put_pause_reason,
+    )
+    .add(
+        Delete,
+        "/v1/pause-reasons/{code}",
+        provisioning::delete_pause_reason,
+    )
+    .add(Get, "/v1/calls", calls)
+    .add(Get, "/v1/calls/{id}", call)
+    .add(Patch, "/v1/calls/{id}", update_call)
+    .add(Get, "/v1/flows", flows::list)
+    .add(Post, "/v1/flows/reload", flows::reload)
+    .add(Get, "/v1/flows/{id}", flows::one)
+    .add(Get, "/v1/flows/{id}/diagram", flows::diagram)
+    .add(Get, "/v1/flows/{id}/exits", flows::exits)
+    .add(Get, "/v1/flows/{id}/sessions", flows::sessions)
+    .add(Get, "/v1/webhooks", webhooks::list)
+    .add(Put, "/v1/webhooks/{name}", webhooks::put)
+    .add(Delete, "/v1/webhooks/{name}", webhooks::delete)
+    .add(Get, "/v1/webhook-deliveries", webhooks::deliveries)
+    .add(Get, "/v1/webhook-deliveries/{id}", webhooks::delivery)
+    .add(Post, "/v1/webhook-deliveries/{id}/replay", webhooks::replay)
+    .add(Get, "/v1/tokens", auth::list_tokens)
+    .add(Post, "/v1/tokens", auth::create_token)
+    .add(Delete, "/v1/tokens/{name}", auth::delete_token)
+    .add(Get, "/v1/audit", auth::audit)
+}
+
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/v1/queues", get(queues))
-        .route("/v1/agents", get(agents))
-        .route(
-            "/v1/agents/{id}",
-            get(agent)
-                .put(provisioning::put_agent)
-                .delete(provisioning::delete_agent),
-        )
-        .route(
-            "/v1/agents/{id}/provisioning",
-            get(provisioning::get_agent_provisioning),
-        )
-        .route("/v1/agents/{id}/state", put(set_agent_state))
-        .route("/v1/agents/{id}/states", get(agent_states))
-        .route("/v1/pause-reasons", get(pause_reasons))
-        .route(
-            "/v1/pause-reasons/{code}",
-            put(provisioning::put_pause_reason).delete(provisioning::delete_pause_reason),
-        )
-        .route("/v1/calls", get(calls))
-        .route("/v1/calls/{id}", get(call).patch(update_call))
-        .route("/v1/flows", get(flows::list))
-        .route("/v1/flows/reload", post(flows::reload))
-        .route("/v1/flows/{id}", get(flows::one))
-        .route("/v1/flows/{id}/diagram", get(flows::diagram))
-        .route("/v1/flows/{id}/exits", get(flows::exits))
-        .route("/v1/flows/{id}/sessions", get(flows::sessions))
-        .route("/v1/webhooks", get(webhooks::list))
-        .route(
-            "/v1/webhooks/{name}",
-            put(webhooks::put).delete(webhooks::delete),
-        )
-        .route("/v1/webhook-deliveries", get(webhooks::deliveries))
-        .route("/v1/webhook-deliveries/{id}", get(webhooks::delivery))
-        .route("/v1/webhook-deliveries/{id}/replay", post(webhooks::replay))
+    routes()
+        .router
         .fallback(|| async { Problem::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .with_state(state)
 }
 
@@ -132,12 +181,18 @@ async fn queues(State(state): State<ApiState>) -> Json<serde_json::Value> {
     Json(json!({ "queues": snapshot.queues }))
 }
 
-async fn agents(State(state): State<ApiState>) -> Json<serde_json::Value> {
+/// Every agent; an agent's token sees only its own.
+async fn agents(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+) -> Json<serde_json::Value> {
     let snapshot = state.engine.snapshot();
     let now = wall_clock_ms();
+    let only = who.only_agent();
     let agents: Vec<serde_json::Value> = snapshot
         .agents
         .iter()
+        .filter(|a| only.is_none_or(|me| me == Some(&a.id)))
         .map(|a| with_time_in_state(a, now))
         .collect();
     Json(json!({ "agents": agents }))
@@ -330,25 +385,45 @@ struct CallsQuery {
     limit: Option<u32>,
 }
 
+/// Whether `agent` is on `call` or rung for it.
+fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
+    call.agent.as_ref() == Some(agent) || call.ringing.contains(agent)
+}
+
+/// Active calls and recent history; an agent's token sees only the calls it is rung for, is
+/// on, or answered.
 async fn calls(
     State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
     query: Result<Query<CallsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
-    let recent = state
-        .store
-        .recent_calls(limit)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
     let snapshot = state.engine.snapshot();
-    Ok(Json(json!({ "active": snapshot.calls, "recent": recent })))
+    let (active, recent) = match who.only_agent() {
+        None => (
+            snapshot.calls.iter().collect::<Vec<_>>(),
+            state.store.recent_calls(limit).await,
+        ),
+        Some(None) => (Vec::new(), Ok(Vec::new())),
+        Some(Some(me)) => (
+            snapshot.calls.iter().filter(|c| involves(c, me)).collect(),
+            state.store.recent_calls_of_agent(me, limit).await,
+        ),
+    };
+    let recent = recent.map_err(|e| Problem::internal(&e))?;
+    Ok(Json(json!({ "active": active, "recent": recent })))
 }
 
 /// A call's history: its queue row and events when it reached a queue, and its IVR session
 /// (`flow`, with the steps) when it came through a flow. A caller who never left the IVR has
 /// only the session (`call` is null).
-async fn call(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Response, Problem> {
+/// An agent's token reads only a call it is rung for, is on, or answered (403 otherwise).
+async fn call(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let id = CallId::parse(&id).map_err(|e| Problem::bad_request(e.to_string()))?;
     let call = state
         .store
@@ -360,6 +435,25 @@ async fn call(State(state): State<ApiState>, Path(id): Path<String>) -> Result<R
         .flow_session(id)
         .await
         .map_err(|e| Problem::internal(&e))?;
+    if let Some(me) = who.only_agent() {
+        let answered = call
+            .as_ref()
+            .is_some_and(|c| c.agent.is_some() && c.agent.as_ref() == me);
+        let offered = me.is_some_and(|me| {
+            state
+                .engine
+                .snapshot()
+                .calls
+                .iter()
+                .any(|c| c.id == id && involves(c, me))
+        });
+        if !answered && !offered {
+            return Err(Problem::forbidden(format!(
+                "token {:?} is an agent's: it reads only calls its agent was offered or answered",
+                who.token
+            )));
+        }
+    }
     if call.is_none() && flow.is_none() {
         return Err(Problem::not_found(format!("no call {id}")));
     }

@@ -94,6 +94,26 @@ impl Problem {
         )
     }
 
+    /// No token, or one we do not know (the caller adds `WWW-Authenticate`).
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "/problems/unauthorized",
+            "Unauthorized",
+            detail,
+        )
+    }
+
+    /// A valid token whose role does not allow the request.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "/problems/forbidden",
+            "Forbidden",
+            detail,
+        )
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::CONFLICT,

@@ -176,6 +176,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         phone_prompts: Default::default(),
         hot_desk_extension: Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
         flows: Some(flows_dir),
+        auth: Default::default(),
     })
     .await?;
 

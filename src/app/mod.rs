@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use clock::Clock;
 pub use engine_task::{EngineGone, EngineHandle, EngineRequest};
@@ -73,10 +73,33 @@ pub struct StartOptions {
     /// The IVR flows directory (or one file); checked against the provisioned queues at start
     /// and on `POST /v1/flows/reload`. `None`: no flows.
     pub flows: Option<std::path::PathBuf>,
+    /// Whether the API needs tokens, and the provisioned ones.
+    pub auth: AuthOptions,
+}
+
+/// `[http] auth` and the provisioning file's `[[token]]`s.
+#[derive(Debug, Clone)]
+pub struct AuthOptions {
+    /// Requests need a bearer token (the default); `false` opens the API to anyone who
+    /// reaches it, for a lab.
+    pub enabled: bool,
+    /// Applied to the store like agents: the file wins for the names it lists.
+    pub tokens: Vec<crate::config::ProvisionedToken>,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tokens: Vec::new(),
+        }
+    }
 }
 
 pub struct Running {
     pub http_addr: SocketAddr,
+    /// The admin token made at this start because there was none (printed once on stdout).
+    pub bootstrap_token: Option<crate::config::BearerToken>,
     pub engine: EngineHandle,
     pub store: Store,
     pub metrics: Arc<Metrics>,
@@ -139,6 +162,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         .collect();
     // A few small files, read once before anything runs.
     let flows = Arc::new(Flows::load(options.flows.clone(), &provisioned)?);
+    let (auth, bootstrap_token) = auth_at_start(&store, &options.auth, clock.now()).await?;
 
     let now = clock.now();
     let mut engine = Engine::new(rand::random());
@@ -284,6 +308,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         metrics.clone(),
         pause_reasons,
         flows,
+        auth,
     ));
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
@@ -299,12 +324,77 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
 
     Ok(Running {
         http_addr,
+        bootstrap_token,
         engine: handle,
         store,
         metrics,
         stop,
         tasks,
     })
+}
+
+/// Applies the provisioned tokens and, when auth is on and no admin token exists (a fresh
+/// install, or a file that provisions only other roles), makes the `bootstrap` admin token, so
+/// a fresh install is never open and never locked. The token is printed on stdout this once
+/// (the log says so, without the token) and only its digest is kept.
+async fn auth_at_start(
+    store: &Store,
+    options: &AuthOptions,
+    now: crate::engine::Timestamp,
+) -> Result<(crate::api::Auth, Option<crate::config::BearerToken>), AppError> {
+    use crate::config::{BearerToken, Role, TokenName};
+    use crate::store::TokenRow;
+    for token in &options.tokens {
+        store
+            .upsert_token(&TokenRow::from_provisioned(token, now))
+            .await?;
+    }
+    let mut tokens = store.list_tokens().await?;
+    let mut bootstrap = None;
+    if !options.enabled {
+        warn!(
+            "API authentication is off ([http] auth = false): anyone who reaches the HTTP port \
+             may read and change everything; use this in a lab only"
+        );
+    } else if !tokens.iter().any(|t| t.role == Role::Admin) {
+        let token = BearerToken::generate();
+        // "bootstrap", or "bootstrap-N" when a token of another role has the name.
+        let mut attempt = 0;
+        let row = loop {
+            let row = TokenRow {
+                name: TokenName::bootstrap(attempt),
+                role: Role::Admin,
+                agent: None,
+                hash: token.hash(),
+                created_at: now,
+            };
+            if store.insert_token(&row).await? {
+                break row;
+            }
+            attempt += 1;
+        };
+        let name = row.name.clone();
+        tokens.push(row);
+        println!(
+            "\n\
+             ==========================================================================\n\
+             No admin API token existed, so Switchboard made one named \"{name}\".\n\
+             It is shown this once and stored only as a hash:\n\
+             \n    {}\n\n\
+             Send it as \"Authorization: Bearer <token>\". Make your own tokens\n\
+             (POST /v1/tokens, or [[token]] in the provisioning file), then delete\n\
+             this one: DELETE /v1/tokens/{name}\n\
+             ==========================================================================\n",
+            token.expose()
+        );
+        warn!(
+            token = %name,
+            "no admin API token existed: made one and printed it on standard output, this once \
+             (the log never shows it); make your own tokens and delete it"
+        );
+        bootstrap = Some(token);
+    }
+    Ok((crate::api::Auth::new(options.enabled, &tokens), bootstrap))
 }
 
 /// Turns the config and provisioning files into start options (binds the HTTP listener).
@@ -356,6 +446,10 @@ pub async fn options_from_config(
             .iter()
             .map(crate::store::PauseReasonRow::from_provisioned)
             .collect(),
+        auth: AuthOptions {
+            enabled: config.http.auth,
+            tokens: provisioning.tokens.clone(),
+        },
     })
 }
 

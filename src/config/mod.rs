@@ -9,6 +9,7 @@ mod dial_string;
 mod error;
 mod provisioning;
 mod settings;
+mod tokens;
 mod values;
 
 pub use dial_string::{DialString, DialStringError};
@@ -21,6 +22,10 @@ pub use provisioning::{
 };
 pub use settings::{
     Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig, DATABASE_URL_ENV,
+};
+pub use tokens::{
+    check_token_agent, BearerToken, BearerTokenError, ProvisionedToken, Role, RoleError, TokenHash,
+    TokenHashError, TokenName, TokenNameError,
 };
 pub(crate) use values::DisplayName;
 pub use values::{redact_url, Secret};
@@ -149,6 +154,24 @@ password = "ClueCon"
         let queues: Vec<&str> = p.queues.iter().map(|q| q.id.as_str()).collect();
         assert_eq!(queues, ["support", "sales"]);
         assert_eq!(p.agents.len(), 4);
+        let tokens: Vec<(&str, Role, Option<&str>)> = p
+            .tokens
+            .iter()
+            .map(|t| {
+                (
+                    t.name.as_str(),
+                    t.role,
+                    t.agent.as_ref().map(|a| a.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            tokens,
+            [
+                ("crm", Role::Integration, None),
+                ("alice-desktop", Role::Agent, Some("1001"))
+            ]
+        );
         assert_eq!(p.queues[1].moh, DEFAULT_HOLD_MUSIC);
         assert_eq!(p.queues[0].wrap_up, Some(Duration::from_secs(10)));
         assert_eq!(p.queues[1].wrap_up, None);
@@ -188,11 +211,18 @@ password = "ClueCon"
             Err(e) => panic!("{e}"),
         };
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.http.auth, "auth is on unless the file turns it off");
         assert_eq!(c.database.url, "sqlite://switchboard.db");
         assert_eq!(c.provisioning, None);
         assert_eq!(c.routing, RoutingDefaults::default());
         assert_eq!(c.switches[0].heartbeat_timeout, Duration::from_secs(60));
         assert_eq!(c.switches[0].reconnect_max, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn auth_can_be_turned_off_for_a_lab() {
+        let c = parse_config(&format!("[http]\nauth = false\n{MINIMAL}"));
+        assert_eq!(c.map(|c| c.http.auth), Ok(false));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `Provisioning`: queues and agents declared in a TOML file, applied idempotently at start so
-//! admins can keep their contact-center setup in git.
+//! `Provisioning`: queues, agents, pause reasons and API tokens declared in a TOML file,
+//! applied idempotently at start so admins can keep their contact-center setup in git.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -13,6 +13,9 @@ use toml::Spanned;
 
 use super::dial_string::{check_dial_template, DialString};
 use super::error::{ConfigError, Source};
+use super::tokens::{
+    check_token_agent, ProvisionedToken, Role, RoleError, TokenHash, TokenHashError, TokenName,
+};
 use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
 use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
@@ -33,6 +36,8 @@ pub struct Provisioning {
     pub queues: Vec<ProvisionedQueue>,
     pub agents: Vec<ProvisionedAgent>,
     pub pause_reasons: Vec<ProvisionedPauseReason>,
+    /// API tokens, by their digests (`[[token]]`).
+    pub tokens: Vec<ProvisionedToken>,
 }
 
 /// A reason an agent may pause for: `code` is what the phone sends (digits) or the API names.
@@ -81,6 +86,17 @@ struct RawProvisioning {
     agents: Vec<RawAgent>,
     #[serde(default, rename = "pause_reason")]
     pause_reasons: Vec<RawPauseReason>,
+    #[serde(default, rename = "token", alias = "tokens")]
+    tokens: Vec<RawToken>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: Spanned<String>,
+    role: Spanned<String>,
+    agent: Option<Spanned<AgentId>>,
+    sha256: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -357,8 +373,58 @@ impl Provisioning {
             queues,
             agents,
             pause_reasons,
+            tokens: tokens(&src, raw.tokens)?,
         })
     }
+}
+
+/// `[[token]]`s: valid names, roles and digests, unique names and digests, and an agent exactly
+/// for `agent` tokens. The agent need not be in this file (it may be provisioned over REST).
+fn tokens(src: &Source<'_>, raw: Vec<RawToken>) -> Result<Vec<ProvisionedToken>, ConfigError> {
+    let mut names = HashSet::new();
+    let mut hashes = HashSet::new();
+    let mut tokens = Vec::with_capacity(raw.len());
+    for (i, t) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("token[{i}].{field}");
+        let name_span = t.name.span();
+        let name = TokenName::new(t.name.into_inner())
+            .map_err(|e| src.error_at(Some(name_span.clone()), key("name"), e.to_string()))?;
+        if !names.insert(name.clone()) {
+            return Err(src.error_at(
+                Some(name_span),
+                key("name"),
+                format!("token {:?} is declared twice", name.as_str()),
+            ));
+        }
+        let role_span = t.role.span();
+        let role: Role = t.role.into_inner().parse().map_err(|e: RoleError| {
+            src.error_at(Some(role_span.clone()), key("role"), e.to_string())
+        })?;
+        let agent_span = t.agent.as_ref().map(Spanned::span);
+        let agent = t.agent.map(Spanned::into_inner);
+        check_token_agent(role, agent.as_ref()).map_err(|message| match agent_span {
+            Some(span) => src.error_at(Some(span), key("agent"), message),
+            None => src.error_at(Some(role_span), key("agent"), message),
+        })?;
+        let hash_span = t.sha256.span();
+        let hash: TokenHash = t.sha256.get_ref().parse().map_err(|e: TokenHashError| {
+            src.error_at(Some(hash_span.clone()), key("sha256"), e.to_string())
+        })?;
+        if !hashes.insert(hash) {
+            return Err(src.error_at(
+                Some(hash_span),
+                key("sha256"),
+                "another token has the same sha256: each token must be its own",
+            ));
+        }
+        tokens.push(ProvisionedToken {
+            name,
+            role,
+            agent,
+            hash,
+        });
+    }
+    Ok(tokens)
 }
 
 /// A queue destination found in the file: which queue, which key, where, and where it leads.
@@ -1885,5 +1951,81 @@ name = "Support"
         }
         let bad = "[[pause_reason]]\ncode = \"lunch break\"\nname = \"Lunch\"\n";
         assert!(Provisioning::parse(bad, "p.toml").is_err());
+    }
+
+    const HASH_A: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    const HASH_B: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn token(name: &str, role: &str, agent: Option<&str>, sha256: &str) -> String {
+        let agent = agent.map_or(String::new(), |a| format!("agent = \"{a}\"\n"));
+        format!("[[token]]\nname = \"{name}\"\nrole = \"{role}\"\n{agent}sha256 = \"{sha256}\"\n\n")
+    }
+
+    fn token_error(text: &str) -> (Option<usize>, String, String) {
+        match Provisioning::parse(text, "p.toml") {
+            Err(e) => (e.line, e.key, e.message),
+            Ok(_) => panic!("accepted {text}"),
+        }
+    }
+
+    #[test]
+    fn tokens_are_read_with_their_role_agent_and_digest() {
+        let text = format!(
+            "{}{}",
+            token("crm", "integration", None, HASH_A),
+            token("alice", "agent", Some("1001"), HASH_B)
+        );
+        let p = parse(&text);
+        assert_eq!(p.tokens.len(), 2);
+        assert_eq!(p.tokens[0].name.as_str(), "crm");
+        assert_eq!(p.tokens[0].role, Role::Integration);
+        assert_eq!(p.tokens[0].agent, None);
+        assert_eq!(p.tokens[0].hash.to_hex(), HASH_A);
+        assert_eq!(p.tokens[1].role, Role::Agent);
+        assert_eq!(
+            p.tokens[1].agent.as_ref().map(AgentId::as_str),
+            Some("1001")
+        );
+        // The brief's spelling of the table is accepted too.
+        let plural = token("crm", "admin", None, HASH_A).replace("[[token]]", "[[tokens]]");
+        assert_eq!(parse(&plural).tokens.len(), 1);
+    }
+
+    #[test]
+    fn a_token_entry_that_is_wrong_names_its_line_and_key() {
+        let twice = format!(
+            "{}{}",
+            token("crm", "admin", None, HASH_A),
+            token("crm", "admin", None, HASH_B)
+        );
+        let (line, key, message) = token_error(&twice);
+        assert_eq!((line, key.as_str()), (Some(7), "token[1].name"));
+        assert!(message.contains("declared twice"), "{message}");
+
+        let same_hash = format!(
+            "{}{}",
+            token("a", "admin", None, HASH_A),
+            token("b", "admin", None, HASH_A)
+        );
+        assert_eq!(token_error(&same_hash).1, "token[1].sha256");
+
+        let (line, key, message) = token_error(&token("crm", "root", None, HASH_A));
+        assert_eq!((line, key.as_str()), (Some(3), "token[0].role"));
+        assert!(message.contains("supervisor"), "{message}");
+
+        let (line, key, _) = token_error(&token("crm", "agent", None, HASH_A));
+        assert_eq!((line, key.as_str()), (Some(3), "token[0].agent"));
+        let (line, key, _) = token_error(&token("crm", "admin", Some("1001"), HASH_A));
+        assert_eq!((line, key.as_str()), (Some(4), "token[0].agent"));
+
+        let (line, key, _) = token_error(&token("crm", "admin", None, "sb_not-a-digest"));
+        assert_eq!((line, key.as_str()), (Some(4), "token[0].sha256"));
+        assert_eq!(
+            token_error(&token("a b", "admin", None, HASH_A)).1,
+            "token[0].name"
+        );
+
+        let unknown = token("crm", "admin", None, HASH_A).replace("sha256", "token");
+        assert_eq!(token_error(&unknown).1, "token[0].token");
     }
 }

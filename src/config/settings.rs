@@ -49,6 +49,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Whether requests need a bearer token (`[http] auth`, on unless set to `false`).
+    pub auth: bool,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -250,6 +252,7 @@ struct RawPresence {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<ListenAddr>,
+    auth: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -460,7 +463,10 @@ impl Config {
             phone_prompts.set(outcome, source);
         }
         Ok(Config {
-            http: HttpConfig { listen },
+            http: HttpConfig {
+                listen,
+                auth: raw.http.auth.unwrap_or(true),
+            },
             database: DatabaseConfig { url },
             provisioning,
             flows,

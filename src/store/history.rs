@@ -345,6 +345,23 @@ impl Store {
         rows.iter().map(call_row).collect()
     }
 
+    /// As `recent_calls`, only the calls `agent` answered.
+    pub async fn recent_calls_of_agent(
+        &self,
+        agent: &AgentId,
+        limit_to: u32,
+    ) -> Result<Vec<CallRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE agent_id = $1 \
+             ORDER BY entered_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(agent.as_str())
+        .bind(limit(limit_to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(call_row).collect()
+    }
+
     /// Calls that have not ended, oldest first: what a restarted controller re-adopts, with
     /// their original enqueue time and priority.
     pub async fn open_calls(&self) -> Result<Vec<CallRow>, StoreError> {

@@ -43,6 +43,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0006_surveys.sql"),
     ),
     (
+        7,
+        "tokens_audit",
+        include_str!("../../migrations/sqlite/0007_tokens_audit.sql"),
+    ),
+    (
         8,
         "webhooks",
         include_str!("../../migrations/sqlite/0008_webhooks.sql"),
@@ -79,6 +84,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         6,
         "surveys",
         include_str!("../../migrations/postgres/0006_surveys.sql"),
+    ),
+    (
+        7,
+        "tokens_audit",
+        include_str!("../../migrations/postgres/0007_tokens_audit.sql"),
     ),
     (
         8,

@@ -1,5 +1,6 @@
-//! Persistence: provisioning (queues, agents) and the append-only history (calls, queue events,
-//! agent state changes, IVR sessions and their steps), in SQLite or PostgreSQL through sqlx.
+//! Persistence: provisioning (queues, agents, pause reasons, API tokens), the append-only
+//! history (calls, queue events, agent state changes, IVR sessions and their steps) and the
+//! audit log, in SQLite or PostgreSQL through sqlx.
 //!
 //! This is the only module that speaks SQL. One set of runtime queries serves both backends
 //! (ids as `TEXT`, timestamps as `BIGINT` unix milliseconds, `$n` placeholders); each backend has
@@ -16,6 +17,7 @@ mod migrations;
 mod outbox;
 mod provisioning;
 mod rows;
+mod tokens;
 
 use std::time::Duration;
 
@@ -35,6 +37,7 @@ pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
     PauseReasonRow, QueueEventRow, QueueRow, SurveyRow,
 };
+pub use tokens::{AuditEntry, AuditRow, TokenRow};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -1,4 +1,4 @@
-//! Queues and agents: upserts (an idempotent apply of the provisioning file, or a REST edit)
+//! Queues, agents and pause reasons: upserts (an idempotent apply of the provisioning file, or a REST edit)
 //! and reads.
 
 use std::collections::BTreeMap;
@@ -154,12 +154,14 @@ impl Store {
     }
 
     /// Applies a provisioning file in one transaction: upserts every queue, then every agent
-    /// with their membership. Idempotent; queues and agents absent from the file are left as
-    /// they are (removing things is an explicit API action).
+    /// with their membership; then its pause reasons and tokens (a new token is created `now`).
+    /// Idempotent; what the file does not list is left as it is (removing things is an
+    /// explicit API action).
     pub async fn apply_provisioning(
         &self,
         provisioning: &Provisioning,
         defaults: &RoutingDefaults,
+        now: crate::engine::Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for q in &provisioning.queues {
@@ -171,6 +173,10 @@ impl Store {
         tx.commit().await?;
         for r in &provisioning.pause_reasons {
             self.upsert_pause_reason(&PauseReasonRow::from_provisioned(r))
+                .await?;
+        }
+        for t in &provisioning.tokens {
+            self.upsert_token(&super::TokenRow::from_provisioned(t, now))
                 .await?;
         }
         Ok(())

@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use switchboard::app::{self, Running, StartOptions};
-use switchboard::config::DialString;
+use switchboard::app::{self, AuthOptions, Running, StartOptions};
+use switchboard::config::{BearerToken, DialString, ProvisionedToken, Role, TokenName};
 use switchboard::engine::{
     parse_skill_list, AgentId, Membership, QueueId, QueueRouting, SwitchName,
 };
@@ -19,7 +19,15 @@ pub struct TestApp {
     pub running: Option<Running>,
     pub sim: SimHandle,
     pub base: String,
+    /// Sends the admin token (`admin_token`) with every request.
     pub http: reqwest::Client,
+    /// Provisioned as the `test-admin` token at every start, so tests that are not about
+    /// authentication need not think of it.
+    pub admin_token: BearerToken,
+    /// Tokens provisioned at start besides `test-admin`.
+    pub tokens: Vec<ProvisionedToken>,
+    /// `[http] auth` (true unless a test turns it off).
+    pub auth: bool,
     pub database_url: String,
     /// Publish BLF presence in this domain (the controller's `[presence] domain`).
     pub presence_domain: Option<String>,
@@ -91,6 +99,37 @@ impl Agent {
     }
 }
 
+/// A client that sends `token` as its bearer token with every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("token as a header");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+fn admin_client(token: &BearerToken) -> reqwest::Client {
+    client_with(token.expose())
+}
+
+/// A `[[token]]` for `token`, as the provisioning file would give it.
+pub fn provisioned_token(
+    name: &str,
+    role: Role,
+    agent: Option<&str>,
+    token: &BearerToken,
+) -> ProvisionedToken {
+    ProvisionedToken {
+        name: TokenName::new(name).expect("token name"),
+        role,
+        agent: agent.map(|a| AgentId::new(a).expect("agent id")),
+        hash: token.hash(),
+    }
+}
+
 pub async fn start_sim() -> SimHandle {
     start_sim_with(Vec::new()).await
 }
@@ -151,11 +190,15 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let admin_token = BearerToken::generate();
     let mut app = TestApp {
         running: None,
         sim,
         base: String::new(),
-        http: reqwest::Client::new(),
+        http: admin_client(&admin_token),
+        admin_token,
+        tokens: Vec::new(),
+        auth: true,
         database_url,
         presence_domain: None,
         pause_reasons: Vec::new(),
@@ -179,11 +222,15 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let admin_token = BearerToken::generate();
     let mut app = TestApp {
         running: None,
         sim,
         base: String::new(),
-        http: reqwest::Client::new(),
+        http: admin_client(&admin_token),
+        admin_token,
+        tokens: Vec::new(),
+        auth: true,
         database_url,
         presence_domain: None,
         pause_reasons: Vec::new(),
@@ -251,6 +298,17 @@ impl TestApp {
             phone_prompts: Default::default(),
             hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
             flows: self.flows.clone(),
+            auth: AuthOptions {
+                enabled: self.auth,
+                tokens: std::iter::once(provisioned_token(
+                    "test-admin",
+                    Role::Admin,
+                    None,
+                    &self.admin_token,
+                ))
+                .chain(self.tokens.iter().cloned())
+                .collect(),
+            },
         })
         .await
         .expect("start controller");

@@ -369,6 +369,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         phone_prompts: Default::default(),
         hot_desk_extension: None,
         flows: Some(flows.path().to_path_buf()),
+        auth: Default::default(),
     })
     .await;
     match started {

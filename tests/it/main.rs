@@ -1,6 +1,7 @@
 //! All integration tests link into this one binary; one module per area.
 
 mod agents;
+mod auth;
 mod demo;
 mod esl_link;
 mod fidelity;

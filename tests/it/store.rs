@@ -6,14 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Connection;
-use switchboard::config::{DialString, Provisioning, RoutingDefaults};
+use switchboard::config::{DialString, Provisioning, Role, RoutingDefaults, TokenHash, TokenName};
 use switchboard::engine::record::FlowOutcome;
 use switchboard::engine::{
     AgentId, AgentStatus, CallId, CallOutcome, CallerSkills, ChannelUuid, Destination,
     EscalationStep, FlowId, Membership, QueueEventKind, QueueId, QueueRouting, Record, SkillLevel,
     StateCause, Strategy, SwitchName, Timestamp,
 };
-use switchboard::store::{AgentRow, CallRow, QueueRow, Store, StoreError};
+use switchboard::store::{AgentRow, AuditEntry, CallRow, QueueRow, Store, StoreError, TokenRow};
 
 // ---------------------------------------------------------------------------------------------
 // One database per test.
@@ -235,6 +235,7 @@ conformance!(
     full_call_history_reads_back,
     open_calls_exclude_ended_calls_and_keep_enqueue_time_and_priority,
     recent_calls_are_newest_first_and_limited,
+    an_agents_recent_calls_are_the_ones_it_answered,
     agent_states_survive_reconnecting,
     corrupt_rows_are_errors_not_panics,
     corrupt_routing_settings_are_errors_not_panics,
@@ -245,6 +246,11 @@ conformance!(
     flow_exits_count_where_ended_sessions_left_each_node,
     flow_records_for_an_unknown_session_reject_the_batch,
     a_survey_reads_back_apart_from_the_ivr_before_the_queue,
+    tokens_upsert_by_name_and_keep_their_creation_time,
+    a_token_under_a_taken_name_is_not_inserted,
+    a_token_is_found_by_its_digest_and_deleted_by_name,
+    a_corrupt_token_row_is_an_error_not_a_panic,
+    audit_entries_read_back_newest_first_from_since,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -499,18 +505,26 @@ async fn applying_the_example_provisioning_file_twice_gives_the_same_rows(
     let defaults = RoutingDefaults::default();
     ok(
         "apply",
-        store.apply_provisioning(&provisioning, &defaults).await,
+        store
+            .apply_provisioning(&provisioning, &defaults, ts(0))
+            .await,
     )
     .await;
     let queues = ok("queues", store.list_queues().await).await;
     let agents = ok("agents", store.list_agents().await).await;
+    let tokens = ok("tokens", store.list_tokens().await).await;
     ok(
         "apply again",
-        store.apply_provisioning(&provisioning, &defaults).await,
+        store
+            .apply_provisioning(&provisioning, &defaults, ts(1_000))
+            .await,
     )
     .await;
     assert_eq!(ok("queues", store.list_queues().await).await, queues);
     assert_eq!(ok("agents", store.list_agents().await).await, agents);
+    assert_eq!(ok("tokens", store.list_tokens().await).await, tokens);
+    assert_eq!(tokens.len(), provisioning.tokens.len());
+    assert!(!tokens.is_empty(), "the example provisions a token");
 
     assert_eq!(queues.len(), 2);
     let sales = queues
@@ -717,6 +731,39 @@ async fn recent_calls_are_newest_first_and_limited(store: Store, _db: &TestDb) {
         .collect();
     assert_eq!(recent, [calls[4], calls[3], calls[2]]);
     assert!(ok("none", store.recent_calls(0).await).await.is_empty());
+}
+
+async fn an_agents_recent_calls_are_the_ones_it_answered(store: Store, _db: &TestDb) {
+    let calls: Vec<CallId> = (0..4).map(|_| new_call()).collect();
+    let mut records: Vec<Record> = calls
+        .iter()
+        .zip(0..)
+        .map(|(&c, i)| entered(c, &new_channel(), 0, i * 1_000))
+        .collect();
+    // 1001 answers the first, third and fourth; 1002 the second.
+    for (&call, agent) in calls.iter().zip(["1001", "1002", "1001", "1001"]) {
+        records.push(Record::CallAnswered {
+            call,
+            agent: aid(agent),
+            agent_channel: new_channel(),
+            wait_ms: 100,
+            at: ts(5_000),
+        });
+    }
+    ok("write", store.write(&records).await).await;
+    let mine: Vec<CallId> = ok("1001", store.recent_calls_of_agent(&aid("1001"), 2).await)
+        .await
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(mine, [calls[3], calls[2]]);
+    let theirs = ok("1002", store.recent_calls_of_agent(&aid("1002"), 10).await).await;
+    assert_eq!(theirs.iter().map(|c| c.id).collect::<Vec<_>>(), [calls[1]]);
+    assert!(
+        ok("nobody", store.recent_calls_of_agent(&aid("9"), 10).await)
+            .await
+            .is_empty()
+    );
 }
 
 async fn agent_states_survive_reconnecting(store: Store, db: &TestDb) {
@@ -1597,4 +1644,136 @@ async fn a_survey_reads_back_apart_from_the_ivr_before_the_queue(store: Store, _
         [("bye", FlowOutcome::HungUp, 1)]
     );
     assert_eq!(ok("none", store.call_survey(new_call()).await).await, None);
+}
+
+fn token_row(name: &str, role: Role, agent: Option<&str>, token: &str, at: i64) -> TokenRow {
+    TokenRow {
+        name: TokenName::new(name).expect("token name"),
+        role,
+        agent: agent.map(aid),
+        hash: TokenHash::of(token),
+        created_at: ts(at),
+    }
+}
+
+async fn tokens_upsert_by_name_and_keep_their_creation_time(store: Store, _db: &TestDb) {
+    let crm = token_row("crm", Role::Integration, None, "sb_first", 0);
+    ok("upsert", store.upsert_token(&crm).await).await;
+    ok(
+        "upsert",
+        store
+            .upsert_token(&token_row(
+                "alice",
+                Role::Agent,
+                Some("1001"),
+                "sb_alice",
+                5,
+            ))
+            .await,
+    )
+    .await;
+    // The file changed the token's role and digest: both replaced, the creation time kept.
+    let replaced = token_row("crm", Role::Supervisor, None, "sb_second", 9_000);
+    ok("upsert again", store.upsert_token(&replaced).await).await;
+    let tokens = ok("list", store.list_tokens().await).await;
+    let shown: Vec<_> = tokens
+        .iter()
+        .map(|t| (t.name.as_str(), t.role, t.agent.clone(), t.created_at))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("alice", Role::Agent, Some(aid("1001")), ts(5)),
+            ("crm", Role::Supervisor, None, ts(0)),
+        ]
+    );
+    assert_eq!(tokens[1].hash, TokenHash::of("sb_second"));
+}
+
+async fn a_token_under_a_taken_name_is_not_inserted(store: Store, _db: &TestDb) {
+    let first = token_row("crm", Role::Integration, None, "sb_first", 0);
+    assert!(ok("insert", store.insert_token(&first).await).await);
+    let again = token_row("crm", Role::Admin, None, "sb_second", 1);
+    assert!(!ok("insert again", store.insert_token(&again).await).await);
+    assert_eq!(ok("list", store.list_tokens().await).await, vec![first]);
+}
+
+async fn a_token_is_found_by_its_digest_and_deleted_by_name(store: Store, _db: &TestDb) {
+    let crm = token_row("crm", Role::Integration, None, "sb_crm", 0);
+    ok("insert", store.insert_token(&crm).await).await;
+    assert_eq!(
+        ok(
+            "by hash",
+            store.token_by_hash(&TokenHash::of("sb_crm")).await
+        )
+        .await,
+        Some(crm.clone())
+    );
+    assert_eq!(
+        ok(
+            "by hash",
+            store.token_by_hash(&TokenHash::of("sb_other")).await
+        )
+        .await,
+        None
+    );
+    assert!(ok("delete", store.delete_token(&crm.name).await).await);
+    assert!(!ok("delete again", store.delete_token(&crm.name).await).await);
+    assert!(ok("list", store.list_tokens().await).await.is_empty());
+}
+
+async fn a_corrupt_token_row_is_an_error_not_a_panic(store: Store, db: &TestDb) {
+    db.raw(
+        "INSERT INTO api_tokens (name, role, agent_id, token_sha256, created_at) \
+         VALUES ('crm', 'root', NULL, 'not-hex', 0)",
+    )
+    .await;
+    match store.list_tokens().await {
+        Err(StoreError::Corrupt { table, id, .. }) => {
+            assert_eq!((table, id.as_str()), ("api_tokens", "crm"));
+        }
+        other => panic!("expected a corrupt row, got {other:?}"),
+    }
+}
+
+async fn audit_entries_read_back_newest_first_from_since(store: Store, _db: &TestDb) {
+    let entry = |at: i64, method: &str, path: &str, status: u16| AuditEntry {
+        at: ts(at),
+        token: "ops".to_owned(),
+        role: Role::Admin,
+        method: method.to_owned(),
+        path: path.to_owned(),
+        status,
+    };
+    for e in [
+        entry(0, "PUT", "/v1/agents/1001", 201),
+        entry(1_000, "PUT", "/v1/agents/1001/state", 200),
+        entry(1_000, "DELETE", "/v1/tokens/old", 204),
+        entry(2_000, "POST", "/v1/flows/reload", 422),
+    ] {
+        ok("write", store.write_audit(&e).await).await;
+    }
+    let all = ok("all", store.audit_entries(None, 10).await).await;
+    let shown: Vec<_> = all
+        .iter()
+        .map(|e| (e.at, e.method.as_str(), e.path.as_str(), e.status))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (ts(2_000), "POST", "/v1/flows/reload", 422),
+            (ts(1_000), "DELETE", "/v1/tokens/old", 204),
+            (ts(1_000), "PUT", "/v1/agents/1001/state", 200),
+            (ts(0), "PUT", "/v1/agents/1001", 201),
+        ]
+    );
+    assert!(all
+        .iter()
+        .all(|e| e.token == "ops" && e.role == Role::Admin));
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    let since = ok("since", store.audit_entries(Some(ts(1_000)), 10).await).await;
+    assert_eq!(since.len(), 3);
+    let limited = ok("limit", store.audit_entries(None, 1).await).await;
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].path, "/v1/flows/reload");
 }
