@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 use super::rows::{
     agent_state_row, agent_status, call_row, flow_exit_row, flow_session_row, flow_step_row,
     queue_event_row, survey_row, AgentStateRow, CallRow, Columns, FlowExitRow, FlowSessionRow,
-    QueueEventRow, SurveyRow,
+    FlowStepRow, QueueEventRow, SurveyRow,
 };
 use super::{Store, StoreError};
 use crate::engine::{AgentId, AgentStatus, CallId, ChannelUuid, FlowId, Record, Timestamp};
@@ -403,14 +403,7 @@ impl Store {
         let Some(mut session) = row.as_ref().map(flow_session_row).transpose()? else {
             return Ok(None);
         };
-        let steps = sqlx::query(&format!(
-            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 AND survey = 0 \
-             ORDER BY id"
-        ))
-        .bind(call.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        session.steps = steps.iter().map(flow_step_row).collect::<Result<_, _>>()?;
+        session.steps = self.flow_steps(call, false).await?;
         Ok(Some(session))
     }
 
@@ -442,15 +435,21 @@ impl Store {
         let Some(mut survey) = row.as_ref().map(survey_row).transpose()? else {
             return Ok(None);
         };
+        survey.steps = self.flow_steps(call, true).await?;
+        Ok(Some(survey))
+    }
+
+    /// A call's steps in order: of its post-call survey, or of the IVR before the queue.
+    async fn flow_steps(&self, call: CallId, survey: bool) -> Result<Vec<FlowStepRow>, StoreError> {
         let steps = sqlx::query(&format!(
-            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 AND survey = 1 \
+            "SELECT {FLOW_STEP_COLUMNS} FROM flow_steps WHERE call_id = $1 AND survey = $2 \
              ORDER BY id"
         ))
         .bind(call.to_string())
+        .bind(i64::from(survey))
         .fetch_all(&self.pool)
         .await?;
-        survey.steps = steps.iter().map(flow_step_row).collect::<Result<_, _>>()?;
-        Ok(Some(survey))
+        steps.iter().map(flow_step_row).collect()
     }
 
     /// Where callers left the IVR in `flow`: for sessions that ended (entered in
