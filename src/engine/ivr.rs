@@ -274,16 +274,16 @@ impl Engine {
         variables: Vec<(String, String)>,
         effects: &mut Vec<Effect>,
     ) {
-        let mut known: HashMap<String, String> = variables.into_iter().collect();
-        for (name, value) in [
-            ("caller_number", &call.caller_number),
-            ("caller_name", &call.caller_name),
-            ("destination_number", &call.destination),
-            ("entry_point", &call.entry),
-            ("call_id", &id.to_string()),
-        ] {
-            known.insert(name.to_owned(), capped(value));
-        }
+        let known = variables_with(
+            variables,
+            &[
+                ("caller_number", &call.caller_number),
+                ("caller_name", &call.caller_name),
+                ("destination_number", &call.destination),
+                ("entry_point", &call.entry),
+                ("call_id", &id.to_string()),
+            ],
+        );
         let mut session = FlowSession::new(Start {
             call: id,
             switch: call.switch,
@@ -360,13 +360,10 @@ impl Engine {
                     )),
                 }
             }
-            Some(FlowOutcome::Enqueued) => effects.push(Effect::switch(
+            Some(FlowOutcome::Enqueued) => effects.push(hangup(
                 switch,
                 &snap.channel,
-                SwitchCommand::Hangup {
-                    channel: snap.channel.clone(),
-                    cause: "NORMAL_CLEARING".to_owned(),
-                },
+                Destination::DEFAULT_HANGUP_CAUSE,
             )),
             Some(_) => {}
         }
@@ -385,13 +382,10 @@ impl Engine {
             return;
         };
         if self.flows.get(&flow).is_none() {
-            effects.push(Effect::switch(
+            effects.push(hangup(
                 &call.switch,
                 &call.caller,
-                SwitchCommand::Hangup {
-                    channel: call.caller.clone(),
-                    cause: "NORMAL_CLEARING".to_owned(),
-                },
+                Destination::DEFAULT_HANGUP_CAUSE,
             ));
             return;
         }
@@ -423,13 +417,10 @@ impl Engine {
         };
         let flows = Arc::clone(&self.flows);
         let Some(start) = flows.get(&pending.flow).map(|f| f.start.clone()) else {
-            effects.push(Effect::switch(
+            effects.push(hangup(
                 &pending.switch,
                 channel,
-                SwitchCommand::Hangup {
-                    channel: channel.clone(),
-                    cause: "NORMAL_CLEARING".to_owned(),
-                },
+                Destination::DEFAULT_HANGUP_CAUSE,
             ));
             return;
         };
@@ -438,17 +429,17 @@ impl Engine {
             .get(&pending.agent)
             .map(|a| a.settings.name.clone())
             .unwrap_or_default();
-        let mut variables: HashMap<String, String> = pending.variables.into_iter().collect();
-        for (name, value) in [
-            ("caller_number", &pending.caller_number),
-            ("caller_name", &pending.caller_name),
-            ("destination_number", &pending.destination),
-            ("call_id", &pending.call.to_string()),
-            ("agent_id", &pending.agent.to_string()),
-            ("agent_name", &agent_name),
-        ] {
-            variables.insert(name.to_owned(), capped(value));
-        }
+        let variables = variables_with(
+            pending.variables,
+            &[
+                ("caller_number", &pending.caller_number),
+                ("caller_name", &pending.caller_name),
+                ("destination_number", &pending.destination),
+                ("call_id", &pending.call.to_string()),
+                ("agent_id", pending.agent.as_str()),
+                ("agent_name", &agent_name),
+            ],
+        );
         effects.push(Effect::Persist(Record::SurveyStarted {
             call: pending.call,
             flow: pending.flow.clone(),
@@ -950,8 +941,8 @@ impl Engine {
                 })
                 .check()
                 {
-                    Ok(()) => cause.clone(),
-                    Err(_) => Destination::DEFAULT_HANGUP_CAUSE.to_owned(),
+                    Ok(()) => cause.as_str(),
+                    Err(_) => Destination::DEFAULT_HANGUP_CAUSE,
                 };
                 self.step(now, s, "hung up", effects);
                 self.hang_up(s, cause, effects);
@@ -1299,15 +1290,8 @@ impl Engine {
         }));
     }
 
-    fn hang_up(&self, s: &FlowSession, cause: String, effects: &mut Vec<Effect>) {
-        effects.push(Effect::switch(
-            &s.switch,
-            &s.channel,
-            SwitchCommand::Hangup {
-                channel: s.channel.clone(),
-                cause,
-            },
-        ));
+    fn hang_up(&self, s: &FlowSession, cause: &str, effects: &mut Vec<Effect>) {
+        effects.push(hangup(&s.switch, &s.channel, cause));
     }
 
     /// The flow cannot go on at this node: the caller is hung up, the reason in its history.
@@ -1319,7 +1303,7 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         self.step(now, s, reason, effects);
-        self.hang_up(s, FLOW_FAILURE_CAUSE.to_owned(), effects);
+        self.hang_up(s, FLOW_FAILURE_CAUSE, effects);
         self.end(now, s, FlowOutcome::HungUp, effects);
     }
 
@@ -1354,6 +1338,30 @@ impl Engine {
         };
         effects.push(Effect::Persist(record));
     }
+}
+
+/// A session's variables: the ones it carries, and the built-ins, cut to size.
+fn variables_with(
+    kept: Vec<(String, String)>,
+    built_in: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let mut variables: HashMap<String, String> = kept.into_iter().collect();
+    for (name, value) in built_in {
+        variables.insert((*name).to_owned(), capped(value));
+    }
+    variables
+}
+
+/// Hangs up `channel` with `cause` (a Q.850 cause name).
+fn hangup(switch: &SwitchName, channel: &ChannelUuid, cause: &str) -> Effect {
+    Effect::switch(
+        switch,
+        channel,
+        SwitchCommand::Hangup {
+            channel: channel.clone(),
+            cause: cause.to_owned(),
+        },
+    )
 }
 
 fn current<'a>(flows: &'a FlowSet, s: &FlowSession) -> Option<&'a Node> {
