@@ -44,6 +44,12 @@ impl DeliveryClass {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Self> {
+        [DeliveryClass::Pop, DeliveryClass::Durable]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+
     fn of(event_type: &str) -> Self {
         if event_type == "call.offered" {
             DeliveryClass::Pop
@@ -432,10 +438,8 @@ fn delivery_row(row: &sqlx::any::AnyRow) -> Result<DeliveryRow, StoreError> {
         event_type: c.text("type")?,
         subscription: c.text("subscription")?,
         call: c.opt_parsed("call_id", CallId::parse)?,
-        class: c.parsed("class", |s: &str| match s {
-            "pop" => Ok(DeliveryClass::Pop),
-            "durable" => Ok(DeliveryClass::Durable),
-            other => Err(format!("{other:?} is not a delivery class")),
+        class: c.parsed("class", |s: &str| {
+            DeliveryClass::parse(s).ok_or_else(|| format!("{s:?} is not a delivery class"))
         })?,
         status: c.parsed("status", |s: &str| {
             DeliveryStatus::parse(s).ok_or_else(|| format!("{s:?} is not a delivery status"))

@@ -92,26 +92,29 @@ async fn call_id_of(app: &TestApp, uuid: &str) -> String {
 
 /// The caller's finished IVR session as `GET /v1/calls/{id}` shows it (the `flow` section).
 async fn ended_session(app: &TestApp, uuid: &str) -> Value {
+    ended(app, uuid, "flow").await["flow"].clone()
+}
+
+/// `GET /v1/calls/{id}` of the caller on `uuid`, once its `part` (`flow`, `survey`) has ended.
+async fn ended(app: &TestApp, uuid: &str, part: &'static str) -> Value {
     let call = call_id_of(app, uuid).await;
     let (http, url) = (app.http.clone(), format!("{}/v1/calls/{call}", app.base));
-    eventually("the flow session has ended", || {
+    eventually(&format!("the {part} session has ended"), || {
         let (http, url) = (http.clone(), url.clone());
         async move {
             let Ok(response) = http.get(&url).send().await else {
                 return false;
             };
             let body: Value = response.json().await.unwrap_or_default();
-            !body["flow"]["outcome"].is_null()
+            !body[part]["outcome"].is_null()
         }
     })
     .await;
-    let body: Value = app
-        .get(&format!("/v1/calls/{call}"))
+    app.get(&format!("/v1/calls/{call}"))
         .await
         .json()
         .await
-        .expect("json");
-    body["flow"].clone()
+        .expect("json")
 }
 
 /// The session's steps as (node, outcome).
@@ -1000,25 +1003,7 @@ kind = "hangup"
     })
     .await;
 
-    let call = call_id_of(&app, &uuid).await;
-    let (http, url) = (app.http.clone(), format!("{}/v1/calls/{call}", app.base));
-    eventually("the survey has ended", || {
-        let (http, url) = (http.clone(), url.clone());
-        async move {
-            let Ok(response) = http.get(&url).send().await else {
-                return false;
-            };
-            let body: Value = response.json().await.unwrap_or_default();
-            !body["survey"]["outcome"].is_null()
-        }
-    })
-    .await;
-    let body: Value = app
-        .get(&format!("/v1/calls/{call}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = ended(&app, &uuid, "survey").await;
     assert_eq!(body["call"]["outcome"], "completed");
     let survey = &body["survey"];
     assert_eq!(survey["flow"], "poll");
