@@ -939,6 +939,7 @@ mod end_to_end {
                 enabled: false,
                 tokens: Vec::new(),
             },
+            webhooks: Vec::new(),
         })
         .await
         .expect("start");

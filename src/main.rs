@@ -69,6 +69,17 @@ enum Command {
         #[command(subcommand)]
         action: TokenCommand,
     },
+    /// CRM webhooks: make a signing secret for a `[[webhook]]` of the provisioning file.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Print a new `whsec_` secret (give it to the receiver and to `secrets`).
+    Secret,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +138,12 @@ async fn main() -> ExitCode {
         Command::Token {
             action: TokenCommand::New { name, role, agent },
         } => token_new(name, &role, agent),
+        Command::Webhook {
+            action: WebhookCommand::Secret,
+        } => {
+            println!("{}", switchboard::cti::signing::Secret::generate());
+            ExitCode::SUCCESS
+        }
         Command::Flow {
             action: FlowCommand::Check { path, config },
         } => flow_check(&path, config.as_deref()),

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::{wall_clock_ms, ApiState, Problem};
 use crate::cti::signing::Secret;
+use crate::cti::subscription;
 use crate::engine::{CallId, QueueId, Timestamp};
 use crate::store::{DeliveryFilter, DeliveryStatus, Subscription, EVENT_TYPES};
 
@@ -38,18 +39,7 @@ fn shown(s: &Subscription) -> Value {
 }
 
 fn check_name(name: &str) -> Result<(), Problem> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Problem::bad_request(
-            "a subscription name is 1 to 64 letters, digits, - or _",
-        ))
-    }
+    subscription::check_name(name).map_err(Problem::bad_request)
 }
 
 pub(super) async fn put(
@@ -59,39 +49,8 @@ pub(super) async fn put(
 ) -> Result<Response, Problem> {
     check_name(&name)?;
     let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let host = body
-        .url
-        .strip_prefix("https://")
-        .or_else(|| body.url.strip_prefix("http://"))
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .filter(|host| !host.is_empty());
-    if host.is_none()
-        || body
-            .url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(Problem::invalid(
-            "url",
-            "must be an http:// or https:// URL with a host",
-        ));
-    }
-    if body.events.is_empty() {
-        return Err(Problem::invalid("events", "name at least one event type"));
-    }
-    if let Some(unknown) = body
-        .events
-        .iter()
-        .find(|e| !EVENT_TYPES.contains(&e.as_str()))
-    {
-        return Err(Problem::invalid(
-            "events",
-            format!(
-                "{unknown:?} is not an event type (the types are {})",
-                EVENT_TYPES.join(", ")
-            ),
-        ));
-    }
+    subscription::check_url(&body.url).map_err(|e| Problem::invalid("url", e))?;
+    subscription::check_events(&body.events).map_err(|e| Problem::invalid("events", e))?;
     let queues = body
         .queues
         .iter()

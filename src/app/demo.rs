@@ -177,6 +177,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         hot_desk_extension: Some(crate::engine::HOT_DESK_EXTENSION.to_owned()),
         flows: Some(flows_dir),
         auth: Default::default(),
+        webhooks: Vec::new(),
     })
     .await?;
 

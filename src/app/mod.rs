@@ -75,6 +75,9 @@ pub struct StartOptions {
     pub flows: Option<std::path::PathBuf>,
     /// Whether the API needs tokens, and the provisioned ones.
     pub auth: AuthOptions,
+    /// The provisioning file's `[[webhook]]`s: applied at start, the file wins for the names
+    /// it lists (and re-enables one a `410 Gone` had disabled).
+    pub webhooks: Vec<crate::config::ProvisionedWebhook>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -163,6 +166,11 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     // A few small files, read once before anything runs.
     let flows = Arc::new(Flows::load(options.flows.clone(), &provisioned)?);
     let (auth, bootstrap_token) = auth_at_start(&store, &options.auth, clock.now()).await?;
+    for webhook in &options.webhooks {
+        store
+            .put_subscription(&crate::store::Subscription::from_provisioned(webhook))
+            .await?;
+    }
 
     let now = clock.now();
     let mut engine = Engine::new(rand::random());
@@ -450,6 +458,7 @@ pub async fn options_from_config(
             enabled: config.http.auth,
             tokens: provisioning.tokens.clone(),
         },
+        webhooks: provisioning.webhooks.clone(),
     })
 }
 

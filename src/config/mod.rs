@@ -1,5 +1,6 @@
 //! The two files an admin writes: the controller's config (`switchboard.toml`: listen address,
-//! database, switches, routing defaults) and the provisioning file (queues and agents).
+//! database, switches, routing defaults) and the provisioning file (queues, agents, pause
+//! reasons, tokens, webhooks).
 //!
 //! This module parses and validates; every error names the file, the line and the key. It does
 //! no I/O beyond reading the file it is given, and knows nothing of the database: the store
@@ -11,6 +12,7 @@ mod provisioning;
 mod settings;
 mod tokens;
 mod values;
+mod webhooks;
 
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
@@ -30,6 +32,7 @@ pub use tokens::{
 pub(crate) use values::DisplayName;
 pub use values::{redact_url, Secret};
 pub(crate) use values::{HumanDuration, MediaSource};
+pub use webhooks::ProvisionedWebhook;
 
 #[cfg(test)]
 mod tests {

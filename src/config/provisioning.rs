@@ -17,6 +17,7 @@ use super::tokens::{
     check_token_agent, ProvisionedToken, Role, RoleError, TokenHash, TokenHashError, TokenName,
 };
 use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
+use super::webhooks::{webhooks, ProvisionedWebhook, RawWebhook};
 use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
 };
@@ -38,6 +39,8 @@ pub struct Provisioning {
     pub pause_reasons: Vec<ProvisionedPauseReason>,
     /// API tokens, by their digests (`[[token]]`).
     pub tokens: Vec<ProvisionedToken>,
+    /// CRM webhook subscriptions (`[[webhook]]`).
+    pub webhooks: Vec<ProvisionedWebhook>,
 }
 
 /// A reason an agent may pause for: `code` is what the phone sends (digits) or the API names.
@@ -88,6 +91,8 @@ struct RawProvisioning {
     pause_reasons: Vec<RawPauseReason>,
     #[serde(default, rename = "token", alias = "tokens")]
     tokens: Vec<RawToken>,
+    #[serde(default, rename = "webhook", alias = "webhooks")]
+    webhooks: Vec<RawWebhook>,
 }
 
 #[derive(Deserialize)]
@@ -278,8 +283,18 @@ impl Provisioning {
         Self::parse(&text, path)
     }
 
-    /// Parses and validates provisioning text; `file` only names it in errors.
+    /// Parses and validates provisioning text; `file` only names it in errors. `env:NAME`
+    /// webhook secrets are read from the process environment.
     pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Provisioning, ConfigError> {
+        Self::parse_with_env(text, file, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Provisioning::parse`] with the environment given.
+    pub fn parse_with_env(
+        text: &str,
+        file: impl AsRef<Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Provisioning, ConfigError> {
         let src = Source {
             file: file.as_ref(),
             text,
@@ -374,6 +389,7 @@ impl Provisioning {
             agents,
             pause_reasons,
             tokens: tokens(&src, raw.tokens)?,
+            webhooks: webhooks(&src, raw.webhooks, &queue_ids, env)?,
         })
     }
 }
@@ -2027,5 +2043,73 @@ name = "Support"
 
         let unknown = token("crm", "admin", None, HASH_A).replace("sha256", "token");
         assert_eq!(token_error(&unknown).1, "token[0].token");
+    }
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn webhook_file(webhook: &str) -> String {
+        format!("[[queue]]\nid = \"support\"\nname = \"Support\"\n\n[[webhook]]\n{webhook}")
+    }
+
+    fn webhook_error(webhook: &str) -> (Option<usize>, String, String) {
+        let env = |name: &str| (name == "CRM_SECRET").then(|| SECRET.to_owned());
+        match Provisioning::parse_with_env(&webhook_file(webhook), "p.toml", &env) {
+            Err(e) => (e.line, e.key, e.message),
+            Ok(_) => panic!("accepted {webhook}"),
+        }
+    }
+
+    #[test]
+    fn webhooks_are_read_with_their_filters_and_secrets_from_the_file_or_the_environment() {
+        let text = webhook_file(&format!(
+            "name = \"crm\"\nurl = \"https://crm.example.com/hooks\"\n\
+             events = [\"call.offered\", \"call.ended\"]\nqueues = [\"support\"]\n\
+             secrets = [\"{SECRET}\", \"env:CRM_SECRET\"]\n"
+        ));
+        let env = |name: &str| (name == "CRM_SECRET").then(|| SECRET.to_owned());
+        let p = match Provisioning::parse_with_env(&text, "p.toml", &env) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(p.webhooks.len(), 1);
+        let w = &p.webhooks[0];
+        assert_eq!(w.name, "crm");
+        assert_eq!(w.events, ["call.offered", "call.ended"]);
+        assert_eq!(w.queues[0].as_str(), "support");
+        assert_eq!(w.secrets, [SECRET, SECRET]);
+        assert!(!format!("{w:?}").contains(SECRET), "Debug shows a secret");
+    }
+
+    #[test]
+    fn a_webhook_entry_that_is_wrong_names_its_line_and_key() {
+        let good = format!(
+            "name = \"crm\"\nurl = \"https://crm.example.com/hooks\"\n\
+             events = [\"call.offered\"]\nsecrets = [\"{SECRET}\"]\n"
+        );
+        let (line, key, message) = webhook_error(&good.replace("https://", "ftp://"));
+        assert_eq!((line, key.as_str()), (Some(7), "webhook[0].url"));
+        assert!(message.contains("http:// or https://"), "{message}");
+        let (line, key, message) = webhook_error(&good.replace("call.offered", "call.rang"));
+        assert_eq!((line, key.as_str()), (Some(8), "webhook[0].events"));
+        assert!(
+            message.contains("\"call.rang\" is not an event type"),
+            "{message}"
+        );
+        let (line, key, message) =
+            webhook_error(&good.replace("secrets", "queues = [\"sales\"]\nsecrets"));
+        assert_eq!((line, key.as_str()), (Some(9), "webhook[0].queues"));
+        assert!(message.contains("no queue \"sales\""), "{message}");
+        let (line, key, _) = webhook_error(&good.replace(SECRET, "hunter2"));
+        assert_eq!((line, key.as_str()), (Some(9), "webhook[0].secrets"));
+        let (line, key, message) = webhook_error(&good.replace(SECRET, "env:MISSING"));
+        assert_eq!((line, key.as_str()), (Some(9), "webhook[0].secrets"));
+        assert!(message.contains("\"MISSING\" is not set"), "{message}");
+        let (_, key, message) = webhook_error(&good.replace(&format!("\"{SECRET}\""), ""));
+        assert_eq!(key, "webhook[0].secrets");
+        assert!(message.contains("at least one secret"), "{message}");
+        let twice = format!("{good}\n[[webhook]]\n{good}");
+        let (line, key, message) = webhook_error(&twice);
+        assert_eq!((line, key.as_str()), (Some(12), "webhook[1].name"));
+        assert!(message.contains("declared twice"), "{message}");
     }
 }

@@ -5,3 +5,6 @@
 
 pub mod retry;
 pub mod signing;
+pub mod subscription;
+
+pub use subscription::EVENT_TYPES;

@@ -16,15 +16,7 @@ use super::rows::Columns;
 use super::{Store, StoreError};
 use crate::engine::{AgentId, CallId, CallOutcome, QueueEventKind, QueueId, Record, Timestamp};
 
-/// The CTI event types (Standard Webhooks `type`).
-pub const EVENT_TYPES: [&str; 6] = [
-    "call.entered",
-    "call.offered",
-    "call.answered",
-    "call.abandoned",
-    "call.ended",
-    "agent.state_changed",
-];
+pub use crate::cti::EVENT_TYPES;
 
 /// How a delivery is retried: a screen-pop is worth something only while the phone rings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,6 +98,21 @@ pub struct Subscription {
     pub secrets: Vec<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+}
+
+impl Subscription {
+    /// A `[[webhook]]` of the provisioning file, enabled.
+    pub fn from_provisioned(w: &crate::config::ProvisionedWebhook) -> Self {
+        Self {
+            name: w.name.clone(),
+            url: w.url.clone(),
+            events: w.events.clone(),
+            queues: w.queues.clone(),
+            secrets: w.secrets.clone(),
+            enabled: true,
+            disabled_reason: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Subscription {

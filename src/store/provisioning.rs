@@ -154,7 +154,7 @@ impl Store {
     }
 
     /// Applies a provisioning file in one transaction: upserts every queue, then every agent
-    /// with their membership; then its pause reasons and tokens (a new token is created `now`).
+    /// with their membership; then its pause reasons, tokens and webhooks (a new token is created `now`).
     /// Idempotent; what the file does not list is left as it is (removing things is an
     /// explicit API action).
     pub async fn apply_provisioning(
@@ -177,6 +177,10 @@ impl Store {
         }
         for t in &provisioning.tokens {
             self.upsert_token(&super::TokenRow::from_provisioned(t, now))
+                .await?;
+        }
+        for w in &provisioning.webhooks {
+            self.put_subscription(&super::Subscription::from_provisioned(w))
                 .await?;
         }
         Ok(())

@@ -652,6 +652,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         hot_desk_extension: None,
         flows: None,
         auth,
+        webhooks: Vec::new(),
     })
     .await
     .expect("start")

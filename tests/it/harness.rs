@@ -26,6 +26,8 @@ pub struct TestApp {
     pub admin_token: BearerToken,
     /// Tokens provisioned at start besides `test-admin`.
     pub tokens: Vec<ProvisionedToken>,
+    /// `[[webhook]]`s, as the provisioning file would give them.
+    pub webhooks: Vec<switchboard::config::ProvisionedWebhook>,
     /// `[http] auth` (true unless a test turns it off).
     pub auth: bool,
     pub database_url: String,
@@ -198,6 +200,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         http: admin_client(&admin_token),
         admin_token,
         tokens: Vec::new(),
+        webhooks: Vec::new(),
         auth: true,
         database_url,
         presence_domain: None,
@@ -230,6 +233,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         http: admin_client(&admin_token),
         admin_token,
         tokens: Vec::new(),
+        webhooks: Vec::new(),
         auth: true,
         database_url,
         presence_domain: None,
@@ -309,6 +313,7 @@ impl TestApp {
                 .chain(self.tokens.iter().cloned())
                 .collect(),
             },
+            webhooks: self.webhooks.clone(),
         })
         .await
         .expect("start controller");

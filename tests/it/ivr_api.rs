@@ -370,6 +370,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         hot_desk_extension: None,
         flows: Some(flows.path().to_path_buf()),
         auth: Default::default(),
+        webhooks: Vec::new(),
     })
     .await;
     match started {

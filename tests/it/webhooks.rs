@@ -316,3 +316,46 @@ async fn a_subscription_with_an_unknown_event_type_or_a_bad_secret_is_refused() 
         "never the secret itself"
     );
 }
+
+#[tokio::test]
+async fn a_webhook_from_the_provisioning_file_is_applied_at_start_and_receives_the_calls_events() {
+    let mut app = app().await;
+    let (url, receiver) = start_receiver(app.sim.clone()).await;
+    let provisioning = switchboard::config::Provisioning::parse(
+        &format!(
+            "[[queue]]\nid = \"support\"\nname = \"Support\"\n\n[[webhook]]\nname = \"crm\"\n\
+             url = \"{url}\"\nevents = [\"call.offered\", \"call.ended\"]\n\
+             queues = [\"support\"]\nsecrets = [\"{SECRET}\"]\n"
+        ),
+        "provisioning.toml",
+    )
+    .expect("a valid file");
+    app.stop_controller().await;
+    app.webhooks = provisioning.webhooks;
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &[Agent::answering("1001")],
+    )
+    .await;
+    app.connected().await;
+    let listed: Value = app.get("/v1/webhooks").await.json().await.expect("json");
+    assert_eq!(listed["subscriptions"][0]["name"], "crm");
+    assert_eq!(listed["subscriptions"][0]["queues"], json!(["support"]));
+    app.sim.place_call(caller("+4930222"));
+    let r = receiver.clone();
+    eventually("the call's end is delivered", || {
+        let r = r.clone();
+        async move { r.received().iter().any(|e| e.event_type == "call.ended") }
+    })
+    .await;
+    let types: Vec<String> = receiver
+        .received()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        ["call.offered", "call.ended"],
+        "only what it asked for"
+    );
+}
