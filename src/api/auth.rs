@@ -124,6 +124,8 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Post, "/v1/tokens", Rule::Admin),
     (Verb::Delete, "/v1/tokens/{name}", Rule::Admin),
     (Verb::Get, "/v1/audit", Rule::Admin),
+    // A wallboard's or a desktop's live feed; an agent's token gets only its agent's events.
+    (Verb::Get, "/v1/events", Rule::ReadOwned),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

@@ -5,6 +5,7 @@
 //! needs a token whose role the route allows (`auth`).
 
 pub mod auth;
+mod events;
 mod flows;
 mod problem;
 mod provisioning;
@@ -45,6 +46,8 @@ pub struct ApiState {
     flows: Arc<Flows>,
     /// The tokens, and whether requests need one.
     auth: Arc<Auth>,
+    /// History batches committed so far: live event streams wait on it for new events.
+    outbox_batches: tokio::sync::watch::Receiver<u64>,
 }
 
 impl ApiState {
@@ -55,6 +58,7 @@ impl ApiState {
         pause_reasons: Vec<PauseReasonRow>,
         flows: Arc<Flows>,
         auth: Auth,
+        outbox_batches: tokio::sync::watch::Receiver<u64>,
     ) -> Self {
         Self {
             engine,
@@ -64,6 +68,7 @@ impl ApiState {
             provisioning: Arc::new(tokio::sync::Mutex::new(())),
             flows,
             auth: Arc::new(auth),
+            outbox_batches,
         }
     }
 
@@ -151,6 +156,7 @@ fn routes() -> Routes {
     .add(Post, "/v1/tokens", auth::create_token)
     .add(Delete, "/v1/tokens/{name}", auth::delete_token)
     .add(Get, "/v1/audit", auth::audit)
+    .add(Get, "/v1/events", events::stream)
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -435,7 +435,7 @@ pub async fn write_history(
     store: Store,
     mut batches: mpsc::Receiver<Vec<Record>>,
     metrics: Arc<Metrics>,
-    outbox_written: Arc<tokio::sync::Notify>,
+    outbox_written: watch::Sender<u64>,
 ) {
     while let Some(batch) = batches.recv().await {
         let mut delay = Duration::from_millis(50);
@@ -444,8 +444,8 @@ pub async fn write_history(
             match store.write(&batch).await {
                 Ok(()) => {
                     Metrics::bump(&metrics.store_batches);
-                    // The batch may have put webhook deliveries in the outbox.
-                    outbox_written.notify_one();
+                    // The batch may have put events and webhook deliveries in the outbox.
+                    outbox_written.send_modify(|batches| *batches = batches.wrapping_add(1));
                     break;
                 }
                 Err(e) => {

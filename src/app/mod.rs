@@ -258,17 +258,19 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     let (history_tx, history_rx) = mpsc::channel(1024);
     let writer_store = store.clone();
     let writer_metrics = metrics.clone();
-    let outbox_written = Arc::new(tokio::sync::Notify::new());
+    // Counts committed history batches: wakes the webhook worker and every live event stream,
+    // and never blocks the writer. Dropped with the writer, which ends the streams.
+    let (outbox_written, outbox_batches) = watch::channel(0_u64);
     let history = tokio::spawn(engine_task::write_history(
         writer_store,
         history_rx,
         writer_metrics,
-        outbox_written.clone(),
+        outbox_written,
     ));
     {
-        let (store, stop) = (store.clone(), stop_rx.clone());
+        let (store, stop, wake) = (store.clone(), stop_rx.clone(), outbox_batches.clone());
         tasks.spawn(async move {
-            webhooks::run(store, clock, outbox_written, stop).await;
+            webhooks::run(store, clock, wake, stop).await;
             Ok(())
         });
     }
@@ -317,6 +319,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         pause_reasons,
         flows,
         auth,
+        outbox_batches,
     ));
     let mut http_stop = stop_rx.clone();
     let listener = options.http;

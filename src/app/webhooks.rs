@@ -6,11 +6,10 @@
 //! offer) and polls every half second for retries that fell due.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
@@ -25,7 +24,12 @@ const POLL: Duration = Duration::from_millis(500);
 /// A receiver's reply is read up to this size (it is only logged).
 const MAX_REPLY: usize = 4 * 1024;
 
-pub async fn run(store: Store, clock: Clock, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    store: Store,
+    clock: Clock,
+    mut wake: watch::Receiver<u64>,
+    mut stop: watch::Receiver<bool>,
+) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -88,7 +92,7 @@ pub async fn run(store: Store, clock: Clock, wake: Arc<Notify>, mut stop: watch:
             .min(POLL);
         let finished = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
-            () = wake.notified() => None,
+            Ok(()) = wake.changed() => None,
             () = tokio::time::sleep(sleep) => None,
             Some(done) = attempts.join_next(), if !attempts.is_empty() => done.ok(),
         };

@@ -30,8 +30,8 @@ use crate::config::redact_url;
 use crate::engine::CallId;
 
 pub use outbox::{
-    AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, Subscription,
-    EVENT_TYPES,
+    AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
+    EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,

@@ -667,6 +667,135 @@ impl Store {
     }
 }
 
+/// A CTI event as a live stream sends it: its place in the outbox and the webhook body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Increases with every event; a stream resumes after the last one it sent.
+    pub seq: i64,
+    pub event_type: String,
+    /// Exactly the body a webhook receiver gets.
+    pub payload: String,
+}
+
+/// The newest event: where a stream that starts now begins, and when it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventMark {
+    pub seq: i64,
+    pub at: Timestamp,
+}
+
+/// Which events a stream wants; every part that is set must match, an empty list matches all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Event types (see `EVENT_TYPES`).
+    pub types: Vec<String>,
+    /// Events of calls in these queues, and the state changes of `members`.
+    pub queues: Vec<QueueId>,
+    /// With `queues`: the agents whose state changes pass (an agent event has no queue).
+    pub members: Vec<AgentId>,
+    /// One agent's events: its state changes and the calls offered to it, answered by it or
+    /// ended after it answered.
+    pub agent: Option<AgentId>,
+}
+
+/// `$first, $first+1, ...` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl EventFilter {
+    /// The WHERE clause after `seq > $1`, and its text parameters from `$2` on.
+    fn sql(&self) -> (String, Vec<String>) {
+        let mut clause = String::new();
+        let mut params: Vec<String> = Vec::new();
+        if !self.types.is_empty() {
+            let list = placeholders(params.len() + 2, self.types.len());
+            clause.push_str(&format!(" AND e.type IN ({list})"));
+            params.extend(self.types.iter().cloned());
+        }
+        if !self.queues.is_empty() {
+            let list = placeholders(params.len() + 2, self.queues.len());
+            params.extend(self.queues.iter().map(|q| q.as_str().to_owned()));
+            if self.members.is_empty() {
+                clause.push_str(&format!(" AND e.queue_id IN ({list})"));
+            } else {
+                let members = placeholders(params.len() + 2, self.members.len());
+                params.extend(self.members.iter().map(|a| a.as_str().to_owned()));
+                clause.push_str(&format!(
+                    " AND (e.queue_id IN ({list}) OR (e.queue_id IS NULL AND e.type = \
+                     'agent.state_changed' AND e.agent_id IN ({members})))"
+                ));
+            }
+        }
+        if let Some(agent) = &self.agent {
+            clause.push_str(&format!(" AND e.agent_id = ${}", params.len() + 2));
+            params.push(agent.as_str().to_owned());
+        }
+        (clause, params)
+    }
+}
+
+impl Store {
+    /// Events after `after_seq` that pass `filter`, oldest first, at most `limit`.
+    ///
+    /// One history writer commits one batch at a time, so events become visible in `seq`
+    /// order: a reader that continues after the last `seq` it saw misses none.
+    pub async fn events_after(
+        &self,
+        after_seq: i64,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (clause, params) = filter.sql();
+        let sql = format!(
+            "SELECT e.seq, e.type, e.payload FROM cti_events e WHERE e.seq > $1{clause} \
+             ORDER BY e.seq LIMIT ${}",
+            params.len() + 2
+        );
+        let mut query = sqlx::query(&sql).bind(after_seq);
+        for param in params {
+            query = query.bind(param);
+        }
+        let rows = query
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Columns::new(row, "cti_events", "seq");
+                Ok(StoredEvent {
+                    seq: c.int("seq")?,
+                    event_type: c.text("type")?,
+                    payload: c.text("payload")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest event, if there is any.
+    pub async fn last_event(&self) -> Result<Option<EventMark>, StoreError> {
+        let row = sqlx::query("SELECT seq, at FROM cti_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let c = Columns::new(&row, "cti_events", "seq");
+            Ok(EventMark {
+                seq: c.int("seq")?,
+                at: Timestamp::from_millis(c.int("at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// The `seq` of the newest event (0 when there is none).
+    pub async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        Ok(self.last_event().await?.map_or(0, |m| m.seq))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,6 +810,33 @@ mod tests {
         assert_eq!(unlist(",a,b,"), ["a", "b"]);
         assert_eq!(extension("user/1001@example.com"), "1001");
         assert_eq!(extension("sofia/gateway/x/123"), "sofia/gateway/x/123");
+    }
+
+    #[test]
+    fn an_event_filter_numbers_its_parameters_after_the_seq() {
+        let filter = EventFilter {
+            types: vec!["call.offered".to_owned(), "agent.state_changed".to_owned()],
+            queues: vec![QueueId::new("sales").unwrap_or_else(|e| panic!("{e}"))],
+            members: vec![AgentId::new("1002").unwrap_or_else(|e| panic!("{e}"))],
+            agent: Some(AgentId::new("1002").unwrap_or_else(|e| panic!("{e}"))),
+        };
+        let (clause, params) = filter.sql();
+        assert_eq!(
+            clause,
+            " AND e.type IN ($2, $3) AND (e.queue_id IN ($4) OR (e.queue_id IS NULL AND \
+             e.type = 'agent.state_changed' AND e.agent_id IN ($5))) AND e.agent_id = $6"
+        );
+        assert_eq!(
+            params,
+            [
+                "call.offered",
+                "agent.state_changed",
+                "sales",
+                "1002",
+                "1002"
+            ]
+        );
+        assert_eq!(EventFilter::default().sql(), (String::new(), Vec::new()));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod agents;
 mod auth;
 mod demo;
 mod esl_link;
+mod events;
 mod fidelity;
 mod flows;
 mod harness;

@@ -13,7 +13,9 @@ use switchboard::engine::{
     EscalationStep, FlowId, Membership, QueueEventKind, QueueId, QueueRouting, Record, SkillLevel,
     StateCause, Strategy, SwitchName, Timestamp,
 };
-use switchboard::store::{AgentRow, AuditEntry, CallRow, QueueRow, Store, StoreError, TokenRow};
+use switchboard::store::{
+    AgentRow, AuditEntry, CallRow, EventFilter, QueueRow, Store, StoreError, TokenRow,
+};
 
 // ---------------------------------------------------------------------------------------------
 // One database per test.
@@ -251,6 +253,7 @@ conformance!(
     a_token_is_found_by_its_digest_and_deleted_by_name,
     a_corrupt_token_row_is_an_error_not_a_panic,
     audit_entries_read_back_newest_first_from_since,
+    cti_events_read_back_in_order_after_a_seq_and_filtered,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1776,4 +1779,107 @@ async fn audit_entries_read_back_newest_first_from_since(store: Store, _db: &Tes
     let limited = ok("limit", store.audit_entries(None, 1).await).await;
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0].path, "/v1/flows/reload");
+}
+
+async fn cti_events_read_back_in_order_after_a_seq_and_filtered(store: Store, _db: &TestDb) {
+    use AgentStatus::*;
+    assert_eq!(ok("empty", store.last_event_seq().await).await, 0);
+    let (support, sales) = (new_call(), new_call());
+    let mut in_sales = entered(sales, &new_channel(), 0, 5);
+    if let Record::CallEntered { queue, .. } = &mut in_sales {
+        *queue = qid("sales");
+    }
+    ok(
+        "write",
+        store
+            .write(&[
+                entered(support, &new_channel(), 0, 0),
+                Record::QueueEvent {
+                    call: support,
+                    queue: qid("support"),
+                    agent: Some(aid("1001")),
+                    kind: QueueEventKind::Offer,
+                    detail: "leg=x".to_owned(),
+                    at: ts(1),
+                },
+                Record::CallAnswered {
+                    call: support,
+                    agent: aid("1001"),
+                    agent_channel: new_channel(),
+                    wait_ms: 2,
+                    at: ts(2),
+                },
+                in_sales,
+                state("1002", Available, Paused, 6),
+                ended(support, CallOutcome::Completed, "NORMAL_CLEARING", 7),
+            ])
+            .await,
+    )
+    .await;
+    let read = |filter: EventFilter, after: i64, limit: u32| {
+        let store = store.clone();
+        async move { ok("events", store.events_after(after, &filter, limit).await).await }
+    };
+    let all = read(EventFilter::default(), 0, 100).await;
+    let types: Vec<&str> = all.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "call.entered",
+            "call.offered",
+            "call.answered",
+            "call.entered",
+            "agent.state_changed",
+            "call.ended"
+        ]
+    );
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    for event in &all {
+        let body: serde_json::Value = serde_json::from_str(&event.payload).expect("JSON");
+        assert_eq!(body["type"], event.event_type.as_str(), "the webhook body");
+    }
+    let last = ok("last", store.last_event().await)
+        .await
+        .expect("an event");
+    assert_eq!((last.seq, last.at), (all[5].seq, ts(7)));
+    assert_eq!(
+        ok("last seq", store.last_event_seq().await).await,
+        all[5].seq
+    );
+
+    let seqs = |events: &[switchboard::store::StoredEvent]| -> Vec<i64> {
+        events.iter().map(|e| e.seq).collect()
+    };
+    let pick = |at: &[usize]| -> Vec<i64> { at.iter().map(|i| all[*i].seq).collect() };
+    assert_eq!(
+        seqs(&read(EventFilter::default(), all[2].seq, 100).await),
+        pick(&[3, 4, 5])
+    );
+    assert_eq!(
+        seqs(&read(EventFilter::default(), 0, 2).await),
+        pick(&[0, 1])
+    );
+    let entered_only = EventFilter {
+        types: vec!["call.entered".to_owned()],
+        ..EventFilter::default()
+    };
+    assert_eq!(seqs(&read(entered_only, 0, 100).await), pick(&[0, 3]));
+    let sales_calls = EventFilter {
+        queues: vec![qid("sales")],
+        ..EventFilter::default()
+    };
+    assert_eq!(seqs(&read(sales_calls.clone(), 0, 100).await), pick(&[3]));
+    let sales_and_its_agents = EventFilter {
+        members: vec![aid("1002")],
+        ..sales_calls
+    };
+    assert_eq!(
+        seqs(&read(sales_and_its_agents, 0, 100).await),
+        pick(&[3, 4])
+    );
+    let agent = EventFilter {
+        agent: Some(aid("1001")),
+        ..EventFilter::default()
+    };
+    assert_eq!(seqs(&read(agent, 0, 100).await), pick(&[1, 2, 5]));
 }
