@@ -220,6 +220,8 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         }
     }
 
+    initial.extend(engine.start_threshold_checks(now));
+
     // Callbacks have no channel for a resync to find: the history brings them back.
     for call in store.open_calls().await? {
         let events = store.queue_events(call.id).await?;

@@ -20,6 +20,7 @@ use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
 use super::webhooks::{webhooks, ProvisionedWebhook, RawWebhook};
 use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
+    ServiceLevelTarget, Thresholds,
 };
 use crate::engine::{
     AgentId, CallerSkills, Destination, EscalationStep, Membership, QueueId, QueueRouting,
@@ -28,6 +29,12 @@ use crate::engine::{
 
 /// What callers hear while they wait, when a queue does not say.
 pub const DEFAULT_HOLD_MUSIC: &str = "local_stream://moh";
+
+/// The service level is judged over the last half hour unless the file says otherwise.
+pub const DEFAULT_SERVICE_LEVEL_WINDOW: Duration = Duration::from_secs(30 * 60);
+
+/// Fewer calls than this in the window are too few to judge a service level by.
+pub const DEFAULT_SERVICE_LEVEL_MIN_CALLS: u32 = 10;
 
 /// Most further attempts a callback may make when the customer does not answer.
 pub const MAX_CALLBACK_RETRIES: u32 = 10;
@@ -149,6 +156,27 @@ struct RawQueue {
     exit_keys: RawExitKeys,
     callback: Option<RawCallback>,
     whisper: Option<Spanned<MediaSource>>,
+    thresholds: Option<Spanned<RawThresholds>>,
+}
+
+/// `[queue.thresholds]`: service-level alarms (`queue.threshold` events).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    waiting: Option<Spanned<u32>>,
+    longest_wait: Option<Spanned<HumanDuration>>,
+    service_level: Option<Spanned<RawServiceLevel>>,
+}
+
+/// `service_level = { percent = 80, within = "20s" }`, judged over `window` (30 minutes by
+/// default) once `min_calls` (10) are in it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServiceLevel {
+    percent: Spanned<u8>,
+    within: Spanned<HumanDuration>,
+    window: Option<Spanned<HumanDuration>>,
+    min_calls: Option<u32>,
 }
 
 /// `[queue.announcements]`: `every` is required, the section exists to say something.
@@ -564,6 +592,10 @@ fn parse_queue(
         },
         exit_keys: exit_keys.into_iter().map(|(k, _)| k).collect(),
         whisper,
+        thresholds: match q.thresholds {
+            Some(raw) => thresholds(src, i, raw)?,
+            None => Thresholds::default(),
+        },
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
@@ -587,6 +619,81 @@ fn phone_key(s: &str) -> Option<char> {
 }
 
 /// A duration that must not be zero.
+/// `[queue.thresholds]`: at least one limit, each one that can be crossed.
+fn thresholds(
+    src: &Source<'_>,
+    queue: usize,
+    raw: Spanned<RawThresholds>,
+) -> Result<Thresholds, ConfigError> {
+    let key = |name: &str| format!("queue[{queue}].thresholds.{name}");
+    let span = raw.span();
+    let raw = raw.into_inner();
+    if let Some(w) = &raw.waiting {
+        if *w.get_ref() == 0 {
+            return Err(src.error_at(
+                Some(w.span()),
+                key("waiting"),
+                "must be at least 1 (the alarm is raised when more callers than this wait)",
+            ));
+        }
+    }
+    let service_level = match raw.service_level {
+        Some(sl) => {
+            let sl = sl.into_inner();
+            let percent = *sl.percent.get_ref();
+            if !(1..=100).contains(&percent) {
+                return Err(src.error_at(
+                    Some(sl.percent.span()),
+                    key("service_level.percent"),
+                    "must be from 1 to 100",
+                ));
+            }
+            let within = positive(src, key("service_level.within"), sl.within)?;
+            let window = match sl.window {
+                Some(w) => {
+                    let w_span = w.span();
+                    let window = positive(src, key("service_level.window"), w)?;
+                    if window <= within {
+                        return Err(src.error_at(
+                            Some(w_span),
+                            key("service_level.window"),
+                            "must be longer than `within`",
+                        ));
+                    }
+                    window
+                }
+                None => DEFAULT_SERVICE_LEVEL_WINDOW.max(within * 2),
+            };
+            Some(ServiceLevelTarget {
+                percent,
+                within,
+                window,
+                min_calls: sl
+                    .min_calls
+                    .unwrap_or(DEFAULT_SERVICE_LEVEL_MIN_CALLS)
+                    .max(1),
+            })
+        }
+        None => None,
+    };
+    let thresholds = Thresholds {
+        waiting: raw.waiting.map(Spanned::into_inner),
+        longest_wait: raw
+            .longest_wait
+            .map(|d| positive(src, key("longest_wait"), d))
+            .transpose()?,
+        service_level,
+    };
+    if !thresholds.any() {
+        return Err(src.error_at(
+            Some(span),
+            format!("queue[{queue}].thresholds"),
+            "set at least one of waiting, longest_wait or service_level",
+        ));
+    }
+    Ok(thresholds)
+}
+
 fn positive(
     src: &Source<'_>,
     key: String,
@@ -1737,6 +1844,81 @@ name = "Support"
             assert_eq!(line, line_of(WHISPERING, "whisper = "), "{bad}");
             assert_eq!(key, "queue[0].whisper", "{bad}");
         }
+    }
+
+    const ALARMED: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+
+[queue.thresholds]
+waiting = 10
+longest_wait = "2m"
+service_level = { percent = 80, within = "20s", window = "15m", min_calls = 5 }
+"#;
+
+    #[test]
+    fn queue_thresholds_are_read_with_the_service_level_window_defaulting_to_half_an_hour() {
+        let t = &parse(ALARMED).queues[0].routing.thresholds;
+        assert_eq!(t.waiting, Some(10));
+        assert_eq!(t.longest_wait, Some(Duration::from_secs(120)));
+        let sl = t.service_level.as_ref().expect("a service level");
+        assert_eq!(
+            (sl.percent, sl.within, sl.window, sl.min_calls),
+            (80, Duration::from_secs(20), Duration::from_secs(900), 5)
+        );
+        let defaulted = ALARMED.replace(", window = \"15m\", min_calls = 5", "");
+        let sl = parse(&defaulted).queues[0]
+            .routing
+            .thresholds
+            .service_level
+            .clone();
+        let sl = sl.expect("a service level");
+        assert_eq!(
+            (sl.window, sl.min_calls),
+            (DEFAULT_SERVICE_LEVEL_WINDOW, 10)
+        );
+        assert!(!parse(MINIMAL_QUEUE).queues[0].routing.thresholds.any());
+    }
+
+    #[test]
+    fn queue_thresholds_that_can_never_be_crossed_are_rejected_at_their_line() {
+        let line = line_of(ALARMED, "service_level = ");
+        for (from, to, key) in [
+            ("waiting = 10", "waiting = 0", "queue[0].thresholds.waiting"),
+            (
+                "longest_wait = \"2m\"",
+                "longest_wait = \"0s\"",
+                "queue[0].thresholds.longest_wait",
+            ),
+            (
+                "percent = 80",
+                "percent = 0",
+                "queue[0].thresholds.service_level.percent",
+            ),
+            (
+                "percent = 80",
+                "percent = 101",
+                "queue[0].thresholds.service_level.percent",
+            ),
+            (
+                "window = \"15m\"",
+                "window = \"10s\"",
+                "queue[0].thresholds.service_level.window",
+            ),
+        ] {
+            let (at, k, _) = rejected(ALARMED, from, to);
+            assert_eq!(k, key, "{to}");
+            if key.contains("service_level") {
+                assert_eq!(at, line, "{to}");
+            } else {
+                assert_eq!(at, line_of(ALARMED, from), "{to}");
+            }
+        }
+        let empty = "[[queue]]\nid = \"support\"\nname = \"Support\"\n\n[queue.thresholds]\n";
+        let (_, key, message) = rejected(empty, "[queue.thresholds]", "[queue.thresholds]");
+        assert_eq!(key, "queue[0].thresholds");
+        assert!(message.contains("at least one"), "{message}");
     }
 
     #[test]

@@ -131,6 +131,8 @@ pub struct Engine {
     pub(super) http_seq: u64,
     pub(super) rng: SplitMix64,
     seq: u64,
+    /// The periodic threshold check's timer is set (see `thresholds`).
+    pub(super) threshold_checks_armed: bool,
 }
 
 impl Engine {
@@ -162,6 +164,7 @@ impl Engine {
             http_seq: 0,
             rng: SplitMix64::new(seed),
             seq: 0,
+            threshold_checks_armed: false,
         }
     }
 
@@ -185,6 +188,7 @@ impl Engine {
                         logged_in: 0,
                         last_position: None,
                         handle_ms: None,
+                        alarms: Default::default(),
                     },
                 );
             }
@@ -1715,6 +1719,7 @@ impl Engine {
 
     fn abandon(&mut self, now: Timestamp, call: &Call, cause: &str, effects: &mut Vec<Effect>) {
         let wait_ms = millis_between(call.wait_key.entered_at, now);
+        self.note_wait_outcome(&call.queue, wait_ms, false, now);
         effects.push(queue_event(
             call.id,
             &call.queue,
@@ -1889,6 +1894,7 @@ impl Engine {
                 self.callback_retry(now, call, attempt, effects)
             }
             Timer::WhisperEnds { call, epoch } => self.whisper_timed_out(now, call, epoch, effects),
+            Timer::Thresholds => self.check_thresholds(now, effects),
         }
     }
 

@@ -556,4 +556,6 @@ pub enum Timer {
         channel: ChannelUuid,
         epoch: u64,
     },
+    /// Time to look at the queues' service-level thresholds.
+    Thresholds,
 }

@@ -19,6 +19,7 @@ pub mod record;
 mod rng;
 pub mod routing;
 pub mod snapshot;
+pub mod thresholds;
 pub mod time;
 mod wait;
 mod whisper;
@@ -42,7 +43,7 @@ pub use model::{AgentSettings, QueueSettings};
 pub use phone::{PhoneOutcome, PhonePrompts, HOT_DESK_EXTENSION};
 pub use pin::PinHash;
 pub use provision::Provisioned;
-pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
+pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause, ThresholdMetric};
 pub use routing::{
     parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,
     ExitKey, Membership, Proficiency, QueueRouting, SkillLevel, Strategy,

@@ -139,6 +139,8 @@ pub struct Queue {
     pub last_position: Option<u32>,
     /// Moving average of handle time (talk plus wrap-up), for estimated-wait announcements.
     pub handle_ms: Option<u64>,
+    /// Service-level alarms that are up, and the window they are judged over.
+    pub alarms: super::thresholds::QueueAlarms,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -313,6 +313,45 @@ pub enum Record {
         variables: Vec<(String, String)>,
         at: Timestamp,
     },
+    /// A queue crossed one of its service-level thresholds (`raised`), or is back within it.
+    /// Kept only as a CTI event (`queue.threshold`).
+    QueueThreshold {
+        queue: QueueId,
+        metric: ThresholdMetric,
+        raised: bool,
+        /// Callers, milliseconds or percent, as `metric` says; `limit` in the same unit.
+        value: i64,
+        limit: i64,
+        at: Timestamp,
+    },
+}
+
+/// What a queue threshold watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdMetric {
+    /// Callers waiting (value and limit are counts).
+    Waiting,
+    /// The longest wait of a caller still waiting (milliseconds).
+    LongestWait,
+    /// Percent of calls answered within the target, over the window.
+    ServiceLevel,
+}
+
+impl ThresholdMetric {
+    pub const ALL: [ThresholdMetric; 3] = [
+        ThresholdMetric::Waiting,
+        ThresholdMetric::LongestWait,
+        ThresholdMetric::ServiceLevel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThresholdMetric::Waiting => "waiting",
+            ThresholdMetric::LongestWait => "longest_wait",
+            ThresholdMetric::ServiceLevel => "service_level",
+        }
+    }
 }
 
 /// How a caller left the flows.

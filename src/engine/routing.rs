@@ -417,6 +417,40 @@ pub struct QueueRouting {
     /// A prompt played to the agent who answers (typically the queue's name), before the
     /// caller is connected; `None`: the caller is connected at once.
     pub whisper: Option<String>,
+    /// Service-level alarms (`queue.threshold` events).
+    pub thresholds: Thresholds,
+}
+
+/// When a queue is in trouble: each limit set raises a `queue.threshold` alarm when crossed
+/// and clears it when the queue is back within it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    /// More callers than this waiting (not yet answered, ringing included).
+    pub waiting: Option<u32>,
+    /// The longest-waiting caller has waited longer than this.
+    #[serde(with = "opt_millis")]
+    pub longest_wait: Option<Duration>,
+    pub service_level: Option<ServiceLevelTarget>,
+}
+
+impl Thresholds {
+    pub fn any(&self) -> bool {
+        self.waiting.is_some() || self.longest_wait.is_some() || self.service_level.is_some()
+    }
+}
+
+/// "`percent` % of calls answered within `within`", over the calls that ended waiting in the
+/// last `window`: answered ones count, and those abandoned after `within` (callers who hung
+/// up sooner are not held against the queue). Judged once `min_calls` are in the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceLevelTarget {
+    pub percent: u8,
+    #[serde(with = "millis")]
+    pub within: Duration,
+    #[serde(with = "millis")]
+    pub window: Duration,
+    pub min_calls: u32,
 }
 
 /// Periodic announcements to waiting callers: a prompt, then their position and the estimated
@@ -527,6 +561,7 @@ impl Default for QueueRouting {
             exit_keys: Vec::new(),
             callback: None,
             whisper: None,
+            thresholds: Thresholds::default(),
         }
     }
 }

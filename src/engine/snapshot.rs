@@ -29,6 +29,8 @@ pub struct QueueView {
     pub agents_logged_in: usize,
     pub agents_available: usize,
     pub oldest_wait_since: Option<Timestamp>,
+    /// Service-level alarms that are up (`waiting`, `longest_wait`, `service_level`).
+    pub alarms: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +118,7 @@ impl Engine {
                     agents_logged_in: q.logged_in,
                     agents_available: available,
                     oldest_wait_since: oldest,
+                    alarms: q.alarms.raised.iter().map(|m| m.as_str()).collect(),
                 }
             })
             .collect();

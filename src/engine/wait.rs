@@ -444,6 +444,7 @@ impl Engine {
         };
         let wait_ms = millis_between(call.wait_key.entered_at, now);
         let queue_id = call.queue.clone();
+        self.note_wait_outcome(&queue_id, wait_ms, true, now);
         self.legs
             .insert(customer_leg.clone(), LegOwner::Caller(call_id));
         let command = |command| Effect::switch(switch, &customer_leg, command);

@@ -189,6 +189,7 @@ impl Engine {
             },
         ));
         let wait_ms = millis_between(entered_at, answered_at);
+        self.note_wait_outcome(&queue, wait_ms, true, answered_at);
         effects.push(answered_record(answered_at, call_id, &agent, &leg, wait_ms));
         let detail = if whispered {
             let whisper_ms = millis_between(answered_at, now);

@@ -297,6 +297,8 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
                 tracing::warn!(%call, "FlowEnded for a session that had already ended; kept the first");
             }
         }
+        // Announced by the outbox (`queue.threshold`); there is no history table of its own.
+        Record::QueueThreshold { .. } => {}
     }
     Ok(())
 }

@@ -204,6 +204,7 @@ fn event_types(record: &Record) -> Vec<&'static str> {
         } => vec!["call.abandoned", "call.ended"],
         Record::CallEnded { .. } => vec!["call.ended"],
         Record::AgentState { .. } => vec!["agent.state_changed"],
+        Record::QueueThreshold { .. } => vec!["queue.threshold"],
         _ => Vec::new(),
     }
 }
@@ -215,8 +216,32 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
     if types.is_empty() {
         return Ok(());
     }
+    // The queue of an event that is about a queue rather than a call.
+    let mut queue_of_event = None;
     let (call, agent, at, mut details) = match record {
         Record::CallEntered { call, at, .. } => (Some(*call), None, *at, json!({})),
+        Record::QueueThreshold {
+            queue,
+            metric,
+            raised,
+            value,
+            limit,
+            at,
+        } => {
+            queue_of_event = Some(queue.as_str().to_owned());
+            (
+                None,
+                None,
+                *at,
+                json!({
+                    "queue": queue.as_str(),
+                    "metric": metric.as_str(),
+                    "state": if *raised { "raised" } else { "cleared" },
+                    "value": value,
+                    "limit": limit,
+                }),
+            )
+        }
         Record::QueueEvent {
             call,
             agent,
@@ -282,7 +307,8 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
         .as_ref()
         .and_then(|c| c.get("queue"))
         .and_then(Value::as_str)
-        .map(str::to_owned);
+        .map(str::to_owned)
+        .or(queue_of_event);
     // An ended call's agent is the one who answered.
     let agent = agent.or_else(|| {
         call_row

@@ -374,6 +374,16 @@ fn routed_queue() -> QueueRow {
             ..Default::default()
         }),
         whisper: Some("switchboard/queue-support.wav".to_owned()),
+        thresholds: switchboard::engine::routing::Thresholds {
+            waiting: Some(10),
+            longest_wait: Some(Duration::from_secs(120)),
+            service_level: Some(switchboard::engine::routing::ServiceLevelTarget {
+                percent: 80,
+                within: Duration::from_secs(20),
+                window: Duration::from_secs(1800),
+                min_calls: 10,
+            }),
+        },
     };
     q
 }

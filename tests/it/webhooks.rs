@@ -359,3 +359,61 @@ async fn a_webhook_from_the_provisioning_file_is_applied_at_start_and_receives_t
         "only what it asked for"
     );
 }
+
+#[tokio::test]
+async fn a_queue_over_its_waiting_threshold_raises_a_queue_threshold_alarm_and_clears_it() {
+    let routing = QueueRouting {
+        thresholds: switchboard::engine::routing::Thresholds {
+            waiting: Some(1),
+            ..Default::default()
+        },
+        ..QueueRouting::default()
+    };
+    let app = spawn_setup(Setup {
+        queues: vec![queue_row("support", routing)],
+        agents: vec![Agent::answering("1001").logged_out()],
+        entries: vec![EntryPoint {
+            number: "5000".into(),
+            variables: vec![("switchboard_queue".into(), "support".into())],
+        }],
+    })
+    .await;
+    let (url, receiver) = start_receiver(app.sim.clone()).await;
+    let reply = app
+        .put_json(
+            "/v1/webhooks/noc",
+            json!({ "url": url, "events": ["queue.threshold"], "queues": ["support"],
+                "secrets": [SECRET] }),
+        )
+        .await;
+    assert_eq!(reply.status(), 200);
+    let first = app.sim.place_call(CallSpec::new("+4930333", "5000"));
+    let second = app.sim.place_call(CallSpec::new("+4930444", "5000"));
+    let r = receiver.clone();
+    eventually("the alarm is raised", || {
+        let r = r.clone();
+        async move { !r.received().is_empty() }
+    })
+    .await;
+    let queues: Value = app.get("/v1/queues").await.json().await.expect("json");
+    assert_eq!(queues["queues"][0]["alarms"], json!(["waiting"]));
+    app.sim.hangup(&first, "NORMAL_CLEARING");
+    app.sim.hangup(&second, "NORMAL_CLEARING");
+    let r = receiver.clone();
+    eventually("the alarm is cleared", || {
+        let r = r.clone();
+        async move { r.received().len() >= 2 }
+    })
+    .await;
+    let received = receiver.received();
+    let details: Vec<Value> = received
+        .iter()
+        .map(|e| e.payload["data"]["details"].clone())
+        .collect();
+    assert_eq!(received[0].event_type, "queue.threshold");
+    assert_eq!(
+        details[0],
+        json!({ "queue": "support", "metric": "waiting", "state": "raised", "value": 2, "limit": 1 })
+    );
+    assert_eq!(details[1]["state"], "cleared");
+}

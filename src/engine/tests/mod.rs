@@ -15,6 +15,7 @@ mod provision;
 mod registration;
 mod regressions;
 mod routing;
+mod thresholds;
 mod wait;
 mod whisper;
 
@@ -443,6 +444,18 @@ impl Bench {
                     Record::SurveyEnded {
                         outcome, answers, ..
                     } => format!("store survey ended {} {answers:?}", outcome.as_str()),
+                    Record::QueueThreshold {
+                        queue,
+                        metric,
+                        raised,
+                        value,
+                        limit,
+                        ..
+                    } => format!(
+                        "store threshold {queue} {} {} value={value} limit={limit}",
+                        metric.as_str(),
+                        if raised { "raised" } else { "cleared" }
+                    ),
                 },
                 Effect::Http(request) => format!(
                     "http {:?} {} {}",
@@ -473,6 +486,7 @@ impl Bench {
                             format!("timer {at} callback retry after attempt {attempt}")
                         }
                         Timer::WhisperEnds { .. } => format!("timer {at} whisper ends"),
+                        Timer::Thresholds => format!("timer {at} thresholds"),
                         Timer::Flow { channel, .. } => {
                             format!("timer {at} flow waits on {}", self.name(channel.as_str()))
                         }
