@@ -761,23 +761,32 @@ fn main() {
         .build()
         .expect("runtime");
     let seconds = if quick { 2 } else { 10 };
-    let runs: &[(u32, bool)] = if quick {
-        &[(500, false), (500, true)]
+    use end_to_end::Receiver;
+    let runs: &[(u32, bool, Receiver)] = if quick {
+        &[
+            (500, false, Receiver::None),
+            (500, true, Receiver::None),
+            (500, false, Receiver::Down),
+        ]
     } else {
         &[
-            (500, false),
-            (1_000, false),
-            (2_000, false),
-            (500, true),
-            (1_000, true),
+            (500, false, Receiver::None),
+            (1_000, false, Receiver::None),
+            (2_000, false, Receiver::None),
+            (500, true, Receiver::None),
+            (1_000, true, Receiver::None),
+            (500, false, Receiver::Down),
+            (500, false, Receiver::Hanging),
+            (1_000, false, Receiver::Hanging),
         ]
     };
-    for (rate, skills) in runs {
+    for (rate, skills, receiver) in runs {
         let report = runtime.block_on(end_to_end::run(
             *rate,
             Duration::from_secs(seconds),
             500,
             *skills,
+            *receiver,
         ));
         println!("{report}");
     }
@@ -796,6 +805,46 @@ mod end_to_end {
     use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
     use switchboard::store::{AgentRow, QueueRow};
     use tokio::net::TcpListener;
+
+    /// The CRM webhook receiver during a run: every event type is subscribed to it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Receiver {
+        /// No subscription.
+        None,
+        /// Nothing listens: every delivery fails at once and is retried.
+        Down,
+        /// Accepts connections and never answers: every delivery waits out its timeout.
+        Hanging,
+    }
+
+    /// A subscription to every event type at a receiver that is down or hangs; the listener
+    /// of a hanging one is kept alive by the returned task.
+    async fn receiver(kind: Receiver) -> Vec<switchboard::config::ProvisionedWebhook> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        match kind {
+            Receiver::None => return Vec::new(),
+            Receiver::Down => drop(listener),
+            Receiver::Hanging => {
+                tokio::spawn(async move {
+                    let mut held = Vec::new();
+                    while let Ok((socket, _)) = listener.accept().await {
+                        held.push(socket);
+                    }
+                });
+            }
+        }
+        vec![switchboard::config::ProvisionedWebhook {
+            name: "crm".into(),
+            url,
+            events: switchboard::cti::EVENT_TYPES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+            queues: Vec::new(),
+            secrets: vec![switchboard::cti::signing::Secret::generate()],
+        }]
+    }
 
     /// An agent as the run wants it provisioned.
     struct BenchAgent {
@@ -867,7 +916,13 @@ mod end_to_end {
     /// once and hang up after 200 ms; reports what the controller sustained. With `skills`,
     /// agents hold English at 4-10 and one to three other skills, the queue has escalation
     /// steps, and the dialplan sets `switchboard_skills` on every caller.
-    pub async fn run(rate: u32, duration: Duration, agents: usize, skills: bool) -> String {
+    pub async fn run(
+        rate: u32,
+        duration: Duration,
+        agents: usize,
+        skills: bool,
+        crm: Receiver,
+    ) -> String {
         let caller_skills = "english:5";
         let mut variables = vec![("switchboard_queue".into(), "support".into())];
         if skills {
@@ -939,7 +994,7 @@ mod end_to_end {
                 enabled: false,
                 tokens: Vec::new(),
             },
-            webhooks: Vec::new(),
+            webhooks: receiver(crm).await,
         })
         .await
         .expect("start");
@@ -992,7 +1047,7 @@ mod end_to_end {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let snapshot = running.snapshot();
         let h = &running.metrics.routing_latency;
-        let mode = if !skills {
+        let mut mode = if !skills {
             "no skills".to_owned()
         } else {
             let yes_no = |b: bool| if b { "yes" } else { "NO" };
@@ -1001,6 +1056,11 @@ mod end_to_end {
                 yes_no(callers_with_skills)
             )
         };
+        match crm {
+            Receiver::None => {}
+            Receiver::Down => mode.push_str(", webhook receiver down"),
+            Receiver::Hanging => mode.push_str(", webhook receiver hanging"),
+        }
         let report = format!(
             "[{mode}] offered {rate:>5}/s for {:?} to {agents} agents: placed={placed} routed={} answered={} ({:.0}/s) abandoned={} routing latency p50<={:?} p99<={:?}",
             offered_window,

@@ -43,6 +43,8 @@ pub async fn run(
     };
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut attempts: JoinSet<(i64, AttemptResult)> = JoinSet::new();
+    // Which delivery each attempt task posts, so one that panics frees its slot.
+    let mut tasks: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut retry_due = None;
     loop {
         if in_flight.len() < MAX_IN_FLIGHT {
@@ -75,10 +77,12 @@ pub async fn run(
                     }
                     in_flight.insert(delivery.id);
                     let (client, subscription) = (client.clone(), subscription.clone());
-                    attempts.spawn(async move {
+                    let delivery_id = delivery.id;
+                    let task = attempts.spawn(async move {
                         let id = delivery.id;
                         (id, attempt(&client, &subscription, &delivery, clock).await)
                     });
+                    tasks.insert(task.id(), delivery_id);
                 }
             }
         }
@@ -94,7 +98,20 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => break,
             Ok(()) = wake.changed() => None,
             () = tokio::time::sleep(sleep) => None,
-            Some(done) = attempts.join_next(), if !attempts.is_empty() => done.ok(),
+            Some(done) = attempts.join_next_with_id(), if !attempts.is_empty() => match done {
+                Ok((task, finished)) => {
+                    tasks.remove(&task);
+                    Some(finished)
+                }
+                Err(e) => {
+                    // Not recorded: the delivery is still due and is tried again.
+                    if let Some(id) = tasks.remove(&e.id()) {
+                        in_flight.remove(&id);
+                        warn!(delivery = id, error = %e, "a webhook attempt failed unexpectedly");
+                    }
+                    None
+                }
+            },
         };
         if let Some((id, result)) = finished {
             in_flight.remove(&id);
