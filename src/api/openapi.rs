@@ -451,6 +451,23 @@ fn operation_id(verb: Verb, path: &str) -> String {
     id
 }
 
+/// A query parameter's schema without the `null` its `Option` adds: a parameter is left out,
+/// never null.
+fn not_null(mut schema: Value) -> Value {
+    if let Some(types) = schema.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            schema["type"] = only.clone();
+        }
+    }
+    if schema.get("default").is_some_and(Value::is_null) {
+        if let Some(fields) = schema.as_object_mut() {
+            fields.remove("default");
+        }
+    }
+    schema
+}
+
 fn problem_reply(description: &str) -> Value {
     json!({
         "description": description,
@@ -485,7 +502,7 @@ fn operation(
             .unwrap_or_default();
         if let Some(properties) = schema["properties"].as_object() {
             for (name, property) in properties {
-                let mut property = property.clone();
+                let mut property = not_null(property.clone());
                 let description = property
                     .as_object_mut()
                     .and_then(|p| p.remove("description"));
@@ -727,6 +744,7 @@ mod tests {
         assert_eq!(limit["name"], "limit");
         assert_eq!(limit["in"], "query");
         assert_eq!(limit["required"], false);
+        assert_eq!(limit["schema"]["type"], "integer");
         let body = &document["paths"]["/v1/agents/{id}"]["put"]["requestBody"];
         assert_eq!(
             body["content"]["application/json"]["schema"]["$ref"],
