@@ -1,5 +1,5 @@
-//! The `switchboard` binary: `serve`, `demo`, `check`, `hash-pin`, `token` and `flow`. Errors
-//! become exit codes here.
+//! The `switchboard` binary: `serve`, `demo`, `check`, `hash-pin`, `token`, `flow` and
+//! `openapi`. Errors become exit codes here.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -69,6 +69,9 @@ enum Command {
         #[command(subcommand)]
         action: TokenCommand,
     },
+    /// Print the OpenAPI 3.1 description of the REST API, as `GET /v1/openapi.json` serves it
+    /// (to generate a client without a running controller).
+    Openapi,
     /// CRM webhooks: make a signing secret for a `[[webhook]]` of the provisioning file.
     Webhook {
         #[command(subcommand)]
@@ -132,6 +135,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::HashPin => hash_pin(),
+        Command::Openapi => openapi(),
         Command::Token {
             action: TokenCommand::Hash,
         } => token_hash(),
@@ -194,6 +198,19 @@ fn hash_pin() -> ExitCode {
     let salt: [u8; 16] = rand::random();
     println!("{}", switchboard::engine::PinHash::new(pin, salt));
     ExitCode::SUCCESS
+}
+
+fn openapi() -> ExitCode {
+    match serde_json::to_string_pretty(&switchboard::api::openapi_document()) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot write the OpenAPI document: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn token_hash() -> ExitCode {

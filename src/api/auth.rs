@@ -18,6 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::error;
@@ -88,6 +89,8 @@ pub enum Rule {
 pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/healthz", Rule::Open),
     (Verb::Get, "/metrics", Rule::AnyRole),
+    // The API's shape, which the source shows anyway: client generators fetch it without a token.
+    (Verb::Get, "/v1/openapi.json", Rule::Open),
     // What a wallboard or an agent's desktop shows: counts per queue, no one's calls.
     (Verb::Get, "/v1/queues", Rule::AnyRole),
     (Verb::Get, "/v1/agents", Rule::ReadOwned),
@@ -369,11 +372,18 @@ pub(super) async fn authorize(
 }
 
 /// A token as the API shows it: never its digest.
-#[derive(Serialize)]
-struct TokenView<'a> {
+#[derive(Serialize, JsonSchema)]
+pub(super) struct TokenView<'a> {
+    #[schemars(with = "String")]
     name: &'a TokenName,
+    /// `admin`, `supervisor`, `agent` or `integration`.
+    #[schemars(with = "String")]
     role: Role,
+    /// The agent an `agent` token is bound to.
+    #[schemars(with = "Option<String>")]
     agent: Option<&'a AgentId>,
+    /// Unix milliseconds.
+    #[schemars(with = "i64")]
     created_at: Timestamp,
 }
 
@@ -398,11 +408,13 @@ pub(super) async fn list_tokens(State(state): State<ApiState>) -> Result<Respons
     Ok(Json(json!({ "tokens": views })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(super) struct NewToken {
     name: String,
+    /// `admin`, `supervisor`, `agent` or `integration`.
     role: String,
+    /// The agent a token with role `agent` is bound to.
     agent: Option<String>,
 }
 
@@ -508,11 +520,12 @@ pub(super) async fn delete_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditQuery {
     /// Entries at or after this time (unix milliseconds).
     since: Option<i64>,
+    /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
 }
 
@@ -636,13 +649,16 @@ mod tests {
     }
 
     #[test]
-    fn only_healthz_is_open_and_everything_that_provisions_is_admin_only() {
+    fn only_healthz_and_the_api_description_are_open_and_everything_that_provisions_is_admin_only()
+    {
+        // The description tells no data, only the API's shape, which the source shows anyway;
+        // client generators fetch it without a token.
         let open: Vec<&str> = RULES
             .iter()
             .filter(|(_, _, r)| *r == Rule::Open)
             .map(|&(_, p, _)| p)
             .collect();
-        assert_eq!(open, ["/healthz"]);
+        assert_eq!(open, ["/healthz", "/v1/openapi.json"]);
         for (verb, path) in [
             (Verb::Put, "/v1/agents/{id}"),
             (Verb::Delete, "/v1/agents/{id}"),

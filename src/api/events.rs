@@ -37,6 +37,21 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// than the newest event is replaced by the next one, due within this.
 const SNAPSHOT_WAIT: Duration = Duration::from_millis(250);
 
+/// The query string as the OpenAPI document describes it; the handler reads the raw pairs,
+/// because `queue` may repeat.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct EventsQuery {
+    /// Only these queues' events (a comma list; the parameter may repeat).
+    queue: Option<String>,
+    /// Only this agent's events (an agent's own token may name only itself).
+    agent: Option<String>,
+    /// Only these event types (a comma list).
+    types: Option<String>,
+    /// Resume after this event id, for clients that cannot send the `Last-Event-ID` header.
+    last_event_id: Option<String>,
+}
+
 /// What the query string asks for.
 #[derive(Debug, Default)]
 struct Wanted {

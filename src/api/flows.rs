@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -95,7 +96,7 @@ fn flow_json(flow: &Flow) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DiagramQuery {
     /// `svg` (the default), `dot` or `mermaid`.
@@ -122,7 +123,7 @@ pub(super) async fn diagram(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExitsQuery {
     /// Sessions entered at or after this time (unix milliseconds).
@@ -162,7 +163,7 @@ pub(super) async fn exits(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SessionsQuery {
     /// Sessions entered at or after this time (unix milliseconds).

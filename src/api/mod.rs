@@ -2,11 +2,12 @@
 //!
 //! Reads come from the engine's published snapshot or from the store; writes are requests to
 //! the engine task. Every error is a problem details document. Every request but `/healthz`
-//! needs a token whose role the route allows (`auth`).
+//! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
 pub mod auth;
 mod events;
 mod flows;
+mod openapi;
 mod problem;
 mod provisioning;
 mod webhooks;
@@ -20,10 +21,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use axum::{Extension, Json, Router};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
 pub use auth::{Auth, Principal};
+pub use openapi::document as openapi_document;
 pub use problem::Problem;
 
 use auth::Verb;
@@ -114,6 +117,7 @@ fn routes() -> Routes {
     }
     .add(Get, "/healthz", healthz)
     .add(Get, "/metrics", metrics)
+    .add(Get, "/v1/openapi.json", openapi::serve)
     .add(Get, "/v1/queues", queues)
     .add(Get, "/v1/agents", agents)
     .add(Get, "/v1/agents/{id}", agent)
@@ -174,9 +178,12 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Prometheus' text exposition format.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
 async fn metrics(State(state): State<ApiState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
         state.metrics.render(),
     )
         .into_response()
@@ -239,9 +246,10 @@ async fn agent(State(state): State<ApiState>, Path(id): Path<String>) -> Result<
     Ok(Json(with_time_in_state(agent, wall_clock_ms())).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StateChange {
+    /// `available`, `logged_out` or `paused`.
     state: String,
     /// Required with `paused`: the pause reason code.
     reason: Option<String>,
@@ -316,7 +324,7 @@ async fn set_agent_state(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CallChange {
     priority: Option<i32>,
@@ -358,9 +366,10 @@ async fn update_call(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LimitQuery {
+    /// At most this many (default 50, at most 1000).
     limit: Option<u32>,
 }
 
@@ -385,9 +394,10 @@ async fn agent_states(
     Ok(Json(json!({ "agent": id, "changes": changes })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CallsQuery {
+    /// At most this many recent calls (default 50, at most 1000).
     limit: Option<u32>,
 }
 

@@ -2,10 +2,12 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
 use serde::Serialize;
 use tracing::error;
 
-#[derive(Debug, Serialize)]
+/// A refusal or a failure, as RFC 9457 problem details (`application/problem+json`).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -22,7 +24,7 @@ pub struct Problem {
 }
 
 /// Where in a file on the server a refused value is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct FileLocation {
     pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]

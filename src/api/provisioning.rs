@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -26,16 +27,18 @@ use crate::engine::{AgentId, Membership, PinHash, QueueId};
 use crate::store::{AgentRow, PauseReasonRow};
 
 /// `PUT /v1/agents/{id}`: the fields of a `[[agent]]` entry, plus a PIN in clear.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AgentBody {
+pub(super) struct AgentBody {
     name: String,
     dial_string: String,
     /// `"spanish:7,billing"` or `["spanish:7", "billing"]`.
     #[serde(default)]
+    #[schemars(schema_with = "skills_schema")]
     skills: Value,
     /// Queue ids, or `{"queue": .., "tier": .., "position": .., "weight": ..}`.
     #[serde(default)]
+    #[schemars(schema_with = "queues_schema")]
     queues: Vec<Value>,
     /// Absent: keep the agent's PIN; `null`: clear it; digits: set it.
     #[serde(default, deserialize_with = "present")]
@@ -43,6 +46,25 @@ struct AgentBody {
     /// As `pin`, with a hash from `switchboard hash-pin`.
     #[serde(default, deserialize_with = "present")]
     pin_hash: Option<Option<String>>,
+}
+
+/// What [`skill_texts`] takes.
+fn skills_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "string" },
+            { "type": "array", "items": { "type": "string" } },
+            { "type": "null" },
+        ]
+    })
+}
+
+/// What [`MembershipEntry`] takes, one per queue.
+fn queues_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "anyOf": [{ "type": "string" }, { "type": "object" }] },
+    })
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by `default`).
@@ -54,12 +76,15 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// What is provisioned for an agent, as `GET /v1/agents/{id}/provisioning` and the writes
 /// return it: the body's shape, with `has_pin` instead of the PIN.
-#[derive(Serialize)]
-struct AgentProvisioning<'a> {
+#[derive(Serialize, JsonSchema)]
+pub(super) struct AgentProvisioning<'a> {
+    #[schemars(with = "String")]
     id: &'a AgentId,
     name: &'a str,
     dial_string: &'a str,
     skills: Vec<String>,
+    /// `{"queue": .., "tier": .., "position": .., "weight": ..}` per queue.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     queues: &'a [Membership],
     has_pin: bool,
 }
@@ -258,9 +283,9 @@ pub(super) async fn delete_agent(
 }
 
 /// `PUT /v1/pause-reasons/{code}`, as `[[pause_reason]]` without the code.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PauseReasonBody {
+pub(super) struct PauseReasonBody {
     name: String,
     #[serde(default)]
     productive: bool,

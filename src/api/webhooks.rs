@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -14,11 +15,14 @@ use crate::cti::subscription;
 use crate::engine::{CallId, QueueId, Timestamp};
 use crate::store::{DeliveryFilter, DeliveryStatus, Subscription, EVENT_TYPES};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubscriptionBody {
+    /// Where deliveries are posted: an http:// or https:// URL.
     url: String,
+    /// Event types, such as `call.answered` (`GET /v1/webhooks` lists them).
     events: Vec<String>,
+    /// Only events of these queues; none: every queue.
     #[serde(default)]
     queues: Vec<String>,
     /// `whsec_…` secrets; none: one is made and shown in the reply, once.
@@ -105,11 +109,15 @@ pub(super) async fn delete(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(super) struct DeliveryQuery {
+    /// `pending`, `delivered`, `missed` or `dead`.
     status: Option<String>,
+    /// A subscription's name.
     subscription: Option<String>,
+    /// A call id.
     call: Option<String>,
+    /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
 }
 

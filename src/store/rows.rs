@@ -16,7 +16,7 @@ use crate::engine::{
 };
 
 /// A reason an agent may pause for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PauseReasonRow {
     /// What the agent enters (digits from the phone) or the API sends.
     pub code: String,

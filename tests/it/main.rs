@@ -12,6 +12,7 @@ mod http_runner;
 mod ivr;
 mod ivr_api;
 mod layout;
+mod openapi;
 mod provisioning;
 mod routing;
 mod sim;
