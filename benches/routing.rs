@@ -10,7 +10,7 @@
 //!
 //! Quick mode (`--quick`, `SWITCHBOARD_BENCH_QUICK=1`, or any run without cargo bench's
 //! `--bench` argument such as `cargo test --benches`) uses fewer rounds, skips 50,000 agents and
-//! shortens the end-to-end runs.
+//! shortens the end-to-end runs. `-- --end-to-end` runs only (c), at full length.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -641,6 +641,11 @@ fn main() {
     } else {
         &[100, 1_000, 10_000, 50_000]
     };
+    // `--end-to-end`: only (c), at full length.
+    if args.iter().any(|a| a == "--end-to-end") {
+        end_to_end_runs(false);
+        return;
+    }
     let rounds = if quick { 1_000 } else { 20_000 };
     let cold_rounds = if quick { 50 } else { 500 };
     let strategies: &[Strategy] = if quick {
@@ -755,6 +760,12 @@ fn main() {
         );
     }
 
+    end_to_end_runs(quick);
+}
+
+/// (c): the whole controller under load, with and without skills, with a webhook receiver that
+/// is down or hangs.
+fn end_to_end_runs(quick: bool) {
     println!("## End to end (simulator → ESL → controller → ESL → simulator)");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -769,15 +780,17 @@ fn main() {
             (500, false, Receiver::Down),
         ]
     } else {
+        // The receiver rows right after the row they compare with, before saturation; the
+        // saturating run last but one, since its callers linger in its simulator.
         &[
             (500, false, Receiver::None),
-            (1_000, false, Receiver::None),
-            (2_000, false, Receiver::None),
-            (500, true, Receiver::None),
-            (1_000, true, Receiver::None),
             (500, false, Receiver::Down),
             (500, false, Receiver::Hanging),
+            (1_000, false, Receiver::None),
             (1_000, false, Receiver::Hanging),
+            (500, true, Receiver::None),
+            (1_000, true, Receiver::None),
+            (2_000, false, Receiver::None),
         ]
     };
     for (rate, skills, receiver) in runs {

@@ -429,7 +429,11 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Writes history batches in order, one transaction each, retrying a failed batch so a
+/// Batches that queued up while the writer was busy are written together up to this many
+/// records.
+const MAX_RECORDS_PER_TRANSACTION: usize = 2_000;
+
+/// Writes history batches in order, one transaction each (or several that queued up, together), retrying a failed batch so a
 /// database hiccup loses nothing (the bounded channel in front holds the engine back).
 pub async fn write_history(
     store: Store,
@@ -437,7 +441,15 @@ pub async fn write_history(
     metrics: Arc<Metrics>,
     outbox_written: watch::Sender<u64>,
 ) {
-    while let Some(batch) = batches.recv().await {
+    while let Some(mut batch) = batches.recv().await {
+        // Under load the engine sends faster than one transaction each can commit: what has
+        // queued up meanwhile goes into the same transaction, in order.
+        while batch.len() < MAX_RECORDS_PER_TRANSACTION {
+            match batches.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
         let mut delay = Duration::from_millis(50);
         let mut attempts = 0;
         loop {
