@@ -2039,7 +2039,10 @@ impl Core {
             return;
         }
         let api_seq = self.next_seq();
-        let (body, _) = self.run_api(cmd, arg, None);
+        let (body, after) = self.run_api(cmd, arg, None);
+        if let Some(after) = after {
+            after(self);
+        }
         self.api_event(api_seq, cmd, arg);
         self.background_job(&job_uuid, cmd, arg, &body);
     }

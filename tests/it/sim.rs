@@ -1585,3 +1585,18 @@ async fn uuid_record_with_a_limit_stops_by_itself() {
     let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
     assert_eq!(stop.header_str("Record-File-Path"), Some("/tmp/short.wav"));
 }
+
+#[tokio::test]
+async fn uuid_record_over_bgapi_records_and_answers_in_its_background_job() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000024";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1024").await;
+    let job = client
+        .bgapi(&format!("uuid_record {caller} start /tmp/bg.wav"))
+        .await
+        .expect("bgapi");
+    let job = job.job_uuid().expect("job uuid").to_string();
+    wait_event(&mut events, |e| is(e, "RECORD_START", &caller)).await;
+    assert_eq!(job_result(&mut events, &job).await, "+OK Success\n");
+    assert_eq!(sim.channel(&caller).expect("caller").recordings.len(), 1);
+}
