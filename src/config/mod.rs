@@ -223,6 +223,44 @@ password = "ClueCon"
     }
 
     #[test]
+    fn recordings_live_in_the_packages_folder_unless_a_switch_says_otherwise() {
+        let c = parse_config(MINIMAL).expect("minimal");
+        assert_eq!(
+            c.switches[0].recordings_dir,
+            "/var/lib/freeswitch/recordings"
+        );
+        assert_eq!(c.switches[0].recordings_mount, None);
+        let text =
+            format!("{MINIMAL}recordings_dir = \"/srv/rec/\"\nrecordings_mount = \"mnt/fs-1\"\n");
+        let c = parse_config(&text).expect("with recordings");
+        assert_eq!(c.switches[0].recordings_dir, "/srv/rec");
+        assert_eq!(
+            c.switches[0].recordings_mount,
+            Some(PathBuf::from("mnt/fs-1"))
+        );
+    }
+
+    #[test]
+    fn a_recordings_dir_that_is_relative_or_could_inject_is_rejected_at_its_line() {
+        for bad in [
+            "rec",
+            "/srv/../etc",
+            "/srv/my rec",
+            "/srv/rec;x",
+            "/",
+            "/srv//rec",
+        ] {
+            let text = format!("{MINIMAL}recordings_dir = {bad:?}\n");
+            let err = parse_config(&text).err();
+            assert_eq!(
+                err.as_ref().map(|e| (e.line, e.key.as_str())),
+                Some((Some(6), "switch[0].recordings_dir")),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
     fn auth_can_be_turned_off_for_a_lab() {
         let c = parse_config(&format!("[http]\nauth = false\n{MINIMAL}"));
         assert_eq!(c.map(|c| c.http.auth), Ok(false));

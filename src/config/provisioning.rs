@@ -18,6 +18,7 @@ use super::tokens::{
 };
 use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
 use super::webhooks::{webhooks, ProvisionedWebhook, RawWebhook};
+use crate::engine::recording::{RecordingMode, RecordingPolicy, RecordingTemplate};
 use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
     ServiceLevelTarget, Thresholds,
@@ -157,6 +158,18 @@ struct RawQueue {
     callback: Option<RawCallback>,
     whisper: Option<Spanned<MediaSource>>,
     thresholds: Option<Spanned<RawThresholds>>,
+    recording: Option<Spanned<RawRecording>>,
+}
+
+/// `[queue.recording]`: `mode` is required; `percent` goes with `mode = "percent"` only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecording {
+    mode: Spanned<String>,
+    percent: Option<Spanned<i64>>,
+    #[serde(default)]
+    stereo: bool,
+    template: Option<Spanned<String>>,
 }
 
 /// `[queue.thresholds]`: service-level alarms (`queue.threshold` events).
@@ -596,6 +609,10 @@ fn parse_queue(
             Some(raw) => thresholds(src, i, raw)?,
             None => Thresholds::default(),
         },
+        recording: match q.recording {
+            Some(raw) => recording(src, i, raw)?,
+            None => RecordingPolicy::default(),
+        },
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
@@ -620,6 +637,68 @@ fn phone_key(s: &str) -> Option<char> {
 
 /// A duration that must not be zero.
 /// `[queue.thresholds]`: at least one limit, each one that can be crossed.
+/// `[queue.recording]`: a known mode, a percent from 0 to 100 exactly when the mode is
+/// `percent`, and a template [`RecordingTemplate::parse`] accepts.
+fn recording(
+    src: &Source<'_>,
+    queue: usize,
+    raw: Spanned<RawRecording>,
+) -> Result<RecordingPolicy, ConfigError> {
+    let key = |name: &str| format!("queue[{queue}].recording.{name}");
+    let raw = raw.into_inner();
+    let mode_span = raw.mode.span();
+    let mode = match raw.mode.get_ref().as_str() {
+        "always" => RecordingMode::Always,
+        "never" => RecordingMode::Never,
+        "on_demand" => RecordingMode::OnDemand,
+        "percent" => match &raw.percent {
+            Some(p) => match u8::try_from(*p.get_ref()) {
+                Ok(share) if share <= 100 => RecordingMode::Percent(share),
+                _ => {
+                    return Err(src.error_at(
+                        Some(p.span()),
+                        key("percent"),
+                        "must be from 0 to 100",
+                    ))
+                }
+            },
+            None => {
+                return Err(src.error_at(
+                    Some(mode_span),
+                    key("mode"),
+                    "mode = \"percent\" needs percent = 0..100 (the share of calls recorded)",
+                ))
+            }
+        },
+        other => {
+            return Err(src.error_at(
+                Some(mode_span),
+                key("mode"),
+                format!(
+                    "unknown recording mode {other:?}: use \"always\", \"never\", \"percent\" or \"on_demand\""
+                ),
+            ))
+        }
+    };
+    if let (Some(p), false) = (&raw.percent, matches!(mode, RecordingMode::Percent(_))) {
+        return Err(src.error_at(
+            Some(p.span()),
+            key("percent"),
+            "percent goes with mode = \"percent\" only",
+        ));
+    }
+    let template = match raw.template {
+        Some(t) => RecordingTemplate::parse(t.get_ref())
+            .map_err(|e| src.error_at(Some(t.span()), key("template"), e.to_string()))?,
+        None => RecordingTemplate::default(),
+    };
+    Ok(RecordingPolicy {
+        mode,
+        stereo: raw.stereo,
+        template,
+    })
+}
+
 fn thresholds(
     src: &Source<'_>,
     queue: usize,
@@ -1694,6 +1773,8 @@ name = "Sales"
         let sales = &p.queues[1].routing;
         assert_eq!(sales.announcements, Announcements::default());
         assert!(sales.exit_keys.is_empty() && sales.callback.is_none());
+        assert_eq!(support.recording.mode, RecordingMode::Percent(20));
+        assert_eq!(sales.recording.mode, RecordingMode::Never);
     }
 
     #[test]
@@ -1919,6 +2000,96 @@ service_level = { percent = 80, within = "20s", window = "15m", min_calls = 5 }
         let (_, key, message) = rejected(empty, "[queue.thresholds]", "[queue.thresholds]");
         assert_eq!(key, "queue[0].thresholds");
         assert!(message.contains("at least one"), "{message}");
+    }
+
+    const RECORDED: &str = r#"
+[[queue]]
+id = "support"
+name = "Support"
+
+[queue.recording]
+mode = "percent"
+percent = 20
+stereo = true
+template = "{date}/{queue}/{time}-{call}.wav"
+"#;
+
+    #[test]
+    fn a_queue_recording_policy_is_read_and_defaults_to_never() {
+        let policy = &parse(RECORDED).queues[0].routing.recording;
+        assert_eq!(policy.mode, RecordingMode::Percent(20));
+        assert!(policy.stereo);
+        assert_eq!(policy.template.as_str(), "{date}/{queue}/{time}-{call}.wav");
+        let always = RECORDED
+            .replace("mode = \"percent\"\npercent = 20\n", "mode = \"always\"\n")
+            .replace("template = \"{date}/{queue}/{time}-{call}.wav\"\n", "")
+            .replace("stereo = true\n", "");
+        let policy = &parse(&always).queues[0].routing.recording;
+        assert_eq!(policy.mode, RecordingMode::Always);
+        assert!(!policy.stereo);
+        assert_eq!(policy.template, RecordingTemplate::default());
+        let on_demand = always.replace("\"always\"", "\"on_demand\"");
+        assert_eq!(
+            parse(&on_demand).queues[0].routing.recording.mode,
+            RecordingMode::OnDemand
+        );
+        assert_eq!(
+            parse(MINIMAL_QUEUE).queues[0].routing.recording,
+            RecordingPolicy::default()
+        );
+    }
+
+    #[test]
+    fn a_bad_recording_policy_is_rejected_at_its_line_and_key() {
+        for (from, to, key, needle) in [
+            (
+                "\"percent\"",
+                "\"sometimes\"",
+                "mode",
+                "unknown recording mode",
+            ),
+            ("percent = 20", "percent = 101", "percent", "0 to 100"),
+            ("percent = 20", "percent = -1", "percent", "0 to 100"),
+            ("\"percent\"", "\"always\"", "percent", "goes with"),
+            ("percent = 20", "", "mode", "needs percent"),
+            (
+                "{time}-{call}.wav",
+                "../{call}.wav",
+                "template",
+                "relative path",
+            ),
+            (
+                "{time}-{call}.wav",
+                "{call} x.wav",
+                "template",
+                "not allowed",
+            ),
+            (
+                "{time}-{call}.wav",
+                "{call};.wav",
+                "template",
+                "not allowed",
+            ),
+            ("{time}-{call}.wav", "{time}.wav", "template", "{call}"),
+            (
+                "{time}-{call}.wav",
+                "{caller}.wav",
+                "template",
+                "unknown placeholder",
+            ),
+        ] {
+            let (line, k, message) = rejected(RECORDED, from, to);
+            assert_eq!(k, format!("queue[0].recording.{key}"), "{to}");
+            assert!(message.contains(needle), "{to}: {message}");
+            let at = if key == "percent" && to.is_empty() {
+                line_of(RECORDED, "mode = ")
+            } else {
+                line_of(&RECORDED.replacen(from, to, 1), &format!("{key} = "))
+            };
+            assert_eq!(line, at, "{to}");
+        }
+        let (_, key, _) = rejected(RECORDED, "stereo = true", "stereo = true\nformat = \"mp3\"");
+        assert!(key.contains("recording"), "{key}");
     }
 
     #[test]

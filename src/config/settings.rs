@@ -18,6 +18,8 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
 const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// Where FreeSWITCH packages keep recordings.
+pub const DEFAULT_RECORDINGS_DIR: &str = "/var/lib/freeswitch/recordings";
 
 /// Environment variable that replaces `[database] url` (it may carry a password).
 pub const DATABASE_URL_ENV: &str = "SWITCHBOARD_DATABASE_URL";
@@ -77,6 +79,12 @@ pub struct SwitchConfig {
     pub heartbeat_timeout: Duration,
     /// The longest wait between reconnection attempts (the backoff's ceiling).
     pub reconnect_max: Duration,
+    /// Where recordings are written on the switch's own disk (recording templates are
+    /// relative to it). Safe path characters only: it goes into `uuid_record` commands.
+    pub recordings_dir: String,
+    /// Where the controller can read that directory (a mount), for downloads; `None`: it
+    /// cannot, and recordings are metadata only.
+    pub recordings_mount: Option<PathBuf>,
 }
 
 impl SwitchConfig {
@@ -269,6 +277,8 @@ struct RawSwitch {
     password: Option<Secret>,
     heartbeat_timeout: Option<Spanned<HumanDuration>>,
     reconnect_max: Option<Spanned<HumanDuration>>,
+    recordings_dir: Option<Spanned<String>>,
+    recordings_mount: Option<PathBuf>,
 }
 
 #[derive(Default, Deserialize)]
@@ -376,12 +386,27 @@ impl Config {
                 .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT);
             let reconnect_max = positive(&src, sw.reconnect_max, i, "reconnect_max")?
                 .unwrap_or(DEFAULT_RECONNECT_MAX);
+            let recordings_dir = match sw.recordings_dir {
+                Some(dir) => {
+                    check_recordings_dir(dir.get_ref()).map_err(|message| {
+                        src.error_at(
+                            Some(dir.span()),
+                            format!("switch[{i}].recordings_dir"),
+                            message,
+                        )
+                    })?;
+                    dir.into_inner().trim_end_matches('/').to_owned()
+                }
+                None => DEFAULT_RECORDINGS_DIR.to_owned(),
+            };
             switches.push(SwitchConfig {
                 name,
                 esl: sw.esl,
                 password,
                 heartbeat_timeout,
                 reconnect_max,
+                recordings_dir,
+                recordings_mount: sw.recordings_mount.map(beside_config),
             });
         }
 
@@ -495,6 +520,33 @@ fn positive(
         Some(d) => Ok(Some(d.into_inner().0)),
         None => Ok(None),
     }
+}
+
+/// An absolute path of non-empty folders made of letters, digits, `-`, `_` and `.`, without
+/// `.` or `..` folders: it is put into ESL commands as is.
+fn check_recordings_dir(dir: &str) -> Result<(), String> {
+    let Some(relative) = dir.strip_prefix('/') else {
+        return Err(
+            "must be an absolute path on the switch, like /var/lib/freeswitch/recordings".into(),
+        );
+    };
+    if let Some(c) = dir
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+    {
+        return Err(format!(
+            "{c:?} is not allowed: use letters, digits, '-', '_', '.' and '/'"
+        ));
+    }
+    let relative = relative.trim_end_matches('/');
+    if relative.is_empty()
+        || relative
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err("must be a folder below / without empty, '.' or '..' parts".into());
+    }
+    Ok(())
 }
 
 fn check_database_url(url: &str) -> Result<(), String> {

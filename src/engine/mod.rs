@@ -16,6 +16,7 @@ pub mod pin;
 mod pools;
 mod provision;
 pub mod record;
+pub mod recording;
 mod rng;
 pub mod routing;
 pub mod snapshot;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ids::{QueueId, SkillId};
+use super::recording::RecordingPolicy;
 
 /// A proficiency level, 1 (novice) to 10 (expert).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -419,6 +420,8 @@ pub struct QueueRouting {
     pub whisper: Option<String>,
     /// Service-level alarms (`queue.threshold` events).
     pub thresholds: Thresholds,
+    /// Which calls are recorded, mono or stereo, and the file names.
+    pub recording: RecordingPolicy,
 }
 
 /// When a queue is in trouble: each limit set raises a `queue.threshold` alarm when crossed
@@ -562,6 +565,7 @@ impl Default for QueueRouting {
             callback: None,
             whisper: None,
             thresholds: Thresholds::default(),
+            recording: RecordingPolicy::default(),
         }
     }
 }

@@ -87,6 +87,28 @@ pub struct ChannelView {
     pub running_app: Option<String>,
     /// Every key the caller pressed so far, in order.
     pub digits: String,
+    /// The `uuid_record` recordings running on this channel.
+    pub recordings: Vec<SessionRecordingView>,
+}
+
+/// A running `uuid_record`, with what was paused (left out of the file) and masked
+/// (kept as silence), as offsets from its start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecordingView {
+    pub path: String,
+    pub paused: bool,
+    pub masked: bool,
+    /// How long the file is (so far): the time since start minus the paused time.
+    pub written: Duration,
+    pub paused_intervals: Vec<RecordingInterval>,
+    pub masked_intervals: Vec<RecordingInterval>,
+}
+
+/// A stretch of a recording, as offsets from its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordingInterval {
+    pub from: Duration,
+    pub to: Duration,
 }
 
 impl ChannelView {
@@ -196,6 +218,12 @@ impl SimHandle {
     /// first: what a caller or an agent heard.
     pub fn played(&self) -> Vec<(String, String)> {
         self.shared.peek(|core| core.played())
+    }
+
+    /// The latest `uuid_record` recordings stopped (up to 4,096), as channel uuid and
+    /// recording, oldest first.
+    pub fn recorded(&self) -> Vec<(String, SessionRecordingView)> {
+        self.shared.peek(|core| core.recorded())
     }
 
     /// What one channel heard, in order: the paths of [`SimHandle::played`] on `uuid`.

@@ -23,6 +23,7 @@ use super::{CallSpec, ChannelView, SimConfig, SimStats};
 mod apps;
 mod presence;
 mod registrations;
+mod session_record;
 
 pub(crate) type ConnId = u64;
 
@@ -69,6 +70,8 @@ const EVENT_NAMES: &[&str] = &[
     "MESSAGE_QUERY",
     "RECORD_START",
     "RECORD_STOP",
+    "MEDIA_BUG_START",
+    "MEDIA_BUG_STOP",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -223,6 +226,8 @@ struct Channel {
     pagd: Option<apps::Pagd>,
     /// The file a running `record` writes.
     recording: Option<apps::Recording>,
+    /// The `uuid_record` recordings running on this channel.
+    session_recordings: Vec<session_record::SessionRecording>,
     presence_count: u32,
     transferred_to: Option<String>,
     digits: String,
@@ -279,6 +284,11 @@ impl Channel {
             transferred_to: self.transferred_to.clone(),
             running_app: self.app.as_ref().map(|a| a.name.clone()),
             digits: self.digits.clone(),
+            recordings: self
+                .session_recordings
+                .iter()
+                .map(session_record::SessionRecording::view)
+                .collect(),
         }
     }
 }
@@ -317,6 +327,11 @@ pub(crate) enum Timer {
         uuid: String,
         token: u64,
         cause: &'static str,
+    },
+    /// A `uuid_record` with a limit has written that much.
+    SessionRecordLimit {
+        uuid: String,
+        token: u64,
     },
     /// The caller presses keys (planned by `place_call_pressing`).
     Dtmf {
@@ -401,6 +416,8 @@ pub(crate) struct Core {
     sent_events: Vec<(String, Vec<(String, String)>)>,
     /// The latest files played (PLAYBACK_START), as channel uuid and path, oldest first.
     played: VecDeque<(String, String)>,
+    /// The latest `uuid_record` recordings stopped, as channel uuid and recording, oldest first.
+    recorded: VecDeque<(String, crate::sim::SessionRecordingView)>,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -447,6 +464,7 @@ impl Core {
             next_phone_port: registrations::FIRST_PHONE_PORT,
             sent_events: Vec::new(),
             played: VecDeque::new(),
+            recorded: VecDeque::new(),
         }
     }
 
@@ -968,6 +986,7 @@ impl Core {
             playing: None,
             pagd: None,
             recording: None,
+            session_recordings: Vec::new(),
             presence_count: 0,
             transferred_to: None,
             digits: String::new(),
@@ -1179,6 +1198,7 @@ impl Core {
             playing: None,
             pagd: None,
             recording: None,
+            session_recordings: Vec::new(),
             presence_count: 0,
             transferred_to: None,
             digits: String::new(),
@@ -1430,6 +1450,7 @@ impl Core {
     fn p_state_hangup(&mut self, uuid: &str) {
         self.set_state(uuid, "CS_HANGUP", 10);
         self.set_callstate(uuid, "HANGUP");
+        self.stop_session_recordings(uuid, |_| true);
     }
 
     /// Step 3: presence, CS_REPORTING, HANGUP_COMPLETE, and a failed job's result.
@@ -1705,6 +1726,7 @@ impl Core {
             Timer::PlaybackDone { uuid, token } => self.playback_done(&uuid, token),
             Timer::DigitTimeout { uuid, token } => self.digit_timeout(&uuid, token),
             Timer::RecordDone { uuid, token, cause } => self.record_done(&uuid, token, cause),
+            Timer::SessionRecordLimit { uuid, token } => self.session_record_limit(&uuid, token),
             Timer::Dtmf { uuid, digits } => {
                 self.dtmf(&uuid, &digits);
             }
@@ -2017,7 +2039,10 @@ impl Core {
             return;
         }
         let api_seq = self.next_seq();
-        let (body, _) = self.run_api(cmd, arg, None);
+        let (body, after) = self.run_api(cmd, arg, None);
+        if let Some(after) = after {
+            after(self);
+        }
         self.api_event(api_seq, cmd, arg);
         self.background_job(&job_uuid, cmd, arg, &body);
     }
@@ -2231,6 +2256,7 @@ impl Core {
                 });
                 ("+OK Success\n".to_string(), None)
             }
+            "uuid_record" => self.uuid_record(arg, exists),
             "uuid_dump" => {
                 if !exists {
                     return (NO_SUCH.to_string(), None);
@@ -2627,6 +2653,16 @@ fn origin(name: &str, detail: &str) -> (&'static str, &'static str, &'static str
             "1879",
         ),
         "PRESENCE_IN" => ("switch_channel.c", "switch_channel_perform_presence", "805"),
+        "MEDIA_BUG_START" => (
+            "switch_core_media_bug.c",
+            "switch_core_media_bug_add",
+            "1014",
+        ),
+        "MEDIA_BUG_STOP" => (
+            "switch_core_media_bug.c",
+            "switch_core_media_bug_destroy",
+            "84",
+        ),
         "PLAYBACK_START" => ("switch_ivr_play_say.c", "switch_ivr_play_file", "1646"),
         "PLAYBACK_STOP" => ("switch_ivr_play_say.c", "switch_ivr_play_file", "2020"),
         "DTMF" => ("switch_channel.c", "switch_channel_dequeue_dtmf", "677"),

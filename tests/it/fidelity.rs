@@ -5,8 +5,8 @@
 //!
 //! Events compared per channel: everything the simulator models. Excluded names (the
 //! simulator does not model the media/SIP machinery behind them):
-//! CODEC (codec negotiation), CALL_UPDATE (SIP caller-id updates), MEDIA_BUG_START/STOP,
-//! RECORD_START/STOP (uuid_record), RE_SCHEDULE (scheduler), MODULE_UNLOAD (module
+//! CODEC (codec negotiation), CALL_UPDATE (SIP caller-id updates), MEDIA_BUG_START/STOP
+//! other than `uuid_record`'s (`session_record`), RE_SCHEDULE (scheduler), MODULE_UNLOAD (module
 //! teardown), API (no Unique-ID, and its delivery order is irregular on the real switch),
 //! HEARTBEAT (timer-driven, not part of a call), PRIVATE_COMMAND (the switch's internal
 //! notice that a queued sendmsg was taken; irregular: present in `dtmf-collect` and
@@ -33,10 +33,6 @@ use tokio::sync::watch;
 const EXCLUDED: &[&str] = &[
     "CODEC",
     "CALL_UPDATE",
-    "MEDIA_BUG_START",
-    "MEDIA_BUG_STOP",
-    "RECORD_START",
-    "RECORD_STOP",
     "RE_SCHEDULE",
     "MODULE_UNLOAD",
     "API",
@@ -442,7 +438,7 @@ enum Step {
     WaitLeg(&'static str, &'static str),
     /// Wait until the n-th caller has had this many events of this name.
     WaitCount(usize, &'static str, usize),
-    /// Send the next captured command (auth/event/uuid_record skipped).
+    /// Send the next captured command (auth/event skipped).
     Tx,
     /// Like `Tx`, and the reply must equal the captured one (uuids mapped).
     TxSameReply,
@@ -480,11 +476,7 @@ fn captured_commands(dir: &std::path::Path, timeline: &str, part: (usize, usize)
             })
         })
         .filter(|c| c.rx_offset >= part.0 && c.rx_offset < part.1)
-        .filter(|c| {
-            !c.data.starts_with("auth ")
-                && !c.data.starts_with("event ")
-                && !c.data.contains("uuid_record")
-        })
+        .filter(|c| !c.data.starts_with("auth ") && !c.data.starts_with("event "))
         .collect()
 }
 
@@ -538,6 +530,9 @@ fn sequences(
             continue;
         };
         if EXCLUDED.contains(&name) {
+            continue;
+        }
+        if name.starts_with("MEDIA_BUG_") && f.ev("Media-Bug-Function") != Some("session_record") {
             continue;
         }
         let owner = if name == "BACKGROUND_JOB" {
@@ -595,7 +590,11 @@ fn sequences(
             if *k == "variable_transfer_history" {
                 add(k, v.map(|h| normalized_history(h, &m)));
             } else {
-                add(k, v.map(str::to_string));
+                // Values that embed a captured uuid (a recording's path) name ours.
+                add(
+                    k,
+                    v.map(|v| map.iter().fold(v.to_string(), |v, (c, o)| v.replace(c, o))),
+                );
             }
         }
         if name == "BACKGROUND_JOB" {
@@ -930,9 +929,20 @@ async fn inbound_park_replays_like_the_capture_json() {
     inbound_park("json").await;
 }
 
+/// What the recording scenarios compare besides the common headers.
+const RECORD_KEYS: &[&str] = &[
+    "Record-File-Path",
+    "Record-Completion-Cause",
+    "Media-Bug-Function",
+    "Media-Bug-Target",
+];
+
 async fn originate_bridge(format: &'static str) {
     replay(
-        Scenario::new("originate-bridge-record", format),
+        Scenario {
+            extra_keys: RECORD_KEYS,
+            ..Scenario::new("originate-bridge-record", format)
+        },
         &[
             Step::Phone("agent1", answer_after(200)),
             Step::Call("1002", "5000"),
@@ -943,6 +953,10 @@ async fn originate_bridge(format: &'static str) {
             Step::WaitAgent("CHANNEL_PARK"),
             Step::Tx, // uuid_bridge
             Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // uuid_record start
+            Step::WaitCaller(0, "MEDIA_BUG_START"),
+            Step::TxSameReply, // uuid_record stop
+            Step::WaitCaller(0, "MEDIA_BUG_STOP"),
             Step::HangupAgent("NORMAL_CLEARING"),
             Step::WaitIdle,
         ],
@@ -958,6 +972,38 @@ async fn originate_bridge_and_agent_hangup_replay_like_the_capture_plain() {
 #[tokio::test]
 async fn originate_bridge_and_agent_hangup_replay_like_the_capture_json() {
     originate_bridge("json").await;
+}
+
+#[tokio::test]
+async fn uuid_record_start_mask_unmask_pause_resume_stop_replay_like_the_capture() {
+    replay(
+        Scenario {
+            extra_keys: RECORD_KEYS,
+            ..Scenario::new("record-pause-mask", "plain")
+        },
+        &[
+            Step::Phone("agent1", answer_after(200)),
+            Step::Call("1013", "5000"),
+            Step::WaitCaller(0, "CHANNEL_PARK"),
+            Step::Tx, // uuid_answer
+            Step::WaitCaller(0, "CHANNEL_ANSWER"),
+            Step::Tx, // bgapi originate
+            Step::WaitAgent("CHANNEL_PARK"),
+            Step::Tx, // uuid_bridge
+            Step::WaitCaller(0, "CHANNEL_BRIDGE"),
+            Step::TxSameReply, // start
+            Step::WaitCaller(0, "MEDIA_BUG_START"),
+            Step::TxSameReply, // mask
+            Step::TxSameReply, // unmask
+            Step::TxSameReply, // pause
+            Step::TxSameReply, // resume
+            Step::TxSameReply, // stop
+            Step::WaitCaller(0, "MEDIA_BUG_STOP"),
+            Step::Tx, // uuid_kill
+            Step::WaitIdle,
+        ],
+    )
+    .await;
 }
 
 async fn originate_busy(format: &'static str) {

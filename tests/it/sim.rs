@@ -1414,3 +1414,189 @@ async fn say_accepts_money_and_dates_and_reports_no_prompts_like_the_capture() {
         assert_eq!(done.header_str("Application-Response"), Some("_none_"));
     }
 }
+
+/// A caller parked, answered and bridged to an agent leg, with a connection subscribed to
+/// the recording events; returns the caller's and the agent's uuids.
+async fn bridged_for_recording(
+    sim: &SimHandle,
+    agent: &str,
+    user: &str,
+) -> (EslClient, EslEventStream, String) {
+    sim.add_phone(phone(
+        user,
+        PhoneBehavior::Answer {
+            after: Duration::from_millis(20),
+        },
+    ));
+    let (client, mut events) = connect_with(
+        sim,
+        "CHANNEL_PARK CHANNEL_BRIDGE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB RECORD_START RECORD_STOP MEDIA_BUG_START MEDIA_BUG_STOP",
+    )
+    .await;
+    let caller = sim.place_call(CallSpec::new("2020", "5000"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", &caller)).await;
+    api(&client, &format!("uuid_answer {caller}")).await;
+    originate(&client, agent, &format!("user/{user}")).await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_PARK", agent)).await;
+    api(&client, &format!("uuid_bridge {caller} {agent}")).await;
+    wait_event(&mut events, |e| is(e, "CHANNEL_BRIDGE", &caller)).await;
+    (client, events, caller)
+}
+
+#[tokio::test]
+async fn uuid_record_drops_paused_time_keeps_masked_time_and_only_start_and_stop_are_events() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000020";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1020").await;
+    let path = format!("/tmp/rec-{caller}.wav");
+    let record = |action: &str| format!("uuid_record {caller} {action} {path}");
+    assert_eq!(api(&client, &record("start")).await, "+OK Success\n");
+    let start = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(start.header_str("Event-Name"), Some("RECORD_START"));
+    assert_eq!(start.header_str("Record-File-Path"), Some(path.as_str()));
+    let bug = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(bug.header_str("Event-Name"), Some("MEDIA_BUG_START"));
+    assert_eq!(bug.header_str("Media-Bug-Function"), Some("session_record"));
+    assert_eq!(bug.header_str("Media-Bug-Target"), Some(path.as_str()));
+
+    for action in ["mask", "unmask", "pause"] {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(api(&client, &record(action)).await, "+OK Success\n");
+    }
+    let live = sim.channel(&caller).expect("caller").recordings;
+    assert_eq!(live.len(), 1);
+    assert!(live[0].paused && !live[0].masked);
+    assert_eq!(live[0].masked_intervals.len(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(api(&client, &record("resume")).await, "+OK Success\n");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(api(&client, &record("stop")).await, "+OK Success\n");
+
+    let stop = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(
+        stop.header_str("Event-Name"),
+        Some("RECORD_STOP"),
+        "mask, unmask, pause and resume are no events"
+    );
+    assert_eq!(stop.header_str("Record-File-Path"), Some(path.as_str()));
+    let ms: u64 = stop
+        .header_str("variable_record_ms")
+        .and_then(|v| v.parse().ok())
+        .expect("record_ms");
+    // 1,200 ms of wall time, 400 of them paused; the 200 masked are kept.
+    assert!((780..=1150).contains(&ms), "record_ms {ms}");
+    let bug = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(bug.header_str("Event-Name"), Some("MEDIA_BUG_STOP"));
+
+    let recorded = sim.recorded();
+    let (on, done) = recorded.last().expect("a stopped recording");
+    assert_eq!(on, &caller);
+    assert_eq!(done.paused_intervals.len(), 1);
+    assert_eq!(done.masked_intervals.len(), 1);
+    let paused = done.paused_intervals[0].to - done.paused_intervals[0].from;
+    assert!(paused >= Duration::from_millis(400), "paused {paused:?}");
+    assert!(sim.channel(&caller).expect("caller").recordings.is_empty());
+}
+
+#[tokio::test]
+async fn uuid_record_refuses_unknown_channels_recordings_and_actions() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000021";
+    let (client, _events, caller) = bridged_for_recording(&sim, agent, "1021").await;
+    let usage =
+        "-USAGE: <uuid> [start|stop|mask|unmask|pause|resume] <path> [<limit>] [<recording_vars>]\n";
+    assert_eq!(api(&client, "uuid_record").await, usage);
+    assert_eq!(
+        api(&client, &format!("uuid_record {caller} start")).await,
+        usage
+    );
+    assert_eq!(
+        api(&client, &format!("uuid_record {caller} rewind /tmp/a.wav")).await,
+        usage
+    );
+    assert_eq!(
+        api(
+            &client,
+            "uuid_record 00000000-0000-4000-8000-000000000000 start /tmp/a.wav"
+        )
+        .await,
+        "-ERR Cannot locate session!\n"
+    );
+    for (action, reply) in [
+        ("stop", "-ERR Cannot stop record session!\n"),
+        ("mask", "-ERR Cannot mask recording session!\n"),
+        ("unmask", "-ERR Cannot unmask recording session!\n"),
+        ("pause", "-ERR Cannot pause recording session!\n"),
+        ("resume", "-ERR Cannot resume recording session!\n"),
+    ] {
+        assert_eq!(
+            api(
+                &client,
+                &format!("uuid_record {caller} {action} /tmp/none.wav")
+            )
+            .await,
+            reply
+        );
+    }
+    assert_eq!(
+        api(&client, &format!("uuid_record {caller} stop all")).await,
+        "-ERR Cannot stop record session!\n"
+    );
+}
+
+#[tokio::test]
+async fn a_recording_running_at_hangup_stops_between_hangup_and_hangup_complete() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000022";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1022").await;
+    let path = format!("/tmp/rec-{caller}.wav");
+    assert_eq!(
+        api(&client, &format!("uuid_record {caller} start {path}")).await,
+        "+OK Success\n"
+    );
+    wait_event(&mut events, |e| is(e, "MEDIA_BUG_START", &caller)).await;
+    assert!(sim.hangup(agent, "NORMAL_CLEARING"));
+    wait_event(&mut events, |e| is(e, "CHANNEL_HANGUP", &caller)).await;
+    let stop = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(stop.header_str("Event-Name"), Some("RECORD_STOP"));
+    assert_eq!(stop.header_str("Record-File-Path"), Some(path.as_str()));
+    let bug = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(bug.header_str("Event-Name"), Some("MEDIA_BUG_STOP"));
+    let complete = wait_event(&mut events, |e| e.header_str("Unique-ID") == Some(&caller)).await;
+    assert_eq!(
+        complete.header_str("Event-Name"),
+        Some("CHANNEL_HANGUP_COMPLETE")
+    );
+}
+
+#[tokio::test]
+async fn uuid_record_with_a_limit_stops_by_itself() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000023";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1023").await;
+    assert_eq!(
+        api(
+            &client,
+            &format!("uuid_record {caller} start /tmp/short.wav 1")
+        )
+        .await,
+        "+OK Success\n"
+    );
+    let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    assert_eq!(stop.header_str("Record-File-Path"), Some("/tmp/short.wav"));
+}
+
+#[tokio::test]
+async fn uuid_record_over_bgapi_records_and_answers_in_its_background_job() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000024";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1024").await;
+    let job = client
+        .bgapi(&format!("uuid_record {caller} start /tmp/bg.wav"))
+        .await
+        .expect("bgapi");
+    let job = job.job_uuid().expect("job uuid").to_string();
+    wait_event(&mut events, |e| is(e, "RECORD_START", &caller)).await;
+    assert_eq!(job_result(&mut events, &job).await, "+OK Success\n");
+    assert_eq!(sim.channel(&caller).expect("caller").recordings.len(), 1);
+}

@@ -384,6 +384,14 @@ fn routed_queue() -> QueueRow {
                 min_calls: 10,
             }),
         },
+        recording: switchboard::engine::recording::RecordingPolicy {
+            mode: switchboard::engine::recording::RecordingMode::Percent(20),
+            stereo: true,
+            template: switchboard::engine::recording::RecordingTemplate::parse(
+                "{date}/{queue}/{time}-{call}.wav",
+            )
+            .expect("template"),
+        },
     };
     q
 }

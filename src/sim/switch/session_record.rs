@@ -1,0 +1,301 @@
+//! `uuid_record <uuid> start|stop|mask|unmask|pause|resume <path> [<limit>]`: recordings
+//! of a whole session (a media bug), as in the `originate-bridge-record` and
+//! `record-pause-mask` captures. Every action replies `+OK Success`; only start and stop
+//! produce events (RECORD_START then MEDIA_BUG_START, RECORD_STOP then MEDIA_BUG_STOP);
+//! paused time is left out of the file's length, masked time is kept (as silence).
+//!
+//! What no capture shows, and the simulator decides (following mod_commands):
+//! - the error replies: `-USAGE: …` for missing arguments or an unknown action,
+//!   `-ERR Cannot locate session!` for an unknown uuid, and `-ERR Cannot <action> …` when
+//!   no recording of that path runs on the channel (`stop all` stops every one);
+//! - a recording still running when its channel hangs up stops on CS_HANGUP, with the
+//!   same RECORD_STOP / MEDIA_BUG_STOP pair;
+//! - a `<limit>` (seconds) stops the recording by itself once that much has been written.
+//!
+//! The pause and mask intervals are kept per recording (`ChannelView::recordings`) so tests
+//! of what the controller asked for can read them back.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Core, Timer};
+use crate::sim::{RecordingInterval, SessionRecordingView};
+
+pub(super) const USAGE: &str =
+    "-USAGE: <uuid> [start|stop|mask|unmask|pause|resume] <path> [<limit>] [<recording_vars>]\n";
+const CANNOT_LOCATE: &str = "-ERR Cannot locate session!\n";
+const SUCCESS: &str = "+OK Success\n";
+/// How many stopped recordings [`Core::recorded`] remembers.
+const RECORDED_KEPT: usize = 4096;
+/// What the capture's RECORD_STOP carries after `uuid_record … stop`.
+const STOP_CAUSE: &str = "success-maxtime";
+
+/// A `uuid_record` running on a channel.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionRecording {
+    path: String,
+    started: Instant,
+    paused_since: Option<Instant>,
+    masked_since: Option<Instant>,
+    paused: Vec<RecordingInterval>,
+    masked: Vec<RecordingInterval>,
+    /// Identifies this recording's limit timer; a stopped recording's timer is stale.
+    token: u64,
+}
+
+impl SessionRecording {
+    fn offset(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.started)
+    }
+
+    fn close_intervals(&mut self, now: Instant) {
+        if let Some(since) = self.paused_since.take() {
+            let iv = self.interval(since, now);
+            self.paused.push(iv);
+        }
+        if let Some(since) = self.masked_since.take() {
+            let iv = self.interval(since, now);
+            self.masked.push(iv);
+        }
+    }
+
+    fn interval(&self, from: Instant, to: Instant) -> RecordingInterval {
+        RecordingInterval {
+            from: self.offset(from),
+            to: self.offset(to),
+        }
+    }
+
+    /// What the file holds: the wall time minus the paused time.
+    fn written(&self, now: Instant) -> Duration {
+        let paused: Duration = self.paused.iter().map(|iv| iv.to - iv.from).sum();
+        let still_paused = self
+            .paused_since
+            .map(|since| now.saturating_duration_since(since))
+            .unwrap_or_default();
+        self.offset(now)
+            .saturating_sub(paused)
+            .saturating_sub(still_paused)
+    }
+
+    pub(crate) fn view(&self) -> SessionRecordingView {
+        self.view_at(Instant::now())
+    }
+
+    /// Intervals still open are shown as ending at `now`.
+    fn view_at(&self, now: Instant) -> SessionRecordingView {
+        let mut closed = self.clone();
+        closed.close_intervals(now);
+        SessionRecordingView {
+            path: self.path.clone(),
+            paused: self.paused_since.is_some(),
+            masked: self.masked_since.is_some(),
+            written: self.written(now),
+            paused_intervals: closed.paused,
+            masked_intervals: closed.masked,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Start,
+    Stop,
+    Mask,
+    Unmask,
+    Pause,
+    Resume,
+}
+
+impl Action {
+    fn parse(word: &str) -> Option<Action> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "start" => Action::Start,
+            "stop" => Action::Stop,
+            "mask" => Action::Mask,
+            "unmask" => Action::Unmask,
+            "pause" => Action::Pause,
+            "resume" => Action::Resume,
+            _ => return None,
+        })
+    }
+
+    fn failure(self) -> &'static str {
+        match self {
+            Action::Start => "-ERR Cannot record session!\n",
+            Action::Stop => "-ERR Cannot stop record session!\n",
+            Action::Mask => "-ERR Cannot mask recording session!\n",
+            Action::Unmask => "-ERR Cannot unmask recording session!\n",
+            Action::Pause => "-ERR Cannot pause recording session!\n",
+            Action::Resume => "-ERR Cannot resume recording session!\n",
+        }
+    }
+}
+
+/// Work that follows the reply (its events come after it, as on the real switch).
+pub(super) type After = Option<Box<dyn FnOnce(&mut Core)>>;
+
+impl Core {
+    /// `uuid_record`: the reply body and what follows it.
+    pub(super) fn uuid_record(&mut self, arg: &str, exists: bool) -> (String, After) {
+        let words: Vec<&str> = arg.split(' ').filter(|w| !w.is_empty()).collect();
+        let [uuid, action, path, rest @ ..] = words.as_slice() else {
+            return (USAGE.to_string(), None);
+        };
+        if !exists {
+            return (CANNOT_LOCATE.to_string(), None);
+        }
+        let Some(action) = Action::parse(action) else {
+            return (USAGE.to_string(), None);
+        };
+        let (uuid, path) = (uuid.to_string(), path.to_string());
+        if action == Action::Start {
+            let limit = rest
+                .first()
+                .and_then(|l| l.parse::<u64>().ok())
+                .filter(|l| *l > 0)
+                .map(Duration::from_secs);
+            return (
+                SUCCESS.to_string(),
+                Some(Box::new(move |core: &mut Core| {
+                    core.start_session_recording(&uuid, path, limit)
+                })),
+            );
+        }
+        let now = Instant::now();
+        let Some(channel) = self.channels.get_mut(&uuid) else {
+            return (CANNOT_LOCATE.to_string(), None);
+        };
+        let running =
+            |r: &SessionRecording| r.path == path || (action == Action::Stop && path == "all");
+        if !channel.session_recordings.iter().any(running) {
+            return (action.failure().to_string(), None);
+        }
+        if action == Action::Stop {
+            let stop_all = path == "all";
+            return (
+                SUCCESS.to_string(),
+                Some(Box::new(move |core: &mut Core| {
+                    core.stop_session_recordings(&uuid, |r| stop_all || r.path == path)
+                })),
+            );
+        }
+        for r in channel
+            .session_recordings
+            .iter_mut()
+            .filter(|r| r.path == path)
+        {
+            match action {
+                Action::Pause if r.paused_since.is_none() => r.paused_since = Some(now),
+                Action::Mask if r.masked_since.is_none() => r.masked_since = Some(now),
+                Action::Resume => {
+                    if let Some(since) = r.paused_since.take() {
+                        let iv = r.interval(since, now);
+                        r.paused.push(iv);
+                    }
+                }
+                Action::Unmask => {
+                    if let Some(since) = r.masked_since.take() {
+                        let iv = r.interval(since, now);
+                        r.masked.push(iv);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.changed = true;
+        (SUCCESS.to_string(), None)
+    }
+
+    pub(crate) fn recorded(&self) -> Vec<(String, SessionRecordingView)> {
+        self.recorded.iter().cloned().collect()
+    }
+
+    fn start_session_recording(&mut self, uuid: &str, path: String, limit: Option<Duration>) {
+        self.next_token += 1;
+        let token = self.next_token;
+        let recording = SessionRecording {
+            path: path.clone(),
+            started: Instant::now(),
+            paused_since: None,
+            masked_since: None,
+            paused: Vec::new(),
+            masked: Vec::new(),
+            token,
+        };
+        self.with_chan(uuid, |c| c.session_recordings.push(recording));
+        self.chan_event(
+            uuid,
+            "RECORD_START",
+            &[],
+            &[("Record-File-Path", path.clone())],
+        );
+        self.chan_event(uuid, "MEDIA_BUG_START", &media_bug_headers(&path), &[]);
+        if let Some(after) = limit {
+            self.timer(
+                after,
+                Timer::SessionRecordLimit {
+                    uuid: uuid.to_string(),
+                    token,
+                },
+            );
+        }
+        self.changed = true;
+    }
+
+    pub(super) fn session_record_limit(&mut self, uuid: &str, token: u64) {
+        self.stop_session_recordings(uuid, |r| r.token == token);
+    }
+
+    /// Stops every recording `which` picks, each with RECORD_STOP (after the `record_*`
+    /// variables are set) and MEDIA_BUG_STOP.
+    pub(super) fn stop_session_recordings(
+        &mut self,
+        uuid: &str,
+        which: impl Fn(&SessionRecording) -> bool,
+    ) {
+        let Some(channel) = self.channels.get_mut(uuid) else {
+            return;
+        };
+        let (stopped, kept) = std::mem::take(&mut channel.session_recordings)
+            .into_iter()
+            .partition::<Vec<_>, _>(|r| which(r));
+        channel.session_recordings = kept;
+        let now = Instant::now();
+        for r in stopped {
+            let view = r.view_at(now);
+            let ms = u64::try_from(view.written.as_millis()).unwrap_or(u64::MAX);
+            if self.recorded.len() >= RECORDED_KEPT {
+                self.recorded.pop_front();
+            }
+            self.recorded.push_back((uuid.to_owned(), view));
+            let samples = ms * 8;
+            self.with_chan(uuid, |c| {
+                c.set_var("record_file_size", (44 + samples * 2).to_string());
+                c.set_var("record_samples", samples.to_string());
+                c.set_var("record_seconds", (ms / 1000).to_string());
+                c.set_var("record_ms", ms.to_string());
+                c.set_var("record_completion_cause", STOP_CAUSE);
+            });
+            self.chan_event(
+                uuid,
+                "RECORD_STOP",
+                &[],
+                &[
+                    ("Record-File-Path", r.path.clone()),
+                    ("Record-Completion-Cause", STOP_CAUSE.to_string()),
+                ],
+            );
+            self.chan_event(uuid, "MEDIA_BUG_STOP", &media_bug_headers(&r.path), &[]);
+            self.changed = true;
+        }
+    }
+}
+
+fn media_bug_headers(path: &str) -> [(&'static str, String); 2] {
+    [
+        ("Media-Bug-Function", "session_record".to_string()),
+        ("Media-Bug-Target", path.to_string()),
+    ]
+}
