@@ -88,9 +88,6 @@ impl Engine {
 
     pub(super) fn check_thresholds(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
         self.threshold_checks_armed = false;
-        if !self.any_thresholds() {
-            return;
-        }
         let mut waiting: HashMap<&QueueId, (i64, Option<Timestamp>)> = HashMap::new();
         for call in self.calls.values() {
             if matches!(call.state, CallState::Waiting | CallState::Ringing { .. }) {
@@ -100,8 +97,6 @@ impl Engine {
                 entry.1 = Some(entry.1.map_or(entered, |oldest| oldest.min(entered)));
             }
         }
-        let waiting: HashMap<QueueId, (i64, Option<Timestamp>)> =
-            waiting.into_iter().map(|(q, v)| (q.clone(), v)).collect();
         let mut ids: Vec<QueueId> = self
             .queues
             .iter()
@@ -115,7 +110,6 @@ impl Engine {
             };
             let thresholds = queue.settings.routing.thresholds.clone();
             let (count, oldest) = waiting.get(&id).copied().unwrap_or((0, None));
-            let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
             // (metric, value, limit, breached) of each metric watched and judged.
             let mut readings = Vec::with_capacity(3);
             if let Some(limit) = thresholds.waiting {
@@ -124,7 +118,7 @@ impl Engine {
             }
             if let Some(limit) = thresholds.longest_wait {
                 let longest = oldest.map_or(0, |t| (now.as_millis() - t.as_millis()).max(0));
-                let limit = millis(limit);
+                let limit = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
                 readings.push((
                     ThresholdMetric::LongestWait,
                     longest,
@@ -143,13 +137,12 @@ impl Engine {
                 }
             }
             // A threshold removed by a new provisioning clears its alarm.
-            let watched: BTreeSet<ThresholdMetric> = readings.iter().map(|r| r.0).collect();
             let dropped: Vec<ThresholdMetric> = queue
                 .alarms
                 .raised
                 .iter()
                 .copied()
-                .filter(|m| !watched.contains(m) && !thresholds_watch(&thresholds, *m))
+                .filter(|m| !thresholds_watch(&thresholds, *m))
                 .collect();
             for metric in dropped {
                 queue.alarms.raised.remove(&metric);
