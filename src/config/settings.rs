@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use super::error::{ConfigError, Source};
 use super::values::{redact_url, HumanDuration, MediaSource, Secret};
+use crate::engine::recording::{has_bad_folder, is_path_char};
 use crate::engine::{PhoneOutcome, PhonePrompts, SwitchName};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -530,20 +531,13 @@ fn check_recordings_dir(dir: &str) -> Result<(), String> {
             "must be an absolute path on the switch, like /var/lib/freeswitch/recordings".into(),
         );
     };
-    if let Some(c) = dir
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
-    {
+    if let Some(c) = dir.chars().find(|c| !is_path_char(*c)) {
         return Err(format!(
             "{c:?} is not allowed: use letters, digits, '-', '_', '.' and '/'"
         ));
     }
     let relative = relative.trim_end_matches('/');
-    if relative.is_empty()
-        || relative
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-    {
+    if relative.is_empty() || has_bad_folder(relative) {
         return Err("must be a folder below / without empty, '.' or '..' parts".into());
     }
     Ok(())

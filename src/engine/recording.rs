@@ -134,11 +134,7 @@ impl RecordingTemplate {
         if !unique {
             return Err(TemplateError::NotUnique);
         }
-        if value.starts_with('/')
-            || value
-                .split('/')
-                .any(|s| s.is_empty() || s == "." || s == "..")
-        {
+        if value.starts_with('/') || has_bad_folder(value) {
             return Err(TemplateError::BadSegment);
         }
         if !value.ends_with(".wav") {
@@ -185,8 +181,16 @@ fn check_literal(text: &str) -> Result<(), TemplateError> {
     }
 }
 
-fn is_path_char(c: char) -> bool {
+/// What a recording path may hold, on the switch and in the `uuid_record` command.
+pub fn is_path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')
+}
+
+/// Whether a relative path has an empty, `.` or `..` folder (one that could leave its base).
+pub fn has_bad_folder(relative: &str) -> bool {
+    relative
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
 }
 
 /// A queue id as a folder name: its characters are already safe, but `.` and `..` are not
@@ -199,29 +203,14 @@ fn safe_segment(value: &str) -> String {
     }
 }
 
-/// `YYYY-MM-DD` and `HHMMSS` of a timestamp, UTC (days to civil date, proleptic Gregorian).
+/// `YYYY-MM-DD` and `HHMMSS` of a timestamp, UTC (the epoch for one beyond jiff's range).
 fn utc_date_time(at: Timestamp) -> (String, String) {
-    let ms = at.as_millis();
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let civil = jiff::Timestamp::from_millisecond(at.as_millis())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC);
     (
-        format!("{year:04}-{month:02}-{day:02}"),
-        format!(
-            "{:02}{:02}{:02}",
-            of_day / 3600,
-            (of_day % 3600) / 60,
-            of_day % 60
-        ),
+        civil.strftime("%Y-%m-%d").to_string(),
+        civil.strftime("%H%M%S").to_string(),
     )
 }
 

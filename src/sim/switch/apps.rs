@@ -274,6 +274,20 @@ impl Core {
             return false;
         };
         let ms = u64::try_from(r.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.record_stopped(uuid, r.path, ms, cause);
+        self.changed = true;
+        true
+    }
+
+    /// A recording of `ms` to `path` ended: the `record_*` variables (8 kHz, 16-bit, a 44-byte
+    /// WAV header), then RECORD_STOP, for the `record` application and `uuid_record` alike.
+    pub(super) fn record_stopped(
+        &mut self,
+        uuid: &str,
+        path: String,
+        ms: u64,
+        cause: Option<&str>,
+    ) {
         let samples = ms * 8;
         self.with_chan(uuid, |c| {
             c.set_var("record_file_size", (44 + samples * 2).to_string());
@@ -284,13 +298,11 @@ impl Core {
                 c.set_var("record_completion_cause", cause);
             }
         });
-        let mut post = vec![("Record-File-Path", r.path)];
+        let mut post = vec![("Record-File-Path", path)];
         if let Some(cause) = cause {
             post.push(("Record-Completion-Cause", cause.to_owned()));
         }
         self.chan_event(uuid, "RECORD_STOP", &[], &post);
-        self.changed = true;
-        true
     }
 
     /// Whether `key` ends a recording on this channel (`playback_terminators`, default `*`).

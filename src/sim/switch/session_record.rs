@@ -270,23 +270,7 @@ impl Core {
                 self.recorded.pop_front();
             }
             self.recorded.push_back((uuid.to_owned(), view));
-            let samples = ms * 8;
-            self.with_chan(uuid, |c| {
-                c.set_var("record_file_size", (44 + samples * 2).to_string());
-                c.set_var("record_samples", samples.to_string());
-                c.set_var("record_seconds", (ms / 1000).to_string());
-                c.set_var("record_ms", ms.to_string());
-                c.set_var("record_completion_cause", STOP_CAUSE);
-            });
-            self.chan_event(
-                uuid,
-                "RECORD_STOP",
-                &[],
-                &[
-                    ("Record-File-Path", r.path.clone()),
-                    ("Record-Completion-Cause", STOP_CAUSE.to_string()),
-                ],
-            );
+            self.record_stopped(uuid, r.path.clone(), ms, Some(STOP_CAUSE));
             self.chan_event(uuid, "MEDIA_BUG_STOP", &media_bug_headers(&r.path), &[]);
             self.changed = true;
         }
