@@ -832,7 +832,7 @@ mod end_to_end {
 
     /// A subscription to every event type at a receiver that is down or hangs; the listener
     /// of a hanging one is kept alive by the returned task.
-    async fn receiver(kind: Receiver) -> Vec<switchboard::config::ProvisionedWebhook> {
+    async fn receiver(kind: Receiver) -> Vec<switchboard::store::Subscription> {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         match kind {
@@ -847,7 +847,7 @@ mod end_to_end {
                 });
             }
         }
-        vec![switchboard::config::ProvisionedWebhook {
+        vec![switchboard::store::Subscription {
             name: "crm".into(),
             url,
             events: switchboard::cti::EVENT_TYPES
@@ -856,6 +856,8 @@ mod end_to_end {
                 .collect(),
             queues: Vec::new(),
             secrets: vec![switchboard::cti::signing::Secret::generate()],
+            enabled: true,
+            disabled_reason: None,
         }]
     }
 

@@ -26,8 +26,10 @@ use tracing::warn;
 
 use super::{involves, wall_clock_ms, with_time_in_state, ApiState, Principal, Problem};
 use crate::app::EngineHandle;
+use crate::cti::subscription::check_events;
+use crate::cti::EVENT_TYPES;
 use crate::engine::{AgentId, QueueId, Snapshot};
-use crate::store::{EventFilter, EventMark, Store, StoredEvent, EVENT_TYPES};
+use crate::store::{EventFilter, EventMark, Store, StoredEvent};
 
 /// Events read from the table at once; the stream holds no more than this.
 const PAGE: u32 = 500;
@@ -72,15 +74,7 @@ fn wanted(pairs: &[(String, String)]) -> Result<Wanted, Problem> {
         match key.as_str() {
             "types" => {
                 for t in items(value) {
-                    if !EVENT_TYPES.contains(&t) {
-                        return Err(Problem::invalid(
-                            "types",
-                            format!(
-                                "{t:?} is not an event type; the types are {}",
-                                EVENT_TYPES.join(", ")
-                            ),
-                        ));
-                    }
+                    check_events(&[t]).map_err(|e| Problem::invalid("types", e))?;
                     wanted.types.push(t.to_owned());
                 }
             }
@@ -261,10 +255,7 @@ fn snapshot_event(snapshot: &Snapshot, filter: &EventFilter, seq: i64) -> Event 
         .filter(|c| in_queues(&c.queue))
         .filter(|c| filter.agent.as_ref().is_none_or(|me| involves(c, me)))
         .collect();
-    let timestamp = snapshot
-        .at
-        .and_then(|at| jiff::Timestamp::from_millisecond(at.as_millis()).ok())
-        .map(|t| t.to_string());
+    let timestamp = snapshot.at.and_then(crate::cti::rfc3339);
     let body = json!({
         "type": "snapshot",
         "timestamp": timestamp,

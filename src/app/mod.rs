@@ -77,7 +77,7 @@ pub struct StartOptions {
     pub auth: AuthOptions,
     /// The provisioning file's `[[webhook]]`s: applied at start, the file wins for the names
     /// it lists (and re-enables one a `410 Gone` had disabled).
-    pub webhooks: Vec<crate::config::ProvisionedWebhook>,
+    pub webhooks: Vec<crate::store::Subscription>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -167,9 +167,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     let flows = Arc::new(Flows::load(options.flows.clone(), &provisioned)?);
     let (auth, bootstrap_token) = auth_at_start(&store, &options.auth, clock.now()).await?;
     for webhook in &options.webhooks {
-        store
-            .put_subscription(&crate::store::Subscription::from_provisioned(webhook))
-            .await?;
+        store.put_subscription(webhook).await?;
     }
 
     let now = clock.now();

@@ -32,7 +32,6 @@ pub use tokens::{
 pub(crate) use values::DisplayName;
 pub use values::{redact_url, Secret};
 pub(crate) use values::{HumanDuration, MediaSource};
-pub use webhooks::ProvisionedWebhook;
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use super::tokens::{
     check_token_agent, ProvisionedToken, Role, RoleError, TokenHash, TokenHashError, TokenName,
 };
 use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
-use super::webhooks::{webhooks, ProvisionedWebhook, RawWebhook};
+use super::webhooks::{webhooks, RawWebhook};
 use crate::engine::recording::{RecordingMode, RecordingPolicy, RecordingTemplate};
 use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
@@ -47,8 +47,8 @@ pub struct Provisioning {
     pub pause_reasons: Vec<ProvisionedPauseReason>,
     /// API tokens, by their digests (`[[token]]`).
     pub tokens: Vec<ProvisionedToken>,
-    /// CRM webhook subscriptions (`[[webhook]]`).
-    pub webhooks: Vec<ProvisionedWebhook>,
+    /// CRM webhook subscriptions (`[[webhook]]`), enabled.
+    pub webhooks: Vec<crate::cti::subscription::Subscription>,
 }
 
 /// A reason an agent may pause for: `code` is what the phone sends (digits) or the API names.

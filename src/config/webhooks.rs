@@ -9,35 +9,8 @@ use toml::Spanned;
 
 use super::error::{ConfigError, Source};
 use crate::cti::signing::Secret;
-use crate::cti::subscription;
+use crate::cti::subscription::{self, Subscription};
 use crate::engine::QueueId;
-
-/// A webhook subscription the file declares. `Debug` leaves the secrets out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ProvisionedWebhook {
-    pub name: String,
-    pub url: String,
-    pub events: Vec<String>,
-    /// Only events of these queues; empty: all.
-    pub queues: Vec<QueueId>,
-    /// `whsec_…`, resolved from `env:` where the file said so.
-    pub secrets: Vec<String>,
-}
-
-impl std::fmt::Debug for ProvisionedWebhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProvisionedWebhook")
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .field("events", &self.events)
-            .field("queues", &self.queues)
-            .field(
-                "secrets",
-                &format_args!("[{} redacted]", self.secrets.len()),
-            )
-            .finish()
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +48,7 @@ pub(super) fn webhooks(
     raw: Vec<RawWebhook>,
     queues: &HashSet<QueueId>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<ProvisionedWebhook>, ConfigError> {
+) -> Result<Vec<Subscription>, ConfigError> {
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(raw.len());
     for (i, w) in raw.into_iter().enumerate() {
@@ -128,12 +101,14 @@ pub(super) fn webhooks(
             let span = s.span();
             secrets.push(resolve_secret(s.get_ref(), env).map_err(|e| at(span, "secrets", e))?);
         }
-        out.push(ProvisionedWebhook {
+        out.push(Subscription {
             name,
             url,
             events,
             queues: filter,
             secrets,
+            enabled: true,
+            disabled_reason: None,
         });
     }
     Ok(out)

@@ -8,3 +8,10 @@ pub mod signing;
 pub mod subscription;
 
 pub use subscription::EVENT_TYPES;
+
+/// A time as CTI payloads write it (RFC 3339, UTC); `None` out of jiff's range.
+pub fn rfc3339(at: crate::engine::Timestamp) -> Option<String> {
+    jiff::Timestamp::from_millisecond(at.as_millis())
+        .ok()
+        .map(|t| t.to_string())
+}

@@ -2,6 +2,10 @@
 //! provisioning file or over REST: a name safe in URLs, an http(s) URL with a host, event types
 //! that exist.
 
+use serde::Serialize;
+
+use crate::engine::QueueId;
+
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
 pub const EVENT_TYPES: [&str; 7] = [
     "call.entered",
@@ -12,6 +16,38 @@ pub const EVENT_TYPES: [&str; 7] = [
     "agent.state_changed",
     "queue.threshold",
 ];
+
+/// A webhook subscription. `Debug` leaves the secrets out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub name: String,
+    pub url: String,
+    /// Event types wanted (see `EVENT_TYPES`).
+    pub events: Vec<String>,
+    /// Only events of these queues (empty: every queue, and events of no queue).
+    pub queues: Vec<QueueId>,
+    /// `whsec_<base64>` secrets; every one signs (several while a secret is rotated).
+    #[serde(skip)]
+    pub secrets: Vec<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("queues", &self.queues)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
 
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()

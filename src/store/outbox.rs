@@ -16,6 +16,7 @@ use super::rows::Columns;
 use super::{Store, StoreError};
 use crate::engine::{AgentId, CallId, CallOutcome, QueueEventKind, QueueId, Record, Timestamp};
 
+pub use crate::cti::subscription::Subscription;
 pub use crate::cti::EVENT_TYPES;
 
 /// How a delivery is retried: a screen-pop is worth something only while the phone rings.
@@ -81,53 +82,6 @@ impl DeliveryStatus {
         ]
         .into_iter()
         .find(|d| d.as_str() == s)
-    }
-}
-
-/// A webhook subscription. `Debug` leaves the secrets out.
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub struct Subscription {
-    pub name: String,
-    pub url: String,
-    /// Event types wanted (see `EVENT_TYPES`).
-    pub events: Vec<String>,
-    /// Only events of these queues (empty: every queue, and events of no queue).
-    pub queues: Vec<QueueId>,
-    /// `whsec_<base64>` secrets; every one signs (several while a secret is rotated).
-    #[serde(skip)]
-    pub secrets: Vec<String>,
-    pub enabled: bool,
-    pub disabled_reason: Option<String>,
-}
-
-impl Subscription {
-    /// A `[[webhook]]` of the provisioning file, enabled.
-    pub fn from_provisioned(w: &crate::config::ProvisionedWebhook) -> Self {
-        Self {
-            name: w.name.clone(),
-            url: w.url.clone(),
-            events: w.events.clone(),
-            queues: w.queues.clone(),
-            secrets: w.secrets.clone(),
-            enabled: true,
-            disabled_reason: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for Subscription {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription")
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .field("events", &self.events)
-            .field("queues", &self.queues)
-            .field(
-                "secrets",
-                &format_args!("[{} redacted]", self.secrets.len()),
-            )
-            .field("enabled", &self.enabled)
-            .finish()
     }
 }
 
@@ -374,9 +328,7 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
 }
 
 fn rfc3339(at: Timestamp) -> String {
-    jiff::Timestamp::from_millisecond(at.as_millis())
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    crate::cti::rfc3339(at).unwrap_or_default()
 }
 
 /// The call as a payload shows it, with the wait so far at `at`.
@@ -814,11 +766,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// The `seq` of the newest event (0 when there is none).
-    pub async fn last_event_seq(&self) -> Result<i64, StoreError> {
-        Ok(self.last_event().await?.map_or(0, |m| m.seq))
     }
 }
 

@@ -180,8 +180,7 @@ impl Store {
                 .await?;
         }
         for w in &provisioning.webhooks {
-            self.put_subscription(&super::Subscription::from_provisioned(w))
-                .await?;
+            self.put_subscription(w).await?;
         }
         Ok(())
     }

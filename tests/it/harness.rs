@@ -27,7 +27,7 @@ pub struct TestApp {
     /// Tokens provisioned at start besides `test-admin`.
     pub tokens: Vec<ProvisionedToken>,
     /// `[[webhook]]`s, as the provisioning file would give them.
-    pub webhooks: Vec<switchboard::config::ProvisionedWebhook>,
+    pub webhooks: Vec<switchboard::store::Subscription>,
     /// `[http] auth` (true unless a test turns it off).
     pub auth: bool,
     pub database_url: String,

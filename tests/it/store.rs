@@ -1801,7 +1801,7 @@ async fn audit_entries_read_back_newest_first_from_since(store: Store, _db: &Tes
 
 async fn cti_events_read_back_in_order_after_a_seq_and_filtered(store: Store, _db: &TestDb) {
     use AgentStatus::*;
-    assert_eq!(ok("empty", store.last_event_seq().await).await, 0);
+    assert!(ok("empty", store.last_event().await).await.is_none());
     let (support, sales) = (new_call(), new_call());
     let mut in_sales = entered(sales, &new_channel(), 0, 5);
     if let Record::CallEntered { queue, .. } = &mut in_sales {
@@ -1860,10 +1860,6 @@ async fn cti_events_read_back_in_order_after_a_seq_and_filtered(store: Store, _d
         .await
         .expect("an event");
     assert_eq!((last.seq, last.at), (all[5].seq, ts(7)));
-    assert_eq!(
-        ok("last seq", store.last_event_seq().await).await,
-        all[5].seq
-    );
 
     let seqs = |events: &[switchboard::store::StoredEvent]| -> Vec<i64> {
         events.iter().map(|e| e.seq).collect()
