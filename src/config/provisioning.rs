@@ -18,7 +18,9 @@ use super::tokens::{
 };
 use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
 use super::webhooks::{webhooks, RawWebhook};
-use crate::engine::recording::{RecordingMode, RecordingPolicy, RecordingTemplate};
+use crate::engine::recording::{
+    ConsentNotice, RecordingMode, RecordingPolicy, RecordingTemplate, DEFAULT_AUTO_RESUME,
+};
 use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
     ServiceLevelTarget, Thresholds,
@@ -170,6 +172,13 @@ struct RawRecording {
     #[serde(default)]
     stereo: bool,
     template: Option<Spanned<String>>,
+    /// The recording notice, played on entering the queue.
+    consent: Option<Spanned<MediaSource>>,
+    /// Goes with `consent`: the key that declines recording.
+    opt_out_digit: Option<Spanned<String>>,
+    beep_every: Option<Spanned<HumanDuration>>,
+    auto_resume: Option<Spanned<HumanDuration>>,
+    retention: Option<Spanned<HumanDuration>>,
 }
 
 /// `[queue.thresholds]`: service-level alarms (`queue.threshold` events).
@@ -582,6 +591,23 @@ fn parse_queue(
         }
         other => other.map(|w| w.into_inner().0),
     };
+    let callback = match q.callback {
+        Some(raw) => Some(callback(src, i, raw, &exit_keys)?),
+        None => None,
+    };
+    let recording = match q.recording {
+        Some(raw) => {
+            let mut taken: Vec<(char, String)> = exit_keys
+                .iter()
+                .map(|(k, _)| (k.digit, format!("an exit key (to {})", k.destination)))
+                .collect();
+            if let Some(c) = &callback {
+                taken.push((c.key, "the callback key".to_owned()));
+            }
+            recording(src, i, raw, &taken)?
+        }
+        None => RecordingPolicy::default(),
+    };
     let routing = QueueRouting {
         strategy,
         ring_progressively_every: positive(q.ring_progressively_every, "ring_progressively_every")?
@@ -599,20 +625,14 @@ fn parse_queue(
             Some(raw) => announcements(src, i, raw)?,
             None => defaults.announcements,
         },
-        callback: match q.callback {
-            Some(raw) => Some(callback(src, i, raw, &exit_keys)?),
-            None => None,
-        },
+        callback,
         exit_keys: exit_keys.into_iter().map(|(k, _)| k).collect(),
         whisper,
         thresholds: match q.thresholds {
             Some(raw) => thresholds(src, i, raw)?,
             None => Thresholds::default(),
         },
-        recording: match q.recording {
-            Some(raw) => recording(src, i, raw)?,
-            None => RecordingPolicy::default(),
-        },
+        recording,
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
@@ -639,10 +659,15 @@ fn phone_key(s: &str) -> Option<char> {
 /// `[queue.thresholds]`: at least one limit, each one that can be crossed.
 /// `[queue.recording]`: a known mode, a percent from 0 to 100 exactly when the mode is
 /// `percent`, and a template [`RecordingTemplate::parse`] accepts.
+///
+/// `consent` is the notice; `opt_out_digit` goes with it and must be a phone key that is not
+/// already an exit or callback key. `beep_every`, `auto_resume` and `retention` must not be
+/// zero.
 fn recording(
     src: &Source<'_>,
     queue: usize,
     raw: Spanned<RawRecording>,
+    taken_keys: &[(char, String)],
 ) -> Result<RecordingPolicy, ConfigError> {
     let key = |name: &str| format!("queue[{queue}].recording.{name}");
     let raw = raw.into_inner();
@@ -692,10 +717,61 @@ fn recording(
             .map_err(|e| src.error_at(Some(t.span()), key("template"), e.to_string()))?,
         None => RecordingTemplate::default(),
     };
+    let opt_out_digit = match raw.opt_out_digit {
+        Some(d) => {
+            let digit = phone_key(d.get_ref()).ok_or_else(|| {
+                src.error_at(
+                    Some(d.span()),
+                    key("opt_out_digit"),
+                    format!(
+                        "{:?} is not a key a caller can press: use one of 0-9, * or #",
+                        d.get_ref()
+                    ),
+                )
+            })?;
+            if let Some((_, what)) = taken_keys.iter().find(|(k, _)| *k == digit) {
+                return Err(src.error_at(
+                    Some(d.span()),
+                    key("opt_out_digit"),
+                    format!("{digit:?} is already {what}; pick another key"),
+                ));
+            }
+            if raw.consent.is_none() {
+                return Err(src.error_at(
+                    Some(d.span()),
+                    key("opt_out_digit"),
+                    "opt_out_digit needs consent (the notice that tells the caller which key \
+                     declines recording)",
+                ));
+            }
+            Some(digit)
+        }
+        None => None,
+    };
+    let consent = raw.consent.map(|c| ConsentNotice {
+        announcement: c.into_inner().0,
+        opt_out_digit,
+    });
+    let beep_every = match raw.beep_every {
+        Some(d) => Some(positive(src, key("beep_every"), d)?),
+        None => None,
+    };
+    let auto_resume = match raw.auto_resume {
+        Some(d) => positive(src, key("auto_resume"), d)?,
+        None => DEFAULT_AUTO_RESUME,
+    };
+    let retention = match raw.retention {
+        Some(d) => Some(positive(src, key("retention"), d)?),
+        None => None,
+    };
     Ok(RecordingPolicy {
         mode,
         stereo: raw.stereo,
         template,
+        consent,
+        beep_every,
+        auto_resume,
+        retention,
     })
 }
 

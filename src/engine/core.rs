@@ -307,6 +307,7 @@ impl Engine {
         let mut effects = Vec::new();
         match input {
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
+            Input::RecordingStopped { .. } => {}
             Input::ChannelAnswered { switch, channel } => {
                 self.channel_answered(now, &switch, &channel, &mut effects)
             }
@@ -1835,6 +1836,7 @@ impl Engine {
 
     fn timer_fired(&mut self, now: Timestamp, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
+            Timer::RecordingAutoResume { .. } | Timer::RecordingBeep { .. } => {}
             Timer::Flow { channel, epoch } => self.flow_timer(now, &channel, epoch, effects),
             Timer::WrapUpEnds { agent, epoch } | Timer::BackoffEnds { agent, epoch } => {
                 let current = self.agents.get(&agent).map(|a| a.epoch);

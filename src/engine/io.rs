@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
 use super::record::{FlowOutcome, Record};
+use super::recording::RecordingAction;
 use super::routing::SkillLevel;
 use super::time::Timestamp;
 
@@ -103,6 +104,13 @@ pub enum Input {
         switch: SwitchName,
         channel: ChannelUuid,
         digit: char,
+    },
+    /// The switch stopped recording a channel (RECORD_STOP): asked to, at the channel's
+    /// hangup, at the recording's limit, or on an error. `path` is `Record-File-Path`.
+    RecordingStopped {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        path: String,
     },
     /// An application finished on one of our channels (CHANNEL_EXECUTE_COMPLETE): a prompt
     /// played to its end, was broken off (`uuid_break`) or was not found, `park` ended at a
@@ -364,6 +372,27 @@ pub enum SwitchCommand {
     /// switch turns into NOTIFYs for phones subscribed to `agent+<id>@<domain>` or
     /// `queue+<id>@<domain>`.
     Presence(Presence),
+    /// Record a call apart from what runs on it (`uuid_record <uuid> <action> <path>
+    /// [<limit>]`): the switch's `session_record` media bug, which the captures show answers
+    /// `+OK Success` and sends RECORD_START / RECORD_STOP only for start and stop.
+    SessionRecord {
+        channel: ChannelUuid,
+        action: RecordingAction,
+        /// The file on the switch's disk; letters, digits and `/._-` only.
+        path: String,
+        /// Start only: the switch stops by itself after this long.
+        limit: Option<Duration>,
+    },
+    /// Record the next recording of this channel in stereo, caller and agent on channels of
+    /// their own (`uuid_setvar <uuid> RECORD_STEREO true`).
+    RecordStereo {
+        channel: ChannelUuid,
+    },
+    /// A short tone both parties of a bridged call hear: the periodic recording beep
+    /// (`uuid_broadcast <uuid> tone_stream://… both`).
+    Beep {
+        channel: ChannelUuid,
+    },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
         leg: ChannelUuid,
@@ -558,4 +587,14 @@ pub enum Timer {
     },
     /// Time to look at the queues' service-level thresholds.
     Thresholds,
+    /// A paused or masked recording resumes by itself. `epoch` counts the recording's
+    /// changes: a timer from before the last one is stale.
+    RecordingAutoResume {
+        recording: RecordingId,
+        epoch: u64,
+    },
+    /// Time for the periodic beep of a recorded call.
+    RecordingBeep {
+        recording: RecordingId,
+    },
 }

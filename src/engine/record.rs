@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
+use super::recording::{Consent, RecordingAction, RecordingActor, RecordingReason};
 use super::time::Timestamp;
 
 /// An agent's state, as seen by supervisors and kept in the history.
@@ -311,6 +312,68 @@ pub enum Record {
         call: CallId,
         outcome: FlowOutcome,
         variables: Vec<(String, String)>,
+        at: Timestamp,
+    },
+    /// The switch was asked to record a call (`uuid_record … start`), by the queue's policy
+    /// or on demand. The recording row is created.
+    RecordingStarted {
+        recording: RecordingId,
+        call: CallId,
+        switch: SwitchName,
+        /// The channel recorded: the caller's.
+        channel: ChannelUuid,
+        agent_channel: Option<ChannelUuid>,
+        queue: Option<QueueId>,
+        agent: Option<AgentId>,
+        caller_number: String,
+        destination: String,
+        /// The file on the switch's disk (its `recordings_dir` joined with `relative_path`).
+        path: String,
+        /// The file under the switch's recordings directory (and under the controller's mount
+        /// of it, for downloads).
+        relative_path: String,
+        stereo: bool,
+        reason: RecordingReason,
+        by: RecordingActor,
+        consent: Consent,
+        at: Timestamp,
+    },
+    /// A call the queue's policy would have recorded is not, because the caller pressed the
+    /// opt-out key after the notice. A recording row without a file keeps that.
+    RecordingDeclined {
+        recording: RecordingId,
+        call: CallId,
+        switch: SwitchName,
+        queue: QueueId,
+        agent: Option<AgentId>,
+        caller_number: String,
+        destination: String,
+        consent: Consent,
+        /// When this row may be purged (the queue's retention); `None`: kept until erased.
+        retain_until: Option<Timestamp>,
+        at: Timestamp,
+    },
+    /// A recording was paused, resumed, masked or unmasked. `offset_ms` is how far into the
+    /// call's recording (wall time since its start) it happened.
+    RecordingChanged {
+        recording: RecordingId,
+        action: RecordingAction,
+        by: RecordingActor,
+        offset_ms: i64,
+        at: Timestamp,
+    },
+    /// A recording ended: asked to stop, the call ended, or the switch refused or stopped it.
+    /// `duration_ms` is the file's length: wall time less the paused time (masked time is in
+    /// the file, as silence).
+    RecordingStopped {
+        recording: RecordingId,
+        by: RecordingActor,
+        duration_ms: i64,
+        /// `None` for a recording that ended well; else why it failed (the switch's reply).
+        error: Option<String>,
+        /// When the file and its metadata may be purged (the queue's retention from the end);
+        /// `None`: kept until erased.
+        retain_until: Option<Timestamp>,
         at: Timestamp,
     },
     /// A queue crossed one of its service-level thresholds (`raised`), or is back within it.

@@ -7,6 +7,7 @@
 //! command: letters, digits, `-`, `_`, `.` and `/` between non-empty segments, no `..`.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -15,13 +16,152 @@ use super::ids::{CallId, QueueId, RecordingId};
 use super::time::Timestamp;
 
 /// Which calls of a queue are recorded, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RecordingPolicy {
     pub mode: RecordingMode,
     /// Caller and agent on separate channels of the file.
     pub stereo: bool,
     pub template: RecordingTemplate,
+    /// The notice a caller hears on entering the queue, before the hold music, when its calls
+    /// may be recorded (any mode but `never`); `None`: no notice.
+    pub consent: Option<ConsentNotice>,
+    /// A short tone both parties hear this often while a call is recorded; `None`: no beep.
+    #[serde(with = "super::routing::opt_millis")]
+    pub beep_every: Option<Duration>,
+    /// A paused or masked recording resumes by itself after this long.
+    #[serde(with = "super::routing::millis")]
+    pub auto_resume: Duration,
+    /// Recordings of this queue are purged (file and metadata) this long after they end;
+    /// `None`: kept until erased.
+    #[serde(with = "super::routing::opt_millis")]
+    pub retention: Option<Duration>,
+}
+
+impl Default for RecordingPolicy {
+    fn default() -> Self {
+        Self {
+            mode: RecordingMode::Never,
+            stereo: false,
+            template: RecordingTemplate::default(),
+            consent: None,
+            beep_every: None,
+            auto_resume: DEFAULT_AUTO_RESUME,
+            retention: None,
+        }
+    }
+}
+
+/// How long a paused or masked recording stays so when nobody resumes it.
+pub const DEFAULT_AUTO_RESUME: Duration = Duration::from_secs(180);
+
+/// The recording notice: a prompt (a media source, as hold music), and the key that declines
+/// recording where the law wants the caller to be able to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentNotice {
+    pub announcement: String,
+    /// Pressed while the caller waits (before an agent answers): the call is not recorded.
+    pub opt_out_digit: Option<char>,
+}
+
+/// What can be done to a running recording (`uuid_record <uuid> <action> <path>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingAction {
+    Start,
+    Stop,
+    /// Nothing is written until resumed: the time is left out of the file.
+    Pause,
+    Resume,
+    /// Silence is written until unmasked: the file keeps its length.
+    Mask,
+    Unmask,
+}
+
+impl RecordingAction {
+    pub const ALL: [RecordingAction; 6] = [
+        RecordingAction::Start,
+        RecordingAction::Stop,
+        RecordingAction::Pause,
+        RecordingAction::Resume,
+        RecordingAction::Mask,
+        RecordingAction::Unmask,
+    ];
+
+    /// The word FreeSWITCH's `uuid_record` takes, and the one the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingAction::Start => "start",
+            RecordingAction::Stop => "stop",
+            RecordingAction::Pause => "pause",
+            RecordingAction::Resume => "resume",
+            RecordingAction::Mask => "mask",
+            RecordingAction::Unmask => "unmask",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Who started or changed a recording, as kept with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum RecordingActor {
+    /// The queue's policy (always, or the sampled share).
+    Policy,
+    /// A REST request with an API token (its name).
+    Token(String),
+    /// An IVR flow's node.
+    Flow(String),
+    /// The auto-resume timer.
+    AutoResume,
+    /// The switch (it stopped by itself: the caller hung up, a limit, an error).
+    Switch,
+}
+
+impl fmt::Display for RecordingActor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordingActor::Policy => f.write_str("policy"),
+            RecordingActor::Token(name) => write!(f, "token:{name}"),
+            RecordingActor::Flow(node) => write!(f, "flow:{node}"),
+            RecordingActor::AutoResume => f.write_str("auto_resume"),
+            RecordingActor::Switch => f.write_str("switch"),
+        }
+    }
+}
+
+/// Why a call is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingReason {
+    /// The queue records every call.
+    Always,
+    /// The call was drawn for the queue's sampled share.
+    Sampled,
+    /// Someone asked over REST (or a flow node did).
+    OnDemand,
+}
+
+impl RecordingReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingReason::Always => "always",
+            RecordingReason::Sampled => "sampled",
+            RecordingReason::OnDemand => "on_demand",
+        }
+    }
+}
+
+/// What the caller was told and said about recording, kept with the call's recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Consent {
+    /// When the notice started to play; `None`: the queue has no notice.
+    pub notice_at: Option<Timestamp>,
+    /// When the caller pressed the opt-out key.
+    pub opted_out_at: Option<Timestamp>,
 }
 
 /// When a queue's calls are recorded; a recording starts when the agent answers.

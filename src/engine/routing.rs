@@ -604,7 +604,7 @@ fn one_u32() -> u32 {
     1
 }
 
-mod millis {
+pub(crate) mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
@@ -617,7 +617,7 @@ mod millis {
     }
 }
 
-mod opt_millis {
+pub(crate) mod opt_millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

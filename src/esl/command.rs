@@ -4,6 +4,7 @@
 use freeswitch_esl_tokio::EslEvent;
 use thiserror::Error;
 
+use crate::engine::recording::RecordingAction;
 use crate::engine::{Lamp, SwitchCommand};
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -109,6 +110,26 @@ pub fn sanitize_name(value: &str) -> String {
 /// The energy below which `record` counts the caller as silent (the value of FreeSWITCH's own
 /// examples); after its default 3 s of silence the recording stops.
 pub const RECORD_SILENCE_THRESHOLD: u32 = 200;
+
+/// The periodic recording beep: 200 ms of 1400 Hz.
+pub const RECORDING_BEEP: &str = "tone_stream://%(200,0,1400)";
+
+/// A recording's file on the switch: absolute, made of path characters only, with no empty,
+/// `.` or `..` folder, so it can neither leave the recordings directory nor split the command.
+pub fn check_recording_path(value: &str) -> Result<&str, UnsafeValue> {
+    let ok = value.len() <= 512
+        && value.starts_with('/')
+        && value.chars().all(crate::engine::recording::is_path_char)
+        && !crate::engine::recording::has_bad_folder(&value[1..]);
+    if ok {
+        Ok(value)
+    } else {
+        Err(UnsafeValue::Rejected {
+            what: "recording path",
+            value: value.to_owned(),
+        })
+    }
+}
 
 /// At most this many flow variables ride on an agent leg; the rest stay in the history.
 pub const MAX_LEG_VARIABLES: usize = 32;
@@ -238,6 +259,27 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             ),
             event_uuid: event_uuid.to_owned(),
         },
+        SwitchCommand::SessionRecord {
+            channel,
+            action,
+            path,
+            limit,
+        } => {
+            let path = check_recording_path(path)?;
+            match (action, limit) {
+                (RecordingAction::Start, Some(limit)) => Wire::Api(format!(
+                    "uuid_record {channel} start {path} {}",
+                    limit.as_secs().max(1)
+                )),
+                _ => Wire::Api(format!("uuid_record {channel} {} {path}", action.as_str())),
+            }
+        }
+        SwitchCommand::RecordStereo { channel } => {
+            Wire::Api(format!("uuid_setvar {channel} RECORD_STEREO true"))
+        }
+        SwitchCommand::Beep { channel } => {
+            Wire::Api(format!("uuid_broadcast {channel} {RECORDING_BEEP} both"))
+        }
         SwitchCommand::Voicemail {
             channel,
             domain,
@@ -404,6 +446,63 @@ mod tests {
         match render(&command, "")? {
             Wire::BgApi(line) => Ok(line),
             other => panic!("originate is a bgapi: {other:?}"),
+        }
+    }
+
+    fn session_record(
+        action: RecordingAction,
+        path: &str,
+        limit: Option<u64>,
+    ) -> Result<Wire, UnsafeValue> {
+        render(
+            &SwitchCommand::SessionRecord {
+                channel: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                action,
+                path: path.into(),
+                limit: limit.map(Duration::from_secs),
+            },
+            "",
+        )
+    }
+
+    #[test]
+    fn uuid_record_lines_are_the_captured_form_with_the_limit_on_start_only() {
+        let uuid = "c27d4048-9d23-4e28-8b5c-8db4120b83e2";
+        let path = "/var/lib/freeswitch/recordings/2026-11-23/support/a.wav";
+        assert_eq!(
+            session_record(RecordingAction::Start, path, Some(3600)),
+            Ok(Wire::Api(format!("uuid_record {uuid} start {path} 3600")))
+        );
+        for action in [
+            RecordingAction::Mask,
+            RecordingAction::Pause,
+            RecordingAction::Stop,
+        ] {
+            assert_eq!(
+                session_record(action, path, None),
+                Ok(Wire::Api(format!(
+                    "uuid_record {uuid} {} {path}",
+                    action.as_str()
+                )))
+            );
+        }
+    }
+
+    #[test]
+    fn recording_paths_that_could_escape_or_inject_are_refused() {
+        for bad in [
+            "relative/a.wav",
+            "/rec/../etc/passwd",
+            "/rec//a.wav",
+            "/rec/a.wav\napi fsctl shutdown",
+            "/rec/a b.wav",
+            "/rec/a.wav all",
+            "/rec/${x}.wav",
+        ] {
+            assert!(
+                session_record(RecordingAction::Start, bad, None).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

@@ -299,6 +299,10 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
         }
         // Announced by the outbox (`queue.threshold`); there is no history table of its own.
         Record::QueueThreshold { .. } => {}
+        Record::RecordingStarted { .. }
+        | Record::RecordingDeclined { .. }
+        | Record::RecordingChanged { .. }
+        | Record::RecordingStopped { .. } => super::recordings::apply(conn, record).await?,
     }
     Ok(())
 }

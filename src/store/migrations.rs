@@ -52,6 +52,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "webhooks",
         include_str!("../../migrations/sqlite/0008_webhooks.sql"),
     ),
+    (
+        9,
+        "recordings",
+        include_str!("../../migrations/sqlite/0009_recordings.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -94,6 +99,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         8,
         "webhooks",
         include_str!("../../migrations/postgres/0008_webhooks.sql"),
+    ),
+    (
+        9,
+        "recordings",
+        include_str!("../../migrations/postgres/0009_recordings.sql"),
     ),
 ];
 

@@ -16,6 +16,7 @@ mod history;
 mod migrations;
 mod outbox;
 mod provisioning;
+mod recordings;
 mod rows;
 mod tokens;
 
@@ -33,6 +34,7 @@ pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
+pub use recordings::RecordingStatus;
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
     PauseReasonRow, QueueEventRow, QueueRow, SurveyRow,

@@ -391,6 +391,13 @@ fn routed_queue() -> QueueRow {
                 "{date}/{queue}/{time}-{call}.wav",
             )
             .expect("template"),
+            consent: Some(switchboard::engine::recording::ConsentNotice {
+                announcement: "ivr/recorded.wav".into(),
+                opt_out_digit: Some('9'),
+            }),
+            beep_every: Some(Duration::from_secs(15)),
+            auto_resume: Duration::from_secs(90),
+            retention: Some(Duration::from_secs(86_400 * 30)),
         },
     };
     q

@@ -289,6 +289,22 @@ impl Bench {
                     SwitchCommand::Answer { channel } => {
                         format!("answer {}", self.name(channel.as_str()))
                     }
+                    SwitchCommand::SessionRecord {
+                        channel,
+                        action,
+                        path,
+                        ..
+                    } => format!(
+                        "uuid_record {} {} {path}",
+                        self.name(channel.as_str()),
+                        action.as_str()
+                    ),
+                    SwitchCommand::RecordStereo { channel } => {
+                        format!("record stereo {}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Beep { channel } => {
+                        format!("beep {}", self.name(channel.as_str()))
+                    }
                     SwitchCommand::PlayHold { channel, source } => {
                         format!("hold {} {source}", self.name(channel.as_str()))
                     }
@@ -375,6 +391,22 @@ impl Bench {
                     }
                 },
                 Effect::Persist(record) => match record {
+                    Record::RecordingStarted { reason, by, .. } => {
+                        format!("store recording started ({}) by {by}", reason.as_str())
+                    }
+                    Record::RecordingDeclined { .. } => "store recording declined".to_owned(),
+                    Record::RecordingChanged {
+                        action,
+                        by,
+                        offset_ms,
+                        ..
+                    } => format!(
+                        "store recording {} by {by} at +{offset_ms}ms",
+                        action.as_str()
+                    ),
+                    Record::RecordingStopped {
+                        by, duration_ms, ..
+                    } => format!("store recording stopped by {by} after {duration_ms}ms"),
                     Record::CallEntered {
                         queue,
                         caller_number,
@@ -487,6 +519,10 @@ impl Bench {
                         }
                         Timer::WhisperEnds { .. } => format!("timer {at} whisper ends"),
                         Timer::Thresholds => format!("timer {at} thresholds"),
+                        Timer::RecordingAutoResume { .. } => {
+                            format!("timer {at} recording auto-resume")
+                        }
+                        Timer::RecordingBeep { .. } => format!("timer {at} recording beep"),
                         Timer::Flow { channel, .. } => {
                             format!("timer {at} flow waits on {}", self.name(channel.as_str()))
                         }
