@@ -992,6 +992,8 @@ mod end_to_end {
                 liveness_timeout: Duration::from_secs(30),
                 reconnect_max: Duration::from_secs(1),
                 command_connections: 4,
+                recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
+                recordings_mount: None,
             }],
             queues,
             log_in: rows.iter().map(|r| r.id.clone()).collect(),

@@ -51,7 +51,14 @@ pub struct ApiState {
     auth: Arc<Auth>,
     /// History batches committed so far: live event streams wait on it for new events.
     outbox_batches: tokio::sync::watch::Receiver<u64>,
+    /// Where the controller reads each switch's recordings directory (switches without a
+    /// mount are absent): recordings are served and purged from there.
+    recording_mounts: Arc<RecordingMounts>,
 }
+
+/// Each switch's recordings directory as the controller mounts it.
+pub type RecordingMounts =
+    std::collections::BTreeMap<crate::engine::SwitchName, std::path::PathBuf>;
 
 impl ApiState {
     pub fn new(
@@ -72,7 +79,14 @@ impl ApiState {
             flows,
             auth: Arc::new(auth),
             outbox_batches,
+            recording_mounts: Arc::new(RecordingMounts::new()),
         }
+    }
+
+    /// Where recordings can be read, per switch.
+    pub fn with_recording_mounts(mut self, mounts: RecordingMounts) -> Self {
+        self.recording_mounts = Arc::new(mounts);
+        self
     }
 
     fn pause_reasons(&self) -> Vec<PauseReasonRow> {

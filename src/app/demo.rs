@@ -156,6 +156,8 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
             liveness_timeout: Duration::from_secs(20),
             reconnect_max: Duration::from_secs(2),
             command_connections: 2,
+            recordings_dir: crate::config::DEFAULT_RECORDINGS_DIR.into(),
+            recordings_mount: None,
         }],
         queues: vec![QueueRow {
             id: QueueId::new("support")?,

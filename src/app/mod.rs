@@ -232,6 +232,11 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     let mut tasks = JoinSet::new();
     let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
     let mut links = HashMap::new();
+    let recording_mounts: crate::api::RecordingMounts = options
+        .switches
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), s.recordings_mount.clone()?)))
+        .collect();
     for settings in options.switches {
         let (commands_tx, commands_rx) = mpsc::channel(65_536);
         links.insert(
@@ -312,15 +317,18 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     }
 
     let http_addr = options.http.local_addr().map_err(AppError::Http)?;
-    let router = crate::api::router(crate::api::ApiState::new(
-        handle.clone(),
-        store.clone(),
-        metrics.clone(),
-        pause_reasons,
-        flows,
-        auth,
-        outbox_batches,
-    ));
+    let router = crate::api::router(
+        crate::api::ApiState::new(
+            handle.clone(),
+            store.clone(),
+            metrics.clone(),
+            pause_reasons,
+            flows,
+            auth,
+            outbox_batches,
+        )
+        .with_recording_mounts(recording_mounts),
+    );
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
     tasks.spawn(async move {
@@ -436,6 +444,8 @@ pub async fn options_from_config(
             liveness_timeout: s.heartbeat_timeout,
             reconnect_max: s.reconnect_max,
             command_connections: 2,
+            recordings_dir: s.recordings_dir.clone(),
+            recordings_mount: s.recordings_mount.clone(),
         })
         .collect();
     Ok(StartOptions {

@@ -23,7 +23,8 @@ pub use provisioning::{
     ProvisionedPauseReason, ProvisionedQueue, Provisioning, RefusedEntry, DEFAULT_HOLD_MUSIC,
 };
 pub use settings::{
-    Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig, DATABASE_URL_ENV,
+    Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig,
+    DATABASE_URL_ENV, DEFAULT_RECORDINGS_DIR,
 };
 pub use tokens::{
     check_token_agent, BearerToken, BearerTokenError, ProvisionedToken, Role, RoleError, TokenHash,

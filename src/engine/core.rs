@@ -688,6 +688,7 @@ impl Engine {
             callback: None,
             variables,
             survey: None,
+            consent: Default::default(),
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
@@ -2537,6 +2538,7 @@ impl Engine {
                 .map(|f| f.variables.clone())
                 .unwrap_or_default(),
             survey: None,
+            consent: Default::default(),
         });
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(

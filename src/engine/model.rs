@@ -302,6 +302,8 @@ pub struct Call {
     pub variables: Vec<(String, String)>,
     /// The flow the caller goes to when the agent hangs up (the enqueue node's `survey`).
     pub survey: Option<FlowId>,
+    /// Whether the caller heard the recording notice, and declined.
+    pub consent: super::recording::Consent,
 }
 
 impl Call {

@@ -648,6 +648,7 @@ impl Engine {
             }),
             variables: Vec::new(),
             survey: None,
+            consent: Default::default(),
         });
         // The caller channel is long gone: it must not be taken for the call's.
         self.legs.remove(&pending.channel);

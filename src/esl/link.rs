@@ -30,6 +30,11 @@ pub struct SwitchSettings {
     /// Commands go over their own connections, sharded by call, so one slow reply does not
     /// hold up other calls.
     pub command_connections: usize,
+    /// Where the switch writes call recordings (absolute, on its own disk).
+    pub recordings_dir: String,
+    /// Where the controller reads that directory, for downloads and the retention purge;
+    /// `None`: it cannot.
+    pub recordings_mount: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SwitchSettings {

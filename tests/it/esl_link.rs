@@ -40,6 +40,8 @@ async fn link(skills: &str) -> Link {
         liveness_timeout: Duration::from_secs(60),
         reconnect_max: Duration::from_secs(1),
         command_connections: 1,
+        recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
+        recordings_mount: None,
     };
     let (in_tx, inputs) = mpsc::channel(64);
     let (commands, cmd_rx) = mpsc::channel(64);

@@ -267,6 +267,8 @@ impl TestApp {
                 liveness_timeout: Duration::from_secs(5),
                 reconnect_max: Duration::from_millis(300),
                 command_connections: 2,
+                recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
+                recordings_mount: None,
             }],
             queues,
             agents: agents
