@@ -795,6 +795,10 @@ impl Engine {
                 self.step(now, s, &label, effects);
                 to(next)
             }
+            NodeKind::Recording { next, .. } => {
+                self.step(now, s, "next", effects);
+                to(next)
+            }
             NodeKind::Set { variables, next } => {
                 for (name, template) in variables {
                     let value = template.render(&s.variables, str::to_owned);

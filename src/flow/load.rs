@@ -21,6 +21,7 @@ use super::schedule::{Schedule, ScheduleField};
 use super::template::{check_variable_name, Template};
 use crate::config::{ConfigError, Source};
 use crate::config::{HumanDuration, MediaSource};
+use crate::engine::recording::RecordingAction;
 use crate::engine::{FlowId, QueueId};
 
 #[derive(Deserialize)]
@@ -125,6 +126,7 @@ raw_node! {
     max_length: HumanDuration,
     cause: String,
     flow: String,
+    action: String,
 }
 
 /// The fields each kind reads; any other is a mistake.
@@ -174,6 +176,7 @@ fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
         "transfer" => &["destination"],
         "voicemail" => &["mailbox"],
         "record" => &["prompt", "max_length", "variable", "next"],
+        "recording" => &["action", "next"],
         "hangup" => &["cause"],
         "goto" => &["flow"],
         _ => return None,
@@ -181,7 +184,7 @@ fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 const KINDS: &str = "play, menu, collect, schedule, condition, http, set, enqueue, transfer, \
-                     voicemail, record, hangup, goto";
+                     voicemail, record, recording, hangup, goto";
 
 /// The longest a CRM lookup may hold a caller.
 const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -784,6 +787,23 @@ impl NodeReader<'_> {
                 },
                 next: self.required_target("next", raw.next)?,
             },
+            "recording" => {
+                let action = self.required("action", raw.action)?;
+                NodeKind::Recording {
+                    action: RecordingAction::parse(action.get_ref()).ok_or_else(|| {
+                        self.error(
+                            action.span(),
+                            "action",
+                            format!(
+                                "{:?} is not a recording action: use start, stop, pause, \
+                                 resume, mask or unmask",
+                                action.get_ref()
+                            ),
+                        )
+                    })?,
+                    next: self.required_target("next", raw.next)?,
+                }
+            }
             "hangup" => {
                 let cause = match raw.cause {
                     None => "NORMAL_CLEARING".to_owned(),

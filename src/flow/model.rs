@@ -9,6 +9,7 @@ use regex::Regex;
 
 use super::schedule::Schedule;
 use super::template::Template;
+use crate::engine::recording::RecordingAction;
 use crate::engine::{FlowId, QueueId};
 
 /// The name of a node inside its flow (`[node.<name>]`).
@@ -81,6 +82,7 @@ impl Node {
             NodeKind::Record { max_length, .. } => {
                 format!("up to {}", humantime::format_duration(*max_length))
             }
+            NodeKind::Recording { action, .. } => format!("{} recording", action.as_str()),
             NodeKind::Hangup { cause } => cause.clone(),
             NodeKind::Goto { flow } => format!("flow {}", flow.as_str()),
         }
@@ -179,6 +181,12 @@ pub enum NodeKind {
         variable: String,
         next: NodeId,
     },
+    /// Starts, stops, pauses, resumes, masks or unmasks the call's recording (a PCI flow
+    /// pauses or masks it before asking for a card number).
+    Recording {
+        action: RecordingAction,
+        next: NodeId,
+    },
     Hangup {
         cause: String,
     },
@@ -202,6 +210,7 @@ impl NodeKind {
             NodeKind::Transfer { .. } => "transfer",
             NodeKind::Voicemail { .. } => "voicemail",
             NodeKind::Record { .. } => "record",
+            NodeKind::Recording { .. } => "recording",
             NodeKind::Hangup { .. } => "hangup",
             NodeKind::Goto { .. } => "goto",
         }
@@ -219,7 +228,9 @@ impl NodeKind {
     pub fn branches(&self) -> Vec<(String, Target)> {
         let node = |label: &str, id: &NodeId| (label.to_owned(), Target::Node(id.clone()));
         match self {
-            NodeKind::Play { next, .. } | NodeKind::Set { next, .. } => vec![node("next", next)],
+            NodeKind::Play { next, .. }
+            | NodeKind::Set { next, .. }
+            | NodeKind::Recording { next, .. } => vec![node("next", next)],
             NodeKind::Record { next, .. } => vec![node("recorded", next)],
             NodeKind::Menu(menu) => {
                 let mut out: Vec<_> = menu

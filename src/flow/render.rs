@@ -305,6 +305,9 @@ fn fill_of(kind: &NodeKind) -> &'static str {
         NodeKind::Hangup { .. } | NodeKind::Voicemail { .. } | NodeKind::Transfer { .. } => {
             "#fee2e2"
         }
-        NodeKind::Play { .. } | NodeKind::Set { .. } | NodeKind::Goto { .. } => "#f3f4f6",
+        NodeKind::Play { .. }
+        | NodeKind::Set { .. }
+        | NodeKind::Goto { .. }
+        | NodeKind::Recording { .. } => "#f3f4f6",
     }
 }

@@ -79,7 +79,7 @@ fn a_valid_flow_is_read_with_its_defaults() {
 #[test]
 fn an_unknown_node_kind_names_its_line() {
     let text = GREETING.replace("kind = \"play\"", "kind = \"playback\"");
-    expect![[r#"flows/greeting.toml:5: node.hello.kind: "playback" is not a node kind; the kinds are play, menu, collect, schedule, condition, http, set, enqueue, transfer, voicemail, record, hangup, goto"#]]
+    expect![[r#"flows/greeting.toml:5: node.hello.kind: "playback" is not a node kind; the kinds are play, menu, collect, schedule, condition, http, set, enqueue, transfer, voicemail, record, recording, hangup, goto"#]]
         .assert_eq(&error(&[("greeting", &text)]));
 }
 
@@ -324,4 +324,26 @@ fn a_say_language_must_be_one_the_switch_command_accepts() {
     assert_eq!(error(&[("say", &say("pt_BR"))]), "accepted");
     expect![[r#"flows/say.toml:6: node.s.language: "pt-BR" is not a language: use 2 to 8 letters or _, such as en, de or pt_BR"#]]
         .assert_eq(&error(&[("say", &say("pt-BR"))]));
+}
+
+#[test]
+fn a_recording_node_takes_one_of_the_switch_actions_and_names_a_bad_one_at_its_line() {
+    let flow = |action: &str| {
+        format!(
+            "start = \"pci\"\n\n[node.pci]\nkind = \"recording\"\naction = \"{action}\"\nnext = \"queue\"\n\n[node.queue]\nkind = \"enqueue\"\nqueue = \"support\"\n"
+        )
+    };
+    for action in ["start", "stop", "pause", "resume", "mask", "unmask"] {
+        let set = load(&[("pay", &flow(action))]).unwrap_or_else(|e| panic!("{e}"));
+        let node = set
+            .flows()
+            .flat_map(|f| f.nodes.values())
+            .find_map(|n| match &n.kind {
+                NodeKind::Recording { action, .. } => Some(action.as_str()),
+                _ => None,
+            });
+        assert_eq!(node, Some(action));
+    }
+    expect![[r#"flows/pay.toml:5: node.pci.action: "record" is not a recording action: use start, stop, pause, resume, mask or unmask"#]]
+        .assert_eq(&error(&[("pay", &flow("record"))]));
 }
