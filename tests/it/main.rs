@@ -17,5 +17,6 @@ mod provisioning;
 mod routing;
 mod sim;
 mod store;
+mod store_recordings;
 mod webhooks;
 mod whisper;
