@@ -348,7 +348,7 @@ async fn search_pages_newest_first_through_a_cursor(store: Store, _db: &TestDb) 
     let records: Vec<Record> = recs.iter().map(Rec::started).collect();
     ok("write", store.write(&records).await).await;
     let mut expected: Vec<(i64, RecordingId)> = recs.iter().map(|r| (r.at, r.id)).collect();
-    expected.sort_by(|x, y| (y.0, y.1.to_string()).cmp(&(x.0, x.1.to_string())));
+    expected.sort_by_key(|(at, id)| std::cmp::Reverse((*at, id.to_string())));
     let expected: Vec<RecordingId> = expected.into_iter().map(|(_, id)| id).collect();
 
     let mut search = RecordingSearch {
