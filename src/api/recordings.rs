@@ -95,7 +95,7 @@ pub(super) struct EvaluationSummary {
     total: i64,
     max_total: i64,
     /// RFC 3339.
-    at: Option<String>,
+    at: String,
 }
 
 impl EvaluationSummary {
@@ -106,7 +106,7 @@ impl EvaluationSummary {
             evaluator: e.evaluator.clone(),
             total: e.total,
             max_total: e.max_total,
-            at: crate::cti::rfc3339(e.at),
+            at: crate::cti::rfc3339(e.at).unwrap_or_default(),
         }
     }
 }
@@ -132,10 +132,6 @@ pub(super) struct EvaluationBody {
     scores: BTreeMap<String, i64>,
     #[serde(default)]
     notes: String,
-}
-
-fn internal(e: &crate::store::StoreError) -> Problem {
-    Problem::internal(e)
 }
 
 /// A time given as RFC 3339 or as unix milliseconds.
@@ -171,7 +167,11 @@ async fn readable(
     raw: &str,
 ) -> Result<RecordingDetail, Problem> {
     let id = parse_recording_id(raw)?;
-    let found = state.store.recording(id).await.map_err(|e| internal(&e))?;
+    let found = state
+        .store
+        .recording(id)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
     if let Some(me) = who.only_agent() {
         let own = found
             .as_ref()
@@ -281,7 +281,7 @@ pub(super) async fn list(
         .store
         .search_recordings(&search)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| Problem::internal(&e))?;
     Ok(Json(RecordingList {
         recordings: page.recordings,
         next: page.next,
@@ -305,7 +305,7 @@ pub(super) async fn one(
         .store
         .evaluations(detail.recording.id)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| Problem::internal(&e))?;
     Ok(Json(RecordingView {
         audio: audio_url(&state, &detail.recording),
         evaluations: evaluations.iter().map(EvaluationSummary::of).collect(),
@@ -606,7 +606,7 @@ pub(super) async fn evaluations(
         .store
         .evaluations(id)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| Problem::internal(&e))?;
     Ok(Json(EvaluationList {
         recording: id,
         evaluations,
@@ -660,7 +660,7 @@ pub(super) async fn evaluate(
         .store
         .recording(id)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| Problem::internal(&e))?
         .ok_or_else(|| Problem::not_found(format!("no recording {id}")))?;
     if recording.recording.status == RecordingStatus::Declined {
         return Err(Problem::conflict(format!(
@@ -678,7 +678,7 @@ pub(super) async fn evaluate(
             at: Timestamp::from_millis(wall_clock_ms()),
         })
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| Problem::internal(&e))?
         .ok_or_else(|| Problem::not_found(format!("no recording {id}")))?;
     Ok((StatusCode::CREATED, Json(kept)).into_response())
 }

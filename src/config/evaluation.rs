@@ -369,6 +369,18 @@ criteria = [{ name = "disclosure", max = 1 }]
     }
 
     #[test]
+    fn the_example_provisioning_file_declares_a_form() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning.example.toml");
+        let forms = Provisioning::load(&path)
+            .map(|p| p.evaluation_forms)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(forms.len(), 1);
+        assert_eq!(forms[0].name, "quality");
+        assert_eq!(forms[0].max_total(), 25);
+    }
+
+    #[test]
     fn a_file_without_forms_gets_the_standard_form() {
         assert_eq!(
             forms("").map(forms_or_standard),
