@@ -129,6 +129,22 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/v1/audit", Rule::Admin),
     // A wallboard's or a desktop's live feed; an agent's token gets only its agent's events.
     (Verb::Get, "/v1/events", Rule::ReadOwned),
+    // An agent's token: only recordings of its own agent's calls (the handlers narrow).
+    (Verb::Get, "/v1/recordings", Rule::ReadOwned),
+    (Verb::Get, "/v1/recordings/{id}", Rule::ReadOwned),
+    (Verb::Get, "/v1/recordings/{id}/audio", Rule::ReadOwned),
+    (
+        Verb::Get,
+        "/v1/recordings/{id}/evaluations",
+        Rule::ReadOwned,
+    ),
+    (
+        Verb::Post,
+        "/v1/recordings/{id}/evaluations",
+        Rule::Supervise,
+    ),
+    // What agents are scored on is no secret.
+    (Verb::Get, "/v1/evaluation-forms", Rule::AnyRole),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

@@ -10,6 +10,7 @@ mod flows;
 mod openapi;
 mod problem;
 mod provisioning;
+mod recordings;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -54,6 +55,8 @@ pub struct ApiState {
     /// Where the controller reads each switch's recordings directory (switches without a
     /// mount are absent): recordings are served and purged from there.
     recording_mounts: Arc<RecordingMounts>,
+    /// What supervisors score recordings with.
+    evaluation_forms: Arc<Vec<crate::config::EvaluationForm>>,
 }
 
 /// Each switch's recordings directory as the controller mounts it.
@@ -80,12 +83,19 @@ impl ApiState {
             auth: Arc::new(auth),
             outbox_batches,
             recording_mounts: Arc::new(RecordingMounts::new()),
+            evaluation_forms: Arc::new(crate::config::forms_or_standard(Vec::new())),
         }
     }
 
     /// Where recordings can be read, per switch.
     pub fn with_recording_mounts(mut self, mounts: RecordingMounts) -> Self {
         self.recording_mounts = Arc::new(mounts);
+        self
+    }
+
+    /// The evaluation forms of the provisioning file; the standard form when it has none.
+    pub fn with_evaluation_forms(mut self, forms: Vec<crate::config::EvaluationForm>) -> Self {
+        self.evaluation_forms = Arc::new(crate::config::forms_or_standard(forms));
         self
     }
 
@@ -175,6 +185,20 @@ fn routes() -> Routes {
     .add(Delete, "/v1/tokens/{name}", auth::delete_token)
     .add(Get, "/v1/audit", auth::audit)
     .add(Get, "/v1/events", events::stream)
+    .add(Get, "/v1/recordings", recordings::list)
+    .add(Get, "/v1/recordings/{id}", recordings::one)
+    .add(Get, "/v1/recordings/{id}/audio", recordings::audio)
+    .add(
+        Get,
+        "/v1/recordings/{id}/evaluations",
+        recordings::evaluations,
+    )
+    .add(
+        Post,
+        "/v1/recordings/{id}/evaluations",
+        recordings::evaluate,
+    )
+    .add(Get, "/v1/evaluation-forms", recordings::forms)
 }
 
 pub fn router(state: ApiState) -> Router {

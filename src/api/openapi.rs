@@ -35,10 +35,11 @@ pub(super) enum Tag {
     Webhooks,
     Tokens,
     Events,
+    Recordings,
 }
 
 impl Tag {
-    const ALL: [Tag; 9] = [
+    const ALL: [Tag; 10] = [
         Tag::Service,
         Tag::Queues,
         Tag::Agents,
@@ -48,6 +49,7 @@ impl Tag {
         Tag::Webhooks,
         Tag::Tokens,
         Tag::Events,
+        Tag::Recordings,
     ];
 
     fn name(self) -> &'static str {
@@ -61,6 +63,7 @@ impl Tag {
             Tag::Webhooks => "webhooks",
             Tag::Tokens => "tokens",
             Tag::Events => "events",
+            Tag::Recordings => "recordings",
         }
     }
 
@@ -75,6 +78,7 @@ impl Tag {
             Tag::Webhooks => "Webhook subscriptions and their deliveries.",
             Tag::Tokens => "API tokens and the audit log.",
             Tag::Events => "The live event stream (server-sent events).",
+            Tag::Recordings => "Call recordings: search, metadata, audio and evaluations.",
         }
     }
 }
@@ -177,6 +181,10 @@ pub(super) fn docs() -> Vec<RouteDoc> {
     use super::auth::{AuditQuery, NewToken, TokenView};
     use super::flows::{DiagramQuery, ExitsQuery, SessionsQuery};
     use super::provisioning::{AgentBody, AgentProvisioning, PauseReasonBody};
+    use super::recordings::{
+        EvaluationBody, EvaluationForms, EvaluationList, RecordingList, RecordingView,
+        RecordingsQuery, AUDIO_CONTENT_TYPE,
+    };
     use super::webhooks::{DeliveryQuery, SubscriptionBody};
     use super::{CallChange, CallsQuery, LimitQuery, StateChange, METRICS_CONTENT_TYPE};
     use crate::flow::Format;
@@ -406,6 +414,59 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         doc(Get, "/v1/audit", Tag::Tokens, "The audit log, newest first")
             .query::<AuditQuery>()
             .ok_object(),
+        doc(
+            Get,
+            "/v1/recordings",
+            Tag::Recordings,
+            "Search recordings, newest first",
+        )
+        .query::<RecordingsQuery>()
+        .ok::<RecordingList>(),
+        doc(
+            Get,
+            "/v1/recordings/{id}",
+            Tag::Recordings,
+            "A recording's metadata, intervals and evaluations",
+        )
+        .ok::<RecordingView>(),
+        doc(
+            Get,
+            "/v1/recordings/{id}/audio",
+            Tag::Recordings,
+            "A recording's audio, streamed; one `Range: bytes=` for seeking",
+        )
+        .text(vec![AUDIO_CONTENT_TYPE])
+        .reply(
+            206,
+            "The byte range asked for",
+            Content::Text(vec![AUDIO_CONTENT_TYPE]),
+        ),
+        doc(
+            Get,
+            "/v1/recordings/{id}/evaluations",
+            Tag::Recordings,
+            "A recording's evaluations, oldest first",
+        )
+        .ok::<EvaluationList>(),
+        doc(
+            Post,
+            "/v1/recordings/{id}/evaluations",
+            Tag::Recordings,
+            "Score a recording against an evaluation form",
+        )
+        .body::<EvaluationBody>()
+        .reply(
+            201,
+            "Kept, with its totals",
+            Content::Json(SchemaGenerator::subschema_for::<crate::store::EvaluationRow>),
+        ),
+        doc(
+            Get,
+            "/v1/evaluation-forms",
+            Tag::Recordings,
+            "The forms supervisors score recordings with",
+        )
+        .ok::<EvaluationForms>(),
     ]
 }
 

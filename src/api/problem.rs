@@ -32,7 +32,8 @@ pub struct FileLocation {
 }
 
 impl Problem {
-    fn new(
+    /// A problem of its own `type`, for refusals clients tell apart.
+    pub(super) fn new(
         status: StatusCode,
         kind: &'static str,
         title: &'static str,

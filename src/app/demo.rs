@@ -180,6 +180,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         flows: Some(flows_dir),
         auth: Default::default(),
         webhooks: Vec::new(),
+        evaluation_forms: Vec::new(),
     })
     .await?;
 

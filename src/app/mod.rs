@@ -78,6 +78,8 @@ pub struct StartOptions {
     /// The provisioning file's `[[webhook]]`s: applied at start, the file wins for the names
     /// it lists (and re-enables one a `410 Gone` had disabled).
     pub webhooks: Vec<crate::store::Subscription>,
+    /// The provisioning file's `[[evaluation_form]]`s; none: the standard form.
+    pub evaluation_forms: Vec<crate::config::EvaluationForm>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -327,7 +329,8 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
             auth,
             outbox_batches,
         )
-        .with_recording_mounts(recording_mounts),
+        .with_recording_mounts(recording_mounts)
+        .with_evaluation_forms(options.evaluation_forms),
     );
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
@@ -472,6 +475,7 @@ pub async fn options_from_config(
             tokens: provisioning.tokens.clone(),
         },
         webhooks: provisioning.webhooks.clone(),
+        evaluation_forms: provisioning.evaluation_forms.clone(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! The two files an admin writes: the controller's config (`switchboard.toml`: listen address,
 //! database, switches, routing defaults) and the provisioning file (queues, agents, pause
-//! reasons, tokens, webhooks).
+//! reasons, tokens, webhooks, evaluation forms).
 //!
 //! This module parses and validates; every error names the file, the line and the key. It does
 //! no I/O beyond reading the file it is given, and knows nothing of the database: the store
@@ -8,6 +8,7 @@
 
 mod dial_string;
 mod error;
+mod evaluation;
 mod provisioning;
 mod settings;
 mod tokens;
@@ -17,6 +18,9 @@ mod webhooks;
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
 pub(crate) use error::{line_of, Source};
+pub use evaluation::{
+    forms_or_standard, Criterion, CriterionScore, EvaluationForm, ScoreError, MAX_CRITERION_SCORE,
+};
 pub(crate) use provisioning::is_language;
 pub use provisioning::{
     check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,

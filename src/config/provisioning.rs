@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use super::dial_string::{check_dial_template, DialString};
 use super::error::{ConfigError, Source};
+use super::evaluation::{evaluation_forms, EvaluationForm, RawForm};
 use super::tokens::{
     check_token_agent, ProvisionedToken, Role, RoleError, TokenHash, TokenHashError, TokenName,
 };
@@ -51,6 +52,9 @@ pub struct Provisioning {
     pub tokens: Vec<ProvisionedToken>,
     /// CRM webhook subscriptions (`[[webhook]]`), enabled.
     pub webhooks: Vec<crate::cti::subscription::Subscription>,
+    /// What supervisors score recordings with (`[[evaluation_form]]`); empty when the file
+    /// declares none (the API then offers the standard form).
+    pub evaluation_forms: Vec<EvaluationForm>,
 }
 
 /// A reason an agent may pause for: `code` is what the phone sends (digits) or the API names.
@@ -103,6 +107,8 @@ struct RawProvisioning {
     tokens: Vec<RawToken>,
     #[serde(default, rename = "webhook", alias = "webhooks")]
     webhooks: Vec<RawWebhook>,
+    #[serde(default, rename = "evaluation_form")]
+    evaluation_forms: Vec<RawForm>,
 }
 
 #[derive(Deserialize)]
@@ -440,6 +446,7 @@ impl Provisioning {
             pause_reasons,
             tokens: tokens(&src, raw.tokens)?,
             webhooks: webhooks(&src, raw.webhooks, &queue_ids, env)?,
+            evaluation_forms: evaluation_forms(&src, raw.evaluation_forms)?,
         })
     }
 }

@@ -34,7 +34,11 @@ pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
-pub use recordings::RecordingStatus;
+pub use recordings::{
+    intervals, ConsentRow, EvaluationRow, NewEvaluation, RecordingChangeRow, RecordingCursor,
+    RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,
+    RecordingStatus,
+};
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
     PauseReasonRow, QueueEventRow, QueueRow, SurveyRow,

@@ -653,6 +653,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         flows: None,
         auth,
         webhooks: Vec::new(),
+        evaluation_forms: Vec::new(),
     })
     .await
     .expect("start")

@@ -39,6 +39,10 @@ pub struct TestApp {
     pub hot_desk_moves: bool,
     /// The IVR flows directory given at start.
     pub flows: Option<std::path::PathBuf>,
+    /// The simulated switch's `recordings_mount` (none: recordings are metadata only).
+    pub recordings_mount: Option<std::path::PathBuf>,
+    /// `[[evaluation_form]]`s (none: the standard form).
+    pub evaluation_forms: Vec<switchboard::config::EvaluationForm>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -207,6 +211,8 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
         flows: None,
+        recordings_mount: None,
+        evaluation_forms: Vec::new(),
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -240,6 +246,8 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
         flows: None,
+        recordings_mount: None,
+        evaluation_forms: Vec::new(),
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -268,7 +276,7 @@ impl TestApp {
                 reconnect_max: Duration::from_millis(300),
                 command_connections: 2,
                 recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
-                recordings_mount: None,
+                recordings_mount: self.recordings_mount.clone(),
             }],
             queues,
             agents: agents
@@ -316,6 +324,7 @@ impl TestApp {
                 .collect(),
             },
             webhooks: self.webhooks.clone(),
+            evaluation_forms: self.evaluation_forms.clone(),
         })
         .await
         .expect("start controller");
