@@ -17,6 +17,7 @@ mod migrations;
 mod outbox;
 mod provisioning;
 mod recordings;
+mod retention;
 mod rows;
 mod tokens;
 
@@ -35,6 +36,10 @@ pub use outbox::{
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
 pub use recordings::RecordingStatus;
+pub use retention::{
+    CallErasure, CallOfCaller, DataRemovalRow, HoldFilter, HoldPlaced, HoldState, HoldTarget,
+    LegalHoldRow, RecordingFile, Removal, RemovalFilter, RemovalKind, ERASED_DELIVERY,
+};
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
     PauseReasonRow, QueueEventRow, QueueRow, SurveyRow,
