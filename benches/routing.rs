@@ -1012,6 +1012,7 @@ mod end_to_end {
                 tokens: Vec::new(),
             },
             webhooks: receiver(crm).await,
+            purge_every: None,
         })
         .await
         .expect("start");

@@ -39,6 +39,10 @@ pub struct TestApp {
     pub hot_desk_moves: bool,
     /// The IVR flows directory given at start.
     pub flows: Option<std::path::PathBuf>,
+    /// The simulated switch's `recordings_mount` (none unless a test sets one).
+    pub recordings_mount: Option<std::path::PathBuf>,
+    /// `[recordings] purge_every`; none (the default here): the purge runs only when asked.
+    pub purge_every: Option<Duration>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -207,6 +211,8 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
         flows: None,
+        recordings_mount: None,
+        purge_every: None,
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -240,6 +246,8 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         pause_reasons: Vec::new(),
         hot_desk_moves: true,
         flows: None,
+        recordings_mount: None,
+        purge_every: None,
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -268,7 +276,7 @@ impl TestApp {
                 reconnect_max: Duration::from_millis(300),
                 command_connections: 2,
                 recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
-                recordings_mount: None,
+                recordings_mount: self.recordings_mount.clone(),
             }],
             queues,
             agents: agents
@@ -316,6 +324,7 @@ impl TestApp {
                 .collect(),
             },
             webhooks: self.webhooks.clone(),
+            purge_every: self.purge_every,
         })
         .await
         .expect("start controller");
