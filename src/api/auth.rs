@@ -129,6 +129,15 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/v1/audit", Rule::Admin),
     // A wallboard's or a desktop's live feed; an agent's token gets only its agent's events.
     (Verb::Get, "/v1/events", Rule::ReadOwned),
+    // Compliance: keeping data past its retention, destroying it, and the record of both.
+    (Verb::Put, "/v1/recordings/{id}/legal-hold", Rule::Admin),
+    (Verb::Delete, "/v1/recordings/{id}/legal-hold", Rule::Admin),
+    (Verb::Put, "/v1/calls/{id}/legal-hold", Rule::Admin),
+    (Verb::Delete, "/v1/calls/{id}/legal-hold", Rule::Admin),
+    (Verb::Get, "/v1/legal-holds", Rule::Admin),
+    (Verb::Post, "/v1/recordings/purge", Rule::Admin),
+    (Verb::Post, "/v1/erasures", Rule::Admin),
+    (Verb::Get, "/v1/data-removals", Rule::Admin),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

@@ -10,6 +10,7 @@ mod flows;
 mod openapi;
 mod problem;
 mod provisioning;
+mod retention;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -175,6 +176,22 @@ fn routes() -> Routes {
     .add(Delete, "/v1/tokens/{name}", auth::delete_token)
     .add(Get, "/v1/audit", auth::audit)
     .add(Get, "/v1/events", events::stream)
+    .add(
+        Put,
+        "/v1/recordings/{id}/legal-hold",
+        retention::hold_recording,
+    )
+    .add(
+        Delete,
+        "/v1/recordings/{id}/legal-hold",
+        retention::release_recording,
+    )
+    .add(Put, "/v1/calls/{id}/legal-hold", retention::hold_call)
+    .add(Delete, "/v1/calls/{id}/legal-hold", retention::release_call)
+    .add(Get, "/v1/legal-holds", retention::holds)
+    .add(Post, "/v1/recordings/purge", retention::purge)
+    .add(Post, "/v1/erasures", retention::erase)
+    .add(Get, "/v1/data-removals", retention::removals)
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -35,10 +35,11 @@ pub(super) enum Tag {
     Webhooks,
     Tokens,
     Events,
+    Retention,
 }
 
 impl Tag {
-    const ALL: [Tag; 9] = [
+    const ALL: [Tag; 10] = [
         Tag::Service,
         Tag::Queues,
         Tag::Agents,
@@ -48,6 +49,7 @@ impl Tag {
         Tag::Webhooks,
         Tag::Tokens,
         Tag::Events,
+        Tag::Retention,
     ];
 
     fn name(self) -> &'static str {
@@ -61,6 +63,7 @@ impl Tag {
             Tag::Webhooks => "webhooks",
             Tag::Tokens => "tokens",
             Tag::Events => "events",
+            Tag::Retention => "retention",
         }
     }
 
@@ -75,6 +78,10 @@ impl Tag {
             Tag::Webhooks => "Webhook subscriptions and their deliveries.",
             Tag::Tokens => "API tokens and the audit log.",
             Tag::Events => "The live event stream (server-sent events).",
+            Tag::Retention => {
+                "Legal holds, the recordings' retention purge, erasures by caller number and \
+                 the audit of what they removed."
+            }
         }
     }
 }
@@ -177,8 +184,10 @@ pub(super) fn docs() -> Vec<RouteDoc> {
     use super::auth::{AuditQuery, NewToken, TokenView};
     use super::flows::{DiagramQuery, ExitsQuery, SessionsQuery};
     use super::provisioning::{AgentBody, AgentProvisioning, PauseReasonBody};
+    use super::retention::{ErasureBody, HoldBody, HoldsQuery, RemovalsQuery};
     use super::webhooks::{DeliveryQuery, SubscriptionBody};
     use super::{CallChange, CallsQuery, LimitQuery, StateChange, METRICS_CONTENT_TYPE};
+    use crate::app::retention::{ErasureReport, PurgeReport};
     use crate::flow::Format;
     use crate::store::PauseReasonRow;
     use Verb::{Delete, Get, Patch, Post, Put};
@@ -406,6 +415,77 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         doc(Get, "/v1/audit", Tag::Tokens, "The audit log, newest first")
             .query::<AuditQuery>()
             .ok_object(),
+        doc(
+            Put,
+            "/v1/recordings/{id}/legal-hold",
+            Tag::Retention,
+            "Place a legal hold on a recording",
+        )
+        .body::<HoldBody>()
+        .reply(201, "Placed", Content::Json(any_object))
+        .reply(
+            200,
+            "A hold already stood: that one",
+            Content::Json(any_object),
+        ),
+        doc(
+            Delete,
+            "/v1/recordings/{id}/legal-hold",
+            Tag::Retention,
+            "Release a recording's legal hold",
+        )
+        .ok_object(),
+        doc(
+            Put,
+            "/v1/calls/{id}/legal-hold",
+            Tag::Retention,
+            "Place a legal hold on a call: its recordings and its history",
+        )
+        .body::<HoldBody>()
+        .reply(201, "Placed", Content::Json(any_object))
+        .reply(
+            200,
+            "A hold already stood: that one",
+            Content::Json(any_object),
+        ),
+        doc(
+            Delete,
+            "/v1/calls/{id}/legal-hold",
+            Tag::Retention,
+            "Release a call's legal hold",
+        )
+        .ok_object(),
+        doc(
+            Get,
+            "/v1/legal-holds",
+            Tag::Retention,
+            "Legal holds, newest first",
+        )
+        .query::<HoldsQuery>()
+        .ok_object(),
+        doc(
+            Post,
+            "/v1/recordings/purge",
+            Tag::Retention,
+            "Run a retention purge pass now",
+        )
+        .ok::<PurgeReport>(),
+        doc(
+            Post,
+            "/v1/erasures",
+            Tag::Retention,
+            "Erase what is kept about a caller number",
+        )
+        .body::<ErasureBody>()
+        .ok::<ErasureReport>(),
+        doc(
+            Get,
+            "/v1/data-removals",
+            Tag::Retention,
+            "What the purge and erasures removed, newest first",
+        )
+        .query::<RemovalsQuery>()
+        .ok_object(),
     ]
 }
 
