@@ -25,13 +25,13 @@ enum Location {
     Postgres { admin_url: String, database: String },
 }
 
-struct TestDb {
-    url: String,
+pub(crate) struct TestDb {
+    pub(crate) url: String,
     location: Location,
 }
 
 impl TestDb {
-    fn sqlite() -> TestDb {
+    pub(crate) fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         // The file does not exist yet: connect must create it.
         let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
@@ -43,7 +43,7 @@ impl TestDb {
 
     /// A new, empty database on the server named by `DATABASE_URL`, dropped when the test ends
     /// (even when it fails), so tests run in parallel and repeatedly.
-    async fn postgres() -> Option<TestDb> {
+    pub(crate) async fn postgres() -> Option<TestDb> {
         let Ok(admin_url) = std::env::var("DATABASE_URL") else {
             eprintln!("skipped: DATABASE_URL not set, PostgreSQL conformance tests not run");
             return None;
@@ -66,7 +66,7 @@ impl TestDb {
         })
     }
 
-    async fn connect(&self) -> Store {
+    pub(crate) async fn connect(&self) -> Store {
         match Store::connect(&self.url).await {
             Ok(store) => store,
             Err(e) => panic!("connect to {}: {e}", self.url),
@@ -101,7 +101,7 @@ impl TestDb {
     }
 
     /// Runs SQL behind the store's back (to corrupt a row).
-    async fn raw(&self, sql: &str) {
+    pub(crate) async fn raw(&self, sql: &str) {
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(&self.url)
             .await
