@@ -14,6 +14,7 @@
 //! The purge runs every `[recordings] purge_every` on a task of its own, in batches, reading
 //! the app's clock; `POST /v1/recordings/purge` runs one pass at once.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,17 +23,20 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::clock::Clock;
 use crate::api::RecordingMounts;
 use crate::engine::recording::{has_bad_folder, is_path_char};
-use crate::engine::Timestamp;
+use crate::engine::{SwitchName, Timestamp};
 use crate::store::{RecordingFile, RecordingStatus, Removal, RemovalKind, Store, StoreError};
 
 /// Recordings read and removed per batch: a pass goes through every due recording, a batch at
 /// a time, so neither memory nor one query grows with the backlog.
 pub const BATCH: u32 = 500;
+
+/// A report lists at most this many of the recordings it had to keep.
+const MAX_KEPT_SHOWN: usize = 100;
 
 /// The actor of the scheduled purge's removals (a purge run over REST names its token).
 pub const SCHEDULED: &str = "retention";
@@ -58,6 +62,8 @@ pub struct PurgeReport {
     /// Recordings whose retention has passed but which a legal hold keeps.
     pub recordings_held: u64,
     /// Recordings whose file could not be deleted: kept, tried again at the next pass.
+    pub recordings_kept: u64,
+    /// The first of them (at most 100), with why.
     pub kept: Vec<KeptRecording>,
 }
 
@@ -77,6 +83,8 @@ pub struct ErasureReport {
     /// Files on a switch without a `recordings_mount`: left there, their metadata removed.
     pub files_unreachable: u64,
     /// Recordings whose file could not be deleted: kept; erase again.
+    pub recordings_kept: u64,
+    /// The first of them (at most 100), with why.
     pub kept: Vec<KeptRecording>,
     /// Calls of the number in the history (queue or IVR).
     pub calls: u64,
@@ -149,108 +157,123 @@ fn file_path(mounts: &RecordingMounts, file: &RecordingFile) -> Result<PathBuf, 
     Ok(mount.join(relative))
 }
 
-async fn delete_file(mounts: &RecordingMounts, file: &RecordingFile) -> FileOutcome {
-    let path = match file_path(mounts, file) {
-        Ok(path) => path,
-        Err(outcome) => return outcome,
-    };
-    // A mount that is down must not pass for files that are gone.
-    if let Some(mount) = mounts.get(&file.switch) {
-        match tokio::fs::metadata(mount).await {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return FileOutcome::Failed(format!(
-                    "the mount {} is not a folder",
-                    mount.display()
-                ))
-            }
-            Err(e) => {
-                return FileOutcome::Failed(format!(
-                    "the mount {} cannot be read: {e}",
-                    mount.display()
-                ))
-            }
-        }
-    }
-    match tokio::fs::remove_file(&path).await {
-        Ok(()) => FileOutcome::Deleted,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileOutcome::AlreadyMissing,
-        Err(e) => FileOutcome::Failed(format!("cannot delete {}: {e}", path.display())),
-    }
-}
-
-/// What removing one recording came to.
-enum Step {
-    Removed(FileOutcome),
-    /// A hold now covers it, or another pass removed it first.
-    Skipped,
-    Kept(String),
-}
-
-/// Deletes a recording's file, then its rows with the audit row `removal` (its detail filled
-/// in here).
-async fn remove_one(
-    store: &Store,
-    mounts: &RecordingMounts,
-    file: &RecordingFile,
-    mut removal: Removal,
-) -> Result<Step, StoreError> {
-    if store.is_held(file.recording, file.call).await? {
-        return Ok(Step::Skipped);
-    }
-    let outcome = delete_file(mounts, file).await;
-    if let FileOutcome::Failed(error) = outcome {
-        warn!(
-            recording = %file.recording,
-            switch = %file.switch.as_str(),
-            %error,
-            "cannot delete a recording's file; its metadata is kept and the next pass tries again"
-        );
-        return Ok(Step::Kept(error));
-    }
-    removal.recording = Some(file.recording);
-    removal.call = Some(file.call);
-    removal.detail = json!({
-        "file": outcome.as_str(),
-        "switch": file.switch.as_str(),
-        "relative_path": file.relative_path,
-        "status": file.status.as_str(),
-        "retain_until": file.retain_until,
-    });
-    Ok(if store.remove_recording(file.recording, &removal).await? {
-        Step::Removed(outcome)
-    } else {
-        Step::Skipped
-    })
-}
-
-/// Counts of what happened to files, shared by both reports.
-#[derive(Default)]
-struct Tally {
+/// One pass's state: what became of each file so far, and each mount's health, looked at
+/// once per pass (a mount that is down must not pass for files that are gone, nor flood the
+/// log with one warning per recording).
+struct Pass<'a> {
+    mounts: &'a RecordingMounts,
+    mount_health: HashMap<SwitchName, Result<(), String>>,
     removed: u64,
     deleted: u64,
     missing: u64,
     unreachable: u64,
     kept: Vec<KeptRecording>,
+    kept_count: u64,
 }
 
-impl Tally {
-    fn add(&mut self, file: &RecordingFile, step: Step) {
-        match step {
-            Step::Removed(outcome) => {
-                self.removed += 1;
-                match outcome {
-                    FileOutcome::Deleted => self.deleted += 1,
-                    FileOutcome::AlreadyMissing => self.missing += 1,
-                    FileOutcome::NotReachable => self.unreachable += 1,
-                    FileOutcome::NoFile | FileOutcome::Failed(_) => {}
-                }
+impl<'a> Pass<'a> {
+    fn new(mounts: &'a RecordingMounts) -> Self {
+        Self {
+            mounts,
+            mount_health: HashMap::new(),
+            removed: 0,
+            deleted: 0,
+            missing: 0,
+            unreachable: 0,
+            kept: Vec::new(),
+            kept_count: 0,
+        }
+    }
+
+    async fn mount_ok(&mut self, switch: &SwitchName) -> Result<(), String> {
+        if let Some(health) = self.mount_health.get(switch) {
+            return health.clone();
+        }
+        let health = match self.mounts.get(switch) {
+            None => Ok(()),
+            Some(mount) => match tokio::fs::metadata(mount).await {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => Err(format!("the mount {} is not a folder", mount.display())),
+                Err(e) => Err(format!("the mount {} cannot be read: {e}", mount.display())),
+            },
+        };
+        if let Err(error) = &health {
+            warn!(switch = %switch.as_str(), %error, "recordings of this switch are kept until its mount can be read");
+        }
+        self.mount_health.insert(switch.clone(), health.clone());
+        health
+    }
+
+    async fn delete_file(&mut self, file: &RecordingFile) -> FileOutcome {
+        let path = match file_path(self.mounts, file) {
+            Ok(path) => path,
+            Err(outcome) => return outcome,
+        };
+        if let Err(error) = self.mount_ok(&file.switch).await {
+            return FileOutcome::Failed(error);
+        }
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => FileOutcome::Deleted,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileOutcome::AlreadyMissing,
+            Err(e) => FileOutcome::Failed(format!("cannot delete {}: {e}", path.display())),
+        }
+    }
+
+    /// Deletes a recording's file, then its rows with the audit row `removal` (its detail
+    /// filled in here). `false` when it was not removed because a hold now covers it (or
+    /// another pass removed it first).
+    async fn remove(
+        &mut self,
+        store: &Store,
+        file: &RecordingFile,
+        mut removal: Removal,
+    ) -> Result<bool, StoreError> {
+        if store.is_held(file.recording, file.call).await? {
+            return Ok(false);
+        }
+        let outcome = self.delete_file(file).await;
+        if let FileOutcome::Failed(error) = outcome {
+            debug!(recording = %file.recording, %error, "a recording's file cannot be deleted");
+            self.kept_count += 1;
+            if self.kept.len() < MAX_KEPT_SHOWN {
+                self.kept.push(KeptRecording {
+                    recording: file.recording.to_string(),
+                    error,
+                });
             }
-            Step::Skipped => {}
-            Step::Kept(error) => self.kept.push(KeptRecording {
-                recording: file.recording.to_string(),
-                error,
-            }),
+            return Ok(true);
+        }
+        removal.recording = Some(file.recording);
+        removal.call = Some(file.call);
+        removal.detail = json!({
+            "file": outcome.as_str(),
+            "switch": file.switch.as_str(),
+            "relative_path": file.relative_path,
+            "status": file.status.as_str(),
+            "retain_until": file.retain_until,
+        });
+        if !store.remove_recording(file.recording, &removal).await? {
+            return Ok(false);
+        }
+        self.removed += 1;
+        match outcome {
+            FileOutcome::Deleted => self.deleted += 1,
+            FileOutcome::AlreadyMissing => self.missing += 1,
+            FileOutcome::NotReachable => self.unreachable += 1,
+            FileOutcome::NoFile | FileOutcome::Failed(_) => {}
+        }
+        Ok(true)
+    }
+
+    /// Logs the files that could not be deleted, once for the pass.
+    fn warn_kept(&self) {
+        if let Some(first) = self.kept.first() {
+            warn!(
+                kept = self.kept_count,
+                first = %first.error,
+                "recordings' files could not be deleted; their metadata is kept and the next \
+                 pass tries again"
+            );
         }
     }
 }
@@ -263,7 +286,7 @@ pub async fn purge(
     now: Timestamp,
     actor: &str,
 ) -> Result<PurgeReport, StoreError> {
-    let mut tally = Tally::default();
+    let mut pass = Pass::new(mounts);
     let mut after = None;
     loop {
         let batch = store.due_recordings(now, after, BATCH).await?;
@@ -277,8 +300,7 @@ pub async fn purge(
                 actor: actor.to_owned(),
                 at: now,
             };
-            let step = remove_one(store, mounts, file, removal).await?;
-            tally.add(file, step);
+            pass.remove(store, file, removal).await?;
         }
         match batch.last() {
             Some(last) if batch.len() >= BATCH as usize => {
@@ -287,13 +309,15 @@ pub async fn purge(
             _ => break,
         }
     }
+    pass.warn_kept();
     Ok(PurgeReport {
-        recordings_removed: tally.removed,
-        files_deleted: tally.deleted,
-        files_missing: tally.missing,
-        files_unreachable: tally.unreachable,
+        recordings_removed: pass.removed,
+        files_deleted: pass.deleted,
+        files_missing: pass.missing,
+        files_unreachable: pass.unreachable,
         recordings_held: store.held_due_recordings(now).await?,
-        kept: tally.kept,
+        recordings_kept: pass.kept_count,
+        kept: pass.kept,
     })
 }
 
@@ -323,19 +347,15 @@ pub async fn erase(
         subject: subject.clone(),
         ..ErasureReport::default()
     };
-    let mut tally = Tally::default();
+    let mut pass = Pass::new(mounts);
     for file in store.recordings_of_caller(caller_number).await? {
-        if file.held {
-            report.recordings_held += 1;
-        } else if file.status == RecordingStatus::Recording {
+        if file.status == RecordingStatus::Recording && !file.held {
             report.recordings_in_progress += 1;
-        } else {
-            match remove_one(store, mounts, &file, removal(Value::Null)).await? {
-                Step::Skipped => report.recordings_held += 1,
-                step => tally.add(&file, step),
-            }
+        } else if file.held || !pass.remove(store, &file, removal(Value::Null)).await? {
+            report.recordings_held += 1;
         }
     }
+    pass.warn_kept();
     for call in store.calls_of_caller(caller_number).await? {
         report.calls += 1;
         if call.open {
@@ -358,11 +378,12 @@ pub async fn erase(
             }
         }
     }
-    report.recordings_removed = tally.removed;
-    report.files_deleted = tally.deleted;
-    report.files_missing = tally.missing;
-    report.files_unreachable = tally.unreachable;
-    report.kept = tally.kept;
+    report.recordings_removed = pass.removed;
+    report.files_deleted = pass.deleted;
+    report.files_missing = pass.missing;
+    report.files_unreachable = pass.unreachable;
+    report.recordings_kept = pass.kept_count;
+    report.kept = pass.kept;
     // The request itself is kept, even when nothing matched: it was answered.
     let summary = serde_json::to_value(&report).map_err(StoreError::Encode)?;
     store
@@ -399,10 +420,10 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => return,
         };
         match report {
-            Ok(report) if report.recordings_removed > 0 || !report.kept.is_empty() => info!(
+            Ok(report) if report.recordings_removed > 0 || report.recordings_kept > 0 => info!(
                 removed = report.recordings_removed,
                 files_deleted = report.files_deleted,
-                kept = report.kept.len(),
+                kept = report.recordings_kept,
                 held = report.recordings_held,
                 "retention purge"
             ),
@@ -415,7 +436,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{CallId, RecordingId, SwitchName};
+    use crate::engine::{CallId, RecordingId};
 
     fn file(switch: &str, relative: Option<&str>) -> RecordingFile {
         RecordingFile {

@@ -910,6 +910,7 @@ async fn the_purge_deletes_expired_unheld_recordings_and_their_files_and_keeps_t
         "{report}"
     );
     assert_eq!(report["kept"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report["recordings_kept"], 1, "{report}");
 
     assert!(!gone_file.exists());
     assert!(held_file.exists() && of_held_call_file.exists() && fresh_file.exists());
@@ -969,6 +970,39 @@ async fn a_switch_without_a_mount_loses_the_metadata_and_the_audit_says_the_file
     let audit = json_of(app.get("/v1/data-removals").await).await;
     assert_eq!(audit["removals"][0]["recording"], recording.to_string());
     assert_eq!(audit["removals"][0]["detail"]["file"], "not_reachable");
+}
+
+#[tokio::test]
+async fn a_mount_that_cannot_be_read_keeps_the_metadata_for_the_next_pass() {
+    let (app, mount) = app_with_mount(None).await;
+    let now = wall_now();
+    let (_, recording, records) = recorded_call(
+        NUMBER,
+        Some(Timestamp::from_millis(now.as_millis() - HOUR)),
+        Timestamp::from_millis(now.as_millis() - 2 * HOUR),
+    );
+    write(store(&app), &records).await;
+    // The mount is gone (an NFS share that is down): its files must not pass for deleted.
+    std::fs::remove_dir_all(&mount).expect("unmount");
+    let report = json_of(post(&app, "/v1/recordings/purge", json!({})).await).await;
+    assert_eq!(report["recordings_removed"], 0, "{report}");
+    assert_eq!(report["recordings_kept"], 1, "{report}");
+    assert!(
+        report["kept"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot be read")),
+        "{report}"
+    );
+    let left = ok("left", store(&app).recordings_of_caller(NUMBER).await).await;
+    assert_eq!(
+        left.iter().map(|f| f.recording).collect::<Vec<_>>(),
+        [recording]
+    );
+
+    std::fs::create_dir_all(&mount).expect("mounted again");
+    let report = json_of(post(&app, "/v1/recordings/purge", json!({})).await).await;
+    assert_eq!(report["recordings_removed"], 1, "{report}");
+    assert_eq!(report["files_missing"], 1, "{report}");
 }
 
 #[tokio::test]
