@@ -1013,6 +1013,7 @@ mod end_to_end {
             },
             webhooks: receiver(crm).await,
             evaluation_forms: Vec::new(),
+            purge_every: None,
         })
         .await
         .expect("start");

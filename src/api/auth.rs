@@ -145,6 +145,15 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     ),
     // What agents are scored on is no secret.
     (Verb::Get, "/v1/evaluation-forms", Rule::AnyRole),
+    // Compliance: keeping data past its retention, destroying it, and the record of both.
+    (Verb::Put, "/v1/recordings/{id}/legal-hold", Rule::Admin),
+    (Verb::Delete, "/v1/recordings/{id}/legal-hold", Rule::Admin),
+    (Verb::Put, "/v1/calls/{id}/legal-hold", Rule::Admin),
+    (Verb::Delete, "/v1/calls/{id}/legal-hold", Rule::Admin),
+    (Verb::Get, "/v1/legal-holds", Rule::Admin),
+    (Verb::Post, "/v1/recordings/purge", Rule::Admin),
+    (Verb::Post, "/v1/erasures", Rule::Admin),
+    (Verb::Get, "/v1/data-removals", Rule::Admin),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

@@ -11,6 +11,7 @@ mod openapi;
 mod problem;
 mod provisioning;
 mod recordings;
+mod retention;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -199,6 +200,22 @@ fn routes() -> Routes {
         recordings::evaluate,
     )
     .add(Get, "/v1/evaluation-forms", recordings::forms)
+    .add(
+        Put,
+        "/v1/recordings/{id}/legal-hold",
+        retention::hold_recording,
+    )
+    .add(
+        Delete,
+        "/v1/recordings/{id}/legal-hold",
+        retention::release_recording,
+    )
+    .add(Put, "/v1/calls/{id}/legal-hold", retention::hold_call)
+    .add(Delete, "/v1/calls/{id}/legal-hold", retention::release_call)
+    .add(Get, "/v1/legal-holds", retention::holds)
+    .add(Post, "/v1/recordings/purge", retention::purge)
+    .add(Post, "/v1/erasures", retention::erase)
+    .add(Get, "/v1/data-removals", retention::removals)
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -36,10 +36,11 @@ pub(super) enum Tag {
     Tokens,
     Events,
     Recordings,
+    Retention,
 }
 
 impl Tag {
-    const ALL: [Tag; 10] = [
+    const ALL: [Tag; 11] = [
         Tag::Service,
         Tag::Queues,
         Tag::Agents,
@@ -50,6 +51,7 @@ impl Tag {
         Tag::Tokens,
         Tag::Events,
         Tag::Recordings,
+        Tag::Retention,
     ];
 
     fn name(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Tag {
             Tag::Tokens => "tokens",
             Tag::Events => "events",
             Tag::Recordings => "recordings",
+            Tag::Retention => "retention",
         }
     }
 
@@ -79,6 +82,10 @@ impl Tag {
             Tag::Tokens => "API tokens and the audit log.",
             Tag::Events => "The live event stream (server-sent events).",
             Tag::Recordings => "Call recordings: search, metadata, audio and evaluations.",
+            Tag::Retention => {
+                "Legal holds, the recordings' retention purge, erasures by caller number and \
+                 the audit of what they removed."
+            }
         }
     }
 }
@@ -185,8 +192,10 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         EvaluationBody, EvaluationForms, EvaluationList, RecordingList, RecordingView,
         RecordingsQuery, AUDIO_CONTENT_TYPE,
     };
+    use super::retention::{ErasureBody, HoldBody, HoldsQuery, RemovalsQuery};
     use super::webhooks::{DeliveryQuery, SubscriptionBody};
     use super::{CallChange, CallsQuery, LimitQuery, StateChange, METRICS_CONTENT_TYPE};
+    use crate::app::retention::{ErasureReport, PurgeReport};
     use crate::flow::Format;
     use crate::store::PauseReasonRow;
     use Verb::{Delete, Get, Patch, Post, Put};
@@ -467,6 +476,77 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "The forms supervisors score recordings with",
         )
         .ok::<EvaluationForms>(),
+        doc(
+            Put,
+            "/v1/recordings/{id}/legal-hold",
+            Tag::Retention,
+            "Place a legal hold on a recording",
+        )
+        .body::<HoldBody>()
+        .reply(201, "Placed", Content::Json(any_object))
+        .reply(
+            200,
+            "A hold already stood: that one",
+            Content::Json(any_object),
+        ),
+        doc(
+            Delete,
+            "/v1/recordings/{id}/legal-hold",
+            Tag::Retention,
+            "Release a recording's legal hold",
+        )
+        .ok_object(),
+        doc(
+            Put,
+            "/v1/calls/{id}/legal-hold",
+            Tag::Retention,
+            "Place a legal hold on a call: its recordings and its history",
+        )
+        .body::<HoldBody>()
+        .reply(201, "Placed", Content::Json(any_object))
+        .reply(
+            200,
+            "A hold already stood: that one",
+            Content::Json(any_object),
+        ),
+        doc(
+            Delete,
+            "/v1/calls/{id}/legal-hold",
+            Tag::Retention,
+            "Release a call's legal hold",
+        )
+        .ok_object(),
+        doc(
+            Get,
+            "/v1/legal-holds",
+            Tag::Retention,
+            "Legal holds, newest first",
+        )
+        .query::<HoldsQuery>()
+        .ok_object(),
+        doc(
+            Post,
+            "/v1/recordings/purge",
+            Tag::Retention,
+            "Run a retention purge pass now",
+        )
+        .ok::<PurgeReport>(),
+        doc(
+            Post,
+            "/v1/erasures",
+            Tag::Retention,
+            "Erase what is kept about a caller number",
+        )
+        .body::<ErasureBody>()
+        .ok::<ErasureReport>(),
+        doc(
+            Get,
+            "/v1/data-removals",
+            Tag::Retention,
+            "What the purge and erasures removed, newest first",
+        )
+        .query::<RemovalsQuery>()
+        .ok_object(),
     ]
 }
 

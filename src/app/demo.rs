@@ -181,6 +181,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         auth: Default::default(),
         webhooks: Vec::new(),
         evaluation_forms: Vec::new(),
+        purge_every: Some(crate::config::RecordingsConfig::default().purge_every),
     })
     .await?;
 

@@ -7,6 +7,7 @@ mod engine_task;
 mod flows;
 pub mod http;
 pub mod presence;
+pub mod retention;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -80,6 +81,9 @@ pub struct StartOptions {
     pub webhooks: Vec<crate::store::Subscription>,
     /// The provisioning file's `[[evaluation_form]]`s; none: the standard form.
     pub evaluation_forms: Vec<crate::config::EvaluationForm>,
+    /// How often the retention purge runs (`[recordings] purge_every`); `None`: only when
+    /// asked (`POST /v1/recordings/purge`).
+    pub purge_every: Option<Duration>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -282,6 +286,14 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         });
     }
 
+    if let Some(every) = options.purge_every {
+        let (store, mounts, stop) = (store.clone(), recording_mounts.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            retention::run(store, mounts, clock, every, stop).await;
+            Ok(())
+        });
+    }
+
     let (probes_tx, probes_rx) = tokio::sync::mpsc::unbounded_channel();
     let (requests_tx, requests_rx) = engine_task::channels();
     let (publish, snapshot_rx) = watch::channel(Arc::new(engine.snapshot(now)));
@@ -476,6 +488,7 @@ pub async fn options_from_config(
         },
         webhooks: provisioning.webhooks.clone(),
         evaluation_forms: provisioning.evaluation_forms.clone(),
+        purge_every: Some(config.recordings.purge_every),
     })
 }
 

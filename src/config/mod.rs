@@ -27,8 +27,8 @@ pub use provisioning::{
     ProvisionedPauseReason, ProvisionedQueue, Provisioning, RefusedEntry, DEFAULT_HOLD_MUSIC,
 };
 pub use settings::{
-    Config, DatabaseConfig, EslAddress, HttpConfig, RoutingDefaults, SwitchConfig,
-    DATABASE_URL_ENV, DEFAULT_RECORDINGS_DIR,
+    Config, DatabaseConfig, EslAddress, HttpConfig, RecordingsConfig, RoutingDefaults,
+    SwitchConfig, DATABASE_URL_ENV, DEFAULT_RECORDINGS_DIR,
 };
 pub use tokens::{
     check_token_agent, BearerToken, BearerTokenError, ProvisionedToken, Role, RoleError, TokenHash,
@@ -242,6 +242,23 @@ password = "ClueCon"
             c.switches[0].recordings_mount,
             Some(PathBuf::from("mnt/fs-1"))
         );
+    }
+
+    #[test]
+    fn the_retention_purge_runs_hourly_unless_recordings_purge_every_says_otherwise() {
+        let c = parse_config(MINIMAL).expect("minimal");
+        assert_eq!(c.recordings.purge_every, Duration::from_secs(3600));
+        let c = parse_config(&format!("[recordings]\npurge_every = \"15m\"\n{MINIMAL}"))
+            .expect("with purge_every");
+        assert_eq!(c.recordings.purge_every, Duration::from_secs(900));
+        for (bad, line) in [("\"0s\"", Some(2)), ("\"soon\"", Some(2))] {
+            let err = parse_config(&format!("[recordings]\npurge_every = {bad}\n{MINIMAL}")).err();
+            assert_eq!(
+                err.as_ref().map(|e| (e.line, e.key.as_str())),
+                Some((line, "recordings.purge_every")),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db";
 const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(30);
+const DEFAULT_PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Where FreeSWITCH packages keep recordings.
 pub const DEFAULT_RECORDINGS_DIR: &str = "/var/lib/freeswitch/recordings";
 
@@ -47,6 +48,23 @@ pub struct Config {
     /// Where a log-in from a phone no agent has is sent to ask for the agent number and PIN
     /// (`None`: refused).
     pub hot_desk_extension: Option<String>,
+    /// `[recordings]`: how the recordings' retention is enforced.
+    pub recordings: RecordingsConfig,
+}
+
+/// `[recordings]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingsConfig {
+    /// How often the retention purge runs (`purge_every`, 1 h by default).
+    pub purge_every: Duration,
+}
+
+impl Default for RecordingsConfig {
+    fn default() -> Self {
+        Self {
+            purge_every: DEFAULT_PURGE_EVERY,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +251,14 @@ struct RawConfig {
     presence: RawPresence,
     #[serde(default)]
     agents: RawAgents,
+    #[serde(default)]
+    recordings: RawRecordings,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecordings {
+    purge_every: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -467,6 +493,19 @@ impl Config {
                 Some(ext.into_inner())
             }
         };
+        let recordings = match raw.recordings.purge_every {
+            Some(d) if d.get_ref().0.is_zero() => {
+                return Err(src.error_at(
+                    Some(d.span()),
+                    "recordings.purge_every",
+                    "must be more than zero",
+                ))
+            }
+            Some(d) => RecordingsConfig {
+                purge_every: d.into_inner().0,
+            },
+            None => RecordingsConfig::default(),
+        };
         let mut phone_prompts = PhonePrompts::default();
         let mut prompts: Vec<_> = raw.agents.prompts.into_iter().collect();
         prompts.sort_by_key(|(_, source)| source.span().start);
@@ -502,6 +541,7 @@ impl Config {
             hot_desk_moves: raw.agents.hot_desk != Some(HotDesk::Refuse),
             phone_prompts,
             hot_desk_extension,
+            recordings,
         })
     }
 }

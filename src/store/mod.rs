@@ -17,6 +17,7 @@ mod migrations;
 mod outbox;
 mod provisioning;
 mod recordings;
+mod retention;
 mod rows;
 mod tokens;
 
@@ -38,6 +39,10 @@ pub use recordings::{
     intervals, ConsentRow, EvaluationRow, NewEvaluation, RecordingChangeRow, RecordingCursor,
     RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,
     RecordingStatus,
+};
+pub use retention::{
+    CallErasure, CallOfCaller, DataRemovalRow, HoldFilter, HoldPlaced, HoldState, HoldTarget,
+    LegalHoldRow, RecordingFile, Removal, RemovalFilter, RemovalKind, ERASED_DELIVERY,
 };
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,

@@ -573,10 +573,12 @@ impl Store {
                 None,
             ),
         };
+        // An erasure that gave the delivery up while it was in flight has the last word.
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, \
              next_attempt_at = COALESCE($3, next_attempt_at), last_attempt_at = $4, \
-             last_status = $5, last_error = $6, delivered_at = $7 WHERE id = $1",
+             last_status = $5, last_error = $6, delivered_at = $7 \
+             WHERE id = $1 AND NOT (status = 'dead' AND last_error = $8)",
         )
         .bind(id)
         .bind(status.as_str())
@@ -585,6 +587,7 @@ impl Store {
         .bind(last_status)
         .bind(error)
         .bind(delivered)
+        .bind(super::retention::ERASED_DELIVERY)
         .execute(&mut *tx)
         .await?;
         if matches!(result, AttemptResult::Gone) {

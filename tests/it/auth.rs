@@ -654,6 +654,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         auth,
         webhooks: Vec::new(),
         evaluation_forms: Vec::new(),
+        purge_every: None,
     })
     .await
     .expect("start")

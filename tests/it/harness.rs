@@ -43,6 +43,8 @@ pub struct TestApp {
     pub recordings_mount: Option<std::path::PathBuf>,
     /// `[[evaluation_form]]`s (none: the standard form).
     pub evaluation_forms: Vec<switchboard::config::EvaluationForm>,
+    /// `[recordings] purge_every`; none (the default here): the purge runs only when asked.
+    pub purge_every: Option<Duration>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -213,6 +215,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         flows: None,
         recordings_mount: None,
         evaluation_forms: Vec::new(),
+        purge_every: None,
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -248,6 +251,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         flows: None,
         recordings_mount: None,
         evaluation_forms: Vec::new(),
+        purge_every: None,
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -325,6 +329,7 @@ impl TestApp {
             },
             webhooks: self.webhooks.clone(),
             evaluation_forms: self.evaluation_forms.clone(),
+            purge_every: self.purge_every,
         })
         .await
         .expect("start controller");

@@ -372,6 +372,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         auth: Default::default(),
         webhooks: Vec::new(),
         evaluation_forms: Vec::new(),
+        purge_every: None,
     })
     .await;
     match started {

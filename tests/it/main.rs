@@ -15,6 +15,7 @@ mod layout;
 mod openapi;
 mod provisioning;
 mod recordings_api;
+mod retention;
 mod routing;
 mod sim;
 mod store;

@@ -26,7 +26,7 @@ enum Location {
 }
 
 pub(crate) struct TestDb {
-    url: String,
+    pub(crate) url: String,
     location: Location,
 }
 
