@@ -74,6 +74,8 @@ pub struct CallView {
     pub ringing: Vec<AgentId>,
     /// What the caller entered and the CRM returned in a flow before the queue.
     pub variables: Vec<(String, String)>,
+    /// The recording in progress, and whether it is paused or masked.
+    pub recording: Option<super::recording_session::CallRecordingView>,
 }
 
 impl Snapshot {
@@ -201,6 +203,7 @@ impl Engine {
                     agent_channel: leg,
                     ringing,
                     variables: c.variables.clone(),
+                    recording: self.recording_of(c.id),
                 }
             })
             .collect();
