@@ -76,6 +76,8 @@ pub struct CallView {
     pub variables: Vec<(String, String)>,
     /// The recording in progress, and whether it is paused or masked.
     pub recording: Option<super::recording_session::CallRecordingView>,
+    /// When the caller heard the recording notice, and when it pressed the opt-out key.
+    pub consent: super::recording::Consent,
 }
 
 impl Snapshot {
@@ -204,6 +206,7 @@ impl Engine {
                     ringing,
                     variables: c.variables.clone(),
                     recording: self.recording_of(c.id),
+                    consent: c.consent,
                 }
             })
             .collect();

@@ -14,6 +14,7 @@ mod ivr_api;
 mod layout;
 mod openapi;
 mod provisioning;
+mod recording;
 mod routing;
 mod sim;
 mod store;
