@@ -78,6 +78,9 @@ pub enum Rule {
     Supervise,
     /// As `Supervise`, and the agent token of the agent the path's `{id}` names.
     SuperviseSelf,
+    /// As `Supervise`, and any agent token: the handler lets an agent act only on what is its
+    /// own (the call it is on).
+    SuperviseOwned,
     /// Admin and integration tokens: webhook subscriptions and deliveries.
     Integrate,
     /// Admin tokens only: provisioning, flow reloads, tokens, the audit log.
@@ -107,6 +110,8 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/v1/calls", Rule::ReadOwned),
     (Verb::Get, "/v1/calls/{id}", Rule::ReadOwned),
     (Verb::Patch, "/v1/calls/{id}", Rule::Supervise),
+    // PCI pause and mask: the agent on the call, or a supervisor on any.
+    (Verb::Post, "/v1/calls/{id}/recording", Rule::SuperviseOwned),
     (Verb::Get, "/v1/flows", Rule::Read),
     (Verb::Post, "/v1/flows/reload", Rule::Admin),
     (Verb::Get, "/v1/flows/{id}", Rule::Read),
@@ -223,6 +228,7 @@ pub fn decide(rule: Rule, who: &Principal, path_agent: Option<&str>) -> Result<(
         Rule::ReadSelf if reader => Ok(()),
         Rule::Supervise if supervisor => Ok(()),
         Rule::SuperviseSelf if supervisor => Ok(()),
+        Rule::SuperviseOwned if supervisor || agent => Ok(()),
         Rule::ReadSelf | Rule::SuperviseSelf if agent => own(),
         Rule::Integrate if matches!(who.role, Role::Admin | Role::Integration) => Ok(()),
         Rule::Admin if who.role == Role::Admin => Ok(()),
@@ -581,7 +587,7 @@ mod tests {
         }
     }
 
-    const EVERY_RULE: [Rule; 9] = [
+    const EVERY_RULE: [Rule; 10] = [
         Rule::Open,
         Rule::AnyRole,
         Rule::Read,
@@ -589,6 +595,7 @@ mod tests {
         Rule::ReadOwned,
         Rule::Supervise,
         Rule::SuperviseSelf,
+        Rule::SuperviseOwned,
         Rule::Integrate,
         Rule::Admin,
     ];
@@ -610,6 +617,7 @@ mod tests {
             Rule::ReadOwned,
             Rule::Supervise,
             Rule::SuperviseSelf,
+            Rule::SuperviseOwned,
         ] {
             assert_eq!(decide(rule, &sup, Some("1001")), Ok(()), "{rule:?}");
         }
@@ -622,7 +630,12 @@ mod tests {
         for rule in [Rule::AnyRole, Rule::Read, Rule::ReadSelf, Rule::ReadOwned] {
             assert_eq!(decide(rule, &crm, Some("1001")), Ok(()), "{rule:?}");
         }
-        for rule in [Rule::Supervise, Rule::SuperviseSelf, Rule::Admin] {
+        for rule in [
+            Rule::Supervise,
+            Rule::SuperviseSelf,
+            Rule::SuperviseOwned,
+            Rule::Admin,
+        ] {
             assert_eq!(
                 decide(rule, &crm, Some("1001")),
                 Err(Refusal::Role),
@@ -644,6 +657,8 @@ mod tests {
             assert_eq!(decide(rule, &alice, None), Err(Refusal::OtherAgent));
         }
         assert_eq!(decide(Rule::ReadOwned, &alice, None), Ok(()));
+        // The handler decides which calls are its own.
+        assert_eq!(decide(Rule::SuperviseOwned, &alice, Some("call")), Ok(()));
         assert_eq!(decide(Rule::AnyRole, &alice, None), Ok(()));
         for rule in [Rule::Read, Rule::Supervise, Rule::Admin] {
             assert_eq!(

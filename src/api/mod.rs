@@ -12,6 +12,7 @@ mod problem;
 mod provisioning;
 mod recordings;
 mod retention;
+mod recording_control;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -169,6 +170,7 @@ fn routes() -> Routes {
     .add(Get, "/v1/calls", calls)
     .add(Get, "/v1/calls/{id}", call)
     .add(Patch, "/v1/calls/{id}", update_call)
+    .add(Post, "/v1/calls/{id}/recording", recording_control::control)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)

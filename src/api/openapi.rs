@@ -193,6 +193,7 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         RecordingsQuery, AUDIO_CONTENT_TYPE,
     };
     use super::retention::{ErasureBody, HoldBody, HoldsQuery, RemovalsQuery};
+    use super::recording_control::{RecordingControlReply, RecordingRequest};
     use super::webhooks::{DeliveryQuery, SubscriptionBody};
     use super::{CallChange, CallsQuery, LimitQuery, StateChange, METRICS_CONTENT_TYPE};
     use crate::app::retention::{ErasureReport, PurgeReport};
@@ -307,6 +308,14 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         )
         .body::<CallChange>()
         .ok_object(),
+        doc(
+            Post,
+            "/v1/calls/{id}/recording",
+            Tag::Calls,
+            "Start, stop, pause, resume, mask or unmask a call's recording",
+        )
+        .body::<RecordingRequest>()
+        .ok::<RecordingControlReply>(),
         doc(Get, "/v1/flows", Tag::Flows, "The IVR flows loaded").ok_object(),
         doc(
             Post,
@@ -565,6 +574,9 @@ fn who_may(rule: Rule) -> &'static str {
         Rule::Supervise => "Admin and supervisor tokens.",
         Rule::SuperviseSelf => {
             "Admin and supervisor tokens, and the agent token of the agent `{id}`."
+        }
+        Rule::SuperviseOwned => {
+            "Admin and supervisor tokens; an agent token acts only on what is its own."
         }
         Rule::Integrate => "Admin and integration tokens.",
         Rule::Admin => "Admin tokens only.",

@@ -10,9 +10,11 @@ use tracing::{error, warn};
 
 use super::clock::Clock;
 use super::http::HttpRunner;
+use crate::engine::recording::{RecordingAction, RecordingActor};
 use crate::engine::{
-    AgentId, AgentSettings, CallId, CallUpdate, CommandError, Effect, Engine, Input, Provisioned,
-    Record, RequestedState, Snapshot, StoredCall, StoredFlow, SwitchName, Timer, Timestamp,
+    AgentId, AgentSettings, CallId, CallRecordingView, CallUpdate, CommandError, Effect, Engine,
+    Input, Provisioned, Record, RecordingControlError, RequestedState, Snapshot, StoredCall,
+    StoredFlow, SwitchName, Timer, Timestamp,
 };
 use crate::esl::{Outgoing, SwitchInput, SwitchLink};
 use crate::flow::FlowSet;
@@ -35,6 +37,15 @@ pub enum EngineRequest {
         update: CallUpdate,
         reply: oneshot::Sender<Result<(), CommandError>>,
     },
+    /// Starts, stops, pauses, resumes, masks or unmasks a call's recording. With `agent`, only
+    /// if that agent is the one on the call.
+    ControlRecording {
+        call: CallId,
+        action: RecordingAction,
+        by: RecordingActor,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<RecordingControlled, RecordingControlError>>,
+    },
     /// Adds or replaces an agent (already stored).
     ProvisionAgent {
         settings: AgentSettings,
@@ -55,6 +66,13 @@ pub enum EngineRequest {
         flows: FlowSet,
         reply: oneshot::Sender<()>,
     },
+}
+
+/// A recording request carried out: the recording, and what it is now (`None`: stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingControlled {
+    pub recording: crate::engine::RecordingId,
+    pub now: Option<CallRecordingView>,
 }
 
 /// Hands a checked flow set to the engine.
@@ -106,6 +124,24 @@ impl EngineHandle {
         self.ask(|reply| EngineRequest::UpdateCall {
             call,
             update,
+            reply,
+        })
+        .await
+    }
+
+    /// Controls a call's recording; `agent`: the request is an agent's, for its own call only.
+    pub async fn control_recording(
+        &self,
+        call: CallId,
+        action: RecordingAction,
+        by: RecordingActor,
+        agent: Option<AgentId>,
+    ) -> Result<Result<RecordingControlled, RecordingControlError>, EngineGone> {
+        self.ask(|reply| EngineRequest::ControlRecording {
+            call,
+            action,
+            by,
+            agent,
             reply,
         })
         .await
@@ -341,6 +377,33 @@ impl EngineTask {
             } => {
                 let result = self.engine.update_call(now, call, update);
                 let answer = self.apply_result(result, received, timers, records).await;
+                let _ = reply.send(answer);
+            }
+            EngineRequest::ControlRecording {
+                call,
+                action,
+                by,
+                agent,
+                reply,
+            } => {
+                // An agent's request about a call that is not its own is refused before
+                // anything else, so it learns nothing of other calls.
+                let result = match agent {
+                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
+                        Err(RecordingControlError::NotTheAgentsCall { call, agent })
+                    }
+                    _ => self.engine.control_recording(now, call, action, by),
+                };
+                let answer = match result {
+                    Ok((recording, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(RecordingControlled {
+                            recording,
+                            now: self.engine.recording_of(call),
+                        })
+                    }
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(answer);
             }
             EngineRequest::ProvisionAgent { settings, reply } => {

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 pub use clock::Clock;
-pub use engine_task::{EngineGone, EngineHandle, EngineRequest};
+pub use engine_task::{EngineGone, EngineHandle, EngineRequest, RecordingControlled};
 pub use flows::{Flows, ReloadError};
 pub use http::{HttpClientError, HttpRunner};
 
@@ -185,6 +185,9 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     engine.set_hot_desk_move(options.hot_desk_moves);
     engine.set_phone_prompts(options.phone_prompts);
     engine.set_hot_desk_extension(options.hot_desk_extension);
+    for switch in &options.switches {
+        engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
+    }
     engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));

@@ -22,6 +22,7 @@ use super::model::{
 };
 use super::pools::{requirement, steps};
 use super::record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause};
+use super::recording::RecordingAction;
 use super::rng::SplitMix64;
 use super::routing::{Destination, SkillLevel, Strategy};
 use super::time::Timestamp;
@@ -133,6 +134,8 @@ pub struct Engine {
     seq: u64,
     /// The periodic threshold check's timer is set (see `thresholds`).
     pub(super) threshold_checks_armed: bool,
+    /// Recordings in progress and where each switch keeps them (see `recording_session`).
+    pub(super) recordings: super::recording_session::Recordings,
 }
 
 impl Engine {
@@ -165,6 +168,7 @@ impl Engine {
             rng: SplitMix64::new(seed),
             seq: 0,
             threshold_checks_armed: false,
+            recordings: Default::default(),
         }
     }
 
@@ -307,7 +311,11 @@ impl Engine {
         let mut effects = Vec::new();
         match input {
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
-            Input::RecordingStopped { .. } => {}
+            Input::RecordingStopped {
+                switch,
+                channel,
+                path,
+            } => self.recording_stopped_by_switch(now, &switch, &channel, &path, &mut effects),
             Input::ChannelAnswered { switch, channel } => {
                 self.channel_answered(now, &switch, &channel, &mut effects)
             }
@@ -324,6 +332,17 @@ impl Engine {
                 channel,
                 users,
             } => self.call_elsewhere_started(switch, channel, &users),
+            Input::CommandFailed {
+                switch,
+                command:
+                    SwitchCommand::SessionRecord {
+                        channel,
+                        action: RecordingAction::Start,
+                        path,
+                        ..
+                    },
+                reply,
+            } => self.recording_start_failed(now, &switch, &channel, &path, reply, &mut effects),
             Input::CommandFailed {
                 switch, command, ..
             } => self.command_failed(now, &switch, command, &mut effects),
@@ -382,6 +401,9 @@ impl Engine {
                 let registered = !on.is_empty();
                 self.phone_registration(now, &user, registered, &cause, &mut effects)
             }
+            // Keys pressed while the call's recording is paused or masked (a card number read
+            // out) go no further: no flow, queue, history or event ever sees them.
+            Input::Dtmf { channel, .. } if self.dtmf_is_private(&channel) => {}
             Input::Dtmf { channel, digit, .. } if self.in_flow(&channel) => {
                 self.flow_dtmf(now, &channel, digit, &mut effects)
             }
@@ -689,16 +711,18 @@ impl Engine {
             variables,
             survey: None,
             consent: Default::default(),
+            recordings: 0,
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
-        self.start_hold(call, &switch, &channel, answer, effects);
+        self.start_hold(now, call, &switch, &channel, answer, effects);
     }
 
     /// Answers the caller (unless it already is) and starts its queue's hold music, if the
-    /// call is still ours.
+    /// call is still ours; the recording notice plays first when it is due.
     pub(super) fn start_hold(
         &mut self,
+        now: Timestamp,
         call_id: CallId,
         switch: &SwitchName,
         channel: &ChannelUuid,
@@ -723,6 +747,16 @@ impl Engine {
                 channel,
                 SwitchCommand::Answer {
                     channel: channel.clone(),
+                },
+            ));
+        }
+        if let Some(source) = self.consent_notice(now, call_id) {
+            effects.push(Effect::switch(
+                switch,
+                channel,
+                SwitchCommand::Play {
+                    channel: channel.clone(),
+                    source,
                 },
             ));
         }
@@ -1449,6 +1483,7 @@ impl Engine {
         let Some(call) = self.remove_call(call_id) else {
             return;
         };
+        self.recording_caller_gone(now, call_id, effects);
         match call.state.clone() {
             CallState::Waiting => self.abandon(now, &call, cause, effects),
             CallState::Ringing { rings, .. } => {
@@ -1522,6 +1557,7 @@ impl Engine {
             CallState::Bridged {
                 leg, answered_at, ..
             } if &leg == channel => {
+                self.recording_bridge_over(now, call_id, effects);
                 let Some(call) = self.remove_call(call_id) else {
                     return;
                 };
@@ -1674,7 +1710,7 @@ impl Engine {
         let music_stopped = !call.on_hold && !call.is_virtual();
         let (switch, channel) = (call.switch.clone(), call.caller.clone());
         if music_stopped {
-            self.start_hold(call_id, &switch, &channel, false, effects);
+            self.start_hold(now, call_id, &switch, &channel, false, effects);
         }
         if self.catch_up_on_wait(now, call_id, effects) {
             return;
@@ -1837,7 +1873,10 @@ impl Engine {
 
     fn timer_fired(&mut self, now: Timestamp, timer: Timer, effects: &mut Vec<Effect>) {
         match timer {
-            Timer::RecordingAutoResume { .. } | Timer::RecordingBeep { .. } => {}
+            Timer::RecordingAutoResume { recording, epoch } => {
+                self.recording_auto_resume(now, recording, epoch, effects)
+            }
+            Timer::RecordingBeep { recording } => self.recording_beep(now, recording, effects),
             Timer::Flow { channel, epoch } => self.flow_timer(now, &channel, epoch, effects),
             Timer::WrapUpEnds { agent, epoch } | Timer::BackoffEnds { agent, epoch } => {
                 let current = self.agents.get(&agent).map(|a| a.epoch);
@@ -2145,7 +2184,9 @@ impl Engine {
         let moh = |q: &QueueId| self.queues.get(q).map(|q| q.settings.moh.clone());
         let new_music = on_hold && moh(&from) != moh(queue_id);
         self.enter_queue(now, call_id, effects);
-        if new_music && self.calls.contains_key(&call_id) {
+        // A caller who has not heard a recording notice hears the new queue's, if it has one.
+        let notice_due = on_hold && self.consent_notice_due(call_id).is_some();
+        if (new_music || notice_due) && self.calls.contains_key(&call_id) {
             effects.push(Effect::switch(
                 &switch,
                 &channel,
@@ -2153,7 +2194,7 @@ impl Engine {
                     channel: channel.clone(),
                 },
             ));
-            self.start_hold(call_id, &switch, &channel, false, effects);
+            self.start_hold(now, call_id, &switch, &channel, false, effects);
         }
     }
 
@@ -2242,6 +2283,7 @@ impl Engine {
                 cause: HangupCause::NormalClearing,
             },
         ));
+        self.recording_bridge_over(now, call, effects);
         self.back_to_ringing(now, call, &agent, &agent_leg);
         self.ring_failed(now, call, &agent, &agent_leg, "BRIDGE_FAILED", effects);
     }
@@ -2328,7 +2370,7 @@ impl Engine {
                 CallState::Waiting => {
                     // An answer and hold music dropped at the reconnect are sent again.
                     if caller_snap.is_some_and(|s| !s.answered) && !virtual_call {
-                        self.start_hold(call_id, switch, &caller, true, effects);
+                        self.start_hold(now, call_id, switch, &caller, true, effects);
                     }
                 }
                 CallState::Ringing { rings, .. } => {
@@ -2365,7 +2407,7 @@ impl Engine {
                         continue;
                     }
                     if caller_snap.is_some_and(|s| !s.answered) {
-                        self.start_hold(call_id, switch, &caller, true, effects);
+                        self.start_hold(now, call_id, switch, &caller, true, effects);
                     }
                     // The whisper may have been dropped at the reconnect, or have ended while
                     // its end went unheard: it plays again (the guard timer still bounds it).
@@ -2539,6 +2581,7 @@ impl Engine {
                 .unwrap_or_default(),
             survey: None,
             consent: Default::default(),
+            recordings: 0,
         });
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(
@@ -2567,7 +2610,7 @@ impl Engine {
         }
         self.enter_queue(now, call_id, effects);
         if !snap.answered {
-            self.start_hold(call_id, switch, &snap.channel, true, effects);
+            self.start_hold(now, call_id, switch, &snap.channel, true, effects);
         }
     }
 
@@ -2640,6 +2683,7 @@ impl Engine {
         let Some(call) = self.remove_call(call_id) else {
             return;
         };
+        self.recording_caller_gone(now, call_id, effects);
         effects.push(Effect::Persist(Record::CallEnded {
             call: call_id,
             outcome: CallOutcome::Lost,

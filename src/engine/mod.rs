@@ -17,6 +17,7 @@ mod pools;
 mod provision;
 pub mod record;
 pub mod recording;
+mod recording_session;
 mod rng;
 pub mod routing;
 pub mod snapshot;
@@ -45,6 +46,7 @@ pub use phone::{PhoneOutcome, PhonePrompts, HOT_DESK_EXTENSION};
 pub use pin::PinHash;
 pub use provision::Provisioned;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause, ThresholdMetric};
+pub use recording_session::{CallRecordingView, RecordingControlError, RECORDING_LIMIT};
 pub use routing::{
     parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,
     ExitKey, Membership, Proficiency, QueueRouting, SkillLevel, Strategy,

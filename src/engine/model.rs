@@ -304,6 +304,8 @@ pub struct Call {
     pub survey: Option<FlowId>,
     /// Whether the caller heard the recording notice, and declined.
     pub consent: super::recording::Consent,
+    /// Recordings started on this call so far: a later one gets a file of its own.
+    pub recordings: u32,
 }
 
 impl Call {

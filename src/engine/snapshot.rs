@@ -74,6 +74,10 @@ pub struct CallView {
     pub ringing: Vec<AgentId>,
     /// What the caller entered and the CRM returned in a flow before the queue.
     pub variables: Vec<(String, String)>,
+    /// The recording in progress, and whether it is paused or masked.
+    pub recording: Option<super::recording_session::CallRecordingView>,
+    /// When the caller heard the recording notice, and when it pressed the opt-out key.
+    pub consent: super::recording::Consent,
 }
 
 impl Snapshot {
@@ -201,6 +205,8 @@ impl Engine {
                     agent_channel: leg,
                     ringing,
                     variables: c.variables.clone(),
+                    recording: self.recording_of(c.id),
+                    consent: c.consent,
                 }
             })
             .collect();

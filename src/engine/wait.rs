@@ -139,6 +139,12 @@ impl Engine {
             }
             return;
         }
+        if self.consent_opt_out(now, call_id, digit) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         let Some(queue) = self.queues.get(&call.queue) else {
             return;
         };
@@ -473,6 +479,7 @@ impl Engine {
             ));
         }
         self.count_answer(&agent);
+        self.record_by_policy(now, call_id, effects);
     }
 
     /// The customer did not answer (or the dial failed): free the agent, and try again later
@@ -649,6 +656,7 @@ impl Engine {
             variables: Vec::new(),
             survey: None,
             consent: Default::default(),
+            recordings: 0,
         });
         // The caller channel is long gone: it must not be taken for the call's.
         self.legs.remove(&pending.channel);

@@ -206,5 +206,6 @@ impl Engine {
             now,
         ));
         self.count_answer(&agent);
+        self.record_by_policy(now, call_id, effects);
     }
 }

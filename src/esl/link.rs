@@ -328,11 +328,16 @@ async fn resync(
 }
 
 /// Refusals that change the engine's view: a bridge that did not happen, a prompt that will
-/// never play (a whisper the engine waits for).
+/// never play (a whisper the engine waits for), a recording that never started.
 fn engine_hears_refusal(command: &SwitchCommand) -> bool {
     matches!(
         command,
-        SwitchCommand::Bridge { .. } | SwitchCommand::Play { .. }
+        SwitchCommand::Bridge { .. }
+            | SwitchCommand::Play { .. }
+            | SwitchCommand::SessionRecord {
+                action: crate::engine::recording::RecordingAction::Start,
+                ..
+            }
     )
 }
 

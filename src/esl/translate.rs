@@ -16,7 +16,8 @@ use crate::engine::{
 /// `CUSTOM` must come last: FreeSWITCH (`mod_event_socket`) takes every word after `CUSTOM` as
 /// a subclass name, and delivers a CUSTOM event only if its `Event-Subclass` is one of them.
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP \
-     CHANNEL_EXECUTE_COMPLETE BACKGROUND_JOB HEARTBEAT SHUTDOWN DTMF PRESENCE_PROBE CUSTOM \
+     CHANNEL_EXECUTE_COMPLETE BACKGROUND_JOB HEARTBEAT SHUTDOWN DTMF PRESENCE_PROBE RECORD_STOP \
+     CUSTOM \
      sofia::register sofia::unregister sofia::expire";
 
 /// What an event means for us.
@@ -113,6 +114,7 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
         Some(EslEventType::ChannelExecuteComplete) => execute_complete(switch, event),
         Some(EslEventType::BackgroundJob) => background_job(switch, event),
         Some(EslEventType::Dtmf) => dtmf(switch, event),
+        Some(EslEventType::RecordStop) => record_stop(switch, event),
         Some(EslEventType::Custom) => custom(switch, event),
         Some(EslEventType::Heartbeat) => Translated::Heartbeat,
         Some(EslEventType::Shutdown) => Translated::Shutdown,
@@ -317,7 +319,36 @@ fn dtmf(switch: &SwitchName, event: &EslEvent) -> Translated {
                 digit: d.to_ascii_uppercase(),
             })
         }
-        _ => Translated::Malformed(format!("DTMF {channel}: DTMF-Digit {raw:?} is not one key")),
+        // The value is not repeated: keys pressed on a call never reach a log.
+        _ => Translated::Malformed(format!(
+            "DTMF {channel}: DTMF-Digit is not one key ({} characters)",
+            raw.chars().count()
+        )),
+    }
+}
+
+/// The switch stopped recording one of our channels: `uuid_record` (asked to, at the
+/// channel's hangup, at its limit, on an error) or a flow's `record`; which recording it
+/// was, if any, is the engine's to tell from the path. RECORD_START needs no translation:
+/// the engine counts a recording from the moment it asks for it.
+fn record_stop(switch: &SwitchName, event: &EslEvent) -> Translated {
+    if role_of(event).is_none() && !ours_originated(event) {
+        return Translated::Ignored;
+    }
+    let channel = match channel_of(event) {
+        Ok(c) => c,
+        Err(e) => return Translated::Malformed(format!("RECORD_STOP: {e}")),
+    };
+    match event
+        .header_str("Record-File-Path")
+        .filter(|p| !p.is_empty())
+    {
+        Some(path) => Translated::Input(Input::RecordingStopped {
+            switch: switch.clone(),
+            channel,
+            path: path.to_owned(),
+        }),
+        None => Translated::Malformed(format!("RECORD_STOP {channel}: no Record-File-Path")),
     }
 }
 
@@ -850,6 +881,51 @@ mod tests {
     #[test]
     fn dtmf_is_subscribed() {
         assert!(SUBSCRIBED_EVENTS.split(' ').any(|e| e == "DTMF"));
+    }
+
+    #[test]
+    fn a_malformed_key_is_reported_without_its_value() {
+        let e = event(
+            &[
+                ("Event-Name", "DTMF"),
+                ("Unique-ID", "82b63871-1946-4fc7-963b-b5675def037e"),
+                ("DTMF-Digit", "4111"),
+            ],
+            None,
+        );
+        match translate(&sw(), &e) {
+            Translated::Malformed(what) => assert!(!what.contains("4111"), "{what}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn record_stop_of_our_caller_is_the_recording_stopped_with_its_path() {
+        let words: Vec<&str> = SUBSCRIBED_EVENTS.split_whitespace().collect();
+        let at = |name: &str| words.iter().position(|w| *w == name);
+        assert!(at("RECORD_STOP").is_some() && at("RECORD_STOP") < at("CUSTOM"));
+        // Headers as in the record-pause-mask capture, on a caller of ours.
+        let path = "/var/lib/freeswitch/recordings/2026-11-23/support/a.wav";
+        let stop = |variables: &[(&'static str, &'static str)]| {
+            let mut all = vec![
+                ("Event-Name", "RECORD_STOP"),
+                ("Unique-ID", "926d4e8c-2500-4589-b401-0d8e3a5ff73c"),
+                ("variable_record_ms", "8000"),
+                ("Record-File-Path", path),
+                ("Record-Completion-Cause", "success-maxtime"),
+            ];
+            all.extend_from_slice(variables);
+            event(&all, None)
+        };
+        assert_eq!(
+            translate(&sw(), &stop(&[("variable_switchboard_queue", "support")])),
+            Translated::Input(Input::RecordingStopped {
+                switch: sw(),
+                channel: ChannelUuid::parse("926d4e8c-2500-4589-b401-0d8e3a5ff73c").expect("uuid"),
+                path: path.to_owned(),
+            })
+        );
+        assert_eq!(translate(&sw(), &stop(&[])), Translated::Ignored);
     }
 
     fn flow_park(variables: &[(&str, &str)]) -> EslEvent {

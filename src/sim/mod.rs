@@ -96,12 +96,23 @@ pub struct ChannelView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecordingView {
     pub path: String,
+    /// 2 when the channel's `RECORD_STEREO` was true at the start (caller and agent apart).
+    pub channels: u16,
     pub paused: bool,
     pub masked: bool,
     /// How long the file is (so far): the time since start minus the paused time.
     pub written: Duration,
     pub paused_intervals: Vec<RecordingInterval>,
     pub masked_intervals: Vec<RecordingInterval>,
+}
+
+/// One `uuid_broadcast <uuid> <path> [<legs>]` the switch carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broadcast {
+    pub uuid: String,
+    pub path: String,
+    /// As given (`aleg`, `bleg`, `holdb`, `both`); empty when none was.
+    pub legs: String,
 }
 
 /// A stretch of a recording, as offsets from its start.
@@ -224,6 +235,11 @@ impl SimHandle {
     /// recording, oldest first.
     pub fn recorded(&self) -> Vec<(String, SessionRecordingView)> {
         self.shared.peek(|core| core.recorded())
+    }
+
+    /// The latest `uuid_broadcast`s to live channels (up to 4,096), oldest first.
+    pub fn broadcasts(&self) -> Vec<Broadcast> {
+        self.shared.peek(|core| core.broadcasts())
     }
 
     /// What one channel heard, in order: the paths of [`SimHandle::played`] on `uuid`.

@@ -418,6 +418,8 @@ pub(crate) struct Core {
     played: VecDeque<(String, String)>,
     /// The latest `uuid_record` recordings stopped, as channel uuid and recording, oldest first.
     recorded: VecDeque<(String, crate::sim::SessionRecordingView)>,
+    /// The latest `uuid_broadcast`s, oldest first.
+    broadcasts: VecDeque<crate::sim::Broadcast>,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -465,6 +467,7 @@ impl Core {
             sent_events: Vec::new(),
             played: VecDeque::new(),
             recorded: VecDeque::new(),
+            broadcasts: VecDeque::new(),
         }
     }
 
@@ -2257,6 +2260,7 @@ impl Core {
                 ("+OK Success\n".to_string(), None)
             }
             "uuid_record" => self.uuid_record(arg, exists),
+            "uuid_broadcast" => (self.uuid_broadcast(arg, exists), None),
             "uuid_dump" => {
                 if !exists {
                     return (NO_SUCH.to_string(), None);

@@ -16,6 +16,7 @@ mod openapi;
 mod provisioning;
 mod recordings_api;
 mod retention;
+mod recording;
 mod routing;
 mod sim;
 mod store;

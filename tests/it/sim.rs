@@ -1600,3 +1600,74 @@ async fn uuid_record_over_bgapi_records_and_answers_in_its_background_job() {
     assert_eq!(job_result(&mut events, &job).await, "+OK Success\n");
     assert_eq!(sim.channel(&caller).expect("caller").recordings.len(), 1);
 }
+
+#[tokio::test]
+async fn record_stereo_set_before_uuid_record_makes_that_recording_stereo() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000025";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1025").await;
+    let record = |action: &str, file: &str| format!("uuid_record {caller} {action} /tmp/{file}");
+    assert_eq!(
+        api(&client, &record("start", "mono.wav")).await,
+        "+OK Success\n"
+    );
+    assert_eq!(
+        api(&client, &record("stop", "mono.wav")).await,
+        "+OK Success\n"
+    );
+    wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    assert_eq!(
+        api(&client, &format!("uuid_setvar {caller} RECORD_STEREO true")).await,
+        "+OK\n"
+    );
+    assert_eq!(
+        api(&client, &record("start", "stereo.wav")).await,
+        "+OK Success\n"
+    );
+    assert_eq!(
+        sim.channel(&caller).expect("caller").recordings[0].channels,
+        2
+    );
+    assert_eq!(
+        api(&client, &record("stop", "stereo.wav")).await,
+        "+OK Success\n"
+    );
+    wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    let channels: Vec<(String, u16)> = sim
+        .recorded()
+        .into_iter()
+        .filter(|(on, _)| on == &caller)
+        .map(|(_, r)| (r.path, r.channels))
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            ("/tmp/mono.wav".to_owned(), 1),
+            ("/tmp/stereo.wav".to_owned(), 2)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn uuid_broadcast_is_accepted_as_mod_commands_does_and_kept_for_tests() {
+    let sim = start_sim().await;
+    let agent = "11111111-0000-4000-8000-000000000026";
+    let (client, _events, caller) = bridged_for_recording(&sim, agent, "1026").await;
+    let tone = "tone_stream://%(200,0,1400)";
+    assert_eq!(
+        api(&client, &format!("uuid_broadcast {caller} {tone} both")).await,
+        "+OK Message sent\n"
+    );
+    assert_eq!(
+        api(&client, &format!("uuid_broadcast {caller}")).await,
+        "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+    );
+    assert_eq!(
+        sim.broadcasts(),
+        [switchboard::sim::Broadcast {
+            uuid: caller.clone(),
+            path: tone.to_owned(),
+            legs: "both".to_owned(),
+        }]
+    );
+}

@@ -12,6 +12,7 @@ mod phone;
 mod properties;
 mod properties_wait;
 mod provision;
+mod recording;
 mod registration;
 mod regressions;
 mod routing;
@@ -281,6 +282,27 @@ impl Bench {
             .clone()
     }
 
+    /// `text` with every UUID in it replaced by its name (recording paths name the call).
+    fn names_in(&mut self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+            let candidate = rest.get(start..start + 36).unwrap_or_default();
+            out.push_str(&rest[..start]);
+            if uuid::Uuid::parse_str(candidate).is_ok() && candidate.len() == 36 {
+                let name = self.name(candidate);
+                out.push_str(&name);
+                rest = &rest[start + 36..];
+            } else {
+                let next = rest[start..].chars().next().map_or(1, char::len_utf8);
+                out.push_str(&rest[start..start + next]);
+                rest = &rest[start + next..];
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
     fn record(&mut self, at: i64, label: &str, effects: Vec<Effect>) {
         self.trace.push(format!("@{at} {label}"));
         for e in effects {
@@ -293,12 +315,18 @@ impl Bench {
                         channel,
                         action,
                         path,
-                        ..
-                    } => format!(
-                        "uuid_record {} {} {path}",
-                        self.name(channel.as_str()),
-                        action.as_str()
-                    ),
+                        limit,
+                    } => {
+                        let path = self.names_in(&path);
+                        let limit = limit
+                            .map(|l| format!(" limit {}s", l.as_secs()))
+                            .unwrap_or_default();
+                        format!(
+                            "uuid_record {} {} {path}{limit}",
+                            self.name(channel.as_str()),
+                            action.as_str()
+                        )
+                    }
                     SwitchCommand::RecordStereo { channel } => {
                         format!("record stereo {}", self.name(channel.as_str()))
                     }

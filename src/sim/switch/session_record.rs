@@ -10,7 +10,13 @@
 //!   no recording of that path runs on the channel (`stop all` stops every one);
 //! - a recording still running when its channel hangs up stops on CS_HANGUP, with the
 //!   same RECORD_STOP / MEDIA_BUG_STOP pair;
-//! - a `<limit>` (seconds) stops the recording by itself once that much has been written.
+//! - a `<limit>` (seconds) stops the recording by itself once that much has been written;
+//! - a channel whose `RECORD_STEREO` variable is true when a recording starts records it in
+//!   stereo (caller and agent on channels of their own), as mod_commands' `uuid_setvar`
+//!   followed by `uuid_record` does;
+//! - `uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]` (the recording beep) replies
+//!   `+OK Message sent` whatever became of it, as mod_commands does, `-USAGE: …` without a
+//!   path; the broadcasts to live channels are kept for tests, the media is not played.
 //!
 //! The pause and mask intervals are kept per recording (`ChannelView::recordings`) so tests
 //! of what the controller asked for can read them back.
@@ -26,6 +32,10 @@ pub(super) const USAGE: &str =
     "-USAGE: <uuid> [start|stop|mask|unmask|pause|resume] <path> [<limit>] [<recording_vars>]\n";
 const CANNOT_LOCATE: &str = "-ERR Cannot locate session!\n";
 const SUCCESS: &str = "+OK Success\n";
+const BROADCAST_USAGE: &str = "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n";
+const BROADCAST_SENT: &str = "+OK Message sent\n";
+/// How many broadcasts [`Core::broadcasts`] remembers.
+const BROADCASTS_KEPT: usize = 4096;
 /// How many stopped recordings [`Core::recorded`] remembers.
 const RECORDED_KEPT: usize = 4096;
 /// What the capture's RECORD_STOP carries after `uuid_record … stop`.
@@ -40,6 +50,8 @@ pub(crate) struct SessionRecording {
     masked_since: Option<Instant>,
     paused: Vec<RecordingInterval>,
     masked: Vec<RecordingInterval>,
+    /// 1, or 2 in stereo.
+    channels: u16,
     /// Identifies this recording's limit timer; a stopped recording's timer is stale.
     token: u64,
 }
@@ -89,6 +101,7 @@ impl SessionRecording {
         closed.close_intervals(now);
         SessionRecordingView {
             path: self.path.clone(),
+            channels: self.channels,
             paused: self.paused_since.is_some(),
             masked: self.masked_since.is_some(),
             written: self.written(now),
@@ -212,9 +225,38 @@ impl Core {
         self.recorded.iter().cloned().collect()
     }
 
+    pub(crate) fn broadcasts(&self) -> Vec<crate::sim::Broadcast> {
+        self.broadcasts.iter().cloned().collect()
+    }
+
+    /// `uuid_broadcast`: the reply body.
+    pub(super) fn uuid_broadcast(&mut self, arg: &str, exists: bool) -> String {
+        let words: Vec<&str> = arg.split(' ').filter(|w| !w.is_empty()).collect();
+        let [uuid, path, rest @ ..] = words.as_slice() else {
+            return BROADCAST_USAGE.to_string();
+        };
+        if exists {
+            if self.broadcasts.len() >= BROADCASTS_KEPT {
+                self.broadcasts.pop_front();
+            }
+            self.broadcasts.push_back(crate::sim::Broadcast {
+                uuid: uuid.to_string(),
+                path: path.to_string(),
+                legs: rest.first().map(|l| l.to_string()).unwrap_or_default(),
+            });
+            self.changed = true;
+        }
+        BROADCAST_SENT.to_string()
+    }
+
     fn start_session_recording(&mut self, uuid: &str, path: String, limit: Option<Duration>) {
         self.next_token += 1;
         let token = self.next_token;
+        let stereo = self
+            .channels
+            .get(uuid)
+            .and_then(|c| c.var("RECORD_STEREO"))
+            .is_some_and(switch_true);
         let recording = SessionRecording {
             path: path.clone(),
             started: Instant::now(),
@@ -222,6 +264,7 @@ impl Core {
             masked_since: None,
             paused: Vec::new(),
             masked: Vec::new(),
+            channels: if stereo { 2 } else { 1 },
             token,
         };
         self.with_chan(uuid, |c| c.session_recordings.push(recording));
@@ -275,6 +318,15 @@ impl Core {
             self.changed = true;
         }
     }
+}
+
+/// FreeSWITCH's `switch_true`: what a boolean channel variable takes for yes.
+fn switch_true(value: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    matches!(
+        value.as_str(),
+        "yes" | "on" | "true" | "t" | "enabled" | "active" | "allow"
+    ) || value.parse::<i64>().is_ok_and(|n| n != 0)
 }
 
 fn media_bug_headers(path: &str) -> [(&'static str, String); 2] {
