@@ -31,6 +31,7 @@ use super::io::{
 };
 use super::model::Call;
 use super::record::{FlowOutcome, Record};
+use super::recording_session::FlowCaller;
 use super::routing::{parse_skill_list, Destination};
 use super::time::Timestamp;
 use crate::flow::{
@@ -795,8 +796,23 @@ impl Engine {
                 self.step(now, s, &label, effects);
                 to(next)
             }
-            NodeKind::Recording { next, .. } => {
-                self.step(now, s, "next", effects);
+            NodeKind::Recording { action, next } => {
+                let caller = FlowCaller {
+                    call: s.call,
+                    switch: s.switch.clone(),
+                    channel: s.channel.clone(),
+                    flow: s.flow.clone(),
+                    caller_number: s.caller_number.clone(),
+                    destination: s.destination.clone(),
+                };
+                let done = self.flow_recording(now, caller, *action, s.node.as_str(), effects);
+                // A flow goes on either way: a PCI step must not strand the caller.
+                self.step(
+                    now,
+                    s,
+                    if done.is_ok() { "next" } else { "refused" },
+                    effects,
+                );
                 to(next)
             }
             NodeKind::Set { variables, next } => {
@@ -885,6 +901,7 @@ impl Engine {
                 };
                 let variables = public_variables(s);
                 self.admit_call(now, Some(s.call), parked, variables, false, effects);
+                self.recording_joins_queue(s.call, &enqueue.queue);
                 if let Some(call) = self.calls.get_mut(&s.call) {
                     call.survey = enqueue.survey.clone();
                 }
@@ -1106,7 +1123,7 @@ impl Engine {
         }
         let value = std::mem::take(&mut s.entry);
         s.variables.insert(collect.variable.clone(), value);
-        if collect.secret {
+        if collect.secret || self.recording_is_private(s.call) {
             s.secrets.insert(collect.variable.clone());
         } else {
             s.secrets.remove(&collect.variable);
@@ -1276,7 +1293,10 @@ impl Engine {
     fn step(&self, now: Timestamp, s: &FlowSession, outcome: &str, effects: &mut Vec<Effect>) {
         let flows = Arc::clone(&s.flows);
         let node = current(&flows, s);
-        let secret = matches!(node.map(|n| &n.kind), Some(NodeKind::Collect(c)) if c.secret);
+        // Keys pressed while the call's recording is paused or masked (a card number) are
+        // as secret as a PIN.
+        let secret = matches!(node.map(|n| &n.kind), Some(NodeKind::Collect(c)) if c.secret)
+            || self.recording_is_private(s.call);
         let digits = if secret && !s.keys.is_empty() {
             HIDDEN.to_owned()
         } else {
@@ -1323,6 +1343,16 @@ impl Engine {
             self.http_waits.remove(&request);
         }
         s.ended = true;
+        // A recording the flow started follows an enqueued caller; one leaving our hands
+        // (transferred, voicemail, hung up) stops here, and the switch stopped it for one who
+        // hung up.
+        match outcome {
+            FlowOutcome::Enqueued => {}
+            FlowOutcome::Abandoned => self.recording_caller_gone(now, s.call, effects),
+            FlowOutcome::Transferred | FlowOutcome::Voicemail | FlowOutcome::HungUp => {
+                self.recording_bridge_over(now, s.call, effects)
+            }
+        }
         let record = match &s.survey {
             Some(before) => Record::SurveyEnded {
                 call: s.call,

@@ -30,12 +30,13 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::core::{millis_between, Engine};
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, RecordingId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
 use super::io::{Effect, SwitchCommand, Timer};
 use super::model::{CallState, LegOwner};
 use super::record::Record;
 use super::recording::{
-    ConsentNotice, RecordingAction, RecordingActor, RecordingMode, RecordingNames, RecordingReason,
+    Consent, ConsentNotice, RecordingAction, RecordingActor, RecordingMode, RecordingNames,
+    RecordingPolicy, RecordingReason, RecordingTemplate,
 };
 use super::time::Timestamp;
 
@@ -53,7 +54,8 @@ pub struct ActiveRecording {
     /// The channel recorded (the caller's), which every command for it names.
     pub caller: ChannelUuid,
     pub agent_leg: Option<ChannelUuid>,
-    pub queue: QueueId,
+    /// None for a recording a flow started, until the caller reaches a queue.
+    pub queue: Option<QueueId>,
     pub agent: Option<AgentId>,
     /// On the switch's disk.
     pub path: String,
@@ -81,6 +83,34 @@ impl ActiveRecording {
         let paused = self.paused_ms + self.paused_since.map_or(0, |s| millis_between(s, now));
         (millis_between(self.started_at, now) - paused).max(0)
     }
+}
+
+/// The folder (the template's `{queue}`) of recordings a flow starts: `flows/<flow>`.
+const FLOW_TEMPLATE: &str = "{date}/flows/{queue}/{recording}.wav";
+
+/// Who and what a new recording is of.
+struct Subject {
+    call: CallId,
+    switch: SwitchName,
+    caller: ChannelUuid,
+    agent_leg: Option<ChannelUuid>,
+    queue: Option<QueueId>,
+    /// What the template's `{queue}` names: the queue, or the flow.
+    folder: QueueId,
+    agent: Option<AgentId>,
+    caller_number: String,
+    destination: String,
+    consent: Consent,
+}
+
+/// A caller in a flow, as a recording needs it.
+pub(super) struct FlowCaller {
+    pub(super) call: CallId,
+    pub(super) switch: SwitchName,
+    pub(super) channel: ChannelUuid,
+    pub(super) flow: FlowId,
+    pub(super) caller_number: String,
+    pub(super) destination: String,
 }
 
 /// The engine's recordings: those in progress, and where each switch keeps its files.
@@ -274,13 +304,6 @@ impl Engine {
         by: RecordingActor,
         effects: &mut Vec<Effect>,
     ) -> Option<RecordingId> {
-        if !matches!(
-            self.calls.get(&call_id).map(|c| &c.state),
-            Some(CallState::Bridged { .. })
-        ) {
-            return None;
-        }
-        let id = RecordingId::from_uuid(self.new_uuid());
         let call = self.calls.get_mut(&call_id)?;
         let CallState::Bridged { agent, leg, .. } = &call.state else {
             return None;
@@ -290,29 +313,59 @@ impl Engine {
             .get(&call.queue)
             .map(|q| q.settings.routing.recording.clone())
             .unwrap_or_default();
+        // A call recorded again (stopped and started on demand) gets a file of its own.
+        let again = call.recordings;
+        call.recordings += 1;
+        let subject = Subject {
+            call: call_id,
+            switch: call.switch.clone(),
+            caller: call.caller.clone(),
+            agent_leg: Some(leg.clone()),
+            queue: Some(call.queue.clone()),
+            folder: call.queue.clone(),
+            agent: Some(agent.clone()),
+            caller_number: call.caller_number.clone(),
+            destination: call.destination.clone(),
+            consent: call.consent,
+        };
+        Some(self.begin_recording(now, subject, &policy, again, reason, by, effects))
+    }
+
+    /// Asks the switch to record `subject`'s caller channel under `policy`, and keeps the
+    /// recording. `again` counts the call's earlier recordings (their files keep their names).
+    #[allow(clippy::too_many_arguments)]
+    fn begin_recording(
+        &mut self,
+        now: Timestamp,
+        subject: Subject,
+        policy: &RecordingPolicy,
+        again: u32,
+        reason: RecordingReason,
+        by: RecordingActor,
+        effects: &mut Vec<Effect>,
+    ) -> RecordingId {
+        let id = RecordingId::from_uuid(self.new_uuid());
         let relative = policy.template.render(&RecordingNames {
             at: now,
-            queue: &call.queue,
-            call: &call_id,
+            queue: &subject.folder,
+            call: &subject.call,
             recording: &id,
         });
-        // A call recorded again (stopped and started on demand) gets a file of its own.
-        let relative = match (call.recordings, relative.strip_suffix(".wav")) {
+        let relative = match (again, relative.strip_suffix(".wav")) {
             (0, _) | (_, None) => relative,
             (n, Some(stem)) => format!("{stem}-{}.wav", n + 1),
         };
-        call.recordings += 1;
         let dir = self
             .recordings
             .dirs
-            .get(&call.switch)
+            .get(&subject.switch)
             .map_or(crate::config::DEFAULT_RECORDINGS_DIR, String::as_str);
         let path = match dir {
             "/" => format!("/{relative}"),
             dir => format!("{dir}/{relative}"),
         };
-        let caller = call.caller.clone();
-        let command = |command| Effect::switch(&call.switch, &caller, command);
+        let caller = subject.caller.clone();
+        let command = |command| Effect::switch(&subject.switch, &caller, command);
         if policy.stereo {
             effects.push(command(SwitchCommand::RecordStereo {
                 channel: caller.clone(),
@@ -326,20 +379,20 @@ impl Engine {
         }));
         effects.push(Effect::Persist(Record::RecordingStarted {
             recording: id,
-            call: call_id,
-            switch: call.switch.clone(),
+            call: subject.call,
+            switch: subject.switch.clone(),
             channel: caller.clone(),
-            agent_channel: Some(leg.clone()),
-            queue: Some(call.queue.clone()),
-            agent: Some(agent.clone()),
-            caller_number: call.caller_number.clone(),
-            destination: call.destination.clone(),
+            agent_channel: subject.agent_leg.clone(),
+            queue: subject.queue.clone(),
+            agent: subject.agent.clone(),
+            caller_number: subject.caller_number,
+            destination: subject.destination,
             path: path.clone(),
             relative_path: relative.clone(),
             stereo: policy.stereo,
             reason,
             by,
-            consent: call.consent,
+            consent: subject.consent,
             at: now,
         }));
         if let Some(every) = policy.beep_every {
@@ -350,12 +403,12 @@ impl Engine {
         }
         let recording = ActiveRecording {
             id,
-            call: call_id,
-            switch: call.switch.clone(),
+            call: subject.call,
+            switch: subject.switch,
             caller,
-            agent_leg: Some(leg.clone()),
-            queue: call.queue.clone(),
-            agent: Some(agent.clone()),
+            agent_leg: subject.agent_leg,
+            queue: subject.queue,
+            agent: subject.agent,
             path,
             relative_path: relative,
             started_at: now,
@@ -367,9 +420,101 @@ impl Engine {
             auto_resume: policy.auto_resume,
             retention: policy.retention,
         };
-        self.recordings.by_call.insert(call_id, id);
+        self.recordings.by_call.insert(subject.call, id);
         self.recordings.active.insert(id, recording);
-        Some(id)
+        id
+    }
+
+    /// A flow's `recording` node: starts a recording of the caller in the flow (under the
+    /// default policy, filed by flow) or acts on the call's recording in progress.
+    pub(super) fn flow_recording(
+        &mut self,
+        now: Timestamp,
+        flow: FlowCaller,
+        action: RecordingAction,
+        node: &str,
+        effects: &mut Vec<Effect>,
+    ) -> Result<RecordingId, RecordingControlError> {
+        let by = RecordingActor::Flow(node.to_owned());
+        let active = self.recordings.by_call.get(&flow.call).copied();
+        match (action, active) {
+            (RecordingAction::Start, Some(recording)) => {
+                Err(RecordingControlError::AlreadyRecording {
+                    call: flow.call,
+                    recording,
+                })
+            }
+            (RecordingAction::Start, None) => {
+                // Flow and queue ids follow the same rules: a flow names its own folder.
+                let folder = QueueId::new(flow.flow.as_str())
+                    .map_err(|_| RecordingControlError::NotConnected(flow.call))?;
+                let policy = RecordingPolicy {
+                    template: RecordingTemplate::parse(FLOW_TEMPLATE).unwrap_or_default(),
+                    ..RecordingPolicy::default()
+                };
+                let subject = Subject {
+                    call: flow.call,
+                    switch: flow.switch,
+                    caller: flow.channel,
+                    agent_leg: None,
+                    queue: None,
+                    folder,
+                    agent: None,
+                    caller_number: flow.caller_number,
+                    destination: flow.destination,
+                    consent: Consent::default(),
+                };
+                Ok(self.begin_recording(
+                    now,
+                    subject,
+                    &policy,
+                    0,
+                    RecordingReason::OnDemand,
+                    by,
+                    effects,
+                ))
+            }
+            (_, None) => Err(RecordingControlError::NotRecording(flow.call)),
+            (RecordingAction::Stop, Some(id)) => {
+                self.stop_recording(now, id, by, effects);
+                Ok(id)
+            }
+            (change, Some(id)) => {
+                self.change_recording(now, id, change, by, effects)?;
+                self.arm_auto_resume(id, effects);
+                Ok(id)
+            }
+        }
+    }
+
+    /// The caller a flow started recording reached a queue: that queue's policy now says how
+    /// long a pause may last, whether it beeps and how long the file is kept.
+    pub(super) fn recording_joins_queue(&mut self, call_id: CallId, queue: &QueueId) {
+        let Some(policy) = self
+            .queues
+            .get(queue)
+            .map(|q| &q.settings.routing.recording)
+        else {
+            return;
+        };
+        let Some(r) = self
+            .recordings
+            .by_call
+            .get(&call_id)
+            .and_then(|id| self.recordings.active.get_mut(id))
+        else {
+            return;
+        };
+        if r.queue.is_none() {
+            r.queue = Some(queue.clone());
+            r.auto_resume = policy.auto_resume;
+            r.retention = policy.retention;
+        }
+    }
+
+    /// Whether the call's recording is paused or masked: keys pressed then are a secret.
+    pub(super) fn recording_is_private(&self, call: CallId) -> bool {
+        self.active_of(call).is_some_and(ActiveRecording::private)
     }
 
     /// Pauses, resumes, masks or unmasks a recording in progress (`Start` and `Stop` are not

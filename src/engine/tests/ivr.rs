@@ -1342,3 +1342,96 @@ fn a_restarted_controller_takes_back_flow_callers_by_what_their_session_says() {
           hangup chan3 NORMAL_CLEARING
     "#]]);
 }
+
+const PAYMENT: &str = r##"
+start = "record"
+entry_points = ["5002"]
+
+[node.record]
+kind = "recording"
+action = "start"
+next = "pause"
+
+[node.pause]
+kind = "recording"
+action = "pause"
+next = "card"
+
+[node.card]
+kind = "collect"
+prompt = "ivr/enter-card.wav"
+min_digits = 4
+max_digits = 16
+terminator = "#"
+variable = "card"
+next = "resume"
+on_failure = "resume"
+
+[node.resume]
+kind = "recording"
+action = "resume"
+next = "queue"
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+"##;
+
+#[test]
+fn a_payment_flow_records_pauses_for_the_card_number_which_stays_secret_and_the_recording_follows_the_caller_into_the_queue(
+) {
+    let mut b = ivr(&[("pay", PAYMENT)]);
+    b.flow_call(0, 1, "5002");
+    b.press(1_000, 1, "4111111111111111");
+    b.done(1_010, 1, "playback");
+    b.press(3_000, 1, "#");
+    let trace = b.trace.join("\n");
+    // What the engine did (indented lines), not the keys the bench pressed.
+    let effects: Vec<&str> = trace.lines().filter(|l| l.starts_with("  ")).collect();
+    assert!(!effects.iter().any(|l| l.contains("4111")), "{trace}");
+    assert!(trace.contains("keys=\"***\" -> collected"), "{trace}");
+    assert!(
+        trace.contains("store recording started (on_demand) by flow:record"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("store recording pause by flow:pause at +0ms"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("store recording resume by flow:resume at +1000ms"),
+        "{trace}"
+    );
+    assert!(trace.contains("uuid_record chan1 start"), "{trace}");
+    assert!(trace.contains("/flows/pay/"), "{trace}");
+    // Enqueued: the flow's recording goes on, and the queue's policy starts no other one.
+    let call = b
+        .engine
+        .calls
+        .keys()
+        .next()
+        .copied()
+        .expect("the caller is queued");
+    assert!(b.engine.recording_of(call).is_some());
+    assert!(
+        !trace.contains("store flow ended enqueued [(\"card\""),
+        "{trace}"
+    );
+}
+
+#[test]
+fn a_recording_node_without_a_recording_to_act_on_is_refused_and_the_flow_goes_on() {
+    let flow = PAYMENT.replace("next = \"pause\"\n\n[node.pause]", "next = \"pause\"\n\n[node.unused]\nkind = \"play\"\nfile = \"x.wav\"\nnext = \"pause\"\n\n[node.pause]").replace("start = \"record\"", "start = \"pause\"");
+    let flow = flow.replace(
+        "[node.record]\nkind = \"recording\"\naction = \"start\"\nnext = \"pause\"\n\n[node.unused]\nkind = \"play\"\nfile = \"x.wav\"\nnext = \"pause\"\n\n",
+        "",
+    );
+    let mut b = ivr(&[("pay", &flow)]);
+    b.flow_call(0, 1, "5002");
+    let trace = b.trace.join("\n");
+    assert!(
+        trace.contains("store flow step pause (recording) keys=\"\" -> refused"),
+        "{trace}"
+    );
+    assert!(trace.contains("play chan1 ivr/enter-card.wav"), "{trace}");
+}
