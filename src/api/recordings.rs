@@ -25,7 +25,7 @@ use tracing::warn;
 
 use super::{wall_clock_ms, ApiState, Principal, Problem};
 use crate::config::EvaluationForm;
-use crate::engine::recording::{has_bad_folder, is_path_char};
+use crate::engine::recording::is_safe_relative_path;
 use crate::engine::{AgentId, CallId, QueueId, RecordingId, Timestamp};
 use crate::store::{
     EvaluationRow, NewEvaluation, RecordingCursor, RecordingDetail, RecordingRow, RecordingSearch,
@@ -326,12 +326,6 @@ fn no_audio(
 
 /// Whether a stored relative path is one the template could have made: path characters only,
 /// not absolute, no empty, `.` or `..` folder.
-fn is_safe_relative(relative: &str) -> bool {
-    !relative.is_empty()
-        && !relative.starts_with('/')
-        && relative.chars().all(is_path_char)
-        && !has_bad_folder(relative)
-}
 
 /// The recording's file under the mount, with links resolved, when it is there and stays
 /// under the mount.
@@ -394,7 +388,7 @@ async fn audio_file(state: &ApiState, r: &RecordingRow) -> Result<PathBuf, Probl
             ),
         )
     };
-    if !is_safe_relative(relative) {
+    if !is_safe_relative_path(relative) {
         return Err(refused());
     }
     let root = tokio::fs::canonicalize(mount).await.map_err(|e| {
@@ -725,7 +719,7 @@ mod tests {
 
     #[test]
     fn only_relative_paths_of_path_characters_are_served() {
-        assert!(is_safe_relative("2024-05-01/support/a.wav"));
+        assert!(is_safe_relative_path("2024-05-01/support/a.wav"));
         for bad in [
             "",
             "/etc/passwd",
@@ -737,7 +731,7 @@ mod tests {
             "a\\b.wav",
             "a/b.wav\n",
         ] {
-            assert!(!is_safe_relative(bad), "{bad:?}");
+            assert!(!is_safe_relative_path(bad), "{bad:?}");
         }
     }
 

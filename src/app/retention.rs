@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use super::clock::Clock;
 use crate::api::RecordingMounts;
-use crate::engine::recording::{has_bad_folder, is_path_char};
+use crate::engine::recording::is_safe_relative_path;
 use crate::engine::{SwitchName, Timestamp};
 use crate::store::{RecordingFile, RecordingStatus, Removal, RemovalKind, Store, StoreError};
 
@@ -146,15 +146,38 @@ fn file_path(mounts: &RecordingMounts, file: &RecordingFile) -> Result<PathBuf, 
     let Some(mount) = mounts.get(&file.switch) else {
         return Err(FileOutcome::NotReachable);
     };
-    if relative.starts_with('/')
-        || has_bad_folder(relative)
-        || relative.chars().any(|c| !is_path_char(c))
-    {
+    if !is_safe_relative_path(relative) {
         return Err(FileOutcome::Failed(format!(
             "the stored path {relative:?} could leave the recordings folder: not deleted"
         )));
     }
     Ok(mount.join(relative))
+}
+
+/// Whether the file's folder, links resolved, is still under the mount's own resolved path:
+/// a linked folder on the share must not make the purge delete a file elsewhere. A folder
+/// already gone is fine (so is the file, then).
+async fn stays_under_mount(
+    mounts: &RecordingMounts,
+    file: &RecordingFile,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let (Some(mount), Some(folder)) = (mounts.get(&file.switch), path.parent()) else {
+        return Ok(());
+    };
+    let root = tokio::fs::canonicalize(mount)
+        .await
+        .map_err(|e| format!("the mount {} cannot be read: {e}", mount.display()))?;
+    match tokio::fs::canonicalize(folder).await {
+        Ok(real) if real.starts_with(&root) => Ok(()),
+        Ok(real) => Err(format!(
+            "{} leads out of the mount (to {}): not deleted",
+            path.display(),
+            real.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot resolve {}: {e}", folder.display())),
+    }
 }
 
 /// One pass's state: what became of each file so far, and each mount's health, looked at
@@ -210,6 +233,9 @@ impl<'a> Pass<'a> {
             Err(outcome) => return outcome,
         };
         if let Err(error) = self.mount_ok(&file.switch).await {
+            return FileOutcome::Failed(error);
+        }
+        if let Err(error) = stays_under_mount(self.mounts, file, &path).await {
             return FileOutcome::Failed(error);
         }
         match tokio::fs::remove_file(&path).await {

@@ -326,6 +326,16 @@ pub fn is_path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')
 }
 
+/// Whether a stored or rendered path below a recordings folder is one that cannot leave it nor
+/// split a command: not empty, not absolute, path characters only, no empty, `.` or `..`
+/// folder. The API re-checks it before serving a file, the purge before deleting one.
+pub fn is_safe_relative_path(relative: &str) -> bool {
+    !relative.is_empty()
+        && !relative.starts_with('/')
+        && relative.chars().all(is_path_char)
+        && !has_bad_folder(relative)
+}
+
 /// Whether a relative path has an empty, `.` or `..` folder (one that could leave its base).
 pub fn has_bad_folder(relative: &str) -> bool {
     relative

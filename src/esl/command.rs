@@ -118,9 +118,9 @@ pub const RECORDING_BEEP: &str = "tone_stream://%(200,0,1400)";
 /// `.` or `..` folder, so it can neither leave the recordings directory nor split the command.
 pub fn check_recording_path(value: &str) -> Result<&str, UnsafeValue> {
     let ok = value.len() <= 512
-        && value.starts_with('/')
-        && value.chars().all(crate::engine::recording::is_path_char)
-        && !crate::engine::recording::has_bad_folder(&value[1..]);
+        && value
+            .strip_prefix('/')
+            .is_some_and(crate::engine::recording::is_safe_relative_path);
     if ok {
         Ok(value)
     } else {

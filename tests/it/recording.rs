@@ -399,7 +399,12 @@ async fn an_agent_controls_the_recording_of_its_own_call_only_and_a_supervisor_o
     assert_eq!(control(&sup, &app, nobody, "pause").await.status(), 404);
     assert_eq!(control(&sup, &app, &call, "rewind").await.status(), 400);
 
-    let row = recordings(&app).await.remove(0);
+    let row = recording_where(&app, "the recording is in the history", |_| true).await;
+    // The history writer keeps changes apart from the replies: wait for both.
+    eventually("both changes are in the history", || async {
+        changes(&app, &row.id).await.len() == 2
+    })
+    .await;
     assert_eq!(
         changes(&app, &row.id).await,
         [
@@ -472,7 +477,7 @@ async fn a_paused_recording_resumes_by_itself_after_the_queues_auto_resume() {
     let call = connected_call(&app).await;
     control_ok(&app, &call, "pause").await;
     control_ok(&app, &call, "mask").await;
-    let row = recordings(&app).await.remove(0);
+    let row = recording_where(&app, "the recording is in the history", |_| true).await;
     eventually("the recording resumed and unmasked by itself", || async {
         changes(&app, &row.id).await.len() == 4
     })

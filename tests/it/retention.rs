@@ -1021,6 +1021,17 @@ async fn the_scheduled_purge_runs_by_itself_and_signs_as_retention() {
         async move { !file.exists() }
     })
     .await;
+    // The rows and their audit go in a transaction after the file.
+    eventually("the purge's audit row is written", || async {
+        store(&app)
+            .data_removals(&RemovalFilter {
+                limit: 10,
+                ..RemovalFilter::default()
+            })
+            .await
+            .is_ok_and(|rows| !rows.is_empty())
+    })
+    .await;
     let removals = ok(
         "removals",
         store(&app)
