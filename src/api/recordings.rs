@@ -324,9 +324,6 @@ fn no_audio(
     Problem::new(status, kind, title, detail)
 }
 
-/// Whether a stored relative path is one the template could have made: path characters only,
-/// not absolute, no empty, `.` or `..` folder.
-
 /// The recording's file under the mount, with links resolved, when it is there and stays
 /// under the mount.
 async fn audio_file(state: &ApiState, r: &RecordingRow) -> Result<PathBuf, Problem> {
