@@ -10,9 +10,9 @@ mod flows;
 mod openapi;
 mod problem;
 mod provisioning;
+mod recording_control;
 mod recordings;
 mod retention;
-mod recording_control;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};

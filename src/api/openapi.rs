@@ -188,12 +188,12 @@ pub(super) fn docs() -> Vec<RouteDoc> {
     use super::auth::{AuditQuery, NewToken, TokenView};
     use super::flows::{DiagramQuery, ExitsQuery, SessionsQuery};
     use super::provisioning::{AgentBody, AgentProvisioning, PauseReasonBody};
+    use super::recording_control::{RecordingControlReply, RecordingRequest};
     use super::recordings::{
         EvaluationBody, EvaluationForms, EvaluationList, RecordingList, RecordingView,
         RecordingsQuery, AUDIO_CONTENT_TYPE,
     };
     use super::retention::{ErasureBody, HoldBody, HoldsQuery, RemovalsQuery};
-    use super::recording_control::{RecordingControlReply, RecordingRequest};
     use super::webhooks::{DeliveryQuery, SubscriptionBody};
     use super::{CallChange, CallsQuery, LimitQuery, StateChange, METRICS_CONTENT_TYPE};
     use crate::app::retention::{ErasureReport, PurgeReport};
