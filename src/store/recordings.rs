@@ -790,6 +790,15 @@ impl Store {
         Ok(RecordingPage { recordings, next })
     }
 
+    /// How many recordings started at or after `since`, declined ones included.
+    pub async fn count_recordings_since(&self, since: Timestamp) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recordings WHERE started_at >= $1")
+            .bind(since.as_millis())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// One recording with its changes and intervals.
     pub async fn recording(&self, id: RecordingId) -> Result<Option<RecordingDetail>, StoreError> {
         let row = sqlx::query(&format!(
