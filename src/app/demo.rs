@@ -4,7 +4,10 @@
 //! a stream of simulated callers calls in; the controller is the real one, over real TCP,
 //! with a real SQLite file. Half the callers go straight to the queue, the other half through
 //! an IVR flow embedded in the binary (`demo_flows/`), pressing keys on cue, so the flows run
-//! too without a CRM, a schedule or a queue anyone has to provision.
+//! too without a CRM, a schedule or a queue anyone has to provision. The support queue records
+//! every call (after a consent notice): the simulator writes the files into a folder of the
+//! data directory standing for the switch's disk, which the controller mounts, so recordings
+//! can be listed and played over REST.
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -19,6 +22,7 @@ use tokio::net::TcpListener;
 
 use super::{start, StartOptions};
 use crate::config::DialString;
+use crate::engine::recording::{ConsentNotice, RecordingMode, RecordingPolicy};
 use crate::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
 use crate::esl::SwitchSettings;
 use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
@@ -42,6 +46,8 @@ pub struct DemoReport {
     /// Callers who dialled the IVR number, and how many of them were bridged to an agent.
     pub ivr_callers: u64,
     pub ivr_to_agent: u64,
+    /// Recordings the support queue started during the run.
+    pub recordings: u64,
 }
 
 /// The number that parks callers for the support queue.
@@ -52,6 +58,12 @@ const FLOW_NUMBER: &str = "5003";
 const FLOW_ENTRY: &str = "demo";
 /// The demo's flow set, written into its data directory at start.
 const FLOW_FILES: &[(&str, &str)] = &[("demo.toml", include_str!("demo_flows/demo.toml"))];
+/// The folder of the data directory that stands for the simulated switch's `/`.
+const SWITCH_DISK: &str = "switch-disk";
+/// What callers of the support queue hear before the hold music.
+const RECORDING_NOTICE: &str = "switchboard/calls-are-recorded.wav";
+/// How long the demo keeps its recordings.
+const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
 /// What one simulated caller does. Callers take turns, so a short run shows every kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +104,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 /// The demo with its SQLite file and flow files in `data_dir` (created when missing), until
 /// Ctrl-C or the duration; returns what it printed last.
 pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<DemoReport> {
+    let disk = data_dir.join(SWITCH_DISK);
+    let recordings_dir = crate::config::DEFAULT_RECORDINGS_DIR.trim_end_matches('/');
+    let mount = disk.join(recordings_dir.trim_start_matches('/'));
+    std::fs::create_dir_all(&mount)
+        .with_context(|| format!("cannot create {}", mount.display()))?;
     let sim = Simulator::start(
         TcpListener::bind("127.0.0.1:0").await?,
         SimConfig {
@@ -106,6 +123,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
                     variables: vec![("switchboard_flow".into(), FLOW_ENTRY.into())],
                 },
             ],
+            disk_root: Some(disk),
             ..SimConfig::default()
         },
     )
@@ -156,8 +174,8 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
             liveness_timeout: Duration::from_secs(20),
             reconnect_max: Duration::from_secs(2),
             command_connections: 2,
-            recordings_dir: crate::config::DEFAULT_RECORDINGS_DIR.into(),
-            recordings_mount: None,
+            recordings_dir: recordings_dir.into(),
+            recordings_mount: Some(mount.clone()),
         }],
         queues: vec![QueueRow {
             id: QueueId::new("support")?,
@@ -166,7 +184,19 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
             wrap_up_ms: 2_000,
             ring_timeout_ms: 15_000,
             busy_backoff_ms: None,
-            routing: QueueRouting::default(),
+            routing: QueueRouting {
+                recording: RecordingPolicy {
+                    mode: RecordingMode::Always,
+                    stereo: true,
+                    consent: Some(ConsentNotice {
+                        announcement: RECORDING_NOTICE.into(),
+                        opt_out_digit: Some('9'),
+                    }),
+                    retention: Some(RETENTION),
+                    ..RecordingPolicy::default()
+                },
+                ..QueueRouting::default()
+            },
         }],
         agents,
         log_in,
@@ -204,11 +234,17 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
          \"{FLOW_ENTRY}\" (1: support, 2: account number, nothing: support)"
     );
     println!(
-        "REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /v1/flows/demo/sessions  /metrics",
+        "Recordings: every support call, in stereo, after a notice (9 opts out); files in {}",
+        mount.display()
+    );
+    println!(
+        "REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /v1/flows/demo/sessions  \
+         /v1/recordings  /metrics",
         running.http_addr
     );
 
     let started = Instant::now();
+    let since = super::clock::Clock::start().now();
     let mut next_caller = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut last_status = Instant::now();
@@ -251,7 +287,12 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
     let snapshot = running.snapshot();
     ivr.census(&sim, &snapshot);
     let totals = snapshot.counters;
+    hang_up_everyone(&sim, &running).await;
+    let store = running.store.clone();
     running.stop().await?;
+    // Counted once the history writer has written everything.
+    let recordings = store.count_recordings_since(since).await?;
+    store.close().await;
     if interactive {
         println!();
     }
@@ -261,12 +302,37 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         abandoned: totals.abandoned,
         ivr_callers: ivr.placed,
         ivr_to_agent: ivr.to_agent,
+        recordings,
     };
     println!(
-        "offered={} answered={} abandoned={} ivr_callers={} ivr_to_agent={}",
-        report.offered, report.answered, report.abandoned, report.ivr_callers, report.ivr_to_agent
+        "offered={} answered={} abandoned={} ivr_callers={} ivr_to_agent={} recordings={}",
+        report.offered,
+        report.answered,
+        report.abandoned,
+        report.ivr_callers,
+        report.ivr_to_agent,
+        report.recordings
     );
     Ok(report)
+}
+
+/// The callers still on the line hang up as the demo ends, so every recording ends with its
+/// file on the switch's disk and no call is left open in the demo's database. Waits (a few
+/// seconds at most) until the controller has seen them go.
+async fn hang_up_everyone(sim: &SimHandle, running: &super::Running) {
+    for channel in sim.channels() {
+        if !channel.is_outbound_leg {
+            sim.hangup(&channel.uuid, "NORMAL_CLEARING");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && (!running.snapshot().calls.is_empty() || sim.stats().active_channels > 0)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The snapshot trails the engine by up to 100 ms: let the last ends reach the history.
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// Places the `n`th caller, of `kind`; returns its channel's uuid. Keys are timed from the

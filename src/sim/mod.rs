@@ -17,6 +17,7 @@ mod switch;
 pub mod wire;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,11 @@ pub struct SimConfig {
     pub entry_points: Vec<EntryPoint>,
     /// Which sound files `playback`, `say` and `play_and_get_digits` find.
     pub sound_files: SoundFiles,
+    /// A real folder standing for the switch's `/`: a `uuid_record` to
+    /// `/var/lib/freeswitch/recordings/x.wav` leaves a WAV file at
+    /// `<disk_root>/var/lib/freeswitch/recordings/x.wav` when it stops (nothing is ever written
+    /// outside it). None (the default): recordings are kept as metadata only.
+    pub disk_root: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -57,6 +63,7 @@ impl Default for SimConfig {
             heartbeat_interval: Duration::from_secs(20),
             entry_points: Vec::new(),
             sound_files: SoundFiles::default(),
+            disk_root: None,
         }
     }
 }
@@ -235,6 +242,19 @@ impl SimHandle {
     /// recording, oldest first.
     pub fn recorded(&self) -> Vec<(String, SessionRecordingView)> {
         self.shared.peek(|core| core.recorded())
+    }
+
+    /// Writes the files of recordings stopped from now on below `root` (see
+    /// [`SimConfig::disk_root`]); None: metadata only.
+    pub fn set_disk_root(&self, root: Option<PathBuf>) {
+        self.shared.run(|core| core.set_disk_root(root));
+    }
+
+    /// Where the file of the switch's `path` is on the real disk (see
+    /// [`SimConfig::disk_root`]); None without a disk root or for a path that could not be
+    /// written.
+    pub fn disk_file(&self, path: &str) -> Option<PathBuf> {
+        self.shared.peek(|core| core.disk_file(path))
     }
 
     /// The latest `uuid_broadcast`s to live channels (up to 4,096), oldest first.

@@ -21,6 +21,7 @@ use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
 mod apps;
+mod disk;
 mod presence;
 mod registrations;
 mod session_record;
@@ -420,6 +421,8 @@ pub(crate) struct Core {
     recorded: VecDeque<(String, crate::sim::SessionRecordingView)>,
     /// The latest `uuid_broadcast`s, oldest first.
     broadcasts: VecDeque<crate::sim::Broadcast>,
+    /// The real folder standing for the switch's `/`: stopped `uuid_record`s are written there.
+    disk_root: Option<std::path::PathBuf>,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -468,6 +471,7 @@ impl Core {
             played: VecDeque::new(),
             recorded: VecDeque::new(),
             broadcasts: VecDeque::new(),
+            disk_root: config.disk_root.clone(),
         }
     }
 

@@ -120,6 +120,7 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
                 // History is append-only: the first end stands.
                 tracing::warn!(%call, "CallEnded for a call that had already ended; kept the first");
             }
+            super::recordings::close_open_of_call(conn, call, *at).await?;
         }
         Record::QueueEvent {
             call,
@@ -327,6 +328,8 @@ impl Store {
     /// `CallAnswered` and `CallEnded` for a call not in the history are errors. A second
     /// `CallEntered` or `CallEnded` for the same call is ignored with a warning: the first one
     /// is the history.
+    /// `CallEnded` also closes the call's recordings still open, which only a controller
+    /// restart leaves (`recordings::close_open_of_call`).
     pub async fn write(&self, records: &[Record]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());

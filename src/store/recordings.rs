@@ -192,6 +192,96 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
     Ok(())
 }
 
+/// A call's end closes its recordings still open (`stopped_at` NULL), inside the batch that
+/// writes the end. The engine ends every recording it knows of before the call's end, so this
+/// only finds those it lost: a controller restart forgets recordings in progress while the
+/// switch goes on recording, and its RECORD_STOP names nothing the new engine knows. Such a row
+/// would stay `recording` for ever, and the purge never takes one.
+///
+/// The row is closed as the switch closed the file, with the caller's hangup: status
+/// `stopped`, `stopped_by` = `switch`, `stopped_at` = the call's end, `error` NULL. The
+/// duration is the wall time less the pauses read from its changes; a pause still open (its
+/// auto-resume timer was lost with the engine, so the switch stayed paused) runs to the end.
+/// This is as exact as the changes: a change asked for after the restart reached no row.
+/// `retain_until` comes from the queue's retention as provisioned now (the policy at the
+/// start is not stored); a recording without a queue, or whose queue is gone or keeps its
+/// recordings, keeps NULL (until erased).
+pub(super) async fn close_open_of_call(
+    conn: &mut AnyConnection,
+    call: &CallId,
+    end: Timestamp,
+) -> Result<(), StoreError> {
+    let open = sqlx::query(
+        "SELECT id, started_at, queue_id FROM recordings \
+         WHERE call_id = $1 AND stopped_at IS NULL AND status = $2",
+    )
+    .bind(call.to_string())
+    .bind(RecordingStatus::Recording.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &open {
+        let c = Columns::new(row, "recordings", "id");
+        let id = c.text("id")?;
+        let started_at = c.int("started_at")?;
+        let queue = c.opt_text("queue_id")?;
+        let changes: Vec<RecordingChangeRow> = sqlx::query(
+            "SELECT id, action, actor, offset_ms, at FROM recording_changes \
+             WHERE recording_id = $1 ORDER BY id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            change_row(r)
+                .inspect_err(|e| tracing::warn!(recording = %id, error = %e, "change not read"))
+                .ok()
+        })
+        .collect();
+        let stop = end.as_millis().saturating_sub(started_at).max(0);
+        let (paused, _) = intervals(&changes, Some(stop));
+        let paused_ms: i64 = paused
+            .iter()
+            .map(|p| p.end_ms.unwrap_or(stop).saturating_sub(p.start_ms).max(0))
+            .sum();
+        let retain_until = match queue {
+            Some(queue) => queue_retention(conn, &queue).await?.map(|d| end.plus(d)),
+            None => None,
+        };
+        sqlx::query(
+            "UPDATE recordings SET status = $2, stopped_at = $3, stopped_by = $4, \
+             duration_ms = $5, retain_until = $6 WHERE id = $1 AND stopped_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(RecordingStatus::Stopped.as_str())
+        .bind(end.as_millis().max(started_at))
+        .bind(RecordingActor::Switch.to_string())
+        .bind(stop.saturating_sub(paused_ms).max(0))
+        .bind(retain_until.map(|t| t.as_millis()))
+        .execute(&mut *conn)
+        .await?;
+        tracing::info!(recording = %id, %call, "recording left open closed with its call's end");
+    }
+    Ok(())
+}
+
+/// A queue's recording retention as provisioned now; a queue gone or unreadable has none.
+async fn queue_retention(
+    conn: &mut AnyConnection,
+    queue: &str,
+) -> Result<Option<std::time::Duration>, StoreError> {
+    let routing: Option<String> = sqlx::query_scalar("SELECT routing FROM queues WHERE id = $1")
+        .bind(queue)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(routing.and_then(|text| {
+        serde_json::from_str::<crate::engine::QueueRouting>(&text)
+            .inspect_err(|e| tracing::warn!(%queue, error = %e, "queue routing not read"))
+            .ok()
+            .and_then(|r| r.recording.retention)
+    }))
+}
+
 impl RecordingStatus {
     pub const ALL: [RecordingStatus; 4] = [
         RecordingStatus::Recording,
@@ -698,6 +788,15 @@ impl Store {
                 id: last.id,
             });
         Ok(RecordingPage { recordings, next })
+    }
+
+    /// How many recordings started at or after `since`, declined ones included.
+    pub async fn count_recordings_since(&self, since: Timestamp) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recordings WHERE started_at >= $1")
+            .bind(since.as_millis())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// One recording with its changes and intervals.

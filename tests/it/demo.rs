@@ -65,7 +65,46 @@ async fn the_demos_flow_callers_reach_agents_with_what_they_keyed() {
         "{sessions:?}"
     );
     assert!(answered.is_some(), "{sessions:?}");
+
+    // The support queue recorded its calls in stereo, after the notice; the callers hung up
+    // as the demo ended, so each recording is over and its file is on the switch's disk,
+    // where the controller's mount reads it.
+    assert!(report.recordings >= 1, "{report:?}");
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("switchboard.db").display()
+    ))
+    .await
+    .expect("open the demo's database");
+    let recordings: Vec<Recording> = sqlx::query_as(
+        "SELECT status, relative_path, stereo, notice_at, duration_ms FROM recordings",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("query");
+    pool.close().await;
+    assert_eq!(recordings.len() as u64, report.recordings, "{recordings:?}");
+    let mount = dir.path().join("switch-disk/var/lib/freeswitch/recordings");
+    for (status, relative, stereo, notice_at, duration) in &recordings {
+        assert_eq!(status, "stopped", "{recordings:?}");
+        assert_eq!(*stereo, 1);
+        assert!(notice_at.is_some(), "the caller heard the notice first");
+        let file = mount.join(relative.as_deref().expect("a file"));
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(&bytes[..4], b"RIFF");
+        assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 2, "stereo");
+        let file_ms = (bytes.len() as i64 - 44) / 32;
+        let duration = duration.expect("a duration");
+        // The controller and the switch time it apart, by a socket's crossing.
+        assert!(
+            (file_ms - duration).abs() <= 500,
+            "{file_ms} vs {duration} ms"
+        );
+    }
 }
+
+/// One recording in the demo's database: status, relative path, stereo, notice, duration.
+type Recording = (String, Option<String>, i64, Option<i64>, Option<i64>);
 
 /// One flow session in the demo's database: the caller's name, the outcome, the variables (a
 /// JSON object) and when an agent answered the call.

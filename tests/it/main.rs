@@ -15,6 +15,7 @@ mod layout;
 mod openapi;
 mod provisioning;
 mod recording;
+mod recording_e2e;
 mod recordings_api;
 mod retention;
 mod routing;

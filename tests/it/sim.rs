@@ -1671,3 +1671,89 @@ async fn uuid_broadcast_is_accepted_as_mod_commands_does_and_kept_for_tests() {
         }]
     );
 }
+
+#[tokio::test]
+async fn with_a_disk_root_uuid_record_leaves_a_wav_as_long_as_record_ms_below_it() {
+    let sim = start_sim().await;
+    let disk = tempfile::tempdir().expect("tempdir");
+    sim.set_disk_root(Some(disk.path().to_path_buf()));
+    let agent = "11111111-0000-4000-8000-000000000027";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1027").await;
+    let path = "/var/lib/freeswitch/recordings/2026-11-23/support/e2e.wav";
+    let record = |action: &str| format!("uuid_record {caller} {action} {path}");
+    assert_eq!(api(&client, &record("start")).await, "+OK Success\n");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(api(&client, &record("pause")).await, "+OK Success\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(api(&client, &record("resume")).await, "+OK Success\n");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !disk.path().join(&path[1..]).exists(),
+        "the file is written when the recording stops"
+    );
+    assert_eq!(api(&client, &record("stop")).await, "+OK Success\n");
+    let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    let var = |name: &str| -> u64 {
+        stop.header_str(name)
+            .and_then(|v| v.parse().ok())
+            .expect(name)
+    };
+    let file = disk
+        .path()
+        .join("var/lib/freeswitch/recordings/2026-11-23/support/e2e.wav");
+    assert_eq!(sim.disk_file(path).as_deref(), Some(file.as_path()));
+    let bytes = std::fs::read(&file).expect("the file is there when RECORD_STOP arrives");
+    assert_eq!(bytes.len() as u64, var("variable_record_file_size"));
+    assert_eq!(bytes.len() as u64, 44 + var("variable_record_ms") * 16);
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let ms = var("variable_record_ms");
+    assert!(ms < 700, "the pause is not in the file: {ms} ms");
+
+    // Stereo: twice the bytes per sample.
+    assert_eq!(
+        api(&client, &format!("uuid_setvar {caller} RECORD_STEREO true")).await,
+        "+OK\n"
+    );
+    let stereo = "/var/lib/freeswitch/recordings/stereo.wav";
+    let start = format!("uuid_record {caller} start {stereo}");
+    assert_eq!(api(&client, &start).await, "+OK Success\n");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop_cmd = format!("uuid_record {caller} stop {stereo}");
+    assert_eq!(api(&client, &stop_cmd).await, "+OK Success\n");
+    let stop = wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    let ms: u64 = stop
+        .header_str("variable_record_ms")
+        .and_then(|v| v.parse().ok())
+        .expect("record_ms");
+    let bytes = std::fs::read(disk.path().join(&stereo[1..])).expect("stereo file");
+    assert_eq!(bytes.len() as u64, 44 + ms * 32);
+    assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 2);
+}
+
+#[tokio::test]
+async fn a_uuid_record_path_that_climbs_out_is_recorded_but_never_written() {
+    let sim = start_sim().await;
+    let outer = tempfile::tempdir().expect("tempdir");
+    let disk = outer.path().join("disk");
+    std::fs::create_dir(&disk).expect("disk");
+    sim.set_disk_root(Some(disk.clone()));
+    let agent = "11111111-0000-4000-8000-000000000028";
+    let (client, mut events, caller) = bridged_for_recording(&sim, agent, "1028").await;
+    let path = "/rec/../../escaped.wav";
+    assert_eq!(
+        api(&client, &format!("uuid_record {caller} start {path}")).await,
+        "+OK Success\n"
+    );
+    assert_eq!(
+        api(&client, &format!("uuid_record {caller} stop {path}")).await,
+        "+OK Success\n"
+    );
+    wait_event(&mut events, |e| is(e, "RECORD_STOP", &caller)).await;
+    assert!(sim.disk_file(path).is_none());
+    assert!(!outer.path().join("escaped.wav").exists());
+    assert!(
+        !disk.join("rec").exists(),
+        "nothing was made below the root"
+    );
+}

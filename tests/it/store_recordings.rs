@@ -6,7 +6,8 @@
 use switchboard::config::CriterionScore;
 use switchboard::engine::recording::{Consent, RecordingAction, RecordingActor, RecordingReason};
 use switchboard::engine::{
-    AgentId, CallId, ChannelUuid, QueueId, Record, RecordingId, SwitchName, Timestamp,
+    AgentId, CallId, CallOutcome, ChannelUuid, QueueId, QueueRouting, Record, RecordingId,
+    SwitchName, Timestamp,
 };
 use switchboard::store::{
     NewEvaluation, RecordingCursor, RecordingInterval, RecordingSearch, RecordingStatus, Store,
@@ -50,6 +51,7 @@ conformance!(
     a_standing_legal_hold_on_the_recording_or_its_call_shows_and_a_released_one_does_not,
     evaluations_read_back_with_their_totals_and_need_a_recording,
     a_corrupt_recording_row_is_an_error_not_a_panic,
+    a_calls_end_closes_its_recordings_left_open_without_the_paused_time,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -512,4 +514,106 @@ async fn a_corrupt_recording_row_is_an_error_not_a_panic(store: Store, db: &Test
         .search_recordings(&RecordingSearch::default())
         .await
         .is_err());
+}
+
+/// A controller restart forgets the recordings in progress: the call's end, written by the
+/// next controller, closes them as the switch did, less the pauses in their changes; the
+/// queue's retention as provisioned dates them. One the engine ended itself is left alone.
+async fn a_calls_end_closes_its_recordings_left_open_without_the_paused_time(
+    store: Store,
+    _db: &TestDb,
+) {
+    let mut routing = QueueRouting::default();
+    routing.recording.retention = Some(std::time::Duration::from_secs(86_400));
+    let mut queue = crate::harness::queue_row("kept-a-day", routing);
+    queue.name = "Kept a day".into();
+    ok("queue", store.upsert_queue(&queue).await).await;
+    let open = Rec::new("1001", "kept-a-day", "+4930111", 0);
+    let mut paused_open = Rec::new("1001", "gone-queue", "+4930111", 0);
+    paused_open.call = open.call;
+    let mut done = Rec::new("1001", "kept-a-day", "+4930111", 0);
+    done.call = open.call;
+    let entered = Record::CallEntered {
+        call: open.call,
+        switch: SwitchName::new("sim").expect("switch"),
+        channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+        queue: QueueId::new("kept-a-day").expect("queue"),
+        caller_number: "+4930111".into(),
+        caller_name: String::new(),
+        destination: "5000".into(),
+        priority: 0,
+        at: ts(-10_000),
+    };
+    ok(
+        "write",
+        store
+            .write(&[
+                entered,
+                open.started(),
+                open.changed(RecordingAction::Pause, 2_000),
+                open.changed(RecordingAction::Resume, 5_000),
+                open.changed(RecordingAction::Mask, 6_000),
+                paused_open.started(),
+                paused_open.changed(RecordingAction::Pause, 4_000),
+                done.started(),
+                done.stopped(1_000, 1_000),
+            ])
+            .await,
+    )
+    .await;
+    let before = ok("read", store.recording(open.id).await)
+        .await
+        .expect("row");
+    assert_eq!(before.recording.status, RecordingStatus::Recording);
+
+    ok(
+        "end",
+        store
+            .write(&[Record::CallEnded {
+                call: open.call,
+                outcome: CallOutcome::Completed,
+                hangup_cause: "NORMAL_CLEARING".into(),
+                talk_ms: Some(10_000),
+                at: ts(10_000),
+            }])
+            .await,
+    )
+    .await;
+    let closed = ok("read", store.recording(open.id).await)
+        .await
+        .expect("row");
+    let r = &closed.recording;
+    assert_eq!(r.status, RecordingStatus::Stopped);
+    assert_eq!(r.stopped_at, Some(ts(10_000)));
+    assert_eq!(r.stopped_by, Some(RecordingActor::Switch));
+    assert_eq!(r.duration_ms, Some(7_000), "10 s less the 3 s paused");
+    assert_eq!(r.error, None);
+    assert_eq!(r.retain_until, Some(ts(10_000 + 86_400_000)));
+    assert_eq!(
+        closed.masked[0].end_ms,
+        Some(10_000),
+        "the mask ran to the end"
+    );
+
+    let closed = ok("read", store.recording(paused_open.id).await)
+        .await
+        .expect("row");
+    let r = &closed.recording;
+    assert_eq!(r.status, RecordingStatus::Stopped);
+    assert_eq!(
+        r.duration_ms,
+        Some(4_000),
+        "the pause still open ran to the end"
+    );
+    assert_eq!(r.retain_until, None, "a queue not provisioned keeps it");
+
+    let kept = ok("read", store.recording(done.id).await)
+        .await
+        .expect("row");
+    assert_eq!(
+        kept.recording.stopped_at,
+        Some(ts(1_000)),
+        "the engine's end stands"
+    );
+    assert_eq!(kept.recording.duration_ms, Some(1_000));
 }

@@ -274,7 +274,7 @@ impl Core {
             return false;
         };
         let ms = u64::try_from(r.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.record_stopped(uuid, r.path, ms, cause);
+        self.record_stopped(uuid, r.path, ms, 1, cause);
         self.changed = true;
         true
     }
@@ -286,11 +286,13 @@ impl Core {
         uuid: &str,
         path: String,
         ms: u64,
+        channels: u16,
         cause: Option<&str>,
     ) {
         let samples = ms * 8;
+        let size = super::disk::HEADER_BYTES + samples * 2 * u64::from(channels);
         self.with_chan(uuid, |c| {
-            c.set_var("record_file_size", (44 + samples * 2).to_string());
+            c.set_var("record_file_size", size.to_string());
             c.set_var("record_samples", samples.to_string());
             c.set_var("record_seconds", (ms / 1000).to_string());
             c.set_var("record_ms", ms.to_string());

@@ -19,7 +19,9 @@
 //!   path; the broadcasts to live channels are kept for tests, the media is not played.
 //!
 //! The pause and mask intervals are kept per recording (`ChannelView::recordings`) so tests
-//! of what the controller asked for can read them back.
+//! of what the controller asked for can read them back. With a disk root
+//! (`SimConfig::disk_root`), a stopped recording leaves its WAV file there (`disk`) before
+//! RECORD_STOP is sent, as the real switch closes the file first.
 
 use std::time::Duration;
 
@@ -225,6 +227,15 @@ impl Core {
         self.recorded.iter().cloned().collect()
     }
 
+    pub(crate) fn set_disk_root(&mut self, root: Option<std::path::PathBuf>) {
+        self.disk_root = root;
+    }
+
+    pub(crate) fn disk_file(&self, path: &str) -> Option<std::path::PathBuf> {
+        let root = self.disk_root.as_ref()?;
+        super::disk::file_under(root, path).ok()
+    }
+
     pub(crate) fn broadcasts(&self) -> Vec<crate::sim::Broadcast> {
         self.broadcasts.iter().cloned().collect()
     }
@@ -312,8 +323,13 @@ impl Core {
             if self.recorded.len() >= RECORDED_KEPT {
                 self.recorded.pop_front();
             }
+            if let Some(root) = &self.disk_root {
+                if let Err(error) = super::disk::write_recording(root, &view, ms) {
+                    tracing::warn!(path = %r.path, %error, "sim: recording file not written");
+                }
+            }
+            self.record_stopped(uuid, r.path.clone(), ms, r.channels, Some(STOP_CAUSE));
             self.recorded.push_back((uuid.to_owned(), view));
-            self.record_stopped(uuid, r.path.clone(), ms, Some(STOP_CAUSE));
             self.chan_event(uuid, "MEDIA_BUG_STOP", &media_bug_headers(&r.path), &[]);
             self.changed = true;
         }
