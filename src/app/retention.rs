@@ -15,7 +15,7 @@
 //! the app's clock; `POST /v1/recordings/purge` runs one pass at once.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -154,22 +154,15 @@ fn file_path(mounts: &RecordingMounts, file: &RecordingFile) -> Result<PathBuf, 
     Ok(mount.join(relative))
 }
 
-/// Whether the file's folder, links resolved, is still under the mount's own resolved path:
+/// Whether the file's folder, links resolved, is still under the mount's resolved path `root`:
 /// a linked folder on the share must not make the purge delete a file elsewhere. A folder
 /// already gone is fine (so is the file, then).
-async fn stays_under_mount(
-    mounts: &RecordingMounts,
-    file: &RecordingFile,
-    path: &std::path::Path,
-) -> Result<(), String> {
-    let (Some(mount), Some(folder)) = (mounts.get(&file.switch), path.parent()) else {
+async fn stays_under_mount(root: &Path, path: &Path) -> Result<(), String> {
+    let Some(folder) = path.parent() else {
         return Ok(());
     };
-    let root = tokio::fs::canonicalize(mount)
-        .await
-        .map_err(|e| format!("the mount {} cannot be read: {e}", mount.display()))?;
     match tokio::fs::canonicalize(folder).await {
-        Ok(real) if real.starts_with(&root) => Ok(()),
+        Ok(real) if real.starts_with(root) => Ok(()),
         Ok(real) => Err(format!(
             "{} leads out of the mount (to {}): not deleted",
             path.display(),
@@ -185,7 +178,8 @@ async fn stays_under_mount(
 /// log with one warning per recording).
 struct Pass<'a> {
     mounts: &'a RecordingMounts,
-    mount_health: HashMap<SwitchName, Result<(), String>>,
+    /// Each mount's resolved path, or why it cannot be read.
+    mount_health: HashMap<SwitchName, Result<PathBuf, String>>,
     removed: u64,
     deleted: u64,
     missing: u64,
@@ -208,17 +202,17 @@ impl<'a> Pass<'a> {
         }
     }
 
-    async fn mount_ok(&mut self, switch: &SwitchName) -> Result<(), String> {
+    /// The resolved path of the switch's mount, looked at once per pass.
+    async fn mount_root(&mut self, switch: &SwitchName, mount: &Path) -> Result<PathBuf, String> {
         if let Some(health) = self.mount_health.get(switch) {
             return health.clone();
         }
-        let health = match self.mounts.get(switch) {
-            None => Ok(()),
-            Some(mount) => match tokio::fs::metadata(mount).await {
-                Ok(meta) if meta.is_dir() => Ok(()),
-                Ok(_) => Err(format!("the mount {} is not a folder", mount.display())),
-                Err(e) => Err(format!("the mount {} cannot be read: {e}", mount.display())),
-            },
+        let health = match tokio::fs::metadata(mount).await {
+            Ok(meta) if meta.is_dir() => tokio::fs::canonicalize(mount)
+                .await
+                .map_err(|e| format!("the mount {} cannot be read: {e}", mount.display())),
+            Ok(_) => Err(format!("the mount {} is not a folder", mount.display())),
+            Err(e) => Err(format!("the mount {} cannot be read: {e}", mount.display())),
         };
         if let Err(error) = &health {
             warn!(switch = %switch.as_str(), %error, "recordings of this switch are kept until its mount can be read");
@@ -232,10 +226,14 @@ impl<'a> Pass<'a> {
             Ok(path) => path,
             Err(outcome) => return outcome,
         };
-        if let Err(error) = self.mount_ok(&file.switch).await {
-            return FileOutcome::Failed(error);
-        }
-        if let Err(error) = stays_under_mount(self.mounts, file, &path).await {
+        let Some(mount) = self.mounts.get(&file.switch) else {
+            return FileOutcome::NotReachable;
+        };
+        let root = match self.mount_root(&file.switch, mount).await {
+            Ok(root) => root,
+            Err(error) => return FileOutcome::Failed(error),
+        };
+        if let Err(error) = stays_under_mount(&root, &path).await {
             return FileOutcome::Failed(error);
         }
         match tokio::fs::remove_file(&path).await {
