@@ -788,7 +788,7 @@ impl Engine {
             Some(LegOwner::Caller(call) | LegOwner::Agent { call, .. }) => *call,
             _ => return false,
         };
-        self.active_of(call).is_some_and(ActiveRecording::private)
+        self.recording_is_private(call)
     }
 
     /// The recording notice, when the caller's queue may record and has one and the caller
