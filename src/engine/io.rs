@@ -20,11 +20,20 @@ pub enum Input {
         switch: SwitchName,
         channel: ChannelUuid,
     },
-    /// A channel is gone, or an originate failed before creating one (the switch's
-    /// BACKGROUND_JOB `-ERR CAUSE` for our `origination_uuid`).
+    /// A channel is gone.
     ChannelHungUp {
         switch: SwitchName,
         channel: ChannelUuid,
+        cause: String,
+    },
+    /// An originate of ours returned `-ERR CAUSE` (the switch's BACKGROUND_JOB for our
+    /// `origination_uuid`). A leg that never answered is over, even when no channel event ever
+    /// came (`USER_NOT_REGISTERED`). A leg that answered lives on: bridging it before its
+    /// originate returned makes the switch answer `-ERR ORIGINATOR_CANCEL` while the leg stays up
+    /// and bridged (Batch 3 captures); only its CHANNEL_HANGUP ends it.
+    OriginateFailed {
+        switch: SwitchName,
+        leg: ChannelUuid,
         cause: String,
     },
     /// A command the engine asked for was refused by the switch.

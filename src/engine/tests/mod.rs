@@ -8,6 +8,7 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod ivr;
+mod originate_race;
 mod phone;
 mod properties;
 mod properties_wait;
@@ -613,6 +614,20 @@ impl Bench {
             Input::ChannelHungUp {
                 switch: sw(),
                 channel,
+                cause: cause.into(),
+            },
+        );
+        self.record(at, &label, effects);
+    }
+
+    /// The switch's BACKGROUND_JOB `-ERR <cause>` for the n-th leg's originate.
+    fn originate_failed(&mut self, at: i64, n: usize, cause: &str) {
+        let label = format!("originate of leg {n} failed {cause}");
+        let effects = self.engine.handle(
+            ts(at),
+            Input::OriginateFailed {
+                switch: sw(),
+                leg: self.leg(n),
                 cause: cause.into(),
             },
         );
