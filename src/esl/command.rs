@@ -35,12 +35,17 @@ pub enum Wire {
 }
 
 impl Wire {
-    /// The sendmsg as an event for the client crate.
+    /// The sendmsg as an event for the client crate. Every execute holds the channel's event
+    /// lock while it runs: without it a message sent behind it runs nested inside it, and a
+    /// queued `hangup` ends the call before the prompts ahead of it are heard (capture
+    /// `sendmsg-event-lock`). With it, messages run one after the other, as the engine means
+    /// them; `uuid_break` is how the engine cuts one short.
     pub fn execute_event(app: &str, arg: &str, event_uuid: &str) -> EslEvent {
         let mut event = EslEvent::new();
         event.set_header("call-command", "execute");
         event.set_header("execute-app-name", app);
         event.set_header("execute-app-arg", arg);
+        event.set_header("event-lock", "true");
         event.set_header("Event-UUID", event_uuid);
         event
     }
@@ -835,5 +840,12 @@ mod tests {
             source: "local_stream://moh".into(),
         };
         assert!(render(&good, "e").is_ok());
+    }
+
+    #[test]
+    fn every_execute_holds_the_event_lock_so_queued_prompts_play_in_order() {
+        let event = Wire::execute_event("playback", "tone_stream://%(200,100,880)", "e1");
+        assert_eq!(event.header_str("event-lock"), Some("true"));
+        assert_eq!(event.header_str("execute-app-name"), Some("playback"));
     }
 }
