@@ -349,7 +349,9 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                 ("rpid", p.rpid.to_owned()),
             ];
             // As in the presence-blf capture: no unique-id is an idle lamp; `early` blinks,
-            // `confirmed` lights it.
+            // `confirmed` lights it. With a unique-id the switch shows the phone `On The Phone`
+            // or `Available` whatever the status says, unless `force-status` names the text
+            // (capture `presence-states`).
             match p.lamp {
                 Lamp::Off => {}
                 Lamp::Blinking | Lamp::Lit => {
@@ -361,6 +363,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                     headers.push(("channel-state", state.to_owned()));
                     headers.push(("answer-state", answer.to_owned()));
                     headers.push(("presence-call-direction", "outbound".to_owned()));
+                    headers.push(("force-status", sanitize_name(&p.status)));
                 }
             }
             Wire::SendEvent {
@@ -689,6 +692,7 @@ mod tests {
                 "channel-state: CS_EXECUTE",
                 "answer-state: confirmed",
                 "presence-call-direction: outbound",
+                "force-status: On The Phone",
             ]
         );
         let Ok(Wire::SendEvent { headers, .. }) =
