@@ -396,9 +396,10 @@ async fn serve_inner(path: PathBuf) -> anyhow::Result<()> {
     let mut running = app::start(options).await?;
     tokio::select! {
         result = running.wait() => result?,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("stopping");
+        signal = app::signals::stop_requested() => {
+            tracing::info!(signal, "stopping");
             running.stop().await?;
+            tracing::info!("stopped");
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ mod flows;
 pub mod http;
 pub mod presence;
 pub mod retention;
+pub mod signals;
 mod webhooks;
 
 use std::collections::HashMap;
