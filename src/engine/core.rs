@@ -1800,6 +1800,7 @@ impl Engine {
             outcome: CallOutcome::Abandoned,
             hangup_cause: cause.to_owned(),
             talk_ms: None,
+            wait_ms: Some(wait_ms),
             at: now,
         }));
         self.counters.abandoned += 1;
@@ -1849,6 +1850,7 @@ impl Engine {
             outcome: CallOutcome::Completed,
             hangup_cause: cause.to_owned(),
             talk_ms: Some(talk_ms),
+            wait_ms: None,
             at: now,
         }));
         if let Some(agent) = self.agents.get_mut(agent_id) {
@@ -2172,6 +2174,7 @@ impl Engine {
             outcome: CallOutcome::Overflowed,
             hangup_cause: cause,
             talk_ms: None,
+            wait_ms: Some(millis_between(call.wait_key.entered_at, now)),
             at: now,
         }));
         self.counters.overflowed += 1;
@@ -2718,6 +2721,7 @@ impl Engine {
             outcome: CallOutcome::Lost,
             hangup_cause: "CHANNEL_LOST".to_owned(),
             talk_ms: None,
+            wait_ms: None,
             at: now,
         }));
         self.counters.lost += 1;

@@ -194,6 +194,11 @@ async fn a_caller_hanging_up_while_waiting_is_recorded_as_abandoned() {
         .await
         .expect("events");
     assert_eq!(events.last().map(|e| e.kind.as_str()), Some("abandon"));
+    let waited = call.wait_ms.expect("an abandoned call's history keeps its wait");
+    assert_eq!(
+        events.last().map(|e| e.detail.clone()),
+        Some(format!("wait_ms={waited}"))
+    );
 }
 
 #[tokio::test]
