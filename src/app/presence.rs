@@ -217,7 +217,9 @@ mod tests {
             (first[0].lamp, first[0].status.as_str()),
             (Lamp::Off, "Available")
         );
-        assert!(tracker.updates(&snapshot, "pbx.example.com", &names).is_empty());
+        assert!(tracker
+            .updates(&snapshot, "pbx.example.com", &names)
+            .is_empty());
         snapshot.agents[0] = agent("1001", AgentStatus::Offered, None);
         let ringing = tracker.updates(&snapshot, "pbx.example.com", &names);
         assert_eq!(ringing[0].lamp, Lamp::Blinking);
@@ -230,9 +232,15 @@ mod tests {
         assert!(paused[0].count > ringing[0].count);
         assert_eq!(paused[0].dialog, ringing[0].dialog, "one dialog per lamp");
         tracker.forget("agent", "1001");
-        assert_eq!(tracker.updates(&snapshot, "pbx.example.com", &names).len(), 1);
+        assert_eq!(
+            tracker.updates(&snapshot, "pbx.example.com", &names).len(),
+            1
+        );
         tracker.reset();
-        assert_eq!(tracker.updates(&snapshot, "pbx.example.com", &names).len(), 1);
+        assert_eq!(
+            tracker.updates(&snapshot, "pbx.example.com", &names).len(),
+            1
+        );
     }
 
     #[test]

@@ -2623,12 +2623,17 @@ impl Engine {
                     agent: agent.clone(),
                 },
             );
+            let answered_at = snap
+                .stored
+                .as_ref()
+                .and_then(|s| s.answered_at)
+                .unwrap_or(now);
             if let Some(call) = self.calls.get_mut(&call_id) {
                 call.on_hold = false;
                 call.state = CallState::Bridged {
                     agent: agent.clone(),
                     leg: leg.clone(),
-                    answered_at: now,
+                    answered_at,
                 };
             }
             self.transition(

@@ -256,6 +256,9 @@ pub struct StoredCall {
     pub call: CallId,
     pub entered_at: Timestamp,
     pub priority: i32,
+    /// When an agent answered it, if one did: an adopted bridged call's talk time counts from
+    /// there, not from the restart.
+    pub answered_at: Option<Timestamp>,
 }
 
 /// What the engine asks the edges to do.

@@ -194,7 +194,9 @@ async fn a_caller_hanging_up_while_waiting_is_recorded_as_abandoned() {
         .await
         .expect("events");
     assert_eq!(events.last().map(|e| e.kind.as_str()), Some("abandon"));
-    let waited = call.wait_ms.expect("an abandoned call's history keeps its wait");
+    let waited = call
+        .wait_ms
+        .expect("an abandoned call's history keeps its wait");
     assert_eq!(
         events.last().map(|e| e.detail.clone()),
         Some(format!("wait_ms={waited}"))
@@ -451,5 +453,8 @@ async fn sigterm_stops_serve_cleanly_like_ctrl_c() {
     .await
     .expect("serve stops on SIGTERM");
     assert!(status.success(), "exit {status:?}; log:\n{log}");
-    assert!(log.contains("SIGTERM") && log.contains("stopped"), "log:\n{log}");
+    assert!(
+        log.contains("SIGTERM") && log.contains("stopped"),
+        "log:\n{log}"
+    );
 }

@@ -9,6 +9,7 @@ mod fidelity;
 mod flows;
 mod harness;
 mod http_runner;
+mod invariants;
 mod ivr;
 mod ivr_api;
 mod layout;

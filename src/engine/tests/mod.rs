@@ -912,6 +912,7 @@ fn resync_after_a_controller_restart_adopts_a_waiting_caller_with_its_original_p
                     call: stored_call,
                     entered_at: ts(1_000),
                     priority: 3,
+                    answered_at: None,
                 }),
                 flow_entry: None,
                 stored_flow: None,

@@ -67,5 +67,8 @@ fn the_agent_hanging_up_after_a_late_originator_cancel_completes_the_call_once()
         .filter(|l| l.contains("store call ended"))
         .cloned()
         .collect::<Vec<_>>();
-    assert_eq!(ends, ["  store call ended completed NORMAL_CLEARING talk=Some(3000)"]);
+    assert_eq!(
+        ends,
+        ["  store call ended completed NORMAL_CLEARING talk=Some(3000)"]
+    );
 }
