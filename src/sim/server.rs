@@ -99,6 +99,18 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
             front_waited = false;
             let Some(cmd) = queue.pop_front() else { break };
             if !authed {
+                // mod_event_socket's parse_command honours `exit` before the auth check.
+                if cmd
+                    .line
+                    .get(..4)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("exit"))
+                {
+                    let _ = tx.send(Out::Data(wire::command_reply("+OK bye")));
+                    let _ = tx.send(Out::Data(wire::disconnect_notice(wire::GOODBYE)));
+                    let _ = tx.send(Out::Close);
+                    closing = true;
+                    continue;
+                }
                 match cmd.line.strip_prefix("auth ") {
                     Some(pw) if pw.trim() == shared.password => {
                         authed = true;

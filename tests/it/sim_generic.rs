@@ -763,3 +763,19 @@ async fn a_loopback_to_an_entry_point_parks_the_b_leg_and_answers_a_when_b_is_an
     assert_eq!(answered, ["loopback/5000-b", "loopback/5000-a"]);
     assert_eq!(sim.channel(a).map(|c| c.answered), Some(true));
 }
+
+#[tokio::test]
+async fn exit_before_auth_says_goodbye_and_closes() {
+    let sim = start_sim().await;
+    let mut s = TcpStream::connect(sim.esl_addr()).await.expect("connect");
+    s.write_all(b"exit\n\n").await.expect("write");
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(DEADLINE, s.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the switch closes the connection");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "Content-Type: auth/request\n\nContent-Type: command/reply\nReply-Text: +OK bye\n\n\
+         Content-Type: text/disconnect-notice\nContent-Length: 67\n\n\
+         Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+    );
+}
