@@ -2247,6 +2247,7 @@ impl Core {
                 });
                 ("+OK Success\n".to_string(), None)
             }
+            "uuid_send_dtmf" => self.uuid_send_dtmf(arg),
             "uuid_record" => self.uuid_record(arg, exists),
             "uuid_broadcast" => (self.uuid_broadcast(arg, exists), None),
             "uuid_dump" => {

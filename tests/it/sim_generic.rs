@@ -779,3 +779,33 @@ async fn exit_before_auth_says_goodbye_and_closes() {
          Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
     );
 }
+
+#[tokio::test]
+async fn digits_sent_into_the_b_leg_of_a_loopback_pair_reach_the_a_leg() {
+    let sim = start_sim().await;
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain DTMF BACKGROUND_JOB\n\n").await;
+    let a = "33333333-0df0-454a-9048-c5c8d2a3ecb8";
+    raw.ask(&format!(
+        "bgapi originate {{origination_uuid={a}}}loopback/9199/default &park()\n\n"
+    ))
+    .await;
+    raw.event_named("BACKGROUND_JOB").await;
+    let b = sim
+        .channels()
+        .into_iter()
+        .find(|c| c.variable("loopback_leg") == Some("B"))
+        .map(|c| c.uuid)
+        .expect("the B leg");
+    let r = raw.ask(&format!("api uuid_send_dtmf {b} 12#\n\n")).await;
+    assert_eq!(r.body, format!("+OK {b} sent DTMF 12#.\n"));
+    for want in ["1", "2", "#"] {
+        let ev = raw.event_named("DTMF").await;
+        assert_eq!(get(&ev, "Unique-ID"), Some(a));
+        assert_eq!(get(&ev, "DTMF-Digit"), Some(want));
+    }
+    let r = raw
+        .ask("api uuid_send_dtmf 00000000-0000-0000-0000-000000000000 1\n\n")
+        .await;
+    assert_eq!(r.body, "-ERR Cannot locate session!\n");
+}

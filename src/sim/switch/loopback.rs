@@ -241,6 +241,35 @@ impl Core {
         }
     }
 
+    /// `uuid_send_dtmf <uuid> <digits>`: the digits go out of `uuid` towards its far end;
+    /// on a loopback leg the far end is the other leg, which receives them as DTMF events
+    /// (`dtmf-collect`). Reply as captured (`+OK <uuid> sent DTMF <digits>.`); the errors are
+    /// mod_commands' (`-ERR Cannot locate session!`, `-USAGE: <uuid> <dtmf_data>`).
+    pub(super) fn uuid_send_dtmf(&mut self, arg: &str) -> (String, super::session_record::After) {
+        let mut words = arg.split_whitespace();
+        let (Some(uuid), Some(digits)) = (words.next(), words.next()) else {
+            return ("-USAGE: <uuid> <dtmf_data>\n".to_owned(), None);
+        };
+        let Some(ch) = self.channels.get(uuid).filter(|c| c.hangup_cause.is_none()) else {
+            return ("-ERR Cannot locate session!\n".to_owned(), None);
+        };
+        let reply = format!("+OK {uuid} sent DTMF {digits}.\n");
+        let Some(other) = ch
+            .var("other_loopback_leg_uuid")
+            .filter(|_| ch.var("loopback_leg").is_some())
+            .map(str::to_owned)
+        else {
+            return (reply, None);
+        };
+        let digits = digits.to_owned();
+        (
+            reply,
+            Some(Box::new(move |core: &mut Core| {
+                core.dtmf(&other, &digits);
+            })),
+        )
+    }
+
     /// Hangs up the live side of every pair whose other side has ended.
     pub(crate) fn sync_loopback(&mut self) {
         if self.loopbacks.is_empty() {
