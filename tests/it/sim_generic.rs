@@ -809,3 +809,51 @@ async fn digits_sent_into_the_b_leg_of_a_loopback_pair_reach_the_a_leg() {
         .await;
     assert_eq!(r.body, "-ERR Cannot locate session!\n");
 }
+
+#[tokio::test]
+async fn a_unique_id_of_a_live_channel_is_fired_by_that_session_and_shows_talk_and_the_caller() {
+    let (sim, mut raw) = watched().await;
+    let mut listener = Raw::connect(&sim).await;
+    listener.ask("event plain PRESENCE_IN\n\n").await;
+    let caller = sim.place_call(switchboard::sim::CallSpec::new("1003", "5000"));
+    let extra = with_state("confirmed").replace(UID, &caller);
+    let (dialog, presence) = publish(
+        &sim,
+        &mut raw,
+        &presence_in("On Call", "on-the-phone", &extra),
+    )
+    .await;
+    let d = dialog.dialog.expect("a dialog");
+    assert_eq!(d.state, "confirmed");
+    assert_eq!(
+        d.remote.as_deref(),
+        Some("Caller 1003 <sip:1003@127.0.0.1>")
+    );
+    assert!(dialog
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains("<target uri=\"sip:**1001@127.0.0.1\"/>")));
+    assert_eq!(pidf(&presence), (Some("on-the-phone"), Some("Talk 5000")));
+    let ev = loop {
+        let ev = listener.frame().await.event();
+        if get(&ev, "Command").is_some() {
+            break ev;
+        }
+    };
+    assert_eq!(
+        get(&ev, "Event-Name"),
+        Some("PRESENCE_IN"),
+        "the client's own"
+    );
+    assert_eq!(ev.iter().filter(|(k, _)| k == "Event-Name").count(), 1);
+    assert!(get(&ev, "Core-UUID").is_none() && get(&ev, "Event-Sequence").is_none());
+    let after_uuid: Vec<&str> = ev
+        .iter()
+        .skip_while(|(k, _)| k != "Event-UUID")
+        .skip(1)
+        .take(2)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(after_uuid, ["Channel-State", "Channel-Call-State"]);
+    assert_eq!(get(&ev, "Caller-Destination-Number"), Some("5000"));
+}

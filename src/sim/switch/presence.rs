@@ -8,7 +8,7 @@
 //! `sip_profile`, and `expires` twice. Every PRESENCE_IN fired also reaches the watching
 //! phones (`watchers`).
 
-use super::watchers::{full_entity, WatchKind};
+use super::watchers::{full_entity, LiveCall, WatchKind};
 use super::{event_bit, new_uuid, ConnId, Core, HOST_IP};
 use crate::sim::wire::{self, Command, Event};
 
@@ -49,21 +49,42 @@ impl Core {
         let Some(event_name) = super::EVENT_NAMES.iter().find(|n| **n == name) else {
             return;
         };
+        // A Unique-ID of a live channel hands the event to that session, which fires it
+        // with its channel data and without the common block (`presence-blf` combo 13).
+        let session = sent
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("unique-id"))
+            .and_then(|(_, u)| self.channels.get(u))
+            .filter(|c| c.hangup_cause.is_none())
+            .map(|c| c.uuid.clone());
         if *event_name == "PRESENCE_IN" {
-            self.watchers.presence_in(&sent);
+            let live = session
+                .as_ref()
+                .and_then(|u| self.channels.get(u))
+                .map(|c| LiveCall {
+                    destination: c.profile.destination.clone(),
+                    caller_name: c.profile.cid_name.clone().unwrap_or_default(),
+                    caller_number: c.profile.cid_number.clone(),
+                });
+            self.watchers.presence_in(&sent, live.as_ref());
         }
         let bit = event_bit(event_name).unwrap_or(0);
         if !self.wanted(bit) {
             return;
         }
-        let mut ev = Event::with_capacity(sent.len() + 16);
+        let mut ev = Event::with_capacity(sent.len() + 64);
         ev.add("Command", cmd.line.clone());
         for (k, v) in sent {
             ev.add(k, v);
         }
         ev.add("Event-UUID", event_uuid);
-        let base = self.base_event(event_name, seq, SENDEVENT_ORIGIN);
-        ev.headers.extend(base.headers);
+        match session.as_ref().and_then(|u| self.channels.get(u)) {
+            Some(ch) => self.channel_data(ch, &mut ev),
+            None => {
+                let base = self.base_event(event_name, seq, SENDEVENT_ORIGIN);
+                ev.headers.extend(base.headers);
+            }
+        }
         self.dispatch(bit, &ev);
     }
 

@@ -45,6 +45,16 @@ pub struct DialogView {
     pub direction: String,
     /// `early`, `confirmed` or `terminated`.
     pub state: String,
+    /// The caller shown as the remote party (`Caller 1003 <sip:1003@…>`) when the Unique-ID
+    /// is a live channel's; None otherwise.
+    pub remote: Option<String>,
+}
+
+/// The live channel a PRESENCE_IN's Unique-ID names, as mod_sofia reads it.
+pub(super) struct LiveCall {
+    pub destination: String,
+    pub caller_name: String,
+    pub caller_number: String,
 }
 
 /// One NOTIFY a watching phone received.
@@ -148,6 +158,7 @@ fn dialog_of(headers: &[(String, String)]) -> Option<DialogView> {
         id: id.to_owned(),
         direction: direction.to_owned(),
         state,
+        remote: None,
     })
 }
 
@@ -157,14 +168,26 @@ fn activity_of(rpid: Option<&str>) -> Option<String> {
 }
 
 /// The pidf activity and note for these PRESENCE_IN headers (`presence-states` table).
-fn pidf_of(headers: &[(String, String)], dialog: Option<&DialogView>) -> PhoneLamp {
+/// A confirmed dialog of a live channel reads `Talk <its destination>` (`presence-blf`
+/// combo 13).
+fn pidf_of(
+    headers: &[(String, String)],
+    dialog: Option<&DialogView>,
+    live: Option<&LiveCall>,
+) -> PhoneLamp {
     let force = header(headers, "force-status");
     let rpid = header(headers, "rpid");
     let (activity, note) = match dialog {
         Some(d) => match (force, d.state.as_str()) {
             (Some(f), "terminated") => (activity_of(rpid), f.to_owned()),
             (Some(f), _) => (Some("on-the-phone".to_owned()), f.to_owned()),
-            (None, "confirmed") => (Some("on-the-phone".to_owned()), "On The Phone".to_owned()),
+            (None, "confirmed") => (
+                Some("on-the-phone".to_owned()),
+                live.map_or_else(
+                    || "On The Phone".to_owned(),
+                    |l| format!("Talk {}", l.destination),
+                ),
+            ),
             (None, _) => (None, "Available".to_owned()),
         },
         None => (
@@ -188,18 +211,41 @@ fn xml_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn dialog_body(entity: &str, version: u64, dialog: Option<&DialogView>) -> String {
+/// `agent+1001@h` -> (`1001`, `h`): the agent's own user, shown as the local party.
+fn entity_user(entity: &str) -> Option<(&str, &str)> {
+    let (name, host) = entity.split_once('@')?;
+    Some((name.split_once('+').map_or(name, |(_, user)| user), host))
+}
+
+fn dialog_body(
+    entity: &str,
+    version: u64,
+    dialog: Option<&DialogView>,
+    live: Option<&LiveCall>,
+) -> String {
     let mut body = format!(
         "<?xml version=\"1.0\"?>\n<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" \
          version=\"{version}\" state=\"full\" entity=\"sip:{entity}\">\n"
     );
     if let Some(d) = dialog {
         body.push_str(&format!(
-            "<dialog id=\"{}\" direction=\"{}\">\n<state>{}</state>\n</dialog>\n",
+            "<dialog id=\"{}\" direction=\"{}\">\n<state>{}</state>\n",
             xml_escape(&d.id),
             d.direction,
             xml_escape(&d.state)
         ));
+        if let (Some(l), Some((user, host))) = (live, entity_user(entity)) {
+            body.push_str(&format!(
+                "<local>\n<identity display=\"{user}\">sip:{user}@{host}</identity>\n\
+                 <target uri=\"sip:{user}@{host}\">\n\
+                 <param pname=\"+sip.rendering\" pvalue=\"yes\"/>\n</target>\n</local>\n\
+                 <remote>\n<identity display=\"{}\">sip:{}@{host}</identity>\n\
+                 <target uri=\"sip:**{user}@{host}\"/>\n</remote>\n",
+                xml_escape(&l.caller_name),
+                xml_escape(&l.caller_number)
+            ));
+        }
+        body.push_str("</dialog>\n");
     }
     body.push_str("</dialog-info>\n");
     body
@@ -277,12 +323,22 @@ impl Watchers {
     }
 
     /// One PRESENCE_IN fired: one NOTIFY to each active watcher of its entity.
-    pub(super) fn presence_in(&mut self, headers: &[(String, String)]) {
+    pub(super) fn presence_in(&mut self, headers: &[(String, String)], live: Option<&LiveCall>) {
         let Some(entity) = entity_of(headers) else {
             return;
         };
-        let dialog = dialog_of(headers);
-        let lamp = pidf_of(headers, dialog.as_ref());
+        let dialog = dialog_of(headers).map(|mut d| {
+            d.remote = live.map(|l| {
+                format!(
+                    "{} <sip:{}@{}>",
+                    l.caller_name,
+                    l.caller_number,
+                    entity.split_once('@').map_or("", |(_, h)| h)
+                )
+            });
+            d
+        });
+        let lamp = pidf_of(headers, dialog.as_ref(), live);
         for w in self
             .list
             .iter_mut()
@@ -298,7 +354,7 @@ impl Watchers {
                         kind: w.kind,
                         subscription_state,
                         version: Some(version),
-                        body: Some(dialog_body(&entity, version, dialog.as_ref())),
+                        body: Some(dialog_body(&entity, version, dialog.as_ref(), live)),
                         dialog: dialog.clone(),
                         activity: None,
                         note: None,
@@ -348,14 +404,18 @@ mod tests {
 
     #[test]
     fn an_idle_dialog_body_has_the_captured_bytes() {
-        let body = dialog_body("agent+1001@127.0.0.1", 0, None);
+        let body = dialog_body("agent+1001@127.0.0.1", 0, None, None);
         assert_eq!(body.len(), 153);
         let d = DialogView {
             id: "84bbf0e1-f2ce-4671-8701-4cfd6ec37110".into(),
             direction: "recipient".into(),
             state: "early".into(),
+            remote: None,
         };
-        assert_eq!(dialog_body("agent+1001@127.0.0.1", 4, Some(&d)).len(), 257);
+        assert_eq!(
+            dialog_body("agent+1001@127.0.0.1", 4, Some(&d), None).len(),
+            257
+        );
     }
 
     #[test]
@@ -382,8 +442,31 @@ mod tests {
             Some(DialogView {
                 id: "u".into(),
                 direction: "initiator".into(),
-                state: "early".into()
+                state: "early".into(),
+                remote: None
             })
         );
+    }
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+
+    #[test]
+    fn a_confirmed_dialog_of_a_live_channel_has_the_captured_541_byte_body() {
+        let d = DialogView {
+            id: "930e6027-ecbe-41f3-aae2-f26c4a57b727".into(),
+            direction: "recipient".into(),
+            state: "confirmed".into(),
+            remote: None,
+        };
+        let live = LiveCall {
+            destination: "5000".into(),
+            caller_name: "Caller 1003".into(),
+            caller_number: "1003".into(),
+        };
+        let body = dialog_body("agent+1001@127.0.0.1", 12, Some(&d), Some(&live));
+        assert_eq!(body.len(), 541);
     }
 }
