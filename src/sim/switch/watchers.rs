@@ -89,6 +89,9 @@ pub struct PhoneLamp {
 /// Subscriptions are kept this long (the captured phones sent `Expires: 600`).
 pub(super) const EXPIRES: u64 = 600;
 
+/// How many NOTIFYs one subscription remembers (the oldest are forgotten first).
+const KEPT: usize = 1024;
+
 struct Watcher {
     user: String,
     entity: String,
@@ -370,6 +373,9 @@ impl Watchers {
                     body: Some(pidf_body(&entity, &lamp)),
                 },
             };
+            if w.received.len() >= KEPT {
+                w.received.remove(0);
+            }
             w.received.push(notify);
         }
         self.lamps.insert(entity, lamp);
@@ -468,5 +474,19 @@ mod live_tests {
         };
         let body = dialog_body("agent+1001@127.0.0.1", 12, Some(&d), Some(&live));
         assert_eq!(body.len(), 541);
+    }
+
+    #[test]
+    fn a_pidf_body_is_laid_out_like_the_capture() {
+        let lamp = PhoneLamp {
+            dialog_state: None,
+            activity: Some("away".into()),
+            note: Some("Paused Lunch".into()),
+        };
+        let body = pidf_body("agent+1001@127.0.0.1", &lamp);
+        // The sipp log shows 494 bytes under `Content-Length: 495`; the missing byte is not
+        // visible in the log.
+        assert_eq!(body.len(), 494);
+        assert!(body.contains("  <rpid:activities>\n   <rpid:away/>\n  </rpid:activities>\n"));
     }
 }
