@@ -8,7 +8,9 @@
 //! Code map: `wire` (bytes), `endpoints` (phones, callers, dial strings), `media` (sound
 //! files, prompts, digit-collection arguments), `switch` (the core behind one mutex; its
 //! `apps` submodule runs applications, DTMF and transfers; `registrations` phone REGISTER,
-//! unregister and expiry), `server` (sockets).
+//! unregister and expiry; `presence` and `watchers` BLF publishing and what watching phones
+//! receive; `esl_commands` generic mod_event_socket replies; `loopback` loopback endpoints),
+//! `server` (sockets).
 
 mod endpoints;
 mod media;
@@ -29,6 +31,7 @@ pub use endpoints::{
     Target,
 };
 pub use media::SoundFiles;
+pub use switch::watchers::{DialogView, Notify, PhoneLamp, WatchKind};
 
 use switch::Shared;
 
@@ -222,9 +225,38 @@ impl SimHandle {
     }
 
     /// A phone registered as `watcher` subscribes a BLF key to `target` (`agent+1001`): the
-    /// switch fires PRESENCE_PROBE, as the real one does.
+    /// switch fires PRESENCE_PROBE, as the real one does. Same as
+    /// `subscribe_watcher(watcher, target, WatchKind::Dialog)`.
     pub fn probe_presence(&self, watcher: &str, target: &str) {
         self.shared.run(|core| core.probe_presence(watcher, target))
+    }
+
+    /// The phone registered as `user` subscribes to `entity` (`agent+1001`, `queue+support`;
+    /// `@<switch ip>` is added when there is no domain) with `Event: dialog` or `presence`.
+    /// As captured: the switch fires PRESENCE_PROBE and sends the phone no NOTIFY; each later
+    /// PRESENCE_IN for the entity sends it one.
+    pub fn subscribe_watcher(&self, user: &str, entity: &str, kind: WatchKind) {
+        self.shared
+            .run(|core| core.subscribe_watcher(user, entity, kind))
+    }
+
+    /// The phone unsubscribes (`Expires: 0`): one last NOTIFY `terminated;reason=noresource`
+    /// without a body, and a PRESENCE_PROBE with `expires: 0`. False if it was not subscribed.
+    pub fn unsubscribe_watcher(&self, user: &str, entity: &str, kind: WatchKind) -> bool {
+        self.shared
+            .run(|core| core.unsubscribe_watcher(user, entity, kind))
+    }
+
+    /// Every NOTIFY the phone `user` received for `entity`, oldest first (all its
+    /// subscriptions to it, both kinds).
+    pub fn notifies(&self, user: &str, entity: &str) -> Vec<Notify> {
+        self.shared.peek(|core| core.watcher_notifies(user, entity))
+    }
+
+    /// What a phone watching `entity` shows now (from the latest PRESENCE_IN for it, whether
+    /// or not anyone watches); None before the first one.
+    pub fn lamp(&self, entity: &str) -> Option<PhoneLamp> {
+        self.shared.peek(|core| core.lamp(entity))
     }
 
     /// Every `sendevent` received so far: the event name and its headers, in order.
@@ -290,7 +322,11 @@ impl SimHandle {
 
     /// Hangs up `uuid` from the far end (caller's BYE/CANCEL, phone's BYE) with `cause`.
     pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
-        self.shared.run(|core| core.remote_hangup(uuid, cause))
+        self.shared.run(|core| {
+            let done = core.remote_hangup(uuid, cause);
+            core.sync_loopback();
+            done
+        })
     }
 
     /// The caller on `uuid` presses `digits` now (RFC 2833: one DTMF event per key,

@@ -22,9 +22,12 @@ use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
 mod apps;
 mod disk;
+mod esl_commands;
+mod loopback;
 mod presence;
 mod registrations;
 mod session_record;
+pub(super) mod watchers;
 
 pub(crate) type ConnId = u64;
 
@@ -73,6 +76,7 @@ const EVENT_NAMES: &[&str] = &[
     "RECORD_STOP",
     "MEDIA_BUG_START",
     "MEDIA_BUG_STOP",
+    "CHANNEL_UUID",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -423,6 +427,10 @@ pub(crate) struct Core {
     broadcasts: VecDeque<crate::sim::Broadcast>,
     /// The real folder standing for the switch's `/`: stopped `uuid_record`s are written there.
     disk_root: Option<std::path::PathBuf>,
+    /// Phones watching BLF names, what they were sent, the lamps they show.
+    watchers: watchers::Watchers,
+    /// Live loopback pairs, A leg to B leg.
+    loopbacks: HashMap<String, String>,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -472,6 +480,8 @@ impl Core {
             recorded: VecDeque::new(),
             broadcasts: VecDeque::new(),
             disk_root: config.disk_root.clone(),
+            watchers: watchers::Watchers::default(),
+            loopbacks: HashMap::new(),
         }
     }
 
@@ -1115,6 +1125,9 @@ impl Core {
                 return Err("-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n".to_string())
             }
         };
+        if let Some((exten, context)) = loopback::parse(&req.dial) {
+            return self.originate_loopback(&req, &exten, &context, job);
+        }
         let target = Target::parse(&req.dial);
         let phone_state = target
             .user()
@@ -1847,6 +1860,12 @@ impl Core {
             Some((v, r)) => (v, r.trim()),
             None => (line, ""),
         };
+        let flow = self.run_command(conn, cmd, verb, rest);
+        self.sync_loopback();
+        flow
+    }
+
+    fn run_command(&mut self, conn: ConnId, cmd: &Command, verb: &str, rest: &str) -> Flow {
         match verb {
             "exit" => {
                 self.reply(conn, wire::command_reply("+OK bye"));
@@ -1923,48 +1942,6 @@ impl Core {
                 Flow::Continue
             }
         }
-    }
-
-    fn subscribe(&mut self, conn: ConnId, rest: &str) {
-        let mut words = rest.split_whitespace();
-        let fmt = match words.next() {
-            Some("plain") => Format::Plain,
-            Some("json") => Format::Json,
-            _ => {
-                self.reply(conn, wire::command_reply("-ERR no keywords supplied"));
-                return;
-            }
-        };
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        c.format = Some(fmt);
-        // As mod_event_socket: every word after CUSTOM is a subclass name.
-        let mut custom = false;
-        for w in words {
-            if custom {
-                if !c.subclasses.iter().any(|s| s == w) {
-                    c.subclasses.push(w.to_string());
-                }
-                continue;
-            }
-            match w {
-                "ALL" => c.all = true,
-                "CUSTOM" => {
-                    custom = true;
-                    c.mask |= event_bit("CUSTOM").unwrap_or(0);
-                }
-                name => {
-                    if let Some(bit) = event_bit(name) {
-                        c.mask |= bit;
-                    }
-                }
-            }
-        }
-        self.reply(
-            conn,
-            wire::command_reply(&format!("+OK event listener enabled {}", fmt.name())),
-        );
     }
 
     fn filter(&mut self, conn: ConnId, rest: &str) {
@@ -2077,9 +2054,13 @@ impl Core {
             };
         }
         let (body, after) = self.run_api(cmd, arg, Some(conn));
-        if !body.is_empty() {
-            self.reply(conn, wire::api_response(&body));
-        }
+        // mod_event_socket's api_exec: an empty result is sent as `-ERR no reply`.
+        let body = if body.is_empty() {
+            esl_commands::NO_REPLY.to_string()
+        } else {
+            body
+        };
+        self.reply(conn, wire::api_response(&body));
         if let Some(after) = after {
             after(self);
         }
@@ -2127,7 +2108,10 @@ impl Core {
                 }
                 (
                     "+OK\n".to_string(),
-                    Some(Box::new(move |core: &mut Core| core.answer_inbound(&first))),
+                    Some(Box::new(move |core: &mut Core| {
+                        core.answer_inbound(&first);
+                        core.loopback_answered(&first);
+                    })),
                 )
             }
             "uuid_kill" => {
@@ -2263,6 +2247,7 @@ impl Core {
                 });
                 ("+OK Success\n".to_string(), None)
             }
+            "uuid_send_dtmf" => self.uuid_send_dtmf(arg),
             "uuid_record" => self.uuid_record(arg, exists),
             "uuid_broadcast" => (self.uuid_broadcast(arg, exists), None),
             "uuid_dump" => {

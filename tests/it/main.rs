@@ -21,6 +21,7 @@ mod recordings_api;
 mod retention;
 mod routing;
 mod sim;
+mod sim_generic;
 mod store;
 mod store_recordings;
 mod webhooks;
