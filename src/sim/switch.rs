@@ -20,6 +20,7 @@ use super::media::{self, SoundFiles};
 use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
+mod admin_api;
 mod apps;
 mod disk;
 mod presence;
@@ -391,6 +392,7 @@ pub(crate) enum Flow {
 
 pub(crate) struct Core {
     hostname: String,
+    admin: admin_api::Admin,
     entry_points: HashMap<String, Vec<(String, String)>>,
     core_uuid: String,
     seq: u64,
@@ -443,6 +445,7 @@ impl Core {
     pub(crate) fn new(config: &SimConfig, counters: Arc<Counters>) -> Core {
         Core {
             hostname: config.hostname.clone(),
+            admin: admin_api::Admin::from_config(config),
             entry_points: config
                 .entry_points
                 .iter()
@@ -2278,7 +2281,11 @@ impl Core {
                 "+OK\n".to_string(),
                 Some(Box::new(|core: &mut Core| core.shutdown())),
             ),
-            _ => (format!("-ERR {cmd} Command not found!\n"), None),
+            _ => (
+                self.admin_api(cmd, arg)
+                    .unwrap_or_else(|| format!("-ERR {cmd} Command not found!\n")),
+                None,
+            ),
         }
     }
 
