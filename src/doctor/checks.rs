@@ -383,13 +383,6 @@ async fn dialplan_checks(switch: &mut Switch<'_>, needs: &Needs) -> Result<(), P
         from_phones(switch, default, &entries);
         features(switch, default, needs);
     }
-    if switch.ask("global_getvar default_password").await?.trim() == "1234" {
-        switch.warn(
-            "dialplan",
-            "vars.xml keeps default_password=1234: the stock 'global' extension makes every call from a phone (feature codes too) wait 10 s",
-            "change default_password in vars.xml, then fs_cli -x reloadxml",
-        );
-    }
     Ok(())
 }
 
@@ -435,6 +428,7 @@ fn entry_points(
         let same = |j: usize| j == i || public.extensions[j].role().as_ref() == Some(&role);
         let mut reached = Vec::new();
         for number in numbers {
+            entries.push((number.clone(), role.clone()));
             match verdict(public, &number, &same) {
                 Verdict::Reached(maybe) => {
                     if !maybe.is_empty() {
@@ -444,8 +438,7 @@ fn entry_points(
                             "check those extensions in context public by hand",
                         );
                     }
-                    entries.push((number.clone(), role.clone()));
-                    reached.push(number);
+                    reached.push(number.clone());
                 }
                 Verdict::Shadowed { by, expressions } => switch.fail(
                     "dialplan",
@@ -473,7 +466,8 @@ fn entry_points(
     }
 }
 
-/// Queues and flow entry points nothing leads to.
+/// Queues nothing leads to. (A flow's entry points are not required to have extensions:
+/// `goto`, surveys and transfers reach flows too.)
 fn unreached(switch: &mut Switch<'_>, contexts: &[&Context], needs: &Needs) {
     let roles: BTreeSet<String> = contexts
         .iter()
@@ -489,15 +483,6 @@ fn unreached(switch: &mut Switch<'_>, contexts: &[&Context], needs: &Needs) {
                 "dialplan",
                 format!("no extension parks callers for queue {queue} and no flow or overflow leads to it: callers cannot reach it"),
                 format!("add an extension setting switchboard_queue={queue} to dialplan/public/switchboard.xml, then fs_cli -x reloadxml"),
-            );
-        }
-    }
-    for entry in &needs.flow_entry_points {
-        if !roles.contains(&format!("flow entry point {entry}")) {
-            switch.warn(
-                "dialplan",
-                format!("no extension sends callers to flow entry point {entry}"),
-                format!("add an extension setting switchboard_flow={entry} to dialplan/public/switchboard.xml, then fs_cli -x reloadxml"),
             );
         }
     }
@@ -837,8 +822,17 @@ async fn registrations(switch: &mut Switch<'_>) -> Result<Vec<String>, ProbeErro
     }
 }
 
-/// Agents whose phone is registered on no switch.
-pub(super) fn phones(needs: &Needs, registered: &[String], complete: bool, report: &mut Report) {
+/// Agents whose phone is registered on no switch (nothing when no switch could be asked).
+pub(super) fn phones(
+    needs: &Needs,
+    registered: &[String],
+    complete: bool,
+    any_listed: bool,
+    report: &mut Report,
+) {
+    if !any_listed {
+        return;
+    }
     let mut missing = Vec::new();
     let mut checked = 0;
     for (agent, user) in &needs.agents {

@@ -175,13 +175,22 @@ pub async fn run(setup: &Setup, options: Options) -> Report {
     let needs = Needs::of(&setup.config, &setup.provisioning, setup.flows.as_ref());
     let mut report = Report::default();
     let mut registered = Vec::new();
-    let mut every_switch_listed = true;
+    let (mut every_switch_listed, mut any_listed) = (true, false);
     for switch in &setup.config.switches {
         match checks::switch(switch, &needs, options, &mut report).await {
-            Some(users) => registered.extend(users),
+            Some(users) => {
+                registered.extend(users);
+                any_listed = true;
+            }
             None => every_switch_listed = false,
         }
     }
-    checks::phones(&needs, &registered, every_switch_listed, &mut report);
+    checks::phones(
+        &needs,
+        &registered,
+        every_switch_listed,
+        any_listed,
+        &mut report,
+    );
     report
 }

@@ -2281,11 +2281,7 @@ impl Core {
                 "+OK\n".to_string(),
                 Some(Box::new(|core: &mut Core| core.shutdown())),
             ),
-            _ => (
-                self.admin_api(cmd, arg)
-                    .unwrap_or_else(|| format!("-ERR {cmd} Command not found!\n")),
-                None,
-            ),
+            _ => (self.admin_api(cmd, arg), None),
         }
     }
 

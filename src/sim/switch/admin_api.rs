@@ -121,9 +121,18 @@ fn anchored(number: &str) -> String {
 }
 
 impl Core {
-    /// The admin commands above; `None` for any other command (the caller answers
-    /// "Command not found").
-    pub(crate) fn admin_api(&mut self, cmd: &str, arg: &str) -> Option<String> {
+    /// The admin commands above, or "Command not found" for a command nothing else answered
+    /// (the fallback of `run_api`). An empty reply is sent as `-ERR no reply\n`, as
+    /// `api_exec` in mod_event_socket.c does (`local_stream show` without streams).
+    pub(crate) fn admin_api(&mut self, cmd: &str, arg: &str) -> String {
+        match self.admin_command(cmd, arg) {
+            None => format!("-ERR {cmd} Command not found!\n"),
+            Some(reply) if reply.is_empty() => "-ERR no reply\n".to_owned(),
+            Some(reply) => reply,
+        }
+    }
+
+    fn admin_command(&mut self, cmd: &str, arg: &str) -> Option<String> {
         let module = match cmd {
             "module_exists" | "xml_locate" | "file_exists" | "acl" => "mod_commands",
             "local_stream" => "mod_local_stream",
