@@ -570,3 +570,33 @@ async fn the_binary_exits_non_zero_on_a_failure_and_78_on_an_unusable_config() {
     let output = run(broken).await;
     assert_eq!(output.status.code(), Some(78));
 }
+
+#[tokio::test]
+async fn a_refused_address_gets_the_rude_rejection_mod_event_socket_sends() {
+    use tokio::io::AsyncReadExt;
+    let rig = start(|disk| SimConfig {
+        esl_inbound_acl: vec!["loopback.auto".into(), "switchboard".into()],
+        acl_lists: vec![("switchboard".into(), vec!["10.0.0.0/8".into()])],
+        ..installed(disk)
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(rig.sim.esl_addr())
+        .await
+        .expect("connect");
+    let mut bytes = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut bytes),
+    )
+    .await
+    .expect("the switch closes")
+    .expect("read");
+    // Every list must admit the address; the bytes are those of mod_event_socket.c (the nmap
+    // fingerprints of real switches show the same), before any auth/request.
+    assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        "Content-Type: text/rude-rejection\nContent-Length: 24\n\nAccess Denied, go away.\n\
+         Content-Type: text/disconnect-notice\nContent-Length: 67\n\n\
+         Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+    );
+}
