@@ -56,6 +56,29 @@ pub struct SimConfig {
     /// `<disk_root>/var/lib/freeswitch/recordings/x.wav` when it stops (nothing is ever written
     /// outside it). None (the default): recordings are kept as metadata only.
     pub disk_root: Option<PathBuf>,
+    /// Modules `module_exists` answers `false` for (every other module is loaded). The APIs
+    /// of `mod_commands` (`module_exists`, `file_exists`, `xml_locate`, `acl`) and
+    /// `mod_local_stream` (`local_stream`) then answer "Command not found".
+    pub missing_modules: Vec<String>,
+    /// The dialplan as `xml_locate dialplan context name <context>` returns it: a context's
+    /// name and its `<context name=…>` element as XML. `public` and `default`, unless given
+    /// here, are built from `entry_points` (one extension per number, in order, setting its
+    /// variables and parking). This is what the switch shows an administrator; calls are still
+    /// routed by `entry_points`.
+    pub dialplan_xml: Vec<(String, String)>,
+    /// `local_stream show`: each stream's name and folder. Default: the stock
+    /// `local_stream.conf.xml` (`default` and `moh/8000` … `moh/48000`).
+    pub local_streams: Vec<(String, String)>,
+    /// The network lists of `acl.conf.xml` for `acl <ip> <list>`: a name and the CIDRs it
+    /// allows (anything else denied). Default: the shipped `switchboard` list, placeholder
+    /// replaced (`127.0.0.0/8`, `::1/128`).
+    pub acl_lists: Vec<(String, Vec<String>)>,
+    /// `apply-inbound-acl` of `event_socket.conf.xml`: a connection from an address any of
+    /// these lists denies gets `text/rude-rejection` and is closed, as on the real switch.
+    /// Empty: the real switch's default, `loopback.auto`. Default: `switchboard`.
+    pub esl_inbound_acl: Vec<String>,
+    /// `listen-ip` of `event_socket.conf.xml` as `xml_locate` shows it (default `127.0.0.1`).
+    pub esl_listen_ip: String,
 }
 
 impl Default for SimConfig {
@@ -67,6 +90,22 @@ impl Default for SimConfig {
             entry_points: Vec::new(),
             sound_files: SoundFiles::default(),
             disk_root: None,
+            missing_modules: Vec::new(),
+            dialplan_xml: Vec::new(),
+            local_streams: ["default", "moh/8000", "moh/16000", "moh/32000", "moh/48000"]
+                .iter()
+                .map(|name| {
+                    let rate = name.strip_prefix("moh/").unwrap_or("8000");
+                    let folder = format!("/usr/share/freeswitch/sounds/music/{rate}");
+                    (name.to_string(), folder)
+                })
+                .collect(),
+            acl_lists: vec![(
+                "switchboard".to_string(),
+                vec!["127.0.0.0/8".to_string(), "::1/128".to_string()],
+            )],
+            esl_inbound_acl: vec!["switchboard".to_string()],
+            esl_listen_ip: "127.0.0.1".to_string(),
         }
     }
 }

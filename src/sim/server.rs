@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
-use super::switch::{Flow, Out, Shared};
+use super::switch::{Core, Flow, Out, Shared};
 use super::wire::{self, Command, CommandReader};
 
 /// Starts the accept loop and the heartbeat ticker for a (re)started switch.
@@ -64,9 +64,16 @@ fn is_api(cmd: &Command) -> bool {
     cmd.line.starts_with("api ") || cmd.line.starts_with("bgapi ")
 }
 
-async fn serve(shared: Arc<Shared>, stream: TcpStream) {
+async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     // Latency matters more than packet count on loopback.
     let _ = stream.set_nodelay(true);
+    // `apply-inbound-acl` is checked before anything else, as in mod_event_socket.
+    let peer = stream.peer_addr().map(|a| a.ip());
+    if peer.is_ok_and(|ip| shared.run(|core| core.esl_refuses(ip))) {
+        let _ = stream.write_all(&Core::esl_rejection()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let id = shared.run(|core| core.add_conn(tx.clone()));
     shared.counters.connections.fetch_add(1, Ordering::Relaxed);

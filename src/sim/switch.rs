@@ -20,6 +20,7 @@ use super::media::{self, SoundFiles};
 use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
+mod admin_api;
 mod apps;
 mod disk;
 mod esl_commands;
@@ -395,6 +396,7 @@ pub(crate) enum Flow {
 
 pub(crate) struct Core {
     hostname: String,
+    admin: admin_api::Admin,
     entry_points: HashMap<String, Vec<(String, String)>>,
     core_uuid: String,
     seq: u64,
@@ -451,6 +453,7 @@ impl Core {
     pub(crate) fn new(config: &SimConfig, counters: Arc<Counters>) -> Core {
         Core {
             hostname: config.hostname.clone(),
+            admin: admin_api::Admin::from_config(config),
             entry_points: config
                 .entry_points
                 .iter()
@@ -2263,7 +2266,7 @@ impl Core {
                 "+OK\n".to_string(),
                 Some(Box::new(|core: &mut Core| core.shutdown())),
             ),
-            _ => (format!("-ERR {cmd} Command not found!\n"), None),
+            _ => (self.admin_api(cmd, arg), None),
         }
     }
 

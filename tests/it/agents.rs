@@ -505,9 +505,9 @@ async fn a_watching_phone_shows_paused_with_the_reason_name_wrap_up_and_ringing(
         &[Agent::answering("1001")
             .logged_out()
             .with(switchboard::sim::PhoneBehavior::Answer {
-                after: Duration::from_millis(300),
+                after: std::time::Duration::from_millis(300),
             })
-            .hanging_up_after(Duration::from_millis(200))],
+            .hanging_up_after(std::time::Duration::from_millis(200))],
     )
     .await;
     app.connected().await;

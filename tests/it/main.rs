@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod demo;
+mod doctor;
 mod esl_link;
 mod events;
 mod fidelity;
