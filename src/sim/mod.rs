@@ -53,6 +53,10 @@ pub struct SimConfig {
     /// `<disk_root>/var/lib/freeswitch/recordings/x.wav` when it stops (nothing is ever written
     /// outside it). None (the default): recordings are kept as metadata only.
     pub disk_root: Option<PathBuf>,
+    /// How long after an originated leg answers its originate returns (the job's `+OK`, then
+    /// the leg's `&park()`); a `uuid_bridge` of the leg inside this window turns the job into
+    /// `-ERR ORIGINATOR_CANCEL`. The real switch: about 20 ms (`bridge-before-and-after-job`).
+    pub originate_return: Duration,
 }
 
 impl Default for SimConfig {
@@ -64,6 +68,7 @@ impl Default for SimConfig {
             entry_points: Vec::new(),
             sound_files: SoundFiles::default(),
             disk_root: None,
+            originate_return: Duration::from_millis(20),
         }
     }
 }
