@@ -320,6 +320,8 @@ pub(crate) enum Timer {
     OriginateTimeout(String),
     /// An answered leg's originate returns.
     OriginateReturn(String),
+    /// The running application notices a `uuid_break` (one core tick later).
+    Break(String),
     RemoteHangup(String),
     Patience(String),
     PlaybackDone {
@@ -1737,6 +1739,7 @@ impl Core {
                 }
             }
             Timer::OriginateReturn(u) => self.originate_returns(&u),
+            Timer::Break(u) => self.break_noticed(&u),
             Timer::OriginateTimeout(u) => {
                 if self
                     .channels

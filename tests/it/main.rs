@@ -20,6 +20,7 @@ mod recordings_api;
 mod retention;
 mod routing;
 mod sim;
+mod sim_conversations;
 mod store;
 mod store_recordings;
 mod webhooks;

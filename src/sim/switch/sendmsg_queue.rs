@@ -103,15 +103,23 @@ pub(crate) struct Exec {
     pub(super) suspended: Vec<Frame>,
     /// Messages waiting for an `event-lock` application to complete.
     pub(super) queue: VecDeque<Msg>,
+    /// A `uuid_break` the running application has not noticed yet.
+    break_due: bool,
 }
 
 /// A run shorter than this ends a loop (`switch_ivr_parse_event`).
 const SHORTEST_LOOP: Duration = Duration::from_millis(500);
+/// A running application looks for a break once per frame of the 20 ms core timer.
+const BREAK_TICK: Duration = Duration::from_millis(20);
 
 impl Core {
     /// A `sendmsg` execute reaches the channel: it starts now (nested if an application
     /// runs) or waits behind an application that holds the event lock.
     pub(super) fn deliver(&mut self, uuid: &str, msg: Msg) {
+        if self.channels.get(uuid).is_some_and(|c| c.exec.break_due) {
+            // The application sees the break before it reads the message.
+            self.break_noticed(uuid);
+        }
         let Some(c) = self.channels.get_mut(uuid) else {
             return;
         };
@@ -227,6 +235,7 @@ impl Core {
         if c.hangup_cause.is_some() {
             return;
         }
+        c.exec.break_due = false;
         let meta = std::mem::take(&mut c.exec.meta);
         if let Some(mut msg) = meta.msg {
             if msg.loops > 1 && !meta.broken && meta.started.elapsed() >= SHORTEST_LOOP {
@@ -261,6 +270,7 @@ impl Core {
     /// Every application on the channel ends at once (hangup, bridge, transfer), innermost
     /// first, each reporting what it would; waiting messages are dropped.
     pub(super) fn unwind_apps(&mut self, uuid: &str, playback_response: &str) {
+        self.with_chan(uuid, |c| c.exec.break_due = false);
         loop {
             self.stop_playing(uuid, "done");
             self.stop_recording(uuid, None);
@@ -287,15 +297,33 @@ impl Core {
         }
     }
 
-    /// `uuid_break`: with `all` the waiting messages are dropped first; then the innermost
-    /// application stops what it plays or records (PLAYBACK_STOP `break`) and completes.
+    /// `uuid_break`: with `all` the waiting messages are dropped at once; the innermost
+    /// application notices the break at its next frame (a bridge or hangup sooner wins).
     pub(super) fn break_media(&mut self, uuid: &str, all: bool) {
-        self.with_chan(uuid, |c| {
-            if all {
-                c.exec.queue.clear();
-            }
-            c.exec.meta.broken = true;
-        });
+        let Some(c) = self.channels.get_mut(uuid) else {
+            return;
+        };
+        if all {
+            c.exec.queue.clear();
+        }
+        if c.app.is_none() || c.exec.break_due {
+            return;
+        }
+        c.exec.break_due = true;
+        self.timer(BREAK_TICK, Timer::Break(uuid.to_string()));
+    }
+
+    /// The innermost application stops what it plays or records (PLAYBACK_STOP `break`)
+    /// and completes.
+    pub(super) fn break_noticed(&mut self, uuid: &str) {
+        let Some(c) = self.channels.get_mut(uuid) else {
+            return;
+        };
+        if !c.exec.break_due {
+            return;
+        }
+        c.exec.break_due = false;
+        c.exec.meta.broken = true;
         if self.stop_playing(uuid, "break") {
             self.after_playback(uuid);
         } else if self.stop_recording(uuid, None) {
