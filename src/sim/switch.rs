@@ -1231,7 +1231,7 @@ impl Core {
             call: None,
             talk_timer_set: false,
             exec: Default::default(),
-            race: Default::default(),
+            race: originate_job::Race::new(matches!(target, Target::User { .. })),
         };
         ch.set_var("direction", "outbound");
         ch.set_var("is_outbound", "true");

@@ -3,8 +3,9 @@
 //! captures show.
 //!
 //! The originate does not return when the leg answers but about one core tick later
-//! (`SimConfig::originate_return`, 20 ms captured): CHANNEL_ANSWER, then CHANNEL_OUTGOING,
-//! the job `+OK <leg>`, and the leg runs `&park()`. A `uuid_bridge` naming the leg (as either
+//! (`SimConfig::originate_return`, 20 ms captured): CHANNEL_ANSWER, then (for a `user/…`
+//! dial string) CHANNEL_OUTGOING, the job `+OK <leg>`, and the leg runs `&park()`; a
+//! `sofia/…` leg sends no second CHANNEL_OUTGOING (`originate-bridge-record`). A `uuid_bridge` naming the leg (as either
 //! argument) inside that window takes the leg out of its originate: the leg goes to
 //! CS_HIBERNATE / CS_RESET and sends CHANNEL_OUTGOING (now with its other leg) at once; when
 //! the originate would have returned it answers `-ERR ORIGINATOR_CANCEL`, and only then does
@@ -13,20 +14,39 @@
 //!
 //! What no capture shows, and the simulator decides: if the other leg is gone when the
 //! originate returns, the leg is hung up (`NORMAL_CLEARING`); a second `uuid_bridge` naming
-//! either leg inside the window does nothing.
+//! either leg inside the window does nothing; a `sofia/…` leg bridged inside the window
+//! sends no CHANNEL_OUTGOING either (only `user/…` legs were captured racing).
 
 use super::{Core, Initiator, Timer};
 
 /// An answered leg whose originate has not returned yet.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Race {
+    /// Dialled as `user/…`: the `user` endpoint's CHANNEL_OUTGOING ends the originate.
+    user_endpoint: bool,
     /// The leg answered; the originate returns when `Timer::OriginateReturn` fires.
     pub(super) returning: bool,
     /// A `uuid_bridge <a> <b>` that named the leg before the originate returned.
     pub(super) bridge: Option<(String, String)>,
 }
 
+impl Race {
+    pub(super) fn new(user_endpoint: bool) -> Race {
+        Race {
+            user_endpoint,
+            ..Race::default()
+        }
+    }
+}
+
 impl Core {
+    /// The CHANNEL_OUTGOING a `user/…` leg sends when its originate ends.
+    fn originate_ends(&mut self, leg: &str) {
+        if self.channels.get(leg).is_some_and(|c| c.race.user_endpoint) {
+            self.chan_event(leg, "CHANNEL_OUTGOING", &[], &[]);
+        }
+    }
+
     /// The leg answered: its originate returns one tick later.
     pub(super) fn leg_answered(&mut self, uuid: &str) {
         self.with_chan(uuid, |c| c.race.returning = true);
@@ -57,7 +77,7 @@ impl Core {
     pub(super) fn bridge_racing(&mut self, a: &str, b: &str, leg: &str) {
         self.set_state(leg, "CS_HIBERNATE", 8);
         self.set_state(leg, "CS_RESET", 9);
-        self.chan_event(leg, "CHANNEL_OUTGOING", &[], &[]);
+        self.originate_ends(leg);
         self.with_chan(leg, |c| {
             c.race.bridge = Some((a.to_string(), b.to_string()))
         });
@@ -74,7 +94,7 @@ impl Core {
         let bridge = c.race.bridge.take();
         self.changed = true;
         let Some((a, b)) = bridge else {
-            self.chan_event(uuid, "CHANNEL_OUTGOING", &[], &[]);
+            self.originate_ends(uuid);
             self.finish_job(uuid, &format!("+OK {uuid}\n"));
             self.set_state(uuid, "CS_EXECUTE", 4);
             self.park(uuid);
