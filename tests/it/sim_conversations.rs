@@ -720,3 +720,46 @@ async fn uuid_break_without_all_lets_the_waiting_message_start() {
         Some("playback")
     );
 }
+
+#[tokio::test]
+async fn a_feature_code_confirmation_runs_nested_and_its_hangup_cuts_the_tone_as_played() {
+    let sim = start_sim().await;
+    let mut raw = Raw::connect(&sim, "ALL").await;
+    let caller = answered_caller(&sim, &mut raw, "1001").await;
+    let apps = [
+        ("playback", "tone_stream://%(200,100,880);%(400,0,1320)"),
+        ("playback", "ivr/no-such-ivr-you_are_now_logged_in.wav"),
+        ("hangup", "NORMAL_CLEARING"),
+    ];
+    for (app, arg) in apps {
+        let m = format!(
+            "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: {app}\nExecute-App-Arg: {arg}\nEvent-Uuid: {}\n\n",
+            uuid::Uuid::new_v4()
+        );
+        assert_eq!(raw.send(&m).await, "+OK");
+    }
+    raw.wait_event("CHANNEL_DESTROY", &caller).await;
+    let completions: Vec<String> = raw
+        .snapshot()
+        .iter()
+        .filter(|f| f.ev("Unique-ID") == Some(caller.as_str()))
+        .filter(|f| {
+            matches!(
+                f.name(),
+                Some("CHANNEL_EXECUTE_COMPLETE") | Some("CHANNEL_HANGUP")
+            )
+        })
+        .map(Frame::key)
+        .collect();
+    // switchboard-feature-codes: the prompt, the hangup, the tone, then park.
+    assert_eq!(
+        completions,
+        [
+            "CHANNEL_EXECUTE_COMPLETE Application=playback Application-Data=ivr/no-such-ivr-you_are_now_logged_in.wav Application-Response=FILE NOT FOUND",
+            "CHANNEL_HANGUP Hangup-Cause=NORMAL_CLEARING",
+            "CHANNEL_EXECUTE_COMPLETE Application=hangup Application-Data=NORMAL_CLEARING Application-Response=_none_ Hangup-Cause=NORMAL_CLEARING",
+            "CHANNEL_EXECUTE_COMPLETE Application=playback Application-Data=tone_stream://%(200,100,880);%(400,0,1320) Application-Response=FILE PLAYED Hangup-Cause=NORMAL_CLEARING",
+            "CHANNEL_EXECUTE_COMPLETE Application=park Application-Response=FILE PLAYED Hangup-Cause=NORMAL_CLEARING",
+        ]
+    );
+}

@@ -11,11 +11,19 @@
 //! (`switch_ivr_parse_event`); a nested `hangup` ends every application at once, each
 //! completing as it would on a hangup.
 //!
+//! A `uuid_break` is noticed by the running application at its next frame, one 20 ms tick
+//! later (`switchboard-ivr`: FILE PLAYED 20 ms after the break); a `uuid_bridge` sent right
+//! after it wins, and the playback ends as the bridge ends it (PLAYBACK ERROR, the
+//! `bridge-before-and-after-job` parts).
+//!
 //! What no capture shows, and the simulator decides:
-//! - `uuid_break <uuid> all` drops the messages waiting in the queue before it breaks the
-//!   running application (mod_commands' `break_function` flushes the session's private
-//!   events for `all`); the break ends only the innermost application, and an outer one it
-//!   had suspended resumes;
+//! - `uuid_break <uuid> all` drops the messages waiting in the queue at once, before the
+//!   break is noticed (mod_commands' `break_function` flushes the session's private events
+//!   for `all`); the break ends only the innermost application, and an outer one it had
+//!   suspended resumes;
+//! - a message that arrives while a break is still to be noticed starts after the break
+//!   (the application checks for a break before it reads messages);
+//! - a `uuid_break` while only `park` runs does nothing;
 //! - a broken application is not looped again;
 //! - a hangup, bridge or transfer drops the messages still waiting;
 //! - a suspended `record` keeps its file open and resumes with what is left of its limit.
