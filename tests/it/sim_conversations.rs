@@ -260,6 +260,12 @@ impl Raw {
 }
 
 async fn start_sim() -> SimHandle {
+    start_sim_returning(SimConfig::default().originate_return).await
+}
+
+/// A simulator whose originates return `after` their leg answers (a wider window than the
+/// captured 20 ms makes a bridge "on the answer" land inside it on a loaded machine too).
+async fn start_sim_returning(after: Duration) -> SimHandle {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let config = SimConfig {
         entry_points: vec![EntryPoint {
@@ -269,6 +275,7 @@ async fn start_sim() -> SimHandle {
                 ("hangup_after_bridge".into(), "true".into()),
             ],
         }],
+        originate_return: after,
         ..SimConfig::default()
     };
     Simulator::start(listener, config).await.expect("start")
@@ -343,6 +350,8 @@ impl Capture {
 // ---- uuid_bridge before and after the originate returns --------------------------------
 
 const BRIDGE_CAPTURE: &str = "bridge-before-and-after-job";
+/// The window the bridge-before-the-job tests give themselves.
+const RACE_WINDOW: Duration = Duration::from_millis(400);
 
 /// The captured originate of `part`, for our leg and call, and the leg's uuid in it.
 fn captured_originate(capture: &Capture, part: &str, leg: &str) -> String {
@@ -455,7 +464,7 @@ fn sim_sequences(frames: &[Frame], leg: &str, caller: &str) -> (Vec<String>, Vec
 
 #[tokio::test]
 async fn a_bridge_before_the_originate_returns_cancels_its_job_and_bridges_the_leg_unparked() {
-    let sim = start_sim().await;
+    let sim = start_sim_returning(RACE_WINDOW).await;
     let Bridged {
         caller,
         leg,
@@ -535,7 +544,7 @@ async fn a_bridge_after_the_originate_returned_finds_the_leg_parked_and_its_job_
 
 #[tokio::test]
 async fn a_blocking_api_originate_answers_once_the_originate_returns() {
-    let sim = start_sim().await;
+    let sim = start_sim_returning(RACE_WINDOW).await;
     sim.add_phone(PhoneSpec {
         user: "1001".into(),
         behavior: PhoneBehavior::Answer {

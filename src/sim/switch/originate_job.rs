@@ -9,12 +9,14 @@
 //! argument) inside that window takes the leg out of its originate: the leg goes to
 //! CS_HIBERNATE / CS_RESET and sends CHANNEL_OUTGOING (now with its other leg) at once; when
 //! the originate would have returned it answers `-ERR ORIGINATOR_CANCEL`, and only then does
-//! the other leg leave what it runs and the bridge complete (part A5). The leg never runs its
+//! the other leg leave what it runs (as a bridge ends it, PLAYBACK ERROR, even when a
+//! `uuid_break` came just before the bridge) and the bridge complete (part A5). The leg never runs its
 //! `park`, stays up and bridged, and ends like any bridged call.
 //!
 //! What no capture shows, and the simulator decides: if the other leg is gone when the
 //! originate returns, the leg is hung up (`NORMAL_CLEARING`); a second `uuid_bridge` naming
-//! either leg inside the window does nothing; a `sofia/…` leg bridged inside the window
+//! either leg inside the window does nothing; with a window wider than the captured 20 ms the
+//! other leg still waits for the originate to return before it leaves what it runs; a `sofia/…` leg bridged inside the window
 //! sends no CHANNEL_OUTGOING either (only `user/…` legs were captured racing).
 
 use super::{Core, Initiator, Timer};
@@ -28,6 +30,8 @@ pub(crate) struct Race {
     pub(super) returning: bool,
     /// A `uuid_bridge <a> <b>` that named the leg before the originate returned.
     pub(super) bridge: Option<(String, String)>,
+    /// This channel is one of the two legs of such a bridge.
+    in_pending_bridge: bool,
 }
 
 impl Race {
@@ -64,12 +68,9 @@ impl Core {
 
     /// Whether a bridge naming this channel waits for an originate to return.
     pub(super) fn bridge_pending(&self, uuid: &str) -> bool {
-        self.channels.values().any(|c| {
-            c.race
-                .bridge
-                .as_ref()
-                .is_some_and(|(a, b)| a == uuid || b == uuid)
-        })
+        self.channels
+            .get(uuid)
+            .is_some_and(|c| c.race.in_pending_bridge)
     }
 
     /// `uuid_bridge` caught `leg` inside its originate: it leaves the originate now, the rest
@@ -81,6 +82,10 @@ impl Core {
         self.with_chan(leg, |c| {
             c.race.bridge = Some((a.to_string(), b.to_string()))
         });
+        for u in [a, b] {
+            self.with_chan(u, |c| c.race.in_pending_bridge = true);
+            self.forget_break(u);
+        }
     }
 
     pub(super) fn originate_returns(&mut self, uuid: &str) {
@@ -100,6 +105,9 @@ impl Core {
             self.park(uuid);
             return;
         };
+        for u in [&a, &b] {
+            self.with_chan(u, |c| c.race.in_pending_bridge = false);
+        }
         self.finish_job(uuid, "-ERR ORIGINATOR_CANCEL\n");
         let other = if a == uuid { &b } else { &a };
         let alive = self

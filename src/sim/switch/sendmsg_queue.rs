@@ -321,6 +321,12 @@ impl Core {
         self.timer(BREAK_TICK, Timer::Break(uuid.to_string()));
     }
 
+    /// A `uuid_bridge` arrived before the break was noticed: the bridge ends the application
+    /// instead.
+    pub(super) fn forget_break(&mut self, uuid: &str) {
+        self.with_chan(uuid, |c| c.exec.break_due = false);
+    }
+
     /// The innermost application stops what it plays or records (PLAYBACK_STOP `break`)
     /// and completes.
     pub(super) fn break_noticed(&mut self, uuid: &str) {
