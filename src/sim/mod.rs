@@ -79,6 +79,10 @@ pub struct SimConfig {
     pub esl_inbound_acl: Vec<String>,
     /// `listen-ip` of `event_socket.conf.xml` as `xml_locate` shows it (default `127.0.0.1`).
     pub esl_listen_ip: String,
+    /// How long after an originated leg answers its originate returns (the job's `+OK`, then
+    /// the leg's `&park()`); a `uuid_bridge` of the leg inside this window turns the job into
+    /// `-ERR ORIGINATOR_CANCEL`. The real switch: about 20 ms (`bridge-before-and-after-job`).
+    pub originate_return: Duration,
 }
 
 impl Default for SimConfig {
@@ -106,6 +110,7 @@ impl Default for SimConfig {
             )],
             esl_inbound_acl: vec!["switchboard".to_string()],
             esl_listen_ip: "127.0.0.1".to_string(),
+            originate_return: Duration::from_millis(20),
         }
     }
 }

@@ -25,8 +25,10 @@ mod apps;
 mod disk;
 mod esl_commands;
 mod loopback;
+mod originate_job;
 mod presence;
 mod registrations;
+mod sendmsg_queue;
 mod session_record;
 pub(super) mod watchers;
 
@@ -250,6 +252,10 @@ struct Channel {
     phone: Option<String>,
     call: Option<CallSpec>,
     talk_timer_set: bool,
+    /// Nested, suspended and waiting `sendmsg` executes.
+    exec: sendmsg_queue::Exec,
+    /// An answered leg whose originate has not returned yet.
+    race: originate_job::Race,
 }
 
 impl Channel {
@@ -317,6 +323,10 @@ pub(crate) enum Timer {
         phrase: &'static str,
     },
     OriginateTimeout(String),
+    /// An answered leg's originate returns.
+    OriginateReturn(String),
+    /// The running application notices a `uuid_break` (one core tick later).
+    Break(String),
     RemoteHangup(String),
     Patience(String),
     PlaybackDone {
@@ -433,6 +443,8 @@ pub(crate) struct Core {
     watchers: watchers::Watchers,
     /// Live loopback pairs, A leg to B leg.
     loopbacks: HashMap<String, String>,
+    /// How long after a leg's answer its originate returns.
+    originate_return: Duration,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -485,6 +497,7 @@ impl Core {
             disk_root: config.disk_root.clone(),
             watchers: watchers::Watchers::default(),
             loopbacks: HashMap::new(),
+            originate_return: config.originate_return,
         }
     }
 
@@ -807,6 +820,7 @@ impl Core {
                 c.park = Some(app.clone());
             } else {
                 c.app = Some(app.clone());
+                c.exec.meta = c.exec.next.take().unwrap_or_default();
             }
         });
         let mut post = vec![("Application", app.name.clone())];
@@ -842,7 +856,8 @@ impl Core {
         self.changed = true;
     }
 
-    /// Ends the application running on top of park (if any) with `response`.
+    /// Ends the application running on top of park (if any) with `response`; what it was
+    /// nested in, or what waited for it, goes on.
     fn finish_app(&mut self, uuid: &str, response: Option<&str>) {
         let Some(app) = self.channels.get_mut(uuid).and_then(|c| {
             c.pagd = None;
@@ -851,6 +866,7 @@ impl Core {
             return;
         };
         self.complete_app(uuid, &app, response);
+        self.after_app(uuid);
     }
 
     fn park(&mut self, uuid: &str) {
@@ -916,17 +932,10 @@ impl Core {
         true
     }
 
-    /// The running application is cut short by a hangup, bridge or transfer: its
-    /// playback stops (`done`) and it completes. A `playback` reports `response`.
+    /// The running applications are cut short by a hangup, bridge or transfer: each
+    /// playback stops (`done`) and its application completes. A `playback` reports `response`.
     fn abort_app(&mut self, uuid: &str, playback_response: &str) {
-        self.stop_playing(uuid, "done");
-        self.stop_recording(uuid, None);
-        let is_playback = self
-            .channels
-            .get(uuid)
-            .and_then(|c| c.app.as_ref())
-            .is_some_and(|a| a.name == "playback");
-        self.finish_app(uuid, is_playback.then_some(playback_response));
+        self.unwind_apps(uuid, playback_response);
     }
 
     fn unpark(&mut self, uuid: &str) {
@@ -1020,6 +1029,8 @@ impl Core {
             phone: None,
             call: Some(spec.clone()),
             talk_timer_set: false,
+            exec: Default::default(),
+            race: Default::default(),
         };
         ch.set_var("direction", "inbound");
         ch.set_var("uuid", uuid.clone());
@@ -1235,6 +1246,8 @@ impl Core {
             phone: Some(user.clone()),
             call: None,
             talk_timer_set: false,
+            exec: Default::default(),
+            race: originate_job::Race::new(matches!(target, Target::User { .. })),
         };
         ch.set_var("direction", "outbound");
         ch.set_var("is_outbound", "true");
@@ -1330,9 +1343,7 @@ impl Core {
             .fetch_add(1, Ordering::Relaxed);
         self.chan_event(uuid, "CHANNEL_ANSWER", &[], &[]);
         self.set_callstate(uuid, "ACTIVE");
-        self.finish_job(uuid, &format!("+OK {uuid}\n"));
-        self.set_state(uuid, "CS_EXECUTE", 4);
-        self.park(uuid);
+        self.leg_answered(uuid);
         self.changed = true;
         if let Some(d) = phone
             .and_then(|p| self.phones.get(&p))
@@ -1605,6 +1616,9 @@ impl Core {
     // ---- bridge -------------------------------------------------------------------
 
     fn bridge(&mut self, a: &str, b: &str) {
+        if self.bridge_pending(a) || self.bridge_pending(b) {
+            return;
+        }
         let ts = (self.now_us() / 1_000_000).to_string();
         self.counters.bridged.fetch_add(1, Ordering::Relaxed);
         self.changed = true;
@@ -1618,22 +1632,34 @@ impl Core {
                 c.push_transfer(source);
             });
         }
-        // What the moh-break-bridge capture shows for the caller (part B) holds for the agent
-        // leg too: a prompt still playing on it is cut short.
-        self.abort_app(b, "PLAYBACK ERROR");
-        self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
-        if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
-            self.complete_app(b, &app, None);
+        match self.racing_leg(a, b) {
+            Some(leg) => self.bridge_racing(a, b, &leg),
+            None => self.bridge_rest(a, b, None),
         }
-        self.set_state(b, "CS_HIBERNATE", 8);
-        self.set_state(b, "CS_RESET", 9);
-        self.abort_app(a, "PLAYBACK ERROR");
-        self.with_chan(a, |c| c.state_num = 8);
-        if self.channels.get(a).is_some_and(|c| c.park.is_some()) {
-            self.unpark(a);
+    }
+
+    /// Both legs leave what they run and are bridged; `racing` already left its originate.
+    fn bridge_rest(&mut self, a: &str, b: &str, racing: Option<&str>) {
+        if racing != Some(b) {
+            // What the moh-break-bridge capture shows for the caller (part B) holds for the
+            // agent leg too: a prompt still playing on it is cut short.
+            self.abort_app(b, "PLAYBACK ERROR");
+            self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
+            if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
+                self.complete_app(b, &app, None);
+            }
+            self.set_state(b, "CS_HIBERNATE", 8);
+            self.set_state(b, "CS_RESET", 9);
         }
-        self.set_state(a, "CS_HIBERNATE", 8);
-        self.set_state(a, "CS_RESET", 9);
+        if racing != Some(a) {
+            self.abort_app(a, "PLAYBACK ERROR");
+            self.with_chan(a, |c| c.state_num = 8);
+            if self.channels.get(a).is_some_and(|c| c.park.is_some()) {
+                self.unpark(a);
+            }
+            self.set_state(a, "CS_HIBERNATE", 8);
+            self.set_state(a, "CS_RESET", 9);
+        }
         self.set_state(a, "CS_SOFT_EXECUTE", 3);
         self.set_state(b, "CS_SOFT_EXECUTE", 3);
         for (me, other) in [(a, b), (b, a)] {
@@ -1690,7 +1716,9 @@ impl Core {
             &[],
         );
         self.with_chan(b, |c| c.call_uuid = a.to_string());
-        self.set_state(b, "CS_CONSUME_MEDIA", 7);
+        if racing != Some(b) {
+            self.set_state(b, "CS_CONSUME_MEDIA", 7);
+        }
         self.set_state(b, "CS_EXCHANGE_MEDIA", 5);
         for leg in [a, b] {
             let talk = self
@@ -1726,6 +1754,8 @@ impl Core {
                     self.hangup(&uuid, cause, Initiator::Remote, Some((status, phrase)));
                 }
             }
+            Timer::OriginateReturn(u) => self.originate_returns(&u),
+            Timer::Break(u) => self.break_noticed(&u),
             Timer::OriginateTimeout(u) => {
                 if self
                     .channels
@@ -1985,13 +2015,12 @@ impl Core {
         self.reply(conn, wire::command_reply("+OK"));
         match cmd.header("call-command").unwrap_or("") {
             "execute" => {
-                let app = cmd.header("execute-app-name").unwrap_or("").to_string();
-                let arg = cmd.header("execute-app-arg").unwrap_or("").to_string();
                 let app_uuid = cmd
                     .header("Event-UUID")
                     .map(str::to_string)
                     .unwrap_or_else(new_uuid);
-                self.execute(uuid, &app, &arg, app_uuid);
+                let msg = sendmsg_queue::Msg::parse(cmd, app_uuid);
+                self.deliver(uuid, msg);
             }
             "hangup" => {
                 let cause = cmd
@@ -2130,13 +2159,14 @@ impl Core {
                 )
             }
             "uuid_break" => {
+                let all = args.next().is_some_and(|flag| flag.contains("all"));
                 if !exists {
                     return (NO_SUCH.to_string(), None);
                 }
                 (
                     "+OK\n".to_string(),
                     Some(Box::new(move |core: &mut Core| {
-                        core.break_media(&first);
+                        core.break_media(&first, all);
                     })),
                 )
             }

@@ -23,6 +23,7 @@ mod retention;
 mod routing;
 mod sim;
 mod sim_generic;
+mod sim_conversations;
 mod store;
 mod store_recordings;
 mod webhooks;

@@ -87,6 +87,8 @@ fn leg(uuid: &str, name: String, dir: Dir, exten: &str, context: &str, now: u64)
         phone: None,
         call: None,
         talk_timer_set: false,
+        exec: Default::default(),
+        race: Default::default(),
     }
 }
 
