@@ -487,11 +487,15 @@ async fn every_feature_code_of_the_shipped_dialplan_works_from_the_phone() {
 #[tokio::test]
 async fn a_watching_phone_shows_paused_with_the_reason_name_wrap_up_and_ringing() {
     use switchboard::sim::WatchKind;
-    let mut app = spawn_setup_with_presence(
-        support(vec![Agent::answering("1001").logged_out()]),
-        Some("127.0.0.1"),
-    )
-    .await;
+    let agent = || {
+        Agent::answering("1001")
+            .logged_out()
+            .with(switchboard::sim::PhoneBehavior::Answer {
+                after: std::time::Duration::from_millis(600),
+            })
+            .hanging_up_after(std::time::Duration::from_millis(200))
+    };
+    let mut app = spawn_setup_with_presence(support(vec![agent()]), Some("127.0.0.1")).await;
     app.stop_controller().await;
     app.pause_reasons = vec![switchboard::store::PauseReasonRow {
         code: "1".into(),
@@ -500,16 +504,7 @@ async fn a_watching_phone_shows_paused_with_the_reason_name_wrap_up_and_ringing(
     }];
     let mut queue = queue_row("support", QueueRouting::default());
     queue.wrap_up_ms = 60_000;
-    app.start_with(
-        vec![queue],
-        &[Agent::answering("1001")
-            .logged_out()
-            .with(switchboard::sim::PhoneBehavior::Answer {
-                after: std::time::Duration::from_millis(300),
-            })
-            .hanging_up_after(std::time::Duration::from_millis(200))],
-    )
-    .await;
+    app.start_with(vec![queue], &[agent()]).await;
     app.connected().await;
     app.sim
         .subscribe_watcher("1003", "agent+1001", WatchKind::Presence);
@@ -538,6 +533,7 @@ async fn a_watching_phone_shows_paused_with_the_reason_name_wrap_up_and_ringing(
     assert_eq!(app.set_agent_state("1001", "available").await.status(), 200);
     shows("Available", None).await;
     app.sim.place_call(CallSpec::new("4930112", ENTRY));
+
     shows("Ringing", Some("early")).await;
     shows("On The Phone", Some("confirmed")).await;
     shows("Wrap-up", Some("confirmed")).await;
