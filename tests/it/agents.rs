@@ -548,3 +548,35 @@ async fn a_watching_phone_shows_paused_with_the_reason_name_wrap_up_and_ringing(
         "the watcher was sent the pause: {notes:?}"
     );
 }
+
+/// The real switch runs a sendmsg sent while a playback runs inside that playback unless the
+/// playback holds the event lock: the tone, the prompt and the hangup sent back to back ended the
+/// call before the agent heard anything (capture `switchboard-feature-codes`).
+#[tokio::test]
+async fn a_feature_call_stays_up_until_its_tone_has_played_then_the_switch_hangs_up() {
+    use switchboard::sim::EntryPoint;
+    let app = spawn_setup(Setup {
+        queues: vec![queue_row("support", QueueRouting::default())],
+        agents: vec![Agent::answering("1001").logged_out()],
+        entries: vec![EntryPoint {
+            number: "*22".into(),
+            variables: vec![("switchboard_feature".into(), "login".into())],
+        }],
+    })
+    .await;
+    app.connected().await;
+    let started = std::time::Instant::now();
+    let login = app.sim.place_call(CallSpec::new("1001", "*22"));
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    eventually("the switch hangs up the feature call", || async {
+        app.sim.channel(&login).is_none()
+    })
+    .await;
+    let tone = std::time::Duration::from_millis(700);
+    assert!(
+        started.elapsed() >= tone,
+        "the call ended {:?} after it began, before the {tone:?} confirmation tone",
+        started.elapsed()
+    );
+    heard(&app, &login, "ivr/ivr-you_are_now_logged_in.wav").await;
+}
