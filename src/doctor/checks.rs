@@ -126,6 +126,7 @@ async fn checks(
     needs: &Needs,
 ) -> Result<Vec<String>, ProbeError> {
     acl(switch).await?;
+    stock_password(switch).await?;
     if !modules(switch, needs).await? {
         // Without mod_commands the switch cannot answer anything else.
         return Ok(Vec::new());
@@ -134,6 +135,22 @@ async fn checks(
     hold_music(switch, needs).await?;
     recordings(switch, config).await?;
     registrations(switch).await
+}
+
+/// The stock `vars.xml` keeps `default_password=1234`, and the stock `global` extension then
+/// sleeps 10 s before every call from a phone: feature codes and hot-desking answer 10 s late.
+async fn stock_password(switch: &mut Switch<'_>) -> Result<(), ProbeError> {
+    let reply = switch.ask("global_getvar default_password").await?;
+    if reply.trim() == "1234" {
+        switch.fail(
+            "vars",
+            "default_password is still the stock 1234: the stock dialplan then makes every call from a phone (feature codes, hot-desking) wait 10 s",
+            "set another default_password in vars.xml, then fs_cli -x reloadxml",
+        );
+    } else {
+        switch.ok("vars", "default_password is not the stock 1234");
+    }
+    Ok(())
 }
 
 fn connect_failure(config: &SwitchConfig, error: &ProbeError) -> (String, String) {

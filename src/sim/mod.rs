@@ -79,6 +79,9 @@ pub struct SimConfig {
     pub esl_inbound_acl: Vec<String>,
     /// `listen-ip` of `event_socket.conf.xml` as `xml_locate` shows it (default `127.0.0.1`).
     pub esl_listen_ip: String,
+    /// `default_password` of `vars.xml` (`global_getvar default_password`). The stock `1234`
+    /// makes the stock `global` extension sleep 10 s on every call from a phone.
+    pub default_password: String,
     /// How long after an originated leg answers its originate returns (the job's `+OK`, then
     /// the leg's `&park()`); a `uuid_bridge` of the leg inside this window turns the job into
     /// `-ERR ORIGINATOR_CANCEL`. The real switch: about 20 ms (`bridge-before-and-after-job`).
@@ -110,6 +113,7 @@ impl Default for SimConfig {
             )],
             esl_inbound_acl: vec!["switchboard".to_string()],
             esl_listen_ip: "127.0.0.1".to_string(),
+            default_password: "changed-from-1234".to_string(),
             originate_return: Duration::from_millis(20),
         }
     }

@@ -2131,6 +2131,7 @@ impl Core {
             "global_getvar" => match first.as_str() {
                 "hostname" => (self.hostname.clone(), None),
                 "core_uuid" => (self.core_uuid.clone(), None),
+                "default_password" => (self.admin.default_password.clone(), None),
                 _ => (String::new(), None),
             },
             "uuid_exists" => ((if exists { "true" } else { "false" }).to_string(), None),

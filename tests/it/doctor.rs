@@ -334,6 +334,18 @@ async fn an_acl_that_admits_anyone_on_an_open_port_fails_and_the_placeholder_war
 }
 
 #[tokio::test]
+async fn the_stock_default_password_fails_because_phones_wait_10_s() {
+    let rig = start(|disk| SimConfig {
+        default_password: "1234".into(),
+        ..installed(disk)
+    })
+    .await;
+    let report = diagnose(&rig).await;
+    let line = with(&report, Status::Fail, "vars", "stock 1234");
+    assert!(fix_of(&line).contains("vars.xml"), "{line}");
+}
+
+#[tokio::test]
 async fn a_module_not_loaded_fails_with_how_to_load_it() {
     let rig = start(|disk| SimConfig {
         missing_modules: vec!["mod_local_stream".into()],

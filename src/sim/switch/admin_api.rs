@@ -33,6 +33,7 @@ pub(crate) struct Admin {
     esl_inbound_acl: Vec<String>,
     esl_listen_ip: String,
     password: String,
+    pub(super) default_password: String,
 }
 
 impl Admin {
@@ -50,6 +51,7 @@ impl Admin {
             esl_inbound_acl: config.esl_inbound_acl.clone(),
             esl_listen_ip: config.esl_listen_ip.clone(),
             password: config.password.clone(),
+            default_password: config.default_password.clone(),
         }
     }
 
