@@ -644,3 +644,46 @@ async fn keys_pressed_while_a_recording_is_paused_reach_no_log_event_history_or_
         );
     }
 }
+
+/// A message sent while a playback runs would run inside it on the real switch: the hold music
+/// sent right after the consent notice must wait for the notice to finish, not cut it short
+/// (capture `sendmsg-event-lock`).
+#[tokio::test]
+async fn the_hold_music_starts_only_once_the_consent_notice_has_played_whole() {
+    let app = recorded_app(
+        RecordingPolicy {
+            consent: Some(ConsentNotice {
+                announcement: NOTICE.into(),
+                opt_out_digit: None,
+            }),
+            ..policy(RecordingMode::Always)
+        },
+        vec![Agent::answering("1001").logged_out()],
+    )
+    .await;
+    let caller = app.sim.place_call(CallSpec::new("4930117", ENTRY));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut notice_at = None;
+    let moh_at = loop {
+        let heard = app.sim.played_on(&caller);
+        if notice_at.is_none() && heard.iter().any(|p| p == NOTICE) {
+            notice_at = Some(std::time::Instant::now());
+        }
+        if heard.iter().any(|p| p.starts_with("local_stream://")) {
+            break std::time::Instant::now();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no hold music: {heard:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let notice_at = notice_at.expect("the notice played first");
+    // The simulator plays a prompt file for 400 ms.
+    assert!(
+        moh_at.duration_since(notice_at) >= Duration::from_millis(300),
+        "the hold music began {:?} after the notice",
+        moh_at.duration_since(notice_at)
+    );
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+}
