@@ -579,6 +579,7 @@ fn ivr_steps(in_flows: usize, rounds: usize) -> [Cost; 3] {
         switch: switch(),
         channel: caller(n),
         application: "playback".into(),
+        data: String::new(),
         response: "FILE PLAYED".into(),
     };
     let start = Timestamp::from_millis(1_000_000);

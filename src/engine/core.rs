@@ -451,8 +451,9 @@ impl Engine {
             Input::MediaDone {
                 channel,
                 application,
+                data,
                 ..
-            } => self.media_done(now, &channel, &application, &mut effects),
+            } => self.media_done(now, &channel, &application, &data, &mut effects),
         }
         effects
     }
@@ -741,6 +742,8 @@ impl Engine {
             survey: None,
             consent: Default::default(),
             recordings: 0,
+            notice_playing: None,
+            whisper_pending: false,
         });
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
@@ -780,6 +783,9 @@ impl Engine {
             ));
         }
         if let Some(source) = self.consent_notice(now, call_id) {
+            if let Some(call) = self.calls.get_mut(&call_id) {
+                call.notice_playing = Some(source.clone());
+            }
             effects.push(Effect::switch(
                 switch,
                 channel,
@@ -1426,23 +1432,28 @@ impl Engine {
         // A caller still deciding on a callback is served now.
         c.callback = None;
         let whisper = self.whisper_of(call);
+        let mut waits = false;
         if let Some(c) = self.calls.get_mut(&call) {
             let (agent, leg, answered_at) = (agent.clone(), channel.clone(), now);
-            c.state = match whisper {
-                Some(_) => CallState::Whispering {
+            c.whisper_pending = whisper.is_some();
+            waits = c.whisper_pending || c.notice_playing.is_some();
+            c.state = if waits {
+                CallState::Whispering {
                     agent,
                     leg,
                     answered_at,
-                },
-                None => CallState::Bridged {
+                }
+            } else {
+                CallState::Bridged {
                     agent,
                     leg,
                     answered_at,
-                },
+                }
             };
         }
         match whisper {
             Some(source) => self.start_whisper(now, call, source, effects),
+            None if waits => self.guard_whisper(now, call, effects),
             None => self.connect(now, call, false, effects),
         }
         self.transition(
@@ -2442,17 +2453,24 @@ impl Engine {
                         self.start_hold(now, call_id, switch, &caller, true, effects);
                     }
                     // The whisper may have been dropped at the reconnect, or have ended while
-                    // its end went unheard: it plays again (the guard timer still bounds it).
-                    match self.whisper_of(call_id) {
-                        Some(source) => effects.push(Effect::switch(
-                            switch,
-                            &caller,
-                            SwitchCommand::Play {
-                                channel: leg,
-                                source,
-                            },
-                        )),
-                        None => self.end_whisper(now, call_id, &leg, effects),
+                    // its end went unheard: it plays again from the start (the guard timer
+                    // still bounds it). A notice whose end went unheard is taken as over.
+                    let whispering = self.calls.get(&call_id).is_some_and(|c| c.whisper_pending);
+                    match self.whisper_of(call_id).filter(|_| whispering) {
+                        Some(source) => {
+                            for command in [
+                                SwitchCommand::Break {
+                                    channel: leg.clone(),
+                                },
+                                SwitchCommand::Play {
+                                    channel: leg,
+                                    source,
+                                },
+                            ] {
+                                effects.push(Effect::switch(switch, &caller, command));
+                            }
+                        }
+                        None => self.connect_anyway(now, call_id, effects),
                     }
                 }
                 CallState::Bridged { leg, .. } => {
@@ -2614,6 +2632,8 @@ impl Engine {
             survey: None,
             consent: Default::default(),
             recordings: 0,
+            notice_playing: None,
+            whisper_pending: false,
         });
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(

@@ -131,6 +131,8 @@ pub enum Input {
         channel: ChannelUuid,
         /// `playback`, `say`, `park`, `play_and_get_digits`…
         application: String,
+        /// What it ran (`Application-Data`): for a playback, the file played.
+        data: String,
         response: String,
     },
 }

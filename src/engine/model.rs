@@ -306,6 +306,11 @@ pub struct Call {
     pub consent: super::recording::Consent,
     /// Recordings started on this call so far: a later one gets a file of its own.
     pub recordings: u32,
+    /// The consent notice while it plays: an agent who answers meanwhile waits for its end
+    /// (a bridge would cut it short), as for a whisper.
+    pub notice_playing: Option<String>,
+    /// The agent answered and hears the queue's whisper: the caller is connected at its end.
+    pub whisper_pending: bool,
 }
 
 impl Call {

@@ -659,6 +659,8 @@ impl Engine {
             survey: None,
             consent: Default::default(),
             recordings: 0,
+            notice_playing: None,
+            whisper_pending: false,
         });
         // The caller channel is long gone: it must not be taken for the call's.
         self.legs.remove(&pending.channel);

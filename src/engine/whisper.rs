@@ -5,6 +5,10 @@
 //! playback finished (`MediaDone`), or when a guard timer runs out, so a lost event or a
 //! prompt that never ends cannot strand the caller. The caller keeps its hold music meanwhile
 //! and the agent is already on the call.
+//!
+//! The caller's consent notice gates the bridge the same way: an agent who answers while the
+//! caller still hears it waits for its end (the bridge would cut it short and the call would
+//! be recorded without the caller having heard why), within the same guard.
 
 use std::time::Duration;
 
@@ -56,6 +60,14 @@ impl Engine {
                 source,
             },
         ));
+        self.guard_whisper(now, call_id, effects);
+    }
+
+    /// The guard timer of an answered call waiting for its whisper or the caller's notice.
+    pub(super) fn guard_whisper(&self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
         effects.push(Effect::SetTimer {
             at: now.plus(WHISPER_GUARD),
             timer: Timer::WhisperEnds {
@@ -73,14 +85,28 @@ impl Engine {
         now: Timestamp,
         channel: &ChannelUuid,
         application: &str,
+        data: &str,
         effects: &mut Vec<Effect>,
     ) {
         if application != PLAYBACK {
             return;
         }
-        if let Some(LegOwner::Agent { call, .. }) = self.legs.get(channel) {
-            let call = *call;
-            self.end_whisper(now, call, channel, effects);
+        match self.legs.get(channel) {
+            Some(LegOwner::Agent { call, .. }) => {
+                let call = *call;
+                self.end_whisper(now, call, channel, effects);
+            }
+            Some(LegOwner::Caller(call_id)) => {
+                let call_id = *call_id;
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    return;
+                };
+                if call.notice_playing.as_deref() == Some(data) {
+                    call.notice_playing = None;
+                    self.connect_when_ready(now, call_id, effects);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -93,14 +119,39 @@ impl Engine {
         epoch: u64,
         effects: &mut Vec<Effect>,
     ) {
-        let leg = match self.calls.get(&call_id) {
+        let (switch, caller, leg) = match self.calls.get(&call_id) {
             Some(call) if call.offer_epoch == epoch => match &call.state {
-                CallState::Whispering { leg, .. } => leg.clone(),
-                _ => return,
+                CallState::Whispering { leg, .. } if call.whisper_pending => {
+                    (call.switch.clone(), call.caller.clone(), Some(leg.clone()))
+                }
+                _ => (call.switch.clone(), call.caller.clone(), None),
             },
             _ => return,
         };
-        self.end_whisper(now, call_id, &leg, effects);
+        // A whisper still playing would go on over the caller once bridged.
+        if let Some(leg) = leg {
+            effects.push(Effect::switch(
+                &switch,
+                &caller,
+                SwitchCommand::Break { channel: leg },
+            ));
+        }
+        self.connect_anyway(now, call_id, effects);
+    }
+
+    /// Connects a call waiting for its whisper or notice whatever they are doing (its guard
+    /// ran out, or a resync cannot tell).
+    pub(super) fn connect_anyway(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) {
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.whisper_pending = false;
+            call.notice_playing = None;
+        }
+        self.connect_when_ready(now, call_id, effects);
     }
 
     /// The whisper on `leg` is over (played, missing, broken off or timed out): the caller's
@@ -115,20 +166,34 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
+        if !matches!(&call.state, CallState::Whispering { leg: whispering, .. } if whispering == leg)
+        {
+            return;
+        }
+        call.whisper_pending = false;
+        self.connect_when_ready(now, call_id, effects);
+    }
+
+    /// An answered call waiting for its whisper and the caller's notice is connected once
+    /// neither plays any more.
+    fn connect_when_ready(&mut self, now: Timestamp, call_id: CallId, effects: &mut Vec<Effect>) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         let CallState::Whispering {
             agent,
-            leg: whispering,
+            leg,
             answered_at,
         } = call.state.clone()
         else {
             return;
         };
-        if &whispering != leg {
+        if call.whisper_pending || call.notice_playing.is_some() {
             return;
         }
         call.state = CallState::Bridged {
             agent,
-            leg: whispering,
+            leg,
             answered_at,
         };
         self.connect(now, call_id, true, effects);

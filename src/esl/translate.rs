@@ -372,6 +372,10 @@ fn execute_complete(switch: &SwitchName, event: &EslEvent) -> Translated {
         switch: switch.clone(),
         channel,
         application: application.to_owned(),
+        data: event
+            .header_str("Application-Data")
+            .unwrap_or_default()
+            .to_owned(),
         response: event
             .header_str("Application-Response")
             .unwrap_or_default()
@@ -839,6 +843,7 @@ mod tests {
                 switch: sw(),
                 channel: ChannelUuid::parse("98970e4f-fc9a-4fe4-adde-4df8dfdc101a").expect("uuid"),
                 application: "playback".into(),
+                data: "ivr/support.wav".into(),
                 response: "FILE PLAYED".into(),
             })
         );

@@ -687,3 +687,46 @@ async fn the_hold_music_starts_only_once_the_consent_notice_has_played_whole() {
     );
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
 }
+
+/// An agent free at once answers before the notice has played: the bridge waits for its end, or
+/// it would cut the notice short and the call would be recorded without it.
+#[tokio::test]
+async fn an_agent_answering_during_the_consent_notice_is_connected_when_it_has_played() {
+    let app = recorded_app(
+        RecordingPolicy {
+            consent: Some(ConsentNotice {
+                announcement: NOTICE.into(),
+                opt_out_digit: None,
+            }),
+            ..policy(RecordingMode::Always)
+        },
+        vec![Agent::answering("1001")],
+    )
+    .await;
+    let caller = app.sim.place_call(CallSpec::new("4930118", ENTRY));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut notice_at = None;
+    let bridged_at = loop {
+        if notice_at.is_none() && app.sim.played_on(&caller).iter().any(|p| p == NOTICE) {
+            notice_at = Some(std::time::Instant::now());
+        }
+        if app
+            .sim
+            .channel(&caller)
+            .is_some_and(|c| c.bridged_to.is_some())
+        {
+            break std::time::Instant::now();
+        }
+        assert!(std::time::Instant::now() < deadline, "never bridged");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let notice_at = notice_at.expect("the notice played");
+    // The simulator plays a prompt file for 400 ms; the agent answered after 50 ms.
+    assert!(
+        bridged_at.duration_since(notice_at) >= Duration::from_millis(300),
+        "bridged {:?} after the notice began",
+        bridged_at.duration_since(notice_at)
+    );
+    recording_where(&app, "the policy's recording", |r| r.status == "recording").await;
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+}

@@ -207,6 +207,18 @@ impl Bench {
 
     /// The switch reports that `application` finished on `channel`.
     fn media_done(&mut self, at: i64, channel: ChannelUuid, application: &str, response: &str) {
+        self.media_done_of(at, channel, application, "", response);
+    }
+
+    /// As `media_done`, for an application that ran `data` (a playback's file).
+    fn media_done_of(
+        &mut self,
+        at: i64,
+        channel: ChannelUuid,
+        application: &str,
+        data: &str,
+        response: &str,
+    ) {
         let label = format!(
             "{} {application} done: {response}",
             self.name(channel.as_str())
@@ -217,6 +229,7 @@ impl Bench {
                 switch: sw(),
                 channel,
                 application: application.into(),
+                data: data.into(),
                 response: response.into(),
             },
         );

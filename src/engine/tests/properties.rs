@@ -322,6 +322,7 @@ impl World {
                         switch: sw(),
                         channel,
                         application: application.into(),
+                        data: String::new(),
                         response: "FILE PLAYED".into(),
                     });
                 }

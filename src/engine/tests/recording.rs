@@ -230,6 +230,7 @@ fn the_caller_hears_the_notice_before_the_hold_music_and_the_opt_out_key_decline
     // The agent is busy elsewhere: the caller waits and presses the key (twice).
     b.set_state(10, "a", RequestedState::Paused { reason: "x".into() });
     b.enqueue(100, 1, "support", 0, "");
+    b.media_done_of(1_500, chan(1), "playback", NOTICE, "FILE PLAYED");
     b.press(2_000, 1, "9");
     b.press(2_500, 1, "9");
     b.set_state(3_000, "a", RequestedState::Available);
@@ -253,6 +254,7 @@ fn the_caller_hears_the_notice_before_the_hold_music_and_the_opt_out_key_decline
           answer chan1
           play chan1 switchboard/this-call-may-be-recorded.wav
           hold chan1 local_stream://support
+        @1500 chan1 playback done: FILE PLAYED
         @2000 chan1 pressed 9
         @2500 chan1 pressed 9
         @3000 a requests Available
@@ -304,6 +306,7 @@ fn a_caller_moved_to_another_queue_keeps_its_notice_and_its_opt_out() {
         vec![agent("a", &["second"], "")],
     );
     b.enqueue(100, 1, "first", 0, "");
+    b.media_done_of(900, chan(1), "playback", NOTICE, "FILE PLAYED");
     b.press(1_000, 1, "9");
     b.advance(10_100);
     b.set_state(11_000, "a", RequestedState::Available);
@@ -719,5 +722,46 @@ fn a_callback_customer_who_answers_is_recorded_by_the_queue_policy() {
     assert!(
         matches!(records.as_slice(), [Record::RecordingStarted { channel, .. }] if *channel == customer),
         "{records:#?}"
+    );
+}
+
+#[test]
+fn an_agent_who_answers_during_the_consent_notice_is_connected_when_it_ends() {
+    let mut b = recorded(RecordingPolicy {
+        consent: Some(ConsentNotice {
+            announcement: NOTICE.into(),
+            opt_out_digit: None,
+        }),
+        ..policy(RecordingMode::Always)
+    });
+    b.enqueue(100, 1, "support", 0, "");
+    b.answer(900, "a");
+    assert!(
+        !b.trace.iter().any(|l| l.contains("bridge chan1")),
+        "a bridge would cut the notice short: {:#?}",
+        b.trace
+    );
+    // Another prompt ending (a broken IVR prompt, say) is not the notice.
+    b.media_done_of(950, chan(1), "playback", "ivr/menu.wav", "FILE PLAYED");
+    assert!(!b.trace.iter().any(|l| l.contains("bridge chan1")));
+    b.media_done_of(2_100, chan(1), "playback", NOTICE, "FILE PLAYED");
+    let after: Vec<&String> = b
+        .trace
+        .iter()
+        .skip_while(|l| !l.starts_with("@2100"))
+        .collect();
+    assert!(
+        after.iter().any(|l| l.contains("break chan1"))
+            && after.iter().any(|l| l.contains("bridge chan1"))
+            && after
+                .iter()
+                .any(|l| l.contains("uuid_record") || l.contains("record")),
+        "connected and recorded once the notice ended: {after:#?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|l| l.contains("answered by a after 800ms")),
+        "the answer is dated when the agent picked up: {after:#?}"
     );
 }

@@ -239,6 +239,7 @@ fn a_whisper_whose_end_is_never_reported_connects_the_caller_at_the_guard_timer(
           timer 30300ms whisper ends
           store agent a offered -> on_call
         @30300 WhisperEnds fired
+          break id1
           break chan1
           bridge chan1 id1
           store call answered by a after 200ms
@@ -354,6 +355,7 @@ fn a_resync_during_the_whisper_plays_it_again_and_the_guard_still_holds() {
           timer 30300ms whisper ends
           store agent a offered -> on_call
         @5000 resync
+          break id1
           play id1 switchboard/queue-support.wav
         @6000 id1 playback done: FILE PLAYED
           break chan1
