@@ -417,10 +417,11 @@ async fn serve_inner(path: PathBuf) -> anyhow::Result<()> {
     let options = app::options_from_config(&config, &provisioning)
         .await
         .context("cannot listen for HTTP")?;
+    let mut signals = app::signals::StopSignals::listen();
     let mut running = app::start(options).await?;
     tokio::select! {
         result = running.wait() => result?,
-        signal = app::signals::stop_requested() => {
+        signal = signals.wait() => {
             tracing::info!(signal, "stopping");
             running.stop().await?;
             tracing::info!("stopped");

@@ -251,7 +251,8 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
     let mut callers = 0u64;
     let mut ivr = IvrCallers::default();
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let stop = super::signals::stop_requested();
+    let mut signals = super::signals::StopSignals::listen();
+    let stop = signals.wait();
     tokio::pin!(stop);
     loop {
         tokio::select! {
