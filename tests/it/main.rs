@@ -2,6 +2,7 @@
 
 mod agents;
 mod auth;
+mod capture;
 mod demo;
 mod esl_link;
 mod events;
@@ -17,6 +18,7 @@ mod provisioning;
 mod recording;
 mod recording_e2e;
 mod recordings_api;
+mod replay;
 mod retention;
 mod routing;
 mod sim;
