@@ -544,16 +544,14 @@ pub fn item(f: &Frame, map: &UuidMap, keys: &Keys<'_>) -> String {
     item
 }
 
-/// Whether an event is compared at all.
+/// Whether an event is compared at all (media bugs only as `uuid_record`'s).
 pub fn compared(f: &Frame) -> bool {
-    match f.ev("Event-Name") {
-        Some(name) => {
-            !EXCLUDED.contains(&name)
-                && !(name.starts_with("MEDIA_BUG_")
-                    && f.ev("Media-Bug-Function") != Some("session_record"))
-        }
-        None => false,
-    }
+    let Some(name) = f.ev("Event-Name") else {
+        return false;
+    };
+    let foreign_bug =
+        name.starts_with("MEDIA_BUG_") && f.ev("Media-Bug-Function") != Some("session_record");
+    !EXCLUDED.contains(&name) && !foreign_bug
 }
 
 /// Per-channel sequences of "NAME key=value…" with uuids mapped through `map`.
