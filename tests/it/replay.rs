@@ -343,14 +343,10 @@ impl Capture {
                 .map(|(_, f)| f)
                 .collect();
             let ours = rec.snapshot();
-            let answers =
-                |fs: &mut dyn Iterator<Item = &Frame>| fs.filter(|f| f.event.is_none()).count();
-            let (want, got) = (
-                answers(&mut real.iter().copied()),
-                answers(&mut ours.iter()),
-            );
+            let want = real.iter().filter(|f| f.event.is_none()).count();
+            let got = ours.iter().filter(|f| f.event.is_none()).count();
             if got < want {
-                return Some(format!("{conn}: reply #{want} (has {got})"));
+                return Some(format!("{conn}: reply #{} (has {got} replies)", want - 1));
             }
             // Per channel: as many events of the name and application of the last one.
             let mut counts: HashMap<(String, String), usize> = HashMap::new();
@@ -369,7 +365,8 @@ impl Capture {
                     .filter(|f| owner(f).unwrap_or(NO_CHANNEL) == stream && gate_key(f) == key)
                     .count();
                 if have < n {
-                    return Some(format!("{conn}: {key} #{n} of {stream} (has {have})"));
+                    let label = self.label(&stream, map);
+                    return Some(format!("{conn}: {key} #{n} of {label} (has {have})"));
                 }
             }
         }
