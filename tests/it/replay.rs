@@ -271,34 +271,23 @@ impl Capture {
         let mut steps = Vec::new();
         let mut placed = vec![false; cues.len()];
         for e in &self.entries {
-            let mut cue_here = |steps: &mut Vec<Step>,
-                                seen: &BTreeMap<String, usize>,
-                                hit: &dyn Fn(&At) -> bool| {
-                for (i, (at, _)) in cues.iter().enumerate() {
-                    if !placed[i] && hit(at) {
-                        placed[i] = true;
-                        steps.push(Step {
-                            action: Action::Sip(i),
-                            seen: seen.clone(),
-                        });
-                    }
-                }
+            let here = |at: &At| match (at, e) {
+                (At::Note(prefix), Entry::Note(text)) => text.starts_with(prefix.as_str()),
+                (At::Frame(c, offset), Entry::Rx { conn, end }) => c == conn && offset < end,
+                _ => false,
             };
-            let action = match e {
-                Entry::Note(text) => {
-                    cue_here(
-                        &mut steps,
-                        &seen,
-                        &|at| matches!(at, At::Note(p) if text.starts_with(p)),
-                    );
-                    continue;
+            for (i, (at, _)) in cues.iter().enumerate() {
+                if !placed[i] && here(at) {
+                    placed[i] = true;
+                    steps.push(Step {
+                        action: Action::Sip(i),
+                        seen: seen.clone(),
+                    });
                 }
+            }
+            let action = match e {
+                Entry::Note(_) => continue,
                 Entry::Rx { conn, end } => {
-                    cue_here(
-                        &mut steps,
-                        &seen,
-                        &|at| matches!(at, At::Frame(c, off) if c == conn && off < end),
-                    );
                     seen.insert(conn.clone(), *end);
                     continue;
                 }
@@ -476,8 +465,8 @@ async fn replay(scenario: Scenario) {
     problems.extend(compare_events(&cap, &done, &map));
     assert!(
         problems.is_empty(),
-        "switchboard-{}: the simulator differs from the real switch:\n{}",
-        cap.name.trim_start_matches("switchboard-"),
+        "{}: the simulator differs from the real switch:\n{}",
+        cap.name,
         problems.join("\n")
     );
 }
