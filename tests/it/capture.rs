@@ -478,7 +478,7 @@ pub fn owner(f: &Frame) -> Option<&str> {
 }
 
 /// An event as compared: its name (or CUSTOM subclass) and key headers, uuids mapped.
-pub fn item(f: &Frame, map: &UuidMap, keys: &Keys<'_>) -> String {
+fn item(f: &Frame, map: &UuidMap, keys: &Keys<'_>) -> String {
     let name = f.ev("Event-Name").unwrap_or("");
     let mut item = match f.ev("Event-Subclass") {
         Some(s) if name == "CUSTOM" => format!("CUSTOM {s}"),
