@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod cti;
+pub mod doctor;
 pub mod engine;
 pub mod esl;
 pub mod flow;

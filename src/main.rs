@@ -1,5 +1,5 @@
-//! The `switchboard` binary: `serve`, `demo`, `check`, `hash-pin`, `token`, `flow` and
-//! `openapi`. Errors become exit codes here.
+//! The `switchboard` binary: `serve`, `demo`, `check`, `doctor`, `hash-pin`, `token`, `flow`
+//! and `openapi`. Errors become exit codes here.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -53,6 +53,12 @@ enum Command {
     },
     /// Validate a config file (and the provisioning file it names) and exit.
     Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Connect to each switch of a config file and check its installation: ESL, modules,
+    /// dialplan, hold music, recordings folder, phones. Exits 1 when a check fails.
+    Doctor {
         #[arg(long)]
         config: PathBuf,
     },
@@ -134,6 +140,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Doctor { config } => doctor(&config).await,
         Command::HashPin => hash_pin(),
         Command::Openapi => openapi(),
         Command::Token {
@@ -364,6 +371,23 @@ fn check(path: &std::path::Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+async fn doctor(path: &Path) -> ExitCode {
+    let setup = match switchboard::doctor::Setup::load(path) {
+        Ok(setup) => setup,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let report = switchboard::doctor::run(&setup, Default::default()).await;
+    println!("{report}");
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 async fn serve(path: PathBuf) -> ExitCode {
     match serve_inner(path).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -396,9 +420,10 @@ async fn serve_inner(path: PathBuf) -> anyhow::Result<()> {
     let mut running = app::start(options).await?;
     tokio::select! {
         result = running.wait() => result?,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("stopping");
+        signal = app::signals::stop_requested() => {
+            tracing::info!(signal, "stopping");
             running.stop().await?;
+            tracing::info!("stopped");
         }
     }
     Ok(())

@@ -251,10 +251,12 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
     let mut callers = 0u64;
     let mut ivr = IvrCallers::default();
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let stop = super::signals::stop_requested();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
         }
         if options.duration.is_some_and(|d| started.elapsed() >= d) {
             break;

@@ -323,6 +323,7 @@ impl EngineTask {
                             call: row.id,
                             entered_at: row.entered_at,
                             priority: row.priority,
+                            answered_at: row.answered_at,
                         });
                         // A flow enqueued it: the channel does not name the queue.
                         if snap.queue.is_none() {

@@ -8,6 +8,7 @@ mod flows;
 pub mod http;
 pub mod presence;
 pub mod retention;
+pub mod signals;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -320,13 +321,15 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         Ok(())
     });
 
+    let pause_reasons = Arc::new(std::sync::RwLock::new(pause_reasons));
     if let Some(domain) = options.presence_domain.clone() {
         let lamps = handle.subscribe();
+        let reasons = pause_reasons.clone();
         let metrics = metrics.clone();
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             tokio::select! {
-                () = presence::publish(lamps, presence_lanes, domain, metrics, probes_rx) => {}
+                () = presence::publish(lamps, presence_lanes, domain, reasons, metrics, probes_rx) => {}
                 _ = stop.wait_for(|s| *s) => {}
             }
             Ok(())

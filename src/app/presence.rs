@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -15,6 +15,7 @@ use tracing::debug;
 use crate::engine::{AgentStatus, ChannelUuid, Lamp, Presence, Snapshot, SwitchCommand};
 use crate::esl::Outgoing;
 use crate::metrics::Metrics;
+use crate::store::PauseReasonRow;
 
 /// What a lamp shows, without the update counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +25,16 @@ struct LampState {
     rpid: &'static str,
 }
 
-/// The presence of every agent and queue in a snapshot, keyed by `(proto, id)`.
-fn lamps(snapshot: &Snapshot) -> HashMap<(&'static str, String), LampState> {
+/// The presence of every agent and queue in a snapshot, keyed by `(proto, id)`. A pause shows
+/// its reason's name where `reason_names` has the code.
+fn lamps(
+    snapshot: &Snapshot,
+    reason_names: &HashMap<String, String>,
+) -> HashMap<(&'static str, String), LampState> {
     let mut lamps = HashMap::new();
     for agent in &snapshot.agents {
-        let reason = agent.reason.as_deref().unwrap_or_default();
+        let code = agent.reason.as_deref().unwrap_or_default();
+        let reason = reason_names.get(code).map_or(code, String::as_str);
         let (lamp, status, rpid) = match agent.status {
             AgentStatus::Available if agent.busy_elsewhere => {
                 (Lamp::Lit, "On The Phone".to_owned(), "on-the-phone")
@@ -82,9 +88,14 @@ pub struct PresenceTracker {
 
 impl PresenceTracker {
     /// The updates for lamps that changed since the last call (all of them the first time).
-    pub fn updates(&mut self, snapshot: &Snapshot, domain: &str) -> Vec<Presence> {
+    pub fn updates(
+        &mut self,
+        snapshot: &Snapshot,
+        domain: &str,
+        reason_names: &HashMap<String, String>,
+    ) -> Vec<Presence> {
         let mut updates = Vec::new();
-        let mut current: Vec<_> = lamps(snapshot).into_iter().collect();
+        let mut current: Vec<_> = lamps(snapshot, reason_names).into_iter().collect();
         current.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, state) in current {
             if self.shown.get(&key) == Some(&state) {
@@ -123,6 +134,7 @@ pub async fn publish(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     switches: Vec<mpsc::Sender<Outgoing>>,
     domain: String,
+    pause_reasons: Arc<RwLock<Vec<PauseReasonRow>>>,
     metrics: Arc<Metrics>,
     mut probes: mpsc::UnboundedReceiver<(String, String)>,
 ) {
@@ -133,7 +145,13 @@ pub async fn publish(
     let lane = ChannelUuid::from_uuid(uuid::Uuid::nil());
     loop {
         let snapshot = snapshots.borrow_and_update().clone();
-        for presence in tracker.updates(&snapshot, &domain) {
+        let reason_names: HashMap<String, String> = pause_reasons
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|r| (r.code.clone(), r.name.clone()))
+            .collect();
+        for presence in tracker.updates(&snapshot, &domain, &reason_names) {
             for switch in &switches {
                 let out = Outgoing {
                     affinity: lane.clone(),
@@ -188,22 +206,25 @@ mod tests {
     #[test]
     fn lamps_follow_agent_states_and_only_changes_are_sent() {
         let mut tracker = PresenceTracker::default();
+        let names = HashMap::new();
         let mut snapshot = Snapshot {
             agents: vec![agent("1001", AgentStatus::Available, None)],
             ..Snapshot::default()
         };
-        let first = tracker.updates(&snapshot, "pbx.example.com");
+        let first = tracker.updates(&snapshot, "pbx.example.com", &names);
         assert_eq!(first.len(), 1);
         assert_eq!(
             (first[0].lamp, first[0].status.as_str()),
             (Lamp::Off, "Available")
         );
-        assert!(tracker.updates(&snapshot, "pbx.example.com").is_empty());
+        assert!(tracker
+            .updates(&snapshot, "pbx.example.com", &names)
+            .is_empty());
         snapshot.agents[0] = agent("1001", AgentStatus::Offered, None);
-        let ringing = tracker.updates(&snapshot, "pbx.example.com");
+        let ringing = tracker.updates(&snapshot, "pbx.example.com", &names);
         assert_eq!(ringing[0].lamp, Lamp::Blinking);
         snapshot.agents[0] = agent("1001", AgentStatus::Paused, Some("lunch"));
-        let paused = tracker.updates(&snapshot, "pbx.example.com");
+        let paused = tracker.updates(&snapshot, "pbx.example.com", &names);
         assert_eq!(
             (paused[0].lamp, paused[0].status.as_str(), paused[0].rpid),
             (Lamp::Lit, "Paused lunch", "away")
@@ -211,8 +232,26 @@ mod tests {
         assert!(paused[0].count > ringing[0].count);
         assert_eq!(paused[0].dialog, ringing[0].dialog, "one dialog per lamp");
         tracker.forget("agent", "1001");
-        assert_eq!(tracker.updates(&snapshot, "pbx.example.com").len(), 1);
+        assert_eq!(
+            tracker.updates(&snapshot, "pbx.example.com", &names).len(),
+            1
+        );
         tracker.reset();
-        assert_eq!(tracker.updates(&snapshot, "pbx.example.com").len(), 1);
+        assert_eq!(
+            tracker.updates(&snapshot, "pbx.example.com", &names).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_paused_lamp_names_the_reason_the_phone_keyed_in() {
+        let mut tracker = PresenceTracker::default();
+        let names = HashMap::from([("1".to_owned(), "Lunch".to_owned())]);
+        let snapshot = Snapshot {
+            agents: vec![agent("1001", AgentStatus::Paused, Some("1"))],
+            ..Snapshot::default()
+        };
+        let paused = tracker.updates(&snapshot, "pbx.example.com", &names);
+        assert_eq!(paused[0].status, "Paused Lunch");
     }
 }

@@ -86,6 +86,9 @@ pub struct Counters {
     pub lost: u64,
     pub ring_no_answer: u64,
     pub overflowed: u64,
+    /// Originate failures reported for legs already answered (bridged before the job
+    /// returned): ignored, the leg goes on.
+    pub late_originate_failures: u64,
 }
 
 /// Where an abandoned caller stood, kept for `abandoned_resume`.
@@ -101,6 +104,9 @@ pub struct Engine {
     pub(super) agents: HashMap<AgentId, Agent>,
     pub(super) calls: HashMap<CallId, Call>,
     pub(super) legs: HashMap<ChannelUuid, LegOwner>,
+    /// Our legs the switch said were answered and has not yet said were hung up: an originate
+    /// failure reported for one of them does not end it.
+    answered_legs: HashSet<ChannelUuid>,
     /// Per switch, the legs known when its resync began listing channels: the only ones the
     /// listing can judge.
     pub(super) resync_marks: HashMap<SwitchName, HashSet<ChannelUuid>>,
@@ -147,6 +153,7 @@ impl Engine {
             agents: HashMap::new(),
             calls: HashMap::new(),
             legs: HashMap::new(),
+            answered_legs: HashSet::new(),
             resync_marks: HashMap::new(),
             pools: Vec::new(),
             pool_index: HashMap::new(),
@@ -309,6 +316,15 @@ impl Engine {
 
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
         let mut effects = Vec::new();
+        match &input {
+            Input::ChannelAnswered { channel, .. } if self.legs.contains_key(channel) => {
+                self.answered_legs.insert(channel.clone());
+            }
+            Input::ChannelHungUp { channel, .. } => {
+                self.answered_legs.remove(channel);
+            }
+            _ => {}
+        }
         match input {
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
             Input::RecordingStopped {
@@ -318,6 +334,17 @@ impl Engine {
             } => self.recording_stopped_by_switch(now, &switch, &channel, &path, &mut effects),
             Input::ChannelAnswered { switch, channel } => {
                 self.channel_answered(now, &switch, &channel, &mut effects)
+            }
+            Input::OriginateFailed { leg, .. } if self.answered_legs.contains(&leg) => {
+                self.counters.late_originate_failures += 1;
+            }
+            Input::OriginateFailed { switch, leg, cause } => {
+                let hung_up = Input::ChannelHungUp {
+                    switch,
+                    channel: leg,
+                    cause,
+                };
+                return self.handle(now, hung_up);
             }
             Input::ChannelHungUp { channel, .. } if self.in_flow(&channel) => {
                 self.flow_caller_gone(now, &channel, &mut effects)
@@ -356,7 +383,9 @@ impl Engine {
                 self.resync_marks.insert(switch, known);
             }
             Input::SwitchResynced { switch, channels } => {
-                self.resync(now, &switch, channels, &mut effects)
+                self.resync(now, &switch, channels, &mut effects);
+                let legs = &self.legs;
+                self.answered_legs.retain(|leg| legs.contains_key(leg));
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
             Input::PresenceProbe { .. } => {}
@@ -1771,6 +1800,7 @@ impl Engine {
             outcome: CallOutcome::Abandoned,
             hangup_cause: cause.to_owned(),
             talk_ms: None,
+            wait_ms: Some(wait_ms),
             at: now,
         }));
         self.counters.abandoned += 1;
@@ -1820,6 +1850,7 @@ impl Engine {
             outcome: CallOutcome::Completed,
             hangup_cause: cause.to_owned(),
             talk_ms: Some(talk_ms),
+            wait_ms: None,
             at: now,
         }));
         if let Some(agent) = self.agents.get_mut(agent_id) {
@@ -2143,6 +2174,7 @@ impl Engine {
             outcome: CallOutcome::Overflowed,
             hangup_cause: cause,
             talk_ms: None,
+            wait_ms: Some(millis_between(call.wait_key.entered_at, now)),
             at: now,
         }));
         self.counters.overflowed += 1;
@@ -2591,12 +2623,17 @@ impl Engine {
                     agent: agent.clone(),
                 },
             );
+            let answered_at = snap
+                .stored
+                .as_ref()
+                .and_then(|s| s.answered_at)
+                .unwrap_or(now);
             if let Some(call) = self.calls.get_mut(&call_id) {
                 call.on_hold = false;
                 call.state = CallState::Bridged {
                     agent: agent.clone(),
                     leg: leg.clone(),
-                    answered_at: now,
+                    answered_at,
                 };
             }
             self.transition(
@@ -2689,6 +2726,7 @@ impl Engine {
             outcome: CallOutcome::Lost,
             hangup_cause: "CHANNEL_LOST".to_owned(),
             talk_ms: None,
+            wait_ms: None,
             at: now,
         }));
         self.counters.lost += 1;

@@ -20,11 +20,20 @@ pub enum Input {
         switch: SwitchName,
         channel: ChannelUuid,
     },
-    /// A channel is gone, or an originate failed before creating one (the switch's
-    /// BACKGROUND_JOB `-ERR CAUSE` for our `origination_uuid`).
+    /// A channel is gone.
     ChannelHungUp {
         switch: SwitchName,
         channel: ChannelUuid,
+        cause: String,
+    },
+    /// An originate of ours returned `-ERR CAUSE` (the switch's BACKGROUND_JOB for our
+    /// `origination_uuid`). A leg that never answered is over, even when no channel event ever
+    /// came (`USER_NOT_REGISTERED`). A leg that answered lives on: bridging it before its
+    /// originate returned makes the switch answer `-ERR ORIGINATOR_CANCEL` while the leg stays up
+    /// and bridged (Batch 3 captures); only its CHANNEL_HANGUP ends it.
+    OriginateFailed {
+        switch: SwitchName,
+        leg: ChannelUuid,
         cause: String,
     },
     /// A command the engine asked for was refused by the switch.
@@ -247,6 +256,9 @@ pub struct StoredCall {
     pub call: CallId,
     pub entered_at: Timestamp,
     pub priority: i32,
+    /// When an agent answered it, if one did: an adopted bridged call's talk time counts from
+    /// there, not from the restart.
+    pub answered_at: Option<Timestamp>,
 }
 
 /// What the engine asks the edges to do.

@@ -5,7 +5,7 @@
 //! caller to a queue under the same call id, and must see hangups, resyncs and keys in the
 //! same order as the rest of the call. A node does nothing itself: it emits effects.
 //!
-//! Rules worth knowing (see the README, "How a flow runs"):
+//! Rules worth knowing (see `docs/flows.md`, "How a flow runs"):
 //! - a prompt is over when the switch reports its application finished (`MediaDone`), counted
 //!   per channel, whatever the response text says (EXECUTE_COMPLETE may carry an earlier
 //!   app's response);

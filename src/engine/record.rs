@@ -242,6 +242,9 @@ pub enum Record {
         outcome: CallOutcome,
         hangup_cause: String,
         talk_ms: Option<i64>,
+        /// How long a caller who was never answered waited in the queue (an abandon, an
+        /// overflow out of the queue); an answered call's wait came with `CallAnswered`.
+        wait_ms: Option<i64>,
         at: Timestamp,
     },
     QueueEvent {

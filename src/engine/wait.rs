@@ -548,6 +548,7 @@ impl Engine {
                     outcome: CallOutcome::CallbackFailed,
                     hangup_cause: cause.to_owned(),
                     talk_ms: None,
+                    wait_ms: None,
                     at: now,
                 }));
             }
@@ -622,6 +623,7 @@ impl Engine {
                 outcome: CallOutcome::CallbackFailed,
                 hangup_cause: "NO_CALLBACK_SETTINGS".to_owned(),
                 talk_ms: None,
+                wait_ms: None,
                 at: now,
             }));
             return effects;

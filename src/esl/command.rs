@@ -35,12 +35,17 @@ pub enum Wire {
 }
 
 impl Wire {
-    /// The sendmsg as an event for the client crate.
+    /// The sendmsg as an event for the client crate. Every execute holds the channel's event
+    /// lock while it runs: without it a message sent behind it runs nested inside it, and a
+    /// queued `hangup` ends the call before the prompts ahead of it are heard (capture
+    /// `sendmsg-event-lock`). With it, messages run one after the other, as the engine means
+    /// them; `uuid_break` is how the engine cuts one short.
     pub fn execute_event(app: &str, arg: &str, event_uuid: &str) -> EslEvent {
         let mut event = EslEvent::new();
         event.set_header("call-command", "execute");
         event.set_header("execute-app-name", app);
         event.set_header("execute-app-arg", arg);
+        event.set_header("event-lock", "true");
         event.set_header("Event-UUID", event_uuid);
         event
     }
@@ -344,7 +349,9 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                 ("rpid", p.rpid.to_owned()),
             ];
             // As in the presence-blf capture: no unique-id is an idle lamp; `early` blinks,
-            // `confirmed` lights it.
+            // `confirmed` lights it. With a unique-id the switch shows the phone `On The Phone`
+            // or `Available` whatever the status says, unless `force-status` names the text
+            // (capture `presence-states`).
             match p.lamp {
                 Lamp::Off => {}
                 Lamp::Blinking | Lamp::Lit => {
@@ -356,6 +363,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                     headers.push(("channel-state", state.to_owned()));
                     headers.push(("answer-state", answer.to_owned()));
                     headers.push(("presence-call-direction", "outbound".to_owned()));
+                    headers.push(("force-status", sanitize_name(&p.status)));
                 }
             }
             Wire::SendEvent {
@@ -684,6 +692,7 @@ mod tests {
                 "channel-state: CS_EXECUTE",
                 "answer-state: confirmed",
                 "presence-call-direction: outbound",
+                "force-status: On The Phone",
             ]
         );
         let Ok(Wire::SendEvent { headers, .. }) =
@@ -835,5 +844,12 @@ mod tests {
             source: "local_stream://moh".into(),
         };
         assert!(render(&good, "e").is_ok());
+    }
+
+    #[test]
+    fn every_execute_holds_the_event_lock_so_queued_prompts_play_in_order() {
+        let event = Wire::execute_event("playback", "tone_stream://%(200,100,880)", "e1");
+        assert_eq!(event.header_str("event-lock"), Some("true"));
+        assert_eq!(event.header_str("execute-app-name"), Some("playback"));
     }
 }

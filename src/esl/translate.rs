@@ -379,9 +379,10 @@ fn execute_complete(switch: &SwitchName, event: &EslEvent) -> Translated {
     })
 }
 
-/// A failed originate of ours ends the offer even when no channel was ever created
-/// (`-ERR USER_NOT_REGISTERED` comes with no channel events at all). The leg is found by the
-/// `origination_uuid` we put in the command, which the job echoes in `Job-Command-Arg`.
+/// A failed originate of ours: it ends an offer even when no channel was ever created
+/// (`-ERR USER_NOT_REGISTERED` comes with no channel events at all), but not a leg already
+/// answered (the engine judges). The leg is found by the `origination_uuid` we put in the
+/// command, which the job echoes in `Job-Command-Arg`.
 fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
     if event.header_str("Job-Command") != Some("originate") {
         return Translated::Ignored;
@@ -397,9 +398,9 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
     let Some(leg) = origination_uuid(arg) else {
         return Translated::Malformed(format!("BACKGROUND_JOB without origination_uuid: {arg}"));
     };
-    Translated::Input(Input::ChannelHungUp {
+    Translated::Input(Input::OriginateFailed {
         switch: switch.clone(),
-        channel: leg,
+        leg,
         cause: cause.trim().to_owned(),
     })
 }
@@ -515,9 +516,9 @@ mod tests {
         );
         assert_eq!(
             translate(&sw(), &e),
-            Translated::Input(Input::ChannelHungUp {
+            Translated::Input(Input::OriginateFailed {
                 switch: sw(),
-                channel: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
                 cause: "USER_NOT_REGISTERED".into()
             })
         );

@@ -96,17 +96,20 @@ pub fn duration(path: &str) -> Option<Duration> {
         };
     }
     if let Some(spec) = path.strip_prefix("tone_stream://") {
-        // `%(on,off,freq…)`: one cycle of on + off.
-        let inner = spec
-            .split_once('(')
-            .and_then(|(_, r)| r.split(')').next())
-            .unwrap_or("");
-        let mut nums = inner
-            .split(',')
-            .filter_map(|n| n.trim().parse::<u64>().ok());
-        let on = nums.next().unwrap_or(200);
-        let off = nums.next().unwrap_or(0);
-        return Some(Duration::from_millis((on + off).max(20)));
+        // `%(on,off,freq…)` segments joined by `;`, each played once: on + off apiece.
+        let ms: u64 = spec
+            .split(';')
+            .filter_map(|seg| seg.split_once('(').and_then(|(_, r)| r.split(')').next()))
+            .map(|inner| {
+                let mut nums = inner
+                    .split(',')
+                    .filter_map(|n| n.trim().parse::<u64>().ok());
+                let on = nums.next().unwrap_or(200);
+                let off = nums.next().unwrap_or(0);
+                on + off
+            })
+            .sum();
+        return Some(Duration::from_millis(ms.max(20)));
     }
     if let Some(list) = path.strip_prefix("file_string://") {
         let n = list.split('!').count() as u64;
@@ -541,6 +544,11 @@ mod tests {
         assert_eq!(
             duration("tone_stream://%(200,0,500)"),
             Some(Duration::from_millis(200))
+        );
+        // The feature codes' confirmation tone: two segments, 300 + 400 ms.
+        assert_eq!(
+            duration("tone_stream://%(200,100,880);%(400,0,1320)"),
+            Some(Duration::from_millis(700))
         );
     }
 

@@ -8,7 +8,9 @@
 //! Code map: `wire` (bytes), `endpoints` (phones, callers, dial strings), `media` (sound
 //! files, prompts, digit-collection arguments), `switch` (the core behind one mutex; its
 //! `apps` submodule runs applications, DTMF and transfers; `registrations` phone REGISTER,
-//! unregister and expiry), `server` (sockets).
+//! unregister and expiry; `presence` and `watchers` BLF publishing and what watching phones
+//! receive; `esl_commands` generic mod_event_socket replies; `loopback` loopback endpoints),
+//! `server` (sockets).
 
 mod endpoints;
 mod media;
@@ -29,6 +31,7 @@ pub use endpoints::{
     Target,
 };
 pub use media::SoundFiles;
+pub use switch::watchers::{DialogView, Notify, PhoneLamp, WatchKind};
 
 use switch::Shared;
 
@@ -53,6 +56,33 @@ pub struct SimConfig {
     /// `<disk_root>/var/lib/freeswitch/recordings/x.wav` when it stops (nothing is ever written
     /// outside it). None (the default): recordings are kept as metadata only.
     pub disk_root: Option<PathBuf>,
+    /// Modules `module_exists` answers `false` for (every other module is loaded). The APIs
+    /// of `mod_commands` (`module_exists`, `file_exists`, `xml_locate`, `acl`) and
+    /// `mod_local_stream` (`local_stream`) then answer "Command not found".
+    pub missing_modules: Vec<String>,
+    /// The dialplan as `xml_locate dialplan context name <context>` returns it: a context's
+    /// name and its `<context name=…>` element as XML. `public` and `default`, unless given
+    /// here, are built from `entry_points` (one extension per number, in order, setting its
+    /// variables and parking). This is what the switch shows an administrator; calls are still
+    /// routed by `entry_points`.
+    pub dialplan_xml: Vec<(String, String)>,
+    /// `local_stream show`: each stream's name and folder. Default: the stock
+    /// `local_stream.conf.xml` (`default` and `moh/8000` … `moh/48000`).
+    pub local_streams: Vec<(String, String)>,
+    /// The network lists of `acl.conf.xml` for `acl <ip> <list>`: a name and the CIDRs it
+    /// allows (anything else denied). Default: the shipped `switchboard` list, placeholder
+    /// replaced (`127.0.0.0/8`, `::1/128`).
+    pub acl_lists: Vec<(String, Vec<String>)>,
+    /// `apply-inbound-acl` of `event_socket.conf.xml`: a connection from an address any of
+    /// these lists denies gets `text/rude-rejection` and is closed, as on the real switch.
+    /// Empty: the real switch's default, `loopback.auto`. Default: `switchboard`.
+    pub esl_inbound_acl: Vec<String>,
+    /// `listen-ip` of `event_socket.conf.xml` as `xml_locate` shows it (default `127.0.0.1`).
+    pub esl_listen_ip: String,
+    /// How long after an originated leg answers its originate returns (the job's `+OK`, then
+    /// the leg's `&park()`); a `uuid_bridge` of the leg inside this window turns the job into
+    /// `-ERR ORIGINATOR_CANCEL`. The real switch: about 20 ms (`bridge-before-and-after-job`).
+    pub originate_return: Duration,
 }
 
 impl Default for SimConfig {
@@ -64,6 +94,23 @@ impl Default for SimConfig {
             entry_points: Vec::new(),
             sound_files: SoundFiles::default(),
             disk_root: None,
+            missing_modules: Vec::new(),
+            dialplan_xml: Vec::new(),
+            local_streams: ["default", "moh/8000", "moh/16000", "moh/32000", "moh/48000"]
+                .iter()
+                .map(|name| {
+                    let rate = name.strip_prefix("moh/").unwrap_or("8000");
+                    let folder = format!("/usr/share/freeswitch/sounds/music/{rate}");
+                    (name.to_string(), folder)
+                })
+                .collect(),
+            acl_lists: vec![(
+                "switchboard".to_string(),
+                vec!["127.0.0.0/8".to_string(), "::1/128".to_string()],
+            )],
+            esl_inbound_acl: vec!["switchboard".to_string()],
+            esl_listen_ip: "127.0.0.1".to_string(),
+            originate_return: Duration::from_millis(20),
         }
     }
 }
@@ -222,9 +269,38 @@ impl SimHandle {
     }
 
     /// A phone registered as `watcher` subscribes a BLF key to `target` (`agent+1001`): the
-    /// switch fires PRESENCE_PROBE, as the real one does.
+    /// switch fires PRESENCE_PROBE, as the real one does. Same as
+    /// `subscribe_watcher(watcher, target, WatchKind::Dialog)`.
     pub fn probe_presence(&self, watcher: &str, target: &str) {
         self.shared.run(|core| core.probe_presence(watcher, target))
+    }
+
+    /// The phone registered as `user` subscribes to `entity` (`agent+1001`, `queue+support`;
+    /// `@<switch ip>` is added when there is no domain) with `Event: dialog` or `presence`.
+    /// As captured: the switch fires PRESENCE_PROBE and sends the phone no NOTIFY; each later
+    /// PRESENCE_IN for the entity sends it one.
+    pub fn subscribe_watcher(&self, user: &str, entity: &str, kind: WatchKind) {
+        self.shared
+            .run(|core| core.subscribe_watcher(user, entity, kind))
+    }
+
+    /// The phone unsubscribes (`Expires: 0`): one last NOTIFY `terminated;reason=noresource`
+    /// without a body, and a PRESENCE_PROBE with `expires: 0`. False if it was not subscribed.
+    pub fn unsubscribe_watcher(&self, user: &str, entity: &str, kind: WatchKind) -> bool {
+        self.shared
+            .run(|core| core.unsubscribe_watcher(user, entity, kind))
+    }
+
+    /// Every NOTIFY the phone `user` received for `entity`, oldest first (all its
+    /// subscriptions to it, both kinds).
+    pub fn notifies(&self, user: &str, entity: &str) -> Vec<Notify> {
+        self.shared.peek(|core| core.watcher_notifies(user, entity))
+    }
+
+    /// What a phone watching `entity` shows now (from the latest PRESENCE_IN for it, whether
+    /// or not anyone watches); None before the first one.
+    pub fn lamp(&self, entity: &str) -> Option<PhoneLamp> {
+        self.shared.peek(|core| core.lamp(entity))
     }
 
     /// Every `sendevent` received so far: the event name and its headers, in order.
@@ -290,7 +366,11 @@ impl SimHandle {
 
     /// Hangs up `uuid` from the far end (caller's BYE/CANCEL, phone's BYE) with `cause`.
     pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
-        self.shared.run(|core| core.remote_hangup(uuid, cause))
+        self.shared.run(|core| {
+            let done = core.remote_hangup(uuid, cause);
+            core.sync_loopback();
+            done
+        })
     }
 
     /// The caller on `uuid` presses `digits` now (RFC 2833: one DTMF event per key,

@@ -1,6 +1,6 @@
 //! The ESL server side: the accept loop, one task per connection (auth handshake,
-//! command reading, reply delay, writing replies and events in order), and the
-//! heartbeat ticker.
+//! command reading, reply delay, writing replies and events in order, the goodbye notice
+//! also when the client only half-closes), and the heartbeat ticker.
 //!
 //! Connection tasks never touch channels directly; they hand commands to the core.
 
@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
-use super::switch::{Flow, Out, Shared};
+use super::switch::{Core, Flow, Out, Shared};
 use super::wire::{self, Command, CommandReader};
 
 /// Starts the accept loop and the heartbeat ticker for a (re)started switch.
@@ -64,9 +64,16 @@ fn is_api(cmd: &Command) -> bool {
     cmd.line.starts_with("api ") || cmd.line.starts_with("bgapi ")
 }
 
-async fn serve(shared: Arc<Shared>, stream: TcpStream) {
+async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     // Latency matters more than packet count on loopback.
     let _ = stream.set_nodelay(true);
+    // `apply-inbound-acl` is checked before anything else, as in mod_event_socket.
+    let peer = stream.peer_addr().map(|a| a.ip());
+    if peer.is_ok_and(|ip| shared.run(|core| core.esl_refuses(ip))) {
+        let _ = stream.write_all(&Core::esl_rejection()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let id = shared.run(|core| core.add_conn(tx.clone()));
     shared.counters.connections.fetch_add(1, Ordering::Relaxed);
@@ -78,6 +85,9 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
     let mut authed = false;
     let mut blocked = false;
     let mut closing = false;
+    // The client closed its write side: finish what it sent, then say goodbye (as
+    // mod_event_socket's listener does when its read fails) and close.
+    let mut eof = false;
     let mut delay: Option<Pin<Box<Sleep>>> = None;
     let mut front_waited = false;
     let mut rbuf = vec![0u8; 16 * 1024];
@@ -96,6 +106,18 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
             front_waited = false;
             let Some(cmd) = queue.pop_front() else { break };
             if !authed {
+                // mod_event_socket's parse_command honours `exit` before the auth check.
+                if cmd
+                    .line
+                    .get(..4)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("exit"))
+                {
+                    let _ = tx.send(Out::Data(wire::command_reply("+OK bye")));
+                    let _ = tx.send(Out::Data(wire::disconnect_notice(wire::GOODBYE)));
+                    let _ = tx.send(Out::Close);
+                    closing = true;
+                    continue;
+                }
                 match cmd.line.strip_prefix("auth ") {
                     Some(pw) if pw.trim() == shared.password => {
                         authed = true;
@@ -127,6 +149,12 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
             }
         }
 
+        if eof && !closing && !blocked && delay.is_none() && queue.is_empty() {
+            let _ = tx.send(Out::Data(wire::disconnect_notice(wire::GOODBYE)));
+            let _ = tx.send(Out::Close);
+            closing = true;
+        }
+
         tokio::select! {
             out = rx.recv() => {
                 let mut next = out;
@@ -154,9 +182,10 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                     wbuf.clear();
                 }
             }
-            r = rd.read(&mut rbuf), if !closing => {
+            r = rd.read(&mut rbuf), if !closing && !eof => {
                 match r {
-                    Ok(0) | Err(_) => break 'conn,
+                    Ok(0) => eof = true,
+                    Err(_) => break 'conn,
                     Ok(n) => {
                         reader.push(&rbuf[..n]);
                         while let Some(c) = reader.next_command() {

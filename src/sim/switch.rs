@@ -20,11 +20,17 @@ use super::media::{self, SoundFiles};
 use super::wire::{self, Command, Event, Format};
 use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
+mod admin_api;
 mod apps;
 mod disk;
+mod esl_commands;
+mod loopback;
+mod originate_job;
 mod presence;
 mod registrations;
+mod sendmsg_queue;
 mod session_record;
+pub(super) mod watchers;
 
 pub(crate) type ConnId = u64;
 
@@ -73,6 +79,7 @@ const EVENT_NAMES: &[&str] = &[
     "RECORD_STOP",
     "MEDIA_BUG_START",
     "MEDIA_BUG_STOP",
+    "CHANNEL_UUID",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -245,6 +252,10 @@ struct Channel {
     phone: Option<String>,
     call: Option<CallSpec>,
     talk_timer_set: bool,
+    /// Nested, suspended and waiting `sendmsg` executes.
+    exec: sendmsg_queue::Exec,
+    /// An answered leg whose originate has not returned yet.
+    race: originate_job::Race,
 }
 
 impl Channel {
@@ -312,6 +323,10 @@ pub(crate) enum Timer {
         phrase: &'static str,
     },
     OriginateTimeout(String),
+    /// An answered leg's originate returns.
+    OriginateReturn(String),
+    /// The running application notices a `uuid_break` (one core tick later).
+    Break(String),
     RemoteHangup(String),
     Patience(String),
     PlaybackDone {
@@ -391,6 +406,7 @@ pub(crate) enum Flow {
 
 pub(crate) struct Core {
     hostname: String,
+    admin: admin_api::Admin,
     entry_points: HashMap<String, Vec<(String, String)>>,
     core_uuid: String,
     seq: u64,
@@ -423,6 +439,12 @@ pub(crate) struct Core {
     broadcasts: VecDeque<crate::sim::Broadcast>,
     /// The real folder standing for the switch's `/`: stopped `uuid_record`s are written there.
     disk_root: Option<std::path::PathBuf>,
+    /// Phones watching BLF names, what they were sent, the lamps they show.
+    watchers: watchers::Watchers,
+    /// Live loopback pairs, A leg to B leg.
+    loopbacks: HashMap<String, String>,
+    /// How long after a leg's answer its originate returns.
+    originate_return: Duration,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -443,6 +465,7 @@ impl Core {
     pub(crate) fn new(config: &SimConfig, counters: Arc<Counters>) -> Core {
         Core {
             hostname: config.hostname.clone(),
+            admin: admin_api::Admin::from_config(config),
             entry_points: config
                 .entry_points
                 .iter()
@@ -472,6 +495,9 @@ impl Core {
             recorded: VecDeque::new(),
             broadcasts: VecDeque::new(),
             disk_root: config.disk_root.clone(),
+            watchers: watchers::Watchers::default(),
+            loopbacks: HashMap::new(),
+            originate_return: config.originate_return,
         }
     }
 
@@ -794,6 +820,7 @@ impl Core {
                 c.park = Some(app.clone());
             } else {
                 c.app = Some(app.clone());
+                c.exec.meta = c.exec.next.take().unwrap_or_default();
             }
         });
         let mut post = vec![("Application", app.name.clone())];
@@ -829,7 +856,8 @@ impl Core {
         self.changed = true;
     }
 
-    /// Ends the application running on top of park (if any) with `response`.
+    /// Ends the application running on top of park (if any) with `response`; what it was
+    /// nested in, or what waited for it, goes on.
     fn finish_app(&mut self, uuid: &str, response: Option<&str>) {
         let Some(app) = self.channels.get_mut(uuid).and_then(|c| {
             c.pagd = None;
@@ -838,6 +866,7 @@ impl Core {
             return;
         };
         self.complete_app(uuid, &app, response);
+        self.after_app(uuid);
     }
 
     fn park(&mut self, uuid: &str) {
@@ -903,17 +932,10 @@ impl Core {
         true
     }
 
-    /// The running application is cut short by a hangup, bridge or transfer: its
-    /// playback stops (`done`) and it completes. A `playback` reports `response`.
+    /// The running applications are cut short by a hangup, bridge or transfer: each
+    /// playback stops (`done`) and its application completes. A `playback` reports `response`.
     fn abort_app(&mut self, uuid: &str, playback_response: &str) {
-        self.stop_playing(uuid, "done");
-        self.stop_recording(uuid, None);
-        let is_playback = self
-            .channels
-            .get(uuid)
-            .and_then(|c| c.app.as_ref())
-            .is_some_and(|a| a.name == "playback");
-        self.finish_app(uuid, is_playback.then_some(playback_response));
+        self.unwind_apps(uuid, playback_response);
     }
 
     fn unpark(&mut self, uuid: &str) {
@@ -1007,6 +1029,8 @@ impl Core {
             phone: None,
             call: Some(spec.clone()),
             talk_timer_set: false,
+            exec: Default::default(),
+            race: Default::default(),
         };
         ch.set_var("direction", "inbound");
         ch.set_var("uuid", uuid.clone());
@@ -1115,6 +1139,9 @@ impl Core {
                 return Err("-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n".to_string())
             }
         };
+        if let Some((exten, context)) = loopback::parse(&req.dial) {
+            return self.originate_loopback(&req, &exten, &context, job);
+        }
         let target = Target::parse(&req.dial);
         let phone_state = target
             .user()
@@ -1219,6 +1246,8 @@ impl Core {
             phone: Some(user.clone()),
             call: None,
             talk_timer_set: false,
+            exec: Default::default(),
+            race: originate_job::Race::new(matches!(target, Target::User { .. })),
         };
         ch.set_var("direction", "outbound");
         ch.set_var("is_outbound", "true");
@@ -1314,9 +1343,7 @@ impl Core {
             .fetch_add(1, Ordering::Relaxed);
         self.chan_event(uuid, "CHANNEL_ANSWER", &[], &[]);
         self.set_callstate(uuid, "ACTIVE");
-        self.finish_job(uuid, &format!("+OK {uuid}\n"));
-        self.set_state(uuid, "CS_EXECUTE", 4);
-        self.park(uuid);
+        self.leg_answered(uuid);
         self.changed = true;
         if let Some(d) = phone
             .and_then(|p| self.phones.get(&p))
@@ -1589,6 +1616,9 @@ impl Core {
     // ---- bridge -------------------------------------------------------------------
 
     fn bridge(&mut self, a: &str, b: &str) {
+        if self.bridge_pending(a) || self.bridge_pending(b) {
+            return;
+        }
         let ts = (self.now_us() / 1_000_000).to_string();
         self.counters.bridged.fetch_add(1, Ordering::Relaxed);
         self.changed = true;
@@ -1602,22 +1632,34 @@ impl Core {
                 c.push_transfer(source);
             });
         }
-        // What the moh-break-bridge capture shows for the caller (part B) holds for the agent
-        // leg too: a prompt still playing on it is cut short.
-        self.abort_app(b, "PLAYBACK ERROR");
-        self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
-        if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
-            self.complete_app(b, &app, None);
+        match self.racing_leg(a, b) {
+            Some(leg) => self.bridge_racing(a, b, &leg),
+            None => self.bridge_rest(a, b, None),
         }
-        self.set_state(b, "CS_HIBERNATE", 8);
-        self.set_state(b, "CS_RESET", 9);
-        self.abort_app(a, "PLAYBACK ERROR");
-        self.with_chan(a, |c| c.state_num = 8);
-        if self.channels.get(a).is_some_and(|c| c.park.is_some()) {
-            self.unpark(a);
+    }
+
+    /// Both legs leave what they run and are bridged; `racing` already left its originate.
+    fn bridge_rest(&mut self, a: &str, b: &str, racing: Option<&str>) {
+        if racing != Some(b) {
+            // What the moh-break-bridge capture shows for the caller (part B) holds for the
+            // agent leg too: a prompt still playing on it is cut short.
+            self.abort_app(b, "PLAYBACK ERROR");
+            self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
+            if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
+                self.complete_app(b, &app, None);
+            }
+            self.set_state(b, "CS_HIBERNATE", 8);
+            self.set_state(b, "CS_RESET", 9);
         }
-        self.set_state(a, "CS_HIBERNATE", 8);
-        self.set_state(a, "CS_RESET", 9);
+        if racing != Some(a) {
+            self.abort_app(a, "PLAYBACK ERROR");
+            self.with_chan(a, |c| c.state_num = 8);
+            if self.channels.get(a).is_some_and(|c| c.park.is_some()) {
+                self.unpark(a);
+            }
+            self.set_state(a, "CS_HIBERNATE", 8);
+            self.set_state(a, "CS_RESET", 9);
+        }
         self.set_state(a, "CS_SOFT_EXECUTE", 3);
         self.set_state(b, "CS_SOFT_EXECUTE", 3);
         for (me, other) in [(a, b), (b, a)] {
@@ -1674,7 +1716,9 @@ impl Core {
             &[],
         );
         self.with_chan(b, |c| c.call_uuid = a.to_string());
-        self.set_state(b, "CS_CONSUME_MEDIA", 7);
+        if racing != Some(b) {
+            self.set_state(b, "CS_CONSUME_MEDIA", 7);
+        }
         self.set_state(b, "CS_EXCHANGE_MEDIA", 5);
         for leg in [a, b] {
             let talk = self
@@ -1710,6 +1754,8 @@ impl Core {
                     self.hangup(&uuid, cause, Initiator::Remote, Some((status, phrase)));
                 }
             }
+            Timer::OriginateReturn(u) => self.originate_returns(&u),
+            Timer::Break(u) => self.break_noticed(&u),
             Timer::OriginateTimeout(u) => {
                 if self
                     .channels
@@ -1847,6 +1893,12 @@ impl Core {
             Some((v, r)) => (v, r.trim()),
             None => (line, ""),
         };
+        let flow = self.run_command(conn, cmd, verb, rest);
+        self.sync_loopback();
+        flow
+    }
+
+    fn run_command(&mut self, conn: ConnId, cmd: &Command, verb: &str, rest: &str) -> Flow {
         match verb {
             "exit" => {
                 self.reply(conn, wire::command_reply("+OK bye"));
@@ -1925,48 +1977,6 @@ impl Core {
         }
     }
 
-    fn subscribe(&mut self, conn: ConnId, rest: &str) {
-        let mut words = rest.split_whitespace();
-        let fmt = match words.next() {
-            Some("plain") => Format::Plain,
-            Some("json") => Format::Json,
-            _ => {
-                self.reply(conn, wire::command_reply("-ERR no keywords supplied"));
-                return;
-            }
-        };
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        c.format = Some(fmt);
-        // As mod_event_socket: every word after CUSTOM is a subclass name.
-        let mut custom = false;
-        for w in words {
-            if custom {
-                if !c.subclasses.iter().any(|s| s == w) {
-                    c.subclasses.push(w.to_string());
-                }
-                continue;
-            }
-            match w {
-                "ALL" => c.all = true,
-                "CUSTOM" => {
-                    custom = true;
-                    c.mask |= event_bit("CUSTOM").unwrap_or(0);
-                }
-                name => {
-                    if let Some(bit) = event_bit(name) {
-                        c.mask |= bit;
-                    }
-                }
-            }
-        }
-        self.reply(
-            conn,
-            wire::command_reply(&format!("+OK event listener enabled {}", fmt.name())),
-        );
-    }
-
     fn filter(&mut self, conn: ConnId, rest: &str) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -2005,13 +2015,12 @@ impl Core {
         self.reply(conn, wire::command_reply("+OK"));
         match cmd.header("call-command").unwrap_or("") {
             "execute" => {
-                let app = cmd.header("execute-app-name").unwrap_or("").to_string();
-                let arg = cmd.header("execute-app-arg").unwrap_or("").to_string();
                 let app_uuid = cmd
                     .header("Event-UUID")
                     .map(str::to_string)
                     .unwrap_or_else(new_uuid);
-                self.execute(uuid, &app, &arg, app_uuid);
+                let msg = sendmsg_queue::Msg::parse(cmd, app_uuid);
+                self.deliver(uuid, msg);
             }
             "hangup" => {
                 let cause = cmd
@@ -2077,9 +2086,13 @@ impl Core {
             };
         }
         let (body, after) = self.run_api(cmd, arg, Some(conn));
-        if !body.is_empty() {
-            self.reply(conn, wire::api_response(&body));
-        }
+        // mod_event_socket's api_exec: an empty result is sent as `-ERR no reply`.
+        let body = if body.is_empty() {
+            esl_commands::NO_REPLY.to_string()
+        } else {
+            body
+        };
+        self.reply(conn, wire::api_response(&body));
         if let Some(after) = after {
             after(self);
         }
@@ -2127,7 +2140,10 @@ impl Core {
                 }
                 (
                     "+OK\n".to_string(),
-                    Some(Box::new(move |core: &mut Core| core.answer_inbound(&first))),
+                    Some(Box::new(move |core: &mut Core| {
+                        core.answer_inbound(&first);
+                        core.loopback_answered(&first);
+                    })),
                 )
             }
             "uuid_kill" => {
@@ -2143,13 +2159,14 @@ impl Core {
                 )
             }
             "uuid_break" => {
+                let all = args.next().is_some_and(|flag| flag.contains("all"));
                 if !exists {
                     return (NO_SUCH.to_string(), None);
                 }
                 (
                     "+OK\n".to_string(),
                     Some(Box::new(move |core: &mut Core| {
-                        core.break_media(&first);
+                        core.break_media(&first, all);
                     })),
                 )
             }
@@ -2263,6 +2280,7 @@ impl Core {
                 });
                 ("+OK Success\n".to_string(), None)
             }
+            "uuid_send_dtmf" => self.uuid_send_dtmf(arg),
             "uuid_record" => self.uuid_record(arg, exists),
             "uuid_broadcast" => (self.uuid_broadcast(arg, exists), None),
             "uuid_dump" => {
@@ -2278,7 +2296,7 @@ impl Core {
                 "+OK\n".to_string(),
                 Some(Box::new(|core: &mut Core| core.shutdown())),
             ),
-            _ => (format!("-ERR {cmd} Command not found!\n"), None),
+            _ => (self.admin_api(cmd, arg), None),
         }
     }
 

@@ -92,17 +92,19 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
             outcome,
             hangup_cause,
             talk_ms,
+            wait_ms,
             at,
         } => {
             let done = sqlx::query(
-                "UPDATE calls SET ended_at = $2, outcome = $3, hangup_cause = $4, talk_ms = $5 \
-                 WHERE id = $1 AND ended_at IS NULL",
+                "UPDATE calls SET ended_at = $2, outcome = $3, hangup_cause = $4, talk_ms = $5, \
+                 wait_ms = COALESCE(wait_ms, $6) WHERE id = $1 AND ended_at IS NULL",
             )
             .bind(call.to_string())
             .bind(at.as_millis())
             .bind(outcome.as_str())
             .bind(hangup_cause.as_str())
             .bind(*talk_ms)
+            .bind(*wait_ms)
             .execute(&mut *conn)
             .await?;
             if done.rows_affected() == 0 {

@@ -227,6 +227,7 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
             hangup_cause,
             talk_ms,
             at,
+            ..
         } => (
             Some(*call),
             None,

@@ -481,3 +481,74 @@ async fn every_feature_code_of_the_shipped_dialplan_works_from_the_phone() {
         "each change says how long the state it left lasted"
     );
 }
+
+/// What the phone's BLF key and presence text show, as the real switch renders our
+/// PRESENCE_IN for its watchers (capture `presence-states`).
+#[tokio::test]
+async fn a_watching_phone_shows_paused_with_the_reason_name_wrap_up_and_ringing() {
+    use switchboard::sim::WatchKind;
+    let mut app = spawn_setup_with_presence(
+        support(vec![Agent::answering("1001").logged_out()]),
+        Some("127.0.0.1"),
+    )
+    .await;
+    app.stop_controller().await;
+    app.pause_reasons = vec![switchboard::store::PauseReasonRow {
+        code: "1".into(),
+        name: "Lunch".into(),
+        productive: false,
+    }];
+    let mut queue = queue_row("support", QueueRouting::default());
+    queue.wrap_up_ms = 60_000;
+    app.start_with(
+        vec![queue],
+        &[Agent::answering("1001")
+            .logged_out()
+            .with(switchboard::sim::PhoneBehavior::Answer {
+                after: std::time::Duration::from_millis(300),
+            })
+            .hanging_up_after(std::time::Duration::from_millis(200))],
+    )
+    .await;
+    app.connected().await;
+    app.sim
+        .subscribe_watcher("1003", "agent+1001", WatchKind::Presence);
+    let shows = |note: &'static str, dialog: Option<&'static str>| {
+        let app = &app;
+        async move {
+            eventually(&format!("the phone shows {note}"), || async {
+                app.sim.lamp("agent+1001").is_some_and(|lamp| {
+                    lamp.note.as_deref() == Some(note) && lamp.dialog_state.as_deref() == dialog
+                })
+            })
+            .await;
+        }
+    };
+    shows("Logged Out", None).await;
+    assert_eq!(
+        app.put_json(
+            "/v1/agents/1001/state",
+            serde_json::json!({ "state": "paused", "reason": "1" }),
+        )
+        .await
+        .status(),
+        200
+    );
+    shows("Paused Lunch", Some("confirmed")).await;
+    assert_eq!(app.set_agent_state("1001", "available").await.status(), 200);
+    shows("Available", None).await;
+    app.sim.place_call(CallSpec::new("4930112", ENTRY));
+    shows("Ringing", Some("early")).await;
+    shows("On The Phone", Some("confirmed")).await;
+    shows("Wrap-up", Some("confirmed")).await;
+    let notes: Vec<String> = app
+        .sim
+        .notifies("1003", "agent+1001")
+        .into_iter()
+        .filter_map(|n| n.note)
+        .collect();
+    assert!(
+        notes.iter().any(|n| n == "Paused Lunch"),
+        "the watcher was sent the pause: {notes:?}"
+    );
+}

@@ -194,6 +194,13 @@ async fn a_caller_hanging_up_while_waiting_is_recorded_as_abandoned() {
         .await
         .expect("events");
     assert_eq!(events.last().map(|e| e.kind.as_str()), Some("abandon"));
+    let waited = call
+        .wait_ms
+        .expect("an abandoned call's history keeps its wait");
+    assert_eq!(
+        events.last().map(|e| e.detail.clone()),
+        Some(format!("wait_ms={waited}"))
+    );
 }
 
 #[tokio::test]
@@ -384,5 +391,70 @@ async fn a_wrong_esl_password_exits_with_code_78_and_says_why() {
     assert!(
         !stderr.contains("WrongPassword"),
         "the password is never logged"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_serve_cleanly_like_ctrl_c() {
+    use tokio::io::AsyncBufReadExt;
+    let sim = crate::harness::start_sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        dir.path().join("provisioning.toml"),
+        "[[queue]]\nid = \"support\"\nname = \"Support\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &config,
+        format!(
+            "provisioning = \"provisioning.toml\"\n[http]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{}\"\n[[switch]]\nname = \"fs1\"\nesl = \"{}\"\npassword = \"ClueCon\"\n",
+            dir.path().join("db.sqlite").display(),
+            sim.esl_addr()
+        ),
+    )
+    .expect("write");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut log = String::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("switchboard is running") {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("serve comes up");
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+        }
+        child.wait().await.expect("waits")
+    })
+    .await
+    .expect("serve stops on SIGTERM");
+    assert!(status.success(), "exit {status:?}; log:\n{log}");
+    assert!(
+        log.contains("SIGTERM") && log.contains("stopped"),
+        "log:\n{log}"
     );
 }

@@ -45,7 +45,28 @@ pub struct TestApp {
     pub evaluation_forms: Vec<switchboard::config::EvaluationForm>,
     /// `[recordings] purge_every`; none (the default here): the purge runs only when asked.
     pub purge_every: Option<Duration>,
+    /// The switch's own record of channels, checked against the history when the app is
+    /// dropped (see `invariants`).
+    pub ledger: Option<crate::invariants::Ledger>,
     pub _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Some(ledger) = self.ledger.take() else {
+            return;
+        };
+        let broken =
+            crate::invariants::violations(&ledger, &self.database_url, &self.sim.recorded());
+        assert!(
+            broken.is_empty(),
+            "what must always hold did not:\n{}",
+            broken.join("\n")
+        );
+    }
 }
 
 pub struct Agent {
@@ -199,6 +220,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
     let admin_token = BearerToken::generate();
+    let sim_addr = sim.esl_addr();
     let mut app = TestApp {
         running: None,
         sim,
@@ -216,6 +238,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         recordings_mount: None,
         evaluation_forms: Vec::new(),
         purge_every: None,
+        ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -235,6 +258,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
     let admin_token = BearerToken::generate();
+    let sim_addr = sim.esl_addr();
     let mut app = TestApp {
         running: None,
         sim,
@@ -252,6 +276,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         recordings_mount: None,
         evaluation_forms: Vec::new(),
         purge_every: None,
+        ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;

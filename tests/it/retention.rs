@@ -104,6 +104,7 @@ fn ended(call: CallId, at: Timestamp) -> Record {
         outcome: CallOutcome::Completed,
         hangup_cause: "NORMAL_CLEARING".to_owned(),
         talk_ms: Some(1_000),
+        wait_ms: None,
         at,
     }
 }

@@ -423,6 +423,7 @@ fn ended(call: CallId, outcome: CallOutcome, cause: &str, at: i64) -> Record {
         outcome,
         hangup_cause: cause.to_owned(),
         talk_ms: None,
+        wait_ms: None,
         at: ts(at),
     }
 }
@@ -645,6 +646,7 @@ async fn full_call_history_reads_back(store: Store, _db: &TestDb) {
                     outcome: CallOutcome::Completed,
                     hangup_cause: "NORMAL_CLEARING".to_owned(),
                     talk_ms: Some(90_000),
+                    wait_ms: None,
                     at: ts(102_500),
                 },
                 Record::QueueEvent {

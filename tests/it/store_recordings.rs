@@ -574,6 +574,7 @@ async fn a_calls_end_closes_its_recordings_left_open_without_the_paused_time(
                 outcome: CallOutcome::Completed,
                 hangup_cause: "NORMAL_CLEARING".into(),
                 talk_ms: Some(10_000),
+                wait_ms: None,
                 at: ts(10_000),
             }])
             .await,

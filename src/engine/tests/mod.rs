@@ -8,6 +8,7 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod ivr;
+mod originate_race;
 mod phone;
 mod properties;
 mod properties_wait;
@@ -619,6 +620,20 @@ impl Bench {
         self.record(at, &label, effects);
     }
 
+    /// The switch's BACKGROUND_JOB `-ERR <cause>` for the n-th leg's originate.
+    fn originate_failed(&mut self, at: i64, n: usize, cause: &str) {
+        let label = format!("originate of leg {n} failed {cause}");
+        let effects = self.engine.handle(
+            ts(at),
+            Input::OriginateFailed {
+                switch: sw(),
+                leg: self.leg(n),
+                cause: cause.into(),
+            },
+        );
+        self.record(at, &label, effects);
+    }
+
     fn timer(&mut self, at: i64, timer: Timer) {
         let effects = self.engine.handle(ts(at), Input::TimerFired(timer));
         self.record(at, "timer fired", effects);
@@ -897,6 +912,7 @@ fn resync_after_a_controller_restart_adopts_a_waiting_caller_with_its_original_p
                     call: stored_call,
                     entered_at: ts(1_000),
                     priority: 3,
+                    answered_at: None,
                 }),
                 flow_entry: None,
                 stored_flow: None,

@@ -29,6 +29,9 @@ enum Op {
     /// An application finishes: 0 the whisper on an agent leg, 1 that leg's `park`, 2 a
     /// caller's hold music.
     MediaDone(usize, usize),
+    /// The switch's late `-ERR ORIGINATOR_CANCEL` for an answered leg that was bridged before
+    /// its originate returned: the leg talks on.
+    LateOriginatorCancel(usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -44,6 +47,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => (any::<usize>(), 0..4i32).prop_map(|(i, p)| Op::Priority(i, p)),
         1 => (0..6usize).prop_map(Op::Reprovision),
         2 => (any::<usize>(), 0..3usize).prop_map(|(i, k)| Op::MediaDone(i, k)),
+        1 => any::<usize>().prop_map(Op::LateOriginatorCancel),
     ]
 }
 
@@ -320,6 +324,25 @@ impl World {
                         application: application.into(),
                         response: "FILE PLAYED".into(),
                     });
+                }
+            }
+            Op::LateOriginatorCancel(i) => {
+                let legs: Vec<ChannelUuid> = self
+                    .bridged
+                    .iter()
+                    .map(|(_, a)| a.clone())
+                    .chain(self.whispering.iter().cloned())
+                    .collect();
+                if let Some(leg) = pick(&legs, i) {
+                    let ends_before: usize = self.ended.values().sum();
+                    let bridges_before = self.bridged.len();
+                    self.input(Input::OriginateFailed {
+                        switch: sw(),
+                        leg,
+                        cause: "ORIGINATOR_CANCEL".into(),
+                    });
+                    assert_eq!(self.ended.values().sum::<usize>(), ends_before);
+                    assert_eq!(self.bridged.len(), bridges_before);
                 }
             }
             Op::Advance(ms) => {

@@ -314,6 +314,7 @@ fn resync_during_the_confirmation_prompt_does_not_overwrite_the_callback() {
         call,
         entered_at: ts(0),
         priority: 0,
+        answered_at: None,
     });
     let effects = b.engine.handle(
         ts(2_000),
@@ -531,6 +532,7 @@ fn the_ghost_key_double_offers() {
         call,
         entered_at: ts(0),
         priority: 0,
+        answered_at: None,
     });
     let effects = b.engine.handle(
         ts(2_000),

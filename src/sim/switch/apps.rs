@@ -3,9 +3,10 @@
 //! `inbound-park`, `say-and-missing-file`, `dtmf-rfc2833`, `dtmf-collect` and `transfer`
 //! captures.
 //!
+//! A new `execute` while an application still runs is nested in it or waits for it
+//! (`sendmsg_queue`).
+//!
 //! What no capture shows, and the simulator decides:
-//! - a new `execute` while an application still runs replaces it (its playback stops with
-//!   `break`; the real switch would run the new one nested inside the first);
 //! - `voicemail` answers the caller if needed and then keeps the channel until it hangs up
 //!   (no prompts, no recording, no events of mod_voicemail), completing with `_none_`;
 //! - a transfer cuts a running hold music short like a bridge does (`PLAYBACK ERROR`), and a
@@ -45,6 +46,13 @@ pub(crate) struct Pagd {
     token: u64,
 }
 
+impl Pagd {
+    /// The prompt is over: keys are awaited.
+    pub(crate) fn collecting(&self) -> bool {
+        self.collecting && !self.invalid
+    }
+}
+
 /// How long a simulated caller speaks into a `record` before falling silent.
 pub(crate) const MESSAGE_LENGTH: Duration = Duration::from_secs(2);
 /// `record`'s silence before it stops, when its arguments give a threshold but no length.
@@ -57,6 +65,20 @@ pub(crate) struct Recording {
     started: Instant,
     /// Identifies the pending stop timer; older timers are stale.
     token: u64,
+    /// When, from its start, it stops by itself, and with which completion cause.
+    stop: Option<(Duration, &'static str)>,
+}
+
+impl Recording {
+    /// What is left until it stops by itself, and the completion cause it will report.
+    pub(crate) fn left(&self) -> Option<(Duration, &'static str)> {
+        self.stop
+            .map(|(after, cause)| (after.saturating_sub(self.started.elapsed()), cause))
+    }
+
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
 }
 
 /// `record`'s arguments: the path, then optional limit, silence threshold and silence hits.
@@ -89,9 +111,6 @@ const DTMF_DURATION: &str = "2240";
 impl Core {
     /// `sendmsg <uuid>` with `call-command: execute`.
     pub(super) fn execute(&mut self, uuid: &str, app: &str, arg: &str, app_uuid: String) {
-        if self.channels.get(uuid).is_some_and(|c| c.app.is_some()) {
-            self.interrupt_app(uuid);
-        }
         match app {
             "playback" => {
                 self.start_app(uuid, app, arg, app_uuid, false);
@@ -150,7 +169,6 @@ impl Core {
                     arg
                 };
                 self.start_app(uuid, app, arg, app_uuid, false);
-                self.with_chan(uuid, |c| c.app = None);
                 self.hangup(uuid, cause, Initiator::Local, None);
             }
             other => {
@@ -164,18 +182,6 @@ impl Core {
         self.changed = true;
     }
 
-    /// A running application is replaced by a new one.
-    fn interrupt_app(&mut self, uuid: &str) {
-        self.stop_playing(uuid, "break");
-        self.stop_recording(uuid, None);
-        let is_playback = self
-            .channels
-            .get(uuid)
-            .and_then(|c| c.app.as_ref())
-            .is_some_and(|a| a.name == "playback");
-        self.finish_app(uuid, is_playback.then_some("FILE PLAYED"));
-    }
-
     fn running_app_name(&self, uuid: &str) -> Option<String> {
         self.channels
             .get(uuid)
@@ -184,7 +190,7 @@ impl Core {
     }
 
     /// A playback ended by itself or by `uuid_break`: the application goes on accordingly.
-    fn after_playback(&mut self, uuid: &str) {
+    pub(super) fn after_playback(&mut self, uuid: &str) {
         match self.running_app_name(uuid).as_deref() {
             Some("playback") => {
                 self.finish_app(uuid, Some("FILE PLAYED"));
@@ -204,15 +210,6 @@ impl Core {
             .is_some_and(|p| p.token == token);
         if current && self.stop_playing(uuid, "done") {
             self.after_playback(uuid);
-        }
-    }
-
-    /// `uuid_break <uuid> [all]`: stops what plays (PLAYBACK_STOP `break`) or records.
-    pub(super) fn break_media(&mut self, uuid: &str) {
-        if self.stop_playing(uuid, "break") {
-            self.after_playback(uuid);
-        } else if self.stop_recording(uuid, None) {
-            self.finish_app(uuid, None);
         }
     }
 
@@ -236,6 +233,7 @@ impl Core {
                 path: args.path.clone(),
                 started: Instant::now(),
                 token,
+                stop,
             })
         });
         self.chan_event(
@@ -419,7 +417,7 @@ impl Core {
     }
 
     /// Arms the timeout for the next key: `timeout` for the first, `digit_timeout` after.
-    fn pagd_wait(&mut self, uuid: &str) {
+    pub(super) fn pagd_wait(&mut self, uuid: &str) {
         self.next_token += 1;
         let token = self.next_token;
         let Some(wait) = self.with_pagd(uuid, |p| {

@@ -1,0 +1,332 @@
+//! What must hold after every integration test that runs calls, whatever the test was about.
+//! Checked when a `TestApp` is dropped, against what the simulated switch really did:
+//!
+//! - the history's talk time of an answered call is the time its agent leg was up and
+//!   bridged on the switch (answer to the first hangup of the pair), and no call is ended in
+//!   the history while the switch still has its agent leg up;
+//! - no agent is offered a call (a new leg to its phone) while a leg of theirs is answered;
+//! - a recording the policy started stops when the call ends, and the switch's file is as long
+//!   as the recording was running.
+//!
+//! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
+//! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
+//! calls the history has already ended are judged (a test may stop mid-call).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use freeswitch_esl_tokio::{EslClient, EventFormat};
+use switchboard::sim::SessionRecordingView;
+use tokio::task::JoinHandle;
+
+/// How far apart the history and the switch may be: both are read off event arrival, on
+/// different connections, in a debug build on a busy machine.
+const TOLERANCE_MS: i64 = 300;
+
+const SUBSCRIPTION: &str = "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP";
+
+/// One channel as the switch reported it.
+#[derive(Debug, Clone)]
+struct Leg {
+    created: Instant,
+    /// `switchboard_agent_id` of an agent leg we originated.
+    agent: Option<String>,
+    answered: Option<Instant>,
+    partner: Option<String>,
+    hung_up: Option<Instant>,
+}
+
+/// The switch's own record of channels, kept by a listener connection.
+pub struct Ledger {
+    legs: Arc<Mutex<HashMap<String, Leg>>>,
+    task: JoinHandle<()>,
+}
+
+impl Ledger {
+    /// Connects to the simulator and returns once subscribed, so no event of a later call is
+    /// missed. Reconnects when the simulator drops its connections or restarts.
+    pub async fn listen(addr: SocketAddr) -> Ledger {
+        let legs: Arc<Mutex<HashMap<String, Leg>>> = Arc::default();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let shared = legs.clone();
+        let task = tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            loop {
+                if let Ok((client, mut events)) =
+                    EslClient::connect("127.0.0.1", addr.port(), "ClueCon").await
+                {
+                    if client
+                        .subscribe_events_raw(EventFormat::Plain, SUBSCRIPTION)
+                        .await
+                        .is_ok()
+                    {
+                        if let Some(tx) = ready.take() {
+                            let _ = tx.send(());
+                        }
+                        while let Some(Ok(event)) = events.recv().await {
+                            note(&shared, &event);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
+        Ledger { legs, task }
+    }
+
+    fn legs(&self) -> HashMap<String, Leg> {
+        self.legs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEvent) {
+    let now = Instant::now();
+    let Some(uuid) = event.header_str("Unique-ID").map(str::to_owned) else {
+        return;
+    };
+    let mut legs = legs.lock().unwrap_or_else(PoisonError::into_inner);
+    let leg = legs.entry(uuid).or_insert_with(|| Leg {
+        created: now,
+        agent: None,
+        answered: None,
+        partner: None,
+        hung_up: None,
+    });
+    match event.header_str("Event-Name") {
+        Some("CHANNEL_CREATE") => {
+            leg.created = now;
+            leg.agent = event
+                .header_str("variable_switchboard_agent_id")
+                .map(str::to_owned);
+        }
+        Some("CHANNEL_ANSWER") => {
+            leg.answered.get_or_insert(now);
+        }
+        Some("CHANNEL_BRIDGE") => {
+            let other = event
+                .header_str("Other-Leg-Unique-ID")
+                .or_else(|| event.header_str("Bridge-B-Unique-ID"))
+                .map(str::to_owned);
+            if let Some(other) = other {
+                leg.partner = Some(other.clone());
+                let me = event.header_str("Unique-ID").map(str::to_owned);
+                legs.entry(other)
+                    .or_insert_with(|| Leg {
+                        created: now,
+                        agent: None,
+                        answered: None,
+                        partner: None,
+                        hung_up: None,
+                    })
+                    .partner = me;
+            }
+        }
+        Some("CHANNEL_HANGUP") => {
+            leg.hung_up.get_or_insert(now);
+        }
+        _ => {}
+    }
+}
+
+/// A finished call as the history has it.
+struct EndedCall {
+    id: String,
+    agent_channel: Option<String>,
+    talk_ms: Option<i64>,
+}
+
+struct PolicyRecording {
+    call_id: String,
+    path: Option<String>,
+    started_at: i64,
+    stopped_at: Option<i64>,
+    call_ended_at: i64,
+}
+
+/// Reads the history on a runtime of its own: the test's runtime is the one dropping the app.
+fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecording>), String> {
+    let url = database_url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async move {
+            use sqlx::Row;
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let calls = sqlx::query(
+                "SELECT id, agent_channel, talk_ms FROM calls WHERE ended_at IS NOT NULL",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|r| EndedCall {
+                id: r.get("id"),
+                agent_channel: r.get("agent_channel"),
+                talk_ms: r.get("talk_ms"),
+            })
+            .collect();
+            let recordings = sqlx::query(
+                "SELECT r.call_id, r.path, r.started_at, r.stopped_at, c.ended_at \
+                 FROM recordings r JOIN calls c ON c.id = r.call_id \
+                 WHERE r.started_by = 'policy' AND r.status NOT IN ('declined', 'failed') \
+                 AND c.ended_at IS NOT NULL \
+                 AND c.outcome = 'completed' \
+                 AND (r.stopped_by IS NULL OR r.stopped_by IN ('policy', 'switch'))",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|r| PolicyRecording {
+                call_id: r.get("call_id"),
+                path: r.get("path"),
+                started_at: r.get("started_at"),
+                stopped_at: r.get("stopped_at"),
+                call_ended_at: r.get("ended_at"),
+            })
+            .collect();
+            Ok((calls, recordings))
+        })
+    })
+    .join()
+    .map_err(|_| "the history reader panicked".to_owned())?
+}
+
+fn millis(from: Instant, to: Instant) -> i64 {
+    i64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Every broken promise, one line each (empty: all held).
+pub fn violations(
+    ledger: &Ledger,
+    database_url: &str,
+    recorded: &[(String, SessionRecordingView)],
+) -> Vec<String> {
+    any_sqlx_drivers();
+    let legs = ledger.legs();
+    let (calls, recordings) = match read_history(database_url) {
+        Ok(history) => history,
+        Err(e) => return vec![format!("cannot read the history: {e}")],
+    };
+    let mut broken = Vec::new();
+    for call in &calls {
+        let (Some(talk_ms), Some(leg_id)) = (call.talk_ms, call.agent_channel.as_deref()) else {
+            continue;
+        };
+        let Some(leg) = legs.get(leg_id) else {
+            continue;
+        };
+        let Some(answered) = leg.answered else {
+            continue;
+        };
+        let partner_gone = leg
+            .partner
+            .as_ref()
+            .and_then(|p| legs.get(p))
+            .and_then(|p| p.hung_up);
+        let end = match (leg.hung_up, partner_gone) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => {
+                broken.push(format!(
+                    "call {} ended in the history (talk_ms={talk_ms}) while the switch still has \
+                     its agent leg {leg_id} up",
+                    call.id
+                ));
+                continue;
+            }
+        };
+        let switch_talk = millis(answered, end);
+        if (switch_talk - talk_ms).abs() > TOLERANCE_MS {
+            broken.push(format!(
+                "call {}: the history says talk_ms={talk_ms}, the switch had agent leg {leg_id} \
+                 up for {switch_talk} ms",
+                call.id
+            ));
+        }
+    }
+    let mut by_agent: HashMap<&str, Vec<(&String, &Leg)>> = HashMap::new();
+    for (uuid, leg) in &legs {
+        if let Some(agent) = leg.agent.as_deref() {
+            by_agent.entry(agent).or_default().push((uuid, leg));
+        }
+    }
+    for (agent, mut agent_legs) in by_agent {
+        agent_legs.sort_by_key(|(_, leg)| leg.created);
+        for (i, (up, first)) in agent_legs.iter().enumerate() {
+            let Some(answered) = first.answered else {
+                continue;
+            };
+            for (offered, later) in &agent_legs[i + 1..] {
+                let during =
+                    later.created > answered && first.hung_up.is_none_or(|h| later.created < h);
+                if during {
+                    broken.push(format!(
+                        "agent {agent} was offered leg {offered} while its leg {up} was up"
+                    ));
+                }
+            }
+        }
+    }
+    for rec in &recordings {
+        match rec.stopped_at {
+            None => broken.push(format!(
+                "call {}: a policy recording is still open after the call ended",
+                rec.call_id
+            )),
+            Some(stopped) if (stopped - rec.call_ended_at).abs() > TOLERANCE_MS => {
+                broken.push(format!(
+                    "call {}: its policy recording stopped {} ms before the call ended",
+                    rec.call_id,
+                    rec.call_ended_at - stopped
+                ))
+            }
+            Some(stopped) => {
+                let Some(file) = rec
+                    .path
+                    .as_deref()
+                    .and_then(|p| recorded.iter().find(|(_, r)| r.path == p))
+                else {
+                    continue;
+                };
+                let paused: i64 = file
+                    .1
+                    .paused_intervals
+                    .iter()
+                    .map(|i| i64::try_from((i.to - i.from).as_millis()).unwrap_or(0))
+                    .sum();
+                let expected = stopped - rec.started_at - paused;
+                let written = i64::try_from(file.1.written.as_millis()).unwrap_or(i64::MAX);
+                if (written - expected).abs() > TOLERANCE_MS {
+                    broken.push(format!(
+                        "call {}: the switch's file is {written} ms long, the recording ran \
+                         {expected} ms",
+                        rec.call_id
+                    ));
+                }
+            }
+        }
+    }
+    broken
+}
+
+fn any_sqlx_drivers() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(sqlx::any::install_default_drivers);
+}
