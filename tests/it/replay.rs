@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard::sim::{
-    CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator, SoundFiles,
+    CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator, SoundFiles, WatchKind,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -99,10 +99,9 @@ const SHOW_VOLATILE: &[&str] = &[
 enum Sip {
     /// A caller arrives (and presses keys `after` the answer).
     Call(CallSpec, Vec<(Duration, String)>),
-    /// A phone subscribes a BLF key: `(watcher, target)`.
-    Subscribe(&'static str, &'static str),
-    /// Something the simulator has no knob for yet (named): it does not happen.
-    Missing(&'static str),
+    /// A phone subscribes to an entity's presence (`agent+1001`), or ends that subscription.
+    Subscribe(&'static str, &'static str, WatchKind),
+    Unsubscribe(&'static str, &'static str, WatchKind),
 }
 
 /// When it happens: at a timeline note starting with this text, or just before the frame
@@ -452,8 +451,13 @@ async fn replay(scenario: Scenario) {
                     map.insert(real, &ours);
                     placed += 1;
                 }
-                Sip::Subscribe(watcher, target) => sim.probe_presence(watcher, target),
-                Sip::Missing(what) => problems.push(format!("not replayed (needs {what})")),
+                Sip::Subscribe(user, entity, kind) => sim.subscribe_watcher(user, entity, *kind),
+                Sip::Unsubscribe(user, entity, kind) => {
+                    assert!(
+                        sim.unsubscribe_watcher(user, entity, *kind),
+                        "{user} subscribed"
+                    )
+                }
             },
         }
         settled = matches!(step.action, Action::Close(_));
@@ -480,8 +484,8 @@ fn describe(action: &Action, cues: &[(At, Sip)]) -> String {
             Sip::Call(spec, _) => {
                 format!("caller {} dialing {}", spec.caller_number, spec.destination)
             }
-            Sip::Subscribe(w, t) => format!("{w} subscribing to {t}"),
-            Sip::Missing(what) => what.to_string(),
+            Sip::Subscribe(user, entity, _) => format!("{user} subscribing to {entity}"),
+            Sip::Unsubscribe(user, entity, _) => format!("{user} unsubscribing from {entity}"),
         },
     }
 }
@@ -766,36 +770,34 @@ async fn switchboard_abandon_replays_like_the_real_switch() {
 }
 
 #[tokio::test]
-#[ignore = "needs SimHandle knobs for BLF subscriptions as the capture's phones make them: a \
-            SUBSCRIBE with `Event: presence` (proto-specific-event-name presence) and an \
-            unsubscribe (Expires: 0, PRESENCE_PROBE with expires 0)"]
 async fn switchboard_feature_codes_replay_like_the_real_switch() {
     let dial = |code: &str| {
-        (
-            note(&format!("phone 1001 dials {code}:")),
-            call("1001", code, None, None),
-        )
+        let at = note(&format!("phone 1001 dials {code}:"));
+        (at, call("1001", code, None, None))
     };
-    let missing = |offset, what| (At::Frame("c1", offset), Sip::Missing(what));
+    // Watchers of agent+1001: 1002 with Event: dialog, 1003 with Event: presence; each
+    // (un)subscription is the PRESENCE_PROBE at that offset of c1.
+    let (agent, dialog, presence) = ("agent+1001", WatchKind::Dialog, WatchKind::Presence);
     replay(Scenario {
         name: "switchboard-feature-codes",
         phones: phones(phone("1001", answers(1000), None)),
         cues: vec![
-            // The first PRESENCE_PROBEs: 1002 with Event: dialog, 1003 with Event: presence.
-            (At::Frame("c1", 1000), Sip::Subscribe("1002", "agent+1001")),
-            (At::Frame("c1", 1767), Sip::Subscribe("1003", "agent+1001")),
+            (At::Frame("c1", 1000), Sip::Subscribe("1002", agent, dialog)),
+            (
+                At::Frame("c1", 1767),
+                Sip::Subscribe("1003", agent, presence),
+            ),
             dial("*22"),
             dial("*241"),
             dial("*25"),
             dial("*23"),
-            // The unsubscribes: 1003, then 1002.
-            missing(
-                299_477,
-                "SimHandle: phone 1003 unsubscribes from agent+1001",
+            (
+                At::Frame("c1", 299_477),
+                Sip::Unsubscribe("1003", agent, presence),
             ),
-            missing(
-                300_242,
-                "SimHandle: phone 1002 unsubscribes from agent+1001",
+            (
+                At::Frame("c1", 300_242),
+                Sip::Unsubscribe("1002", agent, dialog),
             ),
         ],
     })
