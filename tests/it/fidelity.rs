@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EventOverflow};
 use switchboard::sim::{
-    wire, CallSpec, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator, SoundFiles,
+    wire, CallSpec, Dialplan, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator, SoundFiles,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -161,11 +161,14 @@ async fn raw_exchange(addr: std::net::SocketAddr, sends: &[&str]) -> Vec<u8> {
     got
 }
 
+/// The Batch 1-2 rig: a bare `park` extension, callers on `internal` in `public`.
 async fn start_default() -> SimHandle {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Simulator::start(l, SimConfig::default())
-        .await
-        .expect("start sim")
+    let config = SimConfig {
+        dialplan: Dialplan::Bare,
+        ..SimConfig::default()
+    };
+    Simulator::start(l, config).await.expect("start sim")
 }
 
 #[tokio::test]

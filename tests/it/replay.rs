@@ -47,6 +47,8 @@ const STALL: Duration = Duration::from_secs(12);
 const SETTLE: Duration = Duration::from_millis(300);
 /// The one prompt the capture rig has (no sound packages: `ivr/*.wav` are missing).
 const MENU_PROMPT: &str = "/tmp/switchboard-prompts/menu-prompt.wav";
+/// How long it plays: "a long tone/music file"; the caller's key came 1.65 s into it.
+const MENU_PROMPT_LENGTH: Duration = Duration::from_secs(30);
 /// Headers compared besides `capture::item`'s.
 const KEYS: &[&str] = &[
     "Channel-Call-State",
@@ -401,6 +403,7 @@ async fn replay(scenario: Scenario) {
     let sim = Simulator::start(listener, sim_config())
         .await
         .expect("start sim");
+    sim.install_sound_file_lasting(MENU_PROMPT, MENU_PROMPT_LENGTH);
     for p in scenario.phones {
         sim.add_phone(p);
     }
@@ -814,9 +817,9 @@ async fn switchboard_recording_replays_like_the_real_switch() {
 
 #[tokio::test]
 async fn switchboard_ivr_replays_like_the_real_switch() {
-    // Key 2 comes 1.5 s after the ACK on the real switch, during the (long) menu prompt; the
-    // simulator plays any file for 0.4 s, so the key comes 0.1 s after the answer here.
-    let keys = vec![(Duration::from_millis(100), "2".to_string())];
+    // Key 2 comes 1.5 s after the ACK, during the (long) menu prompt: c1 has its DTMF event
+    // 1.65 s after the caller's CHANNEL_ANSWER.
+    let keys = vec![(Duration::from_millis(1650), "2".to_string())];
     let caller = Sip::Call(CallSpec::new("2602", "5003"), keys);
     let agent = phone("1001", answers(500), Some(3000));
     one_caller("switchboard-ivr", phones(agent), caller).await;

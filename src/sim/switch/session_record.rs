@@ -42,6 +42,10 @@ const BROADCASTS_KEPT: usize = 4096;
 const RECORDED_KEPT: usize = 4096;
 /// What the capture's RECORD_STOP carries after `uuid_record … stop`.
 const STOP_CAUSE: &str = "success-maxtime";
+/// What it carries when no audio frame was written (`switchboard-recording`).
+pub(super) const EMPTY_CAUSE: &str = "empty-file";
+/// One audio frame: the media bug writes nothing before the first one has passed.
+const FRAME: Duration = Duration::from_millis(20);
 
 /// A `uuid_record` running on a channel.
 #[derive(Clone, Debug)]
@@ -54,6 +58,9 @@ pub(crate) struct SessionRecording {
     masked: Vec<RecordingInterval>,
     /// 1, or 2 in stereo.
     channels: u16,
+    /// When audio began to reach the media bug: at the start, or (for a channel waiting for
+    /// a bridge whose originate has not returned) when the bridge completes; None until then.
+    media_from: Option<Instant>,
     /// Identifies this recording's limit timer; a stopped recording's timer is stale.
     token: u64,
 }
@@ -91,6 +98,12 @@ impl SessionRecording {
         self.offset(now)
             .saturating_sub(paused)
             .saturating_sub(still_paused)
+    }
+
+    /// Stopped before its first audio frame: the switch discards the file.
+    fn empty_at(&self, now: Instant) -> bool {
+        self.media_from
+            .is_none_or(|from| now.saturating_duration_since(from) < FRAME)
     }
 
     pub(crate) fn view(&self) -> SessionRecordingView {
@@ -276,6 +289,7 @@ impl Core {
             paused: Vec::new(),
             masked: Vec::new(),
             channels: if stereo { 2 } else { 1 },
+            media_from: (!self.bridge_pending(uuid)).then(Instant::now),
             token,
         };
         self.with_chan(uuid, |c| c.session_recordings.push(recording));
@@ -298,6 +312,16 @@ impl Core {
         self.changed = true;
     }
 
+    /// Audio reaches the channel's recordings from now on (its pending bridge completed).
+    pub(super) fn recordings_hear_media(&mut self, uuid: &str) {
+        let now = Instant::now();
+        self.with_chan(uuid, |c| {
+            for r in c.session_recordings.iter_mut() {
+                r.media_from.get_or_insert(now);
+            }
+        });
+    }
+
     pub(super) fn session_record_limit(&mut self, uuid: &str, token: u64) {
         self.stop_session_recordings(uuid, |r| r.token == token);
     }
@@ -318,17 +342,27 @@ impl Core {
         channel.session_recordings = kept;
         let now = Instant::now();
         for r in stopped {
-            let view = r.view_at(now);
+            let mut view = r.view_at(now);
+            let empty = r.empty_at(now);
+            if empty {
+                view.written = Duration::ZERO;
+            }
             let ms = u64::try_from(view.written.as_millis()).unwrap_or(u64::MAX);
             if self.recorded.len() >= RECORDED_KEPT {
                 self.recorded.pop_front();
             }
-            if let Some(root) = &self.disk_root {
-                if let Err(error) = super::disk::write_recording(root, &view, ms) {
-                    tracing::warn!(path = %r.path, %error, "sim: recording file not written");
+            match &self.disk_root {
+                // "Discarding empty file": nothing is left on the disk.
+                _ if empty => {}
+                Some(root) => {
+                    if let Err(error) = super::disk::write_recording(root, &view, ms) {
+                        tracing::warn!(path = %r.path, %error, "sim: recording file not written");
+                    }
                 }
+                None => {}
             }
-            self.record_stopped(uuid, r.path.clone(), ms, r.channels, Some(STOP_CAUSE));
+            let cause = if empty { EMPTY_CAUSE } else { STOP_CAUSE };
+            self.record_stopped(uuid, r.path.clone(), ms, r.channels, Some(cause));
             self.recorded.push_back((uuid.to_owned(), view));
             self.chan_event(uuid, "MEDIA_BUG_STOP", &media_bug_headers(&r.path), &[]);
             self.changed = true;
