@@ -221,6 +221,9 @@ enum Step {
     Install(&'static str),
     HangupCaller(usize, &'static str),
     HangupAgent(&'static str),
+    /// Let time pass: a `uuid_record` stopped before its first 20 ms audio frame leaves an
+    /// empty file (`switchboard-recording`); the captures' recordings ran 2 s.
+    Sleep(Duration),
     WaitIdle,
 }
 
@@ -432,6 +435,7 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
                 let a = agent(&sim).expect("an agent leg");
                 assert!(sim.hangup(&a, cause));
             }
+            Step::Sleep(d) => tokio::time::sleep(*d).await,
             Step::WaitIdle => {
                 assert!(
                     sim.wait_until(Duration::from_secs(10), |s| s.channels().is_empty())
@@ -534,6 +538,9 @@ const RECORD_KEYS: &[&str] = &[
     "Media-Bug-Target",
 ];
 
+/// How long the replayed recordings run before the next command (2 s in the captures).
+const RECORDING: Duration = Duration::from_millis(100);
+
 async fn originate_bridge(format: &'static str) {
     replay(
         Scenario {
@@ -552,6 +559,7 @@ async fn originate_bridge(format: &'static str) {
             Step::WaitCaller(0, "CHANNEL_BRIDGE"),
             Step::TxSameReply, // uuid_record start
             Step::WaitCaller(0, "MEDIA_BUG_START"),
+            Step::Sleep(RECORDING),
             Step::TxSameReply, // uuid_record stop
             Step::WaitCaller(0, "MEDIA_BUG_STOP"),
             Step::HangupAgent("NORMAL_CLEARING"),
@@ -590,6 +598,7 @@ async fn uuid_record_start_mask_unmask_pause_resume_stop_replay_like_the_capture
             Step::WaitCaller(0, "CHANNEL_BRIDGE"),
             Step::TxSameReply, // start
             Step::WaitCaller(0, "MEDIA_BUG_START"),
+            Step::Sleep(RECORDING),
             Step::TxSameReply, // mask
             Step::TxSameReply, // unmask
             Step::TxSameReply, // pause
