@@ -748,10 +748,12 @@ async fn a_feature_code_confirmation_runs_nested_and_its_hangup_cuts_the_tone_as
         assert_eq!(raw.send(&m).await, "+OK");
     }
     raw.wait_event("CHANNEL_DESTROY", &caller).await;
+    // After the park (before it: the dialplan's `set`s and `export`).
     let completions: Vec<String> = raw
         .snapshot()
         .iter()
         .filter(|f| f.ev("Unique-ID") == Some(caller.as_str()))
+        .skip_while(|f| f.name() != Some("CHANNEL_PARK"))
         .filter(|f| {
             matches!(
                 f.name(),
