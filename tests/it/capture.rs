@@ -59,6 +59,21 @@ impl Frame {
             .as_ref()
             .and_then(|(h, _)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()))
     }
+    /// The body as text (an event frame's whole event, a reply's text, a notice).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// An event's headers (plain: URL-decoded), none for other frames.
+    pub fn event_headers(&self) -> Vec<(String, String)> {
+        self.event
+            .as_ref()
+            .map(|(h, _)| h.clone())
+            .unwrap_or_default()
+    }
+    /// An event's `Event-Name`.
+    pub fn name(&self) -> Option<&str> {
+        self.ev("Event-Name")
+    }
     pub fn ev_body(&self) -> &str {
         self.event.as_ref().map(|(_, b)| b.as_str()).unwrap_or("")
     }
@@ -298,10 +313,16 @@ impl Recorder {
 
     /// Connected, authenticated and subscribed to `event <format> ALL`.
     pub async fn connect(addr: SocketAddr, format: &str) -> Recorder {
+        Recorder::subscribed(addr, format, "ALL").await
+    }
+
+    /// Connected, authenticated and subscribed to `event <format> <names>`.
+    pub async fn subscribed(addr: SocketAddr, format: &str, names: &str) -> Recorder {
         let mut r = Recorder::open(addr, Arc::new(watch::Sender::new(0))).await;
         r.wait(|fs| !fs.is_empty()).await;
-        r.send("auth ClueCon\n\n").await;
-        r.send(&format!("event {format} ALL\n\n")).await;
+        let auth = r.send("auth ClueCon\n\n").await;
+        assert_eq!(auth.header("Reply-Text"), Some("+OK accepted"));
+        r.send(&format!("event {format} {names}\n\n")).await;
         r
     }
 
@@ -355,12 +376,31 @@ impl Recorder {
             .expect("reply")
     }
 
+    /// Sends a command and returns its reply's text.
+    pub async fn ask(&mut self, text: &str) -> String {
+        self.send(text).await.reply_text()
+    }
+
     pub async fn wait_event(&mut self, name: &str, uuid: &str) {
-        self.wait(|fs| {
-            fs.iter()
-                .any(|f| f.ev("Event-Name") == Some(name) && f.ev("Unique-ID") == Some(uuid))
-        })
-        .await;
+        self.event(name, uuid).await;
+    }
+
+    /// Waits for the first event `name` of channel `uuid` and returns it.
+    pub async fn event(&mut self, name: &str, uuid: &str) -> Frame {
+        let is = |f: &Frame| f.name() == Some(name) && f.ev("Unique-ID") == Some(uuid);
+        self.wait(|fs| fs.iter().any(is)).await;
+        self.snapshot()
+            .into_iter()
+            .find(is)
+            .expect("the event waited for")
+    }
+
+    /// Waits for the BACKGROUND_JOB of `job_uuid` and returns its body.
+    pub async fn job(&mut self, job_uuid: &str) -> String {
+        let is = |f: &Frame| f.ev("Job-UUID") == Some(job_uuid) && f.name().is_some();
+        self.wait(|fs| fs.iter().any(is)).await;
+        let job = self.snapshot().into_iter().find(is).expect("the job");
+        job.ev_body().to_string()
     }
 }
 

@@ -4,11 +4,14 @@
 //! (`-ERR no reply`, `event` keywords, unknown commands, the goodbye on a half-close) and
 //! loopback originates (`dtmf-collect`).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use switchboard::sim::{EntryPoint, Notify, PhoneLamp, SimConfig, SimHandle, Simulator, WatchKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::capture::{take_frames, Frame};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 const AGENT: &str = "agent+1001";
@@ -25,56 +28,12 @@ async fn start_sim() -> SimHandle {
     Simulator::start(listener, config).await.expect("start")
 }
 
-/// One frame: its headers and its body.
-struct Frame {
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Frame {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `Name: value` lines of a text/event-plain body, values decoded.
-    fn event(&self) -> Vec<(String, String)> {
-        let head = self.body.split("\n\n").next().unwrap_or_default();
-        head.lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_owned(), decode(v)))
-            .collect()
-    }
-}
-
-fn decode(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = v
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A raw ESL client: exact bytes in and out.
 struct Raw {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Whole frames read and not yet taken.
+    ready: VecDeque<Frame>,
 }
 
 impl Raw {
@@ -83,6 +42,7 @@ impl Raw {
         let mut raw = Raw {
             stream,
             buf: Vec::new(),
+            ready: VecDeque::new(),
         };
         assert_eq!(
             raw.frame().await.header("Content-Type"),
@@ -115,26 +75,11 @@ impl Raw {
 
     async fn frame(&mut self) -> Frame {
         loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let headers: Vec<(String, String)> = head
-                    .lines()
-                    .filter_map(|l| l.split_once(": "))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                let len = headers
-                    .iter()
-                    .find(|(k, _)| k == "Content-Length")
-                    .and_then(|(_, v)| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if self.buf.len() >= end + 2 + len {
-                    let body =
-                        String::from_utf8_lossy(&self.buf[end + 2..end + 2 + len]).into_owned();
-                    self.buf.drain(..end + 2 + len);
-                    return Frame { headers, body };
-                }
+            if let Some(frame) = self.ready.pop_front() {
+                return frame;
             }
             assert!(self.fill().await, "connection closed before a whole frame");
+            self.ready.extend(take_frames(&mut self.buf));
         }
     }
 
@@ -142,7 +87,7 @@ impl Raw {
     async fn event_named(&mut self, name: &str) -> Vec<(String, String)> {
         loop {
             let f = self.frame().await;
-            let ev = f.event();
+            let ev = f.event_headers();
             if ev
                 .iter()
                 .find(|(k, _)| k == "Event-Name")
@@ -156,7 +101,7 @@ impl Raw {
     /// The next event whose `Event-Name` header (the last one, the switch's) is `name`.
     async fn event_whose_last_name_is(&mut self, name: &str) -> Vec<(String, String)> {
         loop {
-            let ev = self.frame().await.event();
+            let ev = self.frame().await.event_headers();
             if ev
                 .iter()
                 .rev()
@@ -478,7 +423,7 @@ async fn subscribing_sends_no_notify_and_fires_the_captured_presence_probe() {
     assert!(sim.notifies("1002", AGENT).is_empty());
     for kind in ["dialog", "presence"] {
         let frame = listener.frame().await;
-        let ev = frame.event();
+        let ev = frame.event_headers();
         let tail: Vec<&str> = ev
             .iter()
             .skip_while(|(k, _)| k != "proto")
@@ -505,7 +450,7 @@ async fn subscribing_sends_no_notify_and_fires_the_captured_presence_probe() {
         assert_eq!(get(&ev, "proto-specific-event-name"), Some(kind));
         assert_eq!(get(&ev, "expires"), Some("600"));
         assert_eq!(get(&ev, "Event-Calling-File"), Some("sofia_presence.c"));
-        assert!(frame.body.contains("\nto: agent%2B1001%40127.0.0.1\n"));
+        assert!(frame.text().contains("\nto: agent%2B1001%40127.0.0.1\n"));
         assert!(get(&ev, "sub-call-id").is_some_and(|c| c.ends_with("@127.0.0.1")));
     }
 }
@@ -594,14 +539,14 @@ async fn a_half_closed_client_still_gets_its_replies_and_the_disconnect_notice()
     raw.send("api uuid_exists 00000000-0000-0000-0000-000000000000\n\n")
         .await;
     raw.stream.shutdown().await.expect("half-close");
-    assert_eq!(raw.frame().await.body, "false");
+    assert_eq!(raw.frame().await.text(), "false");
     let notice = raw.frame().await;
     assert_eq!(
         notice.header("Content-Type"),
         Some("text/disconnect-notice")
     );
     assert_eq!(
-        notice.body,
+        notice.text(),
         "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
     );
     assert!(!raw.fill().await, "the switch closes after the notice");
@@ -628,7 +573,7 @@ async fn unknown_event_names_are_skipped_and_none_known_is_no_keywords_supplied(
     sim.place_call(switchboard::sim::CallSpec::new("2001", "5000"));
     let park = raw.frame().await;
     assert_eq!(park.header("Content-Type"), Some("text/event-json"));
-    assert!(park.body.contains("\"Event-Name\":\"CHANNEL_PARK\""));
+    assert!(park.text().contains("\"Event-Name\":\"CHANNEL_PARK\""));
 }
 
 #[tokio::test]
@@ -636,14 +581,14 @@ async fn unknown_api_bgapi_and_sendevent_names_answer_like_the_switch() {
     let sim = start_sim().await;
     let mut raw = Raw::connect(&sim).await;
     let r = raw.ask("api no_such_command with args\n\n").await;
-    assert_eq!(r.body, "-ERR no_such_command Command not found!\n");
+    assert_eq!(r.text(), "-ERR no_such_command Command not found!\n");
     raw.ask("event plain BACKGROUND_JOB\n\n").await;
     let r = raw.ask("bgapi no_such_command\n\n").await;
     let job = r.header("Job-UUID").map(str::to_owned).expect("Job-UUID");
     let done = raw.frame().await;
-    assert!(done.body.contains(&format!("Job-UUID: {job}\n")));
+    assert!(done.text().contains(&format!("Job-UUID: {job}\n")));
     assert!(done
-        .body
+        .text()
         .ends_with("\n\n-ERR no_such_command Command not found!\n"));
     let r = raw.ask("sendevent NO_SUCH_EVENT\nfoo: bar\n\n").await;
     assert!(r
@@ -668,7 +613,7 @@ async fn a_loopback_originate_sends_channel_uuid_first_and_parks_the_a_leg() {
         .any(|(n, _): &(String, String)| n == "CHANNEL_PARK")
     {
         let frame = raw.frame().await;
-        let ev = frame.event();
+        let ev = frame.event_headers();
         let name = get(&ev, "Event-Name").unwrap_or_default().to_owned();
         let who = get(&ev, "Channel-Name").unwrap_or("job").to_owned();
         if name == "CHANNEL_UUID" {
@@ -676,7 +621,7 @@ async fn a_loopback_originate_sends_channel_uuid_first_and_parks_the_a_leg() {
             assert!(get(&ev, "Old-Unique-ID").is_some_and(|o| o != a));
         }
         if name == "BACKGROUND_JOB" {
-            assert!(frame.body.ends_with(&format!("\n\n+OK {a}\n")));
+            assert!(frame.text().ends_with(&format!("\n\n+OK {a}\n")));
         }
         seen.push((name, who));
     }
@@ -722,7 +667,7 @@ async fn killing_the_a_leg_of_a_loopback_pair_hangs_up_the_b_leg() {
     raw.event_named("BACKGROUND_JOB").await;
     assert_eq!(sim.channels().len(), 2);
     let r = raw.ask(&format!("api uuid_kill {a}\n\n")).await;
-    assert_eq!(r.body, "+OK\n");
+    assert_eq!(r.text(), "+OK\n");
     let first = raw.event_named("CHANNEL_HANGUP").await;
     assert_eq!(get(&first, "Unique-ID"), Some(a));
     let second = raw.event_named("CHANNEL_HANGUP").await;
@@ -748,10 +693,10 @@ async fn a_loopback_to_an_entry_point_parks_the_b_leg_and_answers_a_when_b_is_an
     let b = get(&park, "Unique-ID").map(str::to_owned).expect("B uuid");
     assert_eq!(sim.channel(a).map(|c| c.answered), Some(false));
     let r = raw.ask(&format!("api uuid_answer {b}\n\n")).await;
-    assert_eq!(r.body, "+OK\n");
+    assert_eq!(r.text(), "+OK\n");
     let mut answered = Vec::new();
     loop {
-        let ev = raw.frame().await.event();
+        let ev = raw.frame().await.event_headers();
         match get(&ev, "Event-Name") {
             Some("CHANNEL_ANSWER") => {
                 answered.push(get(&ev, "Channel-Name").unwrap_or_default().to_owned())
@@ -798,7 +743,7 @@ async fn digits_sent_into_the_b_leg_of_a_loopback_pair_reach_the_a_leg() {
         .map(|c| c.uuid)
         .expect("the B leg");
     let r = raw.ask(&format!("api uuid_send_dtmf {b} 12#\n\n")).await;
-    assert_eq!(r.body, format!("+OK {b} sent DTMF 12#.\n"));
+    assert_eq!(r.text(), format!("+OK {b} sent DTMF 12#.\n"));
     for want in ["1", "2", "#"] {
         let ev = raw.event_named("DTMF").await;
         assert_eq!(get(&ev, "Unique-ID"), Some(a));
@@ -807,7 +752,7 @@ async fn digits_sent_into_the_b_leg_of_a_loopback_pair_reach_the_a_leg() {
     let r = raw
         .ask("api uuid_send_dtmf 00000000-0000-0000-0000-000000000000 1\n\n")
         .await;
-    assert_eq!(r.body, "-ERR Cannot locate session!\n");
+    assert_eq!(r.text(), "-ERR Cannot locate session!\n");
 }
 
 #[tokio::test]
@@ -835,7 +780,7 @@ async fn a_unique_id_of_a_live_channel_is_fired_by_that_session_and_shows_talk_a
         .is_some_and(|b| b.contains("<target uri=\"sip:**1001@127.0.0.1\"/>")));
     assert_eq!(pidf(&presence), (Some("on-the-phone"), Some("Talk 5000")));
     let ev = loop {
-        let ev = listener.frame().await.event();
+        let ev = listener.frame().await.event_headers();
         if get(&ev, "Command").is_some() {
             break ev;
         }
