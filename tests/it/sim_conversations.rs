@@ -3,7 +3,9 @@
 //! (`bridge-before-and-after-job`), and `sendmsg` executes sent back to back with and without
 //! `event-lock` (`sendmsg-event-lock`). A raw ESL client sends the captured commands, so
 //! the header names and their case are exactly the ones the capture sent, and the event
-//! order per channel is compared with the capture's.
+//! order per channel is compared with the capture's. Two more things that depend on time: a
+//! `uuid_record` stopped before its first audio frame (`switchboard-recording`) and a prompt
+//! installed with its own length, played past the 0.4 s other files last.
 //!
 //! Names left out of the comparisons: API, HEARTBEAT, CODEC, CALL_UPDATE, RE_SCHEDULE
 //! (not part of a call, or the SIP/media machinery), PRIVATE_COMMAND (the simulator does
@@ -566,4 +568,85 @@ async fn a_feature_code_confirmation_runs_nested_and_its_hangup_cuts_the_tone_as
             "CHANNEL_EXECUTE_COMPLETE Application=park Application-Response=FILE PLAYED Hangup-Cause=NORMAL_CLEARING",
         ]
     );
+}
+
+// ---- a recording's first audio frame, a prompt's length ------------------------------
+
+/// `uuid_record start`, then `stop` after `after`: the RECORD_STOP.
+async fn record_for(raw: &mut Recorder, caller: &str, path: &str, after: Duration) -> Frame {
+    let start = format!("api uuid_record {caller} start {path}\n\n");
+    assert_eq!(raw.ask(&start).await, "+OK Success\n");
+    tokio::time::sleep(after).await;
+    let stop = format!("api uuid_record {caller} stop {path}\n\n");
+    assert_eq!(raw.ask(&stop).await, "+OK Success\n");
+    let stopped =
+        |f: &Frame| f.name() == Some("RECORD_STOP") && f.ev("Record-File-Path") == Some(path);
+    raw.wait(|fs| fs.iter().any(stopped)).await;
+    raw.snapshot()
+        .into_iter()
+        .find(stopped)
+        .expect("RECORD_STOP")
+}
+
+#[tokio::test]
+async fn a_recording_stopped_before_its_first_audio_frame_is_discarded_as_an_empty_file() {
+    let sim = start_sim().await;
+    let disk = tempfile::tempdir().expect("tempdir");
+    sim.set_disk_root(Some(disk.path().to_path_buf()));
+    let mut raw = raw(&sim, "ALL").await;
+    let caller = answered_caller(&sim, &mut raw, "2801").await;
+    // switchboard-recording: stopped 17-20 ms after the start.
+    let empty = "/recordings/empty.wav";
+    let stop = record_for(&mut raw, &caller, empty, Duration::ZERO).await;
+    for (header, value) in [
+        ("Record-Completion-Cause", "empty-file"),
+        ("variable_RECORD_DISCARDED", "true"),
+        ("variable_record_samples", "0"),
+        ("variable_record_ms", "0"),
+        ("variable_record_seconds", "0"),
+        ("variable_record_file_size", "44"),
+        ("variable_record_completion_cause", "empty-file"),
+    ] {
+        assert_eq!(stop.ev(header), Some(value), "{header}");
+    }
+    let file = sim.disk_file(empty).expect("a path under the disk root");
+    assert!(!file.exists(), "the empty file is discarded");
+
+    // One that outlives its first frame is kept (as in originate-bridge-record).
+    let kept = "/recordings/kept.wav";
+    let stop = record_for(&mut raw, &caller, kept, Duration::from_millis(100)).await;
+    assert_eq!(stop.ev("Record-Completion-Cause"), Some("success-maxtime"));
+    assert!(stop
+        .ev("variable_record_ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .is_some_and(|ms| ms >= 100));
+    assert!(sim.disk_file(kept).is_some_and(|f| f.exists()));
+}
+
+#[tokio::test]
+async fn an_installed_prompt_plays_for_its_own_length() {
+    let sim = start_sim().await;
+    let prompt = "/tmp/switchboard-prompts/menu-prompt.wav";
+    sim.install_sound_file_lasting(prompt, Duration::from_millis(900));
+    let mut raw = raw(&sim, "ALL").await;
+    let caller = answered_caller(&sim, &mut raw, "2602").await;
+    let app = uuid::Uuid::new_v4().to_string();
+    let play = format!(
+        "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: playback\nExecute-App-Arg: {prompt}\nEvent-Uuid: {app}\n\n"
+    );
+    let started = tokio::time::Instant::now();
+    assert_eq!(raw.ask(&play).await, "+OK");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sim.channel(&caller).and_then(|c| c.running_app).as_deref(),
+        Some("playback"),
+        "still playing after 0.5 s (other files play 0.4 s)"
+    );
+    let completed = |f: &Frame| {
+        f.name() == Some("CHANNEL_EXECUTE_COMPLETE") && f.ev("Application-UUID") == Some(&app)
+    };
+    raw.wait(|fs| fs.iter().any(completed)).await;
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let done = raw.snapshot().into_iter().find(completed).expect("done");
+    assert_eq!(done.ev("Application-Response"), Some("FILE PLAYED"));
 }

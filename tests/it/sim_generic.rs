@@ -1,13 +1,17 @@
 //! The simulator's generic switch behaviour, checked over raw TCP against the captures: what
 //! phones watching a BLF name receive for each PRESENCE_IN (`presence-states`), the
 //! PRESENCE_PROBE of a subscription (`switchboard-feature-codes`), mod_event_socket's replies
-//! (`-ERR no reply`, `event` keywords, unknown commands, the goodbye on a half-close) and
-//! loopback originates (`dtmf-collect`).
+//! (`-ERR no reply`, `event` keywords, unknown commands, the goodbye on a half-close),
+//! loopback originates (`dtmf-collect`) and what the dialplan runs before a call parks (the
+//! stock `public` and `default` contexts of the Batch 3 rig, the bare park of Batches 1-2).
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use switchboard::sim::{EntryPoint, Notify, PhoneLamp, SimConfig, SimHandle, Simulator, WatchKind};
+use switchboard::sim::{
+    Dialplan, EntryPoint, Notify, PhoneBehavior, PhoneLamp, PhoneSpec, SimConfig, SimHandle,
+    Simulator, WatchKind,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -801,4 +805,156 @@ async fn a_unique_id_of_a_live_channel_is_fired_by_that_session_and_shows_talk_a
         .collect();
     assert_eq!(after_uuid, ["Channel-State", "Channel-Call-State"]);
     assert_eq!(get(&ev, "Caller-Destination-Number"), Some("5000"));
+}
+
+// ---- the dialplan before park (Batch 3) --------------------------------------------------
+
+/// Every frame from now until `uuid`'s CHANNEL_PARK (included), read on `raw`.
+async fn until_park(raw: &mut Raw, uuid: &str) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    loop {
+        let f = raw.frame().await;
+        let park = f.name() == Some("CHANNEL_PARK") && f.ev("Unique-ID") == Some(uuid);
+        frames.push(f);
+        if park {
+            return frames;
+        }
+    }
+}
+
+/// `uuid`'s CHANNEL_EXECUTE/_COMPLETE as `NAME app data response`, and the API events.
+fn dialplan_steps(frames: &[Frame], uuid: &str) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f.ev("Unique-ID") == Some(uuid) || f.name() == Some("API"))
+        .filter(|f| {
+            f.name()
+                .is_some_and(|n| n.starts_with("CHANNEL_EXECUTE") || n == "API")
+        })
+        .map(|f| {
+            let data = f.ev("Application-Data").unwrap_or_default();
+            let data = match data.split_once("RFC2822_DATE=") {
+                Some(_) => "RFC2822_DATE=<date>",
+                None => data,
+            };
+            match f.name() {
+                Some("API") => format!("API {}", f.ev("API-Command").unwrap_or_default()),
+                name => format!(
+                    "{} {} {data} {}",
+                    name.unwrap_or_default(),
+                    f.ev("Application").unwrap_or_default(),
+                    f.ev("Application-Response").unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_caller_from_outside_runs_the_stock_public_context_on_the_external_profile() {
+    let sim = start_sim().await;
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain ALL\n\n").await;
+    let caller = sim.place_call(switchboard::sim::CallSpec::new("2001", "5000"));
+    let frames = until_park(&mut raw, &caller).await;
+    // bridge-before-and-after-job: the API event of the date's strftime comes in between.
+    assert_eq!(
+        dialplan_steps(&frames, &caller),
+        [
+            "CHANNEL_EXECUTE set outside_call=true",
+            "CHANNEL_EXECUTE_COMPLETE set outside_call=true _none_",
+            "CHANNEL_EXECUTE export RFC2822_DATE=<date>",
+            "API strftime",
+            "CHANNEL_EXECUTE_COMPLETE export RFC2822_DATE=<date> _none_",
+            "CHANNEL_EXECUTE set switchboard_queue=support",
+            "CHANNEL_EXECUTE_COMPLETE set switchboard_queue=support _none_",
+            "CHANNEL_EXECUTE park",
+        ]
+    );
+    let park = frames.last().expect("the park");
+    assert_eq!(park.ev("Caller-Context"), Some("public"));
+    assert_eq!(park.ev("Answer-State"), Some("ringing"));
+    assert!(park
+        .ev("Channel-Name")
+        .is_some_and(|n| n.starts_with("sofia/external/2001@127.0.0.1:")));
+    assert_eq!(park.ev("Channel-Presence-ID"), None);
+    assert_eq!(park.ev("variable_presence_id"), None);
+    assert_eq!(park.ev("variable_outside_call"), Some("true"));
+    assert_eq!(park.ev("variable_export_vars"), Some("RFC2822_DATE"));
+    assert_eq!(park.ev("variable_current_application_data"), None);
+    let date = park.ev("variable_RFC2822_DATE").expect("the date");
+    assert!(date.ends_with(" +0000") && date.len() == 31, "{date}");
+    assert!(
+        !frames.iter().any(|f| f.name() == Some("PRESENCE_IN")),
+        "no presence_id, no PRESENCE_IN"
+    );
+    // switchboard-restart: the caller's presence_id column is empty.
+    let show = raw.ask("api show channels as json\n\n").await.text();
+    assert!(show.contains("\"presence_id\":\"\""), "{show}");
+}
+
+#[tokio::test]
+async fn a_phone_dialing_runs_the_stock_default_context_on_the_internal_profile() {
+    let sim = start_sim().await;
+    sim.add_phone(PhoneSpec {
+        user: "1001".into(),
+        behavior: PhoneBehavior::NoAnswer,
+        hangup_after_talk: None,
+    });
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain ALL\n\n").await;
+    let call = sim.place_call(switchboard::sim::CallSpec::new("1001", "5000"));
+    let frames = until_park(&mut raw, &call).await;
+    let completed: Vec<String> = dialplan_steps(&frames, &call)
+        .into_iter()
+        .filter(|s| s.starts_with("CHANNEL_EXECUTE_COMPLETE"))
+        .collect();
+    assert_eq!(
+        completed,
+        [
+            format!("CHANNEL_EXECUTE_COMPLETE hash insert/127.0.0.1-spymap/1001/{call} _none_"),
+            "CHANNEL_EXECUTE_COMPLETE hash insert/127.0.0.1-last_dial/1001/5000 _none_".into(),
+            format!(
+                "CHANNEL_EXECUTE_COMPLETE hash insert/127.0.0.1-last_dial/global/{call} _none_"
+            ),
+            "CHANNEL_EXECUTE_COMPLETE export RFC2822_DATE=<date> _none_".into(),
+            "CHANNEL_EXECUTE_COMPLETE set switchboard_queue=support _none_".into(),
+        ]
+    );
+    let park = frames.last().expect("the park");
+    assert_eq!(park.ev("Caller-Context"), Some("default"));
+    assert_eq!(park.ev("Caller-Username"), Some("1001"));
+    assert_eq!(
+        park.ev("Channel-Name"),
+        Some("sofia/internal/1001@127.0.0.1")
+    );
+    assert_eq!(park.ev("Channel-Presence-ID"), Some("1001@127.0.0.1"));
+    assert_eq!(park.ev("variable_user_context"), Some("default"));
+    assert_eq!(park.ev("variable_outside_call"), None);
+}
+
+#[tokio::test]
+async fn the_bare_dialplan_of_batches_1_and_2_parks_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = SimConfig {
+        entry_points: vec![EntryPoint {
+            number: "5000".into(),
+            variables: vec![("switchboard_queue".into(), "support".into())],
+        }],
+        dialplan: Dialplan::Bare,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(listener, config).await.expect("start");
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain ALL\n\n").await;
+    let caller = sim.place_call(switchboard::sim::CallSpec::new("2001", "5000"));
+    let frames = until_park(&mut raw, &caller).await;
+    assert_eq!(dialplan_steps(&frames, &caller), ["CHANNEL_EXECUTE park"]);
+    let park = frames.last().expect("the park");
+    assert_eq!(park.ev("Caller-Context"), Some("public"));
+    assert_eq!(park.ev("Channel-Presence-ID"), Some("2001@127.0.0.1"));
+    assert_eq!(park.ev("variable_switchboard_queue"), Some("support"));
+    assert!(frames.iter().any(|f| f.name() == Some("PRESENCE_IN")));
 }
