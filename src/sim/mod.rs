@@ -9,7 +9,8 @@
 //! files, prompts, digit-collection arguments), `switch` (the core behind one mutex; its
 //! `apps` submodule runs applications, DTMF and transfers; `registrations` phone REGISTER,
 //! unregister and expiry; `presence` and `watchers` BLF publishing and what watching phones
-//! receive; `esl_commands` generic mod_event_socket replies; `loopback` loopback endpoints),
+//! receive; `esl_commands` generic mod_event_socket replies; `loopback` loopback endpoints;
+//! `dialplan` where callers arrive and the stock extensions they run before parking),
 //! `server` (sockets).
 
 mod endpoints;
