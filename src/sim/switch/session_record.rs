@@ -2,7 +2,11 @@
 //! of a whole session (a media bug), as in the `originate-bridge-record` and
 //! `record-pause-mask` captures. Every action replies `+OK Success`; only start and stop
 //! produce events (RECORD_START then MEDIA_BUG_START, RECORD_STOP then MEDIA_BUG_STOP);
-//! paused time is left out of the file's length, masked time is kept (as silence).
+//! paused time is left out of the file's length, masked time is kept (as silence). A
+//! recording stopped before its first audio frame (`switchboard-recording`: stopped 17-20 ms
+//! after the start, on a caller whose `uuid_bridge` waited for the agent's originate to
+//! return) ends with `Record-Completion-Cause: empty-file`, `RECORD_DISCARDED=true`, zero
+//! samples, a 44-byte size, and leaves no file.
 //!
 //! What no capture shows, and the simulator decides (following mod_commands):
 //! - the error replies: `-USAGE: …` for missing arguments or an unknown action,
@@ -11,6 +15,10 @@
 //! - a recording still running when its channel hangs up stops on CS_HANGUP, with the
 //!   same RECORD_STOP / MEDIA_BUG_STOP pair;
 //! - a `<limit>` (seconds) stops the recording by itself once that much has been written;
+//! - when that first frame comes: one 20 ms frame after the start, or after the bridge
+//!   completes for a channel that was waiting for it (in CS_SOFT_EXECUTE, reading no media)
+//!   when the recording started; an empty recording is still listed by `recorded()`, with
+//!   nothing written;
 //! - a channel whose `RECORD_STEREO` variable is true when a recording starts records it in
 //!   stereo (caller and agent on channels of their own), as mod_commands' `uuid_setvar`
 //!   followed by `uuid_record` does;
