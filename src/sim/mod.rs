@@ -51,9 +51,10 @@ pub struct SimConfig {
     /// its variables; any other destination answers and plays `silence_stream://-1` (the
     /// capture rig's extension 9199) until the caller hangs up.
     pub entry_points: Vec<EntryPoint>,
-    /// What runs before an entry point's variables are set and the call parks: the stock
-    /// configuration's extensions (`Dialplan::Stock`, the default, as in the Batch 3 rig) or
-    /// nothing (`Dialplan::Bare`, the Batch 1-2 rig). See [`Dialplan`].
+    /// What runs before an entry point's variables are set and the call parks (and before
+    /// the extension a transferred call is sent to): the stock configuration's extensions of
+    /// the call's context (`Dialplan::Stock`, the default, as in the Batch 3 rig) or nothing
+    /// (`Dialplan::Bare`, the Batch 1-2 rig); and where callers arrive. See [`Dialplan`].
     pub dialplan: Dialplan,
     /// Which sound files `playback`, `say` and `play_and_get_digits` find.
     pub sound_files: SoundFiles,
