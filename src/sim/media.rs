@@ -53,7 +53,7 @@ impl SoundFiles {
     }
 }
 
-fn strip_var_block(path: &str) -> &str {
+pub(super) fn strip_var_block(path: &str) -> &str {
     if let Some(rest) = path.strip_prefix('{') {
         if let Some(end) = rest.find('}') {
             return &rest[end + 1..];

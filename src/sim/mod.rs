@@ -9,7 +9,8 @@
 //! files, prompts, digit-collection arguments), `switch` (the core behind one mutex; its
 //! `apps` submodule runs applications, DTMF and transfers; `registrations` phone REGISTER,
 //! unregister and expiry; `presence` and `watchers` BLF publishing and what watching phones
-//! receive; `esl_commands` generic mod_event_socket replies; `loopback` loopback endpoints),
+//! receive; `esl_commands` generic mod_event_socket replies; `loopback` loopback endpoints;
+//! `dialplan` where callers arrive and the stock extensions they run before parking),
 //! `server` (sockets).
 
 mod endpoints;
@@ -31,6 +32,7 @@ pub use endpoints::{
     Target,
 };
 pub use media::SoundFiles;
+pub use switch::dialplan::Dialplan;
 pub use switch::watchers::{DialogView, Notify, PhoneLamp, WatchKind};
 
 use switch::Shared;
@@ -49,6 +51,11 @@ pub struct SimConfig {
     /// its variables; any other destination answers and plays `silence_stream://-1` (the
     /// capture rig's extension 9199) until the caller hangs up.
     pub entry_points: Vec<EntryPoint>,
+    /// What runs before an entry point's variables are set and the call parks (and before
+    /// the extension a transferred call is sent to): the stock configuration's extensions of
+    /// the call's context (`Dialplan::Stock`, the default, as in the Batch 3 rig) or nothing
+    /// (`Dialplan::Bare`, the Batch 1-2 rig); and where callers arrive. See [`Dialplan`].
+    pub dialplan: Dialplan,
     /// Which sound files `playback`, `say` and `play_and_get_digits` find.
     pub sound_files: SoundFiles,
     /// A real folder standing for the switch's `/`: a `uuid_record` to
@@ -95,6 +102,7 @@ impl Default for SimConfig {
             hostname: "sim".to_string(),
             heartbeat_interval: Duration::from_secs(20),
             entry_points: Vec::new(),
+            dialplan: Dialplan::default(),
             sound_files: SoundFiles::default(),
             disk_root: None,
             missing_modules: Vec::new(),
@@ -119,7 +127,9 @@ impl Default for SimConfig {
     }
 }
 
-/// A dialplan entry: calls to `number` get `variables` and are parked.
+/// A dialplan entry: calls to `number` get `variables` (one `set` each, in order) and are
+/// parked. Which context the call runs in (and so what runs before the `set`s) depends on
+/// who calls, not on the entry point: see [`Dialplan`].
 #[derive(Clone, Debug)]
 pub struct EntryPoint {
     pub number: String,
@@ -356,7 +366,11 @@ impl SimHandle {
         self.shared.peek(|core| core.phone_registered(user))
     }
 
-    /// Places an inbound call; returns the caller channel's uuid.
+    /// Places an inbound call; returns the caller channel's uuid. With [`Dialplan::Stock`] a
+    /// caller whose number is one of the phones (`add_phone`) is that phone dialing (profile
+    /// `internal`, context `default`), any other comes from outside (profile `external`,
+    /// context `public`); with [`Dialplan::Bare`] every caller arrives on `internal` in
+    /// `public`.
     pub fn place_call(&self, spec: CallSpec) -> String {
         self.shared.run(|core| core.place_call(spec))
     }
@@ -397,6 +411,14 @@ impl SimHandle {
     /// real switch: later playbacks find it.
     pub fn install_sound_file(&self, path: &str) {
         self.shared.run(|core| core.install_sound_file(path));
+    }
+
+    /// Installs one sound file (as [`SimHandle::install_sound_file`]) whose playback lasts
+    /// `length` (other files play for 0.4 s): a real prompt's length, so that a caller can
+    /// press a key while it still plays.
+    pub fn install_sound_file_lasting(&self, path: &str, length: Duration) {
+        self.shared
+            .run(|core| core.install_sound_file_lasting(path, length));
     }
 
     pub fn channel(&self, uuid: &str) -> Option<ChannelView> {

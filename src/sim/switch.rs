@@ -22,6 +22,7 @@ use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
 mod admin_api;
 mod apps;
+pub(super) mod dialplan;
 mod disk;
 mod esl_commands;
 mod loopback;
@@ -408,6 +409,8 @@ pub(crate) struct Core {
     hostname: String,
     admin: admin_api::Admin,
     entry_points: HashMap<String, Vec<(String, String)>>,
+    /// What runs before an entry point's variables, and where callers arrive.
+    dialplan: dialplan::Dialplan,
     core_uuid: String,
     seq: u64,
     base_us: u64,
@@ -424,6 +427,8 @@ pub(crate) struct Core {
     changed: bool,
     counters: Arc<Counters>,
     sounds: SoundFiles,
+    /// Installed sound files whose playback lasts a given time (others: `media::duration`).
+    sound_lengths: HashMap<String, Duration>,
     /// How long a caller speaks into a `record` before falling silent.
     message_length: Duration,
     next_token: u64,
@@ -471,6 +476,7 @@ impl Core {
                 .iter()
                 .map(|e| (e.number.clone(), e.variables.clone()))
                 .collect(),
+            dialplan: config.dialplan,
             core_uuid: new_uuid(),
             seq: 0,
             base_us: now_unix_us(),
@@ -487,6 +493,7 @@ impl Core {
             changed: false,
             counters,
             sounds: config.sound_files.clone(),
+            sound_lengths: HashMap::new(),
             message_length: apps::MESSAGE_LENGTH,
             next_token: 0,
             next_phone_port: registrations::FIRST_PHONE_PORT,
@@ -781,7 +788,8 @@ impl Core {
         let Some(ch) = self.channels.get_mut(uuid) else {
             return;
         };
-        if ch.dir != Dir::Inbound {
+        // A caller from the `external` profile has no presence_id: no PRESENCE_IN.
+        if ch.dir != Dir::Inbound || ch.presence_id.is_none() {
             return;
         }
         let count = ch.presence_count;
@@ -812,7 +820,10 @@ impl Core {
         };
         self.with_chan(uuid, |c| {
             c.vars.retain(|(k, _)| k != "current_application_response");
-            if !arg.is_empty() {
+            if arg.is_empty() {
+                // As captured (CHANNEL_PARK after the dialplan's `set`s): no data, no variable.
+                c.vars.retain(|(k, _)| k != "current_application_data");
+            } else {
                 c.set_var("current_application_data", arg);
             }
             c.set_var("current_application", name);
@@ -899,7 +910,7 @@ impl Core {
         }
         self.played.push_back((uuid.to_owned(), path.to_owned()));
         self.chan_event(uuid, "PLAYBACK_START", &[], &playback_headers(path, None));
-        if let Some(d) = media::duration(path) {
+        if let Some(d) = self.playback_length(path) {
             self.timer(
                 d,
                 Timer::PlaybackDone {
@@ -969,7 +980,8 @@ impl Core {
         self.session_id += 1;
         let port = 5100 + (self.session_id % 800);
         let from_uri = format!("{}@{HOST_IP}:{port}", spec.caller_number);
-        let name = format!("sofia/internal/{from_uri}");
+        let arrival = self.arrival(&spec.caller_number, &from_uri);
+        let name = arrival.name.clone();
         let now = self.now_us();
         let profile = Profile {
             username: Some(spec.caller_number.clone()),
@@ -985,11 +997,10 @@ impl Core {
             destination: spec.destination.clone(),
             source: "mod_sofia",
             transfer_source: None,
-            context: "public".to_string(),
+            context: arrival.context.to_string(),
             index: 1,
             created_us: now,
         };
-        let presence = format!("{}@{HOST_IP}", spec.caller_number);
         let mut ch = Channel {
             uuid: uuid.clone(),
             name: name.clone(),
@@ -998,7 +1009,7 @@ impl Core {
             state_num: 0,
             call_state: "DOWN",
             answer_state: "ringing",
-            presence_id: Some(presence.clone()),
+            presence_id: arrival.presence_id.clone(),
             call_uuid: uuid.clone(),
             profile_ready: false,
             profile,
@@ -1041,13 +1052,16 @@ impl Core {
         ch.set_var("sip_from_uri", from_uri.clone());
         ch.set_var("sip_from_host", HOST_IP);
         ch.set_var("channel_name", name);
+        if arrival.phone {
+            Self::directory_vars(&mut ch, &spec.caller_number);
+        }
         ch.set_var(
             "sip_call_id",
             format!("{}-{}@{HOST_IP}", self.session_id, port),
         );
         ch.set_var("sip_network_ip", HOST_IP);
         ch.set_var("sip_network_port", port.to_string());
-        ch.set_var("sofia_profile_name", "internal");
+        ch.set_var("sofia_profile_name", arrival.profile);
         ch.set_var("sip_from_display", spec.caller_name.clone());
         ch.set_var(
             "sip_full_from",
@@ -1058,7 +1072,9 @@ impl Core {
         );
         ch.set_var("sip_req_user", spec.destination.clone());
         ch.set_var("sip_to_user", spec.destination.clone());
-        ch.set_var("presence_id", presence);
+        if let Some(presence) = arrival.presence_id {
+            ch.set_var("presence_id", presence);
+        }
         self.channels.insert(uuid.clone(), ch);
         self.changed = true;
 
@@ -1070,17 +1086,11 @@ impl Core {
         self.with_chan(&uuid, |c| c.state = "CS_ROUTING");
         self.set_callstate(&uuid, "RINGING");
         self.chan_event(&uuid, "CHANNEL_STATE", &[], &[]);
-        // The shipped dialplan marks the call with its entry point's variables.
-        if let Some(vars) = self.entry_points.get(&spec.destination).cloned() {
-            self.with_chan(&uuid, |c| {
-                for (k, v) in vars {
-                    c.set_var(&k, v);
-                }
-            });
-        }
         self.with_chan(&uuid, |c| c.state_num = 4);
         self.presence(&uuid, "CS_ROUTING", "alerting");
         self.set_state(&uuid, "CS_EXECUTE", 4);
+        // The dialplan (the stock extensions, the entry point's variables); any call parks.
+        self.enter_dialplan(&uuid);
         self.park(&uuid);
         if let Some(p) = spec.patience {
             self.timer(p, Timer::Patience(uuid.clone()));
@@ -1706,6 +1716,8 @@ impl Core {
             }
             self.with_chan(me, |c| c.other_snap = snap);
         }
+        self.recordings_hear_media(a);
+        self.recordings_hear_media(b);
         self.chan_event(
             a,
             "CHANNEL_BRIDGE",

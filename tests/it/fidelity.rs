@@ -18,142 +18,19 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EventOverflow};
 use switchboard::sim::{
-    wire, CallSpec, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator, SoundFiles,
+    wire, CallSpec, Dialplan, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator, SoundFiles,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
-const EXCLUDED: &[&str] = &[
-    "CODEC",
-    "CALL_UPDATE",
-    "RE_SCHEDULE",
-    "MODULE_UNLOAD",
-    "API",
-    "HEARTBEAT",
-    "PRIVATE_COMMAND",
-];
-
-fn traces_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/esl-traces");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: traces not found at {}", dir.display());
-        None
-    }
-}
-
-// ---- an independent framer and decoder ------------------------------------------------
-
-#[derive(Clone, Debug)]
-struct Frame {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    /// Decoded event headers (plain: URL-decoded; json: string values) and event body.
-    event: Option<(Vec<(String, String)>, String)>,
-}
-
-impl Frame {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn ev(&self, name: &str) -> Option<&str> {
-        self.event
-            .as_ref()
-            .and_then(|(h, _)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()))
-    }
-    fn ev_body(&self) -> &str {
-        self.event.as_ref().map(|(_, b)| b.as_str()).unwrap_or("")
-    }
-}
-
-fn url_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn decode_event(ct: &str, body: &[u8]) -> Option<(Vec<(String, String)>, String)> {
-    match ct {
-        "text/event-plain" => {
-            let text = String::from_utf8_lossy(body);
-            let (head, rest) = text.split_once("\n\n").unwrap_or((&text, ""));
-            let headers = head
-                .split('\n')
-                .filter_map(|l| l.split_once(": "))
-                .map(|(k, v)| (k.to_string(), url_decode(v)))
-                .collect();
-            Some((headers, rest.to_string()))
-        }
-        "text/event-json" => {
-            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-            let obj = v.as_object()?;
-            let headers = obj
-                .iter()
-                .filter(|(k, _)| k.as_str() != "_body")
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect();
-            let b = obj
-                .get("_body")
-                .and_then(|b| b.as_str())
-                .unwrap_or("")
-                .to_string();
-            Some((headers, b))
-        }
-        _ => None,
-    }
-}
-
-/// Splits complete frames off `buf`; returns them and leaves any partial frame.
-fn take_frames(buf: &mut Vec<u8>) -> Vec<Frame> {
-    let mut out = Vec::new();
-    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let headers: Vec<(String, String)> = head
-            .split('\n')
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let len = headers
-            .iter()
-            .find(|(k, _)| k == "Content-Length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        if buf.len() < end + 2 + len {
-            break;
-        }
-        let body = buf[end + 2..end + 2 + len].to_vec();
-        buf.drain(..end + 2 + len);
-        let ct = headers
-            .iter()
-            .find(|(k, _)| k == "Content-Type")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let event = decode_event(&ct, &body);
-        out.push(Frame {
-            headers,
-            body,
-            event,
-        });
-    }
-    out
-}
-
-fn frames_of(bytes: &[u8]) -> (Vec<Frame>, usize) {
-    let mut buf = bytes.to_vec();
-    let frames = take_frames(&mut buf);
-    (frames, buf.len())
-}
+use crate::capture::{
+    frames_at, frames_of, our_app_uuids, sequences, timeline, traces_dir, url_decode, Entry, Frame,
+    Keys, Recorder, UuidMap, EXCLUDED,
+};
 
 // ---- (a) every capture decodes with the client crate -------------------------------
 
@@ -284,11 +161,14 @@ async fn raw_exchange(addr: std::net::SocketAddr, sends: &[&str]) -> Vec<u8> {
     got
 }
 
+/// The Batch 1-2 rig: a bare `park` extension, callers on `internal` in `public`.
 async fn start_default() -> SimHandle {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Simulator::start(l, SimConfig::default())
-        .await
-        .expect("start sim")
+    let config = SimConfig {
+        dialplan: Dialplan::Bare,
+        ..SimConfig::default()
+    };
+    Simulator::start(l, config).await.expect("start sim")
 }
 
 #[tokio::test]
@@ -314,118 +194,6 @@ async fn auth_exit_and_errors_are_byte_identical_to_connect_auth_captures() {
 }
 
 // ---- (b) scenario replay ----------------------------------------------------------
-
-/// A raw ESL connection that records every frame it receives.
-struct Recorder {
-    writer: OwnedWriteHalf,
-    frames: Arc<Mutex<Vec<Frame>>>,
-    bump: watch::Receiver<usize>,
-}
-
-impl Recorder {
-    async fn connect(addr: std::net::SocketAddr, format: &str) -> Recorder {
-        let s = TcpStream::connect(addr).await.expect("connect");
-        let (mut rd, writer) = s.into_split();
-        let frames = Arc::new(Mutex::new(Vec::new()));
-        let (tx, bump) = watch::channel(0usize);
-        let f2 = frames.clone();
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let mut chunk = vec![0u8; 65536];
-            loop {
-                match rd.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        let new = take_frames(&mut buf);
-                        let len = {
-                            let mut g = f2.lock().expect("frames lock");
-                            g.extend(new);
-                            g.len()
-                        };
-                        let _ = tx.send(len);
-                    }
-                }
-            }
-        });
-        let mut r = Recorder {
-            writer,
-            frames,
-            bump,
-        };
-        r.wait(|fs| !fs.is_empty()).await;
-        r.send("auth ClueCon\n\n").await;
-        r.send(&format!("event {format} ALL\n\n")).await;
-        r
-    }
-
-    fn replies(&self) -> usize {
-        self.snapshot()
-            .iter()
-            .filter(|f| {
-                matches!(
-                    f.header("Content-Type"),
-                    Some("command/reply") | Some("api/response")
-                )
-            })
-            .count()
-    }
-
-    fn snapshot(&self) -> Vec<Frame> {
-        self.frames.lock().expect("frames lock").clone()
-    }
-
-    async fn wait(&mut self, mut cond: impl FnMut(&[Frame]) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if cond(&self.snapshot()) {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, self.bump.changed())
-                .await
-                .is_err()
-            {
-                panic!("timed out waiting for a frame");
-            }
-        }
-    }
-
-    /// Sends a command and waits for its reply.
-    async fn send(&mut self, text: &str) -> Frame {
-        let before = self.replies();
-        self.writer.write_all(text.as_bytes()).await.expect("write");
-        self.wait(|fs| {
-            fs.iter()
-                .filter(|f| {
-                    matches!(
-                        f.header("Content-Type"),
-                        Some("command/reply") | Some("api/response")
-                    )
-                })
-                .count()
-                > before
-        })
-        .await;
-        self.snapshot()
-            .into_iter()
-            .filter(|f| {
-                matches!(
-                    f.header("Content-Type"),
-                    Some("command/reply") | Some("api/response")
-                )
-            })
-            .nth(before)
-            .expect("reply")
-    }
-
-    async fn wait_event(&mut self, name: &str, uuid: &str) {
-        self.wait(|fs| {
-            fs.iter()
-                .any(|f| f.ev("Event-Name") == Some(name) && f.ev("Unique-ID") == Some(uuid))
-        })
-        .await;
-    }
-}
 
 enum Step {
     Phone(&'static str, PhoneBehavior),
@@ -453,6 +221,9 @@ enum Step {
     Install(&'static str),
     HangupCaller(usize, &'static str),
     HangupAgent(&'static str),
+    /// Let time pass: a `uuid_record` stopped before its first 20 ms audio frame leaves an
+    /// empty file (`switchboard-recording`); the captures' recordings ran 2 s.
+    Sleep(Duration),
     WaitIdle,
 }
 
@@ -462,18 +233,21 @@ struct Captured {
     data: String,
 }
 
-fn captured_commands(dir: &std::path::Path, timeline: &str, part: (usize, usize)) -> Vec<Captured> {
-    let text = std::fs::read_to_string(dir.join(timeline)).expect("timeline");
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["kind"] == "tx" && v["conn"] == "c1")
-        .filter_map(|v| {
-            let off = v["rx_offset"].as_u64()? as usize;
-            let data = v["data"].as_str()?.to_string();
-            Some(Captured {
-                rx_offset: off,
+/// The c1 commands of a capture part, auth and subscription aside.
+fn captured_commands(
+    dir: &std::path::Path,
+    timeline_file: &str,
+    part: (usize, usize),
+) -> Vec<Captured> {
+    timeline(dir, timeline_file)
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Tx {
+                conn,
+                rx_offset,
                 data,
-            })
+            } if conn == "c1" => Some(Captured { rx_offset, data }),
+            _ => None,
         })
         .filter(|c| c.rx_offset >= part.0 && c.rx_offset < part.1)
         .filter(|c| !c.data.starts_with("auth ") && !c.data.starts_with("event "))
@@ -492,118 +266,6 @@ fn channels_in_order(frames: &[Frame]) -> (Vec<String>, Vec<String>) {
         }
     }
     (inb, outb)
-}
-
-/// What `sequences` records besides the event name.
-struct Keys<'a> {
-    /// Application-UUIDs we chose (sendmsg `Event-UUID`s); others are the switch's own.
-    app_uuids: &'a [String],
-    /// Headers compared in this scenario only.
-    extra: &'a [&'a str],
-}
-
-/// `transfer_history` without its epochs and random uuids: `uuid_br:<peer>|bl_xfer:…`.
-fn normalized_history(h: &str, m: &dyn Fn(&str) -> String) -> String {
-    let list = h.strip_prefix("ARRAY::").unwrap_or(h);
-    list.split("|:")
-        .map(|entry| {
-            let what = entry.splitn(3, ':').nth(2).unwrap_or("");
-            match what.split_once(':') {
-                Some((kind, target)) => format!("{kind}:{}", m(target)),
-                None => what.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("|")
-}
-
-/// Per-channel sequences of "NAME key=value…" with uuids mapped through `map`.
-fn sequences(
-    frames: &[Frame],
-    map: &HashMap<String, String>,
-    keys: &Keys<'_>,
-) -> HashMap<String, Vec<String>> {
-    let m = |s: &str| map.get(s).cloned().unwrap_or_else(|| s.to_string());
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for f in frames {
-        let Some(name) = f.ev("Event-Name") else {
-            continue;
-        };
-        if EXCLUDED.contains(&name) {
-            continue;
-        }
-        if name.starts_with("MEDIA_BUG_") && f.ev("Media-Bug-Function") != Some("session_record") {
-            continue;
-        }
-        let owner = if name == "BACKGROUND_JOB" {
-            // Attach the job to the leg it originated.
-            let arg = f.ev("Job-Command-Arg").unwrap_or("");
-            match arg
-                .split("origination_uuid=")
-                .nth(1)
-                .and_then(|r| r.split([',', '}', ']']).next())
-            {
-                Some(u) => m(u),
-                None => continue,
-            }
-        } else {
-            match f.ev("Unique-ID") {
-                Some(u) => m(u),
-                None => continue,
-            }
-        };
-        let mut item = name.to_string();
-        let mut add = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                item.push_str(&format!(" {k}={v}"));
-            }
-        };
-        add("Answer-State", f.ev("Answer-State").map(str::to_string));
-        add("Hangup-Cause", f.ev("Hangup-Cause").map(str::to_string));
-        if name == "CHANNEL_STATE" {
-            add("Channel-State", f.ev("Channel-State").map(str::to_string));
-        }
-        add("Application", f.ev("Application").map(str::to_string));
-        add(
-            "Application-Response",
-            f.ev("Application-Response").map(str::to_string),
-        );
-        if let Some(u) = f.ev("Application-UUID") {
-            if keys.app_uuids.iter().any(|k| k == u) {
-                add("Application-UUID", Some(u.to_string()));
-            }
-        }
-        add("Other-Leg-Unique-ID", f.ev("Other-Leg-Unique-ID").map(&m));
-        add("Bridge-A-Unique-ID", f.ev("Bridge-A-Unique-ID").map(&m));
-        add("Bridge-B-Unique-ID", f.ev("Bridge-B-Unique-ID").map(&m));
-        add(
-            "Playback-File-Path",
-            f.ev("Playback-File-Path").map(str::to_string),
-        );
-        add(
-            "Playback-Status",
-            f.ev("Playback-Status").map(str::to_string),
-        );
-        add("DTMF-Digit", f.ev("DTMF-Digit").map(str::to_string));
-        for k in keys.extra {
-            let v = f.ev(k);
-            if *k == "variable_transfer_history" {
-                add(k, v.map(|h| normalized_history(h, &m)));
-            } else {
-                // Values that embed a captured uuid (a recording's path) name ours.
-                add(
-                    k,
-                    v.map(|v| map.iter().fold(v.to_string(), |v, (c, o)| v.replace(c, o))),
-                );
-            }
-        }
-        if name == "BACKGROUND_JOB" {
-            add("Job-Command", f.ev("Job-Command").map(str::to_string));
-            add("body", Some(m(f.ev_body().trim_end())));
-        }
-        out.entry(owner).or_default().push(item);
-    }
-    out
 }
 
 /// Keeps, per channel, only the events from the start of `app` to its completion.
@@ -652,47 +314,6 @@ impl Scenario {
     }
 }
 
-/// Capture frames with their `.rx` offsets.
-fn frames_at(bytes: &[u8]) -> Vec<(usize, Frame)> {
-    let mut out = Vec::new();
-    let mut buf = bytes.to_vec();
-    let mut consumed = 0usize;
-    loop {
-        let before = buf.len();
-        let mut one = take_frames_limited(&mut buf);
-        let Some(f) = one.pop() else { break };
-        out.push((consumed, f));
-        consumed += before - buf.len();
-    }
-    out
-}
-
-/// Like `take_frames`, one frame at a time.
-fn take_frames_limited(buf: &mut Vec<u8>) -> Vec<Frame> {
-    let Some(end) = buf.windows(2).position(|w| w == b"\n\n") else {
-        return Vec::new();
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let len = head
-        .split('\n')
-        .filter_map(|l| l.split_once(": "))
-        .find(|(k, _)| *k == "Content-Length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    if buf.len() < end + 2 + len {
-        return Vec::new();
-    }
-    let mut frame: Vec<u8> = buf.drain(..end + 2 + len).collect();
-    take_frames(&mut frame)
-}
-
-fn reply_text(f: &Frame) -> String {
-    match f.header("Content-Type") {
-        Some("api/response") => String::from_utf8_lossy(&f.body).into_owned(),
-        _ => f.header("Reply-Text").unwrap_or("").to_string(),
-    }
-}
-
 async fn replay(scenario: Scenario, steps: &[Step]) {
     let Some(dir) = traces_dir() else { return };
     let (name, format) = (scenario.name, scenario.format);
@@ -709,15 +330,7 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
         &format!("{name}.{format}.timeline.jsonl"),
         scenario.part,
     );
-    let app_uuids: Vec<String> = cmds
-        .iter()
-        .filter_map(|c| {
-            c.data
-                .lines()
-                .find_map(|l| l.strip_prefix("Event-UUID: "))
-                .map(str::to_string)
-        })
-        .collect();
+    let app_uuids = our_app_uuids(cmds.iter().map(|c| c.data.as_str()));
     let mut cmds = cmds.into_iter();
     let (cap_in, _) = channels_in_order(&cap_frames);
     // Which captured channel each of our callers plays.
@@ -744,15 +357,8 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
             .map(|c| c.uuid)
     };
     let mut agent_uuid = String::new();
-    let to_ours = |text: &str, callers: &[String]| {
-        let mut t = text.to_string();
-        for (i, ours) in callers.iter().enumerate() {
-            if let Some(Some(cap)) = plays.get(i) {
-                t = t.replace(cap.as_str(), ours);
-            }
-        }
-        t
-    };
+    // The captured caller uuids as ours; agent uuids are reused verbatim.
+    let mut map = UuidMap::default();
     for step in steps {
         match step {
             Step::Phone(user, b) => sim.add_phone(PhoneSpec {
@@ -763,7 +369,11 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
             Step::Call(num, dest) => {
                 let mut spec = CallSpec::new(*num, *dest);
                 spec.caller_name = format!("Caller {num}");
-                callers.push(sim.place_call(spec));
+                let ours = sim.place_call(spec);
+                if let Some(Some(cap)) = plays.get(callers.len()) {
+                    map.insert(cap, &ours);
+                }
+                callers.push(ours);
             }
             Step::WaitCaller(i, ev) => rec.wait_event(ev, &callers[*i]).await,
             Step::WaitAgent(ev) => {
@@ -787,7 +397,7 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
             }
             Step::Tx | Step::TxSameReply => {
                 let cap = cmds.next().expect("another captured command");
-                let mut c = to_ours(&cap.data, &callers);
+                let mut c = map.apply(&cap.data);
                 // Keep the no-answer wait short; timing is not what is compared.
                 c = c.replace("originate_timeout=5}", "originate_timeout=1}");
                 let reply = rec.send(&c).await;
@@ -799,16 +409,11 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
                         .iter()
                         .filter(|(off, _)| *off >= cap.rx_offset)
                         .map(|(_, f)| f)
-                        .find(|f| {
-                            matches!(
-                                f.header("Content-Type"),
-                                Some("command/reply") | Some("api/response")
-                            )
-                        })
+                        .find(|f| f.is_reply())
                         .expect("captured reply");
                     assert_eq!(
-                        reply_text(&reply),
-                        to_ours(&reply_text(real), &callers),
+                        reply.reply_text(),
+                        map.apply(&real.reply_text()),
                         "{name}.{format}: reply to {c:?}"
                     );
                 }
@@ -830,6 +435,7 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
                 let a = agent(&sim).expect("an agent leg");
                 assert!(sim.hangup(&a, cause));
             }
+            Step::Sleep(d) => tokio::time::sleep(*d).await,
             Step::WaitIdle => {
                 assert!(
                     sim.wait_until(Duration::from_secs(10), |s| s.channels().is_empty())
@@ -839,15 +445,10 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
             }
         }
     }
-    // Map the captured caller uuids to ours; agent uuids are reused verbatim.
-    let map: HashMap<String, String> = plays
-        .iter()
-        .zip(callers.iter())
-        .filter_map(|(cap, ours)| cap.clone().map(|c| (c, ours.clone())))
-        .collect();
     let keys = Keys {
         app_uuids: &app_uuids,
         extra: scenario.extra_keys,
+        unowned: None,
     };
     let mut expected = sequences(&cap_frames, &map, &keys);
     if let Some(app) = scenario.only_app {
@@ -867,7 +468,7 @@ async fn replay(scenario: Scenario, steps: &[Step]) {
         .await;
     }
     let sim_frames = rec.snapshot();
-    let mut actual = sequences(&sim_frames, &HashMap::new(), &keys);
+    let mut actual = sequences(&sim_frames, &UuidMap::default(), &keys);
     if let Some(app) = scenario.only_app {
         actual = clip_to_app(actual, app);
     }
@@ -937,6 +538,9 @@ const RECORD_KEYS: &[&str] = &[
     "Media-Bug-Target",
 ];
 
+/// How long the replayed recordings run before the next command (2 s in the captures).
+const RECORDING: Duration = Duration::from_millis(100);
+
 async fn originate_bridge(format: &'static str) {
     replay(
         Scenario {
@@ -955,6 +559,7 @@ async fn originate_bridge(format: &'static str) {
             Step::WaitCaller(0, "CHANNEL_BRIDGE"),
             Step::TxSameReply, // uuid_record start
             Step::WaitCaller(0, "MEDIA_BUG_START"),
+            Step::Sleep(RECORDING),
             Step::TxSameReply, // uuid_record stop
             Step::WaitCaller(0, "MEDIA_BUG_STOP"),
             Step::HangupAgent("NORMAL_CLEARING"),
@@ -993,6 +598,7 @@ async fn uuid_record_start_mask_unmask_pause_resume_stop_replay_like_the_capture
             Step::WaitCaller(0, "CHANNEL_BRIDGE"),
             Step::TxSameReply, // start
             Step::WaitCaller(0, "MEDIA_BUG_START"),
+            Step::Sleep(RECORDING),
             Step::TxSameReply, // mask
             Step::TxSameReply, // unmask
             Step::TxSameReply, // pause

@@ -2,6 +2,7 @@
 
 mod agents;
 mod auth;
+mod capture;
 mod demo;
 mod doctor;
 mod esl_link;
@@ -19,6 +20,7 @@ mod provisioning;
 mod recording;
 mod recording_e2e;
 mod recordings_api;
+mod replay;
 mod retention;
 mod routing;
 mod sim;

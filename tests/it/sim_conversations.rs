@@ -3,24 +3,23 @@
 //! (`bridge-before-and-after-job`), and `sendmsg` executes sent back to back with and without
 //! `event-lock` (`sendmsg-event-lock`). A raw ESL client sends the captured commands, so
 //! the header names and their case are exactly the ones the capture sent, and the event
-//! order per channel is compared with the capture's.
+//! order per channel is compared with the capture's. Two more things that depend on time: a
+//! `uuid_record` stopped before its first audio frame (`switchboard-recording`) and a prompt
+//! installed with its own length, played past the 0.4 s other files last.
 //!
 //! Names left out of the comparisons: API, HEARTBEAT, CODEC, CALL_UPDATE, RE_SCHEDULE
 //! (not part of a call, or the SIP/media machinery), PRIVATE_COMMAND (the simulator does
 //! not fire it) and PRESENCE_IN (the captures' callers came through the `external`
 //! profile, which fires none at a hangup).
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard::sim::{
     CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::net::TcpListener;
+
+use crate::capture::{frames_of, timeline, traces_dir, Entry, Frame, Recorder};
 
 const LEFT_OUT: &[&str] = &[
     "API",
@@ -32,114 +31,27 @@ const LEFT_OUT: &[&str] = &[
     "PRESENCE_IN",
 ];
 
-fn traces_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/esl-traces")
-}
-
-// ---- frames ------------------------------------------------------------------------------
-
-#[derive(Clone, Debug)]
-struct Frame {
-    headers: Vec<(String, String)>,
-    /// A plain event's own headers (URL-decoded) and body.
-    event: Option<(Vec<(String, String)>, String)>,
-    body: String,
-}
-
-impl Frame {
-    fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name)
-    }
-
-    fn ev(&self, name: &str) -> Option<&str> {
-        self.event.as_ref().and_then(|(h, _)| find(h, name))
-    }
-
-    fn name(&self) -> Option<&str> {
-        self.ev("Event-Name")
-    }
-
-    fn is_reply(&self) -> bool {
-        matches!(
-            self.header("Content-Type"),
-            Some("command/reply") | Some("api/response")
-        )
-    }
-
-    /// A reply's text: `Reply-Text`, or an api response's body.
-    fn reply(&self) -> String {
-        match self.header("Reply-Text") {
-            Some(t) => t.to_string(),
-            None => self.body.clone(),
+/// What is compared of an event: the name, and for applications and playbacks what tells
+/// them apart.
+fn key(f: &Frame) -> String {
+    let mut k = f.name().unwrap_or("").to_string();
+    for h in [
+        "Application",
+        "Application-Data",
+        "Application-Response",
+        "Playback-Status",
+        "Hangup-Cause",
+    ] {
+        if let Some(v) = f.ev(h) {
+            let v = if uuid::Uuid::parse_str(v).is_ok() {
+                "<uuid>"
+            } else {
+                v
+            };
+            k.push_str(&format!(" {h}={v}"));
         }
     }
-
-    /// What is compared: the name, and for applications and playbacks what tells them apart.
-    fn key(&self) -> String {
-        let mut k = self.name().unwrap_or("").to_string();
-        for h in [
-            "Application",
-            "Application-Data",
-            "Application-Response",
-            "Playback-Status",
-            "Hangup-Cause",
-        ] {
-            if let Some(v) = self.ev(h) {
-                let v = if uuid::Uuid::parse_str(v).is_ok() {
-                    "<uuid>"
-                } else {
-                    v
-                };
-                k.push_str(&format!(" {h}={v}"));
-            }
-        }
-        k
-    }
-}
-
-fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn take_frames(buf: &mut Vec<u8>) -> Vec<Frame> {
-    let mut out = Vec::new();
-    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let headers: Vec<(String, String)> = head
-            .split('\n')
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let len = find(&headers, "Content-Length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        if buf.len() < end + 2 + len {
-            break;
-        }
-        let body = String::from_utf8_lossy(&buf[end + 2..end + 2 + len]).into_owned();
-        buf.drain(..end + 2 + len);
-        let event = (find(&headers, "Content-Type") == Some("text/event-plain")).then(|| {
-            let (head, rest) = body.split_once("\n\n").unwrap_or((&body, ""));
-            let h = head
-                .split('\n')
-                .filter_map(|l| l.split_once(": "))
-                .map(|(k, v)| {
-                    let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
-                    (k.to_string(), v.into_owned())
-                })
-                .collect();
-            (h, rest.to_string())
-        });
-        out.push(Frame {
-            headers,
-            event,
-            body,
-        });
-    }
-    out
+    k
 }
 
 /// The events of `uuid` from the first one `from` accepts on, as compared keys.
@@ -149,114 +61,13 @@ fn channel_keys(frames: &[Frame], uuid: &str, from: impl Fn(&Frame) -> bool) -> 
         .filter(|f| f.ev("Unique-ID") == Some(uuid))
         .skip_while(|f| !from(f))
         .filter(|f| !f.name().is_some_and(|n| LEFT_OUT.contains(&n)))
-        .map(Frame::key)
+        .map(key)
         .collect()
 }
 
-// ---- a raw client ------------------------------------------------------------------------
-
-struct Raw {
-    writer: OwnedWriteHalf,
-    frames: Arc<Mutex<Vec<Frame>>>,
-    bump: watch::Receiver<usize>,
-}
-
-impl Raw {
-    async fn connect(sim: &SimHandle, subscription: &str) -> Raw {
-        let stream = TcpStream::connect(sim.esl_addr()).await.expect("connect");
-        let (mut rd, writer) = stream.into_split();
-        let frames = Arc::new(Mutex::new(Vec::new()));
-        let (tx, bump) = watch::channel(0usize);
-        let shared = frames.clone();
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let mut chunk = vec![0u8; 65536];
-            loop {
-                match rd.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        let new = take_frames(&mut buf);
-                        let len = {
-                            let mut g = shared.lock().expect("frames lock");
-                            g.extend(new);
-                            g.len()
-                        };
-                        let _ = tx.send(len);
-                    }
-                }
-            }
-        });
-        let mut raw = Raw {
-            writer,
-            frames,
-            bump,
-        };
-        raw.wait(|fs| !fs.is_empty()).await;
-        assert_eq!(raw.send("auth ClueCon\n\n").await, "+OK accepted");
-        raw.send(&format!("event plain {subscription}\n\n")).await;
-        raw
-    }
-
-    fn snapshot(&self) -> Vec<Frame> {
-        self.frames.lock().expect("frames lock").clone()
-    }
-
-    async fn wait(&mut self, mut cond: impl FnMut(&[Frame]) -> bool) -> Vec<Frame> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let frames = self.snapshot();
-            if cond(&frames) {
-                return frames;
-            }
-            if tokio::time::timeout_at(deadline, self.bump.changed())
-                .await
-                .is_err()
-            {
-                panic!("timed out waiting for a frame");
-            }
-        }
-    }
-
-    async fn wait_event(&mut self, name: &str, uuid: &str) -> Frame {
-        let frames = self
-            .wait(|fs| {
-                fs.iter()
-                    .any(|f| f.name() == Some(name) && f.ev("Unique-ID") == Some(uuid))
-            })
-            .await;
-        frames
-            .into_iter()
-            .find(|f| f.name() == Some(name) && f.ev("Unique-ID") == Some(uuid))
-            .expect("the event waited for")
-    }
-
-    async fn wait_job(&mut self, job_uuid: &str) -> String {
-        let frames = self
-            .wait(|fs| fs.iter().any(|f| f.ev("Job-UUID") == Some(job_uuid)))
-            .await;
-        frames
-            .iter()
-            .find(|f| f.ev("Job-UUID") == Some(job_uuid))
-            .and_then(|f| f.event.as_ref())
-            .map(|(_, body)| body.clone())
-            .expect("the job")
-    }
-
-    /// Sends a command and returns its reply's text.
-    async fn send(&mut self, text: &str) -> String {
-        let before = self.snapshot().iter().filter(|f| f.is_reply()).count();
-        self.writer.write_all(text.as_bytes()).await.expect("write");
-        let frames = self
-            .wait(|fs| fs.iter().filter(|f| f.is_reply()).count() > before)
-            .await;
-        frames
-            .iter()
-            .filter(|f| f.is_reply())
-            .nth(before)
-            .map(Frame::reply)
-            .expect("reply")
-    }
+/// A raw ESL client subscribed to `event plain <names>`.
+async fn raw(sim: &SimHandle, names: &str) -> Recorder {
+    Recorder::subscribed(sim.esl_addr(), "plain", names).await
 }
 
 async fn start_sim() -> SimHandle {
@@ -282,11 +93,11 @@ async fn start_sim_returning(after: Duration) -> SimHandle {
 }
 
 /// A parked, answered caller to 5000.
-async fn answered_caller(sim: &SimHandle, raw: &mut Raw, number: &str) -> String {
+async fn answered_caller(sim: &SimHandle, raw: &mut Recorder, number: &str) -> String {
     let caller = sim.place_call(CallSpec::new(number, "5000"));
     raw.wait_event("CHANNEL_PARK", &caller).await;
     assert_eq!(
-        raw.send(&format!("api uuid_answer {caller}\n\n")).await,
+        raw.ask(&format!("api uuid_answer {caller}\n\n")).await,
         "+OK\n"
     );
     raw.wait_event("CHANNEL_ANSWER", &caller).await;
@@ -304,19 +115,15 @@ struct Capture {
 
 impl Capture {
     fn read(name: &str, conn: &str) -> Capture {
-        let dir = traces_dir();
-        let mut rx = std::fs::read(dir.join(format!("{name}.{conn}.rx"))).expect("capture");
-        let frames = take_frames(&mut rx);
-        let timeline =
-            std::fs::read_to_string(dir.join(format!("{name}.timeline.jsonl"))).expect("timeline");
+        let dir = traces_dir().expect("the captures");
+        let rx = std::fs::read(dir.join(format!("{name}.{conn}.rx"))).expect("capture");
+        let (frames, _) = frames_of(&rx);
         let mut sent = Vec::new();
         let mut notes = Vec::new();
-        for line in timeline.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).expect("timeline line");
-            let text = |k: &str| v.get(k).and_then(|s| s.as_str()).unwrap_or("").to_string();
-            match v.get("kind").and_then(|k| k.as_str()) {
-                Some("tx") => sent.push((text("conn"), text("data"))),
-                Some("note") => notes.push(text("text")),
+        for entry in timeline(&dir, &format!("{name}.timeline.jsonl")) {
+            match entry {
+                Entry::Tx { conn, data, .. } => sent.push((conn, data)),
+                Entry::Note(text) => notes.push(text),
                 _ => {}
             }
         }
@@ -369,7 +176,7 @@ struct Bridged {
     leg: String,
     job: String,
     bridge_reply: String,
-    raw: Raw,
+    raw: Recorder,
 }
 
 /// Caller parked, answered, on hold music; the agent leg originated as Switchboard does;
@@ -383,36 +190,36 @@ async fn bridge_conversation(sim: &SimHandle, part: &str, after_job: bool) -> Br
         },
         hangup_after_talk: None,
     });
-    let mut raw = Raw::connect(sim, "ALL").await;
+    let mut raw = raw(sim, "ALL").await;
     let caller = answered_caller(sim, &mut raw, "2015").await;
     let moh = format!(
         "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: playback\nExecute-App-Arg: local_stream://moh\nEvent-Uuid: {}\n\n",
         uuid::Uuid::new_v4()
     );
-    assert_eq!(raw.send(&moh).await, "+OK");
+    assert_eq!(raw.ask(&moh).await, "+OK");
     let leg = uuid::Uuid::new_v4().to_string();
-    let reply = raw.send(&captured_originate(&capture, part, &leg)).await;
+    let reply = raw.ask(&captured_originate(&capture, part, &leg)).await;
     let job_uuid = reply
         .strip_prefix("+OK Job-UUID: ")
         .expect("a job")
         .to_string();
     raw.wait_event("CHANNEL_ANSWER", &leg).await;
     let job = if after_job {
-        raw.wait_job(&job_uuid).await
+        raw.job(&job_uuid).await
     } else {
         String::new()
     };
     assert_eq!(
-        raw.send(&format!("api uuid_break {caller} all\n\n")).await,
+        raw.ask(&format!("api uuid_break {caller} all\n\n")).await,
         "+OK\n"
     );
     let bridge_reply = raw
-        .send(&format!("api uuid_bridge {caller} {leg}\n\n"))
+        .ask(&format!("api uuid_bridge {caller} {leg}\n\n"))
         .await;
     let job = if after_job {
         job
     } else {
-        raw.wait_job(&job_uuid).await
+        raw.job(&job_uuid).await
     };
     raw.wait_event("CHANNEL_BRIDGE", &caller).await;
     Bridged {
@@ -474,10 +281,7 @@ async fn a_bridge_before_the_originate_returns_cancels_its_job_and_bridges_the_l
     } = bridge_conversation(&sim, "PART A5", false).await;
     assert_eq!(bridge_reply, format!("+OK {leg}\n"));
     assert_eq!(job, "-ERR ORIGINATOR_CANCEL\n");
-    assert_eq!(
-        raw.send(&format!("api uuid_exists {leg}\n\n")).await,
-        "true"
-    );
+    assert_eq!(raw.ask(&format!("api uuid_exists {leg}\n\n")).await, "true");
     let view = sim.channel(&leg).expect("the leg is up");
     assert_eq!(view.bridged_to.as_deref(), Some(caller.as_str()));
     assert_eq!(
@@ -488,8 +292,7 @@ async fn a_bridge_before_the_originate_returns_cancels_its_job_and_bridges_the_l
 
     assert!(sim.hangup(&caller, "NORMAL_CLEARING"));
     raw.wait_event("CHANNEL_DESTROY", &leg).await;
-    let frames = raw.wait_event("CHANNEL_DESTROY", &caller).await;
-    drop(frames);
+    raw.wait_event("CHANNEL_DESTROY", &caller).await;
     let frames = raw.snapshot();
     for uuid in [&caller, &leg] {
         let hangup = frames
@@ -552,34 +355,31 @@ async fn a_blocking_api_originate_answers_once_the_originate_returns() {
         },
         hangup_after_talk: None,
     });
-    let mut watcher = Raw::connect(&sim, "ALL").await;
-    let mut blocked = Raw::connect(&sim, "BACKGROUND_JOB").await;
+    let mut watcher = raw(&sim, "ALL").await;
+    let mut blocked = raw(&sim, "BACKGROUND_JOB").await;
     let caller = answered_caller(&sim, &mut watcher, "2016").await;
     let leg = uuid::Uuid::new_v4().to_string();
     let originate = format!(
         "api originate {{origination_uuid={leg},originate_timeout=10}}user/1001 &park()\n\n"
     );
     let before = blocked.snapshot().iter().filter(|f| f.is_reply()).count();
-    blocked
-        .writer
-        .write_all(originate.as_bytes())
-        .await
-        .expect("write");
+    blocked.write(&originate).await;
     watcher.wait_event("CHANNEL_ANSWER", &leg).await;
     assert_eq!(
         watcher
-            .send(&format!("api uuid_bridge {caller} {leg}\n\n"))
+            .ask(&format!("api uuid_bridge {caller} {leg}\n\n"))
             .await,
         format!("+OK {leg}\n")
     );
-    let frames = blocked
+    blocked
         .wait(|fs| fs.iter().filter(|f| f.is_reply()).count() > before)
         .await;
-    let reply = frames
+    let reply = blocked
+        .snapshot()
         .iter()
         .filter(|f| f.is_reply())
         .nth(before)
-        .map(Frame::reply);
+        .map(Frame::reply_text);
     assert_eq!(reply.as_deref(), Some("-ERR ORIGINATOR_CANCEL\n"));
     watcher.wait_event("CHANNEL_BRIDGE", &caller).await;
     assert_eq!(
@@ -612,10 +412,10 @@ async fn sendmsg_part(part: &str, caller_number: &str) {
     let want = channel_keys(&capture.frames, &captured, from_first);
 
     let sim = start_sim().await;
-    let mut raw = Raw::connect(&sim, "ALL").await;
+    let mut raw = raw(&sim, "ALL").await;
     let caller = answered_caller(&sim, &mut raw, caller_number).await;
     for m in &sendmsgs {
-        assert_eq!(raw.send(&m.replace(&captured, &caller)).await, "+OK");
+        assert_eq!(raw.ask(&m.replace(&captured, &caller)).await, "+OK");
     }
     raw.wait_event("CHANNEL_DESTROY", &caller).await;
     let got = channel_keys(&raw.snapshot(), &caller, from_first);
@@ -655,7 +455,7 @@ async fn sendmsg_loops_without_the_lock_end_with_the_nested_hangup() {
 #[tokio::test]
 async fn uuid_break_all_drops_the_messages_waiting_behind_the_lock() {
     let sim = start_sim().await;
-    let mut raw = Raw::connect(&sim, "ALL").await;
+    let mut raw = raw(&sim, "ALL").await;
     let caller = answered_caller(&sim, &mut raw, "2161").await;
     let (first, second) = (
         uuid::Uuid::new_v4().to_string(),
@@ -665,27 +465,22 @@ async fn uuid_break_all_drops_the_messages_waiting_behind_the_lock() {
         let m = format!(
             "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: playback\nExecute-App-Arg: tone_stream://%(5000,0,{tone})\nEvent-Uuid: {app_uuid}\nevent-lock: true\n\n"
         );
-        assert_eq!(raw.send(&m).await, "+OK");
+        assert_eq!(raw.ask(&m).await, "+OK");
     }
     raw.wait_event("PLAYBACK_START", &caller).await;
     assert_eq!(
-        raw.send(&format!("api uuid_break {caller} all\n\n")).await,
+        raw.ask(&format!("api uuid_break {caller} all\n\n")).await,
         "+OK\n"
     );
-    let frames = raw
-        .wait(|fs| {
-            fs.iter().any(|f| {
-                f.name() == Some("CHANNEL_EXECUTE_COMPLETE")
-                    && f.ev("Application-UUID") == Some(first.as_str())
-            })
-        })
-        .await;
-    let done = frames
-        .iter()
-        .find(|f| {
-            f.name() == Some("CHANNEL_EXECUTE_COMPLETE")
-                && f.ev("Application-UUID") == Some(first.as_str())
-        })
+    let first_done = |f: &Frame| {
+        f.name() == Some("CHANNEL_EXECUTE_COMPLETE")
+            && f.ev("Application-UUID") == Some(first.as_str())
+    };
+    raw.wait(|fs| fs.iter().any(first_done)).await;
+    let done = raw
+        .snapshot()
+        .into_iter()
+        .find(first_done)
         .expect("the first playback completed");
     assert_eq!(done.ev("Application-Response"), Some("FILE PLAYED"));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -701,7 +496,7 @@ async fn uuid_break_all_drops_the_messages_waiting_behind_the_lock() {
 #[tokio::test]
 async fn uuid_break_without_all_lets_the_waiting_message_start() {
     let sim = start_sim().await;
-    let mut raw = Raw::connect(&sim, "ALL").await;
+    let mut raw = raw(&sim, "ALL").await;
     let caller = answered_caller(&sim, &mut raw, "2162").await;
     let (first, second) = (
         uuid::Uuid::new_v4().to_string(),
@@ -711,11 +506,11 @@ async fn uuid_break_without_all_lets_the_waiting_message_start() {
         let m = format!(
             "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: playback\nExecute-App-Arg: tone_stream://%(5000,0,{tone})\nEvent-Uuid: {app_uuid}\nevent-lock: true\n\n"
         );
-        assert_eq!(raw.send(&m).await, "+OK");
+        assert_eq!(raw.ask(&m).await, "+OK");
     }
     raw.wait_event("PLAYBACK_START", &caller).await;
     assert_eq!(
-        raw.send(&format!("api uuid_break {caller}\n\n")).await,
+        raw.ask(&format!("api uuid_break {caller}\n\n")).await,
         "+OK\n"
     );
     raw.wait(|fs| {
@@ -733,7 +528,7 @@ async fn uuid_break_without_all_lets_the_waiting_message_start() {
 #[tokio::test]
 async fn a_feature_code_confirmation_runs_nested_and_its_hangup_cuts_the_tone_as_played() {
     let sim = start_sim().await;
-    let mut raw = Raw::connect(&sim, "ALL").await;
+    let mut raw = raw(&sim, "ALL").await;
     let caller = answered_caller(&sim, &mut raw, "1001").await;
     let apps = [
         ("playback", "tone_stream://%(200,100,880);%(400,0,1320)"),
@@ -745,20 +540,22 @@ async fn a_feature_code_confirmation_runs_nested_and_its_hangup_cuts_the_tone_as
             "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: {app}\nExecute-App-Arg: {arg}\nEvent-Uuid: {}\n\n",
             uuid::Uuid::new_v4()
         );
-        assert_eq!(raw.send(&m).await, "+OK");
+        assert_eq!(raw.ask(&m).await, "+OK");
     }
     raw.wait_event("CHANNEL_DESTROY", &caller).await;
+    // After the park (before it: the dialplan's `set`s and `export`).
     let completions: Vec<String> = raw
         .snapshot()
         .iter()
         .filter(|f| f.ev("Unique-ID") == Some(caller.as_str()))
+        .skip_while(|f| f.name() != Some("CHANNEL_PARK"))
         .filter(|f| {
             matches!(
                 f.name(),
                 Some("CHANNEL_EXECUTE_COMPLETE") | Some("CHANNEL_HANGUP")
             )
         })
-        .map(Frame::key)
+        .map(key)
         .collect();
     // switchboard-feature-codes: the prompt, the hangup, the tone, then park.
     assert_eq!(
@@ -771,4 +568,85 @@ async fn a_feature_code_confirmation_runs_nested_and_its_hangup_cuts_the_tone_as
             "CHANNEL_EXECUTE_COMPLETE Application=park Application-Response=FILE PLAYED Hangup-Cause=NORMAL_CLEARING",
         ]
     );
+}
+
+// ---- a recording's first audio frame, a prompt's length ------------------------------
+
+/// `uuid_record start`, then `stop` after `after`: the RECORD_STOP.
+async fn record_for(raw: &mut Recorder, caller: &str, path: &str, after: Duration) -> Frame {
+    let start = format!("api uuid_record {caller} start {path}\n\n");
+    assert_eq!(raw.ask(&start).await, "+OK Success\n");
+    tokio::time::sleep(after).await;
+    let stop = format!("api uuid_record {caller} stop {path}\n\n");
+    assert_eq!(raw.ask(&stop).await, "+OK Success\n");
+    let stopped =
+        |f: &Frame| f.name() == Some("RECORD_STOP") && f.ev("Record-File-Path") == Some(path);
+    raw.wait(|fs| fs.iter().any(stopped)).await;
+    raw.snapshot()
+        .into_iter()
+        .find(stopped)
+        .expect("RECORD_STOP")
+}
+
+#[tokio::test]
+async fn a_recording_stopped_before_its_first_audio_frame_is_discarded_as_an_empty_file() {
+    let sim = start_sim().await;
+    let disk = tempfile::tempdir().expect("tempdir");
+    sim.set_disk_root(Some(disk.path().to_path_buf()));
+    let mut raw = raw(&sim, "ALL").await;
+    let caller = answered_caller(&sim, &mut raw, "2801").await;
+    // switchboard-recording: stopped 17-20 ms after the start.
+    let empty = "/recordings/empty.wav";
+    let stop = record_for(&mut raw, &caller, empty, Duration::ZERO).await;
+    for (header, value) in [
+        ("Record-Completion-Cause", "empty-file"),
+        ("variable_RECORD_DISCARDED", "true"),
+        ("variable_record_samples", "0"),
+        ("variable_record_ms", "0"),
+        ("variable_record_seconds", "0"),
+        ("variable_record_file_size", "44"),
+        ("variable_record_completion_cause", "empty-file"),
+    ] {
+        assert_eq!(stop.ev(header), Some(value), "{header}");
+    }
+    let file = sim.disk_file(empty).expect("a path under the disk root");
+    assert!(!file.exists(), "the empty file is discarded");
+
+    // One that outlives its first frame is kept (as in originate-bridge-record).
+    let kept = "/recordings/kept.wav";
+    let stop = record_for(&mut raw, &caller, kept, Duration::from_millis(100)).await;
+    assert_eq!(stop.ev("Record-Completion-Cause"), Some("success-maxtime"));
+    assert!(stop
+        .ev("variable_record_ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .is_some_and(|ms| ms >= 100));
+    assert!(sim.disk_file(kept).is_some_and(|f| f.exists()));
+}
+
+#[tokio::test]
+async fn an_installed_prompt_plays_for_its_own_length() {
+    let sim = start_sim().await;
+    let prompt = "/tmp/switchboard-prompts/menu-prompt.wav";
+    sim.install_sound_file_lasting(prompt, Duration::from_millis(900));
+    let mut raw = raw(&sim, "ALL").await;
+    let caller = answered_caller(&sim, &mut raw, "2602").await;
+    let app = uuid::Uuid::new_v4().to_string();
+    let play = format!(
+        "sendmsg {caller}\nCall-Command: execute\nExecute-App-Name: playback\nExecute-App-Arg: {prompt}\nEvent-Uuid: {app}\n\n"
+    );
+    let started = tokio::time::Instant::now();
+    assert_eq!(raw.ask(&play).await, "+OK");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sim.channel(&caller).and_then(|c| c.running_app).as_deref(),
+        Some("playback"),
+        "still playing after 0.5 s (other files play 0.4 s)"
+    );
+    let completed = |f: &Frame| {
+        f.name() == Some("CHANNEL_EXECUTE_COMPLETE") && f.ev("Application-UUID") == Some(&app)
+    };
+    raw.wait(|fs| fs.iter().any(completed)).await;
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let done = raw.snapshot().into_iter().find(completed).expect("done");
+    assert_eq!(done.ev("Application-Response"), Some("FILE PLAYED"));
 }

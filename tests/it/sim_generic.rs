@@ -1,14 +1,21 @@
 //! The simulator's generic switch behaviour, checked over raw TCP against the captures: what
 //! phones watching a BLF name receive for each PRESENCE_IN (`presence-states`), the
 //! PRESENCE_PROBE of a subscription (`switchboard-feature-codes`), mod_event_socket's replies
-//! (`-ERR no reply`, `event` keywords, unknown commands, the goodbye on a half-close) and
-//! loopback originates (`dtmf-collect`).
+//! (`-ERR no reply`, `event` keywords, unknown commands, the goodbye on a half-close),
+//! loopback originates (`dtmf-collect`) and what the dialplan runs before a call parks (the
+//! stock `public` and `default` contexts of the Batch 3 rig, the bare park of Batches 1-2).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use switchboard::sim::{EntryPoint, Notify, PhoneLamp, SimConfig, SimHandle, Simulator, WatchKind};
+use switchboard::sim::{
+    Dialplan, EntryPoint, Notify, PhoneBehavior, PhoneLamp, PhoneSpec, SimConfig, SimHandle,
+    Simulator, WatchKind,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::capture::{take_frames, Frame};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 const AGENT: &str = "agent+1001";
@@ -25,56 +32,12 @@ async fn start_sim() -> SimHandle {
     Simulator::start(listener, config).await.expect("start")
 }
 
-/// One frame: its headers and its body.
-struct Frame {
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Frame {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `Name: value` lines of a text/event-plain body, values decoded.
-    fn event(&self) -> Vec<(String, String)> {
-        let head = self.body.split("\n\n").next().unwrap_or_default();
-        head.lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_owned(), decode(v)))
-            .collect()
-    }
-}
-
-fn decode(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = v
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A raw ESL client: exact bytes in and out.
 struct Raw {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Whole frames read and not yet taken.
+    ready: VecDeque<Frame>,
 }
 
 impl Raw {
@@ -83,6 +46,7 @@ impl Raw {
         let mut raw = Raw {
             stream,
             buf: Vec::new(),
+            ready: VecDeque::new(),
         };
         assert_eq!(
             raw.frame().await.header("Content-Type"),
@@ -115,26 +79,11 @@ impl Raw {
 
     async fn frame(&mut self) -> Frame {
         loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let headers: Vec<(String, String)> = head
-                    .lines()
-                    .filter_map(|l| l.split_once(": "))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                let len = headers
-                    .iter()
-                    .find(|(k, _)| k == "Content-Length")
-                    .and_then(|(_, v)| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if self.buf.len() >= end + 2 + len {
-                    let body =
-                        String::from_utf8_lossy(&self.buf[end + 2..end + 2 + len]).into_owned();
-                    self.buf.drain(..end + 2 + len);
-                    return Frame { headers, body };
-                }
+            if let Some(frame) = self.ready.pop_front() {
+                return frame;
             }
             assert!(self.fill().await, "connection closed before a whole frame");
+            self.ready.extend(take_frames(&mut self.buf));
         }
     }
 
@@ -142,7 +91,7 @@ impl Raw {
     async fn event_named(&mut self, name: &str) -> Vec<(String, String)> {
         loop {
             let f = self.frame().await;
-            let ev = f.event();
+            let ev = f.event_headers();
             if ev
                 .iter()
                 .find(|(k, _)| k == "Event-Name")
@@ -156,7 +105,7 @@ impl Raw {
     /// The next event whose `Event-Name` header (the last one, the switch's) is `name`.
     async fn event_whose_last_name_is(&mut self, name: &str) -> Vec<(String, String)> {
         loop {
-            let ev = self.frame().await.event();
+            let ev = self.frame().await.event_headers();
             if ev
                 .iter()
                 .rev()
@@ -478,7 +427,7 @@ async fn subscribing_sends_no_notify_and_fires_the_captured_presence_probe() {
     assert!(sim.notifies("1002", AGENT).is_empty());
     for kind in ["dialog", "presence"] {
         let frame = listener.frame().await;
-        let ev = frame.event();
+        let ev = frame.event_headers();
         let tail: Vec<&str> = ev
             .iter()
             .skip_while(|(k, _)| k != "proto")
@@ -505,7 +454,7 @@ async fn subscribing_sends_no_notify_and_fires_the_captured_presence_probe() {
         assert_eq!(get(&ev, "proto-specific-event-name"), Some(kind));
         assert_eq!(get(&ev, "expires"), Some("600"));
         assert_eq!(get(&ev, "Event-Calling-File"), Some("sofia_presence.c"));
-        assert!(frame.body.contains("\nto: agent%2B1001%40127.0.0.1\n"));
+        assert!(frame.text().contains("\nto: agent%2B1001%40127.0.0.1\n"));
         assert!(get(&ev, "sub-call-id").is_some_and(|c| c.ends_with("@127.0.0.1")));
     }
 }
@@ -594,14 +543,14 @@ async fn a_half_closed_client_still_gets_its_replies_and_the_disconnect_notice()
     raw.send("api uuid_exists 00000000-0000-0000-0000-000000000000\n\n")
         .await;
     raw.stream.shutdown().await.expect("half-close");
-    assert_eq!(raw.frame().await.body, "false");
+    assert_eq!(raw.frame().await.text(), "false");
     let notice = raw.frame().await;
     assert_eq!(
         notice.header("Content-Type"),
         Some("text/disconnect-notice")
     );
     assert_eq!(
-        notice.body,
+        notice.text(),
         "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
     );
     assert!(!raw.fill().await, "the switch closes after the notice");
@@ -628,7 +577,7 @@ async fn unknown_event_names_are_skipped_and_none_known_is_no_keywords_supplied(
     sim.place_call(switchboard::sim::CallSpec::new("2001", "5000"));
     let park = raw.frame().await;
     assert_eq!(park.header("Content-Type"), Some("text/event-json"));
-    assert!(park.body.contains("\"Event-Name\":\"CHANNEL_PARK\""));
+    assert!(park.text().contains("\"Event-Name\":\"CHANNEL_PARK\""));
 }
 
 #[tokio::test]
@@ -636,14 +585,14 @@ async fn unknown_api_bgapi_and_sendevent_names_answer_like_the_switch() {
     let sim = start_sim().await;
     let mut raw = Raw::connect(&sim).await;
     let r = raw.ask("api no_such_command with args\n\n").await;
-    assert_eq!(r.body, "-ERR no_such_command Command not found!\n");
+    assert_eq!(r.text(), "-ERR no_such_command Command not found!\n");
     raw.ask("event plain BACKGROUND_JOB\n\n").await;
     let r = raw.ask("bgapi no_such_command\n\n").await;
     let job = r.header("Job-UUID").map(str::to_owned).expect("Job-UUID");
     let done = raw.frame().await;
-    assert!(done.body.contains(&format!("Job-UUID: {job}\n")));
+    assert!(done.text().contains(&format!("Job-UUID: {job}\n")));
     assert!(done
-        .body
+        .text()
         .ends_with("\n\n-ERR no_such_command Command not found!\n"));
     let r = raw.ask("sendevent NO_SUCH_EVENT\nfoo: bar\n\n").await;
     assert!(r
@@ -668,7 +617,7 @@ async fn a_loopback_originate_sends_channel_uuid_first_and_parks_the_a_leg() {
         .any(|(n, _): &(String, String)| n == "CHANNEL_PARK")
     {
         let frame = raw.frame().await;
-        let ev = frame.event();
+        let ev = frame.event_headers();
         let name = get(&ev, "Event-Name").unwrap_or_default().to_owned();
         let who = get(&ev, "Channel-Name").unwrap_or("job").to_owned();
         if name == "CHANNEL_UUID" {
@@ -676,7 +625,7 @@ async fn a_loopback_originate_sends_channel_uuid_first_and_parks_the_a_leg() {
             assert!(get(&ev, "Old-Unique-ID").is_some_and(|o| o != a));
         }
         if name == "BACKGROUND_JOB" {
-            assert!(frame.body.ends_with(&format!("\n\n+OK {a}\n")));
+            assert!(frame.text().ends_with(&format!("\n\n+OK {a}\n")));
         }
         seen.push((name, who));
     }
@@ -722,7 +671,7 @@ async fn killing_the_a_leg_of_a_loopback_pair_hangs_up_the_b_leg() {
     raw.event_named("BACKGROUND_JOB").await;
     assert_eq!(sim.channels().len(), 2);
     let r = raw.ask(&format!("api uuid_kill {a}\n\n")).await;
-    assert_eq!(r.body, "+OK\n");
+    assert_eq!(r.text(), "+OK\n");
     let first = raw.event_named("CHANNEL_HANGUP").await;
     assert_eq!(get(&first, "Unique-ID"), Some(a));
     let second = raw.event_named("CHANNEL_HANGUP").await;
@@ -748,10 +697,10 @@ async fn a_loopback_to_an_entry_point_parks_the_b_leg_and_answers_a_when_b_is_an
     let b = get(&park, "Unique-ID").map(str::to_owned).expect("B uuid");
     assert_eq!(sim.channel(a).map(|c| c.answered), Some(false));
     let r = raw.ask(&format!("api uuid_answer {b}\n\n")).await;
-    assert_eq!(r.body, "+OK\n");
+    assert_eq!(r.text(), "+OK\n");
     let mut answered = Vec::new();
     loop {
-        let ev = raw.frame().await.event();
+        let ev = raw.frame().await.event_headers();
         match get(&ev, "Event-Name") {
             Some("CHANNEL_ANSWER") => {
                 answered.push(get(&ev, "Channel-Name").unwrap_or_default().to_owned())
@@ -798,7 +747,7 @@ async fn digits_sent_into_the_b_leg_of_a_loopback_pair_reach_the_a_leg() {
         .map(|c| c.uuid)
         .expect("the B leg");
     let r = raw.ask(&format!("api uuid_send_dtmf {b} 12#\n\n")).await;
-    assert_eq!(r.body, format!("+OK {b} sent DTMF 12#.\n"));
+    assert_eq!(r.text(), format!("+OK {b} sent DTMF 12#.\n"));
     for want in ["1", "2", "#"] {
         let ev = raw.event_named("DTMF").await;
         assert_eq!(get(&ev, "Unique-ID"), Some(a));
@@ -807,7 +756,7 @@ async fn digits_sent_into_the_b_leg_of_a_loopback_pair_reach_the_a_leg() {
     let r = raw
         .ask("api uuid_send_dtmf 00000000-0000-0000-0000-000000000000 1\n\n")
         .await;
-    assert_eq!(r.body, "-ERR Cannot locate session!\n");
+    assert_eq!(r.text(), "-ERR Cannot locate session!\n");
 }
 
 #[tokio::test]
@@ -835,7 +784,7 @@ async fn a_unique_id_of_a_live_channel_is_fired_by_that_session_and_shows_talk_a
         .is_some_and(|b| b.contains("<target uri=\"sip:**1001@127.0.0.1\"/>")));
     assert_eq!(pidf(&presence), (Some("on-the-phone"), Some("Talk 5000")));
     let ev = loop {
-        let ev = listener.frame().await.event();
+        let ev = listener.frame().await.event_headers();
         if get(&ev, "Command").is_some() {
             break ev;
         }
@@ -856,4 +805,156 @@ async fn a_unique_id_of_a_live_channel_is_fired_by_that_session_and_shows_talk_a
         .collect();
     assert_eq!(after_uuid, ["Channel-State", "Channel-Call-State"]);
     assert_eq!(get(&ev, "Caller-Destination-Number"), Some("5000"));
+}
+
+// ---- the dialplan before park (Batch 3) --------------------------------------------------
+
+/// Every frame from now until `uuid`'s CHANNEL_PARK (included), read on `raw`.
+async fn until_park(raw: &mut Raw, uuid: &str) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    loop {
+        let f = raw.frame().await;
+        let park = f.name() == Some("CHANNEL_PARK") && f.ev("Unique-ID") == Some(uuid);
+        frames.push(f);
+        if park {
+            return frames;
+        }
+    }
+}
+
+/// `uuid`'s CHANNEL_EXECUTE/_COMPLETE as `NAME app data response`, and the API events.
+fn dialplan_steps(frames: &[Frame], uuid: &str) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f.ev("Unique-ID") == Some(uuid) || f.name() == Some("API"))
+        .filter(|f| {
+            f.name()
+                .is_some_and(|n| n.starts_with("CHANNEL_EXECUTE") || n == "API")
+        })
+        .map(|f| {
+            let data = f.ev("Application-Data").unwrap_or_default();
+            let data = match data.split_once("RFC2822_DATE=") {
+                Some(_) => "RFC2822_DATE=<date>",
+                None => data,
+            };
+            match f.name() {
+                Some("API") => format!("API {}", f.ev("API-Command").unwrap_or_default()),
+                name => format!(
+                    "{} {} {data} {}",
+                    name.unwrap_or_default(),
+                    f.ev("Application").unwrap_or_default(),
+                    f.ev("Application-Response").unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_caller_from_outside_runs_the_stock_public_context_on_the_external_profile() {
+    let sim = start_sim().await;
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain ALL\n\n").await;
+    let caller = sim.place_call(switchboard::sim::CallSpec::new("2001", "5000"));
+    let frames = until_park(&mut raw, &caller).await;
+    // bridge-before-and-after-job: the API event of the date's strftime comes in between.
+    assert_eq!(
+        dialplan_steps(&frames, &caller),
+        [
+            "CHANNEL_EXECUTE set outside_call=true",
+            "CHANNEL_EXECUTE_COMPLETE set outside_call=true _none_",
+            "CHANNEL_EXECUTE export RFC2822_DATE=<date>",
+            "API strftime",
+            "CHANNEL_EXECUTE_COMPLETE export RFC2822_DATE=<date> _none_",
+            "CHANNEL_EXECUTE set switchboard_queue=support",
+            "CHANNEL_EXECUTE_COMPLETE set switchboard_queue=support _none_",
+            "CHANNEL_EXECUTE park",
+        ]
+    );
+    let park = frames.last().expect("the park");
+    assert_eq!(park.ev("Caller-Context"), Some("public"));
+    assert_eq!(park.ev("Answer-State"), Some("ringing"));
+    assert!(park
+        .ev("Channel-Name")
+        .is_some_and(|n| n.starts_with("sofia/external/2001@127.0.0.1:")));
+    assert_eq!(park.ev("Channel-Presence-ID"), None);
+    assert_eq!(park.ev("variable_presence_id"), None);
+    assert_eq!(park.ev("variable_outside_call"), Some("true"));
+    assert_eq!(park.ev("variable_export_vars"), Some("RFC2822_DATE"));
+    assert_eq!(park.ev("variable_current_application_data"), None);
+    let date = park.ev("variable_RFC2822_DATE").expect("the date");
+    assert!(date.ends_with(" +0000") && date.len() == 31, "{date}");
+    assert!(
+        !frames.iter().any(|f| f.name() == Some("PRESENCE_IN")),
+        "no presence_id, no PRESENCE_IN"
+    );
+    // switchboard-restart: the caller's presence_id column is empty.
+    let show = raw.ask("api show channels as json\n\n").await.text();
+    assert!(show.contains("\"presence_id\":\"\""), "{show}");
+}
+
+#[tokio::test]
+async fn a_phone_dialing_runs_the_stock_default_context_on_the_internal_profile() {
+    let sim = start_sim().await;
+    sim.add_phone(PhoneSpec {
+        user: "1001".into(),
+        behavior: PhoneBehavior::NoAnswer,
+        hangup_after_talk: None,
+    });
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain ALL\n\n").await;
+    let call = sim.place_call(switchboard::sim::CallSpec::new("1001", "5000"));
+    let frames = until_park(&mut raw, &call).await;
+    let completed: Vec<String> = dialplan_steps(&frames, &call)
+        .into_iter()
+        .filter(|s| s.starts_with("CHANNEL_EXECUTE_COMPLETE"))
+        .collect();
+    assert_eq!(
+        completed,
+        [
+            format!("CHANNEL_EXECUTE_COMPLETE hash insert/127.0.0.1-spymap/1001/{call} _none_"),
+            "CHANNEL_EXECUTE_COMPLETE hash insert/127.0.0.1-last_dial/1001/5000 _none_".into(),
+            format!(
+                "CHANNEL_EXECUTE_COMPLETE hash insert/127.0.0.1-last_dial/global/{call} _none_"
+            ),
+            "CHANNEL_EXECUTE_COMPLETE export RFC2822_DATE=<date> _none_".into(),
+            "CHANNEL_EXECUTE_COMPLETE set switchboard_queue=support _none_".into(),
+        ]
+    );
+    let park = frames.last().expect("the park");
+    assert_eq!(park.ev("Caller-Context"), Some("default"));
+    assert_eq!(park.ev("Caller-Username"), Some("1001"));
+    assert_eq!(
+        park.ev("Channel-Name"),
+        Some("sofia/internal/1001@127.0.0.1")
+    );
+    assert_eq!(park.ev("Channel-Presence-ID"), Some("1001@127.0.0.1"));
+    assert_eq!(park.ev("variable_user_context"), Some("default"));
+    assert_eq!(park.ev("variable_outside_call"), None);
+}
+
+#[tokio::test]
+async fn the_bare_dialplan_of_batches_1_and_2_parks_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = SimConfig {
+        entry_points: vec![EntryPoint {
+            number: "5000".into(),
+            variables: vec![("switchboard_queue".into(), "support".into())],
+        }],
+        dialplan: Dialplan::Bare,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(listener, config).await.expect("start");
+    let mut raw = Raw::connect(&sim).await;
+    raw.ask("event plain ALL\n\n").await;
+    let caller = sim.place_call(switchboard::sim::CallSpec::new("2001", "5000"));
+    let frames = until_park(&mut raw, &caller).await;
+    assert_eq!(dialplan_steps(&frames, &caller), ["CHANNEL_EXECUTE park"]);
+    let park = frames.last().expect("the park");
+    assert_eq!(park.ev("Caller-Context"), Some("public"));
+    assert_eq!(park.ev("Channel-Presence-ID"), Some("2001@127.0.0.1"));
+    assert_eq!(park.ev("variable_switchboard_queue"), Some("support"));
+    assert!(frames.iter().any(|f| f.name() == Some("PRESENCE_IN")));
 }

@@ -291,6 +291,9 @@ impl Core {
         let size = super::disk::HEADER_BYTES + samples * 2 * u64::from(channels);
         self.with_chan(uuid, |c| {
             c.set_var("record_file_size", size.to_string());
+            if cause == Some(super::session_record::EMPTY_CAUSE) {
+                c.set_var("RECORD_DISCARDED", "true");
+            }
             c.set_var("record_samples", samples.to_string());
             c.set_var("record_seconds", (ms / 1000).to_string());
             c.set_var("record_ms", ms.to_string());
@@ -532,6 +535,21 @@ impl Core {
         self.sounds.install(path);
     }
 
+    pub(crate) fn install_sound_file_lasting(&mut self, path: &str, length: Duration) {
+        self.sounds.install(path);
+        self.sound_lengths.insert(path.to_string(), length);
+    }
+
+    /// How long a playback of `path` lasts: an installed file's own length, else
+    /// `media::duration`'s (`None` = until broken).
+    pub(super) fn playback_length(&self, path: &str) -> Option<Duration> {
+        let file = media::strip_var_block(path);
+        match self.sound_lengths.get(file) {
+            Some(length) => Some(*length),
+            None => media::duration(path),
+        }
+    }
+
     // ---- uuid_transfer ----------------------------------------------------------------
 
     /// Sends `uuid` to `extension` in `context`: a bridged peer is hung up first, park or
@@ -613,24 +631,19 @@ impl Core {
         );
     }
 
-    /// The dialplan of the new destination: an entry point parks again with its
-    /// variables; anything else answers and plays silence until the caller hangs up.
+    /// The dialplan of the new destination (after the stock extensions of its context, see
+    /// `dialplan`): an entry point parks again with its variables; anything else answers and
+    /// plays silence until the caller hangs up.
     fn run_extension(&mut self, uuid: &str) {
         let Some(ch) = self.channels.get(uuid) else {
             return;
         };
         let answered = ch.answered_us != 0;
-        let destination = ch.profile.destination.clone();
         if answered && ch.call_state != "ACTIVE" {
             self.set_callstate(uuid, "ACTIVE");
         }
         self.set_state(uuid, "CS_EXECUTE", 4);
-        if let Some(vars) = self.entry_points.get(&destination).cloned() {
-            self.with_chan(uuid, |c| {
-                for (k, v) in vars {
-                    c.set_var(&k, v);
-                }
-            });
+        if self.enter_dialplan(uuid) {
             self.park(uuid);
         } else {
             self.start_app(uuid, "answer", "", new_uuid(), false);

@@ -178,12 +178,7 @@ impl Core {
         self.set_state(&b, "CS_ROUTING", 2);
         self.set_state(&b, "CS_EXECUTE", 4);
 
-        if let Some(vars) = self.entry_points.get(exten).cloned() {
-            self.with_chan(&b, |c| {
-                for (k, v) in vars {
-                    c.set_var(&k, v);
-                }
-            });
+        if self.enter_dialplan(&b) {
             self.park(&b);
             self.timer(timeout, Timer::OriginateTimeout(a));
         } else {

@@ -34,7 +34,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{apps, Core, Playing, Timer};
-use crate::sim::media;
 use crate::sim::wire::Command;
 
 /// A `sendmsg` with `call-command: execute`.
@@ -189,7 +188,7 @@ impl Core {
         let remaining = f
             .playing
             .as_ref()
-            .and_then(|p| media::duration(&p.path))
+            .and_then(|p| self.playback_length(&p.path))
             .map(|d| d.saturating_sub(f.played));
         let collecting = f.pagd.as_ref().is_some_and(|p| p.collecting());
         let record_left = f.recording.as_ref().and_then(apps::Recording::left);

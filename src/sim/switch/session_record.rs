@@ -2,7 +2,11 @@
 //! of a whole session (a media bug), as in the `originate-bridge-record` and
 //! `record-pause-mask` captures. Every action replies `+OK Success`; only start and stop
 //! produce events (RECORD_START then MEDIA_BUG_START, RECORD_STOP then MEDIA_BUG_STOP);
-//! paused time is left out of the file's length, masked time is kept (as silence).
+//! paused time is left out of the file's length, masked time is kept (as silence). A
+//! recording stopped before its first audio frame (`switchboard-recording`: stopped 17-20 ms
+//! after the start, on a caller whose `uuid_bridge` waited for the agent's originate to
+//! return) ends with `Record-Completion-Cause: empty-file`, `RECORD_DISCARDED=true`, zero
+//! samples, a 44-byte size, and leaves no file.
 //!
 //! What no capture shows, and the simulator decides (following mod_commands):
 //! - the error replies: `-USAGE: …` for missing arguments or an unknown action,
@@ -11,6 +15,10 @@
 //! - a recording still running when its channel hangs up stops on CS_HANGUP, with the
 //!   same RECORD_STOP / MEDIA_BUG_STOP pair;
 //! - a `<limit>` (seconds) stops the recording by itself once that much has been written;
+//! - when that first frame comes: one 20 ms frame after the start, or after the bridge
+//!   completes for a channel that was waiting for it (in CS_SOFT_EXECUTE, reading no media)
+//!   when the recording started; an empty recording is still listed by `recorded()`, with
+//!   nothing written;
 //! - a channel whose `RECORD_STEREO` variable is true when a recording starts records it in
 //!   stereo (caller and agent on channels of their own), as mod_commands' `uuid_setvar`
 //!   followed by `uuid_record` does;
@@ -42,6 +50,10 @@ const BROADCASTS_KEPT: usize = 4096;
 const RECORDED_KEPT: usize = 4096;
 /// What the capture's RECORD_STOP carries after `uuid_record … stop`.
 const STOP_CAUSE: &str = "success-maxtime";
+/// What it carries when no audio frame was written (`switchboard-recording`).
+pub(super) const EMPTY_CAUSE: &str = "empty-file";
+/// One audio frame: the media bug writes nothing before the first one has passed.
+const FRAME: Duration = Duration::from_millis(20);
 
 /// A `uuid_record` running on a channel.
 #[derive(Clone, Debug)]
@@ -54,6 +66,9 @@ pub(crate) struct SessionRecording {
     masked: Vec<RecordingInterval>,
     /// 1, or 2 in stereo.
     channels: u16,
+    /// When audio began to reach the media bug: at the start, or (for a channel waiting for
+    /// a bridge whose originate has not returned) when the bridge completes; None until then.
+    media_from: Option<Instant>,
     /// Identifies this recording's limit timer; a stopped recording's timer is stale.
     token: u64,
 }
@@ -91,6 +106,12 @@ impl SessionRecording {
         self.offset(now)
             .saturating_sub(paused)
             .saturating_sub(still_paused)
+    }
+
+    /// Stopped before its first audio frame: the switch discards the file.
+    fn empty_at(&self, now: Instant) -> bool {
+        self.media_from
+            .is_none_or(|from| now.saturating_duration_since(from) < FRAME)
     }
 
     pub(crate) fn view(&self) -> SessionRecordingView {
@@ -276,6 +297,7 @@ impl Core {
             paused: Vec::new(),
             masked: Vec::new(),
             channels: if stereo { 2 } else { 1 },
+            media_from: (!self.bridge_pending(uuid)).then(Instant::now),
             token,
         };
         self.with_chan(uuid, |c| c.session_recordings.push(recording));
@@ -298,6 +320,16 @@ impl Core {
         self.changed = true;
     }
 
+    /// Audio reaches the channel's recordings from now on (its pending bridge completed).
+    pub(super) fn recordings_hear_media(&mut self, uuid: &str) {
+        let now = Instant::now();
+        self.with_chan(uuid, |c| {
+            for r in c.session_recordings.iter_mut() {
+                r.media_from.get_or_insert(now);
+            }
+        });
+    }
+
     pub(super) fn session_record_limit(&mut self, uuid: &str, token: u64) {
         self.stop_session_recordings(uuid, |r| r.token == token);
     }
@@ -318,17 +350,27 @@ impl Core {
         channel.session_recordings = kept;
         let now = Instant::now();
         for r in stopped {
-            let view = r.view_at(now);
+            let mut view = r.view_at(now);
+            let empty = r.empty_at(now);
+            if empty {
+                view.written = Duration::ZERO;
+            }
             let ms = u64::try_from(view.written.as_millis()).unwrap_or(u64::MAX);
             if self.recorded.len() >= RECORDED_KEPT {
                 self.recorded.pop_front();
             }
-            if let Some(root) = &self.disk_root {
-                if let Err(error) = super::disk::write_recording(root, &view, ms) {
-                    tracing::warn!(path = %r.path, %error, "sim: recording file not written");
+            match &self.disk_root {
+                // "Discarding empty file": nothing is left on the disk.
+                _ if empty => {}
+                Some(root) => {
+                    if let Err(error) = super::disk::write_recording(root, &view, ms) {
+                        tracing::warn!(path = %r.path, %error, "sim: recording file not written");
+                    }
                 }
+                None => {}
             }
-            self.record_stopped(uuid, r.path.clone(), ms, r.channels, Some(STOP_CAUSE));
+            let cause = if empty { EMPTY_CAUSE } else { STOP_CAUSE };
+            self.record_stopped(uuid, r.path.clone(), ms, r.channels, Some(cause));
             self.recorded.push_back((uuid.to_owned(), view));
             self.chan_event(uuid, "MEDIA_BUG_STOP", &media_bug_headers(&r.path), &[]);
             self.changed = true;
