@@ -645,6 +645,28 @@ async fn keys_pressed_while_a_recording_is_paused_reach_no_log_event_history_or_
     }
 }
 
+/// How long after the consent notice began to play on `caller` `happened` became true.
+async fn after_the_notice(
+    app: &TestApp,
+    caller: &str,
+    what: &str,
+    happened: impl Fn(&TestApp, &str) -> bool,
+) -> Duration {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut notice_at = None;
+    loop {
+        if notice_at.is_none() && app.sim.played_on(caller).iter().any(|p| p == NOTICE) {
+            notice_at = Some(std::time::Instant::now());
+        }
+        if happened(app, caller) {
+            let notice_at = notice_at.expect("the notice played first");
+            return notice_at.elapsed();
+        }
+        assert!(std::time::Instant::now() < deadline, "no {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A message sent while a playback runs would run inside it on the real switch: the hold music
 /// sent right after the consent notice must wait for the notice to finish, not cut it short
 /// (capture `sendmsg-event-lock`).
@@ -662,28 +684,17 @@ async fn the_hold_music_starts_only_once_the_consent_notice_has_played_whole() {
     )
     .await;
     let caller = app.sim.place_call(CallSpec::new("4930117", ENTRY));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut notice_at = None;
-    let moh_at = loop {
-        let heard = app.sim.played_on(&caller);
-        if notice_at.is_none() && heard.iter().any(|p| p == NOTICE) {
-            notice_at = Some(std::time::Instant::now());
-        }
-        if heard.iter().any(|p| p.starts_with("local_stream://")) {
-            break std::time::Instant::now();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no hold music: {heard:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let notice_at = notice_at.expect("the notice played first");
+    let after_notice = after_the_notice(&app, &caller, "the hold music", |app, caller| {
+        app.sim
+            .played_on(caller)
+            .iter()
+            .any(|p| p.starts_with("local_stream://"))
+    })
+    .await;
     // The simulator plays a prompt file for 400 ms.
     assert!(
-        moh_at.duration_since(notice_at) >= Duration::from_millis(300),
-        "the hold music began {:?} after the notice",
-        moh_at.duration_since(notice_at)
+        after_notice >= Duration::from_millis(300),
+        "the hold music began {after_notice:?} after the notice"
     );
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
 }
@@ -704,28 +715,16 @@ async fn an_agent_answering_during_the_consent_notice_is_connected_when_it_has_p
     )
     .await;
     let caller = app.sim.place_call(CallSpec::new("4930118", ENTRY));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut notice_at = None;
-    let bridged_at = loop {
-        if notice_at.is_none() && app.sim.played_on(&caller).iter().any(|p| p == NOTICE) {
-            notice_at = Some(std::time::Instant::now());
-        }
-        if app
-            .sim
-            .channel(&caller)
+    let after_notice = after_the_notice(&app, &caller, "the bridge", |app, caller| {
+        app.sim
+            .channel(caller)
             .is_some_and(|c| c.bridged_to.is_some())
-        {
-            break std::time::Instant::now();
-        }
-        assert!(std::time::Instant::now() < deadline, "never bridged");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let notice_at = notice_at.expect("the notice played");
+    })
+    .await;
     // The simulator plays a prompt file for 400 ms; the agent answered after 50 ms.
     assert!(
-        bridged_at.duration_since(notice_at) >= Duration::from_millis(300),
-        "bridged {:?} after the notice began",
-        bridged_at.duration_since(notice_at)
+        after_notice >= Duration::from_millis(300),
+        "bridged {after_notice:?} after the notice began"
     );
     recording_where(&app, "the policy's recording", |r| r.status == "recording").await;
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));

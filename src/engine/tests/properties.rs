@@ -255,6 +255,15 @@ impl World {
         }
     }
 
+    /// Agent legs that answered and are up: bridged, or hearing their whisper.
+    fn answered_legs(&self) -> Vec<ChannelUuid> {
+        self.bridged
+            .iter()
+            .map(|(_, a)| a.clone())
+            .chain(self.whispering.iter().cloned())
+            .collect()
+    }
+
     fn step(&mut self, op: Op) {
         self.now += 50;
         match op {
@@ -298,13 +307,7 @@ impl World {
                 }
             }
             Op::AgentHangsUp(i) => {
-                let legs: Vec<ChannelUuid> = self
-                    .bridged
-                    .iter()
-                    .map(|(_, a)| a.clone())
-                    .chain(self.whispering.iter().cloned())
-                    .collect();
-                if let Some(leg) = pick(&legs, i) {
+                if let Some(leg) = pick(&self.answered_legs(), i) {
                     self.channel_gone(leg, "NORMAL_CLEARING");
                 }
             }
@@ -328,13 +331,7 @@ impl World {
                 }
             }
             Op::LateOriginatorCancel(i) => {
-                let legs: Vec<ChannelUuid> = self
-                    .bridged
-                    .iter()
-                    .map(|(_, a)| a.clone())
-                    .chain(self.whispering.iter().cloned())
-                    .collect();
-                if let Some(leg) = pick(&legs, i) {
+                if let Some(leg) = pick(&self.answered_legs(), i) {
                     let ends_before: usize = self.ended.values().sum();
                     let bridges_before = self.bridged.len();
                     self.input(Input::OriginateFailed {
