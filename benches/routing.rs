@@ -1015,6 +1015,7 @@ mod end_to_end {
             webhooks: receiver(crm).await,
             evaluation_forms: Vec::new(),
             purge_every: None,
+            http_limits: Default::default(),
         })
         .await
         .expect("start");

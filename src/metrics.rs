@@ -101,6 +101,12 @@ pub struct Metrics {
     pub esl_disconnects: AtomicU64,
     pub store_batches: AtomicU64,
     pub store_errors: AtomicU64,
+    /// HTTP connections turned away at accept because `max_connections` were open.
+    pub http_connections_refused: AtomicU64,
+    /// HTTP connections closed because a request's head did not arrive in time.
+    pub http_header_timeouts: AtomicU64,
+    /// HTTP connections closed because no byte moved either way for the idle timeout.
+    pub http_idle_timeouts: AtomicU64,
 }
 
 impl Metrics {
@@ -165,6 +171,21 @@ impl Metrics {
                 "switchboard_store_errors_total",
                 "History batches that failed.",
                 &self.store_errors,
+            ),
+            (
+                "switchboard_http_connections_refused_total",
+                "HTTP connections closed at accept: the connection limit was reached.",
+                &self.http_connections_refused,
+            ),
+            (
+                "switchboard_http_header_timeouts_total",
+                "HTTP connections closed: a request head did not arrive within the header timeout.",
+                &self.http_header_timeouts,
+            ),
+            (
+                "switchboard_http_idle_timeouts_total",
+                "HTTP connections closed: nothing read or written within the idle timeout.",
+                &self.http_idle_timeouts,
             ),
         ] {
             let _ = writeln!(

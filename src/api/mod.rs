@@ -13,6 +13,7 @@ mod provisioning;
 mod recording_control;
 mod recordings;
 mod retention;
+mod server;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -31,6 +32,7 @@ use serde_json::json;
 pub use auth::{Auth, Principal};
 pub use openapi::document as openapi_document;
 pub use problem::Problem;
+pub use server::{serve, HttpLimits};
 
 use auth::Verb;
 

@@ -212,6 +212,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         webhooks: Vec::new(),
         evaluation_forms: Vec::new(),
         purge_every: Some(crate::config::RecordingsConfig::default().purge_every),
+        http_limits: crate::api::HttpLimits::default(),
     })
     .await?;
 

@@ -85,6 +85,8 @@ pub struct StartOptions {
     /// How often the retention purge runs (`[recordings] purge_every`); `None`: only when
     /// asked (`POST /v1/recordings/purge`).
     pub purge_every: Option<Duration>,
+    /// The HTTP server's header and idle timeouts and connection limit.
+    pub http_limits: crate::api::HttpLimits,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -352,13 +354,14 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     );
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
+    let limits = options.http_limits;
+    let http_metrics = metrics.clone();
     tasks.spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
-            .map_err(AppError::Http)
+        crate::api::serve(listener, router, limits, http_metrics, async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(AppError::Http)
     });
     info!(%http_addr, "switchboard is running");
 
@@ -495,6 +498,7 @@ pub async fn options_from_config(
         webhooks: provisioning.webhooks.clone(),
         evaluation_forms: provisioning.evaluation_forms.clone(),
         purge_every: Some(config.recordings.purge_every),
+        http_limits: crate::api::HttpLimits::default(),
     })
 }
 

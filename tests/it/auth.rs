@@ -655,6 +655,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         webhooks: Vec::new(),
         evaluation_forms: Vec::new(),
         purge_every: None,
+        http_limits: Default::default(),
     })
     .await
     .expect("start")

@@ -355,6 +355,7 @@ impl TestApp {
             webhooks: self.webhooks.clone(),
             evaluation_forms: self.evaluation_forms.clone(),
             purge_every: self.purge_every,
+            http_limits: Default::default(),
         })
         .await
         .expect("start controller");

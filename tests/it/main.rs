@@ -11,6 +11,7 @@ mod fidelity;
 mod flows;
 mod harness;
 mod http_runner;
+mod http_server;
 mod invariants;
 mod ivr;
 mod ivr_api;
