@@ -230,6 +230,7 @@ pub fn router(state: ApiState) -> Router {
             state.clone(),
             auth::authorize,
         ))
+        .layer(axum::middleware::from_fn(problem::problems_only))
         .with_state(state)
 }
 

@@ -77,10 +77,10 @@ fn reason(
     body: Result<Json<HoldBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<String, Problem> {
     let Json(body) = body.map_err(|e| {
-        Problem::bad_request(format!(
-            "body must be {{\"reason\": \"...\"}}: {}",
-            e.body_text()
-        ))
+        Problem::bad_body(
+            &e,
+            format!("body must be {{\"reason\": \"...\"}}: {}", e.body_text()),
+        )
     })?;
     let reason = body.reason.trim();
     if reason.is_empty() {
@@ -215,10 +215,13 @@ pub(super) async fn erase(
     body: Result<Json<ErasureBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ErasureReport>, Problem> {
     let Json(body) = body.map_err(|e| {
-        Problem::bad_request(format!(
-            "body must be {{\"caller_number\": \"...\"}}: {}",
-            e.body_text()
-        ))
+        Problem::bad_body(
+            &e,
+            format!(
+                "body must be {{\"caller_number\": \"...\"}}: {}",
+                e.body_text()
+            ),
+        )
     })?;
     // Never echoed back or logged: it is what is to be forgotten.
     let number = body.caller_number.trim();

@@ -1,6 +1,7 @@
 //! Webhook subscriptions and their deliveries over REST: provision a receiver, see what was
 //! delivered, missed or dead-lettered and why, and send a delivery again.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -52,7 +53,7 @@ pub(super) async fn put(
     body: Result<Json<SubscriptionBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Problem> {
     check_name(&name)?;
-    let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(|e| Problem::bad_body(&e, e.body_text()))?;
     subscription::check_url(&body.url).map_err(|e| Problem::invalid("url", e))?;
     subscription::check_events(&body.events).map_err(|e| Problem::invalid("events", e))?;
     let queues = body
@@ -123,8 +124,9 @@ pub(super) struct DeliveryQuery {
 
 pub(super) async fn deliveries(
     State(state): State<ApiState>,
-    Query(query): Query<DeliveryQuery>,
+    query: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
     let status = query
         .status
         .as_deref()
@@ -155,10 +157,19 @@ pub(super) async fn deliveries(
     Ok(Json(json!({ "deliveries": rows })))
 }
 
+/// A delivery's id from the path: a number.
+fn delivery_id(id: Result<Path<i64>, PathRejection>) -> Result<i64, Problem> {
+    let Path(id) = id.map_err(|e| {
+        Problem::bad_request(format!("a delivery id is a number: {}", e.body_text()))
+    })?;
+    Ok(id)
+}
+
 pub(super) async fn delivery(
     State(state): State<ApiState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, Problem> {
+    let id = delivery_id(id)?;
     let row = state
         .store
         .delivery(id)
@@ -173,8 +184,9 @@ pub(super) async fn delivery(
 
 pub(super) async fn replay(
     State(state): State<ApiState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, Problem> {
+    let id = delivery_id(id)?;
     let now = Timestamp::from_millis(wall_clock_ms());
     match state.store.replay_delivery(id, now).await {
         Ok(true) => Ok(StatusCode::ACCEPTED),
