@@ -69,19 +69,17 @@ pub fn check_dial_string(value: &str) -> Result<&str, UnsafeValue> {
     }
 }
 
-/// A media source (hold music): a path or URL-like string without whitespace or control
-/// characters, which would end the sendmsg header it is sent in.
+/// A media source (hold music, prompts, tones): a plain file path or one of the allowed
+/// `scheme://` streams ([`crate::config::SOUND_SCHEMES`]), one header line, no variable block or
+/// expansion. The config and flow files were checked with the same rule; this is the last
+/// guard before the switch (a `shell_stream://` would run a command there).
 pub fn check_media_source(value: &str) -> Result<&str, UnsafeValue> {
-    let ok = !value.is_empty()
-        && value.len() <= 512
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(value)
-    } else {
-        Err(UnsafeValue::Rejected {
+    match crate::config::sound_source_problem(value) {
+        None => Ok(value),
+        Some(_) => Err(UnsafeValue::Rejected {
             what: "media source",
             value: value.to_owned(),
-        })
+        }),
     }
 }
 
@@ -829,6 +827,42 @@ mod tests {
             assert!(originate("1", "n", bad).is_err(), "{bad:?} accepted");
         }
         assert!(originate("1", "n", "sofia/internal/agent1@127.0.0.1:5071").is_ok());
+    }
+
+    #[test]
+    fn sources_with_a_scheme_outside_the_allowed_streams_never_reach_the_switch() {
+        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        for bad in [
+            "shell_stream:///usr/bin/id",
+            "http://sounds.example.com/a.wav",
+            "file_string://a.wav!b.wav",
+            "${system(id)}",
+        ] {
+            for command in [
+                SwitchCommand::Play {
+                    channel: channel.clone(),
+                    source: bad.to_owned(),
+                },
+                SwitchCommand::PlayHold {
+                    channel: channel.clone(),
+                    source: bad.to_owned(),
+                },
+            ] {
+                assert!(render(&command, "e").is_err(), "{bad:?} rendered");
+            }
+        }
+        for good in [
+            "local_stream://moh",
+            "tone_stream://%(200,0,1400)",
+            "silence_stream://500",
+            "ivr/ivr-welcome.wav",
+        ] {
+            let play = SwitchCommand::Play {
+                channel: channel.clone(),
+                source: good.to_owned(),
+            };
+            assert!(render(&play, "e").is_ok(), "{good:?} refused");
+        }
     }
 
     #[test]

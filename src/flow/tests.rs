@@ -347,3 +347,18 @@ fn a_recording_node_takes_one_of_the_switch_actions_and_names_a_bad_one_at_its_l
     expect![[r#"flows/pay.toml:5: node.pci.action: "record" is not a recording action: use start, stop, pause, resume, mask or unmask"#]]
         .assert_eq(&error(&[("pay", &flow("record"))]));
 }
+
+#[test]
+fn a_play_node_with_a_command_running_or_remote_source_is_refused_with_its_line() {
+    let play = |file: &str| {
+        format!(
+            "start = \"p\"\n[node.p]\nkind = \"play\"\nfile = \"{file}\"\nnext = \"bye\"\n[node.bye]\nkind = \"hangup\"\ncause = \"NORMAL_CLEARING\"\n"
+        )
+    };
+    assert_eq!(error(&[("m", &play("local_stream://moh"))]), "accepted");
+    assert_eq!(error(&[("m", &play("ivr/ivr-welcome.wav"))]), "accepted");
+    expect![[r#"flows/m.toml:4: node.p.file: "shell_stream:///usr/bin/id" is not a usable sound source: shell_stream:// is not allowed; use a file path or local_stream://, tone_stream://, silence_stream://"#]]
+        .assert_eq(&error(&[("m", &play("shell_stream:///usr/bin/id"))]));
+    expect![[r#"flows/m.toml:4: node.p.file: "https://sounds.example.com/a.wav" is not a usable sound source: https:// is not allowed; use a file path or local_stream://, tone_stream://, silence_stream://"#]]
+        .assert_eq(&error(&[("m", &play("https://sounds.example.com/a.wav"))]));
+}
