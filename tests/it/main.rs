@@ -14,6 +14,7 @@ mod http_runner;
 mod invariants;
 mod ivr;
 mod ivr_api;
+mod ivr_refusals;
 mod layout;
 mod openapi;
 mod provisioning;

@@ -1435,3 +1435,60 @@ fn a_recording_node_without_a_recording_to_act_on_is_refused_and_the_flow_goes_o
     );
     assert!(trace.contains("play chan1 ivr/enter-card.wav"), "{trace}");
 }
+
+#[test]
+fn a_say_the_command_layer_refuses_moves_the_flow_on_instead_of_leaving_silence() {
+    const AMOUNT: &str = r#"
+entry_points = ["5000"]
+start = "amount"
+
+[node.amount]
+kind = "set"
+next = "readback"
+[node.amount.variables]
+balance = "1,234.50"
+
+[node.readback]
+kind = "play"
+say = "{{balance}}"
+say_as = "money"
+next = "after"
+
+[node.after]
+kind = "play"
+file = "ivr/after.wav"
+next = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
+    let mut b = ivr(&[("main", AMOUNT)]);
+    b.flow_call(0, 1, "5000");
+    assert!(
+        b.trace
+            .iter()
+            .any(|l| l == "  say chan1 en currency pronounced 1,234.50"),
+        "{:#?}",
+        b.trace
+    );
+    // What the ESL layer sends back when it will not render the say.
+    let effects = b.engine.handle(
+        ts(10),
+        Input::CommandFailed {
+            switch: sw(),
+            command: SwitchCommand::Say {
+                channel: chan(1),
+                language: "en".into(),
+                kind: SayKind::Money,
+                text: "1,234.50".into(),
+            },
+            reply: "say text \"1,234.50\" contains characters that could change the command".into(),
+        },
+    );
+    b.record(10, "say refused", effects);
+    assert!(
+        b.trace.iter().any(|l| l == "  play chan1 ivr/after.wav"),
+        "{:#?}",
+        b.trace
+    );
+}
