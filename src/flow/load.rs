@@ -18,7 +18,7 @@ use super::model::{
     Test,
 };
 use super::schedule::{Schedule, ScheduleField};
-use super::template::{check_variable_name, Template};
+use super::template::{check_variable_name, url_origin, Template};
 use crate::config::{ConfigError, Source};
 use crate::config::{HumanDuration, MediaSource};
 use crate::engine::recording::RecordingAction;
@@ -650,14 +650,13 @@ impl NodeReader<'_> {
                 let url_span = url.span();
                 let scheme_ok =
                     url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://");
-                if !scheme_ok
-                    || url.get_ref().starts_with("http://{{")
-                    || url.get_ref().starts_with("https://{{")
-                {
+                let origin = url_origin(url.get_ref());
+                let host = origin.split_once("://").map_or("", |(_, host)| host);
+                if !scheme_ok || host.is_empty() || origin.contains("{{") {
                     return Err(self.error(
                         url_span,
                         "url",
-                        "must start with http:// or https:// and a fixed host (variables only after it)",
+                        "must start with http:// or https:// and a fixed host[:port] ended by '/', '?' or the end of the URL; variables may only fill the path and query",
                     ));
                 }
                 let body = raw.body.map(|b| self.template("body", b)).transpose()?;

@@ -21,7 +21,7 @@ pub use model::{
 };
 pub use render::{render, Format};
 pub use schedule::Schedule;
-pub use template::{Template, BUILT_IN};
+pub use template::{url_origin, Template, BUILT_IN};
 
 use crate::config::ConfigError;
 use crate::engine::{FlowId, QueueId};

@@ -257,7 +257,7 @@ fn templates_http_and_hangup_causes_are_checked() {
         r#"flows/crm.toml:4: node.h.url: "https://crm/x?a={{account" opens "{{" without closing it"#
     ]]
     .assert_eq(&error(&[("crm", &http("https://crm/x?a={{account"))]));
-    expect![[r#"flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host (variables only after it)"#]]
+    expect![[r#"flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host[:port] ended by '/', '?' or the end of the URL; variables may only fill the path and query"#]]
         .assert_eq(&error(&[("crm", &http("https://{{host}}/x"))]));
     let cause = http("https://crm/x").replace("NORMAL_CLEARING", "normal clearing");
     expect![[r#"flows/crm.toml:9: node.bye.cause: "normal clearing" is not a hangup cause like "NORMAL_CLEARING" or "USER_BUSY""#]]
@@ -361,4 +361,35 @@ fn a_play_node_with_a_command_running_or_remote_source_is_refused_with_its_line(
         .assert_eq(&error(&[("m", &play("shell_stream:///usr/bin/id"))]));
     expect![[r#"flows/m.toml:4: node.p.file: "https://sounds.example.com/a.wav" is not a usable sound source: https:// is not allowed; use a file path or local_stream://, tone_stream://, silence_stream://"#]]
         .assert_eq(&error(&[("m", &play("https://sounds.example.com/a.wav"))]));
+}
+
+#[test]
+fn an_http_url_whose_variables_could_extend_the_host_is_refused_with_its_line() {
+    let http = |url: &str| {
+        format!(
+            "start = \"h\"\n[node.h]\nkind = \"http\"\nurl = \"{url}\"\nnext = \"bye\"\non_error = \"bye\"\n[node.bye]\nkind = \"hangup\"\n"
+        )
+    };
+    for good in [
+        "https://crm.example.com/c/{{caller_number}}",
+        "https://crm.example.com?n={{caller_number}}",
+        "http://crm.example.com:8080/x?n={{caller_number}}",
+        "https://crm.example.com",
+    ] {
+        assert_eq!(error(&[("crm", &http(good))]), "accepted", "{good}");
+    }
+    for bad in [
+        "http://crm.example.com{{caller_name}}",
+        "http://crm.example.com{{caller_name}}/x",
+        "https://crm.example.com:{{port}}/x",
+        "https://{{user}}@crm.example.com/x",
+        "https://crm.{{tenant}}.example.com/x",
+        "https:///x?n={{caller_number}}",
+    ] {
+        let message = error(&[("crm", &http(bad))]);
+        assert!(
+            message.starts_with("flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host"),
+            "{bad}: {message}"
+        );
+    }
 }

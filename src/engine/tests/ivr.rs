@@ -1492,3 +1492,35 @@ kind = "hangup"
         b.trace
     );
 }
+
+#[test]
+fn a_hostile_variable_in_an_http_url_stays_in_the_path_of_the_templates_host() {
+    const HOSTILE: &str = r#"
+entry_points = ["5000"]
+start = "taint"
+
+[node.taint]
+kind = "set"
+next = "lookup"
+[node.taint.variables]
+x = ".attacker.example:80/@evil.example\\x?#"
+
+[node.lookup]
+kind = "http"
+url = "https://crm.example.com/c/{{x}}?n={{x}}"
+next = "bye"
+on_error = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
+    let mut b = ivr(&[("main", HOSTILE)]);
+    b.flow_call(0, 1, "5000");
+    let requests: Vec<&String> = b.trace.iter().filter(|l| l.contains("http Get")).collect();
+    expect![[r#"
+        [
+            "  http Get https://crm.example.com/c/.attacker.example%3A80%2F%40evil.example%5Cx%3F%23?n=.attacker.example%3A80%2F%40evil.example%5Cx%3F%23 ",
+        ]
+    "#]]
+    .assert_debug_eq(&requests);
+}
