@@ -35,7 +35,11 @@ pub use tokens::{
     TokenHashError, TokenName, TokenNameError,
 };
 pub(crate) use values::DisplayName;
-pub use values::{redact_url, sound_source_problem, Secret, SOUND_SCHEMES};
+pub use values::{
+    is_switch_word, redact_url, sound_source_problem, Secret, CONTEXT_CHARS, EXTENSION_CHARS,
+    HANGUP_CAUSES, HANGUP_CAUSE_CHARS, MAILBOX_CHARS, SAY_TEXT_CHARS, SOUND_SCHEMES,
+    VOICEMAIL_DOMAIN_CHARS,
+};
 pub(crate) use values::{HumanDuration, MediaSource};
 
 #[cfg(test)]

@@ -111,6 +111,111 @@ pub fn sound_source_problem(value: &str) -> Option<String> {
     }
 }
 
+/// Characters besides ASCII letters and digits that one word of a switch command may hold, per
+/// kind of value. The ESL command layer ([`is_switch_word`] in `esl::command::check_token`)
+/// refuses anything else, so the flow loader checks literals against the same sets.
+pub const EXTENSION_CHARS: &str = "*#+._-";
+pub const CONTEXT_CHARS: &str = "._-";
+pub const MAILBOX_CHARS: &str = "._-";
+pub const VOICEMAIL_DOMAIN_CHARS: &str = ".-";
+pub const HANGUP_CAUSE_CHARS: &str = "_";
+/// `.` for amounts (`12.50`); no `,`, space or line break.
+pub const SAY_TEXT_CHARS: &str = ".";
+
+/// One word for a switch command line: 1 to 128 ASCII letters, digits and `extra` characters,
+/// so it can neither split the command nor smuggle options.
+pub fn is_switch_word(value: &str, extra: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// The hangup causes FreeSWITCH knows by name (`switch_channel.c`, `CAUSE_CHART`); another
+/// name is not a cause the switch can hang up with.
+pub const HANGUP_CAUSES: [&str; 79] = [
+    "UNSPECIFIED",
+    "SUCCESS",
+    "NO_ROUTE_TRANSIT_NET",
+    "NO_ROUTE_DESTINATION",
+    "CHANNEL_UNACCEPTABLE",
+    "CALL_AWARDED_DELIVERED",
+    "NORMAL_CLEARING",
+    "USER_BUSY",
+    "NO_USER_RESPONSE",
+    "NO_ANSWER",
+    "SUBSCRIBER_ABSENT",
+    "CALL_REJECTED",
+    "NUMBER_CHANGED",
+    "REDIRECTION_TO_NEW_DESTINATION",
+    "EXCHANGE_ROUTING_ERROR",
+    "DESTINATION_OUT_OF_ORDER",
+    "INVALID_NUMBER_FORMAT",
+    "FACILITY_REJECTED",
+    "RESPONSE_TO_STATUS_ENQUIRY",
+    "NORMAL_UNSPECIFIED",
+    "NORMAL_CIRCUIT_CONGESTION",
+    "NETWORK_OUT_OF_ORDER",
+    "NORMAL_TEMPORARY_FAILURE",
+    "SWITCH_CONGESTION",
+    "ACCESS_INFO_DISCARDED",
+    "REQUESTED_CHAN_UNAVAIL",
+    "PRE_EMPTED",
+    "FACILITY_NOT_SUBSCRIBED",
+    "OUTGOING_CALL_BARRED",
+    "INCOMING_CALL_BARRED",
+    "BEARERCAPABILITY_NOTAUTH",
+    "BEARERCAPABILITY_NOTAVAIL",
+    "SERVICE_UNAVAILABLE",
+    "BEARERCAPABILITY_NOTIMPL",
+    "CHAN_NOT_IMPLEMENTED",
+    "FACILITY_NOT_IMPLEMENTED",
+    "SERVICE_NOT_IMPLEMENTED",
+    "INVALID_CALL_REFERENCE",
+    "INCOMPATIBLE_DESTINATION",
+    "INVALID_MSG_UNSPECIFIED",
+    "MANDATORY_IE_MISSING",
+    "MESSAGE_TYPE_NONEXIST",
+    "WRONG_MESSAGE",
+    "IE_NONEXIST",
+    "INVALID_IE_CONTENTS",
+    "WRONG_CALL_STATE",
+    "RECOVERY_ON_TIMER_EXPIRE",
+    "MANDATORY_IE_LENGTH_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERWORKING",
+    "ORIGINATOR_CANCEL",
+    "CRASH",
+    "SYSTEM_SHUTDOWN",
+    "LOSE_RACE",
+    "MANAGER_REQUEST",
+    "BLIND_TRANSFER",
+    "ATTENDED_TRANSFER",
+    "ALLOTTED_TIMEOUT",
+    "USER_CHALLENGE",
+    "MEDIA_TIMEOUT",
+    "PICKED_OFF",
+    "USER_NOT_REGISTERED",
+    "PROGRESS_TIMEOUT",
+    "INVALID_GATEWAY",
+    "GATEWAY_DOWN",
+    "INVALID_URL",
+    "INVALID_PROFILE",
+    "NO_PICKUP",
+    "SRTP_READ_ERROR",
+    "BOWOUT",
+    "BUSY_EVERYWHERE",
+    "DECLINE",
+    "DOES_NOT_EXIST_ANYWHERE",
+    "NOT_ACCEPTABLE",
+    "UNWANTED",
+    "NO_IDENTITY",
+    "BAD_IDENTITY_INFO",
+    "UNSUPPORTED_CERTIFICATE",
+    "INVALID_IDENTITY",
+];
+
 /// [`sound_source_problem`] as a config error message.
 fn check_media_source(what: &str, value: &str) -> Result<(), String> {
     match sound_source_problem(value) {

@@ -4,6 +4,10 @@
 use freeswitch_esl_tokio::EslEvent;
 use thiserror::Error;
 
+use crate::config::{
+    is_switch_word, CONTEXT_CHARS, EXTENSION_CHARS, HANGUP_CAUSE_CHARS, MAILBOX_CHARS,
+    SAY_TEXT_CHARS, VOICEMAIL_DOMAIN_CHARS,
+};
 use crate::engine::recording::RecordingAction;
 use crate::engine::{Lamp, SwitchCommand};
 
@@ -248,8 +252,8 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             context,
         } => Wire::Api(format!(
             "uuid_transfer {channel} {} XML {}",
-            check_token("extension", extension, "*#+._-")?,
-            check_token("dialplan context", context, "._-")?
+            check_token("extension", extension, EXTENSION_CHARS)?,
+            check_token("dialplan context", context, CONTEXT_CHARS)?
         )),
         SwitchCommand::Record { channel, path, max } => Wire::Execute {
             uuid: channel.to_string(),
@@ -292,14 +296,14 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             app: "voicemail",
             arg: format!(
                 "default {} {}",
-                check_token("voicemail domain", domain, ".-")?,
-                check_token("mailbox", mailbox, "._-")?
+                check_token("voicemail domain", domain, VOICEMAIL_DOMAIN_CHARS)?,
+                check_token("mailbox", mailbox, MAILBOX_CHARS)?
             ),
             event_uuid: event_uuid.to_owned(),
         },
         SwitchCommand::Hangup { channel, cause } => Wire::Api(format!(
             "uuid_kill {channel} {}",
-            check_token("hangup cause", cause, "_")?
+            check_token("hangup cause", cause, HANGUP_CAUSE_CHARS)?
         )),
         SwitchCommand::Play { channel, source } => Wire::Execute {
             uuid: channel.to_string(),
@@ -320,7 +324,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                 check_token("say language", language, "_")?,
                 kind.as_args(),
                 // `.` for amounts (`12.50`).
-                check_token("say text", text, ".")?
+                check_token("say text", text, SAY_TEXT_CHARS)?
             ),
             event_uuid: event_uuid.to_owned(),
         },
@@ -393,12 +397,7 @@ pub fn check_token<'a>(
     value: &'a str,
     extra: &str,
 ) -> Result<&'a str, UnsafeValue> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
-    if ok {
+    if is_switch_word(value, extra) {
         Ok(value)
     } else {
         Err(UnsafeValue::Rejected {

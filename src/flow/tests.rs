@@ -393,3 +393,81 @@ fn an_http_url_whose_variables_could_extend_the_host_is_refused_with_its_line() 
         );
     }
 }
+
+#[test]
+fn a_named_flow_file_is_checked_whatever_its_extension() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("main.toml"), GREETING).expect("write");
+    std::fs::write(
+        dir.path().join("broken.flow"),
+        "start = \"x\"\n[node.x]\nkind = \"nonsense\"\n",
+    )
+    .expect("write");
+    // The directory's listing takes only `*.toml`...
+    assert!(FlowSet::load(dir.path()).is_ok());
+    // ...but a file named on its own is read and checked, with the flows beside it.
+    let err = FlowSet::load_named(&dir.path().join("broken.flow"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("broken.flow:3: node.x.kind"), "{err}");
+    std::fs::write(
+        dir.path().join("extra.flow"),
+        "start = \"bye\"\n[node.bye]\nkind = \"hangup\"\n",
+    )
+    .expect("write");
+    let set = FlowSet::load_named(&dir.path().join("extra.flow")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.flows().count(), 2);
+    let set = FlowSet::load_named(&dir.path().join("main.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.flows().count(), 1);
+}
+
+#[test]
+fn literals_the_switch_command_would_refuse_are_refused_with_their_line() {
+    let flow = |node: &str| format!("start = \"n\"\n[node.n]\n{node}");
+    let transfer = |d: &str| flow(&format!("kind = \"transfer\"\ndestination = \"{d}\"\n"));
+    let voicemail = |m: &str| flow(&format!("kind = \"voicemail\"\nmailbox = \"{m}\"\n"));
+    let hangup = |c: &str| flow(&format!("kind = \"hangup\"\ncause = \"{c}\"\n"));
+    let say = |t: &str, as_: &str| {
+        flow(&format!(
+            "kind = \"play\"\nsay = \"{t}\"\nsay_as = \"{as_}\"\nnext = \"bye\"\n[node.bye]\nkind = \"hangup\"\n"
+        ))
+    };
+    for good in [
+        transfer("1000"),
+        transfer("{{ext}}@internal"),
+        transfer("*97"),
+        voicemail("1000@example.com"),
+        voicemail("{{box}}@example.com"),
+        hangup("USER_BUSY"),
+        hangup("CALL_REJECTED"),
+        say("12.50", "money"),
+        say("{{balance}}", "money"),
+        say("2024-05-01", "date"),
+    ] {
+        assert_eq!(error(&[("f", &good)]), "accepted", "{good}");
+    }
+    for (bad, key) in [
+        (transfer("1000,2000"), "node.n.destination"),
+        (transfer("1000 2000"), "node.n.destination"),
+        (transfer("1000@my ctx"), "node.n.destination"),
+        (transfer("1000@ctx*"), "node.n.destination"),
+        (transfer("{{ext}} &park()"), "node.n.destination"),
+        (voicemail("1*2@example.com"), "node.n.mailbox"),
+        (voicemail("1000@example_com"), "node.n.mailbox"),
+        (voicemail("1000"), "node.n.mailbox"),
+        (hangup("NOT_A_CAUSE"), "node.n.cause"),
+        (hangup("normal clearing"), "node.n.cause"),
+        (say("1,234.50", "money"), "node.n.say"),
+        (say("12\\n34", "number"), "node.n.say"),
+        (say("{{a}} {{b}}", "digits"), "node.n.say"),
+    ] {
+        let message = error(&[("f", &bad)]);
+        assert!(
+            message.starts_with(&format!("flows/f.toml:4: {key}:")),
+            "{bad}: {message}"
+        );
+    }
+    expect![[r#"flows/f.toml:4: node.n.say: "1,234.50" cannot be said: the text is one word of letters, digits and '.' (no ',', space or line break)"#]]
+        .assert_eq(&error(&[("f", &say("1,234.50", "money"))]));
+}

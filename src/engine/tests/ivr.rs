@@ -773,7 +773,7 @@ mailbox = "1001@example.com"
 
 [node.bad_mailbox]
 kind = "voicemail"
-mailbox = "1001"
+mailbox = "{{caller_number}}"
 
 [node.bye]
 kind = "hangup"
@@ -804,7 +804,7 @@ cause = "NO_ANSWER"
             "  store flow ended hung_up []",
             "  voicemail chan3 1001@example.com",
             "  store flow ended voicemail []",
-            "  store flow step bad_mailbox (voicemail) keys=\"\" -> no voicemail box \"1001\" (mailbox@domain)",
+            "  store flow step bad_mailbox (voicemail) keys=\"\" -> no voicemail box \"+4930 123\" (mailbox@domain)",
             "  hangup chan4 NORMAL_TEMPORARY_FAILURE",
             "  store flow ended hung_up []",
             "  hangup chan5 NO_ANSWER",
