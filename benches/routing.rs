@@ -1013,6 +1013,8 @@ mod end_to_end {
                 tokens: Vec::new(),
             },
             webhooks: receiver(crm).await,
+            // The benchmark's receiver listens on 127.0.0.1.
+            allow_private_webhook_targets: true,
             evaluation_forms: Vec::new(),
             purge_every: None,
             http_limits: Default::default(),

@@ -292,7 +292,8 @@ fn flow_check(path: &Path, config: Option<&Path>) -> ExitCode {
             Some(dir) if path.is_file() && !dir.as_os_str().is_empty() => dir,
             _ => path,
         };
-        let flows = FlowSet::load(set_path)?;
+        // The named file is read whatever its extension (a directory's listing skips it).
+        let flows = FlowSet::load_named(path)?;
         let mut report = format!(
             "{}: ok ({} flow(s))",
             set_path.display(),

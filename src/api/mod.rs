@@ -61,6 +61,8 @@ pub struct ApiState {
     recording_mounts: Arc<RecordingMounts>,
     /// What supervisors score recordings with.
     evaluation_forms: Arc<Vec<crate::config::EvaluationForm>>,
+    /// Subscriptions may name loopback, link-local and private addresses.
+    allow_private_webhook_targets: bool,
 }
 
 /// Each switch's recordings directory as the controller mounts it.
@@ -88,7 +90,14 @@ impl ApiState {
             outbox_batches,
             recording_mounts: Arc::new(RecordingMounts::new()),
             evaluation_forms: Arc::new(crate::config::forms_or_standard(Vec::new())),
+            allow_private_webhook_targets: false,
         }
+    }
+
+    /// `[webhook_settings] allow_private_targets` of the provisioning file.
+    pub fn with_private_webhook_targets(mut self, allow: bool) -> Self {
+        self.allow_private_webhook_targets = allow;
+        self
     }
 
     /// Where recordings can be read, per switch.

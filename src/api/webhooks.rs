@@ -54,7 +54,8 @@ pub(super) async fn put(
 ) -> Result<Response, Problem> {
     check_name(&name)?;
     let Json(body) = body.map_err(|e| Problem::bad_body(&e, e.body_text()))?;
-    subscription::check_url(&body.url).map_err(|e| Problem::invalid("url", e))?;
+    subscription::check_target(&body.url, state.allow_private_webhook_targets)
+        .map_err(|e| Problem::invalid("url", e))?;
     subscription::check_events(&body.events).map_err(|e| Problem::invalid("events", e))?;
     let queues = body
         .queues

@@ -210,6 +210,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         flows: Some(flows_dir),
         auth: Default::default(),
         webhooks: Vec::new(),
+        allow_private_webhook_targets: false,
         evaluation_forms: Vec::new(),
         purge_every: Some(crate::config::RecordingsConfig::default().purge_every),
         http_limits: crate::api::HttpLimits::default(),

@@ -80,6 +80,9 @@ pub struct StartOptions {
     /// The provisioning file's `[[webhook]]`s: applied at start, the file wins for the names
     /// it lists (and re-enables one a `410 Gone` had disabled).
     pub webhooks: Vec<crate::store::Subscription>,
+    /// `[webhook_settings] allow_private_targets`: subscriptions and deliveries may reach
+    /// loopback, link-local and private addresses (the test harness's local receivers).
+    pub allow_private_webhook_targets: bool,
     /// The provisioning file's `[[evaluation_form]]`s; none: the standard form.
     pub evaluation_forms: Vec<crate::config::EvaluationForm>,
     /// How often the retention purge runs (`[recordings] purge_every`); `None`: only when
@@ -286,8 +289,9 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     ));
     {
         let (store, stop, wake) = (store.clone(), stop_rx.clone(), outbox_batches.clone());
+        let allow_private_webhook_targets = options.allow_private_webhook_targets;
         tasks.spawn(async move {
-            webhooks::run(store, clock, wake, stop).await;
+            webhooks::run(store, clock, wake, stop, allow_private_webhook_targets).await;
             Ok(())
         });
     }
@@ -350,7 +354,8 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
             outbox_batches,
         )
         .with_recording_mounts(recording_mounts)
-        .with_evaluation_forms(options.evaluation_forms),
+        .with_evaluation_forms(options.evaluation_forms)
+        .with_private_webhook_targets(options.allow_private_webhook_targets),
     );
     let mut http_stop = stop_rx.clone();
     let listener = options.http;
@@ -496,6 +501,7 @@ pub async fn options_from_config(
             tokens: provisioning.tokens.clone(),
         },
         webhooks: provisioning.webhooks.clone(),
+        allow_private_webhook_targets: provisioning.allow_private_webhook_targets,
         evaluation_forms: provisioning.evaluation_forms.clone(),
         purge_every: Some(config.recordings.purge_every),
         http_limits: crate::api::HttpLimits::default(),

@@ -35,7 +35,11 @@ pub use tokens::{
     TokenHashError, TokenName, TokenNameError,
 };
 pub(crate) use values::DisplayName;
-pub use values::{redact_url, Secret};
+pub use values::{
+    is_switch_word, redact_url, sound_source_problem, Secret, CONTEXT_CHARS, EXTENSION_CHARS,
+    HANGUP_CAUSES, HANGUP_CAUSE_CHARS, MAILBOX_CHARS, SAY_TEXT_CHARS, SOUND_SCHEMES,
+    VOICEMAIL_DOMAIN_CHARS,
+};
 pub(crate) use values::{HumanDuration, MediaSource};
 
 #[cfg(test)]
@@ -208,6 +212,22 @@ password = "ClueCon"
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             ["italian:9", "spanish:5"]
+        );
+    }
+
+    #[test]
+    fn hold_music_that_would_run_a_command_on_the_switch_is_refused_with_its_line_and_key() {
+        let text = "[[queue]]\nid = \"support\"\nname = \"Support\"\nmoh = \"shell_stream:///usr/bin/id\"\n";
+        let err = Provisioning::parse(text, "p.toml").err();
+        assert_eq!(
+            err.as_ref().map(|e| (e.line, e.key.as_str())),
+            Some((Some(4), "queue[0].moh")),
+            "{err:?}"
+        );
+        let message = err.map(|e| e.message).unwrap_or_default();
+        assert!(
+            message.contains("shell_stream:// is not allowed"),
+            "{message}"
         );
     }
 

@@ -52,6 +52,9 @@ pub struct Provisioning {
     pub tokens: Vec<ProvisionedToken>,
     /// CRM webhook subscriptions (`[[webhook]]`), enabled.
     pub webhooks: Vec<crate::cti::subscription::Subscription>,
+    /// `[webhook_settings] allow_private_targets`: receivers may be on loopback, link-local
+    /// and private addresses (off: only public ones, see `cti::subscription::refused_address`).
+    pub allow_private_webhook_targets: bool,
     /// What supervisors score recordings with (`[[evaluation_form]]`); empty when the file
     /// declares none (the API then offers the standard form).
     pub evaluation_forms: Vec<EvaluationForm>,
@@ -107,8 +110,17 @@ struct RawProvisioning {
     tokens: Vec<RawToken>,
     #[serde(default, rename = "webhook", alias = "webhooks")]
     webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    webhook_settings: RawWebhookSettings,
     #[serde(default, rename = "evaluation_form")]
     evaluation_forms: Vec<RawForm>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebhookSettings {
+    #[serde(default)]
+    allow_private_targets: bool,
 }
 
 #[derive(Deserialize)]
@@ -445,7 +457,14 @@ impl Provisioning {
             agents,
             pause_reasons,
             tokens: tokens(&src, raw.tokens)?,
-            webhooks: webhooks(&src, raw.webhooks, &queue_ids, env)?,
+            webhooks: webhooks(
+                &src,
+                raw.webhooks,
+                &queue_ids,
+                env,
+                raw.webhook_settings.allow_private_targets,
+            )?,
+            allow_private_webhook_targets: raw.webhook_settings.allow_private_targets,
             evaluation_forms: evaluation_forms(&src, raw.evaluation_forms)?,
         })
     }
@@ -2514,6 +2533,34 @@ template = "{date}/{queue}/{time}-{call}.wav"
         assert_eq!(w.queues[0].as_str(), "support");
         assert_eq!(w.secrets, [SECRET, SECRET]);
         assert!(!format!("{w:?}").contains(SECRET), "Debug shows a secret");
+    }
+
+    #[test]
+    fn a_webhook_to_a_metadata_loopback_or_private_address_is_refused_unless_the_file_allows_it() {
+        let webhook = format!(
+            "name = \"crm\"\nurl = \"http://169.254.169.254/latest/meta-data/\"\n\
+             events = [\"call.offered\"]\nsecrets = [\"{SECRET}\"]\n"
+        );
+        let (line, key, message) = webhook_error(&webhook);
+        assert_eq!(
+            (line, key.as_str()),
+            (Some(7), "webhook[0].url"),
+            "{message}"
+        );
+        assert!(message.contains("link-local"), "{message}");
+        let loopback = webhook.replace("169.254.169.254", "127.0.0.1:9000");
+        let (line, key, _) = webhook_error(&loopback);
+        assert_eq!((line, key.as_str()), (Some(7), "webhook[0].url"));
+        let allowed = format!(
+            "[webhook_settings]\nallow_private_targets = true\n\n{}",
+            webhook_file(&loopback)
+        );
+        let p = match Provisioning::parse(&allowed, "p.toml") {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(p.allow_private_webhook_targets);
+        assert_eq!(p.webhooks[0].url, "http://127.0.0.1:9000/latest/meta-data/");
     }
 
     #[test]

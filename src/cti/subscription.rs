@@ -2,6 +2,8 @@
 //! provisioning file or over REST: a name safe in URLs, an http(s) URL with a host, event types
 //! that exist.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use serde::Serialize;
 
 use crate::engine::QueueId;
@@ -74,6 +76,89 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a receiver's address is refused, when it is: loopback, link-local (where cloud metadata
+/// services answer, 169.254.169.254), private, shared (carrier-grade NAT), unspecified,
+/// multicast or broadcast. A controller sits inside the network; a subscription must not turn it
+/// into a way to reach what only the inside can. `[webhooks] allow_private_targets = true` in
+/// the provisioning file lifts this, for receivers on the same host or network.
+pub fn refused_address(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => refused_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => refused_v4(v4),
+            None => refused_v6(v6),
+        },
+    }
+}
+
+fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_link_local() {
+        Some("a link-local address (cloud metadata lives there)")
+    } else if ip.is_private() {
+        Some("a private address")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("a shared (carrier-grade NAT) address")
+    } else if ip.is_unspecified() || a == 0 {
+        Some("an unspecified address")
+    } else if ip.is_multicast() || ip.is_broadcast() {
+        Some("a multicast or broadcast address")
+    } else {
+        None
+    }
+}
+
+fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let first = ip.segments()[0];
+    if ip.is_loopback() {
+        Some("a loopback address")
+    } else if first & 0xffc0 == 0xfe80 {
+        Some("a link-local address")
+    } else if first & 0xfe00 == 0xfc00 {
+        Some("a private (unique local) address")
+    } else if ip.is_unspecified() {
+        Some("an unspecified address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else {
+        None
+    }
+}
+
+/// The host of an http(s) URL (without brackets, port or user part).
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '\\', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']')?.0,
+        None => host_port.split(':').next()?,
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// A subscription's URL: [`check_url`], and a host written as an IP address must not be in a
+/// refused range ([`refused_address`]) unless private targets are allowed. Host names are
+/// checked when each delivery resolves them.
+pub fn check_target(url: &str, allow_private_targets: bool) -> Result<(), String> {
+    check_url(url)?;
+    if allow_private_targets {
+        return Ok(());
+    }
+    let literal = url_host(url).and_then(|h| h.parse::<IpAddr>().ok());
+    match literal.and_then(|ip| refused_address(ip).map(|why| (ip, why))) {
+        Some((ip, why)) => Err(format!(
+            "{ip} is {why}; webhooks go to public addresses unless the provisioning file sets \
+             [webhooks] allow_private_targets = true"
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn check_events(events: &[impl AsRef<str>]) -> Result<(), String> {
     if events.is_empty() {
         return Err("name at least one event type".to_owned());
@@ -102,6 +187,44 @@ mod tests {
         assert!(check_url("ftp://crm.example.com").is_err());
         assert!(check_url("https:///path").is_err());
         assert!(check_url("https://crm.example.com/a b").is_err());
+    }
+
+    #[test]
+    fn loopback_link_local_private_and_shared_targets_are_refused_unless_allowed() {
+        for bad in [
+            "http://127.0.0.1:8080/hooks",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.5:8080",
+            "http://172.16.3.4/",
+            "http://172.31.255.255/",
+            "https://192.168.1.10/x",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]:8080/",
+            "http://[fe80::1]/",
+            "http://[fd00::5]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://user@127.0.0.1/",
+        ] {
+            let refused = check_target(bad, false);
+            assert!(refused.is_err(), "{bad} accepted");
+            assert!(
+                check_target(bad, true).is_ok(),
+                "{bad} refused although allowed"
+            );
+        }
+        for good in [
+            "https://crm.example.com/hooks",
+            "http://203.0.113.7:8080/x",
+            "http://172.32.0.1/",
+            "http://100.128.0.1/",
+            "http://[2001:db8::1]/",
+        ] {
+            assert_eq!(check_target(good, false), Ok(()), "{good}");
+        }
+        let message = check_target("http://169.254.169.254/", false).unwrap_err();
+        assert!(message.contains("link-local"), "{message}");
+        assert!(message.contains("allow_private_targets"), "{message}");
     }
 
     #[test]

@@ -35,7 +35,8 @@ use super::recording_session::FlowCaller;
 use super::routing::{parse_skill_list, Destination};
 use super::time::Timestamp;
 use crate::flow::{
-    Collect, FlowSet, Media, Menu, Node, NodeId, NodeKind, SayAs, Target, Test, BUILT_IN,
+    url_origin, Collect, FlowSet, Media, Menu, Node, NodeId, NodeKind, SayAs, Target, Test,
+    BUILT_IN,
 };
 
 /// How long past its own timeout an HTTP request may take before the flow gives up on it (the
@@ -827,6 +828,12 @@ impl Engine {
                 let url = http.url.render(&s.variables, |v| {
                     utf8_percent_encode(v, URL_VALUE).to_string()
                 });
+                // Variables fill the path and query only (checked when the flow loaded); a
+                // rendered URL that would reach another host is not sent.
+                if url_origin(&url) != url_origin(http.url.fixed_prefix()) {
+                    self.step(now, s, "error", effects);
+                    return to(&http.on_error);
+                }
                 let body = http
                     .body
                     .as_ref()

@@ -4,6 +4,10 @@
 use freeswitch_esl_tokio::EslEvent;
 use thiserror::Error;
 
+use crate::config::{
+    is_switch_word, CONTEXT_CHARS, EXTENSION_CHARS, HANGUP_CAUSE_CHARS, MAILBOX_CHARS,
+    SAY_TEXT_CHARS, VOICEMAIL_DOMAIN_CHARS,
+};
 use crate::engine::recording::RecordingAction;
 use crate::engine::{Lamp, SwitchCommand};
 
@@ -69,19 +73,17 @@ pub fn check_dial_string(value: &str) -> Result<&str, UnsafeValue> {
     }
 }
 
-/// A media source (hold music): a path or URL-like string without whitespace or control
-/// characters, which would end the sendmsg header it is sent in.
+/// A media source (hold music, prompts, tones): a plain file path or one of the allowed
+/// `scheme://` streams ([`crate::config::SOUND_SCHEMES`]), one header line, no variable block or
+/// expansion. The config and flow files were checked with the same rule; this is the last
+/// guard before the switch (a `shell_stream://` would run a command there).
 pub fn check_media_source(value: &str) -> Result<&str, UnsafeValue> {
-    let ok = !value.is_empty()
-        && value.len() <= 512
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(value)
-    } else {
-        Err(UnsafeValue::Rejected {
+    match crate::config::sound_source_problem(value) {
+        None => Ok(value),
+        Some(_) => Err(UnsafeValue::Rejected {
             what: "media source",
             value: value.to_owned(),
-        })
+        }),
     }
 }
 
@@ -250,8 +252,8 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             context,
         } => Wire::Api(format!(
             "uuid_transfer {channel} {} XML {}",
-            check_token("extension", extension, "*#+._-")?,
-            check_token("dialplan context", context, "._-")?
+            check_token("extension", extension, EXTENSION_CHARS)?,
+            check_token("dialplan context", context, CONTEXT_CHARS)?
         )),
         SwitchCommand::Record { channel, path, max } => Wire::Execute {
             uuid: channel.to_string(),
@@ -294,14 +296,14 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
             app: "voicemail",
             arg: format!(
                 "default {} {}",
-                check_token("voicemail domain", domain, ".-")?,
-                check_token("mailbox", mailbox, "._-")?
+                check_token("voicemail domain", domain, VOICEMAIL_DOMAIN_CHARS)?,
+                check_token("mailbox", mailbox, MAILBOX_CHARS)?
             ),
             event_uuid: event_uuid.to_owned(),
         },
         SwitchCommand::Hangup { channel, cause } => Wire::Api(format!(
             "uuid_kill {channel} {}",
-            check_token("hangup cause", cause, "_")?
+            check_token("hangup cause", cause, HANGUP_CAUSE_CHARS)?
         )),
         SwitchCommand::Play { channel, source } => Wire::Execute {
             uuid: channel.to_string(),
@@ -322,7 +324,7 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                 check_token("say language", language, "_")?,
                 kind.as_args(),
                 // `.` for amounts (`12.50`).
-                check_token("say text", text, ".")?
+                check_token("say text", text, SAY_TEXT_CHARS)?
             ),
             event_uuid: event_uuid.to_owned(),
         },
@@ -395,12 +397,7 @@ pub fn check_token<'a>(
     value: &'a str,
     extra: &str,
 ) -> Result<&'a str, UnsafeValue> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
-    if ok {
+    if is_switch_word(value, extra) {
         Ok(value)
     } else {
         Err(UnsafeValue::Rejected {
@@ -829,6 +826,42 @@ mod tests {
             assert!(originate("1", "n", bad).is_err(), "{bad:?} accepted");
         }
         assert!(originate("1", "n", "sofia/internal/agent1@127.0.0.1:5071").is_ok());
+    }
+
+    #[test]
+    fn sources_with_a_scheme_outside_the_allowed_streams_never_reach_the_switch() {
+        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        for bad in [
+            "shell_stream:///usr/bin/id",
+            "http://sounds.example.com/a.wav",
+            "file_string://a.wav!b.wav",
+            "${system(id)}",
+        ] {
+            for command in [
+                SwitchCommand::Play {
+                    channel: channel.clone(),
+                    source: bad.to_owned(),
+                },
+                SwitchCommand::PlayHold {
+                    channel: channel.clone(),
+                    source: bad.to_owned(),
+                },
+            ] {
+                assert!(render(&command, "e").is_err(), "{bad:?} rendered");
+            }
+        }
+        for good in [
+            "local_stream://moh",
+            "tone_stream://%(200,0,1400)",
+            "silence_stream://500",
+            "ivr/ivr-welcome.wav",
+        ] {
+            let play = SwitchCommand::Play {
+                channel: channel.clone(),
+                source: good.to_owned(),
+            };
+            assert!(render(&play, "e").is_ok(), "{good:?} refused");
+        }
     }
 
     #[test]

@@ -328,12 +328,16 @@ async fn resync(
 }
 
 /// Refusals that change the engine's view: a bridge that did not happen, a prompt that will
-/// never play (a whisper the engine waits for), a recording that never started.
+/// never play (a whisper or a flow node the engine waits for: `playback`, `say` or `record`,
+/// whether the switch refused it or it was refused here before sending, as a `say` of text
+/// such as "1,234.50" is), a recording that never started.
 fn engine_hears_refusal(command: &SwitchCommand) -> bool {
     matches!(
         command,
         SwitchCommand::Bridge { .. }
             | SwitchCommand::Play { .. }
+            | SwitchCommand::Say { .. }
+            | SwitchCommand::Record { .. }
             | SwitchCommand::SessionRecord {
                 action: crate::engine::recording::RecordingAction::Start,
                 ..

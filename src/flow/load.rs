@@ -4,7 +4,7 @@
 //! span: a field that does not belong to the node's kind, or a missing one, is reported on its
 //! own line rather than on the node's header.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
@@ -18,11 +18,15 @@ use super::model::{
     Test,
 };
 use super::schedule::{Schedule, ScheduleField};
-use super::template::{check_variable_name, Template};
+use super::template::{check_variable_name, url_origin, Template};
+use crate::config::{
+    is_switch_word, CONTEXT_CHARS, EXTENSION_CHARS, HANGUP_CAUSES, MAILBOX_CHARS, SAY_TEXT_CHARS,
+    VOICEMAIL_DOMAIN_CHARS,
+};
 use crate::config::{ConfigError, Source};
 use crate::config::{HumanDuration, MediaSource};
 use crate::engine::recording::RecordingAction;
-use crate::engine::{FlowId, QueueId};
+use crate::engine::{Destination, FlowId, QueueId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -469,8 +473,25 @@ impl NodeReader<'_> {
                             }
                             None => "en".to_owned(),
                         };
+                        let say_span = say.span();
+                        let text = self.template("say", say)?;
+                        // A date is turned into seconds before it is said; any other text
+                        // goes to the switch as it is, one word.
+                        if what != SayAs::Date
+                            && !is_switch_word(&with_placeholders(&text), SAY_TEXT_CHARS)
+                        {
+                            return Err(self.error(
+                                say_span,
+                                "say",
+                                format!(
+                                    "{:?} cannot be said: the text is one word of letters, \
+                                     digits and '.' (no ',', space or line break)",
+                                    text.to_string()
+                                ),
+                            ));
+                        }
                         Media::Say {
-                            text: self.template("say", say)?,
+                            text,
                             what,
                             language,
                         }
@@ -650,14 +671,13 @@ impl NodeReader<'_> {
                 let url_span = url.span();
                 let scheme_ok =
                     url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://");
-                if !scheme_ok
-                    || url.get_ref().starts_with("http://{{")
-                    || url.get_ref().starts_with("https://{{")
-                {
+                let origin = url_origin(url.get_ref());
+                let host = origin.split_once("://").map_or("", |(_, host)| host);
+                if !scheme_ok || host.is_empty() || origin.contains("{{") {
                     return Err(self.error(
                         url_span,
                         "url",
-                        "must start with http:// or https:// and a fixed host (variables only after it)",
+                        "must start with http:// or https:// and a fixed host[:port] ended by '/', '?' or the end of the URL; variables may only fill the path and query",
                     ));
                 }
                 let body = raw.body.map(|b| self.template("body", b)).transpose()?;
@@ -764,15 +784,64 @@ impl NodeReader<'_> {
                     survey,
                 })
             }
-            "transfer" => NodeKind::Transfer {
-                destination: self.template(
-                    "destination",
-                    self.required("destination", raw.destination)?,
-                )?,
-            },
-            "voicemail" => NodeKind::Voicemail {
-                mailbox: self.template("mailbox", self.required("mailbox", raw.mailbox)?)?,
-            },
+            "transfer" => {
+                let destination = self.required("destination", raw.destination)?;
+                let span = destination.span();
+                let destination = self.template("destination", destination)?;
+                let text = with_placeholders(&destination);
+                let ok = match format!("extension:{text}").parse::<Destination>() {
+                    // With variables, only the literal parts can be judged now.
+                    _ if destination.variables().next().is_some() => {
+                        is_switch_word(&text, "*#+._-@")
+                    }
+                    Ok(Destination::Extension { number, context }) => {
+                        is_switch_word(&number, EXTENSION_CHARS)
+                            && is_switch_word(&context, CONTEXT_CHARS)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return Err(self.error(
+                        span,
+                        "destination",
+                        format!(
+                            "{:?} is not an extension the switch takes: number[@context], the \
+                             number of letters, digits and * # + . _ - (not first), the context \
+                             of letters, digits and . _ -",
+                            destination.to_string()
+                        ),
+                    ));
+                }
+                NodeKind::Transfer { destination }
+            }
+            "voicemail" => {
+                let mailbox = self.required("mailbox", raw.mailbox)?;
+                let span = mailbox.span();
+                let mailbox = self.template("mailbox", mailbox)?;
+                let text = with_placeholders(&mailbox);
+                let ok = match format!("voicemail:{text}").parse::<Destination>() {
+                    // With variables, only the literal parts can be judged now.
+                    _ if mailbox.variables().next().is_some() => is_switch_word(&text, "._-@"),
+                    Ok(Destination::Voicemail { domain, mailbox }) => {
+                        is_switch_word(&mailbox, MAILBOX_CHARS)
+                            && is_switch_word(&domain, VOICEMAIL_DOMAIN_CHARS)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return Err(self.error(
+                        span,
+                        "mailbox",
+                        format!(
+                            "{:?} is not a voicemail box the switch takes: mailbox@domain, the \
+                             mailbox of letters, digits and . _ - (not first), the domain of \
+                             letters, digits and . -",
+                            mailbox.to_string()
+                        ),
+                    ));
+                }
+                NodeKind::Voicemail { mailbox }
+            }
             "record" => NodeKind::Record {
                 prompt: self.optional_media("prompt", raw.prompt)?,
                 max_length: self.duration(
@@ -808,12 +877,7 @@ impl NodeReader<'_> {
                 let cause = match raw.cause {
                     None => "NORMAL_CLEARING".to_owned(),
                     Some(c) => {
-                        let ok = !c.get_ref().is_empty()
-                            && c.get_ref().len() <= 64
-                            && c.get_ref()
-                                .chars()
-                                .all(|ch| ch.is_ascii_uppercase() || ch == '_');
-                        if !ok {
+                        if !HANGUP_CAUSES.contains(&c.get_ref().as_str()) {
                             return Err(self.error(
                                 c.span(),
                                 "cause",
@@ -922,4 +986,14 @@ impl NodeReader<'_> {
         }
         Ok(Case { tests, next })
     }
+}
+
+/// What a template's literal parts look like in a command: every variable as `0`, a value the
+/// runtime checks again when it has the real one.
+fn with_placeholders(template: &Template) -> String {
+    let placeholders: HashMap<String, String> = template
+        .variables()
+        .map(|v| (v.to_owned(), "0".to_owned()))
+        .collect();
+    template.render(&placeholders, str::to_owned)
 }

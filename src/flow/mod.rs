@@ -21,7 +21,7 @@ pub use model::{
 };
 pub use render::{render, Format};
 pub use schedule::Schedule;
-pub use template::{Template, BUILT_IN};
+pub use template::{url_origin, Template, BUILT_IN};
 
 use crate::config::ConfigError;
 use crate::engine::{FlowId, QueueId};
@@ -34,34 +34,35 @@ pub struct FlowSet {
 }
 
 impl FlowSet {
+    /// Checks one named flow file, whatever its extension, together with every `*.toml`
+    /// beside it (its gotos and surveys name flows there); a directory as [`FlowSet::load`].
+    /// This is what `switchboard flow check <file>` reads: a file the directory listing would
+    /// skip (`ivr.flow`, `ivr.toml.bak`) is still checked, not passed over.
+    pub fn load_named(path: &Path) -> Result<FlowSet, ConfigError> {
+        if !path.is_file() {
+            return FlowSet::load(path);
+        }
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut files = toml_files(dir)?;
+        let named = dir.join(path.file_name().unwrap_or_default());
+        if !files.contains(&named) {
+            files.push(named);
+        }
+        load_files(files)
+    }
+
     /// Reads a flow file, or every `*.toml` in a directory (not recursing), and checks them
     /// together.
     pub fn load(path: &Path) -> Result<FlowSet, ConfigError> {
-        let unreadable = |path: &Path, e: std::io::Error| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read flows: {e}"),
-        };
-        let files: Vec<PathBuf> = if path.is_dir() {
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(path).map_err(|e| unreadable(path, e))? {
-                let file = entry.map_err(|e| unreadable(path, e))?.path();
-                if file.extension().is_some_and(|x| x == "toml") {
-                    files.push(file);
-                }
-            }
-            files.sort();
-            files
+        let files = if path.is_dir() {
+            toml_files(path)?
         } else {
             vec![path.to_path_buf()]
         };
-        let mut flows = Vec::with_capacity(files.len());
-        for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|e| unreadable(&file, e))?;
-            flows.push(parse_flow(&text, &file)?);
-        }
-        FlowSet::new(flows)
+        load_files(files)
     }
 
     /// Checks what spans flows: `goto` and survey targets, entry points claimed twice,
@@ -351,6 +352,37 @@ fn at(flow: &Flow, node: Option<&Node>, field: &str, message: String) -> ConfigE
         key,
         message,
     }
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        key: String::new(),
+        message: format!("cannot read flows: {e}"),
+    }
+}
+
+/// Every `*.toml` in `dir` (not recursing), sorted.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
+        let file = entry.map_err(|e| unreadable(dir, e))?.path();
+        if file.extension().is_some_and(|x| x == "toml") {
+            files.push(file);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn load_files(files: Vec<PathBuf>) -> Result<FlowSet, ConfigError> {
+    let mut flows = Vec::with_capacity(files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| unreadable(&file, e))?;
+        flows.push(parse_flow(&text, &file)?);
+    }
+    FlowSet::new(flows)
 }
 
 #[cfg(test)]

@@ -57,6 +57,14 @@ impl Template {
         self.variables().next().is_none().then(|| self.to_string())
     }
 
+    /// The text before the first hole (all of it when there is none).
+    pub fn fixed_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Text(t)) => t,
+            _ => "",
+        }
+    }
+
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Variable(v) => Some(v.as_str()),
@@ -94,6 +102,19 @@ impl fmt::Display for Template {
     }
 }
 
+/// The `scheme://host[:port]` a URL goes to: everything up to the first `/`, `\\`, `?` or `#`
+/// after `://` (`\\` because URL parsers read it as `/` in http URLs). A flow's `http` node
+/// must have the whole of it before its first `{{variable}}`, and the rendered URL must go to
+/// the same one, so a variable can fill the path and query but never extend the host
+/// (`http://crm.example.com{{x}}` with `x = ".attacker.example"`).
+pub fn url_origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '\\', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    &url[..end]
+}
+
 /// Variable names: a letter, then letters, digits and `_`, at most 64 — they become channel
 /// variables on the agent's leg and JSON keys in screen-pops.
 pub fn check_variable_name(name: &str) -> Result<(), String> {
@@ -113,6 +134,29 @@ pub fn check_variable_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_urls_origin_ends_at_the_first_path_query_or_fragment_character() {
+        assert_eq!(
+            url_origin("https://crm.example.com/a?b"),
+            "https://crm.example.com"
+        );
+        assert_eq!(url_origin("http://crm:8080?x=1"), "http://crm:8080");
+        assert_eq!(
+            url_origin("https://crm.example.com"),
+            "https://crm.example.com"
+        );
+        assert_eq!(
+            url_origin("https://crm.example.com\\@evil/"),
+            "https://crm.example.com"
+        );
+        assert_eq!(
+            url_origin("http://crm.example.com{{caller_name}}/x"),
+            "http://crm.example.com{{caller_name}}"
+        );
+        let t = Template::parse("https://crm/x/{{a}}/{{b}}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.fixed_prefix(), "https://crm/x/");
+    }
 
     #[test]
     fn holes_are_filled_and_unset_variables_are_empty() {

@@ -257,7 +257,7 @@ fn templates_http_and_hangup_causes_are_checked() {
         r#"flows/crm.toml:4: node.h.url: "https://crm/x?a={{account" opens "{{" without closing it"#
     ]]
     .assert_eq(&error(&[("crm", &http("https://crm/x?a={{account"))]));
-    expect![[r#"flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host (variables only after it)"#]]
+    expect![[r#"flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host[:port] ended by '/', '?' or the end of the URL; variables may only fill the path and query"#]]
         .assert_eq(&error(&[("crm", &http("https://{{host}}/x"))]));
     let cause = http("https://crm/x").replace("NORMAL_CLEARING", "normal clearing");
     expect![[r#"flows/crm.toml:9: node.bye.cause: "normal clearing" is not a hangup cause like "NORMAL_CLEARING" or "USER_BUSY""#]]
@@ -346,4 +346,128 @@ fn a_recording_node_takes_one_of_the_switch_actions_and_names_a_bad_one_at_its_l
     }
     expect![[r#"flows/pay.toml:5: node.pci.action: "record" is not a recording action: use start, stop, pause, resume, mask or unmask"#]]
         .assert_eq(&error(&[("pay", &flow("record"))]));
+}
+
+#[test]
+fn a_play_node_with_a_command_running_or_remote_source_is_refused_with_its_line() {
+    let play = |file: &str| {
+        format!(
+            "start = \"p\"\n[node.p]\nkind = \"play\"\nfile = \"{file}\"\nnext = \"bye\"\n[node.bye]\nkind = \"hangup\"\ncause = \"NORMAL_CLEARING\"\n"
+        )
+    };
+    assert_eq!(error(&[("m", &play("local_stream://moh"))]), "accepted");
+    assert_eq!(error(&[("m", &play("ivr/ivr-welcome.wav"))]), "accepted");
+    expect![[r#"flows/m.toml:4: node.p.file: "shell_stream:///usr/bin/id" is not a usable sound source: shell_stream:// is not allowed; use a file path or local_stream://, tone_stream://, silence_stream://"#]]
+        .assert_eq(&error(&[("m", &play("shell_stream:///usr/bin/id"))]));
+    expect![[r#"flows/m.toml:4: node.p.file: "https://sounds.example.com/a.wav" is not a usable sound source: https:// is not allowed; use a file path or local_stream://, tone_stream://, silence_stream://"#]]
+        .assert_eq(&error(&[("m", &play("https://sounds.example.com/a.wav"))]));
+}
+
+#[test]
+fn an_http_url_whose_variables_could_extend_the_host_is_refused_with_its_line() {
+    let http = |url: &str| {
+        format!(
+            "start = \"h\"\n[node.h]\nkind = \"http\"\nurl = \"{url}\"\nnext = \"bye\"\non_error = \"bye\"\n[node.bye]\nkind = \"hangup\"\n"
+        )
+    };
+    for good in [
+        "https://crm.example.com/c/{{caller_number}}",
+        "https://crm.example.com?n={{caller_number}}",
+        "http://crm.example.com:8080/x?n={{caller_number}}",
+        "https://crm.example.com",
+    ] {
+        assert_eq!(error(&[("crm", &http(good))]), "accepted", "{good}");
+    }
+    for bad in [
+        "http://crm.example.com{{caller_name}}",
+        "http://crm.example.com{{caller_name}}/x",
+        "https://crm.example.com:{{port}}/x",
+        "https://{{user}}@crm.example.com/x",
+        "https://crm.{{tenant}}.example.com/x",
+        "https:///x?n={{caller_number}}",
+    ] {
+        let message = error(&[("crm", &http(bad))]);
+        assert!(
+            message.starts_with("flows/crm.toml:4: node.h.url: must start with http:// or https:// and a fixed host"),
+            "{bad}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_named_flow_file_is_checked_whatever_its_extension() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("main.toml"), GREETING).expect("write");
+    std::fs::write(
+        dir.path().join("broken.flow"),
+        "start = \"x\"\n[node.x]\nkind = \"nonsense\"\n",
+    )
+    .expect("write");
+    // The directory's listing takes only `*.toml`...
+    assert!(FlowSet::load(dir.path()).is_ok());
+    // ...but a file named on its own is read and checked, with the flows beside it.
+    let err = FlowSet::load_named(&dir.path().join("broken.flow"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("broken.flow:3: node.x.kind"), "{err}");
+    std::fs::write(
+        dir.path().join("extra.flow"),
+        "start = \"bye\"\n[node.bye]\nkind = \"hangup\"\n",
+    )
+    .expect("write");
+    let set = FlowSet::load_named(&dir.path().join("extra.flow")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.flows().count(), 2);
+    let set = FlowSet::load_named(&dir.path().join("main.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.flows().count(), 1);
+}
+
+#[test]
+fn literals_the_switch_command_would_refuse_are_refused_with_their_line() {
+    let flow = |node: &str| format!("start = \"n\"\n[node.n]\n{node}");
+    let transfer = |d: &str| flow(&format!("kind = \"transfer\"\ndestination = \"{d}\"\n"));
+    let voicemail = |m: &str| flow(&format!("kind = \"voicemail\"\nmailbox = \"{m}\"\n"));
+    let hangup = |c: &str| flow(&format!("kind = \"hangup\"\ncause = \"{c}\"\n"));
+    let say = |t: &str, as_: &str| {
+        flow(&format!(
+            "kind = \"play\"\nsay = \"{t}\"\nsay_as = \"{as_}\"\nnext = \"bye\"\n[node.bye]\nkind = \"hangup\"\n"
+        ))
+    };
+    for good in [
+        transfer("1000"),
+        transfer("{{ext}}@internal"),
+        transfer("*97"),
+        voicemail("1000@example.com"),
+        voicemail("{{box}}@example.com"),
+        hangup("USER_BUSY"),
+        hangup("CALL_REJECTED"),
+        say("12.50", "money"),
+        say("{{balance}}", "money"),
+        say("2024-05-01", "date"),
+    ] {
+        assert_eq!(error(&[("f", &good)]), "accepted", "{good}");
+    }
+    for (bad, key) in [
+        (transfer("1000,2000"), "node.n.destination"),
+        (transfer("1000 2000"), "node.n.destination"),
+        (transfer("1000@my ctx"), "node.n.destination"),
+        (transfer("1000@ctx*"), "node.n.destination"),
+        (transfer("{{ext}} &park()"), "node.n.destination"),
+        (voicemail("1*2@example.com"), "node.n.mailbox"),
+        (voicemail("1000@example_com"), "node.n.mailbox"),
+        (voicemail("1000"), "node.n.mailbox"),
+        (hangup("NOT_A_CAUSE"), "node.n.cause"),
+        (hangup("normal clearing"), "node.n.cause"),
+        (say("1,234.50", "money"), "node.n.say"),
+        (say("12\\n34", "number"), "node.n.say"),
+        (say("{{a}} {{b}}", "digits"), "node.n.say"),
+    ] {
+        let message = error(&[("f", &bad)]);
+        assert!(
+            message.starts_with(&format!("flows/f.toml:4: {key}:")),
+            "{bad}: {message}"
+        );
+    }
+    expect![[r#"flows/f.toml:4: node.n.say: "1,234.50" cannot be said: the text is one word of letters, digits and '.' (no ',', space or line break)"#]]
+        .assert_eq(&error(&[("f", &say("1,234.50", "money"))]));
 }

@@ -653,6 +653,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         flows: None,
         auth,
         webhooks: Vec::new(),
+        allow_private_webhook_targets: false,
         evaluation_forms: Vec::new(),
         purge_every: None,
         http_limits: Default::default(),

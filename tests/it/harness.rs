@@ -28,6 +28,9 @@ pub struct TestApp {
     pub tokens: Vec<ProvisionedToken>,
     /// `[[webhook]]`s, as the provisioning file would give them.
     pub webhooks: Vec<switchboard::store::Subscription>,
+    /// `[webhook_settings] allow_private_targets`: on, since the tests' receivers listen on
+    /// 127.0.0.1; a test of the refusal turns it off.
+    pub allow_private_webhook_targets: bool,
     /// `[http] auth` (true unless a test turns it off).
     pub auth: bool,
     pub database_url: String,
@@ -229,6 +232,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         admin_token,
         tokens: Vec::new(),
         webhooks: Vec::new(),
+        allow_private_webhook_targets: true,
         auth: true,
         database_url,
         presence_domain: None,
@@ -267,6 +271,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         admin_token,
         tokens: Vec::new(),
         webhooks: Vec::new(),
+        allow_private_webhook_targets: true,
         auth: true,
         database_url,
         presence_domain: None,
@@ -353,6 +358,7 @@ impl TestApp {
                 .collect(),
             },
             webhooks: self.webhooks.clone(),
+            allow_private_webhook_targets: self.allow_private_webhook_targets,
             evaluation_forms: self.evaluation_forms.clone(),
             purge_every: self.purge_every,
             http_limits: Default::default(),

@@ -22,7 +22,7 @@ const NUMBER: &str = "7000";
 
 /// A controller with the `support` queue and agent 1001, serving `flow` (claiming the entry
 /// point `ivr`) from a fresh directory.
-async fn app_serving(flow: &str) -> (TestApp, tempfile::TempDir) {
+pub(crate) async fn app_serving(flow: &str) -> (TestApp, tempfile::TempDir) {
     app_serving_with(flow, &[]).await
 }
 
@@ -58,7 +58,7 @@ async fn app_serving_with(flow: &str, others: &[(&str, &str)]) -> (TestApp, temp
     (app, flows)
 }
 
-fn caller() -> CallSpec {
+pub(crate) fn caller() -> CallSpec {
     CallSpec::new("2040", NUMBER)
 }
 
@@ -91,7 +91,7 @@ async fn call_id_of(app: &TestApp, uuid: &str) -> String {
 }
 
 /// The caller's finished IVR session as `GET /v1/calls/{id}` shows it (the `flow` section).
-async fn ended_session(app: &TestApp, uuid: &str) -> Value {
+pub(crate) async fn ended_session(app: &TestApp, uuid: &str) -> Value {
     ended(app, uuid, "flow").await["flow"].clone()
 }
 
@@ -118,7 +118,7 @@ async fn ended(app: &TestApp, uuid: &str, part: &'static str) -> Value {
 }
 
 /// The session's steps as (node, outcome).
-fn steps(session: &Value) -> Vec<(String, String)> {
+pub(crate) fn steps(session: &Value) -> Vec<(String, String)> {
     session["steps"]
         .as_array()
         .map(|steps| {
@@ -135,7 +135,7 @@ fn steps(session: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn step(node: &str, outcome: &str) -> (String, String) {
+pub(crate) fn step(node: &str, outcome: &str) -> (String, String) {
     (node.to_owned(), outcome.to_owned())
 }
 

@@ -371,6 +371,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         flows: Some(flows.path().to_path_buf()),
         auth: Default::default(),
         webhooks: Vec::new(),
+        allow_private_webhook_targets: false,
         evaluation_forms: Vec::new(),
         purge_every: None,
         http_limits: Default::default(),

@@ -15,6 +15,7 @@ mod http_server;
 mod invariants;
 mod ivr;
 mod ivr_api;
+mod ivr_refusals;
 mod layout;
 mod openapi;
 mod provisioning;

@@ -323,7 +323,8 @@ async fn a_webhook_from_the_provisioning_file_is_applied_at_start_and_receives_t
     let (url, receiver) = start_receiver(app.sim.clone()).await;
     let provisioning = switchboard::config::Provisioning::parse(
         &format!(
-            "[[queue]]\nid = \"support\"\nname = \"Support\"\n\n[[webhook]]\nname = \"crm\"\n\
+            "[webhook_settings]\nallow_private_targets = true\n\n\
+             [[queue]]\nid = \"support\"\nname = \"Support\"\n\n[[webhook]]\nname = \"crm\"\n\
              url = \"{url}\"\nevents = [\"call.offered\", \"call.ended\"]\n\
              queues = [\"support\"]\nsecrets = [\"{SECRET}\"]\n"
         ),
@@ -332,6 +333,7 @@ async fn a_webhook_from_the_provisioning_file_is_applied_at_start_and_receives_t
     .expect("a valid file");
     app.stop_controller().await;
     app.webhooks = provisioning.webhooks;
+    app.allow_private_webhook_targets = provisioning.allow_private_webhook_targets;
     app.start_with(
         vec![queue_row("support", QueueRouting::default())],
         &[Agent::answering("1001")],
@@ -416,4 +418,62 @@ async fn a_queue_over_its_waiting_threshold_raises_a_queue_threshold_alarm_and_c
         json!({ "queue": "support", "metric": "waiting", "state": "raised", "value": 2, "limit": 1 })
     );
     assert_eq!(details[1]["state"], "cleared");
+}
+
+#[tokio::test]
+async fn without_the_allowance_metadata_and_loopback_receivers_are_refused_at_subscription_and_at_delivery(
+) {
+    let mut app = app().await;
+    let (url, receiver) = start_receiver(app.sim.clone()).await;
+    app.stop_controller().await;
+    app.allow_private_webhook_targets = false;
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &[Agent::answering("1001")],
+    )
+    .await;
+    app.connected().await;
+    for target in [
+        "http://169.254.169.254/latest/meta-data/",
+        url.as_str(),
+        "http://[::1]:9/hook",
+        "http://10.1.2.3/hook",
+    ] {
+        let reply = app
+            .put_json(
+                "/v1/webhooks/crm",
+                json!({ "url": target, "events": ["call.ended"] }),
+            )
+            .await;
+        assert_eq!(reply.status(), 422, "{target}");
+    }
+    // A name is resolved at each delivery: `localhost` is loopback, so nothing is posted.
+    subscribe(&app, &url.replace("127.0.0.1", "localhost")).await;
+    app.sim.place_call(caller("+4930222"));
+    let (http, base) = (app.http.clone(), app.base.clone());
+    eventually(
+        "a delivery to localhost fails as a loopback address",
+        || {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let Ok(reply) = http
+                    .get(format!("{base}/v1/webhook-deliveries?status=pending"))
+                    .send()
+                    .await
+                else {
+                    return false;
+                };
+                let body: Value = reply.json().await.unwrap_or_default();
+                body["deliveries"].as_array().is_some_and(|d| {
+                    d.iter().any(|d| {
+                        d["last_error"]
+                            .as_str()
+                            .is_some_and(|e| e.contains("loopback"))
+                    })
+                })
+            }
+        },
+    )
+    .await;
+    assert!(receiver.received().is_empty(), "a delivery got through");
 }

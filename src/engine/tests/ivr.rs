@@ -773,7 +773,7 @@ mailbox = "1001@example.com"
 
 [node.bad_mailbox]
 kind = "voicemail"
-mailbox = "1001"
+mailbox = "{{caller_number}}"
 
 [node.bye]
 kind = "hangup"
@@ -804,7 +804,7 @@ cause = "NO_ANSWER"
             "  store flow ended hung_up []",
             "  voicemail chan3 1001@example.com",
             "  store flow ended voicemail []",
-            "  store flow step bad_mailbox (voicemail) keys=\"\" -> no voicemail box \"1001\" (mailbox@domain)",
+            "  store flow step bad_mailbox (voicemail) keys=\"\" -> no voicemail box \"+4930 123\" (mailbox@domain)",
             "  hangup chan4 NORMAL_TEMPORARY_FAILURE",
             "  store flow ended hung_up []",
             "  hangup chan5 NO_ANSWER",
@@ -1434,4 +1434,93 @@ fn a_recording_node_without_a_recording_to_act_on_is_refused_and_the_flow_goes_o
         "{trace}"
     );
     assert!(trace.contains("play chan1 ivr/enter-card.wav"), "{trace}");
+}
+
+#[test]
+fn a_say_the_command_layer_refuses_moves_the_flow_on_instead_of_leaving_silence() {
+    const AMOUNT: &str = r#"
+entry_points = ["5000"]
+start = "amount"
+
+[node.amount]
+kind = "set"
+next = "readback"
+[node.amount.variables]
+balance = "1,234.50"
+
+[node.readback]
+kind = "play"
+say = "{{balance}}"
+say_as = "money"
+next = "after"
+
+[node.after]
+kind = "play"
+file = "ivr/after.wav"
+next = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
+    let mut b = ivr(&[("main", AMOUNT)]);
+    b.flow_call(0, 1, "5000");
+    assert!(
+        b.trace
+            .iter()
+            .any(|l| l == "  say chan1 en currency pronounced 1,234.50"),
+        "{:#?}",
+        b.trace
+    );
+    // What the ESL layer sends back when it will not render the say.
+    let effects = b.engine.handle(
+        ts(10),
+        Input::CommandFailed {
+            switch: sw(),
+            command: SwitchCommand::Say {
+                channel: chan(1),
+                language: "en".into(),
+                kind: SayKind::Money,
+                text: "1,234.50".into(),
+            },
+            reply: "say text \"1,234.50\" contains characters that could change the command".into(),
+        },
+    );
+    b.record(10, "say refused", effects);
+    assert!(
+        b.trace.iter().any(|l| l == "  play chan1 ivr/after.wav"),
+        "{:#?}",
+        b.trace
+    );
+}
+
+#[test]
+fn a_hostile_variable_in_an_http_url_stays_in_the_path_of_the_templates_host() {
+    const HOSTILE: &str = r#"
+entry_points = ["5000"]
+start = "taint"
+
+[node.taint]
+kind = "set"
+next = "lookup"
+[node.taint.variables]
+x = ".attacker.example:80/@evil.example\\x?#"
+
+[node.lookup]
+kind = "http"
+url = "https://crm.example.com/c/{{x}}?n={{x}}"
+next = "bye"
+on_error = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
+    let mut b = ivr(&[("main", HOSTILE)]);
+    b.flow_call(0, 1, "5000");
+    let requests: Vec<&String> = b.trace.iter().filter(|l| l.contains("http Get")).collect();
+    expect![[r#"
+        [
+            "  http Get https://crm.example.com/c/.attacker.example%3A80%2F%40evil.example%5Cx%3F%23?n=.attacker.example%3A80%2F%40evil.example%5Cx%3F%23 ",
+        ]
+    "#]]
+    .assert_debug_eq(&requests);
 }
