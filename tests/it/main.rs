@@ -15,6 +15,7 @@ mod invariants;
 mod ivr;
 mod ivr_api;
 mod layout;
+mod logging;
 mod openapi;
 mod provisioning;
 mod recording;
