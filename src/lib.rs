@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod engine;
 pub mod esl;
 pub mod flow;
+pub mod logging;
 pub mod metrics;
 pub mod sim;
 pub mod store;

@@ -14,6 +14,7 @@ use switchboard::config::{
 };
 use switchboard::engine::{AgentId, QueueId};
 use switchboard::flow::{parse_flow, render, FlowSet, Format};
+use switchboard::logging::{self, LogFormat};
 
 /// EX_CONFIG: a supervisor should not restart us in a loop for this.
 const EXIT_CONFIG: u8 = 78;
@@ -25,8 +26,17 @@ const EXIT_CONFIG: u8 = 78;
     about = "Contact-center control plane for FreeSWITCH"
 )]
 struct Cli {
+    /// How `serve` and `demo` log on standard error: `text` (coloured only on a terminal) or
+    /// `json` (one object per line). `RUST_LOG` picks what is logged (default: `info` for
+    /// Switchboard with `serve`, `warn` with `demo`).
+    #[arg(long, global = true, default_value = "text", value_parser = parse_log_format)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    s.parse()
 }
 
 #[derive(Subcommand)]
@@ -126,15 +136,6 @@ enum FlowCommand {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -162,7 +163,7 @@ async fn main() -> ExitCode {
             action: FlowCommand::Render { file, format },
         } => flow_render(&file, &format),
         Command::Serve { config } => {
-            init_logging();
+            logging::init(cli.log_format, "info");
             serve(config).await
         }
         Command::Demo {
@@ -171,9 +172,9 @@ async fn main() -> ExitCode {
             agents,
             rate,
         } => {
-            if std::env::var_os("RUST_LOG").is_some() {
-                init_logging();
-            }
+            // The demo prints its own progress; its log shows what went wrong (the cause of
+            // a 500, a lost switch) unless RUST_LOG asks for more.
+            logging::init(cli.log_format, "warn");
             let options = demo::DemoOptions {
                 duration,
                 listen,

@@ -13,6 +13,15 @@
 //!
 //! The purge runs every `[recordings] purge_every` on a task of its own, in batches, reading
 //! the app's clock; `POST /v1/recordings/purge` runs one pass at once.
+//!
+//! An erasure is all or nothing: every file is looked at first (a mount that cannot be read,
+//! a path that leads out of it: that recording is kept, rows and file, and reported), then all
+//! its rows go in one transaction with their audit rows and the request's summary, and only
+//! after the commit are the files deleted. A failed transaction leaves every row and every
+//! file as it was. A file that cannot be deleted after the commit (rare: it was checked just
+//! before) is reported in `files_not_deleted`, logged with its path, and has an audit row of
+//! its own; the audit written in the transaction says `"file": "delete_after_commit"`, never
+//! that a file was deleted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +37,10 @@ use tracing::{debug, info, warn};
 use super::clock::Clock;
 use crate::api::RecordingMounts;
 use crate::engine::recording::is_safe_relative_path;
-use crate::engine::{SwitchName, Timestamp};
-use crate::store::{RecordingFile, RecordingStatus, Removal, RemovalKind, Store, StoreError};
+use crate::engine::{RecordingId, SwitchName, Timestamp};
+use crate::store::{
+    ErasedRows, RecordingFile, RecordingStatus, Removal, RemovalKind, Store, StoreError,
+};
 
 /// Recordings read and removed per batch: a pass goes through every due recording, a batch at
 /// a time, so neither memory nor one query grows with the backlog.
@@ -86,6 +97,9 @@ pub struct ErasureReport {
     pub recordings_kept: u64,
     /// The first of them (at most 100), with why.
     pub kept: Vec<KeptRecording>,
+    /// Files of erased recordings that could not be deleted after the rows were: logged
+    /// with their path, to be deleted by hand.
+    pub files_not_deleted: Vec<KeptRecording>,
     /// Calls of the number in the history (queue or IVR).
     pub calls: u64,
     /// Calls a legal hold keeps as they are.
@@ -221,21 +235,61 @@ impl<'a> Pass<'a> {
         health
     }
 
+    /// The file of a recording, checked for deletion: its mount can be read and its path
+    /// stays under it.
+    async fn checked_path(&mut self, file: &RecordingFile) -> Result<PathBuf, FileOutcome> {
+        let path = file_path(self.mounts, file)?;
+        let Some(mount) = self.mounts.get(&file.switch) else {
+            return Err(FileOutcome::NotReachable);
+        };
+        let root = self
+            .mount_root(&file.switch, mount)
+            .await
+            .map_err(FileOutcome::Failed)?;
+        stays_under_mount(&root, &path)
+            .await
+            .map_err(FileOutcome::Failed)?;
+        Ok(path)
+    }
+
+    /// What an erasure will do with a recording's file, decided before its transaction:
+    /// `Ok(Some(path))` to delete after the commit, `Ok(None)` with the outcome already known
+    /// (no file, missing, unreachable), `Err` when it cannot be deleted (the recording is kept).
+    async fn plan_file(
+        &mut self,
+        file: &RecordingFile,
+    ) -> Result<(Option<PathBuf>, FileOutcome), String> {
+        let path = match self.checked_path(file).await {
+            Ok(path) => path,
+            Err(FileOutcome::Failed(error)) => return Err(error),
+            Err(outcome) => return Ok((None, outcome)),
+        };
+        match tokio::fs::symlink_metadata(&path).await {
+            Ok(_) => Ok((Some(path), FileOutcome::Deleted)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((None, FileOutcome::AlreadyMissing))
+            }
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Records a recording kept because its file cannot be deleted.
+    fn keep(&mut self, file: &RecordingFile, error: String) {
+        debug!(recording = %file.recording, %error, "a recording's file cannot be deleted");
+        self.kept_count += 1;
+        if self.kept.len() < MAX_KEPT_SHOWN {
+            self.kept.push(KeptRecording {
+                recording: file.recording.to_string(),
+                error,
+            });
+        }
+    }
+
     async fn delete_file(&mut self, file: &RecordingFile) -> FileOutcome {
-        let path = match file_path(self.mounts, file) {
+        let path = match self.checked_path(file).await {
             Ok(path) => path,
             Err(outcome) => return outcome,
         };
-        let Some(mount) = self.mounts.get(&file.switch) else {
-            return FileOutcome::NotReachable;
-        };
-        let root = match self.mount_root(&file.switch, mount).await {
-            Ok(root) => root,
-            Err(error) => return FileOutcome::Failed(error),
-        };
-        if let Err(error) = stays_under_mount(&root, &path).await {
-            return FileOutcome::Failed(error);
-        }
         match tokio::fs::remove_file(&path).await {
             Ok(()) => FileOutcome::Deleted,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileOutcome::AlreadyMissing,
@@ -257,14 +311,7 @@ impl<'a> Pass<'a> {
         }
         let outcome = self.delete_file(file).await;
         if let FileOutcome::Failed(error) = outcome {
-            debug!(recording = %file.recording, %error, "a recording's file cannot be deleted");
-            self.kept_count += 1;
-            if self.kept.len() < MAX_KEPT_SHOWN {
-                self.kept.push(KeptRecording {
-                    recording: file.recording.to_string(),
-                    error,
-                });
-            }
+            self.keep(file, error);
             return Ok(true);
         }
         removal.recording = Some(file.recording);
@@ -372,14 +419,44 @@ pub async fn erase(
         ..ErasureReport::default()
     };
     let mut pass = Pass::new(mounts);
+
+    // What the transaction will remove, each with its audit row, and the files to delete
+    // after it.
+    let mut recordings = Vec::new();
+    let mut planned: HashMap<RecordingId, (RecordingFile, Option<PathBuf>, FileOutcome)> =
+        HashMap::new();
     for file in store.recordings_of_caller(caller_number).await? {
         if file.status == RecordingStatus::Recording && !file.held {
             report.recordings_in_progress += 1;
-        } else if file.held || !pass.remove(store, &file, removal(Value::Null)).await? {
-            report.recordings_held += 1;
+            continue;
         }
+        if file.held {
+            report.recordings_held += 1;
+            continue;
+        }
+        let (path, outcome) = match pass.plan_file(&file).await {
+            Ok(plan) => plan,
+            Err(error) => {
+                pass.keep(&file, error);
+                continue;
+            }
+        };
+        let mut audit = removal(Value::Null);
+        audit.recording = Some(file.recording);
+        audit.call = Some(file.call);
+        audit.detail = json!({
+            "file": if path.is_some() { "delete_after_commit" } else { outcome.as_str() },
+            "switch": file.switch.as_str(),
+            "relative_path": file.relative_path,
+            "status": file.status.as_str(),
+            "retain_until": file.retain_until,
+        });
+        recordings.push((file.recording, audit));
+        planned.insert(file.recording, (file, path, outcome));
     }
     pass.warn_kept();
+
+    let mut calls = Vec::new();
     for call in store.calls_of_caller(caller_number).await? {
         report.calls += 1;
         if call.open {
@@ -391,31 +468,71 @@ pub async fn erase(
         }
         let mut audit = removal(json!({}));
         audit.call = Some(call.call);
-        match store.erase_call_data(call.call, &audit).await? {
-            None => report.calls_held += 1,
-            Some(erased) => {
-                report.ivr_sessions_cleared += erased.ivr_sessions_cleared;
-                report.ivr_steps_cleared += erased.ivr_steps_cleared;
-                report.surveys_cleared += erased.surveys_cleared;
-                report.webhook_deliveries_cancelled += erased.webhook_deliveries_cancelled;
-                report.webhook_payloads_removed += erased.webhook_payloads_removed;
+        calls.push((call.call, audit));
+    }
+
+    // All rows in one transaction, with the request's summary: what the rows say was done
+    // is exactly what was committed.
+    let mut files_to_delete = Vec::new();
+    let summary = |done: &ErasedRows| {
+        report.recordings_held += done.recordings_held.len() as u64;
+        report.recordings_removed = done.recordings_removed.len() as u64;
+        for recording in &done.recordings_removed {
+            match planned.remove(recording) {
+                Some((file, Some(path), _)) => files_to_delete.push((file, path)),
+                Some((_, None, FileOutcome::AlreadyMissing)) => report.files_missing += 1,
+                Some((_, None, FileOutcome::NotReachable)) => report.files_unreachable += 1,
+                _ => {}
+            }
+        }
+        for (_, erased) in &done.calls {
+            match erased {
+                None => report.calls_held += 1,
+                Some(erased) => {
+                    report.ivr_sessions_cleared += erased.ivr_sessions_cleared;
+                    report.ivr_steps_cleared += erased.ivr_steps_cleared;
+                    report.surveys_cleared += erased.surveys_cleared;
+                    report.webhook_deliveries_cancelled += erased.webhook_deliveries_cancelled;
+                    report.webhook_payloads_removed += erased.webhook_payloads_removed;
+                }
+            }
+        }
+        report.recordings_kept = pass.kept_count;
+        report.kept = std::mem::take(&mut pass.kept);
+        // The request itself is kept, even when nothing matched: it was answered.
+        let summary = serde_json::to_value(&report).map_err(StoreError::Encode)?;
+        Ok(removal(json!({
+            "request": summary,
+            "files_to_delete_after_commit": files_to_delete.len(),
+        })))
+    };
+    store.erase_rows(&recordings, &calls, summary).await?;
+
+    // The rows are gone: now the files.
+    for (file, path) in files_to_delete {
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => report.files_deleted += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.files_missing += 1,
+            Err(e) => {
+                let error = format!("cannot delete {}: {e}", path.display());
+                warn!(recording = %file.recording, %error, "an erased recording's file is left: delete it by hand");
+                let mut audit = removal(json!({ "file": "error", "error": error.as_str() }));
+                audit.recording = Some(file.recording);
+                audit.call = Some(file.call);
+                if let Err(e) = store.add_data_removal(&audit).await {
+                    warn!(recording = %file.recording, error = %e, "cannot audit a file left by an erasure");
+                }
+                report.files_not_deleted.push(KeptRecording {
+                    recording: file.recording.to_string(),
+                    error,
+                });
             }
         }
     }
-    report.recordings_removed = pass.removed;
-    report.files_deleted = pass.deleted;
-    report.files_missing = pass.missing;
-    report.files_unreachable = pass.unreachable;
-    report.recordings_kept = pass.kept_count;
-    report.kept = pass.kept;
-    // The request itself is kept, even when nothing matched: it was answered.
-    let summary = serde_json::to_value(&report).map_err(StoreError::Encode)?;
-    store
-        .add_data_removal(&removal(json!({ "request": summary })))
-        .await?;
     info!(
         %subject,
         recordings = report.recordings_removed,
+        files_deleted = report.files_deleted,
         calls = report.calls,
         "erasure done"
     );

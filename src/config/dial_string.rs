@@ -12,7 +12,7 @@ const FORMS: &str =
     "user/<name>[@domain], sofia/<profile>/<user>@<host>[:port] or loopback/<ext>[/<context>]";
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{value:?} is not a safe dial string: {reason} (expected {FORMS})")]
+#[error("{} is not a safe dial string: {reason} (expected {FORMS})", super::shown(.value))]
 pub struct DialStringError {
     pub value: String,
     pub reason: String,
@@ -135,7 +135,7 @@ const TEMPLATE_FORMS: &str = "user/{number}[@domain], sofia/gateway/<gateway>/{n
 const TEMPLATE_MAX_LEN: usize = MAX_LEN - 32;
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{value:?} is not a safe dial template: {reason} (expected {TEMPLATE_FORMS})")]
+#[error("{} is not a safe dial template: {reason} (expected {TEMPLATE_FORMS})", super::shown(.value))]
 pub struct DialTemplateError {
     pub value: String,
     pub reason: String,

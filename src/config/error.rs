@@ -1,6 +1,7 @@
 //! Where a config problem is: the file, the line and the dotted key, found from byte spans.
 
 use std::fmt;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,63 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// The largest config, provisioning or flow file read: far above any real file, small enough
+/// that a wrong path (`/dev/zero`, a log file) cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// How many characters of a rejected value an error message repeats.
+const SHOWN_CHARS: usize = 64;
+
+/// The longest message an error carries; longer ones are cut with `…`.
+const MAX_MESSAGE_CHARS: usize = 512;
+
+/// Reads a whole text file of at most [`MAX_FILE_BYTES`]; `what` names it in errors ("the
+/// config file"). A larger file, a device that never ends or text that is not UTF-8 is an
+/// error naming the file.
+pub fn read_capped(path: &Path, what: &str) -> Result<String, ConfigError> {
+    let fail = |message: String| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        key: String::new(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read {what}: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "{what} is larger than {} MiB; is this the right file?",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "{what} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// A rejected value as an error message repeats it: quoted and escaped like `{:?}`, and cut
+/// after 64 characters with `…`, so a huge value does not make a huge message.
+pub fn shown(value: &str) -> String {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{:?}", format!("{}…", &value[..cut])),
+        None => format!("{value:?}"),
+    }
+}
+
+/// A message cut to [`MAX_MESSAGE_CHARS`]: the backstop for values echoed by code that does
+/// not use [`shown`] (ids, the TOML parser).
+fn clipped(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message,
+    }
+}
+
 /// The source text of one file, kept to turn byte spans into lines and keys.
 pub(crate) struct Source<'a> {
     pub(crate) file: &'a Path,
@@ -51,7 +109,7 @@ impl Source<'_> {
             file: self.file.to_path_buf(),
             line: span.map(|s| line_of(self.text, s.start)),
             key: key.into(),
-            message: message.into(),
+            message: clipped(message.into()),
         }
     }
 
@@ -75,6 +133,20 @@ impl Source<'_> {
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
+        // Some parse errors come without a message (a `key =` cut short at the end of the
+        // file): say what the parser stopped at instead of nothing.
+        let message = if message.is_empty() {
+            match err.span() {
+                Some(span) if span.start >= self.text.trim_end().len() => {
+                    "the file ends where a value was expected: finish the line, e.g. `key = \"value\"`"
+                        .to_owned()
+                }
+                _ => "invalid TOML here: expected `key = value`, a `[table]` or a `#` comment"
+                    .to_owned(),
+            }
+        } else {
+            clipped(message)
+        };
         match err.span() {
             Some(span) => ConfigError {
                 file: self.file.to_path_buf(),

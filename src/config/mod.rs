@@ -17,7 +17,8 @@ mod webhooks;
 
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
-pub(crate) use error::{line_of, Source};
+pub(crate) use error::{line_of, shown, Source};
+pub use error::{read_capped, MAX_FILE_BYTES};
 pub use evaluation::{
     forms_or_standard, Criterion, CriterionScore, EvaluationForm, ScoreError, MAX_CRITERION_SCORE,
 };
@@ -567,3 +568,6 @@ name = "Support"
         );
     }
 }
+
+#[cfg(test)]
+mod hostile_tests;

@@ -12,12 +12,15 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::dial_string::{check_dial_template, DialString};
+use super::error::{read_capped, shown};
 use super::error::{ConfigError, Source};
 use super::evaluation::{evaluation_forms, EvaluationForm, RawForm};
 use super::tokens::{
     check_token_agent, ProvisionedToken, Role, RoleError, TokenHash, TokenHashError, TokenName,
 };
-use super::values::{DisplayName, HoldMusic, HumanDuration, MediaSource};
+use super::values::{
+    bounded, positive_bounded, DisplayName, HoldMusic, HumanDuration, MediaSource,
+};
 use super::webhooks::{webhooks, RawWebhook};
 use crate::engine::recording::{
     ConsentNotice, RecordingMode, RecordingPolicy, RecordingTemplate, DEFAULT_AUTO_RESUME,
@@ -157,15 +160,15 @@ struct RawQueue {
     id: Spanned<QueueId>,
     name: DisplayName,
     moh: Option<HoldMusic>,
-    wrap_up: Option<HumanDuration>,
+    wrap_up: Option<Spanned<HumanDuration>>,
     ring_timeout: Option<Spanned<HumanDuration>>,
     strategy: Option<Spanned<String>>,
     weight: Option<Spanned<u32>>,
     ring_progressively_every: Option<Spanned<HumanDuration>>,
     max_no_answer: Option<u32>,
-    busy_backoff: Option<HumanDuration>,
-    reject_backoff: Option<HumanDuration>,
-    no_answer_backoff: Option<HumanDuration>,
+    busy_backoff: Option<Spanned<HumanDuration>>,
+    reject_backoff: Option<Spanned<HumanDuration>>,
+    no_answer_backoff: Option<Spanned<HumanDuration>>,
     max_wait: Option<Spanned<HumanDuration>>,
     on_max_wait: Option<Spanned<String>>,
     on_no_agents: Option<Spanned<String>>,
@@ -342,12 +345,7 @@ impl<'de> Deserialize<'de> for MembershipEntry {
 
 impl Provisioning {
     pub fn load(path: &Path) -> Result<Provisioning, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read the provisioning file: {e}"),
-        })?;
+        let text = read_capped(path, "the provisioning file")?;
         Self::parse(&text, path)
     }
 
@@ -456,7 +454,7 @@ impl Provisioning {
             queues,
             agents,
             pause_reasons,
-            tokens: tokens(&src, raw.tokens)?,
+            tokens: tokens(&src, raw.tokens, &agent_ids)?,
             webhooks: webhooks(
                 &src,
                 raw.webhooks,
@@ -471,8 +469,13 @@ impl Provisioning {
 }
 
 /// `[[token]]`s: valid names, roles and digests, unique names and digests, and an agent exactly
-/// for `agent` tokens. The agent need not be in this file (it may be provisioned over REST).
-fn tokens(src: &Source<'_>, raw: Vec<RawToken>) -> Result<Vec<ProvisionedToken>, ConfigError> {
+/// for `agent` tokens, who must be declared in this file: REST refuses a token for an agent
+/// that does not exist, and the file is held to the same rule at load (and by `check`).
+fn tokens(
+    src: &Source<'_>,
+    raw: Vec<RawToken>,
+    agent_ids: &HashSet<AgentId>,
+) -> Result<Vec<ProvisionedToken>, ConfigError> {
     let mut names = HashSet::new();
     let mut hashes = HashSet::new();
     let mut tokens = Vec::with_capacity(raw.len());
@@ -494,10 +497,20 @@ fn tokens(src: &Source<'_>, raw: Vec<RawToken>) -> Result<Vec<ProvisionedToken>,
         })?;
         let agent_span = t.agent.as_ref().map(Spanned::span);
         let agent = t.agent.map(Spanned::into_inner);
-        check_token_agent(role, agent.as_ref()).map_err(|message| match agent_span {
+        check_token_agent(role, agent.as_ref()).map_err(|message| match agent_span.clone() {
             Some(span) => src.error_at(Some(span), key("agent"), message),
             None => src.error_at(Some(role_span), key("agent"), message),
         })?;
+        if let Some(agent) = agent.as_ref().filter(|a| !agent_ids.contains(*a)) {
+            return Err(src.error_at(
+                agent_span,
+                key("agent"),
+                format!(
+                    "agent {} is not declared in this file: add an [[agent]] with this id",
+                    shown(agent.as_str())
+                ),
+            ));
+        }
         let hash_span = t.sha256.span();
         let hash: TokenHash = t.sha256.get_ref().parse().map_err(|e: TokenHashError| {
             src.error_at(Some(hash_span.clone()), key("sha256"), e.to_string())
@@ -535,6 +548,9 @@ fn parse_queue(
     let key = |name: &str| format!("queue[{i}].{name}");
     let positive = |d: Option<Spanned<HumanDuration>>, name: &str| {
         d.map(|d| positive(src, key(name), d)).transpose()
+    };
+    let at_most = |d: Option<Spanned<HumanDuration>>, name: &str| {
+        d.map(|d| bounded(src, key(name), d)).transpose()
     };
     let defaults = QueueRouting::default();
 
@@ -588,8 +604,8 @@ fn parse_queue(
                 Some(raw_key.span()),
                 key("exit_keys"),
                 format!(
-                    "{:?} is not a key a caller can press: use one of 0-9, * or #",
-                    raw_key.get_ref()
+                    "{} is not a key a caller can press: use one of 0-9, * or #",
+                    shown(raw_key.get_ref())
                 ),
             )
         })?;
@@ -641,8 +657,8 @@ fn parse_queue(
         weight,
         steps: steps(src, i, q.steps)?,
         max_no_answer: q.max_no_answer.unwrap_or(defaults.max_no_answer),
-        reject_backoff: q.reject_backoff.map(|d| d.0),
-        no_answer_backoff: q.no_answer_backoff.map(|d| d.0),
+        reject_backoff: at_most(q.reject_backoff, "reject_backoff")?,
+        no_answer_backoff: at_most(q.no_answer_backoff, "no_answer_backoff")?,
         max_wait,
         on_max_wait,
         on_no_agents,
@@ -664,9 +680,9 @@ fn parse_queue(
         id: q.id.into_inner(),
         name: q.name.0,
         moh: q.moh.map_or_else(|| DEFAULT_HOLD_MUSIC.to_owned(), |m| m.0),
-        wrap_up: q.wrap_up.map(|d| d.0),
+        wrap_up: at_most(q.wrap_up, "wrap_up")?,
         ring_timeout: positive(q.ring_timeout, "ring_timeout")?,
-        busy_backoff: q.busy_backoff.map(|d| d.0),
+        busy_backoff: at_most(q.busy_backoff, "busy_backoff")?,
         routing,
     };
     Ok((queue, overflows))
@@ -726,7 +742,8 @@ fn recording(
                 Some(mode_span),
                 key("mode"),
                 format!(
-                    "unknown recording mode {other:?}: use \"always\", \"never\", \"percent\" or \"on_demand\""
+                    "unknown recording mode {}: use \"always\", \"never\", \"percent\" or \"on_demand\"",
+                    shown(other)
                 ),
             ))
         }
@@ -750,8 +767,8 @@ fn recording(
                     Some(d.span()),
                     key("opt_out_digit"),
                     format!(
-                        "{:?} is not a key a caller can press: use one of 0-9, * or #",
-                        d.get_ref()
+                        "{} is not a key a caller can press: use one of 0-9, * or #",
+                        shown(d.get_ref())
                     ),
                 )
             })?;
@@ -880,10 +897,7 @@ fn positive(
     key: String,
     d: Spanned<HumanDuration>,
 ) -> Result<Duration, ConfigError> {
-    if d.get_ref().0.is_zero() {
-        return Err(src.error_at(Some(d.span()), key, "must be more than zero"));
-    }
-    Ok(d.into_inner().0)
+    positive_bounded(src, key, d)
 }
 
 /// `[queue.announcements]`. An announcement must say something (a prompt, the position or the
@@ -926,8 +940,8 @@ fn announcements(
                 Some(l.span()),
                 key("language"),
                 format!(
-                    "{:?} is not a language: use 2 to 8 letters or _, such as en, de or pt_BR",
-                    l.get_ref()
+                    "{} is not a language: use 2 to 8 letters or _, such as en, de or pt_BR",
+                    shown(l.get_ref())
                 ),
             ))
         }
@@ -971,8 +985,8 @@ fn callback(
                 Some(k.span()),
                 key("key"),
                 format!(
-                    "{:?} is not a key a caller can press: use one of 0-9, * or #",
-                    k.get_ref()
+                    "{} is not a key a caller can press: use one of 0-9, * or #",
+                    shown(k.get_ref())
                 ),
             )
         })?,
@@ -1042,7 +1056,7 @@ fn steps(
     for (j, step) in raw.into_iter().enumerate() {
         let key = |name: &str| format!("queue[{queue}].step[{j}].{name}");
         let after_span = step.after.span();
-        let after = step.after.into_inner().0;
+        let after = bounded(src, key("after"), step.after)?;
         match steps.last() {
             None if !after.is_zero() => {
                 return Err(src.error_at(
@@ -2442,7 +2456,7 @@ template = "{date}/{queue}/{time}-{call}.wav"
     #[test]
     fn tokens_are_read_with_their_role_agent_and_digest() {
         let text = format!(
-            "{}{}",
+            "{}{}[[agent]]\nid = \"1001\"\nname = \"Alice\"\ndial_string = \"user/1001\"\n",
             token("crm", "integration", None, HASH_A),
             token("alice", "agent", Some("1001"), HASH_B)
         );

@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::error::{read_capped, shown};
 use super::error::{ConfigError, Source};
-use super::values::{redact_url, HumanDuration, MediaSource, Secret};
+use super::values::{bounded, positive_bounded, redact_url, HumanDuration, MediaSource, Secret};
 use crate::engine::recording::{has_bad_folder, is_path_char};
 use crate::engine::{PhoneOutcome, PhonePrompts, SwitchName};
 
@@ -165,9 +166,9 @@ impl std::str::FromStr for EslAddress {
     fn from_str(value: &str) -> Result<Self, String> {
         let not = |why: &str| {
             if why.is_empty() {
-                format!("{value:?} is not host:port")
+                format!("{} is not host:port", shown(value))
             } else {
-                format!("{value:?} is not host:port: {why}")
+                format!("{} is not host:port: {why}", shown(value))
             }
         };
         let (host, port) = if let Some(rest) = value.strip_prefix('[') {
@@ -227,10 +228,12 @@ struct ListenAddr(SocketAddr);
 impl TryFrom<String> for ListenAddr {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        value
-            .parse()
-            .map(ListenAddr)
-            .map_err(|_| format!("{value:?} is not an IP address and port like \"127.0.0.1:8080\""))
+        value.parse().map(ListenAddr).map_err(|_| {
+            format!(
+                "{} is not an IP address and port like \"127.0.0.1:8080\"",
+                shown(&value)
+            )
+        })
     }
 }
 
@@ -311,21 +314,16 @@ struct RawSwitch {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRouting {
-    wrap_up: Option<HumanDuration>,
+    wrap_up: Option<Spanned<HumanDuration>>,
     ring_timeout: Option<Spanned<HumanDuration>>,
-    busy_backoff: Option<HumanDuration>,
+    busy_backoff: Option<Spanned<HumanDuration>>,
 }
 
 impl Config {
     /// Reads and validates the config file; switch passwords and the database URL may be
     /// overridden from the environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read the config file: {e}"),
-        })?;
+        let text = read_capped(path, "the config file")?;
         Self::parse(&text, path, |name| std::env::var(name).ok())
     }
 
@@ -384,14 +382,14 @@ impl Config {
             if let Some((first, other)) = seen.get(&env_var) {
                 let message = if *other == name {
                     format!(
-                        "switch name {:?} is already used by switch[{first}]",
-                        name.as_str()
+                        "switch name {} is already used by switch[{first}]",
+                        shown(name.as_str())
                     )
                 } else {
                     format!(
-                        "switch names {:?} (switch[{first}]) and {:?} would share the password variable {env_var}",
-                        other.as_str(),
-                        name.as_str()
+                        "switch names {} (switch[{first}]) and {} would share the password variable {env_var}",
+                        shown(other.as_str()),
+                        shown(name.as_str())
                     )
                 };
                 return Err(src.error_at(Some(name_span), format!("switch[{i}].name"), message));
@@ -399,7 +397,15 @@ impl Config {
             seen.insert(env_var.clone(), (i, name.clone()));
 
             let password = match (env(&env_var), sw.password) {
-                (Some(p), _) => Secret::new(p),
+                (Some(p), _) => {
+                    Secret::check(&p).map_err(|m| {
+                        src.error_without_line(
+                            format!("switch[{i}].password"),
+                            format!("{env_var}: {m}"),
+                        )
+                    })?;
+                    Secret::new(p)
+                }
                 (None, Some(p)) => p,
                 (None, None) => {
                     return Err(src.error_at(
@@ -439,23 +445,19 @@ impl Config {
 
         let defaults = RoutingDefaults::default();
         let ring_timeout = match raw.routing.ring_timeout {
-            Some(d) if d.get_ref().0.is_zero() => {
-                return Err(src.error_at(
-                    Some(d.span()),
-                    "routing.ring_timeout",
-                    "must be more than zero",
-                ))
-            }
-            Some(d) => d.into_inner().0,
+            Some(d) => positive_bounded(&src, "routing.ring_timeout".into(), d)?,
             None => defaults.ring_timeout,
         };
         let routing = RoutingDefaults {
-            wrap_up: raw.routing.wrap_up.map_or(defaults.wrap_up, |d| d.0),
+            wrap_up: match raw.routing.wrap_up {
+                Some(d) => bounded(&src, "routing.wrap_up".into(), d)?,
+                None => defaults.wrap_up,
+            },
             ring_timeout,
-            busy_backoff: raw
-                .routing
-                .busy_backoff
-                .map_or(defaults.busy_backoff, |d| d.0),
+            busy_backoff: match raw.routing.busy_backoff {
+                Some(d) => bounded(&src, "routing.busy_backoff".into(), d)?,
+                None => defaults.busy_backoff,
+            },
         };
 
         let presence_domain = match raw.presence.domain {
@@ -494,15 +496,8 @@ impl Config {
             }
         };
         let recordings = match raw.recordings.purge_every {
-            Some(d) if d.get_ref().0.is_zero() => {
-                return Err(src.error_at(
-                    Some(d.span()),
-                    "recordings.purge_every",
-                    "must be more than zero",
-                ))
-            }
             Some(d) => RecordingsConfig {
-                purge_every: d.into_inner().0,
+                purge_every: positive_bounded(&src, "recordings.purge_every".into(), d)?,
             },
             None => RecordingsConfig::default(),
         };
@@ -552,15 +547,9 @@ fn positive(
     index: usize,
     key: &str,
 ) -> Result<Option<Duration>, ConfigError> {
-    match value {
-        Some(d) if d.get_ref().0.is_zero() => Err(src.error_at(
-            Some(d.span()),
-            format!("switch[{index}].{key}"),
-            "must be more than zero",
-        )),
-        Some(d) => Ok(Some(d.into_inner().0)),
-        None => Ok(None),
-    }
+    value
+        .map(|d| positive_bounded(src, format!("switch[{index}].{key}"), d))
+        .transpose()
 }
 
 /// An absolute path of non-empty folders made of letters, digits, `-`, `_` and `.`, without
@@ -591,8 +580,8 @@ fn check_database_url(url: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{:?} is not a database URL: expected sqlite://<path> or postgres://…",
-            redact_url(url)
+            "{} is not a database URL: expected sqlite://<path> or postgres://…",
+            shown(&redact_url(url))
         ))
     }
 }

@@ -58,7 +58,7 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{0:?} is not a role: use admin, supervisor, agent or integration")]
+#[error("{} is not a role: use admin, supervisor, agent or integration", super::shown(.0))]
 pub struct RoleError(pub String);
 
 impl FromStr for Role {
@@ -87,7 +87,7 @@ pub fn check_token_agent(role: Role, agent: Option<&AgentId>) -> Result<(), &'st
 pub struct TokenName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{0:?} is not a token name: use 1-64 letters, digits, '-', '_' or '.'")]
+#[error("{} is not a token name: use 1-64 letters, digits, '-', '_' or '.'", super::shown(.0))]
 pub struct TokenNameError(pub String);
 
 impl TokenName {

@@ -4,8 +4,16 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
 
-/// A duration written the human way (`"5s"`, `"1m 30s"`, `"250ms"`).
+use super::error::{shown, ConfigError, Source};
+
+/// No duration in either file may be longer than this (100 years): a ceiling for settings
+/// whose own limit is generous (a recording's retention), and for arithmetic on timestamps.
+pub(crate) const MAX_ANY_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration written the human way (`"5s"`, `"1m 30s"`, `"250ms"`), at most
+/// [`MAX_ANY_DURATION`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub(crate) struct HumanDuration(pub(crate) Duration);
@@ -13,10 +21,78 @@ pub(crate) struct HumanDuration(pub(crate) Duration);
 impl TryFrom<String> for HumanDuration {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        humantime::parse_duration(&value)
-            .map(HumanDuration)
-            .map_err(|e| format!("{value:?} is not a duration like \"30s\" or \"1m 30s\": {e}"))
+        let d = humantime::parse_duration(&value).map_err(|e| {
+            format!(
+                "{} is not a duration like \"30s\" or \"1m 30s\": {e}",
+                shown(&value)
+            )
+        })?;
+        if d > MAX_ANY_DURATION {
+            return Err(format!(
+                "{} is longer than any setting allows (100 years)",
+                shown(&value)
+            ));
+        }
+        Ok(HumanDuration(d))
     }
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+/// The longest value a duration setting may take, by the setting's name (the last part of its
+/// dotted key). Each is far above any sensible value and low enough that a typo cannot switch
+/// the feature off (a `heartbeat_timeout` of years is no dead-link detection at all).
+pub(crate) fn max_duration(key: &str) -> Duration {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let secs = match name {
+        "heartbeat_timeout" => 10 * MINUTE,
+        "reconnect_max" => HOUR,
+        "ring_timeout" | "ring_progressively_every" | "confirm_timeout" => 10 * MINUTE,
+        "wrap_up" | "busy_backoff" | "reject_backoff" | "no_answer_backoff" => HOUR,
+        "beep_every" | "auto_resume" => HOUR,
+        "every" | "within" | "longest_wait" | "max_wait" | "abandoned_resume" | "after"
+        | "retry_delay" => DAY,
+        "window" | "purge_every" => 7 * DAY,
+        _ => return MAX_ANY_DURATION,
+    };
+    Duration::from_secs(secs)
+}
+
+/// A duration setting checked against its [`max_duration`]; the error names the file, the
+/// line and the key.
+pub(crate) fn bounded(
+    src: &Source<'_>,
+    key: String,
+    d: Spanned<HumanDuration>,
+) -> Result<Duration, ConfigError> {
+    let max = max_duration(&key);
+    let value = d.get_ref().0;
+    if value > max {
+        return Err(src.error_at(
+            Some(d.span()),
+            key,
+            format!(
+                "{} is too long: at most {}",
+                humantime::format_duration(value),
+                humantime::format_duration(max)
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// A duration setting that must be more than zero and at most its [`max_duration`].
+pub(crate) fn positive_bounded(
+    src: &Source<'_>,
+    key: String,
+    d: Spanned<HumanDuration>,
+) -> Result<Duration, ConfigError> {
+    if d.get_ref().0.is_zero() {
+        return Err(src.error_at(Some(d.span()), key, "must be more than zero"));
+    }
+    bounded(src, key, d)
 }
 
 /// A name shown to people (a queue's or an agent's): free text on one line.
@@ -32,10 +108,10 @@ impl TryFrom<String> for DisplayName {
             return Err("a name must not be empty".into());
         }
         if value.chars().count() > MAX {
-            return Err(format!("{value:?} is longer than {MAX} characters"));
+            return Err(format!("{} is longer than {MAX} characters", shown(&value)));
         }
         if value.chars().any(char::is_control) {
-            return Err(format!("{value:?} contains a control character"));
+            return Err(format!("{} contains a control character", shown(&value)));
         }
         Ok(Self(value))
     }
@@ -228,13 +304,37 @@ fn check_media_source(what: &str, value: &str) -> Result<(), String> {
 
 /// A secret (a switch password). `Debug` prints `"***"`, and there is deliberately no
 /// `Display` or `Serialize`: reading the value takes an explicit `expose()`.
+///
+/// Read from a file it must hold no control character ([`Secret::check`]): a line break in an
+/// ESL password would end the `auth` command and start another.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String")]
 pub struct Secret(String);
+
+impl TryFrom<String> for Secret {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::check(&value)?;
+        Ok(Self(value))
+    }
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
+    }
+
+    /// Refuses a secret with a control character (a line break, a tab, NUL), without
+    /// repeating the secret.
+    pub fn check(value: &str) -> Result<(), String> {
+        match value.chars().position(char::is_control) {
+            Some(at) => Err(format!(
+                "a secret must not contain control characters (a line break, tab or NUL); \
+                 found one at character {}",
+                at + 1
+            )),
+            None => Ok(()),
+        }
     }
 
     pub fn expose(&self) -> &str {

@@ -336,7 +336,7 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for record in records {
             apply(&mut tx, record).await?;
             super::outbox::announce(&mut tx, record).await?;

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Executor, Transaction};
 use thiserror::Error;
 
 use crate::config::redact_url;
@@ -41,8 +41,8 @@ pub use recordings::{
     RecordingStatus,
 };
 pub use retention::{
-    CallErasure, CallOfCaller, DataRemovalRow, HoldFilter, HoldPlaced, HoldState, HoldTarget,
-    LegalHoldRow, RecordingFile, Removal, RemovalFilter, RemovalKind, ERASED_DELIVERY,
+    CallErasure, CallOfCaller, DataRemovalRow, ErasedRows, HoldFilter, HoldPlaced, HoldState,
+    HoldTarget, LegalHoldRow, RecordingFile, Removal, RemovalFilter, RemovalKind, ERASED_DELIVERY,
 };
 pub use rows::{
     AgentRow, AgentStateRow, CallRow, FlowExitRow, FlowSessionRow, FlowSessionSummary, FlowStepRow,
@@ -134,6 +134,14 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(10))
+                    // A write waits for the one running instead of failing with "database is
+                    // locked" (the Any driver cannot set it through its options).
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(SQLITE_BUSY_TIMEOUT).await?;
+                            Ok(())
+                        })
+                    })
                     .connect(&with_create_mode(url))
                     .await
                     .map_err(connect_error)?;
@@ -174,11 +182,27 @@ impl Store {
         self.backend
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting up to the busy timeout for a writer that holds it: a deferred
+    /// transaction that reads first and writes later would fail with "database is locked" as
+    /// soon as another writer committed in between, without waiting.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
     /// Waits for the pool's connections to close.
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
+
+/// How long a SQLite write waits for another to finish before it fails: long enough for any
+/// history batch or erasure, short enough to surface a stuck writer.
+const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
 
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")

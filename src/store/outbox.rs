@@ -541,7 +541,7 @@ impl Store {
         at: Timestamp,
         result: &AttemptResult,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (status, next, last_status, error, delivered) = match result {
             AttemptResult::Delivered { status } => (
                 DeliveryStatus::Delivered,

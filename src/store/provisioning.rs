@@ -122,7 +122,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 impl Store {
     /// Creates or replaces a queue, by id.
     pub async fn upsert_queue(&self, queue: &QueueRow) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         upsert_queue(&mut tx, queue).await?;
         tx.commit().await?;
         Ok(())
@@ -131,7 +131,7 @@ impl Store {
     /// Creates or replaces an agent, by id, and replaces their queue membership with
     /// `agent.queues` (in that order). Every queue must exist.
     pub async fn upsert_agent(&self, agent: &AgentRow) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         upsert_agent(&mut tx, agent).await?;
         tx.commit().await?;
         Ok(())
@@ -140,7 +140,7 @@ impl Store {
     /// Removes an agent and their queue membership; `false` when there was no such agent.
     /// Their calls and state changes stay in the history.
     pub async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM agent_queues WHERE agent_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -163,7 +163,7 @@ impl Store {
         defaults: &RoutingDefaults,
         now: crate::engine::Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for q in &provisioning.queues {
             upsert_queue(&mut tx, &QueueRow::from_provisioned(q, defaults)).await?;
         }

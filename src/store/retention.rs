@@ -190,6 +190,17 @@ impl CallErasure {
     }
 }
 
+/// What [`Store::erase_rows`] did, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasedRows {
+    /// Recordings whose rows were removed.
+    pub recordings_removed: Vec<RecordingId>,
+    /// Recordings a hold placed since they were chosen keeps.
+    pub recordings_held: Vec<RecordingId>,
+    /// Each call with what was cleared, `None` when a hold now covers it.
+    pub calls: Vec<(CallId, Option<CallErasure>)>,
+}
+
 /// The last error of a delivery an erasure gave up.
 pub const ERASED_DELIVERY: &str = "erased: the caller's data was erased on request";
 
@@ -288,6 +299,120 @@ fn erased_payload(event_id: &str, event_type: &str, at: Timestamp) -> Value {
     })
 }
 
+/// Deletes a recording's rows (its changes and evaluations too) and writes `removal`, inside
+/// the caller's transaction; `false`, with nothing written, when a standing hold covers it or
+/// it is gone already.
+async fn remove_recording_in(
+    tx: &mut sqlx::AnyConnection,
+    recording: RecordingId,
+    removal: &Removal,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM recordings WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM legal_holds h \
+         WHERE h.released_at IS NULL \
+         AND (h.recording_id = recordings.id OR h.call_id = recordings.call_id))",
+    )
+    .bind(recording.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for table in ["recording_changes", "recording_evaluations"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE recording_id = $1"))
+            .bind(recording.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    insert_removal(tx, removal).await?;
+    Ok(true)
+}
+
+/// [`Store::erase_call_data`] inside the caller's transaction.
+async fn erase_call_data_in(
+    tx: &mut sqlx::AnyConnection,
+    call: CallId,
+    removal: &Removal,
+) -> Result<Option<CallErasure>, StoreError> {
+    let id = call.to_string();
+    let held = sqlx::query(
+        "SELECT id FROM legal_holds WHERE released_at IS NULL AND call_id = $1 LIMIT 1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if held.is_some() {
+        return Ok(None);
+    }
+    let mut erased = CallErasure {
+        ivr_sessions_cleared: sqlx::query(
+            "UPDATE flow_sessions SET variables = '{}' WHERE call_id = $1 \
+             AND variables IS NOT NULL AND variables <> '{}'",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        ivr_steps_cleared: sqlx::query(
+            "UPDATE flow_steps SET digits = '' WHERE call_id = $1 AND digits <> ''",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        surveys_cleared: sqlx::query(
+            "UPDATE call_surveys SET answers = '{}' WHERE call_id = $1 \
+             AND answers IS NOT NULL AND answers <> '{}'",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        webhook_deliveries_cancelled: sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'dead', last_error = $2 \
+             WHERE call_id = $1 AND status = 'pending'",
+        )
+        .bind(id.as_str())
+        .bind(ERASED_DELIVERY)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        webhook_payloads_removed: 0,
+    };
+    let events = sqlx::query(
+        "SELECT e.seq, e.event_id, e.type, e.at, e.payload FROM cti_events e \
+         WHERE e.call_id = $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+             WHERE d.event_id = e.event_id AND d.status = 'delivered') ORDER BY e.seq",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &events {
+        let c = Columns::new(row, "cti_events", "seq");
+        if is_erased_payload(&c.text("payload")?) {
+            continue;
+        }
+        let (event_id, event_type) = (c.text("event_id")?, c.text("type")?);
+        let stub = erased_payload(&event_id, &event_type, Timestamp::from_millis(c.int("at")?));
+        sqlx::query("UPDATE cti_events SET payload = $2 WHERE seq = $1")
+            .bind(c.int("seq")?)
+            .bind(serde_json::to_string(&stub).map_err(StoreError::Encode)?)
+            .execute(&mut *tx)
+            .await?;
+        erased.webhook_payloads_removed += 1;
+    }
+    if !erased.is_empty() {
+        let mut removal = removal.clone();
+        let counts = serde_json::to_value(erased).map_err(StoreError::Encode)?;
+        match (removal.detail.as_object_mut(), counts) {
+            (Some(detail), Value::Object(counts)) => detail.extend(counts),
+            (_, counts) => removal.detail = counts,
+        }
+        insert_removal(tx, &removal).await?;
+    }
+    Ok(Some(erased))
+}
+
 impl Store {
     /// Places a hold on `target`, unless one already stands (then that one is returned,
     /// unchanged). The recording, or the call (in `calls` or `flow_sessions`), must exist.
@@ -298,7 +423,7 @@ impl Store {
         by: &str,
         at: Timestamp,
     ) -> Result<HoldPlaced, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (exists_sql, column, id) = match target {
             HoldTarget::Recording(id) => (
                 "SELECT 1 FROM recordings WHERE id = $1",
@@ -503,25 +628,10 @@ impl Store {
         recording: RecordingId,
         removal: &Removal,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "DELETE FROM recordings WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM legal_holds h \
-             WHERE h.released_at IS NULL \
-             AND (h.recording_id = recordings.id OR h.call_id = recordings.call_id))",
-        )
-        .bind(recording.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        let mut tx = self.begin_write().await?;
+        if !remove_recording_in(&mut tx, recording, removal).await? {
             return Ok(false);
         }
-        for table in ["recording_changes", "recording_evaluations"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE recording_id = $1"))
-                .bind(recording.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        insert_removal(&mut tx, removal).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -536,85 +646,40 @@ impl Store {
         call: CallId,
         removal: &Removal,
     ) -> Result<Option<CallErasure>, StoreError> {
-        let id = call.to_string();
-        let mut tx = self.pool.begin().await?;
-        let held = sqlx::query(
-            "SELECT id FROM legal_holds WHERE released_at IS NULL AND call_id = $1 LIMIT 1",
-        )
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if held.is_some() {
-            return Ok(None);
+        let mut tx = self.begin_write().await?;
+        let erased = erase_call_data_in(&mut tx, call, removal).await?;
+        if erased.is_some() {
+            tx.commit().await?;
         }
-        let mut erased = CallErasure {
-            ivr_sessions_cleared: sqlx::query(
-                "UPDATE flow_sessions SET variables = '{}' WHERE call_id = $1 \
-                 AND variables IS NOT NULL AND variables <> '{}'",
-            )
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            ivr_steps_cleared: sqlx::query(
-                "UPDATE flow_steps SET digits = '' WHERE call_id = $1 AND digits <> ''",
-            )
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            surveys_cleared: sqlx::query(
-                "UPDATE call_surveys SET answers = '{}' WHERE call_id = $1 \
-                 AND answers IS NOT NULL AND answers <> '{}'",
-            )
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            webhook_deliveries_cancelled: sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'dead', last_error = $2 \
-                 WHERE call_id = $1 AND status = 'pending'",
-            )
-            .bind(id.as_str())
-            .bind(ERASED_DELIVERY)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            webhook_payloads_removed: 0,
-        };
-        let events = sqlx::query(
-            "SELECT e.seq, e.event_id, e.type, e.at, e.payload FROM cti_events e \
-             WHERE e.call_id = $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
-                 WHERE d.event_id = e.event_id AND d.status = 'delivered') ORDER BY e.seq",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in &events {
-            let c = Columns::new(row, "cti_events", "seq");
-            if is_erased_payload(&c.text("payload")?) {
-                continue;
+        Ok(erased)
+    }
+
+    /// An erasure's rows, all or nothing in one transaction: each recording of `recordings`
+    /// removed with its audit row (unless a hold now covers it), each call of `calls` cleared
+    /// as [`Store::erase_call_data`] does, then the audit row `summary` makes of what was
+    /// done. Nothing is written when any step fails.
+    pub async fn erase_rows(
+        &self,
+        recordings: &[(RecordingId, Removal)],
+        calls: &[(CallId, Removal)],
+        summary: impl FnOnce(&ErasedRows) -> Result<Removal, StoreError>,
+    ) -> Result<ErasedRows, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut done = ErasedRows::default();
+        for (recording, removal) in recordings {
+            if remove_recording_in(&mut tx, *recording, removal).await? {
+                done.recordings_removed.push(*recording);
+            } else {
+                done.recordings_held.push(*recording);
             }
-            let (event_id, event_type) = (c.text("event_id")?, c.text("type")?);
-            let stub = erased_payload(&event_id, &event_type, Timestamp::from_millis(c.int("at")?));
-            sqlx::query("UPDATE cti_events SET payload = $2 WHERE seq = $1")
-                .bind(c.int("seq")?)
-                .bind(serde_json::to_string(&stub).map_err(StoreError::Encode)?)
-                .execute(&mut *tx)
-                .await?;
-            erased.webhook_payloads_removed += 1;
         }
-        if !erased.is_empty() {
-            let mut removal = removal.clone();
-            let counts = serde_json::to_value(erased).map_err(StoreError::Encode)?;
-            match (removal.detail.as_object_mut(), counts) {
-                (Some(detail), Value::Object(counts)) => detail.extend(counts),
-                (_, counts) => removal.detail = counts,
-            }
-            insert_removal(&mut tx, &removal).await?;
+        for (call, removal) in calls {
+            let erased = erase_call_data_in(&mut tx, *call, removal).await?;
+            done.calls.push((*call, erased));
         }
+        insert_removal(&mut tx, &summary(&done)?).await?;
         tx.commit().await?;
-        Ok(Some(erased))
+        Ok(done)
     }
 
     /// Writes one audit row of `data_removals` on its own.

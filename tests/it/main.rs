@@ -17,6 +17,7 @@ mod ivr;
 mod ivr_api;
 mod ivr_refusals;
 mod layout;
+mod logging;
 mod openapi;
 mod provisioning;
 mod recording;

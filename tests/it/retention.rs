@@ -1269,3 +1269,128 @@ async fn erasure_removes_a_callers_recordings_ivr_answers_and_undelivered_payloa
     let bad = post(&app, "/v1/erasures", json!({ "caller_number": " " })).await;
     assert_eq!(bad.status(), 422);
 }
+
+/// Issue 16, hole 1: eight erasures at once on SQLite, each of a caller with an IVR call, a
+/// recording and its file, while a legal hold is placed and released: none fails with
+/// "database is locked", each erases its own caller in full and says so, and the audit has
+/// every request's summary.
+#[tokio::test]
+async fn eight_parallel_erasures_on_sqlite_all_succeed_and_each_is_complete() {
+    let (app, mount) = app_with_mount(None).await;
+    let at = wall_now();
+    let numbers: Vec<String> = (0..8).map(|i| format!("+49301000{i:02}")).collect();
+    let mut files = Vec::new();
+    for number in &numbers {
+        let (call, _, mut records) = recorded_call(number, None, at);
+        records.splice(0..0, ivr(call, number, "12345", at));
+        write(store(&app), &records).await;
+        files.push(make_file(&mount, call));
+    }
+    let (held_call, _, records) = recorded_call(OTHER, None, at);
+    write(store(&app), &records).await;
+
+    let erasures = numbers.iter().map(|number| {
+        let app = &app;
+        async move { post(app, "/v1/erasures", json!({ "caller_number": number })).await }
+    });
+    let holds = async {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let placed = app
+                .put_json(
+                    &format!("/v1/calls/{held_call}/legal-hold"),
+                    json!({ "reason": "litigation" }),
+                )
+                .await;
+            statuses.push(placed.status().as_u16());
+            let released = delete(&app, &format!("/v1/calls/{held_call}/legal-hold")).await;
+            statuses.push(released.status().as_u16());
+        }
+        statuses
+    };
+    let (replies, hold_statuses) = tokio::join!(futures_util::future::join_all(erasures), holds);
+    assert!(
+        hold_statuses.iter().all(|s| *s < 300),
+        "legal holds: {hold_statuses:?}"
+    );
+    for (number, reply) in numbers.iter().zip(replies) {
+        let status = reply.status();
+        let body = reply.text().await.expect("body");
+        assert_eq!(status, 200, "{number}: {body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(report["recordings_removed"], 1, "{number}: {report}");
+        assert_eq!(report["files_deleted"], 1, "{number}: {report}");
+        assert_eq!(report["ivr_sessions_cleared"], 1, "{number}: {report}");
+        assert_eq!(report["files_not_deleted"], json!([]), "{number}: {report}");
+        let left = ok("left", store(&app).recordings_of_caller(number).await).await;
+        assert!(left.is_empty(), "{number}: {left:?}");
+    }
+    for file in &files {
+        assert!(!file.exists(), "{}", file.display());
+    }
+    let filter = RemovalFilter {
+        since: None,
+        kind: Some(RemovalKind::Erasure),
+        limit: 1000,
+    };
+    let audit = ok("audit", store(&app).data_removals(&filter).await).await;
+    let summaries = audit
+        .iter()
+        .filter(|r| r.detail.get("request").is_some())
+        .count();
+    assert_eq!(summaries, 8, "one summary per request");
+}
+
+/// Issue 16, hole 1: an erasure whose transaction fails leaves every row and every file as it
+/// was, and writes no audit row: it never reports what did not happen.
+#[tokio::test]
+async fn a_failed_erasure_leaves_rows_files_and_audit_untouched() {
+    let (app, mount) = app_with_mount(None).await;
+    let at = wall_now();
+    let (call, recording, mut records) = recorded_call(NUMBER, None, at);
+    records.splice(0..0, ivr(call, NUMBER, "12345", at));
+    write(store(&app), &records).await;
+    let file = make_file(&mount, call);
+
+    // The summary is the transaction's last write: make it fail.
+    let db = app._dir.path().join("test.db");
+    let url = format!("sqlite://{}", db.display());
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+    sqlx::query(
+        "CREATE TRIGGER refuse_summary BEFORE INSERT ON data_removals \
+         WHEN NEW.detail LIKE '%\"request\"%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("trigger");
+
+    let reply = post(&app, "/v1/erasures", json!({ "caller_number": NUMBER })).await;
+    assert_eq!(reply.status(), 500);
+    assert!(file.is_file(), "the file is kept when the rows are");
+    let left = ok("left", store(&app).recordings_of_caller(NUMBER).await).await;
+    assert_eq!(
+        left.iter().map(|f| f.recording).collect::<Vec<_>>(),
+        [recording]
+    );
+    let history = json_of(app.get(&format!("/v1/calls/{call}")).await).await;
+    assert_eq!(
+        history["flow"]["variables"]["account"], "12345",
+        "{history}"
+    );
+    let filter = RemovalFilter {
+        since: None,
+        kind: Some(RemovalKind::Erasure),
+        limit: 100,
+    };
+    let audit = ok("audit", store(&app).data_removals(&filter).await).await;
+    assert!(audit.is_empty(), "{audit:?}");
+
+    sqlx::query("DROP TRIGGER refuse_summary")
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    let reply = post(&app, "/v1/erasures", json!({ "caller_number": NUMBER })).await;
+    assert_eq!(reply.status(), 200);
+    assert!(!file.exists());
+}
