@@ -504,8 +504,18 @@ pub async fn options_from_config(
         allow_private_webhook_targets: provisioning.allow_private_webhook_targets,
         evaluation_forms: provisioning.evaluation_forms.clone(),
         purge_every: Some(config.recordings.purge_every),
-        http_limits: crate::api::HttpLimits::default(),
+        http_limits: http_limits(&config.http),
     })
+}
+
+/// The HTTP server's limits: the built-in defaults, with what `[http]` sets.
+fn http_limits(http: &crate::config::HttpConfig) -> crate::api::HttpLimits {
+    let defaults = crate::api::HttpLimits::default();
+    crate::api::HttpLimits {
+        header_read_timeout: http.header_timeout.unwrap_or(defaults.header_read_timeout),
+        idle_timeout: http.idle_timeout.unwrap_or(defaults.idle_timeout),
+        max_connections: http.max_connections.unwrap_or(defaults.max_connections),
+    }
 }
 
 fn duration(ms: i64) -> Duration {

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use super::*;
 
@@ -208,4 +209,28 @@ fn a_control_character_in_an_esl_password_is_refused_without_echoing_it() {
     let err = err.unwrap_or_else(|| panic!("a password with a line break from the environment"));
     assert_eq!(err.key, "switch[0].password");
     assert!(!err.message.contains("Clue"), "{err}");
+}
+
+#[test]
+fn the_http_servers_limits_are_set_in_the_http_section_and_bounded() {
+    let text = format!(
+        "[http]\nheader_timeout = \"5s\"\nidle_timeout = \"2m\"\nmax_connections = 200\n{MINIMAL}"
+    );
+    let config = match Config::parse(&text, Path::new("sb.toml"), no_env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(config.http.header_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(config.http.idle_timeout, Some(Duration::from_secs(120)));
+    assert_eq!(config.http.max_connections, Some(200));
+    let none = config_error(&format!("[http]\nmax_connections = 0\n{MINIMAL}")).to_string();
+    assert!(
+        none.contains("sb.toml:2") && none.contains("http.max_connections"),
+        "{none}"
+    );
+    let forever = config_error(&format!("[http]\nidle_timeout = \"30d\"\n{MINIMAL}")).to_string();
+    assert!(
+        forever.contains("http.idle_timeout") && forever.contains("too long"),
+        "{forever}"
+    );
 }

@@ -73,6 +73,12 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Whether requests need a bearer token (`[http] auth`, on unless set to `false`).
     pub auth: bool,
+    /// `[http] header_timeout`: a request's head must arrive within this.
+    pub header_timeout: Option<Duration>,
+    /// `[http] idle_timeout`: a connection with nothing read or written this long is closed.
+    pub idle_timeout: Option<Duration>,
+    /// `[http] max_connections`: connections served at once.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -220,6 +226,9 @@ fn is_hostname(host: &str) -> bool {
         })
 }
 
+/// The most `[http] max_connections` may say: more than the file descriptors a process has.
+const MAX_HTTP_CONNECTIONS: u64 = 1_000_000;
+
 /// `[http] listen`: an IP address and a port (no host names: we bind it).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "String")]
@@ -291,6 +300,9 @@ struct RawPresence {
 struct RawHttp {
     listen: Option<ListenAddr>,
     auth: Option<bool>,
+    header_timeout: Option<Spanned<HumanDuration>>,
+    idle_timeout: Option<Spanned<HumanDuration>>,
+    max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -522,10 +534,32 @@ impl Config {
             }
             phone_prompts.set(outcome, source);
         }
+        let http_duration = |d: Option<Spanned<HumanDuration>>, key: &str| {
+            d.map(|d| positive_bounded(&src, format!("http.{key}"), d))
+                .transpose()
+        };
+        let header_timeout = http_duration(raw.http.header_timeout, "header_timeout")?;
+        let idle_timeout = http_duration(raw.http.idle_timeout, "idle_timeout")?;
+        let max_connections = match raw.http.max_connections {
+            Some(n) if (1..=MAX_HTTP_CONNECTIONS).contains(n.get_ref()) => {
+                usize::try_from(*n.get_ref()).ok()
+            }
+            Some(n) => {
+                return Err(src.error_at(
+                    Some(n.span()),
+                    "http.max_connections",
+                    format!("must be from 1 to {MAX_HTTP_CONNECTIONS}"),
+                ))
+            }
+            None => None,
+        };
         Ok(Config {
             http: HttpConfig {
                 listen,
                 auth: raw.http.auth.unwrap_or(true),
+                header_timeout,
+                idle_timeout,
+                max_connections,
             },
             database: DatabaseConfig { url },
             provisioning,

@@ -48,6 +48,7 @@ pub(crate) fn max_duration(key: &str) -> Duration {
     let name = key.rsplit('.').next().unwrap_or(key);
     let secs = match name {
         "heartbeat_timeout" => 10 * MINUTE,
+        "header_timeout" | "idle_timeout" => HOUR,
         "reconnect_max" => HOUR,
         "ring_timeout" | "ring_progressively_every" | "confirm_timeout" => 10 * MINUTE,
         "wrap_up" | "busy_backoff" | "reject_backoff" | "no_answer_backoff" => HOUR,
