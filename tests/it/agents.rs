@@ -464,14 +464,24 @@ async fn every_feature_code_of_the_shipped_dialplan_works_from_the_phone() {
     dial("3003", "*23");
     wait_status(&app, "1001", AgentStatus::LoggedOut).await;
 
-    let history: serde_json::Value = app
-        .get("/v1/agents/1001/states?limit=100")
-        .await
-        .json()
-        .await
-        .unwrap_or_default();
-    let changes = history["changes"].as_array().cloned().unwrap_or_default();
-    let by_phone = changes.iter().filter(|c| c["cause"] == "phone").count();
+    // The snapshot shows a state before the history writer has committed it.
+    let changes = || async {
+        let history: serde_json::Value = app
+            .get("/v1/agents/1001/states?limit=100")
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        history["changes"].as_array().cloned().unwrap_or_default()
+    };
+    let phone_changes =
+        |changes: &[serde_json::Value]| changes.iter().filter(|c| c["cause"] == "phone").count();
+    eventually("the history has every change by phone", || async {
+        phone_changes(&changes().await) >= 11
+    })
+    .await;
+    let changes = changes().await;
+    let by_phone = phone_changes(&changes);
     assert_eq!(
         by_phone, 11,
         "every code changed the state once: {changes:#?}"
