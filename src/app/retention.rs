@@ -115,8 +115,13 @@ pub struct ErasureReport {
     pub surveys_cleared: u64,
     /// Pending webhook deliveries given up (dead, "erased"): the CRM never gets them.
     pub webhook_deliveries_cancelled: u64,
-    /// Stored CTI event payloads replaced by a stub: those no delivery was delivered with.
+    /// Stored CTI event payloads replaced by a stub: every event of the erased calls, the
+    /// event stream's replay and delivered deliveries included.
     pub webhook_payloads_removed: u64,
+    /// History rows (`calls`, `flow_sessions`) whose caller number and name became the
+    /// pseudonym `erased:` + the first 16 hex digits of `subject` (calls in progress keep the
+    /// number until they end: erase again then).
+    pub calls_pseudonymised: u64,
 }
 
 /// What became of a recording's file.
@@ -393,8 +398,9 @@ pub async fn purge(
 }
 
 /// Erases what is kept about `caller_number` (matched exactly as the switch gave it): its
-/// recordings, the IVR variables, keyed digits and survey answers of its calls, and the
-/// webhook payloads not yet delivered for them. Legal holds exempt a recording or a call.
+/// recordings, the IVR variables, keyed digits and survey answers of its calls, the payloads
+/// of all their CTI events (stream replay and deliveries alike), and the number and name in
+/// their history rows, pseudonymised. Legal holds exempt a recording or a call.
 /// `actor` (the token's name) is kept in the audit with the number's SHA-256, never the
 /// number.
 pub async fn erase(
@@ -494,6 +500,7 @@ pub async fn erase(
                     report.surveys_cleared += erased.surveys_cleared;
                     report.webhook_deliveries_cancelled += erased.webhook_deliveries_cancelled;
                     report.webhook_payloads_removed += erased.webhook_payloads_removed;
+                    report.calls_pseudonymised += erased.calls_pseudonymised;
                 }
             }
         }

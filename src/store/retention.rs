@@ -1,6 +1,6 @@
 //! What retention and erasure need from the database: legal holds, the recordings a purge or
-//! an erasure may remove, their removal, the clearing of a call's IVR answers and undelivered
-//! webhook payloads, and the `data_removals` audit kept after the data is gone.
+//! an erasure may remove, their removal, the clearing of a call's IVR answers and CTI event
+//! payloads and the pseudonymisation of its caller, and the `data_removals` audit kept after the data is gone.
 //!
 //! These are the only writes that change history after the fact. Each removal is one
 //! transaction that also writes its audit row, and re-checks the legal holds inside it: a hold
@@ -180,8 +180,12 @@ pub struct CallErasure {
     pub surveys_cleared: u64,
     /// Pending webhook deliveries given up (dead, "erased").
     pub webhook_deliveries_cancelled: u64,
-    /// CTI event payloads replaced by a stub (no delivered delivery holds them).
+    /// CTI event payloads replaced by a stub: every event of the call, delivered or not (the
+    /// event stream's replay and every delivery read them).
     pub webhook_payloads_removed: u64,
+    /// History rows (`calls`, `flow_sessions`) whose caller number and name were replaced by
+    /// the pseudonym; not done while the call is in progress.
+    pub calls_pseudonymised: u64,
 }
 
 impl CallErasure {
@@ -288,15 +292,38 @@ fn is_erased_payload(payload: &str) -> bool {
 }
 
 /// What an event's payload becomes once the caller's data is erased: still a well-formed
-/// event (a stream or a replay reads it like any other), with nothing about the caller.
-fn erased_payload(event_id: &str, event_type: &str, at: Timestamp) -> Value {
+/// event (a stream, a replay or a CRM reads it like any other), with nothing about the caller:
+/// its id, type and time, the agent and the details (wait, talk time, outcome, hangup cause)
+/// stay; the call (number, name, channel, destination) and the IVR variables go.
+fn erased_payload(event_id: &str, event_type: &str, at: Timestamp, original: &Value) -> Value {
+    let data = original.get("data");
+    let kept = |key: &str| {
+        data.and_then(|d| d.get(key))
+            .filter(|v| v.is_object())
+            .cloned()
+    };
     json!({
         "id": event_id,
         "type": event_type,
         "timestamp": crate::cti::rfc3339(at).unwrap_or_default(),
         "erased": true,
-        "data": { "call": null, "agent": null, "variables": {}, "details": {} },
+        "data": {
+            "call": null,
+            "agent": kept("agent").unwrap_or(Value::Null),
+            "variables": {},
+            "details": kept("details").unwrap_or_else(|| json!({})),
+        },
     })
+}
+
+/// What an erasure writes in place of a caller's number and name: `erased:` and the first 16
+/// hex digits of the number's SHA-256 (the audit's `subject`), so statistics per caller still
+/// group, and the number cannot be read back.
+fn pseudonym(subject: Option<&str>) -> String {
+    match subject {
+        Some(subject) => format!("erased:{}", subject.get(..16).unwrap_or(subject)),
+        None => "erased".to_owned(),
+    }
 }
 
 /// Deletes a recording's rows (its changes and evaluations too) and writes `removal`, inside
@@ -378,22 +405,48 @@ async fn erase_call_data_in(
         .await?
         .rows_affected(),
         webhook_payloads_removed: 0,
+        calls_pseudonymised: 0,
     };
+    // A call in progress keeps the number until it ends, so that erasing again then finds it.
+    let open = sqlx::query(
+        "SELECT 1 FROM calls WHERE id = $1 AND ended_at IS NULL UNION ALL \
+         SELECT 1 FROM flow_sessions WHERE call_id = $1 AND ended_at IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    .is_some();
+    if !open {
+        let pseudonym = pseudonym(removal.subject.as_deref());
+        for (table, key) in [("calls", "id"), ("flow_sessions", "call_id")] {
+            erased.calls_pseudonymised += sqlx::query(&format!(
+                "UPDATE {table} SET caller_number = $2, caller_name = $2 WHERE {key} = $1 \
+                 AND (caller_number <> $2 OR caller_name <> $2)"
+            ))
+            .bind(id.as_str())
+            .bind(pseudonym.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+    }
     let events = sqlx::query(
         "SELECT e.seq, e.event_id, e.type, e.at, e.payload FROM cti_events e \
-         WHERE e.call_id = $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
-             WHERE d.event_id = e.event_id AND d.status = 'delivered') ORDER BY e.seq",
+         WHERE e.call_id = $1 ORDER BY e.seq",
     )
     .bind(id.as_str())
     .fetch_all(&mut *tx)
     .await?;
     for row in &events {
         let c = Columns::new(row, "cti_events", "seq");
-        if is_erased_payload(&c.text("payload")?) {
+        let payload = c.text("payload")?;
+        if is_erased_payload(&payload) {
             continue;
         }
+        let original = serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null);
         let (event_id, event_type) = (c.text("event_id")?, c.text("type")?);
-        let stub = erased_payload(&event_id, &event_type, Timestamp::from_millis(c.int("at")?));
+        let at = Timestamp::from_millis(c.int("at")?);
+        let stub = erased_payload(&event_id, &event_type, at, &original);
         sqlx::query("UPDATE cti_events SET payload = $2 WHERE seq = $1")
             .bind(c.int("seq")?)
             .bind(serde_json::to_string(&stub).map_err(StoreError::Encode)?)
@@ -638,8 +691,10 @@ impl Store {
 
     /// Clears what a call kept of its caller, unless a standing hold covers the call: the IVR
     /// session's variables, the digits of its IVR and survey steps, the survey's answers; its
-    /// pending webhook deliveries are given up, and the payloads of its CTI events that no
-    /// delivered delivery holds are replaced by a stub. Writes `removal` (its detail extended
+    /// pending webhook deliveries are given up, the payloads of all its CTI events (what the
+    /// event stream replays and every delivery, delivered or not, holds) are replaced by a
+    /// stub, and once the call is over its caller number and name in `calls` and
+    /// `flow_sessions` become the pseudonym made from `removal.subject`. Writes `removal` (its detail extended
     /// with the counts) when anything was cleared. `None` when the call is held.
     pub async fn erase_call_data(
         &self,
@@ -713,13 +768,33 @@ mod tests {
 
     #[test]
     fn an_erased_payload_is_a_well_formed_event_that_says_so() {
-        let stub = erased_payload("evt_1", "call.ended", Timestamp::from_millis(0));
+        let original = json!({
+            "data": {
+                "call": { "caller_number": "+4930123456", "caller_name": "Ada" },
+                "agent": { "id": "alice" },
+                "variables": { "account": "42" },
+                "details": { "outcome": "answered", "talk_ms": 5000 },
+            },
+        });
+        let stub = erased_payload("evt_1", "call.ended", Timestamp::from_millis(0), &original);
         assert_eq!(stub["type"], "call.ended");
         assert_eq!(stub["data"]["call"], Value::Null);
+        assert_eq!(stub["data"]["variables"], json!({}));
+        assert_eq!(stub["data"]["agent"]["id"], "alice");
+        assert_eq!(stub["data"]["details"]["talk_ms"], 5000);
+        assert!(!stub.to_string().contains("+4930123456"));
+        assert!(!stub.to_string().contains("Ada"));
         let text = stub.to_string();
         assert!(is_erased_payload(&text));
         assert!(!is_erased_payload(r#"{"id":"evt_1","data":{}}"#));
         assert!(!is_erased_payload("not json"));
+    }
+
+    #[test]
+    fn a_pseudonym_is_the_subjects_first_16_hex_digits() {
+        let subject = "0123456789abcdef0123456789abcdef";
+        assert_eq!(pseudonym(Some(subject)), "erased:0123456789abcdef");
+        assert_eq!(pseudonym(None), "erased");
     }
 
     #[test]

@@ -53,7 +53,7 @@ conformance!(
     a_legal_hold_stands_until_released_and_placing_it_twice_keeps_the_first,
     the_purge_chooses_finished_expired_recordings_that_no_hold_covers,
     removing_a_recording_takes_its_changes_and_evaluations_and_leaves_an_audit_row,
-    erasing_a_call_clears_what_the_caller_entered_and_the_payloads_no_crm_received,
+    erasing_a_call_clears_what_the_caller_entered_stubs_every_event_and_pseudonymises_the_caller,
     a_callers_calls_and_recordings_are_found_by_number_with_their_holds,
 );
 
@@ -582,7 +582,7 @@ async fn removing_a_recording_takes_its_changes_and_evaluations_and_leaves_an_au
     assert_eq!(since[0].kind, RemovalKind::Erasure);
 }
 
-async fn erasing_a_call_clears_what_the_caller_entered_and_the_payloads_no_crm_received(
+async fn erasing_a_call_clears_what_the_caller_entered_stubs_every_event_and_pseudonymises_the_caller(
     store: Store,
     _db: &TestDb,
 ) {
@@ -646,11 +646,26 @@ async fn erasing_a_call_clears_what_the_caller_entered_and_the_payloads_no_crm_r
     );
     assert_eq!(erased.surveys_cleared, 1);
     assert_eq!(erased.webhook_deliveries_cancelled, 1);
-    assert_eq!(erased.webhook_payloads_removed, 1);
+    assert_eq!(
+        erased.webhook_payloads_removed, 2,
+        "the delivered event's too"
+    );
+    assert_eq!(
+        erased.calls_pseudonymised, 2,
+        "the call and its IVR session"
+    );
+
+    // The history keeps the call, under the pseudonym.
+    let pseudonym = "erased:hash";
+    let row = ok("call", store.call(call).await).await.expect("call");
+    assert_eq!(row.caller_number, pseudonym);
+    assert_eq!(row.caller_name, pseudonym);
 
     let session = ok("session", store.flow_session(call).await)
         .await
         .expect("session");
+    assert_eq!(session.caller_number, pseudonym);
+    assert_eq!(session.caller_name, pseudonym);
     assert!(session.variables.is_empty());
     assert!(session.steps.iter().all(|s| s.digits.is_empty()));
     let answers = ok("survey", store.call_survey(call).await)
@@ -661,9 +676,13 @@ async fn erasing_a_call_clears_what_the_caller_entered_and_the_payloads_no_crm_r
 
     let after = ok("deliveries", store.deliveries(&deliveries(call)).await).await;
     for d in &after {
+        assert!(!d.payload.contains(NUMBER), "{}", d.payload);
+        assert!(!d.payload.contains("Erika"), "{}", d.payload);
         if d.id == entered_delivery.id {
             assert_eq!(d.status, DeliveryStatus::Delivered);
-            assert!(d.payload.contains(NUMBER), "the CRM's copy is kept");
+            let stub: Value = serde_json::from_str(&d.payload).expect("a JSON payload");
+            assert_eq!(stub["erased"], true);
+            assert_eq!(stub["type"], "call.entered");
         } else {
             assert_eq!(d.status, DeliveryStatus::Dead);
             assert_eq!(d.last_error.as_deref(), Some(ERASED_DELIVERY));
@@ -705,6 +724,7 @@ async fn erasing_a_call_clears_what_the_caller_entered_and_the_payloads_no_crm_r
         Some("67890")
     );
     assert_eq!(kept.steps[0].digits, "67890");
+    assert_eq!(kept.caller_number, OTHER);
     let theirs = ok(
         "other deliveries",
         store.deliveries(&deliveries(other)).await,
@@ -747,6 +767,10 @@ async fn erasing_a_call_clears_what_the_caller_entered_and_the_payloads_no_crm_r
         ok("erase held", store.erase_call_data(other, &audit).await).await,
         None
     );
+    let held = ok("held", store.flow_session(other).await)
+        .await
+        .expect("session");
+    assert_eq!(held.caller_number, OTHER, "a held call is left as it is");
 }
 
 async fn a_callers_calls_and_recordings_are_found_by_number_with_their_holds(
@@ -1173,6 +1197,7 @@ async fn erasure_removes_a_callers_recordings_ivr_answers_and_undelivered_payloa
     assert_eq!(report["ivr_steps_cleared"], 1, "{report}");
     assert_eq!(report["webhook_deliveries_cancelled"], 2, "{report}");
     assert_eq!(report["webhook_payloads_removed"], 2, "{report}");
+    assert_eq!(report["calls_pseudonymised"], 2, "{report}");
 
     assert!(!erased_file.exists());
     assert!(held_file.exists() && other_file.exists());
@@ -1268,6 +1293,146 @@ async fn erasure_removes_a_callers_recordings_ivr_answers_and_undelivered_payloa
 
     let bad = post(&app, "/v1/erasures", json!({ "caller_number": " " })).await;
     assert_eq!(bad.status(), 422);
+}
+
+/// Every server-sent event a client replaying from `Last-Event-ID: 0` gets, until the stream
+/// falls quiet: the raw `data:` lines, parsed.
+async fn replay_from_zero(app: &TestApp) -> Vec<Value> {
+    let mut response = app
+        .http
+        .get(format!("{}/v1/events", app.base))
+        .header("last-event-id", "0")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    while let Ok(Ok(Some(chunk))) =
+        tokio::time::timeout(Duration::from_millis(1_500), response.chunk()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| serde_json::from_str(data.trim_start()).expect("JSON data"))
+        .collect()
+}
+
+/// Issue 16, hole 2: an erasure covers every copy. After it, the event stream's replay from
+/// the start and the deliveries already made hold nothing of the caller, the call history
+/// shows the pseudonym, while a held call of theirs and another caller keep everything.
+#[tokio::test]
+async fn after_an_erasure_the_replay_and_delivered_events_hold_no_trace_and_history_shows_the_pseudonym(
+) {
+    let (app, _mount) = app_with_mount(None).await;
+    let down = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", down.local_addr().expect("addr"));
+    drop(down);
+    let reply = app
+        .put_json(
+            "/v1/webhooks/crm",
+            json!({ "url": url, "events": ["call.entered", "call.ended"] }),
+        )
+        .await;
+    assert_eq!(reply.status(), 200);
+
+    let at = wall_now();
+    let (erased_call, held_call, other_call) = (new_call(), new_call(), new_call());
+    for (call, number, account) in [
+        (erased_call, NUMBER, "12345"),
+        (held_call, NUMBER, "24680"),
+        (other_call, OTHER, "67890"),
+    ] {
+        let mut records = ivr(call, number, account, at);
+        records.push(entered(call, number, at));
+        records.push(ended(call, at));
+        write(store(&app), &records).await;
+    }
+    let reply = app
+        .put_json(
+            &format!("/v1/calls/{held_call}/legal-hold"),
+            json!({ "reason": "litigation" }),
+        )
+        .await;
+    assert_eq!(reply.status(), 201);
+    // The CRM got the erased call's events before the erasure.
+    let filter = DeliveryFilter {
+        call: Some(erased_call),
+        limit: 10,
+        ..DeliveryFilter::default()
+    };
+    let sent = ok("deliveries", store(&app).deliveries(&filter).await).await;
+    assert_eq!(sent.len(), 2);
+    for d in &sent {
+        let result = AttemptResult::Delivered { status: 204 };
+        ok(
+            "delivered",
+            store(&app).delivery_attempted(d.id, at, &result).await,
+        )
+        .await;
+    }
+
+    let reply = post(&app, "/v1/erasures", json!({ "caller_number": NUMBER })).await;
+    assert_eq!(reply.status(), 200);
+    let report = json_of(reply).await;
+    assert_eq!(report["calls_held"], 1, "{report}");
+    assert_eq!(report["calls_pseudonymised"], 2, "{report}");
+    let subject = report["subject"].as_str().expect("subject").to_owned();
+    let pseudonym = format!("erased:{}", &subject[..16]);
+
+    // (1) The replay from the start: the erased call's events are stubs without the number
+    // or the name; only the held call's events still carry the number.
+    let events = replay_from_zero(&app).await;
+    let stubs: Vec<&Value> = events.iter().filter(|e| e["erased"] == true).collect();
+    assert!(stubs.len() >= 2, "{events:?}");
+    for event in &events {
+        let text = event.to_string();
+        let call = event["data"]["call"]["id"].as_str().unwrap_or_default();
+        assert_ne!(call, erased_call.to_string(), "{text}");
+        if call != held_call.to_string() {
+            assert!(!text.contains(NUMBER), "{text}");
+            assert!(!text.contains("12345"), "{text}");
+        }
+    }
+    for stub in &stubs {
+        assert!(!stub.to_string().contains("Erika"), "{stub}");
+    }
+    let held_events = events
+        .iter()
+        .filter(|e| e["data"]["call"]["id"] == held_call.to_string())
+        .count();
+    let other_events = events
+        .iter()
+        .filter(|e| e["data"]["call"]["caller_number"] == OTHER)
+        .count();
+    assert!(held_events >= 2 && other_events >= 2, "{events:?}");
+
+    // (2) What was delivered is kept as delivered, without the caller.
+    let delivered = ok("deliveries", store(&app).deliveries(&filter).await).await;
+    assert_eq!(delivered.len(), 2);
+    for d in &delivered {
+        assert_eq!(d.status, DeliveryStatus::Delivered);
+        assert!(!d.payload.contains(NUMBER), "{}", d.payload);
+        assert!(!d.payload.contains("Erika"), "{}", d.payload);
+        assert!(d.payload.contains("\"erased\":true"), "{}", d.payload);
+    }
+
+    // (3) The history shows the pseudonym, the same for each erased call of the number.
+    let history = json_of(app.get(&format!("/v1/calls/{erased_call}")).await).await;
+    let text = history.to_string();
+    assert!(!text.contains(NUMBER) && !text.contains("Erika"), "{text}");
+    assert!(text.contains(&pseudonym), "{text}");
+    let list = app.get("/v1/calls").await.text().await.expect("body");
+    assert!(list.contains(&pseudonym), "{list}");
+    // (4) and (5): the other caller and the held call keep the number and the name.
+    for (kept, number) in [(other_call, OTHER), (held_call, NUMBER)] {
+        let history = json_of(app.get(&format!("/v1/calls/{kept}")).await).await;
+        let text = history.to_string();
+        assert!(text.contains(number) && text.contains("Erika"), "{text}");
+        assert!(!text.contains("erased:"), "{text}");
+    }
 }
 
 /// Issue 16, hole 1: eight erasures at once on SQLite, each of a caller with an IVR call, a
