@@ -22,8 +22,11 @@ use switchboard::sim::SessionRecordingView;
 use tokio::task::JoinHandle;
 
 /// How far apart the history and the switch may be: both are read off event arrival, on
-/// different connections, in a debug build on a busy machine.
-const TOLERANCE_MS: i64 = 300;
+/// different connections and tasks, in a debug build on a two-core machine running the whole
+/// suite at once (the engine's task can lag the listener's by hundreds of milliseconds there).
+/// The faults this guards against are of whole calls: a call ended while its leg talks on, a
+/// recording stopped at its start.
+const TOLERANCE_MS: i64 = 1_000;
 
 const SUBSCRIPTION: &str = "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP";
 
