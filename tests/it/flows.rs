@@ -354,35 +354,11 @@ async fn rest_errors_are_problem_details() {
     assert_eq!(queues["queues"][0]["id"], "support");
 }
 
-/// A `serve` config in `dir` for the simulator, with one queue; returns its path.
-fn serve_config(
-    dir: &std::path::Path,
-    sim: &switchboard::sim::SimHandle,
-    password: &str,
-) -> std::path::PathBuf {
-    let config = dir.join("switchboard.toml");
-    std::fs::write(
-        dir.join("provisioning.toml"),
-        "[[queue]]\nid = \"support\"\nname = \"Support\"\n",
-    )
-    .expect("write");
-    std::fs::write(
-        &config,
-        format!(
-            "provisioning = \"provisioning.toml\"\n[http]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{}\"\n[[switch]]\nname = \"fs1\"\nesl = \"{}\"\npassword = \"{password}\"\n",
-            dir.join("db.sqlite").display(),
-            sim.esl_addr()
-        ),
-    )
-    .expect("write");
-    config
-}
-
 #[tokio::test]
 async fn a_wrong_esl_password_exits_with_code_78_and_says_why() {
     let sim = crate::harness::start_sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = serve_config(dir.path(), &sim, "WrongPassword");
+    let config = crate::harness::serve_config(dir.path(), &sim, "WrongPassword");
     let output = tokio::time::timeout(
         Duration::from_secs(20),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -409,7 +385,7 @@ async fn sigterm_stops_serve_cleanly_like_ctrl_c() {
     use tokio::io::AsyncBufReadExt;
     let sim = crate::harness::start_sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = serve_config(dir.path(), &sim, "ClueCon");
+    let config = crate::harness::serve_config(dir.path(), &sim, "ClueCon");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("serve")
         .arg("--config")

@@ -519,3 +519,27 @@ pub fn shipped_feature_codes(numbers: &[&str], collected: &[(&str, &str)]) -> Ve
         })
         .collect()
 }
+
+/// A `serve` config in `dir` for the simulator, with one queue; returns its path.
+pub fn serve_config(
+    dir: &std::path::Path,
+    sim: &switchboard::sim::SimHandle,
+    password: &str,
+) -> std::path::PathBuf {
+    let config = dir.join("switchboard.toml");
+    std::fs::write(
+        dir.join("provisioning.toml"),
+        "[[queue]]\nid = \"support\"\nname = \"Support\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &config,
+        format!(
+            "provisioning = \"provisioning.toml\"\n[http]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{}\"\n[[switch]]\nname = \"fs1\"\nesl = \"{}\"\npassword = \"{password}\"\n",
+            dir.join("db.sqlite").display(),
+            sim.esl_addr()
+        ),
+    )
+    .expect("write");
+    config
+}

@@ -1,39 +1,16 @@
 //! The binary's log without `RUST_LOG` and with standard error piped to a file or a
 //! collector (issue 16, hole 11): it logs at `info`, without colour codes, as text or JSON.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
-
-/// A `serve` config in `dir` for the simulator, with one queue.
-fn serve_config(dir: &Path, sim: &switchboard::sim::SimHandle) -> PathBuf {
-    let config = dir.join("switchboard.toml");
-    std::fs::write(
-        dir.join("provisioning.toml"),
-        "[[queue]]\nid = \"support\"\nname = \"Support\"\n",
-    )
-    .expect("write");
-    std::fs::write(
-        &config,
-        format!(
-            "provisioning = \"provisioning.toml\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
-             [database]\nurl = \"sqlite://{}\"\n[[switch]]\nname = \"fs1\"\nesl = \"{}\"\n\
-             password = \"ClueCon\"\n",
-            dir.join("db.sqlite").display(),
-            sim.esl_addr()
-        ),
-    )
-    .expect("write");
-    config
-}
 
 /// Runs `serve` with `extra` arguments, no `RUST_LOG` and standard error piped, until it says
 /// it is running; returns what it logged by then.
 async fn log_until_running(extra: &[&str]) -> String {
     let sim = crate::harness::start_sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = serve_config(dir.path(), &sim);
+    let config = crate::harness::serve_config(dir.path(), &sim, "ClueCon");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(extra)
         .arg("serve")

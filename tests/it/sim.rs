@@ -13,7 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 const DEADLINE: Duration = Duration::from_secs(5);
 const SUBSCRIPTION: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY CHANNEL_PROGRESS BACKGROUND_JOB HEARTBEAT SHUTDOWN PLAYBACK_START PLAYBACK_STOP DTMF CHANNEL_UNPARK";
 
-async fn start_sim() -> SimHandle {
+/// A simulator whose dialplan parks `5000` for `support`.
+pub(crate) async fn start_sim() -> SimHandle {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let config = SimConfig {
         entry_points: vec![EntryPoint {

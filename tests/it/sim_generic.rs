@@ -16,21 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::capture::{take_frames, Frame};
+use crate::sim::start_sim;
 
 const DEADLINE: Duration = Duration::from_secs(5);
 const AGENT: &str = "agent+1001";
-
-async fn start_sim() -> SimHandle {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let config = SimConfig {
-        entry_points: vec![EntryPoint {
-            number: "5000".into(),
-            variables: vec![("switchboard_queue".into(), "support".into())],
-        }],
-        ..SimConfig::default()
-    };
-    Simulator::start(listener, config).await.expect("start")
-}
 
 /// A raw ESL client: exact bytes in and out.
 struct Raw {
