@@ -90,6 +90,9 @@ pub struct StartOptions {
     pub purge_every: Option<Duration>,
     /// The HTTP server's header and idle timeouts and connection limit.
     pub http_limits: crate::api::HttpLimits,
+    /// `[switch.reach]`: (from, to, template) routes for agents registered on another switch
+    /// than the caller's.
+    pub reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -193,6 +196,9 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     engine.set_hot_desk_extension(options.hot_desk_extension);
     for switch in &options.switches {
         engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
+    }
+    for (from, to, template) in &options.reach {
+        engine.set_route(from.clone(), to.clone(), template);
     }
     engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
     for queue in store.list_queues().await? {
@@ -505,6 +511,15 @@ pub async fn options_from_config(
         evaluation_forms: provisioning.evaluation_forms.clone(),
         purge_every: Some(config.recordings.purge_every),
         http_limits: http_limits(&config.http),
+        reach: config
+            .switches
+            .iter()
+            .flat_map(|s| {
+                s.reach
+                    .iter()
+                    .map(|(to, template)| (s.name.clone(), to.clone(), template.clone()))
+            })
+            .collect(),
     })
 }
 

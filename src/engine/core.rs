@@ -120,7 +120,9 @@ pub struct Engine {
     /// Pause reason codes agents may key in on the phone (empty: any).
     pub(super) pause_codes: HashSet<String>,
     /// The switches each phone (SIP user) is registered on, as far as we were told.
-    registered_on: HashMap<String, HashSet<SwitchName>>,
+    pub(super) registered_on: HashMap<String, HashSet<SwitchName>>,
+    /// Routes between switches, for agents registered elsewhere than the caller (see `reach`).
+    pub(super) reach: super::reach::Reach,
     /// Hot-desking at a second phone while logged in at another is refused (else it moves).
     pub(super) hot_desk_refuses: bool,
     pub(super) phone_prompts: super::phone::PhonePrompts,
@@ -166,6 +168,7 @@ impl Engine {
             phone_prompts: super::phone::PhonePrompts::default(),
             hot_desk_extension: Some(super::phone::HOT_DESK_EXTENSION.to_owned()),
             registered_on: HashMap::new(),
+            reach: Default::default(),
             calls_elsewhere: HashMap::new(),
             flows: Arc::new(FlowSet::default()),
             flow_sessions: HashMap::new(),
@@ -938,6 +941,15 @@ impl Engine {
         agents: Vec<AgentId>,
         effects: &mut Vec<Effect>,
     ) {
+        let agents: Vec<AgentId> = agents
+            .into_iter()
+            .filter(|a| !self.sat_out_unrouted(now, call_id, a, effects))
+            .collect();
+        if agents.is_empty() {
+            // Those chosen sit out: the call goes to the next agent, or waits.
+            self.route_call(now, call_id, effects);
+            return;
+        }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -977,10 +989,16 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let Some(caller_switch) = self.calls.get(&call_id).map(|c| c.switch.clone()) else {
+            return;
+        };
+        let dial_string = match self.agent_dial(agent_id, &caller_switch) {
+            super::reach::AgentDial::Local(dial) | super::reach::AgentDial::Routed(dial) => dial,
+            super::reach::AgentDial::NoRoute { .. } => return,
+        };
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
-        let dial_string = agent.dial_string();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -1124,7 +1142,7 @@ impl Engine {
     }
 
     /// The agent sits out `backoff` before it is offered calls again.
-    fn back_off(
+    pub(super) fn back_off(
         &mut self,
         now: Timestamp,
         agent_id: &AgentId,
@@ -2043,9 +2061,11 @@ impl Engine {
             return;
         }
         let (pool, queue_id) = (call.pool, call.queue.clone());
-        let next = self.select_agents(pool).into_iter().next();
-        if let Some(agent) = next {
-            self.ring_agent(now, call_id, &agent, effects);
+        while let Some(agent) = self.select_agents(pool).into_iter().next() {
+            if !self.sat_out_unrouted(now, call_id, &agent, effects) {
+                self.ring_agent(now, call_id, &agent, effects);
+                break;
+            }
         }
         if let Some(queue) = self.queues.get(&queue_id) {
             effects.push(Effect::SetTimer {

@@ -15,6 +15,7 @@ mod phone;
 pub mod pin;
 mod pools;
 mod provision;
+mod reach;
 pub mod record;
 pub mod recording;
 mod recording_session;

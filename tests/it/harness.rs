@@ -362,6 +362,7 @@ impl TestApp {
             evaluation_forms: self.evaluation_forms.clone(),
             purge_every: self.purge_every,
             http_limits: Default::default(),
+            reach: Vec::new(),
         })
         .await
         .expect("start controller");

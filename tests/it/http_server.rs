@@ -51,6 +51,7 @@ async fn start(limits: HttpLimits) -> Bare {
         evaluation_forms: Vec::new(),
         purge_every: None,
         http_limits: limits,
+        reach: Vec::new(),
         allow_private_webhook_targets: true,
     })
     .await
