@@ -31,5 +31,6 @@ mod sim_conversations;
 mod sim_generic;
 mod store;
 mod store_recordings;
+mod two_switches;
 mod webhooks;
 mod whisper;
