@@ -13,6 +13,7 @@ mod phone;
 mod properties;
 mod properties_wait;
 mod provision;
+mod reach;
 mod recording;
 mod registration;
 mod regressions;
