@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use switchboard::engine::{AgentStatus, QueueRouting, SwitchName};
-use switchboard::sim::{CallSpec, PhoneSpec, SimHandle, WatchKind};
+use switchboard::sim::{CallSpec, EntryPoint, PhoneSpec, SimHandle, WatchKind};
 
 use crate::harness::{
-    eventually, queue_row, spawn_setup_with_presence, start_sim, Agent, SecondSwitch, Setup,
+    eventually, queue_row, spawn_setup_with_presence, start_sim_with, Agent, SecondSwitch, Setup,
     TestApp, ENTRY,
 };
 
@@ -40,7 +40,17 @@ fn phone(agent: &Agent) -> PhoneSpec {
 /// where `On` says; the switches reach each other's phones through gateways, and the
 /// controller knows the routes when `routed`.
 async fn two_switches(agents: Vec<(Agent, On)>, routed: bool, presence: bool) -> TestApp {
-    let second = start_sim().await;
+    two_switches_with(agents, routed, presence, Vec::new()).await
+}
+
+/// As `two_switches`, with more dialplan entries on the second switch.
+async fn two_switches_with(
+    agents: Vec<(Agent, On)>,
+    routed: bool,
+    presence: bool,
+    fs2_entries: Vec<EntryPoint>,
+) -> TestApp {
+    let second = start_sim_with(fs2_entries).await;
     let domain = presence.then_some("127.0.0.1");
     let setup = Setup {
         queues: vec![queue_row("support", QueueRouting::default())],
@@ -350,4 +360,60 @@ async fn blf_lamps_light_on_both_switches_also_after_one_reconnects() {
         200
     );
     both_show("Logged Out").await;
+}
+
+#[tokio::test]
+async fn an_agent_hot_desking_at_a_phone_on_the_other_switch_gets_calls_from_the_first() {
+    let hot_desk = EntryPoint {
+        number: "*2102".into(),
+        variables: vec![
+            ("switchboard_feature".into(), "login".into()),
+            ("switchboard_agent_number".into(), "1001".into()),
+            ("switchboard_pin".into(), "4711".into()),
+        ],
+    };
+    let app = two_switches_with(
+        vec![
+            (
+                Agent::answering("1001").logged_out().with_pin("4711"),
+                On::First,
+            ),
+            // The desk phone in the other building, on the other switch.
+            (
+                Agent::answering("2002").in_queues(&[]).logged_out(),
+                On::Second,
+            ),
+        ],
+        true,
+        false,
+        vec![hot_desk],
+    )
+    .await;
+    ready(&app, "2002", AgentStatus::LoggedOut, &["fs2"]).await;
+    let login = fs2(&app).place_call(CallSpec::new("2002", "*2102"));
+    eventually("1001 is logged in from the phone on fs2", || async {
+        agent_status(&app, "1001").is_some_and(|s| s.0 == AgentStatus::Available)
+    })
+    .await;
+    eventually(
+        "the feature call on fs2 is hung up after its tone",
+        || async { fs2(&app).channel(&login).is_none() },
+    )
+    .await;
+    let caller = app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    eventually("the call reaches 1001 at the phone on fs2", || async {
+        app.sim
+            .channel(&caller)
+            .and_then(|c| c.bridged_to)
+            .and_then(|leg| app.sim.channel(&leg))
+            .is_some_and(|leg| {
+                variable(&leg, "switchboard_agent_id") == Some("1001")
+                    && variable(&leg, "sip_destination_url") == Some("sip:2002@fs2")
+            })
+    })
+    .await;
+    assert!(fs2(&app)
+        .channels()
+        .iter()
+        .any(|c| c.answered && variable(c, "dialed_user") == Some("2002")));
 }
