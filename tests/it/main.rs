@@ -28,6 +28,7 @@ mod retention;
 mod routing;
 mod sim;
 mod sim_conversations;
+mod sim_gateway;
 mod sim_generic;
 mod store;
 mod store_recordings;
