@@ -23,8 +23,16 @@ enum On {
 fn routes() -> Vec<(SwitchName, SwitchName, String)> {
     let name = |n: &str| SwitchName::new(n).expect("name");
     vec![
-        (name("sim"), name("fs2"), "sofia/gateway/fs2/{user}".into()),
-        (name("fs2"), name("sim"), "sofia/gateway/sim/{user}".into()),
+        (
+            name("sim"),
+            name("fs2"),
+            "sofia/gateway/fs2/switchboard-{user}".into(),
+        ),
+        (
+            name("fs2"),
+            name("sim"),
+            "sofia/gateway/sim/switchboard-{user}".into(),
+        ),
     ]
 }
 
@@ -140,7 +148,7 @@ async fn bridged_through_the_gateway(app: &TestApp, caller: &str) -> (String, St
     );
     assert_eq!(
         variable(&agent_leg, "sip_destination_url"),
-        Some("sip:1001@fs2"),
+        Some("sip:switchboard-1001@fs2"),
         "the agent leg went out through the gateway"
     );
     let far: Vec<_> = fs2(app)
@@ -408,7 +416,7 @@ async fn an_agent_hot_desking_at_a_phone_on_the_other_switch_gets_calls_from_the
             .and_then(|leg| app.sim.channel(&leg))
             .is_some_and(|leg| {
                 variable(&leg, "switchboard_agent_id") == Some("1001")
-                    && variable(&leg, "sip_destination_url") == Some("sip:2002@fs2")
+                    && variable(&leg, "sip_destination_url") == Some("sip:switchboard-2002@fs2")
             })
     })
     .await;

@@ -8,6 +8,8 @@
 //! - on the originating switch (A) the leg is an outbound `sofia/…` channel as for a direct
 //!   SIP URI; it rings (CHANNEL_PROGRESS) when the far phone rings, answers when it answers,
 //!   and its originate returns as for any answered `sofia/…` leg;
+//! - the far switch runs the shipped `dialplans/switchboard-reach.xml`: a called number
+//!   `switchboard-<user>` rings `<user>` (a bare `<user>` does too);
 //! - on the far switch (B) the call is one inbound channel, `sofia/external/<caller>@…`
 //!   (`dialed_user` = the called user), standing for both B's inbound leg and the leg its
 //!   dialplan bridges to the phone: it rings and answers with the phone's behaviour and hangs
@@ -36,6 +38,9 @@ pub(super) fn parse(dial: &str) -> Option<(String, String)> {
     let user = user.split('@').next().unwrap_or_default();
     (!name.is_empty() && !user.is_empty()).then(|| (name.to_owned(), user.to_owned()))
 }
+
+/// What `dialplans/switchboard-reach.xml` expects before the user.
+const REACH_PREFIX: &str = "switchboard-";
 
 /// What one switch tells the other about a gateway call, keyed by A's leg.
 #[derive(Debug, Clone)]
@@ -195,6 +200,7 @@ impl Core {
         cid_number: String,
         cid_name: Option<String>,
     ) {
+        let user = user.strip_prefix(REACH_PREFIX).unwrap_or(user);
         let behavior = self
             .phones
             .get(user)
