@@ -28,14 +28,14 @@ const FEATURES: &[(&str, &str)] = &[
 /// A switch's answer to a question, or the connection lost on the way.
 type Answer = Result<String, ProbeError>;
 
-struct Switch<'a> {
+pub(super) struct Switch<'a> {
     probe: Probe,
     scope: &'a str,
     report: &'a mut Report,
 }
 
 impl Switch<'_> {
-    async fn ask(&mut self, command: &str) -> Answer {
+    pub(super) async fn ask(&mut self, command: &str) -> Answer {
         self.probe.api(command).await
     }
 
@@ -49,7 +49,7 @@ impl Switch<'_> {
         self.report.push(status, self.scope, check, message, fix);
     }
 
-    fn ok(&mut self, check: &'static str, message: impl Into<String>) {
+    pub(super) fn ok(&mut self, check: &'static str, message: impl Into<String>) {
         self.line(Status::Ok, check, message, None);
     }
 
@@ -57,7 +57,12 @@ impl Switch<'_> {
         self.line(Status::Warn, check, message, Some(fix.into()));
     }
 
-    fn fail(&mut self, check: &'static str, message: impl Into<String>, fix: impl Into<String>) {
+    pub(super) fn fail(
+        &mut self,
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.line(Status::Fail, check, message, Some(fix.into()));
     }
 }
@@ -134,6 +139,7 @@ async fn checks(
     dialplan_checks(switch, needs).await?;
     hold_music(switch, needs).await?;
     recordings(switch, config).await?;
+    super::routes::gateways(switch, config).await?;
     registrations(switch).await
 }
 

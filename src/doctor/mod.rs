@@ -19,6 +19,7 @@
 mod checks;
 pub mod dialplan;
 mod needs;
+mod routes;
 
 use std::fmt;
 use std::path::Path;

@@ -327,6 +327,27 @@ impl Core {
     }
 }
 
+impl Core {
+    /// `sofia status gateway <name>` (what `doctor` asks of a route's gateway): a linked
+    /// gateway's status block, `Invalid Gateway!` for any other name. Assumed (no capture):
+    /// the shape of mod_sofia's answers, reduced to the lines `doctor` reads.
+    pub(super) fn sofia_status_gateway(&self, arg: &str) -> String {
+        let Some(name) = arg.strip_prefix("status gateway ").map(str::trim) else {
+            return "-ERR Usage: sofia status gateway <name>\n".to_owned();
+        };
+        if self.gateways.names.contains(name) {
+            format!(
+                "=================================================================================================\n\
+                 Name    \t{name}\nProfile \texternal\nScheme  \tDigest\nRealm   \t{name}\n\
+                 Username\tswitchboard\nPassword\tyes\nState   \tNOREG\nStatus  \tUP\n\
+                 =================================================================================================\n"
+            )
+        } else {
+            "Invalid Gateway!\n".to_owned()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;
