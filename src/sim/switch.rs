@@ -566,6 +566,7 @@ impl Core {
         self.base_us = now_unix_us();
         self.started = Instant::now();
         self.channels.clear();
+        self.gateways.forget_calls();
         self.up = true;
         self.epoch += 1;
         self.sessions_since_startup = 0;

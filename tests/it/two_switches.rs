@@ -352,12 +352,9 @@ async fn blf_lamps_light_on_both_switches_also_after_one_reconnects() {
             .esl_connects
             .load(std::sync::atomic::Ordering::Relaxed)
     };
+    // fs2 goes away; the agent logs out meanwhile; fs2's phone shows it once fs2 is back.
+    fs2(&app).shutdown().await;
     let before = connects();
-    fs2(&app).drop_connections().await;
-    eventually("the controller reconnects to fs2", || async {
-        connects() > before
-    })
-    .await;
     assert_eq!(
         app.put_json(
             "/v1/agents/1001/state",
@@ -367,6 +364,17 @@ async fn blf_lamps_light_on_both_switches_also_after_one_reconnects() {
         .status(),
         200
     );
+    eventually("the first switch's phone shows Logged Out", || async {
+        app.sim
+            .lamp("agent+1001")
+            .is_some_and(|lamp| lamp.note.as_deref() == Some("Logged Out"))
+    })
+    .await;
+    fs2(&app).restart().await.expect("fs2 restarts");
+    eventually("the controller reconnects to fs2", || async {
+        connects() > before
+    })
+    .await;
     both_show("Logged Out").await;
 }
 

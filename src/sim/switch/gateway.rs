@@ -94,6 +94,14 @@ impl Gateways {
         self.names.insert(name.to_owned());
     }
 
+    /// A restarted switch has no calls: the links stay, the calls across them are forgotten
+    /// (the other side hears nothing, as after a crash).
+    pub(crate) fn forget_calls(&mut self) {
+        self.outgoing.clear();
+        self.incoming.clear();
+        self.by_leg.clear();
+    }
+
     pub(crate) fn take_outbox(&mut self) -> Vec<(Dest, Msg)> {
         std::mem::take(&mut self.outbox)
     }
