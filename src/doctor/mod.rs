@@ -19,7 +19,6 @@
 mod checks;
 pub mod dialplan;
 mod needs;
-mod routes;
 
 use std::fmt;
 use std::path::Path;
