@@ -243,6 +243,17 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         }
     }
 
+    // Callers who abandoned recently enough to resume have no channel either.
+    if let Some(since) = engine.resume_memory_since(now) {
+        let abandoned = store
+            .abandoned_since(
+                since,
+                u32::try_from(crate::engine::MAX_RESUMABLE).unwrap_or(u32::MAX),
+            )
+            .await?;
+        engine.restore_abandoned(now, abandoned);
+    }
+
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
