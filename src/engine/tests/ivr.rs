@@ -18,14 +18,14 @@ fn flow_set(files: &[(&str, &str)]) -> FlowSet {
 }
 
 /// A bench with the `support` queue, agent 1001 logged out, and these flows.
-fn ivr(files: &[(&str, &str)]) -> Bench {
+pub(super) fn ivr(files: &[(&str, &str)]) -> Bench {
     let mut b = Bench::new(&["1001"], 0);
     b.engine.set_flows(flow_set(files));
     b
 }
 
 impl Bench {
-    fn flow_call(&mut self, at: i64, channel: u32, entry: &str) {
+    pub(super) fn flow_call(&mut self, at: i64, channel: u32, entry: &str) {
         let effects = self.engine.handle(
             ts(at),
             Input::FlowCall(FlowCall {
@@ -45,7 +45,7 @@ impl Bench {
     }
 
     /// The prompt (or say, or recording) on `channel` ended.
-    fn done(&mut self, at: i64, channel: u32, application: &str) {
+    pub(super) fn done(&mut self, at: i64, channel: u32, application: &str) {
         // The response is whatever the switch last said: it must not matter.
         self.media_done(at, chan(channel), application, "_none_");
     }
@@ -1313,7 +1313,10 @@ fn no_survey_for_a_caller_who_hangs_up_first_or_whose_survey_flow_was_removed() 
 }
 
 /// A caller our dialplan parked for flow entry `5000`, as a restarted controller finds it.
-fn flow_caller(channel: u32, stored: Option<(u128, Option<FlowOutcome>)>) -> ChannelSnapshot {
+pub(super) fn flow_caller(
+    channel: u32,
+    stored: Option<(u128, Option<FlowOutcome>)>,
+) -> ChannelSnapshot {
     ChannelSnapshot {
         channel: chan(channel),
         role: ChannelRole::Caller,

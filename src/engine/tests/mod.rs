@@ -16,6 +16,7 @@ mod provision;
 mod recording;
 mod registration;
 mod regressions;
+mod restart;
 mod routing;
 mod thresholds;
 mod wait;
