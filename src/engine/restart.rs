@@ -51,16 +51,14 @@ impl Engine {
         }))
     }
 
-    /// The standing a stored caller is adopted with: where the store last placed it (if that
-    /// queue still exists), else as it entered. `None` for a caller the store does not know.
+    /// The standing a stored caller is adopted with: as the store last placed it, else as it
+    /// entered. A queue deprovisioned since gives way to the one the channel names, the rest
+    /// of the standing kept. `None` for a caller the store does not know.
     pub(super) fn stored_standing(&self, snap: &ChannelSnapshot) -> Option<Standing> {
         let stored = snap.stored.as_ref()?;
-        let entry_queue = snap.queue.clone().filter(|q| self.queues.contains_key(q));
-        match stored
-            .place
-            .as_ref()
-            .filter(|p| self.queues.contains_key(&p.queue))
-        {
+        let exists = |q: &QueueId| self.queues.contains_key(q);
+        let entry_queue = snap.queue.clone().filter(exists);
+        Some(match &stored.place {
             Some(StoredPlace {
                 queue,
                 priority,
@@ -70,24 +68,24 @@ impl Engine {
             }) => {
                 let mut skills = skills.clone();
                 super::routing::canonical(&mut skills);
-                Some(Standing {
+                Standing {
                     call: stored.call,
-                    queue: queue.clone(),
+                    queue: Some(queue.clone()).filter(exists).or(entry_queue)?,
                     waiting_since: *waiting_since,
                     priority: *priority,
                     skills,
                     hops: *hops,
-                })
+                }
             }
-            None => Some(Standing {
+            None => Standing {
                 call: stored.call,
                 queue: entry_queue?,
                 waiting_since: stored.entered_at,
                 priority: stored.priority,
                 skills: Vec::new(),
                 hops: 0,
-            }),
-        }
+            },
+        })
     }
 
     /// How far back the resume memory reaches: the end of the longest `abandoned_resume`
