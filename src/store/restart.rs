@@ -132,7 +132,7 @@ impl Store {
              AND c.caller_number <> '' \
              AND NOT EXISTS (SELECT 1 FROM calls l WHERE l.caller_number = c.caller_number \
              AND l.queue_id = COALESCE(c.current_queue, c.queue_id) \
-             AND l.entered_at >= c.ended_at AND l.id <> c.id) \
+             AND l.entered_at >= c.ended_at AND l.entered_at >= $1 AND l.id <> c.id) \
              ORDER BY c.ended_at DESC, c.id LIMIT $2",
         )
         .bind(since.as_millis())
