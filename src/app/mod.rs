@@ -241,12 +241,29 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
 
     initial.extend(engine.start_threshold_checks(now));
 
-    // Callbacks have no channel for a resync to find: the history brings them back.
+    // Callbacks have no channel for a resync to find: the history brings them back, with
+    // the place and priority they last had.
+    let places: HashMap<_, _> = store.open_call_places().await?.into_iter().collect();
     for call in store.open_calls().await? {
         let events = store.queue_events(call.id).await?;
-        if let Some(pending) = pending_callback(&call, &events) {
+        if let Some(mut pending) = pending_callback(&call, &events) {
+            if let Some(place) = places.get(&call.id) {
+                pending.priority = place.priority;
+                pending.entered_at = place.waiting_since;
+            }
             initial.extend(engine.restore_callback(now, pending));
         }
+    }
+
+    // Callers who abandoned recently enough to resume have no channel either.
+    if let Some(since) = engine.resume_memory_since(now) {
+        let abandoned = store
+            .abandoned_since(
+                since,
+                u32::try_from(crate::engine::MAX_RESUMABLE).unwrap_or(u32::MAX),
+            )
+            .await?;
+        engine.restore_abandoned(now, abandoned);
     }
 
     let (stop, stop_rx) = watch::channel(false);

@@ -17,6 +17,7 @@ mod migrations;
 mod outbox;
 mod provisioning;
 mod recordings;
+mod restart;
 mod retention;
 mod rows;
 mod tokens;
@@ -40,6 +41,7 @@ pub use recordings::{
     RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,
     RecordingStatus,
 };
+pub use restart::FlowPlace;
 pub use retention::{
     CallErasure, CallOfCaller, DataRemovalRow, ErasedRows, HoldFilter, HoldPlaced, HoldState,
     HoldTarget, LegalHoldRow, RecordingFile, Removal, RemovalFilter, RemovalKind, ERASED_DELIVERY,
