@@ -433,3 +433,39 @@ async fn an_agent_hot_desking_at_a_phone_on_the_other_switch_gets_calls_from_the
         .iter()
         .any(|c| c.answered && variable(c, "dialed_user") == Some("2002")));
 }
+
+#[tokio::test]
+async fn a_call_through_the_gateway_survives_a_controller_restart_and_ends_on_both_switches() {
+    let agent = || Agent::answering("1001");
+    let mut app = two_switches(vec![(agent(), On::Second)], true, false).await;
+    ready(&app, "1001", AgentStatus::Available, &["fs2"]).await;
+    let caller = app.sim.place_call(CallSpec::new("4930111", ENTRY));
+    let (leg, far) = bridged_through_the_gateway(&app, &caller).await;
+
+    app.stop_controller().await;
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &[agent()],
+    )
+    .await;
+    app.connected().await;
+    eventually(
+        "the new controller adopts the call with 1001 on it",
+        || async { agent_status(&app, "1001").is_some_and(|s| s.0 == AgentStatus::OnCall) },
+    )
+    .await;
+    assert!(fs2(&app).channel(&far).is_some_and(|c| c.answered));
+
+    assert!(fs2(&app).hangup(&far, "NORMAL_CLEARING"));
+    eventually(
+        "the agent's hangup on fs2 ends the call on the caller's switch",
+        || async { app.sim.channel(&caller).is_none() && app.sim.channel(&leg).is_none() },
+    )
+    .await;
+    eventually("the agent is free again", || async {
+        app.running().snapshot().agents.iter().any(|a| {
+            a.id.as_str() == "1001" && a.status == AgentStatus::Available && !a.busy_elsewhere
+        })
+    })
+    .await;
+}
