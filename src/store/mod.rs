@@ -13,6 +13,7 @@
 //! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
 mod history;
+mod leadership;
 mod migrations;
 mod outbox;
 mod provisioning;
@@ -31,6 +32,7 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
+pub use leadership::{Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL};
 pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
@@ -77,6 +79,9 @@ pub enum StoreError {
         id: String,
         reason: String,
     },
+    /// A history batch of a leader whose epoch has ended (another controller took over).
+    #[error("this controller's leadership (epoch {mine}) ended: epoch {current} leads")]
+    Deposed { mine: i64, current: i64 },
 }
 
 /// Which database a [`Store`] talks to.
@@ -105,6 +110,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The leadership epoch history batches must belong to (see [`Store::fenced`]).
+    epoch: Option<i64>,
 }
 
 impl Store {
@@ -160,7 +167,11 @@ impl Store {
                 .await
                 .map_err(connect_error)?,
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            epoch: None,
+        };
         store.migrate().await?;
         Ok(store)
     }

@@ -1,0 +1,258 @@
+//! The leadership of a controller pair on PostgreSQL: the advisory lock, the one-row
+//! `leadership` table (epoch, leader, lease in database time), the epoch check of history
+//! batches, and the change notifications that keep the other controller's memory current.
+//!
+//! The lock lives on a connection of its own ([`LeaderConnection`]), never on the pool: a
+//! pooled connection goes back to the pool and the lock with it. Lease times are the database's
+//! own clock (`clock_timestamp()`), so the two controllers never compare their clocks.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::{Connection, Row};
+
+use super::{Backend, Store, StoreError};
+use crate::config::redact_url;
+
+/// The advisory lock key of the leadership ("SWBD"); within the database's own lock space.
+const LOCK_KEY: i64 = 0x5357_4244;
+
+/// The channel the controllers LISTEN on.
+pub const CHANGES_CHANNEL: &str = "switchboard_changes";
+
+/// What changed, as a notification names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Tokens,
+    PauseReasons,
+    Subscriptions,
+    Agents,
+    Flows,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Tokens => "tokens",
+            Change::PauseReasons => "pause_reasons",
+            Change::Subscriptions => "subscriptions",
+            Change::Agents => "agents",
+            Change::Flows => "flows",
+        }
+    }
+
+    pub fn parse(payload: &str) -> Option<Change> {
+        [
+            Change::Tokens,
+            Change::PauseReasons,
+            Change::Subscriptions,
+            Change::Agents,
+            Change::Flows,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == payload)
+    }
+}
+
+/// The `leadership` row as a controller reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadershipRow {
+    pub epoch: i64,
+    pub leader: String,
+    pub advertise_url: String,
+    /// `lease_until` is past by database time (or was never set).
+    pub lease_expired: bool,
+}
+
+/// A dedicated PostgreSQL connection that takes, holds and renews the leadership.
+pub struct LeaderConnection {
+    conn: PgConnection,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl LeaderConnection {
+    pub async fn connect(url: &str) -> Result<LeaderConnection, StoreError> {
+        let conn = PgConnection::connect(url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        Ok(LeaderConnection { conn })
+    }
+
+    /// Takes the advisory lock if no one holds it; held until this connection closes.
+    pub async fn try_lock(&mut self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut self.conn)
+            .await?;
+        Ok(row.try_get::<bool, _>(0)?)
+    }
+
+    pub async fn read(&mut self) -> Result<LeadershipRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT epoch, leader, advertise_url, \
+             (lease_until IS NULL OR lease_until <= clock_timestamp()) AS expired \
+             FROM leadership WHERE id = 1",
+        )
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(LeadershipRow {
+            epoch: row.try_get("epoch")?,
+            leader: row.try_get("leader")?,
+            advertise_url: row.try_get("advertise_url")?,
+            lease_expired: row.try_get("expired")?,
+        })
+    }
+
+    /// Becomes the leader (the lock must be held): the next epoch, with this controller's name,
+    /// URL and a fresh lease. Returns the new epoch.
+    pub async fn claim(
+        &mut self,
+        name: &str,
+        advertise_url: &str,
+        lease: Duration,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "UPDATE leadership SET epoch = epoch + 1, leader = $1, advertise_url = $2, \
+             lease_until = clock_timestamp() + $3 * INTERVAL '1 millisecond' \
+             WHERE id = 1 RETURNING epoch",
+        )
+        .bind(name)
+        .bind(advertise_url)
+        .bind(millis(lease))
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(row.try_get("epoch")?)
+    }
+
+    /// Extends the lease of `epoch`; `false` when another epoch has begun.
+    pub async fn renew(&mut self, epoch: i64, lease: Duration) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE leadership SET lease_until = clock_timestamp() + $2 * INTERVAL '1 millisecond' \
+             WHERE id = 1 AND epoch = $1",
+        )
+        .bind(epoch)
+        .bind(millis(lease))
+        .execute(&mut self.conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends the lease of `epoch` now (a clean stop), so the standby need not wait it out.
+    pub async fn release(&mut self, epoch: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE leadership SET lease_until = clock_timestamp() WHERE id = 1 AND epoch = $1",
+        )
+        .bind(epoch)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the database sessions of other holders of the lock (a leader whose lease ran out
+    /// but whose connection lives on: paused, hung or cut off). Returns how many.
+    pub async fn evict_holder(&mut self) -> Result<u64, StoreError> {
+        let rows = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks \
+             WHERE locktype = 'advisory' AND classid = 0 AND objid::bigint = $1 \
+             AND objsubid = 1 AND granted AND pid <> pg_backend_pid() \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .bind(LOCK_KEY)
+        .fetch_all(&mut self.conn)
+        .await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+/// Listens for [`Change`]s made by any controller of the database.
+pub struct ChangeListener {
+    listener: PgListener,
+}
+
+impl ChangeListener {
+    pub async fn connect(url: &str) -> Result<ChangeListener, StoreError> {
+        let mut listener = PgListener::connect(url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(ChangeListener { listener })
+    }
+
+    /// The next change; `None` for a payload this version does not know. After a lost
+    /// connection the listener reconnects by itself (notifications in between are lost:
+    /// [`ChangeListener::recv`] returns `Err`, and the caller reloads everything).
+    pub async fn recv(&mut self) -> Result<Option<Change>, StoreError> {
+        let notification = self.listener.recv().await?;
+        Ok(Change::parse(notification.payload()))
+    }
+}
+
+impl Store {
+    /// Tells every controller listening (PostgreSQL) that `what` changed. A notification that
+    /// cannot be sent is not an error of the change itself: the other controller reads the
+    /// table again when it takes over.
+    pub async fn changed(&self, what: Change) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let _ = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(what.as_str())
+            .execute(&self.pool)
+            .await;
+    }
+
+    /// A handle whose history batches are written only while `epoch` is the database's: a
+    /// deposed leader's batches are refused.
+    pub fn fenced(&self, epoch: i64) -> Store {
+        Store {
+            epoch: Some(epoch),
+            ..self.clone()
+        }
+    }
+
+    /// Inside a history transaction: the batch belongs to the current epoch. `FOR SHARE` makes a
+    /// takeover's epoch bump wait for this batch's commit, so no batch of an old epoch commits
+    /// after a new one began.
+    pub(super) async fn check_epoch(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        let Some(mine) = self.epoch else {
+            return Ok(());
+        };
+        let row = sqlx::query("SELECT epoch FROM leadership WHERE id = 1 FOR SHARE")
+            .fetch_one(&mut *conn)
+            .await?;
+        let current: i64 = row.try_get("epoch")?;
+        if current != mine {
+            return Err(StoreError::Deposed { mine, current });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_reads_back_from_its_payload() {
+        for change in [
+            Change::Tokens,
+            Change::PauseReasons,
+            Change::Subscriptions,
+            Change::Agents,
+            Change::Flows,
+        ] {
+            assert_eq!(Change::parse(change.as_str()), Some(change));
+        }
+        assert_eq!(Change::parse("queues?"), None);
+    }
+}
