@@ -9,6 +9,7 @@
 mod dial_string;
 mod error;
 mod evaluation;
+mod ha;
 mod provisioning;
 mod settings;
 mod tokens;
@@ -19,6 +20,7 @@ pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
 pub(crate) use error::{line_of, shown, Source};
 pub use error::{read_capped, MAX_FILE_BYTES};
+pub use ha::HaConfig;
 pub use evaluation::{
     forms_or_standard, Criterion, CriterionScore, EvaluationForm, ScoreError, MAX_CRITERION_SCORE,
 };

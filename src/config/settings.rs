@@ -51,6 +51,8 @@ pub struct Config {
     pub hot_desk_extension: Option<String>,
     /// `[recordings]`: how the recordings' retention is enforced.
     pub recordings: RecordingsConfig,
+    /// `[ha]`: this controller in a pair on PostgreSQL.
+    pub ha: super::HaConfig,
 }
 
 /// `[recordings]`.
@@ -265,6 +267,8 @@ struct RawConfig {
     agents: RawAgents,
     #[serde(default)]
     recordings: RawRecordings,
+    #[serde(default)]
+    ha: super::ha::RawHa,
 }
 
 #[derive(Default, Deserialize)]
@@ -507,6 +511,7 @@ impl Config {
                 Some(ext.into_inner())
             }
         };
+        let ha = raw.ha.resolve(&src, listen)?;
         let recordings = match raw.recordings.purge_every {
             Some(d) => RecordingsConfig {
                 purge_every: positive_bounded(&src, "recordings.purge_every".into(), d)?,
@@ -571,6 +576,7 @@ impl Config {
             phone_prompts,
             hot_desk_extension,
             recordings,
+            ha,
         })
     }
 }

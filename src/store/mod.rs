@@ -16,6 +16,7 @@ mod history;
 mod leadership;
 mod migrations;
 mod outbox;
+mod owner;
 mod provisioning;
 mod recordings;
 mod retention;
@@ -33,6 +34,7 @@ use crate::config::redact_url;
 use crate::engine::CallId;
 
 pub use leadership::{Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL};
+pub use owner::{claim_sqlite, SqliteOwner};
 pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
@@ -82,6 +84,17 @@ pub enum StoreError {
     /// A history batch of a leader whose epoch has ended (another controller took over).
     #[error("this controller's leadership (epoch {mine}) ended: epoch {current} leads")]
     Deposed { mine: i64, current: i64 },
+    #[error(
+        "another controller is using {file} (pid {pid}); SQLite allows one controller: use \
+         PostgreSQL for a standby"
+    )]
+    SecondController { file: String, pid: String },
+    #[error("cannot lock {file}: {source}")]
+    OwnerLock {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Which database a [`Store`] talks to.
