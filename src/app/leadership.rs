@@ -111,13 +111,18 @@ pub(crate) struct Shared {
 /// Starts a controller of a pair: the API at once, as a standby; the engine and the switch
 /// links once elected. The returned `Running` ends with [`AppError::Deposed`] when this
 /// controller loses a leadership it held.
-pub async fn start_pair(options: StartOptions, pair: PairOptions) -> Result<Running, AppError> {
-    let url = options.database_url.clone();
+pub async fn start_pair(
+    mut options: StartOptions,
+    pair: PairOptions,
+) -> Result<Running, AppError> {
+    let url = crate::store::controller_url(&options.database_url, &pair.name);
+    options.database_url = url.clone();
     let (view_tx, view_rx) = watch::channel(View::standby(None));
+    // `prepare` applies the migrations, the leadership table's among them.
+    let (mut running, leader) = prepare(options, view_rx).await?;
     let mut connection = LeaderConnection::connect(&url).await?;
     let first = connection.read().await?;
     view_tx.send_replace(View::standby(Some(&first)));
-    let (mut running, leader) = prepare(options, view_rx).await?;
     let listener = ChangeListener::connect(&url).await?;
     let shared = leader.shared();
     let stop = running.stop.subscribe();

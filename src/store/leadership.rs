@@ -154,20 +154,48 @@ impl LeaderConnection {
         Ok(())
     }
 
-    /// Ends the database sessions of other holders of the lock (a leader whose lease ran out
-    /// but whose connection lives on: paused, hung or cut off). Returns how many.
+    /// Ends the database sessions of a leader whose lease ran out but whose lock lives on
+    /// (paused, hung or cut off): the lock holder's and every other session of the same
+    /// controller (its `application_name`, see [`controller_url`]), whose open transaction
+    /// could otherwise hold the leadership row and block the takeover. Returns how many.
     pub async fn evict_holder(&mut self) -> Result<u64, StoreError> {
         let rows = sqlx::query(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks \
-             WHERE locktype = 'advisory' AND classid = 0 AND objid::bigint = $1 \
-             AND objsubid = 1 AND granted AND pid <> pg_backend_pid() \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            "WITH holders AS ( \
+               SELECT l.pid, a.application_name FROM pg_locks l \
+               JOIN pg_stat_activity a ON a.pid = l.pid \
+               WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid::bigint = $1 \
+               AND l.objsubid = 1 AND l.granted AND l.pid <> pg_backend_pid() \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) \
+             SELECT pg_terminate_backend(s.pid) FROM pg_stat_activity s \
+             WHERE s.pid <> pg_backend_pid() AND s.datname = current_database() \
+             AND (s.pid IN (SELECT pid FROM holders) \
+                  OR s.application_name IN \
+                     (SELECT application_name FROM holders WHERE application_name LIKE 'switchboard %'))",
         )
         .bind(LOCK_KEY)
         .fetch_all(&mut self.conn)
         .await?;
         Ok(rows.len() as u64)
     }
+}
+
+/// `url` with an `application_name` naming this controller process (unless the URL names
+/// one), so that a standby can end every session of a leader it replaces.
+pub fn controller_url(url: &str, name: &str) -> String {
+    if url.contains("application_name=") {
+        return url.to_owned();
+    }
+    let safe: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(32)
+        .collect();
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}application_name=switchboard%20{safe}%20{}",
+        &instance[..12]
+    )
 }
 
 /// Listens for [`Change`]s made by any controller of the database.
@@ -254,5 +282,18 @@ mod tests {
             assert_eq!(Change::parse(change.as_str()), Some(change));
         }
         assert_eq!(Change::parse("queues?"), None);
+    }
+
+    #[test]
+    fn each_controller_process_gets_an_application_name_of_its_own() {
+        let a = controller_url("postgres://u@h/db", "a b");
+        let b = controller_url("postgres://u@h/db", "a b");
+        assert!(a.starts_with("postgres://u@h/db?application_name=switchboard%20ab%20"));
+        assert_ne!(a, b);
+        assert!(controller_url("postgres://h/db?sslmode=require", "a").contains("&application_name="));
+        assert_eq!(
+            controller_url("postgres://h/db?application_name=x", "a"),
+            "postgres://h/db?application_name=x"
+        );
     }
 }

@@ -33,7 +33,9 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
-pub use leadership::{Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL};
+pub use leadership::{
+    controller_url, Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL,
+};
 pub use owner::{claim_sqlite, SqliteOwner};
 pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,

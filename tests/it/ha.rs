@@ -1,0 +1,532 @@
+//! An active/standby pair of `serve` processes on one PostgreSQL database (issue 16): election,
+//! takeover after SIGKILL and after SIGSTOP (fencing), the standby's API, changes seen at once,
+//! and one controller per SQLite file. Real processes, since the faults are signals; each
+//! reaches the simulator through a proxy of its own, so the test sees what each one sends.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchboard::config::BearerToken;
+use switchboard::sim::{CallSpec, PhoneSpec, SimHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::harness::{start_sim, ENTRY};
+use crate::store::TestDb;
+
+const LEASE: &str = "2s";
+
+/// A TCP proxy to the simulator that counts the bytes its client sends.
+struct Proxy {
+    addr: SocketAddr,
+    sent: Arc<AtomicU64>,
+}
+
+async fn proxy_to(target: SocketAddr) -> Proxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(target).await else {
+                continue;
+            };
+            let (mut client_rx, mut client_tx) = client.into_split();
+            let (mut server_rx, mut server_tx) = server.into_split();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = client_rx.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    counter.fetch_add(n as u64, Ordering::SeqCst);
+                    if server_tx.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = server_tx.shutdown().await;
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut server_rx, &mut client_tx).await;
+                let _ = client_tx.shutdown().await;
+            });
+        }
+    });
+    Proxy { addr, sent }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One `serve` process of the pair.
+struct Controller {
+    child: tokio::process::Child,
+    base: String,
+    log: PathBuf,
+    exited: Arc<AtomicBool>,
+}
+
+impl Controller {
+    fn pid(&self) -> i32 {
+        self.child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .expect("pid")
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal}");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+struct Pair {
+    dir: tempfile::TempDir,
+    db: TestDb,
+    sim: SimHandle,
+    admin: BearerToken,
+    http: reqwest::Client,
+}
+
+impl Pair {
+    async fn new() -> Option<Pair> {
+        let db = TestDb::postgres().await?;
+        let sim = start_sim().await;
+        for user in ["1001", "1002"] {
+            sim.add_phone(PhoneSpec::answering(user, Duration::from_millis(100)));
+            sim.register_phone(user);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let admin = BearerToken::generate();
+        std::fs::write(
+            dir.path().join("provisioning.toml"),
+            format!(
+                "[[queue]]\nid = \"support\"\nname = \"Support\"\n\n\
+                 [[agent]]\nid = \"1001\"\nname = \"A\"\ndial_string = \"user/1001\"\nqueues = [\"support\"]\n\n\
+                 [[agent]]\nid = \"1002\"\nname = \"B\"\ndial_string = \"user/1002\"\nqueues = [\"support\"]\n\n\
+                 [[token]]\nname = \"test-admin\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+                admin.hash().to_hex()
+            ),
+        )
+        .expect("write provisioning");
+        Some(Pair {
+            dir,
+            db,
+            sim,
+            admin,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Starts `serve` named `name`, reaching the simulator through `proxy`.
+    fn start(&self, name: &str, proxy: &Proxy) -> Controller {
+        let port = free_port();
+        let config = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "provisioning = \"provisioning.toml\"\n\
+                 [http]\nlisten = \"127.0.0.1:{port}\"\n\
+                 [database]\nurl = \"{}\"\n\
+                 [[switch]]\nname = \"fs1\"\nesl = \"{}\"\npassword = \"ClueCon\"\n\
+                 [ha]\nname = \"{name}\"\nlease = \"{LEASE}\"\n",
+                self.db.url, proxy.addr
+            ),
+        )
+        .expect("write config");
+        let log = self.dir.path().join(format!("{name}.log"));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "switchboard=info")
+            .env_remove("DATABASE_URL")
+            .env_remove("SWITCHBOARD_SWITCH_FS1_PASSWORD")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("serve starts");
+        Controller {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            exited: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    async fn health(&self, c: &Controller) -> Option<Value> {
+        let reply = self
+            .http
+            .get(format!("{}/healthz", c.base))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        reply.json().await.ok()
+    }
+
+    /// Waits until `c` has `role` and knows who leads.
+    async fn wait_role(&self, c: &Controller, role: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(h) = self.health(c).await {
+                if h["role"] == role && h["leader"]["name"].is_string() {
+                    return h;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never became {role}; log:\n{}",
+                c.base,
+                c.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn get(&self, c: &Controller, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", c.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn wait_until(&self, what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + within;
+        while !check() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn wait_exit(c: &mut Controller, within: Duration) -> std::process::ExitStatus {
+    let status = tokio::time::timeout(within, c.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("{} did not exit; log:\n{}", c.base, c.log()))
+        .expect("wait");
+    c.exited.store(true, Ordering::SeqCst);
+    status
+}
+
+#[tokio::test]
+async fn ha_a_second_controller_waits_as_standby_serves_stored_reads_and_names_the_leader_for_writes(
+) {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let proxy_a = proxy_to(pair.sim.esl_addr()).await;
+    let proxy_b = proxy_to(pair.sim.esl_addr()).await;
+    let a = pair.start("a", &proxy_a);
+    let health = pair.wait_role(&a, "leader", Duration::from_secs(30)).await;
+    assert_eq!(health["leader"]["name"], "a", "{health}");
+    let b = pair.start("b", &proxy_b);
+    let health = pair.wait_role(&b, "standby", Duration::from_secs(30)).await;
+    assert_eq!(health["leader"]["name"], "a", "{health}");
+    assert_eq!(health["leader"]["url"], a.base.as_str(), "{health}");
+    let admin = pair.admin.expose().to_owned();
+
+    // A token made on the leader is accepted by the standby at once (LISTEN/NOTIFY).
+    let made: Value = pair
+        .http
+        .post(format!("{}/v1/tokens", a.base))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "name": "wallboard", "role": "supervisor" }))
+        .send()
+        .await
+        .expect("create token")
+        .json()
+        .await
+        .expect("token json");
+    let wallboard = made["token"].as_str().expect("token").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = pair.get(&b, "/v1/pause-reasons", &wallboard).await;
+        if reply.status() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby never accepted the leader's new token: {}",
+            reply.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Stored reads on the standby; writes and live state answered 503 naming the leader.
+    let reply = pair.get(&b, "/v1/tokens", &admin).await;
+    assert_eq!(reply.status(), 200);
+    let reply = pair.get(&b, "/v1/calls", &admin).await;
+    assert_eq!(reply.status(), 503);
+    let reply = pair
+        .http
+        .put(format!("{}/v1/pause-reasons/lunch", b.base))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "name": "Lunch" }))
+        .send()
+        .await
+        .expect("put on standby");
+    assert_eq!(reply.status(), 503);
+    assert_eq!(
+        reply
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let problem: Value = reply.json().await.expect("problem");
+    assert_eq!(problem["leader"]["url"], a.base.as_str(), "{problem}");
+    assert_eq!(problem["status"], 503, "{problem}");
+    // The standby has said nothing to the switch.
+    assert_eq!(proxy_b.sent.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_survives_once() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let proxy_a = proxy_to(pair.sim.esl_addr()).await;
+    let proxy_b = proxy_to(pair.sim.esl_addr()).await;
+    let mut a = pair.start("a", &proxy_a);
+    pair.wait_role(&a, "leader", Duration::from_secs(30)).await;
+    let b = pair.start("b", &proxy_b);
+    pair.wait_role(&b, "standby", Duration::from_secs(30)).await;
+    let admin = pair.admin.expose().to_owned();
+    for agent in ["1001", "1002"] {
+        let reply = pair
+            .http
+            .put(format!("{}/v1/agents/{agent}/state", a.base))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "state": "available" }))
+            .send()
+            .await
+            .expect("log in");
+        assert!(reply.status().is_success(), "{}", reply.status());
+    }
+    // Two callers bridged to the two agents, a third waiting.
+    let first = pair.sim.place_call(CallSpec::new("+15550001", ENTRY));
+    let second = pair.sim.place_call(CallSpec::new("+15550002", ENTRY));
+    let sim = &pair.sim;
+    pair.wait_until("both callers bridged", Duration::from_secs(15), || {
+        [&first, &second]
+            .iter()
+            .all(|c| sim.channel(c).is_some_and(|v| v.bridged_to.is_some()))
+    })
+    .await;
+    let third = pair.sim.place_call(CallSpec::new("+15550003", ENTRY));
+    pair.wait_until("the third caller parked", Duration::from_secs(10), || {
+        sim.channel(&third).is_some_and(|v| v.answered)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let originates_before = pair.sim.stats().originates;
+    assert_eq!(originates_before, 2);
+
+    a.signal("-KILL");
+    let killed = Instant::now();
+    wait_exit(&mut a, Duration::from_secs(5)).await;
+    let health = pair.wait_role(&b, "leader", Duration::from_secs(10)).await;
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(5), "takeover took {took:?}");
+    assert_eq!(health["leader"]["name"], "b", "{health}");
+    assert_eq!(health["epoch"], 2, "{health}");
+
+    // The new leader knows every call, and originates no one again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let calls: Value = pair
+            .get(&b, "/v1/calls", &admin)
+            .await
+            .json()
+            .await
+            .expect("calls");
+        let n = calls["active"].as_array().map_or(0, Vec::len);
+        if n == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new leader does not know 3 calls: {calls}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pair.sim.stats().originates, originates_before);
+    for caller in [&first, &second, &third] {
+        assert!(pair.sim.channel(caller).is_some(), "a caller was dropped");
+    }
+
+    // The first caller leaves: its agent takes the waiting caller, through the new leader.
+    pair.sim.hangup(&first, "NORMAL_CLEARING");
+    pair.wait_until(
+        "the waiting caller bridged by the new leader",
+        Duration::from_secs(15),
+        || sim.channel(&third).is_some_and(|v| v.bridged_to.is_some()),
+    )
+    .await;
+    assert_eq!(pair.sim.stats().originates, originates_before + 1);
+    pair.sim.hangup(&second, "NORMAL_CLEARING");
+    pair.sim.hangup(&third, "NORMAL_CLEARING");
+
+    // History: three calls, each ended once.
+    let store = pair.db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = store.recent_calls(10).await.expect("calls");
+        if calls.len() == 3 && calls.iter().all(|c| c.ended_at.is_some()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "history incomplete: {calls:?}\nlog b:\n{}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(proxy_b.sent.load(Ordering::SeqCst) > 0);
+}
+
+#[tokio::test]
+async fn ha_a_leader_paused_past_its_lease_is_replaced_and_sends_nothing_after_it_resumes() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let proxy_a = proxy_to(pair.sim.esl_addr()).await;
+    let proxy_b = proxy_to(pair.sim.esl_addr()).await;
+    let mut a = pair.start("a", &proxy_a);
+    pair.wait_role(&a, "leader", Duration::from_secs(30)).await;
+    let b = pair.start("b", &proxy_b);
+    pair.wait_role(&b, "standby", Duration::from_secs(30)).await;
+    let admin = pair.admin.expose().to_owned();
+    let reply = pair
+        .http
+        .put(format!("{}/v1/agents/1001/state", a.base))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "state": "available" }))
+        .send()
+        .await
+        .expect("log in");
+    assert!(reply.status().is_success());
+    // The log-in is in the history before the pause (what a leader had not committed when it
+    // stopped is lost: its successor starts from the database and the switch).
+    let store = pair.db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store
+        .last_agent_states()
+        .await
+        .expect("agent states")
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the log-in was never written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    a.signal("-STOP");
+    let paused = Instant::now();
+    // A caller arrives while the leader is paused: the events queue up on its connection.
+    let caller = pair.sim.place_call(CallSpec::new("+15550009", ENTRY));
+    pair.wait_role(&b, "leader", Duration::from_secs(15)).await;
+    assert!(
+        paused.elapsed() < Duration::from_secs(8),
+        "takeover of a paused leader took {:?}",
+        paused.elapsed()
+    );
+    let sim = &pair.sim;
+    pair.wait_until("the new leader bridges the caller", Duration::from_secs(15), || {
+        sim.channel(&caller).is_some_and(|v| v.bridged_to.is_some())
+    })
+    .await;
+    let originates = pair.sim.stats().originates;
+
+    let sent_before_resume = proxy_a.sent.load(Ordering::SeqCst);
+    a.signal("-CONT");
+    let status = wait_exit(&mut a, Duration::from_secs(10)).await;
+    assert!(!status.success(), "a deposed leader exits non-zero");
+    let log = a.log();
+    assert!(
+        log.contains("lost leadership of epoch 1"),
+        "the deposed leader does not say why it exits:\n{log}"
+    );
+    assert_eq!(
+        proxy_a.sent.load(Ordering::SeqCst),
+        sent_before_resume,
+        "the deposed leader wrote to the switch after it resumed; log:\n{log}"
+    );
+    assert_eq!(pair.sim.stats().originates, originates);
+    pair.sim.hangup(&caller, "NORMAL_CLEARING");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = store.recent_calls(10).await.expect("calls");
+        if calls.len() == 1 && calls[0].ended_at.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "history: {calls:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_serve_on_one_sqlite_file_is_refused_with_the_reason() {
+    let sim = start_sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::harness::serve_config(dir.path(), &sim, "ClueCon");
+    let spawn = |log: &Path| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "switchboard=info")
+            .env_remove("DATABASE_URL")
+            .env_remove("SWITCHBOARD_SWITCH_FS1_PASSWORD")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("serve starts")
+    };
+    let first_log = dir.path().join("first.log");
+    let mut first = spawn(&first_log);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&first_log)
+        .unwrap_or_default()
+        .contains("switchboard is running")
+    {
+        assert!(Instant::now() < deadline, "the first serve never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second_log = dir.path().join("second.log");
+    let mut second = spawn(&second_log);
+    let status = tokio::time::timeout(Duration::from_secs(30), second.wait())
+        .await
+        .expect("the second serve exits")
+        .expect("wait");
+    assert_eq!(status.code(), Some(78));
+    let log = std::fs::read_to_string(&second_log).unwrap_or_default();
+    assert!(
+        log.contains("another controller is using")
+            && log.contains("db.sqlite")
+            && log.contains("use PostgreSQL for a standby"),
+        "{log}"
+    );
+    let _ = first.kill().await;
+}
