@@ -106,6 +106,7 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) auth: Arc<crate::api::Auth>,
     pub(crate) pause_reasons: Arc<RwLock<Vec<PauseReasonRow>>>,
+    pub(crate) flows: Arc<super::Flows>,
 }
 
 /// Starts a controller of a pair: the API at once, as a standby; the engine and the switch
@@ -126,7 +127,10 @@ pub async fn start_pair(
     let listener = ChangeListener::connect(&url).await?;
     let shared = leader.shared();
     let stop = running.stop.subscribe();
-    running.tasks.spawn(follow_changes(listener, shared, stop));
+    let role = view_tx.subscribe();
+    running
+        .tasks
+        .spawn(follow_changes(listener, shared, role, stop));
     let stop = running.stop.subscribe();
     running
         .tasks
@@ -294,12 +298,15 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn follow_changes(
     mut listener: ChangeListener,
     shared: Shared,
+    role: watch::Receiver<View>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), AppError> {
     loop {
         tokio::select! {
             () = stopped(&mut stop) => return Ok(()),
             change = listener.recv() => match change {
+                // The leader reloaded its flows itself, into its engine too.
+                Ok(Some(Change::Flows)) if !role.borrow().is_standby() => {}
                 Ok(Some(change)) => reload(&shared, change).await,
                 Ok(None) => {}
                 Err(e) => {
@@ -323,8 +330,14 @@ async fn reload(shared: &Shared, change: Change) {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner) = reasons;
         }),
+        Change::Flows => {
+            if let Err(e) = shared.flows.reread(&shared.store).await {
+                warn!(error = %e, "cannot read the flows the leader reloaded; serving the previous ones");
+            }
+            Ok(())
+        }
         // Read from the database on every request, and by the engine when it takes over.
-        Change::Subscriptions | Change::Agents | Change::Flows => Ok(()),
+        Change::Subscriptions | Change::Agents => Ok(()),
     };
     if let Err(e) = done {
         warn!(change = change.as_str(), error = %e, "cannot reload after a change");

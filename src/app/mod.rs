@@ -334,6 +334,7 @@ impl LeaderPart {
             store: self.store.clone(),
             auth: self.auth.clone(),
             pause_reasons: self.pause_reasons.clone(),
+            flows: self.flows.clone(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! queue's strategy and of waiting calls ordered by priority then arrival, so one decision
 //! costs O(log n).
 
+mod adopt_ring;
 mod core;
 pub mod ids;
 pub mod io;

@@ -11,14 +11,37 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard::config::BearerToken;
-use switchboard::sim::{CallSpec, PhoneSpec, SimHandle};
+use switchboard::sim::{CallSpec, EntryPoint, PhoneSpec, SimHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::harness::{start_sim, ENTRY};
+use crate::harness::{start_sim, start_sim_with, ENTRY};
 use crate::store::TestDb;
 
 const LEASE: &str = "2s";
+/// How long agent 1002's phone rings before it answers.
+const RING_MS: u64 = 5_000;
+/// The number whose callers run the `ivr` flow.
+const IVR: &str = "7000";
+/// A menu that waits long for a key: 2 hangs up.
+const FLOW: &str = r#"start = "start"
+entry_points = ["ivr"]
+
+[node.start]
+kind = "menu"
+prompt = "silence_stream://300"
+invalid_prompt = "silence_stream://100"
+no_input_prompt = "silence_stream://100"
+timeout = "30s"
+retries = 2
+on_invalid = "bye"
+on_no_input = "bye"
+[node.start.options]
+2 = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
 
 /// A TCP proxy to the simulator that counts the bytes its client sends.
 struct Proxy {
@@ -108,12 +131,19 @@ struct Pair {
 impl Pair {
     async fn new() -> Option<Pair> {
         let db = TestDb::postgres().await?;
-        let sim = start_sim().await;
-        for user in ["1001", "1002"] {
-            sim.add_phone(PhoneSpec::answering(user, Duration::from_millis(100)));
+        let sim = start_sim_with(vec![EntryPoint {
+            number: IVR.into(),
+            variables: vec![("switchboard_flow".into(), "ivr".into())],
+        }])
+        .await;
+        // 1002 rings long enough for a takeover to happen while it rings.
+        for (user, after) in [("1001", 100), ("1002", RING_MS), ("1003", 100)] {
+            sim.add_phone(PhoneSpec::answering(user, Duration::from_millis(after)));
             sim.register_phone(user);
         }
         let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("flows")).expect("flows dir");
+        std::fs::write(dir.path().join("flows/ivr.toml"), FLOW).expect("write flow");
         let admin = BearerToken::generate();
         std::fs::write(
             dir.path().join("provisioning.toml"),
@@ -121,6 +151,7 @@ impl Pair {
                 "[[queue]]\nid = \"support\"\nname = \"Support\"\n\n\
                  [[agent]]\nid = \"1001\"\nname = \"A\"\ndial_string = \"user/1001\"\nqueues = [\"support\"]\n\n\
                  [[agent]]\nid = \"1002\"\nname = \"B\"\ndial_string = \"user/1002\"\nqueues = [\"support\"]\n\n\
+                 [[agent]]\nid = \"1003\"\nname = \"C\"\ndial_string = \"user/1003\"\nqueues = [\"support\"]\n\n\
                  [[token]]\nname = \"test-admin\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
                 admin.hash().to_hex()
             ),
@@ -142,7 +173,7 @@ impl Pair {
         std::fs::write(
             &config,
             format!(
-                "provisioning = \"provisioning.toml\"\n\
+                "provisioning = \"provisioning.toml\"\nflows = \"flows\"\n\
                  [http]\nlisten = \"127.0.0.1:{port}\"\n\
                  [database]\nurl = \"{}\"\n\
                  [[switch]]\nname = \"fs1\"\nesl = \"{}\"\npassword = \"ClueCon\"\n\
@@ -209,6 +240,18 @@ impl Pair {
             .send()
             .await
             .expect("request")
+    }
+
+    async fn log_in(&self, c: &Controller, agent: &str) {
+        let reply = self
+            .http
+            .put(format!("{}/v1/agents/{agent}/state", c.base))
+            .bearer_auth(self.admin.expose())
+            .json(&serde_json::json!({ "state": "available" }))
+            .send()
+            .await
+            .expect("log in");
+        assert!(reply.status().is_success(), "{}", reply.status());
     }
 
     async fn wait_until(&self, what: &str, within: Duration, mut check: impl FnMut() -> bool) {
@@ -312,36 +355,35 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     pair.wait_role(&a, "leader", Duration::from_secs(30)).await;
     let b = pair.start("b", &proxy_b);
     pair.wait_role(&b, "standby", Duration::from_secs(30)).await;
-    let admin = pair.admin.expose().to_owned();
-    for agent in ["1001", "1002"] {
-        let reply = pair
-            .http
-            .put(format!("{}/v1/agents/{agent}/state", a.base))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({ "state": "available" }))
-            .send()
-            .await
-            .expect("log in");
-        assert!(reply.status().is_success(), "{}", reply.status());
-    }
-    // Two callers bridged to the two agents, a third waiting.
-    let first = pair.sim.place_call(CallSpec::new("+15550001", ENTRY));
-    let second = pair.sim.place_call(CallSpec::new("+15550002", ENTRY));
     let sim = &pair.sim;
-    pair.wait_until("both callers bridged", Duration::from_secs(15), || {
-        [&first, &second]
+
+    // Bridged: 1001 with the first caller.
+    pair.log_in(&a, "1001").await;
+    let bridged = sim.place_call(CallSpec::new("+15550001", ENTRY));
+    pair.wait_until("the first caller bridged", Duration::from_secs(15), || {
+        sim.channel(&bridged).is_some_and(|v| v.bridged_to.is_some())
+    })
+    .await;
+    // Ringing: 1002's phone rings for the second caller.
+    pair.log_in(&a, "1002").await;
+    let ringing = sim.place_call(CallSpec::new("+15550002", ENTRY));
+    pair.wait_until("1002 rings", Duration::from_secs(15), || {
+        sim.stats().originates == 2
+    })
+    .await;
+    // Waiting: no agent is free for the third. In an IVR: the fourth, in a menu.
+    let waiting = sim.place_call(CallSpec::new("+15550003", ENTRY));
+    let ivr = sim.place_call(CallSpec::new("+15550004", IVR));
+    pair.wait_until("the waiting and IVR callers answered", Duration::from_secs(10), || {
+        [&waiting, &ivr]
             .iter()
-            .all(|c| sim.channel(c).is_some_and(|v| v.bridged_to.is_some()))
+            .all(|c| sim.channel(c).is_some_and(|v| v.answered))
     })
     .await;
-    let third = pair.sim.place_call(CallSpec::new("+15550003", ENTRY));
-    pair.wait_until("the third caller parked", Duration::from_secs(10), || {
-        sim.channel(&third).is_some_and(|v| v.answered)
+    pair.wait_until("the IVR caller hears the menu", Duration::from_secs(10), || {
+        !sim.played_on(&ivr).is_empty()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let originates_before = pair.sim.stats().originates;
-    assert_eq!(originates_before, 2);
 
     a.signal("-KILL");
     let killed = Instant::now();
@@ -351,8 +393,9 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     assert!(took < Duration::from_secs(5), "takeover took {took:?}");
     assert_eq!(health["leader"]["name"], "b", "{health}");
     assert_eq!(health["epoch"], 2, "{health}");
+    let admin = pair.admin.expose().to_owned();
 
-    // The new leader knows every call, and originates no one again.
+    // The new leader knows every queued call.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let calls: Value = pair
@@ -362,38 +405,51 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
             .await
             .expect("calls");
         let n = calls["active"].as_array().map_or(0, Vec::len);
-        if n == 3 {
+        if n >= 3 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the new leader does not know 3 calls: {calls}"
+            "the new leader does not know the queued calls: {calls}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(pair.sim.stats().originates, originates_before);
-    for caller in [&first, &second, &third] {
-        assert!(pair.sim.channel(caller).is_some(), "a caller was dropped");
+    // The ringing leg is adopted, not originated again: 1002 answers and is bridged.
+    pair.wait_until("the ringing caller bridged to 1002", Duration::from_secs(15), || {
+        sim.channel(&ringing).is_some_and(|v| v.bridged_to.is_some())
+    })
+    .await;
+    assert_eq!(sim.stats().originates, 2, "an agent was originated twice");
+    for caller in [&bridged, &ringing, &waiting, &ivr] {
+        assert!(sim.channel(caller).is_some(), "a caller was dropped");
     }
+    // The IVR caller's key reaches the new leader's flow, which hangs up as the flow says.
+    assert!(sim.send_dtmf(&ivr, "2"));
+    pair.wait_until("the IVR caller hung up by its flow", Duration::from_secs(15), || {
+        sim.channel(&ivr).is_none()
+    })
+    .await;
 
-    // The first caller leaves: its agent takes the waiting caller, through the new leader.
-    pair.sim.hangup(&first, "NORMAL_CLEARING");
+    // A newly logged-in agent takes the waiting caller, through the new leader.
+    pair.log_in(&b, "1003").await;
     pair.wait_until(
         "the waiting caller bridged by the new leader",
         Duration::from_secs(15),
-        || sim.channel(&third).is_some_and(|v| v.bridged_to.is_some()),
+        || sim.channel(&waiting).is_some_and(|v| v.bridged_to.is_some()),
     )
     .await;
-    assert_eq!(pair.sim.stats().originates, originates_before + 1);
-    pair.sim.hangup(&second, "NORMAL_CLEARING");
-    pair.sim.hangup(&third, "NORMAL_CLEARING");
+    assert_eq!(sim.stats().originates, 3);
+    for caller in [&bridged, &ringing, &waiting] {
+        sim.hangup(caller, "NORMAL_CLEARING");
+    }
 
-    // History: three calls, each ended once.
+    // History: every queued call entered and ended once, under the call id it had.
     let store = pair.db.connect().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let calls = store.recent_calls(10).await.expect("calls");
-        if calls.len() == 3 && calls.iter().all(|c| c.ended_at.is_some()) {
+        let queued = calls.iter().filter(|c| c.caller_number != "+15550004").count();
+        if queued == 3 && calls.iter().all(|c| c.ended_at.is_some()) {
             break;
         }
         assert!(
