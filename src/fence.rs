@@ -117,7 +117,11 @@ mod tests {
         fence.extend(now, Duration::from_secs(3), Duration::from_millis(500));
         assert!(fence.permits());
         // An older renewal does not shorten the deadline.
-        fence.extend(now - Duration::from_secs(10), Duration::from_secs(3), Duration::ZERO);
+        fence.extend(
+            now - Duration::from_secs(10),
+            Duration::from_secs(3),
+            Duration::ZERO,
+        );
         assert!(fence.permits());
         fence.revoke();
         assert!(!fence.check());

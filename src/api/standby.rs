@@ -46,7 +46,9 @@ pub(super) async fn to_the_leader(
     }
     let (detail, leader) = match &view.leader {
         Some((name, url)) => (
-            format!("this controller is the standby: send this request to the leader {name} at {url}"),
+            format!(
+                "this controller is the standby: send this request to the leader {name} at {url}"
+            ),
             json!({ "name": name, "url": url }),
         ),
         None => (

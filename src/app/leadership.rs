@@ -16,7 +16,9 @@ use tracing::{error, info, warn};
 
 use super::{prepare, AppError, LeaderPart, Running, StartOptions};
 use crate::fence::Fence;
-use crate::store::{Change, ChangeListener, LeaderConnection, LeadershipRow, PauseReasonRow, Store};
+use crate::store::{
+    Change, ChangeListener, LeaderConnection, LeadershipRow, PauseReasonRow, Store,
+};
 
 /// How often a standby tries the lock.
 const POLL: Duration = Duration::from_millis(250);
@@ -112,10 +114,7 @@ pub(crate) struct Shared {
 /// Starts a controller of a pair: the API at once, as a standby; the engine and the switch
 /// links once elected. The returned `Running` ends with [`AppError::Deposed`] when this
 /// controller loses a leadership it held.
-pub async fn start_pair(
-    mut options: StartOptions,
-    pair: PairOptions,
-) -> Result<Running, AppError> {
+pub async fn start_pair(mut options: StartOptions, pair: PairOptions) -> Result<Running, AppError> {
     let url = crate::store::controller_url(&options.database_url, &pair.name);
     options.database_url = url.clone();
     let (view_tx, view_rx) = watch::channel(View::standby(None));

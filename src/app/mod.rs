@@ -162,7 +162,9 @@ impl Running {
 
 pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     let (mut running, leader) = prepare(options, leadership::View::single()).await?;
-    leader.start(&mut running.tasks, Fence::open(), None).await?;
+    leader
+        .start(&mut running.tasks, Fence::open(), None)
+        .await?;
     Ok(running)
 }
 

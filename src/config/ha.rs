@@ -46,7 +46,11 @@ fn host_name() -> String {
 }
 
 impl RawHa {
-    pub(super) fn resolve(self, src: &Source<'_>, listen: SocketAddr) -> Result<HaConfig, ConfigError> {
+    pub(super) fn resolve(
+        self,
+        src: &Source<'_>,
+        listen: SocketAddr,
+    ) -> Result<HaConfig, ConfigError> {
         let name = match self.name {
             Some(name) => {
                 let span = name.span();

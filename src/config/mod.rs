@@ -20,10 +20,10 @@ pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
 pub(crate) use error::{line_of, shown, Source};
 pub use error::{read_capped, MAX_FILE_BYTES};
-pub use ha::HaConfig;
 pub use evaluation::{
     forms_or_standard, Criterion, CriterionScore, EvaluationForm, ScoreError, MAX_CRITERION_SCORE,
 };
+pub use ha::HaConfig;
 pub(crate) use provisioning::is_language;
 pub use provisioning::{
     check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,

@@ -33,10 +33,9 @@ impl Engine {
         legs.sort_by(|a, b| a.channel.cmp(&b.channel));
         legs.into_iter().find_map(|s| {
             let agent = s.agent.clone()?;
-            let free = self
-                .agents
-                .get(&agent)
-                .is_some_and(|a| matches!(a.state, AgentState::Available | AgentState::Backoff { .. }));
+            let free = self.agents.get(&agent).is_some_and(|a| {
+                matches!(a.state, AgentState::Available | AgentState::Backoff { .. })
+            });
             free.then(|| (s.channel.clone(), agent))
         })
     }

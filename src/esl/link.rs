@@ -115,7 +115,16 @@ pub async fn run_fenced_switch(
             let _ = stop.wait_for(|s| *s).await;
             return Ok(());
         }
-        match session(&settings, &mut commands, &inputs, &metrics, &mut stop, &fence).await {
+        match session(
+            &settings,
+            &mut commands,
+            &inputs,
+            &metrics,
+            &mut stop,
+            &fence,
+        )
+        .await
+        {
             Ok(SessionEnd::Stopped) => return Ok(()),
             Ok(SessionEnd::Lost(reason)) => {
                 Metrics::bump(&metrics.esl_disconnects);

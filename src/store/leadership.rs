@@ -205,12 +205,13 @@ pub struct ChangeListener {
 
 impl ChangeListener {
     pub async fn connect(url: &str) -> Result<ChangeListener, StoreError> {
-        let mut listener = PgListener::connect(url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: redact_url(url),
-                source,
-            })?;
+        let mut listener =
+            PgListener::connect(url)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: redact_url(url),
+                    source,
+                })?;
         listener.listen(CHANGES_CHANNEL).await?;
         Ok(ChangeListener { listener })
     }
@@ -251,7 +252,10 @@ impl Store {
     /// Inside a history transaction: the batch belongs to the current epoch. `FOR SHARE` makes a
     /// takeover's epoch bump wait for this batch's commit, so no batch of an old epoch commits
     /// after a new one began.
-    pub(super) async fn check_epoch(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    pub(super) async fn check_epoch(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<(), StoreError> {
         let Some(mine) = self.epoch else {
             return Ok(());
         };
@@ -290,7 +294,9 @@ mod tests {
         let b = controller_url("postgres://u@h/db", "a b");
         assert!(a.starts_with("postgres://u@h/db?application_name=switchboard%20ab%20"));
         assert_ne!(a, b);
-        assert!(controller_url("postgres://h/db?sslmode=require", "a").contains("&application_name="));
+        assert!(
+            controller_url("postgres://h/db?sslmode=require", "a").contains("&application_name=")
+        );
         assert_eq!(
             controller_url("postgres://h/db?application_name=x", "a"),
             "postgres://h/db?application_name=x"

@@ -36,11 +36,11 @@ use crate::engine::CallId;
 pub use leadership::{
     controller_url, Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL,
 };
-pub use owner::{claim_sqlite, SqliteOwner};
 pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
+pub use owner::{claim_sqlite, SqliteOwner};
 pub use recordings::{
     intervals, ConsentRow, EvaluationRow, NewEvaluation, RecordingChangeRow, RecordingCursor,
     RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,

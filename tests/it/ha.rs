@@ -361,7 +361,8 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     pair.log_in(&a, "1001").await;
     let bridged = sim.place_call(CallSpec::new("+15550001", ENTRY));
     pair.wait_until("the first caller bridged", Duration::from_secs(15), || {
-        sim.channel(&bridged).is_some_and(|v| v.bridged_to.is_some())
+        sim.channel(&bridged)
+            .is_some_and(|v| v.bridged_to.is_some())
     })
     .await;
     // Ringing: 1002's phone rings for the second caller.
@@ -374,15 +375,21 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     // Waiting: no agent is free for the third. In an IVR: the fourth, in a menu.
     let waiting = sim.place_call(CallSpec::new("+15550003", ENTRY));
     let ivr = sim.place_call(CallSpec::new("+15550004", IVR));
-    pair.wait_until("the waiting and IVR callers answered", Duration::from_secs(10), || {
-        [&waiting, &ivr]
-            .iter()
-            .all(|c| sim.channel(c).is_some_and(|v| v.answered))
-    })
+    pair.wait_until(
+        "the waiting and IVR callers answered",
+        Duration::from_secs(10),
+        || {
+            [&waiting, &ivr]
+                .iter()
+                .all(|c| sim.channel(c).is_some_and(|v| v.answered))
+        },
+    )
     .await;
-    pair.wait_until("the IVR caller hears the menu", Duration::from_secs(10), || {
-        !sim.played_on(&ivr).is_empty()
-    })
+    pair.wait_until(
+        "the IVR caller hears the menu",
+        Duration::from_secs(10),
+        || !sim.played_on(&ivr).is_empty(),
+    )
     .await;
 
     a.signal("-KILL");
@@ -415,9 +422,14 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The ringing leg is adopted, not originated again: 1002 answers and is bridged.
-    pair.wait_until("the ringing caller bridged to 1002", Duration::from_secs(15), || {
-        sim.channel(&ringing).is_some_and(|v| v.bridged_to.is_some())
-    })
+    pair.wait_until(
+        "the ringing caller bridged to 1002",
+        Duration::from_secs(15),
+        || {
+            sim.channel(&ringing)
+                .is_some_and(|v| v.bridged_to.is_some())
+        },
+    )
     .await;
     assert_eq!(sim.stats().originates, 2, "an agent was originated twice");
     for caller in [&bridged, &ringing, &waiting, &ivr] {
@@ -425,9 +437,11 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     }
     // The IVR caller's key reaches the new leader's flow, which hangs up as the flow says.
     assert!(sim.send_dtmf(&ivr, "2"));
-    pair.wait_until("the IVR caller hung up by its flow", Duration::from_secs(15), || {
-        sim.channel(&ivr).is_none()
-    })
+    pair.wait_until(
+        "the IVR caller hung up by its flow",
+        Duration::from_secs(15),
+        || sim.channel(&ivr).is_none(),
+    )
     .await;
 
     // A newly logged-in agent takes the waiting caller, through the new leader.
@@ -435,7 +449,10 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     pair.wait_until(
         "the waiting caller bridged by the new leader",
         Duration::from_secs(15),
-        || sim.channel(&waiting).is_some_and(|v| v.bridged_to.is_some()),
+        || {
+            sim.channel(&waiting)
+                .is_some_and(|v| v.bridged_to.is_some())
+        },
     )
     .await;
     assert_eq!(sim.stats().originates, 3);
@@ -448,7 +465,10 @@ async fn ha_the_standby_takes_over_a_killed_leader_within_5s_and_every_call_surv
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let calls = store.recent_calls(10).await.expect("calls");
-        let queued = calls.iter().filter(|c| c.caller_number != "+15550004").count();
+        let queued = calls
+            .iter()
+            .filter(|c| c.caller_number != "+15550004")
+            .count();
         if queued == 3 && calls.iter().all(|c| c.ended_at.is_some()) {
             break;
         }
@@ -508,9 +528,11 @@ async fn ha_a_leader_paused_past_its_lease_is_replaced_and_sends_nothing_after_i
         paused.elapsed()
     );
     let sim = &pair.sim;
-    pair.wait_until("the new leader bridges the caller", Duration::from_secs(15), || {
-        sim.channel(&caller).is_some_and(|v| v.bridged_to.is_some())
-    })
+    pair.wait_until(
+        "the new leader bridges the caller",
+        Duration::from_secs(15),
+        || sim.channel(&caller).is_some_and(|v| v.bridged_to.is_some()),
+    )
     .await;
     let originates = pair.sim.stats().originates;
 

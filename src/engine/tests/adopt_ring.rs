@@ -54,7 +54,10 @@ fn a_restart_keeps_an_agent_ringing_for_an_adopted_caller_without_originating_ag
         ts(60_000),
         Input::SwitchResynced {
             switch: sw(),
-            channels: vec![stored_caller(chan(9), call), ringing_leg(chan(10), call, "a")],
+            channels: vec![
+                stored_caller(chan(9), call),
+                ringing_leg(chan(10), call, "a"),
+            ],
         },
     );
     for effect in &effects {
@@ -100,7 +103,10 @@ fn a_ringing_leg_of_an_agent_who_cannot_take_it_is_killed_and_the_caller_waits()
         ts(60_000),
         Input::SwitchResynced {
             switch: sw(),
-            channels: vec![stored_caller(chan(9), call), ringing_leg(chan(10), call, "a")],
+            channels: vec![
+                stored_caller(chan(9), call),
+                ringing_leg(chan(10), call, "a"),
+            ],
         },
     );
     assert!(effects.iter().any(|e| matches!(
