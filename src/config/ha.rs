@@ -119,3 +119,51 @@ impl RawHa {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::Config;
+    use super::*;
+
+    fn parse(ha: &str) -> Result<Config, ConfigError> {
+        let text = format!(
+            "[http]\nlisten = \"10.0.0.5:8080\"\n[[switch]]\nname = \"fs-1\"\n\
+             esl = \"127.0.0.1:8021\"\npassword = \"ClueCon\"\n[ha]\n{ha}"
+        );
+        Config::parse(&text, Path::new("switchboard.toml"), |_| None)
+    }
+
+    #[test]
+    fn ha_defaults_to_a_3s_lease_and_the_listen_address_as_the_advertised_url() {
+        let config = parse("").expect("config");
+        assert_eq!(config.ha.lease, DEFAULT_LEASE);
+        assert_eq!(config.ha.advertise_url, "http://10.0.0.5:8080");
+        assert!(!config.ha.name.is_empty());
+    }
+
+    #[test]
+    fn ha_settings_are_read_and_checked_with_their_line() {
+        let config = parse(
+            "name = \"sb-a\"\nadvertise_url = \"https://sb-a.example:8443/\"\nlease = \"5s\"\n",
+        )
+        .expect("config");
+        assert_eq!(config.ha.name, "sb-a");
+        assert_eq!(config.ha.advertise_url, "https://sb-a.example:8443");
+        assert_eq!(config.ha.lease, Duration::from_secs(5));
+
+        let err = parse("lease = \"200ms\"\n")
+            .expect_err("too short")
+            .to_string();
+        assert!(err.contains("ha.lease") && err.contains("switchboard.toml:8"), "{err}");
+        let err = parse("lease = \"1h\"\n").expect_err("too long").to_string();
+        assert!(err.contains("from 1s to 30s"), "{err}");
+        let err = parse("advertise_url = \"ftp://x\"\n")
+            .expect_err("scheme")
+            .to_string();
+        assert!(err.contains("ha.advertise_url"), "{err}");
+        let err = parse("name = \"a b\"\n").expect_err("space").to_string();
+        assert!(err.contains("ha.name"), "{err}");
+    }
+}
