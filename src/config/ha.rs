@@ -156,7 +156,10 @@ mod tests {
         let err = parse("lease = \"200ms\"\n")
             .expect_err("too short")
             .to_string();
-        assert!(err.contains("ha.lease") && err.contains("switchboard.toml:8"), "{err}");
+        assert!(
+            err.contains("ha.lease") && err.contains("switchboard.toml:8"),
+            "{err}"
+        );
         let err = parse("lease = \"1h\"\n").expect_err("too long").to_string();
         assert!(err.contains("from 1s to 30s"), "{err}");
         let err = parse("advertise_url = \"ftp://x\"\n")

@@ -43,45 +43,71 @@ on_no_input = "bye"
 kind = "hangup"
 "#;
 
-/// A TCP proxy to the simulator that counts the bytes its client sends.
+/// A TCP proxy that counts the bytes its client sends, and can cut the line: from then on
+/// nothing passes either way, but no connection is closed (a network partition, not a crash).
 struct Proxy {
     addr: SocketAddr,
     sent: Arc<AtomicU64>,
+    cut: Arc<AtomicBool>,
+}
+
+/// Copies `from` to `to` until either closes or the line is cut, counting into `counter`.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    counter: Option<Arc<AtomicU64>>,
+    cut: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if cut.load(Ordering::SeqCst) {
+            // Hold both ends open, forever silent.
+            std::future::pending::<()>().await;
+        }
+        if let Some(counter) = &counter {
+            counter.fetch_add(n as u64, Ordering::SeqCst);
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 async fn proxy_to(target: SocketAddr) -> Proxy {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("proxy addr");
     let sent = Arc::new(AtomicU64::new(0));
-    let counter = sent.clone();
+    let cut = Arc::new(AtomicBool::new(false));
+    let (counter, line) = (sent.clone(), cut.clone());
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
+            if line.load(Ordering::SeqCst) {
+                // New connections hang too, as over a dead route.
+                tokio::spawn(async move {
+                    let _held = client;
+                    std::future::pending::<()>().await;
+                });
+                continue;
+            }
             let Ok(server) = TcpStream::connect(target).await else {
                 continue;
             };
-            let (mut client_rx, mut client_tx) = client.into_split();
-            let (mut server_rx, mut server_tx) = server.into_split();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n) = client_rx.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    counter.fetch_add(n as u64, Ordering::SeqCst);
-                    if server_tx.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = server_tx.shutdown().await;
-            });
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut server_rx, &mut client_tx).await;
-                let _ = client_tx.shutdown().await;
-            });
+            let (client_rx, client_tx) = client.into_split();
+            let (server_rx, server_tx) = server.into_split();
+            tokio::spawn(pump(
+                client_rx,
+                server_tx,
+                Some(counter.clone()),
+                line.clone(),
+            ));
+            tokio::spawn(pump(server_rx, client_tx, None, line.clone()));
         }
     });
-    Proxy { addr, sent }
+    Proxy { addr, sent, cut }
 }
 
 fn free_port() -> u16 {
@@ -168,6 +194,11 @@ impl Pair {
 
     /// Starts `serve` named `name`, reaching the simulator through `proxy`.
     fn start(&self, name: &str, proxy: &Proxy) -> Controller {
+        self.start_on(name, proxy, &self.db.url)
+    }
+
+    /// As `start`, with the database at `database_url`.
+    fn start_on(&self, name: &str, proxy: &Proxy, database_url: &str) -> Controller {
         let port = free_port();
         let config = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(
@@ -178,7 +209,7 @@ impl Pair {
                  [database]\nurl = \"{}\"\n\
                  [[switch]]\nname = \"fs1\"\nesl = \"{}\"\npassword = \"ClueCon\"\n\
                  [ha]\nname = \"{name}\"\nlease = \"{LEASE}\"\n",
-                self.db.url, proxy.addr
+                database_url, proxy.addr
             ),
         )
         .expect("write config");
@@ -561,6 +592,85 @@ async fn ha_a_leader_paused_past_its_lease_is_replaced_and_sends_nothing_after_i
         assert!(Instant::now() < deadline, "history: {calls:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn ha_a_leader_cut_off_from_the_database_stops_commanding_and_the_standby_takes_over() {
+    let Some(pair) = Pair::new().await else {
+        return;
+    };
+    let esl_a = proxy_to(pair.sim.esl_addr()).await;
+    let esl_b = proxy_to(pair.sim.esl_addr()).await;
+    let db: reqwest::Url = pair.db.url.parse().expect("database url");
+    let db_target: SocketAddr = format!(
+        "{}:{}",
+        db.host_str().expect("host"),
+        db.port().unwrap_or(5432)
+    )
+    .parse()
+    .expect("database address");
+    let db_proxy = proxy_to(db_target).await;
+    let mut through_proxy = db.clone();
+    through_proxy
+        .set_port(Some(db_proxy.addr.port()))
+        .expect("port");
+    let mut a = pair.start_on("a", &esl_a, through_proxy.as_str());
+    pair.wait_role(&a, "leader", Duration::from_secs(30)).await;
+    let b = pair.start("b", &esl_b);
+    pair.wait_role(&b, "standby", Duration::from_secs(30)).await;
+    pair.log_in(&a, "1001").await;
+    let sim = &pair.sim;
+    let caller = sim.place_call(CallSpec::new("+15550007", ENTRY));
+    pair.wait_until("the caller bridged", Duration::from_secs(15), || {
+        sim.channel(&caller).is_some_and(|v| v.bridged_to.is_some())
+    })
+    .await;
+    // The bridge is in the history before the cut.
+    let store = pair.db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store
+        .recent_calls(1)
+        .await
+        .expect("calls")
+        .first()
+        .is_none_or(|c| c.answered_at.is_none())
+    {
+        assert!(Instant::now() < deadline, "the answer was never written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    db_proxy.cut.store(true, Ordering::SeqCst);
+    let cut = Instant::now();
+    pair.wait_role(&b, "leader", Duration::from_secs(15)).await;
+    let took = cut.elapsed();
+    assert!(took < Duration::from_secs(5), "takeover took {took:?}");
+    // From the takeover on, the cut-off leader writes nothing to the switch, and it exits.
+    let sent_at_takeover = esl_a.sent.load(Ordering::SeqCst);
+    let status = wait_exit(&mut a, Duration::from_secs(10)).await;
+    assert!(!status.success());
+    assert_eq!(esl_a.sent.load(Ordering::SeqCst), sent_at_takeover);
+    assert!(
+        a.log().contains("lost leadership of epoch 1"),
+        "log a:\n{}",
+        a.log()
+    );
+    // The call is the new leader's: the caller hanging up ends it once in the history.
+    assert!(sim.channel(&caller).is_some_and(|v| v.bridged_to.is_some()));
+    sim.hangup(&caller, "NORMAL_CLEARING");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = store.recent_calls(10).await.expect("calls");
+        if calls.len() == 1 && calls[0].ended_at.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "history: {calls:?}\nlog b:\n{}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sim.stats().originates, 1);
 }
 
 #[tokio::test]
