@@ -8,6 +8,7 @@
 
 mod adopt_ring;
 mod core;
+mod forgotten;
 pub mod ids;
 pub mod io;
 mod ivr;
