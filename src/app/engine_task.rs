@@ -203,6 +203,9 @@ pub struct EngineTask {
     pub probes: Option<mpsc::UnboundedSender<(String, String)>>,
     /// Runs flows' HTTP requests off this task; replies come back as inputs.
     pub http: HttpRunner,
+    /// Switches resynced since this controller started: only the first resync of each looks
+    /// for calls the history holds open from before (later, the engine knows its own calls).
+    pub resynced: std::collections::HashSet<SwitchName>,
 }
 
 pub fn channels() -> (mpsc::Sender<EngineRequest>, mpsc::Receiver<EngineRequest>) {
@@ -292,6 +295,9 @@ impl EngineTask {
         let mut forgotten = Vec::new();
         if let Input::SwitchResynced { switch, channels } = &mut arrival.input {
             forgotten = self.remember_stored_calls(switch, channels).await;
+            if !self.resynced.insert(switch.clone()) {
+                forgotten.clear();
+            }
         }
         if let Input::PresenceProbe { proto, id, .. } = arrival.input {
             if let Some(probes) = &self.probes {

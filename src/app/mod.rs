@@ -500,6 +500,7 @@ impl LeaderPart {
             metrics: metrics.clone(),
             probes: presence_domain.as_ref().map(|_| probes_tx),
             http,
+            resynced: Default::default(),
         };
         let engine_stop = stop_rx.clone();
         tasks.spawn(async move {
