@@ -304,7 +304,7 @@ async fn wait_exit(c: &mut Controller, within: Duration) -> std::process::ExitSt
 }
 
 #[tokio::test]
-async fn ha_a_second_controller_waits_as_standby_serves_stored_reads_and_names_the_leader_for_writes(
+async fn ha_a_second_controller_waits_as_standby_sees_the_leaders_changes_at_once_and_names_the_leader_for_writes(
 ) {
     let Some(pair) = Pair::new().await else {
         return;
@@ -343,6 +343,37 @@ async fn ha_a_second_controller_waits_as_standby_serves_stored_reads_and_names_t
             Instant::now() < deadline,
             "the standby never accepted the leader's new token: {}",
             reply.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A pause reason made on the leader is in the standby's memory at once too.
+    let reply = pair
+        .http
+        .put(format!("{}/v1/pause-reasons/coffee", a.base))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "name": "Coffee" }))
+        .send()
+        .await
+        .expect("put pause reason");
+    assert!(reply.status().is_success(), "{}", reply.status());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reasons: Value = pair
+            .get(&b, "/v1/pause-reasons", &admin)
+            .await
+            .json()
+            .await
+            .expect("pause reasons");
+        if reasons["pause_reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["code"] == "coffee"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby never saw the new pause reason: {reasons}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
