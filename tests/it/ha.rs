@@ -750,3 +750,71 @@ async fn a_second_serve_on_one_sqlite_file_is_refused_with_the_reason() {
     );
     let _ = first.kill().await;
 }
+
+#[tokio::test]
+async fn ha_a_deposed_leaders_history_batch_is_refused_and_its_lease_no_longer_renews() {
+    use switchboard::engine::QueueRouting;
+    use switchboard::engine::{CallId, ChannelUuid, QueueId, Record, SwitchName, Timestamp};
+    use switchboard::store::{LeaderConnection, StoreError};
+
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.connect().await;
+    store
+        .upsert_queue(&crate::harness::queue_row(
+            "support",
+            QueueRouting::default(),
+        ))
+        .await
+        .expect("queue");
+    let entered = |n: u128| Record::CallEntered {
+        call: CallId::from_uuid(uuid::Uuid::from_u128(n)),
+        switch: SwitchName::new("fs1").expect("switch"),
+        channel: ChannelUuid::from_uuid(uuid::Uuid::from_u128(n)),
+        queue: QueueId::new("support").expect("queue"),
+        caller_number: "555".into(),
+        caller_name: "Caller".into(),
+        destination: "5000".into(),
+        priority: 0,
+        at: Timestamp::from_millis(1_000),
+    };
+    let lease = Duration::from_secs(2);
+    let mut first = LeaderConnection::connect(&db.url).await.expect("connect");
+    assert!(first.try_lock().await.expect("lock"));
+    let mine = first.claim("a", "http://a", lease).await.expect("claim");
+    store
+        .fenced(mine)
+        .write(&[entered(1)])
+        .await
+        .expect("the leader writes");
+
+    // A second controller: the lock is held, so it cannot lead until the holder is gone.
+    let mut second = LeaderConnection::connect(&db.url).await.expect("connect");
+    assert!(!second.try_lock().await.expect("lock"));
+    assert_eq!(second.evict_holder().await.expect("evict"), 1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !second.try_lock().await.expect("lock") {
+        assert!(
+            Instant::now() < deadline,
+            "the evicted holder kept the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let next = second.claim("b", "http://b", lease).await.expect("claim");
+    assert_eq!(next, mine + 1);
+
+    match store.fenced(mine).write(&[entered(2)]).await {
+        Err(StoreError::Deposed { mine: m, current }) => assert_eq!((m, current), (mine, next)),
+        other => panic!("a deposed leader's batch was not refused: {other:?}"),
+    }
+    store
+        .fenced(next)
+        .write(&[entered(3)])
+        .await
+        .expect("the new leader writes");
+    assert!(!second.renew(mine, lease).await.expect("renew"));
+    assert!(second.renew(next, lease).await.expect("renew"));
+    let calls = store.recent_calls(10).await.expect("calls");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+}
