@@ -5,6 +5,9 @@ CREATE TABLE leadership (
     epoch BIGINT NOT NULL,
     leader TEXT NOT NULL,
     advertise_url TEXT NOT NULL,
+    -- The leader process's application_name: a successor ends its sessions.
+    session TEXT NOT NULL,
     lease_until TIMESTAMPTZ
 );
-INSERT INTO leadership (id, epoch, leader, advertise_url, lease_until) VALUES (1, 0, '', '', NULL);
+INSERT INTO leadership (id, epoch, leader, advertise_url, session, lease_until)
+    VALUES (1, 0, '', '', '', NULL);

@@ -250,13 +250,24 @@ async fn wait_round(
     if connection.try_lock().await? {
         // The previous leader may be cut off from the database yet alive: its fence closes
         // before its lease ends, so wait the lease out before commanding anything.
-        loop {
+        let previous = loop {
             let row = connection.read().await?;
             if row.lease_expired {
-                break;
+                break row;
             }
             view.send_replace(View::standby(Some(&row)));
             tokio::time::sleep(POLL).await;
+        };
+        // Its lease is over, so it commands nothing; a transaction of its left open (a hung
+        // process) would hold the claim up.
+        let ended = connection.end_sessions_of(&previous.session).await?;
+        if ended > 0 {
+            warn!(
+                epoch = previous.epoch,
+                leader = %previous.leader,
+                ended,
+                "ended the database sessions the previous leader left open"
+            );
         }
         let sent_at = Instant::now();
         let epoch = connection

@@ -60,6 +60,8 @@ pub struct LeadershipRow {
     pub epoch: i64,
     pub leader: String,
     pub advertise_url: String,
+    /// The leader process's `application_name` (see [`controller_url`]).
+    pub session: String,
     /// `lease_until` is past by database time (or was never set).
     pub lease_expired: bool,
 }
@@ -95,7 +97,7 @@ impl LeaderConnection {
 
     pub async fn read(&mut self) -> Result<LeadershipRow, StoreError> {
         let row = sqlx::query(
-            "SELECT epoch, leader, advertise_url, \
+            "SELECT epoch, leader, advertise_url, session, \
              (lease_until IS NULL OR lease_until <= clock_timestamp()) AS expired \
              FROM leadership WHERE id = 1",
         )
@@ -105,6 +107,7 @@ impl LeaderConnection {
             epoch: row.try_get("epoch")?,
             leader: row.try_get("leader")?,
             advertise_url: row.try_get("advertise_url")?,
+            session: row.try_get("session")?,
             lease_expired: row.try_get("expired")?,
         })
     }
@@ -119,6 +122,7 @@ impl LeaderConnection {
     ) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "UPDATE leadership SET epoch = epoch + 1, leader = $1, advertise_url = $2, \
+             session = current_setting('application_name'), \
              lease_until = clock_timestamp() + $3 * INTERVAL '1 millisecond' \
              WHERE id = 1 RETURNING epoch",
         )
@@ -173,6 +177,25 @@ impl LeaderConnection {
                      (SELECT application_name FROM holders WHERE application_name LIKE 'switchboard %'))",
         )
         .bind(LOCK_KEY)
+        .fetch_all(&mut self.conn)
+        .await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+impl LeaderConnection {
+    /// Ends every session of the previous leader process (its lease has run out, so it no longer
+    /// commands), so that none of its open transactions holds up the claim. Returns how many.
+    pub async fn end_sessions_of(&mut self, session: &str) -> Result<u64, StoreError> {
+        if !session.starts_with("switchboard ") {
+            return Ok(0);
+        }
+        let rows = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid() \
+             AND datname = current_database()",
+        )
+        .bind(session)
         .fetch_all(&mut self.conn)
         .await?;
         Ok(rows.len() as u64)
