@@ -18,9 +18,10 @@ const RETRY_AFTER: &str = "1";
 
 /// Read routes whose answer is the engine's live state, which only the leader has.
 fn is_live(path: &str) -> bool {
+    // An agent's live state, and its state history (which checks the agent by the live state).
     let agent_state = path
         .strip_prefix("/v1/agents/")
-        .is_some_and(|rest| !rest.contains('/'));
+        .is_some_and(|rest| !rest.contains('/') || rest.ends_with("/states"));
     path == "/v1/queues"
         || path == "/v1/agents"
         || agent_state
@@ -93,7 +94,6 @@ mod tests {
             "/healthz",
             "/v1/recordings",
             "/v1/tokens",
-            "/v1/agents/a1/states",
             "/v1/agents/a1/provisioning",
             "/v1/pause-reasons",
             "/v1/webhook-deliveries/3",
@@ -104,6 +104,7 @@ mod tests {
             "/v1/queues",
             "/v1/agents",
             "/v1/agents/a1",
+            "/v1/agents/a1/states",
             "/v1/calls",
             "/v1/calls/c1",
             "/v1/events",
