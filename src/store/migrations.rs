@@ -58,9 +58,9 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0009_recordings.sql"),
     ),
     (
-        10,
+        11,
         "leadership",
-        include_str!("../../migrations/sqlite/0010_leadership.sql"),
+        include_str!("../../migrations/sqlite/0011_leadership.sql"),
     ),
 ];
 
@@ -111,9 +111,9 @@ pub(super) const POSTGRES: &[Embedded] = &[
         include_str!("../../migrations/postgres/0009_recordings.sql"),
     ),
     (
-        10,
+        11,
         "leadership",
-        include_str!("../../migrations/postgres/0010_leadership.sql"),
+        include_str!("../../migrations/postgres/0011_leadership.sql"),
     ),
 ];
 
