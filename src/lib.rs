@@ -9,6 +9,7 @@ pub mod cti;
 pub mod doctor;
 pub mod engine;
 pub mod esl;
+pub mod fence;
 pub mod flow;
 pub mod logging;
 pub mod metrics;

@@ -397,6 +397,10 @@ async fn serve(path: PathBuf) -> ExitCode {
             let config_problem = e
                 .downcast_ref::<AppError>()
                 .is_some_and(|a| matches!(a, AppError::Link(_) | AppError::Flows(_)))
+                || e.downcast_ref::<switchboard::store::StoreError>()
+                    .is_some_and(|s| {
+                        matches!(s, switchboard::store::StoreError::SecondController { .. })
+                    })
                 || e.downcast_ref::<switchboard::config::ConfigError>()
                     .is_some();
             tracing::error!("{e:#}");
@@ -416,11 +420,23 @@ async fn serve_inner(path: PathBuf) -> anyhow::Result<()> {
         Some(file) => Provisioning::load(file)?,
         None => Provisioning::default(),
     };
+    // Held until the process ends: a second `serve` on the same SQLite file is refused.
+    let _owner = switchboard::store::claim_sqlite(&config.database.url)?;
     let options = app::options_from_config(&config, &provisioning)
         .await
         .context("cannot listen for HTTP")?;
     let mut signals = app::signals::StopSignals::listen();
-    let mut running = app::start(options).await?;
+    let mut running = match switchboard::store::Backend::from_url(&config.database.url)? {
+        switchboard::store::Backend::Postgres => {
+            let pair = app::leadership::PairOptions {
+                name: config.ha.name.clone(),
+                advertise_url: config.ha.advertise_url.clone(),
+                lease: config.ha.lease,
+            };
+            app::leadership::start_pair(options, pair).await?
+        }
+        switchboard::store::Backend::Sqlite => app::start(options).await?,
+    };
     tokio::select! {
         result = running.wait() => result?,
         signal = signals.wait() => {

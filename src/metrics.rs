@@ -97,6 +97,8 @@ pub struct Metrics {
     pub commands_failed: AtomicU64,
     pub commands_refused_unsafe: AtomicU64,
     pub commands_discarded_on_reconnect: AtomicU64,
+    /// Commands not written because this controller's leadership fence was closed.
+    pub commands_fenced: AtomicU64,
     pub esl_connects: AtomicU64,
     pub esl_disconnects: AtomicU64,
     pub store_batches: AtomicU64,
@@ -151,6 +153,11 @@ impl Metrics {
                 "switchboard_esl_commands_discarded_total",
                 "Commands dropped because the connection was lost.",
                 &self.commands_discarded_on_reconnect,
+            ),
+            (
+                "switchboard_esl_commands_fenced_total",
+                "Commands not sent because this controller is not (or no longer) the leader.",
+                &self.commands_fenced,
             ),
             (
                 "switchboard_esl_connects_total",

@@ -270,8 +270,9 @@ impl Auth {
             .cloned()
     }
 
-    /// Reads the token table again, after the API changed it.
-    async fn reload(&self, store: &Store) -> Result<(), StoreError> {
+    /// Reads the token table again, after the API (of this controller or the other of a
+    /// pair) changed it.
+    pub async fn reload(&self, store: &Store) -> Result<(), StoreError> {
         self.replace(&store.list_tokens().await?);
         Ok(())
     }

@@ -14,6 +14,7 @@ mod recording_control;
 mod recordings;
 mod retention;
 mod server;
+mod standby;
 mod webhooks;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -63,6 +64,8 @@ pub struct ApiState {
     evaluation_forms: Arc<Vec<crate::config::EvaluationForm>>,
     /// Subscriptions may name loopback, link-local and private addresses.
     allow_private_webhook_targets: bool,
+    /// Whether this controller leads (a standby sends writes and live reads to the leader).
+    leadership: tokio::sync::watch::Receiver<crate::app::leadership::View>,
 }
 
 /// Each switch's recordings directory as the controller mounts it.
@@ -91,7 +94,22 @@ impl ApiState {
             recording_mounts: Arc::new(RecordingMounts::new()),
             evaluation_forms: Arc::new(crate::config::forms_or_standard(Vec::new())),
             allow_private_webhook_targets: false,
+            leadership: crate::app::leadership::View::single(),
         }
+    }
+
+    /// The leadership of a controller pair, as this controller sees it.
+    pub fn with_leadership(
+        mut self,
+        view: tokio::sync::watch::Receiver<crate::app::leadership::View>,
+    ) -> Self {
+        self.leadership = view;
+        self
+    }
+
+    /// The token table, which the other controller of a pair's changes reload.
+    pub fn shared_auth(&self) -> Arc<Auth> {
+        self.auth.clone()
     }
 
     /// `[webhook_settings] allow_private_targets` of the provisioning file.
@@ -237,14 +255,29 @@ pub fn router(state: ApiState) -> Router {
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            standby::to_the_leader,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             auth::authorize,
         ))
         .layer(axum::middleware::from_fn(problem::problems_only))
         .with_state(state)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// Up, and this controller's part in a pair: `role` (`leader` or `standby`), the `epoch` and
+/// the `leader` (name and URL) when known.
+async fn healthz(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let view = state.leadership.borrow().clone();
+    let leader = view
+        .leader
+        .map(|(name, url)| json!({ "name": name, "url": url }));
+    Json(json!({
+        "status": "ok",
+        "role": view.role.as_str(),
+        "epoch": view.epoch,
+        "leader": leader,
+    }))
 }
 
 /// Prometheus' text exposition format.

@@ -205,7 +205,7 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             Get,
             "/healthz",
             Tag::Service,
-            "Whether the controller is up",
+            "Whether the controller is up, and whether it leads or stands by",
         )
         .ok_object(),
         doc(Get, "/metrics", Tag::Service, "Prometheus metrics").text(vec![METRICS_CONTENT_TYPE]),

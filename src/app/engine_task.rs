@@ -203,6 +203,9 @@ pub struct EngineTask {
     pub probes: Option<mpsc::UnboundedSender<(String, String)>>,
     /// Runs flows' HTTP requests off this task; replies come back as inputs.
     pub http: HttpRunner,
+    /// Switches resynced since this controller started: only the first resync of each looks
+    /// for calls the history holds open from before (later, the engine knows its own calls).
+    pub resynced: std::collections::HashSet<SwitchName>,
 }
 
 pub fn channels() -> (mpsc::Sender<EngineRequest>, mpsc::Receiver<EngineRequest>) {
@@ -289,8 +292,12 @@ impl EngineTask {
         timers: &mut BinaryHeap<Reverse<(Timestamp, Timer)>>,
         records: &mut Vec<Record>,
     ) {
-        if let Input::SwitchResynced { channels, .. } = &mut arrival.input {
-            self.remember_stored_calls(channels).await;
+        let mut forgotten = Vec::new();
+        if let Input::SwitchResynced { switch, channels } = &mut arrival.input {
+            forgotten = self.remember_stored_calls(switch, channels).await;
+            if !self.resynced.insert(switch.clone()) {
+                forgotten.clear();
+            }
         }
         if let Input::PresenceProbe { proto, id, .. } = arrival.input {
             if let Some(probes) = &self.probes {
@@ -299,17 +306,22 @@ impl EngineTask {
             return;
         }
         let now = self.clock.at(arrival.received);
-        let effects = self.engine.handle(now, arrival.input);
+        // Before the resync, which ends (as lost) the calls it knows whose caller is gone.
+        let mut effects = self.engine.close_forgotten_calls(now, &forgotten);
+        effects.extend(self.engine.handle(now, arrival.input));
         self.apply(effects, Some(arrival.received), timers, records)
             .await;
     }
 
     /// Calls adopted after a controller restart keep their original place: the store knows
-    /// when they entered and with what priority.
-    async fn remember_stored_calls(&self, channels: &mut [crate::engine::ChannelSnapshot]) {
-        if channels.is_empty() {
-            return;
-        }
+    /// when they entered and with what priority. Returns the calls open in the history on
+    /// `switch` whose caller it no longer has (see `Engine::close_forgotten_calls`).
+    async fn remember_stored_calls(
+        &self,
+        switch: &SwitchName,
+        channels: &mut [crate::engine::ChannelSnapshot],
+    ) -> Vec<CallId> {
+        let mut forgotten = Vec::new();
         // The adopted calls must be on record before we look them up.
         // Where calls stand if they moved or changed since they entered; without it they
         // are adopted as they entered.
@@ -322,6 +334,13 @@ impl EngineTask {
         };
         match self.store.open_calls().await {
             Ok(open) => {
+                let listed: std::collections::HashSet<&str> =
+                    channels.iter().map(|c| c.channel.as_str()).collect();
+                forgotten = open
+                    .iter()
+                    .filter(|c| &c.switch == switch && !listed.contains(c.caller_channel.as_str()))
+                    .map(|c| c.id)
+                    .collect();
                 let by_channel: HashMap<String, _> = open
                     .into_iter()
                     .map(|c| (c.caller_channel.to_string(), c))
@@ -371,6 +390,7 @@ impl EngineTask {
                 }
             }
         }
+        forgotten
     }
 
     async fn on_request(

@@ -84,7 +84,27 @@ impl Flows {
         let set = Arc::new(set);
         engine.reload_flows(FlowSet::clone(&set)).await?;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&set);
+        store.changed(crate::store::Change::Flows).await;
         Ok(set)
+    }
+
+    /// A standby's reload after the leader's: reads the directory again and serves the set if
+    /// it passes (the standby has no engine running to hand it to; it loads it at takeover).
+    pub(super) async fn reread(&self, store: &Store) -> Result<(), ReloadError> {
+        let dir = self.dir.clone().ok_or(ReloadError::NotConfigured)?;
+        let _one_at_a_time = self.reloading.lock().await;
+        let queues: HashSet<QueueId> = store
+            .list_queues()
+            .await?
+            .into_iter()
+            .map(|q| q.id)
+            .collect();
+        let set = tokio::task::spawn_blocking(move || read(&dir, &queues))
+            .await
+            .map_err(|_| ReloadError::Interrupted)?
+            .map_err(ReloadError::Invalid)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+        Ok(())
     }
 }
 

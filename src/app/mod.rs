@@ -6,6 +6,7 @@ pub mod demo;
 mod engine_task;
 mod flows;
 pub mod http;
+pub mod leadership;
 pub mod presence;
 pub mod retention;
 pub mod signals;
@@ -28,7 +29,8 @@ pub use flows::{Flows, ReloadError};
 pub use http::{HttpClientError, HttpRunner};
 
 use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, RequestedState, Snapshot};
-use crate::esl::{run_switch, LinkError, SwitchLink, SwitchSettings};
+use crate::esl::{run_fenced_switch, LinkError, SwitchLink, SwitchSettings};
+use crate::fence::Fence;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, QueueRow, Store, StoreError};
 
@@ -45,6 +47,9 @@ pub enum AppError {
     Flows(#[from] crate::config::ConfigError),
     #[error(transparent)]
     HttpClient(#[from] HttpClientError),
+    /// This controller led a pair and lost the leadership (see `leadership`).
+    #[error("lost the leadership of epoch {epoch}: {reason}")]
+    Deposed { epoch: i64, reason: String },
 }
 
 /// Everything `start` needs; `serve` builds it from the config file, `demo` and the tests
@@ -159,16 +164,52 @@ impl Running {
 }
 
 pub async fn start(options: StartOptions) -> Result<Running, AppError> {
+    let (mut running, leader) = prepare(options, leadership::View::single()).await?;
+    leader
+        .start(&mut running.tasks, Fence::open(), None)
+        .await?;
+    Ok(running)
+}
+
+/// What every controller runs, leader or standby: the store with provisioning applied, the
+/// flows, the tokens, and the HTTP server. Returns the parts only a leader starts.
+pub(crate) async fn prepare(
+    options: StartOptions,
+    view: watch::Receiver<leadership::View>,
+) -> Result<(Running, LeaderPart), AppError> {
+    let StartOptions {
+        http: listener,
+        database_url,
+        switches,
+        queues,
+        agents,
+        busy_backoff,
+        log_in,
+        seed,
+        presence_domain,
+        pause_reasons,
+        hot_desk_moves,
+        phone_prompts,
+        hot_desk_extension,
+        flows,
+        auth,
+        webhooks,
+        allow_private_webhook_targets,
+        evaluation_forms,
+        purge_every,
+        http_limits,
+        reach,
+    } = options;
     let clock = Clock::start();
     let metrics = Arc::new(Metrics::default());
-    let store = Store::connect(&options.database_url).await?;
-    for queue in &options.queues {
+    let store = Store::connect(&database_url).await?;
+    for queue in &queues {
         store.upsert_queue(queue).await?;
     }
-    for agent in &options.agents {
+    for agent in &agents {
         store.upsert_agent(agent).await?;
     }
-    for reason in &options.pause_reasons {
+    for reason in &pause_reasons {
         store.upsert_pause_reason(reason).await?;
     }
     let pause_reasons = store.list_pause_reasons().await?;
@@ -179,213 +220,46 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         .map(|q| q.id)
         .collect();
     // A few small files, read once before anything runs.
-    let flows = Arc::new(Flows::load(options.flows.clone(), &provisioned)?);
-    let (auth, bootstrap_token) = auth_at_start(&store, &options.auth, clock.now()).await?;
-    for webhook in &options.webhooks {
+    let flows = Arc::new(Flows::load(flows, &provisioned)?);
+    let (auth, bootstrap_token) = auth_at_start(&store, &auth, clock.now()).await?;
+    for webhook in &webhooks {
         store.put_subscription(webhook).await?;
-    }
-
-    let now = clock.now();
-    let mut engine = Engine::new(rand::random());
-    if options.seed != 0 {
-        engine = Engine::new(options.seed);
-    }
-    engine.set_pause_reasons(pause_reasons.iter().map(|r| r.code.clone()));
-    engine.set_hot_desk_move(options.hot_desk_moves);
-    engine.set_phone_prompts(options.phone_prompts);
-    engine.set_hot_desk_extension(options.hot_desk_extension);
-    for switch in &options.switches {
-        engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
-    }
-    for (from, to, template) in &options.reach {
-        engine.set_route(from.clone(), to.clone(), template);
-    }
-    engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
-    for queue in store.list_queues().await? {
-        engine.provision_queue(queue_settings(queue, options.busy_backoff));
-    }
-    let kept: HashMap<_, _> = store
-        .last_agent_states()
-        .await?
-        .into_iter()
-        .map(|(agent, status, _)| (agent, status))
-        .collect();
-    let paused: HashMap<_, _> = store.last_pause_reasons().await?.into_iter().collect();
-    let mut initial = Vec::new();
-    for agent in store.list_agents().await? {
-        let id = agent.id.clone();
-        let kept_status = kept.get(&id).copied().unwrap_or(AgentStatus::LoggedOut);
-        let status = match kept_status {
-            _ if options.log_in.contains(&id) => AgentStatus::Available,
-            AgentStatus::LoggedOut => AgentStatus::LoggedOut,
-            AgentStatus::Paused => AgentStatus::Paused,
-            _ => AgentStatus::Available,
-        };
-        // A paused agent comes back paused with its reason (provisioned logged out first).
-        let provisioned = match status {
-            AgentStatus::Paused => AgentStatus::LoggedOut,
-            other => other,
-        };
-        initial.extend(engine.provision_agent(now, agent_settings(agent), provisioned));
-        if status == AgentStatus::Paused {
-            let reason = paused
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| "restored".to_owned());
-            let restored = RequestedState::Paused { reason };
-            if let Ok(effects) = engine.set_agent_state(now, &id, restored) {
-                initial.extend(effects);
-            }
-        }
-    }
-
-    initial.extend(engine.start_threshold_checks(now));
-
-    // Callbacks have no channel for a resync to find: the history brings them back, with
-    // the place and priority they last had.
-    let places: HashMap<_, _> = store.open_call_places().await?.into_iter().collect();
-    for call in store.open_calls().await? {
-        let events = store.queue_events(call.id).await?;
-        if let Some(mut pending) = pending_callback(&call, &events) {
-            if let Some(place) = places.get(&call.id) {
-                pending.priority = place.priority;
-                pending.entered_at = place.waiting_since;
-            }
-            initial.extend(engine.restore_callback(now, pending));
-        }
-    }
-
-    // Callers who abandoned recently enough to resume have no channel either.
-    if let Some(since) = engine.resume_memory_since(now) {
-        let abandoned = store
-            .abandoned_since(
-                since,
-                u32::try_from(crate::engine::MAX_RESUMABLE).unwrap_or(u32::MAX),
-            )
-            .await?;
-        engine.restore_abandoned(now, abandoned);
     }
 
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
-    let mut links = HashMap::new();
-    let recording_mounts: crate::api::RecordingMounts = options
-        .switches
+    let recording_mounts: crate::api::RecordingMounts = switches
         .iter()
         .filter_map(|s| Some((s.name.clone(), s.recordings_mount.clone()?)))
         .collect();
-    for settings in options.switches {
-        let (commands_tx, commands_rx) = mpsc::channel(65_536);
-        links.insert(
-            settings.name.clone(),
-            SwitchLink {
-                name: settings.name.clone(),
-                commands: commands_tx,
-            },
-        );
-        let inputs = inputs_tx.clone();
-        let metrics = metrics.clone();
-        let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            run_switch(settings, commands_rx, inputs, metrics, stop)
-                .await
-                .map_err(AppError::from)
-        });
-    }
-    // Replies to flows' HTTP requests are inputs like the switches' events.
-    let http = HttpRunner::new(http::MAX_IN_FLIGHT, inputs_tx.clone())?;
-    drop(inputs_tx);
-    let presence_lanes: Vec<_> = links.values().map(|l| l.commands.clone()).collect();
-
-    let (history_tx, history_rx) = mpsc::channel(1024);
-    let writer_store = store.clone();
-    let writer_metrics = metrics.clone();
     // Counts committed history batches: wakes the webhook worker and every live event stream,
     // and never blocks the writer. Dropped with the writer, which ends the streams.
     let (outbox_written, outbox_batches) = watch::channel(0_u64);
-    let history = tokio::spawn(engine_task::write_history(
-        writer_store,
-        history_rx,
-        writer_metrics,
-        outbox_written,
-    ));
-    {
-        let (store, stop, wake) = (store.clone(), stop_rx.clone(), outbox_batches.clone());
-        let allow_private_webhook_targets = options.allow_private_webhook_targets;
-        tasks.spawn(async move {
-            webhooks::run(store, clock, wake, stop, allow_private_webhook_targets).await;
-            Ok(())
-        });
-    }
-
-    if let Some(every) = options.purge_every {
-        let (store, mounts, stop) = (store.clone(), recording_mounts.clone(), stop_rx.clone());
-        tasks.spawn(async move {
-            retention::run(store, mounts, clock, every, stop).await;
-            Ok(())
-        });
-    }
-
-    let (probes_tx, probes_rx) = tokio::sync::mpsc::unbounded_channel();
     let (requests_tx, requests_rx) = engine_task::channels();
-    let (publish, snapshot_rx) = watch::channel(Arc::new(engine.snapshot(now)));
+    let (publish, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let handle = engine_task::EngineTask::handle(requests_tx, snapshot_rx);
-    let task = engine_task::EngineTask {
-        engine,
-        clock,
-        store: store.clone(),
-        links,
-        history: history_tx,
-        metrics: metrics.clone(),
-        probes: options.presence_domain.as_ref().map(|_| probes_tx),
-        http,
-    };
-    let engine_stop = stop_rx.clone();
-    tasks.spawn(async move {
-        task.run(inputs_rx, requests_rx, publish, engine_stop, initial)
-            .await;
-        // The engine dropped its sender: the writer drains what is left, then ends.
-        let _ = history.await;
-        Ok(())
-    });
-
     let pause_reasons = Arc::new(std::sync::RwLock::new(pause_reasons));
-    if let Some(domain) = options.presence_domain.clone() {
-        let lamps = handle.subscribe();
-        let reasons = pause_reasons.clone();
-        let metrics = metrics.clone();
-        let mut stop = stop_rx.clone();
-        tasks.spawn(async move {
-            tokio::select! {
-                () = presence::publish(lamps, presence_lanes, domain, reasons, metrics, probes_rx) => {}
-                _ = stop.wait_for(|s| *s) => {}
-            }
-            Ok(())
-        });
-    }
 
-    let http_addr = options.http.local_addr().map_err(AppError::Http)?;
-    let router = crate::api::router(
-        crate::api::ApiState::new(
-            handle.clone(),
-            store.clone(),
-            metrics.clone(),
-            pause_reasons,
-            flows,
-            auth,
-            outbox_batches,
-        )
-        .with_recording_mounts(recording_mounts)
-        .with_evaluation_forms(options.evaluation_forms)
-        .with_private_webhook_targets(options.allow_private_webhook_targets),
-    );
+    let http_addr = listener.local_addr().map_err(AppError::Http)?;
+    let state = crate::api::ApiState::new(
+        handle.clone(),
+        store.clone(),
+        metrics.clone(),
+        pause_reasons.clone(),
+        flows.clone(),
+        auth,
+        outbox_batches.clone(),
+    )
+    .with_recording_mounts(recording_mounts.clone())
+    .with_evaluation_forms(evaluation_forms)
+    .with_private_webhook_targets(allow_private_webhook_targets)
+    .with_leadership(view);
+    let shared_auth = state.shared_auth();
+    let router = crate::api::router(state);
     let mut http_stop = stop_rx.clone();
-    let listener = options.http;
-    let limits = options.http_limits;
     let http_metrics = metrics.clone();
     tasks.spawn(async move {
-        crate::api::serve(listener, router, limits, http_metrics, async move {
+        crate::api::serve(listener, router, http_limits, http_metrics, async move {
             let _ = http_stop.wait_for(|s| *s).await;
         })
         .await
@@ -393,7 +267,33 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     });
     info!(%http_addr, "switchboard is running");
 
-    Ok(Running {
+    let leader = LeaderPart {
+        clock,
+        metrics: metrics.clone(),
+        store: store.clone(),
+        switches,
+        busy_backoff,
+        log_in,
+        seed,
+        presence_domain,
+        hot_desk_moves,
+        phone_prompts,
+        hot_desk_extension,
+        allow_private_webhook_targets,
+        purge_every,
+        reach,
+        recording_mounts,
+        flows,
+        pause_reasons,
+        auth: shared_auth,
+        requests: requests_rx,
+        publish,
+        snapshots: handle.subscribe(),
+        outbox_written,
+        outbox_batches,
+        stop: stop_rx,
+    };
+    let running = Running {
         http_addr,
         bootstrap_token,
         engine: handle,
@@ -401,7 +301,256 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
         metrics,
         stop,
         tasks,
-    })
+    };
+    Ok((running, leader))
+}
+
+/// The parts only the leader runs: the engine, the switch links, the history writer, the
+/// webhook worker, presence and the purge. A standby keeps them until it takes over.
+pub(crate) struct LeaderPart {
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    store: Store,
+    switches: Vec<SwitchSettings>,
+    busy_backoff: Duration,
+    log_in: Vec<crate::engine::AgentId>,
+    seed: u64,
+    presence_domain: Option<String>,
+    hot_desk_moves: bool,
+    phone_prompts: crate::engine::PhonePrompts,
+    hot_desk_extension: Option<String>,
+    allow_private_webhook_targets: bool,
+    purge_every: Option<Duration>,
+    reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
+    recording_mounts: crate::api::RecordingMounts,
+    flows: Arc<Flows>,
+    pause_reasons: Arc<std::sync::RwLock<Vec<crate::store::PauseReasonRow>>>,
+    auth: Arc<crate::api::Auth>,
+    requests: mpsc::Receiver<EngineRequest>,
+    publish: watch::Sender<Arc<Snapshot>>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    outbox_written: watch::Sender<u64>,
+    outbox_batches: watch::Receiver<u64>,
+    stop: watch::Receiver<bool>,
+}
+
+impl LeaderPart {
+    /// The store, the tokens and the pause reasons this controller serves, for the change
+    /// listener of a pair.
+    pub(crate) fn shared(&self) -> leadership::Shared {
+        leadership::Shared {
+            store: self.store.clone(),
+            auth: self.auth.clone(),
+            pause_reasons: self.pause_reasons.clone(),
+            flows: self.flows.clone(),
+        }
+    }
+
+    /// Loads the engine from the store (a takeover is a controller restart: the links' resync
+    /// adopts what the switches still have) and starts the leader's tasks in `tasks`. `epoch`:
+    /// history batches are written only while it is the database's.
+    pub(crate) async fn start(
+        self,
+        tasks: &mut JoinSet<Result<(), AppError>>,
+        fence: Fence,
+        epoch: Option<i64>,
+    ) -> Result<(), AppError> {
+        let LeaderPart {
+            clock,
+            metrics,
+            store,
+            switches,
+            busy_backoff,
+            log_in,
+            seed,
+            presence_domain,
+            hot_desk_moves,
+            phone_prompts,
+            hot_desk_extension,
+            allow_private_webhook_targets,
+            purge_every,
+            reach,
+            recording_mounts,
+            flows,
+            pause_reasons,
+            auth: _,
+            requests: requests_rx,
+            publish,
+            snapshots,
+            outbox_written,
+            outbox_batches,
+            stop: stop_rx,
+        } = self;
+        let reasons = store.list_pause_reasons().await?;
+        let now = clock.now();
+        let mut engine = Engine::new(rand::random());
+        if seed != 0 {
+            engine = Engine::new(seed);
+        }
+        engine.set_pause_reasons(reasons.iter().map(|r| r.code.clone()));
+        engine.set_hot_desk_move(hot_desk_moves);
+        engine.set_phone_prompts(phone_prompts);
+        engine.set_hot_desk_extension(hot_desk_extension);
+        for switch in &switches {
+            engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
+        }
+        for (from, to, template) in &reach {
+            engine.set_route(from.clone(), to.clone(), template);
+        }
+        engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
+        for queue in store.list_queues().await? {
+            engine.provision_queue(queue_settings(queue, busy_backoff));
+        }
+        let kept: HashMap<_, _> = store
+            .last_agent_states()
+            .await?
+            .into_iter()
+            .map(|(agent, status, _)| (agent, status))
+            .collect();
+        let paused: HashMap<_, _> = store.last_pause_reasons().await?.into_iter().collect();
+        let mut initial = Vec::new();
+        for agent in store.list_agents().await? {
+            let id = agent.id.clone();
+            let kept_status = kept.get(&id).copied().unwrap_or(AgentStatus::LoggedOut);
+            let status = match kept_status {
+                _ if log_in.contains(&id) => AgentStatus::Available,
+                AgentStatus::LoggedOut => AgentStatus::LoggedOut,
+                AgentStatus::Paused => AgentStatus::Paused,
+                _ => AgentStatus::Available,
+            };
+            // A paused agent comes back paused with its reason (provisioned logged out first).
+            let provisioned = match status {
+                AgentStatus::Paused => AgentStatus::LoggedOut,
+                other => other,
+            };
+            initial.extend(engine.provision_agent(now, agent_settings(agent), provisioned));
+            if status == AgentStatus::Paused {
+                let reason = paused
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| "restored".to_owned());
+                let restored = RequestedState::Paused { reason };
+                if let Ok(effects) = engine.set_agent_state(now, &id, restored) {
+                    initial.extend(effects);
+                }
+            }
+        }
+
+        initial.extend(engine.start_threshold_checks(now));
+
+        // Callbacks have no channel for a resync to find: the history brings them back, with
+        // the place and priority they last had.
+        let places: HashMap<_, _> = store.open_call_places().await?.into_iter().collect();
+        for call in store.open_calls().await? {
+            let events = store.queue_events(call.id).await?;
+            if let Some(mut pending) = pending_callback(&call, &events) {
+                if let Some(place) = places.get(&call.id) {
+                    pending.priority = place.priority;
+                    pending.entered_at = place.waiting_since;
+                }
+                initial.extend(engine.restore_callback(now, pending));
+            }
+        }
+
+        // Callers who abandoned recently enough to resume have no channel either (read at the
+        // takeover, so a standby misses none that abandoned while it waited).
+        if let Some(since) = engine.resume_memory_since(now) {
+            let abandoned = store
+                .abandoned_since(
+                    since,
+                    u32::try_from(crate::engine::MAX_RESUMABLE).unwrap_or(u32::MAX),
+                )
+                .await?;
+            engine.restore_abandoned(now, abandoned);
+        }
+
+        let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
+        let mut links = HashMap::new();
+        for settings in switches {
+            let (commands_tx, commands_rx) = mpsc::channel(65_536);
+            links.insert(
+                settings.name.clone(),
+                SwitchLink {
+                    name: settings.name.clone(),
+                    commands: commands_tx,
+                },
+            );
+            let inputs = inputs_tx.clone();
+            let metrics = metrics.clone();
+            let stop = stop_rx.clone();
+            let fence = fence.clone();
+            tasks.spawn(async move {
+                run_fenced_switch(settings, commands_rx, inputs, metrics, stop, fence)
+                    .await
+                    .map_err(AppError::from)
+            });
+        }
+        // Replies to flows' HTTP requests are inputs like the switches' events.
+        let http = HttpRunner::new(http::MAX_IN_FLIGHT, inputs_tx.clone())?;
+        drop(inputs_tx);
+        let presence_lanes: Vec<_> = links.values().map(|l| l.commands.clone()).collect();
+
+        let (history_tx, history_rx) = mpsc::channel(1024);
+        let writer_store = match epoch {
+            Some(epoch) => store.fenced(epoch),
+            None => store.clone(),
+        };
+        let history = tokio::spawn(engine_task::write_history(
+            writer_store,
+            history_rx,
+            metrics.clone(),
+            outbox_written,
+        ));
+        {
+            let (store, stop, wake) = (store.clone(), stop_rx.clone(), outbox_batches);
+            tasks.spawn(async move {
+                webhooks::run(store, clock, wake, stop, allow_private_webhook_targets).await;
+                Ok(())
+            });
+        }
+
+        if let Some(every) = purge_every {
+            let (store, mounts, stop) = (store.clone(), recording_mounts, stop_rx.clone());
+            tasks.spawn(async move {
+                retention::run(store, mounts, clock, every, stop).await;
+                Ok(())
+            });
+        }
+
+        let (probes_tx, probes_rx) = tokio::sync::mpsc::unbounded_channel();
+        publish.send_replace(Arc::new(engine.snapshot(now)));
+        let task = engine_task::EngineTask {
+            engine,
+            clock,
+            store,
+            links,
+            history: history_tx,
+            metrics: metrics.clone(),
+            probes: presence_domain.as_ref().map(|_| probes_tx),
+            http,
+            resynced: Default::default(),
+        };
+        let engine_stop = stop_rx.clone();
+        tasks.spawn(async move {
+            task.run(inputs_rx, requests_rx, publish, engine_stop, initial)
+                .await;
+            // The engine dropped its sender: the writer drains what is left, then ends.
+            let _ = history.await;
+            Ok(())
+        });
+
+        if let Some(domain) = presence_domain {
+            let mut stop = stop_rx;
+            tasks.spawn(async move {
+                tokio::select! {
+                    () = presence::publish(snapshots, presence_lanes, domain, pause_reasons, metrics, probes_rx) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                Ok(())
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Applies the provisioned tokens and, when auth is on and no admin token exists (a fresh

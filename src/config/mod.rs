@@ -9,6 +9,7 @@
 mod dial_string;
 mod error;
 mod evaluation;
+mod ha;
 mod provisioning;
 mod reach;
 mod settings;
@@ -23,6 +24,7 @@ pub use error::{read_capped, MAX_FILE_BYTES};
 pub use evaluation::{
     forms_or_standard, Criterion, CriterionScore, EvaluationForm, ScoreError, MAX_CRITERION_SCORE,
 };
+pub use ha::HaConfig;
 pub(crate) use provisioning::is_language;
 pub use provisioning::{
     check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,

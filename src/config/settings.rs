@@ -51,6 +51,8 @@ pub struct Config {
     pub hot_desk_extension: Option<String>,
     /// `[recordings]`: how the recordings' retention is enforced.
     pub recordings: RecordingsConfig,
+    /// `[ha]`: this controller in a pair on PostgreSQL.
+    pub ha: super::HaConfig,
 }
 
 /// `[recordings]`.
@@ -268,6 +270,8 @@ struct RawConfig {
     agents: RawAgents,
     #[serde(default)]
     recordings: RawRecordings,
+    #[serde(default)]
+    ha: super::ha::RawHa,
 }
 
 #[derive(Default, Deserialize)]
@@ -519,6 +523,7 @@ impl Config {
                 Some(ext.into_inner())
             }
         };
+        let ha = raw.ha.resolve(&src, listen)?;
         let recordings = match raw.recordings.purge_every {
             Some(d) => RecordingsConfig {
                 purge_every: positive_bounded(&src, "recordings.purge_every".into(), d)?,
@@ -583,6 +588,7 @@ impl Config {
             phone_prompts,
             hot_desk_extension,
             recordings,
+            ha,
         })
     }
 }

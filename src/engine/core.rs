@@ -29,7 +29,7 @@ use super::time::Timestamp;
 use crate::flow::FlowSet;
 
 /// How far past the switch's own `originate_timeout` we wait for an answer or a failure.
-const RING_GRACE: Duration = Duration::from_secs(5);
+pub(super) const RING_GRACE: Duration = Duration::from_secs(5);
 /// Overflows between queues a call may take before it is held where it is.
 const MAX_QUEUE_HOPS: u32 = 8;
 /// Abandoned callers remembered for resume, at most (older entries are pruned first).
@@ -2706,7 +2706,14 @@ impl Engine {
             );
             return;
         }
+        let ringing = self.ringing_leg_of(call_id, present);
+        if ringing.is_some() {
+            self.hold_for_adopted_ring(now, call_id);
+        }
         self.enter_queue(now, call_id, effects);
+        if let Some((leg, agent)) = ringing {
+            self.adopt_ring(now, call_id, leg, agent, effects);
+        }
         if !snap.answered {
             self.start_hold(now, call_id, switch, &snap.channel, true, effects);
         }

@@ -6,7 +6,9 @@
 //! queue's strategy and of waiting calls ordered by priority then arrival, so one decision
 //! costs O(log n).
 
+mod adopt_ring;
 mod core;
+mod forgotten;
 pub mod ids;
 pub mod io;
 mod ivr;

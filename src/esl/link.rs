@@ -16,6 +16,7 @@ use super::translate::{
     channel_uuids, registered_users, snapshot_from_dump, translate, Translated, SUBSCRIBED_EVENTS,
 };
 use crate::engine::{ChannelUuid, Input, SwitchCommand, SwitchName};
+use crate::fence::Fence;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -81,21 +82,49 @@ enum SessionEnd {
     Stopped,
 }
 
-/// Runs one switch until `stop` turns true. Returns an error only for what retrying cannot
-/// fix (a wrong password).
+/// Runs one switch until `stop` turns true, as the only controller of its database. Returns an
+/// error only for what retrying cannot fix (a wrong password).
 pub async fn run_switch(
+    settings: SwitchSettings,
+    commands: mpsc::Receiver<Outgoing>,
+    inputs: mpsc::Sender<SwitchInput>,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), LinkError> {
+    run_fenced_switch(settings, commands, inputs, metrics, stop, Fence::open()).await
+}
+
+/// [`run_switch`] for a controller of a pair: nothing is written to the switch (not even a
+/// connection's handshake) unless `fence` permits it at that moment.
+pub async fn run_fenced_switch(
     settings: SwitchSettings,
     mut commands: mpsc::Receiver<Outgoing>,
     inputs: mpsc::Sender<SwitchInput>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
+    fence: Fence,
 ) -> Result<(), LinkError> {
     let mut attempt: u32 = 0;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        match session(&settings, &mut commands, &inputs, &metrics, &mut stop).await {
+        if !fence.check() {
+            Metrics::bump(&metrics.commands_fenced);
+            warn!(switch = %settings.name, "not the leader: not connecting to the switch");
+            let _ = stop.wait_for(|s| *s).await;
+            return Ok(());
+        }
+        match session(
+            &settings,
+            &mut commands,
+            &inputs,
+            &metrics,
+            &mut stop,
+            &fence,
+        )
+        .await
+        {
             Ok(SessionEnd::Stopped) => return Ok(()),
             Ok(SessionEnd::Lost(reason)) => {
                 Metrics::bump(&metrics.esl_disconnects);
@@ -148,6 +177,7 @@ async fn session(
     inputs: &mpsc::Sender<SwitchInput>,
     metrics: &Arc<Metrics>,
     stop: &mut watch::Receiver<bool>,
+    fence: &Fence,
 ) -> Result<SessionEnd, EslError> {
     let (events_client, mut events) = connect(settings).await?;
     events_client.set_liveness_timeout(settings.liveness_timeout);
@@ -167,6 +197,7 @@ async fn session(
             rx,
             inputs.clone(),
             metrics.clone(),
+            fence.clone(),
         ));
         lanes.push(tx);
     }
@@ -271,8 +302,11 @@ async fn session(
         }
     };
     executors.abort_all();
-    if let Err(e) = events_client.disconnect().await {
-        debug!(error = %e, "disconnect after session end");
+    // A deposed leader leaves without a word: dropping the connection closes it.
+    if fence.permits() {
+        if let Err(e) = events_client.disconnect().await {
+            debug!(error = %e, "disconnect after session end");
+        }
     }
     Ok(end)
 }
@@ -354,6 +388,7 @@ async fn execute(
     mut rx: mpsc::Receiver<Outgoing>,
     inputs: mpsc::Sender<SwitchInput>,
     metrics: Arc<Metrics>,
+    fence: Fence,
 ) -> String {
     while let Some(out) = rx.recv().await {
         let event_uuid = uuid::Uuid::new_v4().to_string();
@@ -379,6 +414,11 @@ async fn execute(
                 continue;
             }
         };
+        if !fence.check() {
+            Metrics::bump(&metrics.commands_fenced);
+            warn!(%switch, command = ?out.command, "not the leader: command not sent");
+            continue;
+        }
         let result = match &wire {
             Wire::Api(line) => client.api(line).await,
             Wire::BgApi(line) => client.bgapi(line).await,

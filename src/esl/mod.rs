@@ -9,4 +9,6 @@ mod link;
 pub mod probe;
 pub mod translate;
 
-pub use link::{run_switch, LinkError, Outgoing, SwitchInput, SwitchLink, SwitchSettings};
+pub use link::{
+    run_fenced_switch, run_switch, LinkError, Outgoing, SwitchInput, SwitchLink, SwitchSettings,
+};

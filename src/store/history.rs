@@ -340,6 +340,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
+        self.check_epoch(&mut tx).await?;
         for record in records {
             apply(&mut tx, record).await?;
             super::outbox::announce(&mut tx, record).await?;

@@ -13,8 +13,10 @@
 //! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
 mod history;
+mod leadership;
 mod migrations;
 mod outbox;
+mod owner;
 mod provisioning;
 mod recordings;
 mod restart;
@@ -32,10 +34,14 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
+pub use leadership::{
+    controller_url, Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL,
+};
 pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
+pub use owner::{claim_sqlite, SqliteOwner};
 pub use recordings::{
     intervals, ConsentRow, EvaluationRow, NewEvaluation, RecordingChangeRow, RecordingCursor,
     RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,
@@ -79,6 +85,20 @@ pub enum StoreError {
         id: String,
         reason: String,
     },
+    /// A history batch of a leader whose epoch has ended (another controller took over).
+    #[error("this controller's leadership (epoch {mine}) ended: epoch {current} leads")]
+    Deposed { mine: i64, current: i64 },
+    #[error(
+        "another controller is using {file} (pid {pid}); SQLite allows one controller: use \
+         PostgreSQL for a standby"
+    )]
+    SecondController { file: String, pid: String },
+    #[error("cannot lock {file}: {source}")]
+    OwnerLock {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Which database a [`Store`] talks to.
@@ -107,6 +127,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The leadership epoch history batches must belong to (see [`Store::fenced`]).
+    epoch: Option<i64>,
 }
 
 impl Store {
@@ -162,7 +184,11 @@ impl Store {
                 .await
                 .map_err(connect_error)?,
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            epoch: None,
+        };
         store.migrate().await?;
         Ok(store)
     }

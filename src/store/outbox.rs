@@ -489,6 +489,7 @@ impl Store {
         .bind(i64::from(s.enabled))
         .execute(&self.pool)
         .await?;
+        self.changed(super::Change::Subscriptions).await;
         Ok(())
     }
 
@@ -497,6 +498,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
+        self.changed(super::Change::Subscriptions).await;
         Ok(done.rows_affected() > 0)
     }
 

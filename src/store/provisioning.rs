@@ -197,6 +197,7 @@ impl Store {
         .bind(i64::from(reason.productive))
         .execute(&self.pool)
         .await?;
+        self.changed(super::Change::PauseReasons).await;
         Ok(())
     }
 
@@ -207,6 +208,7 @@ impl Store {
             .bind(code)
             .execute(&self.pool)
             .await?;
+        self.changed(super::Change::PauseReasons).await;
         Ok(done.rows_affected() > 0)
     }
 

@@ -98,6 +98,7 @@ impl Store {
         .bind(token.created_at.as_millis())
         .execute(&self.pool)
         .await?;
+        self.changed(super::Change::Tokens).await;
         Ok(())
     }
 
@@ -114,6 +115,7 @@ impl Store {
         .bind(token.created_at.as_millis())
         .execute(&self.pool)
         .await?;
+        self.changed(super::Change::Tokens).await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -124,6 +126,7 @@ impl Store {
             .bind(name.as_str())
             .execute(&self.pool)
             .await?;
+        self.changed(super::Change::Tokens).await;
         Ok(done.rows_affected() > 0)
     }
 

@@ -9,6 +9,7 @@ mod esl_link;
 mod events;
 mod fidelity;
 mod flows;
+mod ha;
 mod harness;
 mod http_runner;
 mod http_server;

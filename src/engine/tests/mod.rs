@@ -7,6 +7,7 @@ use expect_test::{expect, Expect};
 
 use super::*;
 
+mod adopt_ring;
 mod ivr;
 mod originate_race;
 mod phone;
