@@ -8,6 +8,7 @@ mod doctor;
 mod esl_link;
 mod events;
 mod fidelity;
+mod fidelity_hold;
 mod flows;
 mod harness;
 mod http_runner;
