@@ -7,6 +7,7 @@
 //! costs O(log n).
 
 mod core;
+mod hold;
 pub mod ids;
 pub mod io;
 mod ivr;
@@ -35,6 +36,7 @@ pub use self::core::{
     describe, CallUpdate, CommandError, Counters, Engine, RequestedState, MAX_RESUMABLE,
     NO_ANSWER_PAUSE,
 };
+pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };

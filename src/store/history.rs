@@ -309,6 +309,9 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
         | Record::RecordingDeclined { .. }
         | Record::RecordingChanged { .. }
         | Record::RecordingStopped { .. } => super::recordings::apply(conn, record).await?,
+        Record::CallHeld { .. } | Record::CallResumed { .. } => {
+            super::hold::apply(conn, record).await?
+        }
     }
     Ok(())
 }

@@ -62,6 +62,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "restart_state",
         include_str!("../../migrations/sqlite/0010_restart_state.sql"),
     ),
+    (
+        13,
+        "hold",
+        include_str!("../../migrations/sqlite/0013_hold.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -114,6 +119,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         10,
         "restart_state",
         include_str!("../../migrations/postgres/0010_restart_state.sql"),
+    ),
+    (
+        13,
+        "hold",
+        include_str!("../../migrations/postgres/0013_hold.sql"),
     ),
 ];
 
