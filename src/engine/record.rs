@@ -532,7 +532,9 @@ mod tests {
             | QueueEventKind::CallbackAttempted
             | QueueEventKind::CallbackConnected
             | QueueEventKind::CallbackFailed
-            | QueueEventKind::AutoPause => 17,
+            | QueueEventKind::AutoPause
+            | QueueEventKind::Hold
+            | QueueEventKind::Unhold => 19,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed
