@@ -88,6 +88,8 @@ pub struct HoldView {
 pub enum HoldError {
     #[error("no call {0} in progress")]
     UnknownCall(CallId),
+    #[error("call {call} is not agent {agent}'s: an agent holds its own call only")]
+    NotTheAgentsCall { call: CallId, agent: AgentId },
     #[error("call {0} is not connected to an agent: there is nothing to hold")]
     NotConnected(CallId),
     #[error("call {0} is already on hold")]

@@ -172,6 +172,8 @@ async fn a_phone_holding_twice_gives_the_captured_hold_events_and_variables() {
         assert!(b.sim.phone_hold(&b.agent), "hold {round}");
         wait_count(&mut b.rec, &b.caller, "PLAYBACK_START", round).await;
         assert!(!b.sim.phone_hold(&b.agent), "a held leg is not held again");
+        // The switch's clock moves in 20 ms steps: let the hold last a few.
+        tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(b.sim.phone_unhold(&b.agent), "unhold {round}");
         wait_count(&mut b.rec, &b.agent, "CHANNEL_UNHOLD", round).await;
     }

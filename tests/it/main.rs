@@ -11,6 +11,7 @@ mod fidelity;
 mod fidelity_hold;
 mod flows;
 mod harness;
+mod hold;
 mod http_runner;
 mod http_server;
 mod invariants;

@@ -398,6 +398,7 @@ fn routed_queue() -> QueueRow {
             beep_every: Some(Duration::from_secs(15)),
             auto_resume: Duration::from_secs(90),
             retention: Some(Duration::from_secs(86_400 * 30)),
+            pause_on_hold: true,
         },
     };
     q
