@@ -345,3 +345,32 @@ async fn a_queue_that_pauses_recordings_on_hold_leaves_the_hold_out_of_the_file(
         .expect("a file");
     assert_eq!(file.paused_intervals.len(), 1);
 }
+
+#[tokio::test]
+async fn a_hold_another_esl_client_makes_with_uuid_hold_is_recorded_too() {
+    let app = app_with(
+        RecordingPolicy::default(),
+        "local_stream://moh",
+        vec![Agent::answering("1001")],
+    )
+    .await;
+    let caller = app.sim.place_call(CallSpec::new("4930205", ENTRY));
+    let (call, leg) = connected_call(&app, &caller).await;
+    let mut other = crate::capture::Recorder::connect(app.sim.esl_addr(), "plain").await;
+    let reply = other.send(&format!("api uuid_hold {leg}\n\n")).await;
+    assert_eq!(reply.reply_text(), "+OK Success\n");
+    eventually("the hold is recorded", || async {
+        hold_events(&app, &call).await.len() == 1
+    })
+    .await;
+    let reply = other.send(&format!("api uuid_hold off {leg}\n\n")).await;
+    assert_eq!(reply.reply_text(), "+OK Success\n");
+    eventually("its end is recorded", || async {
+        hold_events(&app, &call).await.len() == 2
+    })
+    .await;
+    other.close();
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    ended(&app, &call).await;
+    assert_eq!(call_totals(&app, &call).await.1, Some(1));
+}
