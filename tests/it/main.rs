@@ -34,6 +34,7 @@ mod sim_conversations;
 mod sim_gateway;
 mod sim_generic;
 mod store;
+mod store_hold;
 mod store_recordings;
 mod store_restart;
 mod two_switches;

@@ -681,6 +681,8 @@ async fn full_call_history_reads_back(store: Store, _db: &TestDb) {
         talk_ms: Some(90_000),
         outcome: Some(CallOutcome::Completed),
         hangup_cause: Some("NORMAL_CLEARING".to_owned()),
+        hold_ms: None,
+        holds: None,
     };
     assert_eq!(
         ok("call", store.call(call).await).await,
