@@ -329,6 +329,10 @@ impl Engine {
             Input::ChannelHungUp { channel, .. } => {
                 self.answered_legs.remove(channel);
             }
+            Input::CommandFailed {
+                command: SwitchCommand::Hold { channel, .. },
+                ..
+            } => self.hold_refused(channel),
             _ => {}
         }
         match input {

@@ -295,6 +295,16 @@ impl Engine {
         Ok(effects)
     }
 
+    /// The switch refused a `uuid_hold`: the request it carried is forgotten, so a later hold
+    /// from a phone is not taken for it.
+    pub(super) fn hold_refused(&mut self, channel: &ChannelUuid) {
+        let call = match self.legs.get(channel) {
+            Some(LegOwner::Caller(call) | LegOwner::Agent { call, .. }) => *call,
+            _ => return,
+        };
+        self.holds.requested.remove(&call);
+    }
+
     /// Calls ending in `effects` that are on hold have their hold closed first (a hold ends
     /// with its call), and their hold state is dropped.
     pub(super) fn close_holds_of_ended_calls(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {

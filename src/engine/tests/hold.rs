@@ -293,3 +293,48 @@ fn hold_events_of_a_leg_not_connected_are_ignored() {
     );
     assert!(effects.is_empty());
 }
+
+#[test]
+fn a_refused_uuid_hold_leaves_the_next_phone_hold_to_the_phone() {
+    let mut b = connected();
+    b.request_hold(5_000, true).expect("allowed");
+    let leg = b.leg_of("a");
+    let refused = b.engine.handle(
+        ts(5_010),
+        Input::CommandFailed {
+            switch: sw(),
+            command: SwitchCommand::Hold {
+                channel: leg.clone(),
+                on: true,
+            },
+            reply: "-ERR No such channel!".into(),
+        },
+    );
+    b.record(5_010, "uuid_hold refused", refused);
+    b.leg_hold(8_000, leg, true);
+    b.check(expect![[r#"
+        @0 a requests Available
+          store agent a logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent a available -> offered
+          store queue offer a leg=id1
+          originate id1 to a via user/a
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1000 a answered
+          break chan1
+          bridge chan1 id1
+          store call answered by a after 900ms
+          store queue connect a wait_ms=900
+          store agent a offered -> on_call
+        @5000 sup asks hold
+          hold music of id1 local_stream://support
+          uuid_hold id1
+        @5010 uuid_hold refused
+        @8000 id1 held
+          store call held by agent_phone
+    "#]]);
+}
