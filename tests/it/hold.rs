@@ -374,3 +374,52 @@ async fn a_hold_another_esl_client_makes_with_uuid_hold_is_recorded_too() {
     ended(&app, &call).await;
     assert_eq!(call_totals(&app, &call).await.1, Some(1));
 }
+
+#[tokio::test]
+async fn holds_before_a_controller_restart_stay_in_the_calls_total() {
+    let mut app = app_with(
+        RecordingPolicy::default(),
+        "local_stream://moh",
+        vec![Agent::answering("1001")],
+    )
+    .await;
+    let caller = app.sim.place_call(CallSpec::new("4930206", ENTRY));
+    let (call, leg) = connected_call(&app, &caller).await;
+    assert!(app.sim.phone_hold(&leg));
+    eventually("the hold is recorded", || async {
+        hold_events(&app, &call).await.len() == 1
+    })
+    .await;
+    assert!(app.sim.phone_unhold(&leg));
+    eventually("its end is recorded", || async {
+        hold_events(&app, &call).await.len() == 2
+    })
+    .await;
+
+    app.stop_controller().await;
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &[Agent::answering("1001")],
+    )
+    .await;
+    app.connected().await;
+    eventually("the bridged call is adopted", || async {
+        active_call(&app).await["state"] == "bridged"
+    })
+    .await;
+    assert!(app.sim.phone_hold(&leg));
+    eventually("the hold after the restart is recorded", || async {
+        hold_events(&app, &call).await.len() == 3
+    })
+    .await;
+    assert!(app.sim.phone_unhold(&leg));
+    eventually("its end is recorded", || async {
+        hold_events(&app, &call).await.len() == 4
+    })
+    .await;
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    ended(&app, &call).await;
+    assert_eq!(call_totals(&app, &call).await.1, Some(2));
+    let end = &cti_events(&app, &call, "call.ended").await[0];
+    assert_eq!(end["data"]["call"]["holds"], 2);
+}
