@@ -112,6 +112,9 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Patch, "/v1/calls/{id}", Rule::Supervise),
     // PCI pause and mask: the agent on the call, or a supervisor on any.
     (Verb::Post, "/v1/calls/{id}/recording", Rule::SuperviseOwned),
+    // Hold and resume: the agent on the call, or a supervisor on any.
+    (Verb::Post, "/v1/calls/{id}/hold", Rule::SuperviseOwned),
+    (Verb::Post, "/v1/calls/{id}/resume", Rule::SuperviseOwned),
     (Verb::Get, "/v1/flows", Rule::Read),
     (Verb::Post, "/v1/flows/reload", Rule::Admin),
     (Verb::Get, "/v1/flows/{id}", Rule::Read),

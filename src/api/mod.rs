@@ -5,6 +5,7 @@
 //! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
 pub mod auth;
+mod call_hold;
 mod events;
 mod flows;
 mod openapi;
@@ -200,6 +201,8 @@ fn routes() -> Routes {
     .add(Get, "/v1/calls/{id}", call)
     .add(Patch, "/v1/calls/{id}", update_call)
     .add(Post, "/v1/calls/{id}/recording", recording_control::control)
+    .add(Post, "/v1/calls/{id}/hold", call_hold::hold)
+    .add(Post, "/v1/calls/{id}/resume", call_hold::resume)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)

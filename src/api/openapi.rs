@@ -186,6 +186,7 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 /// One entry per route of the router (a test checks both lists agree).
 pub(super) fn docs() -> Vec<RouteDoc> {
     use super::auth::{AuditQuery, NewToken, TokenView};
+    use super::call_hold::HoldReply;
     use super::flows::{DiagramQuery, ExitsQuery, SessionsQuery};
     use super::provisioning::{AgentBody, AgentProvisioning, PauseReasonBody};
     use super::recording_control::{RecordingControlReply, RecordingRequest};
@@ -316,6 +317,28 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         )
         .body::<RecordingRequest>()
         .ok::<RecordingControlReply>(),
+        doc(
+            Post,
+            "/v1/calls/{id}/hold",
+            Tag::Calls,
+            "Put a connected call on hold (the caller hears the queue's music on hold)",
+        )
+        .reply(
+            202,
+            "Asked of the switch; recorded when it reports the hold",
+            Content::Json(SchemaGenerator::subschema_for::<HoldReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/resume",
+            Tag::Calls,
+            "Take a call off hold",
+        )
+        .reply(
+            202,
+            "Asked of the switch; recorded when it reports the end of the hold",
+            Content::Json(SchemaGenerator::subschema_for::<HoldReply>),
+        ),
         doc(Get, "/v1/flows", Tag::Flows, "The IVR flows loaded").ok_object(),
         doc(
             Post,

@@ -46,6 +46,15 @@ pub enum EngineRequest {
         agent: Option<AgentId>,
         reply: oneshot::Sender<Result<RecordingControlled, RecordingControlError>>,
     },
+    /// Holds a connected call or takes it off hold. With `agent`, only if that agent is the
+    /// one on the call.
+    Hold {
+        call: CallId,
+        held: bool,
+        by: crate::engine::HoldBy,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), crate::engine::HoldError>>,
+    },
     /// Adds or replaces an agent (already stored).
     ProvisionAgent {
         settings: AgentSettings,
@@ -140,6 +149,24 @@ impl EngineHandle {
         self.ask(|reply| EngineRequest::ControlRecording {
             call,
             action,
+            by,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Holds a call or resumes it; `agent`: the request is an agent's, for its own call only.
+    pub async fn hold(
+        &self,
+        call: CallId,
+        held: bool,
+        by: crate::engine::HoldBy,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), crate::engine::HoldError>, EngineGone> {
+        self.ask(|reply| EngineRequest::Hold {
+            call,
+            held,
             by,
             agent,
             reply,
@@ -443,6 +470,28 @@ impl EngineTask {
                             recording,
                             now: self.engine.recording_of(call),
                         })
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::Hold {
+                call,
+                held,
+                by,
+                agent,
+                reply,
+            } => {
+                let result = match agent {
+                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
+                        Err(crate::engine::HoldError::NotTheAgentsCall { call, agent })
+                    }
+                    _ => self.engine.request_hold(call, held, by),
+                };
+                let answer = match result {
+                    Ok(effects) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(())
                     }
                     Err(e) => Err(e),
                 };

@@ -198,6 +198,7 @@ mod tests {
             skills: Vec::new(),
             calls_answered: 0,
             talk_ms: 0,
+            hold_ms: 0,
             missed_in_a_row: 0,
             busy_elsewhere: false,
             registered_on: Vec::new(),

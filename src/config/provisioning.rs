@@ -200,6 +200,9 @@ struct RawRecording {
     beep_every: Option<Spanned<HumanDuration>>,
     auto_resume: Option<Spanned<HumanDuration>>,
     retention: Option<Spanned<HumanDuration>>,
+    /// Pause a recording in progress while the call is on hold.
+    #[serde(default)]
+    pause_on_hold: bool,
 }
 
 /// `[queue.thresholds]`: service-level alarms (`queue.threshold` events).
@@ -815,6 +818,7 @@ fn recording(
         beep_every,
         auto_resume,
         retention,
+        pause_on_hold: raw.pause_on_hold,
     })
 }
 

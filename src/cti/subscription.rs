@@ -9,10 +9,12 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 9] = [
     "call.entered",
     "call.offered",
     "call.answered",
+    "call.held",
+    "call.resumed",
     "call.abandoned",
     "call.ended",
     "agent.state_changed",

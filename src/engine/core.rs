@@ -144,6 +144,8 @@ pub struct Engine {
     pub(super) threshold_checks_armed: bool,
     /// Recordings in progress and where each switch keeps them (see `recording_session`).
     pub(super) recordings: super::recording_session::Recordings,
+    /// Calls on hold and their totals (see `hold`).
+    pub(super) holds: super::hold::Holds,
 }
 
 impl Engine {
@@ -179,6 +181,7 @@ impl Engine {
             seq: 0,
             threshold_checks_armed: false,
             recordings: Default::default(),
+            holds: Default::default(),
         }
     }
 
@@ -326,6 +329,10 @@ impl Engine {
             Input::ChannelHungUp { channel, .. } => {
                 self.answered_legs.remove(channel);
             }
+            Input::CommandFailed {
+                command: SwitchCommand::Hold { channel, .. },
+                ..
+            } => self.hold_refused(channel),
             _ => {}
         }
         match input {
@@ -457,7 +464,11 @@ impl Engine {
                 data,
                 ..
             } => self.media_done(now, &channel, &application, &data, &mut effects),
+            Input::LegHold { channel, held, .. } => {
+                self.leg_hold(now, &channel, held, &mut effects)
+            }
         }
+        self.close_holds_of_ended_calls(now, &mut effects);
         effects
     }
 

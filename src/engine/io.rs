@@ -135,6 +135,13 @@ pub enum Input {
         data: String,
         response: String,
     },
+    /// A leg's endpoint was put on hold (`held`) or taken off it: CHANNEL_HOLD / CHANNEL_UNHOLD
+    /// on that leg (a phone's re-INVITE, or `uuid_hold`).
+    LegHold {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        held: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -423,6 +430,18 @@ pub enum SwitchCommand {
     /// (`uuid_broadcast <uuid> tone_stream://… both`).
     Beep {
         channel: ChannelUuid,
+    },
+    /// What a leg's partner hears while the leg is held (`uuid_setvar <uuid> hold_music
+    /// <source>`).
+    HoldMusic {
+        channel: ChannelUuid,
+        source: String,
+    },
+    /// Hold the leg's endpoint, or take it off hold (`uuid_hold [off] <uuid>`): its partner
+    /// hears the leg's `hold_music` meanwhile.
+    Hold {
+        channel: ChannelUuid,
+        on: bool,
     },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {

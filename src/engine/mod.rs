@@ -9,6 +9,7 @@
 mod adopt_ring;
 mod core;
 mod forgotten;
+mod hold;
 pub mod ids;
 pub mod io;
 mod ivr;
@@ -37,6 +38,7 @@ pub use self::core::{
     describe, CallUpdate, CommandError, Counters, Engine, RequestedState, MAX_RESUMABLE,
     NO_ANSWER_PAUSE,
 };
+pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };

@@ -168,10 +168,14 @@ pub enum QueueEventKind {
     CallbackFailed,
     /// An agent was paused after too many unanswered offers.
     AutoPause,
+    /// The call was put on hold (`by=<who>`).
+    Hold,
+    /// The call came off hold, or ended while held (`by=<who> held_ms=<n>`).
+    Unhold,
 }
 
 impl QueueEventKind {
-    pub const ALL: [QueueEventKind; 17] = [
+    pub const ALL: [QueueEventKind; 19] = [
         QueueEventKind::Enter,
         QueueEventKind::Offer,
         QueueEventKind::Connect,
@@ -189,6 +193,8 @@ impl QueueEventKind {
         QueueEventKind::CallbackConnected,
         QueueEventKind::CallbackFailed,
         QueueEventKind::AutoPause,
+        QueueEventKind::Hold,
+        QueueEventKind::Unhold,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -210,6 +216,8 @@ impl QueueEventKind {
             QueueEventKind::CallbackConnected => "callback_connected",
             QueueEventKind::CallbackFailed => "callback_failed",
             QueueEventKind::AutoPause => "auto_pause",
+            QueueEventKind::Hold => "hold",
+            QueueEventKind::Unhold => "unhold",
         }
     }
 }
@@ -268,6 +276,27 @@ pub enum Record {
         kind: QueueEventKind,
         /// A cause or a duration, depending on the kind (`USER_BUSY`, `wait=1200`).
         detail: String,
+        at: Timestamp,
+    },
+    /// A connected call was put on hold (the switch said so: CHANNEL_HOLD on one of its legs).
+    CallHeld {
+        call: CallId,
+        queue: QueueId,
+        agent: Option<AgentId>,
+        by: super::hold::HoldBy,
+        at: Timestamp,
+    },
+    /// A call came off hold, or ended while held (then `at` is its end). `total_ms` and `holds`
+    /// are the call's running totals as the engine counts them; the history adds `held_ms` to
+    /// the call row, so totals from before a controller restart are kept.
+    CallResumed {
+        call: CallId,
+        queue: QueueId,
+        agent: Option<AgentId>,
+        by: super::hold::HoldBy,
+        held_ms: i64,
+        total_ms: i64,
+        holds: u32,
         at: Timestamp,
     },
     AgentState {
@@ -503,7 +532,9 @@ mod tests {
             | QueueEventKind::CallbackAttempted
             | QueueEventKind::CallbackConnected
             | QueueEventKind::CallbackFailed
-            | QueueEventKind::AutoPause => 17,
+            | QueueEventKind::AutoPause
+            | QueueEventKind::Hold
+            | QueueEventKind::Unhold => 19,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed

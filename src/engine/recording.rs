@@ -36,6 +36,8 @@ pub struct RecordingPolicy {
     /// `None`: kept until erased.
     #[serde(with = "super::routing::opt_millis")]
     pub retention: Option<Duration>,
+    /// A recording in progress is paused while the call is on hold, and resumed after.
+    pub pause_on_hold: bool,
 }
 
 impl Default for RecordingPolicy {
@@ -48,6 +50,7 @@ impl Default for RecordingPolicy {
             beep_every: None,
             auto_resume: DEFAULT_AUTO_RESUME,
             retention: None,
+            pause_on_hold: false,
         }
     }
 }
@@ -119,6 +122,8 @@ pub enum RecordingActor {
     AutoResume,
     /// The switch (it stopped by itself: the caller hung up, a limit, an error).
     Switch,
+    /// The call was put on hold (or taken off it) and the queue pauses recordings on hold.
+    Hold,
 }
 
 impl fmt::Display for RecordingActor {
@@ -129,6 +134,7 @@ impl fmt::Display for RecordingActor {
             RecordingActor::Flow(node) => write!(f, "flow:{node}"),
             RecordingActor::AutoResume => f.write_str("auto_resume"),
             RecordingActor::Switch => f.write_str("switch"),
+            RecordingActor::Hold => f.write_str("hold"),
         }
     }
 }

@@ -519,7 +519,7 @@ impl Engine {
 
     /// Pauses, resumes, masks or unmasks a recording in progress (`Start` and `Stop` are not
     /// changes and are refused as such).
-    fn change_recording(
+    pub(super) fn change_recording(
         &mut self,
         now: Timestamp,
         id: RecordingId,

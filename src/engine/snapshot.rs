@@ -48,6 +48,8 @@ pub struct AgentView {
     pub skills: Vec<SkillLevel>,
     pub calls_answered: u64,
     pub talk_ms: u64,
+    /// Time the agent's calls spent on hold (finished holds), since start; part of `talk_ms`.
+    pub hold_ms: u64,
     pub missed_in_a_row: u32,
     /// On a call the controller did not route (a personal or direct call): no offers meanwhile.
     pub busy_elsewhere: bool,
@@ -80,6 +82,8 @@ pub struct CallView {
     pub recording: Option<super::recording_session::CallRecordingView>,
     /// When the caller heard the recording notice, and when it pressed the opt-out key.
     pub consent: super::recording::Consent,
+    /// Held now and the holds so far; `None` if never held.
+    pub hold: Option<super::hold::HoldView>,
 }
 
 impl Snapshot {
@@ -156,6 +160,7 @@ impl Engine {
                 skills: a.settings.skills.clone(),
                 calls_answered: a.calls_answered,
                 talk_ms: a.talk_ms,
+                hold_ms: self.agent_hold_ms(&a.settings.id),
                 missed_in_a_row: a.missed_in_a_row,
                 busy_elsewhere: a.calls_elsewhere > 0,
                 registered_on: self.phone_switches(&a.settings.id),
@@ -213,6 +218,7 @@ impl Engine {
                     ringing,
                     variables: c.variables.clone(),
                     recording: self.recording_of(c.id),
+                    hold: self.hold_view(c.id),
                     consent: c.consent,
                 }
             })

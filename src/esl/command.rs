@@ -281,6 +281,12 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
                 _ => Wire::Api(format!("uuid_record {channel} {} {path}", action.as_str())),
             }
         }
+        SwitchCommand::HoldMusic { channel, source } => Wire::Api(format!(
+            "uuid_setvar {channel} hold_music {}",
+            check_media_source(source)?
+        )),
+        SwitchCommand::Hold { channel, on: true } => Wire::Api(format!("uuid_hold {channel}")),
+        SwitchCommand::Hold { channel, on: false } => Wire::Api(format!("uuid_hold off {channel}")),
         SwitchCommand::RecordStereo { channel } => {
             Wire::Api(format!("uuid_setvar {channel} RECORD_STEREO true"))
         }

@@ -5,6 +5,7 @@
 //! resyncs after every connect. Nothing else imports the ESL crate.
 
 pub mod command;
+mod hold;
 mod link;
 pub mod probe;
 pub mod translate;

@@ -17,7 +17,7 @@ use crate::engine::{
 /// a subclass name, and delivers a CUSTOM event only if its `Event-Subclass` is one of them.
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_HANGUP \
      CHANNEL_EXECUTE_COMPLETE BACKGROUND_JOB HEARTBEAT SHUTDOWN DTMF PRESENCE_PROBE RECORD_STOP \
-     CUSTOM \
+     CHANNEL_HOLD CHANNEL_UNHOLD CUSTOM \
      sofia::register sofia::unregister sofia::expire";
 
 /// What an event means for us.
@@ -116,6 +116,8 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
         Some(EslEventType::Dtmf) => dtmf(switch, event),
         Some(EslEventType::RecordStop) => record_stop(switch, event),
         Some(EslEventType::Custom) => custom(switch, event),
+        Some(EslEventType::ChannelHold) => super::hold::hold(switch, event, true),
+        Some(EslEventType::ChannelUnhold) => super::hold::hold(switch, event, false),
         Some(EslEventType::Heartbeat) => Translated::Heartbeat,
         Some(EslEventType::Shutdown) => Translated::Shutdown,
         _ => Translated::Ignored,

@@ -35,6 +35,7 @@ pub use media::SoundFiles;
 pub use switch::dialplan::Dialplan;
 pub use switch::watchers::{DialogView, Notify, PhoneLamp, WatchKind};
 
+use switch::hold::HoldBy;
 use switch::Shared;
 
 /// Simulator configuration.
@@ -389,6 +390,18 @@ impl SimHandle {
             core.sync_loopback();
             done
         })
+    }
+
+    /// The desk phone of leg `uuid` puts its call on hold (re-INVITE `a=sendonly`), as in
+    /// the `phone-hold` capture. False if there is no such answered leg or it is held.
+    pub fn phone_hold(&self, uuid: &str) -> bool {
+        self.shared.run(|core| core.hold_leg(uuid, HoldBy::Phone))
+    }
+
+    /// The desk phone of leg `uuid` takes its call off hold (re-INVITE `a=sendrecv`).
+    /// False if there is no such live leg or it is not held.
+    pub fn phone_unhold(&self, uuid: &str) -> bool {
+        self.shared.run(|core| core.unhold_leg(uuid, HoldBy::Phone))
     }
 
     /// The caller on `uuid` presses `digits` now (RFC 2833: one DTMF event per key,

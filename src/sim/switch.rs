@@ -26,6 +26,7 @@ pub(super) mod dialplan;
 mod disk;
 mod esl_commands;
 mod gateway;
+pub(crate) mod hold;
 mod loopback;
 mod originate_job;
 mod presence;
@@ -82,6 +83,8 @@ const EVENT_NAMES: &[&str] = &[
     "MEDIA_BUG_START",
     "MEDIA_BUG_STOP",
     "CHANNEL_UUID",
+    "CHANNEL_HOLD",
+    "CHANNEL_UNHOLD",
 ];
 
 fn event_bit(name: &str) -> Option<u64> {
@@ -258,6 +261,7 @@ struct Channel {
     exec: sendmsg_queue::Exec,
     /// An answered leg whose originate has not returned yet.
     race: originate_job::Race,
+    hold: hold::HoldState,
 }
 
 impl Channel {
@@ -305,6 +309,7 @@ impl Channel {
             talk_timer_set: false,
             exec: Default::default(),
             race: Default::default(),
+            hold: Default::default(),
         }
     }
 
@@ -1473,6 +1478,7 @@ impl Core {
         c.answer_state = "hangup";
         c.state_num = 10;
         c.hangup_us = now;
+        hold::HoldState::hangup_vars(c, now);
         if initiator == Initiator::Remote {
             Self::remote_hangup_vars(c, cause, status);
         }
@@ -2150,6 +2156,7 @@ impl Core {
                 "hostname" => (self.hostname.clone(), None),
                 "core_uuid" => (self.core_uuid.clone(), None),
                 "default_password" => (self.admin.default_password.clone(), None),
+                "hold_music" => (hold::GLOBAL_HOLD_MUSIC.to_string(), None),
                 _ => (String::new(), None),
             },
             "uuid_exists" => ((if exists { "true" } else { "false" }).to_string(), None),
@@ -2281,6 +2288,7 @@ impl Core {
                     .channels
                     .get(&first)
                     .and_then(|c| c.var(name))
+                    .or((name == "hold_music").then_some(hold::GLOBAL_HOLD_MUSIC))
                     .unwrap_or("_undef_")
                     .to_string();
                 (v, None)
@@ -2300,6 +2308,7 @@ impl Core {
                 ("+OK Success\n".to_string(), None)
             }
             "uuid_send_dtmf" => self.uuid_send_dtmf(arg),
+            "uuid_hold" => (self.uuid_hold(arg), None),
             "uuid_record" => self.uuid_record(arg, exists),
             "uuid_broadcast" => (self.uuid_broadcast(arg, exists), None),
             "uuid_dump" => {
@@ -2606,8 +2615,14 @@ fn add_profile(ev: &mut Event, prefix: &'static str, ch: &Channel, own: bool) {
     ev.add(h("Channel-Transfer-Time"), "0");
     ev.add(h("Channel-Resurrect-Time"), "0");
     ev.add(h("Channel-Bridged-Time"), t(ch.bridged_us));
-    ev.add(h("Channel-Last-Hold"), "0");
-    ev.add(h("Channel-Hold-Accum"), "0");
+    // Another leg's profile shows no hold (the captures' `Other-Leg-Channel-Last-Hold: 0`).
+    let (last_hold, hold_accum) = if own {
+        (ch.hold.last_us, ch.hold.accum_us)
+    } else {
+        (0, 0)
+    };
+    ev.add(h("Channel-Last-Hold"), t(last_hold));
+    ev.add(h("Channel-Hold-Accum"), t(hold_accum));
     ev.add(h("Screen-Bit"), "true");
     ev.add(h("Privacy-Hide-Name"), "false");
     ev.add(h("Privacy-Hide-Number"), "false");

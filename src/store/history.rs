@@ -15,7 +15,7 @@ use crate::engine::{AgentId, AgentStatus, CallId, ChannelUuid, FlowId, Record, T
 
 const CALL_COLUMNS: &str = "id, switch, caller_channel, queue_id, caller_number, caller_name, \
      destination, priority, entered_at, answered_at, ended_at, agent_id, agent_channel, wait_ms, \
-     talk_ms, outcome, hangup_cause";
+     talk_ms, outcome, hangup_cause, hold_ms, holds";
 
 const QUEUE_EVENT_COLUMNS: &str = "id, call_id, queue_id, agent_id, kind, detail, at";
 
@@ -309,6 +309,9 @@ async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreErr
         | Record::RecordingDeclined { .. }
         | Record::RecordingChanged { .. }
         | Record::RecordingStopped { .. } => super::recordings::apply(conn, record).await?,
+        Record::CallHeld { .. } | Record::CallResumed { .. } => {
+            super::hold::apply(conn, record).await?
+        }
     }
     Ok(())
 }

@@ -67,6 +67,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "leadership",
         include_str!("../../migrations/sqlite/0011_leadership.sql"),
     ),
+    (
+        13,
+        "hold",
+        include_str!("../../migrations/sqlite/0013_hold.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -124,6 +129,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         11,
         "leadership",
         include_str!("../../migrations/postgres/0011_leadership.sql"),
+    ),
+    (
+        13,
+        "hold",
+        include_str!("../../migrations/postgres/0013_hold.sql"),
     ),
 ];
 

@@ -13,6 +13,8 @@
 //! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
 mod history;
+mod hold;
+mod hold_events;
 mod leadership;
 mod migrations;
 mod outbox;

@@ -152,6 +152,8 @@ fn event_types(record: &Record) -> Vec<&'static str> {
             ..
         } => vec!["call.offered"],
         Record::CallAnswered { .. } => vec!["call.answered"],
+        Record::CallHeld { .. } => vec!["call.held"],
+        Record::CallResumed { .. } => vec!["call.resumed"],
         Record::CallEnded {
             outcome: CallOutcome::Abandoned,
             ..
@@ -221,6 +223,18 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
             *at,
             json!({ "agent_leg": agent_channel, "wait_ms": wait_ms }),
         ),
+        Record::CallHeld {
+            call, agent, by, ..
+        }
+        | Record::CallResumed {
+            call, agent, by, ..
+        } => {
+            let (at, mut details) = super::hold_events::details(record);
+            if let Some(object) = details.as_object_mut() {
+                object.insert("by".into(), json!(by.to_string()));
+            }
+            (Some(*call), agent.clone(), at, details)
+        }
         Record::CallEnded {
             call,
             outcome,
@@ -340,7 +354,8 @@ async fn call_json(
 ) -> Result<Option<Value>, StoreError> {
     let row = sqlx::query(
         "SELECT id, switch, caller_channel, queue_id, caller_number, caller_name, destination, \
-         priority, entered_at, answered_at, agent_id, agent_channel FROM calls WHERE id = $1",
+         priority, entered_at, answered_at, agent_id, agent_channel, hold_ms, holds \
+         FROM calls WHERE id = $1",
     )
     .bind(call.to_string())
     .fetch_optional(&mut *conn)
@@ -364,6 +379,8 @@ async fn call_json(
         "entered_at": rfc3339(Timestamp::from_millis(entered_at)),
         "wait_ms": (waited_until - entered_at).max(0),
         "agent_id": c.opt_text("agent_id")?,
+        "hold_ms": c.opt_int("hold_ms")?.unwrap_or(0),
+        "holds": c.opt_int("holds")?.unwrap_or(0),
     })))
 }
 

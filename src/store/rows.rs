@@ -83,6 +83,9 @@ pub struct CallRow {
     pub talk_ms: Option<i64>,
     pub outcome: Option<CallOutcome>,
     pub hangup_cause: Option<String>,
+    /// The call's finished holds: their total and number (None: never held).
+    pub hold_ms: Option<i64>,
+    pub holds: Option<i64>,
 }
 
 /// One `queue_log`-style event.
@@ -331,6 +334,8 @@ pub(super) fn call_row(row: &AnyRow) -> Result<CallRow, StoreError> {
         talk_ms: c.opt_int("talk_ms")?,
         outcome: c.opt_parsed("outcome", call_outcome)?,
         hangup_cause: c.opt_text("hangup_cause")?,
+        hold_ms: c.opt_int("hold_ms")?,
+        holds: c.opt_int("holds")?,
     })
 }
 

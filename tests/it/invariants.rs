@@ -8,7 +8,9 @@
 //! - a call times out of and overflows from only the queue it last entered, and never enters
 //!   the queue it is already in (a controller restart must not replay an overflow);
 //! - a recording the policy started stops when the call ends, and the switch's file is as long
-//!   as the recording was running.
+//!   as the recording was running;
+//! - an ended call's holds in the history are the holds the switch reported on its caller and
+//!   agent legs (CHANNEL_HOLD to CHANNEL_UNHOLD or the leg's hangup), in number and in time.
 //!
 //! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
 //! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
@@ -30,7 +32,16 @@ use tokio::task::JoinHandle;
 /// recording stopped at its start.
 const TOLERANCE_MS: i64 = 1_000;
 
-const SUBSCRIPTION: &str = "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP";
+const SUBSCRIPTION: &str =
+    "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP CHANNEL_HOLD CHANNEL_UNHOLD";
+
+/// A leg's holds as the switch reported them.
+#[derive(Debug, Clone, Default)]
+struct HoldTally {
+    holds: i64,
+    held_ms: i64,
+    since: Option<Instant>,
+}
 
 /// One channel as the switch reported it.
 #[derive(Debug, Clone)]
@@ -41,6 +52,7 @@ struct Leg {
     answered: Option<Instant>,
     partner: Option<String>,
     hung_up: Option<Instant>,
+    hold: HoldTally,
 }
 
 /// The switch's own record of channels, kept by a listener connection.
@@ -108,6 +120,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         answered: None,
         partner: None,
         hung_up: None,
+        hold: HoldTally::default(),
     });
     match event.header_str("Event-Name") {
         Some("CHANNEL_CREATE") => {
@@ -134,12 +147,25 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                         answered: None,
                         partner: None,
                         hung_up: None,
+                        hold: HoldTally::default(),
                     })
                     .partner = me;
             }
         }
         Some("CHANNEL_HANGUP") => {
             leg.hung_up.get_or_insert(now);
+            if let Some(since) = leg.hold.since.take() {
+                leg.hold.held_ms += millis(since, now);
+            }
+        }
+        Some("CHANNEL_HOLD") if leg.hold.since.is_none() => {
+            leg.hold.since = Some(now);
+            leg.hold.holds += 1;
+        }
+        Some("CHANNEL_UNHOLD") => {
+            if let Some(since) = leg.hold.since.take() {
+                leg.hold.held_ms += millis(since, now);
+            }
         }
         _ => {}
     }
@@ -148,8 +174,11 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
 /// A finished call as the history has it.
 struct EndedCall {
     id: String,
+    caller_channel: String,
     agent_channel: Option<String>,
     talk_ms: Option<i64>,
+    hold_ms: Option<i64>,
+    holds: Option<i64>,
 }
 
 struct PolicyRecording {
@@ -174,7 +203,8 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
                 .await
                 .map_err(|e| e.to_string())?;
             let calls = sqlx::query(
-                "SELECT id, agent_channel, talk_ms FROM calls WHERE ended_at IS NOT NULL",
+                "SELECT id, caller_channel, agent_channel, talk_ms, hold_ms, holds FROM calls \
+                 WHERE ended_at IS NOT NULL",
             )
             .fetch_all(&mut conn)
             .await
@@ -182,8 +212,11 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
             .into_iter()
             .map(|r| EndedCall {
                 id: r.get("id"),
+                caller_channel: r.get("caller_channel"),
                 agent_channel: r.get("agent_channel"),
                 talk_ms: r.get("talk_ms"),
+                hold_ms: r.get("hold_ms"),
+                holds: r.get("holds"),
             })
             .collect();
             let recordings = sqlx::query(
@@ -288,6 +321,9 @@ pub fn violations(
         Err(e) => vec![format!("cannot read the queue events: {e}")],
     };
     for call in &calls {
+        broken.extend(hold_violation(call, &legs));
+    }
+    for call in &calls {
         let (Some(talk_ms), Some(leg_id)) = (call.talk_ms, call.agent_channel.as_deref()) else {
             continue;
         };
@@ -386,6 +422,33 @@ pub fn violations(
         }
     }
     broken
+}
+
+/// The call's holds in the history against the switch's holds of its caller and agent legs.
+fn hold_violation(call: &EndedCall, legs: &HashMap<String, Leg>) -> Option<String> {
+    let ours = [
+        Some(call.caller_channel.as_str()),
+        call.agent_channel.as_deref(),
+    ];
+    let (mut holds, mut held_ms) = (0, 0);
+    for leg in ours.into_iter().flatten().filter_map(|id| legs.get(id)) {
+        holds += leg.hold.holds;
+        held_ms += leg.hold.held_ms;
+    }
+    let (history_holds, history_ms) = (call.holds.unwrap_or(0), call.hold_ms.unwrap_or(0));
+    if history_holds != holds {
+        return Some(format!(
+            "call {}: the history has {history_holds} holds, the switch reported {holds}",
+            call.id
+        ));
+    }
+    if (history_ms - held_ms).abs() > TOLERANCE_MS {
+        return Some(format!(
+            "call {}: the history has hold_ms={history_ms}, the switch held {held_ms} ms",
+            call.id
+        ));
+    }
+    None
 }
 
 fn any_sqlx_drivers() {

@@ -398,6 +398,7 @@ fn routed_queue() -> QueueRow {
             beep_every: Some(Duration::from_secs(15)),
             auto_resume: Duration::from_secs(90),
             retention: Some(Duration::from_secs(86_400 * 30)),
+            pause_on_hold: true,
         },
     };
     q
@@ -680,6 +681,8 @@ async fn full_call_history_reads_back(store: Store, _db: &TestDb) {
         talk_ms: Some(90_000),
         outcome: Some(CallOutcome::Completed),
         hangup_cause: Some("NORMAL_CLEARING".to_owned()),
+        hold_ms: None,
+        holds: None,
     };
     assert_eq!(
         ok("call", store.call(call).await).await,

@@ -8,6 +8,7 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod adopt_ring;
+mod hold;
 mod ivr;
 mod originate_race;
 mod phone;
@@ -427,6 +428,14 @@ impl Bench {
                     SwitchCommand::ParkAfterBridge { channel } => {
                         format!("park {} after bridge", self.name(channel.as_str()))
                     }
+                    SwitchCommand::HoldMusic { channel, source } => {
+                        format!("hold music of {} {source}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Hold { channel, on } => format!(
+                        "uuid_hold {}{}",
+                        if on { "" } else { "off " },
+                        self.name(channel.as_str())
+                    ),
                     SwitchCommand::Dial {
                         leg, dial_string, ..
                     } => {
@@ -538,6 +547,16 @@ impl Bench {
                     Record::SurveyEnded {
                         outcome, answers, ..
                     } => format!("store survey ended {} {answers:?}", outcome.as_str()),
+                    Record::CallHeld { by, .. } => format!("store call held by {by}"),
+                    Record::CallResumed {
+                        by,
+                        held_ms,
+                        total_ms,
+                        holds,
+                        ..
+                    } => format!(
+                        "store call resumed by {by} held={held_ms}ms total={total_ms}ms holds={holds}"
+                    ),
                     Record::QueueThreshold {
                         queue,
                         metric,

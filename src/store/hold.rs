@@ -1,0 +1,67 @@
+//! Hold in the history: a queue event per hold (`hold`) and per end of one (`unhold`, with
+//! how long it lasted), and the call row's total, added to rather than overwritten so a
+//! controller restart (whose engine counts from zero again) loses nothing already written.
+
+use sqlx::AnyConnection;
+
+use super::StoreError;
+use crate::engine::{QueueEventKind, Record};
+
+pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
+    let (call, queue, agent, kind, detail, at) = match record {
+        Record::CallHeld {
+            call,
+            queue,
+            agent,
+            by,
+            at,
+        } => (
+            call,
+            queue,
+            agent,
+            QueueEventKind::Hold,
+            format!("by={by}"),
+            at,
+        ),
+        Record::CallResumed {
+            call,
+            queue,
+            agent,
+            by,
+            held_ms,
+            at,
+            ..
+        } => {
+            sqlx::query(
+                "UPDATE calls SET hold_ms = COALESCE(hold_ms, 0) + $2, \
+                 holds = COALESCE(holds, 0) + 1 WHERE id = $1",
+            )
+            .bind(call.to_string())
+            .bind(*held_ms)
+            .execute(&mut *conn)
+            .await?;
+            (
+                call,
+                queue,
+                agent,
+                QueueEventKind::Unhold,
+                format!("by={by} held_ms={held_ms}"),
+                at,
+            )
+        }
+        _ => return Ok(()),
+    };
+    sqlx::query(
+        "INSERT INTO queue_events (call_id, queue_id, agent_id, kind, detail, at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(call.to_string())
+    .bind(queue.as_str())
+    .bind(agent.as_ref().map(|a| a.as_str().to_owned()))
+    .bind(kind.as_str())
+    .bind(detail)
+    .bind(at.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
