@@ -9,12 +9,13 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 8] = [
     "call.entered",
     "call.offered",
     "call.answered",
     "call.abandoned",
     "call.ended",
+    "call.transferred",
     "agent.state_changed",
     "queue.threshold",
 ];

@@ -144,6 +144,8 @@ pub struct Engine {
     pub(super) threshold_checks_armed: bool,
     /// Recordings in progress and where each switch keeps them (see `recording_session`).
     pub(super) recordings: super::recording_session::Recordings,
+    /// Callers an agent's phone transferred away (see `transfer`).
+    pub(super) transfers: super::transfer::Transfers,
 }
 
 impl Engine {
@@ -178,6 +180,7 @@ impl Engine {
             rng: SplitMix64::new(seed),
             seq: 0,
             threshold_checks_armed: false,
+            transfers: Default::default(),
             recordings: Default::default(),
         }
     }
@@ -326,6 +329,9 @@ impl Engine {
             Input::ChannelHungUp { channel, .. } => {
                 self.answered_legs.remove(channel);
             }
+            Input::LegTransferred(t) => {
+                self.answered_legs.remove(&t.leg);
+            }
             _ => {}
         }
         match input {
@@ -348,6 +354,10 @@ impl Engine {
                     cause,
                 };
                 return self.handle(now, hung_up);
+            }
+            Input::LegTransferred(t) => self.leg_transferred(now, t, &mut effects),
+            Input::ChannelHungUp { channel, cause, .. } if self.transfers.holds(&channel) => {
+                self.transferred_caller_gone(now, &channel, &cause, &mut effects)
             }
             Input::ChannelHungUp { channel, .. } if self.in_flow(&channel) => {
                 self.flow_caller_gone(now, &channel, &mut effects)
@@ -629,6 +639,10 @@ impl Engine {
     }
 
     fn call_parked(&mut self, now: Timestamp, parked: ParkedCall, effects: &mut Vec<Effect>) {
+        if self.transfers.holds(&parked.channel) {
+            self.readmit_transferred(now, parked, effects);
+            return;
+        }
         if self.pending_surveys.contains_key(&parked.channel) {
             self.start_survey(now, &parked.channel, effects);
             return;
@@ -677,6 +691,7 @@ impl Engine {
             Some(r) => (r.entered_at, r.priority.max(parked.priority)),
             None => (now, parked.priority),
         };
+        let entered_at = self.transfers.take_entry().unwrap_or(entered_at);
         effects.push(Effect::Persist(Record::CallEntered {
             call,
             switch: parked.switch.clone(),
@@ -1904,7 +1919,7 @@ impl Engine {
         self.start_wrap_up(now, agent_id, &call.queue, effects);
     }
 
-    fn start_wrap_up(
+    pub(super) fn start_wrap_up(
         &mut self,
         now: Timestamp,
         agent_id: &AgentId,

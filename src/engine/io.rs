@@ -26,6 +26,11 @@ pub enum Input {
         channel: ChannelUuid,
         cause: String,
     },
+    /// A channel hung up because its phone transferred its partner away (a SIP REFER: the
+    /// switch hangs up the referring leg with `variable_transfer_to`). The partner lives on:
+    /// `blind:<partner>` sends it to `destination`, `att:<new partner>` bridges it to the leg the
+    /// phone had called for the consultation (see `transfer`).
+    LegTransferred(LegTransfer),
     /// An originate of ours returned `-ERR CAUSE` (the switch's BACKGROUND_JOB for our
     /// `origination_uuid`). A leg that never answered is over, even when no channel event ever
     /// came (`USER_NOT_REGISTERED`). A leg that answered lives on: bridging it before its
@@ -135,6 +140,36 @@ pub enum Input {
         data: String,
         response: String,
     },
+}
+
+/// What the switch said about a leg that left by a transfer (Batch 4 captures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegTransfer {
+    pub switch: SwitchName,
+    /// The leg that sent the REFER and hung up.
+    pub leg: ChannelUuid,
+    pub kind: TransferKind,
+    /// Blind: the partner that was transferred; attended: its new partner.
+    pub partner: ChannelUuid,
+    /// Where to (`transfer_destination` without `blind:`; empty when the switch gave none).
+    pub destination: String,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    Blind,
+    Attended,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Blind => "blind",
+            TransferKind::Attended => "attended",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

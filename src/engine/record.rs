@@ -117,15 +117,18 @@ pub enum CallOutcome {
     Overflowed,
     /// A callback whose customer never answered, after every retry.
     CallbackFailed,
+    /// An agent transferred the caller out of our queues, and the caller hung up there.
+    Transferred,
 }
 
 impl CallOutcome {
-    pub const ALL: [CallOutcome; 5] = [
+    pub const ALL: [CallOutcome; 6] = [
         CallOutcome::Completed,
         CallOutcome::Abandoned,
         CallOutcome::Lost,
         CallOutcome::Overflowed,
         CallOutcome::CallbackFailed,
+        CallOutcome::Transferred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +138,7 @@ impl CallOutcome {
             CallOutcome::Lost => "lost",
             CallOutcome::Overflowed => "overflowed",
             CallOutcome::CallbackFailed => "callback_failed",
+            CallOutcome::Transferred => "transferred",
         }
     }
 }
@@ -168,10 +172,12 @@ pub enum QueueEventKind {
     CallbackFailed,
     /// An agent was paused after too many unanswered offers.
     AutoPause,
+    /// The agent's part ended by a transfer from its phone (`kind=`, `to=`, `by=`, `talk_ms=`).
+    Transfer,
 }
 
 impl QueueEventKind {
-    pub const ALL: [QueueEventKind; 17] = [
+    pub const ALL: [QueueEventKind; 18] = [
         QueueEventKind::Enter,
         QueueEventKind::Offer,
         QueueEventKind::Connect,
@@ -189,6 +195,7 @@ impl QueueEventKind {
         QueueEventKind::CallbackConnected,
         QueueEventKind::CallbackFailed,
         QueueEventKind::AutoPause,
+        QueueEventKind::Transfer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -210,6 +217,7 @@ impl QueueEventKind {
             QueueEventKind::CallbackConnected => "callback_connected",
             QueueEventKind::CallbackFailed => "callback_failed",
             QueueEventKind::AutoPause => "auto_pause",
+            QueueEventKind::Transfer => "transfer",
         }
     }
 }

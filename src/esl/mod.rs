@@ -8,5 +8,6 @@ pub mod command;
 mod link;
 pub mod probe;
 pub mod translate;
+mod transfer;
 
 pub use link::{run_switch, LinkError, Outgoing, SwitchInput, SwitchLink, SwitchSettings};

@@ -79,7 +79,7 @@ fn phone_users(event: &EslEvent) -> Vec<String> {
     users
 }
 
-fn channel_of(event: &EslEvent) -> Result<ChannelUuid, String> {
+pub(super) fn channel_of(event: &EslEvent) -> Result<ChannelUuid, String> {
     let raw = event.header_str("Unique-ID").ok_or("no Unique-ID")?;
     ChannelUuid::parse(raw).map_err(|e| e.to_string())
 }
@@ -100,6 +100,9 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
             }),
             Err(e) => Translated::Malformed(format!("CHANNEL_ANSWER: {e}")),
         },
+        Some(EslEventType::ChannelHangup) if event.variable_str("transfer_to").is_some() => {
+            super::transfer::leg_transferred(switch, event)
+        }
         Some(EslEventType::ChannelHangup) => match channel_of(event) {
             Ok(channel) => Translated::Input(Input::ChannelHungUp {
                 switch: switch.clone(),

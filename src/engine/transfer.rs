@@ -1,0 +1,183 @@
+//! Transfers from desk phones: the agent's phone sends a REFER and the switch moves the caller
+//! itself (Batch 4: `phone-blind-transfer`, `phone-attended-transfer`,
+//! `phone-refer-to-queue-entry`). No event announces the REFER; the agent leg's hangup carries
+//! `transfer_to`, and the caller keeps its channel.
+//!
+//! Why the call is kept rather than ended: the caller is still on the line, so the call (one
+//! call id) lasts until the caller hangs up. The agent's part ends as a `transfer` queue event
+//! (not `complete`) and the agent goes to wrap-up. If the target is one of our queue entry
+//! points, the switch parks the same channel again and the call re-enters that queue with its
+//! first entry time (its wait counts from the first queue; the new queue's own wait runs from
+//! its `enter` event). A caller enqueued with a post-call survey never goes to the survey after
+//! a transfer: the survey is about an agent who hung up, and here the caller is elsewhere.
+//!
+//! The recording follows the caller: it runs on the caller's channel, so it goes on in the
+//! same file while the caller talks to the target, and ends when the caller hangs up. A
+//! transfer back into a queue closes it there; that queue's policy starts the next segment,
+//! linked to the same call.
+
+use std::collections::HashMap;
+
+use super::core::{millis_between, queue_event};
+use super::ids::{AgentId, CallId, ChannelUuid, QueueId};
+use super::io::{Effect, Input, LegTransfer, ParkedCall};
+use super::model::{CallState, LegOwner};
+use super::record::{CallOutcome, QueueEventKind, Record};
+use super::time::Timestamp;
+use super::Engine;
+
+/// Callers an agent transferred out of our hands, by caller channel.
+#[derive(Debug, Default)]
+pub(super) struct Transfers {
+    away: HashMap<ChannelUuid, Away>,
+    /// The first entry time of a transferred caller being admitted again (read by
+    /// `admit_call`).
+    entering: Option<Timestamp>,
+}
+
+/// A caller out of our queues after a transfer: what its call row needs when it ends.
+#[derive(Debug, Clone)]
+struct Away {
+    call: CallId,
+    entered_at: Timestamp,
+    /// The talk time of the agent who transferred it (the row's talk time if it ends there).
+    talk_ms: i64,
+    recordings: u32,
+}
+
+impl Transfers {
+    pub(super) fn holds(&self, caller: &ChannelUuid) -> bool {
+        self.away.contains_key(caller)
+    }
+
+    pub(super) fn take_entry(&mut self) -> Option<Timestamp> {
+        self.entering.take()
+    }
+}
+
+impl Engine {
+    /// The agent's phone transferred the caller: its part ends, the caller goes on.
+    pub(super) fn leg_transferred(
+        &mut self,
+        now: Timestamp,
+        transfer: LegTransfer,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(LegOwner::Agent { call, agent }) = self.legs.get(&transfer.leg).cloned() else {
+            return self.transfer_as_hangup(now, transfer, effects);
+        };
+        let answered_at = match self.calls.get(&call).map(|c| &c.state) {
+            Some(CallState::Bridged {
+                leg, answered_at, ..
+            }) if leg == &transfer.leg => *answered_at,
+            _ => return self.transfer_as_hangup(now, transfer, effects),
+        };
+        let Some(gone) = self.remove_call(call) else {
+            return;
+        };
+        self.legs.remove(&transfer.leg);
+        let talk_ms = millis_between(answered_at, now);
+        let to = match transfer.kind {
+            super::io::TransferKind::Blind => transfer.destination.clone(),
+            super::io::TransferKind::Attended => format!("leg:{}", transfer.partner),
+        };
+        effects.push(queue_event(
+            call,
+            &gone.queue,
+            Some(agent.clone()),
+            QueueEventKind::Transfer,
+            format!(
+                "kind={} from={agent} to={to} by={agent} talk_ms={talk_ms}",
+                transfer.kind.as_str()
+            ),
+            now,
+        ));
+        self.count_talk(&agent, &gone.queue, talk_ms);
+        self.start_wrap_up(now, &agent, &gone.queue, effects);
+        self.legs
+            .insert(gone.caller.clone(), LegOwner::Retired(gone.id));
+        self.transfers.away.insert(
+            gone.caller.clone(),
+            Away {
+                call,
+                entered_at: gone.wait_key.entered_at,
+                talk_ms,
+                recordings: gone.recordings,
+            },
+        );
+    }
+
+    /// A transfer of a leg that is not a connected agent's: only its hangup matters.
+    fn transfer_as_hangup(&mut self, now: Timestamp, t: LegTransfer, effects: &mut Vec<Effect>) {
+        let hung_up = Input::ChannelHungUp {
+            switch: t.switch,
+            channel: t.leg,
+            cause: t.cause,
+        };
+        effects.extend(self.handle(now, hung_up));
+    }
+
+    fn count_talk(&mut self, agent: &AgentId, queue: &QueueId, talk_ms: i64) {
+        let talk = u64::try_from(talk_ms).unwrap_or(0);
+        if let Some(agent) = self.agents.get_mut(agent) {
+            agent.talk_ms += talk;
+        }
+        if let Some(queue) = self.queues.get_mut(queue) {
+            let wrap_up = u64::try_from(queue.settings.wrap_up.as_millis()).unwrap_or(0);
+            let handled = talk.saturating_add(wrap_up);
+            queue.handle_ms = Some(match queue.handle_ms {
+                Some(avg) => (avg * 4 + handled) / 5,
+                None => handled,
+            });
+        }
+    }
+
+    /// The transferred caller hung up wherever it was sent: the call ends once, here.
+    pub(super) fn transferred_caller_gone(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelUuid,
+        cause: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(away) = self.transfers.away.remove(channel) else {
+            return;
+        };
+        self.legs.remove(channel);
+        self.recording_caller_gone(now, away.call, effects);
+        effects.push(Effect::Persist(Record::CallEnded {
+            call: away.call,
+            outcome: CallOutcome::Transferred,
+            hangup_cause: cause.to_owned(),
+            talk_ms: Some(away.talk_ms),
+            wait_ms: None,
+            at: now,
+        }));
+    }
+
+    /// The target was one of our queue entry points: the switch parked the same caller again.
+    /// It enters that queue under its call id, its wait counting from its first entry.
+    pub(super) fn readmit_transferred(
+        &mut self,
+        now: Timestamp,
+        parked: ParkedCall,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(away) = self.transfers.away.remove(&parked.channel) else {
+            return;
+        };
+        self.legs.remove(&parked.channel);
+        self.recording_bridge_over(now, away.call, effects);
+        self.transfers.entering = Some(away.entered_at);
+        let mut admitted = Vec::new();
+        self.admit_call(now, Some(away.call), parked, Vec::new(), false, &mut admitted);
+        self.transfers.entering = None;
+        // The call's row exists since its first entry: no second `call.entered`.
+        admitted.retain(|e| !matches!(e, Effect::Persist(Record::CallEntered { call, .. }) if *call == away.call));
+        effects.extend(admitted);
+        if let Some(call) = self.calls.get_mut(&away.call) {
+            call.recordings = away.recordings;
+        }
+        effects.extend(self.placed(now, away.call));
+    }
+}
