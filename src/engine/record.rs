@@ -511,14 +511,16 @@ mod tests {
             | QueueEventKind::CallbackAttempted
             | QueueEventKind::CallbackConnected
             | QueueEventKind::CallbackFailed
-            | QueueEventKind::AutoPause => 17,
+            | QueueEventKind::AutoPause
+            | QueueEventKind::Transfer => 18,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed
             | CallOutcome::Abandoned
             | CallOutcome::Lost
             | CallOutcome::Overflowed
-            | CallOutcome::CallbackFailed => 5,
+            | CallOutcome::CallbackFailed
+            | CallOutcome::Transferred => 6,
         };
         let causes = |c: StateCause| match c {
             StateCause::Api

@@ -174,6 +174,21 @@ impl Engine {
         self.transfers.entering = None;
         // The call's row exists since its first entry: no second `call.entered`.
         admitted.retain(|e| !matches!(e, Effect::Persist(Record::CallEntered { call, .. }) if *call == away.call));
+        // The new queue's own wait runs from this `enter`; `since_ms` is the wait so far.
+        let since_ms = millis_between(away.entered_at, now);
+        for effect in &mut admitted {
+            if let Effect::Persist(Record::QueueEvent {
+                call,
+                kind: QueueEventKind::Enter,
+                detail,
+                ..
+            }) = effect
+            {
+                if *call == away.call {
+                    detail.push_str(&format!(" transferred since_ms={since_ms}"));
+                }
+            }
+        }
         effects.extend(admitted);
         if let Some(call) = self.calls.get_mut(&away.call) {
             call.recordings = away.recordings;

@@ -20,6 +20,7 @@ mod regressions;
 mod restart;
 mod routing;
 mod thresholds;
+mod transfer;
 mod wait;
 mod whisper;
 
