@@ -30,6 +30,7 @@ mod loopback;
 mod originate_job;
 mod presence;
 mod registrations;
+mod refer;
 mod sendmsg_queue;
 mod session_record;
 pub(super) mod watchers;

@@ -30,6 +30,7 @@ mod routing;
 mod sim;
 mod sim_conversations;
 mod sim_gateway;
+mod sim_refer;
 mod sim_generic;
 mod store;
 mod store_recordings;
