@@ -31,6 +31,7 @@ mod sim;
 mod sim_conversations;
 mod sim_gateway;
 mod sim_refer;
+mod transfers;
 mod sim_generic;
 mod store;
 mod store_recordings;
