@@ -191,3 +191,99 @@ async fn a_refer_to_a_queue_entry_point_brings_the_same_call_to_that_queues_agen
         ]
     );
 }
+
+const SURVEYED_IVR: &str = r#"
+start = "start"
+entry_points = ["ivr"]
+
+[node.start]
+kind = "enqueue"
+queue = "support"
+survey = "poll"
+"#;
+
+const POLL: &str = r#"
+start = "rate"
+
+[node.rate]
+kind = "collect"
+prompt = "silence_stream://100"
+max_digits = 1
+pattern = "^[1-5]$"
+timeout = "5s"
+variable = "rating"
+next = "bye"
+on_failure = "bye"
+
+[node.bye]
+kind = "hangup"
+"#;
+
+#[tokio::test]
+async fn a_caller_transferred_out_of_a_queue_with_a_survey_reaches_the_target_not_the_survey() {
+    let flows = tempfile::tempdir().expect("tempdir");
+    std::fs::write(flows.path().join("ivr.toml"), SURVEYED_IVR).expect("write flow");
+    std::fs::write(flows.path().join("poll.toml"), POLL).expect("write flow");
+    let queues = || {
+        vec![
+            queue_row("support", QueueRouting::default()),
+            queue_row("sales", QueueRouting::default()),
+        ]
+    };
+    let agents = || {
+        vec![
+            Agent::answering("1001"),
+            Agent::answering("1002").in_queues(&["sales"]),
+        ]
+    };
+    let mut app = spawn_setup(Setup {
+        queues: queues(),
+        agents: agents(),
+        entries: vec![
+            EntryPoint {
+                number: "7000".into(),
+                variables: vec![("switchboard_flow".into(), "ivr".into())],
+            },
+            sales_entry(),
+        ],
+    })
+    .await;
+    app.stop_controller().await;
+    app.flows = Some(flows.path().to_path_buf());
+    app.start_with(queues(), &agents()).await;
+    app.connected().await;
+
+    let caller = app.sim.place_call(CallSpec::new("2040", "7000"));
+    let first = bridged_leg(&app, &caller).await;
+    assert_eq!(
+        app.sim
+            .channel(&caller)
+            .and_then(|c| c.variable("park_after_bridge").map(str::to_owned))
+            .as_deref(),
+        Some("true"),
+        "the caller was set up for its survey"
+    );
+    assert!(app.sim.phone_blind_transfer(&first, SALES_ENTRY));
+    let sim = app.sim.clone();
+    eventually("the caller is bridged to the transfer target's agent", || {
+        let (sim, caller, first) = (sim.clone(), caller.clone(), first.clone());
+        async move {
+            sim.channel(&caller)
+                .and_then(|c| c.bridged_to)
+                .is_some_and(|leg| leg != first)
+        }
+    })
+    .await;
+    assert!(
+        !app.sim
+            .played_on(&caller)
+            .iter()
+            .any(|p| p == "silence_stream://100"),
+        "the survey prompt never played"
+    );
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let body = ended_call(&app, &caller).await;
+    assert_eq!(body["call"]["agent"], "1002", "{body}");
+    assert!(body["survey"].is_null(), "no survey: {body}");
+    let _ = flows;
+}
