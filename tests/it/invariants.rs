@@ -8,7 +8,9 @@
 //! - a call times out of and overflows from only the queue it last entered, and never enters
 //!   the queue it is already in (a controller restart must not replay an overflow);
 //! - a recording the policy started stops when the call ends, and the switch's file is as long
-//!   as the recording was running.
+//!   as the recording was running;
+//! - a call an agent transferred away ends in the history only once its caller has hung up on
+//!   the switch (the caller talks on at the transfer target under the same call).
 //!
 //! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
 //! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
@@ -148,6 +150,8 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
 /// A finished call as the history has it.
 struct EndedCall {
     id: String,
+    caller_channel: String,
+    outcome: Option<String>,
     agent_channel: Option<String>,
     talk_ms: Option<i64>,
 }
@@ -174,7 +178,8 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
                 .await
                 .map_err(|e| e.to_string())?;
             let calls = sqlx::query(
-                "SELECT id, agent_channel, talk_ms FROM calls WHERE ended_at IS NOT NULL",
+                "SELECT id, caller_channel, outcome, agent_channel, talk_ms FROM calls \
+                 WHERE ended_at IS NOT NULL",
             )
             .fetch_all(&mut conn)
             .await
@@ -182,6 +187,8 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
             .into_iter()
             .map(|r| EndedCall {
                 id: r.get("id"),
+                caller_channel: r.get("caller_channel"),
+                outcome: r.get("outcome"),
                 agent_channel: r.get("agent_channel"),
                 talk_ms: r.get("talk_ms"),
             })
@@ -191,7 +198,7 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
                  FROM recordings r JOIN calls c ON c.id = r.call_id \
                  WHERE r.started_by = 'policy' AND r.status NOT IN ('declined', 'failed') \
                  AND c.ended_at IS NOT NULL \
-                 AND c.outcome = 'completed' \
+                 AND c.outcome IN ('completed', 'transferred') \
                  AND (r.stopped_by IS NULL OR r.stopped_by IN ('policy', 'switch'))",
             )
             .fetch_all(&mut conn)
@@ -287,6 +294,17 @@ pub fn violations(
         Ok(events) => queue_violations(&events),
         Err(e) => vec![format!("cannot read the queue events: {e}")],
     };
+    for call in &calls {
+        let caller_up = legs
+            .get(&call.caller_channel)
+            .is_some_and(|l| l.hung_up.is_none());
+        if call.outcome.as_deref() == Some("transferred") && caller_up {
+            broken.push(format!(
+                "call {} ended in the history as transferred while its caller {} is still up",
+                call.id, call.caller_channel
+            ));
+        }
+    }
     for call in &calls {
         let (Some(talk_ms), Some(leg_id)) = (call.talk_ms, call.agent_channel.as_deref()) else {
             continue;

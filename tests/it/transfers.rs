@@ -287,3 +287,68 @@ async fn a_caller_transferred_out_of_a_queue_with_a_survey_reaches_the_target_no
     assert!(body["survey"].is_null(), "no survey: {body}");
     let _ = flows;
 }
+
+#[tokio::test]
+async fn the_recording_follows_the_caller_to_the_transfer_target_in_the_same_file() {
+    use switchboard::engine::recording::{RecordingMode, RecordingPolicy};
+    let recorded = QueueRouting {
+        recording: RecordingPolicy {
+            mode: RecordingMode::Always,
+            ..RecordingPolicy::default()
+        },
+        ..QueueRouting::default()
+    };
+    let app = spawn_setup(Setup {
+        queues: vec![queue_row("support", recorded)],
+        agents: vec![Agent::answering("1001")],
+        entries: Vec::new(),
+    })
+    .await;
+    app.connected().await;
+    let caller = app.sim.place_call(CallSpec::new("2101", ENTRY));
+    let leg = bridged_leg(&app, &caller).await;
+    let sim = app.sim.clone();
+    eventually("the caller is recorded", || {
+        let (sim, caller) = (sim.clone(), caller.clone());
+        async move { sim.channel(&caller).is_some_and(|c| !c.recordings.is_empty()) }
+    })
+    .await;
+    assert!(app.sim.phone_blind_transfer(&leg, "9199"));
+    let transferred_at = Instant::now();
+    eventually("the caller runs the transfer target", || {
+        let (sim, caller) = (sim.clone(), caller.clone());
+        async move { sim.played_on(&caller).iter().any(|p| p == "silence_stream://-1") }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_transfer = i64::try_from(transferred_at.elapsed().as_millis()).expect("small");
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let body = ended_call(&app, &caller).await;
+    assert_eq!(body["call"]["outcome"], "transferred", "{body}");
+    let call = body["call"]["id"].as_str().expect("id").to_owned();
+    let pool = sqlx::SqlitePool::connect(&app.database_url)
+        .await
+        .expect("open the test database");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rows: Vec<(i64, Option<i64>)> = loop {
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT started_at, stopped_at FROM recordings WHERE call_id = ? ORDER BY started_at",
+        )
+        .bind(&call)
+        .fetch_all(&pool)
+        .await
+        .expect("query");
+        if rows.iter().all(|(_, stopped)| stopped.is_some()) || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    pool.close().await;
+    assert_eq!(rows.len(), 1, "one recording, one file: {rows:?}");
+    let ended_at = body["call"]["ended_at"].as_i64().expect("ended");
+    let stopped_at = rows[0].1.expect("stopped");
+    assert!(
+        stopped_at >= ended_at - after_transfer / 2,
+        "the recording ran on after the transfer, until the caller hung up: {rows:?}, ended {ended_at}"
+    );
+}
