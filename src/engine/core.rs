@@ -356,6 +356,12 @@ impl Engine {
                 return self.handle(now, hung_up);
             }
             Input::LegTransferred(t) => self.leg_transferred(now, t, &mut effects),
+            Input::BridgedLegAnswered {
+                switch,
+                channel,
+                partner,
+                users,
+            } => self.bridged_leg_answered(now, switch, channel, &partner, &users, &mut effects),
             Input::ChannelHungUp { channel, cause, .. } if self.transfers.holds(&channel) => {
                 self.transferred_caller_gone(now, &channel, &cause, &mut effects)
             }
@@ -1379,7 +1385,7 @@ impl Engine {
 
     /// The agent's phone is on a call that is not ours: no offers until it ends.
     /// Every agent whose phone the channel involves (both, for a call between two agents).
-    fn call_elsewhere_started(
+    pub(super) fn call_elsewhere_started(
         &mut self,
         switch: SwitchName,
         channel: ChannelUuid,

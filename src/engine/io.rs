@@ -65,6 +65,16 @@ pub enum Input {
         channel: ChannelUuid,
         users: Vec<String>,
     },
+    /// A channel that is not one of our agent legs was answered, and the switch's dialplan
+    /// bridged it to `partner` (a `bridge` app's leg: `Other-Leg-Unique-ID` from its
+    /// creation). Like `ChannelInUse`, unless `partner` is a caller an agent transferred
+    /// to this phone (see `transfer`).
+    BridgedLegAnswered {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        partner: ChannelUuid,
+        users: Vec<String>,
+    },
     /// The phones registered on a switch when the controller (re)connected (`show
     /// registrations`): the phones of logged-in agents missing from every switch's list are
     /// unreachable.

@@ -18,11 +18,11 @@
 
 use std::collections::HashMap;
 
-use super::core::{millis_between, queue_event};
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId};
+use super::core::{answered_record, millis_between, queue_event};
+use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
 use super::io::{Effect, Input, LegTransfer, ParkedCall};
-use super::model::{CallState, LegOwner};
-use super::record::{CallOutcome, QueueEventKind, Record};
+use super::model::{AgentState, Call, CallState, LegOwner};
+use super::record::{CallOutcome, QueueEventKind, Record, StateCause};
 use super::time::Timestamp;
 use super::Engine;
 
@@ -35,14 +35,18 @@ pub(super) struct Transfers {
     entering: Option<Timestamp>,
 }
 
-/// A caller out of our queues after a transfer: what its call row needs when it ends.
-#[derive(Debug, Clone)]
+/// A caller out of our queues after a transfer: its call as it was, for its row's end or for
+/// an agent of ours who receives it.
+#[derive(Debug)]
 struct Away {
     call: CallId,
     entered_at: Timestamp,
     /// The talk time of the agent who transferred it (the row's talk time if it ends there).
     talk_ms: i64,
+    /// How long the caller waited for its first agent.
+    wait_ms: i64,
     recordings: u32,
+    gone: Box<Call>,
 }
 
 impl Transfers {
@@ -96,13 +100,16 @@ impl Engine {
         self.start_wrap_up(now, &agent, &gone.queue, effects);
         self.legs
             .insert(gone.caller.clone(), LegOwner::Retired(gone.id));
+        let caller = gone.caller.clone();
         self.transfers.away.insert(
-            gone.caller.clone(),
+            caller,
             Away {
                 call,
                 entered_at: gone.wait_key.entered_at,
                 talk_ms,
+                wait_ms: millis_between(gone.wait_key.entered_at, answered_at),
                 recordings: gone.recordings,
+                gone: Box::new(gone),
             },
         );
     }
@@ -194,5 +201,76 @@ impl Engine {
             call.recordings = away.recordings;
         }
         effects.extend(self.placed(now, away.call));
+    }
+
+    /// A leg the switch's dialplan bridged to `partner` was answered (`bridge user/1002`
+    /// after a transfer to a phone). When `partner` is a caller we transferred away and the
+    /// phone is an agent's who is free to take it, that agent is on the call: the call is ours
+    /// again, bridged to this leg. Otherwise it is a call elsewhere for the phones it involves.
+    pub(super) fn bridged_leg_answered(
+        &mut self,
+        now: Timestamp,
+        switch: SwitchName,
+        channel: ChannelUuid,
+        partner: &ChannelUuid,
+        users: &[String],
+        effects: &mut Vec<Effect>,
+    ) {
+        let receiver = users
+            .iter()
+            .filter_map(|u| self.phone_users.get(u))
+            .find(|a| {
+                self.agents.get(*a).is_some_and(|a| {
+                    matches!(
+                        a.state,
+                        AgentState::Available | AgentState::Paused { .. } | AgentState::WrapUp { .. }
+                    )
+                })
+            })
+            .cloned();
+        let (Some(agent), true) = (receiver, self.transfers.holds(partner)) else {
+            return self.call_elsewhere_started(switch, channel, users);
+        };
+        let Some(away) = self.transfers.away.remove(partner) else {
+            return;
+        };
+        let mut call = *away.gone;
+        call.state = CallState::Bridged {
+            agent: agent.clone(),
+            leg: channel.clone(),
+            answered_at: now,
+        };
+        call.survey = None;
+        call.on_hold = false;
+        call.recordings = away.recordings;
+        let queue = call.queue.clone();
+        self.legs.remove(partner);
+        self.insert_call(call);
+        self.legs.insert(
+            channel.clone(),
+            LegOwner::Agent {
+                call: away.call,
+                agent: agent.clone(),
+            },
+        );
+        effects.push(answered_record(now, away.call, &agent, &channel, away.wait_ms));
+        effects.push(queue_event(
+            away.call,
+            &queue,
+            Some(agent.clone()),
+            QueueEventKind::Connect,
+            format!("transferred leg={channel}"),
+            now,
+        ));
+        self.transition(
+            now,
+            &agent,
+            AgentState::OnCall {
+                call: away.call,
+                leg: channel,
+            },
+            StateCause::Switch,
+            effects,
+        );
     }
 }

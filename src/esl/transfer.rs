@@ -45,6 +45,17 @@ pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Translat
     }))
 }
 
+/// The leg that bridged this outbound one, for a leg the switch's `bridge` app created
+/// (`Other-Leg-Unique-ID` from its CHANNEL_CREATE on, `Other-Type: originator`).
+pub(super) fn bridged_by_dialplan(event: &EslEvent) -> Option<ChannelUuid> {
+    if event.header_str("Call-Direction") != Some("outbound")
+        || event.header_str("Other-Type") != Some("originator")
+    {
+        return None;
+    }
+    ChannelUuid::parse(event.header_str("Other-Leg-Unique-ID")?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +107,28 @@ mod tests {
     fn an_unreadable_transfer_target_is_malformed() {
         let e = hangup(&[("transfer_to", "sideways:x")]);
         assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+    }
+
+    #[test]
+    fn a_phone_leg_the_dialplan_bridged_names_its_partner_when_answered() {
+        let mut e = EslEvent::new();
+        for (k, v) in [
+            ("Event-Name", "CHANNEL_ANSWER"),
+            ("Unique-ID", "6e9acbb0-9df8-41dd-9c1f-db9b74323f7e"),
+            ("Channel-Name", "sofia/internal/1002@127.0.0.1:5312"),
+            ("Call-Direction", "outbound"),
+            ("Other-Type", "originator"),
+            ("Other-Leg-Unique-ID", "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf"),
+            ("variable_dialed_user", "1002"),
+        ] {
+            e.set_header(k, v);
+        }
+        let Translated::Input(Input::BridgedLegAnswered { partner, users, .. }) =
+            translate(&sw(), &e)
+        else {
+            panic!("not a bridged leg");
+        };
+        assert_eq!(partner.as_str(), "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf");
+        assert_eq!(users, ["1002"]);
     }
 }

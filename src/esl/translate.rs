@@ -93,11 +93,19 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
                 switch: switch.clone(),
                 channel,
             }),
-            Ok(channel) => Translated::Input(Input::ChannelInUse {
-                switch: switch.clone(),
-                channel,
-                users: phone_users(event),
-            }),
+            Ok(channel) => match super::transfer::bridged_by_dialplan(event) {
+                Some(partner) => Translated::Input(Input::BridgedLegAnswered {
+                    switch: switch.clone(),
+                    channel,
+                    partner,
+                    users: phone_users(event),
+                }),
+                None => Translated::Input(Input::ChannelInUse {
+                    switch: switch.clone(),
+                    channel,
+                    users: phone_users(event),
+                }),
+            },
             Err(e) => Translated::Malformed(format!("CHANNEL_ANSWER: {e}")),
         },
         Some(EslEventType::ChannelHangup) if event.variable_str("transfer_to").is_some() => {

@@ -226,3 +226,84 @@ fn a_caller_transferred_out_of_a_queue_with_a_survey_goes_to_the_target_not_the_
           store call placed support priority=0 skills= hops=0 since=100ms
     "#]]);
 }
+
+#[test]
+fn an_agent_of_ours_who_receives_a_transferred_caller_is_on_call_for_the_same_call() {
+    let mut b = two_queues();
+    b.available(0, "1001");
+    b.available(0, "1002");
+    b.enqueue(100, 1, "support", 0, "");
+    b.answer(1_100, "1001");
+    b.phone_transfers(11_100, "1001", TransferKind::Blind, "1002", 1);
+    // The stock dialplan bridges the caller to user/1002 (leg chan20, Other-Leg = chan1).
+    let effects = b.engine.handle(
+        ts(13_100),
+        Input::BridgedLegAnswered {
+            switch: sw(),
+            channel: chan(20),
+            partner: chan(1),
+            users: vec!["1002".into(), "2102".into()],
+        },
+    );
+    b.record(13_100, "chan20 (1002, bridged to chan1) answered", effects);
+    assert_eq!(b.status("1002"), AgentStatus::OnCall);
+    b.hangup(33_100, chan(20), "NORMAL_CLEARING");
+    b.hangup(33_110, chan(1), "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @0 1002 available
+          store agent 1002 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @11100 id1 transferred blind to 1002
+          store queue transfer 1001 kind=blind from=1001 to=1002 by=1001 talk_ms=10000
+          store agent 1001 on_call -> wrap_up
+          timer 16100ms wrap-up of 1001 ends
+        @13100 chan20 (1002, bridged to chan1) answered
+          store call answered by 1002 after 1000ms
+          store queue connect 1002 transferred leg=00000000-0000-4000-8000-000000000020
+          store agent 1002 available -> on_call
+        @33100 chan20 hung up NORMAL_CLEARING
+          store queue complete 1002 by=agent talk_ms=20000
+          store call ended completed NORMAL_CLEARING talk=Some(20000)
+          store agent 1002 on_call -> wrap_up
+          timer 38100ms wrap-up of 1002 ends
+        @33110 chan1 hung up NORMAL_CLEARING
+    "#]]);
+}
+
+#[test]
+fn a_transferred_caller_answered_on_a_phone_that_is_no_agents_stays_transferred() {
+    let mut b = two_queues();
+    b.available(0, "1001");
+    b.enqueue(100, 1, "support", 0, "");
+    b.answer(1_100, "1001");
+    b.phone_transfers(11_100, "1001", TransferKind::Blind, "1009", 1);
+    let effects = b.engine.handle(
+        ts(13_100),
+        Input::BridgedLegAnswered {
+            switch: sw(),
+            channel: chan(20),
+            partner: chan(1),
+            users: vec!["1009".into()],
+        },
+    );
+    assert!(effects.is_empty());
+    b.hangup(33_100, chan(1), "NORMAL_CLEARING");
+    assert!(b.engine.calls.is_empty());
+    assert!(!b.engine.transfers.holds(&chan(1)));
+}
