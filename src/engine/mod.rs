@@ -41,8 +41,8 @@ pub use ids::{
 };
 pub use io::{
     ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,
-    HttpRequestId, Input, Lamp, LegTransfer, ParkedCall, Presence, SayKind, StoredCall, StoredFlow, StoredPlace,
-    SwitchCommand, Timer, TransferKind,
+    HttpRequestId, Input, Lamp, LegTransfer, ParkedCall, Presence, SayKind, StoredCall, StoredFlow,
+    StoredPlace, SwitchCommand, Timer, TransferKind,
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};

@@ -177,7 +177,14 @@ impl Engine {
         self.recording_bridge_over(now, away.call, effects);
         self.transfers.entering = Some(away.entered_at);
         let mut admitted = Vec::new();
-        self.admit_call(now, Some(away.call), parked, Vec::new(), false, &mut admitted);
+        self.admit_call(
+            now,
+            Some(away.call),
+            parked,
+            Vec::new(),
+            false,
+            &mut admitted,
+        );
         self.transfers.entering = None;
         // The call's row exists since its first entry: no second `call.entered`.
         admitted.retain(|e| !matches!(e, Effect::Persist(Record::CallEntered { call, .. }) if *call == away.call));
@@ -223,7 +230,9 @@ impl Engine {
                 self.agents.get(*a).is_some_and(|a| {
                     matches!(
                         a.state,
-                        AgentState::Available | AgentState::Paused { .. } | AgentState::WrapUp { .. }
+                        AgentState::Available
+                            | AgentState::Paused { .. }
+                            | AgentState::WrapUp { .. }
                     )
                 })
             })
@@ -253,7 +262,13 @@ impl Engine {
                 agent: agent.clone(),
             },
         );
-        effects.push(answered_record(now, away.call, &agent, &channel, away.wait_ms));
+        effects.push(answered_record(
+            now,
+            away.call,
+            &agent,
+            &channel,
+            away.wait_ms,
+        ));
         effects.push(queue_event(
             away.call,
             &queue,

@@ -7,7 +7,7 @@
 pub mod command;
 mod link;
 pub mod probe;
-pub mod translate;
 mod transfer;
+pub mod translate;
 
 pub use link::{run_switch, LinkError, Outgoing, SwitchInput, SwitchLink, SwitchSettings};

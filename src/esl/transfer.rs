@@ -118,7 +118,10 @@ mod tests {
             ("Channel-Name", "sofia/internal/1002@127.0.0.1:5312"),
             ("Call-Direction", "outbound"),
             ("Other-Type", "originator"),
-            ("Other-Leg-Unique-ID", "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf"),
+            (
+                "Other-Leg-Unique-ID",
+                "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf",
+            ),
             ("variable_dialed_user", "1002"),
         ] {
             e.set_header(k, v);

@@ -395,7 +395,8 @@ impl SimHandle {
     /// `phone-blind-transfer`): the leg hangs up with `transfer_to`, the partner runs `target`
     /// in its own context (an entry point parks it again). False if `leg` is not bridged.
     pub fn phone_blind_transfer(&self, leg: &str, target: &str) -> bool {
-        self.shared.run(|core| core.phone_blind_transfer(leg, target))
+        self.shared
+            .run(|core| core.phone_blind_transfer(leg, target))
     }
 
     /// The caller on `uuid` presses `digits` now (RFC 2833: one DTMF event per key,

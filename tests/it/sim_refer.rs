@@ -87,7 +87,8 @@ async fn bridged(sim: &SimHandle, raw: &mut Recorder) -> (String, String) {
     ))
     .await;
     raw.wait_event("CHANNEL_PARK", &leg).await;
-    raw.ask(&format!("api uuid_bridge {caller} {leg}\n\n")).await;
+    raw.ask(&format!("api uuid_bridge {caller} {leg}\n\n"))
+        .await;
     raw.wait_event("CHANNEL_BRIDGE", &caller).await;
     (caller, leg)
 }

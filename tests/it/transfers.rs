@@ -89,7 +89,13 @@ fn kinds(body: &Value) -> Vec<String> {
         .as_array()
         .expect("queue events")
         .iter()
-        .map(|e| format!("{} {}", e["queue"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["queue"].as_str().unwrap_or(""),
+                e["kind"].as_str().unwrap_or("")
+            )
+        })
         .collect()
 }
 
@@ -125,7 +131,11 @@ async fn a_blind_transfer_from_the_phone_keeps_one_call_ended_as_transferred_by_
     let sim = app.sim.clone();
     eventually("the caller runs the transfer target", || {
         let (sim, caller) = (sim.clone(), caller.clone());
-        async move { sim.played_on(&caller).iter().any(|p| p == "silence_stream://-1") }
+        async move {
+            sim.played_on(&caller)
+                .iter()
+                .any(|p| p == "silence_stream://-1")
+        }
     })
     .await;
     eventually("the transferring agent is free again", || async {
@@ -137,7 +147,12 @@ async fn a_blind_transfer_from_the_phone_keeps_one_call_ended_as_transferred_by_
     assert_eq!(body["call"]["outcome"], "transferred", "{body}");
     assert_eq!(
         kinds(&body),
-        ["support enter", "support offer", "support connect", "support transfer"]
+        [
+            "support enter",
+            "support offer",
+            "support connect",
+            "support transfer"
+        ]
     );
     let transfer = &body["queue_events"][3];
     assert_eq!(transfer["agent"], "1001");
@@ -265,14 +280,17 @@ async fn a_caller_transferred_out_of_a_queue_with_a_survey_reaches_the_target_no
     );
     assert!(app.sim.phone_blind_transfer(&first, SALES_ENTRY));
     let sim = app.sim.clone();
-    eventually("the caller is bridged to the transfer target's agent", || {
-        let (sim, caller, first) = (sim.clone(), caller.clone(), first.clone());
-        async move {
-            sim.channel(&caller)
-                .and_then(|c| c.bridged_to)
-                .is_some_and(|leg| leg != first)
-        }
-    })
+    eventually(
+        "the caller is bridged to the transfer target's agent",
+        || {
+            let (sim, caller, first) = (sim.clone(), caller.clone(), first.clone());
+            async move {
+                sim.channel(&caller)
+                    .and_then(|c| c.bridged_to)
+                    .is_some_and(|leg| leg != first)
+            }
+        },
+    )
     .await;
     assert!(
         !app.sim
@@ -310,14 +328,21 @@ async fn the_recording_follows_the_caller_to_the_transfer_target_in_the_same_fil
     let sim = app.sim.clone();
     eventually("the caller is recorded", || {
         let (sim, caller) = (sim.clone(), caller.clone());
-        async move { sim.channel(&caller).is_some_and(|c| !c.recordings.is_empty()) }
+        async move {
+            sim.channel(&caller)
+                .is_some_and(|c| !c.recordings.is_empty())
+        }
     })
     .await;
     assert!(app.sim.phone_blind_transfer(&leg, "9199"));
     let transferred_at = Instant::now();
     eventually("the caller runs the transfer target", || {
         let (sim, caller) = (sim.clone(), caller.clone());
-        async move { sim.played_on(&caller).iter().any(|p| p == "silence_stream://-1") }
+        async move {
+            sim.played_on(&caller)
+                .iter()
+                .any(|p| p == "silence_stream://-1")
+        }
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;

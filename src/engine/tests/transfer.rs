@@ -8,9 +8,20 @@ use crate::engine::io::{LegTransfer, TransferKind};
 
 impl Bench {
     /// The agent's phone sent a REFER: its leg hangs up with `transfer_to`.
-    fn phone_transfers(&mut self, at: i64, agent: &str, kind: TransferKind, to: &str, partner: u32) {
+    fn phone_transfers(
+        &mut self,
+        at: i64,
+        agent: &str,
+        kind: TransferKind,
+        to: &str,
+        partner: u32,
+    ) {
         let leg = self.leg_of(agent);
-        let label = format!("{} transferred {} to {to}", self.name(leg.as_str()), kind.as_str());
+        let label = format!(
+            "{} transferred {} to {to}",
+            self.name(leg.as_str()),
+            kind.as_str()
+        );
         let effects = self.engine.handle(
             ts(at),
             Input::LegTransferred(LegTransfer {
@@ -48,7 +59,10 @@ fn a_blind_transfer_keeps_one_call_that_ends_as_transferred_when_the_caller_hang
     b.answer(1_100, "1001");
     b.phone_transfers(11_100, "1001", TransferKind::Blind, "9199", 1);
     assert_eq!(b.status("1001"), AgentStatus::WrapUp);
-    assert!(b.engine.calls.is_empty(), "the caller is not waiting anywhere");
+    assert!(
+        b.engine.calls.is_empty(),
+        "the caller is not waiting anywhere"
+    );
     b.hangup(41_100, chan(1), "NORMAL_CLEARING");
     b.check(expect![[r#"
         @0 1001 available
@@ -82,7 +96,13 @@ fn a_transfer_into_a_queue_entry_point_is_the_same_caller_with_its_first_entry_t
     let mut b = two_queues();
     b.available(0, "1001");
     b.available(0, "1002");
-    b.set_state(10, "1002", RequestedState::Paused { reason: "lunch".into() });
+    b.set_state(
+        10,
+        "1002",
+        RequestedState::Paused {
+            reason: "lunch".into(),
+        },
+    );
     b.enqueue(100, 1, "support", 0, "");
     b.answer(1_100, "1001");
     b.phone_transfers(11_100, "1001", TransferKind::Blind, "5010", 1);
@@ -178,15 +198,15 @@ fn an_attended_transfer_ends_the_agents_part_and_the_call_with_the_caller() {
 
 #[test]
 fn a_caller_transferred_out_of_a_queue_with_a_survey_goes_to_the_target_not_the_survey() {
-    let mut b = super::ivr::ivr(&[
-        ("main", super::ivr::SURVEYED),
-        ("poll", super::ivr::POLL),
-    ]);
+    let mut b = super::ivr::ivr(&[("main", super::ivr::SURVEYED), ("poll", super::ivr::POLL)]);
     b.available(0, "1001");
     b.flow_call(100, 1, "5000");
     b.answer(1_000, "1001");
     b.phone_transfers(20_000, "1001", TransferKind::Blind, "5010", 1);
-    assert!(b.engine.pending_surveys.is_empty(), "no survey after a transfer");
+    assert!(
+        b.engine.pending_surveys.is_empty(),
+        "no survey after a transfer"
+    );
     // The caller is parked again at the transfer target, a queue entry point: it queues.
     b.enqueue(20_050, 1, "support", 0, "");
     assert!(!b.in_flow(1), "the caller is not in the survey");

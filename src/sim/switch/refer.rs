@@ -30,7 +30,11 @@ impl Core {
             .and_then(|u| u.split('@').next())
             .unwrap_or_default()
             .to_string();
-        let Some(context) = self.channels.get(&partner).map(|c| c.profile.context.clone()) else {
+        let Some(context) = self
+            .channels
+            .get(&partner)
+            .map(|c| c.profile.context.clone())
+        else {
             return false;
         };
         self.with_chan(leg, |c| {
