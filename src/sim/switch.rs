@@ -26,6 +26,7 @@ pub(super) mod dialplan;
 mod disk;
 mod esl_commands;
 mod gateway;
+mod local_extension;
 mod loopback;
 mod originate_job;
 mod presence;
@@ -1359,6 +1360,10 @@ impl Core {
             .fetch_add(1, Ordering::Relaxed);
         self.chan_event(uuid, "CHANNEL_ANSWER", &[], &[]);
         self.set_callstate(uuid, "ACTIVE");
+        if self.bridge_leg_answered(uuid) {
+            self.changed = true;
+            return;
+        }
         self.leg_answered(uuid);
         self.changed = true;
         if let Some(d) = phone

@@ -50,6 +50,12 @@ fn sequence(frames: &[Frame], uuid: &str, first: &str, last: &str) -> Vec<String
     out
 }
 
+/// Ours equals the capture's, which is not empty.
+fn same(ours: Vec<String>, captured: Vec<String>) {
+    assert!(!captured.is_empty(), "nothing captured to compare with");
+    assert_eq!(ours, captured);
+}
+
 fn captured(name: &str) -> Option<Vec<Frame>> {
     let dir = traces_dir()?;
     let rx = std::fs::read(dir.join(format!("{name}.plain.c1.rx"))).expect("capture");
@@ -122,13 +128,13 @@ async fn a_phones_blind_refer_hangs_up_the_agent_leg_and_routes_the_caller_like_
     raw.wait_event("PLAYBACK_START", &caller).await;
     raw.wait_event("CHANNEL_DESTROY", &leg).await;
     let got = raw.snapshot();
-    assert_eq!(
+    same(
         sequence(&got, &leg, "CHANNEL_HANGUP", "CHANNEL_DESTROY"),
-        sequence(&cap, cap_a, "CHANNEL_HANGUP", "CHANNEL_DESTROY")
+        sequence(&cap, cap_a, "CHANNEL_HANGUP", "CHANNEL_DESTROY"),
     );
-    assert_eq!(
+    same(
         sequence(&got, &caller, "CHANNEL_UNBRIDGE", "PLAYBACK_START"),
-        sequence(&cap, cap_c, "CHANNEL_UNBRIDGE", "PLAYBACK_START")
+        sequence(&cap, cap_c, "CHANNEL_UNBRIDGE", "PLAYBACK_START"),
     );
     let hangup = |frames: &[Frame], uuid: &str| {
         frames
@@ -182,9 +188,9 @@ async fn a_refer_to_a_queue_entry_point_parks_the_same_caller_again_like_the_cap
     })
     .await;
     let got = raw.snapshot();
-    assert_eq!(
+    same(
         sequence(&got, &caller, "CHANNEL_UNBRIDGE", "CHANNEL_PARK"),
-        sequence(&cap, cap_c, "CHANNEL_UNBRIDGE", "CHANNEL_PARK")
+        sequence(&cap, cap_c, "CHANNEL_UNBRIDGE", "CHANNEL_PARK"),
     );
     let second_park = |frames: &[Frame], uuid: &str| {
         frames
@@ -204,4 +210,60 @@ async fn a_refer_to_a_queue_entry_point_parks_the_same_caller_again_like_the_cap
     ] {
         assert_eq!(ours.ev(name), theirs.ev(name), "{name}");
     }
+}
+
+#[tokio::test]
+async fn a_refer_to_a_phone_runs_the_stock_local_extension_and_bridges_a_new_leg_like_the_capture()
+{
+    let Some(cap) = captured("phone-blind-transfer") else {
+        return;
+    };
+    let (cap_c, cap_d) = (
+        "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf",
+        "6e9acbb0-9df8-41dd-9c1f-db9b74323f7e",
+    );
+    let sim = start(park_5010()).await;
+    sim.add_phone(PhoneSpec {
+        user: "1002".into(),
+        behavior: PhoneBehavior::Answer {
+            after: Duration::from_millis(20),
+        },
+        hangup_after_talk: None,
+    });
+    let mut raw = Recorder::subscribed(sim.esl_addr(), "plain", "ALL").await;
+    let (caller, leg) = bridged(&sim, &mut raw).await;
+    assert!(sim.phone_blind_transfer(&leg, "1002"));
+    raw.wait(|fs| {
+        fs.iter()
+            .filter(|f| f.name() == Some("CHANNEL_BRIDGE") && f.ev("Unique-ID") == Some(&caller))
+            .count()
+            == 2
+    })
+    .await;
+    let got = raw.snapshot();
+    same(
+        sequence(&got, &caller, "CHANNEL_UNBRIDGE", "CHANNEL_BRIDGE"),
+        sequence(&cap, cap_c, "CHANNEL_UNBRIDGE", "CHANNEL_BRIDGE"),
+    );
+    let d = sim
+        .channel(&caller)
+        .and_then(|c| c.bridged_to)
+        .expect("the caller is bridged to the phone's leg");
+    same(
+        sequence(&got, &d, "CHANNEL_OUTGOING", "CHANNEL_ANSWER"),
+        sequence(&cap, cap_d, "CHANNEL_OUTGOING", "CHANNEL_ANSWER"),
+    );
+    let answer = raw.event("CHANNEL_ANSWER", &d).await;
+    assert_eq!(answer.ev("Other-Leg-Unique-ID"), Some(caller.as_str()));
+    assert_eq!(answer.ev("Other-Type"), Some("originator"));
+    assert_eq!(answer.ev("Call-Direction"), Some("outbound"));
+    let bridge = got
+        .iter()
+        .filter(|f| f.name() == Some("CHANNEL_BRIDGE") && f.ev("Unique-ID") == Some(&caller))
+        .nth(1)
+        .expect("bridged to the phone");
+    assert_eq!(bridge.ev("Bridge-B-Unique-ID"), Some(d.as_str()));
+    // hangup_after_bridge: the phone hangs up, the switch hangs up the caller.
+    assert!(sim.hangup(&d, "NORMAL_CLEARING"));
+    raw.wait_event("CHANNEL_HANGUP", &caller).await;
 }
