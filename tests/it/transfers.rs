@@ -377,3 +377,55 @@ async fn the_recording_follows_the_caller_to_the_transfer_target_in_the_same_fil
         "the recording ran on after the transfer, until the caller hung up: {rows:?}, ended {ended_at}"
     );
 }
+
+#[tokio::test]
+async fn an_agent_whose_phone_receives_a_transferred_caller_is_on_call_for_the_same_call() {
+    let app = two_queues(Vec::new()).await;
+    let caller = app.sim.place_call(CallSpec::new("2102", ENTRY));
+    let first = bridged_leg(&app, &caller).await;
+    assert!(app.sim.phone_blind_transfer(&first, "1002"));
+    let sim = app.sim.clone();
+    eventually("the caller is bridged to phone 1002", || {
+        let (sim, caller, first) = (sim.clone(), caller.clone(), first.clone());
+        async move {
+            sim.channel(&caller)
+                .and_then(|c| c.bridged_to)
+                .is_some_and(|leg| leg != first)
+        }
+    })
+    .await;
+    eventually("agent 1002 is on the call", || async {
+        agent_status(&app, "1002").await == "on_call"
+    })
+    .await;
+    eventually("agent 1001 is free again", || async {
+        agent_status(&app, "1001").await == "available"
+    })
+    .await;
+    let second = app
+        .sim
+        .channel(&caller)
+        .and_then(|c| c.bridged_to)
+        .expect("bridged");
+    // Phone 1002 hangs up; the switch hangs up the caller (hangup_after_bridge).
+    assert!(app.sim.hangup(&second, "NORMAL_CLEARING"));
+    let body = ended_call(&app, &caller).await;
+    assert_eq!(body["call"]["outcome"], "completed", "{body}");
+    assert_eq!(body["call"]["agent"], "1002", "{body}");
+    assert_eq!(body["call"]["agent_channel"], second.as_str(), "{body}");
+    assert_eq!(
+        kinds(&body),
+        [
+            "support enter",
+            "support offer",
+            "support connect",
+            "support transfer",
+            "support connect",
+            "support complete"
+        ]
+    );
+    eventually("agent 1002 is free again", || async {
+        agent_status(&app, "1002").await == "available"
+    })
+    .await;
+}
