@@ -1417,7 +1417,15 @@ impl Engine {
         self.calls_elsewhere.insert(channel, (switch, agents));
     }
 
-    fn call_elsewhere_ended(
+    /// The agents a call elsewhere keeps busy (none if the channel is not one).
+    pub(super) fn elsewhere_agents(&self, channel: &ChannelUuid) -> Vec<AgentId> {
+        self.calls_elsewhere
+            .get(channel)
+            .map(|(_, agents)| agents.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn call_elsewhere_ended(
         &mut self,
         now: Timestamp,
         channel: &ChannelUuid,

@@ -102,7 +102,7 @@ impl Engine {
             .insert(gone.caller.clone(), LegOwner::Retired(gone.id));
         let caller = gone.caller.clone();
         self.transfers.away.insert(
-            caller,
+            caller.clone(),
             Away {
                 call,
                 entered_at: gone.wait_key.entered_at,
@@ -112,6 +112,9 @@ impl Engine {
                 gone: Box::new(gone),
             },
         );
+        if transfer.kind == super::io::TransferKind::Attended {
+            self.attended_target(now, &caller, &transfer.partner, effects);
+        }
     }
 
     /// A transfer of a leg that is not a connected agent's: only its hangup matters.
@@ -223,23 +226,63 @@ impl Engine {
         users: &[String],
         effects: &mut Vec<Effect>,
     ) {
-        let receiver = users
-            .iter()
-            .filter_map(|u| self.phone_users.get(u))
-            .find(|a| {
-                self.agents.get(*a).is_some_and(|a| {
-                    matches!(
-                        a.state,
-                        AgentState::Available
-                            | AgentState::Paused { .. }
-                            | AgentState::WrapUp { .. }
-                    )
-                })
-            })
-            .cloned();
+        let receiver = self.free_agent_of(users);
         let (Some(agent), true) = (receiver, self.transfers.holds(partner)) else {
             return self.call_elsewhere_started(switch, channel, users);
         };
+        self.take_over(now, partner, channel, agent, effects);
+    }
+
+    /// The first agent among the phones' users who may take a transferred caller: logged in,
+    /// not ringing or talking for another call of ours.
+    fn free_agent_of(&self, users: &[String]) -> Option<AgentId> {
+        users
+            .iter()
+            .filter_map(|u| self.phone_users.get(u))
+            .find(|a| self.may_take_transfer(a))
+            .cloned()
+    }
+
+    fn may_take_transfer(&self, agent: &AgentId) -> bool {
+        self.agents.get(agent).is_some_and(|a| {
+            matches!(
+                a.state,
+                AgentState::Available | AgentState::Paused { .. } | AgentState::WrapUp { .. }
+            )
+        })
+    }
+
+    /// After an attended transfer the caller's new partner is the leg the agent's phone
+    /// called to consult (already answered, so a call elsewhere of the phone it rang): when
+    /// that phone is an agent's, that agent takes the call.
+    fn attended_target(
+        &mut self,
+        now: Timestamp,
+        caller: &ChannelUuid,
+        target: &ChannelUuid,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(agent) = self
+            .elsewhere_agents(target)
+            .into_iter()
+            .find(|a| self.may_take_transfer(a))
+        else {
+            return;
+        };
+        // On the call first, so the phone's call elsewhere ending frees nobody for an offer.
+        self.take_over(now, caller, target.clone(), agent, effects);
+        self.call_elsewhere_ended(now, target, effects);
+    }
+
+    /// `agent` talks to the transferred caller on `leg`: the call is ours again, bridged.
+    fn take_over(
+        &mut self,
+        now: Timestamp,
+        partner: &ChannelUuid,
+        channel: ChannelUuid,
+        agent: AgentId,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(away) = self.transfers.away.remove(partner) else {
             return;
         };

@@ -327,3 +327,69 @@ fn a_transferred_caller_answered_on_a_phone_that_is_no_agents_stays_transferred(
     assert!(b.engine.calls.is_empty());
     assert!(!b.engine.transfers.holds(&chan(1)));
 }
+
+#[test]
+fn after_an_attended_transfer_the_agent_who_was_consulted_is_on_call_for_the_same_call() {
+    let mut b = two_queues();
+    b.available(0, "1001");
+    b.available(0, "1002");
+    b.enqueue(100, 1, "support", 0, "");
+    b.answer(1_100, "1001");
+    // The phone of 1001 calls 1002 to consult (B = chan8, 1002's leg D = chan9): calls the
+    // controller did not route.
+    for (at, channel, users) in [
+        (5_000, 8, vec!["1001".to_owned(), "1002".to_owned()]),
+        (5_000, 9, vec!["1002".to_owned()]),
+    ] {
+        let effects = b.engine.handle(
+            ts(at),
+            Input::ChannelInUse {
+                switch: sw(),
+                channel: chan(channel),
+                users,
+            },
+        );
+        b.record(at, &format!("chan{channel} answered elsewhere"), effects);
+    }
+    // REFER with Replaces: B is replaced, A hangs up with transfer_to att:<D>.
+    b.hangup(21_000, chan(8), "NORMAL_CLEARING");
+    b.phone_transfers(21_010, "1001", TransferKind::Attended, "", 9);
+    assert_eq!(b.status("1002"), AgentStatus::OnCall);
+    b.hangup(41_000, chan(1), "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @0 1002 available
+          store agent 1002 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @5000 chan8 answered elsewhere
+        @5000 chan9 answered elsewhere
+        @21000 chan8 hung up NORMAL_CLEARING
+        @21010 id1 transferred attended to 
+          store queue transfer 1001 kind=attended from=1001 to=leg:00000000-0000-4000-8000-000000000009 by=1001 talk_ms=19910
+          store agent 1001 on_call -> wrap_up
+          timer 26010ms wrap-up of 1001 ends
+          store call answered by 1002 after 1000ms
+          store queue connect 1002 transferred leg=00000000-0000-4000-8000-000000000009
+          store agent 1002 available -> on_call
+        @41000 chan1 hung up NORMAL_CLEARING
+          store queue complete 1002 by=caller talk_ms=19990
+          store call ended completed NORMAL_CLEARING talk=Some(19990)
+          store agent 1002 on_call -> wrap_up
+          timer 46000ms wrap-up of 1002 ends
+    "#]]);
+}
