@@ -1110,9 +1110,11 @@ impl Core {
         self.with_chan(&uuid, |c| c.state_num = 4);
         self.presence(&uuid, "CS_ROUTING", "alerting");
         self.set_state(&uuid, "CS_EXECUTE", 4);
-        // The dialplan (the stock extensions, the entry point's variables); any call parks.
-        self.enter_dialplan(&uuid);
-        self.park(&uuid);
+        // The dialplan (the stock extensions, the entry point's variables); any call parks but
+        // one to a phone, which the stock `Local_Extension` bridges (`local_extension`).
+        if self.enter_dialplan(&uuid) || !self.bridge_to_phone(&uuid) {
+            self.park(&uuid);
+        }
         if let Some(p) = spec.patience {
             self.timer(p, Timer::Patience(uuid.clone()));
         }

@@ -267,3 +267,90 @@ async fn a_refer_to_a_phone_runs_the_stock_local_extension_and_bridges_a_new_leg
     assert!(sim.hangup(&d, "NORMAL_CLEARING"));
     raw.wait_event("CHANNEL_HANGUP", &caller).await;
 }
+
+#[tokio::test]
+async fn an_attended_transfer_replaces_the_consultation_and_bridges_the_caller_like_the_capture() {
+    let Some(cap) = captured("phone-attended-transfer") else {
+        return;
+    };
+    let (cap_a, cap_b, cap_c, cap_d) = (
+        "32ca7e36-2265-49a0-abfc-a8bc031af953",
+        "45616be1-7077-4858-80bf-2ccf93b1656e",
+        "d5f704b7-9d04-454c-a899-57378e88dee8",
+        "2a37edf4-2753-4c9f-b628-c514d6e0cd6d",
+    );
+    let sim = start(park_5010()).await;
+    sim.add_phone(PhoneSpec {
+        user: "1002".into(),
+        behavior: PhoneBehavior::Answer {
+            after: Duration::from_millis(20),
+        },
+        hangup_after_talk: None,
+    });
+    let mut raw = Recorder::subscribed(sim.esl_addr(), "plain", "ALL").await;
+    let (caller, leg) = bridged(&sim, &mut raw).await;
+    let consult = sim.phone_consult_call(&leg, "1002").expect("a phone's leg");
+    raw.wait_event("CHANNEL_BRIDGE", &consult).await;
+    let target = sim
+        .channel(&consult)
+        .and_then(|c| c.bridged_to)
+        .expect("the consultation reached 1002");
+    same(
+        sequence(
+            &raw.snapshot(),
+            &target,
+            "CHANNEL_OUTGOING",
+            "CHANNEL_ANSWER",
+        ),
+        sequence(&cap, cap_d, "CHANNEL_OUTGOING", "CHANNEL_ANSWER"),
+    );
+    assert!(sim.phone_attended_transfer(&leg, &consult));
+    raw.wait(|fs| {
+        fs.iter()
+            .filter(|f| f.name() == Some("CHANNEL_BRIDGE") && f.ev("Unique-ID") == Some(&caller))
+            .count()
+            == 2
+    })
+    .await;
+    raw.wait_event("CHANNEL_DESTROY", &leg).await;
+    let got = raw.snapshot();
+    same(
+        sequence(&got, &consult, "CHANNEL_UNBRIDGE", "CHANNEL_DESTROY"),
+        sequence(&cap, cap_b, "CHANNEL_UNBRIDGE", "CHANNEL_DESTROY"),
+    );
+    same(
+        sequence(&got, &leg, "CHANNEL_HANGUP", "CHANNEL_DESTROY"),
+        sequence(&cap, cap_a, "CHANNEL_HANGUP", "CHANNEL_DESTROY"),
+    );
+    same(
+        sequence(&got, &caller, "CHANNEL_UNBRIDGE", "CHANNEL_BRIDGE"),
+        sequence(&cap, cap_c, "CHANNEL_UNBRIDGE", "CHANNEL_BRIDGE"),
+    );
+    let hangup = got
+        .iter()
+        .find(|f| f.name() == Some("CHANNEL_HANGUP") && f.ev("Unique-ID") == Some(&leg))
+        .expect("the agent leg's hangup");
+    assert_eq!(
+        hangup.ev("variable_transfer_to"),
+        Some(format!("att:{target}").as_str())
+    );
+    assert_eq!(hangup.ev("variable_refer_uuid"), Some(consult.as_str()));
+    let replaced = got
+        .iter()
+        .find(|f| f.name() == Some("CHANNEL_HANGUP") && f.ev("Unique-ID") == Some(&consult))
+        .expect("the consultation's hangup");
+    assert_eq!(
+        replaced.ev("variable_endpoint_disposition"),
+        Some("ATTENDED_TRANSFER")
+    );
+    let unbridge = got
+        .iter()
+        .find(|f| f.name() == Some("CHANNEL_UNBRIDGE") && f.ev("Unique-ID") == Some(&caller))
+        .expect("the caller's unbridge");
+    assert_eq!(unbridge.ev("Bridge-B-Unique-ID"), Some(leg.as_str()));
+    assert_eq!(unbridge.ev("Other-Leg-Unique-ID"), Some(target.as_str()));
+    assert_eq!(
+        sim.channel(&caller).and_then(|c| c.bridged_to),
+        Some(target.clone())
+    );
+}

@@ -7,10 +7,15 @@
 //! phone answers, the caller gets CHANNEL_BRIDGE (Bridge-A = caller, Bridge-B = D); with
 //! `hangup_after_bridge=true`, the caller is hung up when D hangs up.
 //!
+//! A phone's own call to another phone (the consultation call `B` of `phone-attended-transfer`)
+//! takes the same way from `default`; it is answered when the phone it rings answers (the
+//! capture's early media on `B` while `D` rings is not modelled).
+//!
 //! What the simulator decides where the capture is silent: only a phone that answers is
 //! bridged this way (a busy, rejecting or unregistered phone falls back to the other
 //! extensions' answer and silence; the stock voicemail after `continue_on_fail` is not
-//! modelled), and the `bridge` application's own CHANNEL_EXECUTE_COMPLETE is not fired.
+//! modelled); the `bridge` application's CHANNEL_EXECUTE_COMPLETE is fired only for a
+//! replaced consultation (`refer`), not when the bridge ends by a hangup.
 
 use super::dialplan::Dialplan;
 use super::{new_uuid, Channel, Core, Dir, Profile, HOST_IP};
@@ -46,7 +51,8 @@ impl Core {
         }
         self.local_extension(uuid, &user);
         let bridge = format!("user/{user}@{HOST_IP}");
-        let _app = self.dialplan_execute(uuid, "bridge", &bridge);
+        let app = self.dialplan_execute(uuid, "bridge", &bridge);
+        self.with_chan(uuid, |c| c.app = Some(app));
         self.set_callstate(uuid, "RING_WAIT");
         let leg = self.bridge_leg(uuid, &user);
         self.timer(after, super::Timer::PhoneAnswer(leg));
@@ -205,13 +211,15 @@ impl Core {
             self.hangup(leg, "ORIGINATOR_CANCEL", super::Initiator::Local, None);
             return true;
         }
+        // A phone's own call (a consultation) is answered when the phone it rings answers.
+        self.answer_inbound(&caller);
         self.set_callstate(&caller, "ACTIVE");
         self.dialplan_bridged(&caller, leg);
         true
     }
 
     /// The `bridge` application joins the caller (A) and its leg (B): CHANNEL_BRIDGE on A only.
-    fn dialplan_bridged(&mut self, a: &str, b: &str) {
+    pub(super) fn dialplan_bridged(&mut self, a: &str, b: &str) {
         let now = self.now_us();
         let name_of = |core: &Core, u: &str| {
             core.channels
