@@ -42,6 +42,9 @@ struct Leg {
     agent: Option<String>,
     answered: Option<Instant>,
     partner: Option<String>,
+    /// When a leg already bridged to one partner was bridged to another (the consulted
+    /// phone's leg after an attended transfer): its talk for the new call counts from here.
+    rebridged: Option<Instant>,
     hung_up: Option<Instant>,
 }
 
@@ -109,6 +112,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         agent: None,
         answered: None,
         partner: None,
+        rebridged: None,
         hung_up: None,
     });
     match event.header_str("Event-Name") {
@@ -127,17 +131,23 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                 .or_else(|| event.header_str("Bridge-B-Unique-ID"))
                 .map(str::to_owned);
             if let Some(other) = other {
+                if leg.partner.as_ref().is_some_and(|p| *p != other) {
+                    leg.rebridged = Some(now);
+                }
                 leg.partner = Some(other.clone());
                 let me = event.header_str("Unique-ID").map(str::to_owned);
-                legs.entry(other)
-                    .or_insert_with(|| Leg {
-                        created: now,
-                        agent: None,
-                        answered: None,
-                        partner: None,
-                        hung_up: None,
-                    })
-                    .partner = me;
+                let peer = legs.entry(other).or_insert_with(|| Leg {
+                    created: now,
+                    agent: None,
+                    answered: None,
+                    partner: None,
+                    rebridged: None,
+                    hung_up: None,
+                });
+                if peer.partner.is_some() && peer.partner != me {
+                    peer.rebridged = Some(now);
+                }
+                peer.partner = me;
             }
         }
         Some("CHANNEL_HANGUP") => {
@@ -332,7 +342,7 @@ pub fn violations(
                 continue;
             }
         };
-        let switch_talk = millis(answered, end);
+        let switch_talk = millis(leg.rebridged.unwrap_or(answered), end);
         if (switch_talk - talk_ms).abs() > TOLERANCE_MS {
             broken.push(format!(
                 "call {}: the history says talk_ms={talk_ms}, the switch had agent leg {leg_id} \

@@ -429,3 +429,78 @@ async fn an_agent_whose_phone_receives_a_transferred_caller_is_on_call_for_the_s
     })
     .await;
 }
+
+#[tokio::test]
+async fn after_an_attended_transfer_the_consulted_agent_is_on_call_for_the_same_call() {
+    let app = two_queues(Vec::new()).await;
+    let caller = app.sim.place_call(CallSpec::new("2201", ENTRY));
+    let first = bridged_leg(&app, &caller).await;
+    let consult = app
+        .sim
+        .phone_consult_call(&first, "1002")
+        .expect("the agent's phone leg");
+    let sim = app.sim.clone();
+    eventually("the consultation reaches phone 1002", || {
+        let (sim, consult) = (sim.clone(), consult.clone());
+        async move {
+            sim.channel(&consult)
+                .is_some_and(|c| c.bridged_to.is_some())
+        }
+    })
+    .await;
+    let target = app
+        .sim
+        .channel(&consult)
+        .and_then(|c| c.bridged_to)
+        .expect("bridged");
+    eventually(
+        "the consulted agent is busy on the consultation",
+        || async {
+            let body: Value = app
+                .get("/v1/agents/1002")
+                .await
+                .json()
+                .await
+                .unwrap_or_default();
+            body["busy_elsewhere"] == true
+        },
+    )
+    .await;
+    assert!(app.sim.phone_attended_transfer(&first, &consult));
+    eventually("agent 1002 is on the call", || async {
+        agent_status(&app, "1002").await == "on_call"
+    })
+    .await;
+    eventually("agent 1001 is free again", || async {
+        agent_status(&app, "1001").await == "available"
+    })
+    .await;
+    assert_eq!(
+        app.sim.channel(&caller).and_then(|c| c.bridged_to),
+        Some(target.clone())
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let body = ended_call(&app, &caller).await;
+    assert_eq!(body["call"]["outcome"], "completed", "{body}");
+    assert_eq!(body["call"]["agent"], "1002", "{body}");
+    assert_eq!(body["call"]["agent_channel"], target.as_str(), "{body}");
+    assert_eq!(
+        kinds(&body),
+        [
+            "support enter",
+            "support offer",
+            "support connect",
+            "support transfer",
+            "support connect",
+            "support complete"
+        ]
+    );
+    let transfer = &body["queue_events"][3];
+    assert!(
+        transfer["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("kind=attended from=1001")),
+        "{transfer}"
+    );
+}
