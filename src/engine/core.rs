@@ -2425,6 +2425,7 @@ impl Engine {
         let marks = self.resync_marks.remove(switch);
         self.flow_resync(now, switch, &present, marks.as_ref(), effects);
         self.pending_surveys_resync(now, switch, &present, effects);
+        self.transfers_resync(now, switch, &present, effects);
         let legs_before: HashSet<ChannelUuid> = match marks {
             Some(marked) => marked
                 .into_iter()

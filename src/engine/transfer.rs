@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use super::core::{answered_record, millis_between, queue_event};
 use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
-use super::io::{Effect, Input, LegTransfer, ParkedCall};
+use super::io::{ChannelSnapshot, Effect, Input, LegTransfer, ParkedCall};
 use super::model::{AgentState, Call, CallState, LegOwner};
 use super::record::{CallOutcome, QueueEventKind, Record, StateCause};
 use super::time::Timestamp;
@@ -330,5 +330,27 @@ impl Engine {
             StateCause::Switch,
             effects,
         );
+    }
+
+    /// After a reconnect: a transferred caller the switch no longer has hung up while we were
+    /// away; its call ends.
+    pub(super) fn transfers_resync(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let mut gone: Vec<ChannelUuid> = self
+            .transfers
+            .away
+            .iter()
+            .filter(|(caller, away)| &away.gone.switch == switch && !present.contains_key(*caller))
+            .map(|(caller, _)| caller.clone())
+            .collect();
+        gone.sort();
+        for caller in gone {
+            self.transferred_caller_gone(now, &caller, "CHANNEL_LOST", effects);
+        }
     }
 }

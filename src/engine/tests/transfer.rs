@@ -393,3 +393,48 @@ fn after_an_attended_transfer_the_agent_who_was_consulted_is_on_call_for_the_sam
           timer 46000ms wrap-up of 1002 ends
     "#]]);
 }
+
+#[test]
+fn a_transferred_caller_gone_while_the_controller_was_away_ends_at_the_resync() {
+    let mut b = two_queues();
+    b.available(0, "1001");
+    b.enqueue(100, 1, "support", 0, "");
+    b.answer(1_100, "1001");
+    b.phone_transfers(11_100, "1001", TransferKind::Blind, "9199", 1);
+    b.engine
+        .handle(ts(20_000), Input::ResyncStarted { switch: sw() });
+    let effects = b.engine.handle(
+        ts(20_100),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: Vec::new(),
+        },
+    );
+    b.record(20_100, "resynced: no channels", effects);
+    assert!(!b.engine.transfers.holds(&chan(1)));
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @11100 id1 transferred blind to 9199
+          store queue transfer 1001 kind=blind from=1001 to=9199 by=1001 talk_ms=10000
+          store agent 1001 on_call -> wrap_up
+          timer 16100ms wrap-up of 1001 ends
+        @20100 resynced: no channels
+          store call ended transferred CHANNEL_LOST talk=Some(10000)
+    "#]]);
+}
