@@ -5,34 +5,32 @@
 
 use freeswitch_esl_tokio::EslEvent;
 
-use super::translate::{channel_of, Translated};
 use crate::engine::{ChannelUuid, Input, LegTransfer, SwitchName, TransferKind};
 
-pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Translated {
-    let leg = match channel_of(event) {
-        Ok(leg) => leg,
-        Err(e) => return Translated::Malformed(format!("CHANNEL_HANGUP: {e}")),
-    };
+/// The transfer a hangup with `variable_transfer_to` reports, or why it cannot be read.
+pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Result<Input, String> {
+    let leg = event
+        .header_str("Unique-ID")
+        .ok_or("CHANNEL_HANGUP: no Unique-ID")
+        .and_then(|raw| ChannelUuid::parse(raw).map_err(|_| "CHANNEL_HANGUP: bad Unique-ID"))?;
     let raw = event.variable_str("transfer_to").unwrap_or_default();
     let (kind, partner) = match raw.split_once(':') {
         Some(("blind", p)) => (TransferKind::Blind, p),
         Some(("att", p)) => (TransferKind::Attended, p),
         _ => {
-            return Translated::Malformed(format!(
+            return Err(format!(
                 "CHANNEL_HANGUP {leg}: transfer_to is neither blind: nor att:"
             ))
         }
     };
-    let partner = match ChannelUuid::parse(partner) {
-        Ok(p) => p,
-        Err(e) => return Translated::Malformed(format!("CHANNEL_HANGUP {leg}: transfer_to: {e}")),
-    };
+    let partner = ChannelUuid::parse(partner)
+        .map_err(|e| format!("CHANNEL_HANGUP {leg}: transfer_to: {e}"))?;
     let destination = event
         .variable_str("transfer_destination")
         .map(|d| d.strip_prefix("blind:").unwrap_or(d))
         .unwrap_or_default()
         .to_owned();
-    Translated::Input(Input::LegTransferred(LegTransfer {
+    Ok(Input::LegTransferred(LegTransfer {
         switch: switch.clone(),
         leg,
         kind,
@@ -59,7 +57,6 @@ pub(super) fn bridged_by_dialplan(event: &EslEvent) -> Option<ChannelUuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::esl::translate::translate;
 
     fn hangup(vars: &[(&str, &str)]) -> EslEvent {
         let mut e = EslEvent::new();
@@ -83,7 +80,7 @@ mod tests {
             ("transfer_destination", "blind:9199"),
             ("endpoint_disposition", "BLIND_TRANSFER"),
         ]);
-        let Translated::Input(Input::LegTransferred(t)) = translate(&sw(), &e) else {
+        let Ok(Input::LegTransferred(t)) = leg_transferred(&sw(), &e) else {
             panic!("not a transfer");
         };
         assert_eq!(t.kind, TransferKind::Blind);
@@ -95,7 +92,7 @@ mod tests {
     #[test]
     fn a_leg_replaced_by_an_attended_transfer_names_the_new_partner() {
         let e = hangup(&[("transfer_to", "att:2a37edf4-2753-4c9f-b628-c514d6e0cd6d")]);
-        let Translated::Input(Input::LegTransferred(t)) = translate(&sw(), &e) else {
+        let Ok(Input::LegTransferred(t)) = leg_transferred(&sw(), &e) else {
             panic!("not a transfer");
         };
         assert_eq!(t.kind, TransferKind::Attended);
@@ -106,7 +103,7 @@ mod tests {
     #[test]
     fn an_unreadable_transfer_target_is_malformed() {
         let e = hangup(&[("transfer_to", "sideways:x")]);
-        assert!(matches!(translate(&sw(), &e), Translated::Malformed(_)));
+        assert!(leg_transferred(&sw(), &e).is_err());
     }
 
     #[test]
@@ -126,12 +123,7 @@ mod tests {
         ] {
             e.set_header(k, v);
         }
-        let Translated::Input(Input::BridgedLegAnswered { partner, users, .. }) =
-            translate(&sw(), &e)
-        else {
-            panic!("not a bridged leg");
-        };
+        let partner = bridged_by_dialplan(&e).expect("a leg the dialplan bridged");
         assert_eq!(partner.as_str(), "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf");
-        assert_eq!(users, ["1002"]);
     }
 }
