@@ -217,6 +217,7 @@ impl Engine {
                 }
             })
             .collect();
+        calls.extend(self.transferred_views());
         calls.sort_by(|a, b| a.entered_at.cmp(&b.entered_at).then(a.id.cmp(&b.id)));
         Snapshot {
             at: Some(now),

@@ -23,6 +23,7 @@ use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
 use super::io::{ChannelSnapshot, Effect, Input, LegTransfer, ParkedCall};
 use super::model::{AgentState, Call, CallState, LegOwner};
 use super::record::{CallOutcome, QueueEventKind, Record, StateCause};
+use super::snapshot::CallView;
 use super::time::Timestamp;
 use super::Engine;
 
@@ -352,5 +353,35 @@ impl Engine {
         for caller in gone {
             self.transferred_caller_gone(now, &caller, "CHANNEL_LOST", effects);
         }
+    }
+
+    /// Transferred callers as the snapshot shows them: state `transferred`, no agent of ours.
+    pub(super) fn transferred_views(&self) -> Vec<CallView> {
+        self.transfers
+            .away
+            .values()
+            .map(|away| {
+                let c = &away.gone;
+                CallView {
+                    id: c.id,
+                    switch: c.switch.to_string(),
+                    channel: c.caller.to_string(),
+                    queue: c.queue.clone(),
+                    caller_number: c.caller_number.clone(),
+                    caller_name: c.caller_name.clone(),
+                    state: "transferred",
+                    priority: c.wait_key.priority.0,
+                    skills: c.skills.clone(),
+                    step: c.step + 1,
+                    entered_at: c.wait_key.entered_at,
+                    agent: None,
+                    agent_channel: None,
+                    ringing: Vec::new(),
+                    variables: c.variables.clone(),
+                    recording: self.recording_of(c.id),
+                    consent: c.consent,
+                }
+            })
+            .collect()
     }
 }

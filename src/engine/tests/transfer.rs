@@ -63,6 +63,10 @@ fn a_blind_transfer_keeps_one_call_that_ends_as_transferred_when_the_caller_hang
         b.engine.calls.is_empty(),
         "the caller is not waiting anywhere"
     );
+    let shown = b.engine.snapshot(ts(12_000));
+    assert_eq!(shown.calls.len(), 1, "the transferred call is still shown");
+    assert_eq!(shown.calls[0].state, "transferred");
+    assert_eq!(shown.calls[0].agent, None);
     b.hangup(41_100, chan(1), "NORMAL_CLEARING");
     b.check(expect![[r#"
         @0 1001 available
