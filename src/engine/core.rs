@@ -370,6 +370,7 @@ impl Engine {
             }
             Input::ChannelHungUp { channel, cause, .. } => {
                 self.pending_surveys.remove(&channel);
+                self.transfers.end_consult(&channel);
                 self.call_elsewhere_ended(now, &channel, &mut effects);
                 self.channel_hung_up(now, &channel, &cause, &mut effects)
             }
@@ -377,7 +378,10 @@ impl Engine {
                 switch,
                 channel,
                 users,
-            } => self.call_elsewhere_started(switch, channel, &users),
+            } => {
+                self.note_consult(now, &channel, &users, &mut effects);
+                self.call_elsewhere_started(switch, channel, &users)
+            }
             Input::CommandFailed {
                 switch,
                 command:

@@ -174,10 +174,13 @@ pub enum QueueEventKind {
     AutoPause,
     /// The agent's part ended by a transfer from its phone (`kind=`, `to=`, `by=`, `talk_ms=`).
     Transfer,
+    /// The agent's phone is on a second call while on this one (a consultation before an
+    /// attended transfer): `leg=`, `users=`.
+    Consult,
 }
 
 impl QueueEventKind {
-    pub const ALL: [QueueEventKind; 18] = [
+    pub const ALL: [QueueEventKind; 19] = [
         QueueEventKind::Enter,
         QueueEventKind::Offer,
         QueueEventKind::Connect,
@@ -196,6 +199,7 @@ impl QueueEventKind {
         QueueEventKind::CallbackFailed,
         QueueEventKind::AutoPause,
         QueueEventKind::Transfer,
+        QueueEventKind::Consult,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -218,6 +222,7 @@ impl QueueEventKind {
             QueueEventKind::CallbackFailed => "callback_failed",
             QueueEventKind::AutoPause => "auto_pause",
             QueueEventKind::Transfer => "transfer",
+            QueueEventKind::Consult => "consult",
         }
     }
 }
@@ -512,7 +517,8 @@ mod tests {
             | QueueEventKind::CallbackConnected
             | QueueEventKind::CallbackFailed
             | QueueEventKind::AutoPause
-            | QueueEventKind::Transfer => 18,
+            | QueueEventKind::Transfer
+            | QueueEventKind::Consult => 19,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed

@@ -157,7 +157,7 @@ impl Engine {
                 calls_answered: a.calls_answered,
                 talk_ms: a.talk_ms,
                 missed_in_a_row: a.missed_in_a_row,
-                busy_elsewhere: a.calls_elsewhere > 0,
+                busy_elsewhere: a.calls_elsewhere > self.transfers.consults_of(&a.settings.id),
                 registered_on: self.phone_switches(&a.settings.id),
             })
             .collect();

@@ -34,6 +34,9 @@ pub(super) struct Transfers {
     /// The first entry time of a transferred caller being admitted again (read by
     /// `admit_call`).
     entering: Option<Timestamp>,
+    /// Second calls on the phone of an agent on a call of ours (consultations), by channel.
+    /// They still keep the phone busy, but as part of that call, not as a call elsewhere.
+    consults: HashMap<ChannelUuid, (CallId, AgentId)>,
 }
 
 /// A caller out of our queues after a transfer: its call as it was, for its row's end or for
@@ -57,6 +60,16 @@ impl Transfers {
 
     pub(super) fn take_entry(&mut self) -> Option<Timestamp> {
         self.entering.take()
+    }
+
+    pub(super) fn end_consult(&mut self, channel: &ChannelUuid) {
+        self.consults.remove(channel);
+    }
+
+    /// How many of an agent's calls elsewhere are consultations of its call.
+    pub(super) fn consults_of(&self, agent: &AgentId) -> u32 {
+        let n = self.consults.values().filter(|(_, a)| a == agent).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 }
 
@@ -383,5 +396,45 @@ impl Engine {
                 }
             })
             .collect()
+    }
+
+    /// A second call on the phone of an agent talking to one of our callers is a consultation
+    /// of that call (an attended transfer may follow): the history says so.
+    pub(super) fn note_consult(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelUuid,
+        users: &[String],
+        effects: &mut Vec<Effect>,
+    ) {
+        if self.legs.contains_key(channel) || self.transfers.consults.contains_key(channel) {
+            return;
+        }
+        let on_call = users
+            .iter()
+            .filter_map(|u| self.phone_users.get(u))
+            .find_map(|a| match self.agents.get(a).map(|agent| &agent.state) {
+                Some(AgentState::OnCall { call, leg }) if leg != channel => {
+                    Some((*call, a.clone()))
+                }
+                _ => None,
+            });
+        let Some((call, agent)) = on_call else {
+            return;
+        };
+        let Some(queue) = self.calls.get(&call).map(|c| c.queue.clone()) else {
+            return;
+        };
+        effects.push(queue_event(
+            call,
+            &queue,
+            Some(agent.clone()),
+            QueueEventKind::Consult,
+            format!("leg={channel} users={}", users.join(",")),
+            now,
+        ));
+        self.transfers
+            .consults
+            .insert(channel.clone(), (call, agent));
     }
 }

@@ -491,12 +491,13 @@ async fn after_an_attended_transfer_the_consulted_agent_is_on_call_for_the_same_
             "support enter",
             "support offer",
             "support connect",
+            "support consult",
             "support transfer",
             "support connect",
             "support complete"
         ]
     );
-    let transfer = &body["queue_events"][3];
+    let transfer = &body["queue_events"][4];
     assert!(
         transfer["detail"]
             .as_str()

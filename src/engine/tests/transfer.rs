@@ -355,6 +355,22 @@ fn after_an_attended_transfer_the_agent_who_was_consulted_is_on_call_for_the_sam
         );
         b.record(at, &format!("chan{channel} answered elsewhere"), effects);
     }
+    let shown = b.engine.snapshot(ts(6_000));
+    let busy = |id: &str| {
+        shown
+            .agents
+            .iter()
+            .find(|a| a.id == aid(id))
+            .is_some_and(|a| a.busy_elsewhere)
+    };
+    assert!(
+        !busy("1001"),
+        "consulting is part of the call, not a call elsewhere"
+    );
+    assert!(
+        busy("1002"),
+        "the consulted phone is on a call we did not route"
+    );
     // REFER with Replaces: B is replaced, A hangs up with transfer_to att:<D>.
     b.hangup(21_000, chan(8), "NORMAL_CLEARING");
     b.phone_transfers(21_010, "1001", TransferKind::Attended, "", 9);
@@ -381,6 +397,7 @@ fn after_an_attended_transfer_the_agent_who_was_consulted_is_on_call_for_the_sam
           store queue connect 1001 wait_ms=1000
           store agent 1001 offered -> on_call
         @5000 chan8 answered elsewhere
+          store queue consult 1001 leg=chan8 users=1001,1002
         @5000 chan9 answered elsewhere
         @21000 chan8 hung up NORMAL_CLEARING
         @21010 id1 transferred attended to 
