@@ -203,6 +203,8 @@ impl Engine {
             &mut admitted,
         );
         self.transfers.entering = None;
+        // The same call: counted once.
+        self.counters.offered = self.counters.offered.saturating_sub(1);
         // The call's row exists since its first entry: no second `call.entered`.
         admitted.retain(|e| !matches!(e, Effect::Persist(Record::CallEntered { call, .. }) if *call == away.call));
         // The new queue's own wait runs from this `enter`; `since_ms` is the wait so far.

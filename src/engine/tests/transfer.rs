@@ -115,6 +115,7 @@ fn a_transfer_into_a_queue_entry_point_is_the_same_caller_with_its_first_entry_t
     b.set_state(12_000, "1002", RequestedState::Available);
     b.answer(13_000, "1002");
     b.hangup(23_000, chan(1), "NORMAL_CLEARING");
+    assert_eq!(b.engine.counters.offered, 1, "one call");
     b.check(expect![[r#"
         @0 1001 available
           store agent 1001 logged_out -> available
