@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "call.entered",
     "call.offered",
     "call.answered",
@@ -17,6 +17,7 @@ pub const EVENT_TYPES: [&str; 9] = [
     "call.resumed",
     "call.abandoned",
     "call.ended",
+    "call.transferred",
     "agent.state_changed",
     "queue.threshold",
 ];

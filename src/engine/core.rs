@@ -146,6 +146,8 @@ pub struct Engine {
     pub(super) recordings: super::recording_session::Recordings,
     /// Calls on hold and their totals (see `hold`).
     pub(super) holds: super::hold::Holds,
+    /// Callers an agent's phone transferred away (see `transfer`).
+    pub(super) transfers: super::transfer::Transfers,
 }
 
 impl Engine {
@@ -180,6 +182,7 @@ impl Engine {
             rng: SplitMix64::new(seed),
             seq: 0,
             threshold_checks_armed: false,
+            transfers: Default::default(),
             recordings: Default::default(),
             holds: Default::default(),
         }
@@ -333,6 +336,9 @@ impl Engine {
                 command: SwitchCommand::Hold { channel, .. },
                 ..
             } => self.hold_refused(channel),
+            Input::LegTransferred(t) => {
+                self.answered_legs.remove(&t.leg);
+            }
             _ => {}
         }
         match input {
@@ -356,11 +362,22 @@ impl Engine {
                 };
                 return self.handle(now, hung_up);
             }
+            Input::LegTransferred(t) => self.leg_transferred(now, t, &mut effects),
+            Input::BridgedLegAnswered {
+                switch,
+                channel,
+                partner,
+                users,
+            } => self.bridged_leg_answered(now, switch, channel, &partner, &users, &mut effects),
+            Input::ChannelHungUp { channel, cause, .. } if self.transfers.holds(&channel) => {
+                self.transferred_caller_gone(now, &channel, &cause, &mut effects)
+            }
             Input::ChannelHungUp { channel, .. } if self.in_flow(&channel) => {
                 self.flow_caller_gone(now, &channel, &mut effects)
             }
             Input::ChannelHungUp { channel, cause, .. } => {
                 self.pending_surveys.remove(&channel);
+                self.transfers.end_consult(&channel);
                 self.call_elsewhere_ended(now, &channel, &mut effects);
                 self.channel_hung_up(now, &channel, &cause, &mut effects)
             }
@@ -368,7 +385,10 @@ impl Engine {
                 switch,
                 channel,
                 users,
-            } => self.call_elsewhere_started(switch, channel, &users),
+            } => {
+                self.note_consult(now, &channel, &users, &mut effects);
+                self.call_elsewhere_started(switch, channel, &users)
+            }
             Input::CommandFailed {
                 switch,
                 command:
@@ -640,6 +660,10 @@ impl Engine {
     }
 
     fn call_parked(&mut self, now: Timestamp, parked: ParkedCall, effects: &mut Vec<Effect>) {
+        if self.transfers.holds(&parked.channel) {
+            self.readmit_transferred(now, parked, effects);
+            return;
+        }
         if self.pending_surveys.contains_key(&parked.channel) {
             self.start_survey(now, &parked.channel, effects);
             return;
@@ -688,6 +712,7 @@ impl Engine {
             Some(r) => (r.entered_at, r.priority.max(parked.priority)),
             None => (now, parked.priority),
         };
+        let entered_at = self.transfers.take_entry().unwrap_or(entered_at);
         effects.push(Effect::Persist(Record::CallEntered {
             call,
             switch: parked.switch.clone(),
@@ -1375,7 +1400,7 @@ impl Engine {
 
     /// The agent's phone is on a call that is not ours: no offers until it ends.
     /// Every agent whose phone the channel involves (both, for a call between two agents).
-    fn call_elsewhere_started(
+    pub(super) fn call_elsewhere_started(
         &mut self,
         switch: SwitchName,
         channel: ChannelUuid,
@@ -1407,7 +1432,15 @@ impl Engine {
         self.calls_elsewhere.insert(channel, (switch, agents));
     }
 
-    fn call_elsewhere_ended(
+    /// The agents a call elsewhere keeps busy (none if the channel is not one).
+    pub(super) fn elsewhere_agents(&self, channel: &ChannelUuid) -> Vec<AgentId> {
+        self.calls_elsewhere
+            .get(channel)
+            .map(|(_, agents)| agents.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn call_elsewhere_ended(
         &mut self,
         now: Timestamp,
         channel: &ChannelUuid,
@@ -1915,7 +1948,7 @@ impl Engine {
         self.start_wrap_up(now, agent_id, &call.queue, effects);
     }
 
-    fn start_wrap_up(
+    pub(super) fn start_wrap_up(
         &mut self,
         now: Timestamp,
         agent_id: &AgentId,
@@ -2407,6 +2440,7 @@ impl Engine {
         let marks = self.resync_marks.remove(switch);
         self.flow_resync(now, switch, &present, marks.as_ref(), effects);
         self.pending_surveys_resync(now, switch, &present, effects);
+        self.transfers_resync(now, switch, &present, effects);
         let legs_before: HashSet<ChannelUuid> = match marks {
             Some(marked) => marked
                 .into_iter()

@@ -26,6 +26,11 @@ pub enum Input {
         channel: ChannelUuid,
         cause: String,
     },
+    /// A channel hung up because its phone transferred its partner away (a SIP REFER: the
+    /// switch hangs up the referring leg with `variable_transfer_to`). The partner lives on:
+    /// `blind:<partner>` sends it to `destination`, `att:<new partner>` bridges it to the leg the
+    /// phone had called for the consultation (see `transfer`).
+    LegTransferred(LegTransfer),
     /// An originate of ours returned `-ERR CAUSE` (the switch's BACKGROUND_JOB for our
     /// `origination_uuid`). A leg that never answered is over, even when no channel event ever
     /// came (`USER_NOT_REGISTERED`). A leg that answered lives on: bridging it before its
@@ -58,6 +63,16 @@ pub enum Input {
     ChannelInUse {
         switch: SwitchName,
         channel: ChannelUuid,
+        users: Vec<String>,
+    },
+    /// A channel that is not one of our agent legs was answered, and the switch's dialplan
+    /// bridged it to `partner` (a `bridge` app's leg: `Other-Leg-Unique-ID` from its
+    /// creation). Like `ChannelInUse`, unless `partner` is a caller an agent transferred
+    /// to this phone (see `transfer`).
+    BridgedLegAnswered {
+        switch: SwitchName,
+        channel: ChannelUuid,
+        partner: ChannelUuid,
         users: Vec<String>,
     },
     /// The phones registered on a switch when the controller (re)connected (`show
@@ -142,6 +157,36 @@ pub enum Input {
         channel: ChannelUuid,
         held: bool,
     },
+}
+
+/// What the switch said about a leg that left by a transfer (Batch 4 captures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegTransfer {
+    pub switch: SwitchName,
+    /// The leg that sent the REFER and hung up.
+    pub leg: ChannelUuid,
+    pub kind: TransferKind,
+    /// Blind: the partner that was transferred; attended: its new partner.
+    pub partner: ChannelUuid,
+    /// Where to (`transfer_destination` without `blind:`; empty when the switch gave none).
+    pub destination: String,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    Blind,
+    Attended,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Blind => "blind",
+            TransferKind::Attended => "attended",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

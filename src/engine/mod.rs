@@ -28,6 +28,7 @@ pub mod routing;
 pub mod snapshot;
 pub mod thresholds;
 pub mod time;
+mod transfer;
 mod wait;
 mod whisper;
 
@@ -44,8 +45,8 @@ pub use ids::{
 };
 pub use io::{
     ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,
-    HttpRequestId, Input, Lamp, ParkedCall, Presence, SayKind, StoredCall, StoredFlow, StoredPlace,
-    SwitchCommand, Timer,
+    HttpRequestId, Input, Lamp, LegTransfer, ParkedCall, Presence, SayKind, StoredCall, StoredFlow,
+    StoredPlace, SwitchCommand, Timer, TransferKind,
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};

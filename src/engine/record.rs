@@ -117,15 +117,18 @@ pub enum CallOutcome {
     Overflowed,
     /// A callback whose customer never answered, after every retry.
     CallbackFailed,
+    /// An agent transferred the caller out of our queues, and the caller hung up there.
+    Transferred,
 }
 
 impl CallOutcome {
-    pub const ALL: [CallOutcome; 5] = [
+    pub const ALL: [CallOutcome; 6] = [
         CallOutcome::Completed,
         CallOutcome::Abandoned,
         CallOutcome::Lost,
         CallOutcome::Overflowed,
         CallOutcome::CallbackFailed,
+        CallOutcome::Transferred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +138,7 @@ impl CallOutcome {
             CallOutcome::Lost => "lost",
             CallOutcome::Overflowed => "overflowed",
             CallOutcome::CallbackFailed => "callback_failed",
+            CallOutcome::Transferred => "transferred",
         }
     }
 }
@@ -172,10 +176,15 @@ pub enum QueueEventKind {
     Hold,
     /// The call came off hold, or ended while held (`by=<who> held_ms=<n>`).
     Unhold,
+    /// The agent's part ended by a transfer from its phone (`kind=`, `to=`, `by=`, `talk_ms=`).
+    Transfer,
+    /// The agent's phone is on a second call while on this one (a consultation before an
+    /// attended transfer): `leg=`, `users=`.
+    Consult,
 }
 
 impl QueueEventKind {
-    pub const ALL: [QueueEventKind; 19] = [
+    pub const ALL: [QueueEventKind; 21] = [
         QueueEventKind::Enter,
         QueueEventKind::Offer,
         QueueEventKind::Connect,
@@ -195,6 +204,8 @@ impl QueueEventKind {
         QueueEventKind::AutoPause,
         QueueEventKind::Hold,
         QueueEventKind::Unhold,
+        QueueEventKind::Transfer,
+        QueueEventKind::Consult,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -218,6 +229,8 @@ impl QueueEventKind {
             QueueEventKind::AutoPause => "auto_pause",
             QueueEventKind::Hold => "hold",
             QueueEventKind::Unhold => "unhold",
+            QueueEventKind::Transfer => "transfer",
+            QueueEventKind::Consult => "consult",
         }
     }
 }
@@ -534,14 +547,17 @@ mod tests {
             | QueueEventKind::CallbackFailed
             | QueueEventKind::AutoPause
             | QueueEventKind::Hold
-            | QueueEventKind::Unhold => 19,
+            | QueueEventKind::Unhold
+            | QueueEventKind::Transfer
+            | QueueEventKind::Consult => 21,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed
             | CallOutcome::Abandoned
             | CallOutcome::Lost
             | CallOutcome::Overflowed
-            | CallOutcome::CallbackFailed => 5,
+            | CallOutcome::CallbackFailed
+            | CallOutcome::Transferred => 6,
         };
         let causes = |c: StateCause| match c {
             StateCause::Api

@@ -162,7 +162,7 @@ impl Engine {
                 talk_ms: a.talk_ms,
                 hold_ms: self.agent_hold_ms(&a.settings.id),
                 missed_in_a_row: a.missed_in_a_row,
-                busy_elsewhere: a.calls_elsewhere > 0,
+                busy_elsewhere: a.calls_elsewhere > self.transfers.consults_of(&a.settings.id),
                 registered_on: self.phone_switches(&a.settings.id),
             })
             .collect();
@@ -223,6 +223,7 @@ impl Engine {
                 }
             })
             .collect();
+        calls.extend(self.transferred_views());
         calls.sort_by(|a, b| a.entered_at.cmp(&b.entered_at).then(a.id.cmp(&b.id)));
         Snapshot {
             at: Some(now),

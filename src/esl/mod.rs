@@ -8,6 +8,7 @@ pub mod command;
 mod hold;
 mod link;
 pub mod probe;
+mod transfer;
 pub mod translate;
 
 pub use link::{

@@ -93,13 +93,27 @@ pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
                 switch: switch.clone(),
                 channel,
             }),
-            Ok(channel) => Translated::Input(Input::ChannelInUse {
-                switch: switch.clone(),
-                channel,
-                users: phone_users(event),
-            }),
+            Ok(channel) => match super::transfer::bridged_by_dialplan(event) {
+                Some(partner) => Translated::Input(Input::BridgedLegAnswered {
+                    switch: switch.clone(),
+                    channel,
+                    partner,
+                    users: phone_users(event),
+                }),
+                None => Translated::Input(Input::ChannelInUse {
+                    switch: switch.clone(),
+                    channel,
+                    users: phone_users(event),
+                }),
+            },
             Err(e) => Translated::Malformed(format!("CHANNEL_ANSWER: {e}")),
         },
+        Some(EslEventType::ChannelHangup) if event.variable_str("transfer_to").is_some() => {
+            match super::transfer::leg_transferred(switch, event) {
+                Ok(input) => Translated::Input(input),
+                Err(e) => Translated::Malformed(e),
+            }
+        }
         Some(EslEventType::ChannelHangup) => match channel_of(event) {
             Ok(channel) => Translated::Input(Input::ChannelHungUp {
                 switch: switch.clone(),
@@ -562,6 +576,44 @@ mod tests {
         assert!(matches!(
             translate(&sw(), &ours),
             Translated::Input(Input::ChannelAnswered { .. })
+        ));
+    }
+
+    #[test]
+    fn a_hangup_after_a_refer_is_a_transfer_and_a_dialplan_bridged_answer_names_its_partner() {
+        let hangup = event(
+            &[
+                ("Event-Name", "CHANNEL_HANGUP"),
+                ("Unique-ID", "922c2f1a-05a3-41c1-a8f0-e7bb12e85ac9"),
+                ("Hangup-Cause", "NORMAL_CLEARING"),
+                (
+                    "variable_transfer_to",
+                    "blind:90167103-3616-4f23-b560-4256403b7ca9",
+                ),
+            ],
+            None,
+        );
+        assert!(matches!(
+            translate(&sw(), &hangup),
+            Translated::Input(Input::LegTransferred(_))
+        ));
+        let answer = event(
+            &[
+                ("Event-Name", "CHANNEL_ANSWER"),
+                ("Unique-ID", "6e9acbb0-9df8-41dd-9c1f-db9b74323f7e"),
+                ("Channel-Name", "sofia/internal/1002@127.0.0.1:5312"),
+                ("Call-Direction", "outbound"),
+                ("Other-Type", "originator"),
+                (
+                    "Other-Leg-Unique-ID",
+                    "8a4e68ed-ec15-4952-ab11-a7d8eddfbacf",
+                ),
+            ],
+            None,
+        );
+        assert!(matches!(
+            translate(&sw(), &answer),
+            Translated::Input(Input::BridgedLegAnswered { .. })
         ));
     }
 

@@ -404,6 +404,28 @@ impl SimHandle {
         self.shared.run(|core| core.unhold_leg(uuid, HoldBy::Phone))
     }
 
+    /// The desk phone on agent leg `leg` blind-transfers its partner to `target` (a SIP REFER,
+    /// `phone-blind-transfer`): the leg hangs up with `transfer_to`, the partner runs `target`
+    /// in its own context (an entry point parks it again). False if `leg` is not bridged.
+    pub fn phone_blind_transfer(&self, leg: &str, target: &str) -> bool {
+        self.shared
+            .run(|core| core.phone_blind_transfer(leg, target))
+    }
+
+    /// The desk phone on agent leg `leg` calls `target` for a consultation (a second dialog,
+    /// `phone-attended-transfer`): the stock dialplan rings the target's phone. Returns the
+    /// consultation call's uuid (`B`); None if `leg` is not a phone's leg.
+    pub fn phone_consult_call(&self, leg: &str, target: &str) -> Option<String> {
+        self.shared.run(|core| core.phone_consult_call(leg, target))
+    }
+
+    /// The desk phone on `leg` completes an attended transfer (REFER with Replaces naming its
+    /// consultation call `consult`): the caller is bridged to the consulted phone's leg.
+    pub fn phone_attended_transfer(&self, leg: &str, consult: &str) -> bool {
+        self.shared
+            .run(|core| core.phone_attended_transfer(leg, consult))
+    }
+
     /// The caller on `uuid` presses `digits` now (RFC 2833: one DTMF event per key,
     /// `DTMF-Source: RTP`). False if there is no such answered, live channel.
     pub fn send_dtmf(&self, uuid: &str, digits: &str) -> bool {

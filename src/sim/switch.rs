@@ -27,9 +27,11 @@ mod disk;
 mod esl_commands;
 mod gateway;
 pub(crate) mod hold;
+mod local_extension;
 mod loopback;
 mod originate_job;
 mod presence;
+mod refer;
 mod registrations;
 mod sendmsg_queue;
 mod session_record;
@@ -1113,9 +1115,11 @@ impl Core {
         self.with_chan(&uuid, |c| c.state_num = 4);
         self.presence(&uuid, "CS_ROUTING", "alerting");
         self.set_state(&uuid, "CS_EXECUTE", 4);
-        // The dialplan (the stock extensions, the entry point's variables); any call parks.
-        self.enter_dialplan(&uuid);
-        self.park(&uuid);
+        // The dialplan (the stock extensions, the entry point's variables); any call parks but
+        // one to a phone, which the stock `Local_Extension` bridges (`local_extension`).
+        if self.enter_dialplan(&uuid) || !self.bridge_to_phone(&uuid) {
+            self.park(&uuid);
+        }
         if let Some(p) = spec.patience {
             self.timer(p, Timer::Patience(uuid.clone()));
         }
@@ -1363,6 +1367,10 @@ impl Core {
             .fetch_add(1, Ordering::Relaxed);
         self.chan_event(uuid, "CHANNEL_ANSWER", &[], &[]);
         self.set_callstate(uuid, "ACTIVE");
+        if self.bridge_leg_answered(uuid) {
+            self.changed = true;
+            return;
+        }
         self.leg_answered(uuid);
         self.changed = true;
         if let Some(d) = phone

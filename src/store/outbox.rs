@@ -142,6 +142,24 @@ fn unlist(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A transfer's queue-event detail (`kind=blind from=a to=9199 by=a talk_ms=…`) as the
+/// `call.transferred` payload.
+fn transfer_details(detail: &str) -> serde_json::Value {
+    let field = |name: &str| {
+        detail
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+    };
+    json!({
+        "kind": field("kind"),
+        "from_agent": field("from"),
+        "to": field("to"),
+        "by_agent": field("by"),
+        "talk_ms": field("talk_ms").and_then(|t| t.parse::<i64>().ok()),
+    })
+}
+
 /// The events a record announces, in order.
 fn event_types(record: &Record) -> Vec<&'static str> {
     match record {
@@ -151,6 +169,10 @@ fn event_types(record: &Record) -> Vec<&'static str> {
             agent: Some(_),
             ..
         } => vec!["call.offered"],
+        Record::QueueEvent {
+            kind: QueueEventKind::Transfer,
+            ..
+        } => vec!["call.transferred"],
         Record::CallAnswered { .. } => vec!["call.answered"],
         Record::CallHeld { .. } => vec!["call.held"],
         Record::CallResumed { .. } => vec!["call.resumed"],
@@ -198,6 +220,14 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
                 }),
             )
         }
+        Record::QueueEvent {
+            call,
+            agent,
+            kind: QueueEventKind::Transfer,
+            detail,
+            at,
+            ..
+        } => (Some(*call), agent.clone(), *at, transfer_details(detail)),
         Record::QueueEvent {
             call,
             agent,

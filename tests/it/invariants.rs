@@ -11,6 +11,8 @@
 //!   as the recording was running;
 //! - an ended call's holds in the history are the holds the switch reported on its caller and
 //!   agent legs (CHANNEL_HOLD to CHANNEL_UNHOLD or the leg's hangup), in number and in time.
+//! - a call an agent transferred away ends in the history only once its caller has hung up on
+//!   the switch (the caller talks on at the transfer target under the same call).
 //!
 //! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
 //! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
@@ -51,6 +53,9 @@ struct Leg {
     agent: Option<String>,
     answered: Option<Instant>,
     partner: Option<String>,
+    /// When a leg already bridged to one partner was bridged to another (the consulted
+    /// phone's leg after an attended transfer): its talk for the new call counts from here.
+    rebridged: Option<Instant>,
     hung_up: Option<Instant>,
     hold: HoldTally,
 }
@@ -119,6 +124,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         agent: None,
         answered: None,
         partner: None,
+        rebridged: None,
         hung_up: None,
         hold: HoldTally::default(),
     });
@@ -138,18 +144,24 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                 .or_else(|| event.header_str("Bridge-B-Unique-ID"))
                 .map(str::to_owned);
             if let Some(other) = other {
+                if leg.partner.as_ref().is_some_and(|p| *p != other) {
+                    leg.rebridged = Some(now);
+                }
                 leg.partner = Some(other.clone());
                 let me = event.header_str("Unique-ID").map(str::to_owned);
-                legs.entry(other)
-                    .or_insert_with(|| Leg {
-                        created: now,
-                        agent: None,
-                        answered: None,
-                        partner: None,
-                        hung_up: None,
-                        hold: HoldTally::default(),
-                    })
-                    .partner = me;
+                let peer = legs.entry(other).or_insert_with(|| Leg {
+                    created: now,
+                    agent: None,
+                    answered: None,
+                    partner: None,
+                    rebridged: None,
+                    hung_up: None,
+                    hold: HoldTally::default(),
+                });
+                if peer.partner.is_some() && peer.partner != me {
+                    peer.rebridged = Some(now);
+                }
+                peer.partner = me;
             }
         }
         Some("CHANNEL_HANGUP") => {
@@ -175,6 +187,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
 struct EndedCall {
     id: String,
     caller_channel: String,
+    outcome: Option<String>,
     agent_channel: Option<String>,
     talk_ms: Option<i64>,
     hold_ms: Option<i64>,
@@ -203,7 +216,7 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
                 .await
                 .map_err(|e| e.to_string())?;
             let calls = sqlx::query(
-                "SELECT id, caller_channel, agent_channel, talk_ms, hold_ms, holds FROM calls \
+                "SELECT id, caller_channel, outcome, agent_channel, talk_ms, hold_ms, holds FROM calls \
                  WHERE ended_at IS NOT NULL",
             )
             .fetch_all(&mut conn)
@@ -213,6 +226,7 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
             .map(|r| EndedCall {
                 id: r.get("id"),
                 caller_channel: r.get("caller_channel"),
+                outcome: r.get("outcome"),
                 agent_channel: r.get("agent_channel"),
                 talk_ms: r.get("talk_ms"),
                 hold_ms: r.get("hold_ms"),
@@ -224,7 +238,7 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
                  FROM recordings r JOIN calls c ON c.id = r.call_id \
                  WHERE r.started_by = 'policy' AND r.status NOT IN ('declined', 'failed') \
                  AND c.ended_at IS NOT NULL \
-                 AND c.outcome = 'completed' \
+                 AND c.outcome IN ('completed', 'transferred') \
                  AND (r.stopped_by IS NULL OR r.stopped_by IN ('policy', 'switch'))",
             )
             .fetch_all(&mut conn)
@@ -322,6 +336,15 @@ pub fn violations(
     };
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
+        let caller_up = legs
+            .get(&call.caller_channel)
+            .is_some_and(|l| l.hung_up.is_none());
+        if call.outcome.as_deref() == Some("transferred") && caller_up {
+            broken.push(format!(
+                "call {} ended in the history as transferred while its caller {} is still up",
+                call.id, call.caller_channel
+            ));
+        }
     }
     for call in &calls {
         let (Some(talk_ms), Some(leg_id)) = (call.talk_ms, call.agent_channel.as_deref()) else {
@@ -350,7 +373,7 @@ pub fn violations(
                 continue;
             }
         };
-        let switch_talk = millis(answered, end);
+        let switch_talk = millis(leg.rebridged.unwrap_or(answered), end);
         if (switch_talk - talk_ms).abs() > TOLERANCE_MS {
             broken.push(format!(
                 "call {}: the history says talk_ms={talk_ms}, the switch had agent leg {leg_id} \

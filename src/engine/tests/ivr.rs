@@ -62,7 +62,7 @@ impl Bench {
         self.record(at, &label, effects);
     }
 
-    fn in_flow(&self, channel: u32) -> bool {
+    pub(super) fn in_flow(&self, channel: u32) -> bool {
         self.engine.flow_sessions.contains_key(&chan(channel))
     }
 }
@@ -1119,7 +1119,7 @@ fn an_unknown_entry_point_is_refused() {
     "#]]);
 }
 
-const SURVEYED: &str = r#"
+pub(super) const SURVEYED: &str = r#"
 start = "queue"
 entry_points = ["5000"]
 
@@ -1129,7 +1129,7 @@ queue = "support"
 survey = "poll"
 "#;
 
-const POLL: &str = r#"
+pub(super) const POLL: &str = r#"
 start = "rate"
 
 [node.rate]

@@ -22,6 +22,7 @@ mod regressions;
 mod restart;
 mod routing;
 mod thresholds;
+mod transfer;
 mod wait;
 mod whisper;
 

@@ -32,6 +32,9 @@ enum Op {
     /// The switch's late `-ERR ORIGINATOR_CANCEL` for an answered leg that was bridged before
     /// its originate returned: the leg talks on.
     LateOriginatorCancel(usize),
+    /// A bridged agent's phone blind-transfers the caller: out of our queues (0), or to a
+    /// queue's entry point, where the switch parks the same caller again (1 + queue).
+    PhoneTransfers(usize, usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -48,6 +51,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => (0..6usize).prop_map(Op::Reprovision),
         2 => (any::<usize>(), 0..3usize).prop_map(|(i, k)| Op::MediaDone(i, k)),
         1 => any::<usize>().prop_map(Op::LateOriginatorCancel),
+        1 => (any::<usize>(), 0..4usize).prop_map(|(i, t)| Op::PhoneTransfers(i, t)),
     ]
 }
 
@@ -309,6 +313,32 @@ impl World {
             Op::AgentHangsUp(i) => {
                 if let Some(leg) = pick(&self.answered_legs(), i) {
                     self.channel_gone(leg, "NORMAL_CLEARING");
+                }
+            }
+            Op::PhoneTransfers(i, target) => {
+                let Some((caller, leg)) = pick(&self.bridged, i) else {
+                    return;
+                };
+                self.bridged.retain(|(_, a)| *a != leg);
+                self.input(Input::LegTransferred(crate::engine::io::LegTransfer {
+                    switch: sw(),
+                    leg,
+                    kind: crate::engine::io::TransferKind::Blind,
+                    partner: caller.clone(),
+                    destination: "9199".into(),
+                    cause: "NORMAL_CLEARING".into(),
+                }));
+                if let Some(queue) = target.checked_sub(1).and_then(|q| QUEUES.get(q)) {
+                    self.input(Input::CallParked(ParkedCall {
+                        switch: sw(),
+                        channel: caller,
+                        queue: qid(queue),
+                        caller_number: "49309".into(),
+                        caller_name: "Caller".into(),
+                        destination: "5010".into(),
+                        priority: 0,
+                        skills: Vec::new(),
+                    }));
                 }
             }
             Op::MediaDone(i, kind) => {

@@ -593,7 +593,13 @@ impl Core {
 
     /// The new caller profile a transfer creates (`Caller-Profile-Index` + 1, new
     /// destination and context, no other leg) and the `transfer_*` variables.
-    fn new_transfer_profile(&mut self, uuid: &str, extension: &str, dialplan: &str, context: &str) {
+    pub(super) fn new_transfer_profile(
+        &mut self,
+        uuid: &str,
+        extension: &str,
+        dialplan: &str,
+        context: &str,
+    ) {
         let epoch = self.now_us() / 1_000_000;
         let source = format!(
             "{epoch}:{}:bl_xfer:{extension}/{context}/{dialplan}",
@@ -613,7 +619,7 @@ impl Core {
     }
 
     /// Back to CS_ROUTING for the new destination.
-    fn route(&mut self, uuid: &str) {
+    pub(super) fn route(&mut self, uuid: &str) {
         if self
             .channels
             .get(uuid)
@@ -645,7 +651,7 @@ impl Core {
         self.set_state(uuid, "CS_EXECUTE", 4);
         if self.enter_dialplan(uuid) {
             self.park(uuid);
-        } else {
+        } else if !self.bridge_to_phone(uuid) {
             self.start_app(uuid, "answer", "", new_uuid(), false);
             self.answer_inbound(uuid);
             self.finish_app(uuid, None);

@@ -184,7 +184,7 @@ impl Core {
 
     /// One dialplan application that does its work at once (`set`, `hash`): CHANNEL_EXECUTE,
     /// `effect`, CHANNEL_EXECUTE_COMPLETE (`_none_`).
-    fn dialplan_app(
+    pub(super) fn dialplan_app(
         &mut self,
         uuid: &str,
         name: &str,
@@ -198,7 +198,7 @@ impl Core {
 
     /// CHANNEL_EXECUTE of a dialplan application (not one on top of park: nothing of the
     /// channel's running applications or queued messages changes).
-    fn dialplan_execute(&mut self, uuid: &str, name: &str, arg: &str) -> App {
+    pub(super) fn dialplan_execute(&mut self, uuid: &str, name: &str, arg: &str) -> App {
         let app = App {
             name: name.to_string(),
             arg: arg.to_string(),
