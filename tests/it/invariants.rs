@@ -10,7 +10,7 @@
 //! - a recording the policy started stops when the call ends, and the switch's file is as long
 //!   as the recording was running;
 //! - an ended call's holds in the history are the holds the switch reported on its caller and
-//!   agent legs (CHANNEL_HOLD to CHANNEL_UNHOLD or the leg's hangup), in number and in time.
+//!   every leg bridged to it (agents before and after a transfer) (CHANNEL_HOLD to CHANNEL_UNHOLD or the leg's hangup), in number and in time.
 //! - a call an agent transferred away ends in the history only once its caller has hung up on
 //!   the switch (the caller talks on at the transfer target under the same call).
 //!
@@ -56,6 +56,8 @@ struct Leg {
     /// When a leg already bridged to one partner was bridged to another (the consulted
     /// phone's leg after an attended transfer): its talk for the new call counts from here.
     rebridged: Option<Instant>,
+    /// Every leg it was ever bridged to (a caller's agents before and after a transfer).
+    partners: Vec<String>,
     hung_up: Option<Instant>,
     hold: HoldTally,
 }
@@ -125,6 +127,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         answered: None,
         partner: None,
         rebridged: None,
+        partners: Vec::new(),
         hung_up: None,
         hold: HoldTally::default(),
     });
@@ -148,6 +151,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                     leg.rebridged = Some(now);
                 }
                 leg.partner = Some(other.clone());
+                leg.partners.push(other.clone());
                 let me = event.header_str("Unique-ID").map(str::to_owned);
                 let peer = legs.entry(other).or_insert_with(|| Leg {
                     created: now,
@@ -155,9 +159,13 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                     answered: None,
                     partner: None,
                     rebridged: None,
+                    partners: Vec::new(),
                     hung_up: None,
                     hold: HoldTally::default(),
                 });
+                if let Some(me) = &me {
+                    peer.partners.push(me.clone());
+                }
                 if peer.partner.is_some() && peer.partner != me {
                     peer.rebridged = Some(now);
                 }
@@ -449,12 +457,15 @@ pub fn violations(
 
 /// The call's holds in the history against the switch's holds of its caller and agent legs.
 fn hold_violation(call: &EndedCall, legs: &HashMap<String, Leg>) -> Option<String> {
-    let ours = [
-        Some(call.caller_channel.as_str()),
-        call.agent_channel.as_deref(),
-    ];
+    let mut ours: Vec<&str> = vec![call.caller_channel.as_str()];
+    ours.extend(call.agent_channel.as_deref());
+    if let Some(caller) = legs.get(&call.caller_channel) {
+        ours.extend(caller.partners.iter().map(String::as_str));
+    }
+    ours.sort_unstable();
+    ours.dedup();
     let (mut holds, mut held_ms) = (0, 0);
-    for leg in ours.into_iter().flatten().filter_map(|id| legs.get(id)) {
+    for leg in ours.into_iter().filter_map(|id| legs.get(id)) {
         holds += leg.hold.holds;
         held_ms += leg.hold.held_ms;
     }

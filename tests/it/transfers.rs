@@ -505,3 +505,46 @@ async fn after_an_attended_transfer_the_consulted_agent_is_on_call_for_the_same_
         "{transfer}"
     );
 }
+
+/// The captured attended transfer: the phone holds the caller, consults, then refers; the hold
+/// ends with the agent's part (CHANNEL_UNHOLD on the agent leg before its hangup), not with the
+/// call.
+#[tokio::test]
+async fn a_hold_before_an_attended_transfer_ends_with_the_first_agents_part() {
+    let app = two_queues(Vec::new()).await;
+    let caller = app.sim.place_call(CallSpec::new("2202", ENTRY));
+    let first = bridged_leg(&app, &caller).await;
+    assert!(
+        app.sim.phone_hold(&first),
+        "the agent's phone holds the caller"
+    );
+    let consult = app
+        .sim
+        .phone_consult_call(&first, "1002")
+        .expect("the agent's phone leg");
+    let sim = app.sim.clone();
+    eventually("the consultation reaches phone 1002", || {
+        let (sim, consult) = (sim.clone(), consult.clone());
+        async move {
+            sim.channel(&consult)
+                .is_some_and(|c| c.bridged_to.is_some())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.sim.phone_attended_transfer(&first, &consult));
+    eventually("agent 1002 is on the call", || async {
+        agent_status(&app, "1002").await == "on_call"
+    })
+    .await;
+    // The caller talks on with 1002, off hold, for a while before hanging up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let body = ended_call(&app, &caller).await;
+    assert_eq!(body["call"]["holds"], 1, "{body}");
+    let hold_ms = body["call"]["hold_ms"].as_u64().expect("hold_ms");
+    assert!(
+        (150..1500).contains(&hold_ms),
+        "the hold ended at the transfer, not at the caller's hangup: {hold_ms} ms"
+    );
+}

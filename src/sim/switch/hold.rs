@@ -175,6 +175,29 @@ impl Core {
         true
     }
 
+    /// A held agent leg whose phone completes an attended transfer (`phone-attended-transfer`):
+    /// its partner's hold music stops first; later, just before the leg hangs up, it comes
+    /// off hold with CALLSTATE UNHELD and CHANNEL_UNHOLD (no re-INVITE of its own).
+    pub(crate) fn stop_hold_music_for_refer(&mut self, uuid: &str) {
+        self.stop_hold_music(uuid);
+    }
+
+    /// See [`Core::stop_hold_music_for_refer`]: the leg's hold ends as it is replaced.
+    pub(crate) fn release_hold_for_refer(&mut self, uuid: &str) {
+        let now = self.now_us();
+        let Some(c) = self.channels.get_mut(uuid) else {
+            return;
+        };
+        let Some(since) = c.hold.since_us.take() else {
+            return;
+        };
+        c.hold.accum_us += now.saturating_sub(since);
+        c.hold.events.push((since, now));
+        self.set_callstate(uuid, "UNHELD");
+        self.chan_event(uuid, "CHANNEL_UNHOLD", &[], &[]);
+        self.changed = true;
+    }
+
     /// The partner's hold music ends (`break`), its playback completes as played.
     fn stop_hold_music(&mut self, uuid: &str) {
         let Some(p) = self

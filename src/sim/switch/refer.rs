@@ -11,8 +11,11 @@
 //! caller's UNBRIDGE already names `D` as its other leg, then `uuid_bridge` runs on the caller
 //! and on `D` and the caller gets CHANNEL_BRIDGE with `D`.
 //!
-//! Not modelled: the phone's hold before the consultation (see the hold captures),
-//! `fire-transfer-events`, a REFER sent on the consultation dialog.
+//! A phone that held the caller before consulting (as in the capture): the caller's hold
+//! music stops first, and the agent leg comes off hold (UNHELD, CHANNEL_UNHOLD) just before it
+//! hangs up.
+//!
+//! Not modelled: `fire-transfer-events`, a REFER sent on the consultation dialog.
 
 use std::sync::atomic::Ordering;
 
@@ -80,6 +83,7 @@ impl Core {
             return false;
         };
         self.counters.transfers.fetch_add(1, Ordering::Relaxed);
+        self.stop_hold_music_for_refer(leg);
         self.with_chan(consult, |c| {
             c.set_var("endpoint_disposition", "ATTENDED_TRANSFER");
             c.set_var("transfer_disposition", "replaced");
@@ -101,6 +105,7 @@ impl Core {
             c.set_var("transfer_to", format!("att:{target}"));
             c.set_var("transfer_disposition", "recv_replace");
         });
+        self.release_hold_for_refer(leg);
         self.p_hangup(leg, "NORMAL_CLEARING", Initiator::Local, None);
         self.p_state_hangup(leg);
         self.with_chan(&caller, |c| c.other_leg = Some(target.clone()));
