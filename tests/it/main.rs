@@ -27,6 +27,7 @@ mod replay;
 mod retention;
 mod routing;
 mod sim;
+mod soak;
 mod sim_conversations;
 mod sim_generic;
 mod store;
