@@ -2290,7 +2290,10 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let agent_leg = match command {
-            SwitchCommand::Bridge { agent_leg, .. } => agent_leg,
+            SwitchCommand::Bridge { caller, agent_leg } => {
+                self.caller_orphaned_by_failed_bridge(switch, &caller, &agent_leg, effects);
+                agent_leg
+            }
             SwitchCommand::Play { ref channel, .. }
             | SwitchCommand::Say { ref channel, .. }
             | SwitchCommand::Record { ref channel, .. }

@@ -10,6 +10,7 @@ mod core;
 pub mod ids;
 pub mod io;
 mod ivr;
+mod late_bridge;
 pub mod model;
 mod phone;
 pub mod pin;

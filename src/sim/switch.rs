@@ -25,6 +25,7 @@ mod apps;
 pub(super) mod dialplan;
 mod disk;
 mod esl_commands;
+mod faults;
 mod loopback;
 mod originate_job;
 mod presence;
@@ -44,6 +45,9 @@ pub(crate) enum Out {
     Close,
     /// Close at once without a notice (fault injection).
     Abort,
+    /// Half-open (fault injection): write and read nothing more, keep the socket open until
+    /// `Abort`.
+    Freeze,
 }
 
 /// Event names the simulator can emit; a subscription is a bitmask over this list.
@@ -397,6 +401,13 @@ pub(crate) enum Timer {
         uuid: String,
         token: u64,
     },
+    /// A BACKGROUND_JOB held back by a fault (`faults`).
+    LateJob {
+        job_uuid: String,
+        cmd: String,
+        arg: String,
+        result: String,
+    },
     /// The caller presses keys (planned by `place_call_pressing`).
     Dtmf {
         uuid: String,
@@ -497,6 +508,7 @@ pub(crate) struct Core {
     loopbacks: HashMap<String, String>,
     /// How long after a leg's answer its originate returns.
     originate_return: Duration,
+    faults: faults::Faults,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -552,6 +564,7 @@ impl Core {
             watchers: watchers::Watchers::default(),
             loopbacks: HashMap::new(),
             originate_return: config.originate_return,
+            faults: faults::Faults::default(),
         }
     }
 
@@ -1365,6 +1378,13 @@ impl Core {
     }
 
     fn background_job(&mut self, job_uuid: &str, cmd: &str, arg: &str, result: &str) {
+        if self.job_held_back(job_uuid, cmd, arg, result) {
+            return;
+        }
+        self.fire_background_job(job_uuid, cmd, arg, result);
+    }
+
+    fn fire_background_job(&mut self, job_uuid: &str, cmd: &str, arg: &str, result: &str) {
         self.fire("BACKGROUND_JOB", None, |ev| {
             ev.add("Job-UUID", job_uuid);
             ev.add("Job-Command", cmd);
@@ -1773,6 +1793,12 @@ impl Core {
             Timer::Dtmf { uuid, digits } => {
                 self.dtmf(&uuid, &digits);
             }
+            Timer::LateJob {
+                job_uuid,
+                cmd,
+                arg,
+                result,
+            } => self.fire_background_job(&job_uuid, &cmd, &arg, &result),
         }
     }
 
@@ -1885,6 +1911,7 @@ impl Core {
         };
         let flow = self.run_command(conn, cmd, verb, rest);
         self.sync_loopback();
+        self.after_command(line);
         flow
     }
 

@@ -2,7 +2,7 @@
 //! or agent is leaked. Ignored by default (it runs for as long as it is told):
 //!
 //! ```text
-//! SOAK_MINUTES=60 SOAK_RATE=20 nice -n 19 cargo test --locked --test it soak -- --ignored --nocapture
+//! SOAK_MINUTES=60 SOAK_RATE=10 nice -n 19 cargo test --locked --test it soak -- --ignored --nocapture
 //! ```
 //!
 //! The controller and the simulator run in this process, so the process's resident memory
@@ -87,10 +87,10 @@ fn sample(app: &TestApp, started: Instant, placed: u64) -> Sample {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a long run: SOAK_MINUTES (default 20) at SOAK_RATE calls/s (default 20)"]
+#[ignore = "a long run: SOAK_MINUTES (default 20) at SOAK_RATE calls/s (default 10)"]
 async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
     let minutes: f64 = env_or("SOAK_MINUTES", 20.0);
-    let rate: f64 = env_or("SOAK_RATE", 20.0);
+    let rate: f64 = env_or("SOAK_RATE", 10.0);
     let agents_n: usize = env_or("SOAK_AGENTS", 80);
     let sample_every = Duration::from_secs(env_or("SOAK_SAMPLE_SECS", 60));
     let duration = Duration::from_secs_f64(minutes * 60.0);
@@ -131,17 +131,20 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
     let mut placed = 0u64;
     let mut samples = vec![sample(&app, started, placed)];
     let mut next_sample = Instant::now() + sample_every;
-    println!("soak: {minutes} min at {rate} calls/s, {agents_n} agents, sampled every {sample_every:?}");
+    println!(
+        "soak: {minutes} min at {rate} calls/s, {agents_n} agents, sampled every {sample_every:?}"
+    );
     println!("{}", samples[0].line());
     while started.elapsed() < duration {
         while Instant::now() >= next {
             placed += 1;
             // One caller in ten gives up after a second (abandoned in the queue or while an
-            // agent rings); the others wait as long as it takes.
+            // agent rings); the others wait up to a minute, so a machine too busy to keep up
+            // shows as abandoned calls, not as a queue growing for the whole run.
             let patience = if placed % 10 == 0 {
                 Duration::from_secs(1)
             } else {
-                Duration::from_secs(120)
+                Duration::from_secs(60)
             };
             app.sim.place_call(CallSpec {
                 caller_number: format!("+4930555{:05}", placed % 100_000),
@@ -205,7 +208,13 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
     .fetch_one(&pool)
     .await
     .expect("count calls");
+    let outcomes: Vec<(Option<String>, i64)> =
+        sqlx::query_as("SELECT outcome, COUNT(*) FROM calls GROUP BY outcome ORDER BY outcome")
+            .fetch_all(&pool)
+            .await
+            .expect("count outcomes");
     pool.close().await;
+    println!("soak outcomes: {outcomes:?}");
 
     let base = samples
         .iter()
@@ -226,7 +235,10 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
     );
 
     assert!(drained, "callers left on the switch after the drain");
-    assert!(settled, "the engine still holds calls or busy agents: {stuck:?}");
+    assert!(
+        settled,
+        "the engine still holds calls or busy agents: {stuck:?}"
+    );
     assert_eq!(rows, placed as i64, "one history row per call placed");
     assert_eq!(open, 0, "every call ended in the history");
     assert_eq!(ended_twice, 0, "no caller recorded twice");
