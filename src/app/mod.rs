@@ -5,6 +5,7 @@ mod clock;
 pub mod demo;
 mod engine_task;
 mod flows;
+mod history_writer;
 pub mod http;
 pub mod presence;
 pub mod retention;
@@ -281,7 +282,7 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     // Counts committed history batches: wakes the webhook worker and every live event stream,
     // and never blocks the writer. Dropped with the writer, which ends the streams.
     let (outbox_written, outbox_batches) = watch::channel(0_u64);
-    let history = tokio::spawn(engine_task::write_history(
+    let history = tokio::spawn(history_writer::write_history(
         writer_store,
         history_rx,
         writer_metrics,

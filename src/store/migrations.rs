@@ -57,6 +57,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "recordings",
         include_str!("../../migrations/sqlite/0009_recordings.sql"),
     ),
+    (
+        10,
+        "history_writer",
+        include_str!("../../migrations/sqlite/0010_history_writer.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -104,6 +109,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         9,
         "recordings",
         include_str!("../../migrations/postgres/0009_recordings.sql"),
+    ),
+    (
+        10,
+        "history_writer",
+        include_str!("../../migrations/postgres/0010_history_writer.sql"),
     ),
 ];
 
