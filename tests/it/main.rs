@@ -8,6 +8,7 @@ mod doctor;
 mod esl_link;
 mod events;
 mod faults;
+mod faults_recordings;
 mod faults_store;
 mod fidelity;
 mod flows;
