@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod faults_recordings;
 mod faults_store;
+mod faults_webhooks;
 mod fidelity;
 mod flows;
 mod harness;
