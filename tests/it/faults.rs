@@ -159,6 +159,41 @@ async fn an_esl_drop_right_after_the_originate_leaves_the_call_as_the_switch_has
 }
 
 #[tokio::test]
+async fn an_esl_drop_while_the_agent_still_rings_lets_the_resync_find_the_ringing_leg_and_bridge_it_once(
+) {
+    // The phone answers 1.5 s after it rings: the controller is back and resynced before.
+    let app = spawn_app(
+        vec![Agent::answering("1001").with(PhoneBehavior::Answer {
+            after: Duration::from_millis(1_500),
+        })],
+        Duration::ZERO,
+    )
+    .await;
+    app.connected().await;
+    app.sim.drop_connections_after("originate");
+    let caller = app.sim.place_call(caller("+4930100008"));
+    connected_times(&app, 2).await;
+    assert!(
+        app.sim
+            .channels()
+            .iter()
+            .any(|c| c.is_outbound_leg && !c.answered),
+        "the agent's phone still rings after the reconnect"
+    );
+    let leg = bridged(&app, &caller).await;
+    assert_eq!(app.sim.stats().originates, 1, "the agent was dialled once");
+    let running = app.running();
+    eventually("the engine has 1001 on the call", || async {
+        let snapshot = running.snapshot();
+        snapshot.calls.len() == 1
+            && snapshot.calls[0].agent_channel.as_deref() == Some(leg.as_str())
+    })
+    .await;
+    app.sim.hangup(&caller, "NORMAL_CLEARING");
+    nothing_lost(&app, &[caller]).await;
+}
+
+#[tokio::test]
 async fn an_esl_drop_right_after_the_bridge_keeps_the_call_bridged_and_ends_it_once() {
     let app = spawn_app(vec![Agent::answering("1001")], Duration::ZERO).await;
     app.connected().await;
