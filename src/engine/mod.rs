@@ -10,7 +10,7 @@ mod core;
 pub mod ids;
 pub mod io;
 mod ivr;
-mod late_bridge;
+mod late_outcomes;
 pub mod model;
 mod phone;
 pub mod pin;

@@ -143,8 +143,7 @@ async fn an_esl_drop_right_after_the_originate_leaves_the_call_as_the_switch_has
     let leg = bridged(&app, &caller).await;
     assert_eq!(app.sim.stats().originates, 1, "the agent was dialled once");
     let running = app.running();
-
-    eventually("the engine has the call bridged to 1001", || async {
+    let on_call = || {
         let snapshot = running.snapshot();
         snapshot.calls.len() == 1
             && snapshot.calls[0].agent_channel.as_deref() == Some(leg.as_str())
@@ -152,8 +151,17 @@ async fn an_esl_drop_right_after_the_originate_leaves_the_call_as_the_switch_has
                 .agents
                 .iter()
                 .any(|a| a.id.as_str() == "1001" && a.status == AgentStatus::OnCall)
-    })
-    .await;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !on_call() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine never had the call bridged to 1001: {:?}\nswitch: {:?}",
+            running.snapshot(),
+            app.sim.channels()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     app.sim.hangup(&caller, "NORMAL_CLEARING");
     nothing_lost(&app, &[caller]).await;
 }
