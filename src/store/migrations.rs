@@ -58,9 +58,9 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0009_recordings.sql"),
     ),
     (
-        10,
+        12,
         "history_writer",
-        include_str!("../../migrations/sqlite/0010_history_writer.sql"),
+        include_str!("../../migrations/sqlite/0012_history_writer.sql"),
     ),
 ];
 
@@ -111,9 +111,9 @@ pub(super) const POSTGRES: &[Embedded] = &[
         include_str!("../../migrations/postgres/0009_recordings.sql"),
     ),
     (
-        10,
+        12,
         "history_writer",
-        include_str!("../../migrations/postgres/0010_history_writer.sql"),
+        include_str!("../../migrations/postgres/0012_history_writer.sql"),
     ),
 ];
 
