@@ -1018,6 +1018,7 @@ mod end_to_end {
             evaluation_forms: Vec::new(),
             purge_every: None,
             http_limits: Default::default(),
+            reach: Vec::new(),
         })
         .await
         .expect("start");

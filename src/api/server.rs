@@ -8,6 +8,9 @@
 //! - an **idle timeout**: a connection on which no byte moves either way for `idle_timeout`
 //!   while no handler is working on one of its requests (a response the client stopped
 //!   reading, an event stream whose client is gone) is closed;
+//! - a **body timeout**: a request body that stops arriving (no byte for `idle_timeout` while
+//!   a handler waits for it) ends in an error, which the handler answers as a 400 problem, so
+//!   a client that announces a body and sends half of it cannot hold a handler forever;
 //! - a **connection limit**: at most `max_connections` are served at once; one more is
 //!   accepted and closed at once (counted in `switchboard_http_connections_refused_total`),
 //!   so the kernel's backlog never fills with clients nobody will serve, and the timeouts above
@@ -22,6 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -126,8 +130,18 @@ async fn connection(
         .header_read_timeout(limits.header_read_timeout);
     let router = TowerToHyperService::new(router);
     let handling = activity.clone();
-    let service = hyper::service::service_fn(move |request| {
+    let idle_timeout = limits.idle_timeout;
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let busy = Busy::enter(handling.clone());
+        let activity = handling.clone();
+        let request = request.map(|body| {
+            axum::body::Body::new(StallGuard {
+                inner: body,
+                activity,
+                idle_timeout,
+                stall: None,
+            })
+        });
         let answer = hyper::service::Service::call(&router, request);
         async move {
             let answered = answer.await;
@@ -272,5 +286,58 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A request body that fails once no byte has moved on its connection for the idle timeout
+/// while the handler waits for more of it.
+struct StallGuard {
+    inner: Incoming,
+    activity: Arc<Activity>,
+    idle_timeout: Duration,
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// What a handler reading a stalled body gets.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stopped arriving")]
+struct BodyStalled;
+
+impl http_body::Body for StallGuard {
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.stall = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let deadline = this.activity.last() + this.idle_timeout;
+                let stall = this
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if stall.deadline() != deadline {
+                    stall.as_mut().reset(deadline);
+                }
+                match stall.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyStalled.into()))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

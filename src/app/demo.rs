@@ -214,6 +214,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         evaluation_forms: Vec::new(),
         purge_every: Some(crate::config::RecordingsConfig::default().purge_every),
         http_limits: crate::api::HttpLimits::default(),
+        reach: Vec::new(),
     })
     .await?;
 

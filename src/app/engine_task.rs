@@ -311,6 +311,15 @@ impl EngineTask {
             return;
         }
         // The adopted calls must be on record before we look them up.
+        // Where calls stand if they moved or changed since they entered; without it they
+        // are adopted as they entered.
+        let mut places: HashMap<_, _> = match self.store.open_call_places().await {
+            Ok(places) => places.into_iter().collect(),
+            Err(e) => {
+                error!(error = %e, "cannot read where open calls stand; adopting them as they entered");
+                HashMap::new()
+            }
+        };
         match self.store.open_calls().await {
             Ok(open) => {
                 let by_channel: HashMap<String, _> = open
@@ -324,6 +333,7 @@ impl EngineTask {
                             entered_at: row.entered_at,
                             priority: row.priority,
                             answered_at: row.answered_at,
+                            place: places.remove(&row.id),
                         });
                         // A flow enqueued it: the channel does not name the queue.
                         if snap.queue.is_none() {
@@ -337,11 +347,22 @@ impl EngineTask {
         for snap in channels.iter_mut().filter(|s| s.flow_entry.is_some()) {
             match self.store.flow_session_of_channel(&snap.channel).await {
                 Ok(Some(row)) => {
+                    let waiting_at = match row.outcome {
+                        Some(_) => None,
+                        None => match self.store.flow_place(row.call).await {
+                            Ok(place) => place.map(|p| (p.flow, p.node)),
+                            Err(e) => {
+                                error!(error = %e, channel = %snap.channel, "cannot read where a caller's flow waits; it starts again");
+                                None
+                            }
+                        },
+                    };
                     snap.stored_flow = Some(StoredFlow {
                         call: row.call,
                         flow: row.flow,
                         outcome: row.outcome,
                         variables: row.variables.into_iter().collect(),
+                        waiting_at,
                     })
                 }
                 Ok(None) => {}

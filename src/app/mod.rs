@@ -91,6 +91,9 @@ pub struct StartOptions {
     pub purge_every: Option<Duration>,
     /// The HTTP server's header and idle timeouts and connection limit.
     pub http_limits: crate::api::HttpLimits,
+    /// `[switch.reach]`: (from, to, template) routes for agents registered on another switch
+    /// than the caller's.
+    pub reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -195,6 +198,9 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
     for switch in &options.switches {
         engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
     }
+    for (from, to, template) in &options.reach {
+        engine.set_route(from.clone(), to.clone(), template);
+    }
     engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
     for queue in store.list_queues().await? {
         engine.provision_queue(queue_settings(queue, options.busy_backoff));
@@ -236,12 +242,29 @@ pub async fn start(options: StartOptions) -> Result<Running, AppError> {
 
     initial.extend(engine.start_threshold_checks(now));
 
-    // Callbacks have no channel for a resync to find: the history brings them back.
+    // Callbacks have no channel for a resync to find: the history brings them back, with
+    // the place and priority they last had.
+    let places: HashMap<_, _> = store.open_call_places().await?.into_iter().collect();
     for call in store.open_calls().await? {
         let events = store.queue_events(call.id).await?;
-        if let Some(pending) = pending_callback(&call, &events) {
+        if let Some(mut pending) = pending_callback(&call, &events) {
+            if let Some(place) = places.get(&call.id) {
+                pending.priority = place.priority;
+                pending.entered_at = place.waiting_since;
+            }
             initial.extend(engine.restore_callback(now, pending));
         }
+    }
+
+    // Callers who abandoned recently enough to resume have no channel either.
+    if let Some(since) = engine.resume_memory_since(now) {
+        let abandoned = store
+            .abandoned_since(
+                since,
+                u32::try_from(crate::engine::MAX_RESUMABLE).unwrap_or(u32::MAX),
+            )
+            .await?;
+        engine.restore_abandoned(now, abandoned);
     }
 
     let (stop, stop_rx) = watch::channel(false);
@@ -506,6 +529,15 @@ pub async fn options_from_config(
         evaluation_forms: provisioning.evaluation_forms.clone(),
         purge_every: Some(config.recordings.purge_every),
         http_limits: http_limits(&config.http),
+        reach: config
+            .switches
+            .iter()
+            .flat_map(|s| {
+                s.reach
+                    .iter()
+                    .map(|(to, template)| (s.name.clone(), to.clone(), template.clone()))
+            })
+            .collect(),
     })
 }
 

@@ -200,6 +200,7 @@ mod tests {
             talk_ms: 0,
             missed_in_a_row: 0,
             busy_elsewhere: false,
+            registered_on: Vec::new(),
         }
     }
 

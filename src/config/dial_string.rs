@@ -157,36 +157,35 @@ pub fn check_dial_template(value: &str) -> Result<(), DialTemplateError> {
 }
 
 fn validate_template(value: &str) -> Result<(), String> {
-    match value.matches(NUMBER_PLACEHOLDER).count() {
-        0 => {
-            return Err(format!(
-                "it has no {NUMBER_PLACEHOLDER} for the number to call"
-            ))
-        }
+    validate_placeholder(value, NUMBER_PLACEHOLDER, "the number to call")
+}
+
+/// The template rules, for `placeholder` standing for `who`.
+fn validate_placeholder(value: &str, placeholder: &str, who: &str) -> Result<(), String> {
+    match value.matches(placeholder).count() {
+        0 => return Err(format!("it has no {placeholder} for {who}")),
         1 => {}
-        n => return Err(format!("{NUMBER_PLACEHOLDER} appears {n} times, not once")),
+        n => return Err(format!("{placeholder} appears {n} times, not once")),
     }
     if value.len() > TEMPLATE_MAX_LEN {
         return Err(format!("it is longer than {TEMPLATE_MAX_LEN} characters"));
     }
-    let rest = value.replacen(NUMBER_PLACEHOLDER, "", 1);
+    let rest = value.replacen(placeholder, "", 1);
     if let Some(bad) = rest.chars().find(|&c| !dial_char(c)) {
         return Err(format!("{bad:?} is not allowed"));
     }
     // Fixed parts are checked first, so a misplaced placeholder is named where it is.
     // Where the number goes: the placeholder, with whatever fixed characters surround it.
     let number = |what: &str, s: &str| {
-        if !s.contains(NUMBER_PLACEHOLDER) {
-            return Err(format!("{NUMBER_PLACEHOLDER} must be in the {what}"));
+        if !s.contains(placeholder) {
+            return Err(format!("{placeholder} must be in the {what}"));
         }
-        word(what, &s.replacen(NUMBER_PLACEHOLDER, "0", 1))
+        word(what, &s.replacen(placeholder, "0", 1))
     };
     // Everything else is fixed.
     let fixed = |what: &str, s: &str| {
-        if s.contains(NUMBER_PLACEHOLDER) {
-            return Err(format!(
-                "{NUMBER_PLACEHOLDER} stands for the number to call, not the {what}"
-            ));
+        if s.contains(placeholder) {
+            return Err(format!("{placeholder} stands for {who}, not the {what}"));
         }
         host(what, s)
     };
@@ -210,9 +209,9 @@ fn validate_template(value: &str) -> Result<(), String> {
             let (user, host_port) = target
                 .split_once('@')
                 .ok_or_else(|| "a sofia dial string needs <user>@<host>".to_owned())?;
-            if host_port.contains(NUMBER_PLACEHOLDER) {
+            if host_port.contains(placeholder) {
                 return Err(format!(
-                    "{NUMBER_PLACEHOLDER} stands for the number to call, not the sofia host"
+                    "{placeholder} stands for {who}, not the sofia host"
                 ));
             }
             host_and_port(host_port)?;
@@ -230,6 +229,35 @@ fn validate_template(value: &str) -> Result<(), String> {
             "endpoint {endpoint:?} is not user, sofia or loopback"
         )),
     }
+}
+
+/// What a route to another switch's users puts where the agent's SIP user goes.
+pub const USER_PLACEHOLDER: &str = "{user}";
+
+const REACH_FORMS: &str = "sofia/gateway/<gateway>/{user}, sofia/<profile>/{user}@<host>[:port], \
+     user/{user}[@domain] or loopback/{user}[/<context>]";
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{} is not a safe route to another switch's users: {reason} (expected {REACH_FORMS})", super::shown(.value))]
+pub struct ReachTemplateError {
+    pub value: String,
+    pub reason: String,
+}
+
+/// Checks how a switch dials the users registered on another one (`[switch.reach]`): the
+/// rules of [`check_dial_template`], with [`USER_PLACEHOLDER`] (the agent's SIP user, once, and
+/// only where the called user goes) as the only placeholder.
+pub fn check_reach_template(value: &str) -> Result<(), ReachTemplateError> {
+    let other = value.replace(USER_PLACEHOLDER, "");
+    let reason = if other.contains('{') || other.contains('}') {
+        Err(format!("{USER_PLACEHOLDER} is the only placeholder"))
+    } else {
+        validate_placeholder(value, USER_PLACEHOLDER, "the agent's SIP user")
+    };
+    reason.map_err(|reason| ReachTemplateError {
+        value: value.to_owned(),
+        reason,
+    })
 }
 
 fn dial_char(c: char) -> bool {

@@ -10,6 +10,7 @@ mod dial_string;
 mod error;
 mod evaluation;
 mod provisioning;
+mod reach;
 mod settings;
 mod tokens;
 mod values;

@@ -111,6 +111,9 @@ pub struct SwitchConfig {
     /// Where the controller can read that directory (a mount), for downloads; `None`: it
     /// cannot, and recordings are metadata only.
     pub recordings_mount: Option<PathBuf>,
+    /// `[switch.reach]`: how this switch dials users registered on each other switch, as a
+    /// checked template whose `{user}` is the agent's SIP user.
+    pub reach: Vec<(SwitchName, String)>,
 }
 
 impl SwitchConfig {
@@ -321,6 +324,8 @@ struct RawSwitch {
     reconnect_max: Option<Spanned<HumanDuration>>,
     recordings_dir: Option<Spanned<String>>,
     recordings_mount: Option<PathBuf>,
+    #[serde(default)]
+    reach: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -387,6 +392,11 @@ impl Config {
         }
         let mut seen: HashMap<String, (usize, SwitchName)> = HashMap::new();
         let mut switches = Vec::with_capacity(raw.switches.len());
+        let names: Vec<String> = raw
+            .switches
+            .iter()
+            .map(|sw| sw.name.get_ref().as_str().to_owned())
+            .collect();
         for (i, sw) in raw.switches.into_iter().enumerate() {
             let name_span = sw.name.span();
             let name = sw.name.into_inner();
@@ -444,6 +454,7 @@ impl Config {
                 }
                 None => DEFAULT_RECORDINGS_DIR.to_owned(),
             };
+            let reach = super::reach::routes(&src, i, &name, &names, sw.reach)?;
             switches.push(SwitchConfig {
                 name,
                 esl: sw.esl,
@@ -452,6 +463,7 @@ impl Config {
                 reconnect_max,
                 recordings_dir,
                 recordings_mount: sw.recordings_mount.map(beside_config),
+                reach,
             });
         }
 

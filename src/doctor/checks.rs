@@ -134,6 +134,7 @@ async fn checks(
     dialplan_checks(switch, needs).await?;
     hold_music(switch, needs).await?;
     recordings(switch, config).await?;
+    routes(switch, config).await?;
     registrations(switch).await
 }
 
@@ -817,6 +818,40 @@ async fn recordings(switch: &mut Switch<'_>, config: &SwitchConfig) -> Result<()
             format!("cannot remove the marker {}: {e}", local.display()),
             "delete it by hand",
         );
+    }
+    Ok(())
+}
+
+/// The routes to other switches (`[switch.reach]`): one through a gateway needs that gateway
+/// here, or every agent reached through it fails with `INVALID_GATEWAY`.
+/// One line per route: a `sofia/gateway/<name>/…` route's gateway exists (`sofia status
+/// gateway <name>`); other routes are not checked.
+async fn routes(switch: &mut Switch<'_>, config: &SwitchConfig) -> Result<(), ProbeError> {
+    for (to, template) in &config.reach {
+        let Some(gateway) = template
+            .strip_prefix("sofia/gateway/")
+            .and_then(|rest| rest.split('/').next())
+        else {
+            switch.ok(
+                "routes",
+                format!("route to {to}: {template} (not through a gateway: not checked)"),
+            );
+            continue;
+        };
+        let reply = switch
+            .ask(&format!("sofia status gateway {gateway}"))
+            .await?;
+        if reply.starts_with("Invalid Gateway") || reply.starts_with("-ERR") {
+            switch.fail(
+                "routes",
+                format!("route to {to}: this switch has no gateway {gateway:?}"),
+                format!(
+                    "add it as freeswitch-conf/sip_profiles/external/switchboard-fs2.xml shows (named {gateway}, proxy {to}'s address, port 5080), then fs_cli -x 'sofia profile external rescan'"
+                ),
+            );
+        } else {
+            switch.ok("routes", format!("route to {to}: gateway {gateway} exists"));
+        }
     }
     Ok(())
 }

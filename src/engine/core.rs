@@ -33,7 +33,7 @@ const RING_GRACE: Duration = Duration::from_secs(5);
 /// Overflows between queues a call may take before it is held where it is.
 const MAX_QUEUE_HOPS: u32 = 8;
 /// Abandoned callers remembered for resume, at most (older entries are pruned first).
-const MAX_RESUMABLE: usize = 100_000;
+pub const MAX_RESUMABLE: usize = 100_000;
 /// The pause reason routing gives an agent who missed too many offers in a row.
 pub const NO_ANSWER_PAUSE: &str = "no-answer";
 
@@ -93,10 +93,10 @@ pub struct Counters {
 
 /// Where an abandoned caller stood, kept for `abandoned_resume`.
 #[derive(Debug, Clone, Copy)]
-struct Resumable {
-    entered_at: Timestamp,
-    priority: i32,
-    until: Timestamp,
+pub(super) struct Resumable {
+    pub(super) entered_at: Timestamp,
+    pub(super) priority: i32,
+    pub(super) until: Timestamp,
 }
 
 pub struct Engine {
@@ -114,13 +114,15 @@ pub struct Engine {
     pub(super) pool_index: HashMap<(QueueId, Requirement), PoolId>,
     pub(super) free_pools: Vec<PoolId>,
     pub(super) counters: Counters,
-    resumable: HashMap<(QueueId, String), Resumable>,
+    pub(super) resumable: HashMap<(QueueId, String), Resumable>,
     /// Agents by the SIP user of their phone.
     pub(super) phone_users: HashMap<String, AgentId>,
     /// Pause reason codes agents may key in on the phone (empty: any).
     pub(super) pause_codes: HashSet<String>,
     /// The switches each phone (SIP user) is registered on, as far as we were told.
-    registered_on: HashMap<String, HashSet<SwitchName>>,
+    pub(super) registered_on: HashMap<String, HashSet<SwitchName>>,
+    /// Routes between switches, for agents registered elsewhere than the caller (see `reach`).
+    pub(super) reach: super::reach::Reach,
     /// Hot-desking at a second phone while logged in at another is refused (else it moves).
     pub(super) hot_desk_refuses: bool,
     pub(super) phone_prompts: super::phone::PhonePrompts,
@@ -166,6 +168,7 @@ impl Engine {
             phone_prompts: super::phone::PhonePrompts::default(),
             hot_desk_extension: Some(super::phone::HOT_DESK_EXTENSION.to_owned()),
             registered_on: HashMap::new(),
+            reach: Default::default(),
             calls_elsewhere: HashMap::new(),
             flows: Arc::new(FlowSet::default()),
             flow_sessions: HashMap::new(),
@@ -612,6 +615,9 @@ impl Engine {
                 now,
             ));
         }
+        if !effects.is_empty() {
+            effects.extend(self.placed(now, call_id));
+        }
         if waiting {
             self.route_call(now, call_id, &mut effects);
         }
@@ -722,6 +728,7 @@ impl Engine {
         let channel = parked.channel.clone();
         let mut skills = parked.skills;
         super::routing::canonical(&mut skills);
+        let has_skills = !skills.is_empty();
         self.insert_call(Call {
             id: call,
             switch: parked.switch,
@@ -751,6 +758,9 @@ impl Engine {
             notice_playing: None,
             whisper_pending: false,
         });
+        if resumed.is_some() || has_skills {
+            effects.extend(self.placed(now, call));
+        }
         // Routing first: the agent's phone starts ringing before the caller's own setup.
         self.enter_queue(now, call, effects);
         self.start_hold(now, call, &switch, &channel, answer, effects);
@@ -944,6 +954,15 @@ impl Engine {
         agents: Vec<AgentId>,
         effects: &mut Vec<Effect>,
     ) {
+        let agents: Vec<AgentId> = agents
+            .into_iter()
+            .filter(|a| !self.sat_out_unrouted(now, call_id, a, effects))
+            .collect();
+        if agents.is_empty() {
+            // Those chosen sit out: the call goes to the next agent, or waits.
+            self.route_call(now, call_id, effects);
+            return;
+        }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -983,10 +1002,16 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let Some(caller_switch) = self.calls.get(&call_id).map(|c| c.switch.clone()) else {
+            return;
+        };
+        let dial_string = match self.agent_dial(agent_id, &caller_switch) {
+            super::reach::AgentDial::Local(dial) | super::reach::AgentDial::Routed(dial) => dial,
+            super::reach::AgentDial::NoRoute { .. } => return,
+        };
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
-        let dial_string = agent.dial_string();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -1130,7 +1155,7 @@ impl Engine {
     }
 
     /// The agent sits out `backoff` before it is offered calls again.
-    fn back_off(
+    pub(super) fn back_off(
         &mut self,
         now: Timestamp,
         agent_id: &AgentId,
@@ -2049,9 +2074,11 @@ impl Engine {
             return;
         }
         let (pool, queue_id) = (call.pool, call.queue.clone());
-        let next = self.select_agents(pool).into_iter().next();
-        if let Some(agent) = next {
-            self.ring_agent(now, call_id, &agent, effects);
+        while let Some(agent) = self.select_agents(pool).into_iter().next() {
+            if !self.sat_out_unrouted(now, call_id, &agent, effects) {
+                self.ring_agent(now, call_id, &agent, effects);
+                break;
+            }
         }
         if let Some(queue) = self.queues.get(&queue_id) {
             effects.push(Effect::SetTimer {
@@ -2230,6 +2257,7 @@ impl Engine {
             format!("priority={} from={from}", key.priority.0),
             now,
         ));
+        effects.extend(self.placed(now, call_id));
         let moh = |q: &QueueId| self.queues.get(q).map(|q| q.settings.moh.clone());
         let new_music = on_hold && moh(&from) != moh(queue_id);
         self.enter_queue(now, call_id, effects);
@@ -2559,12 +2587,18 @@ impl Engine {
         present: &HashMap<ChannelUuid, &ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(queue_id) = snap.queue.clone().filter(|q| self.queues.contains_key(q)) else {
+        let standing = self.stored_standing(snap);
+        let Some(queue_id) = standing
+            .as_ref()
+            .map(|s| s.queue.clone())
+            .or_else(|| snap.queue.clone().filter(|q| self.queues.contains_key(q)))
+        else {
             return;
         };
         // A call we hold already (a callback whose old caller channel still lives) stays ours.
         if snap
             .stored
+            .as_ref()
             .is_some_and(|s| self.calls.contains_key(&s.call))
         {
             return;
@@ -2578,9 +2612,16 @@ impl Engine {
             self.reattach_customer(now, switch, call_id, snap, present, effects);
             return;
         }
-        let (call_id, entered_at, priority, stored) = match snap.stored {
-            Some(stored) => (stored.call, stored.entered_at, stored.priority, true),
-            None => (CallId::from_uuid(self.new_uuid()), now, 0, false),
+        let (call_id, entered_at, priority, skills, hops, stored) = match standing {
+            Some(s) => (s.call, s.waiting_since, s.priority, s.skills, s.hops, true),
+            None => (
+                CallId::from_uuid(self.new_uuid()),
+                now,
+                0,
+                Vec::new(),
+                0,
+                false,
+            ),
         };
         if !stored {
             effects.push(Effect::Persist(Record::CallEntered {
@@ -2625,11 +2666,11 @@ impl Engine {
                 seq: 0,
                 call: call_id,
             },
-            skills: Vec::new(),
+            skills,
             step: 0,
             pool: PoolId(0),
             state: CallState::Waiting,
-            hops: 0,
+            hops,
             offer_epoch: 0,
             on_hold: snap.answered,
             callback: None,

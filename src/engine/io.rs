@@ -228,8 +228,11 @@ pub struct StoredFlow {
     pub flow: FlowId,
     /// How it ended, if it has.
     pub outcome: Option<FlowOutcome>,
-    /// What the caller entered and the CRM returned (kept when the session ended).
+    /// What the caller entered and the CRM returned (kept when the session ended, and as
+    /// they were at its last wait while it runs).
     pub variables: Vec<(String, String)>,
+    /// Where an open session waited (`Record::FlowWaiting`): its flow and node.
+    pub waiting_at: Option<(FlowId, String)>,
 }
 
 impl ChannelSnapshot {
@@ -253,7 +256,7 @@ impl ChannelSnapshot {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredCall {
     pub call: CallId,
     pub entered_at: Timestamp,
@@ -261,6 +264,20 @@ pub struct StoredCall {
     /// When an agent answered it, if one did: an adopted bridged call's talk time counts from
     /// there, not from the restart.
     pub answered_at: Option<Timestamp>,
+    /// Where it stood when it last changed (`Record::CallPlaced`), if it moved, changed or
+    /// resumed since it entered: this wins over `entered_at` and `priority`.
+    pub place: Option<StoredPlace>,
+}
+
+/// A waiting call's queue, priority, skills, moves and the time its place counts from, as the
+/// store last heard them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPlace {
+    pub queue: QueueId,
+    pub priority: i32,
+    pub skills: Vec<SkillLevel>,
+    pub hops: u32,
+    pub waiting_since: Timestamp,
 }
 
 /// What the engine asks the edges to do.

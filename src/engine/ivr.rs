@@ -17,6 +17,8 @@
 //!   hangs up the switch parks it again, and that park starts the survey under the call's id
 //!   (`SurveyStarted` … `SurveyEnded` with the answers).
 
+mod resume;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,40 +278,20 @@ impl Engine {
         variables: Vec<(String, String)>,
         effects: &mut Vec<Effect>,
     ) {
-        let known = variables_with(
-            variables,
-            &[
-                ("caller_number", &call.caller_number),
-                ("caller_name", &call.caller_name),
-                ("destination_number", &call.destination),
-                ("entry_point", &call.entry),
-                ("call_id", &id.to_string()),
-            ],
-        );
-        let mut session = FlowSession::new(Start {
-            call: id,
-            switch: call.switch,
-            channel: call.channel.clone(),
-            caller_number: call.caller_number,
-            caller_name: call.caller_name,
-            destination: call.destination,
-            flows,
-            flow,
-            node: node.clone(),
-            variables: known,
-            survey: false,
-        });
+        let channel = call.channel.clone();
+        let mut session = new_session(id, call, (flows, flow, node.clone()), variables);
         self.go(now, &mut session, Target::Node(node), effects);
         if !session.ended {
-            self.flow_sessions.insert(call.channel, session);
+            self.flow_sessions.insert(channel, session);
         }
     }
 
     /// After a controller restart, a caller our dialplan parked for a flow that is not in a
     /// queue: one never seen (parked while we were away) starts its flow; one whose session
-    /// was open starts its flow again from the start, under the same call id (where in the
-    /// flow it was died with the old controller); one whose session enqueued it and whose call
-    /// is over is left in a park it would wait in forever (its survey lost): it is hung up.
+    /// was open goes on at the node it waited at, with its variables, under the same call id
+    /// (see `resume`), or starts its flow again when that node is gone; one whose session
+    /// enqueued it and whose call is over is left in a park it would wait in forever (its
+    /// survey lost): it is hung up.
     /// Callers sent on (transfer, voicemail) are no longer ours.
     pub(super) fn adopt_flow_caller(
         &mut self,
@@ -337,6 +319,7 @@ impl Engine {
             return;
         };
         match stored.outcome {
+            None if self.resume_flow(now, call.clone(), stored, effects) => {}
             None => {
                 let flows = Arc::clone(&self.flows);
                 let flow = flows
@@ -740,7 +723,10 @@ impl Engine {
             };
             match self.run_node(now, s, node, effects) {
                 Some(next) => target = next,
-                None => return,
+                None => {
+                    self.note_waiting(now, s, effects);
+                    return;
+                }
             }
         }
         self.fail(now, s, "too many steps without waiting", effects);
@@ -1379,6 +1365,38 @@ impl Engine {
         };
         effects.push(Effect::Persist(record));
     }
+}
+
+/// A session of `call` at `node` of `flow`, with the variables it carries and the built-ins.
+fn new_session(
+    id: CallId,
+    call: FlowCall,
+    (flows, flow, node): (Arc<FlowSet>, FlowId, NodeId),
+    variables: Vec<(String, String)>,
+) -> FlowSession {
+    let known = variables_with(
+        variables,
+        &[
+            ("caller_number", &call.caller_number),
+            ("caller_name", &call.caller_name),
+            ("destination_number", &call.destination),
+            ("entry_point", &call.entry),
+            ("call_id", &id.to_string()),
+        ],
+    );
+    FlowSession::new(Start {
+        call: id,
+        switch: call.switch,
+        channel: call.channel,
+        caller_number: call.caller_number,
+        caller_name: call.caller_name,
+        destination: call.destination,
+        flows,
+        flow,
+        node,
+        variables: known,
+        survey: false,
+    })
 }
 
 /// A session's variables: the ones it carries, and the built-ins, cut to size.

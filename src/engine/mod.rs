@@ -16,9 +16,11 @@ mod phone;
 pub mod pin;
 mod pools;
 mod provision;
+mod reach;
 pub mod record;
 pub mod recording;
 mod recording_session;
+mod restart;
 mod rng;
 pub mod routing;
 pub mod snapshot;
@@ -31,14 +33,15 @@ mod whisper;
 mod tests;
 
 pub use self::core::{
-    describe, CallUpdate, CommandError, Counters, Engine, RequestedState, NO_ANSWER_PAUSE,
+    describe, CallUpdate, CommandError, Counters, Engine, RequestedState, MAX_RESUMABLE,
+    NO_ANSWER_PAUSE,
 };
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
 pub use io::{
     ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,
-    HttpRequestId, Input, Lamp, ParkedCall, Presence, SayKind, StoredCall, StoredFlow,
+    HttpRequestId, Input, Lamp, ParkedCall, Presence, SayKind, StoredCall, StoredFlow, StoredPlace,
     SwitchCommand, Timer,
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
@@ -48,6 +51,7 @@ pub use pin::PinHash;
 pub use provision::Provisioned;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause, ThresholdMetric};
 pub use recording_session::{CallRecordingView, RecordingControlError, RECORDING_LIMIT};
+pub use restart::Abandoned;
 pub use routing::{
     parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,
     ExitKey, Membership, Proficiency, QueueRouting, SkillLevel, Strategy,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
 use super::recording::{Consent, RecordingAction, RecordingActor, RecordingReason};
+use super::routing::SkillLevel;
 use super::time::Timestamp;
 
 /// An agent's state, as seen by supervisors and kept in the history.
@@ -228,6 +229,19 @@ pub enum Record {
         priority: i32,
         at: Timestamp,
     },
+    /// Where a waiting call stands now, when it differs from what `CallEntered` said: the
+    /// queue it overflowed into (after `hops` moves), its priority and skills as changed while
+    /// it waited, and the time its place counts from (earlier than its entry for a caller who
+    /// resumed an abandoned place). A restarted controller adopts the call from this.
+    CallPlaced {
+        call: CallId,
+        queue: QueueId,
+        priority: i32,
+        skills: Vec<SkillLevel>,
+        hops: u32,
+        waiting_since: Timestamp,
+        at: Timestamp,
+    },
     /// An agent answered: the call is connected.
     CallAnswered {
         call: CallId,
@@ -290,6 +304,15 @@ pub enum Record {
         outcome: String,
         /// A step of the post-call survey, not of the IVR before the queue.
         survey: bool,
+        at: Timestamp,
+    },
+    /// A caller in a flow waits at `node` of `flow` (for keys, media, a reply) with these
+    /// variables (no secrets): a restarted controller resumes the caller there.
+    FlowWaiting {
+        call: CallId,
+        flow: FlowId,
+        node: String,
+        variables: Vec<(String, String)>,
         at: Timestamp,
     },
     /// The agent hung up and the caller went on to the survey flow of the queue it was

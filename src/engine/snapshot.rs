@@ -51,6 +51,8 @@ pub struct AgentView {
     pub missed_in_a_row: u32,
     /// On a call the controller did not route (a personal or direct call): no offers meanwhile.
     pub busy_elsewhere: bool,
+    /// The switches the agent's phone is registered on, as far as they told us.
+    pub registered_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,7 +136,11 @@ impl Engine {
                 id: a.settings.id.clone(),
                 name: a.settings.name.clone(),
                 status: a.state.status(),
-                reason: a.state.reason().map(str::to_owned),
+                reason: a
+                    .state
+                    .reason()
+                    .or_else(|| self.sat_out_reason(&a.settings.id))
+                    .map(str::to_owned),
                 since: a.since,
                 eligible_at: match a.state {
                     AgentState::Backoff { until } => Some(until),
@@ -152,6 +158,7 @@ impl Engine {
                 talk_ms: a.talk_ms,
                 missed_in_a_row: a.missed_in_a_row,
                 busy_elsewhere: a.calls_elsewhere > 0,
+                registered_on: self.phone_switches(&a.settings.id),
             })
             .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));

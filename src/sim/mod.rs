@@ -506,6 +506,13 @@ impl SimHandle {
         self.shared.peek(|core| core.listening_connections())
     }
 
+    /// Declares gateway `name` on this switch as reaching `other`: an originate to
+    /// `sofia/gateway/<name>/<user>` rings `user`'s phone on `other` (see `switch/gateway.rs`).
+    /// One-way: link `other` back for calls the other way.
+    pub fn link_gateway(&self, name: &str, other: &SimHandle) {
+        self.shared.link_gateway(name, &other.shared);
+    }
+
     /// Delays every api/bgapi reply (and what it causes) by `d`.
     pub fn set_reply_delay(&self, d: Duration) {
         self.shared

@@ -26,6 +26,7 @@ pub(super) mod dialplan;
 mod disk;
 mod esl_commands;
 mod faults;
+mod gateway;
 mod loopback;
 mod originate_job;
 mod presence;
@@ -509,6 +510,8 @@ pub(crate) struct Core {
     /// How long after a leg's answer its originate returns.
     originate_return: Duration,
     faults: faults::Faults,
+    /// `sofia/gateway/…` links to other simulators and the calls crossing them.
+    gateways: gateway::Gateways,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -565,6 +568,7 @@ impl Core {
             loopbacks: HashMap::new(),
             originate_return: config.originate_return,
             faults: faults::Faults::default(),
+            gateways: gateway::Gateways::default(),
         }
     }
 
@@ -575,6 +579,7 @@ impl Core {
         self.base_us = now_unix_us();
         self.started = Instant::now();
         self.channels.clear();
+        self.gateways.forget_calls();
         self.up = true;
         self.epoch += 1;
         self.sessions_since_startup = 0;
@@ -1180,11 +1185,24 @@ impl Core {
             return self.originate_loopback(&req, &exten, &context, job);
         }
         let target = Target::parse(&req.dial);
+        let gateway = gateway::parse(&req.dial);
+        if let Some((name, _)) = &gateway {
+            if let Err(e) = self.gateway_known(name) {
+                self.counters
+                    .originate_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
         let phone_state = target
             .user()
             .and_then(|u| self.phones.get(u))
             .map(|p| p.effective_behavior());
         let (user, host) = match &target {
+            Target::Unsupported(_) if gateway.is_some() => gateway
+                .clone()
+                .map(|(name, user)| (user, name))
+                .unwrap_or_default(),
             Target::Unsupported(_) => {
                 self.counters
                     .originate_failures
@@ -1282,6 +1300,12 @@ impl Core {
         self.set_state(&uuid, "CS_ROUTING", 2);
         self.set_state(&uuid, "CS_CONSUME_MEDIA", 7);
 
+        if let Some((name, user)) = gateway {
+            self.with_chan(&uuid, |c| c.phone = None);
+            self.timer(timeout, Timer::OriginateTimeout(uuid.clone()));
+            self.gateway_invite(&uuid, &name, &user);
+            return Ok(());
+        }
         let fail = |cause, status, phrase| Timer::LegFail {
             uuid: uuid.clone(),
             cause,
@@ -1325,6 +1349,9 @@ impl Core {
     }
 
     fn phone_answer(&mut self, uuid: &str) {
+        if self.is_gateway_incoming(uuid) {
+            return self.gateway_answered(uuid);
+        }
         let now = self.now_us();
         let Some(ch) = self.channels.get_mut(uuid) else {
             return;
@@ -1457,6 +1484,7 @@ impl Core {
         initiator: Initiator,
         status: Option<(&str, &str)>,
     ) {
+        self.gateway_hung_up(uuid);
         let now = self.now_us();
         let Some(c) = self.channels.get_mut(uuid) else {
             return;
@@ -2727,6 +2755,8 @@ pub(crate) struct Shared {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) password: String,
     pub(crate) runtime: Mutex<Runtime>,
+    /// Other simulators by the gateway name this one reaches them under.
+    links: Mutex<HashMap<String, std::sync::Weak<Shared>>>,
 }
 
 /// Tasks that live as long as the switch is up.
@@ -2752,6 +2782,7 @@ impl Shared {
                 accept: None,
                 heartbeat: None,
             }),
+            links: Mutex::new(HashMap::new()),
         })
     }
 
@@ -2766,13 +2797,49 @@ impl Shared {
 
     /// Runs `f` on the core, then spawns the timers it asked for and publishes a change.
     pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Core) -> R) -> R {
-        let (r, timers, changed, epoch) = {
+        let (r, timers, changed, epoch, outbox) = {
             let mut core = self.lock();
             let r = f(&mut core);
-            (r, core.take_timers(), core.take_changed(), core.epoch)
+            let outbox = core.gateways.take_outbox();
+            (
+                r,
+                core.take_timers(),
+                core.take_changed(),
+                core.epoch,
+                outbox,
+            )
         };
         self.after_run(timers, changed, epoch);
+        self.deliver(outbox);
         r
+    }
+
+    /// Links gateway `name` to `other` (`sofia/gateway/<name>/…` reaches its phones).
+    pub(crate) fn link_gateway(self: &Arc<Self>, name: &str, other: &Arc<Shared>) {
+        self.links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), Arc::downgrade(other));
+        self.run(|core| core.gateways.link(name));
+    }
+
+    /// Hands what gateway calls tell the other switch to it, with no lock of ours held.
+    fn deliver(self: &Arc<Self>, outbox: Vec<(gateway::Dest, gateway::Msg)>) {
+        for (dest, msg) in outbox {
+            let target = match dest {
+                gateway::Dest::Gateway(name) => self
+                    .links
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&name)
+                    .and_then(std::sync::Weak::upgrade),
+                gateway::Dest::Peer(peer) => peer.upgrade(),
+            };
+            if let Some(target) = target {
+                let from = Arc::downgrade(self);
+                target.run(|core| core.gateway_in(from, msg));
+            }
+        }
     }
 
     fn after_run(self: &Arc<Self>, timers: Vec<(Duration, Timer)>, changed: bool, epoch: u64) {
@@ -2789,14 +2856,16 @@ impl Shared {
     }
 
     fn fire_timer(self: &Arc<Self>, t: Timer, epoch: u64) {
-        let (timers, changed, now_epoch) = {
+        let (timers, changed, now_epoch, outbox) = {
             let mut core = self.lock();
             if core.epoch == epoch && core.up {
                 core.on_timer(t);
             }
-            (core.take_timers(), core.take_changed(), core.epoch)
+            let outbox = core.gateways.take_outbox();
+            (core.take_timers(), core.take_changed(), core.epoch, outbox)
         };
         self.after_run(timers, changed, now_epoch);
+        self.deliver(outbox);
     }
 
     pub(crate) fn subscribe_changes(&self) -> watch::Receiver<u64> {

@@ -302,6 +302,9 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
         }
         // Announced by the outbox (`queue.threshold`); there is no history table of its own.
         Record::QueueThreshold { .. } => {}
+        Record::CallPlaced { .. } | Record::FlowWaiting { .. } => {
+            super::restart::apply(conn, record).await?
+        }
         Record::RecordingStarted { .. }
         | Record::RecordingDeclined { .. }
         | Record::RecordingChanged { .. }
@@ -311,7 +314,7 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
 }
 
 /// Name-value pairs as the JSON object the history keeps (`{"rating":"5"}`).
-fn json_object(pairs: &[(String, String)]) -> Result<String, StoreError> {
+pub(super) fn json_object(pairs: &[(String, String)]) -> Result<String, StoreError> {
     let object: BTreeMap<&str, &str> = pairs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

@@ -58,6 +58,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0009_recordings.sql"),
     ),
     (
+        10,
+        "restart_state",
+        include_str!("../../migrations/sqlite/0010_restart_state.sql"),
+    ),
+    (
         12,
         "history_writer",
         include_str!("../../migrations/sqlite/0012_history_writer.sql"),
@@ -109,6 +114,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         9,
         "recordings",
         include_str!("../../migrations/postgres/0009_recordings.sql"),
+    ),
+    (
+        10,
+        "restart_state",
+        include_str!("../../migrations/postgres/0010_restart_state.sql"),
     ),
     (
         12,

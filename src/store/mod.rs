@@ -18,6 +18,7 @@ mod migrations;
 mod outbox;
 mod provisioning;
 mod recordings;
+mod restart;
 mod retention;
 mod rows;
 mod tokens;
@@ -41,6 +42,7 @@ pub use recordings::{
     RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,
     RecordingStatus,
 };
+pub use restart::FlowPlace;
 pub use retention::{
     CallErasure, CallOfCaller, DataRemovalRow, ErasedRows, HoldFilter, HoldPlaced, HoldState,
     HoldTarget, LegalHoldRow, RecordingFile, Removal, RemovalFilter, RemovalKind, ERASED_DELIVERY,

@@ -131,7 +131,8 @@ pub struct FlowSessionRow {
     pub entered_at: Timestamp,
     pub ended_at: Option<Timestamp>,
     pub outcome: Option<FlowOutcome>,
-    /// What the caller entered and the CRM returned; empty until the session ends.
+    /// What the caller entered and the CRM returned: so far while the session runs (as of
+    /// its last wait), all of it once it has ended. Never `secret` collects.
     pub variables: BTreeMap<String, String>,
     pub steps: Vec<FlowStepRow>,
 }
@@ -175,7 +176,8 @@ pub struct FlowSessionSummary {
     pub entered_at: Timestamp,
     pub ended_at: Option<Timestamp>,
     pub outcome: Option<FlowOutcome>,
-    /// What the caller entered and the CRM returned; empty until the session ends.
+    /// What the caller entered and the CRM returned: so far while the session runs (as of
+    /// its last wait), all of it once it has ended. Never `secret` collects.
     pub variables: BTreeMap<String, String>,
     pub step_count: i64,
 }

@@ -657,6 +657,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         evaluation_forms: Vec::new(),
         purge_every: None,
         http_limits: Default::default(),
+        reach: Vec::new(),
     })
     .await
     .expect("start")

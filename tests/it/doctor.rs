@@ -612,3 +612,31 @@ async fn a_refused_address_gets_the_rude_rejection_mod_event_socket_sends() {
          Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
     );
 }
+
+#[tokio::test]
+async fn a_route_to_another_switch_needs_its_gateway_on_the_calling_switch() {
+    let (fs1, fs2) = (start(installed).await, start(installed).await);
+    fs1.sim.link_gateway("fs2", &fs2.sim);
+    let switch = |name: &str, rig: &Rig, to: &str| {
+        format!(
+            "[[switch]]\nname = \"{name}\"\nesl = \"127.0.0.1:{}\"\npassword = \"{PASSWORD}\"\n\
+             recordings_dir = \"{RECORDINGS_DIR}\"\n[switch.reach]\n\
+             {to} = \"sofia/gateway/{to}/switchboard-{{user}}\"\n",
+            rig.sim.esl_addr().port()
+        )
+    };
+    let text = switch("fs1", &fs1, "fs2") + &switch("fs2", &fs2, "fs1");
+    let mut setup = setup(fs1.sim.esl_addr().port(), PASSWORD, None);
+    setup.config = Config::parse(&text, Path::new("doctor.toml"), |_| None).expect("config");
+    let report = doctor::run(&setup, Options::default()).await;
+    assert!(report
+        .of("fs1", "routes")
+        .iter()
+        .any(|l| l.status == Status::Ok && l.message.contains("gateway fs2 exists")));
+    let missing = with(&report, Status::Fail, "routes", "no gateway \"fs1\"");
+    assert!(
+        fix_of(&missing).contains("switchboard-fs2.xml"),
+        "{missing:?}"
+    );
+    assert!(report.failed());
+}

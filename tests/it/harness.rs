@@ -51,7 +51,18 @@ pub struct TestApp {
     /// The switch's own record of channels, checked against the history when the app is
     /// dropped (see `invariants`).
     pub ledger: Option<crate::invariants::Ledger>,
+    /// A second switch the controller drives as well (see `two_switches`).
+    pub second: Option<SecondSwitch>,
     pub _dir: tempfile::TempDir,
+}
+
+/// The second simulated switch of a two-switch test, checked like the first when the app is
+/// dropped, and the `[switch.reach]` routes (from, to, template) the controller is given.
+pub struct SecondSwitch {
+    pub name: &'static str,
+    pub sim: SimHandle,
+    pub ledger: Option<crate::invariants::Ledger>,
+    pub reach: Vec<(SwitchName, SwitchName, String)>,
 }
 
 impl Drop for TestApp {
@@ -62,8 +73,17 @@ impl Drop for TestApp {
         let Some(ledger) = self.ledger.take() else {
             return;
         };
-        let broken =
+        let mut broken =
             crate::invariants::violations(&ledger, &self.database_url, &self.sim.recorded());
+        if let Some(second) = self.second.as_mut() {
+            if let Some(ledger) = second.ledger.take() {
+                broken.extend(crate::invariants::violations(
+                    &ledger,
+                    &self.database_url,
+                    &second.sim.recorded(),
+                ));
+            }
+        }
         assert!(
             broken.is_empty(),
             "what must always hold did not:\n{}",
@@ -243,6 +263,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         evaluation_forms: Vec::new(),
         purge_every: None,
         ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
+        second: None,
         _dir: dir,
     };
     app.presence_domain = domain.map(str::to_owned);
@@ -282,6 +303,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         evaluation_forms: Vec::new(),
         purge_every: None,
         ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
+        second: None,
         _dir: dir,
     };
     app.start_controller(&agents, wrap_up).await;
@@ -311,7 +333,20 @@ impl TestApp {
                 command_connections: 2,
                 recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
                 recordings_mount: self.recordings_mount.clone(),
-            }],
+            }]
+            .into_iter()
+            .chain(self.second.as_ref().map(|second| SwitchSettings {
+                name: SwitchName::new(second.name).expect("name"),
+                host: "127.0.0.1".into(),
+                port: second.sim.esl_addr().port(),
+                password: "ClueCon".into(),
+                liveness_timeout: Duration::from_secs(5),
+                reconnect_max: Duration::from_millis(300),
+                command_connections: 2,
+                recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
+                recordings_mount: None,
+            }))
+            .collect(),
             queues,
             agents: agents
                 .iter()
@@ -362,6 +397,11 @@ impl TestApp {
             evaluation_forms: self.evaluation_forms.clone(),
             purge_every: self.purge_every,
             http_limits: Default::default(),
+            reach: self
+                .second
+                .as_ref()
+                .map(|second| second.reach.clone())
+                .unwrap_or_default(),
         })
         .await
         .expect("start controller");

@@ -19,6 +19,7 @@ struct Bare {
     running: app::Running,
     base: String,
     admin: reqwest::Client,
+    admin_token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -51,6 +52,7 @@ async fn start(limits: HttpLimits) -> Bare {
         evaluation_forms: Vec::new(),
         purge_every: None,
         http_limits: limits,
+        reach: Vec::new(),
         allow_private_webhook_targets: true,
     })
     .await
@@ -59,6 +61,7 @@ async fn start(limits: HttpLimits) -> Bare {
         base: format!("http://{}", running.http_addr),
         running,
         admin: client_with(token.expose()),
+        admin_token: token.expose().to_owned(),
         _dir: dir,
     }
 }
@@ -169,6 +172,45 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     assert!(started.elapsed() >= Duration::from_millis(400));
     assert!(counter(&bare, "switchboard_http_idle_timeouts_total").await >= 1);
     // A client that speaks in time is served as ever.
+    assert_eq!(healthz_within(&bare, Duration::from_secs(2)).await, 200);
+    bare.running.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_request_body_that_stops_arriving_is_answered_and_its_connection_closed() {
+    let bare = start(HttpLimits {
+        header_read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_millis(500),
+        max_connections: 1024,
+    })
+    .await;
+    let mut stalled = TcpStream::connect(bare.running.http_addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        bare.admin_token
+    );
+    stalled
+        .write_all(head.as_bytes())
+        .await
+        .expect("half a body");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, stalled.read(&mut buf)).await {
+            Err(_) => panic!("a stalled body held its connection past the idle timeout"),
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "a stalled body is refused, not served: {answer}"
+    );
     assert_eq!(healthz_within(&bare, Duration::from_secs(2)).await, 200);
     bare.running.stop().await.expect("stop");
 }

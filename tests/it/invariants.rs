@@ -5,6 +5,8 @@
 //!   bridged on the switch (answer to the first hangup of the pair), and no call is ended in
 //!   the history while the switch still has its agent leg up;
 //! - no agent is offered a call (a new leg to its phone) while a leg of theirs is answered;
+//! - a call times out of and overflows from only the queue it last entered, and never enters
+//!   the queue it is already in (a controller restart must not replay an overflow);
 //! - a recording the policy started stops when the call ends, and the switch's file is as long
 //!   as the recording was running.
 //!
@@ -211,6 +213,60 @@ fn read_history(database_url: &str) -> Result<(Vec<EndedCall>, Vec<PolicyRecordi
     .map_err(|_| "the history reader panicked".to_owned())?
 }
 
+/// `(call, queue, kind)` of every queue event, by call in the order written.
+fn read_queue_events(database_url: &str) -> Result<Vec<(String, String, String)>, String> {
+    let url = database_url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async move {
+            use sqlx::Row;
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows = sqlx::query(
+                "SELECT call_id, queue_id, kind FROM queue_events \
+                 WHERE kind IN ('enter', 'timeout', 'overflow') ORDER BY call_id, id",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(rows
+                .into_iter()
+                .map(|r| (r.get("call_id"), r.get("queue_id"), r.get("kind")))
+                .collect())
+        })
+    })
+    .join()
+    .map_err(|_| "the queue event reader panicked".to_owned())?
+}
+
+/// Each call's timeouts and overflows are from the queue it last entered, and it never enters
+/// the queue it is in.
+fn queue_violations(events: &[(String, String, String)]) -> Vec<String> {
+    let mut broken = Vec::new();
+    let mut current: HashMap<&str, &str> = HashMap::new();
+    for (call, queue, kind) in events {
+        let now_in = current.get(call.as_str()).copied();
+        match kind.as_str() {
+            "enter" if now_in == Some(queue.as_str()) => {
+                broken.push(format!("call {call} entered {queue} again while in it"))
+            }
+            "enter" => {
+                current.insert(call, queue);
+            }
+            _ if now_in != Some(queue.as_str()) => broken.push(format!(
+                "call {call}: a {kind} from {queue}, but it was in {}",
+                now_in.unwrap_or("no queue")
+            )),
+            _ => {}
+        }
+    }
+    broken
+}
+
 fn millis(from: Instant, to: Instant) -> i64 {
     i64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(i64::MAX)
 }
@@ -227,7 +283,10 @@ pub fn violations(
         Ok(history) => history,
         Err(e) => return vec![format!("cannot read the history: {e}")],
     };
-    let mut broken = Vec::new();
+    let mut broken = match read_queue_events(database_url) {
+        Ok(events) => queue_violations(&events),
+        Err(e) => vec![format!("cannot read the queue events: {e}")],
+    };
     for call in &calls {
         let (Some(talk_ms), Some(leg_id)) = (call.talk_ms, call.agent_channel.as_deref()) else {
             continue;

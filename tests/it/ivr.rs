@@ -62,7 +62,7 @@ pub(crate) fn caller() -> CallSpec {
     CallSpec::new("2040", NUMBER)
 }
 
-fn keys(cues: &[(u64, &str)]) -> Vec<(Duration, String)> {
+pub(crate) fn keys(cues: &[(u64, &str)]) -> Vec<(Duration, String)> {
     cues.iter()
         .map(|(ms, keys)| (Duration::from_millis(*ms), (*keys).to_owned()))
         .collect()

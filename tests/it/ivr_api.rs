@@ -375,6 +375,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         evaluation_forms: Vec::new(),
         purge_every: None,
         http_limits: Default::default(),
+        reach: Vec::new(),
     })
     .await;
     match started {

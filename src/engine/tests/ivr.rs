@@ -18,14 +18,14 @@ fn flow_set(files: &[(&str, &str)]) -> FlowSet {
 }
 
 /// A bench with the `support` queue, agent 1001 logged out, and these flows.
-fn ivr(files: &[(&str, &str)]) -> Bench {
+pub(super) fn ivr(files: &[(&str, &str)]) -> Bench {
     let mut b = Bench::new(&["1001"], 0);
     b.engine.set_flows(flow_set(files));
     b
 }
 
 impl Bench {
-    fn flow_call(&mut self, at: i64, channel: u32, entry: &str) {
+    pub(super) fn flow_call(&mut self, at: i64, channel: u32, entry: &str) {
         let effects = self.engine.handle(
             ts(at),
             Input::FlowCall(FlowCall {
@@ -45,7 +45,7 @@ impl Bench {
     }
 
     /// The prompt (or say, or recording) on `channel` ended.
-    fn done(&mut self, at: i64, channel: u32, application: &str) {
+    pub(super) fn done(&mut self, at: i64, channel: u32, application: &str) {
         // The response is whatever the switch last said: it must not matter.
         self.media_done(at, chan(channel), application, "_none_");
     }
@@ -119,9 +119,11 @@ fn a_key_during_a_barge_in_menu_prompt_stops_it_and_chooses() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @3000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan1 ivr/menu.wav
+          store flow waits at menu []
         @3500 chan1 pressed 1
           break chan1
           store flow step menu (menu) keys="1" -> 1
@@ -148,9 +150,11 @@ fn without_barge_in_keys_during_the_prompt_are_ignored() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @3000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan1 ivr/menu.wav
+          store flow waits at menu []
         @3500 chan1 pressed 2
         @6000 chan1 playback done: _none_
           timer 11000ms flow waits on chan1
@@ -177,9 +181,11 @@ fn an_invalid_key_gets_the_invalid_prompt_and_another_try_then_on_invalid() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @3000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan1 ivr/menu.wav
+          store flow waits at menu []
         @6000 chan1 playback done: _none_
           timer 11000ms flow waits on chan1
         @6500 chan1 pressed 9
@@ -212,9 +218,11 @@ fn no_input_gets_the_no_input_prompt_then_on_no_input() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @3000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan1 ivr/menu.wav
+          store flow waits at menu []
         @6000 chan1 playback done: _none_
           timer 11000ms flow waits on chan1
         @11000 Flow fired
@@ -244,6 +252,7 @@ fn keys_typed_during_a_play_node_go_to_the_next_barge_in_menu_which_skips_its_pr
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @1000 chan1 pressed 2
         @3000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
@@ -268,10 +277,12 @@ fn keys_typed_ahead_are_dropped_by_a_menu_without_barge_in() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @1000 chan1 pressed 2
         @3000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan1 ivr/menu.wav
+          store flow waits at menu []
         @6000 chan1 playback done: _none_
           timer 11000ms flow waits on chan1
     "#]]);
@@ -319,6 +330,7 @@ fn a_collect_ends_at_the_terminator_and_reads_the_entry_back() {
           answer chan1
           store flow entered acct via 5001 from +4930 123
           play chan1 ivr/enter-account.wav
+          store flow waits at account []
         @500 chan1 pressed 1
           break chan1
           timer 2500ms flow waits on chan1
@@ -331,6 +343,7 @@ fn a_collect_ends_at_the_terminator_and_reads_the_entry_back() {
         @1000 chan1 pressed #
           store flow step account (collect) keys="1234#" -> collected
           say chan1 en number iterated 1234
+          store flow waits at readback [("account", "1234")]
         @1010 chan1 playback done: _none_
         @4000 chan1 say done: _none_
           store flow step readback (play) keys="" -> next
@@ -360,6 +373,7 @@ fn a_collect_ends_at_max_digits_or_after_the_inter_digit_timeout() {
           answer chan1
           store flow entered acct via 5001 from +4930 123
           play chan1 ivr/enter-account.wav
+          store flow waits at account []
         @2000 chan1 playback done: _none_
           timer 7000ms flow waits on chan1
         @2500 chan1 pressed 1
@@ -375,6 +389,7 @@ fn a_collect_ends_at_max_digits_or_after_the_inter_digit_timeout() {
         @4500 Flow fired
           store flow step account (collect) keys="10000" -> collected
           say chan1 en number iterated 10000
+          store flow waits at readback [("account", "10000")]
     "#]]);
 }
 
@@ -392,6 +407,7 @@ fn an_entry_failing_the_pattern_or_too_short_is_retried_then_fails() {
           answer chan1
           store flow entered acct via 5001 from +4930 123
           play chan1 ivr/enter-account.wav
+          store flow waits at account []
         @2000 chan1 playback done: _none_
           timer 7000ms flow waits on chan1
         @2500 chan1 pressed 2
@@ -547,6 +563,7 @@ fn http_ok_extracts_json_pointers_and_the_condition_branches_on_them() {
           store flow entered crm via 5003 from +4930 123
           http Get https://crm.example.com/customers?n=%2B4930%20123&id=1c663cf4-d73c-4c04-970d-3259e4e1cb63 
           timer 3000ms flow waits on chan1
+          store flow waits at lookup []
         @300 http 1 answered Reply { status: 200, body: "{\"customer\":{\"tier\":\"gold\",\"name\":\"Ada L.\",\"balance\":12.5}}" }
           store flow step lookup (http) keys="" -> ok
           store flow step tier (condition) keys="" -> tier = gold
@@ -558,6 +575,7 @@ fn http_ok_extracts_json_pointers_and_the_condition_branches_on_them() {
           store flow entered crm via 5003 from +4930 123
           http Get https://crm.example.com/customers?n=%2B4930%20123&id=cb293e67-70eb-4a95-822a-b1ba804098e6 
           timer 4000ms flow waits on chan2
+          store flow waits at lookup []
         @1300 http 2 answered Reply { status: 200, body: "{\"customer\":{\"tier\":\"silver\",\"balance\":-3}}" }
           store flow step lookup (http) keys="" -> ok
           store flow step tier (condition) keys="" -> balance < 0
@@ -613,6 +631,7 @@ fn http_without_an_answer_gives_up_at_the_guard_timer_and_a_late_reply_is_ignore
           store flow entered crm via 5003 from +4930 123
           http Get https://crm.example.com/customers?n=%2B4930%20123&id=1c663cf4-d73c-4c04-970d-3259e4e1cb63 
           timer 3000ms flow waits on chan1
+          store flow waits at lookup []
         @500 chan1 pressed 5
         @3000 Flow fired
           store flow step lookup (http) keys="" -> error
@@ -655,6 +674,7 @@ kind = "hangup"
           store flow step set (set) keys="" -> next
           http Post https://crm.example.com/notes {"note": "Hello \"Ada\" from +4930 123", "entry": "5004"}
           timer 3000ms flow waits on chan1
+          store flow waits at post [("greeting", "Hello \"Ada\" from +4930 123")]
     "#]]);
 }
 
@@ -710,12 +730,14 @@ fn enqueue_takes_priority_and_skills_from_variables_and_the_agent_leg_gets_the_v
           store flow entered q via 5005 from +4930 123
           http Get https://crm.example.com/c?id=1c663cf4-d73c-4c04-970d-3259e4e1cb63 
           timer 3100ms flow waits on chan1
+          store flow waits at lookup []
         @200 http 1 answered Reply { status: 200, body: "{\"vip\": 7, \"lang\": \"spanish\"}" }
           store flow step lookup (http) keys="" -> ok
           store flow step queue (enqueue) keys="" -> enqueued
           store flow ended enqueued [("lang", "spanish"), ("vip", "7")]
           store call entered support from +4930 123
           store queue enter - priority=7 skills=spanish:7
+          store call placed support priority=7 skills=spanish:7 hops=0 since=200ms
           store agent 1001 available -> offered
           store queue offer 1001 leg=id1
           originate id1 to 1001 via user/1001 with [("lang", "spanish"), ("vip", "7")]
@@ -842,6 +864,7 @@ fn record_plays_its_prompt_records_and_keeps_the_path() {
           answer chan1
           store flow entered msg via 5007 from +4930 123
           play chan1 ivr/after-the-tone.wav
+          store flow waits at message []
         @500 chan1 pressed 1
         @2000 chan1 playback done: _none_
           record chan1 switchboard/1c663cf4-d73c-4c04-970d-3259e4e1cb63-message.wav max 30s
@@ -1045,13 +1068,16 @@ fn a_resync_keeps_listed_callers_replaying_their_prompt_and_ends_the_others() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @0 chan2 parked for flow 5000
           answer chan2
           store flow entered main via 5000 from +4930 123
           play chan2 ivr/welcome.wav
+          store flow waits at welcome []
         @1000 chan2 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan2 ivr/menu.wav
+          store flow waits at menu []
         @2000 chan2 playback done: _none_
           timer 7000ms flow waits on chan2
         @3000 resync lists chan1 only
@@ -1061,6 +1087,7 @@ fn a_resync_keeps_listed_callers_replaying_their_prompt_and_ends_the_others() {
         @4000 chan1 playback done: _none_
           store flow step welcome (play) keys="" -> next
           play chan1 ivr/menu.wav
+          store flow waits at menu []
     "#]]);
 }
 
@@ -1076,6 +1103,7 @@ fn a_caller_in_a_flow_is_not_taken_by_queue_logic_nor_adopted() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
         @10 chan1 parked
         @20 chan1 parked for flow 5000
     "#]]);
@@ -1285,7 +1313,10 @@ fn no_survey_for_a_caller_who_hangs_up_first_or_whose_survey_flow_was_removed() 
 }
 
 /// A caller our dialplan parked for flow entry `5000`, as a restarted controller finds it.
-fn flow_caller(channel: u32, stored: Option<(u128, Option<FlowOutcome>)>) -> ChannelSnapshot {
+pub(super) fn flow_caller(
+    channel: u32,
+    stored: Option<(u128, Option<FlowOutcome>)>,
+) -> ChannelSnapshot {
     ChannelSnapshot {
         channel: chan(channel),
         role: ChannelRole::Caller,
@@ -1304,6 +1335,7 @@ fn flow_caller(channel: u32, stored: Option<(u128, Option<FlowOutcome>)>) -> Cha
             flow: FlowId::new("main").expect("flow id"),
             outcome,
             variables: Vec::new(),
+            waiting_at: None,
         }),
     }
 }
@@ -1338,7 +1370,9 @@ fn a_restarted_controller_takes_back_flow_callers_by_what_their_session_says() {
           answer chan1
           store flow entered main via 5000 from +4930 123
           play chan1 ivr/welcome.wav
+          store flow waits at welcome []
           play chan2 ivr/welcome.wav
+          store flow waits at welcome []
           hangup chan3 NORMAL_CLEARING
     "#]]);
 }

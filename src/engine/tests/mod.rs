@@ -13,9 +13,11 @@ mod phone;
 mod properties;
 mod properties_wait;
 mod provision;
+mod reach;
 mod recording;
 mod registration;
 mod regressions;
+mod restart;
 mod routing;
 mod thresholds;
 mod wait;
@@ -456,6 +458,23 @@ impl Bench {
                     } => {
                         format!("store call entered {queue} from {caller_number}")
                     }
+                    Record::CallPlaced {
+                        queue,
+                        priority,
+                        skills,
+                        hops,
+                        waiting_since,
+                        ..
+                    } => {
+                        let skills: Vec<String> = skills.iter().map(ToString::to_string).collect();
+                        format!(
+                            "store call placed {queue} priority={priority} skills={} hops={hops} since={waiting_since}",
+                            skills.join(",")
+                        )
+                    }
+                    Record::FlowWaiting {
+                        node, variables, ..
+                    } => format!("store flow waits at {node} {variables:?}"),
                     Record::CallAnswered { agent, wait_ms, .. } => {
                         format!("store call answered by {agent} after {wait_ms}ms")
                     }
@@ -926,6 +945,7 @@ fn resync_after_a_controller_restart_adopts_a_waiting_caller_with_its_original_p
                     entered_at: ts(1_000),
                     priority: 3,
                     answered_at: None,
+                    place: None,
                 }),
                 flow_entry: None,
                 stored_flow: None,

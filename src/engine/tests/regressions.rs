@@ -315,6 +315,7 @@ fn resync_during_the_confirmation_prompt_does_not_overwrite_the_callback() {
         entered_at: ts(0),
         priority: 0,
         answered_at: None,
+        place: None,
     });
     let effects = b.engine.handle(
         ts(2_000),
@@ -533,6 +534,7 @@ fn the_ghost_key_double_offers() {
         entered_at: ts(0),
         priority: 0,
         answered_at: None,
+        place: None,
     });
     let effects = b.engine.handle(
         ts(2_000),

@@ -497,6 +497,7 @@ fn a_priority_raised_while_waiting_moves_the_caller_ahead() {
           hold chan2 local_stream://moh
         @500 chan2 priority 9
           store queue priority - from=0 to=9
+          store call placed support priority=9 skills= hops=0 since=200ms
         @1000 a available
           store agent a logged_out -> available
           store agent a available -> offered
@@ -701,6 +702,7 @@ fn max_wait_overflows_to_another_queue_keeping_the_enqueue_time() {
           store queue timeout - wait_ms=60000
           store queue overflow - reason=max_wait to=queue:backup
           store queue enter - priority=0 from=support
+          store call placed backup priority=0 skills= hops=1 since=1000ms
           break chan1
           hold chan1 local_stream://backup
         @70000 x requests Available

@@ -138,6 +138,7 @@ impl Core {
         let module = match cmd {
             "module_exists" | "xml_locate" | "file_exists" | "acl" => "mod_commands",
             "local_stream" => "mod_local_stream",
+            "sofia" => "mod_sofia",
             _ => return None,
         };
         if !self.admin.loaded(module) {
@@ -156,6 +157,7 @@ impl Core {
                     _ => "false".to_owned(),
                 }
             }
+            "sofia" => self.sofia_status_gateway(arg),
             _ => self.local_stream(arg),
         })
     }
