@@ -30,18 +30,21 @@ struct Sample {
     switch_callers: usize,
     /// Agents the engine shows offered or on a call while no leg of theirs is on the switch.
     agents_astray: usize,
+    /// Agents paused (auto-paused after missed offers) or unreachable.
+    agents_out: usize,
 }
 
 impl Sample {
     fn line(&self) -> String {
         format!(
-            "t={:>5}s placed={:>7} rss={:>7} KiB engine_calls={:>4} switch_callers={:>4} agents_astray={}",
+            "t={:>5}s placed={:>7} rss={:>7} KiB engine_calls={:>4} switch_callers={:>4} agents_astray={} agents_out={}",
             self.at.as_secs(),
             self.placed,
             self.rss_kib,
             self.engine_calls,
             self.switch_callers,
-            self.agents_astray
+            self.agents_astray,
+            self.agents_out
         )
     }
 }
@@ -76,7 +79,13 @@ fn sample(app: &TestApp, started: Instant, placed: u64) -> Sample {
                 .any(|c| c.variable("switchboard_agent_id") == Some(a.id.as_str()))
         })
         .count();
+    let agents_out = snapshot
+        .agents
+        .iter()
+        .filter(|a| matches!(a.status, AgentStatus::Paused | AgentStatus::Unreachable))
+        .count();
     Sample {
+        agents_out,
         at: started.elapsed(),
         placed,
         rss_kib: rss_kib(),
@@ -111,6 +120,10 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
         })
         .collect();
     let mut support = queue_row("support", QueueRouting::default());
+    // The phones answer within half a second; a ring timeout as long as a real queue's keeps a
+    // process starved of CPU by its neighbours (a niced soak on a shared machine) from turning
+    // late answers into missed offers and auto-paused agents.
+    support.ring_timeout_ms = 15_000;
     support.routing.recording = RecordingPolicy {
         mode: RecordingMode::Always,
         ..RecordingPolicy::default()
@@ -222,10 +235,11 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
         .copied()
         .unwrap_or(end);
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+    let backlog = samples.iter().map(|s| s.engine_calls).max().unwrap_or(0);
     println!(
         "soak figures: ran {:.1} min at {rate}/s; placed {placed}; history rows {rows} (open {open}, \
          doubled {ended_twice}); RSS start {} KiB, after warm-up ({:?}) {} KiB, peak {peak} KiB, \
-         end {} KiB; engine calls at end {}; agents stuck {stuck:?}",
+         end {} KiB; most calls held at a sample {backlog}; engine calls at end {}; agents stuck {stuck:?}",
         started.elapsed().as_secs_f64() / 60.0,
         samples[0].rss_kib,
         base.at,
