@@ -324,6 +324,23 @@ fn no_audio(
     Problem::new(status, kind, title, detail)
 }
 
+/// A recording's file the mount will not give: the share down, stale or full of errors. The
+/// cause (an I/O error, no path) is in the detail and the log; a client may try again later.
+fn unreadable(r: &RecordingRow, e: &std::io::Error) -> Problem {
+    warn!(recording = %r.id, switch = %r.switch, error = %e, "a recording's file cannot be read through its mount");
+    no_audio(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "/problems/recording-unreadable",
+        "Recording unreadable",
+        format!(
+            "recording {}'s file cannot be read through switch {}'s recordings_mount: {}",
+            r.id,
+            r.switch,
+            e.kind()
+        ),
+    )
+}
+
 /// The recording's file under the mount, with links resolved, when it is there and stays
 /// under the mount.
 async fn audio_file(state: &ApiState, r: &RecordingRow) -> Result<PathBuf, Problem> {
@@ -388,7 +405,15 @@ async fn audio_file(state: &ApiState, r: &RecordingRow) -> Result<PathBuf, Probl
     if !is_safe_relative_path(relative) {
         return Err(refused());
     }
-    let root = tokio::fs::canonicalize(mount).await.map_err(|e| {
+    let root = match tokio::fs::canonicalize(mount).await {
+        Ok(root) if tokio::fs::metadata(&root).await.is_ok_and(|m| m.is_dir()) => Ok(root),
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "the mount is not a folder",
+        )),
+        Err(e) => Err(e),
+    };
+    let root = root.map_err(|e| {
         warn!(switch = %r.switch, mount = %mount.display(), error = %e, "the recordings mount cannot be read");
         no_audio(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -414,7 +439,7 @@ async fn audio_file(state: &ApiState, r: &RecordingRow) -> Result<PathBuf, Probl
     let file = match tokio::fs::canonicalize(root.join(relative)).await {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-        Err(e) => return Err(Problem::internal(&e)),
+        Err(e) => return Err(unreadable(r, &e)),
     };
     if !file.starts_with(&root) {
         return Err(refused());
@@ -423,7 +448,7 @@ async fn audio_file(state: &ApiState, r: &RecordingRow) -> Result<PathBuf, Probl
         Ok(m) if m.is_file() => Ok(file),
         Ok(_) => Err(missing()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
-        Err(e) => Err(Problem::internal(&e)),
+        Err(e) => Err(unreadable(r, &e)),
     }
 }
 
@@ -530,7 +555,7 @@ pub(super) async fn audio(
         let len = file.metadata().await?.len();
         Ok::<_, std::io::Error>((file, len))
     };
-    let (mut file, len) = opened.await.map_err(|e| Problem::internal(&e))?;
+    let (mut file, len) = opened.await.map_err(|e| unreadable(r, &e))?;
     let (status, start, length) = match byte_range(headers.get(header::RANGE), len) {
         Ranged::Whole => (StatusCode::OK, 0, len),
         Ranged::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
@@ -551,7 +576,7 @@ pub(super) async fn audio(
     if start > 0 {
         file.seek(SeekFrom::Start(start))
             .await
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| unreadable(r, &e))?;
     }
     let mut response = Response::new(stream_body(file, length));
     *response.status_mut() = status;

@@ -5,6 +5,7 @@ mod clock;
 pub mod demo;
 mod engine_task;
 mod flows;
+mod history_writer;
 pub mod http;
 pub mod leadership;
 pub mod presence;
@@ -495,7 +496,7 @@ impl LeaderPart {
             Some(epoch) => store.fenced(epoch),
             None => store.clone(),
         };
-        let history = tokio::spawn(engine_task::write_history(
+        let history = tokio::spawn(history_writer::write_history(
             writer_store,
             history_rx,
             metrics.clone(),

@@ -106,7 +106,7 @@ pub struct Engine {
     pub(super) legs: HashMap<ChannelUuid, LegOwner>,
     /// Our legs the switch said were answered and has not yet said were hung up: an originate
     /// failure reported for one of them does not end it.
-    answered_legs: HashSet<ChannelUuid>,
+    pub(super) answered_legs: HashSet<ChannelUuid>,
     /// Per switch, the legs known when its resync began listing channels: the only ones the
     /// listing can judge.
     pub(super) resync_marks: HashMap<SwitchName, HashSet<ChannelUuid>>,
@@ -413,9 +413,15 @@ impl Engine {
                 self.resync_marks.insert(switch, known);
             }
             Input::SwitchResynced { switch, channels } => {
+                let answered: Vec<ChannelUuid> = channels
+                    .iter()
+                    .filter(|c| c.answered)
+                    .map(|c| c.channel.clone())
+                    .collect();
                 self.resync(now, &switch, channels, &mut effects);
                 let legs = &self.legs;
                 self.answered_legs.retain(|leg| legs.contains_key(leg));
+                self.note_answered_in_resync(&answered);
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
             Input::PresenceProbe { .. } => {}
@@ -2362,7 +2368,10 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let agent_leg = match command {
-            SwitchCommand::Bridge { agent_leg, .. } => agent_leg,
+            SwitchCommand::Bridge { caller, agent_leg } => {
+                self.caller_orphaned_by_failed_bridge(switch, &caller, &agent_leg, effects);
+                agent_leg
+            }
             SwitchCommand::Play { ref channel, .. }
             | SwitchCommand::Say { ref channel, .. }
             | SwitchCommand::Record { ref channel, .. }

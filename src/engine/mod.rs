@@ -13,6 +13,7 @@ mod hold;
 pub mod ids;
 pub mod io;
 mod ivr;
+mod late_outcomes;
 pub mod model;
 mod phone;
 pub mod pin;

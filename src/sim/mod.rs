@@ -504,6 +504,43 @@ impl SimHandle {
         Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
     }
 
+    /// Half-open connections: every open ESL connection falls silent both ways (no events, no
+    /// HEARTBEAT, no replies, nothing read) without being closed, as when the network between
+    /// loses the peer without a FIN. New connections are served as usual. The sockets stay
+    /// open until [`SimHandle::release_frozen`].
+    pub fn freeze_connections(&self) {
+        self.shared.run(|core| core.freeze_connections());
+    }
+
+    /// Closes the sockets [`SimHandle::freeze_connections`] froze, abruptly.
+    pub fn release_frozen(&self) {
+        self.shared.run(|core| core.release_frozen());
+    }
+
+    /// Writes a frame no ESL parser can read (a `Content-Length` that is not a number) on
+    /// every open connection.
+    pub fn send_garbage_frame(&self) {
+        self.shared.run(|core| core.send_garbage_frame());
+    }
+
+    /// Drops every ESL connection (as [`SimHandle::drop_connections`]) right after the switch
+    /// has carried out the next `api`/`bgapi` named `command` (`originate`, `uuid_bridge`),
+    /// before its reply is written. One shot.
+    pub fn drop_connections_after(&self, command: &str) {
+        self.shared.run(|core| core.drop_connections_after(command));
+    }
+
+    /// Holds every BACKGROUND_JOB back by `d` (zero: as usual), so a job's result arrives
+    /// after later events of its channel.
+    pub fn set_job_delay(&self, d: Duration) {
+        self.shared.run(|core| core.set_job_delay(d));
+    }
+
+    /// How many open connections are subscribed to events.
+    pub fn listening_connections(&self) -> usize {
+        self.shared.peek(|core| core.listening_connections())
+    }
+
     /// Declares gateway `name` on this switch as reaching `other`: an originate to
     /// `sofia/gateway/<name>/<user>` rings `user`'s phone on `other` (see `switch/gateway.rs`).
     /// One-way: link `other` back for calls the other way.

@@ -169,6 +169,15 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                             break 'conn;
                         }
                         Some(Out::Abort) => break 'conn,
+                        Some(Out::Freeze) => {
+                            // Half-open: the socket stays open, silent both ways.
+                            loop {
+                                match rx.recv().await {
+                                    None | Some(Out::Abort) => break 'conn,
+                                    Some(_) => {}
+                                }
+                            }
+                        }
                     }
                     match rx.try_recv() {
                         Ok(o) => next = Some(o),

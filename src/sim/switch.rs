@@ -25,6 +25,7 @@ mod apps;
 pub(super) mod dialplan;
 mod disk;
 mod esl_commands;
+mod faults;
 mod gateway;
 pub(crate) mod hold;
 mod local_extension;
@@ -48,6 +49,9 @@ pub(crate) enum Out {
     Close,
     /// Close at once without a notice (fault injection).
     Abort,
+    /// Half-open (fault injection): write and read nothing more, keep the socket open until
+    /// `Abort`.
+    Freeze,
 }
 
 /// Event names the simulator can emit; a subscription is a bitmask over this list.
@@ -405,6 +409,13 @@ pub(crate) enum Timer {
         uuid: String,
         token: u64,
     },
+    /// A BACKGROUND_JOB held back by a fault (`faults`).
+    LateJob {
+        job_uuid: String,
+        cmd: String,
+        arg: String,
+        result: String,
+    },
     /// The caller presses keys (planned by `place_call_pressing`).
     Dtmf {
         uuid: String,
@@ -505,6 +516,7 @@ pub(crate) struct Core {
     loopbacks: HashMap<String, String>,
     /// How long after a leg's answer its originate returns.
     originate_return: Duration,
+    faults: faults::Faults,
     /// `sofia/gateway/…` links to other simulators and the calls crossing them.
     gateways: gateway::Gateways,
 }
@@ -562,6 +574,7 @@ impl Core {
             watchers: watchers::Watchers::default(),
             loopbacks: HashMap::new(),
             originate_return: config.originate_return,
+            faults: faults::Faults::default(),
             gateways: gateway::Gateways::default(),
         }
     }
@@ -1405,6 +1418,13 @@ impl Core {
     }
 
     fn background_job(&mut self, job_uuid: &str, cmd: &str, arg: &str, result: &str) {
+        if self.job_held_back(job_uuid, cmd, arg, result) {
+            return;
+        }
+        self.fire_background_job(job_uuid, cmd, arg, result);
+    }
+
+    fn fire_background_job(&mut self, job_uuid: &str, cmd: &str, arg: &str, result: &str) {
         self.fire("BACKGROUND_JOB", None, |ev| {
             ev.add("Job-UUID", job_uuid);
             ev.add("Job-Command", cmd);
@@ -1815,6 +1835,12 @@ impl Core {
             Timer::Dtmf { uuid, digits } => {
                 self.dtmf(&uuid, &digits);
             }
+            Timer::LateJob {
+                job_uuid,
+                cmd,
+                arg,
+                result,
+            } => self.fire_background_job(&job_uuid, &cmd, &arg, &result),
         }
     }
 
@@ -1927,6 +1953,7 @@ impl Core {
         };
         let flow = self.run_command(conn, cmd, verb, rest);
         self.sync_loopback();
+        self.after_command(line);
         flow
     }
 

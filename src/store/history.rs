@@ -27,7 +27,7 @@ const FLOW_STEP_COLUMNS: &str = "id, flow_id, node, kind, digits, outcome, at";
 const AGENT_STATE_COLUMNS: &str =
     "id, agent_id, from_status, to_status, cause, reason, at, previous_state_ms";
 
-async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
+pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
     match record {
         Record::CallEntered {
             call,

@@ -68,6 +68,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0011_leadership.sql"),
     ),
     (
+        12,
+        "history_writer",
+        include_str!("../../migrations/sqlite/0012_history_writer.sql"),
+    ),
+    (
         13,
         "hold",
         include_str!("../../migrations/sqlite/0013_hold.sql"),
@@ -129,6 +134,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         11,
         "leadership",
         include_str!("../../migrations/postgres/0011_leadership.sql"),
+    ),
+    (
+        12,
+        "history_writer",
+        include_str!("../../migrations/postgres/0012_history_writer.sql"),
     ),
     (
         13,

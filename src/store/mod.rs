@@ -13,6 +13,7 @@
 //! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
 mod history;
+mod history_batch;
 mod hold;
 mod hold_events;
 mod leadership;

@@ -660,3 +660,48 @@ fn a_leg_originated_after_the_listing_began_is_not_judged_by_it() {
     b.answer_leg(1_500, 1);
     assert_eq!(b.status("1001"), AgentStatus::OnCall);
 }
+
+// The fault suite dropped the link right after an originate: the leg's answer was never heard,
+// only seen in the resync, and the engine bridged it; the originate's job then answered
+// `-ERR ORIGINATOR_CANCEL` on the new connection and was taken for the leg's end, completing
+// the call while caller and agent talked on.
+#[test]
+fn an_originate_failing_late_for_a_leg_the_resync_found_answered_does_not_end_the_call() {
+    let mut b = Bench::new(&["1001"], 0);
+    b.available(0, "1001");
+    b.park(10, 1, "111");
+    assert_eq!(b.rung, ["1001"]);
+    let leg = b.leg(1);
+    let effects = b
+        .engine
+        .handle(ts(1_000), Input::ResyncStarted { switch: sw() });
+    b.record(1_000, "resync started", effects);
+    let effects = b.engine.handle(
+        ts(1_200),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: vec![
+                caller_snap(chan(1), None),
+                agent_snap(leg.clone(), "1001", None),
+            ],
+        },
+    );
+    b.record(
+        1_200,
+        "resync listed the caller and the answered leg",
+        effects,
+    );
+    assert_eq!(b.status("1001"), AgentStatus::OnCall, "{}", dump(&b));
+    b.originate_failed(1_300, 1, "ORIGINATOR_CANCEL");
+    assert_eq!(b.status("1001"), AgentStatus::OnCall, "{}", dump(&b));
+    assert_eq!(b.engine.counters().late_originate_failures, 1);
+    let call = call_of(&b, 1);
+    assert!(
+        matches!(
+            b.engine.calls.get(&call).map(|c| &c.state),
+            Some(CallState::Bridged { .. })
+        ),
+        "{}",
+        dump(&b)
+    );
+}
