@@ -501,7 +501,8 @@ pub(crate) struct Core {
     /// SIP port handed to the next phone added (`network-port` of its registration).
     next_phone_port: u16,
     /// Every `sendevent` received, as its event name and headers, in order.
-    sent_events: Vec<(String, Vec<(String, String)>)>,
+    /// The latest events clients sent (`sendevent`), oldest first, at most [`SENT_EVENTS_KEPT`].
+    sent_events: VecDeque<(String, Vec<(String, String)>)>,
     /// The latest files played (PLAYBACK_START), as channel uuid and path, oldest first.
     played: VecDeque<(String, String)>,
     /// The latest `uuid_record` recordings stopped, as channel uuid and recording, oldest first.
@@ -523,6 +524,9 @@ pub(crate) struct Core {
 
 /// How many playbacks [`Core::played`] remembers.
 const PLAYED_KEPT: usize = 4096;
+
+/// How many sent events [`Core::sent_events`] remembers (a long run publishes lamps for ever).
+const SENT_EVENTS_KEPT: usize = 4096;
 
 fn now_unix_us() -> u64 {
     SystemTime::now()
@@ -566,7 +570,7 @@ impl Core {
             message_length: apps::MESSAGE_LENGTH,
             next_token: 0,
             next_phone_port: registrations::FIRST_PHONE_PORT,
-            sent_events: Vec::new(),
+            sent_events: VecDeque::new(),
             played: VecDeque::new(),
             recorded: VecDeque::new(),
             broadcasts: VecDeque::new(),

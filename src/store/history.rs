@@ -27,7 +27,10 @@ const FLOW_STEP_COLUMNS: &str = "id, flow_id, node, kind, digits, outcome, at";
 const AGENT_STATE_COLUMNS: &str =
     "id, agent_id, from_status, to_status, cause, reason, at, previous_state_ms";
 
-pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
+/// Writes one record. `Ok(false)`: a duplicate the history already holds (a second
+/// `CallEntered` or `CallEnded`), kept out, and so not announced again either.
+pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<bool, StoreError> {
+    let mut written = true;
     match record {
         Record::CallEntered {
             call,
@@ -60,6 +63,7 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
                 // A re-adopted call reported again: the first entry, with the original enqueue
                 // time, is the history.
                 tracing::warn!(%call, "CallEntered for a call already in the history; kept the first");
+                written = false;
             }
         }
         Record::CallAnswered {
@@ -121,6 +125,7 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
                 }
                 // History is append-only: the first end stands.
                 tracing::warn!(%call, "CallEnded for a call that had already ended; kept the first");
+                written = false;
             }
             super::recordings::close_open_of_call(conn, call, *at).await?;
         }
@@ -313,7 +318,7 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
             super::hold::apply(conn, record).await?
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Name-value pairs as the JSON object the history keeps (`{"rating":"5"}`).
@@ -345,8 +350,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.check_epoch(&mut tx).await?;
         for record in records {
-            apply(&mut tx, record).await?;
-            super::outbox::announce(&mut tx, record).await?;
+            if apply(&mut tx, record).await? {
+                super::outbox::announce(&mut tx, record).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

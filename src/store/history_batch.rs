@@ -13,8 +13,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.check_epoch(&mut tx).await?;
         for record in records {
-            super::history::apply(&mut tx, record).await?;
-            super::outbox::announce(&mut tx, record).await?;
+            if super::history::apply(&mut tx, record).await? {
+                super::outbox::announce(&mut tx, record).await?;
+            }
         }
         sqlx::query(
             "INSERT INTO history_writer (id, last_batch) VALUES (1, $1) \

@@ -1052,6 +1052,14 @@ async fn a_second_end_keeps_the_first(store: Store, _db: &TestDb) {
     assert_eq!(row.entered_at, ts(0));
     assert_eq!(row.caller_channel, channel);
     assert_eq!(row.priority, 0);
+    // What the history kept out is not announced again either: one entry, one end.
+    let events = ok(
+        "events",
+        store.events_after(0, &EventFilter::default(), 100).await,
+    )
+    .await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["call.entered", "call.abandoned", "call.ended"]);
 }
 
 async fn routing_settings_memberships_and_skills_round_trip(store: Store, _db: &TestDb) {

@@ -37,7 +37,10 @@ impl Core {
             .collect();
         let event_uuid = new_uuid();
         self.reply(conn, wire::command_reply(&format!("+OK {event_uuid}")));
-        self.sent_events.push((
+        if self.sent_events.len() == super::SENT_EVENTS_KEPT {
+            self.sent_events.pop_front();
+        }
+        self.sent_events.push_back((
             name.clone(),
             sent.iter()
                 .filter(|(k, _)| !k.eq_ignore_ascii_case("Event-Name"))
@@ -147,7 +150,7 @@ impl Core {
     }
 
     pub(crate) fn sent_events(&self) -> Vec<(String, Vec<(String, String)>)> {
-        self.sent_events.clone()
+        self.sent_events.iter().cloned().collect()
     }
 
     pub(crate) fn watcher_notifies(
