@@ -374,12 +374,17 @@ impl EngineTask {
                     .collect();
                 for snap in channels.iter_mut() {
                     if let Some(row) = by_channel.get(snap.channel.as_str()) {
+                        let transferred = match row.answered_at {
+                            Some(_) => self.stored_transfer(row.id).await,
+                            None => None,
+                        };
                         snap.stored = Some(StoredCall {
                             call: row.id,
                             entered_at: row.entered_at,
                             priority: row.priority,
                             answered_at: row.answered_at,
                             place: places.remove(&row.id),
+                            transferred,
                         });
                         // A flow enqueued it: the channel does not name the queue.
                         if snap.queue.is_none() {
@@ -418,6 +423,29 @@ impl EngineTask {
             }
         }
         forgotten
+    }
+
+    /// Whether an answered call's agent transferred it away (its last queue event is a
+    /// `transfer`), and with what talk time.
+    async fn stored_transfer(&self, call: CallId) -> Option<crate::engine::StoredTransfer> {
+        let events = match self.store.queue_events(call).await {
+            Ok(events) => events,
+            Err(e) => {
+                error!(error = %e, %call, "cannot read a call's queue events for resync");
+                return None;
+            }
+        };
+        let last = events.last()?;
+        if last.kind != crate::engine::QueueEventKind::Transfer {
+            return None;
+        }
+        let talk_ms = last
+            .detail
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("talk_ms="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Some(crate::engine::StoredTransfer { talk_ms })
     }
 
     async fn on_request(

@@ -2697,7 +2697,7 @@ impl Engine {
             .filter(|a| a.role == ChannelRole::Agent)
             .and_then(|a| a.agent.clone().map(|agent| (a.channel.clone(), agent)))
             .filter(|(_, agent)| self.agents.contains_key(agent));
-        self.insert_call(Call {
+        let adopted = Call {
             id: call_id,
             switch: switch.clone(),
             caller: snap.channel.clone(),
@@ -2729,7 +2729,16 @@ impl Engine {
             recordings: 0,
             notice_playing: None,
             whisper_pending: false,
-        });
+        };
+        // A caller its agent transferred away talks on elsewhere: not queued again.
+        if let Some(transfer) = snap.stored.as_ref().and_then(|s| s.transferred) {
+            if agent_leg.is_none() {
+                let answered_at = snap.stored.as_ref().and_then(|s| s.answered_at);
+                self.adopt_transferred(adopted, transfer, answered_at);
+                return;
+            }
+        }
+        self.insert_call(adopted);
         if let Some((leg, agent)) = agent_leg {
             self.legs.insert(
                 leg.clone(),

@@ -319,6 +319,16 @@ pub struct StoredCall {
     /// Where it stood when it last changed (`Record::CallPlaced`), if it moved, changed or
     /// resumed since it entered: this wins over `entered_at` and `priority`.
     pub place: Option<StoredPlace>,
+    /// The agent's part ended by a transfer from its phone (the call's last queue event is a
+    /// `transfer`): the caller talks on elsewhere, out of our queues, until it hangs up.
+    pub transferred: Option<StoredTransfer>,
+}
+
+/// What the history says of a caller an agent transferred away (see [`StoredCall`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredTransfer {
+    /// The transferring agent's talk time, the call's if it ends there.
+    pub talk_ms: i64,
 }
 
 /// A waiting call's queue, priority, skills, moves and the time its place counts from, as the

@@ -47,7 +47,7 @@ pub use ids::{
 pub use io::{
     ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,
     HttpRequestId, Input, Lamp, LegTransfer, ParkedCall, Presence, SayKind, StoredCall, StoredFlow,
-    StoredPlace, SwitchCommand, Timer, TransferKind,
+    StoredPlace, StoredTransfer, SwitchCommand, Timer, TransferKind,
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};

@@ -131,6 +131,32 @@ impl Engine {
         }
     }
 
+    /// A caller the history says its agent transferred away, found on the switch by a resync
+    /// after a controller restart: away again, as before the restart, so its hangup ends its
+    /// call as `transferred` (or an entry point or one of our agents takes it again).
+    pub(super) fn adopt_transferred(
+        &mut self,
+        gone: Call,
+        transfer: super::io::StoredTransfer,
+        answered_at: Option<Timestamp>,
+    ) {
+        let entered_at = gone.wait_key.entered_at;
+        let wait_ms = answered_at.map_or(0, |at| millis_between(entered_at, at));
+        self.legs
+            .insert(gone.caller.clone(), LegOwner::Retired(gone.id));
+        self.transfers.away.insert(
+            gone.caller.clone(),
+            Away {
+                call: gone.id,
+                entered_at,
+                talk_ms: transfer.talk_ms,
+                wait_ms,
+                recordings: gone.recordings,
+                gone: Box::new(gone),
+            },
+        );
+    }
+
     /// A transfer of a leg that is not a connected agent's: only its hangup matters.
     fn transfer_as_hangup(&mut self, now: Timestamp, t: LegTransfer, effects: &mut Vec<Effect>) {
         let hung_up = Input::ChannelHungUp {

@@ -548,3 +548,71 @@ async fn a_hold_before_an_attended_transfer_ends_with_the_first_agents_part() {
         "the hold ended at the transfer, not at the caller's hangup: {hold_ms} ms"
     );
 }
+
+/// A caller transferred away before a controller restart is found by the resync as the call
+/// it was: not queued again, and its hangup ends the same call as `transferred`, once.
+#[tokio::test]
+async fn a_caller_transferred_away_stays_transferred_across_a_controller_restart() {
+    let mut app = two_queues(Vec::new()).await;
+    let caller = app.sim.place_call(CallSpec::new("2103", ENTRY));
+    let leg = bridged_leg(&app, &caller).await;
+    assert!(app.sim.phone_blind_transfer(&leg, "9199"));
+    let sim = app.sim.clone();
+    eventually("the caller runs the transfer target", || {
+        let (sim, caller) = (sim.clone(), caller.clone());
+        async move {
+            sim.played_on(&caller)
+                .iter()
+                .any(|p| p == "silence_stream://-1")
+        }
+    })
+    .await;
+    eventually("the transferring agent is free again", || async {
+        agent_status(&app, "1001").await == "available"
+    })
+    .await;
+
+    app.stop_controller().await;
+    app.start_with(
+        vec![
+            queue_row("support", QueueRouting::default()),
+            queue_row("sales", QueueRouting::default()),
+        ],
+        &[
+            Agent::answering("1001"),
+            Agent::answering("1002").in_queues(&["sales"]),
+        ],
+    )
+    .await;
+    app.connected().await;
+    let running = app.running();
+    eventually(
+        "the restarted controller shows the caller transferred",
+        || async {
+            running
+                .snapshot()
+                .calls
+                .iter()
+                .any(|c| c.channel == caller && c.state == "transferred")
+        },
+    )
+    .await;
+    assert_eq!(running.snapshot().waiting(), 0, "not queued again");
+    assert_eq!(agent_status(&app, "1001").await, "available");
+
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let body = ended_call(&app, &caller).await;
+    assert_eq!(body["call"]["outcome"], "transferred", "{body}");
+    assert_eq!(
+        kinds(&body),
+        [
+            "support enter",
+            "support offer",
+            "support connect",
+            "support transfer"
+        ]
+    );
+    let call = body["call"]["id"].as_str().expect("id").to_owned();
+    let types = cti_types(&app, &call).await;
+    assert_eq!(types.iter().filter(|t| *t == "call.ended").count(), 1);
+}

@@ -22,6 +22,7 @@ fn stored_caller(channel: ChannelUuid, call: CallId) -> ChannelSnapshot {
             priority: 0,
             answered_at: None,
             place: None,
+            transferred: None,
         }),
         flow_entry: None,
         stored_flow: None,

@@ -967,6 +967,7 @@ fn resync_after_a_controller_restart_adopts_a_waiting_caller_with_its_original_p
                     priority: 3,
                     answered_at: None,
                     place: None,
+                    transferred: None,
                 }),
                 flow_entry: None,
                 stored_flow: None,

@@ -316,6 +316,7 @@ fn resync_during_the_confirmation_prompt_does_not_overwrite_the_callback() {
         priority: 0,
         answered_at: None,
         place: None,
+        transferred: None,
     });
     let effects = b.engine.handle(
         ts(2_000),
@@ -535,6 +536,7 @@ fn the_ghost_key_double_offers() {
         priority: 0,
         answered_at: None,
         place: None,
+        transferred: None,
     });
     let effects = b.engine.handle(
         ts(2_000),

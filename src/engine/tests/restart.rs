@@ -51,6 +51,7 @@ fn stored_caller(
             priority: 0,
             answered_at: None,
             place,
+            transferred: None,
         }),
         flow_entry: None,
         stored_flow: None,
