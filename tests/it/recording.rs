@@ -593,6 +593,9 @@ async fn keys_pressed_while_a_recording_is_paused_reach_no_log_event_history_or_
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads may have met a callsite first, with no subscriber of theirs
+    // interested: its cached interest would keep this thread's subscriber from seeing it.
+    tracing::callsite::rebuild_interest_cache();
 
     let app = recorded_app(
         policy(RecordingMode::Always),
