@@ -1190,6 +1190,15 @@ impl Engine {
         }
     }
 
+    /// How long an agent that could not take a call of `queue` sits out (none for a queue
+    /// that is gone).
+    pub(super) fn busy_backoff_of(&self, queue: &QueueId) -> Duration {
+        self.queues
+            .get(queue)
+            .map(|q| q.settings.busy_backoff)
+            .unwrap_or_default()
+    }
+
     /// The agent sits out `backoff` before it is offered calls again.
     pub(super) fn back_off(
         &mut self,
@@ -1695,11 +1704,7 @@ impl Engine {
                     effects,
                 );
                 self.legs.remove(&customer_leg);
-                let backoff = self
-                    .queues
-                    .get(&call.queue)
-                    .map(|q| q.settings.busy_backoff)
-                    .unwrap_or_default();
+                let backoff = self.busy_backoff_of(&call.queue);
                 self.back_off(now, agent_id, backoff, effects);
                 self.requeue(now, call_id, effects);
             }

@@ -114,11 +114,7 @@ impl Engine {
         let AgentDial::NoRoute { registered_on } = self.agent_dial(agent_id, &from) else {
             return false;
         };
-        let backoff = self
-            .queues
-            .get(&call.queue)
-            .map(|q| q.settings.busy_backoff)
-            .unwrap_or_default();
+        let backoff = self.busy_backoff_of(&call.queue);
         self.back_off(now, agent_id, backoff, effects);
         if let Some(agent) = self.agents.get(agent_id) {
             let on: Vec<&str> = registered_on.iter().map(SwitchName::as_str).collect();
