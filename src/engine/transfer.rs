@@ -58,6 +58,13 @@ impl Transfers {
         self.away.contains_key(caller)
     }
 
+    /// A caller sent away whose wait is to start over when it re-enters a queue.
+    pub(super) fn restart_wait(&mut self, caller: &ChannelUuid, at: Timestamp) {
+        if let Some(away) = self.away.get_mut(caller) {
+            away.entered_at = at;
+        }
+    }
+
     pub(super) fn take_entry(&mut self) -> Option<Timestamp> {
         self.entering.take()
     }

@@ -2,6 +2,7 @@
 
 mod agents;
 mod auth;
+mod call_control;
 mod capture;
 mod demo;
 mod doctor;
