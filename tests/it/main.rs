@@ -14,6 +14,7 @@ mod faults_store;
 mod faults_webhooks;
 mod fidelity;
 mod fidelity_hold;
+mod fidelity_requeue;
 mod flows;
 mod ha;
 mod harness;
