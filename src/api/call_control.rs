@@ -53,6 +53,9 @@ pub(super) enum TransferBody {
         timeout_s: Option<u64>,
         fallback_queue: Option<String>,
     },
+    /// An IVR flow's entry point (`entry_points` of a loaded flow): the caller runs the flow
+    /// under the same call id.
+    Flow { entry: String },
     /// A dialplan extension (an IVR flow's entry point, an external number's extension):
     /// letters, digits and `*#+._-`. The call is out of our queues until the caller hangs up.
     Extension {
@@ -143,7 +146,7 @@ pub(super) async fn transfer(
     bytes: Bytes,
 ) -> Result<Response, Problem> {
     request(state, who, id, move |_| {
-        let shape = "{\"to\": \"queue\"|\"agent\"|\"extension\", ...}";
+        let shape = "{\"to\": \"queue\"|\"agent\"|\"flow\"|\"extension\", ...}";
         let target = match body::<TransferBody>(&bytes, shape)? {
             TransferBody::Queue {
                 queue: q,
@@ -161,6 +164,10 @@ pub(super) async fn transfer(
                 timeout: timeout(timeout_s)?,
                 fallback: fallback_queue.as_deref().map(queue).transpose()?,
             },
+            TransferBody::Flow { entry } if entry.is_empty() || entry.len() > 64 => {
+                return Err(Problem::bad_request("entry must be 1 to 64 characters"))
+            }
+            TransferBody::Flow { entry } => TransferTarget::Flow { entry },
             TransferBody::Extension { extension, context } => TransferTarget::Extension {
                 number: extension,
                 context: context.unwrap_or_else(|| Destination::DEFAULT_CONTEXT.to_owned()),

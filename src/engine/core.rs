@@ -512,7 +512,7 @@ impl Engine {
             }
         }
         self.close_holds_of_ended_calls(now, &mut effects);
-        self.forget_redirects_of_ended_calls(&effects);
+        self.after_redirects(now, &mut effects);
         effects
     }
 
@@ -685,7 +685,9 @@ impl Engine {
 
     fn call_parked(&mut self, now: Timestamp, parked: ParkedCall, effects: &mut Vec<Effect>) {
         let mut parked = parked;
-        self.requeue_target(&mut parked);
+        if self.requeue_parked(now, &mut parked, effects) {
+            return;
+        }
         if self.transfers.holds(&parked.channel) {
             self.readmit_transferred(now, parked, effects);
             return;

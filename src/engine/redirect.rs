@@ -27,9 +27,11 @@ use thiserror::Error;
 
 use super::core::describe;
 use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
-use super::io::{Effect, HangupCause, Input, LegTransfer, ParkedCall, SwitchCommand, TransferKind};
+use super::io::{
+    Effect, FlowCall, HangupCause, Input, LegTransfer, ParkedCall, SwitchCommand, TransferKind,
+};
 use super::model::{AgentState, CallState};
-use super::record::{QueueEventKind, Record};
+use super::record::{CallOutcome, FlowOutcome, QueueEventKind, Record};
 use super::routing::Destination;
 use super::time::Timestamp;
 use super::Engine;
@@ -51,6 +53,10 @@ pub enum TransferTarget {
     /// external number's extension. The caller leaves our queues, as after a desk phone's
     /// blind transfer.
     Extension { number: String, context: String },
+    /// An IVR flow's entry point (one of the loaded flows claims it): the caller is sent back
+    /// to `park` and runs the flow under its call id. If the flow enqueues it, it is a queued
+    /// call again; otherwise its call ends (`transferred`) when the caller hangs up.
+    Flow { entry: String },
 }
 
 /// What is asked of a call.
@@ -133,6 +139,8 @@ struct Requeue {
     queue: QueueId,
     keep_place: bool,
     direct: Option<Direct>,
+    /// Into this flow entry point rather than a queue.
+    flow: Option<String>,
 }
 
 /// A direct offer to one agent, made when the call is next routed.
@@ -153,11 +161,18 @@ pub(super) struct Redirects {
     direct: HashMap<CallId, Direct>,
     /// Connected calls hung up over REST: who asked (the `complete` event's `by=`).
     hangups: HashMap<CallId, String>,
+    /// Transferred callers running a flow under their call id, by channel, with the talk time
+    /// of the agent who transferred them.
+    in_flow: HashMap<ChannelUuid, (CallId, i64)>,
+    /// Such callers the flow let go (not to a queue), until they hang up.
+    left_flow: HashMap<ChannelUuid, (CallId, i64)>,
 }
 
 impl Redirects {
-    pub(super) fn leaving(&self, leg: &ChannelUuid) -> bool {
-        self.leaving.contains_key(leg)
+    /// A channel whose hangup is ours to read: an agent leg leaving for a transfer, or a
+    /// transferred caller a flow let go.
+    pub(super) fn leaving(&self, channel: &ChannelUuid) -> bool {
+        self.leaving.contains_key(channel) || self.left_flow.contains_key(channel)
     }
 
     /// Who hung the call up over REST, if someone did.
@@ -175,6 +190,8 @@ impl Redirects {
             && self.requeues.is_empty()
             && self.direct.is_empty()
             && self.hangups.is_empty()
+            && self.in_flow.is_empty()
+            && self.left_flow.is_empty()
     }
 }
 
@@ -279,6 +296,7 @@ impl Engine {
                     queue: queue.clone(),
                     keep_place,
                     direct: None,
+                    flow: None,
                 };
                 (format!("queue:{queue}"), Some(requeue), None)
             }
@@ -301,8 +319,24 @@ impl Engine {
                         agent: agent.clone(),
                         timeout,
                     }),
+                    flow: None,
                 };
                 (format!("agent:{agent}"), Some(requeue), None)
+            }
+            TransferTarget::Flow { entry } => {
+                if self.flows.for_entry_point(&entry).is_none() {
+                    return Err(RedirectError::BadDestination(format!(
+                        "no loaded flow has the entry point {entry:?}"
+                    )));
+                }
+                let requeue = Requeue {
+                    call: call_id,
+                    queue: call.queue.clone(),
+                    keep_place: true,
+                    direct: None,
+                    flow: Some(entry.clone()),
+                };
+                (format!("flow:{entry}"), Some(requeue), None)
             }
             TransferTarget::Extension { number, context } => {
                 let destination = Destination::Extension { number, context };
@@ -556,6 +590,17 @@ impl Engine {
         cause: String,
         effects: &mut Vec<Effect>,
     ) {
+        if let Some((call, talk_ms)) = self.redirects.left_flow.remove(&leg) {
+            effects.push(Effect::Persist(Record::CallEnded {
+                call,
+                outcome: CallOutcome::Transferred,
+                hangup_cause: cause,
+                talk_ms: Some(talk_ms),
+                wait_ms: None,
+                at: now,
+            }));
+            return;
+        }
         let Some(leaving) = self.redirects.leaving.remove(&leg) else {
             return;
         };
@@ -613,14 +658,65 @@ impl Engine {
     }
 
     /// A caller we sent to `park` for a requeue parked again: it enters its target queue
-    /// (and rings the agent it was transferred to), as the same call.
-    pub(super) fn requeue_target(&mut self, parked: &mut ParkedCall) {
+    /// (and rings the agent it was transferred to), as the same call, when this returns
+    /// false; true when it was taken into a flow instead.
+    pub(super) fn requeue_parked(
+        &mut self,
+        now: Timestamp,
+        parked: &mut ParkedCall,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
         let Some(requeue) = self.redirects.requeues.remove(&parked.channel) else {
-            return;
+            return false;
         };
         parked.queue = requeue.queue;
         if let Some(direct) = requeue.direct {
             self.redirects.direct.insert(requeue.call, direct);
+        }
+        match requeue.flow {
+            Some(entry) => {
+                self.enter_flow_after_transfer(now, parked, entry, effects);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The transferred caller runs the flow of `entry` under its call id.
+    fn enter_flow_after_transfer(
+        &mut self,
+        now: Timestamp,
+        parked: &ParkedCall,
+        entry: String,
+        effects: &mut Vec<Effect>,
+    ) {
+        let channel = parked.channel.clone();
+        let Some((call, talk_ms)) = self.transfers.leave_for_flow(&channel) else {
+            return;
+        };
+        self.legs.remove(&channel);
+        self.recording_bridge_over(now, call, effects);
+        let flow_call = FlowCall {
+            switch: parked.switch.clone(),
+            channel: channel.clone(),
+            entry,
+            caller_number: parked.caller_number.clone(),
+            caller_name: parked.caller_name.clone(),
+            destination: parked.destination.clone(),
+        };
+        if self.enter_flow_as(now, call, flow_call, effects) {
+            self.redirects.in_flow.insert(channel, (call, talk_ms));
+        } else {
+            // The flow was unloaded since: the caller is hung up, and its call ends then.
+            effects.push(Effect::switch(
+                &parked.switch,
+                &channel,
+                SwitchCommand::Kill {
+                    channel: channel.clone(),
+                    cause: HangupCause::NoRouteDestination,
+                },
+            ));
+            self.redirects.left_flow.insert(channel, (call, talk_ms));
         }
     }
 
@@ -629,18 +725,57 @@ impl Engine {
         self.redirects.leaving.retain(|_, l| &l.caller != caller);
     }
 
-    /// Forgets what was pending for calls that ended in `effects`.
-    pub(super) fn forget_redirects_of_ended_calls(&mut self, effects: &[Effect]) {
+    /// After each input: a transferred caller's flow that let it go other than to a queue
+    /// leaves its call to end at the caller's hangup (at once when that was the hangup);
+    /// what was pending for calls that ended is forgotten.
+    pub(super) fn after_redirects(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
         if self.redirects.is_empty() {
             return;
         }
-        for effect in effects {
+        let flows_ended: Vec<(CallId, FlowOutcome)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Persist(Record::FlowEnded { call, outcome, .. }) => Some((*call, *outcome)),
+                _ => None,
+            })
+            .collect();
+        for (call, outcome) in flows_ended {
+            let Some(channel) = self
+                .redirects
+                .in_flow
+                .iter()
+                .find(|(_, (c, _))| *c == call)
+                .map(|(ch, _)| ch.clone())
+            else {
+                continue;
+            };
+            let Some((call, talk_ms)) = self.redirects.in_flow.remove(&channel) else {
+                continue;
+            };
+            match outcome {
+                FlowOutcome::Enqueued => {}
+                FlowOutcome::Abandoned => effects.push(Effect::Persist(Record::CallEnded {
+                    call,
+                    outcome: CallOutcome::Transferred,
+                    hangup_cause: "NORMAL_CLEARING".to_owned(),
+                    talk_ms: Some(talk_ms),
+                    wait_ms: None,
+                    at: now,
+                })),
+                _ => {
+                    self.redirects.left_flow.insert(channel, (call, talk_ms));
+                }
+            }
+        }
+        for effect in effects.iter() {
             if let Effect::Persist(Record::CallEnded { call, .. }) = effect {
                 let call = *call;
                 self.redirects.hangups.remove(&call);
                 self.redirects.direct.remove(&call);
                 self.redirects.leaving.retain(|_, l| l.call != call);
                 self.redirects.requeues.retain(|_, r| r.call != call);
+                self.redirects.in_flow.retain(|_, (c, _)| *c != call);
+                self.redirects.left_flow.retain(|_, (c, _)| *c != call);
             }
         }
     }

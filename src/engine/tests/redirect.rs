@@ -573,3 +573,208 @@ fn a_waiting_caller_removed_to_an_extension_leaves_the_queue() {
           store call ended overflowed TRANSFER talk=None
     "#]]);
 }
+
+const FLOW: &str = r#"
+start = "menu"
+entry_points = ["5000"]
+
+[node.menu]
+kind = "menu"
+prompt = "ivr/menu.wav"
+timeout = "5s"
+retries = 0
+on_invalid = "bye"
+on_no_input = "bye"
+[node.menu.options]
+1 = "sales"
+
+[node.sales]
+kind = "enqueue"
+queue = "sales"
+
+[node.bye]
+kind = "hangup"
+cause = "NORMAL_CLEARING"
+"#;
+
+fn with_flow() -> Bench {
+    let mut b = connected();
+    let flow = crate::flow::parse_flow(FLOW, std::path::Path::new("main.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.engine
+        .set_flows(crate::flow::FlowSet::new(vec![flow]).unwrap_or_else(|e| panic!("{e}")));
+    b
+}
+
+fn to_flow(entry: &str) -> RedirectAction {
+    RedirectAction::Transfer(TransferTarget::Flow {
+        entry: entry.into(),
+    })
+}
+
+#[test]
+fn a_transfer_to_a_flow_runs_it_under_the_same_call_id_into_a_queue() {
+    let mut b = with_flow();
+    assert!(matches!(
+        b.redirect(11_000, to_flow("9999")),
+        Err(RedirectError::BadDestination(_))
+    ));
+    let call = *b.engine.calls.keys().next().expect("the call");
+    b.redirect(11_100, to_flow("5000")).expect("accepted");
+    let leg = b.leg_of("1001");
+    b.hangup(11_120, leg, "NORMAL_CLEARING");
+    b.parked_again(11_140, 1);
+    b.press(12_000, 1, "1");
+    b.available(13_000, "1002");
+    b.answer(14_000, "1002");
+    assert!(b.engine.is_agent_on_call(call, &aid("1002")));
+    b.hangup(24_000, chan(1), "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @11100 sup asks transfer
+          requeue reason chan1 transfer
+          park inline chan1
+        @11120 id1 hung up NORMAL_CLEARING
+          store queue transfer 1001 kind=blind from=1001 to=flow:5000 by=token:sup talk_ms=10020
+          store agent 1001 on_call -> wrap_up
+          timer 16120ms wrap-up of 1001 ends
+        @11140 chan1 parked for support
+          store flow entered main via 5000 from 493012341
+          play chan1 ivr/menu.wav
+          store flow waits at menu []
+        @12000 chan1 pressed 1
+          break chan1
+          store flow step menu (menu) keys="1" -> 1
+          store flow step sales (enqueue) keys="" -> enqueued
+          store flow ended enqueued []
+          store call entered sales from 493012341
+          store queue enter - priority=0
+          hold chan1 local_stream://sales
+        @13000 1002 available
+          store agent 1002 logged_out -> available
+          store agent 1002 available -> offered
+          store queue offer 1002 leg=id2
+          originate id2 to 1002 via user/1002
+          timer 38000ms ring timeout id2
+        @14000 1002 answered
+          break chan1
+          bridge chan1 id2
+          store call answered by 1002 after 2000ms
+          store queue connect 1002 wait_ms=2000
+          store agent 1002 offered -> on_call
+        @24000 chan1 hung up NORMAL_CLEARING
+          store queue complete 1002 by=caller talk_ms=10000
+          store call ended completed NORMAL_CLEARING talk=Some(10000)
+          store agent 1002 on_call -> wrap_up
+          timer 29000ms wrap-up of 1002 ends
+    "#]]);
+}
+
+#[test]
+fn a_caller_transferred_to_a_flow_who_hangs_up_there_ends_its_call_once_as_transferred() {
+    let mut b = with_flow();
+    b.redirect(11_100, to_flow("5000")).expect("accepted");
+    let leg = b.leg_of("1001");
+    b.hangup(11_120, leg, "NORMAL_CLEARING");
+    b.parked_again(11_140, 1);
+    b.hangup(12_000, chan(1), "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @11100 sup asks transfer
+          requeue reason chan1 transfer
+          park inline chan1
+        @11120 id1 hung up NORMAL_CLEARING
+          store queue transfer 1001 kind=blind from=1001 to=flow:5000 by=token:sup talk_ms=10020
+          store agent 1001 on_call -> wrap_up
+          timer 16120ms wrap-up of 1001 ends
+        @11140 chan1 parked for support
+          store flow entered main via 5000 from 493012341
+          play chan1 ivr/menu.wav
+          store flow waits at menu []
+        @12000 chan1 hung up NORMAL_CLEARING
+          store flow step menu (menu) keys="" -> caller hung up
+          store flow ended abandoned []
+          store call ended transferred NORMAL_CLEARING talk=Some(10020)
+    "#]]);
+}
+
+#[test]
+fn a_caller_a_flow_hangs_up_after_a_transfer_ends_its_call_at_its_hangup() {
+    let mut b = with_flow();
+    b.redirect(11_100, to_flow("5000")).expect("accepted");
+    let leg = b.leg_of("1001");
+    b.hangup(11_120, leg, "NORMAL_CLEARING");
+    b.parked_again(11_140, 1);
+    b.press(12_000, 1, "7");
+    b.hangup(12_020, chan(1), "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @11100 sup asks transfer
+          requeue reason chan1 transfer
+          park inline chan1
+        @11120 id1 hung up NORMAL_CLEARING
+          store queue transfer 1001 kind=blind from=1001 to=flow:5000 by=token:sup talk_ms=10020
+          store agent 1001 on_call -> wrap_up
+          timer 16120ms wrap-up of 1001 ends
+        @11140 chan1 parked for support
+          store flow entered main via 5000 from 493012341
+          play chan1 ivr/menu.wav
+          store flow waits at menu []
+        @12000 chan1 pressed 7
+          break chan1
+          store flow step menu (menu) keys="7" -> invalid
+          store flow step bye (hangup) keys="" -> hung up
+          hangup chan1 NORMAL_CLEARING
+          store flow ended hung_up []
+        @12020 chan1 hung up NORMAL_CLEARING
+          store call ended transferred NORMAL_CLEARING talk=Some(10020)
+    "#]]);
+}
