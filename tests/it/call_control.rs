@@ -418,3 +418,74 @@ async fn a_supervisor_moves_offers_and_removes_waiting_callers_and_agents_may_no
     .await;
     assert!(app.sim.hangup(&second, "NORMAL_CLEARING"));
 }
+
+#[tokio::test]
+async fn a_blind_transfer_to_a_flow_runs_it_under_the_same_call_into_its_queue() {
+    let flows = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        flows.path().join("xfer.toml"),
+        "start = \"sales\"\nentry_points = [\"xfer\"]\n\n[node.sales]\nkind = \"enqueue\"\nqueue = \"sales\"\n",
+    )
+    .expect("write flow");
+    let queues = || {
+        vec![
+            queue_row("support", QueueRouting::default()),
+            queue_row("sales", QueueRouting::default()),
+        ]
+    };
+    let agents = || {
+        vec![
+            Agent::answering("1001"),
+            Agent::answering("1002").in_queues(&["sales"]),
+        ]
+    };
+    let mut app = spawn_setup(Setup {
+        queues: queues(),
+        agents: agents(),
+        entries: Vec::new(),
+    })
+    .await;
+    app.stop_controller().await;
+    app.flows = Some(flows.path().to_path_buf());
+    app.start_with(queues(), &agents()).await;
+    app.connected().await;
+    let sup = token(&app, "sup", "supervisor", None).await;
+    let caller = app.sim.place_call(CallSpec::new("4930306", ENTRY));
+    let call = call_in(&app, "bridged").await;
+    let first = bridged_leg(&app, &caller, None).await;
+    let unknown = ask(
+        &app,
+        &sup,
+        &call,
+        "transfer",
+        json!({ "to": "flow", "entry": "nope" }),
+    )
+    .await;
+    assert_eq!(unknown.status(), 400);
+    let accepted = ask(
+        &app,
+        &sup,
+        &call,
+        "transfer",
+        json!({ "to": "flow", "entry": "xfer" }),
+    )
+    .await;
+    assert_eq!(accepted.status(), 202);
+    bridged_leg(&app, &caller, Some(&first)).await;
+    eventually("agent 1002 is on the call", || async {
+        agent_status(&app, "1002").await == "on_call"
+    })
+    .await;
+    assert_eq!(active(&app).await["id"], call.as_str(), "the same call id");
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let body = ended(&app, &call).await;
+    assert_eq!(body["call"]["agent"], "1002", "{body}");
+    assert_eq!(body["flow"]["entry"], "xfer", "{body}");
+    assert!(
+        detail_of(&body, "transfer").contains("to=flow:xfer by=token:sup"),
+        "{body}"
+    );
+    let types = cti_types(&app, &call).await;
+    assert_eq!(types.iter().filter(|t| *t == "call.ended").count(), 1);
+    assert_eq!(types.iter().filter(|t| *t == "call.entered").count(), 1);
+}
