@@ -115,6 +115,13 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     // Hold and resume: the agent on the call, or a supervisor on any.
     (Verb::Post, "/v1/calls/{id}/hold", Rule::SuperviseOwned),
     (Verb::Post, "/v1/calls/{id}/resume", Rule::SuperviseOwned),
+    // Hang-up and blind transfer: the agent on the call, or a supervisor on any.
+    (Verb::Post, "/v1/calls/{id}/hangup", Rule::SuperviseOwned),
+    (Verb::Post, "/v1/calls/{id}/transfer", Rule::SuperviseOwned),
+    // Moving, offering and removing waiting callers: supervisors and admins.
+    (Verb::Post, "/v1/calls/{id}/move", Rule::Supervise),
+    (Verb::Post, "/v1/calls/{id}/offer", Rule::Supervise),
+    (Verb::Post, "/v1/calls/{id}/remove", Rule::Supervise),
     (Verb::Get, "/v1/flows", Rule::Read),
     (Verb::Post, "/v1/flows/reload", Rule::Admin),
     (Verb::Get, "/v1/flows/{id}", Rule::Read),

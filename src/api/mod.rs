@@ -5,6 +5,7 @@
 //! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
 pub mod auth;
+mod call_control;
 mod call_hold;
 mod events;
 mod flows;
@@ -203,6 +204,11 @@ fn routes() -> Routes {
     .add(Post, "/v1/calls/{id}/recording", recording_control::control)
     .add(Post, "/v1/calls/{id}/hold", call_hold::hold)
     .add(Post, "/v1/calls/{id}/resume", call_hold::resume)
+    .add(Post, "/v1/calls/{id}/hangup", call_control::hangup)
+    .add(Post, "/v1/calls/{id}/transfer", call_control::transfer)
+    .add(Post, "/v1/calls/{id}/move", call_control::move_call)
+    .add(Post, "/v1/calls/{id}/offer", call_control::offer)
+    .add(Post, "/v1/calls/{id}/remove", call_control::remove)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)

@@ -186,6 +186,7 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 /// One entry per route of the router (a test checks both lists agree).
 pub(super) fn docs() -> Vec<RouteDoc> {
     use super::auth::{AuditQuery, NewToken, TokenView};
+    use super::call_control::{ControlReply, MoveBody, OfferBody, RemoveBody, TransferBody};
     use super::call_hold::HoldReply;
     use super::flows::{DiagramQuery, ExitsQuery, SessionsQuery};
     use super::provisioning::{AgentBody, AgentProvisioning, PauseReasonBody};
@@ -338,6 +339,65 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             202,
             "Asked of the switch; recorded when it reports the end of the hold",
             Content::Json(SchemaGenerator::subschema_for::<HoldReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/hangup",
+            Tag::Calls,
+            "Hang a call up (connected or waiting)",
+        )
+        .reply(
+            202,
+            "Asked of the switch; recorded when the switch reports it",
+            Content::Json(SchemaGenerator::subschema_for::<ControlReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/transfer",
+            Tag::Calls,
+            "Blind transfer of a connected call to a queue, an agent or a dialplan extension",
+        )
+        .body::<TransferBody>()
+        .reply(
+            202,
+            "Asked of the switch; recorded when the switch reports it",
+            Content::Json(SchemaGenerator::subschema_for::<ControlReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/move",
+            Tag::Calls,
+            "Move a waiting caller to another queue, keeping its place or not",
+        )
+        .body::<MoveBody>()
+        .reply(
+            202,
+            "Asked of the switch; recorded when the switch reports it",
+            Content::Json(SchemaGenerator::subschema_for::<ControlReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/offer",
+            Tag::Calls,
+            "Ring a waiting caller as a direct call to one available agent",
+        )
+        .body::<OfferBody>()
+        .reply(
+            202,
+            "Asked of the switch; recorded when the switch reports it",
+            Content::Json(SchemaGenerator::subschema_for::<ControlReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/remove",
+            Tag::Calls,
+            "Take a waiting caller out of the queues to an extension, voicemail or a hangup",
+        )
+        .body::<RemoveBody>()
+        .reply(
+            202,
+            "Asked of the switch; recorded when the switch reports it",
+            Content::Json(SchemaGenerator::subschema_for::<ControlReply>),
         ),
         doc(Get, "/v1/flows", Tag::Flows, "The IVR flows loaded").ok_object(),
         doc(

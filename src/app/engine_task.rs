@@ -55,6 +55,15 @@ pub enum EngineRequest {
         agent: Option<AgentId>,
         reply: oneshot::Sender<Result<(), crate::engine::HoldError>>,
     },
+    /// Hangs up, transfers, moves, offers or removes a call (see `engine::redirect`). With
+    /// `agent`, only if that agent is the one on the call.
+    Redirect {
+        call: CallId,
+        action: crate::engine::RedirectAction,
+        by: String,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), crate::engine::RedirectError>>,
+    },
     /// Adds or replaces an agent (already stored).
     ProvisionAgent {
         settings: AgentSettings,
@@ -167,6 +176,25 @@ impl EngineHandle {
         self.ask(|reply| EngineRequest::Hold {
             call,
             held,
+            by,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Hangs up, transfers or moves a call; `agent`: the request is an agent's, for its own
+    /// call only.
+    pub async fn redirect(
+        &self,
+        call: CallId,
+        action: crate::engine::RedirectAction,
+        by: String,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), crate::engine::RedirectError>, EngineGone> {
+        self.ask(|reply| EngineRequest::Redirect {
+            call,
+            action,
             by,
             agent,
             reply,
@@ -515,6 +543,28 @@ impl EngineTask {
                         Err(crate::engine::HoldError::NotTheAgentsCall { call, agent })
                     }
                     _ => self.engine.request_hold(call, held, by),
+                };
+                let answer = match result {
+                    Ok(effects) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::Redirect {
+                call,
+                action,
+                by,
+                agent,
+                reply,
+            } => {
+                let result = match agent {
+                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
+                        Err(crate::engine::RedirectError::NotTheAgentsCall { call, agent })
+                    }
+                    _ => self.engine.redirect(now, call, action, by),
                 };
                 let answer = match result {
                     Ok(effects) => {

@@ -148,6 +148,8 @@ pub struct Engine {
     pub(super) holds: super::hold::Holds,
     /// Callers an agent's phone transferred away (see `transfer`).
     pub(super) transfers: super::transfer::Transfers,
+    /// REST hang-ups, transfers and moves in progress (see `redirect`).
+    pub(super) redirects: super::redirect::Redirects,
 }
 
 impl Engine {
@@ -183,6 +185,7 @@ impl Engine {
             seq: 0,
             threshold_checks_armed: false,
             transfers: Default::default(),
+            redirects: Default::default(),
             recordings: Default::default(),
             holds: Default::default(),
         }
@@ -336,6 +339,13 @@ impl Engine {
                 command: SwitchCommand::Hold { channel, .. },
                 ..
             } => self.hold_refused(channel),
+            Input::CommandFailed {
+                command:
+                    SwitchCommand::ParkInline { channel }
+                    | SwitchCommand::RequeueReason { channel, .. }
+                    | SwitchCommand::Transfer { channel, .. },
+                ..
+            } => self.redirect_refused(channel),
             Input::LegTransferred(t) => {
                 self.answered_legs.remove(&t.leg);
             }
@@ -369,6 +379,13 @@ impl Engine {
                 partner,
                 users,
             } => self.bridged_leg_answered(now, switch, channel, &partner, &users, &mut effects),
+            Input::ChannelHungUp {
+                switch,
+                channel,
+                cause,
+            } if self.redirects.leaving(&channel) => {
+                self.redirected_leg_gone(now, switch, channel, cause, &mut effects)
+            }
             Input::ChannelHungUp { channel, cause, .. } if self.transfers.holds(&channel) => {
                 self.transferred_caller_gone(now, &channel, &cause, &mut effects)
             }
@@ -495,6 +512,7 @@ impl Engine {
             }
         }
         self.close_holds_of_ended_calls(now, &mut effects);
+        self.after_redirects(now, &mut effects);
         effects
     }
 
@@ -666,6 +684,10 @@ impl Engine {
     }
 
     fn call_parked(&mut self, now: Timestamp, parked: ParkedCall, effects: &mut Vec<Effect>) {
+        let mut parked = parked;
+        if self.requeue_parked(now, &mut parked, effects) {
+            return;
+        }
         if self.transfers.holds(&parked.channel) {
             self.readmit_transferred(now, parked, effects);
             return;
@@ -972,6 +994,9 @@ impl Engine {
             return;
         }
         let (pool, key) = (call.pool, call.wait_key);
+        if self.direct_offer(now, call_id, effects) {
+            return;
+        }
         let agents = self.select_agents(pool);
         if agents.is_empty() {
             if let Some(p) = self.pool_mut(pool) {
@@ -1037,6 +1062,18 @@ impl Engine {
         agent_id: &AgentId,
         effects: &mut Vec<Effect>,
     ) {
+        self.ring_agent_for(now, call_id, agent_id, None, effects)
+    }
+
+    /// Adds one agent leg to a ringing call, ringing for `timeout` (the queue's when `None`).
+    pub(super) fn ring_agent_for(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        agent_id: &AgentId,
+        timeout: Option<Duration>,
+        effects: &mut Vec<Effect>,
+    ) {
         let leg = ChannelUuid::from_uuid(self.new_uuid());
         let Some(caller_switch) = self.calls.get(&call_id).map(|c| c.switch.clone()) else {
             return;
@@ -1073,7 +1110,7 @@ impl Engine {
         if queue.settings.routing.strategy == Strategy::RoundRobin {
             queue.last_position = position;
         }
-        let ring_timeout = queue.settings.ring_timeout;
+        let ring_timeout = timeout.unwrap_or(queue.settings.ring_timeout);
         let queue_name = queue.settings.name.clone();
         self.legs.insert(
             leg.clone(),
@@ -1648,7 +1685,9 @@ impl Engine {
                 answered_at,
             } => {
                 self.legs.remove(&leg);
-                self.complete(now, &call, &agent, answered_at, "caller", cause, effects);
+                let by = self.redirects.take_hangup(call_id);
+                let ended_by = by.as_deref().unwrap_or("caller");
+                self.complete(now, &call, &agent, answered_at, ended_by, cause, effects);
             }
             // A callback has no caller channel of its own; nothing to do.
             CallState::CallingBack { .. } => {}

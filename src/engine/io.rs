@@ -498,6 +498,18 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         on: bool,
     },
+    /// Mark why a caller is sent back to `park` (`uuid_setvar <uuid> requeue_reason
+    /// <reason>`), before [`SwitchCommand::ParkInline`]; `reason` is `[a-z_]+`.
+    RequeueReason {
+        channel: ChannelUuid,
+        reason: String,
+    },
+    /// Send a caller back to `park` (`uuid_transfer <uuid> park inline`): a bridged partner
+    /// is hung up first and the caller's CHANNEL_PARK comes back (`api-transfer-and-hold`
+    /// part E), so it can be queued again or offered to an agent.
+    ParkInline {
+        channel: ChannelUuid,
+    },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
         leg: ChannelUuid,

@@ -268,6 +268,36 @@ impl Engine {
         self.run_session(now, id, call, (flows, flow, node), Vec::new(), effects);
     }
 
+    /// Starts the flow of `call.entry` for an answered caller that already has call id `id`
+    /// (a caller transferred into the flow over REST, see `redirect`). False when no loaded
+    /// flow claims the entry point.
+    pub(super) fn enter_flow_as(
+        &mut self,
+        now: Timestamp,
+        id: CallId,
+        call: FlowCall,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
+        let flows = Arc::clone(&self.flows);
+        let Some(flow) = flows.for_entry_point(&call.entry) else {
+            return false;
+        };
+        effects.push(Effect::Persist(Record::FlowEntered {
+            call: id,
+            switch: call.switch.clone(),
+            channel: call.channel.clone(),
+            flow: flow.id.clone(),
+            entry: call.entry.clone(),
+            caller_number: call.caller_number.clone(),
+            caller_name: call.caller_name.clone(),
+            destination: call.destination.clone(),
+            at: now,
+        }));
+        let (flow, node) = (flow.id.clone(), flow.start.clone());
+        self.run_session(now, id, call, (flows, flow, node), Vec::new(), effects);
+        true
+    }
+
     /// Starts a session at `node` of `flow` and runs it until it waits.
     fn run_session(
         &mut self,

@@ -23,6 +23,7 @@ mod reach;
 pub mod record;
 pub mod recording;
 mod recording_session;
+mod redirect;
 mod restart;
 mod rng;
 pub mod routing;
@@ -56,6 +57,7 @@ pub use pin::PinHash;
 pub use provision::Provisioned;
 pub use record::{AgentStatus, CallOutcome, QueueEventKind, Record, StateCause, ThresholdMetric};
 pub use recording_session::{CallRecordingView, RecordingControlError, RECORDING_LIMIT};
+pub use redirect::{RedirectAction, RedirectError, TransferTarget};
 pub use restart::Abandoned;
 pub use routing::{
     parse_skill_list, Announcements, CallbackSettings, CallerSkills, Destination, EscalationStep,

@@ -58,6 +58,19 @@ impl Transfers {
         self.away.contains_key(caller)
     }
 
+    /// A caller sent away that enters a flow under its call id: no longer away. Its call id
+    /// and the talk time of the agent who transferred it.
+    pub(super) fn leave_for_flow(&mut self, caller: &ChannelUuid) -> Option<(CallId, i64)> {
+        self.away.remove(caller).map(|a| (a.call, a.talk_ms))
+    }
+
+    /// A caller sent away whose wait is to start over when it re-enters a queue.
+    pub(super) fn restart_wait(&mut self, caller: &ChannelUuid, at: Timestamp) {
+        if let Some(away) = self.away.get_mut(caller) {
+            away.entered_at = at;
+        }
+    }
+
     pub(super) fn take_entry(&mut self) -> Option<Timestamp> {
         self.entering.take()
     }

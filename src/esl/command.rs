@@ -290,6 +290,13 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         SwitchCommand::RecordStereo { channel } => {
             Wire::Api(format!("uuid_setvar {channel} RECORD_STEREO true"))
         }
+        SwitchCommand::RequeueReason { channel, reason } => Wire::Api(format!(
+            "uuid_setvar {channel} requeue_reason {}",
+            check_token("requeue reason", reason, "_")?
+        )),
+        SwitchCommand::ParkInline { channel } => {
+            Wire::Api(format!("uuid_transfer {channel} park inline"))
+        }
         SwitchCommand::Beep { channel } => {
             Wire::Api(format!("uuid_broadcast {channel} {RECORDING_BEEP} both"))
         }

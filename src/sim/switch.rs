@@ -34,6 +34,7 @@ mod originate_job;
 mod presence;
 mod refer;
 mod registrations;
+mod requeue;
 mod sendmsg_queue;
 mod session_record;
 pub(super) mod watchers;
@@ -2266,6 +2267,20 @@ impl Core {
                     return (USAGE.to_string(), None);
                 };
                 let dialplan = rest.get(1).cloned().unwrap_or_else(|| "XML".to_string());
+                if dialplan == "inline" {
+                    if extension != "park" {
+                        return (
+                            "-ERR only park inline is modelled by the simulator\n".to_string(),
+                            None,
+                        );
+                    }
+                    return (
+                        "+OK\n".to_string(),
+                        Some(Box::new(move |core: &mut Core| {
+                            core.transfer_park_inline(&target)
+                        })),
+                    );
+                }
                 let context = rest
                     .get(2)
                     .cloned()

@@ -283,7 +283,7 @@ fn read_queue_events(database_url: &str) -> Result<Vec<(String, String, String)>
                 .map_err(|e| e.to_string())?;
             let rows = sqlx::query(
                 "SELECT call_id, queue_id, kind FROM queue_events \
-                 WHERE kind IN ('enter', 'timeout', 'overflow') ORDER BY call_id, id",
+                 WHERE kind IN ('enter', 'timeout', 'overflow', 'transfer') ORDER BY call_id, id",
             )
             .fetch_all(&mut conn)
             .await
@@ -311,6 +311,10 @@ fn queue_violations(events: &[(String, String, String)]) -> Vec<String> {
             }
             "enter" => {
                 current.insert(call, queue);
+            }
+            // A transfer takes the call out of the queue it was in: it may come back to it.
+            "transfer" if now_in == Some(queue.as_str()) => {
+                current.remove(call.as_str());
             }
             _ if now_in != Some(queue.as_str()) => broken.push(format!(
                 "call {call}: a {kind} from {queue}, but it was in {}",

@@ -2,6 +2,7 @@
 
 mod agents;
 mod auth;
+mod call_control;
 mod capture;
 mod demo;
 mod doctor;
@@ -13,6 +14,7 @@ mod faults_store;
 mod faults_webhooks;
 mod fidelity;
 mod fidelity_hold;
+mod fidelity_requeue;
 mod flows;
 mod ha;
 mod harness;

@@ -17,6 +17,7 @@ mod properties_wait;
 mod provision;
 mod reach;
 mod recording;
+mod redirect;
 mod registration;
 mod regressions;
 mod restart;
@@ -348,6 +349,12 @@ impl Bench {
                     }
                     SwitchCommand::RecordStereo { channel } => {
                         format!("record stereo {}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::RequeueReason { channel, reason } => {
+                        format!("requeue reason {} {reason}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::ParkInline { channel } => {
+                        format!("park inline {}", self.name(channel.as_str()))
                     }
                     SwitchCommand::Beep { channel } => {
                         format!("beep {}", self.name(channel.as_str()))

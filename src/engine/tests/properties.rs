@@ -35,6 +35,10 @@ enum Op {
     /// A bridged agent's phone blind-transfers the caller: out of our queues (0), or to a
     /// queue's entry point, where the switch parks the same caller again (1 + queue).
     PhoneTransfers(usize, usize),
+    /// A REST request on a call (see `redirect`): 0 hang up, 1-2 transfer to a queue (keeping
+    /// the place or not), 3 transfer to an agent, 4 transfer to an extension, 5 move, 6 offer to
+    /// an agent, 7 remove; the last number picks the target queue or agent.
+    Redirect(usize, usize, usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -52,6 +56,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         2 => (any::<usize>(), 0..3usize).prop_map(|(i, k)| Op::MediaDone(i, k)),
         1 => any::<usize>().prop_map(Op::LateOriginatorCancel),
         1 => (any::<usize>(), 0..4usize).prop_map(|(i, t)| Op::PhoneTransfers(i, t)),
+        2 => (any::<usize>(), 0..8usize, 0..6usize).prop_map(|(i, k, t)| Op::Redirect(i, k, t)),
     ]
 }
 
@@ -172,9 +177,19 @@ impl World {
     /// caller sent away leaves.
     fn apply(&mut self, effects: Vec<Effect>) {
         let mut gone = Vec::new();
+        let mut moved = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Switch { command, .. } => match command {
+                    // A bridged caller sent elsewhere: the switch hangs its agent leg up first
+                    // (`transfer` part B, `api-transfer-and-hold` parts C and E); sent to
+                    // `park` inline, it parks again.
+                    SwitchCommand::Transfer { channel, .. }
+                        if self.bridged.iter().any(|(c, _)| *c == channel) =>
+                    {
+                        moved.push((channel, false))
+                    }
+                    SwitchCommand::ParkInline { channel } => moved.push((channel, true)),
                     SwitchCommand::Originate { leg, .. } => self.ringing.push(leg),
                     SwitchCommand::Play { channel, .. } if self.ringing.contains(&channel) => {
                         self.ringing.retain(|l| *l != channel);
@@ -192,6 +207,10 @@ impl World {
                             !self.whispered.contains(&agent_leg)
                                 || self.whisper_over.contains(&agent_leg),
                             "bridged before the whisper ended"
+                        );
+                        assert!(
+                            !self.bridged.iter().any(|(c, _)| *c == caller),
+                            "caller {caller} bridged to a second agent leg"
                         );
                         self.ringing.retain(|l| *l != agent_leg);
                         self.whispering.retain(|l| *l != agent_leg);
@@ -221,6 +240,83 @@ impl World {
         }
         for (channel, cause) in gone {
             self.channel_gone(channel, &cause);
+        }
+        for (caller, parks) in moved {
+            self.caller_moved(caller, parks);
+        }
+    }
+
+    fn caller_moved(&mut self, caller: ChannelUuid, parks: bool) {
+        if !self.callers.contains(&caller) {
+            return;
+        }
+        if let Some(i) = self.bridged.iter().position(|(c, _)| *c == caller) {
+            let (_, leg) = self.bridged.remove(i);
+            self.input(Input::ChannelHungUp {
+                switch: sw(),
+                channel: leg,
+                cause: "NORMAL_CLEARING".into(),
+            });
+        }
+        if parks && self.callers.contains(&caller) {
+            self.input(Input::CallParked(ParkedCall {
+                switch: sw(),
+                channel: caller,
+                queue: qid("q1"),
+                caller_number: "49309".into(),
+                caller_name: "Caller".into(),
+                destination: "5000".into(),
+                priority: 0,
+                skills: Vec::new(),
+            }));
+        }
+    }
+
+    fn redirect(&mut self, i: usize, kind: usize, target: usize) {
+        use crate::engine::redirect::{RedirectAction, TransferTarget};
+        let mut ids: Vec<CallId> = self.engine.calls.keys().copied().collect();
+        ids.sort();
+        let Some(call) = pick(&ids, i) else {
+            return;
+        };
+        let queue = qid(QUEUES[target % QUEUES.len()]);
+        let agent = aid(AGENTS[target % AGENTS.len()]);
+        let extension = || crate::engine::routing::Destination::Extension {
+            number: "9199".into(),
+            context: "default".into(),
+        };
+        let action = match kind {
+            0 => RedirectAction::Hangup,
+            1 | 2 => RedirectAction::Transfer(TransferTarget::Queue {
+                queue,
+                keep_place: kind == 1,
+            }),
+            3 => RedirectAction::Transfer(TransferTarget::Agent {
+                agent,
+                timeout: Some(Duration::from_secs(10)),
+                fallback: (target % 2 == 0).then_some(queue),
+            }),
+            4 => RedirectAction::Transfer(TransferTarget::Extension {
+                number: "9199".into(),
+                context: "default".into(),
+            }),
+            5 => RedirectAction::Move {
+                queue,
+                keep_place: target % 2 == 0,
+            },
+            6 => RedirectAction::Offer {
+                agent,
+                timeout: None,
+            },
+            _ => RedirectAction::Remove {
+                destination: extension(),
+            },
+        };
+        if let Ok(effects) = self
+            .engine
+            .redirect(ts(self.now), call, action, "token:sup".into())
+        {
+            self.apply(effects);
         }
     }
 
@@ -341,6 +437,7 @@ impl World {
                     }));
                 }
             }
+            Op::Redirect(i, kind, target) => self.redirect(i, kind, target),
             Op::MediaDone(i, kind) => {
                 let (pool, application) = match kind {
                     0 => (&self.whispering, "playback"),
