@@ -5,6 +5,7 @@
 //! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
 pub mod auth;
+mod call_consult;
 mod call_hold;
 mod events;
 mod flows;
@@ -203,6 +204,14 @@ fn routes() -> Routes {
     .add(Post, "/v1/calls/{id}/recording", recording_control::control)
     .add(Post, "/v1/calls/{id}/hold", call_hold::hold)
     .add(Post, "/v1/calls/{id}/resume", call_hold::resume)
+    .add(Post, "/v1/calls/{id}/consult", call_consult::start)
+    .add(
+        Post,
+        "/v1/calls/{id}/consult/complete",
+        call_consult::complete,
+    )
+    .add(Post, "/v1/calls/{id}/consult/cancel", call_consult::cancel)
+    .add(Post, "/v1/calls/{id}/consult/swap", call_consult::swap)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)
@@ -508,7 +517,9 @@ struct CallsQuery {
 
 /// Whether `agent` is on `call` or rung for it.
 fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
-    call.agent.as_ref() == Some(agent) || call.ringing.contains(agent)
+    call.agent.as_ref() == Some(agent)
+        || call.ringing.contains(agent)
+        || call.consult.as_ref().is_some_and(|c| &c.target == agent)
 }
 
 /// Active calls and recent history; an agent's token sees only the calls it is rung for, is

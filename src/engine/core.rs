@@ -148,6 +148,8 @@ pub struct Engine {
     pub(super) holds: super::hold::Holds,
     /// Callers an agent's phone transferred away (see `transfer`).
     pub(super) transfers: super::transfer::Transfers,
+    /// Consult transfers asked over REST (see `consult`).
+    pub(super) consults: super::consult::Consults,
 }
 
 impl Engine {
@@ -185,6 +187,7 @@ impl Engine {
             transfers: Default::default(),
             recordings: Default::default(),
             holds: Default::default(),
+            consults: Default::default(),
         }
     }
 
@@ -341,6 +344,10 @@ impl Engine {
             }
             _ => {}
         }
+        let Some(input) = self.consult_input(now, input, &mut effects) else {
+            self.close_holds_of_ended_calls(now, &mut effects);
+            return effects;
+        };
         match input {
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
             Input::RecordingStopped {

@@ -12,6 +12,7 @@ mod faults_recordings;
 mod faults_store;
 mod faults_webhooks;
 mod fidelity;
+mod fidelity_consult;
 mod fidelity_hold;
 mod flows;
 mod ha;

@@ -437,6 +437,12 @@ impl Bench {
                         if on { "" } else { "off " },
                         self.name(channel.as_str())
                     ),
+                    SwitchCommand::SetParkAfterBridge { channel, on } => {
+                        format!("park_after_bridge {} {on}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Broadcast { channel, source } => {
+                        format!("broadcast {} {source}", self.name(channel.as_str()))
+                    }
                     SwitchCommand::Dial {
                         leg, dial_string, ..
                     } => {
