@@ -612,5 +612,16 @@ async fn call(
     if let Some(survey) = survey {
         body["survey"] = json!(survey);
     }
+    // A consult transfer in progress (live, from the snapshot).
+    if let Some(consult) = state
+        .engine
+        .snapshot()
+        .calls
+        .iter()
+        .find(|c| c.id == id)
+        .and_then(|c| c.consult.clone())
+    {
+        body["consult"] = json!(consult);
+    }
     Ok(Json(body).into_response())
 }

@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod capture;
+mod consult;
 mod demo;
 mod doctor;
 mod esl_link;

@@ -8,6 +8,7 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod adopt_ring;
+mod consult;
 mod hold;
 mod ivr;
 mod originate_race;
