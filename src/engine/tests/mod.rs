@@ -14,6 +14,7 @@ mod ivr;
 mod originate_race;
 mod phone;
 mod properties;
+mod properties_consult;
 mod properties_wait;
 mod provision;
 mod reach;
