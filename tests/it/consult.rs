@@ -178,11 +178,13 @@ async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same
         },
     )
     .await;
-    assert!(app
-        .sim
-        .played_on(&caller)
-        .iter()
-        .any(|p| p == "local_stream://support-hold"));
+    eventually("the caller hears the queue's music", || async {
+        app.sim
+            .played_on(&caller)
+            .iter()
+            .any(|p| p == "local_stream://support-hold")
+    })
+    .await;
     assert_eq!(agent_status(&app, "1002").await, "on_call");
     // The target sees the call it is consulted on.
     let seen: Value = bob
@@ -309,11 +311,13 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         },
     )
     .await;
-    assert!(app
-        .sim
-        .played_on(&k)
-        .iter()
-        .any(|p| p == "local_stream://support-hold"));
+    eventually("the target hears the queue's music", || async {
+        app.sim
+            .played_on(&k)
+            .iter()
+            .any(|p| p == "local_stream://support-hold")
+    })
+    .await;
     assert_eq!(
         post(&app, &sup, &format!("{consult}/swap"), None)
             .await

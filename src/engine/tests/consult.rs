@@ -505,6 +505,12 @@ fn what_a_consult_request_refuses() {
         ConsultError::NoConsult(_)
     ));
     b.start_consult(2_000, "b");
+    let call = *b.engine.calls.keys().next().expect("a call");
+    assert!(matches!(
+        b.engine
+            .request_hold(call, true, HoldBy::Token("sup".into())),
+        Err(crate::engine::hold::HoldError::Consulting(_))
+    ));
     assert!(matches!(
         err(&mut b, ConsultAsked::Start { target: aid("b") }),
         ConsultError::AlreadyConsulting(_)
