@@ -122,6 +122,23 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Post, "/v1/calls/{id}/move", Rule::Supervise),
     (Verb::Post, "/v1/calls/{id}/offer", Rule::Supervise),
     (Verb::Post, "/v1/calls/{id}/remove", Rule::Supervise),
+    // Consult transfers: the agent on the call, or a supervisor on any.
+    (Verb::Post, "/v1/calls/{id}/consult", Rule::SuperviseOwned),
+    (
+        Verb::Post,
+        "/v1/calls/{id}/consult/complete",
+        Rule::SuperviseOwned,
+    ),
+    (
+        Verb::Post,
+        "/v1/calls/{id}/consult/cancel",
+        Rule::SuperviseOwned,
+    ),
+    (
+        Verb::Post,
+        "/v1/calls/{id}/consult/swap",
+        Rule::SuperviseOwned,
+    ),
     (Verb::Get, "/v1/flows", Rule::Read),
     (Verb::Post, "/v1/flows/reload", Rule::Admin),
     (Verb::Get, "/v1/flows/{id}", Rule::Read),

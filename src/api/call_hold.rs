@@ -28,9 +28,10 @@ fn refused(e: HoldError) -> Problem {
     match e {
         HoldError::UnknownCall(_) => Problem::not_found(e.to_string()),
         HoldError::NotTheAgentsCall { .. } => Problem::forbidden(e.to_string()),
-        HoldError::NotConnected(_) | HoldError::AlreadyHeld(_) | HoldError::NotHeld(_) => {
-            Problem::conflict(e.to_string())
-        }
+        HoldError::NotConnected(_)
+        | HoldError::AlreadyHeld(_)
+        | HoldError::NotHeld(_)
+        | HoldError::Consulting(_) => Problem::conflict(e.to_string()),
     }
 }
 

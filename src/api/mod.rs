@@ -5,6 +5,7 @@
 //! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
 pub mod auth;
+mod call_consult;
 mod call_control;
 mod call_hold;
 mod events;
@@ -209,6 +210,14 @@ fn routes() -> Routes {
     .add(Post, "/v1/calls/{id}/move", call_control::move_call)
     .add(Post, "/v1/calls/{id}/offer", call_control::offer)
     .add(Post, "/v1/calls/{id}/remove", call_control::remove)
+    .add(Post, "/v1/calls/{id}/consult", call_consult::start)
+    .add(
+        Post,
+        "/v1/calls/{id}/consult/complete",
+        call_consult::complete,
+    )
+    .add(Post, "/v1/calls/{id}/consult/cancel", call_consult::cancel)
+    .add(Post, "/v1/calls/{id}/consult/swap", call_consult::swap)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)
@@ -514,7 +523,9 @@ struct CallsQuery {
 
 /// Whether `agent` is on `call` or rung for it.
 fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
-    call.agent.as_ref() == Some(agent) || call.ringing.contains(agent)
+    call.agent.as_ref() == Some(agent)
+        || call.ringing.contains(agent)
+        || call.consult.as_ref().is_some_and(|c| &c.target == agent)
 }
 
 /// Active calls and recent history; an agent's token sees only the calls it is rung for, is
@@ -606,6 +617,17 @@ async fn call(
     }
     if let Some(survey) = survey {
         body["survey"] = json!(survey);
+    }
+    // A consult transfer in progress (live, from the snapshot).
+    if let Some(consult) = state
+        .engine
+        .snapshot()
+        .calls
+        .iter()
+        .find(|c| c.id == id)
+        .and_then(|c| c.consult.clone())
+    {
+        body["consult"] = json!(consult);
     }
     Ok(Json(body).into_response())
 }

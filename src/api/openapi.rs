@@ -186,6 +186,7 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 /// One entry per route of the router (a test checks both lists agree).
 pub(super) fn docs() -> Vec<RouteDoc> {
     use super::auth::{AuditQuery, NewToken, TokenView};
+    use super::call_consult::{ConsultReply, ConsultRequest};
     use super::call_control::{ControlReply, MoveBody, OfferBody, RemoveBody, TransferBody};
     use super::call_hold::HoldReply;
     use super::flows::{DiagramQuery, ExitsQuery, SessionsQuery};
@@ -398,6 +399,51 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             202,
             "Asked of the switch; recorded when the switch reports it",
             Content::Json(SchemaGenerator::subschema_for::<ControlReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/consult",
+            Tag::Calls,
+            "Start a consult transfer: ring another agent while the caller holds",
+        )
+        .body::<ConsultRequest>()
+        .reply(
+            202,
+            "Asked of the switch; the consult shows in the call",
+            Content::Json(SchemaGenerator::subschema_for::<ConsultReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/consult/complete",
+            Tag::Calls,
+            "Complete the consult: the caller is bridged to the target, same call",
+        )
+        .reply(
+            202,
+            "Asked of the switch",
+            Content::Json(SchemaGenerator::subschema_for::<ConsultReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/consult/cancel",
+            Tag::Calls,
+            "Cancel the consult: the target's leg ends, the agent is back with the caller",
+        )
+        .reply(
+            202,
+            "Asked of the switch",
+            Content::Json(SchemaGenerator::subschema_for::<ConsultReply>),
+        ),
+        doc(
+            Post,
+            "/v1/calls/{id}/consult/swap",
+            Tag::Calls,
+            "Swap: talk to the caller while the target holds, or back",
+        )
+        .reply(
+            202,
+            "Asked of the switch",
+            Content::Json(SchemaGenerator::subschema_for::<ConsultReply>),
         ),
         doc(Get, "/v1/flows", Tag::Flows, "The IVR flows loaded").ok_object(),
         doc(

@@ -64,6 +64,15 @@ pub enum EngineRequest {
         agent: Option<AgentId>,
         reply: oneshot::Sender<Result<(), crate::engine::RedirectError>>,
     },
+    /// Starts a consult transfer, or completes, cancels or swaps one. With `agent`, only if
+    /// that agent is the one on the call.
+    Consult {
+        call: CallId,
+        asked: crate::engine::ConsultAsked,
+        by: crate::engine::HoldBy,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), crate::engine::ConsultError>>,
+    },
     /// Adds or replaces an agent (already stored).
     ProvisionAgent {
         settings: AgentSettings,
@@ -195,6 +204,25 @@ impl EngineHandle {
         self.ask(|reply| EngineRequest::Redirect {
             call,
             action,
+            by,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// A consult transfer asked over REST; `agent`: the request is an agent's, for its own
+    /// call only.
+    pub async fn consult(
+        &self,
+        call: CallId,
+        asked: crate::engine::ConsultAsked,
+        by: crate::engine::HoldBy,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), crate::engine::ConsultError>, EngineGone> {
+        self.ask(|reply| EngineRequest::Consult {
+            call,
+            asked,
             by,
             agent,
             reply,
@@ -565,6 +593,28 @@ impl EngineTask {
                         Err(crate::engine::RedirectError::NotTheAgentsCall { call, agent })
                     }
                     _ => self.engine.redirect(now, call, action, by),
+                };
+                let answer = match result {
+                    Ok(effects) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::Consult {
+                call,
+                asked,
+                by,
+                agent,
+                reply,
+            } => {
+                let result = match agent {
+                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
+                        Err(crate::engine::ConsultError::NotTheAgentsCall { call, agent })
+                    }
+                    _ => self.engine.consult(now, call, asked, by),
                 };
                 let answer = match result {
                     Ok(effects) => {

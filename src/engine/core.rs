@@ -150,6 +150,8 @@ pub struct Engine {
     pub(super) transfers: super::transfer::Transfers,
     /// REST hang-ups, transfers and moves in progress (see `redirect`).
     pub(super) redirects: super::redirect::Redirects,
+    /// Consult transfers asked over REST (see `consult`).
+    pub(super) consults: super::consult::Consults,
 }
 
 impl Engine {
@@ -188,6 +190,7 @@ impl Engine {
             redirects: Default::default(),
             recordings: Default::default(),
             holds: Default::default(),
+            consults: Default::default(),
         }
     }
 
@@ -351,6 +354,10 @@ impl Engine {
             }
             _ => {}
         }
+        let Some(input) = self.consult_input(now, input, &mut effects) else {
+            self.close_holds_of_ended_calls(now, &mut effects);
+            return effects;
+        };
         match input {
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
             Input::RecordingStopped {

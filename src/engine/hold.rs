@@ -96,6 +96,8 @@ pub enum HoldError {
     AlreadyHeld(CallId),
     #[error("call {0} is not on hold")]
     NotHeld(CallId),
+    #[error("call {0} has a consult in progress: its caller already hears music")]
+    Consulting(CallId),
 }
 
 impl Engine {
@@ -244,6 +246,9 @@ impl Engine {
         let CallState::Bridged { leg, .. } = &call.state else {
             return Err(HoldError::NotConnected(call_id));
         };
+        if self.consult_view(call_id).is_some() {
+            return Err(HoldError::Consulting(call_id));
+        }
         let is_held = self
             .holds
             .calls

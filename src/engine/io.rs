@@ -510,6 +510,18 @@ pub enum SwitchCommand {
     ParkInline {
         channel: ChannelUuid,
     },
+    /// Park the leg when its bridge ends (`on`), or let it hang up as usual
+    /// (`uuid_setvar <uuid> park_after_bridge true|false`): the legs of a consult.
+    SetParkAfterBridge {
+        channel: ChannelUuid,
+        on: bool,
+    },
+    /// Play hold music to a parked leg bridged to nothing (`uuid_broadcast <uuid> <source>
+    /// aleg`): the caller or the target waiting through a consult.
+    Broadcast {
+        channel: ChannelUuid,
+        source: String,
+    },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
         leg: ChannelUuid,

@@ -7,6 +7,7 @@
 //! costs O(log n).
 
 mod adopt_ring;
+mod consult;
 mod core;
 mod forgotten;
 mod hold;
@@ -41,6 +42,7 @@ pub use self::core::{
     describe, CallUpdate, CommandError, Counters, Engine, RequestedState, MAX_RESUMABLE,
     NO_ANSWER_PAUSE,
 };
+pub use consult::{ConsultAction, ConsultAsked, ConsultError, ConsultPhase, ConsultView};
 pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,

@@ -84,6 +84,8 @@ pub struct CallView {
     pub consent: super::recording::Consent,
     /// Held now and the holds so far; `None` if never held.
     pub hold: Option<super::hold::HoldView>,
+    /// A consult transfer in progress (REST), if any.
+    pub consult: Option<super::consult::ConsultView>,
 }
 
 impl Snapshot {
@@ -219,6 +221,7 @@ impl Engine {
                     variables: c.variables.clone(),
                     recording: self.recording_of(c.id),
                     hold: self.hold_view(c.id),
+                    consult: self.consult_view(c.id),
                     consent: c.consent,
                 }
             })

@@ -180,7 +180,7 @@ impl Engine {
         effects.extend(self.handle(now, hung_up));
     }
 
-    fn count_talk(&mut self, agent: &AgentId, queue: &QueueId, talk_ms: i64) {
+    pub(super) fn count_talk(&mut self, agent: &AgentId, queue: &QueueId, talk_ms: i64) {
         let talk = u64::try_from(talk_ms).unwrap_or(0);
         if let Some(agent) = self.agents.get_mut(agent) {
             agent.talk_ms += talk;
@@ -433,6 +433,7 @@ impl Engine {
                     ringing: Vec::new(),
                     variables: c.variables.clone(),
                     hold: self.hold_view(c.id),
+                    consult: None,
                     recording: self.recording_of(c.id),
                     consent: c.consent,
                 }

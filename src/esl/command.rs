@@ -297,6 +297,13 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         SwitchCommand::ParkInline { channel } => {
             Wire::Api(format!("uuid_transfer {channel} park inline"))
         }
+        SwitchCommand::SetParkAfterBridge { channel, on } => {
+            Wire::Api(format!("uuid_setvar {channel} park_after_bridge {on}"))
+        }
+        SwitchCommand::Broadcast { channel, source } => Wire::Api(format!(
+            "uuid_broadcast {channel} {} aleg",
+            check_media_source(source)?
+        )),
         SwitchCommand::Beep { channel } => {
             Wire::Api(format!("uuid_broadcast {channel} {RECORDING_BEEP} both"))
         }

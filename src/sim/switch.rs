@@ -32,6 +32,7 @@ mod local_extension;
 mod loopback;
 mod originate_job;
 mod presence;
+mod rebridge;
 mod refer;
 mod registrations;
 mod requeue;
@@ -1695,16 +1696,23 @@ impl Core {
 
     /// Both legs leave what they run and are bridged; `racing` already left its originate.
     fn bridge_rest(&mut self, a: &str, b: &str, racing: Option<&str>) {
+        // A leg already bridged is pulled out of its bridge (see `rebridge`).
+        let (a_pulled, b_pulled) = (self.is_bridged(a), self.is_bridged(b));
         if racing != Some(b) {
             // What the moh-break-bridge capture shows for the caller (part B) holds for the
             // agent leg too: a prompt still playing on it is cut short.
             self.abort_app(b, "PLAYBACK ERROR");
-            self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
+            if !b_pulled {
+                self.chan_event(b, "CHANNEL_UNPARK", &[], &[]);
+            }
             if let Some(app) = self.channels.get_mut(b).and_then(|c| c.park.take()) {
                 self.complete_app(b, &app, None);
             }
             self.set_state(b, "CS_HIBERNATE", 8);
             self.set_state(b, "CS_RESET", 9);
+        }
+        if b_pulled {
+            self.leave_bridge(b);
         }
         if racing != Some(a) {
             self.abort_app(a, "PLAYBACK ERROR");
@@ -1717,6 +1725,9 @@ impl Core {
         }
         self.set_state(a, "CS_SOFT_EXECUTE", 3);
         self.set_state(b, "CS_SOFT_EXECUTE", 3);
+        if a_pulled {
+            self.leave_bridge(a);
+        }
         for (me, other) in [(a, b), (b, a)] {
             self.with_chan(me, |c| {
                 c.set_var("current_application_data", other);
@@ -2294,16 +2305,17 @@ impl Core {
             }
             "uuid_bridge" => {
                 let second = args.next().unwrap_or("").to_string();
+                // A leg already bridged is pulled out of its bridge (`rebridge`), unless
+                // the two are bridged to each other.
+                let partners = self
+                    .channels
+                    .get(&first)
+                    .is_some_and(|c| c.bridged_to.as_deref() == Some(second.as_str()));
                 let ok_b = self
                     .channels
                     .get(&second)
-                    .is_some_and(|c| c.hangup_cause.is_none() && c.bridged_to.is_none());
-                let ok_a = exists
-                    && self
-                        .channels
-                        .get(&first)
-                        .is_some_and(|c| c.bridged_to.is_none())
-                    && first != second;
+                    .is_some_and(|c| c.hangup_cause.is_none());
+                let ok_a = exists && first != second && !partners;
                 if !ok_a || !ok_b {
                     return ("-ERR Invalid uuid\n".to_string(), None);
                 }

@@ -12,7 +12,9 @@
 //! - an ended call's holds in the history are the holds the switch reported on its caller and
 //!   every leg bridged to it (agents before and after a transfer) (CHANNEL_HOLD to CHANNEL_UNHOLD or the leg's hangup), in number and in time.
 //! - a call an agent transferred away ends in the history only once its caller has hung up on
-//!   the switch (the caller talks on at the transfer target under the same call).
+//!   the switch (the caller talks on at the transfer target under the same call);
+//! - a completed call's agent leg in the history is the leg its caller was last bridged to (one
+//!   agent at a time: after a consult transfer, the target's).
 //!
 //! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
 //! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
@@ -351,6 +353,24 @@ pub fn violations(
         let caller_up = legs
             .get(&call.caller_channel)
             .is_some_and(|l| l.hung_up.is_none());
+        // One agent at a time, and the history's the last: a completed call's agent leg is
+        // the leg its caller was last bridged to (after a consult transfer, the target's).
+        let last_partner = legs
+            .get(&call.caller_channel)
+            .and_then(|l| l.partner.as_deref());
+        if let (Some("completed"), Some(agent_leg), Some(partner)) = (
+            call.outcome.as_deref(),
+            call.agent_channel.as_deref(),
+            last_partner,
+        ) {
+            if agent_leg != partner {
+                broken.push(format!(
+                    "call {} ended with agent leg {agent_leg} in the history, but its caller was \
+                     last bridged to {partner}",
+                    call.id
+                ));
+            }
+        }
         if call.outcome.as_deref() == Some("transferred") && caller_up {
             broken.push(format!(
                 "call {} ended in the history as transferred while its caller {} is still up",

@@ -8,11 +8,13 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod adopt_ring;
+mod consult;
 mod hold;
 mod ivr;
 mod originate_race;
 mod phone;
 mod properties;
+mod properties_consult;
 mod properties_wait;
 mod provision;
 mod reach;
@@ -444,6 +446,12 @@ impl Bench {
                         if on { "" } else { "off " },
                         self.name(channel.as_str())
                     ),
+                    SwitchCommand::SetParkAfterBridge { channel, on } => {
+                        format!("park_after_bridge {} {on}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::Broadcast { channel, source } => {
+                        format!("broadcast {} {source}", self.name(channel.as_str()))
+                    }
                     SwitchCommand::Dial {
                         leg, dial_string, ..
                     } => {

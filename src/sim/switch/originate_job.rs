@@ -110,10 +110,11 @@ impl Core {
         }
         self.finish_job(uuid, "-ERR ORIGINATOR_CANCEL\n");
         let other = if a == uuid { &b } else { &a };
+        // A leg bridged elsewhere meanwhile is pulled out of that bridge (`rebridge`).
         let alive = self
             .channels
             .get(other)
-            .is_some_and(|c| c.hangup_cause.is_none() && c.bridged_to.is_none());
+            .is_some_and(|c| c.hangup_cause.is_none());
         if alive {
             self.bridge_rest(&a, &b, Some(uuid));
         } else {

@@ -277,6 +277,7 @@ impl Core {
                 legs: rest.first().map(|l| l.to_string()).unwrap_or_default(),
             });
             self.changed = true;
+            self.broadcast_to_parked(uuid, path, rest.first().copied().unwrap_or(""));
         }
         BROADCAST_SENT.to_string()
     }
