@@ -148,6 +148,8 @@ pub struct Engine {
     pub(super) holds: super::hold::Holds,
     /// Callers an agent's phone transferred away (see `transfer`).
     pub(super) transfers: super::transfer::Transfers,
+    /// Supervisors' monitoring sessions (see `monitor`).
+    pub(super) monitors: super::monitor::Monitors,
 }
 
 impl Engine {
@@ -185,6 +187,7 @@ impl Engine {
             transfers: Default::default(),
             recordings: Default::default(),
             holds: Default::default(),
+            monitors: Default::default(),
         }
     }
 
@@ -342,6 +345,17 @@ impl Engine {
             _ => {}
         }
         match input {
+            Input::ChannelAnswered { channel, .. } if self.monitors.holds(&channel) => {
+                self.monitor_leg_answered(now, &channel, &mut effects)
+            }
+            Input::ChannelHungUp { channel, cause, .. }
+            | Input::OriginateFailed {
+                leg: channel,
+                cause,
+                ..
+            } if self.monitors.holds(&channel) => {
+                self.monitor_leg_gone(now, &channel, &cause, &mut effects)
+            }
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
             Input::RecordingStopped {
                 switch,
@@ -495,6 +509,7 @@ impl Engine {
             }
         }
         self.close_holds_of_ended_calls(now, &mut effects);
+        self.end_monitors_of_ended_calls(&mut effects);
         effects
     }
 

@@ -15,6 +15,7 @@ pub mod io;
 mod ivr;
 mod late_outcomes;
 pub mod model;
+pub mod monitor;
 mod phone;
 pub mod pin;
 mod pools;
@@ -41,6 +42,7 @@ pub use self::core::{
     NO_ANSWER_PAUSE,
 };
 pub use hold::{HoldBy, HoldError, HoldView};
+pub use ids::MonitorId;
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
@@ -51,6 +53,7 @@ pub use io::{
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};
+pub use monitor::{MonitorError, MonitorMode, MonitorRequest, MonitorView};
 pub use phone::{PhoneOutcome, PhonePrompts, HOT_DESK_EXTENSION};
 pub use pin::PinHash;
 pub use provision::Provisioned;

@@ -25,6 +25,7 @@ mod ivr_api;
 mod ivr_refusals;
 mod layout;
 mod logging;
+mod monitor;
 mod openapi;
 mod provisioning;
 mod recording;
