@@ -13,6 +13,9 @@
 //!   every leg bridged to it (agents before and after a transfer) (CHANNEL_HOLD to CHANNEL_UNHOLD or the leg's hangup), in number and in time.
 //! - a call an agent transferred away ends in the history only once its caller has hung up on
 //!   the switch (the caller talks on at the transfer target under the same call).
+//! - monitoring never changes who handles the call: a supervisor's leg is never bridged and
+//!   is never a call's agent leg, and each session's history matches its leg (see
+//!   `invariants_monitor`).
 //!
 //! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
 //! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
@@ -60,6 +63,8 @@ struct Leg {
     partners: Vec<String>,
     hung_up: Option<Instant>,
     hold: HoldTally,
+    /// `switchboard_role=monitor`: a supervisor's leg we originated.
+    monitor: bool,
 }
 
 /// The switch's own record of channels, kept by a listener connection.
@@ -130,6 +135,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         partners: Vec::new(),
         hung_up: None,
         hold: HoldTally::default(),
+        monitor: false,
     });
     match event.header_str("Event-Name") {
         Some("CHANNEL_CREATE") => {
@@ -137,6 +143,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
             leg.agent = event
                 .header_str("variable_switchboard_agent_id")
                 .map(str::to_owned);
+            leg.monitor = event.header_str("variable_switchboard_role") == Some("monitor");
         }
         Some("CHANNEL_ANSWER") => {
             leg.answered.get_or_insert(now);
@@ -162,6 +169,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                     partners: Vec::new(),
                     hung_up: None,
                     hold: HoldTally::default(),
+                    monitor: false,
                 });
                 if let Some(me) = &me {
                     peer.partners.push(me.clone());
@@ -342,6 +350,19 @@ pub fn violations(
         Ok(events) => queue_violations(&events),
         Err(e) => vec![format!("cannot read the queue events: {e}")],
     };
+    let supervisors: Vec<crate::invariants_monitor::SupervisorLeg> = legs
+        .iter()
+        .filter(|(_, l)| l.monitor)
+        .map(|(uuid, l)| crate::invariants_monitor::SupervisorLeg {
+            uuid: uuid.clone(),
+            bridged: !l.partners.is_empty(),
+            hung_up: l.hung_up.is_some(),
+        })
+        .collect();
+    broken.extend(crate::invariants_monitor::violations(
+        &supervisors,
+        database_url,
+    ));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

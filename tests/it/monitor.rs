@@ -180,6 +180,10 @@ async fn a_supervisor_listens_whispers_and_leaves_without_changing_who_handles_t
     let monitor = started["id"].as_str().expect("an id").to_owned();
     assert_eq!(started["supervisor"], "sup");
     joined(&app, &monitor).await;
+    eventually("the switch runs the eavesdrop", || async {
+        !app.sim.eavesdrops().is_empty()
+    })
+    .await;
     let spying = app.sim.eavesdrops();
     assert_eq!(spying.len(), 1);
     assert_eq!(spying[0].leg, monitor);
@@ -314,7 +318,13 @@ async fn a_barge_is_a_three_way_the_notice_reaches_the_agent_and_the_calls_end_e
     .expect("JSON");
     let monitor = started["id"].as_str().expect("an id").to_owned();
     joined(&app, &monitor).await;
-    assert_eq!(app.sim.eavesdrops()[0].app, "three_way");
+    eventually("the switch runs three_way", || async {
+        app.sim
+            .eavesdrops()
+            .first()
+            .is_some_and(|e| e.app == "three_way")
+    })
+    .await;
     eventually("the agent heard the notice", || async {
         app.sim.broadcasts().iter().any(|b| {
             b.uuid == agent_leg && b.legs == "aleg" && b.path.starts_with("tone_stream://")
@@ -392,6 +402,10 @@ async fn a_whisper_sets_the_captured_variable_and_an_unanswered_phone_leaves_no_
     .expect("JSON");
     let monitor = started["id"].as_str().expect("an id").to_owned();
     joined(&app, &monitor).await;
+    eventually("the switch runs the eavesdrop", || async {
+        !app.sim.eavesdrops().is_empty()
+    })
+    .await;
     let e = app.sim.eavesdrops();
     assert!(e[0].whisper_aleg && e[0].app == "eavesdrop", "{e:?}");
     // The supervisor hangs up.

@@ -14,6 +14,7 @@ mod monitor;
 mod originate_race;
 mod phone;
 mod properties;
+mod properties_monitor;
 mod properties_wait;
 mod provision;
 mod reach;
