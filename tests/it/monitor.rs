@@ -427,3 +427,59 @@ async fn a_whisper_sets_the_captured_variable_and_an_unanswered_phone_leaves_no_
     .await;
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
 }
+
+/// Reads a `text/event-stream` body as text until `needle` appears (10 s at most).
+async fn stream_until(response: &mut reqwest::Response, needle: &str) -> String {
+    let mut text = String::new();
+    let read = async {
+        while !text.contains(needle) {
+            match response.chunk().await {
+                Ok(Some(chunk)) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => break,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the stream within 10 s");
+    text
+}
+
+#[tokio::test]
+async fn the_monitored_agents_own_event_stream_never_shows_the_monitoring() {
+    let app = app_with(None).await;
+    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let mut own = alice
+        .get(format!("{}/v1/events?agent=1001", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(own.status(), 200);
+    let mut everything = app
+        .http
+        .get(format!("{}/v1/events", app.base))
+        .send()
+        .await
+        .expect("request");
+    let caller = app.sim.place_call(CallSpec::new("4930304", ENTRY));
+    let (call, _) = connected_call(&app, &caller).await;
+    let started: Value = send(
+        &app.http,
+        reqwest::Method::POST,
+        format!("{}/v1/calls/{call}/monitor", app.base),
+        Some(json!({ "mode": "listen", "phone": format!("user/{SUPERVISOR_PHONE}") })),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    let monitor = started["id"].as_str().expect("an id").to_owned();
+    joined(&app, &monitor).await;
+    let seen = stream_until(&mut everything, "event: monitor.started").await;
+    assert!(seen.contains(&monitor), "{seen}");
+    // A last event of alice's own, after the monitoring's.
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    let theirs = stream_until(&mut own, "event: call.ended").await;
+    assert!(theirs.contains("event: call.answered"), "{theirs}");
+    assert!(!theirs.contains("monitor."), "{theirs}");
+}
