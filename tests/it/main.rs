@@ -45,6 +45,7 @@ mod sim_refer;
 mod soak;
 mod store;
 mod store_hold;
+mod store_monitor;
 mod store_recordings;
 mod store_restart;
 mod transfers;
