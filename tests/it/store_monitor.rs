@@ -40,6 +40,9 @@ macro_rules! conformance {
 
 conformance!(a_monitoring_session_reads_back_and_is_announced);
 
+/// A row as compared: kind, mode, previous mode, reason, time.
+type Seen<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, i64);
+
 fn monitor(
     kind: MonitorEventKind,
     mode: MonitorMode,
@@ -101,7 +104,7 @@ async fn a_monitoring_session_reads_back_and_is_announced(store: Store) {
         panic!("write: {e}");
     }
     let rows = store.monitor_events(call).await.expect("read back");
-    let seen: Vec<(&str, &str, Option<&str>, Option<&str>, i64)> = rows
+    let seen: Vec<Seen<'_>> = rows
         .iter()
         .map(|r| {
             (
