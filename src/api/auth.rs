@@ -186,6 +186,12 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Post, "/v1/recordings/purge", Rule::Admin),
     (Verb::Post, "/v1/erasures", Rule::Admin),
     (Verb::Get, "/v1/data-removals", Rule::Admin),
+    // Supervisor monitoring (listen, whisper, barge): supervisors and admins, never an agent.
+    (Verb::Post, "/v1/calls/{id}/monitor", Rule::Supervise),
+    (Verb::Get, "/v1/calls/{id}/monitoring", Rule::Supervise),
+    (Verb::Get, "/v1/monitors", Rule::Supervise),
+    (Verb::Patch, "/v1/monitors/{id}", Rule::Supervise),
+    (Verb::Delete, "/v1/monitors/{id}", Rule::Supervise),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

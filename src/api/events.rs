@@ -200,6 +200,8 @@ pub(super) async fn stream(
     };
     let tail = Tail {
         store: state.store.clone(),
+        // Silent monitoring stays silent: an agent's desktop never learns of it.
+        hide_monitoring: who.only_agent().is_some(),
         filter,
         after,
         page: VecDeque::new(),
@@ -270,6 +272,8 @@ fn snapshot_event(snapshot: &Snapshot, filter: &EventFilter, seq: i64) -> Event 
 /// The events after `after`, read a page at a time as the client takes them.
 struct Tail {
     store: Store,
+    /// Leave out `monitor.*` events (an agent's token).
+    hide_monitoring: bool,
     filter: EventFilter,
     after: i64,
     page: VecDeque<StoredEvent>,
@@ -292,6 +296,9 @@ impl Tail {
         loop {
             while let Some(stored) = self.page.pop_front() {
                 self.after = stored.seq;
+                if self.hide_monitoring && stored.event_type.starts_with("monitor.") {
+                    continue;
+                }
                 if let Some(event) = sse_event(stored) {
                     return Some(event);
                 }

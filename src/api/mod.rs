@@ -10,6 +10,7 @@ mod call_control;
 mod call_hold;
 mod events;
 mod flows;
+mod monitor;
 mod openapi;
 mod problem;
 mod provisioning;
@@ -265,6 +266,11 @@ fn routes() -> Routes {
     .add(Post, "/v1/recordings/purge", retention::purge)
     .add(Post, "/v1/erasures", retention::erase)
     .add(Get, "/v1/data-removals", retention::removals)
+    .add(Post, "/v1/calls/{id}/monitor", monitor::start)
+    .add(Get, "/v1/calls/{id}/monitoring", monitor::history)
+    .add(Get, "/v1/monitors", monitor::list)
+    .add(Patch, "/v1/monitors/{id}", monitor::change)
+    .add(Delete, "/v1/monitors/{id}", monitor::end)
 }
 
 pub fn router(state: ApiState) -> Router {

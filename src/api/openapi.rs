@@ -685,6 +685,52 @@ pub(super) fn docs() -> Vec<RouteDoc> {
         )
         .query::<RemovalsQuery>()
         .ok_object(),
+        doc(
+            Post,
+            "/v1/calls/{id}/monitor",
+            Tag::Calls,
+            "Monitor a connected call: ring the supervisor's phone, which joins in listen, \
+             whisper or barge mode when answered",
+        )
+        .body::<super::monitor::MonitorBody>()
+        .reply(
+            202,
+            "The supervisor's phone rings; the session joins when it answers",
+            Content::Json(SchemaGenerator::subschema_for::<super::monitor::MonitorReply>),
+        ),
+        doc(
+            Get,
+            "/v1/calls/{id}/monitoring",
+            Tag::Calls,
+            "A call's monitoring history: who monitored it, in which mode, from when to when",
+        )
+        .ok::<super::monitor::MonitorHistory>(),
+        doc(
+            Get,
+            "/v1/monitors",
+            Tag::Calls,
+            "Supervisors' monitoring sessions in progress",
+        )
+        .ok::<super::monitor::MonitorList>(),
+        doc(
+            Patch,
+            "/v1/monitors/{id}",
+            Tag::Calls,
+            "Change a monitoring session's mode without redialling",
+        )
+        .body::<super::monitor::MonitorModeBody>()
+        .ok::<super::monitor::MonitorReply>(),
+        doc(
+            Delete,
+            "/v1/monitors/{id}",
+            Tag::Calls,
+            "End a monitoring session (the supervisor's leg is hung up)",
+        )
+        .reply(
+            202,
+            "The supervisor's leg is being hung up; the session ends when the switch says so",
+            Content::Json(SchemaGenerator::subschema_for::<super::monitor::MonitorReply>),
+        ),
     ]
 }
 

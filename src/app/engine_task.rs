@@ -73,6 +73,11 @@ pub enum EngineRequest {
         agent: Option<AgentId>,
         reply: oneshot::Sender<Result<(), crate::engine::ConsultError>>,
     },
+    /// Starts, changes or ends a supervisor's monitoring session.
+    Monitor {
+        request: crate::engine::MonitorRequest,
+        reply: oneshot::Sender<Result<crate::engine::MonitorView, crate::engine::MonitorError>>,
+    },
     /// Adds or replaces an agent (already stored).
     ProvisionAgent {
         settings: AgentSettings,
@@ -228,6 +233,15 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    /// Starts, changes or ends a supervisor's monitoring session.
+    pub async fn monitor(
+        &self,
+        request: crate::engine::MonitorRequest,
+    ) -> Result<Result<crate::engine::MonitorView, crate::engine::MonitorError>, EngineGone> {
+        self.ask(|reply| EngineRequest::Monitor { request, reply })
+            .await
     }
 
     /// Adds or replaces an agent in the running engine; a replaced agent keeps its state.
@@ -620,6 +634,16 @@ impl EngineTask {
                     Ok(effects) => {
                         self.apply(effects, Some(received), timers, records).await;
                         Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::Monitor { request, reply } => {
+                let answer = match self.engine.monitor(now, request) {
+                    Ok((view, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(view)
                     }
                     Err(e) => Err(e),
                 };

@@ -182,6 +182,8 @@ struct RawQueue {
     whisper: Option<Spanned<MediaSource>>,
     thresholds: Option<Spanned<RawThresholds>>,
     recording: Option<Spanned<RawRecording>>,
+    /// A tone or prompt the agent hears when a supervisor starts monitoring the call.
+    monitor_notice: Option<Spanned<MediaSource>>,
 }
 
 /// `[queue.recording]`: `mode` is required; `percent` goes with `mode = "percent"` only.
@@ -678,6 +680,7 @@ fn parse_queue(
             None => Thresholds::default(),
         },
         recording,
+        monitor_notice: q.monitor_notice.map(|n| n.into_inner().0),
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),

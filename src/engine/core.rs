@@ -152,6 +152,8 @@ pub struct Engine {
     pub(super) redirects: super::redirect::Redirects,
     /// Consult transfers asked over REST (see `consult`).
     pub(super) consults: super::consult::Consults,
+    /// Supervisors' monitoring sessions (see `monitor`).
+    pub(super) monitors: super::monitor::Monitors,
 }
 
 impl Engine {
@@ -191,6 +193,7 @@ impl Engine {
             recordings: Default::default(),
             holds: Default::default(),
             consults: Default::default(),
+            monitors: Default::default(),
         }
     }
 
@@ -359,6 +362,17 @@ impl Engine {
             return effects;
         };
         match input {
+            Input::ChannelAnswered { channel, .. } if self.monitors.holds(&channel) => {
+                self.monitor_leg_answered(now, &channel, &mut effects)
+            }
+            Input::ChannelHungUp { channel, cause, .. }
+            | Input::OriginateFailed {
+                leg: channel,
+                cause,
+                ..
+            } if self.monitors.holds(&channel) => {
+                self.monitor_leg_gone(now, &channel, &cause, &mut effects)
+            }
             Input::CallParked(parked) => self.call_parked(now, parked, &mut effects),
             Input::RecordingStopped {
                 switch,
@@ -520,6 +534,7 @@ impl Engine {
         }
         self.close_holds_of_ended_calls(now, &mut effects);
         self.after_redirects(now, &mut effects);
+        self.end_monitors_of_ended_calls(&mut effects);
         effects
     }
 

@@ -249,3 +249,10 @@ mod tests {
         assert!(ChannelUuid::parse("82b63871 all\n\napi shutdown").is_err());
     }
 }
+
+uuid_id!(
+    /// A supervisor's monitoring session (listen, whisper, barge) of one call; also the UUID
+    /// of the supervisor's leg.
+    MonitorId,
+    "monitor id"
+);

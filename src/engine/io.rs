@@ -522,6 +522,28 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         source: String,
     },
+    /// Ring a supervisor's phone with a leg whose UUID we chose; answered, it joins the
+    /// caller's call in `mode` (`&eavesdrop(<target>)`, with `eavesdrop_whisper_aleg=true` for
+    /// whisper, or `&three_way(<target>)` for barge; see `monitor`).
+    Monitor {
+        leg: ChannelUuid,
+        call: CallId,
+        target: ChannelUuid,
+        mode: super::monitor::MonitorMode,
+        dial_string: String,
+        timeout: Duration,
+    },
+    /// A key to a supervisor's eavesdrop, changing what it does (`uuid_recv_dtmf <leg> <digit>`).
+    MonitorKey {
+        leg: ChannelUuid,
+        digit: char,
+    },
+    /// A tone or prompt to the agent's leg alone when monitoring starts
+    /// (`uuid_broadcast <uuid> <source> aleg`).
+    MonitorNotice {
+        channel: ChannelUuid,
+        source: String,
+    },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
         leg: ChannelUuid,

@@ -16,6 +16,7 @@ pub mod io;
 mod ivr;
 mod late_outcomes;
 pub mod model;
+pub mod monitor;
 mod phone;
 pub mod pin;
 mod pools;
@@ -44,6 +45,7 @@ pub use self::core::{
 };
 pub use consult::{ConsultAction, ConsultAsked, ConsultError, ConsultPhase, ConsultView};
 pub use hold::{HoldBy, HoldError, HoldView};
+pub use ids::MonitorId;
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
@@ -54,6 +56,7 @@ pub use io::{
 };
 pub use ivr::{HTTP_GUARD, RECORD_GUARD};
 pub use model::{AgentSettings, QueueSettings};
+pub use monitor::{MonitorError, MonitorMode, MonitorRequest, MonitorView};
 pub use phone::{PhoneOutcome, PhonePrompts, HOT_DESK_EXTENSION};
 pub use pin::PinHash;
 pub use provision::Provisioned;

@@ -312,6 +312,21 @@ pub enum Record {
         holds: u32,
         at: Timestamp,
     },
+    /// A supervisor's monitoring session of a call joined, changed mode, or ended (see
+    /// `monitor`). `mode` is the mode after the change; `previous` the one before it.
+    Monitor {
+        monitor: super::ids::MonitorId,
+        call: CallId,
+        queue: QueueId,
+        agent: AgentId,
+        supervisor: String,
+        kind: super::monitor::MonitorEventKind,
+        mode: super::monitor::MonitorMode,
+        previous: Option<super::monitor::MonitorMode>,
+        /// Ended: why (`requested`, `call_ended`, `supervisor_hung_up cause=…`).
+        reason: Option<String>,
+        at: Timestamp,
+    },
     AgentState {
         agent: AgentId,
         from: AgentStatus,

@@ -422,6 +422,9 @@ pub struct QueueRouting {
     pub thresholds: Thresholds,
     /// Which calls are recorded, mono or stereo, and the file names.
     pub recording: RecordingPolicy,
+    /// What the agent hears when a supervisor starts monitoring the call (a tone or a
+    /// prompt, `uuid_broadcast <agent leg> <source> aleg`); `None`: nothing (see `monitor`).
+    pub monitor_notice: Option<String>,
 }
 
 /// When a queue is in trouble: each limit set raises a `queue.threshold` alarm when crossed
@@ -566,6 +569,7 @@ impl Default for QueueRouting {
             whisper: None,
             thresholds: Thresholds::default(),
             recording: RecordingPolicy::default(),
+            monitor_notice: None,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub queues: Vec<QueueView>,
     pub agents: Vec<AgentView>,
     pub calls: Vec<CallView>,
+    /// Supervisors' monitoring sessions in progress (see `monitor`).
+    pub monitors: Vec<super::monitor::MonitorView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -234,6 +236,7 @@ impl Engine {
             queues,
             agents,
             calls,
+            monitors: self.monitor_views(),
         }
     }
 }

@@ -186,6 +186,9 @@ pub fn sanitize_variable_value(value: &str) -> String {
 /// can be matched (ignored when the command is not a sendmsg).
 pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeValue> {
     Ok(match command {
+        SwitchCommand::Monitor { .. }
+        | SwitchCommand::MonitorKey { .. }
+        | SwitchCommand::MonitorNotice { .. } => super::monitor::render(command)?,
         SwitchCommand::Answer { channel } => Wire::Api(format!("uuid_answer {channel}")),
         SwitchCommand::PlayHold { channel, source } => Wire::Execute {
             uuid: channel.to_string(),

@@ -7,6 +7,7 @@
 pub mod command;
 mod hold;
 mod link;
+mod monitor;
 pub mod probe;
 mod transfer;
 pub mod translate;

@@ -54,7 +54,7 @@ fn role_of(event: &EslEvent) -> Option<ChannelRole> {
 fn ours_originated(event: &EslEvent) -> bool {
     matches!(
         event.variable_str("switchboard_role"),
-        Some("agent" | "callback")
+        Some("agent" | "callback" | "monitor")
     )
 }
 
@@ -412,7 +412,10 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
         return Translated::Ignored;
     };
     let arg = event.header_str("Job-Command-Arg").unwrap_or_default();
-    if !arg.contains("switchboard_role=agent") && !arg.contains("switchboard_role=callback") {
+    if !arg.contains("switchboard_role=agent")
+        && !arg.contains("switchboard_role=callback")
+        && !arg.contains("switchboard_role=monitor")
+    {
         return Translated::Ignored;
     }
     let Some(leg) = origination_uuid(arg) else {

@@ -33,6 +33,7 @@ pub use endpoints::{
 };
 pub use media::SoundFiles;
 pub use switch::dialplan::Dialplan;
+pub use switch::eavesdrop::EavesdropView;
 pub use switch::watchers::{DialogView, Notify, PhoneLamp, WatchKind};
 
 use switch::hold::HoldBy;
@@ -346,6 +347,11 @@ impl SimHandle {
     /// written.
     pub fn disk_file(&self, path: &str) -> Option<PathBuf> {
         self.shared.peek(|core| core.disk_file(path))
+    }
+
+    /// The supervisors' legs running `eavesdrop` or `three_way` now, by leg.
+    pub fn eavesdrops(&self) -> Vec<EavesdropView> {
+        self.shared.peek(|core| core.eavesdrops())
     }
 
     /// The latest `uuid_broadcast`s to live channels (up to 4,096), oldest first.

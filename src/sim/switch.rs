@@ -24,6 +24,7 @@ mod admin_api;
 mod apps;
 pub(super) mod dialplan;
 mod disk;
+pub(crate) mod eavesdrop;
 mod esl_commands;
 mod faults;
 mod gateway;
@@ -270,6 +271,8 @@ struct Channel {
     /// An answered leg whose originate has not returned yet.
     race: originate_job::Race,
     hold: hold::HoldState,
+    /// A supervisor's leg running `eavesdrop` or `three_way` (see `eavesdrop`).
+    eavesdrop: Option<eavesdrop::Eavesdrop>,
 }
 
 impl Channel {
@@ -318,6 +321,7 @@ impl Channel {
             exec: Default::default(),
             race: Default::default(),
             hold: Default::default(),
+            eavesdrop: None,
         }
     }
 
@@ -1524,6 +1528,7 @@ impl Core {
             // The originate gave up waiting: its result comes before HANGUP_COMPLETE.
             self.finish_job(uuid, &format!("-ERR {cause}\n"));
         }
+        self.stop_eavesdrop(uuid);
         if !bridged {
             // A BYE breaks the media read (PLAYBACK ERROR); uuid_kill lets a playback end
             // as played (the transfer capture).
@@ -1594,6 +1599,29 @@ impl Core {
     /// Hangs up `uuid` with the event order of the real switch, including the other
     /// leg of a bridge. Returns false if there is no such live channel.
     fn hangup(
+        &mut self,
+        uuid: &str,
+        cause: &str,
+        initiator: Initiator,
+        status: Option<(&str, &str)>,
+    ) -> bool {
+        let alive = self
+            .channels
+            .get(uuid)
+            .is_some_and(|c| c.hangup_cause.is_none());
+        let eavesdroppers = if alive {
+            self.eavesdroppers_losing(uuid)
+        } else {
+            Vec::new()
+        };
+        let done = self.hangup_one(uuid, cause, initiator, status);
+        for leg in eavesdroppers {
+            self.hangup_one(&leg, "NORMAL_CLEARING", Initiator::Local, None);
+        }
+        done
+    }
+
+    fn hangup_one(
         &mut self,
         uuid: &str,
         cause: &str,
@@ -2375,6 +2403,7 @@ impl Core {
             }
             "uuid_send_dtmf" => self.uuid_send_dtmf(arg),
             "uuid_hold" => (self.uuid_hold(arg), None),
+            "uuid_recv_dtmf" => (self.uuid_recv_dtmf(arg), None),
             "uuid_record" => self.uuid_record(arg, exists),
             "uuid_broadcast" => (self.uuid_broadcast(arg, exists), None),
             "uuid_dump" => {

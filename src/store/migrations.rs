@@ -77,6 +77,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "hold",
         include_str!("../../migrations/sqlite/0013_hold.sql"),
     ),
+    (
+        16,
+        "monitoring",
+        include_str!("../../migrations/sqlite/0016_monitoring.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -144,6 +149,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         13,
         "hold",
         include_str!("../../migrations/postgres/0013_hold.sql"),
+    ),
+    (
+        16,
+        "monitoring",
+        include_str!("../../migrations/postgres/0016_monitoring.sql"),
     ),
 ];
 

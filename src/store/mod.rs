@@ -18,6 +18,7 @@ mod hold;
 mod hold_events;
 mod leadership;
 mod migrations;
+mod monitor;
 mod outbox;
 mod owner;
 mod provisioning;
@@ -40,6 +41,7 @@ use crate::engine::CallId;
 pub use leadership::{
     controller_url, Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL,
 };
+pub use monitor::MonitorEventRow;
 pub use outbox::{
     AttemptResult, DeliveryClass, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
     EventMark, StoredEvent, Subscription, EVENT_TYPES,

@@ -183,6 +183,7 @@ fn event_types(record: &Record) -> Vec<&'static str> {
         Record::CallEnded { .. } => vec!["call.ended"],
         Record::AgentState { .. } => vec!["agent.state_changed"],
         Record::QueueThreshold { .. } => vec!["queue.threshold"],
+        Record::Monitor { .. } => super::monitor::event_type(record).into_iter().collect(),
         _ => Vec::new(),
     }
 }
@@ -265,6 +266,14 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
             }
             (Some(*call), agent.clone(), at, details)
         }
+        Record::Monitor {
+            call, agent, at, ..
+        } => (
+            Some(*call),
+            Some(agent.clone()),
+            *at,
+            super::monitor::details(record),
+        ),
         Record::CallEnded {
             call,
             outcome,

@@ -14,7 +14,10 @@
 //! - a call an agent transferred away ends in the history only once its caller has hung up on
 //!   the switch (the caller talks on at the transfer target under the same call);
 //! - a completed call's agent leg in the history is the leg its caller was last bridged to (one
-//!   agent at a time: after a consult transfer, the target's).
+//!   agent at a time: after a consult transfer, the target's);
+//! - monitoring never changes who handles the call: a supervisor's leg is never bridged and
+//!   is never a call's agent leg, and each session's history matches its leg (see
+//!   `invariants_monitor`).
 //!
 //! The switch's side is a [`Ledger`]: an ESL connection of its own on the simulator, subscribed
 //! like the real-switch listener of the Batch 3 captures, noting when each event arrived. Only
@@ -62,6 +65,8 @@ struct Leg {
     partners: Vec<String>,
     hung_up: Option<Instant>,
     hold: HoldTally,
+    /// `switchboard_role=monitor`: a supervisor's leg we originated.
+    monitor: bool,
 }
 
 /// The switch's own record of channels, kept by a listener connection.
@@ -132,6 +137,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         partners: Vec::new(),
         hung_up: None,
         hold: HoldTally::default(),
+        monitor: false,
     });
     match event.header_str("Event-Name") {
         Some("CHANNEL_CREATE") => {
@@ -139,6 +145,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
             leg.agent = event
                 .header_str("variable_switchboard_agent_id")
                 .map(str::to_owned);
+            leg.monitor = event.header_str("variable_switchboard_role") == Some("monitor");
         }
         Some("CHANNEL_ANSWER") => {
             leg.answered.get_or_insert(now);
@@ -164,6 +171,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                     partners: Vec::new(),
                     hung_up: None,
                     hold: HoldTally::default(),
+                    monitor: false,
                 });
                 if let Some(me) = &me {
                     peer.partners.push(me.clone());
@@ -348,6 +356,19 @@ pub fn violations(
         Ok(events) => queue_violations(&events),
         Err(e) => vec![format!("cannot read the queue events: {e}")],
     };
+    let supervisors: Vec<crate::invariants_monitor::SupervisorLeg> = legs
+        .iter()
+        .filter(|(_, l)| l.monitor)
+        .map(|(uuid, l)| crate::invariants_monitor::SupervisorLeg {
+            uuid: uuid.clone(),
+            bridged: !l.partners.is_empty(),
+            hung_up: l.hung_up.is_some(),
+        })
+        .collect();
+    broken.extend(crate::invariants_monitor::violations(
+        &supervisors,
+        database_url,
+    ));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

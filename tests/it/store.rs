@@ -400,6 +400,7 @@ fn routed_queue() -> QueueRow {
             retention: Some(Duration::from_secs(86_400 * 30)),
             pause_on_hold: true,
         },
+        monitor_notice: Some("tone_stream://%(500,0,440)".into()),
     };
     q
 }

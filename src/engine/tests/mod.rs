@@ -11,10 +11,12 @@ mod adopt_ring;
 mod consult;
 mod hold;
 mod ivr;
+mod monitor;
 mod originate_race;
 mod phone;
 mod properties;
 mod properties_consult;
+mod properties_monitor;
 mod properties_wait;
 mod provision;
 mod reach;
@@ -459,6 +461,27 @@ impl Bench {
                         self.rung.push("customer".into());
                         format!("dial {} via {dial_string}", self.name(leg.as_str()))
                     }
+                    SwitchCommand::Monitor {
+                        leg,
+                        target,
+                        mode,
+                        dial_string,
+                        ..
+                    } => {
+                        self.legs.push(leg.clone());
+                        self.rung.push("supervisor".into());
+                        format!(
+                            "monitor {} ({mode}) via {dial_string} as {}",
+                            self.name(target.as_str()),
+                            self.name(leg.as_str())
+                        )
+                    }
+                    SwitchCommand::MonitorKey { leg, digit } => {
+                        format!("key {digit} to {}", self.name(leg.as_str()))
+                    }
+                    SwitchCommand::MonitorNotice { channel, source } => {
+                        format!("notice {source} to {}", self.name(channel.as_str()))
+                    }
                 },
                 Effect::Persist(record) => match record {
                     Record::RecordingStarted { reason, by, .. } => {
@@ -564,6 +587,19 @@ impl Bench {
                         outcome, answers, ..
                     } => format!("store survey ended {} {answers:?}", outcome.as_str()),
                     Record::CallHeld { by, .. } => format!("store call held by {by}"),
+                    Record::Monitor {
+                        supervisor,
+                        kind,
+                        mode,
+                        previous,
+                        reason,
+                        ..
+                    } => format!(
+                        "store monitor {} by {supervisor} {mode}{}{}",
+                        kind.as_str(),
+                        previous.map(|p| format!(" (was {p})")).unwrap_or_default(),
+                        reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                    ),
                     Record::CallResumed {
                         by,
                         held_ms,

@@ -102,7 +102,9 @@ impl Core {
             self.originate_ends(uuid);
             self.finish_job(uuid, &format!("+OK {uuid}\n"));
             self.set_state(uuid, "CS_EXECUTE", 4);
-            self.park(uuid);
+            if !self.start_eavesdrop(uuid) {
+                self.park(uuid);
+            }
             return;
         };
         for u in [&a, &b] {
