@@ -4,6 +4,7 @@
 //! the engine task. Every error is a problem details document. Every request but `/healthz`
 //! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
+mod after_call;
 pub mod auth;
 mod call_hold;
 mod events;
@@ -23,7 +24,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::handler::Handler;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use axum::{Extension, Json, Router};
@@ -358,6 +359,10 @@ struct StateChange {
     state: String,
     /// Required with `paused`: the pause reason code.
     reason: Option<String>,
+    /// `paused` or `logged_out` asked for while the agent is on a call always waits for the
+    /// call and its wrap-up to end (202, `pending`); with `true` it also waits out a wrap-up
+    /// in progress instead of cutting it short.
+    after_call: Option<bool>,
 }
 
 /// Maps an engine refusal to its problem document.
@@ -418,14 +423,20 @@ async fn set_agent_state(
             )))
         }
     };
-    match state.engine.set_agent_state(id.clone(), requested).await {
+    let after_call = change.after_call.unwrap_or(false);
+    match state
+        .engine
+        .set_agent_state_after_call(id.clone(), requested, after_call)
+        .await
+    {
         Err(gone) => Err(Problem::unavailable(gone.to_string())),
         Ok(Err(e)) => Err(refused(e)),
-        Ok(Ok(())) => Ok((
-            StatusCode::OK,
-            Json(json!({ "agent": id, "state": change.state, "reason": change.reason })),
-        )
-            .into_response()),
+        Ok(Ok(outcome)) => Ok(after_call::state_reply(
+            &id,
+            &change.state,
+            change.reason,
+            outcome,
+        )),
     }
 }
 

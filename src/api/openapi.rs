@@ -252,10 +252,15 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             Put,
             "/v1/agents/{id}/state",
             Tag::Agents,
-            "Log an agent in or out, or pause it",
+            "Log an agent in or out, or pause it (on a call: after the call)",
         )
         .body::<StateChange>()
-        .ok_object(),
+        .ok::<super::after_call::StateReply>()
+        .reply(
+            202,
+            "Pending: applied when the agent's call and its wrap-up end",
+            Content::Json(SchemaGenerator::subschema_for::<super::after_call::StateReply>),
+        ),
         doc(
             Get,
             "/v1/agents/{id}/states",

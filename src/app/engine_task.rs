@@ -32,6 +32,13 @@ pub enum EngineRequest {
         state: RequestedState,
         reply: oneshot::Sender<Result<(), CommandError>>,
     },
+    /// A state asked for over REST that may wait for the agent's call (`engine::after_call`).
+    SetAgentStateAfterCall {
+        agent: AgentId,
+        state: RequestedState,
+        after_call: bool,
+        reply: oneshot::Sender<Result<crate::engine::StateRequestOutcome, CommandError>>,
+    },
     UpdateCall {
         call: CallId,
         update: CallUpdate,
@@ -119,6 +126,23 @@ impl EngineHandle {
         self.ask(|reply| EngineRequest::SetAgentState {
             agent,
             state,
+            reply,
+        })
+        .await
+    }
+
+    /// A state asked for over REST: applied at once, or kept until the agent's call and
+    /// wrap-up end.
+    pub async fn set_agent_state_after_call(
+        &self,
+        agent: AgentId,
+        state: RequestedState,
+        after_call: bool,
+    ) -> Result<Result<crate::engine::StateRequestOutcome, CommandError>, EngineGone> {
+        self.ask(|reply| EngineRequest::SetAgentStateAfterCall {
+            agent,
+            state,
+            after_call,
             reply,
         })
         .await
@@ -465,6 +489,24 @@ impl EngineTask {
             } => {
                 let result = self.engine.set_agent_state(now, &agent, state);
                 let answer = self.apply_result(result, received, timers, records).await;
+                let _ = reply.send(answer);
+            }
+            EngineRequest::SetAgentStateAfterCall {
+                agent,
+                state,
+                after_call,
+                reply,
+            } => {
+                let answer = match self
+                    .engine
+                    .request_state_after_call(now, &agent, state, after_call)
+                {
+                    Ok((outcome, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(outcome)
+                    }
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(answer);
             }
             EngineRequest::UpdateCall {

@@ -294,6 +294,7 @@ impl Engine {
                 calls_elsewhere: 0,
                 registered: true,
                 contact: None,
+                after_call: None,
             },
         );
         match initial {
@@ -422,6 +423,7 @@ impl Engine {
                 let legs = &self.legs;
                 self.answered_legs.retain(|leg| legs.contains_key(leg));
                 self.note_answered_in_resync(&answered);
+                self.settle_after_call(now, &mut effects);
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
             Input::PresenceProbe { .. } => {}
@@ -1188,6 +1190,7 @@ impl Engine {
                 }
             }
         }
+        self.forget_stale_after_call(now, agent_id, effects);
     }
 
     /// The agent sits out `backoff` before it is offered calls again.
@@ -1237,6 +1240,9 @@ impl Engine {
         cause: StateCause,
         effects: &mut Vec<Effect>,
     ) {
+        if self.apply_after_call(now, agent_id, effects) {
+            return;
+        }
         if self.agents.get(agent_id).is_some_and(|a| !a.registered) {
             let unreachable = AgentState::Unreachable {
                 cause: "unregistered".to_owned(),
@@ -2320,7 +2326,11 @@ impl Engine {
     }
 
     /// Queues whose last member logged out send their waiting callers to `on_no_agents`.
-    fn overflow_queues_without_agents(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+    pub(super) fn overflow_queues_without_agents(
+        &mut self,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) {
         let mut stranded: Vec<(WaitKey, CallId, Destination)> = self
             .calls
             .values()

@@ -7,6 +7,7 @@
 //! costs O(log n).
 
 mod adopt_ring;
+mod after_call;
 mod core;
 mod forgotten;
 mod hold;
@@ -40,6 +41,7 @@ pub use self::core::{
     describe, CallUpdate, CommandError, Counters, Engine, RequestedState, MAX_RESUMABLE,
     NO_ANSWER_PAUSE,
 };
+pub use after_call::{AfterCallView, StateRequestOutcome};
 pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,

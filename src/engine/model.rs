@@ -220,6 +220,16 @@ pub struct Agent {
     /// Hot-desking: the SIP user of the phone the agent logged in at, where offers ring until
     /// the agent logs out.
     pub contact: Option<String>,
+    /// A pause or log-out asked for during a call, applied when the call and its wrap-up end
+    /// (`after_call`).
+    pub after_call: Option<AfterCall>,
+}
+
+/// A state waiting for the agent's call and wrap-up to end: `Paused` or `LoggedOut`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterCall {
+    pub state: AgentState,
+    pub since: Timestamp,
 }
 
 /// One agent leg of an offer.

@@ -321,6 +321,15 @@ pub enum Record {
         reason: Option<String>,
         at: Timestamp,
     },
+    /// A state waiting for the agent's call and wrap-up to end: set or replaced (`status`),
+    /// cancelled (`status: None`), or taken (`applied`). See `after_call`.
+    AgentAfterCall {
+        agent: AgentId,
+        status: Option<AgentStatus>,
+        reason: Option<String>,
+        applied: bool,
+        at: Timestamp,
+    },
     /// A caller entered a flow: the IVR history row of the call is created. `call` is the id
     /// the call keeps if it reaches a queue.
     FlowEntered {

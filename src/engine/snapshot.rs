@@ -55,6 +55,8 @@ pub struct AgentView {
     pub busy_elsewhere: bool,
     /// The switches the agent's phone is registered on, as far as they told us.
     pub registered_on: Vec<String>,
+    /// A pause or log-out waiting for the agent's call and wrap-up to end.
+    pub after_call: Option<super::after_call::AfterCallView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +166,7 @@ impl Engine {
                 missed_in_a_row: a.missed_in_a_row,
                 busy_elsewhere: a.calls_elsewhere > self.transfers.consults_of(&a.settings.id),
                 registered_on: self.phone_switches(&a.settings.id),
+                after_call: self.after_call_of(&a.settings.id),
             })
             .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));

@@ -317,6 +317,7 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
         Record::CallHeld { .. } | Record::CallResumed { .. } => {
             super::hold::apply(conn, record).await?
         }
+        Record::AgentAfterCall { .. } => super::after_call::apply(conn, record).await?,
     }
     Ok(written)
 }

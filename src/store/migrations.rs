@@ -77,6 +77,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "hold",
         include_str!("../../migrations/sqlite/0013_hold.sql"),
     ),
+    (
+        17,
+        "after_call",
+        include_str!("../../migrations/sqlite/0017_after_call.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -144,6 +149,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         13,
         "hold",
         include_str!("../../migrations/postgres/0013_hold.sql"),
+    ),
+    (
+        17,
+        "after_call",
+        include_str!("../../migrations/postgres/0017_after_call.sql"),
     ),
 ];
 

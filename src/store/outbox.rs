@@ -182,6 +182,7 @@ fn event_types(record: &Record) -> Vec<&'static str> {
         } => vec!["call.abandoned", "call.ended"],
         Record::CallEnded { .. } => vec!["call.ended"],
         Record::AgentState { .. } => vec!["agent.state_changed"],
+        Record::AgentAfterCall { .. } => vec!["agent.after_call"],
         Record::QueueThreshold { .. } => vec!["queue.threshold"],
         _ => Vec::new(),
     }
@@ -294,6 +295,23 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
                 "to": to.as_str(),
                 "cause": cause.as_str(),
                 "reason": reason,
+            }),
+        ),
+        Record::AgentAfterCall {
+            agent,
+            status,
+            reason,
+            applied,
+            at,
+        } => (
+            None,
+            Some(agent.clone()),
+            *at,
+            json!({
+                "state": status.map(|s| s.as_str()),
+                "reason": reason,
+                "pending": status.is_some() && !applied,
+                "applied": applied,
             }),
         ),
         _ => return Ok(()),

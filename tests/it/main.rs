@@ -1,5 +1,6 @@
 //! All integration tests link into this one binary; one module per area.
 
+mod after_call;
 mod agents;
 mod auth;
 mod capture;

@@ -8,6 +8,7 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod adopt_ring;
+mod after_call;
 mod hold;
 mod ivr;
 mod originate_race;
@@ -526,6 +527,21 @@ impl Bench {
                         to.as_str(),
                         reason.map(|r| format!(" ({r})")).unwrap_or_default()
                     ),
+                    Record::AgentAfterCall {
+                        agent,
+                        status,
+                        reason,
+                        applied,
+                        ..
+                    } => match (status, applied) {
+                        (None, _) => format!("store agent {agent} after call: cancelled"),
+                        (Some(status), applied) => format!(
+                            "store agent {agent} after call: {}{}{}",
+                            status.as_str(),
+                            reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                            if applied { " applied" } else { " pending" }
+                        ),
+                    },
                     Record::FlowEntered {
                         flow,
                         entry,
