@@ -18,6 +18,7 @@ mod retention;
 mod server;
 mod standby;
 mod webhooks;
+mod wrap_up;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -204,6 +205,8 @@ fn routes() -> Routes {
     .add(Post, "/v1/calls/{id}/recording", recording_control::control)
     .add(Post, "/v1/calls/{id}/hold", call_hold::hold)
     .add(Post, "/v1/calls/{id}/resume", call_hold::resume)
+    .add(Put, "/v1/calls/{id}/disposition", wrap_up::set_disposition)
+    .add(Post, "/v1/agents/{id}/wrap-up", wrap_up::extend)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)

@@ -344,6 +344,22 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "Asked of the switch; recorded when it reports the end of the hold",
             Content::Json(SchemaGenerator::subschema_for::<HoldReply>),
         ),
+        doc(
+            Put,
+            "/v1/calls/{id}/disposition",
+            Tag::Calls,
+            "Give a call (connected or in wrap-up) a disposition code of its queue",
+        )
+        .body::<super::wrap_up::DispositionBody>()
+        .ok::<super::wrap_up::DispositionReply>(),
+        doc(
+            Post,
+            "/v1/agents/{id}/wrap-up",
+            Tag::Agents,
+            "Extend an agent's wrap-up, up to its queue's max_wrap_up",
+        )
+        .body::<super::wrap_up::ExtendBody>()
+        .ok::<super::wrap_up::ExtendReply>(),
         doc(Get, "/v1/flows", Tag::Flows, "The IVR flows loaded").ok_object(),
         doc(
             Post,

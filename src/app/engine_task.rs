@@ -39,6 +39,19 @@ pub enum EngineRequest {
         after_call: bool,
         reply: oneshot::Sender<Result<crate::engine::StateRequestOutcome, CommandError>>,
     },
+    /// Gives a call a disposition code. With `agent`, only if that agent handles the call.
+    SetDisposition {
+        call: CallId,
+        code: String,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<crate::engine::DispositionSet, crate::engine::WrapUpError>>,
+    },
+    /// Lengthens an agent's wrap-up, up to its queue's maximum; replies when it now ends.
+    ExtendWrapUp {
+        agent: AgentId,
+        by: Duration,
+        reply: oneshot::Sender<Result<crate::engine::Timestamp, crate::engine::WrapUpError>>,
+    },
     UpdateCall {
         call: CallId,
         update: CallUpdate,
@@ -146,6 +159,32 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    /// Gives a call a disposition code from its queue's list.
+    pub async fn set_disposition(
+        &self,
+        call: CallId,
+        code: String,
+        agent: Option<AgentId>,
+    ) -> Result<Result<crate::engine::DispositionSet, crate::engine::WrapUpError>, EngineGone> {
+        self.ask(|reply| EngineRequest::SetDisposition {
+            call,
+            code,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Lengthens an agent's wrap-up.
+    pub async fn extend_wrap_up(
+        &self,
+        agent: AgentId,
+        by: Duration,
+    ) -> Result<Result<crate::engine::Timestamp, crate::engine::WrapUpError>, EngineGone> {
+        self.ask(|reply| EngineRequest::ExtendWrapUp { agent, by, reply })
+            .await
     }
 
     /// Changes the priority or skills of a call in a queue.
@@ -504,6 +543,34 @@ impl EngineTask {
                     Ok((outcome, effects)) => {
                         self.apply(effects, Some(received), timers, records).await;
                         Ok(outcome)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::SetDisposition {
+                call,
+                code,
+                agent,
+                reply,
+            } => {
+                let answer = match self
+                    .engine
+                    .set_disposition(now, call, &code, agent.as_ref())
+                {
+                    Ok((set, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(set)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::ExtendWrapUp { agent, by, reply } => {
+                let answer = match self.engine.extend_wrap_up(now, &agent, by) {
+                    Ok((until, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(until)
                     }
                     Err(e) => Err(e),
                 };

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "call.entered",
     "call.offered",
     "call.answered",
@@ -21,6 +21,7 @@ pub const EVENT_TYPES: [&str; 11] = [
     "agent.state_changed",
     "queue.threshold",
     "agent.after_call",
+    "call.wrapped_up",
 ];
 
 /// A webhook subscription. `Debug` leaves the secrets out.

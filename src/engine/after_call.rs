@@ -106,6 +106,14 @@ impl Engine {
             };
             return Ok((outcome, effects));
         }
+        if requested == RequestedState::Available && self.holds_for_disposition(agent_id) {
+            // The queue wants a disposition before the agent takes calls again.
+            return Err(CommandError::Conflict {
+                agent: agent_id.clone(),
+                status: "wrap_up (disposition required)",
+                requested: "available",
+            });
+        }
         self.drop_after_call(now, agent_id, &mut effects);
         self.request_state(now, agent_id, requested, StateCause::Api, &mut effects)?;
         Ok((StateRequestOutcome::Applied, effects))

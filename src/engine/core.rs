@@ -295,6 +295,7 @@ impl Engine {
                 registered: true,
                 contact: None,
                 after_call: None,
+                handled: None,
             },
         );
         match initial {
@@ -1191,6 +1192,7 @@ impl Engine {
             }
         }
         self.forget_stale_after_call(now, agent_id, effects);
+        self.wrapped_up(now, agent_id, effects);
     }
 
     /// The agent sits out `backoff` before it is offered calls again.
@@ -1240,6 +1242,9 @@ impl Engine {
         cause: StateCause,
         effects: &mut Vec<Effect>,
     ) {
+        if self.holds_for_disposition(agent_id) {
+            return;
+        }
         if self.apply_after_call(now, agent_id, effects) {
             return;
         }
@@ -1974,12 +1979,13 @@ impl Engine {
         if !on_call {
             return;
         }
+        self.note_wrap_up(now, agent_id, queue);
         let wrap_up = self
             .queues
             .get(queue)
             .map(|q| q.settings.wrap_up)
             .unwrap_or_default();
-        if wrap_up.is_zero() {
+        if wrap_up.is_zero() && !self.needs_disposition(agent_id) {
             self.make_eligible(now, agent_id, StateCause::Routing, effects);
             return;
         }

@@ -9,6 +9,7 @@
 mod adopt_ring;
 mod after_call;
 mod core;
+mod disposition;
 mod forgotten;
 mod hold;
 pub mod ids;
@@ -33,6 +34,7 @@ pub mod time;
 mod transfer;
 mod wait;
 mod whisper;
+pub mod wrap_up_work;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +44,7 @@ pub use self::core::{
     NO_ANSWER_PAUSE,
 };
 pub use after_call::{AfterCallView, StateRequestOutcome};
+pub use disposition::{DispositionSet, WrapUpError};
 pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::{
     AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,

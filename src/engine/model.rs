@@ -223,6 +223,18 @@ pub struct Agent {
     /// A pause or log-out asked for during a call, applied when the call and its wrap-up end
     /// (`after_call`).
     pub after_call: Option<AfterCall>,
+    /// The call the agent is wrapping up (or gave a disposition to while on it), until the
+    /// agent leaves wrap-up (`disposition`).
+    pub handled: Option<Handled>,
+}
+
+/// A call in an agent's after-call work: its disposition so far and when wrap-up began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    pub call: CallId,
+    pub queue: QueueId,
+    pub code: Option<String>,
+    pub wrap_up_since: Option<Timestamp>,
 }
 
 /// A state waiting for the agent's call and wrap-up to end: `Paused` or `LoggedOut`.

@@ -355,6 +355,9 @@ impl Engine {
                 )
             }
             Feature::EndWrapUp => match state {
+                AgentState::WrapUp { .. } if self.holds_for_disposition(&agent_id) => {
+                    return PhoneOutcome::NotNow
+                }
                 AgentState::WrapUp { .. } => (RequestedState::Available, PhoneOutcome::WrapUpEnded),
                 _ => return PhoneOutcome::NotNow,
             },

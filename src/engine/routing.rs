@@ -422,6 +422,8 @@ pub struct QueueRouting {
     pub thresholds: Thresholds,
     /// Which calls are recorded, mono or stereo, and the file names.
     pub recording: RecordingPolicy,
+    /// Disposition codes, whether one is required, how far wrap-up may be extended.
+    pub wrap_up_work: super::wrap_up_work::WrapUpWork,
 }
 
 /// When a queue is in trouble: each limit set raises a `queue.threshold` alarm when crossed
@@ -566,6 +568,7 @@ impl Default for QueueRouting {
             whisper: None,
             thresholds: Thresholds::default(),
             recording: RecordingPolicy::default(),
+            wrap_up_work: super::wrap_up_work::WrapUpWork::default(),
         }
     }
 }

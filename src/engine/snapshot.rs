@@ -31,6 +31,9 @@ pub struct QueueView {
     pub oldest_wait_since: Option<Timestamp>,
     /// Service-level alarms that are up (`waiting`, `longest_wait`, `service_level`).
     pub alarms: Vec<&'static str>,
+    /// The codes agents give this queue's calls, and whether one is required.
+    pub disposition_codes: Vec<super::wrap_up_work::DispositionCode>,
+    pub disposition_required: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +134,8 @@ impl Engine {
                     agents_available: available,
                     oldest_wait_since: oldest,
                     alarms: q.alarms.raised.iter().map(|m| m.as_str()).collect(),
+                    disposition_codes: q.settings.routing.wrap_up_work.disposition_codes.clone(),
+                    disposition_required: q.settings.routing.wrap_up_work.disposition_required,
                 }
             })
             .collect();

@@ -183,6 +183,7 @@ fn event_types(record: &Record) -> Vec<&'static str> {
         Record::CallEnded { .. } => vec!["call.ended"],
         Record::AgentState { .. } => vec!["agent.state_changed"],
         Record::AgentAfterCall { .. } => vec!["agent.after_call"],
+        Record::CallWrappedUp { .. } => vec!["call.wrapped_up"],
         Record::QueueThreshold { .. } => vec!["queue.threshold"],
         _ => Vec::new(),
     }
@@ -297,6 +298,19 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
                 "reason": reason,
             }),
         ),
+        Record::CallWrappedUp {
+            call,
+            agent,
+            disposition,
+            wrap_up_ms,
+            at,
+            ..
+        } => (
+            Some(*call),
+            Some(agent.clone()),
+            *at,
+            json!({ "disposition": disposition, "wrap_up_ms": wrap_up_ms }),
+        ),
         Record::AgentAfterCall {
             agent,
             status,
@@ -402,8 +416,8 @@ async fn call_json(
 ) -> Result<Option<Value>, StoreError> {
     let row = sqlx::query(
         "SELECT id, switch, caller_channel, queue_id, caller_number, caller_name, destination, \
-         priority, entered_at, answered_at, agent_id, agent_channel, hold_ms, holds \
-         FROM calls WHERE id = $1",
+         priority, entered_at, answered_at, agent_id, agent_channel, hold_ms, holds, \
+         disposition FROM calls WHERE id = $1",
     )
     .bind(call.to_string())
     .fetch_optional(&mut *conn)
@@ -429,6 +443,7 @@ async fn call_json(
         "agent_id": c.opt_text("agent_id")?,
         "hold_ms": c.opt_int("hold_ms")?.unwrap_or(0),
         "holds": c.opt_int("holds")?.unwrap_or(0),
+        "disposition": c.opt_text("disposition")?,
     })))
 }
 

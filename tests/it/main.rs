@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod capture;
 mod demo;
+mod disposition;
 mod doctor;
 mod esl_link;
 mod events;

@@ -9,6 +9,7 @@ use super::*;
 
 mod adopt_ring;
 mod after_call;
+mod disposition;
 mod hold;
 mod ivr;
 mod originate_race;
@@ -52,6 +53,9 @@ struct Bench {
     timers: Vec<(Timestamp, Timer)>,
     /// Who was rung, in order (one entry per originate).
     rung: Vec<String>,
+    /// `call.wrapped_up` records, as `agent disposition wrap_up_ms` (kept out of the traces so
+    /// every wrap-up does not add a line to them).
+    wrap_ups: Vec<String>,
 }
 
 fn qid(id: &str) -> QueueId {
@@ -124,6 +128,7 @@ impl Bench {
             trace: Vec::new(),
             timers: Vec::new(),
             rung: Vec::new(),
+            wrap_ups: Vec::new(),
         }
     }
 
@@ -268,6 +273,7 @@ impl Bench {
             trace: Vec::new(),
             timers: Vec::new(),
             rung: Vec::new(),
+            wrap_ups: Vec::new(),
         };
         for a in agents {
             let effects = bench.engine.provision_agent(
@@ -527,6 +533,21 @@ impl Bench {
                         to.as_str(),
                         reason.map(|r| format!(" ({r})")).unwrap_or_default()
                     ),
+                    Record::CallDisposition { agent, code, .. } => {
+                        format!("store disposition {code} by {agent}")
+                    }
+                    Record::CallWrappedUp {
+                        agent,
+                        disposition,
+                        wrap_up_ms,
+                        ..
+                    } => {
+                        self.wrap_ups.push(format!(
+                            "{agent} {} {wrap_up_ms}",
+                            disposition.as_deref().unwrap_or("-")
+                        ));
+                        String::new()
+                    }
                     Record::AgentAfterCall {
                         agent,
                         status,
@@ -627,7 +648,9 @@ impl Bench {
                     }
                 }
             };
-            self.trace.push(format!("  {line}"));
+            if !line.is_empty() {
+                self.trace.push(format!("  {line}"));
+            }
         }
     }
 
