@@ -15,6 +15,7 @@ use super::core::Engine;
 use super::ids::{AgentId, CallId, QueueId};
 use super::io::{Effect, Timer};
 use super::model::{AgentState, Handled};
+use super::phone::PhoneOutcome;
 use super::record::{Record, StateCause};
 use super::time::Timestamp;
 
@@ -141,6 +142,38 @@ impl Engine {
             },
             effects,
         ))
+    }
+
+    /// A disposition keyed in from the agent's phone, for the call it is on or wrapping up:
+    /// a code not in the queue's list is an invalid entry.
+    pub(super) fn phone_disposition(
+        &mut self,
+        now: Timestamp,
+        agent_id: &AgentId,
+        code: Option<&str>,
+        effects: &mut Vec<Effect>,
+    ) -> PhoneOutcome {
+        let Some(agent) = self.agents.get(agent_id) else {
+            return PhoneOutcome::UnknownPhone;
+        };
+        let call = match (&agent.state, &agent.handled) {
+            (AgentState::WrapUp { .. }, Some(h)) => h.call,
+            (AgentState::OnCall { call, .. }, _) => *call,
+            _ => return PhoneOutcome::NotNow,
+        };
+        let Some(code) = code else {
+            return PhoneOutcome::InvalidReason;
+        };
+        match self.set_disposition(now, call, code, Some(agent_id)) {
+            Ok((_, done)) => {
+                effects.extend(done);
+                PhoneOutcome::DispositionSet
+            }
+            Err(WrapUpError::UnknownCode { .. } | WrapUpError::NoCodes(_)) => {
+                PhoneOutcome::InvalidReason
+            }
+            Err(_) => PhoneOutcome::NotNow,
+        }
     }
 
     /// Lengthens the agent's wrap-up by `by`, up to its queue's `max_wrap_up` from the start

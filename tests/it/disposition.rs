@@ -256,3 +256,53 @@ async fn an_agent_extends_its_wrap_up_up_to_the_queues_maximum() {
     assert_eq!(ended.status(), 200);
     assert_eq!(status(&app, "1001").await, "available");
 }
+
+#[tokio::test]
+async fn a_code_keyed_in_from_the_agents_phone_ends_a_held_wrap_up() {
+    use switchboard::sim::EntryPoint;
+    let code = |number: &str, digits: &str| EntryPoint {
+        number: number.into(),
+        variables: [
+            ("switchboard_feature", "disposition"),
+            ("switchboard_reason", digits),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect(),
+    };
+    let app = spawn_setup(Setup {
+        queues: support(0, true),
+        agents: vec![Agent::answering("1001")],
+        entries: vec![code("*277", "7"), code("*272", "2")],
+    })
+    .await;
+    app.connected().await;
+    let caller = app.sim.place_call(CallSpec::new("4930404", ENTRY));
+    let call = connected(&app, &caller).await;
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    eventually("the agent is in wrap-up", || async {
+        status(&app, "1001").await == "wrap_up"
+    })
+    .await;
+    let wrong = app.sim.place_call(CallSpec::new("1001", "*277"));
+    eventually("the wrong code is refused", || async {
+        app.sim
+            .played_on(&wrong)
+            .iter()
+            .any(|p| p.contains("invalid_entry"))
+    })
+    .await;
+    assert_eq!(status(&app, "1001").await, "wrap_up");
+    app.sim.place_call(CallSpec::new("1001", "*272"));
+    eventually("the agent is available again", || async {
+        status(&app, "1001").await == "available"
+    })
+    .await;
+    eventually("the code is on the call", || async {
+        cti_events(&app, &call, "call.wrapped_up")
+            .await
+            .first()
+            .is_some_and(|e| e["data"]["details"]["disposition"] == "2")
+    })
+    .await;
+}

@@ -170,3 +170,45 @@ fn wrap_up_is_extended_up_to_the_queues_maximum() {
         Err(WrapUpError::NotInWrapUp(aid("a")))
     );
 }
+
+fn dial_code(b: &mut Bench, at: i64, agent: &str, code: Option<&str>) {
+    let effects = b.engine.handle(
+        ts(at),
+        Input::FeatureCode {
+            switch: sw(),
+            channel: chan(900 + u32::try_from(at / 1_000).expect("small")),
+            feature: Feature::Disposition,
+            user: agent.into(),
+            reason: code.map(str::to_owned),
+            agent_number: None,
+            pin: None,
+            destination: String::new(),
+            context: "default".into(),
+        },
+    );
+    b.record(at, &format!("{agent} dials disposition {code:?}"), effects);
+}
+
+#[test]
+fn a_code_keyed_in_from_the_phone_is_checked_and_ends_a_held_wrap_up() {
+    let (mut b, _) = bench(0, true);
+    dial_code(&mut b, 2_000, "a", Some("1"));
+    b.agent_hangs_up(5_000, "a", "NORMAL_CLEARING");
+    assert_eq!(b.status("a"), AgentStatus::Available, "given on the call");
+    assert_eq!(b.wrap_ups, ["a 1 0"]);
+
+    let (mut b, _) = bench(0, true);
+    b.agent_hangs_up(5_000, "a", "NORMAL_CLEARING");
+    b.advance(5_000);
+    dial_code(&mut b, 6_000, "a", Some("7"));
+    assert_eq!(b.status("a"), AgentStatus::WrapUp, "7 is not a code");
+    dial_code(&mut b, 7_000, "a", Some("2"));
+    assert_eq!(b.status("a"), AgentStatus::Available);
+    dial_code(&mut b, 8_000, "b", Some("2"));
+    let heard: Vec<&String> = b.trace.iter().filter(|l| l.contains("play")).collect();
+    assert!(
+        heard.iter().any(|l| l.contains("invalid_entry")),
+        "{:#?}",
+        b.trace
+    );
+}
