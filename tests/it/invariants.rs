@@ -342,6 +342,7 @@ pub fn violations(
         Ok(events) => queue_violations(&events),
         Err(e) => vec![format!("cannot read the queue events: {e}")],
     };
+    broken.extend(crate::invariants_after_call::violations(database_url));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

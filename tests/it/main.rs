@@ -22,6 +22,7 @@ mod hold;
 mod http_runner;
 mod http_server;
 mod invariants;
+mod invariants_after_call;
 mod ivr;
 mod ivr_api;
 mod ivr_refusals;
