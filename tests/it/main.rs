@@ -44,6 +44,7 @@ mod sim_generic;
 mod sim_refer;
 mod soak;
 mod store;
+mod store_after_call;
 mod store_hold;
 mod store_recordings;
 mod store_restart;
