@@ -114,6 +114,12 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Post, "/v1/calls/{id}/recording", Rule::SuperviseOwned),
     // Hold and resume: the agent on the call, or a supervisor on any.
     (Verb::Post, "/v1/calls/{id}/hold", Rule::SuperviseOwned),
+    (
+        Verb::Put,
+        "/v1/calls/{id}/disposition",
+        Rule::SuperviseOwned,
+    ),
+    (Verb::Post, "/v1/agents/{id}/wrap-up", Rule::SuperviseSelf),
     (Verb::Post, "/v1/calls/{id}/resume", Rule::SuperviseOwned),
     // Hang-up and blind transfer: the agent on the call, or a supervisor on any.
     (Verb::Post, "/v1/calls/{id}/hangup", Rule::SuperviseOwned),

@@ -4,6 +4,7 @@
 //! the engine task. Every error is a problem details document. Every request but `/healthz`
 //! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
 
+mod after_call;
 pub mod auth;
 mod call_consult;
 mod call_control;
@@ -20,13 +21,14 @@ mod retention;
 mod server;
 mod standby;
 mod webhooks;
+mod wrap_up;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::handler::Handler;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use axum::{Extension, Json, Router};
@@ -219,6 +221,8 @@ fn routes() -> Routes {
     )
     .add(Post, "/v1/calls/{id}/consult/cancel", call_consult::cancel)
     .add(Post, "/v1/calls/{id}/consult/swap", call_consult::swap)
+    .add(Put, "/v1/calls/{id}/disposition", wrap_up::set_disposition)
+    .add(Post, "/v1/agents/{id}/wrap-up", wrap_up::extend)
     .add(Get, "/v1/flows", flows::list)
     .add(Post, "/v1/flows/reload", flows::reload)
     .add(Get, "/v1/flows/{id}", flows::one)
@@ -379,6 +383,10 @@ struct StateChange {
     state: String,
     /// Required with `paused`: the pause reason code.
     reason: Option<String>,
+    /// `paused` or `logged_out` asked for while the agent is on a call always waits for the
+    /// call and its wrap-up to end (202, `pending`); with `true` it also waits out a wrap-up
+    /// in progress instead of cutting it short.
+    after_call: Option<bool>,
 }
 
 /// Maps an engine refusal to its problem document.
@@ -439,14 +447,20 @@ async fn set_agent_state(
             )))
         }
     };
-    match state.engine.set_agent_state(id.clone(), requested).await {
+    let after_call = change.after_call.unwrap_or(false);
+    match state
+        .engine
+        .set_agent_state_after_call(id.clone(), requested, after_call)
+        .await
+    {
         Err(gone) => Err(Problem::unavailable(gone.to_string())),
         Ok(Err(e)) => Err(refused(e)),
-        Ok(Ok(())) => Ok((
-            StatusCode::OK,
-            Json(json!({ "agent": id, "state": change.state, "reason": change.reason })),
-        )
-            .into_response()),
+        Ok(Ok(outcome)) => Ok(after_call::state_reply(
+            &id,
+            &change.state,
+            change.reason,
+            outcome,
+        )),
     }
 }
 

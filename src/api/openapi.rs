@@ -254,10 +254,15 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             Put,
             "/v1/agents/{id}/state",
             Tag::Agents,
-            "Log an agent in or out, or pause it",
+            "Log an agent in or out, or pause it (on a call: after the call)",
         )
         .body::<StateChange>()
-        .ok_object(),
+        .ok::<super::after_call::StateReply>()
+        .reply(
+            202,
+            "Pending: applied when the agent's call and its wrap-up end",
+            Content::Json(SchemaGenerator::subschema_for::<super::after_call::StateReply>),
+        ),
         doc(
             Get,
             "/v1/agents/{id}/states",
@@ -445,6 +450,22 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "Asked of the switch",
             Content::Json(SchemaGenerator::subschema_for::<ConsultReply>),
         ),
+        doc(
+            Put,
+            "/v1/calls/{id}/disposition",
+            Tag::Calls,
+            "Give a call (connected or in wrap-up) a disposition code of its queue",
+        )
+        .body::<super::wrap_up::DispositionBody>()
+        .ok::<super::wrap_up::DispositionReply>(),
+        doc(
+            Post,
+            "/v1/agents/{id}/wrap-up",
+            Tag::Agents,
+            "Extend an agent's wrap-up, up to its queue's max_wrap_up",
+        )
+        .body::<super::wrap_up::ExtendBody>()
+        .ok::<super::wrap_up::ExtendReply>(),
         doc(Get, "/v1/flows", Tag::Flows, "The IVR flows loaded").ok_object(),
         doc(
             Post,

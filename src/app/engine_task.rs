@@ -32,6 +32,26 @@ pub enum EngineRequest {
         state: RequestedState,
         reply: oneshot::Sender<Result<(), CommandError>>,
     },
+    /// A state asked for over REST that may wait for the agent's call (`engine::after_call`).
+    SetAgentStateAfterCall {
+        agent: AgentId,
+        state: RequestedState,
+        after_call: bool,
+        reply: oneshot::Sender<Result<crate::engine::StateRequestOutcome, CommandError>>,
+    },
+    /// Gives a call a disposition code. With `agent`, only if that agent handles the call.
+    SetDisposition {
+        call: CallId,
+        code: String,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<crate::engine::DispositionSet, crate::engine::WrapUpError>>,
+    },
+    /// Lengthens an agent's wrap-up, up to its queue's maximum; replies when it now ends.
+    ExtendWrapUp {
+        agent: AgentId,
+        by: Duration,
+        reply: oneshot::Sender<Result<crate::engine::Timestamp, crate::engine::WrapUpError>>,
+    },
     UpdateCall {
         call: CallId,
         update: CallUpdate,
@@ -145,6 +165,49 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    /// A state asked for over REST: applied at once, or kept until the agent's call and
+    /// wrap-up end.
+    pub async fn set_agent_state_after_call(
+        &self,
+        agent: AgentId,
+        state: RequestedState,
+        after_call: bool,
+    ) -> Result<Result<crate::engine::StateRequestOutcome, CommandError>, EngineGone> {
+        self.ask(|reply| EngineRequest::SetAgentStateAfterCall {
+            agent,
+            state,
+            after_call,
+            reply,
+        })
+        .await
+    }
+
+    /// Gives a call a disposition code from its queue's list.
+    pub async fn set_disposition(
+        &self,
+        call: CallId,
+        code: String,
+        agent: Option<AgentId>,
+    ) -> Result<Result<crate::engine::DispositionSet, crate::engine::WrapUpError>, EngineGone> {
+        self.ask(|reply| EngineRequest::SetDisposition {
+            call,
+            code,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Lengthens an agent's wrap-up.
+    pub async fn extend_wrap_up(
+        &self,
+        agent: AgentId,
+        by: Duration,
+    ) -> Result<Result<crate::engine::Timestamp, crate::engine::WrapUpError>, EngineGone> {
+        self.ask(|reply| EngineRequest::ExtendWrapUp { agent, by, reply })
+            .await
     }
 
     /// Changes the priority or skills of a call in a queue.
@@ -535,6 +598,52 @@ impl EngineTask {
             } => {
                 let result = self.engine.set_agent_state(now, &agent, state);
                 let answer = self.apply_result(result, received, timers, records).await;
+                let _ = reply.send(answer);
+            }
+            EngineRequest::SetAgentStateAfterCall {
+                agent,
+                state,
+                after_call,
+                reply,
+            } => {
+                let answer = match self
+                    .engine
+                    .request_state_after_call(now, &agent, state, after_call)
+                {
+                    Ok((outcome, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(outcome)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::SetDisposition {
+                call,
+                code,
+                agent,
+                reply,
+            } => {
+                let answer = match self
+                    .engine
+                    .set_disposition(now, call, &code, agent.as_ref())
+                {
+                    Ok((set, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(set)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::ExtendWrapUp { agent, by, reply } => {
+                let answer = match self.engine.extend_wrap_up(now, &agent, by) {
+                    Ok((until, effects)) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(until)
+                    }
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(answer);
             }
             EngineRequest::UpdateCall {

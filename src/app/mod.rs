@@ -437,6 +437,17 @@ impl LeaderPart {
             }
         }
 
+        // A pause or log-out asked for during a call waits for the resync to see that call.
+        for pending in store.pending_after_call().await? {
+            let state = match pending.status {
+                AgentStatus::Paused => RequestedState::Paused {
+                    reason: pending.reason.unwrap_or_else(|| "restored".to_owned()),
+                },
+                _ => RequestedState::LoggedOut,
+            };
+            engine.restore_after_call(&pending.agent, state, pending.since);
+        }
+
         initial.extend(engine.start_threshold_checks(now));
 
         // Callbacks have no channel for a resync to find: the history brings them back, with

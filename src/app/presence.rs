@@ -202,6 +202,7 @@ mod tests {
             missed_in_a_row: 0,
             busy_elsewhere: false,
             registered_on: Vec::new(),
+            after_call: None,
         }
     }
 

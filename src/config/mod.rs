@@ -573,4 +573,6 @@ name = "Support"
 }
 
 #[cfg(test)]
+mod disposition_tests;
+#[cfg(test)]
 mod hostile_tests;

@@ -29,6 +29,7 @@ use crate::engine::routing::{
     self, Announcements, CallbackSettings, DestinationError, ExitKey, RoutingError,
     ServiceLevelTarget, Thresholds,
 };
+use crate::engine::wrap_up_work::{DispositionCode, WrapUpWork};
 use crate::engine::{
     AgentId, CallerSkills, Destination, EscalationStep, Membership, QueueId, QueueRouting,
     SkillLevel, Strategy,
@@ -184,6 +185,18 @@ struct RawQueue {
     recording: Option<Spanned<RawRecording>>,
     /// A tone or prompt the agent hears when a supervisor starts monitoring the call.
     monitor_notice: Option<Spanned<MediaSource>>,
+    /// `[{ code = "1", label = "Sale" }, ...]`: what agents may say the call ended as.
+    disposition_codes: Option<Spanned<Vec<RawDispositionCode>>>,
+    disposition_required: Option<bool>,
+    /// The longest a wrap-up may run once extended.
+    max_wrap_up: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDispositionCode {
+    code: String,
+    label: String,
 }
 
 /// `[queue.recording]`: `mode` is required; `percent` goes with `mode = "percent"` only.
@@ -681,6 +694,13 @@ fn parse_queue(
         },
         recording,
         monitor_notice: q.monitor_notice.map(|n| n.into_inner().0),
+        wrap_up_work: wrap_up_work(
+            src,
+            key("disposition_codes"),
+            q.disposition_codes,
+            q.disposition_required,
+            at_most(q.max_wrap_up, "max_wrap_up")?,
+        )?,
     };
     let queue = ProvisionedQueue {
         id: q.id.into_inner(),
@@ -692,6 +712,33 @@ fn parse_queue(
         routing,
     };
     Ok((queue, overflows))
+}
+
+/// A queue's disposition codes and wrap-up limit, checked by `wrap_up_work::check` (the same
+/// check REST makes).
+fn wrap_up_work(
+    src: &Source<'_>,
+    key: String,
+    codes: Option<Spanned<Vec<RawDispositionCode>>>,
+    required: Option<bool>,
+    max_wrap_up: Option<Duration>,
+) -> Result<WrapUpWork, ConfigError> {
+    let span = codes.as_ref().map(Spanned::span);
+    let work = WrapUpWork {
+        disposition_codes: codes
+            .map(Spanned::into_inner)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| DispositionCode {
+                code: c.code,
+                label: c.label,
+            })
+            .collect(),
+        disposition_required: required.unwrap_or(false),
+        max_wrap_up,
+    };
+    crate::engine::wrap_up_work::check(&work).map_err(|e| src.error_at(span, key, e))?;
+    Ok(work)
 }
 
 /// One of the keys of a phone's keypad: `0`-`9`, `*` or `#`.

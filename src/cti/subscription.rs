@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "call.entered",
     "call.offered",
     "call.answered",
@@ -23,6 +23,8 @@ pub const EVENT_TYPES: [&str; 13] = [
     "monitor.started",
     "monitor.mode_changed",
     "monitor.ended",
+    "agent.after_call",
+    "call.wrapped_up",
 ];
 
 /// A webhook subscription. `Debug` leaves the secrets out.

@@ -23,6 +23,7 @@ const FEATURES: &[(&str, &str)] = &[
     ("ready", "be ready again"),
     ("end_wrap_up", "end wrap-up"),
     ("toggle", "toggle with their BLF key"),
+    ("disposition", "give a call a disposition code"),
 ];
 
 /// A switch's answer to a question, or the connection lost on the way.

@@ -303,6 +303,8 @@ impl Engine {
                 calls_elsewhere: 0,
                 registered: true,
                 contact: None,
+                after_call: None,
+                handled: None,
             },
         );
         match initial {
@@ -460,6 +462,7 @@ impl Engine {
                 let legs = &self.legs;
                 self.answered_legs.retain(|leg| legs.contains_key(leg));
                 self.note_answered_in_resync(&answered);
+                self.settle_after_call(now, &mut effects);
             }
             Input::TimerFired(timer) => self.timer_fired(now, timer, &mut effects),
             Input::PresenceProbe { .. } => {}
@@ -1247,6 +1250,8 @@ impl Engine {
                 }
             }
         }
+        self.forget_stale_after_call(now, agent_id, effects);
+        self.wrapped_up(now, agent_id, effects);
     }
 
     /// How long an agent that could not take a call of `queue` sits out (none for a queue
@@ -1305,6 +1310,12 @@ impl Engine {
         cause: StateCause,
         effects: &mut Vec<Effect>,
     ) {
+        if self.holds_for_disposition(agent_id) {
+            return;
+        }
+        if self.apply_after_call(now, agent_id, effects) {
+            return;
+        }
         if self.agents.get(agent_id).is_some_and(|a| !a.registered) {
             let unreachable = AgentState::Unreachable {
                 cause: "unregistered".to_owned(),
@@ -2034,12 +2045,13 @@ impl Engine {
         if !on_call {
             return;
         }
+        self.note_wrap_up(now, agent_id, queue);
         let wrap_up = self
             .queues
             .get(queue)
             .map(|q| q.settings.wrap_up)
             .unwrap_or_default();
-        if wrap_up.is_zero() {
+        if wrap_up.is_zero() && !self.needs_disposition(agent_id) {
             self.make_eligible(now, agent_id, StateCause::Routing, effects);
             return;
         }
@@ -2386,7 +2398,11 @@ impl Engine {
     }
 
     /// Queues whose last member logged out send their waiting callers to `on_no_agents`.
-    fn overflow_queues_without_agents(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+    pub(super) fn overflow_queues_without_agents(
+        &mut self,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) {
         let mut stranded: Vec<(WaitKey, CallId, Destination)> = self
             .calls
             .values()

@@ -568,16 +568,20 @@ pub enum Feature {
     EndWrapUp,
     /// A BLF key pressed: available ↔ paused (or log in when logged out).
     Toggle,
+    /// A disposition code keyed in after the feature code, for the call the agent is on or
+    /// wrapping up.
+    Disposition,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 6] = [
+    pub const ALL: [Feature; 7] = [
         Feature::Login,
         Feature::Logout,
         Feature::Pause,
         Feature::Ready,
         Feature::EndWrapUp,
         Feature::Toggle,
+        Feature::Disposition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -588,6 +592,7 @@ impl Feature {
             Feature::Ready => "ready",
             Feature::EndWrapUp => "end_wrap_up",
             Feature::Toggle => "toggle",
+            Feature::Disposition => "disposition",
         }
     }
 

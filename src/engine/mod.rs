@@ -7,8 +7,10 @@
 //! costs O(log n).
 
 mod adopt_ring;
+mod after_call;
 mod consult;
 mod core;
+mod disposition;
 mod forgotten;
 mod hold;
 pub mod ids;
@@ -35,6 +37,7 @@ pub mod time;
 mod transfer;
 mod wait;
 mod whisper;
+pub mod wrap_up_work;
 
 #[cfg(test)]
 mod tests;
@@ -43,7 +46,9 @@ pub use self::core::{
     describe, CallUpdate, CommandError, Counters, Engine, RequestedState, MAX_RESUMABLE,
     NO_ANSWER_PAUSE,
 };
+pub use after_call::{AfterCallView, StateRequestOutcome};
 pub use consult::{ConsultAction, ConsultAsked, ConsultError, ConsultPhase, ConsultView};
+pub use disposition::{DispositionSet, WrapUpError};
 pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::MonitorId;
 pub use ids::{

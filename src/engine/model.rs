@@ -220,6 +220,28 @@ pub struct Agent {
     /// Hot-desking: the SIP user of the phone the agent logged in at, where offers ring until
     /// the agent logs out.
     pub contact: Option<String>,
+    /// A pause or log-out asked for during a call, applied when the call and its wrap-up end
+    /// (`after_call`).
+    pub after_call: Option<AfterCall>,
+    /// The call the agent is wrapping up (or gave a disposition to while on it), until the
+    /// agent leaves wrap-up (`disposition`).
+    pub handled: Option<Handled>,
+}
+
+/// A call in an agent's after-call work: its disposition so far and when wrap-up began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    pub call: CallId,
+    pub queue: QueueId,
+    pub code: Option<String>,
+    pub wrap_up_since: Option<Timestamp>,
+}
+
+/// A state waiting for the agent's call and wrap-up to end: `Paused` or `LoggedOut`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterCall {
+    pub state: AgentState,
+    pub since: Timestamp,
 }
 
 /// One agent leg of an offer.

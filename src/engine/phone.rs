@@ -61,10 +61,12 @@ pub enum PhoneOutcome {
     InvalidReason,
     /// Anything else that does not apply now (ending a wrap-up the agent is not in).
     NotNow,
+    /// A disposition code taken for the agent's call.
+    DispositionSet,
 }
 
 impl PhoneOutcome {
-    pub const ALL: [PhoneOutcome; 13] = [
+    pub const ALL: [PhoneOutcome; 14] = [
         PhoneOutcome::LoggedIn,
         PhoneOutcome::LoggedOut,
         PhoneOutcome::Paused,
@@ -78,6 +80,7 @@ impl PhoneOutcome {
         PhoneOutcome::OnCall,
         PhoneOutcome::InvalidReason,
         PhoneOutcome::NotNow,
+        PhoneOutcome::DispositionSet,
     ];
 
     /// The key of its prompt in the config's `[phone.prompts]`.
@@ -96,6 +99,7 @@ impl PhoneOutcome {
             PhoneOutcome::OnCall => "on_call",
             PhoneOutcome::InvalidReason => "invalid_reason",
             PhoneOutcome::NotNow => "not_now",
+            PhoneOutcome::DispositionSet => "disposition_set",
         }
     }
 
@@ -111,6 +115,7 @@ impl PhoneOutcome {
                 | PhoneOutcome::Paused
                 | PhoneOutcome::Ready
                 | PhoneOutcome::WrapUpEnded
+                | PhoneOutcome::DispositionSet
         )
     }
 
@@ -132,7 +137,8 @@ impl PhoneOutcome {
             PhoneOutcome::Paused
             | PhoneOutcome::Ready
             | PhoneOutcome::WrapUpEnded
-            | PhoneOutcome::NotNow => None,
+            | PhoneOutcome::NotNow
+            | PhoneOutcome::DispositionSet => None,
         }
     }
 }
@@ -355,9 +361,15 @@ impl Engine {
                 )
             }
             Feature::EndWrapUp => match state {
+                AgentState::WrapUp { .. } if self.holds_for_disposition(&agent_id) => {
+                    return PhoneOutcome::NotNow
+                }
                 AgentState::WrapUp { .. } => (RequestedState::Available, PhoneOutcome::WrapUpEnded),
                 _ => return PhoneOutcome::NotNow,
             },
+            Feature::Disposition => {
+                return self.phone_disposition(now, &agent_id, reason.as_deref(), effects)
+            }
             Feature::Toggle => match state {
                 AgentState::Available | AgentState::Backoff { .. } => (
                     RequestedState::Paused {

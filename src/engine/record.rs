@@ -336,6 +336,32 @@ pub enum Record {
         reason: Option<String>,
         at: Timestamp,
     },
+    /// A state waiting for the agent's call and wrap-up to end: set or replaced (`status`),
+    /// cancelled (`status: None`), or taken (`applied`). See `after_call`.
+    AgentAfterCall {
+        agent: AgentId,
+        status: Option<AgentStatus>,
+        reason: Option<String>,
+        applied: bool,
+        at: Timestamp,
+    },
+    /// The agent gave the call a disposition code from its queue's list (the latest wins).
+    CallDisposition {
+        call: CallId,
+        agent: AgentId,
+        code: String,
+        at: Timestamp,
+    },
+    /// The agent's after-call work for the call is over (wrap-up ended, cut short, or none):
+    /// announced as `call.wrapped_up`, with the disposition if one was given.
+    CallWrappedUp {
+        call: CallId,
+        agent: AgentId,
+        queue: QueueId,
+        disposition: Option<String>,
+        wrap_up_ms: i64,
+        at: Timestamp,
+    },
     /// A caller entered a flow: the IVR history row of the call is created. `call` is the id
     /// the call keeps if it reaches a queue.
     FlowEntered {

@@ -425,6 +425,8 @@ pub struct QueueRouting {
     /// What the agent hears when a supervisor starts monitoring the call (a tone or a
     /// prompt, `uuid_broadcast <agent leg> <source> aleg`); `None`: nothing (see `monitor`).
     pub monitor_notice: Option<String>,
+    /// Disposition codes, whether one is required, how far wrap-up may be extended.
+    pub wrap_up_work: super::wrap_up_work::WrapUpWork,
 }
 
 /// When a queue is in trouble: each limit set raises a `queue.threshold` alarm when crossed
@@ -570,6 +572,7 @@ impl Default for QueueRouting {
             thresholds: Thresholds::default(),
             recording: RecordingPolicy::default(),
             monitor_notice: None,
+            wrap_up_work: super::wrap_up_work::WrapUpWork::default(),
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct QueueView {
     pub oldest_wait_since: Option<Timestamp>,
     /// Service-level alarms that are up (`waiting`, `longest_wait`, `service_level`).
     pub alarms: Vec<&'static str>,
+    /// The codes agents give this queue's calls, and whether one is required.
+    pub disposition_codes: Vec<super::wrap_up_work::DispositionCode>,
+    pub disposition_required: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +60,8 @@ pub struct AgentView {
     pub busy_elsewhere: bool,
     /// The switches the agent's phone is registered on, as far as they told us.
     pub registered_on: Vec<String>,
+    /// A pause or log-out waiting for the agent's call and wrap-up to end.
+    pub after_call: Option<super::after_call::AfterCallView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +138,8 @@ impl Engine {
                     agents_available: available,
                     oldest_wait_since: oldest,
                     alarms: q.alarms.raised.iter().map(|m| m.as_str()).collect(),
+                    disposition_codes: q.settings.routing.wrap_up_work.disposition_codes.clone(),
+                    disposition_required: q.settings.routing.wrap_up_work.disposition_required,
                 }
             })
             .collect();
@@ -168,6 +175,7 @@ impl Engine {
                 missed_in_a_row: a.missed_in_a_row,
                 busy_elsewhere: a.calls_elsewhere > self.transfers.consults_of(&a.settings.id),
                 registered_on: self.phone_switches(&a.settings.id),
+                after_call: self.after_call_of(&a.settings.id),
             })
             .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));

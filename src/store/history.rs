@@ -13,7 +13,8 @@ use super::rows::{
 use super::{Store, StoreError};
 use crate::engine::{AgentId, AgentStatus, CallId, ChannelUuid, FlowId, Record, Timestamp};
 
-const CALL_COLUMNS: &str = "id, switch, caller_channel, queue_id, caller_number, caller_name, \
+const CALL_COLUMNS: &str =
+    "disposition, id, switch, caller_channel, queue_id, caller_number, caller_name, \
      destination, priority, entered_at, answered_at, ended_at, agent_id, agent_channel, wait_ms, \
      talk_ms, outcome, hangup_cause, hold_ms, holds";
 
@@ -318,6 +319,16 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
             super::hold::apply(conn, record).await?
         }
         Record::Monitor { .. } => super::monitor::apply(conn, record).await?,
+        Record::AgentAfterCall { .. } => super::after_call::apply(conn, record).await?,
+        Record::CallDisposition { call, code, .. } => {
+            sqlx::query("UPDATE calls SET disposition = $2 WHERE id = $1")
+                .bind(call.to_string())
+                .bind(code.clone())
+                .execute(&mut *conn)
+                .await?;
+        }
+        // Announced by the outbox (`call.wrapped_up`); the disposition is on the call's row.
+        Record::CallWrappedUp { .. } => {}
     }
     Ok(written)
 }

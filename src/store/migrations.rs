@@ -82,6 +82,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         "monitoring",
         include_str!("../../migrations/sqlite/0016_monitoring.sql"),
     ),
+    (
+        17,
+        "after_call",
+        include_str!("../../migrations/sqlite/0017_after_call.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Embedded] = &[
@@ -154,6 +159,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         16,
         "monitoring",
         include_str!("../../migrations/postgres/0016_monitoring.sql"),
+    ),
+    (
+        17,
+        "after_call",
+        include_str!("../../migrations/postgres/0017_after_call.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@
 //! price is that backend-specific connection settings go through the URL or SQL (WAL below;
 //! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
+mod after_call;
 mod history;
 mod history_batch;
 mod hold;
@@ -38,6 +39,7 @@ use thiserror::Error;
 use crate::config::redact_url;
 use crate::engine::CallId;
 
+pub use after_call::PendingAfterCall;
 pub use leadership::{
     controller_url, Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL,
 };

@@ -182,6 +182,8 @@ fn event_types(record: &Record) -> Vec<&'static str> {
         } => vec!["call.abandoned", "call.ended"],
         Record::CallEnded { .. } => vec!["call.ended"],
         Record::AgentState { .. } => vec!["agent.state_changed"],
+        Record::AgentAfterCall { .. } => vec!["agent.after_call"],
+        Record::CallWrappedUp { .. } => vec!["call.wrapped_up"],
         Record::QueueThreshold { .. } => vec!["queue.threshold"],
         Record::Monitor { .. } => super::monitor::event_type(record).into_iter().collect(),
         _ => Vec::new(),
@@ -305,6 +307,36 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
                 "reason": reason,
             }),
         ),
+        Record::CallWrappedUp {
+            call,
+            agent,
+            disposition,
+            wrap_up_ms,
+            at,
+            ..
+        } => (
+            Some(*call),
+            Some(agent.clone()),
+            *at,
+            json!({ "disposition": disposition, "wrap_up_ms": wrap_up_ms }),
+        ),
+        Record::AgentAfterCall {
+            agent,
+            status,
+            reason,
+            applied,
+            at,
+        } => (
+            None,
+            Some(agent.clone()),
+            *at,
+            json!({
+                "state": status.map(|s| s.as_str()),
+                "reason": reason,
+                "pending": status.is_some() && !applied,
+                "applied": applied,
+            }),
+        ),
         _ => return Ok(()),
     };
     let call_row = match call {
@@ -393,8 +425,8 @@ async fn call_json(
 ) -> Result<Option<Value>, StoreError> {
     let row = sqlx::query(
         "SELECT id, switch, caller_channel, queue_id, caller_number, caller_name, destination, \
-         priority, entered_at, answered_at, agent_id, agent_channel, hold_ms, holds \
-         FROM calls WHERE id = $1",
+         priority, entered_at, answered_at, agent_id, agent_channel, hold_ms, holds, \
+         disposition FROM calls WHERE id = $1",
     )
     .bind(call.to_string())
     .fetch_optional(&mut *conn)
@@ -420,6 +452,7 @@ async fn call_json(
         "agent_id": c.opt_text("agent_id")?,
         "hold_ms": c.opt_int("hold_ms")?.unwrap_or(0),
         "holds": c.opt_int("holds")?.unwrap_or(0),
+        "disposition": c.opt_text("disposition")?,
     })))
 }
 

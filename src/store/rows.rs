@@ -86,6 +86,8 @@ pub struct CallRow {
     /// The call's finished holds: their total and number (None: never held).
     pub hold_ms: Option<i64>,
     pub holds: Option<i64>,
+    /// The disposition code the agent gave the call (None: none given).
+    pub disposition: Option<String>,
 }
 
 /// One `queue_log`-style event.
@@ -336,6 +338,7 @@ pub(super) fn call_row(row: &AnyRow) -> Result<CallRow, StoreError> {
         hangup_cause: c.opt_text("hangup_cause")?,
         hold_ms: c.opt_int("hold_ms")?,
         holds: c.opt_int("holds")?,
+        disposition: c.opt_text("disposition")?,
     })
 }
 

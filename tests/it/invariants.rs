@@ -369,6 +369,7 @@ pub fn violations(
         &supervisors,
         database_url,
     ));
+    broken.extend(crate::invariants_after_call::violations(database_url));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

@@ -1,11 +1,13 @@
 //! All integration tests link into this one binary; one module per area.
 
+mod after_call;
 mod agents;
 mod auth;
 mod call_control;
 mod capture;
 mod consult;
 mod demo;
+mod disposition;
 mod doctor;
 mod esl_link;
 mod events;
@@ -25,6 +27,7 @@ mod hold;
 mod http_runner;
 mod http_server;
 mod invariants;
+mod invariants_after_call;
 mod invariants_monitor;
 mod ivr;
 mod ivr_api;
@@ -48,6 +51,7 @@ mod sim_generic;
 mod sim_refer;
 mod soak;
 mod store;
+mod store_after_call;
 mod store_hold;
 mod store_monitor;
 mod store_recordings;

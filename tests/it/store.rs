@@ -401,6 +401,14 @@ fn routed_queue() -> QueueRow {
             pause_on_hold: true,
         },
         monitor_notice: Some("tone_stream://%(500,0,440)".into()),
+        wrap_up_work: switchboard::engine::wrap_up_work::WrapUpWork {
+            disposition_codes: vec![switchboard::engine::wrap_up_work::DispositionCode {
+                code: "1".to_owned(),
+                label: "Sale".to_owned(),
+            }],
+            disposition_required: true,
+            max_wrap_up: Some(Duration::from_secs(300)),
+        },
     };
     q
 }
@@ -684,6 +692,7 @@ async fn full_call_history_reads_back(store: Store, _db: &TestDb) {
         hangup_cause: Some("NORMAL_CLEARING".to_owned()),
         hold_ms: None,
         holds: None,
+        disposition: None,
     };
     assert_eq!(
         ok("call", store.call(call).await).await,

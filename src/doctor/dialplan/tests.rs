@@ -130,6 +130,7 @@ fn feature_codes_reach_our_extensions_past_the_stock_ones() {
         ("*241", "switchboard_agent_pause"),
         ("*25", "switchboard_agent_ready"),
         ("*26", "switchboard_agent_end_wrap_up"),
+        ("*271", "switchboard_agent_disposition"),
         ("agent+1001", "switchboard_agent_blf_toggle"),
     ] {
         let hunt = ctx.hunt(number, &no_vars);

@@ -8,7 +8,9 @@ use expect_test::{expect, Expect};
 use super::*;
 
 mod adopt_ring;
+mod after_call;
 mod consult;
+mod disposition;
 mod hold;
 mod ivr;
 mod monitor;
@@ -56,6 +58,9 @@ struct Bench {
     timers: Vec<(Timestamp, Timer)>,
     /// Who was rung, in order (one entry per originate).
     rung: Vec<String>,
+    /// `call.wrapped_up` records, as `agent disposition wrap_up_ms` (kept out of the traces so
+    /// every wrap-up does not add a line to them).
+    wrap_ups: Vec<String>,
 }
 
 fn qid(id: &str) -> QueueId {
@@ -128,6 +133,7 @@ impl Bench {
             trace: Vec::new(),
             timers: Vec::new(),
             rung: Vec::new(),
+            wrap_ups: Vec::new(),
         }
     }
 
@@ -272,6 +278,7 @@ impl Bench {
             trace: Vec::new(),
             timers: Vec::new(),
             rung: Vec::new(),
+            wrap_ups: Vec::new(),
         };
         for a in agents {
             let effects = bench.engine.provision_agent(
@@ -564,6 +571,36 @@ impl Bench {
                         to.as_str(),
                         reason.map(|r| format!(" ({r})")).unwrap_or_default()
                     ),
+                    Record::CallDisposition { agent, code, .. } => {
+                        format!("store disposition {code} by {agent}")
+                    }
+                    Record::CallWrappedUp {
+                        agent,
+                        disposition,
+                        wrap_up_ms,
+                        ..
+                    } => {
+                        self.wrap_ups.push(format!(
+                            "{agent} {} {wrap_up_ms}",
+                            disposition.as_deref().unwrap_or("-")
+                        ));
+                        String::new()
+                    }
+                    Record::AgentAfterCall {
+                        agent,
+                        status,
+                        reason,
+                        applied,
+                        ..
+                    } => match (status, applied) {
+                        (None, _) => format!("store agent {agent} after call: cancelled"),
+                        (Some(status), applied) => format!(
+                            "store agent {agent} after call: {}{}{}",
+                            status.as_str(),
+                            reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                            if applied { " applied" } else { " pending" }
+                        ),
+                    },
                     Record::FlowEntered {
                         flow,
                         entry,
@@ -662,7 +699,9 @@ impl Bench {
                     }
                 }
             };
-            self.trace.push(format!("  {line}"));
+            if !line.is_empty() {
+                self.trace.push(format!("  {line}"));
+            }
         }
     }
 
