@@ -620,6 +620,7 @@ impl Engine {
             return;
         }
         let mut transferred = Vec::new();
+        self.held_leg_gone(now, leaving.call, &leg, &mut transferred);
         self.leg_transferred(
             now,
             LegTransfer {
