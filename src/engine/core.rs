@@ -349,9 +349,7 @@ impl Engine {
             } => self.hold_refused(channel),
             Input::CommandFailed {
                 command:
-                    SwitchCommand::ParkInline { channel }
-                    | SwitchCommand::RequeueReason { channel, .. }
-                    | SwitchCommand::Transfer { channel, .. },
+                    SwitchCommand::ParkInline { channel } | SwitchCommand::Transfer { channel, .. },
                 ..
             } => self.redirect_refused(channel),
             Input::LegTransferred(t) => {

@@ -300,6 +300,27 @@ impl Engine {
         Ok(effects)
     }
 
+    /// A held leg hung up while its call goes on (a transfer moved the caller away): the hold
+    /// ends with the leg, as the switch's does.
+    pub(super) fn held_leg_gone(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        leg: &ChannelUuid,
+        effects: &mut Vec<Effect>,
+    ) {
+        let by = match self
+            .holds
+            .calls
+            .get(&call_id)
+            .and_then(|h| h.current.as_ref())
+        {
+            Some((_, by, held)) if held == leg => by.clone(),
+            _ => return,
+        };
+        self.end_hold(now, call_id, by, effects);
+    }
+
     /// The switch refused a `uuid_hold`: the request it carried is forgotten, so a later hold
     /// from a phone is not taken for it.
     pub(super) fn hold_refused(&mut self, channel: &ChannelUuid) {

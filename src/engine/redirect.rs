@@ -236,7 +236,7 @@ impl Engine {
             .ok_or(RedirectError::UnknownCall(call_id))?;
         match &call.state {
             // A callback without its caller on the line is removed the same way.
-            CallState::Waiting | CallState::Ringing { .. } | CallState::CallingBack { .. } => {
+            CallState::Waiting | CallState::Ringing { .. } => {
                 let destination = Destination::Hangup {
                     cause: HangupCause::NormalClearing.as_str().to_owned(),
                 };
@@ -248,6 +248,8 @@ impl Engine {
                     effects,
                 );
             }
+            // An agent waiting for a callback's customer: the agent ends it from the phone.
+            CallState::CallingBack { .. } => return Err(RedirectError::NotConnected(call_id)),
             CallState::Bridged { .. } | CallState::Whispering { .. } => {
                 // The caller's hangup ends the call (`complete`, or an abandon while the agent
                 // still hears the whisper); the switch then hangs the agent leg up.
@@ -618,6 +620,7 @@ impl Engine {
             return;
         }
         let mut transferred = Vec::new();
+        self.held_leg_gone(now, leaving.call, &leg, &mut transferred);
         self.leg_transferred(
             now,
             LegTransfer {

@@ -200,6 +200,17 @@ async fn an_agent_hangs_up_its_own_call_over_rest_and_it_ends_once() {
     .await;
     let types = cti_types(&app, &call).await;
     assert_eq!(types.iter().filter(|t| *t == "call.ended").count(), 1);
+    let audit: Value = app.get("/v1/audit").await.json().await.expect("JSON");
+    let hangup_path = format!("/v1/calls/{call}/hangup");
+    assert!(
+        audit
+            .as_array()
+            .or_else(|| audit["entries"].as_array())
+            .is_some_and(|rows| rows
+                .iter()
+                .any(|r| r["path"] == hangup_path.as_str() && r["token"] == "alice")),
+        "{audit}"
+    );
     // A call that is over is no longer there to hang up.
     assert_eq!(
         ask(&app, &alice, &call, "hangup", json!({})).await.status(),
@@ -227,6 +238,15 @@ async fn a_blind_transfer_to_a_queue_requeues_the_same_call_for_that_queues_agen
     )
     .await;
     assert_eq!(bad.status(), 400);
+    // Held first: the hold ends with the agent's leg.
+    assert_eq!(
+        ask(&app, &alice, &call, "hold", json!({})).await.status(),
+        202
+    );
+    eventually("the call shows as held", || async {
+        !active(&app).await["hold"]["held_since"].is_null()
+    })
+    .await;
     let accepted = ask(
         &app,
         &alice,
@@ -257,6 +277,8 @@ async fn a_blind_transfer_to_a_queue_requeues_the_same_call_for_that_queues_agen
             "support enter",
             "support offer",
             "support connect",
+            "support hold",
+            "support unhold",
             "support transfer",
             "sales enter",
             "sales offer",

@@ -778,3 +778,65 @@ fn a_caller_a_flow_hangs_up_after_a_transfer_ends_its_call_at_its_hangup() {
           store call ended transferred NORMAL_CLEARING talk=Some(10020)
     "#]]);
 }
+
+#[test]
+fn a_held_call_transferred_ends_its_hold_with_the_agent_leg() {
+    let mut b = connected();
+    let call = *b.engine.calls.keys().next().expect("the call");
+    let leg = b.leg_of("1001");
+    let effects = b
+        .engine
+        .request_hold(call, true, crate::engine::HoldBy::Token("sup".into()))
+        .expect("held");
+    b.record(5_000, "sup asks hold", effects);
+    let effects = b.engine.handle(
+        ts(5_020),
+        Input::LegHold {
+            switch: sw(),
+            channel: leg.clone(),
+            held: true,
+        },
+    );
+    b.record(5_020, "agent leg held", effects);
+    b.redirect(
+        11_100,
+        RedirectAction::Transfer(TransferTarget::Queue {
+            queue: qid("sales"),
+            keep_place: true,
+        }),
+    )
+    .expect("accepted");
+    b.hangup(11_120, leg, "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 1001 available
+          store agent 1001 logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent 1001 available -> offered
+          store queue offer 1001 leg=id1
+          originate id1 to 1001 via user/1001
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1100 1001 answered
+          break chan1
+          bridge chan1 id1
+          store call answered by 1001 after 1000ms
+          store queue connect 1001 wait_ms=1000
+          store agent 1001 offered -> on_call
+        @5000 sup asks hold
+          hold music of id1 local_stream://support
+          uuid_hold id1
+        @5020 agent leg held
+          store call held by token:sup
+        @11100 sup asks transfer
+          requeue reason chan1 transfer
+          park inline chan1
+        @11120 id1 hung up NORMAL_CLEARING
+          store call resumed by token:sup held=6100ms total=6100ms holds=1
+          store queue transfer 1001 kind=blind from=1001 to=queue:sales by=token:sup talk_ms=10020
+          store agent 1001 on_call -> wrap_up
+          timer 16120ms wrap-up of 1001 ends
+    "#]]);
+}
