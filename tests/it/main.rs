@@ -43,6 +43,7 @@ mod sim_generic;
 mod sim_refer;
 mod soak;
 mod store;
+mod store_consult;
 mod store_hold;
 mod store_recordings;
 mod store_restart;
