@@ -437,14 +437,14 @@ impl Engine {
                 // A leg that answered lives on (its job says ORIGINATOR_CANCEL once bridged).
                 if self.consults.calls.get(&call).is_some_and(|c| !c.answered) {
                     let cause = cause.clone();
-                    self.consult_leg_gone(now, call, &cause, effects);
+                    self.consult_leg_gone(now, call, &cause, true, effects);
                 }
                 None
             }
             Input::ChannelHungUp { channel, cause, .. } => {
                 if let Some(call) = self.consults.legs.get(channel).copied() {
                     let cause = cause.clone();
-                    self.consult_leg_gone(now, call, &cause, effects);
+                    self.consult_leg_gone(now, call, &cause, true, effects);
                     return None;
                 }
                 let owner = self.legs.get(channel).cloned();
@@ -557,6 +557,7 @@ impl Engine {
         now: Timestamp,
         call_id: CallId,
         cause: &str,
+        rebridge: bool,
         effects: &mut Vec<Effect>,
     ) {
         let Some(consult) = self.consults.remove(call_id) else {
@@ -587,10 +588,12 @@ impl Engine {
                         on: false,
                     }));
                 }
-                effects.push(cmd(SwitchCommand::Bridge {
-                    caller: c.clone(),
-                    agent_leg: consult.agent_leg.clone(),
-                }));
+                if rebridge {
+                    effects.push(cmd(SwitchCommand::Bridge {
+                        caller: c.clone(),
+                        agent_leg: consult.agent_leg.clone(),
+                    }));
+                }
             }
             ConsultPhase::Swapped => {
                 effects.push(cmd(SwitchCommand::SetParkAfterBridge {
@@ -742,6 +745,36 @@ impl Engine {
         ));
         self.count_talk(&agent, &queue, talk_ms);
         self.start_wrap_up(now, &agent, &queue, effects);
+    }
+
+    /// After a reconnect: a consult whose leg the switch no longer has (and had when the
+    /// listing began) ended while we were away.
+    pub(super) fn consults_resync(
+        &mut self,
+        now: Timestamp,
+        switch: &super::ids::SwitchName,
+        present: &HashMap<ChannelUuid, &super::io::ChannelSnapshot>,
+        marks: Option<&std::collections::HashSet<ChannelUuid>>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let mut gone: Vec<(CallId, ChannelUuid)> = self
+            .consults
+            .calls
+            .iter()
+            .filter(|(id, c)| {
+                self.calls
+                    .get(id)
+                    .is_some_and(|call| &call.switch == switch)
+                    && !present.contains_key(&c.leg)
+                    && marks.is_none_or(|m| m.contains(&c.leg))
+            })
+            .map(|(id, c)| (*id, c.leg.clone()))
+            .collect();
+        gone.sort_by(|a, b| a.1.cmp(&b.1));
+        for (call, _) in gone {
+            // The resync that follows bridges the caller back (a bridge it finds missing).
+            self.consult_leg_gone(now, call, "CHANNEL_LOST", false, effects);
+        }
     }
 
     /// The consult of a call, for the snapshot.

@@ -447,6 +447,7 @@ impl Engine {
                     .keys()
                     .chain(self.flow_sessions.keys())
                     .cloned()
+                    .chain(self.consult_legs().into_iter().map(|(_, _, leg)| leg))
                     .collect();
                 self.resync_marks.insert(switch, known);
             }
@@ -2530,6 +2531,7 @@ impl Engine {
         self.flow_resync(now, switch, &present, marks.as_ref(), effects);
         self.pending_surveys_resync(now, switch, &present, effects);
         self.transfers_resync(now, switch, &present, effects);
+        self.consults_resync(now, switch, &present, marks.as_ref(), effects);
         let legs_before: HashSet<ChannelUuid> = match marks {
             Some(marked) => marked
                 .into_iter()
@@ -2641,7 +2643,10 @@ impl Engine {
                     }
                     if !present.contains_key(&leg) {
                         self.channel_hung_up(now, &leg, "CHANNEL_LOST", effects);
-                    } else if caller_snap.is_some_and(|s| s.bridged_to.as_ref() != Some(&leg)) {
+                    } else if caller_snap.is_some_and(|s| s.bridged_to.as_ref() != Some(&leg))
+                        // Mid-consult the caller waits parked, or bridged to the agent: as asked.
+                        && self.consult_view(call_id).is_none()
+                    {
                         // The bridge was decided but dropped at the reconnect: do it now.
                         for command in [
                             SwitchCommand::Break {
@@ -2677,6 +2682,7 @@ impl Engine {
             .keys()
             .chain(self.flow_channels().map(|(c, _)| c))
             .cloned()
+            .chain(self.consult_legs().into_iter().map(|(_, _, leg)| leg))
             .collect();
         let unknown = || channels.iter().filter(|c| !known.contains(&c.channel));
         for snap in unknown().filter(|c| c.role == ChannelRole::Caller) {

@@ -260,6 +260,15 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         call_view(&app, &call).await["consult"]["phase"] == "talking"
     })
     .await;
+    // The switch has bridged the agent to the target (a bridge asked before the target's
+    // originate returned completes only then; see docs/decisions.md).
+    eventually("the agent talks to the target", || async {
+        let k = call_view(&app, &call).await["consult"]["channel"]
+            .as_str()
+            .map(str::to_owned);
+        k.is_some() && app.sim.channel(&a_leg).and_then(|c| c.bridged_to) == k
+    })
+    .await;
     assert_eq!(
         post(&app, &sup, &consult, Some(json!({ "agent": "1002" })))
             .await
@@ -297,6 +306,10 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         .as_str()
         .expect("the consult leg")
         .to_owned();
+    eventually("the agent talks to the second target", || async {
+        app.sim.channel(&a_leg).and_then(|c| c.bridged_to) == Some(k.clone())
+    })
+    .await;
     assert_eq!(
         post(&app, &sup, &format!("{consult}/swap"), None)
             .await

@@ -52,6 +52,7 @@ mod sim_refer;
 mod soak;
 mod store;
 mod store_after_call;
+mod store_consult;
 mod store_hold;
 mod store_monitor;
 mod store_recordings;

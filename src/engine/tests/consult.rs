@@ -541,3 +541,96 @@ fn a_busy_target_is_refused() {
         Err(ConsultError::TargetBusy(_))
     ));
 }
+
+#[test]
+fn a_reconnect_mid_consult_keeps_it_and_a_consult_leg_lost_meanwhile_ends_it() {
+    let mut b = connected();
+    let a_leg = b.leg_of("a");
+    b.start_consult(2_000, "b");
+    b.answer(3_000, "b");
+    let k = b.leg_of("b");
+    let snap = |channel: ChannelUuid, role, bridged_to: Option<ChannelUuid>| ChannelSnapshot {
+        role,
+        answered: true,
+        bridged_to,
+        ..ChannelSnapshot::other(channel, true)
+    };
+    let resync = |b: &mut Bench, at: i64, channels: Vec<ChannelSnapshot>| {
+        let started = b
+            .engine
+            .handle(ts(at), Input::ResyncStarted { switch: sw() });
+        b.record(at, "resync started", started);
+        let effects = b.engine.handle(
+            ts(at),
+            Input::SwitchResynced {
+                switch: sw(),
+                channels,
+            },
+        );
+        b.record(at, "resynced", effects);
+    };
+    // The caller parked, the agent bridged to the target: nothing to do.
+    resync(
+        &mut b,
+        4_000,
+        vec![
+            snap(chan(1), ChannelRole::Caller, None),
+            snap(a_leg.clone(), ChannelRole::Agent, Some(k.clone())),
+            snap(k.clone(), ChannelRole::Agent, Some(a_leg.clone())),
+        ],
+    );
+    assert_eq!(b.phase(), Some(ConsultPhase::Talking));
+    // The target's leg went while the link was down: the caller is bridged back.
+    resync(
+        &mut b,
+        5_000,
+        vec![
+            snap(chan(1), ChannelRole::Caller, None),
+            snap(a_leg, ChannelRole::Agent, None),
+        ],
+    );
+    assert_eq!(b.phase(), None);
+    assert_eq!(b.status("b"), AgentStatus::Available);
+    b.check(expect![[r#"
+        @0 a requests Available
+          store agent a logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent a available -> offered
+          store queue offer a leg=id1
+          originate id1 to a via user/a
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1000 a answered
+          break chan1
+          bridge chan1 id1
+          store call answered by a after 900ms
+          store queue connect a wait_ms=900
+          store agent a offered -> on_call
+        @1500 b requests Available
+          store agent b logged_out -> available
+        @2000 sup asks consult with b
+          store agent b available -> offered
+          store queue consult a step=start to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373 by=token:sup
+          originate id2 to b via user/b
+        @3000 b answered
+          park chan1 after bridge
+          park_after_bridge id1 true
+          bridge id1 id2
+          broadcast chan1 local_stream://support
+          store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
+          store agent b offered -> on_call
+        @4000 resync started
+        @4000 resynced
+        @5000 resync started
+        @5000 resynced
+          park_after_bridge id1 false
+          park_after_bridge chan1 false
+          store queue consult a step=ended to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373 cause=CHANNEL_LOST
+          store agent b on_call -> available
+          break chan1
+          bridge chan1 id1
+    "#]]);
+}
