@@ -50,7 +50,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::CallerHangsUp),
         2 => any::<usize>().prop_map(Op::AgentHangsUp),
         2 => (0..40_000i64).prop_map(Op::Advance),
-        1 => (0..6usize, 0..3usize).prop_map(|(a, s)| Op::SetState(a, s)),
+        1 => (0..6usize, 0..6usize).prop_map(|(a, s)| Op::SetState(a, s)),
         1 => (any::<usize>(), 0..4i32).prop_map(|(i, p)| Op::Priority(i, p)),
         1 => (0..6usize).prop_map(Op::Reprovision),
         2 => (any::<usize>(), 0..3usize).prop_map(|(i, k)| Op::MediaDone(i, k)),
@@ -475,7 +475,7 @@ impl World {
                 self.fire_due();
             }
             Op::SetState(agent, state) => {
-                let requested = match state {
+                let requested = match state % 3 {
                     0 => RequestedState::Available,
                     1 => RequestedState::LoggedOut,
                     _ => RequestedState::Paused {
@@ -483,10 +483,22 @@ impl World {
                     },
                 };
                 let before = self.waiting();
-                if let Ok(effects) =
+                // 3-5: over REST, where a pause or log-out on a call waits for its end (5: and
+                // for its wrap-up).
+                let result = if state < 3 {
                     self.engine
                         .set_agent_state(ts(self.now), &aid(AGENTS[agent]), requested)
-                {
+                } else {
+                    self.engine
+                        .request_state_after_call(
+                            ts(self.now),
+                            &aid(AGENTS[agent]),
+                            requested,
+                            state == 5,
+                        )
+                        .map(|(_, effects)| effects)
+                };
+                if let Ok(effects) = result {
                     self.check_first_come_first_served(&before);
                     self.apply(effects);
                 }
@@ -548,6 +560,23 @@ impl World {
 
     fn check_invariants(&self) {
         let engine = &self.engine;
+        // What waits for a call, and the call being wrapped up, belong to an agent busy with
+        // one: an agent that left its call and wrap-up took what waited.
+        for agent in engine.agents.values() {
+            if agent.after_call.is_some() || agent.handled.is_some() {
+                assert!(
+                    matches!(
+                        agent.state,
+                        AgentState::OnCall { .. } | AgentState::WrapUp { .. }
+                    ),
+                    "agent {} is {:?} with {:?} waiting and {:?} in hand",
+                    agent.settings.id,
+                    agent.state,
+                    agent.after_call,
+                    agent.handled
+                );
+            }
+        }
         let mut offers: HashMap<&AgentId, usize> = HashMap::new();
         for call in engine.calls.values() {
             match &call.state {
