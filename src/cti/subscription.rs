@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 11] = [
     "call.entered",
     "call.offered",
     "call.answered",
@@ -20,6 +20,7 @@ pub const EVENT_TYPES: [&str; 10] = [
     "call.transferred",
     "agent.state_changed",
     "queue.threshold",
+    "call.consult",
 ];
 
 /// A webhook subscription. `Debug` leaves the secrets out.
