@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "call.entered",
     "call.offered",
     "call.answered",
@@ -25,6 +25,7 @@ pub const EVENT_TYPES: [&str; 15] = [
     "monitor.ended",
     "agent.after_call",
     "call.wrapped_up",
+    "call.consult",
 ];
 
 /// A webhook subscription. `Debug` leaves the secrets out.

@@ -160,6 +160,25 @@ fn transfer_details(detail: &str) -> serde_json::Value {
     })
 }
 
+/// A consult's queue-event detail (`step=start to=1002 leg=… by=token:alice`, or a desk
+/// phone's `leg=… users=…`) as the `call.consult` payload.
+fn consult_details(detail: &str) -> serde_json::Value {
+    let field = |name: &str| {
+        detail
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+    };
+    json!({
+        "step": field("step"),
+        "target_agent": field("to"),
+        "consult_leg": field("leg"),
+        "by": field("by"),
+        "cause": field("cause"),
+        "users": field("users"),
+    })
+}
+
 /// The events a record announces, in order.
 fn event_types(record: &Record) -> Vec<&'static str> {
     match record {
@@ -173,6 +192,10 @@ fn event_types(record: &Record) -> Vec<&'static str> {
             kind: QueueEventKind::Transfer,
             ..
         } => vec!["call.transferred"],
+        Record::QueueEvent {
+            kind: QueueEventKind::Consult,
+            ..
+        } => vec!["call.consult"],
         Record::CallAnswered { .. } => vec!["call.answered"],
         Record::CallHeld { .. } => vec!["call.held"],
         Record::CallResumed { .. } => vec!["call.resumed"],
@@ -231,6 +254,14 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
             at,
             ..
         } => (Some(*call), agent.clone(), *at, transfer_details(detail)),
+        Record::QueueEvent {
+            call,
+            agent,
+            kind: QueueEventKind::Consult,
+            detail,
+            at,
+            ..
+        } => (Some(*call), agent.clone(), *at, consult_details(detail)),
         Record::QueueEvent {
             call,
             agent,

@@ -118,6 +118,23 @@ async fn consult_events(app: &TestApp, call: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The payloads of the call's CTI events of `kind`, in order.
+async fn cti_payloads(app: &TestApp, call: &str, kind: &str) -> Vec<Value> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&app.database_url)
+        .await
+        .expect("the controller's database");
+    sqlx::query("SELECT payload FROM cti_events WHERE call_id = $1 AND type = $2 ORDER BY seq")
+        .bind(call)
+        .bind(kind)
+        .fetch_all(&mut conn)
+        .await
+        .expect("cti events")
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).expect("JSON payload"))
+        .collect()
+}
+
 #[tokio::test]
 async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same_call() {
     let app = app().await;
@@ -228,6 +245,20 @@ async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same
             .starts_with("kind=attended from=1001 to=agent:1002 by=token:alice"),
         "{events:?}"
     );
+    let steps: Vec<String> = cti_payloads(&app, &call, "call.consult")
+        .await
+        .iter()
+        .map(|p| {
+            p["data"]["details"]["step"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(steps, ["start", "answered", "complete"]);
+    let transferred = cti_payloads(&app, &call, "call.transferred").await;
+    assert_eq!(transferred.len(), 1);
+    assert_eq!(transferred[0]["data"]["details"]["kind"], "attended");
     let audit: Value = app.get("/v1/audit").await.json().await.expect("JSON");
     assert!(audit
         .to_string()
