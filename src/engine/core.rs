@@ -345,6 +345,9 @@ impl Engine {
             _ => {}
         }
         match input {
+            Input::ChannelHungUp { channel, cause, .. } if self.monitors.taken_from(&channel) => {
+                self.monitor_took_over(now, &channel, &cause, &mut effects)
+            }
             Input::ChannelAnswered { channel, .. } if self.monitors.holds(&channel) => {
                 self.monitor_leg_answered(now, &channel, &mut effects)
             }
