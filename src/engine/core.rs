@@ -339,6 +339,10 @@ impl Engine {
                 command: SwitchCommand::Hold { channel, .. },
                 ..
             } => self.hold_refused(channel),
+            Input::CommandFailed {
+                command: SwitchCommand::TakeOver { leg, .. },
+                ..
+            } => self.take_over_refused(leg),
             Input::LegTransferred(t) => {
                 self.answered_legs.remove(&t.leg);
             }

@@ -506,6 +506,19 @@ impl Engine {
         );
     }
 
+    /// The switch refused the take over's `uuid_bridge`: the session goes on as it was.
+    pub(super) fn take_over_refused(&mut self, leg: &ChannelUuid) {
+        let Some(id) = self.monitors.by_leg.get(leg).copied() else {
+            return;
+        };
+        if let Some(session) = self.monitors.sessions.get_mut(&id) {
+            if let Some(agent_leg) = session.taking_over.take() {
+                session.ending = None;
+                self.monitors.taken_from.remove(&agent_leg);
+            }
+        }
+    }
+
     /// The supervisor answered: the session has joined the call.
     pub(super) fn monitor_leg_answered(
         &mut self,

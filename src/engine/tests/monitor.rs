@@ -289,6 +289,22 @@ fn a_supervisor_takes_the_call_over_and_the_agents_part_ends_as_a_transfer() {
         Err(MonitorError::NotJoined(id))
     );
     b.answer_leg(2_500, 2);
+    b.monitor(3_000, MonitorRequest::TakeOver { monitor: id })
+        .expect("take over");
+    // Refused by the switch: the session goes on and may take over again.
+    let caller = chan(1);
+    let effects = b.engine.handle(
+        ts(3_100),
+        Input::CommandFailed {
+            switch: sw(),
+            command: SwitchCommand::TakeOver {
+                caller,
+                leg: b.leg(2),
+            },
+            reply: "-ERR Invalid uuid".into(),
+        },
+    );
+    assert!(effects.is_empty());
     b.monitor(4_000, MonitorRequest::TakeOver { monitor: id })
         .expect("take over");
     // The switch bridges the caller to the supervisor; the agent's leg loses its partner.
@@ -322,6 +338,8 @@ fn a_supervisor_takes_the_call_over_and_the_agents_part_ends_as_a_transfer() {
           monitor chan1 (listen) via user/s1 as id2
         @2500 leg 2 answered
           store monitor started by sup listen
+        @3000 sup takes the call over
+          take over: bridge chan1 id2
         @4000 sup takes the call over
           take over: bridge chan1 id2
         @4050 id1 hung up NORMAL_CLEARING
