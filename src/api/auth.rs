@@ -198,6 +198,7 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/v1/monitors", Rule::Supervise),
     (Verb::Patch, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Delete, "/v1/monitors/{id}", Rule::Supervise),
+    (Verb::Post, "/v1/monitors/{id}/take-over", Rule::Supervise),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

@@ -275,6 +275,7 @@ fn routes() -> Routes {
     .add(Get, "/v1/monitors", monitor::list)
     .add(Patch, "/v1/monitors/{id}", monitor::change)
     .add(Delete, "/v1/monitors/{id}", monitor::end)
+    .add(Post, "/v1/monitors/{id}/take-over", monitor::take_over)
 }
 
 pub fn router(state: ApiState) -> Router {

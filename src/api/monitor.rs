@@ -1,8 +1,9 @@
 //! Supervisor monitoring over REST: `POST /v1/calls/{id}/monitor` rings the supervisor's phone
 //! and joins the call (listen, whisper or barge) when it answers; `PATCH /v1/monitors/{id}`
 //! changes the mode without redialling; `DELETE /v1/monitors/{id}` ends the session;
-//! `GET /v1/monitors` lists the sessions in progress and `GET /v1/calls/{id}/monitoring` a
-//! call's monitoring history. Supervisors and admins only: an agent never monitors (403,
+//! `POST /v1/monitors/{id}/take-over` hands the call to the supervisor; `GET /v1/monitors`
+//! lists the sessions in progress and `GET /v1/calls/{id}/monitoring` a call's monitoring
+//! history. Supervisors and admins only: an agent never monitors (403,
 //! from the route's rule). The supervisor's phone is given with each request (`phone`, a
 //! dial string checked like an agent's); the session is recorded as the token's.
 
@@ -205,6 +206,17 @@ pub(super) async fn end(
 ) -> Result<Response, Problem> {
     let monitor = monitor_id(&id)?;
     let view = ask(&state, MonitorRequest::End { monitor }).await?;
+    Ok((StatusCode::ACCEPTED, Json(MonitorReply::from(view))).into_response())
+}
+
+/// The supervisor takes the call over: the caller is bridged to the supervisor's phone and
+/// the agent's leg is hung up; the agent's part ends as a transfer to the supervisor.
+pub(super) async fn take_over(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let monitor = monitor_id(&id)?;
+    let view = ask(&state, MonitorRequest::TakeOver { monitor }).await?;
     Ok((StatusCode::ACCEPTED, Json(MonitorReply::from(view))).into_response())
 }
 

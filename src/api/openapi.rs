@@ -752,6 +752,18 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "The supervisor's leg is being hung up; the session ends when the switch says so",
             Content::Json(SchemaGenerator::subschema_for::<super::monitor::MonitorReply>),
         ),
+        doc(
+            Post,
+            "/v1/monitors/{id}/take-over",
+            Tag::Calls,
+            "The supervisor takes the call over: the caller is bridged to the supervisor's \
+             phone, the agent's leg hangs up and its part ends as a transfer",
+        )
+        .reply(
+            202,
+            "Asked of the switch; the session ends (took_over) when the agent's leg hangs up",
+            Content::Json(SchemaGenerator::subschema_for::<super::monitor::MonitorReply>),
+        ),
     ]
 }
 

@@ -352,6 +352,10 @@ impl Engine {
                     SwitchCommand::ParkInline { channel } | SwitchCommand::Transfer { channel, .. },
                 ..
             } => self.redirect_refused(channel),
+            Input::CommandFailed {
+                command: SwitchCommand::TakeOver { leg, .. },
+                ..
+            } => self.take_over_refused(leg),
             Input::LegTransferred(t) => {
                 self.answered_legs.remove(&t.leg);
             }
@@ -362,6 +366,9 @@ impl Engine {
             return effects;
         };
         match input {
+            Input::ChannelHungUp { channel, cause, .. } if self.monitors.taken_from(&channel) => {
+                self.monitor_took_over(now, &channel, &cause, &mut effects)
+            }
             Input::ChannelAnswered { channel, .. } if self.monitors.holds(&channel) => {
                 self.monitor_leg_answered(now, &channel, &mut effects)
             }

@@ -533,6 +533,13 @@ pub enum SwitchCommand {
         dial_string: String,
         timeout: Duration,
     },
+    /// A supervisor takes the call over: the caller is bridged to the supervisor's leg
+    /// (`uuid_bridge <caller> <leg>`), which leaves its eavesdrop; the agent's leg, losing its
+    /// partner, hangs up.
+    TakeOver {
+        caller: ChannelUuid,
+        leg: ChannelUuid,
+    },
     /// A key to a supervisor's eavesdrop, changing what it does (`uuid_recv_dtmf <leg> <digit>`).
     MonitorKey {
         leg: ChannelUuid,

@@ -135,6 +135,9 @@ pub enum MonitorRequest {
     },
     /// End a session (ringing or joined).
     End { monitor: MonitorId },
+    /// The supervisor takes the call over: the caller is bridged to the supervisor's leg, the
+    /// agent's leg hangs up and the agent's part ends as a transfer to the supervisor.
+    TakeOver { monitor: MonitorId },
 }
 
 /// Why a monitoring request is refused: 404 for unknown calls and sessions, 409 otherwise.
@@ -159,6 +162,11 @@ pub enum MonitorError {
     Ending(MonitorId),
 }
 
+/// What the switch is asked when a supervisor takes a call over.
+struct TakingOver {
+    agent_leg: ChannelUuid,
+}
+
 /// One session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Session {
@@ -177,8 +185,11 @@ struct Session {
     phase: MonitorPhase,
     requested_at: Timestamp,
     joined_at: Option<Timestamp>,
-    /// Why it is being ended (set when we asked the switch to hang the leg up).
+    /// Why it is being ended (set when we asked the switch to hang the leg up, or to bridge
+    /// the caller to it: `took_over`).
     ending: Option<&'static str>,
+    /// Taking the call over: the agent's leg, whose hangup completes it.
+    taking_over: Option<ChannelUuid>,
 }
 
 /// Sessions in progress.
@@ -186,12 +197,19 @@ struct Session {
 pub(super) struct Monitors {
     sessions: HashMap<MonitorId, Session>,
     by_leg: HashMap<ChannelUuid, MonitorId>,
+    /// Agents' legs whose hangup completes a take over, by session.
+    taken_from: HashMap<ChannelUuid, MonitorId>,
 }
 
 impl Monitors {
     /// Whether `channel` is a supervisor's leg of ours.
     pub(super) fn holds(&self, channel: &ChannelUuid) -> bool {
         self.by_leg.contains_key(channel)
+    }
+
+    /// Whether `channel` is an agent's leg a supervisor is taking the call over from.
+    pub(super) fn taken_from(&self, channel: &ChannelUuid) -> bool {
+        self.taken_from.contains_key(channel)
     }
 }
 
@@ -262,6 +280,10 @@ impl Engine {
                 self.end_monitor(monitor, "requested", &mut effects)?;
                 monitor
             }
+            MonitorRequest::TakeOver { monitor } => {
+                self.supervisor_takes_over(monitor, &mut effects)?;
+                monitor
+            }
         };
         let view = self
             .monitors
@@ -330,6 +352,7 @@ impl Engine {
                 requested_at: now,
                 joined_at: None,
                 ending: None,
+                taking_over: None,
             },
         );
         Ok(id)
@@ -406,6 +429,96 @@ impl Engine {
         Ok(())
     }
 
+    fn supervisor_takes_over(
+        &mut self,
+        id: MonitorId,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), MonitorError> {
+        let session = self
+            .monitors
+            .sessions
+            .get(&id)
+            .ok_or(MonitorError::UnknownMonitor(id))?;
+        if session.ending.is_some() {
+            return Err(MonitorError::Ending(id));
+        }
+        if session.phase != MonitorPhase::Joined {
+            return Err(MonitorError::NotJoined(id));
+        }
+        let agent_leg = match self.calls.get(&session.call).map(|c| &c.state) {
+            Some(CallState::Bridged { leg, .. }) => leg.clone(),
+            _ => return Err(MonitorError::NotConnected(session.call)),
+        };
+        let taking = TakingOver { agent_leg };
+        effects.push(Effect::switch(
+            &session.switch,
+            &session.caller,
+            SwitchCommand::TakeOver {
+                caller: session.caller.clone(),
+                leg: session.leg.clone(),
+            },
+        ));
+        self.monitors
+            .taken_from
+            .insert(taking.agent_leg.clone(), id);
+        if let Some(session) = self.monitors.sessions.get_mut(&id) {
+            session.ending = Some("took_over");
+            session.taking_over = Some(taking.agent_leg);
+        }
+        Ok(())
+    }
+
+    /// The agent's leg hung up after the caller was bridged to the supervisor: the session
+    /// ends (`took_over`), the supervisor's leg is the caller's partner from now on (no longer
+    /// a session's), and the agent's part ends as a transfer to the supervisor.
+    pub(super) fn monitor_took_over(
+        &mut self,
+        now: Timestamp,
+        agent_leg: &ChannelUuid,
+        cause: &str,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(id) = self.monitors.taken_from.remove(agent_leg) else {
+            return;
+        };
+        let Some(session) = self.monitors.sessions.remove(&id) else {
+            return;
+        };
+        self.monitors.by_leg.remove(&session.leg);
+        effects.push(Effect::Persist(monitor_record(
+            &session,
+            MonitorEventKind::Ended,
+            None,
+            Some("took_over".to_owned()),
+            now,
+        )));
+        self.leg_transferred(
+            now,
+            super::io::LegTransfer {
+                switch: session.switch.clone(),
+                leg: agent_leg.clone(),
+                kind: super::io::TransferKind::Blind,
+                partner: session.caller.clone(),
+                destination: format!("supervisor:{}", session.supervisor),
+                cause: cause.to_owned(),
+            },
+            effects,
+        );
+    }
+
+    /// The switch refused the take over's `uuid_bridge`: the session goes on as it was.
+    pub(super) fn take_over_refused(&mut self, leg: &ChannelUuid) {
+        let Some(id) = self.monitors.by_leg.get(leg).copied() else {
+            return;
+        };
+        if let Some(session) = self.monitors.sessions.get_mut(&id) {
+            if let Some(agent_leg) = session.taking_over.take() {
+                session.ending = None;
+                self.monitors.taken_from.remove(&agent_leg);
+            }
+        }
+    }
+
     /// The supervisor answered: the session has joined the call.
     pub(super) fn monitor_leg_answered(
         &mut self,
@@ -468,6 +581,9 @@ impl Engine {
         let Some(session) = self.monitors.sessions.remove(&id) else {
             return;
         };
+        if let Some(agent_leg) = &session.taking_over {
+            self.monitors.taken_from.remove(agent_leg);
+        }
         if session.phase != MonitorPhase::Joined {
             return;
         }

@@ -188,7 +188,8 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
     Ok(match command {
         SwitchCommand::Monitor { .. }
         | SwitchCommand::MonitorKey { .. }
-        | SwitchCommand::MonitorNotice { .. } => super::monitor::render(command)?,
+        | SwitchCommand::MonitorNotice { .. }
+        | SwitchCommand::TakeOver { .. } => super::monitor::render(command)?,
         SwitchCommand::Answer { channel } => Wire::Api(format!("uuid_answer {channel}")),
         SwitchCommand::PlayHold { channel, source } => Wire::Execute {
             uuid: channel.to_string(),

@@ -46,6 +46,9 @@ pub(super) fn render(command: &SwitchCommand) -> Result<Wire, UnsafeValue> {
                 })
             }
         }
+        SwitchCommand::TakeOver { caller, leg } => {
+            Ok(Wire::Api(format!("uuid_bridge {caller} {leg}")))
+        }
         SwitchCommand::MonitorNotice { channel, source } => check_media_source(source)
             .map(|source| Wire::Api(format!("uuid_broadcast {channel} {source} aleg"))),
         _ => Err(UnsafeValue::Rejected {
@@ -143,6 +146,13 @@ mod tests {
             ""
         )
         .is_err());
+        assert_eq!(
+            line(SwitchCommand::TakeOver {
+                caller: ChannelUuid::parse(CALLER).expect("uuid"),
+                leg: leg.clone()
+            }),
+            format!("uuid_bridge {CALLER} {S}")
+        );
         assert_eq!(
             line(SwitchCommand::MonitorNotice {
                 channel: leg.clone(),

@@ -2331,6 +2331,15 @@ impl Core {
                     })),
                 )
             }
+            "uuid_bridge" if self.is_take_over(&first, args.clone().next()) => {
+                let second = args.next().unwrap_or("").to_string();
+                (
+                    format!("+OK {second}\n"),
+                    Some(Box::new(move |core: &mut Core| {
+                        core.take_over_bridge(&first, &second)
+                    })),
+                )
+            }
             "uuid_bridge" => {
                 let second = args.next().unwrap_or("").to_string();
                 // A leg already bridged is pulled out of its bridge (`rebridge`), unless

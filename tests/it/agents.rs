@@ -65,10 +65,13 @@ async fn an_agent_whose_registration_expires_mid_call_is_unreachable_after_it() 
     assert!(app.sim.expire_phone("1001"));
     // The call goes on: the expiry changes nothing until it ends (the unreachable state that
     // follows proves the expiry was seen).
-    assert!(app
-        .sim
-        .channel(&caller)
-        .is_some_and(|c| c.bridged_to.is_some()));
+    // The agent is on the call at its answer; the bridge follows the originate's return.
+    eventually("the caller is bridged to the agent", || async {
+        app.sim
+            .channel(&caller)
+            .is_some_and(|c| c.bridged_to.is_some())
+    })
+    .await;
     app.sim.hangup(&caller, "NORMAL_CLEARING");
     wait_status(&app, "1001", AgentStatus::Unreachable).await;
 }

@@ -95,9 +95,10 @@ async fn the_demos_flow_callers_reach_agents_with_what_they_keyed() {
         assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 2, "stereo");
         let file_ms = (bytes.len() as i64 - 44) / 32;
         let duration = duration.expect("a duration");
-        // The controller and the switch time it apart, by a socket's crossing.
+        // The controller and the switch time it apart, by a socket's crossing (up to a second
+        // when the machine is busy with other builds).
         assert!(
-            (file_ms - duration).abs() <= 500,
+            (file_ms - duration).abs() <= 1_000,
             "{file_ms} vs {duration} ms"
         );
     }

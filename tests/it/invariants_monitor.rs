@@ -1,8 +1,9 @@
 //! The monitoring part of the invariants checked when a `TestApp` is dropped: monitoring never
-//! changes who handles the call. A supervisor's leg (`switchboard_role=monitor`) is never
-//! bridged on the switch and is never a call's agent leg in the history; each session in the
-//! history starts at most once and ends at most once, and one that ended has its leg gone on
-//! the switch.
+//! changes who handles the call, except a take over. A supervisor's leg
+//! (`switchboard_role=monitor`) is never bridged on the switch unless its session ended
+//! `took_over`, and is never a call's agent leg in the history; each session in the history
+//! starts at most once and ends at most once, and one that ended (other than by a take over)
+//! has its leg gone on the switch.
 
 use std::collections::HashMap;
 
@@ -13,8 +14,8 @@ pub struct SupervisorLeg {
     pub hung_up: bool,
 }
 
-/// `(monitor id, kind)` of every monitoring history row, and every call's agent leg.
-type History = (Vec<(String, String)>, Vec<String>);
+/// `(monitor id, kind, reason)` of every monitoring history row, and every call's agent leg.
+type History = (Vec<(String, String, Option<String>)>, Vec<String>);
 
 fn read(database_url: &str) -> Result<History, String> {
     let url = database_url.to_owned();
@@ -28,13 +29,14 @@ fn read(database_url: &str) -> Result<History, String> {
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
                 .await
                 .map_err(|e| e.to_string())?;
-            let events = sqlx::query("SELECT monitor_id, kind FROM monitor_events ORDER BY id")
-                .fetch_all(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
+            let events =
+                sqlx::query("SELECT monitor_id, kind, reason FROM monitor_events ORDER BY id")
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect();
             let agent_legs =
                 sqlx::query("SELECT agent_channel FROM calls WHERE agent_channel IS NOT NULL")
                     .fetch_all(&mut conn)
@@ -57,8 +59,13 @@ pub fn violations(legs: &[SupervisorLeg], database_url: &str) -> Vec<String> {
         Err(e) => return vec![format!("cannot read the monitoring history: {e}")],
     };
     let mut broken = Vec::new();
+    let took_over: Vec<&str> = events
+        .iter()
+        .filter(|(_, kind, reason)| kind == "ended" && reason.as_deref() == Some("took_over"))
+        .map(|(monitor, _, _)| monitor.as_str())
+        .collect();
     for leg in legs {
-        if leg.bridged {
+        if leg.bridged && !took_over.contains(&leg.uuid.as_str()) {
             broken.push(format!(
                 "supervisor leg {} was bridged: monitoring changed who handles a call",
                 leg.uuid
@@ -72,7 +79,7 @@ pub fn violations(legs: &[SupervisorLeg], database_url: &str) -> Vec<String> {
         }
     }
     let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
-    for (monitor, kind) in &events {
+    for (monitor, kind, _) in &events {
         *counts.entry((monitor.as_str(), kind.as_str())).or_default() += 1;
     }
     for ((monitor, kind), n) in &counts {
@@ -85,7 +92,9 @@ pub fn violations(legs: &[SupervisorLeg], database_url: &str) -> Vec<String> {
                     "monitoring session {monitor} ended without starting"
                 ));
             }
-            if legs.iter().any(|l| l.uuid == *monitor && !l.hung_up) {
+            let gone_or_took_over =
+                took_over.contains(monitor) || legs.iter().all(|l| l.uuid != *monitor || l.hung_up);
+            if !gone_or_took_over {
                 broken.push(format!(
                     "monitoring session {monitor} ended in the history while its leg is up"
                 ));

@@ -483,3 +483,84 @@ async fn the_monitored_agents_own_event_stream_never_shows_the_monitoring() {
     assert!(theirs.contains("event: call.answered"), "{theirs}");
     assert!(!theirs.contains("monitor."), "{theirs}");
 }
+
+#[tokio::test]
+async fn a_supervisor_takes_the_call_over_and_the_agents_part_ends_as_transferred() {
+    let app = app_with(None).await;
+    let caller = app.sim.place_call(CallSpec::new("4930305", ENTRY));
+    let (call, agent_leg) = connected_call(&app, &caller).await;
+    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let started: Value = send(
+        &app.http,
+        reqwest::Method::POST,
+        format!("{}/v1/calls/{call}/monitor", app.base),
+        Some(json!({ "mode": "whisper", "phone": format!("user/{SUPERVISOR_PHONE}") })),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    let monitor = started["id"].as_str().expect("an id").to_owned();
+    joined(&app, &monitor).await;
+    eventually("the switch runs the eavesdrop", || async {
+        !app.sim.eavesdrops().is_empty()
+    })
+    .await;
+    let refused = send(
+        &alice,
+        reqwest::Method::POST,
+        format!("{}/v1/monitors/{monitor}/take-over", app.base),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    let r = send(
+        &app.http,
+        reqwest::Method::POST,
+        format!("{}/v1/monitors/{monitor}/take-over", app.base),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    eventually("the caller talks to the supervisor", || async {
+        app.sim.channel(&caller).and_then(|c| c.bridged_to) == Some(monitor.clone())
+    })
+    .await;
+    eventually("the agent's leg is gone", || async {
+        app.sim.channel(&agent_leg).is_none()
+    })
+    .await;
+    eventually("the agent is available again", || async {
+        let a: Value = app.get("/v1/agents/1001").await.json().await.expect("JSON");
+        a["status"] == "available"
+    })
+    .await;
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    eventually("the call ended as transferred", || async {
+        let c: Value = app
+            .get(&format!("/v1/calls/{call}"))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        c["call"]["outcome"] == "transferred"
+    })
+    .await;
+    let h: Value = app
+        .get(&format!("/v1/calls/{call}/monitoring"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(h["events"][1]["reason"], "took_over", "{h}");
+    let c: Value = app
+        .get(&format!("/v1/calls/{call}"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        c.to_string().contains("to=supervisor:test-admin"),
+        "the transfer names the supervisor: {c}"
+    );
+}

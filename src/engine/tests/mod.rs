@@ -483,6 +483,11 @@ impl Bench {
                             self.name(leg.as_str())
                         )
                     }
+                    SwitchCommand::TakeOver { caller, leg } => format!(
+                        "take over: bridge {} {}",
+                        self.name(caller.as_str()),
+                        self.name(leg.as_str())
+                    ),
                     SwitchCommand::MonitorKey { leg, digit } => {
                         format!("key {digit} to {}", self.name(leg.as_str()))
                     }

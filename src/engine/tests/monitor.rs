@@ -31,6 +31,7 @@ impl Bench {
             }
             MonitorRequest::Mode { mode, .. } => format!("sup switches to {mode}"),
             MonitorRequest::End { .. } => "sup ends monitoring".to_owned(),
+            MonitorRequest::TakeOver { .. } => "sup takes the call over".to_owned(),
         };
         let (view, effects) = self.engine.monitor(ts(at), request)?;
         self.record(at, &label, effects);
@@ -274,5 +275,79 @@ fn refusals_an_unanswered_phone_and_a_supervisor_who_is_also_an_agent() {
           store queue offer b leg=id3
           originate id3 to b via user/b
           timer 28000ms ring timeout id3
+    "#]]);
+}
+
+#[test]
+fn a_supervisor_takes_the_call_over_and_the_agents_part_ends_as_a_transfer() {
+    let mut b = bench(None);
+    let id = b
+        .start(2_000, MonitorMode::Listen, "user/s1")
+        .expect("started");
+    assert_eq!(
+        b.monitor(2_100, MonitorRequest::TakeOver { monitor: id }),
+        Err(MonitorError::NotJoined(id))
+    );
+    b.answer_leg(2_500, 2);
+    b.monitor(3_000, MonitorRequest::TakeOver { monitor: id })
+        .expect("take over");
+    // Refused by the switch: the session goes on and may take over again.
+    let caller = chan(1);
+    let effects = b.engine.handle(
+        ts(3_100),
+        Input::CommandFailed {
+            switch: sw(),
+            command: SwitchCommand::TakeOver {
+                caller,
+                leg: b.leg(2),
+            },
+            reply: "-ERR Invalid uuid".into(),
+        },
+    );
+    assert!(effects.is_empty());
+    b.monitor(4_000, MonitorRequest::TakeOver { monitor: id })
+        .expect("take over");
+    // The switch bridges the caller to the supervisor; the agent's leg loses its partner.
+    let agent_leg = b.leg_of("a");
+    b.hangup(4_050, agent_leg, "NORMAL_CLEARING");
+    assert!(b.engine.monitor_views().is_empty());
+    assert_eq!(b.status("a"), AgentStatus::Available);
+    // The supervisor and the caller talk on; the caller hangs up.
+    b.hangup(9_000, chan(1), "NORMAL_CLEARING");
+    let leg = b.leg(2);
+    b.hangup(9_020, leg, "NORMAL_CLEARING");
+    b.check(expect![[r#"
+        @0 a requests Available
+          store agent a logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent a available -> offered
+          store queue offer a leg=id1
+          originate id1 to a via user/a
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1000 a answered
+          break chan1
+          bridge chan1 id1
+          store call answered by a after 900ms
+          store queue connect a wait_ms=900
+          store agent a offered -> on_call
+        @2000 sup monitors (listen) via user/s1
+          monitor chan1 (listen) via user/s1 as id2
+        @2500 leg 2 answered
+          store monitor started by sup listen
+        @3000 sup takes the call over
+          take over: bridge chan1 id2
+        @4000 sup takes the call over
+          take over: bridge chan1 id2
+        @4050 id1 hung up NORMAL_CLEARING
+          store monitor ended by sup listen (took_over)
+          store queue transfer a kind=blind from=a to=supervisor:sup by=a talk_ms=3050
+          store agent a on_call -> available
+        @9000 chan1 hung up NORMAL_CLEARING
+          store call ended transferred NORMAL_CLEARING talk=Some(3050)
+        @9020 id2 hung up NORMAL_CLEARING
     "#]]);
 }

@@ -1,7 +1,8 @@
 //! Property test for supervisor monitoring: random calls, answers, hangups and monitoring
 //! requests (start in any mode with a supervisor's own phone or an agent's, the supervisor's
-//! answer, hangup or failed originate, mode changes, ends), checking after every step that
-//! monitoring never changes who handles a call, that its kills only ever hit supervisors'
+//! answer, hangup or failed originate, mode changes, ends, take overs), checking after every
+//! step that monitoring never changes who handles a call (a take over moves its own call from
+//! its agent and no other), that its kills only ever hit supervisors'
 //! legs, that an agent is never offered a call while its phone is monitoring, that each
 //! session starts and ends at most once in the history, and that every call ends once.
 
@@ -29,6 +30,8 @@ enum Op {
     SupervisorFails(usize),
     Mode(usize, usize),
     End(usize),
+    /// The supervisor takes the call over; the switch then hangs the agent's leg up.
+    TakeOver(usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -44,6 +47,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::SupervisorFails),
         2 => (any::<usize>(), 0..3usize).prop_map(|(i, m)| Op::Mode(i, m)),
         1 => any::<usize>().prop_map(Op::End),
+        1 => any::<usize>().prop_map(Op::TakeOver),
     ]
 }
 
@@ -62,6 +66,8 @@ struct World {
     /// Supervisor legs asked for, with the agent whose phone they ring (if any).
     supervisors: Vec<(MonitorId, Option<AgentId>)>,
     answered_supervisors: HashSet<MonitorId>,
+    /// Supervisors' legs that took a call over: no longer sessions, still up.
+    took_over: Vec<ChannelUuid>,
     started: HashMap<MonitorId, usize>,
     ended_sessions: HashMap<MonitorId, usize>,
     ended_calls: HashMap<CallId, usize>,
@@ -87,6 +93,7 @@ impl World {
             agent_legs: Vec::new(),
             supervisors: Vec::new(),
             answered_supervisors: HashSet::new(),
+            took_over: Vec::new(),
             started: HashMap::new(),
             ended_sessions: HashMap::new(),
             ended_calls: HashMap::new(),
@@ -184,6 +191,11 @@ impl World {
                         "monitoring hung up {channel}, not a supervisor's leg"
                     ),
                     SwitchCommand::Monitor { .. } | SwitchCommand::MonitorKey { .. } => {}
+                    // A take over bridges a caller to the session's own leg, nothing else.
+                    SwitchCommand::TakeOver { caller, leg } => {
+                        assert_eq!(*leg, ChannelUuid::from_uuid(view.id.as_uuid()));
+                        assert!(self.callers.contains(caller), "took over {caller}");
+                    }
                     other => panic!("monitoring sent {other:?}"),
                 }
             }
@@ -320,6 +332,46 @@ impl World {
                     });
                 }
             }
+            Op::TakeOver(i) => {
+                let Some((monitor, leg)) = self.supervisor_leg(i) else {
+                    return;
+                };
+                let before = self.handlers();
+                let Some(call) = self
+                    .engine
+                    .monitor_views()
+                    .into_iter()
+                    .find(|v| v.id == monitor)
+                    .map(|v| v.call)
+                else {
+                    return;
+                };
+                if self.monitor(MonitorRequest::TakeOver { monitor }).is_none() {
+                    return;
+                }
+                // The switch: the agent's leg loses its partner and hangs up.
+                let Some((_, agent_leg)) = before.get(&call).cloned() else {
+                    panic!("took over call {call}, which was not connected");
+                };
+                self.agent_legs.retain(|(l, _)| *l != agent_leg);
+                self.handle(Input::ChannelHungUp {
+                    switch: sw(),
+                    channel: agent_leg,
+                    cause: "NORMAL_CLEARING".into(),
+                });
+                let after = self.handlers();
+                assert!(
+                    !after.contains_key(&call),
+                    "call {call} still with its agent"
+                );
+                for (other, handler) in &before {
+                    if *other != call {
+                        assert_eq!(after.get(other), Some(handler), "a take over moved {other}");
+                    }
+                }
+                self.supervisor_gone(monitor);
+                self.took_over.push(leg);
+            }
             Op::End(i) => {
                 if let Some((monitor, _)) = self.supervisor_leg(i) {
                     self.monitor(MonitorRequest::End { monitor });
@@ -347,6 +399,13 @@ impl World {
 
     /// Every supervisor's leg hangs up: every session that started has ended.
     fn drain(&mut self) {
+        for leg in std::mem::take(&mut self.took_over) {
+            self.handle(Input::ChannelHungUp {
+                switch: sw(),
+                channel: leg,
+                cause: "NORMAL_CLEARING".into(),
+            });
+        }
         while let Some((id, _)) = self.supervisors.first().cloned() {
             self.supervisor_gone(id);
             self.handle(Input::ChannelHungUp {

@@ -13,7 +13,12 @@
 //! - a target that hangs up ends the eavesdrop: MEDIA_BUG_STOP on the target before its own
 //!   hangup, then the supervisor's leg completes the application and hangs up
 //!   (`NORMAL_CLEARING`), its originate's application being over;
-//! - a target that does not exist: the application completes at once and the leg hangs up.
+//! - a target that does not exist: the application completes at once and the leg hangs up;
+//! - `uuid_bridge <target> <leg>` while the leg eavesdrops on the bridged target (a supervisor
+//!   taking the call over): the bug stops (MEDIA_BUG_STOP on the target), the target leaves its
+//!   bridge (CHANNEL_UNBRIDGE on it), its old partner, losing its partner, hangs up
+//!   `NORMAL_CLEARING` (as the Batch 4 captures show for a `uuid_bridge`d leg), and the target
+//!   is bridged to the leg (whose application completes as the bridge starts).
 
 use super::{Core, Initiator};
 
@@ -111,6 +116,41 @@ impl Core {
             self.stop_eavesdrop(leg);
         }
         legs
+    }
+
+    /// `uuid_bridge <target> <leg>` naming a bridged target and a leg eavesdropping on it.
+    pub(super) fn is_take_over(&self, target: &str, leg: Option<&str>) -> bool {
+        let Some(leg) = leg else {
+            return false;
+        };
+        let bridged = self
+            .channels
+            .get(target)
+            .is_some_and(|c| c.bridged_to.is_some() && c.hangup_cause.is_none());
+        bridged
+            && self
+                .channels
+                .get(leg)
+                .and_then(|c| c.eavesdrop.as_ref())
+                .is_some_and(|e| e.target == target)
+    }
+
+    /// A supervisor's leg takes the call over (see the module's notes).
+    pub(super) fn take_over_bridge(&mut self, target: &str, leg: &str) {
+        if !self.is_take_over(target, Some(leg)) {
+            return;
+        }
+        self.stop_eavesdrop(leg);
+        if let Some(partner) = self.channels.get(target).and_then(|c| c.bridged_to.clone()) {
+            let target_is_a = self.channels.get(target).is_some_and(|c| c.bridge_a);
+            if target_is_a {
+                self.unbridge(target, &partner);
+            } else {
+                self.unbridge(&partner, target);
+            }
+            self.hangup(&partner, "NORMAL_CLEARING", Initiator::Local, None);
+        }
+        self.bridge(target, leg);
     }
 
     /// `uuid_recv_dtmf <uuid> <digits>`.
