@@ -71,15 +71,23 @@ impl Engine {
     pub fn upsert_queue(&mut self, now: Timestamp, settings: QueueSettings) -> Vec<Effect> {
         let id = settings.id.clone();
         self.provision_queue(settings);
-        let mut waiting: Vec<(super::model::WaitKey, CallId)> = self
+        let mut waiting: Vec<(super::model::WaitKey, CallId, usize, super::model::PoolId)> = self
             .calls
             .values()
             .filter(|c| c.queue == id && c.state == CallState::Waiting)
-            .map(|c| (c.wait_key, c.id.clone()))
+            .map(|c| (c.wait_key, c.id.clone(), c.step, c.pool))
             .collect();
         waiting.sort();
+        // Each caller leaves its pool's waiting set and is pointed at the pool of its step as
+        // the queue now has it (a step removed: the last one), before any is routed.
+        for (key, call, step, pool) in &waiting {
+            if let Some(p) = self.pool_mut(*pool) {
+                p.waiting.remove(key);
+            }
+            self.set_step(call.clone(), *step);
+        }
         let mut effects = Vec::new();
-        for (_, call) in waiting {
+        for (_, call, _, _) in waiting {
             self.route_call(now, call, &mut effects);
         }
         effects
