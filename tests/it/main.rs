@@ -37,6 +37,7 @@ mod logging;
 mod monitor;
 mod openapi;
 mod provisioning;
+mod queue_provisioning;
 mod recording;
 mod recording_e2e;
 mod recordings_api;
