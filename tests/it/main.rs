@@ -56,6 +56,7 @@ mod store_after_call;
 mod store_consult;
 mod store_hold;
 mod store_monitor;
+mod store_queues;
 mod store_recordings;
 mod store_restart;
 mod transfers;
