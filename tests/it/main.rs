@@ -29,6 +29,7 @@ mod http_server;
 mod invariants;
 mod invariants_after_call;
 mod invariants_monitor;
+mod invariants_queues;
 mod ivr;
 mod ivr_api;
 mod ivr_refusals;

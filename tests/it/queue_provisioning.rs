@@ -151,7 +151,11 @@ async fn a_supervisor_opens_an_overflow_queue_moves_a_caller_there_and_an_admin_
     .await;
     assert_eq!(moved.status(), 202);
     bridged(&app, &caller).await;
-    assert_eq!(active(&app).await["queue"], "storm");
+    eventually("the call is connected in storm", || async {
+        let call = active(&app).await;
+        call["queue"] == "storm" && call["state"] == "bridged"
+    })
+    .await;
 
     // Removing: admins only, and only once nothing holds it.
     let delete = |client| send(&app, client, Method::DELETE, "/v1/queues/storm", None);
