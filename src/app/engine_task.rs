@@ -120,7 +120,7 @@ pub enum EngineRequest {
     },
     /// Adds or replaces a queue (already stored) and routes its waiting callers again.
     ProvisionQueue {
-        settings: crate::engine::QueueSettings,
+        settings: Box<crate::engine::QueueSettings>,
         reply: oneshot::Sender<()>,
     },
     /// Removes a queue, unless calls, members or another queue's overflow still hold it.
@@ -333,7 +333,7 @@ impl EngineHandle {
         row: crate::store::QueueRow,
         busy_backoff: std::time::Duration,
     ) -> Result<(), EngineGone> {
-        let settings = super::queue_settings(row, busy_backoff);
+        let settings = Box::new(super::queue_settings(row, busy_backoff));
         self.ask(|reply| EngineRequest::ProvisionQueue { settings, reply })
             .await
     }
@@ -799,7 +799,7 @@ impl EngineTask {
                 let _ = reply.send(answer);
             }
             EngineRequest::ProvisionQueue { settings, reply } => {
-                let effects = self.engine.upsert_queue(now, settings);
+                let effects = self.engine.upsert_queue(now, *settings);
                 self.apply(effects, Some(received), timers, records).await;
                 let _ = reply.send(());
             }

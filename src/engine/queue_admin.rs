@@ -75,7 +75,7 @@ impl Engine {
             .calls
             .values()
             .filter(|c| c.queue == id && c.state == CallState::Waiting)
-            .map(|c| (c.wait_key, c.id.clone(), c.step, c.pool))
+            .map(|c| (c.wait_key, c.id, c.step, c.pool))
             .collect();
         waiting.sort();
         // Each caller leaves its pool's waiting set and is pointed at the pool of its step as
@@ -84,7 +84,7 @@ impl Engine {
             if let Some(p) = self.pool_mut(*pool) {
                 p.waiting.remove(key);
             }
-            self.set_step(call.clone(), *step);
+            self.set_step(*call, *step);
         }
         let mut effects = Vec::new();
         for (_, call, _, _) in waiting {
@@ -102,7 +102,7 @@ impl Engine {
             .calls
             .values()
             .filter(|c| &c.queue == id)
-            .map(|c| c.id.clone())
+            .map(|c| c.id)
             .collect();
         if !calls.is_empty() {
             calls.sort();
