@@ -96,6 +96,12 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/v1/openapi.json", Rule::Open),
     // What a wallboard or an agent's desktop shows: counts per queue, no one's calls.
     (Verb::Get, "/v1/queues", Rule::AnyRole),
+    // A supervisor may open an overflow queue during a storm and change it; removing one is
+    // an admin's (see docs/decisions.md).
+    (Verb::Post, "/v1/queues", Rule::Supervise),
+    (Verb::Put, "/v1/queues/{id}", Rule::Supervise),
+    (Verb::Delete, "/v1/queues/{id}", Rule::Admin),
+    (Verb::Get, "/v1/queues/{id}/provisioning", Rule::Read),
     (Verb::Get, "/v1/agents", Rule::ReadOwned),
     (Verb::Get, "/v1/agents/{id}", Rule::ReadSelf),
     (Verb::Put, "/v1/agents/{id}", Rule::Admin),
@@ -755,7 +761,7 @@ mod tests {
             Some(Rule::Supervise)
         );
         assert_eq!(rule_for(Verb::Get, "/metrics"), Some(Rule::AnyRole));
-        assert_eq!(rule_for(Verb::Post, "/v1/queues"), None);
+        assert_eq!(rule_for(Verb::Post, "/v1/agents"), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod monitor;
 mod openapi;
 mod problem;
 mod provisioning;
+mod queue_provisioning;
 mod recording_control;
 mod recordings;
 mod retention;
@@ -72,6 +73,8 @@ pub struct ApiState {
     allow_private_webhook_targets: bool,
     /// Whether this controller leads (a standby sends writes and live reads to the leader).
     leadership: tokio::sync::watch::Receiver<crate::app::leadership::View>,
+    /// `[routing]` defaults for queues created over REST (see `queue_provisioning`).
+    routing_defaults: crate::config::RoutingDefaults,
 }
 
 /// Each switch's recordings directory as the controller mounts it.
@@ -101,7 +104,14 @@ impl ApiState {
             evaluation_forms: Arc::new(crate::config::forms_or_standard(Vec::new())),
             allow_private_webhook_targets: false,
             leadership: crate::app::leadership::View::single(),
+            routing_defaults: crate::config::RoutingDefaults::default(),
         }
+    }
+
+    /// `[routing]` of the config: what queues created over REST get when they set nothing.
+    pub fn with_routing_defaults(mut self, defaults: crate::config::RoutingDefaults) -> Self {
+        self.routing_defaults = defaults;
+        self
     }
 
     /// The leadership of a controller pair, as this controller sees it.
@@ -180,6 +190,14 @@ fn routes() -> Routes {
     .add(Get, "/metrics", metrics)
     .add(Get, "/v1/openapi.json", openapi::serve)
     .add(Get, "/v1/queues", queues)
+    .add(Post, "/v1/queues", queue_provisioning::post_queue)
+    .add(Put, "/v1/queues/{id}", queue_provisioning::put_queue)
+    .add(Delete, "/v1/queues/{id}", queue_provisioning::delete_queue)
+    .add(
+        Get,
+        "/v1/queues/{id}/provisioning",
+        queue_provisioning::get_queue_provisioning,
+    )
     .add(Get, "/v1/agents", agents)
     .add(Get, "/v1/agents/{id}", agent)
     .add(Put, "/v1/agents/{id}", provisioning::put_agent)

@@ -226,6 +226,39 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "Every queue with its counts",
         )
         .ok_object(),
+        doc(Post, "/v1/queues", Tag::Queues, "Create a queue")
+            .body::<super::queue_provisioning::QueueBody>()
+            .reply(
+                201,
+                "Created",
+                Content::Json(
+                    SchemaGenerator::subschema_for::<
+                        super::queue_provisioning::QueueProvisioning<'static>,
+                    >,
+                ),
+            ),
+        doc(
+            Put,
+            "/v1/queues/{id}",
+            Tag::Queues,
+            "Create or replace a queue",
+        )
+        .body::<super::queue_provisioning::QueueBody>()
+        .created_or_replaced::<super::queue_provisioning::QueueProvisioning<'static>>(),
+        doc(
+            Delete,
+            "/v1/queues/{id}",
+            Tag::Queues,
+            "Remove a queue nothing holds",
+        )
+        .empty(204, "Removed"),
+        doc(
+            Get,
+            "/v1/queues/{id}/provisioning",
+            Tag::Queues,
+            "What is provisioned for a queue",
+        )
+        .ok::<super::queue_provisioning::QueueProvisioning<'static>>(),
         doc(Get, "/v1/agents", Tag::Agents, "Every agent's live state").ok_object(),
         doc(
             Get,

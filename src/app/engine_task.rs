@@ -118,6 +118,16 @@ pub enum EngineRequest {
         flows: FlowSet,
         reply: oneshot::Sender<()>,
     },
+    /// Adds or replaces a queue (already stored) and routes its waiting callers again.
+    ProvisionQueue {
+        settings: Box<crate::engine::QueueSettings>,
+        reply: oneshot::Sender<()>,
+    },
+    /// Removes a queue, unless calls, members or another queue's overflow still hold it.
+    RemoveQueue {
+        queue: crate::engine::QueueId,
+        reply: oneshot::Sender<Result<(), crate::engine::QueueRemovalError>>,
+    },
 }
 
 /// A recording request carried out: the recording, and what it is now (`None`: stopped).
@@ -314,6 +324,26 @@ impl EngineHandle {
     ) -> Result<Provisioned, EngineGone> {
         let settings = super::agent_settings(row);
         self.ask(|reply| EngineRequest::ProvisionAgent { settings, reply })
+            .await
+    }
+
+    /// Adds or replaces a queue in the running engine (see `Engine::upsert_queue`).
+    pub async fn provision_queue(
+        &self,
+        row: crate::store::QueueRow,
+        busy_backoff: std::time::Duration,
+    ) -> Result<(), EngineGone> {
+        let settings = Box::new(super::queue_settings(row, busy_backoff));
+        self.ask(|reply| EngineRequest::ProvisionQueue { settings, reply })
+            .await
+    }
+
+    /// Removes a queue from the running engine (see `Engine::remove_queue`).
+    pub async fn remove_queue(
+        &self,
+        queue: crate::engine::QueueId,
+    ) -> Result<Result<(), crate::engine::QueueRemovalError>, EngineGone> {
+        self.ask(|reply| EngineRequest::RemoveQueue { queue, reply })
             .await
     }
 
@@ -767,6 +797,14 @@ impl EngineTask {
                 let result = self.engine.deprovision_agent(now, &agent);
                 let answer = self.apply_result(result, received, timers, records).await;
                 let _ = reply.send(answer);
+            }
+            EngineRequest::ProvisionQueue { settings, reply } => {
+                let effects = self.engine.upsert_queue(now, *settings);
+                self.apply(effects, Some(received), timers, records).await;
+                let _ = reply.send(());
+            }
+            EngineRequest::RemoveQueue { queue, reply } => {
+                let _ = reply.send(self.engine.remove_queue(&queue));
             }
             EngineRequest::SetPauseReasons { codes, reply } => {
                 self.engine.set_pause_reasons(codes);

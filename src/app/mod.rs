@@ -99,6 +99,9 @@ pub struct StartOptions {
     /// `[switch.reach]`: (from, to, template) routes for agents registered on another switch
     /// than the caller's.
     pub reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
+    /// `[routing]`: the wrap-up and ring timeout of queues created over REST that set none
+    /// (their `busy_backoff` falls back to `busy_backoff` above, as the file's queues do).
+    pub routing_defaults: crate::config::RoutingDefaults,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -200,6 +203,7 @@ pub(crate) async fn prepare(
         purge_every,
         http_limits,
         reach,
+        routing_defaults,
     } = options;
     let clock = Clock::start();
     let metrics = Arc::new(Metrics::default());
@@ -254,7 +258,11 @@ pub(crate) async fn prepare(
     .with_recording_mounts(recording_mounts.clone())
     .with_evaluation_forms(evaluation_forms)
     .with_private_webhook_targets(allow_private_webhook_targets)
-    .with_leadership(view);
+    .with_leadership(view)
+    .with_routing_defaults(crate::config::RoutingDefaults {
+        busy_backoff,
+        ..routing_defaults
+    });
     let shared_auth = state.shared_auth();
     let router = crate::api::router(state);
     let mut http_stop = stop_rx.clone();
@@ -698,6 +706,7 @@ pub async fn options_from_config(
                     .map(|(to, template)| (s.name.clone(), to.clone(), template.clone()))
             })
             .collect(),
+        routing_defaults: defaults,
     })
 }
 

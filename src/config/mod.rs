@@ -11,6 +11,7 @@ mod error;
 mod evaluation;
 mod ha;
 mod provisioning;
+mod queue_json;
 mod reach;
 mod settings;
 mod tokens;
@@ -30,6 +31,7 @@ pub use provisioning::{
     check_agent_skills, check_memberships, is_pause_code, MembershipEntry, ProvisionedAgent,
     ProvisionedPauseReason, ProvisionedQueue, Provisioning, RefusedEntry, DEFAULT_HOLD_MUSIC,
 };
+pub use queue_json::{queue_from_json, QueueEntryError};
 pub use settings::{
     Config, DatabaseConfig, EslAddress, HttpConfig, RecordingsConfig, RoutingDefaults,
     SwitchConfig, DATABASE_URL_ENV, DEFAULT_RECORDINGS_DIR,

@@ -103,9 +103,9 @@ pub struct ProvisionedAgent {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawProvisioning {
+pub(super) struct RawProvisioning {
     #[serde(default, rename = "queue")]
-    queues: Vec<RawQueue>,
+    pub(super) queues: Vec<RawQueue>,
     #[serde(default, rename = "agent")]
     agents: Vec<RawAgent>,
     #[serde(default, rename = "pause_reason")]
@@ -157,7 +157,7 @@ pub fn is_pause_code(code: &str) -> bool {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawQueue {
+pub(super) struct RawQueue {
     id: Spanned<QueueId>,
     name: DisplayName,
     moh: Option<HoldMusic>,
@@ -551,14 +551,14 @@ fn tokens(
 }
 
 /// A queue destination found in the file: which queue, which key, where, and where it leads.
-struct Overflow {
+pub(super) struct Overflow {
     from: usize,
-    key: String,
+    pub(super) key: String,
     span: Range<usize>,
-    to: QueueId,
+    pub(super) to: QueueId,
 }
 
-fn parse_queue(
+pub(super) fn parse_queue(
     src: &Source<'_>,
     i: usize,
     q: RawQueue,

@@ -987,7 +987,7 @@ impl Engine {
     }
 
     /// Points the call at the pool of `step` of its queue, for its own skills.
-    fn set_step(&mut self, call_id: CallId, step: usize) {
+    pub(super) fn set_step(&mut self, call_id: CallId, step: usize) {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };

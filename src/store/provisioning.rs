@@ -137,6 +137,22 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a queue and every agent's membership of it; `false` when there was no such
+    /// queue. Its calls and queue events stay in the history.
+    pub async fn delete_queue(&self, id: &QueueId) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM agent_queues WHERE queue_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM queues WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Removes an agent and their queue membership; `false` when there was no such agent.
     /// Their calls and state changes stay in the history.
     pub async fn delete_agent(&self, id: &AgentId) -> Result<bool, StoreError> {

@@ -402,6 +402,7 @@ impl TestApp {
                 .as_ref()
                 .map(|second| second.reach.clone())
                 .unwrap_or_default(),
+            routing_defaults: Default::default(),
         })
         .await
         .expect("start controller");

@@ -370,6 +370,7 @@ pub fn violations(
         database_url,
     ));
     broken.extend(crate::invariants_after_call::violations(database_url));
+    broken.extend(crate::invariants_queues::violations(database_url));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

@@ -21,6 +21,7 @@ mod properties_consult;
 mod properties_monitor;
 mod properties_wait;
 mod provision;
+mod queue_admin;
 mod reach;
 mod recording;
 mod redirect;

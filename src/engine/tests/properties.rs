@@ -39,6 +39,9 @@ enum Op {
     /// the place or not), 3 transfer to an agent, 4 transfer to an extension, 5 move, 6 offer to
     /// an agent, 7 remove; the last number picks the target queue or agent.
     Redirect(usize, usize, usize),
+    /// A queue is changed while callers wait, as over the REST API (`PUT /v1/queues/{id}`):
+    /// 0 its steps cleared, 1 a Spanish step then anyone, 2 its strategy swapped.
+    ChangeQueue(usize, usize),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -57,6 +60,7 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::LateOriginatorCancel),
         1 => (any::<usize>(), 0..4usize).prop_map(|(i, t)| Op::PhoneTransfers(i, t)),
         2 => (any::<usize>(), 0..8usize, 0..6usize).prop_map(|(i, k, t)| Op::Redirect(i, k, t)),
+        1 => (0..3usize, 0..3usize).prop_map(|(q, k)| Op::ChangeQueue(q, k)),
     ]
 }
 
@@ -515,6 +519,34 @@ impl World {
                         self.apply(effects);
                     }
                 }
+            }
+            Op::ChangeQueue(queue, kind) => {
+                let mut settings = self.engine.queues[&qid(QUEUES[queue])].settings.clone();
+                match kind {
+                    0 => settings.routing.steps.clear(),
+                    1 => {
+                        settings.routing.steps = vec![
+                            EscalationStep {
+                                require: parse_skill_list("spanish:5").expect("skills"),
+                                ..EscalationStep::default()
+                            },
+                            EscalationStep {
+                                after: Duration::from_secs(20),
+                                caller_skills: CallerSkills::Ignore,
+                                ..EscalationStep::default()
+                            },
+                        ]
+                    }
+                    _ => {
+                        settings.routing.strategy = match settings.routing.strategy {
+                            Strategy::RingAll => Strategy::LongestIdleAgent,
+                            Strategy::LongestIdleAgent => Strategy::RoundRobin,
+                            _ => Strategy::RingAll,
+                        }
+                    }
+                }
+                let effects = self.engine.upsert_queue(ts(self.now), settings);
+                self.apply(effects);
             }
             Op::Reprovision(agent) => {
                 let id = aid(AGENTS[agent]);
