@@ -215,6 +215,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         purge_every: Some(crate::config::RecordingsConfig::default().purge_every),
         http_limits: crate::api::HttpLimits::default(),
         reach: Vec::new(),
+        external_dial: None,
     })
     .await?;
 

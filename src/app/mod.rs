@@ -99,6 +99,8 @@ pub struct StartOptions {
     /// `[switch.reach]`: (from, to, template) routes for agents registered on another switch
     /// than the caller's.
     pub reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
+    /// `[transfer] external_dial`: external numbers for REST transfers and consults.
+    pub external_dial: Option<crate::engine::ExternalDial>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -200,6 +202,7 @@ pub(crate) async fn prepare(
         purge_every,
         http_limits,
         reach,
+        external_dial,
     } = options;
     let clock = Clock::start();
     let metrics = Arc::new(Metrics::default());
@@ -283,6 +286,7 @@ pub(crate) async fn prepare(
         allow_private_webhook_targets,
         purge_every,
         reach,
+        external_dial,
         recording_mounts,
         flows,
         pause_reasons,
@@ -323,6 +327,7 @@ pub(crate) struct LeaderPart {
     allow_private_webhook_targets: bool,
     purge_every: Option<Duration>,
     reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
+    external_dial: Option<crate::engine::ExternalDial>,
     recording_mounts: crate::api::RecordingMounts,
     flows: Arc<Flows>,
     pause_reasons: Arc<std::sync::RwLock<Vec<crate::store::PauseReasonRow>>>,
@@ -371,6 +376,7 @@ impl LeaderPart {
             allow_private_webhook_targets,
             purge_every,
             reach,
+            external_dial,
             recording_mounts,
             flows,
             pause_reasons,
@@ -398,6 +404,7 @@ impl LeaderPart {
         for (from, to, template) in &reach {
             engine.set_route(from.clone(), to.clone(), template);
         }
+        engine.set_external_dial(external_dial);
         engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
         for queue in store.list_queues().await? {
             engine.provision_queue(queue_settings(queue, busy_backoff));
@@ -698,6 +705,7 @@ pub async fn options_from_config(
                     .map(|(to, template)| (s.name.clone(), to.clone(), template.clone()))
             })
             .collect(),
+        external_dial: config.external_dial.clone(),
     })
 }
 

@@ -14,6 +14,7 @@ mod provisioning;
 mod reach;
 mod settings;
 mod tokens;
+mod transfer;
 mod values;
 mod webhooks;
 

@@ -658,6 +658,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         purge_every: None,
         http_limits: Default::default(),
         reach: Vec::new(),
+        external_dial: None,
     })
     .await
     .expect("start")

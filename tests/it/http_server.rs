@@ -53,6 +53,7 @@ async fn start(limits: HttpLimits) -> Bare {
         purge_every: None,
         http_limits: limits,
         reach: Vec::new(),
+        external_dial: None,
         allow_private_webhook_targets: true,
     })
     .await

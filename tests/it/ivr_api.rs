@@ -376,6 +376,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         purge_every: None,
         http_limits: Default::default(),
         reach: Vec::new(),
+        external_dial: None,
     })
     .await;
     match started {
