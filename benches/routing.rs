@@ -1019,6 +1019,7 @@ mod end_to_end {
             purge_every: None,
             http_limits: Default::default(),
             reach: Vec::new(),
+            external_dial: None,
         })
         .await
         .expect("start");
