@@ -7,6 +7,7 @@ mod call_control;
 mod capture;
 mod consult;
 mod demo;
+mod dialout;
 mod disposition;
 mod doctor;
 mod esl_link;
