@@ -29,6 +29,7 @@ mod http_runner;
 mod http_server;
 mod invariants;
 mod invariants_after_call;
+mod invariants_dialout;
 mod invariants_monitor;
 mod ivr;
 mod ivr_api;
