@@ -1020,6 +1020,7 @@ mod end_to_end {
             http_limits: Default::default(),
             reach: Vec::new(),
             routing_defaults: Default::default(),
+            external_dial: None,
         })
         .await
         .expect("start");

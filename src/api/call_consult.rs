@@ -18,12 +18,15 @@ use serde::{Deserialize, Serialize};
 use super::{ApiState, Principal, Problem};
 use crate::engine::{AgentId, CallId, ConsultAction, ConsultAsked, ConsultError, HoldBy};
 
-/// Whom to consult.
+/// Whom to consult: exactly one of `agent` and `number`.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsultRequest {
     /// The agent to call (an available agent other than the call's own).
-    agent: String,
+    agent: Option<String>,
+    /// An external number to call through the configured dial template (`[transfer]
+    /// external_dial`): an optional `+` then 3 to 20 digits.
+    number: Option<String>,
 }
 
 /// What was asked of the switch.
@@ -41,7 +44,10 @@ fn refused(e: ConsultError) -> Problem {
             Problem::not_found(e.to_string())
         }
         ConsultError::NotTheAgentsCall { .. } => Problem::forbidden(e.to_string()),
-        ConsultError::SameAgent(_) => Problem::bad_request(e.to_string()),
+        ConsultError::SameAgent(_) | ConsultError::BadNumber(_) => {
+            Problem::bad_request(e.to_string())
+        }
+        ConsultError::NoExternalDial => Problem::conflict(e.to_string()),
         ConsultError::NotConnected(_)
         | ConsultError::OnHold(_)
         | ConsultError::AlreadyConsulting(_)
@@ -58,10 +64,21 @@ pub(super) async fn start(
     id: Path<String>,
     body: Bytes,
 ) -> Result<Response, Problem> {
+    let shape = "{\"agent\": \"<id>\"} or {\"number\": \"<digits>\"}";
     let request: ConsultRequest = serde_json::from_slice(&body)
-        .map_err(|e| Problem::bad_request(format!("body must be {{\"agent\": \"<id>\"}}: {e}")))?;
-    let target = AgentId::new(&request.agent).map_err(|e| Problem::bad_request(e.to_string()))?;
-    ask(state, who, id, ConsultAsked::Start { target }, "consult").await
+        .map_err(|e| Problem::bad_request(format!("body must be {shape}: {e}")))?;
+    let asked = match (request.agent, request.number) {
+        (Some(agent), None) => ConsultAsked::Start {
+            target: AgentId::new(&agent).map_err(|e| Problem::bad_request(e.to_string()))?,
+        },
+        (None, Some(number)) => ConsultAsked::Number { number },
+        _ => {
+            return Err(Problem::bad_request(format!(
+                "body must be {shape}: exactly one of agent and number"
+            )))
+        }
+    };
+    ask(state, who, id, asked, "consult").await
 }
 
 pub(super) async fn complete(

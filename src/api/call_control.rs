@@ -63,6 +63,10 @@ pub(super) enum TransferBody {
         /// Default `default`.
         context: Option<String>,
     },
+    /// An external number through the configured dial template (`[transfer] external_dial`):
+    /// an optional `+` then 3 to 20 digits. It rings first while the caller stays with the
+    /// agent; answered, the caller is bridged to it and the agent's part ends.
+    Number { number: String },
 }
 
 /// A waiting caller to another queue.
@@ -104,7 +108,8 @@ fn refused(e: RedirectError) -> Problem {
         | RedirectError::AlreadyTransferring(_)
         | RedirectError::AgentNotAvailable { .. }
         | RedirectError::SameAgent(_)
-        | RedirectError::SameQueue { .. } => Problem::conflict(e.to_string()),
+        | RedirectError::SameQueue { .. }
+        | RedirectError::NoExternalDial => Problem::conflict(e.to_string()),
     }
 }
 
@@ -146,7 +151,7 @@ pub(super) async fn transfer(
     bytes: Bytes,
 ) -> Result<Response, Problem> {
     request(state, who, id, move |_| {
-        let shape = "{\"to\": \"queue\"|\"agent\"|\"flow\"|\"extension\", ...}";
+        let shape = "{\"to\": \"queue\"|\"agent\"|\"flow\"|\"extension\"|\"number\", ...}";
         let target = match body::<TransferBody>(&bytes, shape)? {
             TransferBody::Queue {
                 queue: q,
@@ -172,6 +177,7 @@ pub(super) async fn transfer(
                 number: extension,
                 context: context.unwrap_or_else(|| Destination::DEFAULT_CONTEXT.to_owned()),
             },
+            TransferBody::Number { number } => TransferTarget::Number { number },
         };
         Ok(RedirectAction::Transfer(target))
     })

@@ -564,7 +564,10 @@ struct CallsQuery {
 fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
     call.agent.as_ref() == Some(agent)
         || call.ringing.contains(agent)
-        || call.consult.as_ref().is_some_and(|c| &c.target == agent)
+        || call
+            .consult
+            .as_ref()
+            .is_some_and(|c| c.target.as_ref() == Some(agent))
 }
 
 /// Active calls and recent history; an agent's token sees only the calls it is rung for, is

@@ -216,6 +216,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         http_limits: crate::api::HttpLimits::default(),
         reach: Vec::new(),
         routing_defaults: Default::default(),
+        external_dial: None,
     })
     .await?;
 

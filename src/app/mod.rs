@@ -102,6 +102,8 @@ pub struct StartOptions {
     /// `[routing]`: the wrap-up and ring timeout of queues created over REST that set none
     /// (their `busy_backoff` falls back to `busy_backoff` above, as the file's queues do).
     pub routing_defaults: crate::config::RoutingDefaults,
+    /// `[transfer] external_dial`: external numbers for REST transfers and consults.
+    pub external_dial: Option<crate::engine::ExternalDial>,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -204,6 +206,7 @@ pub(crate) async fn prepare(
         http_limits,
         reach,
         routing_defaults,
+        external_dial,
     } = options;
     let clock = Clock::start();
     let metrics = Arc::new(Metrics::default());
@@ -291,6 +294,7 @@ pub(crate) async fn prepare(
         allow_private_webhook_targets,
         purge_every,
         reach,
+        external_dial,
         recording_mounts,
         flows,
         pause_reasons,
@@ -331,6 +335,7 @@ pub(crate) struct LeaderPart {
     allow_private_webhook_targets: bool,
     purge_every: Option<Duration>,
     reach: Vec<(crate::engine::SwitchName, crate::engine::SwitchName, String)>,
+    external_dial: Option<crate::engine::ExternalDial>,
     recording_mounts: crate::api::RecordingMounts,
     flows: Arc<Flows>,
     pause_reasons: Arc<std::sync::RwLock<Vec<crate::store::PauseReasonRow>>>,
@@ -379,6 +384,7 @@ impl LeaderPart {
             allow_private_webhook_targets,
             purge_every,
             reach,
+            external_dial,
             recording_mounts,
             flows,
             pause_reasons,
@@ -406,6 +412,7 @@ impl LeaderPart {
         for (from, to, template) in &reach {
             engine.set_route(from.clone(), to.clone(), template);
         }
+        engine.set_external_dial(external_dial);
         engine_task::set_engine_flows(&mut engine, crate::flow::FlowSet::clone(&flows.current()));
         for queue in store.list_queues().await? {
             engine.provision_queue(queue_settings(queue, busy_backoff));
@@ -707,6 +714,7 @@ pub async fn options_from_config(
             })
             .collect(),
         routing_defaults: defaults,
+        external_dial: config.external_dial.clone(),
     })
 }
 

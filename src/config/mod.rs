@@ -15,6 +15,7 @@ mod queue_json;
 mod reach;
 mod settings;
 mod tokens;
+mod transfer;
 mod values;
 mod webhooks;
 

@@ -53,6 +53,9 @@ pub struct Config {
     pub recordings: RecordingsConfig,
     /// `[ha]`: this controller in a pair on PostgreSQL.
     pub ha: super::HaConfig,
+    /// `[transfer] external_dial` (and `allowed_prefixes`): external numbers for REST
+    /// transfers and consults; `None`: refused.
+    pub external_dial: Option<crate::engine::ExternalDial>,
 }
 
 /// `[recordings]`.
@@ -272,6 +275,8 @@ struct RawConfig {
     recordings: RawRecordings,
     #[serde(default)]
     ha: super::ha::RawHa,
+    #[serde(default)]
+    transfer: super::transfer::RawTransfer,
 }
 
 #[derive(Default, Deserialize)]
@@ -524,6 +529,7 @@ impl Config {
             }
         };
         let ha = raw.ha.resolve(&src, listen)?;
+        let external_dial = raw.transfer.resolve(&src)?;
         let recordings = match raw.recordings.purge_every {
             Some(d) => RecordingsConfig {
                 purge_every: positive_bounded(&src, "recordings.purge_every".into(), d)?,
@@ -589,6 +595,7 @@ impl Config {
             hot_desk_extension,
             recordings,
             ha,
+            external_dial,
         })
     }
 }

@@ -83,12 +83,23 @@ pub enum ConsultAsked {
         target: AgentId,
     },
     Action(ConsultAction),
+    /// Call this external number (through `[transfer] external_dial`) while the caller waits.
+    Number {
+        number: String,
+    },
 }
 
 /// A consult as the snapshot shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConsultView {
-    pub target: AgentId,
+    /// The agent consulted (`None` for an external number).
+    pub target: Option<AgentId>,
+    /// The external number consulted (see `dialout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// A blind transfer to a number, ringing: it completes by itself when answered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blind: bool,
     pub channel: String,
     pub phase: ConsultPhase,
     pub since: Timestamp,
@@ -118,6 +129,10 @@ pub enum ConsultError {
     TargetBusy(AgentId),
     #[error("agent {0}'s phone cannot be reached from the caller's switch")]
     Unreachable(AgentId),
+    #[error("no dial template for external numbers: set [transfer] external_dial")]
+    NoExternalDial,
+    #[error("{0}")]
+    BadNumber(String),
     #[error("the consult of call {call} cannot {action} while {phase:?}")]
     WrongPhase {
         call: CallId,
@@ -126,27 +141,56 @@ pub enum ConsultError {
     },
 }
 
+/// Whom a consult calls: one of our agents or an external number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ConsultTarget {
+    Agent(AgentId),
+    Number(String),
+}
+
+impl ConsultTarget {
+    pub(super) fn agent(&self) -> Option<&AgentId> {
+        match self {
+            ConsultTarget::Agent(a) => Some(a),
+            ConsultTarget::Number(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ConsultTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsultTarget::Agent(a) => write!(f, "{a}"),
+            ConsultTarget::Number(n) => write!(f, "number:{n}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
-struct Consult {
-    agent_leg: ChannelUuid,
-    target: AgentId,
-    leg: ChannelUuid,
-    phase: ConsultPhase,
-    since: Timestamp,
-    by: HoldBy,
+pub(super) struct Consult {
+    pub(super) agent_leg: ChannelUuid,
+    pub(super) target: ConsultTarget,
+    pub(super) leg: ChannelUuid,
+    pub(super) phase: ConsultPhase,
+    pub(super) since: Timestamp,
+    pub(super) by: HoldBy,
     /// The target's leg answered (its originate's late `-ERR` does not end it).
-    answered: bool,
+    pub(super) answered: bool,
+    /// A blind transfer to a number: completed as soon as the number answers.
+    pub(super) blind: bool,
 }
 
 /// Consults in progress, by call, and their legs.
 #[derive(Debug, Default)]
 pub(super) struct Consults {
-    calls: HashMap<CallId, Consult>,
-    legs: HashMap<ChannelUuid, CallId>,
+    pub(super) calls: HashMap<CallId, Consult>,
+    pub(super) legs: HashMap<ChannelUuid, CallId>,
+    /// How external numbers are dialled (`[transfer]`), see `dialout`.
+    pub(super) external: Option<super::dialout::ExternalDial>,
 }
 
 impl Consults {
-    fn remove(&mut self, call: CallId) -> Option<Consult> {
+    pub(super) fn remove(&mut self, call: CallId) -> Option<Consult> {
         let c = self.calls.remove(&call)?;
         self.legs.remove(&c.leg);
         Some(c)
@@ -165,6 +209,9 @@ impl Engine {
         match asked {
             ConsultAsked::Start { target } => self.request_consult(now, call, target, by),
             ConsultAsked::Action(action) => self.consult_action(now, call, action, by),
+            ConsultAsked::Number { number } => {
+                self.request_number_consult(now, call, &number, by, false)
+            }
         }
     }
 
@@ -266,12 +313,13 @@ impl Engine {
             call_id,
             Consult {
                 agent_leg: a_leg,
-                target,
+                target: ConsultTarget::Agent(target),
                 leg,
                 phase: ConsultPhase::Ringing,
                 since: now,
                 by,
                 answered: false,
+                blind: false,
             },
         );
         Ok(effects)
@@ -496,6 +544,10 @@ impl Engine {
         }
         consult.phase = ConsultPhase::Talking;
         consult.answered = true;
+        if consult.blind {
+            self.blind_number_answered(now, call_id, effects);
+            return;
+        }
         let (target, k, a) = (
             consult.target.clone(),
             consult.leg.clone(),
@@ -538,16 +590,18 @@ impl Engine {
             format!("step=answered to={target} leg={k}"),
             now,
         ));
-        self.transition(
-            now,
-            &target,
-            AgentState::OnCall {
-                call: call_id,
-                leg: k,
-            },
-            StateCause::Switch,
-            effects,
-        );
+        if let ConsultTarget::Agent(target) = &target {
+            self.transition(
+                now,
+                target,
+                AgentState::OnCall {
+                    call: call_id,
+                    leg: k,
+                },
+                StateCause::Switch,
+                effects,
+            );
+        }
     }
 
     /// The consult leg is gone: never answered, hung up by the target, cancelled, or (after a
@@ -564,7 +618,7 @@ impl Engine {
             return;
         };
         let Some(call) = self.calls.get(&call_id) else {
-            self.make_eligible(now, &consult.target, StateCause::Switch, effects);
+            self.consult_target_free(now, &consult.target, effects);
             return;
         };
         let (switch, c, queue) = (call.switch.clone(), call.caller.clone(), call.queue.clone());
@@ -620,7 +674,7 @@ impl Engine {
             ),
             now,
         ));
-        self.make_eligible(now, &consult.target, StateCause::Switch, effects);
+        self.consult_target_free(now, &consult.target, effects);
     }
 
     /// The caller hung up mid-consult: the consult leg goes too (the call's end is the usual
@@ -639,7 +693,7 @@ impl Engine {
                 effects,
             );
         }
-        self.make_eligible(now, &consult.target, StateCause::Switch, effects);
+        self.consult_target_free(now, &consult.target, effects);
     }
 
     /// The first agent's leg is gone: after a completion the call is the target's; otherwise
@@ -656,6 +710,11 @@ impl Engine {
         };
         if consult.phase == ConsultPhase::Completing {
             self.consults.remove(call_id);
+            if let ConsultTarget::Number(number) = &consult.target {
+                let number = number.clone();
+                self.number_completed(now, call_id, &consult, &number, input, effects);
+                return;
+            }
             self.consult_completed(now, call_id, consult, effects);
             return;
         }
@@ -671,7 +730,7 @@ impl Engine {
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.survey = None;
         }
-        self.make_eligible(now, &consult.target, StateCause::Switch, effects);
+        self.consult_target_free(now, &consult.target, effects);
         effects.extend(self.handle(now, input));
         if consult.phase != ConsultPhase::Ringing {
             if let Some(c) = caller {
@@ -690,6 +749,9 @@ impl Engine {
         consult: Consult,
         effects: &mut Vec<Effect>,
     ) {
+        let ConsultTarget::Agent(target) = consult.target.clone() else {
+            return;
+        };
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -701,7 +763,7 @@ impl Engine {
         };
         let wait_ms = millis_between(call.wait_key.entered_at, answered_at);
         call.state = CallState::Bridged {
-            agent: consult.target.clone(),
+            agent: target.clone(),
             leg: consult.leg.clone(),
             answered_at: now,
         };
@@ -713,7 +775,7 @@ impl Engine {
             consult.leg.clone(),
             LegOwner::Agent {
                 call: call_id,
-                agent: consult.target.clone(),
+                agent: target.clone(),
             },
         );
         self.answered_legs.insert(consult.leg.clone());
@@ -724,21 +786,21 @@ impl Engine {
             QueueEventKind::Transfer,
             format!(
                 "kind=attended from={agent} to=agent:{} by={} talk_ms={talk_ms}",
-                consult.target, consult.by
+                target, consult.by
             ),
             now,
         ));
         effects.push(answered_record(
             now,
             call_id,
-            &consult.target,
+            &target,
             &consult.leg,
             wait_ms,
         ));
         effects.push(queue_event(
             call_id,
             &queue,
-            Some(consult.target.clone()),
+            Some(target.clone()),
             QueueEventKind::Connect,
             format!("consult leg={}", consult.leg),
             now,
@@ -781,7 +843,12 @@ impl Engine {
     pub(super) fn consult_view(&self, call: CallId) -> Option<ConsultView> {
         let c = self.consults.calls.get(&call)?;
         Some(ConsultView {
-            target: c.target.clone(),
+            target: c.target.agent().cloned(),
+            number: match &c.target {
+                ConsultTarget::Number(n) => Some(n.clone()),
+                ConsultTarget::Agent(_) => None,
+            },
+            blind: c.blind,
             channel: c.leg.to_string(),
             phase: c.phase,
             since: c.since,
@@ -789,12 +856,12 @@ impl Engine {
     }
 
     /// The consult legs in progress, with their call and target (for invariant checks).
-    pub fn consult_legs(&self) -> Vec<(CallId, AgentId, ChannelUuid)> {
+    pub fn consult_legs(&self) -> Vec<(CallId, Option<AgentId>, ChannelUuid)> {
         let mut out: Vec<_> = self
             .consults
             .calls
             .iter()
-            .map(|(id, c)| (*id, c.target.clone(), c.leg.clone()))
+            .map(|(id, c)| (*id, c.target.agent().cloned(), c.leg.clone()))
             .collect();
         out.sort_by(|a, b| a.2.cmp(&b.2));
         out

@@ -10,6 +10,7 @@ mod adopt_ring;
 mod after_call;
 mod consult;
 mod core;
+mod dialout;
 mod disposition;
 mod forgotten;
 mod hold;
@@ -49,6 +50,7 @@ pub use self::core::{
 };
 pub use after_call::{AfterCallView, StateRequestOutcome};
 pub use consult::{ConsultAction, ConsultAsked, ConsultError, ConsultPhase, ConsultView};
+pub use dialout::{external_number, ExternalDial, EXTERNAL_RING_TIMEOUT};
 pub use disposition::{DispositionSet, WrapUpError};
 pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::MonitorId;

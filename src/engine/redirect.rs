@@ -57,6 +57,9 @@ pub enum TransferTarget {
     /// to `park` and runs the flow under its call id. If the flow enqueues it, it is a queued
     /// call again; otherwise its call ends (`transferred`) when the caller hangs up.
     Flow { entry: String },
+    /// An external number through `[transfer] external_dial`: it is rung first, and the caller
+    /// is bridged to it once it answers (see `dialout`).
+    Number { number: String },
 }
 
 /// What is asked of a call.
@@ -118,6 +121,8 @@ pub enum RedirectError {
     SameQueue { call: CallId, queue: QueueId },
     #[error("{0}")]
     BadDestination(String),
+    #[error("no dial template for external numbers: set [transfer] external_dial")]
+    NoExternalDial,
 }
 
 /// A transfer asked for a connected call, until the switch hangs the agent leg up.
@@ -208,7 +213,7 @@ impl Engine {
         match action {
             RedirectAction::Hangup => self.request_hangup(now, call, by, &mut effects)?,
             RedirectAction::Transfer(target) => {
-                self.request_transfer(call, target, by, &mut effects)?
+                self.request_transfer(now, call, target, by, &mut effects)?
             }
             RedirectAction::Move { queue, keep_place } => {
                 self.request_move(now, call, queue, keep_place, by, &mut effects)?
@@ -269,6 +274,7 @@ impl Engine {
 
     fn request_transfer(
         &mut self,
+        now: Timestamp,
         call_id: CallId,
         target: TransferTarget,
         by: String,
@@ -291,6 +297,9 @@ impl Engine {
         }
         let (switch, caller) = (call.switch.clone(), call.caller.clone());
         let (to, requeue, command) = match target {
+            TransferTarget::Number { number } => {
+                return self.blind_to_number(now, call_id, &number, by, effects);
+            }
             TransferTarget::Queue { queue, keep_place } => {
                 self.known_queue(&queue)?;
                 let requeue = Requeue {

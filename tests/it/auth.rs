@@ -659,6 +659,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         http_limits: Default::default(),
         reach: Vec::new(),
         routing_defaults: Default::default(),
+        external_dial: None,
     })
     .await
     .expect("start")

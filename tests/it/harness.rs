@@ -48,6 +48,8 @@ pub struct TestApp {
     pub evaluation_forms: Vec<switchboard::config::EvaluationForm>,
     /// `[recordings] purge_every`; none (the default here): the purge runs only when asked.
     pub purge_every: Option<Duration>,
+    /// `[transfer] external_dial` for the controller (set before `start_with`).
+    pub external_dial: Option<switchboard::engine::ExternalDial>,
     /// The switch's own record of channels, checked against the history when the app is
     /// dropped (see `invariants`).
     pub ledger: Option<crate::invariants::Ledger>,
@@ -262,6 +264,7 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
         recordings_mount: None,
         evaluation_forms: Vec::new(),
         purge_every: None,
+        external_dial: None,
         ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
         second: None,
         _dir: dir,
@@ -302,6 +305,7 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
         recordings_mount: None,
         evaluation_forms: Vec::new(),
         purge_every: None,
+        external_dial: None,
         ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
         second: None,
         _dir: dir,
@@ -403,6 +407,7 @@ impl TestApp {
                 .map(|second| second.reach.clone())
                 .unwrap_or_default(),
             routing_defaults: Default::default(),
+            external_dial: self.external_dial.clone(),
         })
         .await
         .expect("start controller");

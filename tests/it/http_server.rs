@@ -54,6 +54,7 @@ async fn start(limits: HttpLimits) -> Bare {
         http_limits: limits,
         reach: Vec::new(),
         routing_defaults: Default::default(),
+        external_dial: None,
         allow_private_webhook_targets: true,
     })
     .await

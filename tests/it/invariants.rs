@@ -15,6 +15,8 @@
 //!   the switch (the caller talks on at the transfer target under the same call);
 //! - a completed call's agent leg in the history is the leg its caller was last bridged to (one
 //!   agent at a time: after a consult transfer, the target's);
+//! - a call handed to an external number was handed to that number's leg on the switch, and
+//!   ends as `transferred` (see `invariants_dialout`);
 //! - monitoring never changes who handles the call: a supervisor's leg is never bridged and
 //!   is never a call's agent leg, and each session's history matches its leg (see
 //!   `invariants_monitor`).
@@ -371,6 +373,19 @@ pub fn violations(
     ));
     broken.extend(crate::invariants_after_call::violations(database_url));
     broken.extend(crate::invariants_queues::violations(database_url));
+    let callers = calls
+        .iter()
+        .map(|c| (c.id.clone(), c.caller_channel.clone()))
+        .collect();
+    let last_partner = legs
+        .iter()
+        .map(|(uuid, l)| (uuid.clone(), l.partner.clone()))
+        .collect();
+    broken.extend(crate::invariants_dialout::violations(
+        database_url,
+        &callers,
+        &last_partner,
+    ));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

@@ -377,6 +377,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         http_limits: Default::default(),
         reach: Vec::new(),
         routing_defaults: Default::default(),
+        external_dial: None,
     })
     .await;
     match started {

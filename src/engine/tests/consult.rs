@@ -6,7 +6,7 @@ use crate::engine::consult::{ConsultAction, ConsultAsked, ConsultError, ConsultP
 use crate::engine::hold::HoldBy;
 
 /// Agent `a` talks to a caller; `b` is available.
-fn connected() -> Bench {
+pub(super) fn connected() -> Bench {
     let mut b = Bench::with(
         vec![queue("support", QueueRouting::default())],
         vec![agent("a", &["support"], ""), agent("b", &["support"], "")],
@@ -24,6 +24,7 @@ impl Bench {
         let label = match &asked {
             ConsultAsked::Start { target } => format!("sup asks consult with {target}"),
             ConsultAsked::Action(a) => format!("sup asks consult {}", a.as_str()),
+            ConsultAsked::Number { number } => format!("sup asks consult with number {number}"),
         };
         let effects = self
             .engine
@@ -40,6 +41,14 @@ impl Bench {
             },
         )
         .expect("consult");
+    }
+
+    pub(super) fn consult_asked(
+        &mut self,
+        at: i64,
+        asked: ConsultAsked,
+    ) -> Result<(), ConsultError> {
+        self.consult(at, asked)
     }
 
     fn act(&mut self, at: i64, action: ConsultAction) {

@@ -273,7 +273,7 @@ impl World {
 
     fn check_invariants(&self) {
         let engine = &self.engine;
-        let consults: HashMap<CallId, (AgentId, ChannelUuid)> = engine
+        let consults: HashMap<CallId, (Option<AgentId>, ChannelUuid)> = engine
             .consult_legs()
             .into_iter()
             .map(|(call, agent, leg)| (call, (agent, leg)))
@@ -300,7 +300,7 @@ impl World {
                     .expect("two agents only in a consult");
                 assert_eq!(on_call.len(), 2, "{} agents on one call", on_call.len());
                 assert!(
-                    on_call.contains(&&view.target),
+                    view.target.as_ref().is_some_and(|t| on_call.contains(&t)),
                     "a second agent not the target"
                 );
                 assert_ne!(view.phase, ConsultPhase::Ringing);
@@ -313,7 +313,7 @@ impl World {
                         engine.calls.get(call).map(|c| &c.state),
                         Some(CallState::Ringing { rings, .. }) if rings.iter().any(|r| &r.leg == leg)
                     );
-                    let consulted = consults.get(call) == Some(&(id.clone(), leg.clone()));
+                    let consulted = consults.get(call) == Some(&(Some(id.clone()), leg.clone()));
                     assert!(rings || consulted, "{id} offered without a ringing leg");
                 }
                 AgentState::OnCall { call, leg } => {
@@ -321,7 +321,7 @@ impl World {
                         engine.calls.get(call).map(|c| &c.state),
                         Some(CallState::Bridged { agent, leg: l, .. }) if agent == id && l == leg
                     );
-                    let consulted = consults.get(call) == Some(&(id.clone(), leg.clone()));
+                    let consulted = consults.get(call) == Some(&(Some(id.clone()), leg.clone()));
                     assert!(bridged || consulted, "{id} on a call that is not its");
                 }
                 _ => {}
