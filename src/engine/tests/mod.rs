@@ -28,6 +28,7 @@ mod registration;
 mod regressions;
 mod restart;
 mod routing;
+mod sizes;
 mod thresholds;
 mod transfer;
 mod wait;
