@@ -867,3 +867,11 @@ impl Engine {
         out
     }
 }
+
+impl Consults {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("consults.calls", self.calls.len()));
+        out.push(("consults.legs", self.legs.len()));
+    }
+}

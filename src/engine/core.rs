@@ -128,7 +128,7 @@ pub struct Engine {
     pub(super) phone_prompts: super::phone::PhonePrompts,
     pub(super) hot_desk_extension: Option<String>,
     /// Channels that keep an agent's phone busy without being ours.
-    calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
+    pub(super) calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
     /// The flows new callers run (see `ivr`).
     pub(super) flows: Arc<FlowSet>,
     /// Callers inside a flow, by channel: not calls yet, untouched by queue logic.

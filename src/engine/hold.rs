@@ -377,3 +377,12 @@ impl Engine {
         self.holds.agent_ms.get(agent).copied().unwrap_or(0)
     }
 }
+
+impl Holds {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("holds.calls", self.calls.len()));
+        out.push(("holds.requested", self.requested.len()));
+        out.push(("holds.agent_ms", self.agent_ms.len()));
+    }
+}

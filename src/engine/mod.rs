@@ -33,6 +33,7 @@ mod redirect;
 mod restart;
 mod rng;
 pub mod routing;
+pub mod sizes;
 pub mod snapshot;
 pub mod thresholds;
 pub mod time;

@@ -662,3 +662,11 @@ fn monitor_record(
         at,
     }
 }
+
+impl Monitors {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("monitors.sessions", self.sessions.len()));
+        out.push(("monitors.by_leg", self.by_leg.len()));
+    }
+}

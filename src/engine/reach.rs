@@ -149,6 +149,14 @@ impl Engine {
     }
 }
 
+impl Reach {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("reach.routes", self.routes.len()));
+        out.push(("reach.sat_out", self.sat_out.len()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

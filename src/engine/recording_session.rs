@@ -828,3 +828,12 @@ impl Engine {
         true
     }
 }
+
+impl Recordings {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("recordings.active", self.active.len()));
+        out.push(("recordings.by_call", self.by_call.len()));
+        out.push(("recordings.dirs", self.dirs.len()));
+    }
+}

@@ -792,3 +792,15 @@ impl Engine {
         }
     }
 }
+
+impl Redirects {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("redirects.leaving", self.leaving.len()));
+        out.push(("redirects.requeues", self.requeues.len()));
+        out.push(("redirects.direct", self.direct.len()));
+        out.push(("redirects.hangups", self.hangups.len()));
+        out.push(("redirects.in_flow", self.in_flow.len()));
+        out.push(("redirects.left_flow", self.left_flow.len()));
+    }
+}

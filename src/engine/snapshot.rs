@@ -18,6 +18,9 @@ pub struct Snapshot {
     pub calls: Vec<CallView>,
     /// Supervisors' monitoring sessions in progress (see `monitor`).
     pub monitors: Vec<super::monitor::MonitorView>,
+    /// Entry counts of the engine's collections (for the soak; not served).
+    #[serde(skip)]
+    pub collections: super::sizes::CollectionSizes,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -245,6 +248,7 @@ impl Engine {
             agents,
             calls,
             monitors: self.monitor_views(),
+            collections: self.collection_sizes(),
         }
     }
 }

@@ -481,3 +481,11 @@ impl Engine {
             .insert(channel.clone(), (call, agent));
     }
 }
+
+impl Transfers {
+    /// Entry counts, for `sizes`.
+    pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
+        out.push(("transfers.away", self.away.len()));
+        out.push(("transfers.consults", self.consults.len()));
+    }
+}

@@ -2936,11 +2936,19 @@ impl Shared {
 
     fn after_run(self: &Arc<Self>, timers: Vec<(Duration, Timer)>, changed: bool, epoch: u64) {
         for (after, t) in timers {
+            let limit = t
+                .recording_limit()
+                .map(|(uuid, token)| (uuid.to_owned(), token));
             let me = Arc::clone(self);
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 tokio::time::sleep(after).await;
                 me.fire_timer(t, epoch);
             });
+            // A recording's limit timer lives no longer than its recording (issue 16).
+            if let Some((uuid, token)) = limit {
+                self.lock()
+                    .hold_limit_timer(&uuid, token, task.abort_handle());
+            }
         }
         if changed {
             self.changes.send_modify(|v| *v = v.wrapping_add(1));

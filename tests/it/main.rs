@@ -53,6 +53,7 @@ mod sim_conversations;
 mod sim_gateway;
 mod sim_generic;
 mod sim_refer;
+mod sim_timers;
 mod soak;
 mod store;
 mod store_after_call;

@@ -39,7 +39,10 @@ async fn connect(sim: &SimHandle) -> (EslClient, EslEventStream) {
 }
 
 /// Next event matching `pred`, skipping others; panics after the deadline.
-async fn wait_event(events: &mut EslEventStream, pred: impl Fn(&EslEvent) -> bool) -> EslEvent {
+pub(crate) async fn wait_event(
+    events: &mut EslEventStream,
+    pred: impl Fn(&EslEvent) -> bool,
+) -> EslEvent {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -52,11 +55,11 @@ async fn wait_event(events: &mut EslEventStream, pred: impl Fn(&EslEvent) -> boo
     }
 }
 
-fn is(ev: &EslEvent, name: &str, uuid: &str) -> bool {
+pub(crate) fn is(ev: &EslEvent, name: &str, uuid: &str) -> bool {
     ev.header_str("Event-Name") == Some(name) && ev.header_str("Unique-ID") == Some(uuid)
 }
 
-async fn api(client: &EslClient, cmd: &str) -> String {
+pub(crate) async fn api(client: &EslClient, cmd: &str) -> String {
     let r = client.api(cmd).await.expect("api");
     r.body().unwrap_or("").to_string()
 }
@@ -1424,7 +1427,7 @@ async fn say_accepts_money_and_dates_and_reports_no_prompts_like_the_capture() {
 
 /// A caller parked, answered and bridged to an agent leg, with a connection subscribed to
 /// the recording events; returns the caller's and the agent's uuids.
-async fn bridged_for_recording(
+pub(crate) async fn bridged_for_recording(
     sim: &SimHandle,
     agent: &str,
     user: &str,

@@ -19,11 +19,15 @@ use switchboard::sim::{CallSpec, PhoneBehavior};
 use crate::harness::{queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
 
 /// One sample of the run, as printed (and compared) every `SOAK_SAMPLE_SECS`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Sample {
     at: Duration,
     placed: u64,
     rss_kib: u64,
+    /// `RssAnon` (the heap: growth here is ours) and `RssFile` (mapped files: the binary and
+    /// its debug info paged in, which grows as code runs for the first time).
+    anon_kib: u64,
+    file_kib: u64,
     /// Calls the engine holds (waiting, ringing, talking).
     engine_calls: usize,
     /// Caller legs on the switch.
@@ -32,19 +36,25 @@ struct Sample {
     agents_astray: usize,
     /// Agents paused (auto-paused after missed offers) or unreachable.
     agents_out: usize,
+    /// The engine's collections that hold anything, as `name=len` (see
+    /// `engine::sizes`): one that follows the calls placed rather than those in progress leaks.
+    collections: String,
 }
 
 impl Sample {
     fn line(&self) -> String {
         format!(
-            "t={:>5}s placed={:>7} rss={:>7} KiB engine_calls={:>4} switch_callers={:>4} agents_astray={} agents_out={}",
+            "t={:>5}s placed={:>7} rss={:>7} KiB (anon {:>7}, file {:>7}) engine_calls={:>4} switch_callers={:>4} agents_astray={} agents_out={}\n          engine: {}",
             self.at.as_secs(),
             self.placed,
             self.rss_kib,
+            self.anon_kib,
+            self.file_kib,
             self.engine_calls,
             self.switch_callers,
             self.agents_astray,
-            self.agents_out
+            self.agents_out,
+            self.collections
         )
     }
 }
@@ -56,14 +66,39 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// `VmRSS` of this process, in KiB.
-fn rss_kib() -> u64 {
+/// `VmRSS`, `RssAnon` and `RssFile` of this process, in KiB.
+fn rss_kib() -> (u64, u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"), field("RssFile:"))
+}
+
+/// The least-squares slope of `value` over the samples' times, per minute (0 for fewer than
+/// two samples).
+fn slope_per_min(samples: &[&Sample], value: impl Fn(&Sample) -> u64) -> f64 {
+    let points: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| (s.at.as_secs_f64() / 60.0, value(s) as f64))
+        .collect();
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    if sxx == 0.0 {
+        0.0
+    } else {
+        sxy / sxx
+    }
 }
 
 fn sample(app: &TestApp, started: Instant, placed: u64) -> Sample {
@@ -84,11 +119,15 @@ fn sample(app: &TestApp, started: Instant, placed: u64) -> Sample {
         .iter()
         .filter(|a| matches!(a.status, AgentStatus::Paused | AgentStatus::Unreachable))
         .count();
+    let (rss_kib, anon_kib, file_kib) = rss_kib();
     Sample {
         agents_out,
         at: started.elapsed(),
         placed,
-        rss_kib: rss_kib(),
+        rss_kib,
+        anon_kib,
+        file_kib,
+        collections: snapshot.collections.line(),
         engine_calls: snapshot.calls.len(),
         switch_callers: channels.iter().filter(|c| !c.is_outbound_leg).count(),
         agents_astray,
@@ -232,8 +271,8 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
     let base = samples
         .iter()
         .find(|s| s.at >= warm_up)
-        .copied()
-        .unwrap_or(end);
+        .cloned()
+        .unwrap_or_else(|| end.clone());
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
     let backlog = samples.iter().map(|s| s.engine_calls).max().unwrap_or(0);
     println!(
@@ -246,6 +285,15 @@ async fn soak_keeps_memory_flat_and_leaks_no_call_or_agent() {
         base.rss_kib,
         end.rss_kib,
         end.engine_calls,
+    );
+    let settled_samples: Vec<&Sample> = samples.iter().filter(|s| s.at >= warm_up).collect();
+    println!(
+        "soak slope after warm-up: rss {:.1} KiB/min, anon {:.1} KiB/min, file {:.1} KiB/min \
+         ({:.0} bytes of RSS per call placed)",
+        slope_per_min(&settled_samples, |s| s.rss_kib),
+        slope_per_min(&settled_samples, |s| s.anon_kib),
+        slope_per_min(&settled_samples, |s| s.file_kib),
+        slope_per_min(&settled_samples, |s| s.rss_kib) * 1024.0 / (rate * 60.0),
     );
 
     assert!(drained, "callers left on the switch after the drain");

@@ -30,6 +30,7 @@ mod registration;
 mod regressions;
 mod restart;
 mod routing;
+mod sizes;
 mod thresholds;
 mod transfer;
 mod wait;

@@ -31,8 +31,10 @@
 //! (`SimConfig::disk_root`), a stopped recording leaves its WAV file there (`disk`) before
 //! RECORD_STOP is sent, as the real switch closes the file first.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::{Core, Timer};
@@ -71,6 +73,33 @@ pub(crate) struct SessionRecording {
     media_from: Option<Instant>,
     /// Identifies this recording's limit timer; a stopped recording's timer is stale.
     token: u64,
+    /// The task of that timer, aborted when the recording goes (see [`LimitTimer`]).
+    limit_timer: Option<Arc<LimitTimer>>,
+}
+
+/// The task sleeping until a recording's `<limit>`, aborted once the last copy of its
+/// recording is dropped: stopped, its channel gone, or the switch restarted. Without this, a
+/// recording stopped long before its limit (the controller asks for 4 hours) left a sleeping
+/// task behind for every call until the limit passed, which the soak saw as memory growing
+/// by some 600 bytes per call (issue 16).
+#[derive(Debug)]
+pub(crate) struct LimitTimer(AbortHandle);
+
+impl Drop for LimitTimer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Timer {
+    /// The channel and token of a recording's limit timer (the one timer tied to its
+    /// recording's life, see [`LimitTimer`]).
+    pub(super) fn recording_limit(&self) -> Option<(&str, u64)> {
+        match self {
+            Timer::SessionRecordLimit { uuid, token } => Some((uuid, *token)),
+            _ => None,
+        }
+    }
 }
 
 impl SessionRecording {
@@ -300,6 +329,7 @@ impl Core {
             channels: if stereo { 2 } else { 1 },
             media_from: (!self.bridge_pending(uuid)).then(Instant::now),
             token,
+            limit_timer: None,
         };
         self.with_chan(uuid, |c| c.session_recordings.push(recording));
         self.chan_event(
@@ -329,6 +359,19 @@ impl Core {
                 r.media_from.get_or_insert(now);
             }
         });
+    }
+
+    /// Ties the task of a recording's limit timer to the recording (see [`LimitTimer`]); the
+    /// task of one already stopped is aborted at once.
+    pub(super) fn hold_limit_timer(&mut self, uuid: &str, token: u64, task: AbortHandle) {
+        let timer = Arc::new(LimitTimer(task));
+        if let Some(recording) = self
+            .channels
+            .get_mut(uuid)
+            .and_then(|c| c.session_recordings.iter_mut().find(|r| r.token == token))
+        {
+            recording.limit_timer = Some(timer);
+        }
     }
 
     pub(super) fn session_record_limit(&mut self, uuid: &str, token: u64) {
