@@ -408,9 +408,6 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
         return Translated::Ignored;
     }
     let body = event.body().unwrap_or_default().trim();
-    let Some(cause) = body.strip_prefix("-ERR") else {
-        return Translated::Ignored;
-    };
     let arg = event.header_str("Job-Command-Arg").unwrap_or_default();
     if !arg.contains("switchboard_role=agent")
         && !arg.contains("switchboard_role=callback")
@@ -418,6 +415,17 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
     {
         return Translated::Ignored;
     }
+    let Some(cause) = body.strip_prefix("-ERR") else {
+        if body.starts_with("+OK") {
+            if let Some(leg) = origination_uuid(arg) {
+                return Translated::Input(Input::OriginateReturned {
+                    switch: switch.clone(),
+                    leg,
+                });
+            }
+        }
+        return Translated::Ignored;
+    };
     let Some(leg) = origination_uuid(arg) else {
         return Translated::Malformed(format!("BACKGROUND_JOB without origination_uuid: {arg}"));
     };
