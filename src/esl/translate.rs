@@ -556,6 +556,29 @@ mod tests {
     }
 
     #[test]
+    fn a_returned_originate_of_ours_names_its_leg() {
+        // `bridge-before-and-after-job` part B: the job's body is `+OK <leg>`.
+        let e = event(
+            &[
+                ("Event-Name", "BACKGROUND_JOB"),
+                ("Job-Command", "originate"),
+                (
+                    "Job-Command-Arg",
+                    "{origination_uuid=c27d4048-9d23-4e28-8b5c-8db4120b83e2,originate_timeout=5,switchboard_role=agent}user/1019 &park()",
+                ),
+            ],
+            Some("+OK c27d4048-9d23-4e28-8b5c-8db4120b83e2\n"),
+        );
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::OriginateReturned {
+                switch: sw(),
+                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+            })
+        );
+    }
+
+    #[test]
     fn an_answered_channel_that_is_not_our_leg_names_the_phones_it_involves() {
         let e = event(
             &[
