@@ -859,6 +859,7 @@ impl Engine {
             // The resync that follows bridges the caller back (a bridge it finds missing).
             self.consult_leg_gone(now, call, "CHANNEL_LOST", false, effects);
         }
+        self.consults_established_at_resync(now, switch, present, effects);
     }
 
     /// The consult of a call, for the snapshot.

@@ -14,8 +14,10 @@
 
 use super::consult::{ConsultAction, ConsultError, ConsultPhase};
 use super::hold::HoldBy;
-use super::ids::{CallId, ChannelUuid};
-use super::io::Effect;
+use std::collections::HashMap;
+
+use super::ids::{CallId, ChannelUuid, SwitchName};
+use super::io::{ChannelSnapshot, Effect};
 use super::time::Timestamp;
 use super::Engine;
 
@@ -65,6 +67,38 @@ impl Engine {
             if let Ok(more) = self.consult_action(now, call, action, by) {
                 effects.extend(more);
             }
+        }
+    }
+
+    /// After a reconnect the originate's BACKGROUND_JOB may never come: a consult leg the
+    /// switch lists answered and bridged to the agent's leg is established.
+    pub(super) fn consults_established_at_resync(
+        &mut self,
+        now: Timestamp,
+        switch: &SwitchName,
+        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let mut legs: Vec<ChannelUuid> = self
+            .consults
+            .calls
+            .iter()
+            .filter(|(id, c)| {
+                c.answered
+                    && !c.established
+                    && self
+                        .calls
+                        .get(id)
+                        .is_some_and(|call| &call.switch == switch)
+                    && present
+                        .get(&c.leg)
+                        .is_some_and(|s| s.answered && s.bridged_to.as_ref() == Some(&c.agent_leg))
+            })
+            .map(|(_, c)| c.leg.clone())
+            .collect();
+        legs.sort();
+        for leg in legs {
+            self.consult_leg_returned(now, &leg, effects);
         }
     }
 }
