@@ -238,3 +238,78 @@ fn a_step_kept_for_a_target_that_hangs_up_before_its_originate_returned_is_dropp
         @3020 b's originate -ERR ORIGINATOR_CANCEL
     "#]]);
 }
+
+#[test]
+fn a_step_kept_across_a_reconnect_is_sent_when_the_resync_finds_the_agent_bridged_to_the_target() {
+    let mut b = connected();
+    let a_leg = b.leg_of("a");
+    b.start_consult(2_000, "b");
+    b.answer(3_000, "b");
+    b.act(3_001, ConsultAction::Complete);
+    // The link dropped: the originate's BACKGROUND_JOB is lost; the switch lists the agent's
+    // leg bridged to the target's.
+    let k = b.leg_of("b");
+    let snap = |channel: ChannelUuid, role, bridged_to: Option<ChannelUuid>| ChannelSnapshot {
+        role,
+        answered: true,
+        bridged_to,
+        ..ChannelSnapshot::other(channel, true)
+    };
+    let started = b
+        .engine
+        .handle(ts(4_000), Input::ResyncStarted { switch: sw() });
+    b.record(4_000, "resync started", started);
+    let effects = b.engine.handle(
+        ts(4_000),
+        Input::SwitchResynced {
+            switch: sw(),
+            channels: vec![
+                snap(chan(1), ChannelRole::Caller, None),
+                snap(a_leg.clone(), ChannelRole::Agent, Some(k.clone())),
+                snap(k.clone(), ChannelRole::Agent, Some(a_leg.clone())),
+            ],
+        },
+    );
+    b.record(4_000, "resynced", effects);
+    assert_eq!(b.phase(), Some(ConsultPhase::Completing));
+    b.check(expect![[r#"
+        @0 a requests Available
+          store agent a logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent a available -> offered
+          store queue offer a leg=id1
+          originate id1 to a via user/a
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1000 a answered
+          break chan1
+          bridge chan1 id1
+          store call answered by a after 900ms
+          store queue connect a wait_ms=900
+          store agent a offered -> on_call
+        @1500 b requests Available
+          store agent b logged_out -> available
+        @2000 sup asks consult with b
+          store agent b available -> offered
+          store queue consult a step=start to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373 by=token:sup
+          originate id2 to b via user/b
+        @3000 b answered
+          park chan1 after bridge
+          park_after_bridge id1 true
+          bridge id1 id2
+          broadcast chan1 local_stream://support
+          store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
+          store agent b offered -> on_call
+        @3001 sup asks consult complete
+        @4000 resync started
+        @4000 resynced
+          park_after_bridge id1 false
+          park_after_bridge chan1 false
+          park_after_bridge id2 false
+          bridge chan1 id2
+          store queue consult a step=complete to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373 by=token:sup
+    "#]]);
+}
