@@ -54,7 +54,8 @@ fn refused(e: ConsultError) -> Problem {
         | ConsultError::NoConsult(_)
         | ConsultError::TargetBusy(_)
         | ConsultError::Unreachable(_)
-        | ConsultError::WrongPhase { .. } => Problem::conflict(e.to_string()),
+        | ConsultError::WrongPhase { .. }
+        | ConsultError::StepPending(_) => Problem::conflict(e.to_string()),
     }
 }
 

@@ -133,6 +133,10 @@ pub enum ConsultError {
     NoExternalDial,
     #[error("{0}")]
     BadNumber(String),
+    #[error(
+        "the consult of call {0} already has a step waiting for the target's leg to be established"
+    )]
+    StepPending(CallId),
     #[error("the consult of call {call} cannot {action} while {phase:?}")]
     WrongPhase {
         call: CallId,
@@ -178,6 +182,11 @@ pub(super) struct Consult {
     pub(super) answered: bool,
     /// A blind transfer to a number: completed as soon as the number answers.
     pub(super) blind: bool,
+    /// The target's leg answered and its originate returned (see `consult_race`): until
+    /// then a step asked is kept in `pending`, not sent.
+    pub(super) established: bool,
+    /// A step asked while the consult leg was not established, carried out when it is.
+    pub(super) pending: Option<(ConsultAction, HoldBy)>,
 }
 
 /// Consults in progress, by call, and their legs.
@@ -320,6 +329,8 @@ impl Engine {
                 by,
                 answered: false,
                 blind: false,
+                established: false,
+                pending: None,
             },
         );
         Ok(effects)
@@ -355,6 +366,9 @@ impl Engine {
             action: action.as_str(),
             phase: consult.phase,
         };
+        if consult.phase == ConsultPhase::Talking && !consult.established {
+            return self.consult_step_held(call_id, action, by);
+        }
         let cmd = |command: SwitchCommand| Effect::switch(&switch, &c, command);
         let park = |channel: &ChannelUuid, on: bool| {
             cmd(SwitchCommand::SetParkAfterBridge {
@@ -486,7 +500,15 @@ impl Engine {
                 if self.consults.calls.get(&call).is_some_and(|c| !c.answered) {
                     let cause = cause.clone();
                     self.consult_leg_gone(now, call, &cause, true, effects);
+                } else {
+                    let leg = leg.clone();
+                    self.consult_leg_returned(now, &leg, effects);
                 }
+                None
+            }
+            Input::OriginateReturned { leg, .. } if self.consults.legs.contains_key(leg) => {
+                let leg = leg.clone();
+                self.consult_leg_returned(now, &leg, effects);
                 None
             }
             Input::ChannelHungUp { channel, cause, .. } => {
@@ -837,6 +859,7 @@ impl Engine {
             // The resync that follows bridges the caller back (a bridge it finds missing).
             self.consult_leg_gone(now, call, "CHANNEL_LOST", false, effects);
         }
+        self.consults_established_at_resync(now, switch, present, effects);
     }
 
     /// The consult of a call, for the snapshot.

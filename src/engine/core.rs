@@ -540,6 +540,8 @@ impl Engine {
             Input::LegHold { channel, held, .. } => {
                 self.leg_hold(now, &channel, held, &mut effects)
             }
+            // Only consults wait for it (`consult_race`).
+            Input::OriginateReturned { .. } => {}
         }
         self.close_holds_of_ended_calls(now, &mut effects);
         self.after_redirects(now, &mut effects);

@@ -149,6 +149,8 @@ impl Engine {
                 since: now,
                 by,
                 answered: false,
+                established: false,
+                pending: None,
                 blind,
             },
         );

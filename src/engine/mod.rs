@@ -9,6 +9,7 @@
 mod adopt_ring;
 mod after_call;
 mod consult;
+mod consult_race;
 mod core;
 mod dialout;
 mod disposition;

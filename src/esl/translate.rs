@@ -408,9 +408,6 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
         return Translated::Ignored;
     }
     let body = event.body().unwrap_or_default().trim();
-    let Some(cause) = body.strip_prefix("-ERR") else {
-        return Translated::Ignored;
-    };
     let arg = event.header_str("Job-Command-Arg").unwrap_or_default();
     if !arg.contains("switchboard_role=agent")
         && !arg.contains("switchboard_role=callback")
@@ -418,6 +415,17 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
     {
         return Translated::Ignored;
     }
+    let Some(cause) = body.strip_prefix("-ERR") else {
+        if body.starts_with("+OK") {
+            if let Some(leg) = origination_uuid(arg) {
+                return Translated::Input(Input::OriginateReturned {
+                    switch: switch.clone(),
+                    leg,
+                });
+            }
+        }
+        return Translated::Ignored;
+    };
     let Some(leg) = origination_uuid(arg) else {
         return Translated::Malformed(format!("BACKGROUND_JOB without origination_uuid: {arg}"));
     };
@@ -543,6 +551,29 @@ mod tests {
                 switch: sw(),
                 leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
                 cause: "USER_NOT_REGISTERED".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_returned_originate_of_ours_names_its_leg() {
+        // `bridge-before-and-after-job` part B: the job's body is `+OK <leg>`.
+        let e = event(
+            &[
+                ("Event-Name", "BACKGROUND_JOB"),
+                ("Job-Command", "originate"),
+                (
+                    "Job-Command-Arg",
+                    "{origination_uuid=c27d4048-9d23-4e28-8b5c-8db4120b83e2,originate_timeout=5,switchboard_role=agent}user/1019 &park()",
+                ),
+            ],
+            Some("+OK c27d4048-9d23-4e28-8b5c-8db4120b83e2\n"),
+        );
+        assert_eq!(
+            translate(&sw(), &e),
+            Translated::Input(Input::OriginateReturned {
+                switch: sw(),
+                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
             })
         );
     }

@@ -542,6 +542,12 @@ impl SimHandle {
         self.shared.run(|core| core.set_job_delay(d));
     }
 
+    /// How long after a leg answers its originate returns from now on (captured: 20 ms;
+    /// `SimConfig::originate_return`): a wider window lets a test land a command inside it.
+    pub fn set_originate_return(&self, d: Duration) {
+        self.shared.run(|core| core.set_originate_return(d));
+    }
+
     /// How many open connections are subscribed to events.
     pub fn listening_connections(&self) -> usize {
         self.shared.peek(|core| core.listening_connections())

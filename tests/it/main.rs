@@ -6,6 +6,7 @@ mod auth;
 mod call_control;
 mod capture;
 mod consult;
+mod consult_race;
 mod demo;
 mod dialout;
 mod disposition;

@@ -33,7 +33,7 @@ impl Bench {
         Ok(())
     }
 
-    fn start_consult(&mut self, at: i64, target: &str) {
+    pub(super) fn start_consult(&mut self, at: i64, target: &str) {
         self.consult(
             at,
             ConsultAsked::Start {
@@ -51,12 +51,34 @@ impl Bench {
         self.consult(at, asked)
     }
 
-    fn act(&mut self, at: i64, action: ConsultAction) {
+    pub(super) fn act(&mut self, at: i64, action: ConsultAction) {
         self.consult(at, ConsultAsked::Action(action))
             .expect("allowed");
     }
 
-    fn phase(&self) -> Option<ConsultPhase> {
+    /// `agent` answers and, `after` ms later, its originate returns `-ERR ORIGINATOR_CANCEL`
+    /// (the engine's bridge on the answer landed before the job returned: Batch 3 A5).
+    pub(super) fn answer_then_job(&mut self, at: i64, agent: &str, after: i64) {
+        self.answer(at, agent);
+        self.job_returns(at + after, agent, "-ERR ORIGINATOR_CANCEL");
+    }
+
+    /// The originate of `agent`'s latest leg returns: `+OK` or `-ERR <cause>`.
+    pub(super) fn job_returns(&mut self, at: i64, agent: &str, body: &str) {
+        let leg = self.leg_of(agent);
+        let input = match body.strip_prefix("-ERR ") {
+            Some(cause) => Input::OriginateFailed {
+                switch: sw(),
+                leg,
+                cause: cause.into(),
+            },
+            None => Input::OriginateReturned { switch: sw(), leg },
+        };
+        let effects = self.engine.handle(ts(at), input);
+        self.record(at, &format!("{agent}'s originate {body}"), effects);
+    }
+
+    pub(super) fn phase(&self) -> Option<ConsultPhase> {
         let call = *self.engine.calls.keys().next()?;
         self.engine.consult_view(call).map(|c| c.phase)
     }
@@ -69,7 +91,7 @@ fn a_completed_consult_hands_the_caller_to_the_target_under_the_same_call() {
     b.start_consult(2_000, "b");
     assert_eq!(b.phase(), Some(ConsultPhase::Ringing));
     assert_eq!(b.status("b"), AgentStatus::Offered);
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     assert_eq!(b.phase(), Some(ConsultPhase::Talking));
     b.act(5_000, ConsultAction::Complete);
     b.hangup(5_020, a_leg, "NORMAL_CLEARING");
@@ -109,6 +131,7 @@ fn a_completed_consult_hands_the_caller_to_the_target_under_the_same_call() {
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @5000 sup asks consult complete
           park_after_bridge id1 false
           park_after_bridge chan1 false
@@ -131,7 +154,7 @@ fn a_completed_consult_hands_the_caller_to_the_target_under_the_same_call() {
 fn a_cancelled_consult_puts_the_agent_back_with_the_caller() {
     let mut b = connected();
     b.start_consult(2_000, "b");
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     b.act(4_000, ConsultAction::Cancel);
     assert_eq!(b.phase(), Some(ConsultPhase::Cancelling));
     let k = b.leg_of("b");
@@ -171,6 +194,7 @@ fn a_cancelled_consult_puts_the_agent_back_with_the_caller() {
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @4000 sup asks consult cancel
           park_after_bridge id1 false
           park_after_bridge chan1 false
@@ -233,7 +257,7 @@ fn swap_goes_to_the_caller_and_back_then_completes() {
     let mut b = connected();
     let a_leg = b.leg_of("a");
     b.start_consult(2_000, "b");
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     b.act(4_000, ConsultAction::Swap);
     assert_eq!(b.phase(), Some(ConsultPhase::Swapped));
     b.act(5_000, ConsultAction::Swap);
@@ -275,6 +299,7 @@ fn swap_goes_to_the_caller_and_back_then_completes() {
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @4000 sup asks consult swap
           park_after_bridge id2 true
           bridge chan1 id1
@@ -350,7 +375,7 @@ fn the_target_not_answering_leaves_the_call_as_it_was() {
 fn the_target_hanging_up_mid_consult_bridges_the_caller_back_to_the_agent() {
     let mut b = connected();
     b.start_consult(2_000, "b");
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     let k = b.leg_of("b");
     b.hangup(4_000, k, "NORMAL_CLEARING");
     assert_eq!(b.phase(), None);
@@ -386,6 +411,7 @@ fn the_target_hanging_up_mid_consult_bridges_the_caller_back_to_the_agent() {
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @4000 id2 hung up NORMAL_CLEARING
           park_after_bridge id1 false
           park_after_bridge chan1 false
@@ -399,7 +425,7 @@ fn the_target_hanging_up_mid_consult_bridges_the_caller_back_to_the_agent() {
 fn the_caller_hanging_up_mid_consult_ends_the_call_once_and_frees_both_agents() {
     let mut b = connected();
     b.start_consult(2_000, "b");
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     b.hangup(4_000, chan(1), "NORMAL_CLEARING");
     assert_eq!(b.phase(), None);
     assert!(b.engine.calls.is_empty());
@@ -434,6 +460,7 @@ fn the_caller_hanging_up_mid_consult_ends_the_call_once_and_frees_both_agents() 
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @4000 chan1 hung up NORMAL_CLEARING
           kill id2 NORMAL_CLEARING
           kill id1 NORMAL_CLEARING
@@ -449,7 +476,7 @@ fn the_agent_hanging_up_mid_consult_ends_the_call_and_hangs_up_the_parked_caller
     let mut b = connected();
     let a_leg = b.leg_of("a");
     b.start_consult(2_000, "b");
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     b.hangup(4_000, a_leg, "NORMAL_CLEARING");
     assert!(b.engine.calls.is_empty());
     // The caller's park (park_after_bridge) is not a new caller.
@@ -486,6 +513,7 @@ fn the_agent_hanging_up_mid_consult_ends_the_call_and_hangs_up_the_parked_caller
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @4000 id1 hung up NORMAL_CLEARING
           kill id2 NORMAL_CLEARING
           kill chan1 NORMAL_CLEARING
@@ -556,7 +584,7 @@ fn a_reconnect_mid_consult_keeps_it_and_a_consult_leg_lost_meanwhile_ends_it() {
     let mut b = connected();
     let a_leg = b.leg_of("a");
     b.start_consult(2_000, "b");
-    b.answer(3_000, "b");
+    b.answer_then_job(3_000, "b", 20);
     let k = b.leg_of("b");
     let snap = |channel: ChannelUuid, role, bridged_to: Option<ChannelUuid>| ChannelSnapshot {
         role,
@@ -631,6 +659,7 @@ fn a_reconnect_mid_consult_keeps_it_and_a_consult_leg_lost_meanwhile_ends_it() {
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=b leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
           store agent b offered -> on_call
+        @3020 b's originate -ERR ORIGINATOR_CANCEL
         @4000 resync started
         @4000 resynced
         @5000 resync started

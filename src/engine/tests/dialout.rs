@@ -70,7 +70,7 @@ fn a_consult_with_a_number_completes_and_the_call_ends_once_when_the_caller_leav
     assert_eq!(view.number.as_deref(), Some("+4930555123"));
     // The external party is nobody's agent: `b` stays available.
     assert_eq!(b.status("b"), AgentStatus::Available);
-    b.answer(3_000, "customer");
+    b.answer_then_job(3_000, "customer", 20);
     assert_eq!(b.consult_phase(), Some(ConsultPhase::Talking));
     b.consult_act(4_000, ConsultAction::Swap);
     b.consult_act(4_500, ConsultAction::Swap);
@@ -92,6 +92,7 @@ fn a_consult_with_a_number_completes_and_the_call_ends_once_when_the_caller_leav
           bridge id1 id2
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=number:+4930555123 leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
+        @3020 customer's originate -ERR ORIGINATOR_CANCEL
         @4000 sup asks consult swap
           park_after_bridge id2 true
           bridge chan1 id1
@@ -126,7 +127,7 @@ fn a_consult_with_a_number_can_be_cancelled_while_it_rings_or_talks() {
     b.originate_failed(2_510, b.legs.len(), "ORIGINATOR_CANCEL");
     assert_eq!(b.consult_phase(), None);
     b.consult_number(3_000, "5551234").expect("again");
-    b.answer(3_500, "customer");
+    b.answer_then_job(3_500, "customer", 20);
     b.consult_act(4_000, ConsultAction::Cancel);
     b.hangup(4_010, b.leg_of("customer"), "NORMAL_CLEARING");
     assert_eq!(b.consult_phase(), None);
@@ -149,6 +150,7 @@ fn a_consult_with_a_number_can_be_cancelled_while_it_rings_or_talks() {
           bridge id1 id3
           broadcast chan1 local_stream://support
           store queue consult a step=answered to=number:5551234 leg=febe023d-51d6-4c53-b6d0-c233a1c4cb77
+        @3520 customer's originate -ERR ORIGINATOR_CANCEL
         @4000 sup asks consult cancel
           park_after_bridge id1 false
           park_after_bridge chan1 false
@@ -168,7 +170,7 @@ fn a_blind_transfer_to_a_number_rings_it_then_hands_the_caller_over() {
         .expect("transfer");
     // While it rings the caller still talks to the agent.
     assert_eq!(b.status("a"), AgentStatus::OnCall);
-    b.answer(6_000, "customer");
+    b.answer_then_job(6_000, "customer", 20);
     assert_eq!(b.consult_phase(), Some(ConsultPhase::Completing));
     b.hangup(6_020, a_leg, "NORMAL_CLEARING");
     assert_eq!(b.status("a"), AgentStatus::Available);
@@ -185,6 +187,7 @@ fn a_blind_transfer_to_a_number_rings_it_then_hands_the_caller_over() {
           park_after_bridge id2 false
           bridge chan1 id2
           store queue consult a step=answered to=number:+4930555123 leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
+        @6020 customer's originate -ERR ORIGINATOR_CANCEL
         @6020 id1 hung up NORMAL_CLEARING
           store queue transfer a kind=blind from=a to=number:+4930555123 by=token:sup talk_ms=5020
           store agent a on_call -> available

@@ -10,6 +10,7 @@ use super::*;
 mod adopt_ring;
 mod after_call;
 mod consult;
+mod consult_race;
 mod dialout;
 mod disposition;
 mod hold;

@@ -217,8 +217,9 @@ impl World {
                     self.ringing.retain(|l| *l != leg);
                     self.input(Input::ChannelAnswered {
                         switch: sw(),
-                        channel: leg,
+                        channel: leg.clone(),
                     });
+                    self.input(Input::OriginateReturned { switch: sw(), leg });
                 }
             }
             Op::RingFails(i) => {

@@ -51,6 +51,11 @@ impl Core {
         }
     }
 
+    /// How long after an answer later originates return (`SimHandle::set_originate_return`).
+    pub(crate) fn set_originate_return(&mut self, after: std::time::Duration) {
+        self.originate_return = after;
+    }
+
     /// The leg answered: its originate returns one tick later.
     pub(super) fn leg_answered(&mut self, uuid: &str) {
         self.with_chan(uuid, |c| c.race.returning = true);
