@@ -26,6 +26,7 @@ pub const EVENT_TYPES: [&str; 16] = [
     "agent.after_call",
     "call.wrapped_up",
     "call.consult",
+    "call.conference",
 ];
 
 /// A webhook subscription. `Debug` leaves the secrets out.

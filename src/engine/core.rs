@@ -152,6 +152,8 @@ pub struct Engine {
     pub(super) redirects: super::redirect::Redirects,
     /// Consult transfers asked over REST (see `consult`).
     pub(super) consults: super::consult::Consults,
+    /// Conferences asked over REST (see `conference`).
+    pub(super) conferences: super::conference::Conferences,
     /// Supervisors' monitoring sessions (see `monitor`).
     pub(super) monitors: super::monitor::Monitors,
 }
@@ -193,6 +195,7 @@ impl Engine {
             recordings: Default::default(),
             holds: Default::default(),
             consults: Default::default(),
+            conferences: Default::default(),
             monitors: Default::default(),
         }
     }
@@ -358,6 +361,10 @@ impl Engine {
             _ => {}
         }
         let Some(input) = self.consult_input(now, input, &mut effects) else {
+            self.close_holds_of_ended_calls(now, &mut effects);
+            return effects;
+        };
+        let Some(input) = self.conference_input(now, input, &mut effects) else {
             self.close_holds_of_ended_calls(now, &mut effects);
             return effects;
         };
@@ -2646,6 +2653,7 @@ impl Engine {
                     } else if caller_snap.is_some_and(|s| s.bridged_to.as_ref() != Some(&leg))
                         // Mid-consult the caller waits parked, or bridged to the agent: as asked.
                         && self.consult_view(call_id).is_none()
+                        && !self.in_conference(call_id)
                     {
                         // The bridge was decided but dropped at the reconnect: do it now.
                         for command in [

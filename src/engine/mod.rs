@@ -8,6 +8,7 @@
 
 mod adopt_ring;
 mod after_call;
+mod conference;
 mod consult;
 mod core;
 mod disposition;
@@ -47,6 +48,9 @@ pub use self::core::{
     NO_ANSWER_PAUSE,
 };
 pub use after_call::{AfterCallView, StateRequestOutcome};
+pub use conference::{
+    conference_name, AgentLeaves, ConferenceAsked, ConferenceError, ConferenceView, PartyView,
+};
 pub use consult::{ConsultAction, ConsultAsked, ConsultError, ConsultPhase, ConsultView};
 pub use disposition::{DispositionSet, WrapUpError};
 pub use hold::{HoldBy, HoldError, HoldView};
