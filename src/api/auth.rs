@@ -146,7 +146,11 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
         Rule::SuperviseOwned,
     ),
     // Conferences: the agent on the call (or a party), or a supervisor on any.
-    (Verb::Post, "/v1/calls/{id}/conference", Rule::SuperviseOwned),
+    (
+        Verb::Post,
+        "/v1/calls/{id}/conference",
+        Rule::SuperviseOwned,
+    ),
     (
         Verb::Delete,
         "/v1/calls/{id}/conference/parties/{party}",

@@ -95,7 +95,15 @@ pub(super) async fn drop_party(
 ) -> Result<Response, Problem> {
     let party = AgentId::new(&party).map_err(|e| Problem::bad_request(e.to_string()))?;
     let shown = party.to_string();
-    ask(state, who, id, ConferenceAsked::Drop { party }, "drop", shown).await
+    ask(
+        state,
+        who,
+        id,
+        ConferenceAsked::Drop { party },
+        "drop",
+        shown,
+    )
+    .await
 }
 
 async fn ask(

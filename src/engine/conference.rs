@@ -360,7 +360,9 @@ impl Engine {
             }
             Input::OriginateFailed { leg, cause, .. } => {
                 let call = self.conferences.legs.get(leg).copied()?;
-                let answered = self.party(call, leg).is_some_and(|p| p.answered_at.is_some());
+                let answered = self
+                    .party(call, leg)
+                    .is_some_and(|p| p.answered_at.is_some());
                 if !answered {
                     let cause = cause.clone();
                     self.party_gone(now, call, leg, &cause, effects);
@@ -379,7 +381,7 @@ impl Engine {
                         Some(input)
                     }
                     Some(LegOwner::Agent { call, .. })
-                        if self.conferences.calls.contains_key(&call)
+                        if self.conferences.calls.get(&call).is_some_and(|c| !c.ending)
                             && self.bridged_leg(call).as_ref() == Some(channel) =>
                     {
                         self.conference_agent_gone(now, call, input, effects)

@@ -595,7 +595,8 @@ mod tests {
             | QueueEventKind::Hold
             | QueueEventKind::Unhold
             | QueueEventKind::Transfer
-            | QueueEventKind::Consult => 21,
+            | QueueEventKind::Consult
+            | QueueEventKind::Conference => 22,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed

@@ -119,9 +119,9 @@ mod tests {
         }
         let dial = |d: &str| SwitchCommand::ConferenceDial {
             leg: uuid(T),
-            call: CallId(7),
-            agent: AgentId::from("1002"),
-            queue: QueueId::from("support"),
+            call: CallId::from_uuid(uuid::Uuid::from_u128(7)),
+            agent: AgentId::new("1002").expect("id"),
+            queue: QueueId::new("support").expect("id"),
             name: "sb-7".into(),
             dial_string: d.into(),
             timeout: Duration::from_secs(20),
@@ -134,6 +134,9 @@ mod tests {
         };
         assert!(text.starts_with(&format!("originate {{origination_uuid={T},")));
         assert!(text.contains("switchboard_role=agent"));
-        assert!(text.ends_with("}user/1002 &conference(sb-7@default)"), "{text}");
+        assert!(
+            text.ends_with("}user/1002 &conference(sb-7@default)"),
+            "{text}"
+        );
     }
 }

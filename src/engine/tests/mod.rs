@@ -9,6 +9,7 @@ use super::*;
 
 mod adopt_ring;
 mod after_call;
+mod conference;
 mod consult;
 mod disposition;
 mod hold;
@@ -460,6 +461,23 @@ impl Bench {
                     }
                     SwitchCommand::Broadcast { channel, source } => {
                         format!("broadcast {} {source}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::ConferenceJoin { channel, name } => {
+                        format!("conference {} and its agent into {name}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::ConferenceDial {
+                        leg,
+                        agent,
+                        name,
+                        dial_string,
+                        ..
+                    } => {
+                        self.legs.push(leg.clone());
+                        self.rung.push(agent.to_string());
+                        format!(
+                            "originate {} to {agent} via {dial_string} into {name}",
+                            self.name(leg.as_str())
+                        )
                     }
                     SwitchCommand::Dial {
                         leg, dial_string, ..
