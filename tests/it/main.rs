@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod call_control;
 mod capture;
+mod conference;
 mod consult;
 mod demo;
 mod disposition;
