@@ -1577,6 +1577,7 @@ impl Core {
         self.with_chan(uuid, |c| c.state_num = 12);
         self.chan_event(uuid, "CHANNEL_DESTROY", &[], &[]);
         self.set_state(uuid, "CS_DESTROY", 12);
+        self.conference_leg_destroyed(uuid);
         if self.channels.remove(uuid).is_some() {
             self.counters.hung_up.fetch_add(1, Ordering::Relaxed);
         }

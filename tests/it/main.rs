@@ -17,6 +17,7 @@ mod faults_recordings;
 mod faults_store;
 mod faults_webhooks;
 mod fidelity;
+mod fidelity_conference;
 mod fidelity_consult;
 mod fidelity_hold;
 mod fidelity_monitor;

@@ -10,7 +10,7 @@
 //!   leg runs `conference` and is added (`add-member`, the next Member-ID).
 //! - a member leaving (BYE or `uuid_kill`): its CHANNEL_HANGUP, `del-member` (same Member-ID,
 //!   `Hangup-Cause`), EXECUTE_COMPLETE `conference`, the rest of its hangup; the others are
-//!   untouched. After the last member: `conference-destroy`.
+//!   untouched. After the last member's CHANNEL_DESTROY: `conference-destroy`.
 //!
 //! Not modelled (no engine use): CALL_UPDATE, CODEC, PRESENCE_IN of the conference,
 //! `start-talking`, `floor-change`, `play-file-done`, and `api conference ...`.
@@ -35,6 +35,8 @@ pub(crate) struct SimConference {
 #[derive(Debug, Default)]
 pub(crate) struct Conferences {
     by_name: HashMap<String, SimConference>,
+    /// `conference-destroy` waits for its last member's CHANNEL_DESTROY (as captured).
+    ending: Vec<(String, Vec<(&'static str, String)>)>,
 }
 
 impl Conferences {
@@ -180,16 +182,25 @@ impl Core {
         self.member_event(leg, headers.clone(), id, "del-member", Some(cause));
         if empty {
             self.conferences.by_name.remove(&name);
-            self.fire("CUSTOM", None, move |ev| {
-                ev.headers
-                    .insert(0, ("Event-Subclass".into(), SUBCLASS.to_string()));
-                for (k, v) in headers {
-                    ev.add(k, v);
-                }
-                ev.add("Action", "conference-destroy");
-            });
+            self.conferences.ending.push((leg.to_owned(), headers));
         }
         self.changed = true;
+    }
+
+    /// The last member's leg is destroyed: its conference ends (`conference-destroy`).
+    pub(super) fn conference_leg_destroyed(&mut self, leg: &str) {
+        let Some(i) = self.conferences.ending.iter().position(|(l, _)| l == leg) else {
+            return;
+        };
+        let (_, headers) = self.conferences.ending.remove(i);
+        self.fire("CUSTOM", None, move |ev| {
+            ev.headers
+                .insert(0, ("Event-Subclass".into(), SUBCLASS.to_string()));
+            for (k, v) in headers {
+                ev.add(k, v);
+            }
+            ev.add("Action", "conference-destroy");
+        });
     }
 
     fn member_event(
