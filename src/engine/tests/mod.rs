@@ -18,6 +18,7 @@ mod monitor;
 mod originate_race;
 mod phone;
 mod properties;
+mod properties_conference;
 mod properties_consult;
 mod properties_monitor;
 mod properties_wait;
