@@ -15,6 +15,8 @@
 //!   the switch (the caller talks on at the transfer target under the same call);
 //! - a completed call's agent leg in the history is the leg its caller was last bridged to (one
 //!   agent at a time: after a consult transfer, the target's);
+//! - a call has two agents of ours up on it at once only in a conference (or a consult, where
+//!   the first agent talks to the target while the caller waits; see `invariants_conference`);
 //! - monitoring never changes who handles the call: a supervisor's leg is never bridged and
 //!   is never a call's agent leg, and each session's history matches its leg (see
 //!   `invariants_monitor`).
@@ -67,6 +69,8 @@ struct Leg {
     hold: HoldTally,
     /// `switchboard_role=monitor`: a supervisor's leg we originated.
     monitor: bool,
+    /// `switchboard_call_id` of a leg we originated for a call.
+    call: Option<String>,
 }
 
 /// The switch's own record of channels, kept by a listener connection.
@@ -138,6 +142,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         hung_up: None,
         hold: HoldTally::default(),
         monitor: false,
+        call: None,
     });
     match event.header_str("Event-Name") {
         Some("CHANNEL_CREATE") => {
@@ -146,6 +151,9 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                 .header_str("variable_switchboard_agent_id")
                 .map(str::to_owned);
             leg.monitor = event.header_str("variable_switchboard_role") == Some("monitor");
+            leg.call = event
+                .header_str("variable_switchboard_call_id")
+                .map(str::to_owned);
         }
         Some("CHANNEL_ANSWER") => {
             leg.answered.get_or_insert(now);
@@ -172,6 +180,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                     hung_up: None,
                     hold: HoldTally::default(),
                     monitor: false,
+                    call: None,
                 });
                 if let Some(me) = &me {
                     peer.partners.push(me.clone());
@@ -370,6 +379,22 @@ pub fn violations(
         database_url,
     ));
     broken.extend(crate::invariants_after_call::violations(database_url));
+    let agent_legs: Vec<crate::invariants_conference::AgentLeg> = legs
+        .iter()
+        .filter(|(_, l)| l.agent.is_some() && !l.monitor)
+        .filter_map(|(uuid, l)| {
+            Some(crate::invariants_conference::AgentLeg {
+                uuid: uuid.clone(),
+                call: l.call.clone()?,
+                answered: l.answered?,
+                hung_up: l.hung_up,
+            })
+        })
+        .collect();
+    broken.extend(crate::invariants_conference::violations(
+        &agent_legs,
+        database_url,
+    ));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));
         let caller_up = legs

@@ -30,6 +30,7 @@ mod http_runner;
 mod http_server;
 mod invariants;
 mod invariants_after_call;
+mod invariants_conference;
 mod invariants_monitor;
 mod ivr;
 mod ivr_api;
