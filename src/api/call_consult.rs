@@ -48,7 +48,8 @@ fn refused(e: ConsultError) -> Problem {
         | ConsultError::NoConsult(_)
         | ConsultError::TargetBusy(_)
         | ConsultError::Unreachable(_)
-        | ConsultError::WrongPhase { .. } => Problem::conflict(e.to_string()),
+        | ConsultError::WrongPhase { .. }
+        | ConsultError::InConference(_) => Problem::conflict(e.to_string()),
     }
 }
 

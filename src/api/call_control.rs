@@ -104,7 +104,8 @@ fn refused(e: RedirectError) -> Problem {
         | RedirectError::AlreadyTransferring(_)
         | RedirectError::AgentNotAvailable { .. }
         | RedirectError::SameAgent(_)
-        | RedirectError::SameQueue { .. } => Problem::conflict(e.to_string()),
+        | RedirectError::SameQueue { .. }
+        | RedirectError::InConference(_) => Problem::conflict(e.to_string()),
     }
 }
 

@@ -118,6 +118,8 @@ pub enum ConsultError {
     TargetBusy(AgentId),
     #[error("agent {0}'s phone cannot be reached from the caller's switch")]
     Unreachable(AgentId),
+    #[error("call {0} is in a conference")]
+    InConference(CallId),
     #[error("the consult of call {call} cannot {action} while {phase:?}")]
     WrongPhase {
         call: CallId,
@@ -188,6 +190,9 @@ impl Engine {
         };
         if self.consults.calls.contains_key(&call_id) {
             return Err(ConsultError::AlreadyConsulting(call_id));
+        }
+        if self.in_conference(call_id) {
+            return Err(ConsultError::InConference(call_id));
         }
         if self
             .hold_view(call_id)

@@ -394,4 +394,31 @@ fn refusals() {
         },
     );
     assert!(matches!(twice, Err(ConferenceError::AlreadyOnCall(_))));
+    // In a conference, no consult and no blind transfer (the caller is not bridged).
+    let call = b.call();
+    let consult = b.engine.consult(
+        ts(2_500),
+        call,
+        crate::engine::consult::ConsultAsked::Start { target: aid("c") },
+        HoldBy::Token("sup".into()),
+    );
+    assert!(matches!(
+        consult,
+        Err(crate::engine::consult::ConsultError::InConference(_))
+    ));
+    let transfer = b.engine.redirect(
+        ts(2_500),
+        call,
+        crate::engine::redirect::RedirectAction::Transfer(
+            crate::engine::redirect::TransferTarget::Queue {
+                queue: qid("support"),
+                keep_place: true,
+            },
+        ),
+        "sup".into(),
+    );
+    assert!(matches!(
+        transfer,
+        Err(crate::engine::redirect::RedirectError::InConference(_))
+    ));
 }
