@@ -19,12 +19,17 @@ use serde::{Deserialize, Serialize};
 use super::{ApiState, Principal, Problem};
 use crate::engine::{AgentId, AgentLeaves, CallId, ConferenceAsked, ConferenceError, HoldBy};
 
-/// Whom to add, and what happens when the call's agent leaves.
+/// Whom to add (an agent or a number, not both), and what happens when the call's agent leaves.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConferenceRequest {
     /// The agent to add (an available agent not already on the call).
-    agent: String,
+    #[serde(default)]
+    agent: Option<String>,
+    /// An external number to add (digits, a leading `+` allowed), dialled through the queue's
+    /// dial template for external numbers (for now its callback's `dial`).
+    #[serde(default)]
+    number: Option<String>,
     /// `stay` (default): the others go on when the call's agent leaves; `end`: the call ends.
     #[serde(default)]
     agent_leaves: Option<LeavesBody>,
@@ -44,8 +49,8 @@ pub(super) struct ConferenceReply {
     call: String,
     /// `add` or `drop`.
     requested: &'static str,
-    /// The agent added or dropped.
-    agent: String,
+    /// The party added or dropped: an agent id or a number.
+    party: String,
 }
 
 fn refused(e: ConferenceError) -> Problem {
@@ -53,6 +58,7 @@ fn refused(e: ConferenceError) -> Problem {
         ConferenceError::UnknownCall(_)
         | ConferenceError::UnknownAgent(_)
         | ConferenceError::UnknownParty { .. } => Problem::not_found(e.to_string()),
+        ConferenceError::BadNumber(_) => Problem::bad_request(e.to_string()),
         ConferenceError::NotTheAgentsCall { .. } => Problem::forbidden(e.to_string()),
         ConferenceError::AlreadyOnCall(_) => Problem::bad_request(e.to_string()),
         ConferenceError::NotConnected(_)
@@ -60,7 +66,9 @@ fn refused(e: ConferenceError) -> Problem {
         | ConferenceError::Consulting(_)
         | ConferenceError::TargetBusy(_)
         | ConferenceError::Unreachable(_)
-        | ConferenceError::NoConference(_) => Problem::conflict(e.to_string()),
+        | ConferenceError::NoConference(_)
+        | ConferenceError::NumberAlreadyIn(_)
+        | ConferenceError::NoDialTemplate(_) => Problem::conflict(e.to_string()),
     }
 }
 
@@ -75,15 +83,32 @@ pub(super) async fn add(
             "body must be {{\"agent\": \"<id>\", \"agent_leaves\": \"stay\"|\"end\"}}: {e}"
         ))
     })?;
-    let agent = AgentId::new(&request.agent).map_err(|e| Problem::bad_request(e.to_string()))?;
     let agent_leaves = match request.agent_leaves {
         None | Some(LeavesBody::Stay) => AgentLeaves::Stay,
         Some(LeavesBody::End) => AgentLeaves::End,
     };
-    let shown = agent.to_string();
-    let asked = ConferenceAsked::Add {
-        agent,
-        agent_leaves,
+    let (asked, shown) = match (request.agent, request.number) {
+        (Some(agent), None) => {
+            let agent = AgentId::new(&agent).map_err(|e| Problem::bad_request(e.to_string()))?;
+            let shown = agent.to_string();
+            let asked = ConferenceAsked::Add {
+                agent,
+                agent_leaves,
+            };
+            (asked, shown)
+        }
+        (None, Some(number)) => {
+            let asked = ConferenceAsked::AddNumber {
+                number: number.clone(),
+                agent_leaves,
+            };
+            (asked, number)
+        }
+        _ => {
+            return Err(Problem::bad_request(
+                "give either \"agent\" or \"number\"".to_owned(),
+            ))
+        }
     };
     ask(state, who, id.0, asked, "add", shown).await
 }
@@ -93,8 +118,13 @@ pub(super) async fn drop_party(
     who: Extension<Principal>,
     Path((id, party)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let party = AgentId::new(&party).map_err(|e| Problem::bad_request(e.to_string()))?;
-    let shown = party.to_string();
+    // An agent id or a number party's number; anything else is simply no party of the call.
+    if party.is_empty() || party.len() > 64 {
+        return Err(Problem::bad_request(
+            "a party is an agent id or a number".to_owned(),
+        ));
+    }
+    let shown = party.clone();
     ask(
         state,
         who,
@@ -134,7 +164,7 @@ async fn ask(
             Json(ConferenceReply {
                 call: call.to_string(),
                 requested,
-                agent: shown,
+                party: shown,
             }),
         )
             .into_response()),

@@ -556,7 +556,7 @@ fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
         || call
             .conference
             .as_ref()
-            .is_some_and(|c| c.parties.iter().any(|p| &p.agent == agent))
+            .is_some_and(|c| c.parties.iter().any(|p| p.agent.as_ref() == Some(agent)))
 }
 
 /// Active calls and recent history; an agent's token sees only the calls it is rung for, is

@@ -53,10 +53,11 @@ impl AgentLeaves {
     }
 }
 
-/// A party as the snapshot shows it.
+/// A party as the snapshot shows it: an agent of ours, or an external number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartyView {
-    pub agent: AgentId,
+    pub agent: Option<AgentId>,
+    pub number: Option<String>,
     pub channel: String,
     /// `ringing` until its phone answers, then `joined`.
     pub status: &'static str,
@@ -98,8 +99,14 @@ pub enum ConferenceError {
     Unreachable(AgentId),
     #[error("call {0} has no conference")]
     NoConference(CallId),
-    #[error("agent {agent} is not a party of call {call}'s conference")]
-    UnknownParty { call: CallId, agent: AgentId },
+    #[error("{party} is not a party of call {call}'s conference")]
+    UnknownParty { call: CallId, party: String },
+    #[error("number {0} is already in the conference")]
+    NumberAlreadyIn(String),
+    #[error("{0:?} is not a phone number (digits, a leading + allowed, 3 to 20)")]
+    BadNumber(String),
+    #[error("queue {0} has no dial template for external numbers (its callback's `dial`)")]
+    NoDialTemplate(super::ids::QueueId),
 }
 
 /// What a REST request asks of a call's conference.
@@ -110,13 +117,20 @@ pub enum ConferenceAsked {
         agent: AgentId,
         agent_leaves: AgentLeaves,
     },
-    /// Hang up this agent's leg.
-    Drop { party: AgentId },
+    /// Ring an external number into the conference, through the queue's dial template.
+    AddNumber {
+        number: String,
+        agent_leaves: AgentLeaves,
+    },
+    /// Hang up this party's leg: an agent id, or a number party's number.
+    Drop { party: String },
 }
 
 #[derive(Debug, Clone)]
 struct Party {
-    agent: AgentId,
+    /// An agent of ours, or `None` for an external number.
+    agent: Option<AgentId>,
+    number: Option<String>,
     leg: ChannelUuid,
     since: Timestamp,
     answered_at: Option<Timestamp>,
@@ -132,6 +146,17 @@ struct Conference {
     parties: Vec<Party>,
     /// The call is ending: the remaining legs were hung up by us.
     ending: bool,
+}
+
+impl Party {
+    /// How requests and history name the party: its agent id or its number.
+    fn name(&self) -> String {
+        match (&self.agent, &self.number) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// Conferences in progress, by call, and their parties' legs.
@@ -160,6 +185,10 @@ impl Engine {
                 agent,
                 agent_leaves,
             } => self.conference_add(now, call, agent, agent_leaves, by),
+            ConferenceAsked::AddNumber {
+                number,
+                agent_leaves,
+            } => self.conference_add_number(now, call, number, agent_leaves, by),
             ConferenceAsked::Drop { party } => self.conference_drop(now, call, &party, by),
         }
     }
@@ -193,7 +222,8 @@ impl Engine {
             return Err(ConferenceError::OnHold(call_id));
         }
         let existing = self.conferences.calls.get(&call_id);
-        if agent == &target || existing.is_some_and(|c| c.parties.iter().any(|p| p.agent == target))
+        if agent == &target
+            || existing.is_some_and(|c| c.parties.iter().any(|p| p.agent.as_ref() == Some(&target)))
         {
             return Err(ConferenceError::AlreadyOnCall(target));
         }
@@ -269,7 +299,7 @@ impl Engine {
             SwitchCommand::ConferenceDial {
                 leg: leg.clone(),
                 call: call_id,
-                agent: target.clone(),
+                agent: Some(target.clone()),
                 queue: queue.clone(),
                 name: conference.clone(),
                 dial_string,
@@ -293,7 +323,133 @@ impl Engine {
             });
         c.agent_leaves = agent_leaves;
         c.parties.push(Party {
-            agent: target,
+            agent: Some(target),
+            number: None,
+            leg,
+            since: now,
+            answered_at: None,
+        });
+        Ok(effects)
+    }
+
+    /// Rings an external number into `call`'s conference (started if need be), dialled through
+    /// the call's queue's dial template for external numbers. For now that is the queue's
+    /// callback template (`[queue.callback] dial`, checked like every dial template): the one
+    /// template the provisioning has; to be unified with the transfers' dial template.
+    pub fn conference_add_number(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        number: String,
+        agent_leaves: AgentLeaves,
+        by: HoldBy,
+    ) -> Result<Vec<Effect>, ConferenceError> {
+        let ok = (3..=20).contains(&number.len())
+            && number
+                .strip_prefix('+')
+                .unwrap_or(&number)
+                .chars()
+                .all(|c| c.is_ascii_digit())
+            && number.chars().filter(|c| c.is_ascii_digit()).count() >= 3;
+        if !ok {
+            return Err(ConferenceError::BadNumber(number));
+        }
+        let call = self
+            .calls
+            .get(&call_id)
+            .ok_or(ConferenceError::UnknownCall(call_id))?;
+        let CallState::Bridged { agent, .. } = &call.state else {
+            return Err(ConferenceError::NotConnected(call_id));
+        };
+        if self.consult_view(call_id).is_some() {
+            return Err(ConferenceError::Consulting(call_id));
+        }
+        if self
+            .hold_view(call_id)
+            .is_some_and(|h| h.held_since.is_some())
+        {
+            return Err(ConferenceError::OnHold(call_id));
+        }
+        let existing = self.conferences.calls.get(&call_id);
+        if existing.is_some_and(|c| c.parties.iter().any(|p| p.number.as_ref() == Some(&number))) {
+            return Err(ConferenceError::NumberAlreadyIn(number));
+        }
+        let queue = call.queue.clone();
+        let settings = self
+            .queues
+            .get(&queue)
+            .and_then(|q| q.settings.routing.callback.clone())
+            .filter(|c| !c.dial.is_empty())
+            .ok_or_else(|| ConferenceError::NoDialTemplate(queue.clone()))?;
+        let dial_string = settings.dial_string(&number);
+        let first = agent.clone();
+        let (switch, caller) = (call.switch.clone(), call.caller.clone());
+        let (caller_number, caller_name) = (call.caller_number.clone(), call.caller_name.clone());
+        let conference = conference_name(call_id);
+        let starting = existing.is_none();
+        let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let mut effects = Vec::new();
+        if starting {
+            effects.push(Effect::switch(
+                &switch,
+                &caller,
+                SwitchCommand::ConferenceJoin {
+                    channel: caller.clone(),
+                    name: conference.clone(),
+                },
+            ));
+            effects.push(queue_event(
+                call_id,
+                &queue,
+                Some(first.clone()),
+                QueueEventKind::Conference,
+                format!(
+                    "step=started name={conference} agent_leaves={} by={by}",
+                    agent_leaves.as_str()
+                ),
+                now,
+            ));
+        }
+        effects.push(queue_event(
+            call_id,
+            &queue,
+            Some(first),
+            QueueEventKind::Conference,
+            format!("step=adding party={number} leg={leg} by={by}"),
+            now,
+        ));
+        effects.push(Effect::switch(
+            &switch,
+            &caller,
+            SwitchCommand::ConferenceDial {
+                leg: leg.clone(),
+                call: call_id,
+                agent: None,
+                queue: queue.clone(),
+                name: conference.clone(),
+                dial_string,
+                timeout: settings.ring_timeout,
+                caller_number,
+                caller_name,
+            },
+        ));
+        self.conferences.legs.insert(leg.clone(), call_id);
+        let c = self
+            .conferences
+            .calls
+            .entry(call_id)
+            .or_insert_with(|| Conference {
+                name: conference,
+                since: now,
+                agent_leaves,
+                queue,
+                parties: Vec::new(),
+                ending: false,
+            });
+        c.agent_leaves = agent_leaves;
+        c.parties.push(Party {
+            agent: None,
+            number: Some(number),
             leg,
             since: now,
             answered_at: None,
@@ -306,7 +462,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        party: &AgentId,
+        party: &str,
         by: HoldBy,
     ) -> Result<Vec<Effect>, ConferenceError> {
         let call = self
@@ -318,22 +474,24 @@ impl Engine {
             .calls
             .get(&call_id)
             .ok_or(ConferenceError::NoConference(call_id))?;
-        let leg = match &call.state {
-            CallState::Bridged { agent, leg, .. } if agent == party => leg.clone(),
+        let (leg, agent) = match &call.state {
+            CallState::Bridged { agent, leg, .. } if agent.as_str() == party => {
+                (leg.clone(), Some(agent.clone()))
+            }
             _ => conf
                 .parties
                 .iter()
-                .find(|p| &p.agent == party)
-                .map(|p| p.leg.clone())
+                .find(|p| p.name() == party)
+                .map(|p| (p.leg.clone(), p.agent.clone()))
                 .ok_or_else(|| ConferenceError::UnknownParty {
                     call: call_id,
-                    agent: party.clone(),
+                    party: party.to_owned(),
                 })?,
         };
         let mut effects = vec![queue_event(
             call_id,
             &call.queue,
-            Some(party.clone()),
+            agent,
             QueueEventKind::Conference,
             format!("step=drop party={party} leg={leg} by={by}"),
             now,
@@ -430,7 +588,7 @@ impl Engine {
             return;
         };
         party.answered_at = Some(now);
-        let agent = party.agent.clone();
+        let (agent, name) = (party.agent.clone(), party.name());
         if ending {
             self.kill(&call_id, leg, HangupCause::NormalClearing, effects);
             return;
@@ -439,12 +597,15 @@ impl Engine {
             effects.push(queue_event(
                 call_id,
                 &call.queue,
-                Some(agent.clone()),
+                agent.clone(),
                 QueueEventKind::Conference,
-                format!("step=added party={agent} leg={leg}"),
+                format!("step=added party={name} leg={leg}"),
                 now,
             ));
         }
+        let Some(agent) = agent else {
+            return;
+        };
         self.transition(
             now,
             &agent,
@@ -488,18 +649,21 @@ impl Engine {
             effects.push(queue_event(
                 call_id,
                 queue,
-                Some(party.agent.clone()),
+                party.agent.clone(),
                 QueueEventKind::Conference,
-                format!("step=left party={} leg={leg} cause={cause}", party.agent),
+                format!("step=left party={} leg={leg} cause={cause}", party.name()),
                 now,
             ));
         }
+        let Some(agent) = &party.agent else {
+            return;
+        };
         match (party.answered_at, queue) {
             (Some(at), Some(queue)) => {
-                self.count_talk(&party.agent, &queue, millis_between(at, now));
-                self.start_wrap_up(now, &party.agent, &queue, effects);
+                self.count_talk(agent, &queue, millis_between(at, now));
+                self.start_wrap_up(now, agent, &queue, effects);
             }
-            _ => self.make_eligible(now, &party.agent, StateCause::Switch, effects),
+            _ => self.make_eligible(now, agent, StateCause::Switch, effects),
         }
     }
 
@@ -534,7 +698,7 @@ impl Engine {
         let next = conf
             .parties
             .iter()
-            .filter(|p| p.answered_at.is_some())
+            .filter(|p| p.answered_at.is_some() && p.agent.is_some())
             .min_by_key(|p| p.answered_at)
             .cloned();
         let mode = conf.agent_leaves;
@@ -589,6 +753,9 @@ impl Engine {
         next: Party,
         effects: &mut Vec<Effect>,
     ) {
+        let Some(next_agent) = next.agent.clone() else {
+            return;
+        };
         if let Some(conf) = self.conferences.calls.get_mut(&call_id) {
             conf.parties.retain(|p| p.leg != next.leg);
         }
@@ -605,7 +772,7 @@ impl Engine {
             return;
         };
         call.state = CallState::Bridged {
-            agent: next.agent.clone(),
+            agent: next_agent.clone(),
             leg: next.leg.clone(),
             answered_at: next.answered_at.unwrap_or(now),
         };
@@ -617,7 +784,7 @@ impl Engine {
             next.leg.clone(),
             LegOwner::Agent {
                 call: call_id,
-                agent: next.agent.clone(),
+                agent: next_agent.clone(),
             },
         );
         self.answered_legs.insert(next.leg.clone());
@@ -628,14 +795,14 @@ impl Engine {
             QueueEventKind::Conference,
             format!(
                 "step=agent_left from={agent} to={} leg={leg} talk_ms={talk_ms}",
-                next.agent
+                next_agent
             ),
             now,
         ));
         effects.push(queue_event(
             call_id,
             &queue,
-            Some(next.agent.clone()),
+            Some(next_agent.clone()),
             QueueEventKind::Connect,
             format!("conference leg={}", next.leg),
             now,
@@ -661,6 +828,7 @@ impl Engine {
                 .iter()
                 .map(|p| PartyView {
                     agent: p.agent.clone(),
+                    number: p.number.clone(),
                     channel: p.leg.to_string(),
                     status: if p.answered_at.is_some() {
                         "joined"
@@ -682,10 +850,22 @@ impl Engine {
             .flat_map(|(id, c)| {
                 c.parties
                     .iter()
-                    .map(move |p| (*id, p.agent.clone(), p.leg.clone()))
+                    .filter_map(move |p| Some((*id, p.agent.clone()?, p.leg.clone())))
             })
             .collect();
         out.sort_by(|a, b| a.2.cmp(&b.2));
+        out
+    }
+
+    /// Every party's leg, agents' and numbers' (for the resync's known legs).
+    pub(super) fn conference_channels(&self) -> Vec<ChannelUuid> {
+        let mut out: Vec<ChannelUuid> = self
+            .conferences
+            .calls
+            .values()
+            .flat_map(|c| c.parties.iter().map(|p| p.leg.clone()))
+            .collect();
+        out.sort();
         out
     }
 
@@ -694,7 +874,7 @@ impl Engine {
         self.conferences
             .calls
             .get(&call)
-            .is_some_and(|c| c.parties.iter().any(|p| &p.agent == agent))
+            .is_some_and(|c| c.parties.iter().any(|p| p.agent.as_ref() == Some(agent)))
     }
 
     /// Whether `call` is in a conference (several agents of ours may then be on it).

@@ -455,7 +455,7 @@ impl Engine {
                     .chain(self.flow_sessions.keys())
                     .cloned()
                     .chain(self.consult_legs().into_iter().map(|(_, _, leg)| leg))
-                    .chain(self.conference_legs().into_iter().map(|(_, _, leg)| leg))
+                    .chain(self.conference_channels())
                     .collect();
                 self.resync_marks.insert(switch, known);
             }
@@ -2692,7 +2692,7 @@ impl Engine {
             .chain(self.flow_channels().map(|(c, _)| c))
             .cloned()
             .chain(self.consult_legs().into_iter().map(|(_, _, leg)| leg))
-            .chain(self.conference_legs().into_iter().map(|(_, _, leg)| leg))
+            .chain(self.conference_channels())
             .collect();
         let unknown = || channels.iter().filter(|c| !known.contains(&c.channel));
         for snap in unknown().filter(|c| c.role == ChannelRole::Caller) {

@@ -555,7 +555,8 @@ pub enum SwitchCommand {
     ConferenceDial {
         leg: ChannelUuid,
         call: CallId,
-        agent: AgentId,
+        /// The agent rung, or `None` for an external number.
+        agent: Option<AgentId>,
         queue: QueueId,
         name: String,
         dial_string: String,

@@ -47,9 +47,13 @@ pub(super) fn render(command: &SwitchCommand) -> Result<Wire, UnsafeValue> {
             let name = check_name(name)?;
             let mut vars = format!(
                 "origination_uuid={leg},originate_timeout={},switchboard_role=agent,\
-                 switchboard_call_id={call},switchboard_agent_id={agent},switchboard_queue={queue}",
+                 switchboard_call_id={call},switchboard_queue={queue}",
                 timeout.as_secs().max(1)
             );
+            // An external number's leg has no agent id: no agent's phone is busy with it.
+            if let Some(agent) = agent {
+                vars.push_str(&format!(",switchboard_agent_id={agent}"));
+            }
             let number = sanitize_number(caller_number);
             if !number.is_empty() {
                 vars.push_str(&format!(",origination_caller_id_number={number}"));
@@ -120,7 +124,7 @@ mod tests {
         let dial = |d: &str| SwitchCommand::ConferenceDial {
             leg: uuid(T),
             call: CallId::from_uuid(uuid::Uuid::from_u128(7)),
-            agent: AgentId::new("1002").expect("id"),
+            agent: Some(AgentId::new("1002").expect("id")),
             queue: QueueId::new("support").expect("id"),
             name: "sb-7".into(),
             dial_string: d.into(),

@@ -347,3 +347,95 @@ async fn in_end_mode_the_agent_leaving_ends_the_call_for_everyone() {
     .await;
     assert_eq!(cti_payloads(&app, &call, "call.ended").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_number_joins_through_the_queues_dial_template_and_is_dropped() {
+    let mut queue = queue_row(
+        "support",
+        QueueRouting {
+            callback: Some(switchboard::engine::routing::CallbackSettings {
+                key: '1',
+                dial: "user/{number}".into(),
+                ..Default::default()
+            }),
+            ..QueueRouting::default()
+        },
+    );
+    queue.moh = "local_stream://support-hold".to_owned();
+    let app = spawn_setup(Setup {
+        queues: vec![queue],
+        agents: vec![
+            Agent::answering("1001"),
+            // An outside phone, reachable as user/5551234 (not an agent of the queue).
+            Agent::answering("5551234").in_queues(&[]).logged_out(),
+        ],
+        entries: Vec::new(),
+    })
+    .await;
+    app.connected().await;
+    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let caller = app.sim.place_call(CallSpec::new("4930404", ENTRY));
+    eventually("the call shows as bridged", || async {
+        let calls: Value = app.get("/v1/calls").await.json().await.expect("JSON");
+        calls["active"][0]["state"] == "bridged"
+    })
+    .await;
+    let calls: Value = app.get("/v1/calls").await.json().await.expect("JSON");
+    let call = calls["active"][0]["id"].as_str().expect("an id").to_owned();
+    let conference = format!("/v1/calls/{call}/conference");
+    for bad in [
+        json!({ "number": "12;x" }),
+        json!({ "agent": "1001", "number": "5551234" }),
+        json!({}),
+    ] {
+        assert_eq!(
+            post(&app, &alice, &conference, Some(bad.clone()))
+                .await
+                .status(),
+            400,
+            "{bad}"
+        );
+    }
+    let reply = post(
+        &app,
+        &alice,
+        &conference,
+        Some(json!({ "number": "5551234" })),
+    )
+    .await;
+    assert_eq!(reply.status(), 202);
+    eventually("the number joined", || async {
+        call_view(&app, &call).await["conference"]["parties"]
+            .as_array()
+            .is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["number"] == "5551234" && p["status"] == "joined")
+            })
+    })
+    .await;
+    let n = call_view(&app, &call).await["conference"]["parties"][0]["channel"]
+        .as_str()
+        .expect("the number's leg")
+        .to_owned();
+    eventually("three members", || async {
+        app.sim.conference_members(&format!("sb-{call}")).len() == 3
+    })
+    .await;
+    let dropped = alice
+        .delete(format!("{}{conference}/parties/5551234", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(dropped.status(), 202);
+    eventually("the number's leg is gone", || async {
+        app.sim.channel(&n).is_none()
+    })
+    .await;
+    assert_eq!(agent_status(&app, "1001").await, "on_call");
+    assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
+    call_ended(&app).await;
+    assert_eq!(
+        conference_steps(&app, &call).await,
+        ["started", "adding", "added", "drop", "left"]
+    );
+}

@@ -35,6 +35,13 @@ impl Bench {
                 agent,
                 agent_leaves,
             } => format!("sup adds {agent} (agent leaves: {})", agent_leaves.as_str()),
+            ConferenceAsked::AddNumber {
+                number,
+                agent_leaves,
+            } => format!(
+                "sup adds {number} (agent leaves: {})",
+                agent_leaves.as_str()
+            ),
             ConferenceAsked::Drop { party } => format!("sup drops {party}"),
         };
         let effects = self
@@ -56,8 +63,13 @@ impl Bench {
     }
 
     fn drop_party(&mut self, at: i64, agent: &str) {
-        self.conference(at, ConferenceAsked::Drop { party: aid(agent) })
-            .expect("dropped");
+        self.conference(
+            at,
+            ConferenceAsked::Drop {
+                party: agent.to_string(),
+            },
+        )
+        .expect("dropped");
     }
 
     fn caller_hangs_up(&mut self, at: i64) {
@@ -73,7 +85,7 @@ impl Bench {
             .map(|c| {
                 c.parties
                     .into_iter()
-                    .map(|p| (p.agent.to_string(), p.status))
+                    .map(|p| (p.agent.map(|a| a.to_string()).unwrap_or_default(), p.status))
                     .collect()
             })
             .unwrap_or_default()
@@ -368,7 +380,7 @@ fn refusals() {
         },
     );
     assert!(matches!(same, Err(ConferenceError::AlreadyOnCall(_))));
-    let unknown = b.conference(2_000, ConferenceAsked::Drop { party: aid("b") });
+    let unknown = b.conference(2_000, ConferenceAsked::Drop { party: "b".into() });
     assert!(matches!(unknown, Err(ConferenceError::NoConference(_))));
     b.set_state(
         2_100,
@@ -421,4 +433,99 @@ fn refusals() {
         transfer,
         Err(crate::engine::redirect::RedirectError::InConference(_))
     ));
+}
+
+#[test]
+fn a_number_joins_through_the_queues_dial_template_and_the_call_ends_with_the_last_agent() {
+    let routing = QueueRouting {
+        callback: Some(crate::engine::routing::CallbackSettings {
+            dial: "sofia/gateway/pstn/{number}".into(),
+            ..Default::default()
+        }),
+        ..QueueRouting::default()
+    };
+    let mut b = Bench::with(
+        vec![queue("support", routing)],
+        vec![agent("a", &["support"], "")],
+    );
+    b.set_state(0, "a", RequestedState::Available);
+    b.enqueue(100, 1, "support", 0, "");
+    b.answer(1_000, "a");
+    let bad = b.conference(
+        1_500,
+        ConferenceAsked::AddNumber {
+            number: "12;x".into(),
+            agent_leaves: AgentLeaves::Stay,
+        },
+    );
+    assert!(matches!(bad, Err(ConferenceError::BadNumber(_))));
+    b.conference(
+        2_000,
+        ConferenceAsked::AddNumber {
+            number: "+4930555".into(),
+            agent_leaves: AgentLeaves::Stay,
+        },
+    )
+    .expect("added");
+    b.answer(3_000, "number");
+    let view = b.engine.conference_view(b.call()).expect("a conference");
+    assert_eq!(view.parties[0].number.as_deref(), Some("+4930555"));
+    assert_eq!(view.parties[0].status, "joined");
+    // The only agent leaves: no agent of ours is left, the number and the caller are hung up.
+    b.agent_hangs_up(6_000, "a", "NORMAL_CLEARING");
+    assert!(b.engine.calls.is_empty());
+    let n_leg = b.leg_of("number");
+    b.hangup(6_020, n_leg, "NORMAL_CLEARING");
+    b.caller_hangs_up(6_030);
+    assert_eq!(b.status("a"), AgentStatus::Available);
+    assert!(b.engine.conference_channels().is_empty());
+    b.check(expect![[r#"
+        @0 a requests Available
+          store agent a logged_out -> available
+        @100 chan1 parked for support
+          store call entered support from 493012341
+          store queue enter - priority=0
+          store agent a available -> offered
+          store queue offer a leg=id1
+          originate id1 to a via user/a
+          timer 25100ms ring timeout id1
+          answer chan1
+          hold chan1 local_stream://support
+        @1000 a answered
+          break chan1
+          bridge chan1 id1
+          store call answered by a after 900ms
+          store queue connect a wait_ms=900
+          store agent a offered -> on_call
+        @2000 sup adds +4930555 (agent leaves: stay)
+          conference chan1 and its agent into sb-1c663cf4-d73c-4c04-970d-3259e4e1cb63
+          store queue conference a step=started name=sb-1c663cf4-d73c-4c04-970d-3259e4e1cb63 agent_leaves=stay by=token:sup
+          store queue conference a step=adding party=+4930555 leg=11aabecb-86be-4a3f-9a21-1e6a663bd373 by=token:sup
+          originate id2 to number via sofia/gateway/pstn/+4930555 into sb-1c663cf4-d73c-4c04-970d-3259e4e1cb63
+        @3000 number answered
+          store queue conference - step=added party=+4930555 leg=11aabecb-86be-4a3f-9a21-1e6a663bd373
+        @6000 id1 hung up NORMAL_CLEARING
+          kill id2 NORMAL_CLEARING
+          kill chan1 NORMAL_CLEARING
+          store queue conference - step=ended agent_leaves=stay
+          store queue complete a by=agent talk_ms=5000
+          store call ended completed NORMAL_CLEARING talk=Some(5000)
+          store agent a on_call -> available
+        @6020 id2 hung up NORMAL_CLEARING
+          store queue conference - step=left party=+4930555 leg=11aabecb-86be-4a3f-9a21-1e6a663bd373 cause=NORMAL_CLEARING
+        @6030 chan1 hung up NORMAL_CLEARING
+    "#]]);
+}
+
+#[test]
+fn a_number_needs_a_dial_template() {
+    let mut b = connected();
+    let refused = b.conference(
+        2_000,
+        ConferenceAsked::AddNumber {
+            number: "+4930555".into(),
+            agent_leaves: AgentLeaves::Stay,
+        },
+    );
+    assert!(matches!(refused, Err(ConferenceError::NoDialTemplate(_))));
 }

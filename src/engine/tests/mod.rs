@@ -473,8 +473,9 @@ impl Bench {
                         dial_string,
                         ..
                     } => {
+                        let agent = agent.map(|a| a.to_string()).unwrap_or_else(|| "number".into());
                         self.legs.push(leg.clone());
-                        self.rung.push(agent.to_string());
+                        self.rung.push(agent.clone());
                         format!(
                             "originate {} to {agent} via {dial_string} into {name}",
                             self.name(leg.as_str())

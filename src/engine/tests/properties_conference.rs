@@ -268,7 +268,7 @@ impl World {
             Op::Drop(i, a) => {
                 if let Some(call) = pick(&self.calls(), i) {
                     let asked = ConferenceAsked::Drop {
-                        party: aid(AGENTS[a]),
+                        party: AGENTS[a].to_string(),
                     };
                     let by = HoldBy::Token("t".into());
                     if let Ok(effects) = self.engine.conference(ts(self.now), call, asked, by) {
