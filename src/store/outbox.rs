@@ -191,7 +191,7 @@ fn conference_details(detail: &str) -> serde_json::Value {
     json!({
         "step": field("step"),
         "conference": field("name"),
-        "party_agent": field("party"),
+        "party": field("party"),
         "party_leg": field("leg"),
         "agent_leaves": field("agent_leaves"),
         "from_agent": field("from"),
