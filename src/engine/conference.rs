@@ -143,6 +143,9 @@ struct Conference {
     agent_leaves: AgentLeaves,
     /// The call's queue (its history rows, the parties' wrap-up).
     queue: super::ids::QueueId,
+    /// Where the call's commands go, also once the call itself has ended.
+    switch: super::ids::SwitchName,
+    caller: ChannelUuid,
     parties: Vec<Party>,
     /// The call is ending: the remaining legs were hung up by us.
     ending: bool,
@@ -318,6 +321,8 @@ impl Engine {
                 since: now,
                 agent_leaves,
                 queue: queue.clone(),
+                switch: switch.clone(),
+                caller: caller.clone(),
                 parties: Vec::new(),
                 ending: false,
             });
@@ -443,6 +448,8 @@ impl Engine {
                 since: now,
                 agent_leaves,
                 queue,
+                switch: switch.clone(),
+                caller: caller.clone(),
                 parties: Vec::new(),
                 ending: false,
             });
@@ -574,11 +581,14 @@ impl Engine {
         leg: &ChannelUuid,
         effects: &mut Vec<Effect>,
     ) {
-        let ending = self
+        let Some((ending, switch, caller)) = self
             .conferences
             .calls
             .get(&call_id)
-            .is_none_or(|c| c.ending);
+            .map(|c| (c.ending, c.switch.clone(), c.caller.clone()))
+        else {
+            return;
+        };
         let Some(party) = self
             .conferences
             .calls
@@ -590,7 +600,16 @@ impl Engine {
         party.answered_at = Some(now);
         let (agent, name) = (party.agent.clone(), party.name());
         if ending {
-            self.kill(&call_id, leg, HangupCause::NormalClearing, effects);
+            // Answered after its call ended (the kill crossed the answer): hung up again, its
+            // call may be gone from the engine already.
+            effects.push(Effect::switch(
+                &switch,
+                &caller,
+                SwitchCommand::Kill {
+                    channel: leg.clone(),
+                    cause: HangupCause::NormalClearing,
+                },
+            ));
             return;
         }
         if let Some(call) = self.calls.get(&call_id) {
