@@ -542,7 +542,7 @@ impl Engine {
                 }
                 match self.legs.get(channel).cloned() {
                     Some(LegOwner::Caller(call)) if self.conferences.calls.contains_key(&call) => {
-                        self.conference_caller_gone(call, effects);
+                        self.conference_caller_gone(now, call, effects);
                         Some(input)
                     }
                     Some(LegOwner::Agent { call, .. })
@@ -688,11 +688,24 @@ impl Engine {
 
     /// The caller left: every agent leg in the conference is hung up (the switch will not);
     /// the call ends the usual way next.
-    fn conference_caller_gone(&mut self, call_id: CallId, effects: &mut Vec<Effect>) {
+    fn conference_caller_gone(
+        &mut self,
+        now: Timestamp,
+        call_id: CallId,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(conf) = self.conferences.calls.get_mut(&call_id) else {
             return;
         };
         conf.ending = true;
+        effects.push(queue_event(
+            call_id,
+            &conf.queue,
+            None,
+            QueueEventKind::Conference,
+            "step=ended by=caller".to_owned(),
+            now,
+        ));
         let legs: Vec<ChannelUuid> = conf.parties.iter().map(|p| p.leg.clone()).collect();
         if conf.parties.is_empty() {
             self.conferences.calls.remove(&call_id);

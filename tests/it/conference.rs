@@ -436,6 +436,6 @@ async fn a_number_joins_through_the_queues_dial_template_and_is_dropped() {
     call_ended(&app).await;
     assert_eq!(
         conference_steps(&app, &call).await,
-        ["started", "adding", "added", "drop", "left"]
+        ["started", "adding", "added", "drop", "left", "ended"]
     );
 }

@@ -357,6 +357,7 @@ fn the_caller_leaving_hangs_up_every_agent_and_a_party_that_never_answers_is_fre
           store queue conference c step=left party=c leg=febe023d-51d6-4c53-b6d0-c233a1c4cb77 cause=NO_ANSWER
           store agent c offered -> available
         @5000 chan1 hung up NORMAL_CLEARING
+          store queue conference - step=ended by=caller
           kill id2 NORMAL_CLEARING
           kill id1 NORMAL_CLEARING
           store queue complete a by=caller talk_ms=4000
