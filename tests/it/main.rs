@@ -55,6 +55,7 @@ mod sim_refer;
 mod soak;
 mod store;
 mod store_after_call;
+mod store_conference;
 mod store_consult;
 mod store_hold;
 mod store_monitor;
