@@ -299,6 +299,25 @@ async fn the_agent_leaves_and_the_colleague_keeps_the_caller() {
         202
     );
     let t = party_leg(&app, &call, "1002").await;
+    // An agent not on the call may not drop anyone (403); the party's own token may read it.
+    let carol = token(&app, "carol", "agent", Some("1003")).await;
+    let bob = token(&app, "bob", "agent", Some("1002")).await;
+    let drop_bob = format!("{}{conference}/parties/1002", app.base);
+    assert_eq!(
+        carol
+            .delete(&drop_bob)
+            .send()
+            .await
+            .expect("request")
+            .status(),
+        403
+    );
+    let seen = bob
+        .get(format!("{}/v1/calls/{call}", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(seen.status(), 200);
     assert!(app.sim.hangup(&a_leg, "NORMAL_CLEARING"));
     eventually("the colleague has the call", || async {
         let calls: Value = app.get("/v1/calls").await.json().await.expect("JSON");
