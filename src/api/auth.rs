@@ -151,6 +151,17 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
         "/v1/calls/{id}/consult/swap",
         Rule::SuperviseOwned,
     ),
+    // Conferences: the agent on the call (or a party), or a supervisor on any.
+    (
+        Verb::Post,
+        "/v1/calls/{id}/conference",
+        Rule::SuperviseOwned,
+    ),
+    (
+        Verb::Delete,
+        "/v1/calls/{id}/conference/parties/{party}",
+        Rule::SuperviseOwned,
+    ),
     (Verb::Get, "/v1/flows", Rule::Read),
     (Verb::Post, "/v1/flows/reload", Rule::Admin),
     (Verb::Get, "/v1/flows/{id}", Rule::Read),

@@ -55,7 +55,8 @@ fn refused(e: ConsultError) -> Problem {
         | ConsultError::TargetBusy(_)
         | ConsultError::Unreachable(_)
         | ConsultError::WrongPhase { .. }
-        | ConsultError::StepPending(_) => Problem::conflict(e.to_string()),
+        | ConsultError::StepPending(_)
+        | ConsultError::InConference(_) => Problem::conflict(e.to_string()),
     }
 }
 

@@ -109,7 +109,8 @@ fn refused(e: RedirectError) -> Problem {
         | RedirectError::AgentNotAvailable { .. }
         | RedirectError::SameAgent(_)
         | RedirectError::SameQueue { .. }
-        | RedirectError::NoExternalDial => Problem::conflict(e.to_string()),
+        | RedirectError::NoExternalDial
+        | RedirectError::InConference(_) => Problem::conflict(e.to_string()),
     }
 }
 

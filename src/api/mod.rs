@@ -6,6 +6,7 @@
 
 mod after_call;
 pub mod auth;
+mod call_conference;
 mod call_consult;
 mod call_control;
 mod call_hold;
@@ -239,6 +240,12 @@ fn routes() -> Routes {
     )
     .add(Post, "/v1/calls/{id}/consult/cancel", call_consult::cancel)
     .add(Post, "/v1/calls/{id}/consult/swap", call_consult::swap)
+    .add(Post, "/v1/calls/{id}/conference", call_conference::add)
+    .add(
+        Delete,
+        "/v1/calls/{id}/conference/parties/{party}",
+        call_conference::drop_party,
+    )
     .add(Put, "/v1/calls/{id}/disposition", wrap_up::set_disposition)
     .add(Post, "/v1/agents/{id}/wrap-up", wrap_up::extend)
     .add(Get, "/v1/flows", flows::list)
@@ -568,6 +575,10 @@ fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
             .consult
             .as_ref()
             .is_some_and(|c| c.target.as_ref() == Some(agent))
+        || call
+            .conference
+            .as_ref()
+            .is_some_and(|c| c.parties.iter().any(|p| p.agent.as_ref() == Some(agent)))
 }
 
 /// Active calls and recent history; an agent's token sees only the calls it is rung for, is
@@ -670,6 +681,17 @@ async fn call(
         .and_then(|c| c.consult.clone())
     {
         body["consult"] = json!(consult);
+    }
+    // A conference in progress (live, from the snapshot).
+    if let Some(conference) = state
+        .engine
+        .snapshot()
+        .calls
+        .iter()
+        .find(|c| c.id == id)
+        .and_then(|c| c.conference.clone())
+    {
+        body["conference"] = json!(conference);
     }
     Ok(Json(body).into_response())
 }

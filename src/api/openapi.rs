@@ -484,6 +484,29 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             Content::Json(SchemaGenerator::subschema_for::<ConsultReply>),
         ),
         doc(
+            Post,
+            "/v1/calls/{id}/conference",
+            Tag::Calls,
+            "Add an agent to the call's conference (started if need be); say whether the others stay when the call's agent leaves",
+        )
+        .body::<super::call_conference::ConferenceRequest>()
+        .reply(
+            202,
+            "Asked of the switch; the conference shows in the call",
+            Content::Json(SchemaGenerator::subschema_for::<super::call_conference::ConferenceReply>),
+        ),
+        doc(
+            Delete,
+            "/v1/calls/{id}/conference/parties/{party}",
+            Tag::Calls,
+            "Drop a party (an agent) from the call's conference: its leg is hung up",
+        )
+        .reply(
+            202,
+            "Asked of the switch",
+            Content::Json(SchemaGenerator::subschema_for::<super::call_conference::ConferenceReply>),
+        ),
+        doc(
             Put,
             "/v1/calls/{id}/disposition",
             Tag::Calls,

@@ -93,6 +93,15 @@ pub enum EngineRequest {
         agent: Option<AgentId>,
         reply: oneshot::Sender<Result<(), crate::engine::ConsultError>>,
     },
+    /// Adds a party to a call's conference or drops one. With `agent`, only if that agent is
+    /// the one on the call.
+    Conference {
+        call: CallId,
+        asked: crate::engine::ConferenceAsked,
+        by: crate::engine::HoldBy,
+        agent: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), crate::engine::ConferenceError>>,
+    },
     /// Starts, changes or ends a supervisor's monitoring session.
     Monitor {
         request: crate::engine::MonitorRequest,
@@ -299,6 +308,24 @@ impl EngineHandle {
         agent: Option<AgentId>,
     ) -> Result<Result<(), crate::engine::ConsultError>, EngineGone> {
         self.ask(|reply| EngineRequest::Consult {
+            call,
+            asked,
+            by,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// A conference request over REST; `agent`: the request is an agent's, for its own call.
+    pub async fn conference(
+        &self,
+        call: CallId,
+        asked: crate::engine::ConferenceAsked,
+        by: crate::engine::HoldBy,
+        agent: Option<AgentId>,
+    ) -> Result<Result<(), crate::engine::ConferenceError>, EngineGone> {
+        self.ask(|reply| EngineRequest::Conference {
             call,
             asked,
             by,
@@ -768,6 +795,31 @@ impl EngineTask {
                         Err(crate::engine::ConsultError::NotTheAgentsCall { call, agent })
                     }
                     _ => self.engine.consult(now, call, asked, by),
+                };
+                let answer = match result {
+                    Ok(effects) => {
+                        self.apply(effects, Some(received), timers, records).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
+            }
+            EngineRequest::Conference {
+                call,
+                asked,
+                by,
+                agent,
+                reply,
+            } => {
+                let result = match agent {
+                    Some(agent)
+                        if !self.engine.is_agent_on_call(call, &agent)
+                            && !self.engine.is_conference_party(call, &agent) =>
+                    {
+                        Err(crate::engine::ConferenceError::NotTheAgentsCall { call, agent })
+                    }
+                    _ => self.engine.conference(now, call, asked, by),
                 };
                 let answer = match result {
                     Ok(effects) => {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::engine::QueueId;
 
 /// The CTI event types (the Standard Webhooks `type`, and the SSE `event`).
-pub const EVENT_TYPES: [&str; 16] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "call.entered",
     "call.offered",
     "call.answered",
@@ -26,6 +26,7 @@ pub const EVENT_TYPES: [&str; 16] = [
     "agent.after_call",
     "call.wrapped_up",
     "call.consult",
+    "call.conference",
 ];
 
 /// A webhook subscription. `Debug` leaves the secrets out.

@@ -61,6 +61,10 @@ impl Needs {
             "mod_tone_stream",
             "ringback and the feature codes' tones (tone_stream://)".into(),
         );
+        need(
+            "mod_conference",
+            "conferences over REST (the conference application, profile `default`)".into(),
+        );
 
         let mut needs = Needs {
             hot_desk_extension: config.hot_desk_extension.clone(),

@@ -137,6 +137,8 @@ pub enum ConsultError {
         "the consult of call {0} already has a step waiting for the target's leg to be established"
     )]
     StepPending(CallId),
+    #[error("call {0} is in a conference")]
+    InConference(CallId),
     #[error("the consult of call {call} cannot {action} while {phase:?}")]
     WrongPhase {
         call: CallId,
@@ -244,6 +246,9 @@ impl Engine {
         };
         if self.consults.calls.contains_key(&call_id) {
             return Err(ConsultError::AlreadyConsulting(call_id));
+        }
+        if self.in_conference(call_id) {
+            return Err(ConsultError::InConference(call_id));
         }
         if self
             .hold_view(call_id)

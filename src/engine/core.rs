@@ -152,6 +152,8 @@ pub struct Engine {
     pub(super) redirects: super::redirect::Redirects,
     /// Consult transfers asked over REST (see `consult`).
     pub(super) consults: super::consult::Consults,
+    /// Conferences asked over REST (see `conference`).
+    pub(super) conferences: super::conference::Conferences,
     /// Supervisors' monitoring sessions (see `monitor`).
     pub(super) monitors: super::monitor::Monitors,
 }
@@ -193,6 +195,7 @@ impl Engine {
             recordings: Default::default(),
             holds: Default::default(),
             consults: Default::default(),
+            conferences: Default::default(),
             monitors: Default::default(),
         }
     }
@@ -365,6 +368,10 @@ impl Engine {
             self.close_holds_of_ended_calls(now, &mut effects);
             return effects;
         };
+        let Some(input) = self.conference_input(now, input, &mut effects) else {
+            self.close_holds_of_ended_calls(now, &mut effects);
+            return effects;
+        };
         match input {
             Input::ChannelHungUp { channel, cause, .. } if self.monitors.taken_from(&channel) => {
                 self.monitor_took_over(now, &channel, &cause, &mut effects)
@@ -455,6 +462,7 @@ impl Engine {
                     .chain(self.flow_sessions.keys())
                     .cloned()
                     .chain(self.consult_legs().into_iter().map(|(_, _, leg)| leg))
+                    .chain(self.conference_channels())
                     .collect();
                 self.resync_marks.insert(switch, known);
             }
@@ -2655,6 +2663,7 @@ impl Engine {
                     } else if caller_snap.is_some_and(|s| s.bridged_to.as_ref() != Some(&leg))
                         // Mid-consult the caller waits parked, or bridged to the agent: as asked.
                         && self.consult_view(call_id).is_none()
+                        && !self.in_conference(call_id)
                     {
                         // The bridge was decided but dropped at the reconnect: do it now.
                         for command in [
@@ -2692,6 +2701,7 @@ impl Engine {
             .chain(self.flow_channels().map(|(c, _)| c))
             .cloned()
             .chain(self.consult_legs().into_iter().map(|(_, _, leg)| leg))
+            .chain(self.conference_channels())
             .collect();
         let unknown = || channels.iter().filter(|c| !known.contains(&c.channel));
         for snap in unknown().filter(|c| c.role == ChannelRole::Caller) {

@@ -558,6 +558,26 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         source: String,
     },
+    /// Move a connected caller and its agent's leg into a conference of ours
+    /// (`uuid_transfer <caller> -both conference:<name>@default inline`; see `conference`).
+    ConferenceJoin {
+        channel: ChannelUuid,
+        name: String,
+    },
+    /// Ring a conference party with a leg whose UUID we chose; answered, it joins the
+    /// conference (`originate {...}<dial> &conference(<name>@default)`).
+    ConferenceDial {
+        leg: ChannelUuid,
+        call: CallId,
+        /// The agent rung, or `None` for an external number.
+        agent: Option<AgentId>,
+        queue: QueueId,
+        name: String,
+        dial_string: String,
+        timeout: Duration,
+        caller_number: String,
+        caller_name: String,
+    },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
         leg: ChannelUuid,

@@ -8,6 +8,7 @@
 
 mod adopt_ring;
 mod after_call;
+mod conference;
 mod consult;
 mod consult_race;
 mod core;
@@ -51,6 +52,9 @@ pub use self::core::{
     NO_ANSWER_PAUSE,
 };
 pub use after_call::{AfterCallView, StateRequestOutcome};
+pub use conference::{
+    conference_name, AgentLeaves, ConferenceAsked, ConferenceError, ConferenceView, PartyView,
+};
 pub use consult::{ConsultAction, ConsultAsked, ConsultError, ConsultPhase, ConsultView};
 pub use dialout::{external_number, ExternalDial, EXTERNAL_RING_TIMEOUT};
 pub use disposition::{DispositionSet, WrapUpError};

@@ -181,10 +181,13 @@ pub enum QueueEventKind {
     /// The agent's phone is on a second call while on this one (a consultation before an
     /// attended transfer): `leg=`, `users=`.
     Consult,
+    /// A conference step (`step=started|adding|added|left|drop|agent_left|ended`, `party=`,
+    /// `leg=`, `by=`; see `conference`).
+    Conference,
 }
 
 impl QueueEventKind {
-    pub const ALL: [QueueEventKind; 21] = [
+    pub const ALL: [QueueEventKind; 22] = [
         QueueEventKind::Enter,
         QueueEventKind::Offer,
         QueueEventKind::Connect,
@@ -206,6 +209,7 @@ impl QueueEventKind {
         QueueEventKind::Unhold,
         QueueEventKind::Transfer,
         QueueEventKind::Consult,
+        QueueEventKind::Conference,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -231,6 +235,7 @@ impl QueueEventKind {
             QueueEventKind::Unhold => "unhold",
             QueueEventKind::Transfer => "transfer",
             QueueEventKind::Consult => "consult",
+            QueueEventKind::Conference => "conference",
         }
     }
 }
@@ -590,7 +595,8 @@ mod tests {
             | QueueEventKind::Hold
             | QueueEventKind::Unhold
             | QueueEventKind::Transfer
-            | QueueEventKind::Consult => 21,
+            | QueueEventKind::Consult
+            | QueueEventKind::Conference => 22,
         };
         let outcomes = |o: CallOutcome| match o {
             CallOutcome::Completed

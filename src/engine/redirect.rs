@@ -123,6 +123,8 @@ pub enum RedirectError {
     BadDestination(String),
     #[error("no dial template for external numbers: set [transfer] external_dial")]
     NoExternalDial,
+    #[error("call {0} is in a conference: drop the parties first")]
+    InConference(CallId),
 }
 
 /// A transfer asked for a connected call, until the switch hangs the agent leg up.
@@ -294,6 +296,9 @@ impl Engine {
         };
         if self.redirects.transferring(call_id) {
             return Err(RedirectError::AlreadyTransferring(call_id));
+        }
+        if self.in_conference(call_id) {
+            return Err(RedirectError::InConference(call_id));
         }
         let (switch, caller) = (call.switch.clone(), call.caller.clone());
         let (to, requeue, command) = match target {

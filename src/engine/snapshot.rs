@@ -96,6 +96,8 @@ pub struct CallView {
     pub hold: Option<super::hold::HoldView>,
     /// A consult transfer in progress (REST), if any.
     pub consult: Option<super::consult::ConsultView>,
+    /// A conference in progress (REST), if any.
+    pub conference: Option<super::conference::ConferenceView>,
 }
 
 impl Snapshot {
@@ -235,6 +237,7 @@ impl Engine {
                     recording: self.recording_of(c.id),
                     hold: self.hold_view(c.id),
                     consult: self.consult_view(c.id),
+                    conference: self.conference_view(c.id),
                     consent: c.consent,
                 }
             })

@@ -434,6 +434,7 @@ impl Engine {
                     variables: c.variables.clone(),
                     hold: self.hold_view(c.id),
                     consult: None,
+                    conference: None,
                     recording: self.recording_of(c.id),
                     consent: c.consent,
                 }

@@ -190,6 +190,9 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
         | SwitchCommand::MonitorKey { .. }
         | SwitchCommand::MonitorNotice { .. }
         | SwitchCommand::TakeOver { .. } => super::monitor::render(command)?,
+        SwitchCommand::ConferenceJoin { .. } | SwitchCommand::ConferenceDial { .. } => {
+            super::conference::render(command)?
+        }
         SwitchCommand::Answer { channel } => Wire::Api(format!("uuid_answer {channel}")),
         SwitchCommand::PlayHold { channel, source } => Wire::Execute {
             uuid: channel.to_string(),

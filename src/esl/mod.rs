@@ -5,6 +5,7 @@
 //! resyncs after every connect. Nothing else imports the ESL crate.
 
 pub mod command;
+mod conference;
 mod hold;
 mod link;
 mod monitor;

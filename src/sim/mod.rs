@@ -354,6 +354,11 @@ impl SimHandle {
         self.shared.peek(|core| core.eavesdrops())
     }
 
+    /// The members of a conference in progress, as (leg, Member-ID), in joining order.
+    pub fn conference_members(&self, name: &str) -> Vec<(String, u32)> {
+        self.shared.peek(|core| core.conference_members(name))
+    }
+
     /// The latest `uuid_broadcast`s to live channels (up to 4,096), oldest first.
     pub fn broadcasts(&self) -> Vec<Broadcast> {
         self.shared.peek(|core| core.broadcasts())

@@ -22,6 +22,7 @@ use super::{CallSpec, ChannelView, SimConfig, SimStats};
 
 mod admin_api;
 mod apps;
+pub(crate) mod conference;
 pub(super) mod dialplan;
 mod disk;
 pub(crate) mod eavesdrop;
@@ -526,6 +527,8 @@ pub(crate) struct Core {
     faults: faults::Faults,
     /// `sofia/gateway/…` links to other simulators and the calls crossing them.
     gateways: gateway::Gateways,
+    /// Conferences in progress (see `conference`).
+    conferences: conference::Conferences,
 }
 
 /// How many playbacks [`Core::played`] remembers.
@@ -586,6 +589,7 @@ impl Core {
             originate_return: config.originate_return,
             faults: faults::Faults::default(),
             gateways: gateway::Gateways::default(),
+            conferences: conference::Conferences::default(),
         }
     }
 
@@ -1529,6 +1533,7 @@ impl Core {
             self.finish_job(uuid, &format!("-ERR {cause}\n"));
         }
         self.stop_eavesdrop(uuid);
+        self.leave_conference(uuid);
         if !bridged {
             // A BYE breaks the media read (PLAYBACK ERROR); uuid_kill lets a playback end
             // as played (the transfer capture).
@@ -1572,6 +1577,7 @@ impl Core {
         self.with_chan(uuid, |c| c.state_num = 12);
         self.chan_event(uuid, "CHANNEL_DESTROY", &[], &[]);
         self.set_state(uuid, "CS_DESTROY", 12);
+        self.conference_leg_destroyed(uuid);
         if self.channels.remove(uuid).is_some() {
             self.counters.hung_up.fetch_add(1, Ordering::Relaxed);
         }
@@ -2295,10 +2301,22 @@ impl Core {
                         }
                     }
                     Some("-both") => {
-                        return (
-                            "-ERR -both is not modelled by the simulator\n".to_string(),
-                            None,
-                        )
+                        let dest = rest.get(1).cloned().unwrap_or_default();
+                        let inline = rest.get(2).map(String::as_str) == Some("inline");
+                        let target = dest.strip_prefix("conference:").map(str::to_owned);
+                        return match target {
+                            Some(t) if inline && conference::parse_target(&t).is_some() => (
+                                "+OK\n".to_string(),
+                                Some(Box::new(move |core: &mut Core| {
+                                    core.transfer_both_to_conference(&first, &t)
+                                })),
+                            ),
+                            _ => (
+                                "-ERR only -both conference:<name> inline is modelled by the simulator\n"
+                                    .to_string(),
+                                None,
+                            ),
+                        };
                     }
                     _ => {}
                 }

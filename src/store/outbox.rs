@@ -179,6 +179,28 @@ fn consult_details(detail: &str) -> serde_json::Value {
     })
 }
 
+/// A conference step's queue-event detail (`step=added party=1002 leg=…`) as the
+/// `call.conference` payload.
+fn conference_details(detail: &str) -> serde_json::Value {
+    let field = |name: &str| {
+        detail
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+    };
+    json!({
+        "step": field("step"),
+        "conference": field("name"),
+        "party": field("party"),
+        "party_leg": field("leg"),
+        "agent_leaves": field("agent_leaves"),
+        "from_agent": field("from"),
+        "to_agent": field("to"),
+        "by": field("by"),
+        "cause": field("cause"),
+    })
+}
+
 /// The events a record announces, in order.
 fn event_types(record: &Record) -> Vec<&'static str> {
     match record {
@@ -196,6 +218,10 @@ fn event_types(record: &Record) -> Vec<&'static str> {
             kind: QueueEventKind::Consult,
             ..
         } => vec!["call.consult"],
+        Record::QueueEvent {
+            kind: QueueEventKind::Conference,
+            ..
+        } => vec!["call.conference"],
         Record::CallAnswered { .. } => vec!["call.answered"],
         Record::CallHeld { .. } => vec!["call.held"],
         Record::CallResumed { .. } => vec!["call.resumed"],
@@ -262,6 +288,14 @@ pub(super) async fn announce(conn: &mut AnyConnection, record: &Record) -> Resul
             at,
             ..
         } => (Some(*call), agent.clone(), *at, consult_details(detail)),
+        Record::QueueEvent {
+            call,
+            agent,
+            kind: QueueEventKind::Conference,
+            detail,
+            at,
+            ..
+        } => (Some(*call), agent.clone(), *at, conference_details(detail)),
         Record::QueueEvent {
             call,
             agent,

@@ -17,6 +17,8 @@
 //!   agent at a time: after a consult transfer, the target's);
 //! - a call handed to an external number was handed to that number's leg on the switch, and
 //!   ends as `transferred` (see `invariants_dialout`);
+//! - a call has two agents of ours up on it at once only in a conference (or a consult, where
+//!   the first agent talks to the target while the caller waits; see `invariants_conference`);
 //! - monitoring never changes who handles the call: a supervisor's leg is never bridged and
 //!   is never a call's agent leg, and each session's history matches its leg (see
 //!   `invariants_monitor`).
@@ -69,6 +71,8 @@ struct Leg {
     hold: HoldTally,
     /// `switchboard_role=monitor`: a supervisor's leg we originated.
     monitor: bool,
+    /// `switchboard_call_id` of a leg we originated for a call.
+    call: Option<String>,
 }
 
 /// The switch's own record of channels, kept by a listener connection.
@@ -140,6 +144,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         hung_up: None,
         hold: HoldTally::default(),
         monitor: false,
+        call: None,
     });
     match event.header_str("Event-Name") {
         Some("CHANNEL_CREATE") => {
@@ -148,6 +153,9 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                 .header_str("variable_switchboard_agent_id")
                 .map(str::to_owned);
             leg.monitor = event.header_str("variable_switchboard_role") == Some("monitor");
+            leg.call = event
+                .header_str("variable_switchboard_call_id")
+                .map(str::to_owned);
         }
         Some("CHANNEL_ANSWER") => {
             leg.answered.get_or_insert(now);
@@ -174,6 +182,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                     hung_up: None,
                     hold: HoldTally::default(),
                     monitor: false,
+                    call: None,
                 });
                 if let Some(me) = &me {
                     peer.partners.push(me.clone());
@@ -385,6 +394,22 @@ pub fn violations(
         database_url,
         &callers,
         &last_partner,
+    ));
+    let agent_legs: Vec<crate::invariants_conference::AgentLeg> = legs
+        .iter()
+        .filter(|(_, l)| l.agent.is_some() && !l.monitor)
+        .filter_map(|(uuid, l)| {
+            Some(crate::invariants_conference::AgentLeg {
+                uuid: uuid.clone(),
+                call: l.call.clone()?,
+                answered: l.answered?,
+                hung_up: l.hung_up,
+            })
+        })
+        .collect();
+    broken.extend(crate::invariants_conference::violations(
+        &agent_legs,
+        database_url,
     ));
     for call in &calls {
         broken.extend(hold_violation(call, &legs));

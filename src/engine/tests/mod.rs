@@ -9,6 +9,7 @@ use super::*;
 
 mod adopt_ring;
 mod after_call;
+mod conference;
 mod consult;
 mod consult_race;
 mod dialout;
@@ -19,6 +20,7 @@ mod monitor;
 mod originate_race;
 mod phone;
 mod properties;
+mod properties_conference;
 mod properties_consult;
 mod properties_monitor;
 mod properties_wait;
@@ -464,6 +466,24 @@ impl Bench {
                     }
                     SwitchCommand::Broadcast { channel, source } => {
                         format!("broadcast {} {source}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::ConferenceJoin { channel, name } => {
+                        format!("conference {} and its agent into {name}", self.name(channel.as_str()))
+                    }
+                    SwitchCommand::ConferenceDial {
+                        leg,
+                        agent,
+                        name,
+                        dial_string,
+                        ..
+                    } => {
+                        let agent = agent.map(|a| a.to_string()).unwrap_or_else(|| "number".into());
+                        self.legs.push(leg.clone());
+                        self.rung.push(agent.clone());
+                        format!(
+                            "originate {} to {agent} via {dial_string} into {name}",
+                            self.name(leg.as_str())
+                        )
                     }
                     SwitchCommand::Dial {
                         leg, dial_string, ..

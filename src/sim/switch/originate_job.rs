@@ -107,7 +107,7 @@ impl Core {
             self.originate_ends(uuid);
             self.finish_job(uuid, &format!("+OK {uuid}\n"));
             self.set_state(uuid, "CS_EXECUTE", 4);
-            if !self.start_eavesdrop(uuid) {
+            if !self.start_eavesdrop(uuid) && !self.start_conference(uuid) {
                 self.park(uuid);
             }
             return;
