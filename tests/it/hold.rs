@@ -318,18 +318,26 @@ async fn a_queue_that_pauses_recordings_on_hold_leaves_the_hold_out_of_the_file(
         active_call(&app).await["recording"]["paused"] == false
     })
     .await;
+    // The snapshot shows the resume before the history writer has committed it.
     let mut conn = connection(&app).await;
-    let actors: Vec<(String, String)> = sqlx::query(
-        "SELECT c.action, c.actor FROM recording_changes c \
-         JOIN recordings r ON r.id = c.recording_id WHERE r.call_id = $1 ORDER BY c.id",
-    )
-    .bind(&call)
-    .fetch_all(&mut conn)
-    .await
-    .expect("changes")
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect();
+    let mut actors: Vec<(String, String)> = Vec::new();
+    for _ in 0..100 {
+        actors = sqlx::query(
+            "SELECT c.action, c.actor FROM recording_changes c \
+             JOIN recordings r ON r.id = c.recording_id WHERE r.call_id = $1 ORDER BY c.id",
+        )
+        .bind(&call)
+        .fetch_all(&mut conn)
+        .await
+        .expect("changes")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+        if actors.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(
         actors,
         [("pause", "hold"), ("resume", "hold")].map(|(a, b)| (a.to_owned(), b.to_owned()))
