@@ -523,8 +523,9 @@ pub enum SwitchCommand {
         channel: ChannelUuid,
         on: bool,
     },
-    /// Play hold music to a parked leg bridged to nothing (`uuid_broadcast <uuid> <source>
-    /// aleg`): the caller or the target waiting through a consult.
+    /// Play a source to one leg alone (`uuid_broadcast <uuid> <source> aleg`): hold music to
+    /// a parked leg bridged to nothing (the caller or the target waiting through a consult),
+    /// or a queue's `monitor_notice` to the agent's leg when monitoring starts.
     Broadcast {
         channel: ChannelUuid,
         source: String,
@@ -551,12 +552,6 @@ pub enum SwitchCommand {
     MonitorKey {
         leg: ChannelUuid,
         digit: char,
-    },
-    /// A tone or prompt to the agent's leg alone when monitoring starts
-    /// (`uuid_broadcast <uuid> <source> aleg`).
-    MonitorNotice {
-        channel: ChannelUuid,
-        source: String,
     },
     /// Move a connected caller and its agent's leg into a conference of ours
     /// (`uuid_transfer <caller> -both conference:<name>@default inline`; see `conference`).

@@ -557,7 +557,7 @@ impl Engine {
             effects.push(Effect::switch(
                 &switch,
                 &caller,
-                SwitchCommand::MonitorNotice {
+                SwitchCommand::Broadcast {
                     channel: agent_leg,
                     source,
                 },

@@ -188,7 +188,6 @@ pub fn render(command: &SwitchCommand, event_uuid: &str) -> Result<Wire, UnsafeV
     Ok(match command {
         SwitchCommand::Monitor { .. }
         | SwitchCommand::MonitorKey { .. }
-        | SwitchCommand::MonitorNotice { .. }
         | SwitchCommand::TakeOver { .. } => super::monitor::render(command)?,
         SwitchCommand::ConferenceJoin { .. } | SwitchCommand::ConferenceDial { .. } => {
             super::conference::render(command)?

@@ -7,7 +7,7 @@
 //! the eavesdrop (`uuid_recv_dtmf`, assumed: no capture shows it); the notice to the agent is
 //! `uuid_broadcast <agent leg> <source> aleg`.
 
-use super::command::{check_dial_string, check_media_source, UnsafeValue, Wire};
+use super::command::{check_dial_string, UnsafeValue, Wire};
 use crate::engine::monitor::MonitorMode;
 use crate::engine::SwitchCommand;
 
@@ -49,8 +49,6 @@ pub(super) fn render(command: &SwitchCommand) -> Result<Wire, UnsafeValue> {
         SwitchCommand::TakeOver { caller, leg } => {
             Ok(Wire::Api(format!("uuid_bridge {caller} {leg}")))
         }
-        SwitchCommand::MonitorNotice { channel, source } => check_media_source(source)
-            .map(|source| Wire::Api(format!("uuid_broadcast {channel} {source} aleg"))),
         _ => Err(UnsafeValue::Rejected {
             what: "monitoring command",
             value: "another command".to_owned(),
@@ -154,14 +152,14 @@ mod tests {
             format!("uuid_bridge {CALLER} {S}")
         );
         assert_eq!(
-            line(SwitchCommand::MonitorNotice {
+            line(SwitchCommand::Broadcast {
                 channel: leg.clone(),
                 source: "tone_stream://%(500,0,440)".into()
             }),
             format!("uuid_broadcast {S} tone_stream://%(500,0,440) aleg")
         );
         assert!(render_any(
-            &SwitchCommand::MonitorNotice {
+            &SwitchCommand::Broadcast {
                 channel: leg,
                 source: "shell_stream://rm -rf /".into()
             },

@@ -515,9 +515,6 @@ impl Bench {
                     SwitchCommand::MonitorKey { leg, digit } => {
                         format!("key {digit} to {}", self.name(leg.as_str()))
                     }
-                    SwitchCommand::MonitorNotice { channel, source } => {
-                        format!("notice {source} to {}", self.name(channel.as_str()))
-                    }
                 },
                 Effect::Persist(record) => match record {
                     Record::RecordingStarted { reason, by, .. } => {

@@ -200,7 +200,7 @@ fn a_barge_keeps_its_mode_the_notice_reaches_the_agent_and_the_calls_end_hangs_t
           monitor chan1 (barge) via user/s1 as id2
         @2500 leg 2 answered
           store monitor started by sup barge
-          notice tone_stream://%(500,0,440) to id1
+          broadcast id1 tone_stream://%(500,0,440)
         @4000 chan1 hung up NORMAL_CLEARING
           store queue complete a by=caller talk_ms=3000
           store call ended completed NORMAL_CLEARING talk=Some(3000)
