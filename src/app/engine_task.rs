@@ -719,14 +719,11 @@ impl EngineTask {
                 agent,
                 reply,
             } => {
-                // An agent's request about a call that is not its own is refused before
-                // anything else, so it learns nothing of other calls.
-                let result = match agent {
-                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
-                        Err(RecordingControlError::NotTheAgentsCall { call, agent })
-                    }
-                    _ => self.engine.control_recording(now, call, action, by),
-                };
+                let result = self
+                    .refuse_others_call(call, agent, |call, agent| {
+                        RecordingControlError::NotTheAgentsCall { call, agent }
+                    })
+                    .and_then(|()| self.engine.control_recording(now, call, action, by));
                 let answer = match result {
                     Ok((recording, effects)) => {
                         self.apply(effects, Some(received), timers, records).await;
@@ -746,19 +743,12 @@ impl EngineTask {
                 agent,
                 reply,
             } => {
-                let result = match agent {
-                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
-                        Err(crate::engine::HoldError::NotTheAgentsCall { call, agent })
-                    }
-                    _ => self.engine.request_hold(call, held, by),
-                };
-                let answer = match result {
-                    Ok(effects) => {
-                        self.apply(effects, Some(received), timers, records).await;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
+                let result = self
+                    .refuse_others_call(call, agent, |call, agent| {
+                        crate::engine::HoldError::NotTheAgentsCall { call, agent }
+                    })
+                    .and_then(|()| self.engine.request_hold(call, held, by));
+                let answer = self.apply_result(result, received, timers, records).await;
                 let _ = reply.send(answer);
             }
             EngineRequest::Redirect {
@@ -768,19 +758,12 @@ impl EngineTask {
                 agent,
                 reply,
             } => {
-                let result = match agent {
-                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
-                        Err(crate::engine::RedirectError::NotTheAgentsCall { call, agent })
-                    }
-                    _ => self.engine.redirect(now, call, action, by),
-                };
-                let answer = match result {
-                    Ok(effects) => {
-                        self.apply(effects, Some(received), timers, records).await;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
+                let result = self
+                    .refuse_others_call(call, agent, |call, agent| {
+                        crate::engine::RedirectError::NotTheAgentsCall { call, agent }
+                    })
+                    .and_then(|()| self.engine.redirect(now, call, action, by));
+                let answer = self.apply_result(result, received, timers, records).await;
                 let _ = reply.send(answer);
             }
             EngineRequest::Consult {
@@ -790,19 +773,12 @@ impl EngineTask {
                 agent,
                 reply,
             } => {
-                let result = match agent {
-                    Some(agent) if !self.engine.is_agent_on_call(call, &agent) => {
-                        Err(crate::engine::ConsultError::NotTheAgentsCall { call, agent })
-                    }
-                    _ => self.engine.consult(now, call, asked, by),
-                };
-                let answer = match result {
-                    Ok(effects) => {
-                        self.apply(effects, Some(received), timers, records).await;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
+                let result = self
+                    .refuse_others_call(call, agent, |call, agent| {
+                        crate::engine::ConsultError::NotTheAgentsCall { call, agent }
+                    })
+                    .and_then(|()| self.engine.consult(now, call, asked, by));
+                let answer = self.apply_result(result, received, timers, records).await;
                 let _ = reply.send(answer);
             }
             EngineRequest::Conference {
@@ -812,22 +788,14 @@ impl EngineTask {
                 agent,
                 reply,
             } => {
-                let result = match agent {
-                    Some(agent)
-                        if !self.engine.is_agent_on_call(call, &agent)
-                            && !self.engine.is_conference_party(call, &agent) =>
-                    {
-                        Err(crate::engine::ConferenceError::NotTheAgentsCall { call, agent })
-                    }
-                    _ => self.engine.conference(now, call, asked, by),
-                };
-                let answer = match result {
-                    Ok(effects) => {
-                        self.apply(effects, Some(received), timers, records).await;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
+                // A conference's parties may act on it as its agent may.
+                let party = agent.filter(|agent| !self.engine.is_conference_party(call, agent));
+                let result = self
+                    .refuse_others_call(call, party, |call, agent| {
+                        crate::engine::ConferenceError::NotTheAgentsCall { call, agent }
+                    })
+                    .and_then(|()| self.engine.conference(now, call, asked, by));
+                let answer = self.apply_result(result, received, timers, records).await;
                 let _ = reply.send(answer);
             }
             EngineRequest::Monitor { request, reply } => {
@@ -870,13 +838,27 @@ impl EngineTask {
     }
 
     /// Carries out the effects of an accepted request; a refusal changes nothing.
-    async fn apply_result(
+    /// An agent's request about a call that is not its own is refused before anything else,
+    /// so it learns nothing of other calls; `agent` is `None` for supervisors and admins.
+    fn refuse_others_call<E>(
+        &self,
+        call: CallId,
+        agent: Option<AgentId>,
+        refused: impl FnOnce(CallId, AgentId) -> E,
+    ) -> Result<(), E> {
+        match agent {
+            Some(agent) if !self.engine.is_agent_on_call(call, &agent) => Err(refused(call, agent)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn apply_result<E>(
         &mut self,
-        result: Result<Vec<Effect>, CommandError>,
+        result: Result<Vec<Effect>, E>,
         received: Instant,
         timers: &mut BinaryHeap<Reverse<(Timestamp, Timer)>>,
         records: &mut Vec<Record>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), E> {
         let effects = result?;
         self.apply(effects, Some(received), timers, records).await;
         Ok(())
