@@ -15,9 +15,7 @@ fn connected() -> Bench {
             agent("c", &["support"], ""),
         ],
     );
-    b.set_state(0, "a", RequestedState::Available);
-    b.enqueue(100, 1, "support", 0, "");
-    b.answer(1_000, "a");
+    b.talking("a", "support");
     b.set_state(1_500, "b", RequestedState::Available);
     b.set_state(1_500, "c", RequestedState::Available);
     b
@@ -25,7 +23,7 @@ fn connected() -> Bench {
 
 impl Bench {
     fn call(&self) -> CallId {
-        *self.engine.calls.keys().next().expect("a call")
+        self.only_call()
     }
 
     fn conference(&mut self, at: i64, asked: ConferenceAsked) -> Result<(), ConferenceError> {

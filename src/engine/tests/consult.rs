@@ -11,16 +11,14 @@ pub(super) fn connected() -> Bench {
         vec![queue("support", QueueRouting::default())],
         vec![agent("a", &["support"], ""), agent("b", &["support"], "")],
     );
-    b.set_state(0, "a", RequestedState::Available);
-    b.enqueue(100, 1, "support", 0, "");
-    b.answer(1_000, "a");
+    b.talking("a", "support");
     b.set_state(1_500, "b", RequestedState::Available);
     b
 }
 
 impl Bench {
     fn consult(&mut self, at: i64, asked: ConsultAsked) -> Result<(), ConsultError> {
-        let call = *self.engine.calls.keys().next().expect("a call");
+        let call = self.only_call();
         let label = match &asked {
             ConsultAsked::Start { target } => format!("sup asks consult with {target}"),
             ConsultAsked::Action(a) => format!("sup asks consult {}", a.as_str()),
@@ -542,7 +540,7 @@ fn what_a_consult_request_refuses() {
         ConsultError::NoConsult(_)
     ));
     b.start_consult(2_000, "b");
-    let call = *b.engine.calls.keys().next().expect("a call");
+    let call = b.only_call();
     assert!(matches!(
         b.engine
             .request_hold(call, true, HoldBy::Token("sup".into())),

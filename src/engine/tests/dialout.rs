@@ -40,7 +40,7 @@ impl Bench {
     }
 
     fn transfer_to_number(&mut self, at: i64, number: &str) -> Result<(), RedirectError> {
-        let call = *self.engine.calls.keys().next().expect("a call");
+        let call = self.only_call();
         let action = RedirectAction::Transfer(TransferTarget::Number {
             number: number.into(),
         });
@@ -64,7 +64,7 @@ fn a_consult_with_a_number_completes_and_the_call_ends_once_when_the_caller_leav
     b.trace.clear();
     b.consult_number(2_000, "+4930555123").expect("consult");
     assert_eq!(b.consult_phase(), Some(ConsultPhase::Ringing));
-    let call = *b.engine.calls.keys().next().expect("call");
+    let call = b.only_call();
     let view = b.engine.consult_view(call).expect("view");
     assert_eq!(view.target, None);
     assert_eq!(view.number.as_deref(), Some("+4930555123"));
@@ -266,8 +266,6 @@ fn numbers_are_refused_without_a_template_or_outside_the_format_and_prefixes() {
     b.consult_number(2_000, "+4930555123").expect("allowed");
     assert_eq!(
         b.transfer_to_number(2_100, "+4930555123"),
-        Err(RedirectError::AlreadyTransferring(
-            *b.engine.calls.keys().next().expect("call")
-        ))
+        Err(RedirectError::AlreadyTransferring(b.only_call()))
     );
 }

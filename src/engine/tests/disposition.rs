@@ -38,7 +38,7 @@ fn bench(wrap_up_ms: u64, required: bool) -> (Bench, CallId) {
     b.enqueue(100, 1, "support", 0, "");
     b.answer(1_000, "a");
     b.trace.clear();
-    let call = *b.engine.calls.keys().next().expect("a call");
+    let call = b.only_call();
     (b, call)
 }
 

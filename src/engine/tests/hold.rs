@@ -17,9 +17,7 @@ fn bench(recording: RecordingPolicy) -> Bench {
         vec![agent("a", &["support"], "")],
     );
     b.engine.set_recordings_dir(sw(), "/rec/");
-    b.set_state(0, "a", RequestedState::Available);
-    b.enqueue(100, 1, "support", 0, "");
-    b.answer(1_000, "a");
+    b.talking("a", "support");
     b
 }
 
@@ -47,7 +45,7 @@ impl Bench {
     }
 
     fn request_hold(&mut self, at: i64, held: bool) -> Result<(), HoldError> {
-        let call = *self.engine.calls.keys().next().expect("a call");
+        let call = self.only_call();
         let effects = self
             .engine
             .request_hold(call, held, HoldBy::Token("sup".into()))?;
@@ -67,7 +65,7 @@ fn holds_from_the_agents_phone_are_counted_and_totalled_and_the_talk_time_spans_
     // A second hold event while held (the caller's phone too) changes nothing.
     b.leg_hold(12_500, chan(1), true);
     b.leg_hold(14_000, leg, false);
-    let call = *b.engine.calls.keys().next().expect("a call");
+    let call = b.only_call();
     let view = b.engine.hold_view(call).expect("held");
     assert_eq!(
         (view.holds, view.hold_ms, view.held_since),
@@ -192,7 +190,7 @@ fn rest_hold_holds_the_agent_leg_with_the_queues_music_and_the_switch_event_is_r
 }
 
 fn call_of(b: &Bench) -> CallId {
-    *b.engine.calls.keys().next().expect("a call")
+    b.only_call()
 }
 
 #[test]

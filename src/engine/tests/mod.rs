@@ -731,6 +731,19 @@ impl Bench {
         }
     }
 
+    /// The one call in progress, in scenarios with a single caller.
+    fn only_call(&self) -> CallId {
+        *self.engine.calls.keys().next().expect("a call in progress")
+    }
+
+    /// `agent` goes available at 0, caller 1 enters `queue` at 100 and `agent` answers it at
+    /// 1,000: the connected call most call-control scenarios start from.
+    fn talking(&mut self, agent: &str, queue: &str) {
+        self.set_state(0, agent, RequestedState::Available);
+        self.enqueue(100, 1, queue, 0, "");
+        self.answer(1_000, agent);
+    }
+
     fn available(&mut self, at: i64, agent: &str) {
         let effects = self
             .engine

@@ -41,7 +41,7 @@ fn connected(recording: RecordingPolicy) -> Bench {
 }
 
 fn call_id(b: &Bench) -> CallId {
-    *b.engine.calls.keys().next().expect("a call")
+    b.only_call()
 }
 
 fn control(

@@ -12,7 +12,7 @@ use crate::engine::routing::Destination;
 
 impl Bench {
     fn redirect(&mut self, at: i64, action: RedirectAction) -> Result<(), RedirectError> {
-        let call = *self.engine.calls.keys().next().expect("a call");
+        let call = self.only_call();
         let label = format!("sup asks {}", action.name());
         let effects = self
             .engine
@@ -303,7 +303,7 @@ fn a_transfer_to_an_agent_who_answers_puts_that_agent_on_the_same_call() {
     let leg = b.leg_of("1001");
     b.hangup(11_120, leg, "NORMAL_CLEARING");
     b.parked_again(11_140, 1);
-    let call = *b.engine.calls.keys().next().expect("the call");
+    let call = b.only_call();
     b.answer(12_000, "1002");
     assert_eq!(b.status("1002"), AgentStatus::OnCall);
     assert!(b.engine.is_agent_on_call(call, &aid("1002")));
@@ -619,7 +619,7 @@ fn a_transfer_to_a_flow_runs_it_under_the_same_call_id_into_a_queue() {
         b.redirect(11_000, to_flow("9999")),
         Err(RedirectError::BadDestination(_))
     ));
-    let call = *b.engine.calls.keys().next().expect("the call");
+    let call = b.only_call();
     b.redirect(11_100, to_flow("5000")).expect("accepted");
     let leg = b.leg_of("1001");
     b.hangup(11_120, leg, "NORMAL_CLEARING");
@@ -782,7 +782,7 @@ fn a_caller_a_flow_hangs_up_after_a_transfer_ends_its_call_at_its_hangup() {
 #[test]
 fn a_held_call_transferred_ends_its_hold_with_the_agent_leg() {
     let mut b = connected();
-    let call = *b.engine.calls.keys().next().expect("the call");
+    let call = b.only_call();
     let leg = b.leg_of("1001");
     let effects = b
         .engine
