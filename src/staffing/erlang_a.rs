@@ -16,6 +16,10 @@ use super::{seconds, Plan, MAX_AGENTS};
 /// refused rather than computed for ever.
 pub const PATIENCE_TAIL_LIMIT: usize = 50_000;
 
+/// The most arithmetic (callers ahead × integration steps) one evaluation may do: about a
+/// second of one core. Beyond it the question is refused rather than left to run.
+const WORK_LIMIT: u128 = 200_000_000;
+
 /// How far below the largest term the distribution is cut (natural log).
 const CUT: f64 = 45.0;
 
@@ -54,16 +58,26 @@ pub(super) fn distribution(traffic: f64, agents: u32, mu: f64, theta: f64) -> Op
 }
 
 /// `u_i(T)`: an arrival with `i` callers ahead is answered within `within` seconds.
-fn answered_within(agents: u32, mu: f64, theta: f64, ahead: usize, within: f64) -> Vec<f64> {
+fn answered_within(
+    agents: u32,
+    mu: f64,
+    theta: f64,
+    ahead: usize,
+    within: f64,
+) -> Option<Vec<f64>> {
     let mut u = vec![0.0; ahead];
     if within <= 0.0 || ahead == 0 {
-        return u;
+        return Some(u);
     }
     let base = f64::from(agents) * mu;
     let rate = |i: usize| base + i as f64 * theta;
     let fastest = rate(ahead - 1) + theta;
     // RK4 with a step of at most half the fastest rate's mean time: accurate to ~1e-6 here.
-    let steps = ((within * fastest * 2.0).ceil() as usize).clamp(20, 2_000_000);
+    let steps = (within * fastest * 2.0).ceil().max(20.0);
+    if steps * ahead as f64 > WORK_LIMIT as f64 {
+        return None;
+    }
+    let steps = steps as usize;
     let h = within / steps as f64;
     let derivative = |u: &[f64], out: &mut [f64]| {
         for i in 0..u.len() {
@@ -96,10 +110,11 @@ fn answered_within(agents: u32, mu: f64, theta: f64, ahead: usize, within: f64) 
             u[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
         }
     }
-    u
+    Some(u)
 }
 
-/// What `agents` give; `None` when the queue's tail is too long to compute.
+/// What `agents` give; `None` when the queue's tail is too long, or the target time too long
+/// for the rates, to compute within [`WORK_LIMIT`].
 pub(super) fn evaluate(
     traffic: f64,
     agents: u32,
@@ -125,7 +140,7 @@ pub(super) fn evaluate(
         answered += p * s;
         wait_of_answered += p * m;
     }
-    let within_target = answered_within(agents, mu, theta, queued.len(), within);
+    let within_target = answered_within(agents, mu, theta, queued.len(), within)?;
     let service_level = served_at_once
         + queued
             .iter()

@@ -98,10 +98,10 @@ pub enum StaffingError {
     #[error("patience must be longer than zero")]
     NoPatience,
     #[error(
-        "the callers' patience is too long for the offered load to be computed as Erlang A \
-         (the queue would grow past {PATIENCE_TAIL_LIMIT} callers): use Erlang C"
+        "too large to compute as Erlang A (callers so patient that the queue would grow past \
+         {PATIENCE_TAIL_LIMIT}, or a target time very long for the rates): use Erlang C"
     )]
-    PatienceTooLong,
+    TooLargeForErlangA,
     #[error("{0} agents cannot take the offered load without a queue that grows for ever")]
     Overloaded(u32),
     #[error("more than {0} agents would be needed")]
@@ -148,7 +148,7 @@ pub fn evaluate(
             .ok_or(StaffingError::Overloaded(agents)),
         Model::ErlangA { patience } => {
             erlang_a::evaluate(traffic, agents, aht, patience.as_secs_f64(), within)
-                .ok_or(StaffingError::PatienceTooLong)
+                .ok_or(StaffingError::TooLargeForErlangA)
         }
     }
 }
@@ -197,7 +197,7 @@ pub fn plan(demand: &Demand, target: &Target, model: Model) -> Result<Plan, Staf
             floor,
             erlang_c.agents,
         )
-        .ok_or(StaffingError::PatienceTooLong),
+        .ok_or(StaffingError::TooLargeForErlangA),
     }
 }
 

@@ -43,6 +43,7 @@ mod layout;
 mod logging;
 mod monitor;
 mod openapi;
+mod operations;
 mod provisioning;
 mod queue_provisioning;
 mod recording;
