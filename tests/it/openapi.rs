@@ -107,8 +107,13 @@ async fn every_documented_read_without_parameters_is_answered_by_the_server() {
         .await
         .expect("body");
     let spec = oas3::from_json(&text).expect("an OpenAPI document");
-    for (path, method, _) in spec.operations() {
+    for (path, method, operation) in spec.operations() {
         if method != http::Method::GET || path.contains('{') {
+            continue;
+        }
+        // A read that needs query parameters (the staffing calculator) is not one without.
+        let parameters = operation.parameters(&spec).expect("parameters resolve");
+        if parameters.iter().any(|p| p.required == Some(true)) {
             continue;
         }
         let status = app.get(&path).await.status();
