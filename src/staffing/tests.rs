@@ -261,6 +261,13 @@ fn abandonment_lowers_the_staff_erlang_c_asks_for() {
     let c = plan(&demand, &target, Model::ErlangC).expect("C");
     let a = plan_a(&demand, &target, 60);
     assert!(a.agents < c.agents, "{} !< {}", a.agents, c.agents);
+    // A discrete-event simulation of this queue (400,000 calls, FCFS, exponential patience
+    // with a 60 s mean) gave: service level 86.1 %, 7.5 % abandoned, ASA 3.50 s, 24.0 % waited.
+    assert_eq!(a.agents, 12);
+    close(a.service_level, 0.861, 0.005);
+    close(a.abandon_rate, 0.0751, 0.003);
+    close(a.asa.as_secs_f64(), 3.50, 0.1);
+    close(a.probability_of_waiting, 0.2397, 0.005);
     // Erlang A also staffs a load Erlang C cannot: fewer agents than Erlangs.
     let overloaded = evaluate(&demand, 9, secs(20), Model::ErlangA { patience: secs(60) })
         .expect("A takes any load");
