@@ -135,3 +135,94 @@ pub fn render(snapshot: &Snapshot, now: Timestamp, store: StoreView) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::snapshot::{AgentView, QueueView};
+    use crate::engine::{AgentId, QueueId};
+
+    fn queue(id: &str, waiting: usize, oldest: Option<i64>) -> QueueView {
+        QueueView {
+            id: QueueId::new(id).expect("id"),
+            name: id.to_owned(),
+            moh: String::new(),
+            strategy: Default::default(),
+            waiting,
+            agents: 0,
+            agents_logged_in: 0,
+            agents_available: 0,
+            oldest_wait_since: oldest.map(Timestamp::from_millis),
+            alarms: Vec::new(),
+            disposition_codes: Vec::new(),
+            disposition_required: false,
+        }
+    }
+
+    fn agent(id: &str, status: AgentStatus, reason: Option<&str>, queues: &[&str]) -> AgentView {
+        AgentView {
+            id: AgentId::new(id).expect("id"),
+            name: id.to_owned(),
+            status,
+            reason: reason.map(str::to_owned),
+            since: Timestamp::from_millis(0),
+            eligible_at: None,
+            call: None,
+            queues: queues
+                .iter()
+                .map(|q| QueueId::new(*q).expect("id"))
+                .collect(),
+            skills: Vec::new(),
+            calls_answered: 0,
+            talk_ms: 0,
+            hold_ms: 0,
+            missed_in_a_row: 0,
+            busy_elsewhere: false,
+            registered_on: Vec::new(),
+            after_call: None,
+        }
+    }
+
+    #[test]
+    fn queues_and_agents_are_counted_per_state_with_zeros_and_the_outbox_only_when_read() {
+        let snapshot = Snapshot {
+            queues: vec![queue("support", 2, Some(1_000)), queue("sales", 0, None)],
+            agents: vec![
+                agent("1001", AgentStatus::OnCall, None, &["support", "sales"]),
+                agent("1002", AgentStatus::Paused, Some("lunch"), &["support"]),
+                agent("1003", AgentStatus::Paused, Some("lunch"), &["sales"]),
+            ],
+            ..Snapshot::default()
+        };
+        let now = Timestamp::from_millis(31_500);
+        let read = StoreView {
+            outbox: Some(OutboxBacklog {
+                pending: 3,
+                oldest_age: Some(Duration::from_secs(90)),
+            }),
+        };
+        let text = render(&snapshot, now, read);
+        for line in [
+            "switchboard_queue_waiting{queue=\"support\"} 2",
+            "switchboard_queue_waiting{queue=\"sales\"} 0",
+            "switchboard_queue_longest_wait_seconds{queue=\"support\"} 30.5",
+            "switchboard_queue_longest_wait_seconds{queue=\"sales\"} 0",
+            "switchboard_queue_agents{queue=\"support\",state=\"on_call\"} 1",
+            "switchboard_queue_agents{queue=\"support\",state=\"paused\"} 1",
+            "switchboard_queue_agents{queue=\"support\",state=\"available\"} 0",
+            "switchboard_queue_agents{queue=\"sales\",state=\"on_call\"} 1",
+            "switchboard_agents{state=\"on_call\"} 1",
+            "switchboard_agents{state=\"paused\"} 2",
+            "switchboard_agents{state=\"unreachable\"} 0",
+            "switchboard_agents_paused{reason=\"lunch\"} 2",
+            "switchboard_database_up 1",
+            "switchboard_outbox_pending 3",
+            "switchboard_outbox_oldest_pending_age_seconds 90",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        let unread = render(&snapshot, now, StoreView { outbox: None });
+        assert!(unread.lines().any(|l| l == "switchboard_database_up 0"));
+        assert!(!unread.contains("switchboard_outbox_pending"));
+    }
+}
