@@ -66,6 +66,7 @@ mod store_conference;
 mod store_consult;
 mod store_hold;
 mod store_monitor;
+mod store_operations;
 mod store_queues;
 mod store_recordings;
 mod store_restart;
