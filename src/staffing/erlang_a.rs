@@ -16,9 +16,10 @@ use super::{seconds, Plan, MAX_AGENTS};
 /// refused rather than computed for ever.
 pub const PATIENCE_TAIL_LIMIT: usize = 50_000;
 
-/// The most arithmetic (callers ahead × integration steps) one evaluation may do: about a
-/// second of one core. Beyond it the question is refused rather than left to run.
-const WORK_LIMIT: u128 = 200_000_000;
+/// The most arithmetic (callers ahead × integration steps) one evaluation may do: a tenth of
+/// a second or so of one core, so a whole plan (a binary search) stays within seconds. Beyond
+/// it the question is refused rather than left to run.
+const WORK_LIMIT: u128 = 50_000_000;
 
 /// How far below the largest term the distribution is cut (natural log).
 const CUT: f64 = 45.0;

@@ -56,6 +56,15 @@ pub enum Model {
 }
 
 impl Model {
+    /// Erlang A when the callers' mean patience is known (see [`estimate_patience`]), Erlang C
+    /// otherwise.
+    pub fn for_patience(patience: Option<Duration>) -> Model {
+        match patience {
+            Some(patience) if !patience.is_zero() => Model::ErlangA { patience },
+            _ => Model::ErlangC,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Model::ErlangC => "erlang_c",

@@ -347,6 +347,16 @@ fn bad_questions_get_errors_and_no_calls_need_no_agents() {
 
 #[test]
 fn patience_is_the_total_wait_over_the_abandons() {
+    assert_eq!(
+        Model::for_patience(estimate_patience(0, secs(500))),
+        Model::ErlangC
+    );
+    assert_eq!(
+        Model::for_patience(estimate_patience(5, secs(500))),
+        Model::ErlangA {
+            patience: secs(100)
+        }
+    );
     assert_eq!(estimate_patience(0, secs(500)), None);
     assert_eq!(
         estimate_patience(4, secs(500)),
