@@ -55,10 +55,10 @@ fn call_centre_helper_worked_example_needs_14_agents_for_80_in_20() {
     );
 }
 
-/// Westbay Engineers' "The Erlang-C formula" step-by-step example (erlang.com, also reproduced
-/// by kooltoolz.com): 360 calls per half hour, 4-minute calls, 55 agents, 15 s target. Traffic
-/// 48 Erlangs, occupancy 87.3 %, probability of waiting 23.9 %, ASA 8.2 s, service level
-/// 84.6 %.
+/// Westbay Engineers' "The Erlang-C formula" step-by-step example (erlang.com): 360 calls per
+/// half hour, 4-minute calls, 55 agents, 15 s target. Traffic 48 Erlangs, occupancy 87.3 %,
+/// probability of waiting 23.9 %, ASA 8.2 s, service level 84.6 %; the four-digit values below
+/// were recomputed independently with the textbook factorial form in double precision.
 #[test]
 fn westbay_step_by_step_example_with_55_agents() {
     let demand = Demand {
