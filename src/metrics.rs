@@ -1,9 +1,15 @@
 //! Counters and latency histograms shared by the edges, rendered in Prometheus text format.
 //!
-//! Lock-free on the hot path: relaxed atomics only.
+//! Lock-free on the hot path: relaxed atomics only. The few labelled series (HTTP requests by
+//! route and status, each switch's link) sit behind a mutex held for one map update; the
+//! gauges read at scrape time (queues, agents, the outbox) are in [`gauges`].
 
+pub mod gauges;
+
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Log-spaced buckets, four per power of two, from 1 µs to about 16 s.
@@ -109,6 +115,11 @@ pub struct Metrics {
     pub http_header_timeouts: AtomicU64,
     /// HTTP connections closed because no byte moved either way for the idle timeout.
     pub http_idle_timeouts: AtomicU64,
+    /// HTTP requests answered, by method, route template (never the raw path, so the series
+    /// stay bounded) and status.
+    http_requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
+    /// Each configured switch's event connection: up (connected and resynced) or down.
+    switch_links: Mutex<BTreeMap<String, bool>>,
 }
 
 impl Metrics {
@@ -116,8 +127,42 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one answered request. `route` is the matched route's template (`/v1/calls/{id}`),
+    /// or `unmatched` for a path no route has.
+    pub fn count_request(&self, method: &'static str, route: &str, status: u16) {
+        let mut requests = self
+            .http_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match requests.get_mut(&(method, route.to_owned(), status)) {
+            Some(n) => *n += 1,
+            None => {
+                requests.insert((method, route.to_owned(), status), 1);
+            }
+        }
+    }
+
+    /// Records whether a switch's link is up; a switch is listed (down) from its link's start.
+    pub fn set_switch_link(&self, switch: &str, up: bool) {
+        self.switch_links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(switch.to_owned(), up);
+    }
+
+    /// Each switch whose link has started, and whether it is up.
+    pub fn switch_links(&self) -> Vec<(String, bool)> {
+        self.switch_links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, up)| (name.clone(), *up))
+            .collect()
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_labelled(&mut out);
         self.routing_latency.render(
             "switchboard_routing_latency_seconds",
             "Call routable event received to agent originate accepted.",
@@ -203,6 +248,54 @@ impl Metrics {
         }
         out
     }
+
+    fn render_labelled(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_esl_link_up Whether the switch's event connection is up \
+             (connected and resynced): 1 up, 0 down.\n# TYPE switchboard_esl_link_up gauge"
+        );
+        for (switch, up) in self.switch_links() {
+            let _ = writeln!(
+                out,
+                "switchboard_esl_link_up{{switch=\"{}\"}} {}",
+                escape_label(&switch),
+                u8::from(up)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_http_requests_total HTTP requests answered, by method, route \
+             template and status.\n# TYPE switchboard_http_requests_total counter"
+        );
+        let requests = self
+            .http_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for ((method, route, status), n) in requests {
+            let _ = writeln!(
+                out,
+                "switchboard_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape_label(&route)
+            );
+        }
+    }
+}
+
+/// A label value as the text exposition format wants it: backslash, double quote and line
+/// feed escaped.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -219,5 +312,30 @@ mod tests {
         assert!((500.0..=500.0 * 1.19 + 1.0).contains(&p50), "p50 {p50}");
         let p99 = h.quantile(0.99).expect("samples").as_secs_f64() * 1e6;
         assert!((990.0..=990.0 * 1.19 + 1.0).contains(&p99), "p99 {p99}");
+    }
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline() {
+        assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(escape_label("/v1/calls/{id}"), "/v1/calls/{id}");
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_and_status_and_links_by_switch() {
+        let metrics = Metrics::default();
+        metrics.count_request("GET", "/v1/calls/{id}", 200);
+        metrics.count_request("GET", "/v1/calls/{id}", 200);
+        metrics.count_request("GET", "unmatched", 404);
+        metrics.set_switch_link("fs\"1", false);
+        metrics.set_switch_link("fs2", true);
+        let text = metrics.render();
+        assert!(text.contains(
+            "switchboard_http_requests_total{method=\"GET\",route=\"/v1/calls/{id}\",status=\"200\"} 2\n"
+        ));
+        assert!(text.contains(
+            "switchboard_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n"
+        ));
+        assert!(text.contains("switchboard_esl_link_up{switch=\"fs\\\"1\"} 0\n"));
+        assert!(text.contains("switchboard_esl_link_up{switch=\"fs2\"} 1\n"));
     }
 }

@@ -216,6 +216,11 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Patch, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Delete, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Post, "/v1/monitors/{id}/take-over", Rule::Supervise),
+    // The Erlang C/A calculator: supervisors and admins plan staff (see docs/staffing.md).
+    (Verb::Get, "/v1/staffing", Rule::Supervise),
+    // Readiness, for load balancers and orchestrators that probe without a token (like
+    // /healthz; it says only up or down, never why beyond "database" or a switch's name).
+    (Verb::Get, "/readyz", Rule::Open),
 ];
 
 /// The rule for a route; `None` for one the table does not list.
@@ -747,8 +752,8 @@ mod tests {
     }
 
     #[test]
-    fn only_healthz_and_the_api_description_are_open_and_everything_that_provisions_is_admin_only()
-    {
+    fn only_the_probes_and_the_api_description_are_open_and_everything_that_provisions_is_admin_only(
+    ) {
         // The description tells no data, only the API's shape, which the source shows anyway;
         // client generators fetch it without a token.
         let open: Vec<&str> = RULES
@@ -756,7 +761,7 @@ mod tests {
             .filter(|(_, _, r)| *r == Rule::Open)
             .map(|&(_, p, _)| p)
             .collect();
-        assert_eq!(open, ["/healthz", "/v1/openapi.json"]);
+        assert_eq!(open, ["/healthz", "/v1/openapi.json", "/readyz"]);
         for (verb, path) in [
             (Verb::Put, "/v1/agents/{id}"),
             (Verb::Delete, "/v1/agents/{id}"),

@@ -14,6 +14,7 @@ mod events;
 mod flows;
 mod monitor;
 mod openapi;
+mod operations;
 mod problem;
 mod provisioning;
 mod queue_provisioning;
@@ -21,6 +22,7 @@ mod recording_control;
 mod recordings;
 mod retention;
 mod server;
+mod staffing;
 mod standby;
 mod webhooks;
 mod wrap_up;
@@ -301,6 +303,8 @@ fn routes() -> Routes {
     .add(Patch, "/v1/monitors/{id}", monitor::change)
     .add(Delete, "/v1/monitors/{id}", monitor::end)
     .add(Post, "/v1/monitors/{id}/take-over", monitor::take_over)
+    .add(Get, "/v1/staffing", staffing::calculate)
+    .add(Get, "/readyz", operations::readyz)
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -316,6 +320,10 @@ pub fn router(state: ApiState) -> Router {
             auth::authorize,
         ))
         .layer(axum::middleware::from_fn(problem::problems_only))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            operations::count_requests,
+        ))
         .with_state(state)
 }
 
@@ -340,7 +348,7 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 async fn metrics(State(state): State<ApiState>) -> Response {
     (
         [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        state.metrics.render(),
+        operations::render_metrics(&state).await,
     )
         .into_response()
 }

@@ -820,6 +820,24 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "Asked of the switch; the session ends (took_over) when the agent's leg hangs up",
             Content::Json(SchemaGenerator::subschema_for::<super::monitor::MonitorReply>),
         ),
+        doc(
+            Get,
+            "/v1/staffing",
+            Tag::Queues,
+            "Staffing calculator: the fewest agents an interval's calls need for a service-level \
+             target (Erlang C, or Erlang A with the callers' patience), or what a number of \
+             agents gives",
+        )
+        .query::<super::staffing::StaffingQuery>()
+        .ok::<super::staffing::StaffingReply>(),
+        doc(
+            Get,
+            "/readyz",
+            Tag::Service,
+            "Whether the controller can serve: the database answers and, unless it stands by, \
+             a switch is connected (503 problem details naming what is down otherwise)",
+        )
+        .ok_object(),
     ]
 }
 

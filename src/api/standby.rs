@@ -92,6 +92,8 @@ mod tests {
     fn a_standby_serves_stored_reads_and_sends_writes_and_live_state_to_the_leader() {
         for stored in [
             "/healthz",
+            "/readyz",
+            "/v1/staffing",
             "/v1/recordings",
             "/v1/tokens",
             "/v1/agents/a1/provisioning",

@@ -244,7 +244,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
     );
     println!(
         "REST API: http://{}/v1/queues  /v1/agents  /v1/calls  /v1/flows/demo/sessions  \
-         /v1/recordings  /metrics",
+         /v1/recordings  /metrics  /readyz",
         running.http_addr
     );
 

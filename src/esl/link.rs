@@ -105,6 +105,8 @@ pub async fn run_fenced_switch(
     fence: Fence,
 ) -> Result<(), LinkError> {
     let mut attempt: u32 = 0;
+    let link = settings.name.to_string();
+    metrics.set_switch_link(&link, false);
     loop {
         if *stop.borrow() {
             return Ok(());
@@ -115,7 +117,7 @@ pub async fn run_fenced_switch(
             let _ = stop.wait_for(|s| *s).await;
             return Ok(());
         }
-        match session(
+        let ended = session(
             &settings,
             &mut commands,
             &inputs,
@@ -123,8 +125,9 @@ pub async fn run_fenced_switch(
             &mut stop,
             &fence,
         )
-        .await
-        {
+        .await;
+        metrics.set_switch_link(&link, false);
+        match ended {
             Ok(SessionEnd::Stopped) => return Ok(()),
             Ok(SessionEnd::Lost(reason)) => {
                 Metrics::bump(&metrics.esl_disconnects);
@@ -218,6 +221,7 @@ async fn session(
     }
     let channels = resync(settings, &events_client).await?;
     info!(switch = %settings.name, channels = channels.len(), "connected and resynced");
+    metrics.set_switch_link(&settings.name.to_string(), true);
     let listing = events_client.api("show registrations as json").await?;
     let registrations = match registered_users(listing.body().unwrap_or_default()) {
         Ok(users) => Some(users),

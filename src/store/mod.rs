@@ -233,6 +233,12 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Whether the database answers a trivial query (for `/readyz` and `/metrics`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 /// How long a SQLite write waits for another to finish before it fails: long enough for any

@@ -927,6 +927,21 @@ impl Store {
         })
         .transpose()
     }
+
+    /// The deliveries not yet delivered (pending, retries included), and when the event of the
+    /// oldest of them happened: the outbox's backlog, for `/metrics`.
+    pub async fn outbox_backlog(&self) -> Result<(u64, Option<Timestamp>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, MIN(e.at) AS oldest FROM webhook_deliveries d \
+             JOIN cti_events e ON e.event_id = d.event_id WHERE d.status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let c = Columns::new(&row, "webhook_deliveries", "pending");
+        let pending = u64::try_from(c.int("pending")?).unwrap_or(0);
+        let oldest = c.opt_int("oldest")?.map(Timestamp::from_millis);
+        Ok((pending, oldest))
+    }
 }
 
 #[cfg(test)]

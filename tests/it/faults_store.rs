@@ -19,8 +19,8 @@ use crate::faults::{bridged, caller, nothing_lost};
 use crate::harness::{spawn_app, Agent};
 use crate::store::TestDb;
 
-struct Proxy {
-    addr: SocketAddr,
+pub(crate) struct Proxy {
+    pub(crate) addr: SocketAddr,
     state: Arc<ProxyState>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -45,7 +45,7 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
+    pub(crate) async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let state = Arc::new(ProxyState {
@@ -79,6 +79,12 @@ impl Proxy {
     fn cut_after_next_commit(&self, outage: Duration) {
         *self.state.outage.lock().expect("lock") = outage;
         self.state.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Cuts every connection now and refuses new ones for `outage` (the database "goes away").
+    pub(crate) fn cut_now(&self, outage: Duration) {
+        *self.state.outage.lock().expect("lock") = outage;
+        self.state.cut();
     }
 
     fn cuts(&self) -> u64 {
@@ -154,14 +160,14 @@ async fn pump(state: Arc<ProxyState>, client: TcpStream) {
 }
 
 /// `url` with its host and port replaced by `addr`.
-fn through(url: &str, addr: SocketAddr) -> String {
+pub(crate) fn through(url: &str, addr: SocketAddr) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let user = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
     format!("postgres://{}{addr}/{path}", user.unwrap_or_default())
 }
 
-fn upstream_of(url: &str) -> SocketAddr {
+pub(crate) fn upstream_of(url: &str) -> SocketAddr {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or(rest);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
