@@ -216,6 +216,11 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Patch, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Delete, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Post, "/v1/monitors/{id}/take-over", Rule::Supervise),
+    // The wallboard's and the console's files: static, no data in them (everything they show
+    // they read from the API with the token the supervisor gives the page).
+    (Verb::Get, "/wallboard", Rule::Open),
+    (Verb::Get, "/console", Rule::Open),
+    (Verb::Get, "/pages/{asset}", Rule::Open),
 ];
 
 /// The rule for a route; `None` for one the table does not list.
@@ -747,8 +752,8 @@ mod tests {
     }
 
     #[test]
-    fn only_healthz_and_the_api_description_are_open_and_everything_that_provisions_is_admin_only()
-    {
+    fn only_healthz_the_api_description_and_the_pages_files_are_open_and_everything_that_provisions_is_admin_only(
+    ) {
         // The description tells no data, only the API's shape, which the source shows anyway;
         // client generators fetch it without a token.
         let open: Vec<&str> = RULES
@@ -756,7 +761,16 @@ mod tests {
             .filter(|(_, _, r)| *r == Rule::Open)
             .map(|&(_, p, _)| p)
             .collect();
-        assert_eq!(open, ["/healthz", "/v1/openapi.json"]);
+        assert_eq!(
+            open,
+            [
+                "/healthz",
+                "/v1/openapi.json",
+                "/wallboard",
+                "/console",
+                "/pages/{asset}"
+            ]
+        );
         for (verb, path) in [
             (Verb::Put, "/v1/agents/{id}"),
             (Verb::Delete, "/v1/agents/{id}"),

@@ -1,8 +1,9 @@
 //! The REST API (axum): the only module with HTTP types.
 //!
 //! Reads come from the engine's published snapshot or from the store; writes are requests to
-//! the engine task. Every error is a problem details document. Every request but `/healthz`
-//! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
+//! the engine task. Every error is a problem details document. Every request but `/healthz`,
+//! the API's description (`openapi`) and the web pages' files (`pages`, which hold no data)
+//! needs a token whose role the route allows (`auth`).
 
 mod after_call;
 pub mod auth;
@@ -14,6 +15,7 @@ mod events;
 mod flows;
 mod monitor;
 mod openapi;
+mod pages;
 mod problem;
 mod provisioning;
 mod queue_provisioning;
@@ -301,6 +303,9 @@ fn routes() -> Routes {
     .add(Patch, "/v1/monitors/{id}", monitor::change)
     .add(Delete, "/v1/monitors/{id}", monitor::end)
     .add(Post, "/v1/monitors/{id}/take-over", monitor::take_over)
+    .add(Get, "/wallboard", pages::wallboard)
+    .add(Get, "/console", pages::console)
+    .add(Get, "/pages/{asset}", pages::asset)
 }
 
 pub fn router(state: ApiState) -> Router {

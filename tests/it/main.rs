@@ -43,6 +43,7 @@ mod layout;
 mod logging;
 mod monitor;
 mod openapi;
+mod pages;
 mod provisioning;
 mod queue_provisioning;
 mod recording;
