@@ -99,6 +99,24 @@ async fn browser() -> Option<Browser> {
             Err(e) => panic!("chromedriver did not start a session: {e}"),
         }
     };
+    // The window's frame takes some of its height: size it so the page gets 1920x1080.
+    let frame = client
+        .execute(
+            "return [outerWidth - innerWidth, outerHeight - innerHeight];",
+            Vec::new(),
+        )
+        .await
+        .expect("window frame");
+    let [frame_width, frame_height] = [0, 1].map(|i| {
+        frame[i]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0)
+    });
+    client
+        .set_window_size(1920 + frame_width, 1080 + frame_height)
+        .await
+        .expect("window size");
     Some(Browser {
         client,
         driver,
@@ -193,6 +211,17 @@ async fn sign_in(client: &Client, url: &str, token: &str) {
         .click()
         .await
         .expect("sign in");
+}
+
+/// Clicks the element `css` finds.
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
 /// Saves a screenshot to `target/screenshots/<name>` and `docs/images/<name>`.
@@ -368,7 +397,7 @@ async fn the_wallboard_signs_in_with_a_token_and_its_numbers_follow_the_calls() 
             .await;
             let [width, height, scroll_height, scroll_width] =
                 [0, 1, 2, 3].map(|i| size[i].as_i64().unwrap_or(-1));
-            assert!(width >= 1900 && height >= 900, "the window is {size}");
+            assert_eq!((width, height), (1920, 1080), "the page's viewport: {size}");
             assert!(
                 scroll_height <= height && scroll_width <= width,
                 "the wallboard scrolls: {size}"
@@ -540,7 +569,9 @@ async fn the_console_forces_an_agents_state_shows_the_apis_refusals_and_the_call
         ],
         agents: vec![
             Agent::answering("1001"),
-            Agent::answering("1002").logged_out(),
+            Agent::answering("1002")
+                .in_queues(&["support", "sales"])
+                .logged_out(),
         ],
         entries: Vec::new(),
     })
@@ -582,6 +613,34 @@ async fn the_console_forces_an_agents_state_shows_the_apis_refusals_and_the_call
                     json!(before)
                 ),
             )
+            .await;
+
+            // Move the waiting caller to sales through the dialog: the API shows it there.
+            let waiting = active_calls(&app)
+                .await
+                .into_iter()
+                .find(|c| c["state"] == "waiting")
+                .expect("a waiting call");
+            let waiting_id = waiting["id"].as_str().expect("id").to_owned();
+            click(
+                &client,
+                &format!("tr[data-call='{waiting_id}'] button[data-action=move]"),
+            )
+            .await;
+            client
+                .find(Locator::Css("#dialog select[name=queue]"))
+                .await
+                .expect("queue menu")
+                .select_by_value("sales")
+                .await
+                .expect("choose sales");
+            click(&client, "#dialog-ok").await;
+            crate::harness::eventually("the API shows the caller in sales", || async {
+                active_calls(&app)
+                    .await
+                    .iter()
+                    .any(|c| c["id"] == waiting_id.as_str() && c["queue"] == "sales")
+            })
             .await;
 
             // Force 1002 available: the API shows it, and the page.
@@ -660,6 +719,19 @@ async fn the_console_forces_an_agents_state_shows_the_apis_refusals_and_the_call
                 "return document.querySelector(\"tr[data-agent='1001'] [data-field=pending]\")
                     .textContent.startsWith('logged_out');",
             )
+            .await;
+            // Hang up the moved caller's call from the console.
+            click(
+                &client,
+                &format!("tr[data-call='{waiting_id}'] button[data-action=hangup]"),
+            )
+            .await;
+            crate::harness::eventually("the API shows the call ended", || async {
+                !active_calls(&app)
+                    .await
+                    .iter()
+                    .any(|c| c["id"] == waiting_id.as_str())
+            })
             .await;
             hang_up_all(&app, &callers).await;
             crate::harness::eventually("the API shows 1001 logged out", || async {

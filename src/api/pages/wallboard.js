@@ -157,15 +157,34 @@ function tile(f) {
   );
 }
 
+/** The tiles' shape, width over height, that their four figures read best in. */
+const TILE_ASPECT = 1.5;
+
+/**
+ * The number of columns that gives `count` tiles in a `width` x `height` board the largest
+ * tile of the shape `TILE_ASPECT` (so the figures are as large as they can be).
+ */
+export function bestColumns(count, width, height) {
+  let best = 1;
+  let bestSize = -1;
+  for (let columns = 1; columns <= count; columns += 1) {
+    const rows = Math.ceil(count / columns);
+    const size = Math.min(width / columns / TILE_ASPECT, height / rows);
+    if (size > bestSize) {
+      best = columns;
+      bestSize = size;
+    }
+  }
+  return best;
+}
+
 function render() {
   const now = serverNow();
   const board = document.getElementById('board');
   const tiles = state.queues.map((q) => tile(figures(q, state.stats, now)));
-  const count = Math.max(tiles.length, 1);
-  // Columns and rows that keep tiles closest to the screen's shape.
-  const columns = Math.min(count, Math.ceil(Math.sqrt((count * 16) / 9 / 1.2)));
+  const columns = bestColumns(Math.max(tiles.length, 1), board.clientWidth, board.clientHeight);
   board.style.setProperty('--columns', String(columns));
-  board.style.setProperty('--rows', String(Math.ceil(count / columns)));
+  board.style.setProperty('--rows', String(Math.ceil(Math.max(tiles.length, 1) / columns)));
   if (tiles.length === 0) {
     tiles.push(el('p', { class: 'empty' }, 'No queues.'));
   }
