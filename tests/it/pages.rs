@@ -192,6 +192,11 @@ async fn holds(client: &Client, what: &str, condition: &str) {
 /// Opens `page` and signs in with `token` through the form.
 async fn sign_in(client: &Client, url: &str, token: &str) {
     client.goto(url).await.expect("open the page");
+    submit_token(client, token).await;
+}
+
+/// Waits for the sign-in form and gives it `token`.
+async fn submit_token(client: &Client, token: &str) {
     holds(
         client,
         "the sign-in form shows",
@@ -805,4 +810,94 @@ async fn the_pages_are_served_without_a_token_with_a_strict_policy_and_hold_no_d
         .await
         .expect("request");
     assert_eq!(data.status(), 401);
+}
+
+/// `GET /v1/stats/queues` as its contract (docs/supervisors.md) describes it, for `support`:
+/// four waiting against a threshold of five (near), a service level two points over its
+/// target (near), and fewer agents logged in than Erlang C needs.
+const STATS: &str = r#"{
+  "at": 0, "time_zone": "UTC", "day_start": 0, "window_ms": 900000,
+  "queues": [{
+    "queue": "support", "name": "Support",
+    "waiting": 4, "longest_wait_ms": 42000, "callbacks_pending": 0,
+    "agents": {"available": 2, "ringing": 0, "on_call": 5, "wrap_up": 1, "paused": 1,
+               "logged_out": 3, "unreachable": 0, "logged_in": 9,
+               "paused_by_reason": {"lunch": 1}},
+    "target": {"service_level_percent": 80, "within_ms": 20000, "short_abandon_ms": 5000},
+    "thresholds": {"waiting": 5, "longest_wait_ms": 120000, "service_level_percent": 80},
+    "alarms": [],
+    "today": {"offered": 100, "answered": 90, "answered_within_target": 82, "abandoned": 10,
+              "short_abandoned": 2, "abandoned_after_target": 6, "transfers_out": 1,
+              "service_level_percent": 82, "asa_ms": 12000, "aht_ms": 240000,
+              "abandon_rate_percent": 10, "longest_answered_wait_ms": 95000},
+    "window": {"offered": 10, "answered": 9, "answered_within_target": 6, "abandoned": 1,
+               "short_abandoned": 0, "abandoned_after_target": 1, "transfers_out": 0,
+               "service_level_percent": 60, "asa_ms": 15000, "aht_ms": 200000,
+               "abandon_rate_percent": 10, "longest_answered_wait_ms": 60000},
+    "staffing": {"needed_now": 12, "logged_in": 9, "model": "erlang_c"}
+  }]
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallboard_shows_the_live_statistics_coloured_by_the_queues_thresholds() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let app = crate::harness::spawn_app(vec![Agent::answering("1001")], Duration::ZERO).await;
+    app.connected().await;
+    let token = supervisor_token(&app, "wallboard").await;
+    let url = format!("{}/wallboard", app.base);
+    browser
+        .run(|client| async move {
+            client.goto(&url).await.expect("open the page");
+            // The statistics endpoint is another part's; this page is held to its contract by
+            // answering that one path in the browser with a document of its shape.
+            eval(
+                &client,
+                "const stats = JSON.parse(arguments[0]);
+                 const real = window.fetch.bind(window);
+                 window.fetch = (path, init) => {
+                   if (path === '/v1/stats/queues') {
+                     stats.at = Date.now();
+                     return Promise.resolve(new Response(JSON.stringify(stats), {
+                       status: 200, headers: { 'content-type': 'application/json' } }));
+                   }
+                   return real(path, init);
+                 };
+                 return true;",
+                json!(STATS),
+            )
+            .await;
+            submit_token(&client, &token).await;
+            shows(&client, "#link", "live").await;
+            let metric = |name: &str| format!("[data-queue=support] [data-metric={name}]");
+            shows(&client, &format!("{} .value", metric("waiting")), "4").await;
+            shows(&client, &format!("{} .value", metric("service-level")), "82 %").await;
+            shows(&client, &format!("{} .value", metric("available")), "2").await;
+            shows(
+                &client,
+                &metric("staffing"),
+                "needed now: 12, logged in: 9",
+            )
+            .await;
+            let longest = text(&client, &format!("{} .value", metric("longest"))).await;
+            assert!(
+                matches!(longest.as_deref(), Some("0:42" | "0:43" | "0:44")),
+                "{longest:?}"
+            );
+            let levels = eval(
+                &client,
+                "return ['waiting', 'longest', 'service-level', 'staffing'].map((m) =>
+                   document.querySelector(`[data-queue=support] [data-metric=${m}]`).dataset.level);",
+                Value::Null,
+            )
+            .await;
+            assert_eq!(levels, json!(["amber", "green", "amber", "red"]));
+            let label = text(&client, &format!("{} .label", metric("service-level"))).await;
+            assert_eq!(
+                label.as_deref(),
+                Some("service level today (last window 60 %)")
+            );
+        })
+        .await;
 }
