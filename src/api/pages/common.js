@@ -184,3 +184,37 @@ export function debounce(fn, ms) {
     timer = setTimeout(fn, ms);
   };
 }
+
+/**
+ * Makes `tbody`'s rows those of `rows` (each with a `data-key`), keeping the rows and cells
+ * that did not change, so that a click or an open menu is not lost to the refresh every
+ * second. A cell with a `data-sig` (one holding buttons or menus) is replaced only when its
+ * signature changes; any other cell when its text or class does.
+ */
+export function patchRows(tbody, rows) {
+  const old = new Map([...tbody.children].map((r) => [r.dataset.key, r]));
+  rows.forEach((row, i) => {
+    let target = row;
+    const current = old.get(row.dataset.key);
+    if (current && current.cells.length === row.cells.length) {
+      old.delete(row.dataset.key);
+      const fresh = [...row.cells];
+      [...current.cells].forEach((cell, c) => {
+        const next = fresh[c];
+        const changed = next.dataset.sig !== undefined
+          ? cell.dataset.sig !== next.dataset.sig
+          : cell.textContent !== next.textContent || cell.className !== next.className;
+        if (changed) {
+          cell.replaceWith(next);
+        }
+      });
+      target = current;
+    }
+    if (tbody.children[i] !== target) {
+      tbody.insertBefore(target, tbody.children[i] || null);
+    }
+  });
+  for (const row of old.values()) {
+    row.remove();
+  }
+}

@@ -2,7 +2,9 @@
 // actions the API offers on them. Every action is one API request; a refusal (a problem
 // details document) is shown at the top of the page as the API worded it.
 
-import { api, ApiError, SignedOut, duration, el, debounce, percent, serverNow, signInThen } from './common.js';
+import {
+  api, ApiError, SignedOut, duration, el, debounce, patchRows, percent, serverNow, signInThen,
+} from './common.js';
 import { LiveStream } from './live.js';
 
 const REFRESH_MS = 5000;
@@ -20,6 +22,7 @@ const state = {
   monitors: [],
   pauseReasons: [],
   stats: null,
+  agentStats: null,
   statsMissingAt: null,
 };
 
@@ -71,6 +74,7 @@ async function refresh() {
     state.monitors = (monitors && (monitors.monitors || monitors.sessions)) || [];
     if (state.statsMissingAt === null || serverNow() - state.statsMissingAt > STATS_PROBE_MS) {
       state.stats = await optional('/v1/stats/queues');
+      state.agentStats = state.stats ? await optional('/v1/stats/agents') : null;
       state.statsMissingAt = state.stats ? null : serverNow();
     }
   } catch (e) {
@@ -227,6 +231,12 @@ async function setState(agent, choice) {
   act(`${agent.name}: ${body.state}`, 'PUT', `/v1/agents/${encodeURIComponent(agent.id)}/state`, body);
 }
 
+/** The agent's numbers for today, when the controller has the live statistics. */
+function agentToday(id) {
+  const entry = state.agentStats && state.agentStats.agents.find((a) => a.agent === id);
+  return entry ? entry.today : null;
+}
+
 function agentRow(agent, now) {
   const select = el(
     'select',
@@ -244,30 +254,33 @@ function agentRow(agent, now) {
     ? `${agent.after_call.status}${agent.after_call.reason ? ` (${agent.after_call.reason})` : ''}`
     : '';
   const call = agent.call ? state.calls.find((c) => c.id === agent.call) : null;
+  const today = agentToday(agent.id);
   return el(
     'tr',
-    { 'data-agent': agent.id },
+    { 'data-agent': agent.id, 'data-key': agent.id },
     el('td', {}, `${agent.name} (${agent.id})`),
     el('td', { class: `status ${agent.status}`, 'data-field': 'status' }, agent.status.replace('_', ' ')),
     el('td', { 'data-field': 'time-in-state' }, duration(inState)),
     el('td', {}, agent.reason || ''),
     el('td', { 'data-field': 'pending' }, pending),
     el('td', {}, call ? `${call.caller_number} (${call.queue})` : agent.call || ''),
-    el('td', {}, agent.calls_answered),
-    el('td', {}, select, set),
+    el('td', { 'data-field': 'handled' }, today ? today.handled : agent.calls_answered),
+    el('td', {}, percent(today ? today.occupancy_percent : null)),
+    el('td', { 'data-sig': stateOptions().map(([value]) => value).join(',') }, select, set),
   );
 }
 
 function render() {
   const now = serverNow();
   const stats = state.stats;
-  document.querySelector('#queues tbody').replaceChildren(
-    ...state.queues.map((q) => {
+  patchRows(
+    document.querySelector('#queues tbody'),
+    state.queues.map((q) => {
       const s = stats && stats.queues.find((x) => x.queue === q.id);
       const longest = q.oldest_wait_since ? now - q.oldest_wait_since : null;
       return el(
         'tr',
-        { 'data-queue': q.id },
+        { 'data-queue': q.id, 'data-key': q.id },
         el('td', {}, q.name),
         el('td', { 'data-field': 'waiting' }, s ? s.waiting : q.waiting),
         el('td', {}, duration(longest)),
@@ -278,32 +291,34 @@ function render() {
       );
     }),
   );
-  document.querySelector('#calls tbody').replaceChildren(
-    ...state.calls.map((c) =>
+  patchRows(
+    document.querySelector('#calls tbody'),
+    state.calls.map((c) =>
       el(
         'tr',
-        { 'data-call': c.id },
+        { 'data-call': c.id, 'data-key': c.id },
         el('td', {}, `${c.caller_name} <${c.caller_number}>`),
         el('td', {}, c.queue),
         el('td', { 'data-field': 'state' }, c.state),
         el('td', {}, c.agent || ''),
         el('td', {}, duration(now - c.entered_at)),
-        el('td', { class: 'actions' }, callActions(c)),
+        el('td', { class: 'actions', 'data-sig': `${c.state} ${c.queue}` }, callActions(c)),
       ),
     ),
   );
-  document.querySelector('#monitors tbody').replaceChildren(
-    ...state.monitors.map((m) =>
+  patchRows(
+    document.querySelector('#monitors tbody'),
+    state.monitors.map((m) =>
       el(
         'tr',
-        { 'data-monitor': m.id },
+        { 'data-monitor': m.id, 'data-key': m.id },
         el('td', {}, m.call),
         el('td', {}, m.agent),
         el('td', {}, m.mode),
         el('td', {}, m.phone),
         el(
           'td',
-          { class: 'actions' },
+          { class: 'actions', 'data-sig': m.mode },
           ['listen', 'whisper', 'barge']
             .filter((mode) => mode !== m.mode)
             .map((mode) =>
@@ -314,11 +329,10 @@ function render() {
       ),
     ),
   );
-  // Rebuilding the rows while a menu of theirs is open would close it: wait for the next tick.
-  const open = document.activeElement;
-  if (!(open && open.tagName === 'SELECT' && open.closest('#agents'))) {
-    document.querySelector('#agents tbody').replaceChildren(...state.agents.map((a) => agentRow(a, now)));
-  }
+  patchRows(
+    document.querySelector('#agents tbody'),
+    state.agents.map((a) => agentRow(a, now)),
+  );
   document.getElementById('clock').textContent = new Date(now).toLocaleTimeString();
 }
 
@@ -351,7 +365,18 @@ function start() {
       state.agentsAt = serverNow();
       state.calls = data.calls;
       render();
-    } else if (event.event !== 'queue.stats' && event.event !== 'agent.stats') {
+    } else if (event.event === 'queue.stats' || event.event === 'agent.stats') {
+      // The periodic figures: replace the entry they are about (the entry itself, or wrapped
+      // like the other events' bodies).
+      const entry = event.data.today ? event.data : event.data.data;
+      const list = event.event === 'queue.stats' ? state.stats && state.stats.queues
+        : state.agentStats && state.agentStats.agents;
+      const key = event.event === 'queue.stats' ? 'queue' : 'agent';
+      const i = list && entry ? list.findIndex((x) => x[key] === entry[key]) : -1;
+      if (i >= 0) {
+        list[i] = entry;
+      }
+    } else {
       later();
     }
   }, setLink);
