@@ -221,6 +221,11 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     // Readiness, for load balancers and orchestrators that probe without a token (like
     // /healthz; it says only up or down, never why beyond "database" or a switch's name).
     (Verb::Get, "/readyz", Rule::Open),
+    // The wallboard's and the console's files: static, no data in them (everything they show
+    // they read from the API with the token the supervisor gives the page).
+    (Verb::Get, "/wallboard", Rule::Open),
+    (Verb::Get, "/console", Rule::Open),
+    (Verb::Get, "/pages/{asset}", Rule::Open),
 ];
 
 /// The rule for a route; `None` for one the table does not list.
@@ -752,7 +757,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_probes_and_the_api_description_are_open_and_everything_that_provisions_is_admin_only(
+    fn only_the_probes_the_api_description_and_the_pages_files_are_open_and_everything_that_provisions_is_admin_only(
     ) {
         // The description tells no data, only the API's shape, which the source shows anyway;
         // client generators fetch it without a token.
@@ -761,7 +766,17 @@ mod tests {
             .filter(|(_, _, r)| *r == Rule::Open)
             .map(|&(_, p, _)| p)
             .collect();
-        assert_eq!(open, ["/healthz", "/v1/openapi.json", "/readyz"]);
+        assert_eq!(
+            open,
+            [
+                "/healthz",
+                "/v1/openapi.json",
+                "/readyz",
+                "/wallboard",
+                "/console",
+                "/pages/{asset}"
+            ]
+        );
         for (verb, path) in [
             (Verb::Put, "/v1/agents/{id}"),
             (Verb::Delete, "/v1/agents/{id}"),

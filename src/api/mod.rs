@@ -1,8 +1,9 @@
 //! The REST API (axum): the only module with HTTP types.
 //!
 //! Reads come from the engine's published snapshot or from the store; writes are requests to
-//! the engine task. Every error is a problem details document. Every request but `/healthz`
-//! and the API's description (`openapi`) needs a token whose role the route allows (`auth`).
+//! the engine task. Every error is a problem details document. Every request but `/healthz`,
+//! the API's description (`openapi`) and the web pages' files (`pages`, which hold no data)
+//! needs a token whose role the route allows (`auth`).
 
 mod after_call;
 pub mod auth;
@@ -15,6 +16,7 @@ mod flows;
 mod monitor;
 mod openapi;
 mod operations;
+mod pages;
 mod problem;
 mod provisioning;
 mod queue_provisioning;
@@ -305,6 +307,9 @@ fn routes() -> Routes {
     .add(Post, "/v1/monitors/{id}/take-over", monitor::take_over)
     .add(Get, "/v1/staffing", staffing::calculate)
     .add(Get, "/readyz", operations::readyz)
+    .add(Get, "/wallboard", pages::wallboard)
+    .add(Get, "/console", pages::console)
+    .add(Get, "/pages/{asset}", pages::asset)
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -72,7 +72,7 @@ impl Tag {
 
     fn description(self) -> &'static str {
         match self {
-            Tag::Service => "Health, metrics and this document.",
+            Tag::Service => "Health, metrics, this document, and the wallboard and console pages.",
             Tag::Queues => "Queues and what waits in them, from the live snapshot.",
             Tag::Agents => "Agents: live state, state changes, history and provisioning.",
             Tag::PauseReasons => "The reasons an agent may pause for.",
@@ -838,6 +838,28 @@ pub(super) fn docs() -> Vec<RouteDoc> {
              a switch is connected (503 problem details naming what is down otherwise)",
         )
         .ok_object(),
+        doc(
+            Get,
+            "/wallboard",
+            Tag::Service,
+            "The wallboard web page (a shell: its numbers come from the API with a token)",
+        )
+        .text(vec!["text/html"]),
+        doc(
+            Get,
+            "/console",
+            Tag::Service,
+            "The supervisor's console web page (a shell: its data comes from the API with a \
+             token)",
+        )
+        .text(vec!["text/html"]),
+        doc(
+            Get,
+            "/pages/{asset}",
+            Tag::Service,
+            "A script or style sheet of the web pages",
+        )
+        .text(vec!["text/javascript", "text/css"]),
     ]
 }
 

@@ -44,6 +44,7 @@ mod logging;
 mod monitor;
 mod openapi;
 mod operations;
+mod pages;
 mod provisioning;
 mod queue_provisioning;
 mod recording;
