@@ -14,4 +14,5 @@ pub mod flow;
 pub mod logging;
 pub mod metrics;
 pub mod sim;
+pub mod stats;
 pub mod store;

@@ -216,6 +216,12 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Patch, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Delete, "/v1/monitors/{id}", Rule::Supervise),
     (Verb::Post, "/v1/monitors/{id}/take-over", Rule::Supervise),
+    // Supervisors' numbers: supervisors and admins; an agent's token sees its own agent's
+    // live numbers only (the handler narrows), and no reports.
+    (Verb::Get, "/v1/stats/queues", Rule::Supervise),
+    (Verb::Get, "/v1/stats/agents", Rule::SuperviseOwned),
+    (Verb::Get, "/v1/reports/queues", Rule::Supervise),
+    (Verb::Get, "/v1/reports/agents", Rule::Supervise),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

@@ -19,9 +19,11 @@ mod provisioning;
 mod queue_provisioning;
 mod recording_control;
 mod recordings;
+mod reports;
 mod retention;
 mod server;
 mod standby;
+mod stats;
 mod webhooks;
 mod wrap_up;
 
@@ -76,6 +78,8 @@ pub struct ApiState {
     leadership: tokio::sync::watch::Receiver<crate::app::leadership::View>,
     /// `[routing]` defaults for queues created over REST (see `queue_provisioning`).
     routing_defaults: crate::config::RoutingDefaults,
+    /// `[stats]` and the live numbers' one-second cache (see `stats`).
+    stats: Arc<stats::LiveStats>,
 }
 
 /// Each switch's recordings directory as the controller mounts it.
@@ -106,7 +110,16 @@ impl ApiState {
             allow_private_webhook_targets: false,
             leadership: crate::app::leadership::View::single(),
             routing_defaults: crate::config::RoutingDefaults::default(),
+            stats: Arc::new(stats::LiveStats::new(stats::StatsSettings::default())),
         }
+    }
+
+    /// `[stats]` of the config: the time zone, window and default targets of the numbers.
+    pub fn with_stats(mut self, config: crate::config::StatsConfig) -> Self {
+        self.stats = Arc::new(stats::LiveStats::new(stats::StatsSettings::from_config(
+            &config,
+        )));
+        self
     }
 
     /// `[routing]` of the config: what queues created over REST get when they set nothing.
@@ -301,6 +314,10 @@ fn routes() -> Routes {
     .add(Patch, "/v1/monitors/{id}", monitor::change)
     .add(Delete, "/v1/monitors/{id}", monitor::end)
     .add(Post, "/v1/monitors/{id}/take-over", monitor::take_over)
+    .add(Get, "/v1/stats/queues", stats::queues)
+    .add(Get, "/v1/stats/agents", stats::agents)
+    .add(Get, "/v1/reports/queues", reports::queues)
+    .add(Get, "/v1/reports/agents", reports::agents)
 }
 
 pub fn router(state: ApiState) -> Router {
