@@ -185,8 +185,21 @@ fn ms(d: Duration) -> i64 {
 
 /// Every queue's live state and its totals for today and the rolling window.
 pub(super) async fn queues(State(state): State<ApiState>) -> Result<Json<Value>, Problem> {
-    let snapshot = state.engine.snapshot();
     let now = wall_clock_ms();
+    let queues = queue_entries(&state, now).await?;
+    let live = &state.stats;
+    Ok(Json(json!({
+        "at": now,
+        "time_zone": live.settings.time_zone_name,
+        "day_start": day_start(now, &live.settings.time_zone),
+        "window_ms": live.settings.window_ms,
+        "queues": queues,
+    })))
+}
+
+/// Each queue's entry of `GET /v1/stats/queues` (and of a `queue.stats` event).
+pub(super) async fn queue_entries(state: &ApiState, now: i64) -> Result<Vec<Value>, Problem> {
+    let snapshot = state.engine.snapshot();
     let live = &state.stats;
     let numbers = live
         .queue_numbers(&state.store, &snapshot, now)
@@ -231,13 +244,7 @@ pub(super) async fn queues(State(state): State<ApiState>) -> Result<Json<Value>,
             })
         })
         .collect();
-    Ok(Json(json!({
-        "at": now,
-        "time_zone": live.settings.time_zone_name,
-        "day_start": day_start(now, &live.settings.time_zone),
-        "window_ms": live.settings.window_ms,
-        "queues": queues,
-    })))
+    Ok(queues)
 }
 
 /// Every agent's live state and its totals for today; an agent's token sees its own only.
@@ -245,14 +252,30 @@ pub(super) async fn agents(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, Problem> {
-    let snapshot = state.engine.snapshot();
     let now = wall_clock_ms();
+    let agents = agent_entries(&state, who.only_agent(), now).await?;
+    let live = &state.stats;
+    Ok(Json(json!({
+        "at": now,
+        "time_zone": live.settings.time_zone_name,
+        "day_start": day_start(now, &live.settings.time_zone),
+        "agents": agents,
+    })))
+}
+
+/// Each agent's entry of `GET /v1/stats/agents` (and of an `agent.stats` event); `only`: as
+/// `Principal::only_agent` says (an agent's token: its own agent, or none).
+pub(super) async fn agent_entries(
+    state: &ApiState,
+    only: Option<Option<&crate::engine::AgentId>>,
+    now: i64,
+) -> Result<Vec<Value>, Problem> {
+    let snapshot = state.engine.snapshot();
     let live = &state.stats;
     let numbers = live
         .agent_numbers(&state.store, now)
         .await
         .map_err(|e| Problem::internal(&e))?;
-    let only = who.only_agent();
     let agents: Vec<Value> = snapshot
         .agents
         .iter()
@@ -276,10 +299,5 @@ pub(super) async fn agents(
             })
         })
         .collect();
-    Ok(Json(json!({
-        "at": now,
-        "time_zone": live.settings.time_zone_name,
-        "day_start": day_start(now, &live.settings.time_zone),
-        "agents": agents,
-    })))
+    Ok(agents)
 }

@@ -169,3 +169,40 @@ async fn live_numbers_match_the_calls_placed_and_survive_a_controller_restart() 
         .expect("request");
     assert_eq!(queues.status(), 403, "queues' numbers are supervisors'");
 }
+
+#[tokio::test]
+async fn the_event_stream_carries_the_live_numbers_to_clients_that_ask_for_them() {
+    let app = spawn_setup(Setup {
+        queues: support(),
+        agents: agents(),
+        entries: Vec::new(),
+    })
+    .await;
+    app.connected().await;
+    let mut response = app
+        .get("/v1/events?types=queue.stats,agent.stats")
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !(text.contains("event: queue.stats") && text.contains("event: agent.stats")) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("the live numbers within 15 s")
+            .expect("read")
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data = text
+        .lines()
+        .skip_while(|l| *l != "event: queue.stats")
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("its data");
+    let event: Value = serde_json::from_str(data).expect("JSON");
+    assert_eq!(event["type"], "queue.stats");
+    assert_eq!(event["data"]["queue"], "support");
+    assert_eq!(event["data"]["today"]["offered"], 0);
+    // An unknown type beside them is still refused.
+    let plain = app.get("/v1/events?types=queue.stats,nonsense").await;
+    assert_eq!(plain.status(), 422);
+}

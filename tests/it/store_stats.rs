@@ -5,6 +5,7 @@
 //! time split across intervals, and the same numbers read by a controller started afterwards.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use switchboard::engine::{
     AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, HoldBy, QueueEventKind, QueueId,
@@ -540,6 +541,82 @@ async fn a_new_controller_reads_the_same_numbers(store: Store, db: &TestDb) {
         (2, 1, 1, 0)
     );
     assert_eq!((after.asa_ms, after.aht_ms), (Some(5_000), Some(40_000)));
+}
+
+/// A month of a million calls in ten queues (80 % answered within 0-39 s, the rest abandoned),
+/// written straight into `queue_visits`, then the month-by-day report the way the API asks for
+/// it. Ignored by default (it fills a database): `cargo test --release --test it -- --ignored
+/// a_month_by_day`; the figures are in the README.
+async fn a_month_by_day_over_a_million_calls_is_fast(store: Store, db: &TestDb) {
+    const CALLS: i64 = 1_000_000;
+    let t0 = at("2026-11-01T00:00:00Z");
+    let month_ms = 30 * 24 * 3_600 * S;
+    let step = month_ms / CALLS;
+    let columns = "call_id, queue_id, entered_at, ended_at, outcome, wait_ms, agent_id, \
+                   answered_at, talk_ms, hold_ms, wrap_ms";
+    let values = format!(
+        "'c' || i, 'q' || (i % 10), {t0} + i * {step}, {t0} + i * {step} + 200000, \
+         CASE WHEN i % 10 < 8 THEN 'answered' ELSE 'abandoned' END, (i % 40) * 1000, \
+         CASE WHEN i % 10 < 8 THEN 'a' || (i % 200) END, \
+         CASE WHEN i % 10 < 8 THEN {t0} + i * {step} + (i % 40) * 1000 END, \
+         CASE WHEN i % 10 < 8 THEN 180000 END, CASE WHEN i % 7 = 0 THEN 20000 ELSE 0 END, \
+         CASE WHEN i % 10 < 8 THEN 10000 END"
+    );
+    let fill = Instant::now();
+    if db.url.starts_with("sqlite:") {
+        db.raw(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {CALLS} - 1) \
+             INSERT INTO queue_visits ({columns}) SELECT {values} FROM n"
+        ))
+        .await;
+    } else {
+        db.raw(&format!(
+            "INSERT INTO queue_visits ({columns}) SELECT {values} \
+             FROM generate_series(0, {CALLS} - 1) AS n(i); ANALYZE queue_visits"
+        ))
+        .await;
+    }
+    eprintln!("{}: {CALLS} visits written in {:?}", db.url.split(':').next().unwrap_or(""), fill.elapsed());
+    let paris = time_zone("Europe/Paris").expect("zone");
+    let started = Instant::now();
+    let days = Period::cut(
+        &paris,
+        parse_instant("2026-11-01", &paris, false).expect("from"),
+        parse_instant("2026-11-30", &paris, true).expect("to"),
+        Interval::Day,
+    )
+    .expect("period");
+    let by_queue = report(&store, &days).await;
+    let elapsed = started.elapsed();
+    let offered: i64 = by_queue.values().flatten().map(|b| b.offered).sum();
+    eprintln!(
+        "{}: month by day over {offered} visits in {elapsed:?}",
+        db.url.split(':').next().unwrap_or("")
+    );
+    assert_eq!(by_queue.len(), 10);
+    assert_eq!(by_queue["q0"].len(), 30);
+    assert!(offered >= CALLS - 2_000, "{offered}");
+    assert!(elapsed < std::time::Duration::from_secs(2), "{elapsed:?}");
+}
+
+mod month {
+    #[tokio::test]
+    #[ignore = "fills a database with a million calls; run with --ignored --release"]
+    async fn a_month_by_day_over_a_million_calls_on_sqlite() {
+        let db = super::TestDb::sqlite();
+        let store = db.connect().await;
+        super::a_month_by_day_over_a_million_calls_is_fast(store, &db).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "fills a database with a million calls; run with --ignored --release"]
+    async fn a_month_by_day_over_a_million_calls_on_postgres() {
+        let Some(db) = super::TestDb::postgres().await else {
+            return;
+        };
+        let store = db.connect().await;
+        super::a_month_by_day_over_a_million_calls_is_fast(store, &db).await;
+    }
 }
 
 macro_rules! both {
