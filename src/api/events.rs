@@ -209,6 +209,13 @@ pub(super) async fn stream(
             )
         }
     };
+    let numbers = Numbers {
+        queues: who.only_agent().is_none() && filter.types.iter().any(|t| t == "queue.stats"),
+        agents: filter.types.iter().any(|t| t == "agent.stats"),
+        in_queues: filter.queues.clone(),
+        agent: filter.agent.clone(),
+        state: state.clone(),
+    };
     let tail = Tail {
         store: state.store.clone(),
         // Silent monitoring stays silent: an agent's desktop never learns of it.
@@ -218,13 +225,6 @@ pub(super) async fn stream(
         page: VecDeque::new(),
         read_now: true,
         batches: state.outbox_batches.clone(),
-    };
-    let numbers = Numbers {
-        queues: who.only_agent().is_none() && filter.types.iter().any(|t| t == "queue.stats"),
-        agents: filter.types.iter().any(|t| t == "agent.stats"),
-        in_queues: filter.queues.clone(),
-        agent: filter.agent.clone(),
-        state: state.clone(),
     };
     let events = stream::select(
         stream::iter(snapshot.map(Ok)).chain(tail.into_stream()),

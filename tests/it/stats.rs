@@ -179,9 +179,7 @@ async fn the_event_stream_carries_the_live_numbers_to_clients_that_ask_for_them(
     })
     .await;
     app.connected().await;
-    let mut response = app
-        .get("/v1/events?types=queue.stats,agent.stats")
-        .await;
+    let mut response = app.get("/v1/events?types=queue.stats,agent.stats").await;
     assert_eq!(response.status(), 200);
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

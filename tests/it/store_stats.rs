@@ -552,10 +552,11 @@ async fn a_month_by_day_over_a_million_calls_is_fast(store: Store, db: &TestDb) 
     let t0 = at("2026-11-01T00:00:00Z");
     let month_ms = 30 * 24 * 3_600 * S;
     let step = month_ms / CALLS;
-    let columns = "call_id, queue_id, entered_at, ended_at, outcome, wait_ms, agent_id, \
-                   answered_at, talk_ms, hold_ms, wrap_ms";
+    let columns = "call_id, queue_id, entered_at, bucket, ended_at, outcome, wait_ms, \
+                   agent_id, answered_at, talk_ms, hold_ms, wrap_ms";
     let values = format!(
-        "'c' || i, 'q' || (i % 10), {t0} + i * {step}, {t0} + i * {step} + 200000, \
+        "'c' || i, 'q' || (i % 10), {t0} + i * {step}, \
+         (({t0} + i * {step}) / 900000) * 900000, {t0} + i * {step} + 200000, \
          CASE WHEN i % 10 < 8 THEN 'answered' ELSE 'abandoned' END, (i % 40) * 1000, \
          CASE WHEN i % 10 < 8 THEN 'a' || (i % 200) END, \
          CASE WHEN i % 10 < 8 THEN {t0} + i * {step} + (i % 40) * 1000 END, \
@@ -572,11 +573,15 @@ async fn a_month_by_day_over_a_million_calls_is_fast(store: Store, db: &TestDb) 
     } else {
         db.raw(&format!(
             "INSERT INTO queue_visits ({columns}) SELECT {values} \
-             FROM generate_series(0, {CALLS} - 1) AS n(i); ANALYZE queue_visits"
+             FROM generate_series(0::BIGINT, {CALLS} - 1) AS n(i); ANALYZE queue_visits"
         ))
         .await;
     }
-    eprintln!("{}: {CALLS} visits written in {:?}", db.url.split(':').next().unwrap_or(""), fill.elapsed());
+    eprintln!(
+        "{}: {CALLS} visits written in {:?}",
+        db.url.split(':').next().unwrap_or(""),
+        fill.elapsed()
+    );
     let paris = time_zone("Europe/Paris").expect("zone");
     let started = Instant::now();
     let days = Period::cut(
