@@ -185,16 +185,28 @@ struct Asked {
     csv: bool,
 }
 
+/// The parameters both reports take, as given.
+struct Common<'a> {
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    interval: Option<&'a str>,
+    zone: Option<&'a str>,
+    format: Option<&'a str>,
+}
+
 fn asked(
     state: &ApiState,
     headers: &HeaderMap,
-    from: Option<&str>,
-    to: Option<&str>,
-    interval: Option<&str>,
-    zone: Option<&str>,
-    format: Option<&str>,
+    common: Common<'_>,
     now: i64,
 ) -> Result<Asked, Problem> {
+    let Common {
+        from,
+        to,
+        interval,
+        zone,
+        format,
+    } = common;
     let settings = &state.stats.settings;
     let (tz, tz_name) = match zone {
         Some(name) => (
@@ -283,11 +295,13 @@ pub(super) async fn queues(
     let asked = asked(
         &state,
         &headers,
-        query.from.as_deref(),
-        query.to.as_deref(),
-        query.interval.as_deref(),
-        query.time_zone.as_deref(),
-        query.format.as_deref(),
+        Common {
+            from: query.from.as_deref(),
+            to: query.to.as_deref(),
+            interval: query.interval.as_deref(),
+            zone: query.time_zone.as_deref(),
+            format: query.format.as_deref(),
+        },
         now,
     )?;
     if let Some(q) = &query.queue {
@@ -383,11 +397,13 @@ pub(super) async fn agents(
     let asked = asked(
         &state,
         &headers,
-        query.from.as_deref(),
-        query.to.as_deref(),
-        query.interval.as_deref(),
-        query.time_zone.as_deref(),
-        query.format.as_deref(),
+        Common {
+            from: query.from.as_deref(),
+            to: query.to.as_deref(),
+            interval: query.interval.as_deref(),
+            zone: query.time_zone.as_deref(),
+            format: query.format.as_deref(),
+        },
         now,
     )?;
     if let Some(a) = &query.agent {
