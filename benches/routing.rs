@@ -1021,6 +1021,7 @@ mod end_to_end {
             reach: Vec::new(),
             routing_defaults: Default::default(),
             external_dial: None,
+            stats: Default::default(),
         })
         .await
         .expect("start");

@@ -15,4 +15,5 @@ pub mod logging;
 pub mod metrics;
 pub mod sim;
 pub mod staffing;
+pub mod stats;
 pub mod store;

@@ -226,6 +226,12 @@ pub const RULES: &[(Verb, &str, Rule)] = &[
     (Verb::Get, "/wallboard", Rule::Open),
     (Verb::Get, "/console", Rule::Open),
     (Verb::Get, "/pages/{asset}", Rule::Open),
+    // Supervisors' numbers: supervisors and admins; an agent's token sees its own agent's
+    // live numbers only (the handler narrows), and no reports.
+    (Verb::Get, "/v1/stats/queues", Rule::Supervise),
+    (Verb::Get, "/v1/stats/agents", Rule::SuperviseOwned),
+    (Verb::Get, "/v1/reports/queues", Rule::Supervise),
+    (Verb::Get, "/v1/reports/agents", Rule::Supervise),
 ];
 
 /// The rule for a route; `None` for one the table does not list.

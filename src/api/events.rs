@@ -31,6 +31,12 @@ use crate::cti::EVENT_TYPES;
 use crate::engine::{AgentId, QueueId, Snapshot};
 use crate::store::{EventFilter, EventMark, Store, StoredEvent};
 
+/// Live-only types: each queue's or agent's live numbers (`GET /v1/stats/...` entries), sent
+/// every [`STATS_EVERY`] to a stream whose `types` names them, never stored in the outbox.
+pub(super) const STATS_TYPES: [&str; 2] = ["queue.stats", "agent.stats"];
+/// How often the live numbers are sent.
+const STATS_EVERY: Duration = Duration::from_secs(5);
+
 /// Events read from the table at once; the stream holds no more than this.
 const PAGE: u32 = 500;
 /// A comment line this often keeps proxies from closing a quiet stream.
@@ -48,7 +54,8 @@ pub(super) struct EventsQuery {
     queue: Option<String>,
     /// Only this agent's events (an agent's own token may name only itself).
     agent: Option<String>,
-    /// Only these event types (a comma list).
+    /// Only these event types (a comma list). `queue.stats` and `agent.stats` (never sent
+    /// otherwise) ask for each queue's and agent's live numbers every 5 s.
     types: Option<String>,
     /// Resume after this event id, for clients that cannot send the `Last-Event-ID` header.
     last_event_id: Option<String>,
@@ -74,6 +81,10 @@ fn wanted(pairs: &[(String, String)]) -> Result<Wanted, Problem> {
         match key.as_str() {
             "types" => {
                 for t in items(value) {
+                    if STATS_TYPES.contains(&t) {
+                        wanted.types.push(t.to_owned());
+                        continue;
+                    }
                     check_events(&[t]).map_err(|e| Problem::invalid("types", e))?;
                     wanted.types.push(t.to_owned());
                 }
@@ -198,6 +209,13 @@ pub(super) async fn stream(
             )
         }
     };
+    let numbers = Numbers {
+        queues: who.only_agent().is_none() && filter.types.iter().any(|t| t == "queue.stats"),
+        agents: filter.types.iter().any(|t| t == "agent.stats"),
+        in_queues: filter.queues.clone(),
+        agent: filter.agent.clone(),
+        state: state.clone(),
+    };
     let tail = Tail {
         store: state.store.clone(),
         // Silent monitoring stays silent: an agent's desktop never learns of it.
@@ -208,7 +226,10 @@ pub(super) async fn stream(
         read_now: true,
         batches: state.outbox_batches.clone(),
     };
-    let events = stream::iter(snapshot.map(Ok)).chain(tail.into_stream());
+    let events = stream::select(
+        stream::iter(snapshot.map(Ok)).chain(tail.into_stream()),
+        numbers.into_stream(),
+    );
     Ok((
         // Proxies that buffer responses (nginx) would hold the events back.
         [("x-accel-buffering", "no")],
@@ -323,6 +344,76 @@ impl Tail {
                 }
             }
         }
+    }
+}
+
+/// The periodic `queue.stats` and `agent.stats` events of one stream (queues' numbers never
+/// to an agent's token). They carry no id: a client resuming gets the next ones anyway.
+struct Numbers {
+    queues: bool,
+    agents: bool,
+    in_queues: Vec<QueueId>,
+    agent: Option<AgentId>,
+    state: ApiState,
+}
+
+impl Numbers {
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        let start = tokio::time::Instant::now() + STATS_EVERY;
+        let ticks = tokio::time::interval_at(start, STATS_EVERY);
+        stream::unfold(
+            (self, ticks, VecDeque::new()),
+            |(numbers, mut ticks, mut pending)| async move {
+                if !numbers.queues && !numbers.agents {
+                    return None;
+                }
+                loop {
+                    if let Some(event) = pending.pop_front() {
+                        return Some((Ok(event), (numbers, ticks, pending)));
+                    }
+                    ticks.tick().await;
+                    // The history writer gone: the controller stops, and so does the stream.
+                    if numbers.state.outbox_batches.has_changed().is_err() {
+                        return None;
+                    }
+                    pending.extend(numbers.events().await);
+                }
+            },
+        )
+    }
+
+    async fn events(&self) -> Vec<Event> {
+        let now = wall_clock_ms();
+        let timestamp = jiff::Timestamp::from_millisecond(now)
+            .ok()
+            .map(|t| t.to_string());
+        let event = |kind: &str, data: serde_json::Value| {
+            let body = json!({ "type": kind, "timestamp": timestamp, "data": data });
+            Event::default().event(kind).data(body.to_string())
+        };
+        let mut out = Vec::new();
+        if self.queues {
+            match super::stats::queue_entries(&self.state, now).await {
+                Ok(entries) => out.extend(
+                    entries
+                        .into_iter()
+                        .filter(|q| {
+                            self.in_queues.is_empty()
+                                || self.in_queues.iter().any(|id| q["queue"] == id.as_str())
+                        })
+                        .map(|q| event("queue.stats", q)),
+                ),
+                Err(e) => warn!(detail = %e.detail, "cannot compute queue.stats for a live stream"),
+            }
+        }
+        if self.agents {
+            let only = self.agent.as_ref().map(Some);
+            match super::stats::agent_entries(&self.state, only, now).await {
+                Ok(entries) => out.extend(entries.into_iter().map(|a| event("agent.stats", a))),
+                Err(e) => warn!(detail = %e.detail, "cannot compute agent.stats for a live stream"),
+            }
+        }
+        out
     }
 }
 

@@ -22,10 +22,12 @@ mod provisioning;
 mod queue_provisioning;
 mod recording_control;
 mod recordings;
+mod reports;
 mod retention;
 mod server;
 mod staffing;
 mod standby;
+mod stats;
 mod webhooks;
 mod wrap_up;
 
@@ -80,6 +82,8 @@ pub struct ApiState {
     leadership: tokio::sync::watch::Receiver<crate::app::leadership::View>,
     /// `[routing]` defaults for queues created over REST (see `queue_provisioning`).
     routing_defaults: crate::config::RoutingDefaults,
+    /// `[stats]` and the live numbers' one-second cache (see `stats`).
+    stats: Arc<stats::LiveStats>,
 }
 
 /// Each switch's recordings directory as the controller mounts it.
@@ -110,7 +114,16 @@ impl ApiState {
             allow_private_webhook_targets: false,
             leadership: crate::app::leadership::View::single(),
             routing_defaults: crate::config::RoutingDefaults::default(),
+            stats: Arc::new(stats::LiveStats::new(stats::StatsSettings::default())),
         }
+    }
+
+    /// `[stats]` of the config: the time zone, window and default targets of the numbers.
+    pub fn with_stats(mut self, config: crate::config::StatsConfig) -> Self {
+        self.stats = Arc::new(stats::LiveStats::new(stats::StatsSettings::from_config(
+            &config,
+        )));
+        self
     }
 
     /// `[routing]` of the config: what queues created over REST get when they set nothing.
@@ -310,6 +323,10 @@ fn routes() -> Routes {
     .add(Get, "/wallboard", pages::wallboard)
     .add(Get, "/console", pages::console)
     .add(Get, "/pages/{asset}", pages::asset)
+    .add(Get, "/v1/stats/queues", stats::queues)
+    .add(Get, "/v1/stats/agents", stats::agents)
+    .add(Get, "/v1/reports/queues", reports::queues)
+    .add(Get, "/v1/reports/agents", reports::agents)
 }
 
 pub fn router(state: ApiState) -> Router {

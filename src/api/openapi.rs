@@ -860,6 +860,40 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             "A script or style sheet of the web pages",
         )
         .text(vec!["text/javascript", "text/css"]),
+        doc(
+            Get,
+            "/v1/stats/queues",
+            Tag::Queues,
+            "Each queue's live numbers: waiting, longest wait, agents by state, thresholds, and \
+             totals for today and the rolling window (docs/statistics.md)",
+        )
+        .ok_object(),
+        doc(
+            Get,
+            "/v1/stats/agents",
+            Tag::Agents,
+            "Each agent's state, time in state and totals for today; an agent's token: its own",
+        )
+        .ok_object(),
+        doc(
+            Get,
+            "/v1/reports/queues",
+            Tag::Queues,
+            "Queues' figures per 15-minute, hourly or daily interval of any period, with every \
+             service-level variant; JSON, or CSV with `Accept: text/csv` or `format=csv`",
+        )
+        .query::<super::reports::QueueReportQuery>()
+        .ok_object(),
+        doc(
+            Get,
+            "/v1/reports/agents",
+            Tag::Agents,
+            "Agents' figures per 15-minute, hourly or daily interval of any period: handled, \
+             talk, hold, wrap-up, states, occupancy; JSON, or CSV with `Accept: text/csv` or \
+             `format=csv`",
+        )
+        .query::<super::reports::AgentReportQuery>()
+        .ok_object(),
     ]
 }
 

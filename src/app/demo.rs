@@ -217,6 +217,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         reach: Vec::new(),
         routing_defaults: Default::default(),
         external_dial: None,
+        stats: Default::default(),
     })
     .await?;
 

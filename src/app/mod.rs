@@ -104,6 +104,8 @@ pub struct StartOptions {
     pub routing_defaults: crate::config::RoutingDefaults,
     /// `[transfer] external_dial`: external numbers for REST transfers and consults.
     pub external_dial: Option<crate::engine::ExternalDial>,
+    /// `[stats]`: the time zone, window and default targets of supervisors' numbers.
+    pub stats: crate::config::StatsConfig,
 }
 
 /// `[http] auth` and the provisioning file's `[[token]]`s.
@@ -207,6 +209,7 @@ pub(crate) async fn prepare(
         reach,
         routing_defaults,
         external_dial,
+        stats,
     } = options;
     let clock = Clock::start();
     let metrics = Arc::new(Metrics::default());
@@ -265,7 +268,8 @@ pub(crate) async fn prepare(
     .with_routing_defaults(crate::config::RoutingDefaults {
         busy_backoff,
         ..routing_defaults
-    });
+    })
+    .with_stats(stats);
     let shared_auth = state.shared_auth();
     let router = crate::api::router(state);
     let mut http_stop = stop_rx.clone();
@@ -715,6 +719,7 @@ pub async fn options_from_config(
             .collect(),
         routing_defaults: defaults,
         external_dial: config.external_dial.clone(),
+        stats: config.stats.clone(),
     })
 }
 

@@ -14,6 +14,7 @@ mod provisioning;
 mod queue_json;
 mod reach;
 mod settings;
+mod stats;
 mod tokens;
 mod transfer;
 mod values;
@@ -37,6 +38,7 @@ pub use settings::{
     Config, DatabaseConfig, EslAddress, HttpConfig, RecordingsConfig, RoutingDefaults,
     SwitchConfig, DATABASE_URL_ENV, DEFAULT_RECORDINGS_DIR,
 };
+pub use stats::StatsConfig;
 pub use tokens::{
     check_token_agent, BearerToken, BearerTokenError, ProvisionedToken, Role, RoleError, TokenHash,
     TokenHashError, TokenName, TokenNameError,

@@ -56,6 +56,8 @@ pub struct Config {
     /// `[transfer] external_dial` (and `allowed_prefixes`): external numbers for REST
     /// transfers and consults; `None`: refused.
     pub external_dial: Option<crate::engine::ExternalDial>,
+    /// `[stats]`: the time zone, rolling window and default targets of supervisors' numbers.
+    pub stats: super::StatsConfig,
 }
 
 /// `[recordings]`.
@@ -277,6 +279,8 @@ struct RawConfig {
     ha: super::ha::RawHa,
     #[serde(default)]
     transfer: super::transfer::RawTransfer,
+    #[serde(default)]
+    stats: super::stats::RawStats,
 }
 
 #[derive(Default, Deserialize)]
@@ -530,6 +534,7 @@ impl Config {
         };
         let ha = raw.ha.resolve(&src, listen)?;
         let external_dial = raw.transfer.resolve(&src)?;
+        let stats = raw.stats.resolve(&src)?;
         let recordings = match raw.recordings.purge_every {
             Some(d) => RecordingsConfig {
                 purge_every: positive_bounded(&src, "recordings.purge_every".into(), d)?,
@@ -596,6 +601,7 @@ impl Config {
             recordings,
             ha,
             external_dial,
+            stats,
         })
     }
 }

@@ -39,6 +39,9 @@ pub struct QueueView {
     /// The codes agents give this queue's calls, and whether one is required.
     pub disposition_codes: Vec<super::wrap_up_work::DispositionCode>,
     pub disposition_required: bool,
+    /// The queue's service-level thresholds (`[queue.thresholds]`), the target of its
+    /// statistics when it sets one.
+    pub thresholds: super::routing::Thresholds,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,6 +148,7 @@ impl Engine {
                     alarms: q.alarms.raised.iter().map(|m| m.as_str()).collect(),
                     disposition_codes: q.settings.routing.wrap_up_work.disposition_codes.clone(),
                     disposition_required: q.settings.routing.wrap_up_work.disposition_required,
+                    thresholds: q.settings.routing.thresholds.clone(),
                 }
             })
             .collect();

@@ -156,6 +156,7 @@ mod tests {
             alarms: Vec::new(),
             disposition_codes: Vec::new(),
             disposition_required: false,
+            thresholds: Default::default(),
         }
     }
 

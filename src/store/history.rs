@@ -330,6 +330,9 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
         // Announced by the outbox (`call.wrapped_up`); the disposition is on the call's row.
         Record::CallWrappedUp { .. } => {}
     }
+    if written {
+        super::queue_visits::apply(conn, record).await?;
+    }
     Ok(written)
 }
 

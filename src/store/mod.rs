@@ -23,6 +23,7 @@ mod monitor;
 mod outbox;
 mod owner;
 mod provisioning;
+mod queue_visits;
 mod recordings;
 mod restart;
 mod retention;
@@ -49,6 +50,7 @@ pub use outbox::{
     EventMark, StoredEvent, Subscription, EVENT_TYPES,
 };
 pub use owner::{claim_sqlite, SqliteOwner};
+pub use queue_visits::{AgentBucketRow, QueueBucketRow};
 pub use recordings::{
     intervals, ConsentRow, EvaluationRow, NewEvaluation, RecordingChangeRow, RecordingCursor,
     RecordingDetail, RecordingInterval, RecordingPage, RecordingRow, RecordingSearch,

@@ -660,6 +660,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
         reach: Vec::new(),
         routing_defaults: Default::default(),
         external_dial: None,
+        stats: Default::default(),
     })
     .await
     .expect("start")

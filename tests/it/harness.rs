@@ -408,6 +408,7 @@ impl TestApp {
                 .unwrap_or_default(),
             routing_defaults: Default::default(),
             external_dial: self.external_dial.clone(),
+            stats: Default::default(),
         })
         .await
         .expect("start controller");

@@ -55,6 +55,7 @@ async fn start(limits: HttpLimits) -> Bare {
         reach: Vec::new(),
         routing_defaults: Default::default(),
         external_dial: None,
+        stats: Default::default(),
         allow_private_webhook_targets: true,
     })
     .await

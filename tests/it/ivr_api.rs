@@ -378,6 +378,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
         reach: Vec::new(),
         routing_defaults: Default::default(),
         external_dial: None,
+        stats: Default::default(),
     })
     .await;
     match started {
