@@ -78,6 +78,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0013_hold.sql"),
     ),
     (
+        15,
+        "call_search",
+        include_str!("../../migrations/sqlite/0015_call_search.sql"),
+    ),
+    (
         16,
         "monitoring",
         include_str!("../../migrations/sqlite/0016_monitoring.sql"),
@@ -154,6 +159,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         13,
         "hold",
         include_str!("../../migrations/postgres/0013_hold.sql"),
+    ),
+    (
+        15,
+        "call_search",
+        include_str!("../../migrations/postgres/0015_call_search.sql"),
     ),
     (
         16,
