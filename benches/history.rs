@@ -636,8 +636,16 @@ async fn time_searches(store: &Store, sample_number: &str) -> Vec<Timing> {
             page(&|s| s.number = Some(NumberFilter::Exact(sample_number.to_owned()))),
         ),
         (
-            "number prefix +4930001*, month",
+            "number prefix +4930000012* (a few calls), month",
+            page(&|s| s.number = Some(NumberFilter::Prefix("+4930000012".to_owned()))),
+        ),
+        (
+            "number prefix +4930001* (about 25,000 calls), month",
             page(&|s| s.number = Some(NumberFilter::Prefix("+4930001".to_owned()))),
+        ),
+        (
+            "number prefix +4930* (every call), month",
+            page(&|s| s.number = Some(NumberFilter::Prefix("+4930".to_owned()))),
         ),
         (
             "abandoned in support, month",

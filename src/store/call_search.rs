@@ -6,6 +6,9 @@
 //! cursor, not a scan and a sort of the month: the cursor is the last row's `(entered_at, id)`,
 //! which stays valid while calls are added (new calls are newer, on pages before it).
 //!
+//! A number (exact or a prefix) is searched on its own index on SQLite, which has no statistics
+//! to weigh it against the time range; PostgreSQL's planner chooses by its statistics.
+//!
 //! A queue matches the queue a call entered and the one it last overflowed into: the two are
 //! searched as two index walks of a page each, merged (a single `OR` would make the database
 //! collect and sort every match of the period).
@@ -252,10 +255,16 @@ impl Store {
         }
         let page = bind(Bound::Int(i64::from(limit) + 1));
         let order = "ORDER BY c.entered_at DESC, c.id DESC";
+        // SQLite keeps no statistics that would tell it a number is rarer than a month: without
+        // the hint it walks the time index and checks every call's number.
+        let calls = match (&search.number, self.backend) {
+            (Some(_), Backend::Sqlite) => "calls c INDEXED BY calls_by_caller_number",
+            _ => "calls c",
+        };
         let sql = match &search.queue {
             None => {
                 let filter = where_clause(&conditions);
-                format!("SELECT {COLUMNS} FROM calls c {filter} {order} LIMIT {page}")
+                format!("SELECT {COLUMNS} FROM {calls} {filter} {order} LIMIT {page}")
             }
             Some(queue) => {
                 let q = bind(Bound::Text(queue.as_str().to_owned()));
@@ -273,9 +282,9 @@ impl Store {
                 );
                 format!(
                     "SELECT {COLUMNS} FROM calls c WHERE c.id IN ( \
-                     SELECT id FROM (SELECT c.id FROM calls c {entered} {order} LIMIT {page}) e \
+                     SELECT id FROM (SELECT c.id FROM {calls} {entered} {order} LIMIT {page}) e \
                      UNION ALL \
-                     SELECT id FROM (SELECT c.id FROM calls c {moved} {order} LIMIT {page}) m) \
+                     SELECT id FROM (SELECT c.id FROM {calls} {moved} {order} LIMIT {page}) m) \
                      {order} LIMIT {page}"
                 )
             }
