@@ -7,10 +7,23 @@
 //! derived from records (calls, queue events, agent state changes, holds, the outbox) is filled.
 //! Then it times call searches (`GET /v1/calls` with filters and a cursor) and prints a table.
 //!
+//! The month: 4 queues (support 45 %, sales 25 %, billing 20 %, retention 10 % of calls), 120
+//! agents in all of them, logged in all month, the agent free soonest taking the next call;
+//! weekdays busier than weekends, a morning and an afternoon peak; talk 20 s plus an
+//! exponential 100 s, 15 % of calls held once, 6 % transferred out, 5-30 s wrap-up; callers'
+//! patience 15 s plus an exponential 2 min (one in ten gives up within 2-10 s), so abandons
+//! (about 6 %) come at the peaks; support callers waiting over a minute overflow to billing
+//! half the time. Seeded: every fill is the same month.
+//!
+//! On PostgreSQL the fill writes [`POSTGRES_STREAMS`] transactions side by side (each agent's
+//! records, and each call's, in one of them, in order), so CTI event ids interleave across
+//! them within a round; SQLite takes one writer at a time and gets them one after another.
+//!
 //! The filled SQLite file is kept under `target/bench-history/`, named after [`FILL_VERSION`]
 //! and the number of calls, so a second run skips the fill; PostgreSQL (when `DATABASE_URL` is
 //! set) gets a database of its own, named the same way and kept too. Change `FILL_VERSION` when
-//! the generator or the schema changes what a fill holds.
+//! the generator changes, or the history write path fills a new table (a cached fill gets the
+//! new migrations but not the rows a write would have put in the new table).
 //!
 //! `SWITCHBOARD_BENCH_CALLS=<n>` fills a smaller (or larger) month; `--quick`,
 //! `SWITCHBOARD_BENCH_QUICK=1` or a run without cargo bench's `--bench` argument (such as
