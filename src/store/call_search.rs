@@ -206,17 +206,24 @@ impl Store {
             let p = bind(Bound::Int(from.as_millis()));
             conditions.push(format!("c.entered_at >= {p}"));
         }
-        if let Some(to) = search.to {
-            let p = bind(Bound::Int(to.as_millis()));
-            conditions.push(format!("c.entered_at < {p}"));
-        }
-        if let Some(after) = search.after {
+        // One upper bound only, the tighter of `to` and the cursor: SQLite bounds an index range
+        // by one of them and would check the other row by row from the end of the period.
+        let cursor_bounds = match (search.to, search.after) {
+            (Some(to), Some(after)) => after.entered_at < to,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if let (true, Some(after)) = (cursor_bounds, search.after) {
             let at = bind(Bound::Int(after.entered_at.as_millis()));
             let id = bind(Bound::Text(after.id.to_string()));
             // The first term alone bounds the index range; the second settles ties.
             conditions.push(format!(
                 "c.entered_at <= {at} AND (c.entered_at < {at} OR c.id < {id})"
             ));
+        } else if let Some(to) = search.to {
+            // Every call before `to` is also after a cursor at or past it.
+            let p = bind(Bound::Int(to.as_millis()));
+            conditions.push(format!("c.entered_at < {p}"));
         }
         if let Some(agent) = &search.agent {
             let p = bind(Bound::Text(agent.as_str().to_owned()));
@@ -257,9 +264,16 @@ impl Store {
         let order = "ORDER BY c.entered_at DESC, c.id DESC";
         // SQLite keeps no statistics that would tell it a number is rarer than a month: without
         // the hint it walks the time index and checks every call's number.
-        let calls = match (&search.number, self.backend) {
-            (Some(_), Backend::Sqlite) => "calls c INDEXED BY calls_by_caller_number",
+        let sqlite = self.backend == Backend::Sqlite;
+        let calls = match &search.number {
+            Some(_) if sqlite => "calls c INDEXED BY calls_by_caller_number",
             _ => "calls c",
+        };
+        // Nor that few calls ever move: it would walk another filter's index to find them.
+        let moved_calls = if sqlite {
+            "calls c INDEXED BY calls_by_current_queue"
+        } else {
+            "calls c"
         };
         let sql = match &search.queue {
             None => {
@@ -284,7 +298,7 @@ impl Store {
                     "SELECT {COLUMNS} FROM calls c WHERE c.id IN ( \
                      SELECT id FROM (SELECT c.id FROM {calls} {entered} {order} LIMIT {page}) e \
                      UNION ALL \
-                     SELECT id FROM (SELECT c.id FROM {calls} {moved} {order} LIMIT {page}) m) \
+                     SELECT id FROM (SELECT c.id FROM {moved_calls} {moved} {order} LIMIT {page}) m) \
                      {order} LIMIT {page}"
                 )
             }

@@ -8,7 +8,7 @@ use switchboard::engine::{
     AgentId, CallId, CallOutcome, ChannelUuid, QueueEventKind, QueueId, Record, SwitchName,
     Timestamp,
 };
-use switchboard::store::{CallSearch, NumberFilter, OutcomeFilter, Store};
+use switchboard::store::{CallCursor, CallSearch, NumberFilter, OutcomeFilter, Store};
 
 fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms)
@@ -335,6 +335,29 @@ async fn a_cursor_walks_every_call_once_while_new_calls_arrive(store: Store) {
     let expected: Vec<CallId> = (1..=25).rev().map(call_id).collect();
     assert_eq!(seen, expected);
     assert_eq!(pages, 7);
+    // With an end to the range: the cursor before it, and a cursor past it, page alike.
+    let before_three = |after| CallSearch {
+        to: Some(ts(3 * 60_000)),
+        limit: 4,
+        after,
+        ..CallSearch::default()
+    };
+    let first = store.search_calls(&before_three(None)).await.expect("page");
+    assert_eq!(first.calls[0].id, call_id(15));
+    let second = store
+        .search_calls(&before_three(first.next))
+        .await
+        .expect("page");
+    assert_eq!(second.calls[0].id, call_id(11));
+    let past_the_end = CallCursor {
+        entered_at: ts(4 * 60_000),
+        id: call_id(21),
+    };
+    let from_past = store
+        .search_calls(&before_three(Some(past_the_end)))
+        .await
+        .expect("page");
+    assert_eq!(from_past.calls[0].id, call_id(15));
     // A filtered walk stops at the end too: 13 sales calls in pages of 5.
     let mut sales = 0;
     let mut after = None;
