@@ -30,6 +30,8 @@ mod standby;
 mod stats;
 mod webhooks;
 mod wrap_up;
+// `GET /v1/calls` with filters and a cursor.
+mod call_search;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -50,6 +52,7 @@ pub use problem::Problem;
 pub use server::{serve, HttpLimits};
 
 use auth::Verb;
+use call_search::CallsQuery;
 
 use crate::app::{EngineHandle, Flows};
 use crate::engine::{parse_skill_list, AgentId, CallId, CallUpdate, CommandError, RequestedState};
@@ -590,13 +593,6 @@ async fn agent_states(
     Ok(Json(json!({ "agent": id, "changes": changes })))
 }
 
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct CallsQuery {
-    /// At most this many recent calls (default 50, at most 1000).
-    limit: Option<u32>,
-}
-
 /// Whether `agent` is on `call` or rung for it.
 fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
     call.agent.as_ref() == Some(agent)
@@ -612,14 +608,17 @@ fn involves(call: &crate::engine::snapshot::CallView, agent: &AgentId) -> bool {
 }
 
 /// Active calls and recent history; an agent's token sees only the calls it is rung for, is
-/// on, or answered.
+/// on, or answered. With a filter or a cursor, a search of the history (`call_search`).
 async fn calls(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
     query: Result<Query<CallsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    if query.searches() {
+        return call_search::search(&state, &who, query).await;
+    }
+    let limit = query.clamped_limit();
     let snapshot = state.engine.snapshot();
     let (active, recent) = match who.only_agent() {
         None => (

@@ -330,7 +330,8 @@ pub(super) fn docs() -> Vec<RouteDoc> {
             Get,
             "/v1/calls",
             Tag::Calls,
-            "Active calls and recent history",
+            "Active calls and recent history; with filters (from, to, queue, agent, outcome, \
+             number) or a cursor, a search of the history, newest first, a page at a time",
         )
         .query::<CallsQuery>()
         .ok_object(),

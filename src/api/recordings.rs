@@ -135,7 +135,7 @@ pub(super) struct EvaluationBody {
 }
 
 /// A time given as RFC 3339 or as unix milliseconds.
-fn parse_time(field: &str, raw: &str) -> Result<Timestamp, Problem> {
+pub(super) fn parse_time(field: &str, raw: &str) -> Result<Timestamp, Problem> {
     if let Ok(ms) = raw.parse::<i64>() {
         return Ok(Timestamp::from_millis(ms));
     }

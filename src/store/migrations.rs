@@ -83,6 +83,11 @@ pub(super) const SQLITE: &[Embedded] = &[
         include_str!("../../migrations/sqlite/0014_queue_visits.sql"),
     ),
     (
+        15,
+        "call_search",
+        include_str!("../../migrations/sqlite/0015_call_search.sql"),
+    ),
+    (
         16,
         "monitoring",
         include_str!("../../migrations/sqlite/0016_monitoring.sql"),
@@ -164,6 +169,11 @@ pub(super) const POSTGRES: &[Embedded] = &[
         14,
         "queue_visits",
         include_str!("../../migrations/postgres/0014_queue_visits.sql"),
+    ),
+    (
+        15,
+        "call_search",
+        include_str!("../../migrations/postgres/0015_call_search.sql"),
     ),
     (
         16,

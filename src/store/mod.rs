@@ -29,6 +29,8 @@ mod restart;
 mod retention;
 mod rows;
 mod tokens;
+// Call search with filters and a cursor (`GET /v1/calls?...`).
+mod call_search;
 
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ use crate::config::redact_url;
 use crate::engine::CallId;
 
 pub use after_call::PendingAfterCall;
+pub use call_search::{CallCursor, CallSearch, CallSearchPage, NumberFilter, OutcomeFilter};
 pub use leadership::{
     controller_url, Change, ChangeListener, LeaderConnection, LeadershipRow, CHANGES_CHANNEL,
 };
