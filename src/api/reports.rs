@@ -20,7 +20,7 @@ use crate::engine::snapshot::Snapshot;
 use crate::stats::intervals::{day_start, local_time, parse_instant, time_zone};
 use crate::stats::{
     agents::fold_states, csv, AgentBucket, AgentTotals, Interval, Period, QueueBucket, QueueTotals,
-    Targets,
+    StaffingNeed, Targets,
 };
 use crate::store::{Store, StoreError};
 
@@ -377,6 +377,15 @@ pub(super) async fn queues(
                     "short_abandon_ms".to_owned(),
                     json!(target.short_abandon_ms),
                 );
+                let length = asked.period.end_of(i) - asked.period.starts[i];
+                let need = crate::stats::needed(bucket, length, &target);
+                let need = serde_json::to_value(need).unwrap_or_default();
+                for column in StaffingNeed::COLUMNS {
+                    fields.insert(
+                        column.to_owned(),
+                        need.get(column).cloned().unwrap_or_default(),
+                    );
+                }
             }
             rows.push(row);
         }
@@ -384,6 +393,7 @@ pub(super) async fn queues(
     let mut columns = key_columns("queue");
     columns.extend(["target_within_ms", "short_abandon_ms"].map(str::to_owned));
     columns.extend(QueueTotals::COLUMNS.iter().map(|c| (*c).to_owned()));
+    columns.extend(StaffingNeed::COLUMNS.iter().map(|c| (*c).to_owned()));
     Ok(reply(&asked, columns, rows, json!({})))
 }
 

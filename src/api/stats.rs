@@ -240,11 +240,35 @@ pub(super) async fn queue_entries(state: &ApiState, now: i64) -> Result<Vec<Valu
                 "alarms": q.alarms,
                 "today": QueueTotals::from_bucket(&today),
                 "window": QueueTotals::from_bucket(&window),
-                "staffing": Value::Null,
+                "staffing": staffing_now(&window, live.settings.window_ms, &target, q),
             })
         })
         .collect();
     Ok(queues)
+}
+
+/// "Needed now: N, logged in: M": the agents the rolling window's calls needed by Erlang C
+/// for the queue's target, beside the queue's agents logged in; `null` until a call of the
+/// window has been handled.
+fn staffing_now(
+    window: &QueueBucket,
+    window_ms: i64,
+    target: &Targets,
+    queue: &QueueView,
+) -> Value {
+    match crate::stats::needed(window, window_ms, target) {
+        Some(need) => json!({
+            "model": need.model,
+            "basis": "window",
+            "needed_now": need.agents_needed,
+            "logged_in": queue.agents_logged_in,
+            "traffic_erlangs": need.traffic_erlangs,
+            "service_level_percent": need.staffed_service_level_percent,
+            "asa_ms": need.staffed_asa_ms,
+            "occupancy_percent": need.staffed_occupancy_percent,
+        }),
+        None => Value::Null,
+    }
 }
 
 /// Every agent's live state and its totals for today; an agent's token sees its own only.

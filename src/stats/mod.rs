@@ -6,15 +6,18 @@
 //! that says what each number is. The store aggregates its per-visit facts per 15-minute
 //! bucket (`QueueBucket`) and hands back agents' state changes as they are (`StateChange`);
 //! this module folds them into intervals of a time zone (`intervals`), and turns the folded
-//! counts into the published figures (`totals`, `agents`). "Today" and the rolling window are
+//! counts into the published figures (`totals`, `agents`), and the agents the calls needed
+//! by Erlang C (`staffing_need`). "Today" and the rolling window are
 //! reports over `[local midnight, now)` and `[now - window, now)` folded into one interval.
 //! No I/O and no clock: `now` is always an argument. Definitions: `docs/statistics.md`.
 
 pub mod agents;
 pub mod csv;
 pub mod intervals;
+pub mod staffing_need;
 pub mod totals;
 
 pub use agents::{AgentBucket, AgentTotals, StateChange};
 pub use intervals::{Interval, IntervalError, Period, BUCKET_MS};
+pub use staffing_need::{needed, StaffingNeed};
 pub use totals::{QueueBucket, QueueTotals, Targets};

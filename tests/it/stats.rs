@@ -108,6 +108,12 @@ async fn live_numbers_match_the_calls_placed_and_survive_a_controller_restart() 
         before["window"]["offered"], 2,
         "the last 15 minutes hold both"
     );
+    // "Needed now" from the window's two calls and their handle time, by Erlang C: a
+    // fraction of an Erlang needs one agent; the agent has logged out since.
+    let staffing = &before["staffing"];
+    assert_eq!(staffing["model"], "erlang_c", "{staffing}");
+    assert_eq!(staffing["needed_now"], 1, "{staffing}");
+    assert_eq!(staffing["logged_in"], 0, "{staffing}");
     assert_eq!(before["waiting"], 0);
     assert_eq!(before["agents"]["logged_out"], 1);
     assert_eq!(before["agents"]["logged_in"], 0);
