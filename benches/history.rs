@@ -30,7 +30,7 @@
 //! `cargo test --benches`) fills 20,000 calls. `-- --sqlite` or `-- --postgres` runs one backend.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,9 @@ use switchboard::engine::{
     AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, HoldBy, QueueEventKind, QueueId,
     Record, StateCause, SwitchName, Timestamp,
 };
+use switchboard::stats::intervals::time_zone;
+use switchboard::stats::{Interval, Period, Targets};
+use switchboard::store::reports::{agent_intervals, queue_intervals};
 use switchboard::store::{CallCursor, CallSearch, NumberFilter, OutcomeFilter, Store};
 
 /// What a fill holds; a cached fill of another version is not reused.
@@ -716,12 +719,48 @@ async fn time_searches(store: &Store, sample_number: &str) -> Vec<Timing> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// LEAD, AFTER MERGING THE INTERVAL REPORTS (h1): time "month-by-day queue report" and
-// "month-by-day agent report" here, over the filled store and the month's range, and return
-// one `Timing` each (rows: the report's rows). They are printed with the searches.
+// The month-by-day reports, as `GET /v1/reports/queues|agents?interval=1d` reads them: the
+// store's 15-minute buckets folded into the days of a time zone (`store::reports`).
 async fn time_reports(store: &Store, from: Timestamp, to: Timestamp) -> Vec<Timing> {
-    let _ = (store, from, to);
-    Vec::new()
+    let paris = time_zone("Europe/Paris").expect("zone");
+    let days =
+        Period::cut(&paris, from.as_millis(), to.as_millis(), Interval::Day).expect("period");
+    let targets = BTreeMap::new();
+    let mut timings = Vec::new();
+    let mut took = Vec::with_capacity(ROUNDS);
+    let mut rows = 0;
+    for _ in 0..=ROUNDS {
+        let started = Instant::now();
+        let by_queue = queue_intervals(store, &days, &targets, Targets::default(), None)
+            .await
+            .expect("queue report");
+        took.push(started.elapsed());
+        rows = by_queue.values().map(Vec::len).sum();
+    }
+    timings.push(timing("month by day, queue report", rows, took));
+    let mut took = Vec::with_capacity(ROUNDS);
+    for _ in 0..=ROUNDS {
+        let started = Instant::now();
+        let by_agent = agent_intervals(store, &days, to.as_millis(), None)
+            .await
+            .expect("agent report");
+        took.push(started.elapsed());
+        rows = by_agent.values().map(Vec::len).sum();
+    }
+    timings.push(timing("month by day, agent report", rows, took));
+    timings
+}
+
+/// The median and the slowest of `took` after its first (warm-up) round.
+fn timing(what: &str, rows: usize, mut took: Vec<Duration>) -> Timing {
+    took.remove(0);
+    took.sort();
+    Timing {
+        what: what.to_owned(),
+        rows,
+        median: took[took.len() / 2],
+        worst: took[took.len() - 1],
+    }
 }
 // ---------------------------------------------------------------------------------------------
 

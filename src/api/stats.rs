@@ -14,12 +14,13 @@ use axum::{Extension, Json};
 use jiff::tz::TimeZone;
 use serde_json::{json, Value};
 
-use super::reports::{agent_intervals, queue_intervals, queue_targets};
+use super::reports::queue_targets;
 use super::{wall_clock_ms, ApiState, Principal, Problem};
 use crate::engine::snapshot::{QueueView, Snapshot};
 use crate::engine::AgentStatus;
 use crate::stats::intervals::day_start;
 use crate::stats::{AgentBucket, AgentTotals, Period, QueueBucket, QueueTotals, Targets};
+use crate::store::reports::{agent_intervals, queue_intervals};
 
 /// How long the store part of the live numbers is reused.
 const CACHE_FOR: Duration = Duration::from_secs(1);

@@ -25,6 +25,7 @@ mod owner;
 mod provisioning;
 mod queue_visits;
 mod recordings;
+pub mod reports;
 mod restart;
 mod retention;
 mod rows;

@@ -78,7 +78,10 @@ async fn a_report_of_today_counts_the_calls_placed_in_json_and_csv() {
         .iter()
         .position(|c| *c == "agents_needed")
         .expect("the staffing columns");
-    assert_eq!(data[needed], "1", "Erlang C's agents for the day's two calls");
+    assert_eq!(
+        data[needed], "1",
+        "Erlang C's agents for the day's two calls"
+    );
 
     let accepted = app
         .http
