@@ -46,7 +46,7 @@ use switchboard::store::reports::{agent_intervals, queue_intervals};
 use switchboard::store::{CallCursor, CallSearch, NumberFilter, OutcomeFilter, Store};
 
 /// What a fill holds; a cached fill of another version is not reused.
-const FILL_VERSION: &str = "v1";
+const FILL_VERSION: &str = "v2";
 
 /// 2026-11-01T00:00:00Z: the month starts at midnight UTC.
 const MONTH_START_MS: i64 = 1_793_491_200_000;
