@@ -241,7 +241,7 @@ pub(super) async fn queue_entries(state: &ApiState, now: i64) -> Result<Vec<Valu
                 "alarms": q.alarms,
                 "today": QueueTotals::from_bucket(&today),
                 "window": QueueTotals::from_bucket(&window),
-                "staffing": staffing_now(&window, live.settings.window_ms, &target, q),
+                "staffing": staffing_now(&window, live.settings.window_ms, now, &target, q),
             })
         })
         .collect();
@@ -254,10 +254,11 @@ pub(super) async fn queue_entries(state: &ApiState, now: i64) -> Result<Vec<Valu
 fn staffing_now(
     window: &QueueBucket,
     window_ms: i64,
+    now: i64,
     target: &Targets,
     queue: &QueueView,
 ) -> Value {
-    match crate::stats::needed(window, window_ms, target) {
+    match crate::stats::needed_now(window, window_ms, now, target) {
         Some(need) => json!({
             "model": need.model,
             "basis": "window",

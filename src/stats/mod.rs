@@ -19,5 +19,5 @@ pub mod totals;
 
 pub use agents::{AgentBucket, AgentTotals, StateChange};
 pub use intervals::{Interval, IntervalError, Period, BUCKET_MS};
-pub use staffing_need::{needed, StaffingNeed};
+pub use staffing_need::{needed, needed_now, StaffingNeed};
 pub use totals::{QueueBucket, QueueTotals, Targets};

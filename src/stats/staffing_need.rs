@@ -62,6 +62,25 @@ pub fn needed(bucket: &QueueBucket, interval_ms: i64, targets: &Targets) -> Opti
     })
 }
 
+/// The shortest span a rate is taken over: one call a second after the first would
+/// otherwise read as a storm.
+const MIN_RATE_SPAN_MS: i64 = 60_000;
+
+/// "Needed now": the agents the calls of the rolling window `[now - window_ms, now)` need.
+/// Their rate is taken from when they began arriving when that is later than the window's
+/// start (the morning's first calls, a controller just installed), so a window that is still
+/// filling does not understate it.
+pub fn needed_now(
+    window: &QueueBucket,
+    window_ms: i64,
+    now: i64,
+    targets: &Targets,
+) -> Option<StaffingNeed> {
+    let start = (now - window_ms).max(window.first_entered_at.unwrap_or(now - window_ms));
+    let span = (now - start).clamp(MIN_RATE_SPAN_MS.min(window_ms), window_ms);
+    needed(window, span, targets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +104,25 @@ mod tests {
         assert_eq!(need.traffic_erlangs, 10.0);
         assert_eq!(need.staffed_service_level_percent, 88.8);
         assert_eq!(need.model, "erlang_c");
+    }
+
+    #[test]
+    fn needed_now_takes_the_rate_from_the_first_call_of_a_window_still_filling() {
+        // 100 calls of 3 minutes in the 30 minutes since the first: the classic example's
+        // load, although the window is an hour long.
+        let now = 10_000_000;
+        let filling = QueueBucket {
+            first_entered_at: Some(now - 30 * 60_000),
+            ..interval(100, 180)
+        };
+        let need = needed_now(&filling, 60 * 60_000, now, &Targets::default()).expect("a plan");
+        assert_eq!(need.agents_needed, 14);
+        let full = QueueBucket {
+            first_entered_at: Some(now - 60 * 60_000 + 5),
+            ..interval(100, 180)
+        };
+        let need = needed_now(&full, 60 * 60_000, now, &Targets::default()).expect("a plan");
+        assert_eq!(need.traffic_erlangs, 5.0, "a full window: its whole length");
     }
 
     #[test]

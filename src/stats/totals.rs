@@ -58,6 +58,9 @@ pub struct QueueBucket {
     pub connected_ms: i64,
     pub hold_ms: i64,
     pub wrap_ms: i64,
+    /// When the earliest of these visits entered the queue (how long the calls have been
+    /// arriving, for a rate over a window that began before the first of them).
+    pub first_entered_at: Option<i64>,
 }
 
 impl QueueBucket {
@@ -85,6 +88,10 @@ impl QueueBucket {
         self.connected_ms += other.connected_ms;
         self.hold_ms += other.hold_ms;
         self.wrap_ms += other.wrap_ms;
+        self.first_entered_at = match (self.first_entered_at, other.first_entered_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -227,6 +234,7 @@ mod tests {
             connected_ms: 5 * 200_000,
             hold_ms: 5 * 20_000,
             wrap_ms: 5 * 10_000,
+            first_entered_at: Some(1_000),
         }
     }
 

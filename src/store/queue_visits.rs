@@ -226,7 +226,8 @@ impl Store {
              {} AS handled, \
              CAST(SUM(CASE WHEN {answered} AND talk_ms IS NOT NULL THEN talk_ms ELSE 0 END) AS BIGINT) AS connected_ms, \
              CAST(SUM(CASE WHEN {answered} AND talk_ms IS NOT NULL THEN hold_ms ELSE 0 END) AS BIGINT) AS hold_ms, \
-             CAST(SUM(CASE WHEN {answered} AND talk_ms IS NOT NULL THEN COALESCE(wrap_ms, 0) ELSE 0 END) AS BIGINT) AS wrap_ms \
+             CAST(SUM(CASE WHEN {answered} AND talk_ms IS NOT NULL THEN COALESCE(wrap_ms, 0) ELSE 0 END) AS BIGINT) AS wrap_ms, \
+             MIN(entered_at) AS first_entered_at \
              FROM queue_visits WHERE bucket >= $6 AND bucket < $2 \
              AND entered_at >= $1 AND entered_at < $2 AND ($5 = '' OR queue_id = $5) \
              GROUP BY bucket, queue_id",
@@ -271,6 +272,7 @@ impl Store {
                         connected_ms: c.int("connected_ms")?,
                         hold_ms: c.int("hold_ms")?,
                         wrap_ms: c.int("wrap_ms")?,
+                        first_entered_at: c.opt_int("first_entered_at")?,
                     },
                 })
             })
