@@ -148,9 +148,9 @@ export function duration(ms) {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
 }
 
-/** `87 %`, `—` when unknown. */
+/** `87%`, `—` when unknown. */
 export function percent(value) {
-  return value === null || value === undefined ? '—' : `${Math.round(value)} %`;
+  return value === null || value === undefined ? '—' : `${Math.round(value)}%`;
 }
 
 /** Makes an element: `el('td', {class: 'x'}, 'text', child)`. */
