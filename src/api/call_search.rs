@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Principal;
-use super::recordings::parse_time;
+use super::search_filters::{agent_scope, time_range};
 use super::{ApiState, Problem};
-use crate::engine::{AgentId, QueueId};
+use crate::engine::QueueId;
 use crate::store::{CallCursor, CallSearch, NumberFilter, OutcomeFilter};
 
 /// The most calls one page may hold.
@@ -81,35 +81,10 @@ fn search_of(query: CallsQuery, who: &Principal) -> Result<Option<CallSearch>, P
             "limit {limit} is out of range: 1 to {MAX_LIMIT}"
         )));
     }
-    let from = query
-        .from
-        .as_deref()
-        .map(|s| parse_time("from", s))
-        .transpose()?;
-    let to = query
-        .to
-        .as_deref()
-        .map(|s| parse_time("to", s))
-        .transpose()?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if from >= to {
-            return Err(Problem::bad_request("from must be before to"));
-        }
-    }
-    let mut agent = query
-        .agent
-        .map(|a| AgentId::new(a).map_err(|e| Problem::bad_request(format!("agent: {e}"))))
-        .transpose()?;
-    match who.only_agent() {
-        None => {}
-        Some(None) => return Ok(None),
-        Some(Some(me)) => {
-            if agent.as_ref().is_some_and(|a| a != me) {
-                return Err(not_yours(who));
-            }
-            agent = Some(me.clone());
-        }
-    }
+    let (from, to) = time_range(("from", query.from.as_deref()), ("to", query.to.as_deref()))?;
+    let Some(agent) = agent_scope(who, query.agent, not_yours)? else {
+        return Ok(None);
+    };
     let queue = query
         .queue
         .map(|q| QueueId::new(q).map_err(|e| Problem::bad_request(format!("queue: {e}"))))

@@ -24,6 +24,7 @@ mod recording_control;
 mod recordings;
 mod reports;
 mod retention;
+mod search_filters;
 mod server;
 mod staffing;
 mod standby;

@@ -23,10 +23,11 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use tracing::warn;
 
+use super::search_filters::{agent_scope, time_range};
 use super::{wall_clock_ms, ApiState, Principal, Problem};
 use crate::config::EvaluationForm;
 use crate::engine::recording::is_safe_relative_path;
-use crate::engine::{AgentId, CallId, QueueId, RecordingId, Timestamp};
+use crate::engine::{CallId, QueueId, RecordingId, Timestamp};
 use crate::store::{
     EvaluationRow, NewEvaluation, RecordingCursor, RecordingDetail, RecordingRow, RecordingSearch,
     RecordingStatus,
@@ -134,21 +135,6 @@ pub(super) struct EvaluationBody {
     notes: String,
 }
 
-/// A time given as RFC 3339 or as unix milliseconds.
-pub(super) fn parse_time(field: &str, raw: &str) -> Result<Timestamp, Problem> {
-    if let Ok(ms) = raw.parse::<i64>() {
-        return Ok(Timestamp::from_millis(ms));
-    }
-    raw.parse::<jiff::Timestamp>()
-        .map(|t| Timestamp::from_millis(t.as_millisecond()))
-        .map_err(|_| {
-            Problem::bad_request(format!(
-                "{field} {raw:?} is not a time: give RFC 3339 (2024-05-01T08:00:00Z) or unix \
-                 milliseconds"
-            ))
-        })
-}
-
 fn parse_recording_id(raw: &str) -> Result<RecordingId, Problem> {
     RecordingId::parse(raw).map_err(|e| Problem::bad_request(e.to_string()))
 }
@@ -186,35 +172,13 @@ async fn readable(
 /// The search a query asks for, narrowed to the agent's own recordings for an agent's token;
 /// `None` for an agent token without an agent, which sees nothing.
 fn search_of(query: RecordingsQuery, who: &Principal) -> Result<Option<RecordingSearch>, Problem> {
-    let since = query
-        .since
-        .as_deref()
-        .map(|s| parse_time("since", s))
-        .transpose()?;
-    let until = query
-        .until
-        .as_deref()
-        .map(|s| parse_time("until", s))
-        .transpose()?;
-    if let (Some(since), Some(until)) = (since, until) {
-        if since >= until {
-            return Err(Problem::bad_request("since must be before until"));
-        }
-    }
-    let mut agent = query
-        .agent
-        .map(|a| AgentId::new(a).map_err(|e| Problem::bad_request(format!("agent: {e}"))))
-        .transpose()?;
-    match who.only_agent() {
-        None => {}
-        Some(None) => return Ok(None),
-        Some(Some(me)) => {
-            if agent.as_ref().is_some_and(|a| a != me) {
-                return Err(not_yours(who));
-            }
-            agent = Some(me.clone());
-        }
-    }
+    let (since, until) = time_range(
+        ("since", query.since.as_deref()),
+        ("until", query.until.as_deref()),
+    )?;
+    let Some(agent) = agent_scope(who, query.agent, not_yours)? else {
+        return Ok(None);
+    };
     let queue = query
         .queue
         .map(|q| QueueId::new(q).map_err(|e| Problem::bad_request(format!("queue: {e}"))))
@@ -755,23 +719,5 @@ mod tests {
         ] {
             assert!(!is_safe_relative_path(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn times_are_rfc_3339_or_unix_milliseconds() {
-        assert_eq!(
-            parse_time("since", "1700000000000").ok(),
-            Some(Timestamp::from_millis(1_700_000_000_000))
-        );
-        assert_eq!(
-            parse_time("since", "2023-11-14T22:13:20Z").ok(),
-            Some(Timestamp::from_millis(1_700_000_000_000))
-        );
-        assert_eq!(
-            parse_time("since", "2023-11-14T23:13:20+01:00").ok(),
-            Some(Timestamp::from_millis(1_700_000_000_000))
-        );
-        assert!(parse_time("since", "yesterday").is_err());
-        assert!(parse_time("since", "2023-11-14").is_err());
     }
 }

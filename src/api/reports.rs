@@ -115,6 +115,29 @@ struct Asked {
 }
 
 /// The parameters both reports take, as given.
+impl Asked {
+    /// A report row: `figures` with the queue's or agent's `(column, id)`, its name and
+    /// interval `i`'s local start and end.
+    fn row(
+        &self,
+        figures: &impl serde::Serialize,
+        (column, id): (&str, &str),
+        name: Option<&String>,
+        i: usize,
+    ) -> Value {
+        let mut row = serde_json::to_value(figures).unwrap_or_default();
+        if let Some(fields) = row.as_object_mut() {
+            fields.insert(column.to_owned(), json!(id));
+            fields.insert("name".to_owned(), json!(name));
+            let start = local_time(self.period.starts[i], &self.tz);
+            fields.insert("start".to_owned(), json!(start));
+            let end = local_time(self.period.end_of(i), &self.tz);
+            fields.insert("end".to_owned(), json!(end));
+        }
+        row
+    }
+}
+
 struct Common<'a> {
     from: Option<&'a str>,
     to: Option<&'a str>,
@@ -288,19 +311,9 @@ pub(super) async fn queues(
             .remove(&queue)
             .unwrap_or_else(|| vec![QueueBucket::default(); asked.period.len()]);
         for (i, bucket) in intervals.iter().enumerate() {
-            let mut row =
-                serde_json::to_value(QueueTotals::from_bucket(bucket)).unwrap_or_default();
+            let figures = QueueTotals::from_bucket(bucket);
+            let mut row = asked.row(&figures, ("queue", &queue), names.get(&queue), i);
             if let Some(fields) = row.as_object_mut() {
-                fields.insert("queue".to_owned(), json!(queue));
-                fields.insert("name".to_owned(), json!(names.get(&queue)));
-                fields.insert(
-                    "start".to_owned(),
-                    json!(local_time(asked.period.starts[i], &asked.tz)),
-                );
-                fields.insert(
-                    "end".to_owned(),
-                    json!(local_time(asked.period.end_of(i), &asked.tz)),
-                );
                 fields.insert("target_within_ms".to_owned(), json!(target.within_ms));
                 fields.insert(
                     "short_abandon_ms".to_owned(),
@@ -372,18 +385,8 @@ pub(super) async fn agents(
             .unwrap_or_else(|| vec![AgentBucket::default(); asked.period.len()]);
         for (i, bucket) in intervals.iter().enumerate() {
             let totals = AgentTotals::from_bucket(bucket);
-            let mut row = serde_json::to_value(&totals).unwrap_or_default();
+            let mut row = asked.row(&totals, ("agent", &agent), names.get(&agent), i);
             if let Some(fields) = row.as_object_mut() {
-                fields.insert("agent".to_owned(), json!(agent));
-                fields.insert("name".to_owned(), json!(names.get(&agent)));
-                fields.insert(
-                    "start".to_owned(),
-                    json!(local_time(asked.period.starts[i], &asked.tz)),
-                );
-                fields.insert(
-                    "end".to_owned(),
-                    json!(local_time(asked.period.end_of(i), &asked.tz)),
-                );
                 if asked.csv {
                     for (reason, ms) in &totals.paused_ms_by_reason {
                         reasons.insert(reason.clone());
