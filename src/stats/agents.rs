@@ -62,27 +62,43 @@ pub fn fold_states(
 ) -> BTreeMap<(String, usize), AgentBucket> {
     let mut out: BTreeMap<(String, usize), AgentBucket> = BTreeMap::new();
     let end = period.to.min(now);
-    for (i, change) in changes.iter().enumerate() {
-        let until = match changes.get(i + 1) {
-            Some(next) if next.agent == change.agent => next.at,
-            _ => end,
-        };
-        let mut start = change.at.max(period.from);
-        let until = until.min(end);
-        while start < until {
-            let index = period.index_of(start);
-            let piece_end = period.end_of(index).min(until);
-            if piece_end <= start {
-                break;
+    // One agent's changes at a time, into a bucket per interval: no key built per piece.
+    for agent_changes in changes.chunk_by(|a, b| a.agent == b.agent) {
+        let mut intervals: Vec<Option<AgentBucket>> = vec![None; period.len()];
+        for (i, change) in agent_changes.iter().enumerate() {
+            let until = agent_changes
+                .get(i + 1)
+                .map_or(end, |next| next.at)
+                .min(end);
+            let mut start = change.at.max(period.from);
+            while start < until {
+                let index = period.index_of(start);
+                let piece_end = period.end_of(index).min(until);
+                if piece_end <= start {
+                    break;
+                }
+                let ms = piece_end - start;
+                let Some(slot) = intervals.get_mut(index) else {
+                    break;
+                };
+                let bucket = slot.get_or_insert_with(AgentBucket::default);
+                *bucket.state_ms.entry(change.status.as_str()).or_default() += ms;
+                if change.status == AgentStatus::Paused {
+                    let reason = change.reason.as_deref().unwrap_or_default();
+                    match bucket.paused_ms_by_reason.get_mut(reason) {
+                        Some(total) => *total += ms,
+                        None => {
+                            bucket.paused_ms_by_reason.insert(reason.to_owned(), ms);
+                        }
+                    }
+                }
+                start = piece_end;
             }
-            let ms = piece_end - start;
-            let bucket = out.entry((change.agent.clone(), index)).or_default();
-            *bucket.state_ms.entry(change.status.as_str()).or_default() += ms;
-            if change.status == AgentStatus::Paused {
-                let reason = change.reason.clone().unwrap_or_default();
-                *bucket.paused_ms_by_reason.entry(reason).or_default() += ms;
+        }
+        for (index, bucket) in intervals.into_iter().enumerate() {
+            if let Some(bucket) = bucket {
+                out.insert((agent_changes[0].agent.clone(), index), bucket);
             }
-            start = piece_end;
         }
     }
     out
