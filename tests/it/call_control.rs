@@ -9,9 +9,7 @@ use sqlx::{Connection, Row};
 use switchboard::engine::QueueRouting;
 use switchboard::sim::CallSpec;
 
-use crate::harness::{
-    client_with, eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
-};
+use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
 
 async fn two_queues(agents: Vec<Agent>) -> TestApp {
     let app = spawn_setup(Setup {
@@ -25,20 +23,6 @@ async fn two_queues(agents: Vec<Agent>) -> TestApp {
     .await;
     app.connected().await;
     app
-}
-
-async fn token(app: &TestApp, name: &str, role: &str, agent: Option<&str>) -> reqwest::Client {
-    let made: Value = app
-        .http
-        .post(format!("{}/v1/tokens", app.base))
-        .json(&json!({ "name": name, "role": role, "agent": agent }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
-    client_with(made["token"].as_str().expect("a token"))
 }
 
 async fn ask(
@@ -86,16 +70,6 @@ async fn bridged_leg(app: &TestApp, caller: &str, not: Option<&str>) -> String {
         .channel(caller)
         .and_then(|c| c.bridged_to)
         .expect("bridged")
-}
-
-async fn agent_status(app: &TestApp, agent: &str) -> String {
-    let body: Value = app
-        .get(&format!("/v1/agents/{agent}"))
-        .await
-        .json()
-        .await
-        .expect("json");
-    body["status"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn connection(app: &TestApp) -> sqlx::AnyConnection {
@@ -168,8 +142,8 @@ async fn an_agent_hangs_up_its_own_call_over_rest_and_it_ends_once() {
         Agent::answering("1002").in_queues(&["sales"]),
     ])
     .await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
-    let bob = token(&app, "bob", "agent", Some("1002")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
+    let bob = app.client_for("bob", "agent", Some("1002")).await;
     let caller = app.sim.place_call(CallSpec::new("4930301", ENTRY));
     let call = call_in(&app, "bridged").await;
     bridged_leg(&app, &caller, None).await;
@@ -225,7 +199,7 @@ async fn a_blind_transfer_to_a_queue_requeues_the_same_call_for_that_queues_agen
         Agent::answering("1002").in_queues(&["sales"]),
     ])
     .await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
     let caller = app.sim.place_call(CallSpec::new("4930302", ENTRY));
     let call = call_in(&app, "bridged").await;
     let first = bridged_leg(&app, &caller, None).await;
@@ -262,11 +236,11 @@ async fn a_blind_transfer_to_a_queue_requeues_the_same_call_for_that_queues_agen
         "the first agent's leg is gone"
     );
     eventually("the sales agent is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     assert_eq!(active(&app).await["id"], call.as_str(), "the same call id");
-    assert_ne!(agent_status(&app, "1001").await, "on_call");
+    assert_ne!(app.agent_status("1001").await, "on_call");
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
     let body = ended(&app, &call).await;
     assert_eq!(body["call"]["outcome"], "completed", "{body}");
@@ -304,7 +278,7 @@ async fn a_blind_transfer_to_an_agent_rings_only_them_under_the_same_call() {
         Agent::answering("1002").in_queues(&["sales"]),
     ])
     .await;
-    let sup = token(&app, "sup", "supervisor", None).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
     let caller = app.sim.place_call(CallSpec::new("4930303", ENTRY));
     let call = call_in(&app, "bridged").await;
     let first = bridged_leg(&app, &caller, None).await;
@@ -319,7 +293,7 @@ async fn a_blind_transfer_to_an_agent_rings_only_them_under_the_same_call() {
     assert_eq!(accepted.status(), 202);
     bridged_leg(&app, &caller, Some(&first)).await;
     eventually("agent 1002 is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
@@ -348,8 +322,8 @@ async fn a_supervisor_moves_offers_and_removes_waiting_callers_and_agents_may_no
         Agent::answering("1002").in_queues(&["sales"]).logged_out(),
     ])
     .await;
-    let sup = token(&app, "sup", "supervisor", None).await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
     let first = app.sim.place_call(CallSpec::new("4930304", ENTRY));
     let call = call_in(&app, "waiting").await;
     for what in ["move", "offer", "remove"] {
@@ -471,7 +445,7 @@ async fn a_blind_transfer_to_a_flow_runs_it_under_the_same_call_into_its_queue()
     app.flows = Some(flows.path().to_path_buf());
     app.start_with(queues(), &agents()).await;
     app.connected().await;
-    let sup = token(&app, "sup", "supervisor", None).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
     let caller = app.sim.place_call(CallSpec::new("4930306", ENTRY));
     let call = call_in(&app, "bridged").await;
     let first = bridged_leg(&app, &caller, None).await;
@@ -495,7 +469,7 @@ async fn a_blind_transfer_to_a_flow_runs_it_under_the_same_call_into_its_queue()
     assert_eq!(accepted.status(), 202);
     bridged_leg(&app, &caller, Some(&first)).await;
     eventually("agent 1002 is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     assert_eq!(active(&app).await["id"], call.as_str(), "the same call id");

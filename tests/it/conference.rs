@@ -10,9 +10,7 @@ use sqlx::{Connection, Row};
 use switchboard::engine::QueueRouting;
 use switchboard::sim::CallSpec;
 
-use crate::harness::{
-    client_with, eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
-};
+use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
 
 async fn app() -> TestApp {
     let mut queue = queue_row("support", QueueRouting::default());
@@ -29,20 +27,6 @@ async fn app() -> TestApp {
     .await;
     app.connected().await;
     app
-}
-
-async fn token(app: &TestApp, name: &str, role: &str, agent: Option<&str>) -> reqwest::Client {
-    let made: Value = app
-        .http
-        .post(format!("{}/v1/tokens", app.base))
-        .json(&json!({ "name": name, "role": role, "agent": agent }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
-    client_with(made["token"].as_str().expect("a token"))
 }
 
 async fn post(
@@ -81,24 +65,6 @@ async fn connected(app: &TestApp, caller: &str) -> (String, String) {
     assert_eq!(app.set_agent_state("1002", "available").await.status(), 200);
     assert_eq!(app.set_agent_state("1003", "available").await.status(), 200);
     (id, leg)
-}
-
-async fn call_view(app: &TestApp, call: &str) -> Value {
-    app.get(&format!("/v1/calls/{call}"))
-        .await
-        .json()
-        .await
-        .expect("JSON")
-}
-
-async fn agent_status(app: &TestApp, agent: &str) -> String {
-    let agents: Value = app.get("/v1/agents").await.json().await.expect("JSON");
-    agents
-        .as_array()
-        .or_else(|| agents["agents"].as_array())
-        .and_then(|list| list.iter().find(|a| a["id"] == agent))
-        .map(|a| a["status"].as_str().unwrap_or_default().to_owned())
-        .unwrap_or_default()
 }
 
 /// The payloads of the call's CTI events of `kind`, in order.
@@ -145,7 +111,7 @@ async fn conference_steps(app: &TestApp, call: &str) -> Vec<String> {
 
 async fn party_leg(app: &TestApp, call: &str, agent: &str) -> String {
     eventually("the party joined", || async {
-        call_view(app, call).await["conference"]["parties"]
+        app.call_view(call).await["conference"]["parties"]
             .as_array()
             .is_some_and(|ps| {
                 ps.iter()
@@ -153,7 +119,7 @@ async fn party_leg(app: &TestApp, call: &str, agent: &str) -> String {
             })
     })
     .await;
-    call_view(app, call).await["conference"]["parties"]
+    app.call_view(call).await["conference"]["parties"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["agent"] == agent))
         .and_then(|p| p["channel"].as_str())
@@ -172,8 +138,8 @@ async fn call_ended(app: &TestApp) {
 #[tokio::test]
 async fn an_agent_adds_a_colleague_drops_it_and_leaves_and_the_caller_is_hung_up_once() {
     let app = app().await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
-    let bob = token(&app, "bob", "agent", Some("1002")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
+    let bob = app.client_for("bob", "agent", Some("1002")).await;
     let caller = app.sim.place_call(CallSpec::new("4930401", ENTRY));
     let (call, a_leg) = connected(&app, &caller).await;
     let conference = format!("/v1/calls/{call}/conference");
@@ -232,8 +198,8 @@ async fn an_agent_adds_a_colleague_drops_it_and_leaves_and_the_caller_is_hung_up
         .sim
         .channel(&caller)
         .is_some_and(|c| c.bridged_to.is_none()));
-    assert_eq!(agent_status(&app, "1002").await, "on_call");
-    let view = call_view(&app, &call).await;
+    assert_eq!(app.agent_status("1002").await, "on_call");
+    let view = app.call_view(&call).await;
     assert_eq!(view["conference"]["name"], name.as_str());
     assert_eq!(view["conference"]["agent_leaves"], "stay");
     // The party sees the call it is in.
@@ -247,10 +213,10 @@ async fn an_agent_adds_a_colleague_drops_it_and_leaves_and_the_caller_is_hung_up
     let dropped = alice.delete(&drop_bob).send().await.expect("request");
     assert_eq!(dropped.status(), 202);
     eventually("the colleague's leg is gone and it is free", || async {
-        app.sim.channel(&t).is_none() && agent_status(&app, "1002").await == "available"
+        app.sim.channel(&t).is_none() && app.agent_status("1002").await == "available"
     })
     .await;
-    assert_eq!(agent_status(&app, "1001").await, "on_call");
+    assert_eq!(app.agent_status("1001").await, "on_call");
     assert!(app.sim.channel(&caller).is_some());
 
     // The agent leaves: the caller, alone in the conference, is hung up; the call ends once.
@@ -288,7 +254,7 @@ async fn an_agent_adds_a_colleague_drops_it_and_leaves_and_the_caller_is_hung_up
 #[tokio::test]
 async fn the_agent_leaves_and_the_colleague_keeps_the_caller() {
     let app = app().await;
-    let sup = token(&app, "sup", "supervisor", None).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
     let caller = app.sim.place_call(CallSpec::new("4930402", ENTRY));
     let (call, a_leg) = connected(&app, &caller).await;
     let conference = format!("/v1/calls/{call}/conference");
@@ -300,8 +266,8 @@ async fn the_agent_leaves_and_the_colleague_keeps_the_caller() {
     );
     let t = party_leg(&app, &call, "1002").await;
     // An agent not on the call may not drop anyone (403); the party's own token may read it.
-    let carol = token(&app, "carol", "agent", Some("1003")).await;
-    let bob = token(&app, "bob", "agent", Some("1002")).await;
+    let carol = app.client_for("carol", "agent", Some("1003")).await;
+    let bob = app.client_for("bob", "agent", Some("1002")).await;
     let drop_bob = format!("{}{conference}/parties/1002", app.base);
     assert_eq!(
         carol
@@ -324,7 +290,7 @@ async fn the_agent_leaves_and_the_colleague_keeps_the_caller() {
         calls["active"][0]["agent"] == "1002"
     })
     .await;
-    assert_ne!(agent_status(&app, "1001").await, "on_call");
+    assert_ne!(app.agent_status("1001").await, "on_call");
     assert!(app.sim.channel(&caller).is_some());
     assert!(app.sim.channel(&t).is_some());
     assert!(app.sim.hangup(&t, "NORMAL_CLEARING"));
@@ -339,7 +305,7 @@ async fn the_agent_leaves_and_the_colleague_keeps_the_caller() {
 #[tokio::test]
 async fn in_end_mode_the_agent_leaving_ends_the_call_for_everyone() {
     let app = app().await;
-    let sup = token(&app, "sup", "supervisor", None).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
     let caller = app.sim.place_call(CallSpec::new("4930403", ENTRY));
     let (call, a_leg) = connected(&app, &caller).await;
     let conference = format!("/v1/calls/{call}/conference");
@@ -352,7 +318,7 @@ async fn in_end_mode_the_agent_leaving_ends_the_call_for_everyone() {
         party_leg(&app, &call, agent).await;
     }
     assert_eq!(
-        call_view(&app, &call).await["conference"]["agent_leaves"],
+        app.call_view(&call).await["conference"]["agent_leaves"],
         "end"
     );
     assert!(app.sim.hangup(&a_leg, "NORMAL_CLEARING"));
@@ -360,8 +326,8 @@ async fn in_end_mode_the_agent_leaving_ends_the_call_for_everyone() {
     eventually("every leg is gone and every agent is free", || async {
         app.sim.channel(&caller).is_none()
             && app.sim.conference_members(&format!("sb-{call}")).is_empty()
-            && agent_status(&app, "1002").await == "available"
-            && agent_status(&app, "1003").await == "available"
+            && app.agent_status("1002").await == "available"
+            && app.agent_status("1003").await == "available"
     })
     .await;
     assert_eq!(cti_payloads(&app, &call, "call.ended").await.len(), 1);
@@ -391,7 +357,7 @@ async fn a_number_joins_through_the_external_dial_template_and_is_dropped() {
     });
     app.start_with(vec![queue], &agents()).await;
     app.connected().await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
     let caller = app.sim.place_call(CallSpec::new("4930404", ENTRY));
     eventually("the call shows as bridged", || async {
         let calls: Value = app.get("/v1/calls").await.json().await.expect("JSON");
@@ -423,7 +389,7 @@ async fn a_number_joins_through_the_external_dial_template_and_is_dropped() {
     .await;
     assert_eq!(reply.status(), 202);
     eventually("the number joined", || async {
-        call_view(&app, &call).await["conference"]["parties"]
+        app.call_view(&call).await["conference"]["parties"]
             .as_array()
             .is_some_and(|ps| {
                 ps.iter()
@@ -431,7 +397,7 @@ async fn a_number_joins_through_the_external_dial_template_and_is_dropped() {
             })
     })
     .await;
-    let n = call_view(&app, &call).await["conference"]["parties"][0]["channel"]
+    let n = app.call_view(&call).await["conference"]["parties"][0]["channel"]
         .as_str()
         .expect("the number's leg")
         .to_owned();
@@ -449,7 +415,7 @@ async fn a_number_joins_through_the_external_dial_template_and_is_dropped() {
         app.sim.channel(&n).is_none()
     })
     .await;
-    assert_eq!(agent_status(&app, "1001").await, "on_call");
+    assert_eq!(app.agent_status("1001").await, "on_call");
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
     call_ended(&app).await;
     assert_eq!(

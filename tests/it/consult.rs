@@ -10,9 +10,7 @@ use sqlx::{Connection, Row};
 use switchboard::engine::QueueRouting;
 use switchboard::sim::CallSpec;
 
-use crate::harness::{
-    client_with, eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
-};
+use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
 
 async fn app() -> TestApp {
     let mut queue = queue_row("support", QueueRouting::default());
@@ -28,20 +26,6 @@ async fn app() -> TestApp {
     .await;
     app.connected().await;
     app
-}
-
-async fn token(app: &TestApp, name: &str, role: &str, agent: Option<&str>) -> reqwest::Client {
-    let made: Value = app
-        .http
-        .post(format!("{}/v1/tokens", app.base))
-        .json(&json!({ "name": name, "role": role, "agent": agent }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
-    client_with(made["token"].as_str().expect("a token"))
 }
 
 async fn post(
@@ -79,24 +63,6 @@ async fn connected(app: &TestApp, caller: &str) -> (String, String) {
         .expect("an agent leg");
     assert_eq!(app.set_agent_state("1002", "available").await.status(), 200);
     (id, leg)
-}
-
-async fn call_view(app: &TestApp, call: &str) -> Value {
-    app.get(&format!("/v1/calls/{call}"))
-        .await
-        .json()
-        .await
-        .expect("JSON")
-}
-
-async fn agent_status(app: &TestApp, agent: &str) -> String {
-    let agents: Value = app.get("/v1/agents").await.json().await.expect("JSON");
-    agents
-        .as_array()
-        .or_else(|| agents["agents"].as_array())
-        .and_then(|list| list.iter().find(|a| a["id"] == agent))
-        .map(|a| a["status"].as_str().unwrap_or_default().to_owned())
-        .unwrap_or_default()
 }
 
 /// `(kind, detail)` of the call's consult and transfer queue events, in order.
@@ -138,8 +104,8 @@ async fn cti_payloads(app: &TestApp, call: &str, kind: &str) -> Vec<Value> {
 #[tokio::test]
 async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same_call() {
     let app = app().await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
-    let bob = token(&app, "bob", "agent", Some("1002")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
+    let bob = app.client_for("bob", "agent", Some("1002")).await;
     let caller = app.sim.place_call(CallSpec::new("4930301", ENTRY));
     let (call, a_leg) = connected(&app, &caller).await;
     let consult = format!("/v1/calls/{call}/consult");
@@ -177,10 +143,10 @@ async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same
     let body: Value = reply.json().await.expect("JSON");
     assert_eq!(body["requested"], "consult");
     eventually("the consult is talking", || async {
-        call_view(&app, &call).await["consult"]["phase"] == "talking"
+        app.call_view(&call).await["consult"]["phase"] == "talking"
     })
     .await;
-    let k = call_view(&app, &call).await["consult"]["channel"]
+    let k = app.call_view(&call).await["consult"]["channel"]
         .as_str()
         .expect("the consult leg")
         .to_owned();
@@ -202,7 +168,7 @@ async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same
             .any(|p| p == "local_stream://support-hold")
     })
     .await;
-    assert_eq!(agent_status(&app, "1002").await, "on_call");
+    assert_eq!(app.agent_status("1002").await, "on_call");
     // The target sees the call it is consulted on.
     let seen: Value = bob
         .get(format!("{}/v1/calls/{call}", app.base))
@@ -226,12 +192,12 @@ async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same
     })
     .await;
     eventually("the call is the target's", || async {
-        let view = call_view(&app, &call).await;
+        let view = app.call_view(&call).await;
         let calls: Value = app.get("/v1/calls").await.json().await.expect("JSON");
         calls["active"][0]["agent"] == "1002" && view["consult"].is_null()
     })
     .await;
-    assert_ne!(agent_status(&app, "1001").await, "on_call");
+    assert_ne!(app.agent_status("1001").await, "on_call");
     let events = consult_events(&app, &call).await;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
@@ -275,7 +241,7 @@ async fn an_agent_consults_a_colleague_and_completes_the_transfer_under_the_same
 #[tokio::test]
 async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_with_the_caller() {
     let app = app().await;
-    let sup = token(&app, "sup", "supervisor", None).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
     let caller = app.sim.place_call(CallSpec::new("4930302", ENTRY));
     let (call, a_leg) = connected(&app, &caller).await;
     let consult = format!("/v1/calls/{call}/consult");
@@ -288,13 +254,13 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         202
     );
     eventually("the consult is talking", || async {
-        call_view(&app, &call).await["consult"]["phase"] == "talking"
+        app.call_view(&call).await["consult"]["phase"] == "talking"
     })
     .await;
     // The switch has bridged the agent to the target (a bridge asked before the target's
     // originate returned completes only then; see docs/decisions.md).
     eventually("the agent talks to the target", || async {
-        let k = call_view(&app, &call).await["consult"]["channel"]
+        let k = app.call_view(&call).await["consult"]["channel"]
             .as_str()
             .map(str::to_owned);
         k.is_some() && app.sim.channel(&a_leg).and_then(|c| c.bridged_to) == k
@@ -316,8 +282,8 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         "the agent is back with the caller and the target is free",
         || async {
             app.sim.channel(&caller).and_then(|c| c.bridged_to) == Some(a_leg.clone())
-                && call_view(&app, &call).await["consult"].is_null()
-                && agent_status(&app, "1002").await == "available"
+                && app.call_view(&call).await["consult"].is_null()
+                && app.agent_status("1002").await == "available"
         },
     )
     .await;
@@ -330,10 +296,10 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         202
     );
     eventually("the second consult is talking", || async {
-        call_view(&app, &call).await["consult"]["phase"] == "talking"
+        app.call_view(&call).await["consult"]["phase"] == "talking"
     })
     .await;
-    let k = call_view(&app, &call).await["consult"]["channel"]
+    let k = app.call_view(&call).await["consult"]["channel"]
         .as_str()
         .expect("the consult leg")
         .to_owned();
@@ -379,7 +345,7 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         202
     );
     eventually("swapped back to the caller", || async {
-        call_view(&app, &call).await["consult"]["phase"] == "swapped"
+        app.call_view(&call).await["consult"]["phase"] == "swapped"
             && app.sim.channel(&caller).and_then(|c| c.bridged_to) == Some(a_leg.clone())
     })
     .await;
@@ -393,12 +359,12 @@ async fn a_supervisor_cancels_a_consult_and_swaps_another_and_the_agent_is_back_
         "the target's leg is gone and the agent is with the caller",
         || async {
             app.sim.channel(&k).is_none()
-                && call_view(&app, &call).await["consult"].is_null()
-                && agent_status(&app, "1002").await == "available"
+                && app.call_view(&call).await["consult"].is_null()
+                && app.agent_status("1002").await == "available"
         },
     )
     .await;
-    assert_eq!(agent_status(&app, "1001").await, "on_call");
+    assert_eq!(app.agent_status("1001").await, "on_call");
 
     // The agent hangs up: the call ends once, as completed.
     assert!(app.sim.hangup(&a_leg, "NORMAL_CLEARING"));

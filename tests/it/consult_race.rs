@@ -36,14 +36,6 @@ async fn post(app: &TestApp, path: &str, body: Option<Value>) -> reqwest::Respon
     req.send().await.expect("request")
 }
 
-async fn call_view(app: &TestApp, call: &str) -> Value {
-    app.get(&format!("/v1/calls/{call}"))
-        .await
-        .json()
-        .await
-        .expect("JSON")
-}
-
 /// `(kind, detail)` of the call's transfer queue events and its row's outcome.
 async fn history(app: &TestApp, call: &str) -> (Vec<String>, Option<String>) {
     sqlx::any::install_default_drivers();
@@ -96,10 +88,10 @@ async fn a_completion_sent_right_after_the_target_answers_transfers_the_caller_t
         202
     );
     eventually("the consult leg is known", || async {
-        call_view(&app, &call).await["consult"]["channel"].is_string()
+        app.call_view(&call).await["consult"]["channel"].is_string()
     })
     .await;
-    let k = call_view(&app, &call).await["consult"]["channel"]
+    let k = app.call_view(&call).await["consult"]["channel"]
         .as_str()
         .expect("the consult leg")
         .to_owned();
@@ -134,7 +126,7 @@ async fn a_completion_sent_right_after_the_target_answers_transfers_the_caller_t
     .await;
     eventually("the call is the target's", || async {
         let calls: Value = app.get("/v1/calls").await.json().await.expect("JSON");
-        calls["active"][0]["agent"] == "1002" && call_view(&app, &call).await["consult"].is_null()
+        calls["active"][0]["agent"] == "1002" && app.call_view(&call).await["consult"].is_null()
     })
     .await;
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));

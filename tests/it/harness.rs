@@ -426,6 +426,42 @@ impl TestApp {
         }
     }
 
+    /// A client holding a new token of `role` (for `agent`, with an agent's role), made over
+    /// the API with the harness's admin token.
+    pub async fn client_for(&self, name: &str, role: &str, agent: Option<&str>) -> reqwest::Client {
+        let made: serde_json::Value = self
+            .http
+            .post(format!("{}/v1/tokens", self.base))
+            .json(&serde_json::json!({ "name": name, "role": role, "agent": agent }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON");
+        client_with(made["token"].as_str().expect("a token"))
+    }
+
+    /// An agent's status as `GET /v1/agents/{id}` shows it (empty for an unknown agent).
+    pub async fn agent_status(&self, agent: &str) -> String {
+        let body: serde_json::Value = self
+            .get(&format!("/v1/agents/{agent}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        body["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// `GET /v1/calls/{id}`: the call's history row, its queue events and what is live of it.
+    pub async fn call_view(&self, call: &str) -> serde_json::Value {
+        self.get(&format!("/v1/calls/{call}"))
+            .await
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))

@@ -12,9 +12,7 @@ use sqlx::{Connection, Row};
 use switchboard::engine::QueueRouting;
 use switchboard::sim::{CallSpec, PhoneBehavior, PhoneSpec};
 
-use crate::harness::{
-    client_with, eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
-};
+use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
 
 const SUPERVISOR_PHONE: &str = "2001";
 
@@ -79,20 +77,6 @@ async fn send(
     request.send().await.expect("request")
 }
 
-async fn token(app: &TestApp, name: &str, role: &str, agent: Option<&str>) -> reqwest::Client {
-    let made: Value = app
-        .http
-        .post(format!("{}/v1/tokens", app.base))
-        .json(&json!({ "name": name, "role": role, "agent": agent }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
-    client_with(made["token"].as_str().expect("a token"))
-}
-
 async fn connection(app: &TestApp) -> sqlx::AnyConnection {
     sqlx::any::install_default_drivers();
     sqlx::AnyConnection::connect(&app.database_url)
@@ -130,8 +114,8 @@ async fn a_supervisor_listens_whispers_and_leaves_without_changing_who_handles_t
     let app = app_with(None).await;
     let caller = app.sim.place_call(CallSpec::new("4930301", ENTRY));
     let (call, agent_leg) = connected_call(&app, &caller).await;
-    let sup = token(&app, "sup", "supervisor", None).await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
 
     // An agent never monitors, not even its own call.
     let refused = send(
@@ -448,7 +432,7 @@ async fn stream_until(response: &mut reqwest::Response, needle: &str) -> String 
 #[tokio::test]
 async fn the_monitored_agents_own_event_stream_never_shows_the_monitoring() {
     let app = app_with(None).await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
     let mut own = alice
         .get(format!("{}/v1/events?agent=1001", app.base))
         .send()
@@ -489,7 +473,7 @@ async fn a_supervisor_takes_the_call_over_and_the_agents_part_ends_as_transferre
     let app = app_with(None).await;
     let caller = app.sim.place_call(CallSpec::new("4930305", ENTRY));
     let (call, agent_leg) = connected_call(&app, &caller).await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
     let started: Value = send(
         &app.http,
         reqwest::Method::POST,

@@ -6,23 +6,7 @@ use serde_json::{json, Value};
 use switchboard::engine::{parse_skill_list, EscalationStep, QueueRouting};
 use switchboard::sim::CallSpec;
 
-use crate::harness::{
-    client_with, eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
-};
-
-async fn token(app: &TestApp, name: &str, role: &str, agent: Option<&str>) -> reqwest::Client {
-    let made: Value = app
-        .http
-        .post(format!("{}/v1/tokens", app.base))
-        .json(&json!({ "name": name, "role": role, "agent": agent }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
-    client_with(made["token"].as_str().expect("a token"))
-}
+use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
 
 async fn send(
     app: &TestApp,
@@ -95,8 +79,8 @@ async fn a_supervisor_opens_an_overflow_queue_moves_a_caller_there_and_an_admin_
     })
     .await;
     app.connected().await;
-    let sup = token(&app, "sup", "supervisor", None).await;
-    let alice = token(&app, "alice", "agent", Some("1001")).await;
+    let sup = app.client_for("sup", "supervisor", None).await;
+    let alice = app.client_for("alice", "agent", Some("1001")).await;
     let storm = json!({ "id": "storm", "name": "Storm", "strategy": "round-robin" });
     let post = |client, body| send(&app, client, Method::POST, "/v1/queues", Some(body));
     assert_eq!(post(&alice, storm.clone()).await.status(), 403);

@@ -99,16 +99,6 @@ fn kinds(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn agent_status(app: &TestApp, agent: &str) -> String {
-    let body: Value = app
-        .get(&format!("/v1/agents/{agent}"))
-        .await
-        .json()
-        .await
-        .expect("json");
-    body["status"].as_str().unwrap_or_default().to_owned()
-}
-
 async fn cti_types(app: &TestApp, call: &str) -> Vec<String> {
     let pool = sqlx::SqlitePool::connect(&app.database_url)
         .await
@@ -139,7 +129,7 @@ async fn a_blind_transfer_from_the_phone_keeps_one_call_ended_as_transferred_by_
     })
     .await;
     eventually("the transferring agent is free again", || async {
-        agent_status(&app, "1001").await == "available"
+        app.agent_status("1001").await == "available"
     })
     .await;
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
@@ -185,7 +175,7 @@ async fn a_refer_to_a_queue_entry_point_brings_the_same_call_to_that_queues_agen
     })
     .await;
     eventually("the sales agent is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
@@ -395,11 +385,11 @@ async fn an_agent_whose_phone_receives_a_transferred_caller_is_on_call_for_the_s
     })
     .await;
     eventually("agent 1002 is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     eventually("agent 1001 is free again", || async {
-        agent_status(&app, "1001").await == "available"
+        app.agent_status("1001").await == "available"
     })
     .await;
     let second = app
@@ -425,7 +415,7 @@ async fn an_agent_whose_phone_receives_a_transferred_caller_is_on_call_for_the_s
         ]
     );
     eventually("agent 1002 is free again", || async {
-        agent_status(&app, "1002").await == "available"
+        app.agent_status("1002").await == "available"
     })
     .await;
 }
@@ -468,11 +458,11 @@ async fn after_an_attended_transfer_the_consulted_agent_is_on_call_for_the_same_
     .await;
     assert!(app.sim.phone_attended_transfer(&first, &consult));
     eventually("agent 1002 is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     eventually("agent 1001 is free again", || async {
-        agent_status(&app, "1001").await == "available"
+        app.agent_status("1001").await == "available"
     })
     .await;
     assert_eq!(
@@ -534,7 +524,7 @@ async fn a_hold_before_an_attended_transfer_ends_with_the_first_agents_part() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(app.sim.phone_attended_transfer(&first, &consult));
     eventually("agent 1002 is on the call", || async {
-        agent_status(&app, "1002").await == "on_call"
+        app.agent_status("1002").await == "on_call"
     })
     .await;
     // The caller talks on with 1002, off hold, for a while before hanging up.
@@ -568,7 +558,7 @@ async fn a_caller_transferred_away_stays_transferred_across_a_controller_restart
     })
     .await;
     eventually("the transferring agent is free again", || async {
-        agent_status(&app, "1001").await == "available"
+        app.agent_status("1001").await == "available"
     })
     .await;
 
@@ -598,7 +588,7 @@ async fn a_caller_transferred_away_stays_transferred_across_a_controller_restart
     )
     .await;
     assert_eq!(running.snapshot().waiting(), 0, "not queued again");
-    assert_eq!(agent_status(&app, "1001").await, "available");
+    assert_eq!(app.agent_status("1001").await, "available");
 
     assert!(app.sim.hangup(&caller, "NORMAL_CLEARING"));
     let body = ended_call(&app, &caller).await;
