@@ -219,6 +219,23 @@ async fn submit_token(client: &Client, token: &str) {
         .expect("sign in");
 }
 
+/// Chooses `value` in agent `agent`'s state menu on the console and presses its Set button.
+async fn set_state(client: &Client, agent: &str, value: &str) {
+    let menu = format!("tr[data-agent='{agent}'] select[data-action=state]");
+    client
+        .find(Locator::Css(&menu))
+        .await
+        .unwrap_or_else(|e| panic!("no {menu}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("cannot choose {value} in {menu}: {e}"));
+    click(
+        client,
+        &format!("tr[data-agent='{agent}'] button[data-action=set-state]"),
+    )
+    .await;
+}
+
 /// Clicks the element `css` finds.
 async fn click(client: &Client, css: &str) {
     client
@@ -672,18 +689,7 @@ async fn the_console_forces_an_agents_state_shows_the_apis_refusals_and_the_call
             .await;
 
             // Force 1002 available: the API shows it, and the page.
-            let select = client
-                .find(Locator::Css("tr[data-agent='1002'] select[data-action=state]"))
-                .await
-                .expect("state menu");
-            select.select_by_value("available").await.expect("choose");
-            client
-                .find(Locator::Css("tr[data-agent='1002'] button[data-action=set-state]"))
-                .await
-                .expect("set button")
-                .click()
-                .await
-                .expect("click");
+            set_state(&client, "1002", "available").await;
             // 1002 answers the waiting caller at once.
             crate::harness::eventually("the API shows 1002 on the waiting call", || async {
                 let agent: Value = app.get("/v1/agents/1002").await.json().await.expect("JSON");
@@ -694,18 +700,7 @@ async fn the_console_forces_an_agents_state_shows_the_apis_refusals_and_the_call
             screenshot(&client, "console.png").await;
 
             // A pause with a code the API refuses: its problem is shown.
-            let select = client
-                .find(Locator::Css("tr[data-agent='1002'] select[data-action=state]"))
-                .await
-                .expect("state menu");
-            select.select_by_value("paused:").await.expect("choose");
-            client
-                .find(Locator::Css("tr[data-agent='1002'] button[data-action=set-state]"))
-                .await
-                .expect("set button")
-                .click()
-                .await
-                .expect("click");
+            set_state(&client, "1002", "paused:").await;
             let reason = client
                 .find(Locator::Css("#dialog input[name=reason]"))
                 .await
@@ -729,18 +724,7 @@ async fn the_console_forces_an_agents_state_shows_the_apis_refusals_and_the_call
             assert_eq!(agent["status"], "on_call", "{agent}");
 
             // Log 1001 out after its call: the pending state is shown.
-            let select = client
-                .find(Locator::Css("tr[data-agent='1001'] select[data-action=state]"))
-                .await
-                .expect("state menu");
-            select.select_by_value("logged_out").await.expect("choose");
-            client
-                .find(Locator::Css("tr[data-agent='1001'] button[data-action=set-state]"))
-                .await
-                .expect("set button")
-                .click()
-                .await
-                .expect("click");
+            set_state(&client, "1001", "logged_out").await;
             holds(
                 &client,
                 "1001's log-out waits for its call",
