@@ -5,7 +5,7 @@
 import {
   api, ApiError, SignedOut, duration, el, debounce, patchRows, percent, serverNow, signInThen,
 } from './common.js';
-import { LiveStream } from './live.js';
+import { runLive } from './live.js';
 
 const REFRESH_MS = 5000;
 const STATS_PROBE_MS = 60000;
@@ -336,12 +336,6 @@ function render() {
   document.getElementById('clock').textContent = new Date(now).toLocaleTimeString();
 }
 
-function setLink(status) {
-  const badge = document.getElementById('link');
-  badge.dataset.status = status;
-  badge.textContent = status === 'live' ? 'live' : 'reconnecting…';
-}
-
 function start() {
   const saved = localStorage.getItem(PHONE_KEY);
   const input = document.getElementById('phone');
@@ -357,7 +351,7 @@ function start() {
     () => {},
   );
   const later = debounce(refresh, 150);
-  const stream = new LiveStream((event) => {
+  return runLive((event) => {
     if (event.event === 'snapshot') {
       const data = event.data.data;
       state.queues = data.queues;
@@ -379,17 +373,7 @@ function start() {
     } else {
       later();
     }
-  }, setLink);
-  refresh();
-  const poll = setInterval(refresh, REFRESH_MS);
-  const tick = setInterval(render, 1000);
-  return {
-    stop() {
-      stream.stop();
-      clearInterval(poll);
-      clearInterval(tick);
-    },
-  };
+  }, refresh, render, REFRESH_MS);
 }
 
 signInThen('/v1/monitors', start);

@@ -160,3 +160,29 @@ export class LiveStream {
     this.onEvent({ id: event.id, event: event.event, data });
   }
 }
+
+/** Shows the stream's state on the page's `#link` badge. */
+function showLink(status) {
+  const badge = document.getElementById('link');
+  badge.dataset.status = status;
+  badge.textContent = status === 'live' ? 'live' : 'reconnecting…';
+}
+
+/**
+ * Runs a live page: the stream's events go to `onEvent` (its state on the `#link` badge),
+ * `refresh` reads the REST views now and every `refreshMs`, `render` runs every second so
+ * times tick. Returns what stops it all.
+ */
+export function runLive(onEvent, refresh, render, refreshMs) {
+  const stream = new LiveStream(onEvent, showLink);
+  refresh();
+  const poll = setInterval(refresh, refreshMs);
+  const tick = setInterval(render, 1000);
+  return {
+    stop() {
+      stream.stop();
+      clearInterval(poll);
+      clearInterval(tick);
+    },
+  };
+}

@@ -5,7 +5,7 @@
 // event of the live stream and every few seconds; the longest wait ticks in between.
 
 import { api, ApiError, duration, el, debounce, percent, serverNow, signInThen } from './common.js';
-import { LiveStream } from './live.js';
+import { runLive } from './live.js';
 
 const REFRESH_MS = 5000;
 /** How often a controller without the live statistics is asked again. */
@@ -192,15 +192,9 @@ function render() {
   document.getElementById('clock').textContent = new Date(now).toLocaleTimeString();
 }
 
-function setLink(status) {
-  const badge = document.getElementById('link');
-  badge.dataset.status = status;
-  badge.textContent = status === 'live' ? 'live' : 'reconnecting…';
-}
-
 function start() {
   const later = debounce(refresh, 150);
-  const stream = new LiveStream((event) => {
+  return runLive((event) => {
     if (event.event === 'snapshot') {
       state.queues = event.data.data.queues;
       state.queuesAt = serverNow();
@@ -217,17 +211,7 @@ function start() {
     } else {
       later();
     }
-  }, setLink);
-  refresh();
-  const poll = setInterval(refresh, REFRESH_MS);
-  const tick = setInterval(render, 1000);
-  return {
-    stop() {
-      stream.stop();
-      clearInterval(poll);
-      clearInterval(tick);
-    },
-  };
+  }, refresh, render, REFRESH_MS);
 }
 
 signInThen('/v1/queues', start);
