@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use sqlx::Connection;
 use switchboard::config::{Provisioning, RoutingDefaults};
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, HoldBy, QueueEventKind, QueueId,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId,
     Record, StateCause, SwitchName, Timestamp,
 };
 use switchboard::stats::intervals::time_zone;
@@ -253,7 +253,7 @@ impl Month {
         out.push(Record::CallEntered {
             call,
             switch: self.switch.clone(),
-            channel: ChannelUuid::from_uuid(self.rng.uuid()),
+            channel: ChannelId::from_uuid(self.rng.uuid()),
             queue: queue.clone(),
             caller_number,
             caller_name: String::new(),
@@ -342,7 +342,7 @@ impl Month {
         }
         self.answered += 1;
         let agent_id = self.agents[agent].clone();
-        let leg = ChannelUuid::from_uuid(self.rng.uuid());
+        let leg = ChannelId::from_uuid(self.rng.uuid());
         self.state(
             agent,
             AgentStatus::Available,

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard::engine::{
-    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelUuid, Effect,
+    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelId, Effect,
     Engine, EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
     RequestedState, SkillLevel, Strategy, SwitchCommand, SwitchName, Timer, Timestamp,
 };
@@ -213,8 +213,8 @@ fn agent(i: usize, skills: Vec<SkillLevel>) -> AgentSettings {
     }
 }
 
-fn caller(n: u128) -> ChannelUuid {
-    ChannelUuid::from_uuid(uuid::Uuid::from_u128(n + 1))
+fn caller(n: u128) -> ChannelId {
+    ChannelId::from_uuid(uuid::Uuid::from_u128(n + 1))
 }
 
 fn park(n: u128, skills: Vec<SkillLevel>) -> Input {
@@ -240,7 +240,7 @@ fn caller_skills(setup: Setup, rng: &mut Rng) -> Vec<SkillLevel> {
     }
 }
 
-fn hang_up(engine: &mut Engine, now: Timestamp, channel: ChannelUuid) {
+fn hang_up(engine: &mut Engine, now: Timestamp, channel: ChannelId) {
     engine.handle(
         now,
         Input::ChannelHungUp {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
-use crate::engine::{AgentStatus, ChannelUuid, Lamp, Presence, Snapshot, SwitchCommand};
+use crate::engine::{AgentStatus, ChannelId, Lamp, Presence, Snapshot, SwitchCommand};
 use crate::esl::Outgoing;
 use crate::metrics::Metrics;
 use crate::store::PauseReasonRow;
@@ -142,7 +142,7 @@ pub async fn publish(
     let connects = || metrics.esl_connects.load(Ordering::Relaxed);
     let mut seen_connects = connects();
     // Presence updates share one command lane, apart from any call's.
-    let lane = ChannelUuid::from_uuid(uuid::Uuid::nil());
+    let lane = ChannelId::from_uuid(uuid::Uuid::nil());
     loop {
         let snapshot = snapshots.borrow_and_update().clone();
         let reason_names: HashMap<String, String> = pause_reasons

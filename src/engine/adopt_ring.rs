@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::core::{Engine, RING_GRACE};
-use super::ids::{AgentId, CallId, ChannelUuid};
+use super::ids::{AgentId, CallId, ChannelId};
 use super::io::{ChannelRole, ChannelSnapshot, Effect, Timer};
 use super::model::{AgentState, CallState, LegOwner, Ring};
 use super::record::StateCause;
@@ -17,8 +17,8 @@ impl Engine {
     pub(super) fn ringing_leg_of(
         &self,
         call: CallId,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
-    ) -> Option<(ChannelUuid, AgentId)> {
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
+    ) -> Option<(ChannelId, AgentId)> {
         let mut legs: Vec<&ChannelSnapshot> = present
             .values()
             .copied()
@@ -56,7 +56,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        leg: ChannelUuid,
+        leg: ChannelId,
         agent: AgentId,
         effects: &mut Vec<Effect>,
     ) {

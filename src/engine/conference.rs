@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use super::core::{millis_between, queue_event};
 use super::hold::HoldBy;
-use super::ids::{AgentId, CallId, ChannelUuid};
+use super::ids::{AgentId, CallId, ChannelId};
 use super::io::{Effect, HangupCause, Input, SwitchCommand};
 use super::model::{AgentState, CallState, LegOwner};
 use super::record::{QueueEventKind, StateCause};
@@ -131,7 +131,7 @@ struct Party {
     /// An agent of ours, or `None` for an external number.
     agent: Option<AgentId>,
     number: Option<String>,
-    leg: ChannelUuid,
+    leg: ChannelId,
     since: Timestamp,
     answered_at: Option<Timestamp>,
 }
@@ -145,7 +145,7 @@ struct Conference {
     queue: super::ids::QueueId,
     /// Where the call's commands go, also once the call itself has ended.
     switch: super::ids::SwitchName,
-    caller: ChannelUuid,
+    caller: ChannelId,
     parties: Vec<Party>,
     /// The call is ending: the remaining legs were hung up by us.
     ending: bool,
@@ -166,7 +166,7 @@ impl Party {
 #[derive(Debug, Default)]
 pub(super) struct Conferences {
     calls: HashMap<CallId, Conference>,
-    legs: HashMap<ChannelUuid, CallId>,
+    legs: HashMap<ChannelId, CallId>,
 }
 
 /// The conference name of a call: ours, made of the call id's characters only.
@@ -255,7 +255,7 @@ impl Engine {
             .unwrap_or_default();
         let conference = conference_name(call_id);
         let starting = existing.is_none();
-        let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let leg = ChannelId::from_uuid(self.new_uuid());
         let mut effects = Vec::new();
         if starting {
             effects.push(Effect::switch(
@@ -381,7 +381,7 @@ impl Engine {
         let (caller_number, caller_name) = (call.caller_number.clone(), call.caller_name.clone());
         let conference = conference_name(call_id);
         let starting = existing.is_none();
-        let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let leg = ChannelId::from_uuid(self.new_uuid());
         let mut effects = Vec::new();
         if starting {
             effects.push(Effect::switch(
@@ -547,7 +547,7 @@ impl Engine {
         }
     }
 
-    fn party(&self, call: CallId, leg: &ChannelUuid) -> Option<&Party> {
+    fn party(&self, call: CallId, leg: &ChannelId) -> Option<&Party> {
         self.conferences
             .calls
             .get(&call)?
@@ -556,7 +556,7 @@ impl Engine {
             .find(|p| &p.leg == leg)
     }
 
-    fn bridged_leg(&self, call: CallId) -> Option<ChannelUuid> {
+    fn bridged_leg(&self, call: CallId) -> Option<ChannelId> {
         match &self.calls.get(&call)?.state {
             CallState::Bridged { leg, .. } => Some(leg.clone()),
             _ => None,
@@ -567,7 +567,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some((ending, switch, caller)) = self
@@ -631,7 +631,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -695,7 +695,7 @@ impl Engine {
             "step=ended by=caller".to_owned(),
             now,
         ));
-        let legs: Vec<ChannelUuid> = conf.parties.iter().map(|p| p.leg.clone()).collect();
+        let legs: Vec<ChannelId> = conf.parties.iter().map(|p| p.leg.clone()).collect();
         if conf.parties.is_empty() {
             self.conferences.calls.remove(&call_id);
         }
@@ -733,7 +733,7 @@ impl Engine {
                 let (caller, legs) = {
                     let conf = self.conferences.calls.get_mut(&call_id)?;
                     conf.ending = true;
-                    let legs: Vec<ChannelUuid> =
+                    let legs: Vec<ChannelId> =
                         conf.parties.iter().map(|p| p.leg.clone()).collect();
                     (self.calls.get(&call_id).map(|c| c.caller.clone()), legs)
                 };
@@ -863,7 +863,7 @@ impl Engine {
     }
 
     /// The parties' legs of every conference, with call and agent (for invariant checks).
-    pub fn conference_legs(&self) -> Vec<(CallId, AgentId, ChannelUuid)> {
+    pub fn conference_legs(&self) -> Vec<(CallId, AgentId, ChannelId)> {
         let mut out: Vec<_> = self
             .conferences
             .calls
@@ -879,8 +879,8 @@ impl Engine {
     }
 
     /// Every party's leg, agents' and numbers' (for the resync's known legs).
-    pub(super) fn conference_channels(&self) -> Vec<ChannelUuid> {
-        let mut out: Vec<ChannelUuid> = self
+    pub(super) fn conference_channels(&self) -> Vec<ChannelId> {
+        let mut out: Vec<ChannelId> = self
             .conferences
             .calls
             .values()

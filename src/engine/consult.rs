@@ -34,7 +34,7 @@ use thiserror::Error;
 
 use super::core::{answered_record, millis_between, queue_event};
 use super::hold::HoldBy;
-use super::ids::{AgentId, CallId, ChannelUuid};
+use super::ids::{AgentId, CallId, ChannelId};
 use super::io::{Effect, HangupCause, Input, SwitchCommand};
 use super::model::{AgentState, CallState, LegOwner};
 use super::record::{QueueEventKind, StateCause};
@@ -174,9 +174,9 @@ impl std::fmt::Display for ConsultTarget {
 
 #[derive(Debug, Clone)]
 pub(super) struct Consult {
-    pub(super) agent_leg: ChannelUuid,
+    pub(super) agent_leg: ChannelId,
     pub(super) target: ConsultTarget,
-    pub(super) leg: ChannelUuid,
+    pub(super) leg: ChannelId,
     pub(super) phase: ConsultPhase,
     pub(super) since: Timestamp,
     pub(super) by: HoldBy,
@@ -195,7 +195,7 @@ pub(super) struct Consult {
 #[derive(Debug, Default)]
 pub(super) struct Consults {
     pub(super) calls: HashMap<CallId, Consult>,
-    pub(super) legs: HashMap<ChannelUuid, CallId>,
+    pub(super) legs: HashMap<ChannelId, CallId>,
     /// How external numbers are dialled (`[transfer]`), see `dialout`.
     pub(super) external: Option<super::dialout::ExternalDial>,
 }
@@ -286,7 +286,7 @@ impl Engine {
             .get(&queue)
             .map(|q| q.settings.ring_timeout)
             .unwrap_or_default();
-        let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let leg = ChannelId::from_uuid(self.new_uuid());
         let mut effects = Vec::new();
         self.transition(
             now,
@@ -375,7 +375,7 @@ impl Engine {
             return self.consult_step_held(call_id, action, by);
         }
         let cmd = |command: SwitchCommand| Effect::switch(&switch, &c, command);
-        let park = |channel: &ChannelUuid, on: bool| {
+        let park = |channel: &ChannelId, on: bool| {
             cmd(SwitchCommand::SetParkAfterBridge {
                 channel: channel.clone(),
                 on,
@@ -552,10 +552,10 @@ impl Engine {
     }
 
     /// Whether a bridge of these two legs is one a consult asked for.
-    fn consult_bridge(&self, x: &ChannelUuid, y: &ChannelUuid) -> bool {
+    fn consult_bridge(&self, x: &ChannelId, y: &ChannelId) -> bool {
         self.consults.calls.iter().any(|(id, c)| {
             let caller = self.calls.get(id).map(|call| &call.caller);
-            let ours = |l: &ChannelUuid| l == &c.leg || l == &c.agent_leg || Some(l) == caller;
+            let ours = |l: &ChannelId| l == &c.leg || l == &c.agent_leg || Some(l) == caller;
             ours(x) && ours(y)
         })
     }
@@ -842,11 +842,11 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &super::ids::SwitchName,
-        present: &HashMap<ChannelUuid, &super::io::ChannelSnapshot>,
-        marks: Option<&std::collections::HashSet<ChannelUuid>>,
+        present: &HashMap<ChannelId, &super::io::ChannelSnapshot>,
+        marks: Option<&std::collections::HashSet<ChannelId>>,
         effects: &mut Vec<Effect>,
     ) {
-        let mut gone: Vec<(CallId, ChannelUuid)> = self
+        let mut gone: Vec<(CallId, ChannelId)> = self
             .consults
             .calls
             .iter()
@@ -884,7 +884,7 @@ impl Engine {
     }
 
     /// The consult legs in progress, with their call and target (for invariant checks).
-    pub fn consult_legs(&self) -> Vec<(CallId, Option<AgentId>, ChannelUuid)> {
+    pub fn consult_legs(&self) -> Vec<(CallId, Option<AgentId>, ChannelId)> {
         let mut out: Vec<_> = self
             .consults
             .calls

@@ -16,7 +16,7 @@ use super::consult::{ConsultAction, ConsultError, ConsultPhase};
 use super::hold::HoldBy;
 use std::collections::HashMap;
 
-use super::ids::{CallId, ChannelUuid, SwitchName};
+use super::ids::{CallId, ChannelId, SwitchName};
 use super::io::{ChannelSnapshot, Effect};
 use super::time::Timestamp;
 use super::Engine;
@@ -44,7 +44,7 @@ impl Engine {
     pub(super) fn consult_leg_returned(
         &mut self,
         now: Timestamp,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some(call) = self.consults.legs.get(leg).copied() else {
@@ -76,10 +76,10 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
-        let mut legs: Vec<ChannelUuid> = self
+        let mut legs: Vec<ChannelId> = self
             .consults
             .calls
             .iter()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, QueueId, SwitchName};
 use super::io::{
     ChannelRole, ChannelSnapshot, Effect, HangupCause, HttpRequestId, Input, ParkedCall,
     SwitchCommand, Timer,
@@ -103,13 +103,13 @@ pub struct Engine {
     pub(super) queues: HashMap<QueueId, Queue>,
     pub(super) agents: HashMap<AgentId, Agent>,
     pub(super) calls: HashMap<CallId, Call>,
-    pub(super) legs: HashMap<ChannelUuid, LegOwner>,
+    pub(super) legs: HashMap<ChannelId, LegOwner>,
     /// Our legs the switch said were answered and has not yet said were hung up: an originate
     /// failure reported for one of them does not end it.
-    pub(super) answered_legs: HashSet<ChannelUuid>,
+    pub(super) answered_legs: HashSet<ChannelId>,
     /// Per switch, the legs known when its resync began listing channels: the only ones the
     /// listing can judge.
-    pub(super) resync_marks: HashMap<SwitchName, HashSet<ChannelUuid>>,
+    pub(super) resync_marks: HashMap<SwitchName, HashSet<ChannelId>>,
     pub(super) pools: Vec<Option<Pool>>,
     pub(super) pool_index: HashMap<(QueueId, Requirement), PoolId>,
     pub(super) free_pools: Vec<PoolId>,
@@ -128,15 +128,15 @@ pub struct Engine {
     pub(super) phone_prompts: super::phone::PhonePrompts,
     pub(super) hot_desk_extension: Option<String>,
     /// Channels that keep an agent's phone busy without being ours.
-    pub(super) calls_elsewhere: HashMap<ChannelUuid, (SwitchName, Vec<AgentId>)>,
+    pub(super) calls_elsewhere: HashMap<ChannelId, (SwitchName, Vec<AgentId>)>,
     /// The flows new callers run (see `ivr`).
     pub(super) flows: Arc<FlowSet>,
     /// Callers inside a flow, by channel: not calls yet, untouched by queue logic.
-    pub(super) flow_sessions: HashMap<ChannelUuid, super::ivr::FlowSession>,
+    pub(super) flow_sessions: HashMap<ChannelId, super::ivr::FlowSession>,
     /// Callers whose agent hung up, waiting to be parked for their survey.
-    pub(super) pending_surveys: HashMap<ChannelUuid, super::ivr::PendingSurvey>,
+    pub(super) pending_surveys: HashMap<ChannelId, super::ivr::PendingSurvey>,
     /// Which caller waits for each HTTP request of a flow.
-    pub(super) http_waits: HashMap<HttpRequestId, ChannelUuid>,
+    pub(super) http_waits: HashMap<HttpRequestId, ChannelId>,
     pub(super) http_seq: u64,
     pub(super) rng: SplitMix64,
     seq: u64,
@@ -467,7 +467,7 @@ impl Engine {
                 self.resync_marks.insert(switch, known);
             }
             Input::SwitchResynced { switch, channels } => {
-                let answered: Vec<ChannelUuid> = channels
+                let answered: Vec<ChannelId> = channels
                     .iter()
                     .filter(|c| c.answered)
                     .map(|c| c.channel.clone())
@@ -872,7 +872,7 @@ impl Engine {
         now: Timestamp,
         call_id: CallId,
         switch: &SwitchName,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         answer: bool,
         effects: &mut Vec<Effect>,
     ) {
@@ -1115,7 +1115,7 @@ impl Engine {
         timeout: Option<Duration>,
         effects: &mut Vec<Effect>,
     ) {
-        let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let leg = ChannelId::from_uuid(self.new_uuid());
         let Some(caller_switch) = self.calls.get(&call_id).map(|c| c.switch.clone()) else {
             return;
         };
@@ -1504,7 +1504,7 @@ impl Engine {
     pub(super) fn call_elsewhere_started(
         &mut self,
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         users: &[String],
     ) {
         if matches!(
@@ -1534,7 +1534,7 @@ impl Engine {
     }
 
     /// The agents a call elsewhere keeps busy (none if the channel is not one).
-    pub(super) fn elsewhere_agents(&self, channel: &ChannelUuid) -> Vec<AgentId> {
+    pub(super) fn elsewhere_agents(&self, channel: &ChannelId) -> Vec<AgentId> {
         self.calls_elsewhere
             .get(channel)
             .map(|(_, agents)| agents.clone())
@@ -1544,7 +1544,7 @@ impl Engine {
     pub(super) fn call_elsewhere_ended(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some((_, agents)) = self.calls_elsewhere.remove(channel) else {
@@ -1565,7 +1565,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let (call, agent) = match self.legs.get(channel).cloned() {
@@ -1655,7 +1655,7 @@ impl Engine {
     fn channel_hung_up(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -1748,7 +1748,7 @@ impl Engine {
         now: Timestamp,
         call_id: CallId,
         agent_id: &AgentId,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -1804,7 +1804,7 @@ impl Engine {
     fn withdraw_ring(
         &mut self,
         call_id: CallId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         cause: HangupCause,
         effects: &mut Vec<Effect>,
     ) {
@@ -1834,7 +1834,7 @@ impl Engine {
         now: Timestamp,
         call_id: CallId,
         agent_id: &AgentId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -2440,7 +2440,7 @@ impl Engine {
     pub(super) fn kill(
         &self,
         call: &CallId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         cause: HangupCause,
         effects: &mut Vec<Effect>,
     ) {
@@ -2517,7 +2517,7 @@ impl Engine {
         now: Timestamp,
         call_id: CallId,
         agent: &AgentId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
     ) {
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.state = CallState::Ringing {
@@ -2542,24 +2542,24 @@ impl Engine {
         channels: Vec<ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
-        let present: HashMap<ChannelUuid, &ChannelSnapshot> =
+        let present: HashMap<ChannelId, &ChannelSnapshot> =
             channels.iter().map(|c| (c.channel.clone(), c)).collect();
         let marks = self.resync_marks.remove(switch);
         self.flow_resync(now, switch, &present, marks.as_ref(), effects);
         self.pending_surveys_resync(now, switch, &present, effects);
         self.transfers_resync(now, switch, &present, effects);
         self.consults_resync(now, switch, &present, marks.as_ref(), effects);
-        let legs_before: HashSet<ChannelUuid> = match marks {
+        let legs_before: HashSet<ChannelId> = match marks {
             Some(marked) => marked
                 .into_iter()
                 .filter(|leg| self.legs.contains_key(leg))
                 .collect(),
             None => self.legs.keys().cloned().collect(),
         };
-        let judged = |leg: &ChannelUuid| legs_before.contains(leg);
+        let judged = |leg: &ChannelId| legs_before.contains(leg);
 
         // 0. Calls on agents' phones that ended while we were away.
-        let mut ended_elsewhere: Vec<ChannelUuid> = self
+        let mut ended_elsewhere: Vec<ChannelId> = self
             .calls_elsewhere
             .iter()
             .filter(|(channel, (on, _))| on == switch && !present.contains_key(*channel))
@@ -2695,7 +2695,7 @@ impl Engine {
 
         // 2. Channels of ours we do not know: the controller restarted while they lived.
         // Callers first, so an agent leg bridged to one is recognised whatever the order.
-        let known: HashSet<ChannelUuid> = self
+        let known: HashSet<ChannelId> = self
             .legs
             .keys()
             .chain(self.flow_channels().map(|(c, _)| c))
@@ -2734,7 +2734,7 @@ impl Engine {
         now: Timestamp,
         switch: &SwitchName,
         snap: &ChannelSnapshot,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
         let standing = self.stored_standing(snap);
@@ -2896,7 +2896,7 @@ impl Engine {
         switch: &SwitchName,
         call_id: CallId,
         snap: &ChannelSnapshot,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
         let agent_leg = snap
@@ -3042,7 +3042,7 @@ pub(super) fn answered_record(
     now: Timestamp,
     call: CallId,
     agent: &AgentId,
-    agent_channel: &ChannelUuid,
+    agent_channel: &ChannelId,
     wait_ms: i64,
 ) -> Effect {
     Effect::Persist(Record::CallAnswered {

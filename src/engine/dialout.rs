@@ -19,7 +19,7 @@
 use super::consult::{Consult, ConsultError, ConsultPhase, ConsultTarget};
 use super::core::queue_event;
 use super::hold::HoldBy;
-use super::ids::{CallId, ChannelUuid};
+use super::ids::{CallId, ChannelId};
 use super::io::{Effect, Input, LegTransfer, SwitchCommand, TransferKind};
 use super::model::CallState;
 use super::record::{QueueEventKind, Record, StateCause};
@@ -115,7 +115,7 @@ impl Engine {
         let (agent, a_leg) = (agent.clone(), a_leg.clone());
         let (switch, caller, queue) =
             (call.switch.clone(), call.caller.clone(), call.queue.clone());
-        let leg = ChannelUuid::from_uuid(self.new_uuid());
+        let leg = ChannelId::from_uuid(self.new_uuid());
         let step = if blind { "blind" } else { "start" };
         let effects = vec![
             queue_event(

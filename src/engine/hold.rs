@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::core::{millis_between, Engine};
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId};
+use super::ids::{AgentId, CallId, ChannelId, QueueId};
 use super::io::{Effect, SwitchCommand};
 use super::model::{CallState, LegOwner};
 use super::record::Record;
@@ -56,7 +56,7 @@ struct CallHold {
     /// The agent the call was connected to when last held.
     agent: AgentId,
     /// The hold in progress: since when, by whom, on which leg.
-    current: Option<(Timestamp, HoldBy, ChannelUuid)>,
+    current: Option<(Timestamp, HoldBy, ChannelId)>,
     count: u32,
     total_ms: i64,
     /// The hold paused the call's recording (to be resumed when it ends).
@@ -106,7 +106,7 @@ impl Engine {
     pub(super) fn leg_hold(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         held: bool,
         effects: &mut Vec<Effect>,
     ) {
@@ -306,7 +306,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let by = match self
@@ -323,7 +323,7 @@ impl Engine {
 
     /// The switch refused a `uuid_hold`: the request it carried is forgotten, so a later hold
     /// from a phone is not taken for it.
-    pub(super) fn hold_refused(&mut self, channel: &ChannelUuid) {
+    pub(super) fn hold_refused(&mut self, channel: &ChannelId) {
         let call = match self.legs.get(channel) {
             Some(LegOwner::Caller(call) | LegOwner::Agent { call, .. }) => *call,
             _ => return,

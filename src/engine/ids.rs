@@ -187,20 +187,34 @@ uuid_id!(
     "recording id"
 );
 
-/// A FreeSWITCH channel UUID. Validated as a UUID so it can go into an ESL command as is:
-/// nothing in it can end a command line or start another argument.
+/// A channel on a switch: a FreeSWITCH UUID, or an Asterisk channel id (`1796607560.3`,
+/// `<systemname>-1796607560.3`, or an id we chose ourselves). Validated so it can go into an ESL
+/// command line or an ARI URL path as is: letters, digits and `._-` only, nothing that can end a
+/// command line, start another argument or leave a path segment. UUIDs are kept hyphenated and
+/// lower-case, so one channel has one spelling.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ChannelUuid(String);
+pub struct ChannelId(String);
 
-impl ChannelUuid {
+impl ChannelId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        uuid::Uuid::parse_str(value)
-            .map(|u| Self(u.hyphenated().to_string()))
-            .map_err(|_| IdError::Malformed {
-                kind: "channel uuid",
+        if let Ok(u) = uuid::Uuid::parse_str(value) {
+            return Ok(Self(u.hyphenated().to_string()));
+        }
+        let safe = !value.is_empty()
+            && value.len() <= 128
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if safe {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(IdError::Malformed {
+                kind: "channel id",
                 value: value.to_owned(),
             })
+        }
     }
 
     pub fn from_uuid(uuid: uuid::Uuid) -> Self {
@@ -212,20 +226,20 @@ impl ChannelUuid {
     }
 }
 
-impl TryFrom<String> for ChannelUuid {
+impl TryFrom<String> for ChannelId {
     type Error = IdError;
     fn try_from(value: String) -> Result<Self, IdError> {
         Self::parse(&value)
     }
 }
 
-impl From<ChannelUuid> for String {
-    fn from(id: ChannelUuid) -> String {
+impl From<ChannelId> for String {
+    fn from(id: ChannelId) -> String {
         id.0
     }
 }
 
-impl fmt::Display for ChannelUuid {
+impl fmt::Display for ChannelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -244,9 +258,28 @@ mod tests {
     }
 
     #[test]
-    fn channel_uuids_must_be_uuids() {
-        assert!(ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").is_ok());
-        assert!(ChannelUuid::parse("82b63871 all\n\napi shutdown").is_err());
+    fn channel_ids_are_uuids_or_asterisk_ids_and_nothing_that_reaches_a_command_line() {
+        assert!(ChannelId::parse("82b63871-1946-4fc7-963b-b5675def037e").is_ok());
+        assert_eq!(
+            ChannelId::parse("82B63871-1946-4FC7-963B-B5675DEF037E")
+                .expect("uuid")
+                .as_str(),
+            "82b63871-1946-4fc7-963b-b5675def037e"
+        );
+        assert!(ChannelId::parse("1796607560.3").is_ok());
+        assert!(ChannelId::parse("pbx1-1796607560.3").is_ok());
+        for bad in [
+            "82b63871 all\n\napi shutdown",
+            "",
+            "../bridges",
+            "a/b",
+            "a?b",
+            "a&b",
+            ".hidden",
+            "a b",
+        ] {
+            assert!(ChannelId::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }
 

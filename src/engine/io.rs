@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, FlowId, QueueId, RecordingId, SwitchName};
 use super::record::{FlowOutcome, Record};
 use super::recording::RecordingAction;
 use super::routing::SkillLevel;
@@ -18,12 +18,12 @@ pub enum Input {
     /// A channel was answered (for agent legs: the agent picked up).
     ChannelAnswered {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     /// A channel is gone.
     ChannelHungUp {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         cause: String,
     },
     /// A channel hung up because its phone transferred its partner away (a SIP REFER: the
@@ -38,7 +38,7 @@ pub enum Input {
     /// and bridged (Batch 3 captures); only its CHANNEL_HANGUP ends it.
     OriginateFailed {
         switch: SwitchName,
-        leg: ChannelUuid,
+        leg: ChannelId,
         cause: String,
     },
     /// A command the engine asked for was refused by the switch.
@@ -62,7 +62,7 @@ pub enum Input {
     /// call and must not be offered another until the channel hangs up.
     ChannelInUse {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         users: Vec<String>,
     },
     /// A channel that is not one of our agent legs was answered, and the switch's dialplan
@@ -71,8 +71,8 @@ pub enum Input {
     /// to this phone (see `transfer`).
     BridgedLegAnswered {
         switch: SwitchName,
-        channel: ChannelUuid,
-        partner: ChannelUuid,
+        channel: ChannelId,
+        partner: ChannelId,
         users: Vec<String>,
     },
     /// The phones registered on a switch when the controller (re)connected (`show
@@ -96,7 +96,7 @@ pub enum Input {
     /// user. The controller answers, confirms with a tone or refuses with another, hangs up.
     FeatureCode {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         feature: Feature,
         user: String,
         reason: Option<String>,
@@ -126,14 +126,14 @@ pub enum Input {
     /// The caller pressed a key (a DTMF event, in-band or RFC 2833).
     Dtmf {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         digit: char,
     },
     /// The switch stopped recording a channel (RECORD_STOP): asked to, at the channel's
     /// hangup, at the recording's limit, or on an error. `path` is `Record-File-Path`.
     RecordingStopped {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         path: String,
     },
     /// An application finished on one of our channels (CHANNEL_EXECUTE_COMPLETE): a prompt
@@ -143,7 +143,7 @@ pub enum Input {
     /// applications is only the last response of an earlier one.
     MediaDone {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         /// `playback`, `say`, `park`, `play_and_get_digits`…
         application: String,
         /// What it ran (`Application-Data`): for a playback, the file played.
@@ -154,7 +154,7 @@ pub enum Input {
     /// on that leg (a phone's re-INVITE, or `uuid_hold`).
     LegHold {
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         held: bool,
     },
     /// An originate of ours returned `+OK` (its BACKGROUND_JOB): the leg answered and runs its
@@ -162,7 +162,7 @@ pub enum Input {
     /// `consult_race`); everything else ignores it.
     OriginateReturned {
         switch: SwitchName,
-        leg: ChannelUuid,
+        leg: ChannelId,
     },
 }
 
@@ -171,10 +171,10 @@ pub enum Input {
 pub struct LegTransfer {
     pub switch: SwitchName,
     /// The leg that sent the REFER and hung up.
-    pub leg: ChannelUuid,
+    pub leg: ChannelId,
     pub kind: TransferKind,
     /// Blind: the partner that was transferred; attended: its new partner.
-    pub partner: ChannelUuid,
+    pub partner: ChannelId,
     /// Where to (`transfer_destination` without `blind:`; empty when the switch gave none).
     pub destination: String,
     pub cause: String,
@@ -199,7 +199,7 @@ impl TransferKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParkedCall {
     pub switch: SwitchName,
-    pub channel: ChannelUuid,
+    pub channel: ChannelId,
     pub queue: QueueId,
     pub caller_number: String,
     pub caller_name: String,
@@ -214,7 +214,7 @@ pub struct ParkedCall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowCall {
     pub switch: SwitchName,
-    pub channel: ChannelUuid,
+    pub channel: ChannelId,
     pub entry: String,
     pub caller_number: String,
     pub caller_name: String,
@@ -259,10 +259,10 @@ pub enum ChannelRole {
 /// One channel found on a switch during a resync, with what the store remembers of its call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelSnapshot {
-    pub channel: ChannelUuid,
+    pub channel: ChannelId,
     pub role: ChannelRole,
     pub answered: bool,
-    pub bridged_to: Option<ChannelUuid>,
+    pub bridged_to: Option<ChannelId>,
     /// For callers: the queue the dialplan parked them for, or (filled from the store) the one
     /// a flow enqueued them in. For agent legs: the call's queue.
     pub queue: Option<QueueId>,
@@ -296,7 +296,7 @@ pub struct StoredFlow {
 
 impl ChannelSnapshot {
     /// A channel that is not ours, listed so the engine knows it is still up.
-    pub fn other(channel: ChannelUuid, answered: bool) -> Self {
+    pub fn other(channel: ChannelId, answered: bool) -> Self {
         Self {
             channel,
             role: ChannelRole::Other,
@@ -356,7 +356,7 @@ pub enum Effect {
         switch: SwitchName,
         /// The caller channel of the call the command is for: commands with the same affinity
         /// reach the switch in the order the engine issued them.
-        affinity: ChannelUuid,
+        affinity: ChannelId,
         command: SwitchCommand,
     },
     Persist(Record),
@@ -370,7 +370,7 @@ pub enum Effect {
 
 impl Effect {
     /// A command for `switch`, in the command lane of `affinity` (the call's caller channel).
-    pub fn switch(switch: &SwitchName, affinity: &ChannelUuid, command: SwitchCommand) -> Self {
+    pub fn switch(switch: &SwitchName, affinity: &ChannelId, command: SwitchCommand) -> Self {
         Effect::Switch {
             switch: switch.clone(),
             affinity: affinity.clone(),
@@ -385,16 +385,16 @@ impl Effect {
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum SwitchCommand {
     Answer {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     /// Hold music until broken.
     PlayHold {
-        channel: ChannelUuid,
+        channel: ChannelId,
         source: String,
     },
     /// Ring an agent with a leg whose UUID we chose, parked when answered.
     Originate {
-        leg: ChannelUuid,
+        leg: ChannelId,
         call: CallId,
         agent: AgentId,
         queue: QueueId,
@@ -410,63 +410,63 @@ pub enum SwitchCommand {
     },
     /// Stop whatever plays on the channel (hold music) before bridging.
     Break {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     Bridge {
-        caller: ChannelUuid,
-        agent_leg: ChannelUuid,
+        caller: ChannelId,
+        agent_leg: ChannelId,
     },
     /// When the agent hangs up, park the caller rather than hang it up
     /// (`uuid_setvar <uuid> park_after_bridge true`): it has a survey to answer.
     ParkAfterBridge {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     Kill {
-        channel: ChannelUuid,
+        channel: ChannelId,
         cause: HangupCause,
     },
     /// Send the caller to a dialplan extension (`uuid_transfer <uuid> <extension> XML <context>`);
     /// the call leaves our hands.
     Transfer {
-        channel: ChannelUuid,
+        channel: ChannelId,
         extension: String,
         context: String,
     },
     /// Record the caller (`record <path> <max seconds>`): a message left in a flow. The switch
     /// stops at `max`, on silence or on `#`, then reports CHANNEL_EXECUTE_COMPLETE `record`.
     Record {
-        channel: ChannelUuid,
+        channel: ChannelId,
         /// Where the file goes on the switch; letters, digits and `/._-` only.
         path: String,
         max: Duration,
     },
     /// Run the voicemail application on the caller (`voicemail default <domain> <mailbox>`).
     Voicemail {
-        channel: ChannelUuid,
+        channel: ChannelId,
         domain: String,
         mailbox: String,
     },
     /// Hang up the caller with a cause given by the admin (a Q.850 cause name).
     Hangup {
-        channel: ChannelUuid,
+        channel: ChannelId,
         cause: String,
     },
     /// Play a prompt once (queued behind whatever the channel runs: break first to interrupt).
     Play {
-        channel: ChannelUuid,
+        channel: ChannelId,
         source: String,
     },
     /// FreeSWITCH's `say` (`<language> <kind> <method> <text>`), for positions, wait times and
     /// numbers read back.
     Say {
-        channel: ChannelUuid,
+        channel: ChannelId,
         language: String,
         kind: SayKind,
         text: String,
     },
     /// Hang the caller up once the prompts queued before it have played (the `hangup` app).
     HangupAfterPrompts {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     /// Publish a BLF/presence state (`sendevent PRESENCE_IN`, `proto: agent|queue`), which the
     /// switch turns into NOTIFYs for phones subscribed to `agent+<id>@<domain>` or
@@ -476,7 +476,7 @@ pub enum SwitchCommand {
     /// [<limit>]`): the switch's `session_record` media bug, which the captures show answers
     /// `+OK Success` and sends RECORD_START / RECORD_STOP only for start and stop.
     SessionRecord {
-        channel: ChannelUuid,
+        channel: ChannelId,
         action: RecordingAction,
         /// The file on the switch's disk; letters, digits and `/._-` only.
         path: String,
@@ -486,57 +486,57 @@ pub enum SwitchCommand {
     /// Record the next recording of this channel in stereo, caller and agent on channels of
     /// their own (`uuid_setvar <uuid> RECORD_STEREO true`).
     RecordStereo {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     /// A short tone both parties of a bridged call hear: the periodic recording beep
     /// (`uuid_broadcast <uuid> tone_stream://… both`).
     Beep {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     /// What a leg's partner hears while the leg is held (`uuid_setvar <uuid> hold_music
     /// <source>`).
     HoldMusic {
-        channel: ChannelUuid,
+        channel: ChannelId,
         source: String,
     },
     /// Hold the leg's endpoint, or take it off hold (`uuid_hold [off] <uuid>`): its partner
     /// hears the leg's `hold_music` meanwhile.
     Hold {
-        channel: ChannelUuid,
+        channel: ChannelId,
         on: bool,
     },
     /// Mark why a caller is sent back to `park` (`uuid_setvar <uuid> requeue_reason
     /// <reason>`), before [`SwitchCommand::ParkInline`]; `reason` is `[a-z_]+`.
     RequeueReason {
-        channel: ChannelUuid,
+        channel: ChannelId,
         reason: String,
     },
     /// Send a caller back to `park` (`uuid_transfer <uuid> park inline`): a bridged partner
     /// is hung up first and the caller's CHANNEL_PARK comes back (`api-transfer-and-hold`
     /// part E), so it can be queued again or offered to an agent.
     ParkInline {
-        channel: ChannelUuid,
+        channel: ChannelId,
     },
     /// Park the leg when its bridge ends (`on`), or let it hang up as usual
     /// (`uuid_setvar <uuid> park_after_bridge true|false`): the legs of a consult.
     SetParkAfterBridge {
-        channel: ChannelUuid,
+        channel: ChannelId,
         on: bool,
     },
     /// Play a source to one leg alone (`uuid_broadcast <uuid> <source> aleg`): hold music to
     /// a parked leg bridged to nothing (the caller or the target waiting through a consult),
     /// or a queue's `monitor_notice` to the agent's leg when monitoring starts.
     Broadcast {
-        channel: ChannelUuid,
+        channel: ChannelId,
         source: String,
     },
     /// Ring a supervisor's phone with a leg whose UUID we chose; answered, it joins the
     /// caller's call in `mode` (`&eavesdrop(<target>)`, with `eavesdrop_whisper_aleg=true` for
     /// whisper, or `&three_way(<target>)` for barge; see `monitor`).
     Monitor {
-        leg: ChannelUuid,
+        leg: ChannelId,
         call: CallId,
-        target: ChannelUuid,
+        target: ChannelId,
         mode: super::monitor::MonitorMode,
         dial_string: String,
         timeout: Duration,
@@ -545,24 +545,24 @@ pub enum SwitchCommand {
     /// (`uuid_bridge <caller> <leg>`), which leaves its eavesdrop; the agent's leg, losing its
     /// partner, hangs up.
     TakeOver {
-        caller: ChannelUuid,
-        leg: ChannelUuid,
+        caller: ChannelId,
+        leg: ChannelId,
     },
     /// A key to a supervisor's eavesdrop, changing what it does (`uuid_recv_dtmf <leg> <digit>`).
     MonitorKey {
-        leg: ChannelUuid,
+        leg: ChannelId,
         digit: char,
     },
     /// Move a connected caller and its agent's leg into a conference of ours
     /// (`uuid_transfer <caller> -both conference:<name>@default inline`; see `conference`).
     ConferenceJoin {
-        channel: ChannelUuid,
+        channel: ChannelId,
         name: String,
     },
     /// Ring a conference party with a leg whose UUID we chose; answered, it joins the
     /// conference (`originate {...}<dial> &conference(<name>@default)`).
     ConferenceDial {
-        leg: ChannelUuid,
+        leg: ChannelId,
         call: CallId,
         /// The agent rung, or `None` for an external number.
         agent: Option<AgentId>,
@@ -575,7 +575,7 @@ pub enum SwitchCommand {
     },
     /// Call the customer of a callback, with a leg whose UUID we chose, parked when answered.
     Dial {
-        leg: ChannelUuid,
+        leg: ChannelId,
         call: CallId,
         queue: QueueId,
         dial_string: String,
@@ -725,7 +725,7 @@ pub enum Timer {
         epoch: u64,
     },
     RingTimeout {
-        leg: ChannelUuid,
+        leg: ChannelId,
     },
     /// The call has waited long enough for its queue's next escalation step.
     Escalate {
@@ -767,7 +767,7 @@ pub enum Timer {
     /// A caller in a flow waited long enough (no key, no more keys, a prompt or a request
     /// that never ended). `epoch` is the flow session's step counter: a stale timer is ignored.
     Flow {
-        channel: ChannelUuid,
+        channel: ChannelId,
         epoch: u64,
     },
     /// Time to look at the queues' service-level thresholds.

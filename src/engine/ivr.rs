@@ -26,7 +26,7 @@ use std::time::Duration;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::core::Engine;
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, FlowId, SwitchName};
 use super::io::{
     ChannelSnapshot, Effect, FlowCall, HangupCause, HttpOutcome, HttpRequest, HttpRequestId,
     ParkedCall, SayKind, SwitchCommand, Timer,
@@ -71,7 +71,7 @@ pub(super) struct FlowSession {
     /// The id the call keeps if it reaches a queue.
     pub(super) call: CallId,
     pub(super) switch: SwitchName,
-    channel: ChannelUuid,
+    channel: ChannelId,
     caller_number: String,
     caller_name: String,
     destination: String,
@@ -109,7 +109,7 @@ pub(super) struct FlowSession {
 struct Start {
     call: CallId,
     switch: SwitchName,
-    channel: ChannelUuid,
+    channel: ChannelId,
     caller_number: String,
     caller_name: String,
     destination: String,
@@ -198,12 +198,12 @@ impl Engine {
         self.flows = Arc::new(flows);
     }
 
-    pub(super) fn in_flow(&self, channel: &ChannelUuid) -> bool {
+    pub(super) fn in_flow(&self, channel: &ChannelId) -> bool {
         self.flow_sessions.contains_key(channel)
     }
 
     /// Channels of callers in a flow, with their switch.
-    pub(super) fn flow_channels(&self) -> impl Iterator<Item = (&ChannelUuid, &SwitchName)> {
+    pub(super) fn flow_channels(&self) -> impl Iterator<Item = (&ChannelId, &SwitchName)> {
         self.flow_sessions.iter().map(|(c, s)| (c, &s.switch))
     }
 
@@ -211,7 +211,7 @@ impl Engine {
     /// the whole engine (queues, ids) while changing it; it goes back unless it ended.
     fn with_session(
         &mut self,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
         act: impl FnOnce(&mut Self, &mut FlowSession, &mut Vec<Effect>),
     ) {
@@ -424,7 +424,7 @@ impl Engine {
     pub(super) fn start_survey(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some(pending) = self.pending_surveys.remove(channel) else {
@@ -486,10 +486,10 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
-        let mut channels: Vec<ChannelUuid> = self
+        let mut channels: Vec<ChannelId> = self
             .pending_surveys
             .iter()
             .filter(|(_, p)| &p.switch == switch)
@@ -512,7 +512,7 @@ impl Engine {
     pub(super) fn flow_dtmf(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         digit: char,
         effects: &mut Vec<Effect>,
     ) {
@@ -524,7 +524,7 @@ impl Engine {
     pub(super) fn flow_media_done(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         application: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -563,7 +563,7 @@ impl Engine {
     pub(super) fn flow_caller_gone(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         self.with_session(channel, effects, |engine, s, effects| {
@@ -619,7 +619,7 @@ impl Engine {
     pub(super) fn flow_timer(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         epoch: u64,
         effects: &mut Vec<Effect>,
     ) {
@@ -664,11 +664,11 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
-        judged: Option<&HashSet<ChannelUuid>>,
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
+        judged: Option<&HashSet<ChannelId>>,
         effects: &mut Vec<Effect>,
     ) {
-        let mut channels: Vec<ChannelUuid> = self
+        let mut channels: Vec<ChannelId> = self
             .flow_sessions
             .iter()
             .filter(|(c, s)| &s.switch == switch && judged.is_none_or(|j| j.contains(*c)))
@@ -1442,7 +1442,7 @@ fn variables_with(
 }
 
 /// Hangs up `channel` with `cause` (a Q.850 cause name).
-fn hangup(switch: &SwitchName, channel: &ChannelUuid, cause: &str) -> Effect {
+fn hangup(switch: &SwitchName, channel: &ChannelId, cause: &str) -> Effect {
     Effect::switch(
         switch,
         channel,

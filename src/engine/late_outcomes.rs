@@ -13,7 +13,7 @@
 //! failure of a leg that answered, not the leg's end.
 
 use super::core::Engine;
-use super::ids::{ChannelUuid, SwitchName};
+use super::ids::{ChannelId, SwitchName};
 use super::io::{Effect, HangupCause, SwitchCommand};
 
 impl Engine {
@@ -22,8 +22,8 @@ impl Engine {
     pub(super) fn caller_orphaned_by_failed_bridge(
         &self,
         switch: &SwitchName,
-        caller: &ChannelUuid,
-        agent_leg: &ChannelUuid,
+        caller: &ChannelId,
+        agent_leg: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         if self.legs.contains_key(agent_leg)
@@ -47,7 +47,7 @@ impl Engine {
 impl Engine {
     /// After a resync: the legs the engine owns that the switch listed as answered count as
     /// answered, as if their CHANNEL_ANSWER had been heard.
-    pub(super) fn note_answered_in_resync(&mut self, answered: &[ChannelUuid]) {
+    pub(super) fn note_answered_in_resync(&mut self, answered: &[ChannelId]) {
         for channel in answered {
             if self.legs.contains_key(channel) {
                 self.answered_legs.insert(channel.clone());

@@ -61,7 +61,7 @@ pub use disposition::{DispositionSet, WrapUpError};
 pub use hold::{HoldBy, HoldError, HoldView};
 pub use ids::MonitorId;
 pub use ids::{
-    AgentId, CallId, ChannelUuid, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
+    AgentId, CallId, ChannelId, FlowId, IdError, QueueId, RecordingId, SkillId, SwitchName,
 };
 pub use io::{
     ChannelRole, ChannelSnapshot, Effect, Feature, FlowCall, HangupCause, HttpOutcome, HttpRequest,

@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, FlowId, QueueId, SwitchName};
 use super::record::AgentStatus;
 use super::routing::{Membership, QueueRouting, SkillLevel};
 use super::time::Timestamp;
@@ -154,11 +154,11 @@ pub enum AgentState {
     },
     Offered {
         call: CallId,
-        leg: ChannelUuid,
+        leg: ChannelId,
     },
     OnCall {
         call: CallId,
-        leg: ChannelUuid,
+        leg: ChannelId,
     },
     WrapUp {
         until: Timestamp,
@@ -248,7 +248,7 @@ pub struct AfterCall {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ring {
     pub agent: AgentId,
-    pub leg: ChannelUuid,
+    pub leg: ChannelId,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -263,19 +263,19 @@ pub enum CallState {
     /// music and is bridged when the prompt ends. The agent is already on the call.
     Whispering {
         agent: AgentId,
-        leg: ChannelUuid,
+        leg: ChannelId,
         answered_at: Timestamp,
     },
     Bridged {
         agent: AgentId,
-        leg: ChannelUuid,
+        leg: ChannelId,
         answered_at: Timestamp,
     },
     /// A callback's agent answered and hears ringing while the customer is called.
     CallingBack {
         agent: AgentId,
-        agent_leg: ChannelUuid,
-        customer_leg: ChannelUuid,
+        agent_leg: ChannelId,
+        customer_leg: ChannelId,
     },
 }
 
@@ -301,7 +301,7 @@ pub enum Callback {
 pub struct Call {
     pub id: CallId,
     pub switch: SwitchName,
-    pub caller: ChannelUuid,
+    pub caller: ChannelId,
     pub queue: QueueId,
     pub caller_number: String,
     pub caller_name: String,

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::core::Engine;
-use super::ids::{AgentId, CallId, ChannelUuid, MonitorId, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, MonitorId, QueueId, SwitchName};
 use super::io::{Effect, HangupCause, SwitchCommand};
 use super::model::CallState;
 use super::record::Record;
@@ -164,7 +164,7 @@ pub enum MonitorError {
 
 /// What the switch is asked when a supervisor takes a call over.
 struct TakingOver {
-    agent_leg: ChannelUuid,
+    agent_leg: ChannelId,
 }
 
 /// One session.
@@ -175,8 +175,8 @@ struct Session {
     queue: QueueId,
     agent: AgentId,
     switch: SwitchName,
-    caller: ChannelUuid,
-    leg: ChannelUuid,
+    caller: ChannelId,
+    leg: ChannelId,
     supervisor: String,
     phone: String,
     mode: MonitorMode,
@@ -189,26 +189,26 @@ struct Session {
     /// the caller to it: `took_over`).
     ending: Option<&'static str>,
     /// Taking the call over: the agent's leg, whose hangup completes it.
-    taking_over: Option<ChannelUuid>,
+    taking_over: Option<ChannelId>,
 }
 
 /// Sessions in progress.
 #[derive(Debug, Default)]
 pub(super) struct Monitors {
     sessions: HashMap<MonitorId, Session>,
-    by_leg: HashMap<ChannelUuid, MonitorId>,
+    by_leg: HashMap<ChannelId, MonitorId>,
     /// Agents' legs whose hangup completes a take over, by session.
-    taken_from: HashMap<ChannelUuid, MonitorId>,
+    taken_from: HashMap<ChannelId, MonitorId>,
 }
 
 impl Monitors {
     /// Whether `channel` is a supervisor's leg of ours.
-    pub(super) fn holds(&self, channel: &ChannelUuid) -> bool {
+    pub(super) fn holds(&self, channel: &ChannelId) -> bool {
         self.by_leg.contains_key(channel)
     }
 
     /// Whether `channel` is an agent's leg a supervisor is taking the call over from.
-    pub(super) fn taken_from(&self, channel: &ChannelUuid) -> bool {
+    pub(super) fn taken_from(&self, channel: &ChannelId) -> bool {
         self.taken_from.contains_key(channel)
     }
 }
@@ -317,7 +317,7 @@ impl Engine {
             call.caller.clone(),
         );
         let id = MonitorId::from_uuid(self.new_uuid());
-        let leg = ChannelUuid::from_uuid(id.as_uuid());
+        let leg = ChannelId::from_uuid(id.as_uuid());
         effects.push(Effect::switch(
             &switch,
             &caller,
@@ -474,7 +474,7 @@ impl Engine {
     pub(super) fn monitor_took_over(
         &mut self,
         now: Timestamp,
-        agent_leg: &ChannelUuid,
+        agent_leg: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -507,7 +507,7 @@ impl Engine {
     }
 
     /// The switch refused the take over's `uuid_bridge`: the session goes on as it was.
-    pub(super) fn take_over_refused(&mut self, leg: &ChannelUuid) {
+    pub(super) fn take_over_refused(&mut self, leg: &ChannelId) {
         let Some(id) = self.monitors.by_leg.get(leg).copied() else {
             return;
         };
@@ -523,7 +523,7 @@ impl Engine {
     pub(super) fn monitor_leg_answered(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some(id) = self.monitors.by_leg.get(channel).copied() else {
@@ -570,7 +570,7 @@ impl Engine {
     pub(super) fn monitor_leg_gone(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::core::{CommandError, Engine, RequestedState};
-use super::ids::{AgentId, ChannelUuid, SwitchName};
+use super::ids::{AgentId, ChannelId, SwitchName};
 use super::io::{Effect, Feature, SwitchCommand};
 use super::model::AgentState;
 use super::pin::Pin;
@@ -196,7 +196,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         asked: Asked,
         effects: &mut Vec<Effect>,
     ) {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, FlowId, QueueId, RecordingId, SwitchName};
 use super::recording::{Consent, RecordingAction, RecordingActor, RecordingReason};
 use super::routing::SkillLevel;
 use super::time::Timestamp;
@@ -247,7 +247,7 @@ pub enum Record {
     CallEntered {
         call: CallId,
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         queue: QueueId,
         caller_number: String,
         caller_name: String,
@@ -272,7 +272,7 @@ pub enum Record {
     CallAnswered {
         call: CallId,
         agent: AgentId,
-        agent_channel: ChannelUuid,
+        agent_channel: ChannelId,
         wait_ms: i64,
         at: Timestamp,
     },
@@ -372,7 +372,7 @@ pub enum Record {
     FlowEntered {
         call: CallId,
         switch: SwitchName,
-        channel: ChannelUuid,
+        channel: ChannelId,
         flow: FlowId,
         entry: String,
         caller_number: String,
@@ -435,8 +435,8 @@ pub enum Record {
         call: CallId,
         switch: SwitchName,
         /// The channel recorded: the caller's.
-        channel: ChannelUuid,
-        agent_channel: Option<ChannelUuid>,
+        channel: ChannelId,
+        agent_channel: Option<ChannelId>,
         queue: Option<QueueId>,
         agent: Option<AgentId>,
         caller_number: String,

@@ -30,7 +30,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::core::{millis_between, Engine};
-use super::ids::{AgentId, CallId, ChannelUuid, FlowId, QueueId, RecordingId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, FlowId, QueueId, RecordingId, SwitchName};
 use super::io::{Effect, SwitchCommand, Timer};
 use super::model::{CallState, LegOwner};
 use super::record::Record;
@@ -52,8 +52,8 @@ pub struct ActiveRecording {
     pub call: CallId,
     pub switch: SwitchName,
     /// The channel recorded (the caller's), which every command for it names.
-    pub caller: ChannelUuid,
-    pub agent_leg: Option<ChannelUuid>,
+    pub caller: ChannelId,
+    pub agent_leg: Option<ChannelId>,
     /// None for a recording a flow started, until the caller reaches a queue.
     pub queue: Option<QueueId>,
     pub agent: Option<AgentId>,
@@ -92,8 +92,8 @@ const FLOW_TEMPLATE: &str = "{date}/flows/{queue}/{recording}.wav";
 struct Subject {
     call: CallId,
     switch: SwitchName,
-    caller: ChannelUuid,
-    agent_leg: Option<ChannelUuid>,
+    caller: ChannelId,
+    agent_leg: Option<ChannelId>,
     queue: Option<QueueId>,
     /// What the template's `{queue}` names: the queue, or the flow.
     folder: QueueId,
@@ -107,7 +107,7 @@ struct Subject {
 pub(super) struct FlowCaller {
     pub(super) call: CallId,
     pub(super) switch: SwitchName,
-    pub(super) channel: ChannelUuid,
+    pub(super) channel: ChannelId,
     pub(super) flow: FlowId,
     pub(super) caller_number: String,
     pub(super) destination: String,
@@ -727,7 +727,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         path: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -741,7 +741,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         path: &str,
         reply: String,
         effects: &mut Vec<Effect>,
@@ -754,7 +754,7 @@ impl Engine {
     fn recording_at(
         &self,
         switch: &SwitchName,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         path: &str,
     ) -> Option<RecordingId> {
         self.recordings
@@ -783,7 +783,7 @@ impl Engine {
 
     /// Whether a key pressed on `channel` must be dropped unseen: its call's recording is
     /// paused or masked (a card number being read out).
-    pub(super) fn dtmf_is_private(&self, channel: &ChannelUuid) -> bool {
+    pub(super) fn dtmf_is_private(&self, channel: &ChannelId) -> bool {
         let call = match self.legs.get(channel) {
             Some(LegOwner::Caller(call) | LegOwner::Agent { call, .. }) => *call,
             _ => return false,

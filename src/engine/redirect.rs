@@ -26,7 +26,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::core::describe;
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, QueueId, SwitchName};
 use super::io::{
     Effect, FlowCall, HangupCause, Input, LegTransfer, ParkedCall, SwitchCommand, TransferKind,
 };
@@ -131,7 +131,7 @@ pub enum RedirectError {
 #[derive(Debug, Clone)]
 struct Leaving {
     call: CallId,
-    caller: ChannelUuid,
+    caller: ChannelId,
     switch: SwitchName,
     /// What the `transfer` event names as the target.
     to: String,
@@ -161,24 +161,24 @@ struct Direct {
 #[derive(Debug, Default)]
 pub(super) struct Redirects {
     /// Agent legs the switch is about to hang up for a transfer, by leg.
-    leaving: HashMap<ChannelUuid, Leaving>,
+    leaving: HashMap<ChannelId, Leaving>,
     /// Transferred callers to be re-admitted at their CHANNEL_PARK, by caller channel.
-    requeues: HashMap<ChannelUuid, Requeue>,
+    requeues: HashMap<ChannelId, Requeue>,
     /// Calls to be offered to one agent the next time they are routed.
     direct: HashMap<CallId, Direct>,
     /// Connected calls hung up over REST: who asked (the `complete` event's `by=`).
     hangups: HashMap<CallId, String>,
     /// Transferred callers running a flow under their call id, by channel, with the talk time
     /// of the agent who transferred them.
-    in_flow: HashMap<ChannelUuid, (CallId, i64)>,
+    in_flow: HashMap<ChannelId, (CallId, i64)>,
     /// Such callers the flow let go (not to a queue), until they hang up.
-    left_flow: HashMap<ChannelUuid, (CallId, i64)>,
+    left_flow: HashMap<ChannelId, (CallId, i64)>,
 }
 
 impl Redirects {
     /// A channel whose hangup is ours to read: an agent leg leaving for a transfer, or a
     /// transferred caller a flow let go.
-    pub(super) fn leaving(&self, channel: &ChannelUuid) -> bool {
+    pub(super) fn leaving(&self, channel: &ChannelId) -> bool {
         self.leaving.contains_key(channel) || self.left_flow.contains_key(channel)
     }
 
@@ -602,7 +602,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: SwitchName,
-        leg: ChannelUuid,
+        leg: ChannelId,
         cause: String,
         effects: &mut Vec<Effect>,
     ) {
@@ -738,7 +738,7 @@ impl Engine {
     }
 
     /// The switch refused a transfer we asked for: nothing will move, the call goes on.
-    pub(super) fn redirect_refused(&mut self, caller: &ChannelUuid) {
+    pub(super) fn redirect_refused(&mut self, caller: &ChannelId) {
         self.redirects.leaving.retain(|_, l| &l.caller != caller);
     }
 

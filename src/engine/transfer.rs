@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::core::{answered_record, millis_between, queue_event};
-use super::ids::{AgentId, CallId, ChannelUuid, QueueId, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, QueueId, SwitchName};
 use super::io::{ChannelSnapshot, Effect, Input, LegTransfer, ParkedCall};
 use super::model::{AgentState, Call, CallState, LegOwner};
 use super::record::{CallOutcome, QueueEventKind, Record, StateCause};
@@ -30,13 +30,13 @@ use super::Engine;
 /// Callers an agent transferred out of our hands, by caller channel.
 #[derive(Debug, Default)]
 pub(super) struct Transfers {
-    away: HashMap<ChannelUuid, Away>,
+    away: HashMap<ChannelId, Away>,
     /// The first entry time of a transferred caller being admitted again (read by
     /// `admit_call`).
     entering: Option<Timestamp>,
     /// Second calls on the phone of an agent on a call of ours (consultations), by channel.
     /// They still keep the phone busy, but as part of that call, not as a call elsewhere.
-    consults: HashMap<ChannelUuid, (CallId, AgentId)>,
+    consults: HashMap<ChannelId, (CallId, AgentId)>,
 }
 
 /// A caller out of our queues after a transfer: its call as it was, for its row's end or for
@@ -54,18 +54,18 @@ struct Away {
 }
 
 impl Transfers {
-    pub(super) fn holds(&self, caller: &ChannelUuid) -> bool {
+    pub(super) fn holds(&self, caller: &ChannelId) -> bool {
         self.away.contains_key(caller)
     }
 
     /// A caller sent away that enters a flow under its call id: no longer away. Its call id
     /// and the talk time of the agent who transferred it.
-    pub(super) fn leave_for_flow(&mut self, caller: &ChannelUuid) -> Option<(CallId, i64)> {
+    pub(super) fn leave_for_flow(&mut self, caller: &ChannelId) -> Option<(CallId, i64)> {
         self.away.remove(caller).map(|a| (a.call, a.talk_ms))
     }
 
     /// A caller sent away whose wait is to start over when it re-enters a queue.
-    pub(super) fn restart_wait(&mut self, caller: &ChannelUuid, at: Timestamp) {
+    pub(super) fn restart_wait(&mut self, caller: &ChannelId, at: Timestamp) {
         if let Some(away) = self.away.get_mut(caller) {
             away.entered_at = at;
         }
@@ -75,7 +75,7 @@ impl Transfers {
         self.entering.take()
     }
 
-    pub(super) fn end_consult(&mut self, channel: &ChannelUuid) {
+    pub(super) fn end_consult(&mut self, channel: &ChannelId) {
         self.consults.remove(channel);
     }
 
@@ -199,7 +199,7 @@ impl Engine {
     pub(super) fn transferred_caller_gone(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -276,8 +276,8 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: SwitchName,
-        channel: ChannelUuid,
-        partner: &ChannelUuid,
+        channel: ChannelId,
+        partner: &ChannelId,
         users: &[String],
         effects: &mut Vec<Effect>,
     ) {
@@ -313,8 +313,8 @@ impl Engine {
     fn attended_target(
         &mut self,
         now: Timestamp,
-        caller: &ChannelUuid,
-        target: &ChannelUuid,
+        caller: &ChannelId,
+        target: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some(agent) = self
@@ -333,8 +333,8 @@ impl Engine {
     fn take_over(
         &mut self,
         now: Timestamp,
-        partner: &ChannelUuid,
-        channel: ChannelUuid,
+        partner: &ChannelId,
+        channel: ChannelId,
         agent: AgentId,
         effects: &mut Vec<Effect>,
     ) {
@@ -393,10 +393,10 @@ impl Engine {
         &mut self,
         now: Timestamp,
         switch: &SwitchName,
-        present: &HashMap<ChannelUuid, &ChannelSnapshot>,
+        present: &HashMap<ChannelId, &ChannelSnapshot>,
         effects: &mut Vec<Effect>,
     ) {
-        let mut gone: Vec<ChannelUuid> = self
+        let mut gone: Vec<ChannelId> = self
             .transfers
             .away
             .iter()
@@ -447,7 +447,7 @@ impl Engine {
     pub(super) fn note_consult(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         users: &[String],
         effects: &mut Vec<Effect>,
     ) {

@@ -2,7 +2,7 @@
 //! callback (virtual hold), as transitions of the call next to routing's.
 
 use super::core::{answered_record, millis_between, queue_event, Engine};
-use super::ids::{AgentId, CallId, ChannelUuid, SwitchName};
+use super::ids::{AgentId, CallId, ChannelId, SwitchName};
 use super::io::{Effect, HangupCause, SayKind, SwitchCommand, Timer};
 use super::model::{CallState, Callback, LegOwner};
 use super::record::{CallOutcome, QueueEventKind, Record, StateCause};
@@ -110,7 +110,7 @@ impl Engine {
     pub(super) fn dtmf(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         digit: char,
         effects: &mut Vec<Effect>,
     ) {
@@ -353,10 +353,10 @@ impl Engine {
         now: Timestamp,
         call_id: CallId,
         agent_id: &AgentId,
-        agent_leg: &ChannelUuid,
+        agent_leg: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
-        let customer_leg = ChannelUuid::from_uuid(self.new_uuid());
+        let customer_leg = ChannelId::from_uuid(self.new_uuid());
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -421,7 +421,7 @@ impl Engine {
         now: Timestamp,
         switch: &SwitchName,
         call_id: CallId,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some(call) = self.calls.get_mut(&call_id) else {
@@ -488,7 +488,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         cause: &str,
         effects: &mut Vec<Effect>,
     ) {
@@ -592,7 +592,7 @@ pub struct PendingCallback {
     pub call: CallId,
     pub switch: SwitchName,
     /// The caller's original channel (gone); kept for command ordering only.
-    pub channel: ChannelUuid,
+    pub channel: ChannelId,
     pub queue: super::ids::QueueId,
     pub caller_number: String,
     pub caller_name: String,

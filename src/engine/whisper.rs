@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use super::core::{answered_record, millis_between, queue_event, Engine};
-use super::ids::{CallId, ChannelUuid};
+use super::ids::{CallId, ChannelId};
 use super::io::{Effect, SwitchCommand, Timer};
 use super::model::{CallState, LegOwner};
 use super::record::QueueEventKind;
@@ -83,7 +83,7 @@ impl Engine {
     pub(super) fn media_done(
         &mut self,
         now: Timestamp,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
         application: &str,
         data: &str,
         effects: &mut Vec<Effect>,
@@ -160,7 +160,7 @@ impl Engine {
         &mut self,
         now: Timestamp,
         call_id: CallId,
-        leg: &ChannelUuid,
+        leg: &ChannelId,
         effects: &mut Vec<Effect>,
     ) {
         let Some(call) = self.calls.get_mut(&call_id) else {

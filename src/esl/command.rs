@@ -438,12 +438,12 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::engine::{AgentId, CallId, ChannelUuid, Lamp, Presence, QueueId};
+    use crate::engine::{AgentId, CallId, ChannelId, Lamp, Presence, QueueId};
 
     fn originate(number: &str, name: &str, dial: &str) -> Result<Wire, UnsafeValue> {
         render(
             &SwitchCommand::Originate {
-                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                leg: ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
                 call: CallId::from_uuid(uuid::Uuid::from_u128(1)),
                 agent: AgentId::new("1001").expect("id"),
                 queue: QueueId::new("support").expect("id"),
@@ -460,7 +460,7 @@ mod tests {
 
     fn originate_with(variables: &[(&str, &str)]) -> Result<String, UnsafeValue> {
         let command = SwitchCommand::Originate {
-            leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+            leg: ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
             call: CallId::from_uuid(uuid::Uuid::from_u128(1)),
             agent: AgentId::new("1001").expect("id"),
             queue: QueueId::new("support").expect("id"),
@@ -487,7 +487,7 @@ mod tests {
     ) -> Result<Wire, UnsafeValue> {
         render(
             &SwitchCommand::SessionRecord {
-                channel: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                channel: ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
                 action,
                 path: path.into(),
                 limit: limit.map(Duration::from_secs),
@@ -599,7 +599,7 @@ mod tests {
 
     #[test]
     fn say_money_and_dates_use_the_say_modules_types() {
-        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let channel = ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
         let say = |kind, text: &str| {
             render(
                 &SwitchCommand::Say {
@@ -631,7 +631,7 @@ mod tests {
 
     #[test]
     fn record_writes_a_checked_path_for_at_most_its_length() {
-        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let channel = ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
         let record = |path: &str, secs| {
             render(
                 &SwitchCommand::Record {
@@ -741,7 +741,7 @@ mod tests {
 
     #[test]
     fn overflow_commands_refuse_values_that_would_split_the_command() {
-        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let channel = ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
         let transfer = |extension: &str, context: &str| {
             render(
                 &SwitchCommand::Transfer {
@@ -793,7 +793,7 @@ mod tests {
     #[test]
     fn kill_transfer_break_and_voicemail_render_like_the_captured_commands() {
         let uuid = "cfc0b4c4-badd-44be-9976-f12669c3049b";
-        let channel = ChannelUuid::parse(uuid).expect("uuid");
+        let channel = ChannelId::parse(uuid).expect("uuid");
         let r = |c: SwitchCommand| render(&c, "e1").expect("safe");
         assert_eq!(
             r(SwitchCommand::Kill {
@@ -856,7 +856,7 @@ mod tests {
 
     #[test]
     fn sources_with_a_scheme_outside_the_allowed_streams_never_reach_the_switch() {
-        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let channel = ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
         for bad in [
             "shell_stream:///usr/bin/id",
             "http://sounds.example.com/a.wav",
@@ -892,7 +892,7 @@ mod tests {
 
     #[test]
     fn hold_music_cannot_add_sendmsg_headers() {
-        let channel = ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
+        let channel = ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid");
         let bad = SwitchCommand::PlayHold {
             channel: channel.clone(),
             source: "moh.wav\nexecute-app-name: system".into(),

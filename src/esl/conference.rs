@@ -85,13 +85,13 @@ mod tests {
 
     use super::super::command::render as render_any;
     use super::*;
-    use crate::engine::{AgentId, CallId, ChannelUuid, QueueId};
+    use crate::engine::{AgentId, CallId, ChannelId, QueueId};
 
     const C: &str = "5054fd9b-1ca5-495d-a2ad-a23f0d7aadfe";
     const T: &str = "71410106-4295-4413-b8a6-941217389767";
 
-    fn uuid(s: &str) -> ChannelUuid {
-        ChannelUuid::parse(s).expect("uuid")
+    fn uuid(s: &str) -> ChannelId {
+        ChannelId::parse(s).expect("uuid")
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use freeswitch_esl_tokio::EslEvent;
 
 use super::translate::Translated;
-use crate::engine::{ChannelUuid, Input, SwitchName};
+use crate::engine::{ChannelId, Input, SwitchName};
 
 pub(super) fn hold(switch: &SwitchName, event: &EslEvent, held: bool) -> Translated {
     let name = if held {
@@ -17,7 +17,7 @@ pub(super) fn hold(switch: &SwitchName, event: &EslEvent, held: bool) -> Transla
     let Some(raw) = event.header_str("Unique-ID") else {
         return Translated::Malformed(format!("{name}: no Unique-ID"));
     };
-    match ChannelUuid::parse(raw) {
+    match ChannelId::parse(raw) {
         Ok(channel) => Translated::Input(Input::LegHold {
             switch: switch.clone(),
             channel,
@@ -54,7 +54,7 @@ mod tests {
                 translate(&sw(), &event(name)),
                 Translated::Input(Input::LegHold {
                     switch: sw(),
-                    channel: ChannelUuid::parse(LEG).expect("uuid"),
+                    channel: ChannelId::parse(LEG).expect("uuid"),
                     held,
                 })
             );
@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn hold_commands_are_the_captured_uuid_hold_and_a_checked_hold_music() {
-        let channel = ChannelUuid::parse(LEG).expect("uuid");
+        let channel = ChannelId::parse(LEG).expect("uuid");
         let line = |command: SwitchCommand| match render(&command, "") {
             Ok(Wire::Api(line)) => line,
             other => panic!("not an api line: {other:?}"),

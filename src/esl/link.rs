@@ -15,8 +15,9 @@ use super::command::{render, Wire};
 use super::translate::{
     channel_uuids, registered_users, snapshot_from_dump, translate, Translated, SUBSCRIBED_EVENTS,
 };
-use crate::engine::{ChannelUuid, Input, SwitchCommand, SwitchName};
+use crate::engine::{ChannelId, Input, SwitchCommand, SwitchName};
 use crate::fence::Fence;
+pub use crate::link::{Outgoing, SwitchInput, SwitchLink};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -47,28 +48,6 @@ impl std::fmt::Debug for SwitchSettings {
             .field("password", &"***")
             .finish()
     }
-}
-
-/// A command for a switch, with the arrival time of the event that caused it.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub affinity: ChannelUuid,
-    pub command: SwitchCommand,
-    pub caused_by: Option<Instant>,
-}
-
-/// An engine input from a switch, stamped on arrival.
-#[derive(Debug)]
-pub struct SwitchInput {
-    pub input: Input,
-    pub received: Instant,
-}
-
-/// The handle the engine task holds for one switch.
-#[derive(Debug, Clone)]
-pub struct SwitchLink {
-    pub name: SwitchName,
-    pub commands: mpsc::Sender<Outgoing>,
 }
 
 #[derive(Debug, Error)]
@@ -325,7 +304,7 @@ impl StatusReason for EslClient {
     }
 }
 
-fn lane_of(affinity: &ChannelUuid, lanes: usize) -> usize {
+fn lane_of(affinity: &ChannelId, lanes: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     affinity.hash(&mut hasher);
     (hasher.finish() % lanes.max(1) as u64) as usize
@@ -347,7 +326,7 @@ async fn resync(
     };
     let mut snapshots = Vec::new();
     for uuid in uuids {
-        let Ok(channel) = ChannelUuid::parse(&uuid) else {
+        let Ok(channel) = ChannelId::parse(&uuid) else {
             continue;
         };
         let dump = client.api(&format!("uuid_dump {channel} json")).await?;

@@ -62,16 +62,16 @@ mod tests {
 
     use super::super::command::render as render_any;
     use super::*;
-    use crate::engine::{CallId, ChannelUuid};
+    use crate::engine::{CallId, ChannelId};
 
     const S: &str = "2ec39703-c0e2-4d88-b638-4fc06752645c";
     const CALLER: &str = "bd61181c-f26c-48d9-9687-f788b9996cfc";
 
     fn monitor(mode: MonitorMode, dial: &str) -> SwitchCommand {
         SwitchCommand::Monitor {
-            leg: ChannelUuid::parse(S).expect("uuid"),
+            leg: ChannelId::parse(S).expect("uuid"),
             call: CallId::from_uuid(uuid::Uuid::from_u128(7)),
-            target: ChannelUuid::parse(CALLER).expect("uuid"),
+            target: ChannelId::parse(CALLER).expect("uuid"),
             mode,
             dial_string: dial.into(),
             timeout: Duration::from_secs(30),
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn keys_and_notices_are_checked() {
-        let leg = ChannelUuid::parse(S).expect("uuid");
+        let leg = ChannelId::parse(S).expect("uuid");
         let line = |c: SwitchCommand| match render_any(&c, "") {
             Ok(Wire::Api(line)) => line,
             other => panic!("not an api line: {other:?}"),
@@ -146,7 +146,7 @@ mod tests {
         .is_err());
         assert_eq!(
             line(SwitchCommand::TakeOver {
-                caller: ChannelUuid::parse(CALLER).expect("uuid"),
+                caller: ChannelId::parse(CALLER).expect("uuid"),
                 leg: leg.clone()
             }),
             format!("uuid_bridge {CALLER} {S}")

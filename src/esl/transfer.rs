@@ -5,14 +5,14 @@
 
 use freeswitch_esl_tokio::EslEvent;
 
-use crate::engine::{ChannelUuid, Input, LegTransfer, SwitchName, TransferKind};
+use crate::engine::{ChannelId, Input, LegTransfer, SwitchName, TransferKind};
 
 /// The transfer a hangup with `variable_transfer_to` reports, or why it cannot be read.
 pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Result<Input, String> {
     let leg = event
         .header_str("Unique-ID")
         .ok_or("CHANNEL_HANGUP: no Unique-ID")
-        .and_then(|raw| ChannelUuid::parse(raw).map_err(|_| "CHANNEL_HANGUP: bad Unique-ID"))?;
+        .and_then(|raw| ChannelId::parse(raw).map_err(|_| "CHANNEL_HANGUP: bad Unique-ID"))?;
     let raw = event.variable_str("transfer_to").unwrap_or_default();
     let (kind, partner) = match raw.split_once(':') {
         Some(("blind", p)) => (TransferKind::Blind, p),
@@ -23,7 +23,7 @@ pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Result<I
             ))
         }
     };
-    let partner = ChannelUuid::parse(partner)
+    let partner = ChannelId::parse(partner)
         .map_err(|e| format!("CHANNEL_HANGUP {leg}: transfer_to: {e}"))?;
     let destination = event
         .variable_str("transfer_destination")
@@ -45,13 +45,13 @@ pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Result<I
 
 /// The leg that bridged this outbound one, for a leg the switch's `bridge` app created
 /// (`Other-Leg-Unique-ID` from its CHANNEL_CREATE on, `Other-Type: originator`).
-pub(super) fn bridged_by_dialplan(event: &EslEvent) -> Option<ChannelUuid> {
+pub(super) fn bridged_by_dialplan(event: &EslEvent) -> Option<ChannelId> {
     if event.header_str("Call-Direction") != Some("outbound")
         || event.header_str("Other-Type") != Some("originator")
     {
         return None;
     }
-    ChannelUuid::parse(event.header_str("Other-Leg-Unique-ID")?).ok()
+    ChannelId::parse(event.header_str("Other-Leg-Unique-ID")?).ok()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use tracing::warn;
 use crate::engine::io::FlowCall;
 use crate::engine::routing::{parse_skill_list, SkillLevel};
 use crate::engine::{
-    AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelUuid, Feature, Input, ParkedCall,
+    AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelId, Feature, Input, ParkedCall,
     QueueId, SwitchName,
 };
 
@@ -79,9 +79,9 @@ fn phone_users(event: &EslEvent) -> Vec<String> {
     users
 }
 
-fn channel_of(event: &EslEvent) -> Result<ChannelUuid, String> {
+fn channel_of(event: &EslEvent) -> Result<ChannelId, String> {
     let raw = event.header_str("Unique-ID").ok_or("no Unique-ID")?;
-    ChannelUuid::parse(raw).map_err(|e| e.to_string())
+    ChannelId::parse(raw).map_err(|e| e.to_string())
 }
 
 pub fn translate(switch: &SwitchName, event: &EslEvent) -> Translated {
@@ -191,7 +191,7 @@ fn park(switch: &SwitchName, event: &EslEvent) -> Translated {
 
 /// A caller parked for an IVR flow: `switchboard_flow` names one of the flows' entry points.
 /// Which flow that is, if any, is the engine's to decide (flows are reloaded while running).
-fn flow_call(switch: &SwitchName, event: &EslEvent, channel: ChannelUuid) -> Translated {
+fn flow_call(switch: &SwitchName, event: &EslEvent, channel: ChannelId) -> Translated {
     let entry = event
         .variable_str("switchboard_flow")
         .map(str::trim)
@@ -213,7 +213,7 @@ fn flow_call(switch: &SwitchName, event: &EslEvent, channel: ChannelUuid) -> Tra
 /// The skills the dialplan asked for (`switchboard_skills`, e.g. `spanish:7,billing`). A value
 /// we cannot read must not cost the caller their place: the call is queued without skills and
 /// the problem is logged.
-fn caller_skills(channel: &ChannelUuid, event: &EslEvent) -> Vec<SkillLevel> {
+fn caller_skills(channel: &ChannelId, event: &EslEvent) -> Vec<SkillLevel> {
     let Some(raw) = event.variable_str("switchboard_skills") else {
         return Vec::new();
     };
@@ -436,11 +436,11 @@ fn background_job(switch: &SwitchName, event: &EslEvent) -> Translated {
     })
 }
 
-fn origination_uuid(arg: &str) -> Option<ChannelUuid> {
+fn origination_uuid(arg: &str) -> Option<ChannelId> {
     let start = arg.find("origination_uuid=")? + "origination_uuid=".len();
     let rest = &arg[start..];
     let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
-    ChannelUuid::parse(&rest[..end]).ok()
+    ChannelId::parse(&rest[..end]).ok()
 }
 
 /// The users in `show registrations as json` (`{"row_count":0}` when empty).
@@ -482,14 +482,14 @@ pub fn snapshot_from_dump(dump_json: &str) -> Result<Option<ChannelSnapshot>, St
         (_, Some(_)) => ChannelRole::Caller,
         _ => return Ok(None),
     };
-    let channel = ChannelUuid::parse(get("Unique-ID").ok_or("uuid_dump: no Unique-ID")?)
+    let channel = ChannelId::parse(get("Unique-ID").ok_or("uuid_dump: no Unique-ID")?)
         .map_err(|e| e.to_string())?;
     let answered =
         get("Answer-State") == Some("answered") || get("Channel-Call-State") == Some("ACTIVE");
     let bridged_to = get("variable_bridge_uuid")
         .or_else(|| get("variable_signal_bond"))
         .or_else(|| get("Other-Leg-Unique-ID"))
-        .and_then(|u| ChannelUuid::parse(u).ok());
+        .and_then(|u| ChannelId::parse(u).ok());
     Ok(Some(ChannelSnapshot {
         channel,
         role,
@@ -549,7 +549,7 @@ mod tests {
             translate(&sw(), &e),
             Translated::Input(Input::OriginateFailed {
                 switch: sw(),
-                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                leg: ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
                 cause: "USER_NOT_REGISTERED".into()
             })
         );
@@ -573,7 +573,7 @@ mod tests {
             translate(&sw(), &e),
             Translated::Input(Input::OriginateReturned {
                 switch: sw(),
-                leg: ChannelUuid::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
+                leg: ChannelId::parse("c27d4048-9d23-4e28-8b5c-8db4120b83e2").expect("uuid"),
             })
         );
     }
@@ -594,7 +594,7 @@ mod tests {
             translate(&sw(), &e),
             Translated::Input(Input::ChannelInUse {
                 switch: sw(),
-                channel: ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
+                channel: ChannelId::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
                 users: vec!["1001".into(), "1002".into()],
             })
         );
@@ -668,7 +668,7 @@ mod tests {
             translate(&sw(), &e),
             Translated::Input(Input::FeatureCode {
                 switch: sw(),
-                channel: ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
+                channel: ChannelId::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
                 feature: Feature::Pause,
                 user: "1001".into(),
                 reason: Some("2".into()),
@@ -794,7 +794,7 @@ mod tests {
                 key(raw),
                 Translated::Input(Input::Dtmf {
                     switch: sw(),
-                    channel: ChannelUuid::parse(uuid).expect("uuid"),
+                    channel: ChannelId::parse(uuid).expect("uuid"),
                     digit,
                 })
             );
@@ -929,7 +929,7 @@ mod tests {
             translate(&sw(), &e),
             Translated::Input(Input::MediaDone {
                 switch: sw(),
-                channel: ChannelUuid::parse("98970e4f-fc9a-4fe4-adde-4df8dfdc101a").expect("uuid"),
+                channel: ChannelId::parse("98970e4f-fc9a-4fe4-adde-4df8dfdc101a").expect("uuid"),
                 application: "playback".into(),
                 data: "ivr/support.wav".into(),
                 response: "FILE PLAYED".into(),
@@ -1015,7 +1015,7 @@ mod tests {
             translate(&sw(), &stop(&[("variable_switchboard_queue", "support")])),
             Translated::Input(Input::RecordingStopped {
                 switch: sw(),
-                channel: ChannelUuid::parse("926d4e8c-2500-4589-b401-0d8e3a5ff73c").expect("uuid"),
+                channel: ChannelId::parse("926d4e8c-2500-4589-b401-0d8e3a5ff73c").expect("uuid"),
                 path: path.to_owned(),
             })
         );
@@ -1041,7 +1041,7 @@ mod tests {
             translate(&sw(), &e),
             Translated::Input(Input::FlowCall(FlowCall {
                 switch: sw(),
-                channel: ChannelUuid::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
+                channel: ChannelId::parse("82b63871-1946-4fc7-963b-b5675def037e").expect("uuid"),
                 entry: "5000".into(),
                 caller_number: "+4930123456".into(),
                 caller_name: "Ada Lovelace".into(),

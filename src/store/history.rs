@@ -11,7 +11,7 @@ use super::rows::{
     FlowStepRow, QueueEventRow, SurveyRow,
 };
 use super::{Store, StoreError};
-use crate::engine::{AgentId, AgentStatus, CallId, ChannelUuid, FlowId, Record, Timestamp};
+use crate::engine::{AgentId, AgentStatus, CallId, ChannelId, FlowId, Record, Timestamp};
 
 const CALL_COLUMNS: &str =
     "disposition, id, switch, caller_channel, queue_id, caller_number, caller_name, \
@@ -450,7 +450,7 @@ impl Store {
     /// controller needs to take the caller back.
     pub async fn flow_session_of_channel(
         &self,
-        channel: &ChannelUuid,
+        channel: &ChannelId,
     ) -> Result<Option<FlowSessionRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {FLOW_SESSION_COLUMNS} FROM flow_sessions WHERE caller_channel = $1 \

@@ -17,7 +17,7 @@ use super::{Store, StoreError};
 use crate::config::CriterionScore;
 use crate::engine::recording::{RecordingAction, RecordingActor, RecordingReason};
 use crate::engine::{
-    AgentId, CallId, ChannelUuid, QueueId, Record, RecordingId, SwitchName, Timestamp,
+    AgentId, CallId, ChannelId, QueueId, Record, RecordingId, SwitchName, Timestamp,
 };
 
 /// A recording's status, as stored.
@@ -302,10 +302,10 @@ pub struct RecordingRow {
     pub switch: SwitchName,
     /// The channel recorded (the caller's); null for a declined recording.
     #[schemars(with = "Option<String>")]
-    pub channel: Option<ChannelUuid>,
+    pub channel: Option<ChannelId>,
     /// The agent's leg of the call.
     #[schemars(with = "Option<String>")]
-    pub agent_channel: Option<ChannelUuid>,
+    pub agent_channel: Option<ChannelId>,
     #[schemars(with = "Option<String>")]
     pub queue: Option<QueueId>,
     #[schemars(with = "Option<String>")]
@@ -585,8 +585,8 @@ fn recording_row(row: &AnyRow) -> Result<RecordingRow, StoreError> {
         id: c.parsed("id", RecordingId::parse)?,
         call: c.parsed("call_id", CallId::parse)?,
         switch: c.parsed("switch", |s: &str| SwitchName::new(s))?,
-        channel: c.opt_parsed("channel", ChannelUuid::parse)?,
-        agent_channel: c.opt_parsed("agent_channel", ChannelUuid::parse)?,
+        channel: c.opt_parsed("channel", ChannelId::parse)?,
+        agent_channel: c.opt_parsed("agent_channel", ChannelId::parse)?,
         queue: c.opt_parsed("queue_id", |s: &str| QueueId::new(s))?,
         agent: c.opt_parsed("agent_id", |s: &str| AgentId::new(s))?,
         caller_number: c.text("caller_number")?,

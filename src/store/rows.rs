@@ -11,7 +11,7 @@ use super::StoreError;
 use crate::config::DialString;
 use crate::engine::record::FlowOutcome;
 use crate::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, FlowId, Membership, QueueEventKind,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, FlowId, Membership, QueueEventKind,
     QueueId, QueueRouting, SkillLevel, StateCause, SwitchName, Timestamp,
 };
 
@@ -68,7 +68,7 @@ pub struct AgentRow {
 pub struct CallRow {
     pub id: CallId,
     pub switch: SwitchName,
-    pub caller_channel: ChannelUuid,
+    pub caller_channel: ChannelId,
     pub queue: QueueId,
     pub caller_number: String,
     pub caller_name: String,
@@ -78,7 +78,7 @@ pub struct CallRow {
     pub answered_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
     pub agent: Option<AgentId>,
-    pub agent_channel: Option<ChannelUuid>,
+    pub agent_channel: Option<ChannelId>,
     pub wait_ms: Option<i64>,
     pub talk_ms: Option<i64>,
     pub outcome: Option<CallOutcome>,
@@ -125,7 +125,7 @@ pub struct FlowSessionRow {
     /// The call's id: the same as in `calls` when the caller reached a queue.
     pub call: CallId,
     pub switch: SwitchName,
-    pub caller_channel: ChannelUuid,
+    pub caller_channel: ChannelId,
     /// The flow the caller entered (a `goto` may have taken them on; see each step's flow).
     pub flow: FlowId,
     /// The `switchboard_flow` entry point the dialplan parked the caller with.
@@ -320,7 +320,7 @@ pub(super) fn call_row(row: &AnyRow) -> Result<CallRow, StoreError> {
     Ok(CallRow {
         id: c.parsed("id", CallId::parse)?,
         switch: c.parsed("switch", |s: &str| SwitchName::new(s))?,
-        caller_channel: c.parsed("caller_channel", ChannelUuid::parse)?,
+        caller_channel: c.parsed("caller_channel", ChannelId::parse)?,
         queue: c.parsed("queue_id", |s: &str| QueueId::new(s))?,
         caller_number: c.text("caller_number")?,
         caller_name: c.text("caller_name")?,
@@ -331,7 +331,7 @@ pub(super) fn call_row(row: &AnyRow) -> Result<CallRow, StoreError> {
         answered_at: c.opt_int("answered_at")?.map(Timestamp::from_millis),
         ended_at: c.opt_int("ended_at")?.map(Timestamp::from_millis),
         agent: c.opt_parsed("agent_id", |s: &str| AgentId::new(s))?,
-        agent_channel: c.opt_parsed("agent_channel", ChannelUuid::parse)?,
+        agent_channel: c.opt_parsed("agent_channel", ChannelId::parse)?,
         wait_ms: c.opt_int("wait_ms")?,
         talk_ms: c.opt_int("talk_ms")?,
         outcome: c.opt_parsed("outcome", call_outcome)?,
@@ -385,7 +385,7 @@ pub(super) fn flow_session_row(row: &AnyRow) -> Result<FlowSessionRow, StoreErro
     Ok(FlowSessionRow {
         call: c.parsed("call_id", CallId::parse)?,
         switch: c.parsed("switch", |s: &str| SwitchName::new(s))?,
-        caller_channel: c.parsed("caller_channel", ChannelUuid::parse)?,
+        caller_channel: c.parsed("caller_channel", ChannelId::parse)?,
         flow: c.parsed("flow_id", |s: &str| FlowId::new(s))?,
         entry: c.text("entry")?,
         caller_number: c.text("caller_number")?,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use switchboard::config::{BearerToken, Role};
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelUuid, QueueId, Record, SwitchName, Timestamp,
+    AgentId, CallId, CallOutcome, ChannelId, QueueId, Record, SwitchName, Timestamp,
 };
 use switchboard::sim::CallSpec;
 
@@ -40,7 +40,7 @@ fn past_calls(n: u32, queue: &str, agent: Option<&str>, first_at: i64) -> Vec<Re
         out.push(Record::CallEntered {
             call,
             switch: SwitchName::new("fs-1").expect("switch"),
-            channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+            channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
             queue: QueueId::new(queue).expect("queue"),
             caller_number: format!("+4940{i:06}"),
             caller_name: String::new(),
@@ -52,7 +52,7 @@ fn past_calls(n: u32, queue: &str, agent: Option<&str>, first_at: i64) -> Vec<Re
             out.push(Record::CallAnswered {
                 call,
                 agent: AgentId::new(agent).expect("agent"),
-                agent_channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+                agent_channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
                 wait_ms: 2_000,
                 at: Timestamp::from_millis(at + 2_000),
             });

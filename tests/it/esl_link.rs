@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard::engine::{ChannelUuid, Input, SwitchCommand, SwitchName};
+use switchboard::engine::{ChannelId, Input, SwitchCommand, SwitchName};
 use switchboard::esl::{run_switch, Outgoing, SwitchInput, SwitchSettings};
 use switchboard::metrics::Metrics;
 use switchboard::sim::{
@@ -81,7 +81,7 @@ async fn a_parked_caller_brings_its_skills_and_its_keys_reach_the_engine() {
         CallSpec::new("2001", "5000"),
         vec![(Duration::from_millis(50), "7#".into())],
     );
-    let channel = ChannelUuid::parse(&uuid).expect("uuid");
+    let channel = ChannelId::parse(&uuid).expect("uuid");
     let parked = next_input(&mut link, |i| matches!(i, Input::CallParked(_))).await;
     let Input::CallParked(p) = parked else {
         unreachable!()

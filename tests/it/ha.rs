@@ -754,7 +754,7 @@ async fn a_second_serve_on_one_sqlite_file_is_refused_with_the_reason() {
 #[tokio::test]
 async fn ha_a_deposed_leaders_history_batch_is_refused_and_its_lease_no_longer_renews() {
     use switchboard::engine::QueueRouting;
-    use switchboard::engine::{CallId, ChannelUuid, QueueId, Record, SwitchName, Timestamp};
+    use switchboard::engine::{CallId, ChannelId, QueueId, Record, SwitchName, Timestamp};
     use switchboard::store::{LeaderConnection, StoreError};
 
     let Some(db) = TestDb::postgres().await else {
@@ -771,7 +771,7 @@ async fn ha_a_deposed_leaders_history_batch_is_refused_and_its_lease_no_longer_r
     let entered = |n: u128| Record::CallEntered {
         call: CallId::from_uuid(uuid::Uuid::from_u128(n)),
         switch: SwitchName::new("fs1").expect("switch"),
-        channel: ChannelUuid::from_uuid(uuid::Uuid::from_u128(n)),
+        channel: ChannelId::from_uuid(uuid::Uuid::from_u128(n)),
         queue: QueueId::new("support").expect("queue"),
         caller_number: "555".into(),
         caller_name: "Caller".into(),

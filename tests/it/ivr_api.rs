@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use switchboard::app::{self, AppError, StartOptions};
 use switchboard::engine::record::FlowOutcome;
-use switchboard::engine::{CallId, ChannelUuid, FlowId, Record, SwitchName, Timestamp};
+use switchboard::engine::{CallId, ChannelId, FlowId, Record, SwitchName, Timestamp};
 
 use crate::harness::{spawn_app, Agent, TestApp};
 
@@ -236,7 +236,7 @@ async fn a_reload_without_a_flows_directory_is_a_conflict() {
     assert_eq!(listed["flows"], serde_json::json!([]));
 }
 
-fn entered(call: CallId, channel: &ChannelUuid, at: i64) -> Record {
+fn entered(call: CallId, channel: &ChannelId, at: i64) -> Record {
     Record::FlowEntered {
         call,
         switch: SwitchName::new("sim").expect("switch"),
@@ -267,7 +267,7 @@ fn step(call: CallId, node: &str, kind: &str, outcome: &str, at: i64) -> Record 
 async fn a_call_that_never_reached_a_queue_shows_its_ivr_session() {
     let (app, _flows) = app_with_flows().await;
     let call = CallId::from_uuid(uuid::Uuid::new_v4());
-    let channel = ChannelUuid::from_uuid(uuid::Uuid::new_v4());
+    let channel = ChannelId::from_uuid(uuid::Uuid::new_v4());
     app.running()
         .store
         .write(&[
@@ -315,7 +315,7 @@ async fn the_exits_report_counts_where_callers_left_a_flow() {
         let at = 1_000 * i64::try_from(i).expect("small");
         records.push(entered(
             call,
-            &ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+            &ChannelId::from_uuid(uuid::Uuid::new_v4()),
             at,
         ));
         records.push(step(call, node, kind, "left", at + 10));
@@ -665,7 +665,7 @@ async fn an_unknown_flow_has_no_sessions_to_list_but_a_retired_one_keeps_its_his
 
     // A flow whose file is gone still lists the callers it had.
     let call = CallId::from_uuid(uuid::Uuid::new_v4());
-    let mut record = entered(call, &ChannelUuid::from_uuid(uuid::Uuid::new_v4()), 5);
+    let mut record = entered(call, &ChannelId::from_uuid(uuid::Uuid::new_v4()), 5);
     if let Record::FlowEntered { flow, .. } = &mut record {
         *flow = FlowId::new("retired").expect("id");
     }

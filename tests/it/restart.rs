@@ -370,7 +370,7 @@ async fn a_caller_mid_menu_through_a_restart_goes_on_at_the_menu_with_the_earlie
     .await;
     let store = app.running().store.clone();
     let call = {
-        let channel = switchboard::engine::ChannelUuid::parse(&uuid).expect("uuid");
+        let channel = switchboard::engine::ChannelId::parse(&uuid).expect("uuid");
         let session = store
             .flow_session_of_channel(&channel)
             .await

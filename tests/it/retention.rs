@@ -12,7 +12,7 @@ use sqlx::Connection;
 use switchboard::engine::record::FlowOutcome;
 use switchboard::engine::recording::{Consent, RecordingAction, RecordingActor, RecordingReason};
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelUuid, FlowId, QueueId, Record, RecordingId, SwitchName,
+    AgentId, CallId, CallOutcome, ChannelId, FlowId, QueueId, Record, RecordingId, SwitchName,
     Timestamp,
 };
 use switchboard::store::{
@@ -80,8 +80,8 @@ fn new_recording() -> RecordingId {
     RecordingId::from_uuid(uuid::Uuid::new_v4())
 }
 
-fn channel() -> ChannelUuid {
-    ChannelUuid::from_uuid(uuid::Uuid::new_v4())
+fn channel() -> ChannelId {
+    ChannelId::from_uuid(uuid::Uuid::new_v4())
 }
 
 fn entered(call: CallId, number: &str, at: Timestamp) -> Record {

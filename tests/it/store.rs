@@ -9,7 +9,7 @@ use sqlx::Connection;
 use switchboard::config::{DialString, Provisioning, Role, RoutingDefaults, TokenHash, TokenName};
 use switchboard::engine::record::FlowOutcome;
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, CallerSkills, ChannelUuid, Destination,
+    AgentId, AgentStatus, CallId, CallOutcome, CallerSkills, ChannelId, Destination,
     EscalationStep, FlowId, Membership, QueueEventKind, QueueId, QueueRouting, Record, SkillLevel,
     StateCause, Strategy, SwitchName, Timestamp,
 };
@@ -277,8 +277,8 @@ fn new_call() -> CallId {
     CallId::from_uuid(uuid::Uuid::new_v4())
 }
 
-fn new_channel() -> ChannelUuid {
-    ChannelUuid::from_uuid(uuid::Uuid::new_v4())
+fn new_channel() -> ChannelId {
+    ChannelId::from_uuid(uuid::Uuid::new_v4())
 }
 
 fn queue(id: &str, name: &str) -> QueueRow {
@@ -413,7 +413,7 @@ fn routed_queue() -> QueueRow {
     q
 }
 
-fn entered(call: CallId, channel: &ChannelUuid, priority: i32, at: i64) -> Record {
+fn entered(call: CallId, channel: &ChannelId, priority: i32, at: i64) -> Record {
     Record::CallEntered {
         call,
         switch: SwitchName::new("fs-1").expect("switch"),
@@ -1370,7 +1370,7 @@ fn fid(s: &str) -> FlowId {
     FlowId::new(s).expect("flow id")
 }
 
-fn flow_entered(call: CallId, channel: &ChannelUuid, flow: &str, at: i64) -> Record {
+fn flow_entered(call: CallId, channel: &ChannelId, flow: &str, at: i64) -> Record {
     Record::FlowEntered {
         call,
         switch: SwitchName::new("fs-1").expect("switch"),

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, QueueId, Record, SwitchName, Timestamp,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, QueueId, Record, SwitchName, Timestamp,
 };
 use switchboard::store::{EventFilter, Store};
 
@@ -63,8 +63,8 @@ async fn pending_states_and_dispositions_are_kept_and_announced(store: Store) {
     );
 
     let call = CallId::from_uuid(uuid::Uuid::new_v4());
-    let caller = ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
-    let leg = ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
+    let caller = ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
+    let leg = ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
     let queue = QueueId::new("support").expect("queue");
     store
         .write(&[

@@ -5,7 +5,7 @@
 //! new calls arrive. Runs on SQLite and, when `DATABASE_URL` is set, on PostgreSQL (see `store`).
 
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelUuid, QueueEventKind, QueueId, Record, SwitchName,
+    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName,
     Timestamp,
 };
 use switchboard::store::{CallCursor, CallSearch, NumberFilter, OutcomeFilter, Store};
@@ -46,7 +46,7 @@ fn records(c: &Call) -> Vec<Record> {
         Record::CallEntered {
             call,
             switch: SwitchName::new("fs-1").expect("switch"),
-            channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+            channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
             queue: queue(c.queue),
             caller_number: c.number.to_owned(),
             caller_name: String::new(),
@@ -78,7 +78,7 @@ fn records(c: &Call) -> Vec<Record> {
         out.push(Record::CallAnswered {
             call,
             agent: agent(a),
-            agent_channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+            agent_channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
             wait_ms: 1_000,
             at: ts(c.at + 1_000),
         });

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelUuid, QueueEventKind, QueueId, Record, SwitchName,
+    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName,
     Timestamp,
 };
 use switchboard::store::{EventFilter, Store};
@@ -19,8 +19,8 @@ fn queue() -> QueueId {
     QueueId::new("support").expect("queue")
 }
 
-fn leg() -> ChannelUuid {
-    ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid")
+fn leg() -> ChannelId {
+    ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid")
 }
 
 fn step(call: CallId, agent: Option<&str>, detail: String, at: i64) -> Record {

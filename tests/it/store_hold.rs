@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelUuid, HoldBy, QueueEventKind, QueueId, Record, SwitchName,
+    AgentId, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId, Record, SwitchName,
     Timestamp,
 };
 use switchboard::store::{EventFilter, Store};
@@ -48,8 +48,8 @@ fn resumed(call: CallId, by: HoldBy, held_ms: i64, total_ms: i64, holds: u32, at
 
 async fn holds_are_kept_across_an_engine_restart_and_announced(store: Store) {
     let call = CallId::from_uuid(uuid::Uuid::new_v4());
-    let caller = ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
-    let leg = ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
+    let caller = ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
+    let leg = ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
     store
         .write(&[
             Record::CallEntered {

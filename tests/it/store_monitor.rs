@@ -5,7 +5,7 @@
 
 use switchboard::engine::monitor::{MonitorEventKind, MonitorMode};
 use switchboard::engine::{
-    AgentId, CallId, ChannelUuid, MonitorId, QueueId, Record, SwitchName, Timestamp,
+    AgentId, CallId, ChannelId, MonitorId, QueueId, Record, SwitchName, Timestamp,
 };
 use switchboard::store::{EventFilter, Store};
 
@@ -70,7 +70,7 @@ async fn a_monitoring_session_reads_back_and_is_announced(store: Store) {
         Record::CallEntered {
             call,
             switch: SwitchName::new("fs1").expect("switch"),
-            channel: ChannelUuid::parse(&uuid::Uuid::from_u128(2).to_string()).expect("uuid"),
+            channel: ChannelId::parse(&uuid::Uuid::from_u128(2).to_string()).expect("uuid"),
             queue: QueueId::new("support").expect("queue"),
             caller_number: "111".into(),
             caller_name: "Ada".into(),

@@ -2,7 +2,7 @@
 //! (pending deliveries and the oldest one's event time) and the ping.
 
 use switchboard::engine::{
-    CallId, CallOutcome, ChannelUuid, QueueId, Record, SwitchName, Timestamp,
+    CallId, CallOutcome, ChannelId, QueueId, Record, SwitchName, Timestamp,
 };
 use switchboard::store::{AttemptResult, DeliveryFilter, Store, Subscription};
 
@@ -41,7 +41,7 @@ fn entered(call: CallId, at: i64) -> Record {
     Record::CallEntered {
         call,
         switch: SwitchName::new("sim").expect("switch"),
-        channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+        channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
         queue: QueueId::new("support").expect("queue"),
         caller_number: "+4930123456".to_owned(),
         caller_name: "Erika Mustermann".to_owned(),

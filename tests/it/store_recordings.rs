@@ -6,7 +6,7 @@
 use switchboard::config::CriterionScore;
 use switchboard::engine::recording::{Consent, RecordingAction, RecordingActor, RecordingReason};
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelUuid, QueueId, QueueRouting, Record, RecordingId,
+    AgentId, CallId, CallOutcome, ChannelId, QueueId, QueueRouting, Record, RecordingId,
     SwitchName, Timestamp,
 };
 use switchboard::store::{
@@ -94,8 +94,8 @@ impl Rec {
             recording: self.id,
             call: self.call,
             switch: SwitchName::new("sim").expect("switch"),
-            channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
-            agent_channel: Some(ChannelUuid::from_uuid(uuid::Uuid::new_v4())),
+            channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
+            agent_channel: Some(ChannelId::from_uuid(uuid::Uuid::new_v4())),
             queue: Some(QueueId::new(self.queue).expect("queue")),
             agent: self.agent.map(|a| AgentId::new(a).expect("agent")),
             caller_number: self.caller.to_owned(),
@@ -536,7 +536,7 @@ async fn a_calls_end_closes_its_recordings_left_open_without_the_paused_time(
     let entered = Record::CallEntered {
         call: open.call,
         switch: SwitchName::new("sim").expect("switch"),
-        channel: ChannelUuid::from_uuid(uuid::Uuid::new_v4()),
+        channel: ChannelId::from_uuid(uuid::Uuid::new_v4()),
         queue: QueueId::new("kept-a-day").expect("queue"),
         caller_number: "+4930111".into(),
         caller_name: String::new(),

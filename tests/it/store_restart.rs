@@ -5,7 +5,7 @@
 
 use switchboard::engine::record::FlowOutcome;
 use switchboard::engine::{
-    parse_skill_list, CallId, CallOutcome, ChannelUuid, FlowId, QueueId, Record, StoredPlace,
+    parse_skill_list, CallId, CallOutcome, ChannelId, FlowId, QueueId, Record, StoredPlace,
     SwitchName, Timestamp,
 };
 use switchboard::store::{FlowPlace, Store};
@@ -53,8 +53,8 @@ fn id(n: u128) -> CallId {
     CallId::from_uuid(uuid::Uuid::from_u128(n))
 }
 
-fn channel(n: u128) -> ChannelUuid {
-    ChannelUuid::parse(&uuid::Uuid::from_u128(n).to_string()).expect("uuid")
+fn channel(n: u128) -> ChannelId {
+    ChannelId::parse(&uuid::Uuid::from_u128(n).to_string()).expect("uuid")
 }
 
 fn qid(q: &str) -> QueueId {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelUuid, HoldBy, QueueEventKind, QueueId,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId,
     Record, StateCause, SwitchName, Timestamp,
 };
 use switchboard::stats::agents::fold_states;
@@ -43,7 +43,7 @@ struct Call {
 impl Call {
     async fn enter(store: &Store, queue: &str, at: i64) -> Call {
         let id = CallId::from_uuid(uuid::Uuid::new_v4());
-        let channel = ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
+        let channel = ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
         store
             .write(&[
                 Record::CallEntered {
@@ -80,7 +80,7 @@ impl Call {
     }
 
     async fn answer(&self, store: &Store, queue: &str, who: &str, at: i64) {
-        let leg = ChannelUuid::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
+        let leg = ChannelId::parse(&uuid::Uuid::new_v4().to_string()).expect("uuid");
         store
             .write(&[
                 Record::CallAnswered {

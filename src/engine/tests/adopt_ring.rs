@@ -4,7 +4,7 @@
 use super::*;
 use crate::engine::model::CallState;
 
-fn stored_caller(channel: ChannelUuid, call: CallId) -> ChannelSnapshot {
+fn stored_caller(channel: ChannelId, call: CallId) -> ChannelSnapshot {
     ChannelSnapshot {
         channel,
         role: ChannelRole::Caller,
@@ -29,7 +29,7 @@ fn stored_caller(channel: ChannelUuid, call: CallId) -> ChannelSnapshot {
     }
 }
 
-fn ringing_leg(channel: ChannelUuid, call: CallId, agent: &str) -> ChannelSnapshot {
+fn ringing_leg(channel: ChannelId, call: CallId, agent: &str) -> ChannelSnapshot {
     ChannelSnapshot {
         channel,
         role: ChannelRole::Agent,

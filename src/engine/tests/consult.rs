@@ -584,7 +584,7 @@ fn a_reconnect_mid_consult_keeps_it_and_a_consult_leg_lost_meanwhile_ends_it() {
     b.start_consult(2_000, "b");
     b.answer_then_job(3_000, "b", 20);
     let k = b.leg_of("b");
-    let snap = |channel: ChannelUuid, role, bridged_to: Option<ChannelUuid>| ChannelSnapshot {
+    let snap = |channel: ChannelId, role, bridged_to: Option<ChannelId>| ChannelSnapshot {
         role,
         answered: true,
         bridged_to,

@@ -249,7 +249,7 @@ fn a_step_kept_across_a_reconnect_is_sent_when_the_resync_finds_the_agent_bridge
     // The link dropped: the originate's BACKGROUND_JOB is lost; the switch lists the agent's
     // leg bridged to the target's.
     let k = b.leg_of("b");
-    let snap = |channel: ChannelUuid, role, bridged_to: Option<ChannelUuid>| ChannelSnapshot {
+    let snap = |channel: ChannelId, role, bridged_to: Option<ChannelId>| ChannelSnapshot {
         role,
         answered: true,
         bridged_to,

@@ -27,7 +27,7 @@ fn connected() -> Bench {
 
 impl Bench {
     /// CHANNEL_HOLD (`held`) or CHANNEL_UNHOLD on `channel`.
-    fn leg_hold(&mut self, at: i64, channel: ChannelUuid, held: bool) {
+    fn leg_hold(&mut self, at: i64, channel: ChannelId, held: bool) {
         let label = format!(
             "{} {}",
             self.name(channel.as_str()),

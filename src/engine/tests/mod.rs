@@ -49,8 +49,8 @@ fn sw() -> SwitchName {
     SwitchName::new(SW).expect("valid switch name")
 }
 
-fn chan(n: u32) -> ChannelUuid {
-    ChannelUuid::parse(&format!("00000000-0000-4000-8000-{n:012}")).expect("valid uuid")
+fn chan(n: u32) -> ChannelId {
+    ChannelId::parse(&format!("00000000-0000-4000-8000-{n:012}")).expect("valid uuid")
 }
 
 /// A test bench: an engine with one queue and `agents` agents, and a renderer that names
@@ -58,7 +58,7 @@ fn chan(n: u32) -> ChannelUuid {
 struct Bench {
     engine: Engine,
     names: HashMap<String, String>,
-    legs: Vec<ChannelUuid>,
+    legs: Vec<ChannelId>,
     trace: Vec<String>,
     /// Timers the engine set and that have not fired yet, for `advance`.
     timers: Vec<(Timestamp, Timer)>,
@@ -192,7 +192,7 @@ impl Bench {
     }
 
     /// The latest leg rung for `agent`.
-    fn leg_of(&self, agent: &str) -> ChannelUuid {
+    fn leg_of(&self, agent: &str) -> ChannelId {
         let index = self
             .rung
             .iter()
@@ -228,7 +228,7 @@ impl Bench {
     }
 
     /// The switch reports that `application` finished on `channel`.
-    fn media_done(&mut self, at: i64, channel: ChannelUuid, application: &str, response: &str) {
+    fn media_done(&mut self, at: i64, channel: ChannelId, application: &str, response: &str) {
         self.media_done_of(at, channel, application, "", response);
     }
 
@@ -236,7 +236,7 @@ impl Bench {
     fn media_done_of(
         &mut self,
         at: i64,
-        channel: ChannelUuid,
+        channel: ChannelId,
         application: &str,
         data: &str,
         response: &str,
@@ -773,7 +773,7 @@ impl Bench {
         self.record(at, &format!("chan{channel} parked"), effects);
     }
 
-    fn leg(&self, n: usize) -> ChannelUuid {
+    fn leg(&self, n: usize) -> ChannelId {
         self.legs[n - 1].clone()
     }
 
@@ -789,7 +789,7 @@ impl Bench {
         self.record(at, &format!("leg {n} answered"), effects);
     }
 
-    fn hangup(&mut self, at: i64, channel: ChannelUuid, cause: &str) {
+    fn hangup(&mut self, at: i64, channel: ChannelId, cause: &str) {
         let label = format!("{} hung up {cause}", self.name(channel.as_str()));
         let effects = self.engine.handle(
             ts(at),

@@ -80,14 +80,14 @@ struct World {
     now: i64,
     next_channel: u32,
     timers: Vec<(Timestamp, Timer)>,
-    callers: Vec<ChannelUuid>,
-    ringing: Vec<ChannelUuid>,
+    callers: Vec<ChannelId>,
+    ringing: Vec<ChannelId>,
     /// Answered agent legs hearing their queue's whisper.
-    whispering: Vec<ChannelUuid>,
+    whispering: Vec<ChannelId>,
     /// Legs that were played a whisper, and those whose whisper ended (played or timed out).
-    whispered: HashSet<ChannelUuid>,
-    whisper_over: HashSet<ChannelUuid>,
-    bridged: Vec<(ChannelUuid, ChannelUuid)>,
+    whispered: HashSet<ChannelId>,
+    whisper_over: HashSet<ChannelId>,
+    bridged: Vec<(ChannelId, ChannelId)>,
     entered: HashSet<CallId>,
     ended: HashMap<CallId, usize>,
 }
@@ -250,7 +250,7 @@ impl World {
         }
     }
 
-    fn caller_moved(&mut self, caller: ChannelUuid, parks: bool) {
+    fn caller_moved(&mut self, caller: ChannelId, parks: bool) {
         if !self.callers.contains(&caller) {
             return;
         }
@@ -324,7 +324,7 @@ impl World {
         }
     }
 
-    fn channel_gone(&mut self, channel: ChannelUuid, cause: &str) {
+    fn channel_gone(&mut self, channel: ChannelId, cause: &str) {
         let known = self.ringing.contains(&channel)
             || self.whispering.contains(&channel)
             || self.callers.contains(&channel)
@@ -360,7 +360,7 @@ impl World {
     }
 
     /// Agent legs that answered and are up: bridged, or hearing their whisper.
-    fn answered_legs(&self) -> Vec<ChannelUuid> {
+    fn answered_legs(&self) -> Vec<ChannelId> {
         self.bridged
             .iter()
             .map(|(_, a)| a.clone())

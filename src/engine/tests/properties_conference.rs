@@ -48,13 +48,13 @@ struct World {
     now: i64,
     next_channel: u32,
     timers: Vec<(Timestamp, Timer)>,
-    alive: HashSet<ChannelUuid>,
-    ringing: Vec<ChannelUuid>,
-    callers: Vec<ChannelUuid>,
-    partner: HashMap<ChannelUuid, ChannelUuid>,
-    parks: HashSet<ChannelUuid>,
+    alive: HashSet<ChannelId>,
+    ringing: Vec<ChannelId>,
+    callers: Vec<ChannelId>,
+    partner: HashMap<ChannelId, ChannelId>,
+    parks: HashSet<ChannelId>,
     /// Legs in a conference.
-    in_conf: HashSet<ChannelUuid>,
+    in_conf: HashSet<ChannelId>,
     entered: HashSet<CallId>,
     ended: HashMap<CallId, usize>,
 }
@@ -141,7 +141,7 @@ impl World {
 
     /// `uuid_bridge <x> <y>`: each leg leaves the bridge it was in; a partner left alone
     /// parks (`park_after_bridge`) or hangs up.
-    fn bridge(&mut self, x: ChannelUuid, y: ChannelUuid, gone: &mut VecDeque<ChannelUuid>) {
+    fn bridge(&mut self, x: ChannelId, y: ChannelId, gone: &mut VecDeque<ChannelId>) {
         if !self.alive.contains(&x) || !self.alive.contains(&y) || x == y {
             let failed = Input::CommandFailed {
                 switch: sw(),
@@ -172,7 +172,7 @@ impl World {
     }
 
     /// A leg hangs up; its partner goes too unless it parks.
-    fn hang_up(&mut self, channel: ChannelUuid) {
+    fn hang_up(&mut self, channel: ChannelId) {
         if !self.alive.remove(&channel) {
             return;
         }
@@ -243,7 +243,7 @@ impl World {
                 }
             }
             Op::HangUp(i) => {
-                let mut legs: Vec<ChannelUuid> = self.alive.iter().cloned().collect();
+                let mut legs: Vec<ChannelId> = self.alive.iter().cloned().collect();
                 legs.sort();
                 if let Some(leg) = pick(&legs, i) {
                     self.hang_up(leg);
@@ -296,7 +296,7 @@ impl World {
 
     fn check_invariants(&self) {
         let engine = &self.engine;
-        let parties: HashMap<ChannelUuid, (CallId, AgentId)> = engine
+        let parties: HashMap<ChannelId, (CallId, AgentId)> = engine
             .conference_legs()
             .into_iter()
             .map(|(call, agent, leg)| (leg, (call, agent)))
@@ -358,7 +358,7 @@ impl World {
         for caller in self.callers.clone() {
             self.hang_up(caller);
         }
-        let mut legs: Vec<ChannelUuid> = self.alive.iter().cloned().collect();
+        let mut legs: Vec<ChannelId> = self.alive.iter().cloned().collect();
         legs.sort();
         for leg in legs {
             self.hang_up(leg);

@@ -58,16 +58,16 @@ struct World {
     now: i64,
     next_channel: u32,
     timers: Vec<(Timestamp, Timer)>,
-    callers: Vec<ChannelUuid>,
+    callers: Vec<ChannelId>,
     /// Agent legs ringing, by agent.
-    ringing: Vec<(ChannelUuid, AgentId)>,
+    ringing: Vec<(ChannelId, AgentId)>,
     /// Agent legs answered, by agent.
-    agent_legs: Vec<(ChannelUuid, AgentId)>,
+    agent_legs: Vec<(ChannelId, AgentId)>,
     /// Supervisor legs asked for, with the agent whose phone they ring (if any).
     supervisors: Vec<(MonitorId, Option<AgentId>)>,
     answered_supervisors: HashSet<MonitorId>,
     /// Supervisors' legs that took a call over: no longer sessions, still up.
-    took_over: Vec<ChannelUuid>,
+    took_over: Vec<ChannelId>,
     started: HashMap<MonitorId, usize>,
     ended_sessions: HashMap<MonitorId, usize>,
     ended_calls: HashMap<CallId, usize>,
@@ -159,7 +159,7 @@ impl World {
         self.absorb(effects);
     }
 
-    fn handlers(&self) -> HashMap<CallId, (AgentId, ChannelUuid)> {
+    fn handlers(&self) -> HashMap<CallId, (AgentId, ChannelId)> {
         self.engine
             .calls
             .values()
@@ -187,13 +187,13 @@ impl World {
                     SwitchCommand::Kill { channel, .. } => assert!(
                         self.supervisors
                             .iter()
-                            .any(|(id, _)| ChannelUuid::from_uuid(id.as_uuid()) == *channel),
+                            .any(|(id, _)| ChannelId::from_uuid(id.as_uuid()) == *channel),
                         "monitoring hung up {channel}, not a supervisor's leg"
                     ),
                     SwitchCommand::Monitor { .. } | SwitchCommand::MonitorKey { .. } => {}
                     // A take over bridges a caller to the session's own leg, nothing else.
                     SwitchCommand::TakeOver { caller, leg } => {
-                        assert_eq!(*leg, ChannelUuid::from_uuid(view.id.as_uuid()));
+                        assert_eq!(*leg, ChannelId::from_uuid(view.id.as_uuid()));
                         assert!(self.callers.contains(caller), "took over {caller}");
                     }
                     other => panic!("monitoring sent {other:?}"),
@@ -204,12 +204,12 @@ impl World {
         Some(view.id)
     }
 
-    fn supervisor_leg(&self, i: usize) -> Option<(MonitorId, ChannelUuid)> {
+    fn supervisor_leg(&self, i: usize) -> Option<(MonitorId, ChannelId)> {
         let (id, _) = self
             .supervisors
             .get(i % self.supervisors.len().max(1))?
             .clone();
-        Some((id, ChannelUuid::from_uuid(id.as_uuid())))
+        Some((id, ChannelId::from_uuid(id.as_uuid())))
     }
 
     fn supervisor_gone(&mut self, id: MonitorId) {
@@ -410,7 +410,7 @@ impl World {
             self.supervisor_gone(id);
             self.handle(Input::ChannelHungUp {
                 switch: sw(),
-                channel: ChannelUuid::from_uuid(id.as_uuid()),
+                channel: ChannelId::from_uuid(id.as_uuid()),
                 cause: "NORMAL_CLEARING".into(),
             });
         }

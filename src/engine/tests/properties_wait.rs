@@ -69,15 +69,15 @@ struct World {
     now: i64,
     next_channel: u32,
     timers: Vec<(Timestamp, Timer)>,
-    callers: Vec<ChannelUuid>,
-    ringing: Vec<ChannelUuid>,
-    bridged: Vec<(ChannelUuid, ChannelUuid)>,
+    callers: Vec<ChannelId>,
+    ringing: Vec<ChannelId>,
+    bridged: Vec<(ChannelId, ChannelId)>,
     entered: HashSet<CallId>,
     ended: HashMap<CallId, usize>,
     /// Channels busy elsewhere (not ours), by index.
-    elsewhere: Vec<ChannelUuid>,
+    elsewhere: Vec<ChannelId>,
     /// Legs we originated: agent legs by agent, customer legs as None.
-    originated: HashMap<ChannelUuid, Option<AgentId>>,
+    originated: HashMap<ChannelId, Option<AgentId>>,
 }
 
 impl World {
@@ -245,7 +245,7 @@ impl World {
         }
     }
 
-    fn channel_gone(&mut self, channel: ChannelUuid, cause: &str) {
+    fn channel_gone(&mut self, channel: ChannelId, cause: &str) {
         let known = self.ringing.contains(&channel)
             || self.callers.contains(&channel)
             || self
@@ -324,7 +324,7 @@ impl World {
                 }
             }
             Op::AgentHangsUp(i) => {
-                let legs: Vec<ChannelUuid> = self.bridged.iter().map(|(_, a)| a.clone()).collect();
+                let legs: Vec<ChannelId> = self.bridged.iter().map(|(_, a)| a.clone()).collect();
                 if let Some(leg) = pick(&legs, i) {
                     self.channel_gone(leg, "NORMAL_CLEARING");
                 }
@@ -378,7 +378,7 @@ impl World {
             }
             Op::LateAnswer(i) => {
                 // An answer event for any leg we ever originated (races with kills and timeouts).
-                let mut all: Vec<ChannelUuid> = self.originated.keys().cloned().collect();
+                let mut all: Vec<ChannelId> = self.originated.keys().cloned().collect();
                 all.sort();
                 if let Some(leg) = pick(&all, i) {
                     self.input(Input::ChannelAnswered {
@@ -389,7 +389,7 @@ impl World {
             }
             Op::Resync(lose) => {
                 // A channel that went away while the link was down: gone without an event.
-                let everything: Vec<ChannelUuid> = self
+                let everything: Vec<ChannelId> = self
                     .callers
                     .iter()
                     .chain(self.ringing.iter())
@@ -410,7 +410,7 @@ impl World {
                     }
                 }
                 let mut channels = Vec::new();
-                let bridged_to = |ch: &ChannelUuid| {
+                let bridged_to = |ch: &ChannelId| {
                     self.bridged.iter().find_map(|(c, a)| {
                         if c == ch {
                             Some(a.clone())
@@ -421,7 +421,7 @@ impl World {
                         }
                     })
                 };
-                let all: Vec<ChannelUuid> = self
+                let all: Vec<ChannelId> = self
                     .callers
                     .iter()
                     .chain(self.ringing.iter())

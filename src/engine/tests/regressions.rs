@@ -204,7 +204,7 @@ fn busy_elsewhere_is_forgotten_after_a_resync_without_that_channel() {
     assert_eq!(b.rung, ["1001"], "1001 is busy_elsewhere for good");
 }
 
-fn caller_snap(channel: ChannelUuid, bridged_to: Option<ChannelUuid>) -> ChannelSnapshot {
+fn caller_snap(channel: ChannelId, bridged_to: Option<ChannelId>) -> ChannelSnapshot {
     ChannelSnapshot {
         channel,
         role: ChannelRole::Caller,
@@ -223,9 +223,9 @@ fn caller_snap(channel: ChannelUuid, bridged_to: Option<ChannelUuid>) -> Channel
 }
 
 fn agent_snap(
-    channel: ChannelUuid,
+    channel: ChannelId,
     agent: &str,
-    bridged_to: Option<ChannelUuid>,
+    bridged_to: Option<ChannelId>,
 ) -> ChannelSnapshot {
     ChannelSnapshot {
         channel,

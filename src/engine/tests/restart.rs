@@ -78,7 +78,7 @@ fn call_on(b: &Bench, channel: u32) -> CallId {
         .expect("a call on the channel")
 }
 
-fn ringing(b: &Bench) -> Vec<ChannelUuid> {
+fn ringing(b: &Bench) -> Vec<ChannelId> {
     b.engine
         .calls
         .values()

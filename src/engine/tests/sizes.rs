@@ -71,7 +71,7 @@ fn one_call(b: &mut Bench, at: i64, n: u32) {
 }
 
 /// The switch's RECORD_STOP for the caller's recording (late news for the engine).
-fn recording_stopped(b: &mut Bench, at: i64, channel: ChannelUuid) {
+fn recording_stopped(b: &mut Bench, at: i64, channel: ChannelId) {
     let effects = b.engine.handle(
         ts(at),
         Input::RecordingStopped {

@@ -305,7 +305,7 @@ fn resync(b: &mut Bench, at: i64, channels: Vec<ChannelSnapshot>) {
     b.record(at, "resync", effects);
 }
 
-fn snapshot(channel: ChannelUuid, role: ChannelRole) -> ChannelSnapshot {
+fn snapshot(channel: ChannelId, role: ChannelRole) -> ChannelSnapshot {
     ChannelSnapshot {
         channel,
         role,
