@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard::engine::{
-    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelId, Effect,
-    Engine, EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
+    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelId, Effect, Engine,
+    EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
     RequestedState, SkillLevel, Strategy, SwitchCommand, SwitchName, Timer, Timestamp,
 };
 
@@ -985,6 +985,7 @@ mod end_to_end {
         let running = app::start(StartOptions {
             http: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
             database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+            asterisk: Vec::new(),
             switches: vec![SwitchSettings {
                 name: SwitchName::new("sim").expect("name"),
                 host: "127.0.0.1".into(),
