@@ -55,6 +55,9 @@ pub struct TestApp {
     pub ledger: Option<crate::invariants::Ledger>,
     /// A second switch the controller drives as well (see `two_switches`).
     pub second: Option<SecondSwitch>,
+    /// The simulated Asterisk the controller drives instead of `sim` (see `kinds`): `sim` is
+    /// then a FreeSWITCH simulator nobody connects to.
+    pub ari: Option<switchboard::sim_ari::AriSimHandle>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -242,33 +245,9 @@ pub async fn spawn_setup_with_presence(setup: Setup, domain: Option<&str>) -> Te
             hangup_after_talk: a.hangup_after_talk,
         });
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let admin_token = BearerToken::generate();
     let sim_addr = sim.esl_addr();
-    let mut app = TestApp {
-        running: None,
-        sim,
-        base: String::new(),
-        http: admin_client(&admin_token),
-        admin_token,
-        tokens: Vec::new(),
-        webhooks: Vec::new(),
-        allow_private_webhook_targets: true,
-        auth: true,
-        database_url,
-        presence_domain: None,
-        pause_reasons: Vec::new(),
-        hot_desk_moves: true,
-        flows: None,
-        recordings_mount: None,
-        evaluation_forms: Vec::new(),
-        purge_every: None,
-        external_dial: None,
-        ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
-        second: None,
-        _dir: dir,
-    };
+    let ledger = crate::invariants::Ledger::listen(sim_addr).await;
+    let mut app = TestApp::unstarted(sim, ledger);
     app.presence_domain = domain.map(str::to_owned);
     app.start_with(setup.queues, &setup.agents).await;
     app
@@ -283,38 +262,46 @@ pub async fn spawn_app(agents: Vec<Agent>, wrap_up: Duration) -> TestApp {
             hangup_after_talk: a.hangup_after_talk,
         });
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let admin_token = BearerToken::generate();
     let sim_addr = sim.esl_addr();
-    let mut app = TestApp {
-        running: None,
-        sim,
-        base: String::new(),
-        http: admin_client(&admin_token),
-        admin_token,
-        tokens: Vec::new(),
-        webhooks: Vec::new(),
-        allow_private_webhook_targets: true,
-        auth: true,
-        database_url,
-        presence_domain: None,
-        pause_reasons: Vec::new(),
-        hot_desk_moves: true,
-        flows: None,
-        recordings_mount: None,
-        evaluation_forms: Vec::new(),
-        purge_every: None,
-        external_dial: None,
-        ledger: Some(crate::invariants::Ledger::listen(sim_addr).await),
-        second: None,
-        _dir: dir,
-    };
+    let ledger = crate::invariants::Ledger::listen(sim_addr).await;
+    let mut app = TestApp::unstarted(sim, ledger);
     app.start_controller(&agents, wrap_up).await;
     app
 }
 
 impl TestApp {
+    /// A test app around `sim`, with a fresh SQLite file and the defaults every test starts
+    /// from; the controller is not started yet.
+    pub fn unstarted(sim: SimHandle, ledger: crate::invariants::Ledger) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let admin_token = BearerToken::generate();
+        TestApp {
+            running: None,
+            sim,
+            base: String::new(),
+            http: admin_client(&admin_token),
+            admin_token,
+            tokens: Vec::new(),
+            webhooks: Vec::new(),
+            allow_private_webhook_targets: true,
+            auth: true,
+            database_url,
+            presence_domain: None,
+            pause_reasons: Vec::new(),
+            hot_desk_moves: true,
+            flows: None,
+            recordings_mount: None,
+            evaluation_forms: Vec::new(),
+            purge_every: None,
+            external_dial: None,
+            ledger: Some(ledger),
+            second: None,
+            ari: None,
+            _dir: dir,
+        }
+    }
+
     pub async fn start_controller(&mut self, agents: &[Agent], wrap_up: Duration) {
         let mut support = queue_row("support", QueueRouting::default());
         support.name = "Support".into();
@@ -327,8 +314,13 @@ impl TestApp {
         let running = app::start(StartOptions {
             http,
             database_url: self.database_url.clone(),
-            asterisk: Vec::new(),
-            switches: vec![SwitchSettings {
+            asterisk: self
+                .ari
+                .as_ref()
+                .map(|ari| crate::kinds::ari_settings(ari, self.recordings_mount.clone()))
+                .into_iter()
+                .collect(),
+            switches: std::iter::once(SwitchSettings {
                 name: SwitchName::new("sim").expect("name"),
                 host: "127.0.0.1".into(),
                 port: self.sim.esl_addr().port(),
@@ -338,8 +330,8 @@ impl TestApp {
                 command_connections: 2,
                 recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
                 recordings_mount: self.recordings_mount.clone(),
-            }]
-            .into_iter()
+            })
+            .filter(|_| self.ari.is_none())
             .chain(self.second.as_ref().map(|second| SwitchSettings {
                 name: SwitchName::new(second.name).expect("name"),
                 host: "127.0.0.1".into(),

@@ -48,31 +48,76 @@ const SUBSCRIPTION: &str =
 
 /// A leg's holds as the switch reported them.
 #[derive(Debug, Clone, Default)]
-struct HoldTally {
-    holds: i64,
-    held_ms: i64,
-    since: Option<Instant>,
+pub(crate) struct HoldTally {
+    pub(crate) holds: i64,
+    pub(crate) held_ms: i64,
+    pub(crate) since: Option<Instant>,
 }
 
 /// One channel as the switch reported it.
 #[derive(Debug, Clone)]
-struct Leg {
-    created: Instant,
+pub(crate) struct Leg {
+    pub(crate) created: Instant,
     /// `switchboard_agent_id` of an agent leg we originated.
-    agent: Option<String>,
-    answered: Option<Instant>,
-    partner: Option<String>,
+    pub(crate) agent: Option<String>,
+    pub(crate) answered: Option<Instant>,
+    pub(crate) partner: Option<String>,
     /// When a leg already bridged to one partner was bridged to another (the consulted
     /// phone's leg after an attended transfer): its talk for the new call counts from here.
-    rebridged: Option<Instant>,
+    pub(crate) rebridged: Option<Instant>,
     /// Every leg it was ever bridged to (a caller's agents before and after a transfer).
-    partners: Vec<String>,
-    hung_up: Option<Instant>,
-    hold: HoldTally,
+    pub(crate) partners: Vec<String>,
+    pub(crate) hung_up: Option<Instant>,
+    pub(crate) hold: HoldTally,
     /// `switchboard_role=monitor`: a supervisor's leg we originated.
-    monitor: bool,
+    pub(crate) monitor: bool,
     /// `switchboard_call_id` of a leg we originated for a call.
-    call: Option<String>,
+    pub(crate) call: Option<String>,
+}
+
+impl Leg {
+    pub(crate) fn new(created: Instant) -> Leg {
+        Leg {
+            created,
+            agent: None,
+            answered: None,
+            partner: None,
+            rebridged: None,
+            partners: Vec::new(),
+            hung_up: None,
+            hold: HoldTally::default(),
+            monitor: false,
+            call: None,
+        }
+    }
+
+    /// `self` (named `me`) was bridged to `other` just now: both note the other as partner.
+    pub(crate) fn bridge(
+        legs: &mut HashMap<String, Leg>,
+        me: &str,
+        other: &str,
+        now: Instant,
+    ) {
+        let leg = legs.entry(me.to_owned()).or_insert_with(|| Leg::new(now));
+        if leg.partner.as_deref().is_some_and(|p| p != other) {
+            leg.rebridged = Some(now);
+        }
+        leg.partner = Some(other.to_owned());
+        leg.partners.push(other.to_owned());
+        let peer = legs.entry(other.to_owned()).or_insert_with(|| Leg::new(now));
+        peer.partners.push(me.to_owned());
+        if peer.partner.as_deref().is_some_and(|p| p != me) {
+            peer.rebridged = Some(now);
+        }
+        peer.partner = Some(me.to_owned());
+    }
+
+    pub(crate) fn hang_up(&mut self, now: Instant) {
+        self.hung_up.get_or_insert(now);
+        if let Some(since) = self.hold.since.take() {
+            self.hold.held_ms += millis(since, now);
+        }
+    }
 }
 
 /// The switch's own record of channels, kept by a listener connection.
@@ -114,6 +159,11 @@ impl Ledger {
         Ledger { legs, task }
     }
 
+    /// A ledger kept by `task` in `legs` (see `invariants_ari` for Asterisk's).
+    pub(crate) fn kept_by(legs: Arc<Mutex<HashMap<String, Leg>>>, task: JoinHandle<()>) -> Ledger {
+        Ledger { legs, task }
+    }
+
     fn legs(&self) -> HashMap<String, Leg> {
         self.legs
             .lock()
@@ -134,18 +184,7 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
         return;
     };
     let mut legs = legs.lock().unwrap_or_else(PoisonError::into_inner);
-    let leg = legs.entry(uuid).or_insert_with(|| Leg {
-        created: now,
-        agent: None,
-        answered: None,
-        partner: None,
-        rebridged: None,
-        partners: Vec::new(),
-        hung_up: None,
-        hold: HoldTally::default(),
-        monitor: false,
-        call: None,
-    });
+    let leg = legs.entry(uuid.clone()).or_insert_with(|| Leg::new(now));
     match event.header_str("Event-Name") {
         Some("CHANNEL_CREATE") => {
             leg.created = now;
@@ -166,39 +205,10 @@ fn note(legs: &Mutex<HashMap<String, Leg>>, event: &freeswitch_esl_tokio::EslEve
                 .or_else(|| event.header_str("Bridge-B-Unique-ID"))
                 .map(str::to_owned);
             if let Some(other) = other {
-                if leg.partner.as_ref().is_some_and(|p| *p != other) {
-                    leg.rebridged = Some(now);
-                }
-                leg.partner = Some(other.clone());
-                leg.partners.push(other.clone());
-                let me = event.header_str("Unique-ID").map(str::to_owned);
-                let peer = legs.entry(other).or_insert_with(|| Leg {
-                    created: now,
-                    agent: None,
-                    answered: None,
-                    partner: None,
-                    rebridged: None,
-                    partners: Vec::new(),
-                    hung_up: None,
-                    hold: HoldTally::default(),
-                    monitor: false,
-                    call: None,
-                });
-                if let Some(me) = &me {
-                    peer.partners.push(me.clone());
-                }
-                if peer.partner.is_some() && peer.partner != me {
-                    peer.rebridged = Some(now);
-                }
-                peer.partner = me;
+                Leg::bridge(&mut legs, &uuid, &other, now);
             }
         }
-        Some("CHANNEL_HANGUP") => {
-            leg.hung_up.get_or_insert(now);
-            if let Some(since) = leg.hold.since.take() {
-                leg.hold.held_ms += millis(since, now);
-            }
-        }
+        Some("CHANNEL_HANGUP") => leg.hang_up(now),
         Some("CHANNEL_HOLD") if leg.hold.since.is_none() => {
             leg.hold.since = Some(now);
             leg.hold.holds += 1;

@@ -1,0 +1,263 @@
+//! The same end-to-end scenario on either switch kind: a controller driving the FreeSWITCH
+//! simulator over ESL, or the Asterisk simulator over ARI. A scenario says what a caller or a
+//! phone does and what must follow; this module turns that into each simulator's own terms
+//! (dialplan entries, channel views, far-end hangups), so `switch_kinds` holds one body per
+//! scenario and runs it on both.
+
+use std::time::Duration;
+
+use switchboard::ari::AriSettings;
+use switchboard::engine::SwitchName;
+use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec};
+use switchboard::sim_ari::{AriEntryPoint, AriSimConfig, AriSimHandle, AriSimulator};
+use switchboard::store::QueueRow;
+use tokio::net::TcpListener;
+
+use crate::harness::{start_sim_with, Agent, TestApp};
+
+/// Which switch the controller drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    FreeSwitch,
+    Asterisk,
+}
+
+/// Where a dialled number takes a caller, in either switch's dialplan: the FreeSWITCH
+/// dialplan's variables before `park`, or Asterisk's `Stasis(switchboard,<args>)`.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Queue { number: &'static str, queue: &'static str },
+    Flow { number: &'static str, entry: &'static str },
+}
+
+impl Entry {
+    fn freeswitch(&self) -> EntryPoint {
+        match self {
+            Entry::Queue { number, queue } => EntryPoint {
+                number: (*number).into(),
+                variables: vec![("switchboard_queue".into(), (*queue).into())],
+            },
+            Entry::Flow { number, entry } => EntryPoint {
+                number: (*number).into(),
+                variables: vec![
+                    ("switchboard_flow".into(), (*entry).into()),
+                    ("playback_terminators".into(), "#".into()),
+                    ("hangup_after_bridge".into(), "true".into()),
+                ],
+            },
+        }
+    }
+
+    fn asterisk(&self) -> AriEntryPoint {
+        let (number, args) = match self {
+            Entry::Queue { number, queue } => (*number, vec!["queue", *queue]),
+            Entry::Flow { number, entry } => (*number, vec!["flow", *entry]),
+        };
+        AriEntryPoint {
+            number: number.into(),
+            app: APP.into(),
+            args: args.into_iter().map(str::to_owned).collect(),
+            answer_first: false,
+            variables: Vec::new(),
+        }
+    }
+}
+
+/// The Stasis application the controller registers on the simulated Asterisk.
+pub const APP: &str = "switchboard";
+const ARI_USER: &str = "switchboard";
+const ARI_PASSWORD: &str = "ClueCon";
+/// Where the simulated Asterisk writes recordings (Asterisk's default spool).
+pub const ASTERISK_RECORDINGS: &str = "/var/spool/asterisk/recording";
+
+/// The controller's `[[switch]] kind = "asterisk"` settings for `ari`.
+pub fn ari_settings(
+    ari: &AriSimHandle,
+    recordings_mount: Option<std::path::PathBuf>,
+) -> AriSettings {
+    AriSettings {
+        name: SwitchName::new("sim").expect("name"),
+        url: format!("http://{}", ari.http_addr()),
+        user: ARI_USER.into(),
+        password: ARI_PASSWORD.into(),
+        app: APP.into(),
+        liveness_timeout: Duration::from_secs(5),
+        reconnect_max: Duration::from_millis(300),
+        recordings_dir: ASTERISK_RECORDINGS.into(),
+        recordings_mount,
+    }
+}
+
+/// A controller with `queues` and `agents` on a simulator of `kind` whose dialplan has
+/// `entries`, serving the IVR flows in `flows` when given; connected and resynced.
+pub async fn spawn_on(
+    kind: Kind,
+    queues: Vec<QueueRow>,
+    agents: Vec<Agent>,
+    entries: Vec<Entry>,
+    flows: Option<std::path::PathBuf>,
+) -> TestApp {
+    let fs_entries = entries.iter().map(Entry::freeswitch).collect();
+    let sim = start_sim_with(fs_entries).await;
+    let mut app = match kind {
+        Kind::FreeSwitch => {
+            for a in &agents {
+                sim.add_phone(phone(a));
+            }
+            let ledger = crate::invariants::Ledger::listen(sim.esl_addr()).await;
+            TestApp::unstarted(sim, ledger)
+        }
+        Kind::Asterisk => {
+            let mut ari_entries = vec![Entry::Queue {
+                number: crate::harness::ENTRY,
+                queue: "support",
+            }
+            .asterisk()];
+            ari_entries.extend(entries.iter().map(Entry::asterisk));
+            let ari = AriSimulator::start(
+                TcpListener::bind("127.0.0.1:0").await.expect("bind ari"),
+                AriSimConfig {
+                    user: ARI_USER.into(),
+                    password: ARI_PASSWORD.into(),
+                    entry_points: ari_entries,
+                    ..AriSimConfig::default()
+                },
+            )
+            .await
+            .expect("start the Asterisk simulator");
+            for a in &agents {
+                ari.add_phone(phone(a));
+            }
+            let ledger = crate::invariants_ari::listen(&ari).await;
+            let mut app = TestApp::unstarted(sim, ledger);
+            app.ari = Some(ari);
+            app
+        }
+    };
+    app.flows = flows;
+    app.start_with(queues, &agents).await;
+    app.connected().await;
+    app
+}
+
+fn phone(agent: &Agent) -> PhoneSpec {
+    PhoneSpec {
+        user: agent.id.into(),
+        behavior: agent.behavior.clone(),
+        hangup_after_talk: agent.hangup_after_talk,
+    }
+}
+
+/// What a scenario does on the switch and reads back from it, in either simulator's terms.
+impl TestApp {
+    pub fn kind(&self) -> Kind {
+        if self.ari.is_some() {
+            Kind::Asterisk
+        } else {
+            Kind::FreeSwitch
+        }
+    }
+
+    /// A caller dials; returns the caller's channel id.
+    pub fn dial(&self, spec: CallSpec) -> String {
+        self.dial_pressing(spec, Vec::new())
+    }
+
+    /// A caller dials and presses `keys` at their offsets after the answer.
+    pub fn dial_pressing(&self, spec: CallSpec, keys: Vec<(Duration, String)>) -> String {
+        match &self.ari {
+            Some(ari) => ari.place_call_pressing(spec, keys),
+            None => self.sim.place_call_pressing(spec, keys),
+        }
+    }
+
+    /// The far end of `channel` (a caller or a phone) hangs up.
+    pub fn far_end_hangs_up(&self, channel: &str) -> bool {
+        match &self.ari {
+            Some(ari) => ari.hangup(channel),
+            None => self.sim.hangup(channel, "NORMAL_CLEARING"),
+        }
+    }
+
+    /// The channel `channel` is bridged to, if any (on Asterisk: the other channel of its
+    /// bridge, when it has exactly one other).
+    pub fn partner_of(&self, channel: &str) -> Option<String> {
+        match &self.ari {
+            Some(ari) => {
+                let bridge = ari.channel(channel)?.bridge?;
+                let bridge = ari.bridges().into_iter().find(|b| b.id == bridge)?;
+                let others: Vec<String> = bridge
+                    .channels
+                    .into_iter()
+                    .filter(|c| c != channel)
+                    .collect();
+                match others.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                }
+            }
+            None => self.sim.channel(channel)?.bridged_to,
+        }
+    }
+
+    /// Whether `channel` is still up on the switch.
+    pub fn is_up(&self, channel: &str) -> bool {
+        match &self.ari {
+            Some(ari) => ari.channel(channel).is_some(),
+            None => self.sim.channel(channel).is_some(),
+        }
+    }
+
+    /// How many channels the switch has.
+    pub fn channel_count(&self) -> usize {
+        match &self.ari {
+            Some(ari) => ari.channels().len(),
+            None => self.sim.channels().len(),
+        }
+    }
+
+    /// A screen-pop variable the controller set on an agent's leg (`switchboard_var_<name>` on
+    /// FreeSWITCH, `SWITCHBOARD_VAR_<name>` on Asterisk).
+    pub fn leg_variable(&self, leg: &str, name: &str) -> Option<String> {
+        match &self.ari {
+            Some(ari) => ari
+                .channel(leg)?
+                .variables
+                .into_iter()
+                .find(|(k, _)| *k == format!("SWITCHBOARD_VAR_{name}"))
+                .map(|(_, v)| v),
+            None => self
+                .sim
+                .channel(leg)?
+                .variable(&format!("switchboard_var_{name}"))
+                .map(str::to_owned),
+        }
+    }
+
+    /// Changes how an agent's phone answers from now on.
+    pub fn set_phone(&self, user: &str, behavior: PhoneBehavior) {
+        match &self.ari {
+            Some(ari) => ari.set_phone_behavior(user, behavior),
+            None => self.sim.set_phone_behavior(user, behavior),
+        }
+    }
+
+    /// The switch loses the controller's event connection (FreeSWITCH: every ESL connection;
+    /// Asterisk: the WebSocket, closed without a close frame). Calls stay up on the switch.
+    pub async fn drop_switch_connections(&self) {
+        match &self.ari {
+            Some(ari) => ari.drop_websockets().await,
+            None => self.sim.drop_connections().await,
+        }
+    }
+
+    /// Waits until the controller has (re)connected `n` times in all.
+    pub async fn connected_times(&self, n: u64) {
+        let metrics = self.running().metrics.clone();
+        crate::harness::eventually(&format!("the controller connected {n} times"), || {
+            let m = metrics.clone();
+            async move { m.esl_connects.load(std::sync::atomic::Ordering::Relaxed) >= n }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,330 @@
+//! The end-to-end call scenarios every switch kind must pass: each body runs once against the
+//! FreeSWITCH simulator over ESL and once against the Asterisk simulator over ARI, with the
+//! same controller, store and API, and the same invariants checked when the app is dropped.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard::engine::{AgentStatus, CallOutcome, QueueRouting, Strategy};
+use switchboard::sim::{CallSpec, PhoneBehavior};
+use switchboard::store::CallRow;
+
+use crate::harness::{eventually, queue_row, Agent, TestApp, ENTRY};
+use crate::kinds::{spawn_on, Entry, Kind};
+
+/// `scenario` as two tests, `<scenario>::freeswitch` and `<scenario>::asterisk`.
+macro_rules! on_both_switches {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn freeswitch() {
+                super::$scenario(crate::kinds::Kind::FreeSwitch).await
+            }
+
+            #[tokio::test]
+            async fn asterisk() {
+                super::$scenario(crate::kinds::Kind::Asterisk).await
+            }
+        }
+    )*};
+}
+
+on_both_switches!(
+    a_queued_caller_is_bridged_to_the_agent_who_answers_and_the_call_completes,
+    when_the_agent_hangs_up_the_caller_is_hung_up_too,
+    a_caller_who_leaves_while_the_agent_rings_is_abandoned_and_the_ringing_ends,
+    a_busy_phone_is_passed_over_for_the_next_agent,
+    a_phone_that_rings_out_is_passed_over_for_the_next_agent,
+    ring_all_bridges_the_first_phone_to_answer_and_ends_the_others,
+    an_ivr_caller_keys_an_account_number_that_reaches_the_agent_leg,
+    a_call_hung_up_over_rest_ends_once_with_both_legs_gone,
+    calls_survive_a_lost_event_connection_and_end_once,
+);
+
+fn answering(id: &'static str, after_ms: u64) -> Agent {
+    Agent::answering(id).with(PhoneBehavior::Answer {
+        after: Duration::from_millis(after_ms),
+    })
+}
+
+async fn support_only(kind: Kind, agents: Vec<Agent>) -> TestApp {
+    spawn_on(
+        kind,
+        vec![queue_row("support", QueueRouting::default())],
+        agents,
+        Vec::new(),
+        None,
+    )
+    .await
+}
+
+async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
+    eventually(&format!("{agent} is {}", status.as_str()), || async move {
+        app.running()
+            .snapshot()
+            .agents
+            .iter()
+            .any(|a| a.id.as_str() == agent && a.status == status)
+    })
+    .await;
+}
+
+/// The agent's leg `caller` is bridged to, once it is.
+async fn bridged_leg(app: &TestApp, caller: &str) -> String {
+    eventually("the caller is bridged to an agent's leg", || async move {
+        app.partner_of(caller).is_some()
+    })
+    .await;
+    app.partner_of(caller).unwrap_or_default()
+}
+
+/// The history's row of the call whose caller is on `caller`, once it has ended.
+async fn ended_call(app: &TestApp, caller: &str) -> CallRow {
+    let store = app.running().store.clone();
+    let find = || {
+        let store = store.clone();
+        async move {
+            store
+                .recent_calls(50)
+                .await
+                .ok()?
+                .into_iter()
+                .find(|c| c.caller_channel.as_str() == caller && c.ended_at.is_some())
+        }
+    };
+    eventually("the call has ended in the history", || async {
+        find().await.is_some()
+    })
+    .await;
+    find().await.expect("found above")
+}
+
+async fn no_channels_left(app: &TestApp) {
+    eventually("no channel is left on the switch", || async {
+        app.channel_count() == 0
+    })
+    .await;
+}
+
+async fn a_queued_caller_is_bridged_to_the_agent_who_answers_and_the_call_completes(kind: Kind) {
+    let app = support_only(kind, vec![answering("1001", 50)]).await;
+    let caller = app.dial(CallSpec::new("4930111", ENTRY));
+    let leg = bridged_leg(&app, &caller).await;
+    wait_status(&app, "1001", AgentStatus::OnCall).await;
+    assert_ne!(leg, caller);
+    assert!(app.far_end_hangs_up(&caller));
+    let call = ended_call(&app, &caller).await;
+    assert_eq!(call.outcome, Some(CallOutcome::Completed));
+    assert_eq!(call.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    assert_eq!(call.agent_channel.as_ref().map(|c| c.as_str()), Some(leg.as_str()));
+    // The agent's leg does not outlive its caller, on either switch.
+    no_channels_left(&app).await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+}
+
+async fn when_the_agent_hangs_up_the_caller_is_hung_up_too(kind: Kind) {
+    let app = support_only(
+        kind,
+        vec![answering("1001", 50).hanging_up_after(Duration::from_millis(300))],
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930112", ENTRY));
+    bridged_leg(&app, &caller).await;
+    let call = ended_call(&app, &caller).await;
+    assert_eq!(call.outcome, Some(CallOutcome::Completed));
+    no_channels_left(&app).await;
+    assert!(!app.is_up(&caller));
+}
+
+async fn a_caller_who_leaves_while_the_agent_rings_is_abandoned_and_the_ringing_ends(kind: Kind) {
+    let app = support_only(kind, vec![Agent::answering("1001").with(PhoneBehavior::NoAnswer)]).await;
+    let mut spec = CallSpec::new("4930113", ENTRY);
+    spec.patience = Some(Duration::from_millis(700));
+    let caller = app.dial(spec);
+    wait_status(&app, "1001", AgentStatus::Ringing).await;
+    let call = ended_call(&app, &caller).await;
+    assert_eq!(call.outcome, Some(CallOutcome::Abandoned));
+    // Nothing ends a ringing leg for us on Asterisk: the controller must.
+    no_channels_left(&app).await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+}
+
+async fn a_busy_phone_is_passed_over_for_the_next_agent(kind: Kind) {
+    let app = support_only(
+        kind,
+        vec![
+            Agent::answering("1001").with(PhoneBehavior::Busy),
+            answering("1002", 50),
+        ],
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930114", ENTRY));
+    bridged_leg(&app, &caller).await;
+    wait_status(&app, "1002", AgentStatus::OnCall).await;
+    assert_ne!(agent_status(&app, "1001"), AgentStatus::OnCall);
+    app.far_end_hangs_up(&caller);
+    let call = ended_call(&app, &caller).await;
+    assert_eq!(call.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    no_channels_left(&app).await;
+}
+
+async fn a_phone_that_rings_out_is_passed_over_for_the_next_agent(kind: Kind) {
+    let mut support = queue_row("support", QueueRouting::default());
+    support.ring_timeout_ms = 1_000;
+    let app = spawn_on(
+        kind,
+        vec![support],
+        vec![
+            Agent::answering("1001").with(PhoneBehavior::NoAnswer),
+            answering("1002", 50),
+        ],
+        Vec::new(),
+        None,
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930115", ENTRY));
+    bridged_leg(&app, &caller).await;
+    wait_status(&app, "1002", AgentStatus::OnCall).await;
+    app.far_end_hangs_up(&caller);
+    let call = ended_call(&app, &caller).await;
+    assert_eq!(call.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    no_channels_left(&app).await;
+}
+
+async fn ring_all_bridges_the_first_phone_to_answer_and_ends_the_others(kind: Kind) {
+    let app = spawn_on(
+        kind,
+        vec![queue_row(
+            "support",
+            QueueRouting {
+                strategy: Strategy::RingAll,
+                ..QueueRouting::default()
+            },
+        )],
+        vec![answering("1001", 900), answering("1002", 100), answering("1003", 600)],
+        Vec::new(),
+        None,
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930116", ENTRY));
+    bridged_leg(&app, &caller).await;
+    wait_status(&app, "1002", AgentStatus::OnCall).await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    wait_status(&app, "1003", AgentStatus::Available).await;
+    eventually("only the caller and the winner are left", || async {
+        app.channel_count() == 2
+    })
+    .await;
+    app.far_end_hangs_up(&caller);
+    ended_call(&app, &caller).await;
+    no_channels_left(&app).await;
+}
+
+async fn an_ivr_caller_keys_an_account_number_that_reaches_the_agent_leg(kind: Kind) {
+    let flows = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        flows.path().join("ivr.toml"),
+        r#"start = "start"
+entry_points = ["ivr"]
+
+[node.start]
+kind = "collect"
+prompt = "silence_stream://100"
+max_digits = 10
+timeout = "3s"
+variable = "account"
+next = "queue"
+on_failure = "bye"
+
+[node.queue]
+kind = "enqueue"
+queue = "support"
+
+[node.bye]
+kind = "hangup"
+"#,
+    )
+    .expect("write the flow");
+    let app = spawn_on(
+        kind,
+        vec![queue_row("support", QueueRouting::default())],
+        vec![answering("1001", 50)],
+        vec![Entry::Flow {
+            number: "7000",
+            entry: "ivr",
+        }],
+        Some(flows.path().to_path_buf()),
+    )
+    .await;
+    let caller = app.dial_pressing(
+        CallSpec::new("2040", "7000"),
+        vec![(Duration::from_millis(300), "12345#".to_owned())],
+    );
+    let leg = bridged_leg(&app, &caller).await;
+    assert_eq!(app.leg_variable(&leg, "account").as_deref(), Some("12345"));
+    app.far_end_hangs_up(&caller);
+    let call = ended_call(&app, &caller).await;
+    assert_eq!(call.outcome, Some(CallOutcome::Completed));
+    no_channels_left(&app).await;
+}
+
+async fn a_call_hung_up_over_rest_ends_once_with_both_legs_gone(kind: Kind) {
+    let app = support_only(kind, vec![answering("1001", 50)]).await;
+    let caller = app.dial(CallSpec::new("4930117", ENTRY));
+    bridged_leg(&app, &caller).await;
+    let call = app
+        .running()
+        .snapshot()
+        .calls
+        .iter()
+        .find(|c| c.channel.as_str() == caller)
+        .map(|c| c.id.to_string())
+        .expect("the call is live");
+    let accepted = app
+        .http
+        .post(format!("{}/v1/calls/{call}/hangup", app.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(accepted.status(), 202);
+    let ended = ended_call(&app, &caller).await;
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed));
+    no_channels_left(&app).await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+}
+
+async fn calls_survive_a_lost_event_connection_and_end_once(kind: Kind) {
+    let app = support_only(kind, vec![answering("1001", 50), answering("1002", 50)]).await;
+    let talking = app.dial(CallSpec::new("4930118", ENTRY));
+    bridged_leg(&app, &talking).await;
+    app.set_agent_state("1002", "paused").await;
+    let waiting = app.dial(CallSpec::new("4930119", ENTRY));
+    eventually("the second caller waits", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
+    app.drop_switch_connections().await;
+    app.connected_times(2).await;
+    // The waiting caller kept its place and is offered once an agent is free again.
+    app.set_agent_state("1002", "available").await;
+    bridged_leg(&app, &waiting).await;
+    app.far_end_hangs_up(&talking);
+    app.far_end_hangs_up(&waiting);
+    let first = ended_call(&app, &talking).await;
+    let second = ended_call(&app, &waiting).await;
+    assert_eq!(first.outcome, Some(CallOutcome::Completed));
+    assert_eq!(second.outcome, Some(CallOutcome::Completed));
+    assert_eq!(second.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    no_channels_left(&app).await;
+}
+
+fn agent_status(app: &TestApp, agent: &str) -> AgentStatus {
+    app.running()
+        .snapshot()
+        .agents
+        .iter()
+        .find(|a| a.id.as_str() == agent)
+        .map(|a| a.status)
+        .expect("a known agent")
+}
