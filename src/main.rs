@@ -60,6 +60,9 @@ enum Command {
         /// New callers per second.
         #[arg(long, default_value_t = 0.6)]
         rate: f64,
+        /// Which switch to simulate: `freeswitch` (over ESL) or `asterisk` (over ARI).
+        #[arg(long = "switch", value_enum, default_value_t = demo::DemoSwitch::Freeswitch)]
+        switch: demo::DemoSwitch,
     },
     /// Validate a config file (and the provisioning file it names) and exit.
     Check {
@@ -171,6 +174,7 @@ async fn main() -> ExitCode {
             listen,
             agents,
             rate,
+            switch,
         } => {
             // The demo prints its own progress; its log shows what went wrong (the cause of
             // a 500, a lost switch) unless RUST_LOG asks for more.
@@ -180,6 +184,7 @@ async fn main() -> ExitCode {
                 listen,
                 agents,
                 rate,
+                switch,
             };
             match demo::run(options).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! `switchboard demo`: a whole contact center on one machine, with nothing to set up.
 //!
-//! The built-in FreeSWITCH simulator plays the switch, simulated desk phones play the agents,
+//! The built-in FreeSWITCH simulator (or, with `--switch asterisk`, the Asterisk one over ARI)
+//! plays the switch, simulated desk phones play the agents,
 //! a stream of simulated callers calls in; the controller is the real one, over real TCP,
 //! with a real SQLite file. Half the callers go straight to the queue, the other half through
 //! an IVR flow embedded in the binary (`demo_flows/`), pressing keys on cue, so the flows run
@@ -26,6 +27,7 @@ use crate::engine::recording::{ConsentNotice, RecordingMode, RecordingPolicy};
 use crate::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
 use crate::esl::SwitchSettings;
 use crate::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, SimHandle, Simulator};
+use crate::sim_ari::{AriEntryPoint, AriSimConfig, AriSimHandle, AriSimulator};
 use crate::store::{AgentRow, QueueRow};
 
 pub struct DemoOptions {
@@ -33,6 +35,83 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     pub agents: usize,
     pub rate: f64,
+    pub switch: DemoSwitch,
+}
+
+/// Which switch the demo simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DemoSwitch {
+    /// The FreeSWITCH simulator, driven over ESL.
+    #[default]
+    Freeswitch,
+    /// The Asterisk simulator, driven over ARI.
+    Asterisk,
+}
+
+/// The simulated switch of a demo run, whichever kind it is.
+enum DemoSim {
+    FreeSwitch(SimHandle),
+    Asterisk(AriSimHandle),
+}
+
+impl DemoSim {
+    fn describe(&self) -> String {
+        match self {
+            DemoSim::FreeSwitch(sim) => format!("simulated FreeSWITCH (ESL) at {}", sim.esl_addr()),
+            DemoSim::Asterisk(ari) => format!(
+                "simulated Asterisk (ARI) at http://{}/ari",
+                ari.http_addr()
+            ),
+        }
+    }
+
+    fn add_phone(&self, spec: PhoneSpec) {
+        match self {
+            DemoSim::FreeSwitch(sim) => sim.add_phone(spec),
+            DemoSim::Asterisk(ari) => ari.add_phone(spec),
+        }
+    }
+
+    fn place_call_pressing(&self, spec: CallSpec, keys: Vec<(Duration, String)>) -> String {
+        match self {
+            DemoSim::FreeSwitch(sim) => sim.place_call_pressing(spec, keys),
+            DemoSim::Asterisk(ari) => ari.place_call_pressing(spec, keys),
+        }
+    }
+
+    /// `None`: the channel is gone; `Some(bridged)` otherwise.
+    fn bridged(&self, channel: &str) -> Option<bool> {
+        match self {
+            DemoSim::FreeSwitch(sim) => sim.channel(channel).map(|c| c.bridged_to.is_some()),
+            DemoSim::Asterisk(ari) => ari.channel(channel).map(|c| c.bridge.is_some()),
+        }
+    }
+
+    /// Every caller still on the line hangs up (on Asterisk every channel: an agent's phone
+    /// hanging up ends its call too).
+    fn hang_up_callers(&self) {
+        match self {
+            DemoSim::FreeSwitch(sim) => {
+                for channel in sim.channels() {
+                    if !channel.is_outbound_leg {
+                        sim.hangup(&channel.uuid, "NORMAL_CLEARING");
+                    }
+                }
+            }
+            DemoSim::Asterisk(ari) => {
+                for channel in ari.channels() {
+                    ari.hangup(&channel.id);
+                }
+            }
+        }
+    }
+
+    fn active_channels(&self) -> usize {
+        match self {
+            DemoSim::FreeSwitch(sim) => sim.stats().active_channels,
+            DemoSim::Asterisk(ari) => ari.channels().len(),
+        }
+    }
 }
 
 /// What a demo run did, as printed when it stops.
@@ -58,6 +137,10 @@ const FLOW_NUMBER: &str = "5003";
 const FLOW_ENTRY: &str = "demo";
 /// The demo's flow set, written into its data directory at start.
 const FLOW_FILES: &[(&str, &str)] = &[("demo.toml", include_str!("demo_flows/demo.toml"))];
+/// The Stasis application of the demo's Asterisk.
+const ARI_APP: &str = "switchboard";
+/// Where Asterisk writes recordings unless `astspooldir` moves it.
+const ASTERISK_RECORDINGS_DIR: &str = "/var/spool/asterisk/recording";
 /// The folder of the data directory that stands for the simulated switch's `/`.
 const SWITCH_DISK: &str = "switch-disk";
 /// What callers of the support queue hear before the hold music.
@@ -105,30 +188,91 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 /// Ctrl-C or the duration; returns what it printed last.
 pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<DemoReport> {
     let disk = data_dir.join(SWITCH_DISK);
-    let recordings_dir = crate::config::DEFAULT_RECORDINGS_DIR.trim_end_matches('/');
+    let recordings_dir = match options.switch {
+        DemoSwitch::Freeswitch => crate::config::DEFAULT_RECORDINGS_DIR,
+        DemoSwitch::Asterisk => ASTERISK_RECORDINGS_DIR,
+    }
+    .trim_end_matches('/');
     let mount = disk.join(recordings_dir.trim_start_matches('/'));
     std::fs::create_dir_all(&mount)
         .with_context(|| format!("cannot create {}", mount.display()))?;
-    let sim = Simulator::start(
-        TcpListener::bind("127.0.0.1:0").await?,
-        SimConfig {
-            heartbeat_interval: Duration::from_secs(5),
-            entry_points: vec![
-                EntryPoint {
-                    number: QUEUE_NUMBER.into(),
-                    variables: vec![("switchboard_queue".into(), "support".into())],
+    let (sim, switches, asterisk) = match options.switch {
+        DemoSwitch::Freeswitch => {
+            let sim = Simulator::start(
+                TcpListener::bind("127.0.0.1:0").await?,
+                SimConfig {
+                    heartbeat_interval: Duration::from_secs(5),
+                    entry_points: vec![
+                        EntryPoint {
+                            number: QUEUE_NUMBER.into(),
+                            variables: vec![("switchboard_queue".into(), "support".into())],
+                        },
+                        EntryPoint {
+                            number: FLOW_NUMBER.into(),
+                            variables: vec![("switchboard_flow".into(), FLOW_ENTRY.into())],
+                        },
+                    ],
+                    disk_root: Some(disk),
+                    ..SimConfig::default()
                 },
-                EntryPoint {
-                    number: FLOW_NUMBER.into(),
-                    variables: vec![("switchboard_flow".into(), FLOW_ENTRY.into())],
-                },
-            ],
-            disk_root: Some(disk),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .context("cannot start the FreeSWITCH simulator")?;
+            )
+            .await
+            .context("cannot start the FreeSWITCH simulator")?;
+            let settings = SwitchSettings {
+                name: SwitchName::new("sim")?,
+                host: sim.esl_addr().ip().to_string(),
+                port: sim.esl_addr().port(),
+                password: SimConfig::default().password,
+                liveness_timeout: Duration::from_secs(20),
+                reconnect_max: Duration::from_secs(2),
+                command_connections: 2,
+                recordings_dir: recordings_dir.into(),
+                recordings_mount: Some(mount.clone()),
+            };
+            (DemoSim::FreeSwitch(sim), vec![settings], Vec::new())
+        }
+        DemoSwitch::Asterisk => {
+            let config = AriSimConfig {
+                entry_points: vec![
+                    AriEntryPoint {
+                        number: QUEUE_NUMBER.into(),
+                        app: ARI_APP.into(),
+                        args: vec!["queue".into(), "support".into()],
+                        answer_first: false,
+                        variables: Vec::new(),
+                    },
+                    AriEntryPoint {
+                        number: FLOW_NUMBER.into(),
+                        app: ARI_APP.into(),
+                        args: vec!["flow".into(), FLOW_ENTRY.into()],
+                        answer_first: false,
+                        variables: Vec::new(),
+                    },
+                ],
+                disk_root: Some(disk),
+                ..AriSimConfig::default()
+            };
+            let settings = crate::ari::AriSettings {
+                name: SwitchName::new("sim")?,
+                url: String::new(),
+                user: config.user.clone(),
+                password: config.password.clone(),
+                app: ARI_APP.into(),
+                liveness_timeout: Duration::from_secs(20),
+                reconnect_max: Duration::from_secs(2),
+                recordings_dir: recordings_dir.into(),
+                recordings_mount: Some(mount.clone()),
+            };
+            let ari = AriSimulator::start(TcpListener::bind("127.0.0.1:0").await?, config)
+                .await
+                .context("cannot start the Asterisk simulator")?;
+            let settings = crate::ari::AriSettings {
+                url: format!("http://{}", ari.http_addr()),
+                ..settings
+            };
+            (DemoSim::Asterisk(ari), Vec::new(), vec![settings])
+        }
+    };
 
     let mut agents = Vec::new();
     for i in 0..options.agents.max(1) {
@@ -166,18 +310,8 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
     let running = start(StartOptions {
         http,
         database_url: database_url.clone(),
-        asterisk: Vec::new(),
-        switches: vec![SwitchSettings {
-            name: SwitchName::new("sim")?,
-            host: sim.esl_addr().ip().to_string(),
-            port: sim.esl_addr().port(),
-            password: SimConfig::default().password,
-            liveness_timeout: Duration::from_secs(20),
-            reconnect_max: Duration::from_secs(2),
-            command_connections: 2,
-            recordings_dir: recordings_dir.into(),
-            recordings_mount: Some(mount.clone()),
-        }],
+        switches,
+        asterisk,
         queues: vec![QueueRow {
             id: QueueId::new("support")?,
             name: "Support".into(),
@@ -188,7 +322,8 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
             routing: QueueRouting {
                 recording: RecordingPolicy {
                     mode: RecordingMode::Always,
-                    stereo: true,
+                    // ARI records a bridge in mono (see docs/decisions.md).
+                    stereo: options.switch == DemoSwitch::Freeswitch,
                     consent: Some(ConsentNotice {
                         announcement: RECORDING_NOTICE.into(),
                         opt_out_digit: Some('9'),
@@ -233,8 +368,8 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     println!(
-        "Switchboard demo: simulated FreeSWITCH at {}, database {database_url}",
-        sim.esl_addr()
+        "Switchboard demo: {}, database {database_url}",
+        sim.describe()
     );
     println!(
         "Callers: {QUEUE_NUMBER} straight to the support queue, {FLOW_NUMBER} through the IVR flow \
@@ -329,15 +464,11 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
 /// The callers still on the line hang up as the demo ends, so every recording ends with its
 /// file on the switch's disk and no call is left open in the demo's database. Waits (a few
 /// seconds at most) until the controller has seen them go.
-async fn hang_up_everyone(sim: &SimHandle, running: &super::Running) {
-    for channel in sim.channels() {
-        if !channel.is_outbound_leg {
-            sim.hangup(&channel.uuid, "NORMAL_CLEARING");
-        }
-    }
+async fn hang_up_everyone(sim: &DemoSim, running: &super::Running) {
+    sim.hang_up_callers();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline
-        && (!running.snapshot().calls.is_empty() || sim.stats().active_channels > 0)
+        && (!running.snapshot().calls.is_empty() || sim.active_channels() > 0)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -348,7 +479,7 @@ async fn hang_up_everyone(sim: &SimHandle, running: &super::Running) {
 /// Places the `n`th caller, of `kind`; returns its channel's uuid. Keys are timed from the
 /// answer: the greeting and the menu prompt take under a second on the simulator, and keys
 /// pressed during them reach the menu anyway (barge-in, typed ahead).
-fn place(sim: &SimHandle, n: u64, kind: Caller) -> String {
+fn place(sim: &DemoSim, n: u64, kind: Caller) -> String {
     let mut rng = rand::rng();
     let at = Duration::from_millis;
     let wait = at(rng.random_range(8_000..40_000));
@@ -392,17 +523,17 @@ impl IvrCallers {
 
     /// Forgets callers who hung up, counts those bridged to an agent, and returns how many are
     /// in the IVR (on the switch, in no queue).
-    fn census(&mut self, sim: &SimHandle, snapshot: &crate::engine::Snapshot) -> usize {
+    fn census(&mut self, sim: &DemoSim, snapshot: &crate::engine::Snapshot) -> usize {
         let queued: HashSet<&str> = snapshot.calls.iter().map(|c| c.channel.as_str()).collect();
         let mut in_ivr = 0;
         let mut to_agent = 0;
-        self.live.retain(|uuid| match sim.channel(uuid) {
+        self.live.retain(|uuid| match sim.bridged(uuid) {
             None => false,
-            Some(c) if c.bridged_to.is_some() => {
+            Some(true) => {
                 to_agent += 1;
                 false
             }
-            Some(_) => {
+            Some(false) => {
                 if !queued.contains(uuid.as_str()) {
                     in_ivr += 1;
                 }

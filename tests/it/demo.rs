@@ -17,6 +17,7 @@ async fn the_demos_flow_callers_reach_agents_with_what_they_keyed() {
             listen: "127.0.0.1:0".parse().expect("address"),
             agents: 12,
             rate: 4.0,
+            switch: demo::DemoSwitch::Freeswitch,
         },
         dir.path(),
     )
@@ -110,3 +111,46 @@ type Recording = (String, Option<String>, i64, Option<i64>, Option<i64>);
 /// One flow session in the demo's database: the caller's name, the outcome, the variables (a
 /// JSON object) and when an agent answered the call.
 type Session = (String, Option<String>, Option<String>, Option<i64>);
+
+#[tokio::test]
+async fn the_demo_runs_on_a_simulated_asterisk_and_its_callers_reach_agents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = demo::run_in(
+        DemoOptions {
+            duration: Some(Duration::from_secs(6)),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            agents: 12,
+            rate: 4.0,
+            switch: demo::DemoSwitch::Asterisk,
+        },
+        dir.path(),
+    )
+    .await
+    .expect("the demo runs on Asterisk and stops cleanly");
+    assert!(report.ivr_callers >= 2, "{report:?}");
+    assert!(report.ivr_to_agent >= 1, "{report:?}");
+    assert!(
+        report.answered > report.ivr_to_agent,
+        "queue callers too: {report:?}"
+    );
+    assert!(report.recordings >= 1, "{report:?}");
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("switchboard.db").display()
+    ))
+    .await
+    .expect("open the demo's database");
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE ended_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("query");
+    let account: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM flow_sessions WHERE variables LIKE '%\"account\"%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("query");
+    pool.close().await;
+    assert_eq!(open, 0, "every call ended as the demo stopped");
+    assert!(account >= 1, "an IVR caller's account number was kept");
+}
