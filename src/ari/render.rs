@@ -131,10 +131,9 @@ fn variable_name(name: &str) -> Result<&str, Refused> {
     }
 }
 
-/// `"Name" <number>` for `callerId`.
+/// `"Name" <number>` for `callerId`; `name` is already sanitized (no quote, no `<`).
 fn caller_id(name: &str, number: &str) -> Option<String> {
     let number = sanitize_number(number);
-    let name = sanitize_name(name);
     match (name.is_empty(), number.is_empty()) {
         (true, true) => None,
         (true, false) => Some(format!("<{number}>")),
@@ -878,7 +877,7 @@ pub fn render(
                     dial: dial_string,
                     timeout: *timeout,
                     app_args: format!("conference,{name}"),
-                    caller_id: caller_id(caller_name, caller_number),
+                    caller_id: caller_id(&sanitize_name(caller_name), caller_number),
                     variables: vars(&pairs),
                     role: Role::Conference { name: name.clone() },
                 },

@@ -154,7 +154,13 @@ pub async fn resync(
         snapshot.caller_number = str_at("/caller/number");
         snapshot.caller_name = str_at("/caller/name");
         snapshot.destination = str_at("/dialplan/exten");
-        let role = match stasis_args(channel, &ctx.app) {
+        let caller_args = stasis_args(channel, &ctx.app).filter(|a| {
+            matches!(
+                a.first().map(String::as_str),
+                Some("queue" | "flow" | "feature")
+            )
+        });
+        let role = match caller_args {
             Some(args) => {
                 let event =
                     serde_json::json!({"type": "StasisStart", "args": args, "channel": channel});
