@@ -985,6 +985,7 @@ mod end_to_end {
         let running = app::start(StartOptions {
             http: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
             database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+            asterisk: Vec::new(),
             switches: vec![SwitchSettings {
                 name: SwitchName::new("sim").expect("name"),
                 host: "127.0.0.1".into(),

@@ -394,13 +394,16 @@ async fn serve(path: PathBuf) -> ExitCode {
     match serve_inner(path).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let config_problem = e
-                .downcast_ref::<AppError>()
-                .is_some_and(|a| matches!(a, AppError::Link(_) | AppError::Flows(_)))
-                || e.downcast_ref::<switchboard::store::StoreError>()
-                    .is_some_and(|s| {
-                        matches!(s, switchboard::store::StoreError::SecondController { .. })
-                    })
+            let config_problem = e.downcast_ref::<AppError>().is_some_and(|a| {
+                matches!(
+                    a,
+                    AppError::Link(_) | AppError::AriLink(_) | AppError::Flows(_)
+                )
+            }) || e
+                .downcast_ref::<switchboard::store::StoreError>()
+                .is_some_and(|s| {
+                    matches!(s, switchboard::store::StoreError::SecondController { .. })
+                })
                 || e.downcast_ref::<switchboard::config::ConfigError>()
                     .is_some();
             tracing::error!("{e:#}");

@@ -166,6 +166,7 @@ pub async fn run_in(options: DemoOptions, data_dir: &Path) -> anyhow::Result<Dem
     let running = start(StartOptions {
         http,
         database_url: database_url.clone(),
+        asterisk: Vec::new(),
         switches: vec![SwitchSettings {
             name: SwitchName::new("sim")?,
             host: sim.esl_addr().ip().to_string(),

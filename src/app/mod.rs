@@ -29,9 +29,11 @@ pub use engine_task::{EngineGone, EngineHandle, EngineRequest, RecordingControll
 pub use flows::{Flows, ReloadError};
 pub use http::{HttpClientError, HttpRunner};
 
+use crate::ari::AriSettings;
 use crate::engine::{AgentSettings, AgentStatus, Engine, QueueSettings, RequestedState, Snapshot};
-use crate::esl::{run_fenced_switch, LinkError, SwitchLink, SwitchSettings};
+use crate::esl::{run_fenced_switch, LinkError, SwitchSettings};
 use crate::fence::Fence;
+use crate::link::SwitchLink;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, QueueRow, Store, StoreError};
 
@@ -41,6 +43,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Link(#[from] LinkError),
+    #[error(transparent)]
+    AriLink(#[from] crate::ari::AriLinkError),
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
     /// The flows do not pass their checks: the controller does not start.
@@ -59,6 +63,9 @@ pub struct StartOptions {
     pub http: TcpListener,
     pub database_url: String,
     pub switches: Vec<SwitchSettings>,
+    /// Asterisk switches (`[[switch]] kind = "asterisk"`), driven over ARI beside the
+    /// FreeSWITCH ones.
+    pub asterisk: Vec<AriSettings>,
     /// Applied to the store idempotently before the engine loads from it.
     pub queues: Vec<QueueRow>,
     pub agents: Vec<AgentRow>,
@@ -189,6 +196,7 @@ pub(crate) async fn prepare(
         http: listener,
         database_url,
         switches,
+        asterisk,
         queues,
         agents,
         busy_backoff,
@@ -242,6 +250,11 @@ pub(crate) async fn prepare(
     let recording_mounts: crate::api::RecordingMounts = switches
         .iter()
         .filter_map(|s| Some((s.name.clone(), s.recordings_mount.clone()?)))
+        .chain(
+            asterisk
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.recordings_mount.clone()?))),
+        )
         .collect();
     // Counts committed history batches: wakes the webhook worker and every live event stream,
     // and never blocks the writer. Dropped with the writer, which ends the streams.
@@ -288,6 +301,7 @@ pub(crate) async fn prepare(
         metrics: metrics.clone(),
         store: store.clone(),
         switches,
+        asterisk,
         busy_backoff,
         log_in,
         seed,
@@ -329,6 +343,7 @@ pub(crate) struct LeaderPart {
     metrics: Arc<Metrics>,
     store: Store,
     switches: Vec<SwitchSettings>,
+    asterisk: Vec<AriSettings>,
     busy_backoff: Duration,
     log_in: Vec<crate::engine::AgentId>,
     seed: u64,
@@ -378,6 +393,7 @@ impl LeaderPart {
             metrics,
             store,
             switches,
+            asterisk,
             busy_backoff,
             log_in,
             seed,
@@ -411,6 +427,9 @@ impl LeaderPart {
         engine.set_phone_prompts(phone_prompts);
         engine.set_hot_desk_extension(hot_desk_extension);
         for switch in &switches {
+            engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
+        }
+        for switch in &asterisk {
             engine.set_recordings_dir(switch.name.clone(), &switch.recordings_dir);
         }
         for (from, to, template) in &reach {
@@ -512,6 +531,25 @@ impl LeaderPart {
             let fence = fence.clone();
             tasks.spawn(async move {
                 run_fenced_switch(settings, commands_rx, inputs, metrics, stop, fence)
+                    .await
+                    .map_err(AppError::from)
+            });
+        }
+        for settings in asterisk {
+            let (commands_tx, commands_rx) = mpsc::channel(65_536);
+            links.insert(
+                settings.name.clone(),
+                SwitchLink {
+                    name: settings.name.clone(),
+                    commands: commands_tx,
+                },
+            );
+            let inputs = inputs_tx.clone();
+            let metrics = metrics.clone();
+            let stop = stop_rx.clone();
+            let fence = fence.clone();
+            tasks.spawn(async move {
+                crate::ari::run_fenced_switch(settings, commands_rx, inputs, metrics, stop, fence)
                     .await
                     .map_err(AppError::from)
             });
@@ -684,6 +722,7 @@ pub async fn options_from_config(
         http,
         database_url: config.database.url.clone(),
         switches,
+        asterisk: Vec::new(),
         queues,
         agents,
         log_in: Vec::new(),

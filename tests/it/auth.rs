@@ -639,6 +639,7 @@ async fn bare_start(db: &std::path::Path, auth: AuthOptions) -> app::Running {
             .await
             .expect("bind"),
         database_url: format!("sqlite://{}", db.join("t.db").display()),
+        asterisk: Vec::new(),
         switches: Vec::new(),
         queues: Vec::new(),
         agents: Vec::new(),

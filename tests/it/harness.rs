@@ -327,6 +327,7 @@ impl TestApp {
         let running = app::start(StartOptions {
             http,
             database_url: self.database_url.clone(),
+            asterisk: Vec::new(),
             switches: vec![SwitchSettings {
                 name: SwitchName::new("sim").expect("name"),
                 host: "127.0.0.1".into(),

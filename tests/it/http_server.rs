@@ -32,6 +32,7 @@ async fn start(limits: HttpLimits) -> Bare {
             .await
             .expect("bind"),
         database_url: format!("sqlite://{}", dir.path().join("t.db").display()),
+        asterisk: Vec::new(),
         switches: Vec::new(),
         queues: Vec::new(),
         agents: Vec::new(),

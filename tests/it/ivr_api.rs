@@ -357,6 +357,7 @@ async fn the_controller_refuses_to_start_on_flows_that_fail_a_check() {
             .await
             .expect("bind"),
         database_url: format!("sqlite://{}", db.path().join("t.db").display()),
+        asterisk: Vec::new(),
         switches: Vec::new(),
         queues: Vec::new(),
         agents: Vec::new(),
