@@ -398,7 +398,7 @@ async fn execute(
                             refusal.push(Input::OriginateFailed {
                                 switch: ctx.switch.clone(),
                                 leg: leg.clone(),
-                                cause: "INVALID_GATEWAY".into(),
+                                cause: "USER_NOT_REGISTERED".into(),
                             });
                         }
                         for input in refusal {
