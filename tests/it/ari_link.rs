@@ -386,3 +386,86 @@ async fn switchboard_eventually(condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The controller driving only the Asterisk simulator, with `agent1` logged in to `support`.
+async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchboard::app::Running {
+    use switchboard::app::{self, AuthOptions, StartOptions};
+    use switchboard::config::DialString;
+    use switchboard::engine::{Membership, QueueRouting};
+    use switchboard::store::{AgentRow, QueueRow};
+    let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+    app::start(StartOptions {
+        http,
+        database_url: format!("sqlite://{}", dir.path().join("test.db").display()),
+        switches: Vec::new(),
+        asterisk: vec![settings(sim, "ClueCon", Duration::from_secs(5))],
+        queues: vec![QueueRow {
+            id: QueueId::new("support").expect("id"),
+            name: "Support".into(),
+            moh: "local_stream://moh".into(),
+            wrap_up_ms: 0,
+            ring_timeout_ms: 5_000,
+            busy_backoff_ms: None,
+            routing: QueueRouting::default(),
+        }],
+        agents: vec![AgentRow {
+            id: AgentId::new("agent1").expect("id"),
+            name: "Agent One".into(),
+            dial_string: DialString::parse("user/agent1").expect("dial"),
+            queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
+            skills: Vec::new(),
+            pin_hash: None,
+        }],
+        log_in: vec![AgentId::new("agent1").expect("id")],
+        busy_backoff: Duration::from_secs(60),
+        seed: 0,
+        presence_domain: None,
+        pause_reasons: Vec::new(),
+        hot_desk_moves: true,
+        phone_prompts: Default::default(),
+        hot_desk_extension: None,
+        flows: None,
+        auth: AuthOptions {
+            enabled: false,
+            tokens: Vec::new(),
+        },
+        webhooks: Vec::new(),
+        allow_private_webhook_targets: true,
+        evaluation_forms: Vec::new(),
+        purge_every: None,
+        http_limits: Default::default(),
+        reach: Vec::new(),
+        routing_defaults: Default::default(),
+        external_dial: None,
+        stats: Default::default(),
+    })
+    .await
+    .expect("start controller")
+}
+
+#[tokio::test]
+async fn a_queue_call_on_asterisk_is_answered_by_the_agent_and_ends_cleanly_through_the_app() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let running = app_on_asterisk(&sim, &dir).await;
+    let metrics = running.metrics.clone();
+    switchboard_eventually(|| metrics.esl_connects.load(Ordering::Relaxed) >= 1).await;
+    let caller = sim.place_call(CallSpec::new("1001", QUEUE_NUMBER));
+    switchboard_eventually(|| {
+        sim.bridges().iter().any(|b| {
+            b.channels.len() == 2
+                && b.channels.contains(&caller)
+                && b.channels.iter().any(|c| {
+                    sim.channel(c)
+                        .is_some_and(|v| v.name.starts_with("PJSIP/agent1-"))
+                })
+        })
+    })
+    .await;
+    let view = sim.channel(&caller).expect("caller");
+    assert_eq!((view.state.as_str(), view.moh), ("Up", None));
+
+    sim.hangup(&caller);
+    switchboard_eventually(|| sim.channels().is_empty() && sim.bridges().is_empty()).await;
+    running.stop().await.expect("stops cleanly");
+}
