@@ -13,14 +13,16 @@ use super::time::Timestamp;
 /// A normalized fact from a switch, the API or the timer wheel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    /// Our dialplan parked a caller for a queue.
+    /// Our dialplan handed a caller over for a queue (FreeSWITCH: parked it with
+    /// `switchboard_queue`; Asterisk: `Stasis(<app>,queue,<queue>…)`).
     CallParked(ParkedCall),
     /// A channel was answered (for agent legs: the agent picked up).
     ChannelAnswered {
         switch: SwitchName,
         channel: ChannelId,
     },
-    /// A channel is gone.
+    /// A channel is gone. `cause` is a Q.850 cause name (`NORMAL_CLEARING`, `USER_BUSY`…),
+    /// whichever switch reported it.
     ChannelHungUp {
         switch: SwitchName,
         channel: ChannelId,
@@ -31,11 +33,12 @@ pub enum Input {
     /// `blind:<partner>` sends it to `destination`, `att:<new partner>` bridges it to the leg the
     /// phone had called for the consultation (see `transfer`).
     LegTransferred(LegTransfer),
-    /// An originate of ours returned `-ERR CAUSE` (the switch's BACKGROUND_JOB for our
-    /// `origination_uuid`). A leg that never answered is over, even when no channel event ever
-    /// came (`USER_NOT_REGISTERED`). A leg that answered lives on: bridging it before its
-    /// originate returned makes the switch answer `-ERR ORIGINATOR_CANCEL` while the leg stays up
-    /// and bridged (Batch 3 captures); only its CHANNEL_HANGUP ends it.
+    /// An originate of ours failed with `cause` (FreeSWITCH: the BACKGROUND_JOB's `-ERR CAUSE`
+    /// for our `origination_uuid`; Asterisk: `500 Allocation failed`, or the leg destroyed
+    /// before it answered). A leg that never answered is over, even when no channel event ever
+    /// came (`USER_NOT_REGISTERED`). A leg that answered lives on: on FreeSWITCH, bridging it
+    /// before its originate returned makes the switch answer `-ERR ORIGINATOR_CANCEL` while the
+    /// leg stays up and bridged (Batch 3 captures); only its hangup ends it.
     OriginateFailed {
         switch: SwitchName,
         leg: ChannelId,
@@ -157,8 +160,9 @@ pub enum Input {
         channel: ChannelId,
         held: bool,
     },
-    /// An originate of ours returned `+OK` (its BACKGROUND_JOB): the leg answered and runs its
-    /// `park`, and a `uuid_bridge` of it is done at once. Only consults wait for it (see
+    /// An originate of ours has returned: the leg answered and is ours to bridge at once
+    /// (FreeSWITCH: the BACKGROUND_JOB's `+OK`, the leg runs its `park`; Asterisk: the leg's
+    /// StasisStart, which comes only on answer). Only consults wait for it (see
     /// `consult_race`); everything else ignores it.
     OriginateReturned { switch: SwitchName, leg: ChannelId },
 }

@@ -1,0 +1,471 @@
+//! The ARI adapter against the Asterisk simulator: connecting, what ARI events become as
+//! engine inputs, commands carried out, reconnects with adoption, and a queue call end to end
+//! through the app.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard::ari::{run_fenced_switch, AriLinkError, AriSettings};
+use switchboard::engine::{
+    AgentId, CallId, ChannelId, ChannelRole, HangupCause, Input, QueueId, SwitchCommand, SwitchName,
+};
+use switchboard::fence::Fence;
+use switchboard::link::{Outgoing, SwitchInput};
+use switchboard::metrics::Metrics;
+use switchboard::sim::{CallSpec, PhoneBehavior, PhoneSpec};
+use switchboard::sim_ari::{AriEntryPoint, AriSimConfig, AriSimHandle, AriSimulator};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+const QUEUE_NUMBER: &str = "6000";
+
+struct Link {
+    sim: AriSimHandle,
+    inputs: mpsc::Receiver<SwitchInput>,
+    commands: mpsc::Sender<Outgoing>,
+    metrics: Arc<Metrics>,
+    ended: tokio::task::JoinHandle<Result<(), AriLinkError>>,
+    _stop: watch::Sender<bool>,
+}
+
+fn settings(sim: &AriSimHandle, password: &str, liveness: Duration) -> AriSettings {
+    AriSettings {
+        name: SwitchName::new("ast1").expect("name"),
+        url: format!("http://{}", sim.http_addr()),
+        user: "switchboard".into(),
+        password: password.into(),
+        app: "switchboard".into(),
+        liveness_timeout: liveness,
+        reconnect_max: Duration::from_millis(300),
+        recordings_dir: "/var/spool/asterisk/recording".into(),
+        recordings_mount: None,
+    }
+}
+
+async fn simulator() -> AriSimHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = AriSimConfig {
+        entry_points: vec![AriEntryPoint::stasis(
+            QUEUE_NUMBER,
+            "switchboard",
+            &["queue", "support"],
+        )],
+        ..AriSimConfig::default()
+    };
+    let sim = AriSimulator::start(listener, config).await.expect("sim");
+    sim.add_phone(PhoneSpec::answering("agent1", Duration::from_millis(100)));
+    sim
+}
+
+async fn link_with(password: &str, liveness: Duration) -> Link {
+    let sim = simulator().await;
+    let (in_tx, inputs) = mpsc::channel(256);
+    let (commands, cmd_rx) = mpsc::channel(64);
+    let (stop, stop_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    let ended = tokio::spawn(run_fenced_switch(
+        settings(&sim, password, liveness),
+        cmd_rx,
+        in_tx,
+        metrics.clone(),
+        stop_rx,
+        Fence::open(),
+    ));
+    Link {
+        sim,
+        inputs,
+        commands,
+        metrics,
+        ended,
+        _stop: stop,
+    }
+}
+
+async fn link() -> Link {
+    link_with("ClueCon", Duration::from_secs(5)).await
+}
+
+async fn next_input(link: &mut Link, pred: impl Fn(&Input) -> bool) -> Input {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, link.inputs.recv()).await {
+            Ok(Some(i)) if pred(&i.input) => return i.input,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("adapter stopped"),
+            Err(_) => panic!("timed out waiting for an input"),
+        }
+    }
+}
+
+async fn send(link: &Link, affinity: &ChannelId, command: SwitchCommand) {
+    link.commands
+        .send(Outgoing {
+            affinity: affinity.clone(),
+            command,
+            caused_by: None,
+        })
+        .await
+        .expect("adapter runs");
+}
+
+fn originate(leg: &ChannelId, agent: &str) -> SwitchCommand {
+    SwitchCommand::Originate {
+        leg: leg.clone(),
+        call: CallId::from_uuid(uuid::Uuid::new_v4()),
+        agent: AgentId::new(agent).expect("agent"),
+        queue: QueueId::new("support").expect("queue"),
+        dial_string: format!("user/{agent}"),
+        timeout: Duration::from_secs(10),
+        caller_number: "1001".into(),
+        caller_name: "Caller 1001".into(),
+        queue_name: "Support".into(),
+        variables: vec![("account".into(), "A-17".into())],
+    }
+}
+
+/// A caller in the queue, answered, with the link resynced: the caller's channel.
+async fn parked_caller(link: &mut Link) -> ChannelId {
+    next_input(link, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    link.sim.place_call(CallSpec::new("1001", QUEUE_NUMBER));
+    let Input::CallParked(parked) = next_input(link, |i| matches!(i, Input::CallParked(_))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(parked.queue.as_str(), "support");
+    assert_eq!(parked.caller_number, "1001");
+    assert_eq!(parked.destination, QUEUE_NUMBER);
+    send(
+        link,
+        &parked.channel,
+        SwitchCommand::Answer {
+            channel: parked.channel.clone(),
+        },
+    )
+    .await;
+    parked.channel
+}
+
+#[tokio::test]
+async fn a_wrong_password_ends_the_link_with_auth_rejected() {
+    let link = link_with("WrongPassword", Duration::from_secs(5)).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), link.ended)
+        .await
+        .expect("ends at once")
+        .expect("no panic");
+    assert!(
+        matches!(ended, Err(AriLinkError::AuthRejected { .. })),
+        "{ended:?}"
+    );
+    assert_eq!(link.metrics.esl_connects.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn a_queue_caller_is_parked_rung_to_an_agent_bridged_and_its_hangup_ends_the_agent_leg() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::PlayHold {
+            channel: caller.clone(),
+            source: "local_stream://moh".into(),
+        },
+    )
+    .await;
+    let leg = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(&link, &caller, originate(&leg, "agent1")).await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelAnswered { channel, .. } if *channel == leg),
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::OriginateReturned { leg: l, .. } if *l == leg),
+    )
+    .await;
+    let view = link.sim.channel(leg.as_str()).expect("agent leg");
+    assert!(
+        view.variables
+            .iter()
+            .any(|(k, v)| k == "SWITCHBOARD_VAR_account" && v == "A-17"),
+        "{view:?}"
+    );
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Break {
+            channel: caller.clone(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Bridge {
+            caller: caller.clone(),
+            agent_leg: leg.clone(),
+        },
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.bridges().iter().any(|b| {
+            b.channels.contains(&caller.to_string()) && b.channels.contains(&leg.to_string())
+        })
+    })
+    .await;
+    assert_eq!(link.sim.channel(caller.as_str()).and_then(|c| c.moh), None);
+
+    link.sim.hangup(caller.as_str());
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelHungUp { channel, .. } if *channel == caller),
+    )
+    .await;
+    let Input::ChannelHungUp { cause, .. } = next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelHungUp { channel, .. } if *channel == leg),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(cause, "NORMAL_CLEARING");
+    switchboard_eventually(|| link.sim.bridges().is_empty()).await;
+}
+
+#[tokio::test]
+async fn an_unregistered_or_busy_phone_fails_the_originate_with_the_engines_cause() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    link.sim.add_phone(PhoneSpec {
+        user: "agent9".into(),
+        behavior: PhoneBehavior::Unregistered,
+        hangup_after_talk: None,
+    });
+    let leg = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(&link, &caller, originate(&leg, "agent9")).await;
+    let Input::OriginateFailed { cause, .. } = next_input(
+        &mut link,
+        |i| matches!(i, Input::OriginateFailed { leg: l, .. } if *l == leg),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(cause, "USER_NOT_REGISTERED");
+
+    link.sim.add_phone(PhoneSpec {
+        user: "agent4".into(),
+        behavior: PhoneBehavior::Busy,
+        hangup_after_talk: None,
+    });
+    let busy = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(&link, &caller, originate(&busy, "agent4")).await;
+    next_input(&mut link, |i| matches!(i, Input::ChannelHungUp { channel, cause, .. } if *channel == busy && cause == "USER_BUSY")).await;
+    next_input(&mut link, |i| matches!(i, Input::OriginateFailed { leg, cause, .. } if *leg == busy && cause == "USER_BUSY")).await;
+
+    let sofia = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    let mut command = originate(&sofia, "agent1");
+    if let SwitchCommand::Originate { dial_string, .. } = &mut command {
+        *dial_string = "sofia/internal/agent1@127.0.0.1".into();
+    }
+    send(&link, &caller, command).await;
+    next_input(&mut link, |i| {
+        matches!(
+            i,
+            Input::CommandFailed {
+                command: SwitchCommand::Originate { .. },
+                ..
+            }
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_ringing_agent_leg_killed_when_the_caller_leaves_ends_with_the_given_cause() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    link.sim.add_phone(PhoneSpec {
+        user: "agent5".into(),
+        behavior: PhoneBehavior::NoAnswer,
+        hangup_after_talk: None,
+    });
+    let leg = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(&link, &caller, originate(&leg, "agent5")).await;
+    switchboard_eventually(|| {
+        link.sim
+            .channel(leg.as_str())
+            .is_some_and(|c| c.state == "Ringing")
+    })
+    .await;
+    link.sim.hangup(caller.as_str());
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelHungUp { channel, .. } if *channel == caller),
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Kill {
+            channel: leg.clone(),
+            cause: HangupCause::OriginatorCancel,
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::OriginateFailed { leg: l, .. } if *l == leg),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dropped_websockets_reconnect_and_the_caller_still_in_stasis_is_adopted() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    link.sim.drop_websockets().await;
+    next_input(&mut link, |i| matches!(i, Input::ResyncStarted { .. })).await;
+    let Input::SwitchResynced { channels, .. } =
+        next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await
+    else {
+        unreachable!()
+    };
+    let adopted = channels
+        .iter()
+        .find(|c| c.channel == caller)
+        .expect("caller listed");
+    assert_eq!(adopted.role, ChannelRole::Caller);
+    assert_eq!(adopted.queue.as_ref().map(QueueId::as_str), Some("support"));
+    assert!(link.metrics.esl_connects.load(Ordering::Relaxed) >= 2);
+    next_input(&mut link, |i| matches!(i, Input::RegistrationsListed { users, .. } if users.contains(&"agent1".to_owned()))).await;
+    // Events for the adopted caller resume on the new socket.
+    link.sim.send_dtmf(caller.as_str(), "5");
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::Dtmf { channel, digit: '5', .. } if *channel == caller),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_restarted_asterisk_ends_its_calls_and_the_link_comes_back_empty() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    link.sim.restart().await.expect("restart");
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelHungUp { channel, .. } if *channel == caller),
+    )
+    .await;
+    next_input(&mut link, |i| matches!(i, Input::ResyncStarted { .. })).await;
+    let Input::SwitchResynced { channels, .. } =
+        next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(channels.is_empty(), "{channels:?}");
+}
+
+#[tokio::test]
+async fn an_idle_link_stays_up_on_pings_alone() {
+    let mut link = link_with("ClueCon", Duration::from_millis(300)).await;
+    next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(link.metrics.esl_disconnects.load(Ordering::Relaxed), 0);
+    assert_eq!(link.metrics.esl_connects.load(Ordering::Relaxed), 1);
+}
+
+async fn switchboard_eventually(condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The controller driving only the Asterisk simulator, with `agent1` logged in to `support`.
+async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchboard::app::Running {
+    use switchboard::app::{self, AuthOptions, StartOptions};
+    use switchboard::config::DialString;
+    use switchboard::engine::{Membership, QueueRouting};
+    use switchboard::store::{AgentRow, QueueRow};
+    let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+    app::start(StartOptions {
+        http,
+        database_url: format!("sqlite://{}", dir.path().join("test.db").display()),
+        switches: Vec::new(),
+        asterisk: vec![settings(sim, "ClueCon", Duration::from_secs(5))],
+        queues: vec![QueueRow {
+            id: QueueId::new("support").expect("id"),
+            name: "Support".into(),
+            moh: "local_stream://moh".into(),
+            wrap_up_ms: 0,
+            ring_timeout_ms: 5_000,
+            busy_backoff_ms: None,
+            routing: QueueRouting::default(),
+        }],
+        agents: vec![AgentRow {
+            id: AgentId::new("agent1").expect("id"),
+            name: "Agent One".into(),
+            dial_string: DialString::parse("user/agent1").expect("dial"),
+            queues: vec![Membership::new(QueueId::new("support").expect("id"), 1)],
+            skills: Vec::new(),
+            pin_hash: None,
+        }],
+        log_in: vec![AgentId::new("agent1").expect("id")],
+        busy_backoff: Duration::from_secs(60),
+        seed: 0,
+        presence_domain: None,
+        pause_reasons: Vec::new(),
+        hot_desk_moves: true,
+        phone_prompts: Default::default(),
+        hot_desk_extension: None,
+        flows: None,
+        auth: AuthOptions {
+            enabled: false,
+            tokens: Vec::new(),
+        },
+        webhooks: Vec::new(),
+        allow_private_webhook_targets: true,
+        evaluation_forms: Vec::new(),
+        purge_every: None,
+        http_limits: Default::default(),
+        reach: Vec::new(),
+        routing_defaults: Default::default(),
+        external_dial: None,
+        stats: Default::default(),
+    })
+    .await
+    .expect("start controller")
+}
+
+#[tokio::test]
+async fn a_queue_call_on_asterisk_is_answered_by_the_agent_and_ends_cleanly_through_the_app() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let running = app_on_asterisk(&sim, &dir).await;
+    let metrics = running.metrics.clone();
+    switchboard_eventually(|| metrics.esl_connects.load(Ordering::Relaxed) >= 1).await;
+    let caller = sim.place_call(CallSpec::new("1001", QUEUE_NUMBER));
+    switchboard_eventually(|| {
+        sim.bridges().iter().any(|b| {
+            b.channels.len() == 2
+                && b.channels.contains(&caller)
+                && b.channels.iter().any(|c| {
+                    sim.channel(c)
+                        .is_some_and(|v| v.name.starts_with("PJSIP/agent1-"))
+                })
+        })
+    })
+    .await;
+    let view = sim.channel(&caller).expect("caller");
+    assert_eq!((view.state.as_str(), view.moh), ("Up", None));
+
+    sim.hangup(&caller);
+    switchboard_eventually(|| sim.channels().is_empty() && sim.bridges().is_empty()).await;
+    running.stop().await.expect("stops cleanly");
+}
