@@ -150,14 +150,6 @@ fn phone(agent: &Agent) -> PhoneSpec {
 
 /// What a scenario does on the switch and reads back from it, in either simulator's terms.
 impl TestApp {
-    pub fn kind(&self) -> Kind {
-        if self.ari.is_some() {
-            Kind::Asterisk
-        } else {
-            Kind::FreeSwitch
-        }
-    }
-
     /// A caller dials; returns the caller's channel id.
     pub fn dial(&self, spec: CallSpec) -> String {
         self.dial_pressing(spec, Vec::new())
@@ -231,14 +223,6 @@ impl TestApp {
                 .channel(leg)?
                 .variable(&format!("switchboard_var_{name}"))
                 .map(str::to_owned),
-        }
-    }
-
-    /// Changes how an agent's phone answers from now on.
-    pub fn set_phone(&self, user: &str, behavior: PhoneBehavior) {
-        match &self.ari {
-            Some(ari) => ari.set_phone_behavior(user, behavior),
-            None => self.sim.set_phone_behavior(user, behavior),
         }
     }
 

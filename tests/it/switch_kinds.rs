@@ -141,7 +141,7 @@ async fn a_caller_who_leaves_while_the_agent_rings_is_abandoned_and_the_ringing_
     let mut spec = CallSpec::new("4930113", ENTRY);
     spec.patience = Some(Duration::from_millis(700));
     let caller = app.dial(spec);
-    wait_status(&app, "1001", AgentStatus::Ringing).await;
+    wait_status(&app, "1001", AgentStatus::Offered).await;
     let call = ended_call(&app, &caller).await;
     assert_eq!(call.outcome, Some(CallOutcome::Abandoned));
     // Nothing ends a ringing leg for us on Asterisk: the controller must.
@@ -272,14 +272,7 @@ async fn a_call_hung_up_over_rest_ends_once_with_both_legs_gone(kind: Kind) {
     let app = support_only(kind, vec![answering("1001", 50)]).await;
     let caller = app.dial(CallSpec::new("4930117", ENTRY));
     bridged_leg(&app, &caller).await;
-    let call = app
-        .running()
-        .snapshot()
-        .calls
-        .iter()
-        .find(|c| c.channel.as_str() == caller)
-        .map(|c| c.id.to_string())
-        .expect("the call is live");
+    let call = live_call_id(&app, &caller).await;
     let accepted = app
         .http
         .post(format!("{}/v1/calls/{call}/hangup", app.base))
@@ -295,10 +288,13 @@ async fn a_call_hung_up_over_rest_ends_once_with_both_legs_gone(kind: Kind) {
 }
 
 async fn calls_survive_a_lost_event_connection_and_end_once(kind: Kind) {
-    let app = support_only(kind, vec![answering("1001", 50), answering("1002", 50)]).await;
+    let app = support_only(
+        kind,
+        vec![answering("1001", 50), answering("1002", 50).logged_out()],
+    )
+    .await;
     let talking = app.dial(CallSpec::new("4930118", ENTRY));
     bridged_leg(&app, &talking).await;
-    app.set_agent_state("1002", "paused").await;
     let waiting = app.dial(CallSpec::new("4930119", ENTRY));
     eventually("the second caller waits", || async {
         app.running().snapshot().waiting() == 1
@@ -317,6 +313,20 @@ async fn calls_survive_a_lost_event_connection_and_end_once(kind: Kind) {
     assert_eq!(second.outcome, Some(CallOutcome::Completed));
     assert_eq!(second.agent.as_ref().map(|a| a.as_str()), Some("1002"));
     no_channels_left(&app).await;
+}
+
+/// The id of the live call whose caller is on `caller`, once the snapshot shows it.
+async fn live_call_id(app: &TestApp, caller: &str) -> String {
+    let find = || {
+        app.running()
+            .snapshot()
+            .calls
+            .iter()
+            .find(|c| c.channel == caller)
+            .map(|c| c.id.to_string())
+    };
+    eventually("the call is live", || async { find().is_some() }).await;
+    find().expect("found above")
 }
 
 fn agent_status(app: &TestApp, agent: &str) -> AgentStatus {
