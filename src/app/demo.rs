@@ -58,10 +58,9 @@ impl DemoSim {
     fn describe(&self) -> String {
         match self {
             DemoSim::FreeSwitch(sim) => format!("simulated FreeSWITCH (ESL) at {}", sim.esl_addr()),
-            DemoSim::Asterisk(ari) => format!(
-                "simulated Asterisk (ARI) at http://{}/ari",
-                ari.http_addr()
-            ),
+            DemoSim::Asterisk(ari) => {
+                format!("simulated Asterisk (ARI) at http://{}/ari", ari.http_addr())
+            }
         }
     }
 

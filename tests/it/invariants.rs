@@ -92,19 +92,16 @@ impl Leg {
     }
 
     /// `self` (named `me`) was bridged to `other` just now: both note the other as partner.
-    pub(crate) fn bridge(
-        legs: &mut HashMap<String, Leg>,
-        me: &str,
-        other: &str,
-        now: Instant,
-    ) {
+    pub(crate) fn bridge(legs: &mut HashMap<String, Leg>, me: &str, other: &str, now: Instant) {
         let leg = legs.entry(me.to_owned()).or_insert_with(|| Leg::new(now));
         if leg.partner.as_deref().is_some_and(|p| p != other) {
             leg.rebridged = Some(now);
         }
         leg.partner = Some(other.to_owned());
         leg.partners.push(other.to_owned());
-        let peer = legs.entry(other.to_owned()).or_insert_with(|| Leg::new(now));
+        let peer = legs
+            .entry(other.to_owned())
+            .or_insert_with(|| Leg::new(now));
         peer.partners.push(me.to_owned());
         if peer.partner.as_deref().is_some_and(|p| p != me) {
             peer.rebridged = Some(now);

@@ -19,7 +19,7 @@ use switchboard::sim_ari::AriSimHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::invariants::{Leg, Ledger};
+use crate::invariants::{Ledger, Leg};
 
 /// Connects to the simulated Asterisk and returns once its WebSocket is open, so no event of a
 /// later call is missed. Reconnects when the simulator drops its sockets or restarts.
@@ -35,7 +35,10 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
         let mut ready = Some(ready_tx);
         let mut bridges: HashMap<String, Vec<String>> = HashMap::new();
         loop {
-            let request = url.as_str().into_client_request().expect("a WebSocket request");
+            let request = url
+                .as_str()
+                .into_client_request()
+                .expect("a WebSocket request");
             if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await {
                 if let Some(tx) = ready.take() {
                     let _ = tx.send(());
@@ -87,6 +90,12 @@ fn note(
                 .answered
                 .get_or_insert(now);
         }
+        // A supervisor listening is bridged to a snoop on the call, never to the call's legs:
+        // that is Asterisk's eavesdrop, not a bridge of the call (see `invariants_monitor`).
+        Some("ChannelEnteredBridge")
+            if event["channel"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Snoop/")) => {}
         Some("ChannelEnteredBridge") => {
             let Some(bridge) = event["bridge"]["id"].as_str() else {
                 return;
@@ -100,7 +109,10 @@ fn note(
             members.push(id);
         }
         Some("ChannelLeftBridge") => {
-            if let Some(members) = event["bridge"]["id"].as_str().and_then(|b| bridges.get_mut(b)) {
+            if let Some(members) = event["bridge"]["id"]
+                .as_str()
+                .and_then(|b| bridges.get_mut(b))
+            {
                 members.retain(|c| *c != id);
             }
         }

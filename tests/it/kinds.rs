@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use switchboard::ari::AriSettings;
 use switchboard::engine::SwitchName;
-use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec};
+use switchboard::sim::{CallSpec, EntryPoint, PhoneSpec};
 use switchboard::sim_ari::{AriEntryPoint, AriSimConfig, AriSimHandle, AriSimulator};
 use switchboard::store::QueueRow;
 use tokio::net::TcpListener;
@@ -26,8 +26,14 @@ pub enum Kind {
 /// dialplan's variables before `park`, or Asterisk's `Stasis(switchboard,<args>)`.
 #[derive(Debug, Clone)]
 pub enum Entry {
-    Queue { number: &'static str, queue: &'static str },
-    Flow { number: &'static str, entry: &'static str },
+    Queue {
+        number: &'static str,
+        queue: &'static str,
+    },
+    Flow {
+        number: &'static str,
+        entry: &'static str,
+    },
 }
 
 impl Entry {
@@ -88,15 +94,28 @@ pub fn ari_settings(
     }
 }
 
-/// A controller with `queues` and `agents` on a simulator of `kind` whose dialplan has
-/// `entries`, serving the IVR flows in `flows` when given; connected and resynced.
-pub async fn spawn_on(
-    kind: Kind,
-    queues: Vec<QueueRow>,
-    agents: Vec<Agent>,
-    entries: Vec<Entry>,
-    flows: Option<std::path::PathBuf>,
-) -> TestApp {
+/// What a scenario's controller and switch start with.
+#[derive(Default)]
+pub struct KindSetup {
+    pub queues: Vec<QueueRow>,
+    pub agents: Vec<Agent>,
+    /// Dialplan entries besides `ENTRY` (the `support` queue).
+    pub entries: Vec<Entry>,
+    /// The IVR flows directory.
+    pub flows: Option<std::path::PathBuf>,
+    /// Publish BLF presence in this domain.
+    pub presence_domain: Option<&'static str>,
+}
+
+/// A controller set up as `setup` on a simulator of `kind`; connected and resynced.
+pub async fn spawn_on(kind: Kind, setup: KindSetup) -> TestApp {
+    let KindSetup {
+        queues,
+        agents,
+        entries,
+        flows,
+        presence_domain,
+    } = setup;
     let fs_entries = entries.iter().map(Entry::freeswitch).collect();
     let sim = start_sim_with(fs_entries).await;
     let mut app = match kind {
@@ -135,6 +154,7 @@ pub async fn spawn_on(
         }
     };
     app.flows = flows;
+    app.presence_domain = presence_domain.map(str::to_owned);
     app.start_with(queues, &agents).await;
     app.connected().await;
     app
@@ -223,6 +243,74 @@ impl TestApp {
                 .channel(leg)?
                 .variable(&format!("switchboard_var_{name}"))
                 .map(str::to_owned),
+        }
+    }
+
+    /// A desk phone (a supervisor's) that answers after 50 ms.
+    pub fn add_answering_phone(&self, user: &str) {
+        let spec = PhoneSpec::answering(user, Duration::from_millis(50));
+        match &self.ari {
+            Some(ari) => ari.add_phone(spec),
+            None => self.sim.add_phone(spec),
+        }
+    }
+
+    /// What an agent's BLF key shows: `off`, `blinking` or `lit` (FreeSWITCH: the dialog
+    /// state of `agent+<id>`'s latest PRESENCE_IN; Asterisk: the custom device state
+    /// `Stasis:switchboard-agent-<id>`, as a hint turns it into a lamp).
+    pub fn blf(&self, agent: &str) -> Option<&'static str> {
+        match &self.ari {
+            Some(ari) => {
+                let name = format!("Stasis:switchboard-agent-{agent}");
+                let state = ari
+                    .device_states()
+                    .into_iter()
+                    .rev()
+                    .find(|(device, _)| *device == name)?
+                    .1;
+                Some(match state.as_str() {
+                    "NOT_INUSE" => "off",
+                    "RINGING" | "RINGINUSE" | "ONHOLD" => "blinking",
+                    _ => "lit",
+                })
+            }
+            None => {
+                let lamp = self.sim.lamp(&format!("agent+{agent}"))?;
+                Some(match lamp.dialog_state.as_deref() {
+                    Some("early") => "blinking",
+                    Some("confirmed") => "lit",
+                    _ => "off",
+                })
+            }
+        }
+    }
+
+    /// Recordings the switch has finished (a file written or a metadata-only recording
+    /// stopped).
+    pub fn finished_recordings(&self) -> usize {
+        match &self.ari {
+            Some(ari) => ari
+                .recordings()
+                .iter()
+                .filter(|r| r.state == "done")
+                .count(),
+            None => self.sim.recorded().len(),
+        }
+    }
+
+    /// The switch restarts (FreeSWITCH: `shutdown`, then started again; Asterisk: `core
+    /// restart now`): each hangs up every channel first, then closes the connections, and
+    /// comes back empty.
+    pub async fn restart_switch(&self) {
+        match &self.ari {
+            Some(ari) => ari
+                .restart()
+                .await
+                .expect("the Asterisk simulator restarts"),
+            None => {
+                self.sim.shutdown().await;
+                self.sim.restart().await.expect("the simulator restarts");
+            }
         }
     }
 

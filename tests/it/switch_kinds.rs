@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use serde_json::json;
+use switchboard::engine::recording::{RecordingMode, RecordingPolicy};
 use switchboard::engine::{AgentStatus, CallOutcome, QueueRouting, Strategy};
 use switchboard::sim::{CallSpec, PhoneBehavior};
 use switchboard::store::CallRow;
 
 use crate::harness::{eventually, queue_row, Agent, TestApp, ENTRY};
-use crate::kinds::{spawn_on, Entry, Kind};
+use crate::kinds::{spawn_on, Entry, Kind, KindSetup};
 
 /// `scenario` as two tests, `<scenario>::freeswitch` and `<scenario>::asterisk`.
 macro_rules! on_both_switches {
@@ -39,6 +40,11 @@ on_both_switches!(
     an_ivr_caller_keys_an_account_number_that_reaches_the_agent_leg,
     a_call_hung_up_over_rest_ends_once_with_both_legs_gone,
     calls_survive_a_lost_event_connection_and_end_once,
+    calls_survive_a_controller_restart_and_end_once,
+    a_switch_restart_ends_its_calls_as_shut_down_and_routing_goes_on,
+    a_queue_that_records_every_call_records_it_until_the_end,
+    an_agents_blf_key_follows_its_state,
+    a_supervisor_listens_without_changing_who_handles_the_call,
 );
 
 fn answering(id: &'static str, after_ms: u64) -> Agent {
@@ -48,14 +54,15 @@ fn answering(id: &'static str, after_ms: u64) -> Agent {
 }
 
 async fn support_only(kind: Kind, agents: Vec<Agent>) -> TestApp {
-    spawn_on(
-        kind,
-        vec![queue_row("support", QueueRouting::default())],
+    spawn_on(kind, support_setup(agents)).await
+}
+
+fn support_setup(agents: Vec<Agent>) -> KindSetup {
+    KindSetup {
+        queues: vec![queue_row("support", QueueRouting::default())],
         agents,
-        Vec::new(),
-        None,
-    )
-    .await
+        ..KindSetup::default()
+    }
 }
 
 async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
@@ -116,7 +123,10 @@ async fn a_queued_caller_is_bridged_to_the_agent_who_answers_and_the_call_comple
     let call = ended_call(&app, &caller).await;
     assert_eq!(call.outcome, Some(CallOutcome::Completed));
     assert_eq!(call.agent.as_ref().map(|a| a.as_str()), Some("1001"));
-    assert_eq!(call.agent_channel.as_ref().map(|c| c.as_str()), Some(leg.as_str()));
+    assert_eq!(
+        call.agent_channel.as_ref().map(|c| c.as_str()),
+        Some(leg.as_str())
+    );
     // The agent's leg does not outlive its caller, on either switch.
     no_channels_left(&app).await;
     wait_status(&app, "1001", AgentStatus::Available).await;
@@ -137,7 +147,11 @@ async fn when_the_agent_hangs_up_the_caller_is_hung_up_too(kind: Kind) {
 }
 
 async fn a_caller_who_leaves_while_the_agent_rings_is_abandoned_and_the_ringing_ends(kind: Kind) {
-    let app = support_only(kind, vec![Agent::answering("1001").with(PhoneBehavior::NoAnswer)]).await;
+    let app = support_only(
+        kind,
+        vec![Agent::answering("1001").with(PhoneBehavior::NoAnswer)],
+    )
+    .await;
     let mut spec = CallSpec::new("4930113", ENTRY);
     spec.patience = Some(Duration::from_millis(700));
     let caller = app.dial(spec);
@@ -173,13 +187,14 @@ async fn a_phone_that_rings_out_is_passed_over_for_the_next_agent(kind: Kind) {
     support.ring_timeout_ms = 1_000;
     let app = spawn_on(
         kind,
-        vec![support],
-        vec![
-            Agent::answering("1001").with(PhoneBehavior::NoAnswer),
-            answering("1002", 50),
-        ],
-        Vec::new(),
-        None,
+        KindSetup {
+            queues: vec![support],
+            agents: vec![
+                Agent::answering("1001").with(PhoneBehavior::NoAnswer),
+                answering("1002", 50),
+            ],
+            ..KindSetup::default()
+        },
     )
     .await;
     let caller = app.dial(CallSpec::new("4930115", ENTRY));
@@ -194,16 +209,21 @@ async fn a_phone_that_rings_out_is_passed_over_for_the_next_agent(kind: Kind) {
 async fn ring_all_bridges_the_first_phone_to_answer_and_ends_the_others(kind: Kind) {
     let app = spawn_on(
         kind,
-        vec![queue_row(
-            "support",
-            QueueRouting {
-                strategy: Strategy::RingAll,
-                ..QueueRouting::default()
-            },
-        )],
-        vec![answering("1001", 900), answering("1002", 100), answering("1003", 600)],
-        Vec::new(),
-        None,
+        KindSetup {
+            queues: vec![queue_row(
+                "support",
+                QueueRouting {
+                    strategy: Strategy::RingAll,
+                    ..QueueRouting::default()
+                },
+            )],
+            agents: vec![
+                answering("1001", 900),
+                answering("1002", 100),
+                answering("1003", 600),
+            ],
+            ..KindSetup::default()
+        },
     )
     .await;
     let caller = app.dial(CallSpec::new("4930116", ENTRY));
@@ -247,13 +267,14 @@ kind = "hangup"
     .expect("write the flow");
     let app = spawn_on(
         kind,
-        vec![queue_row("support", QueueRouting::default())],
-        vec![answering("1001", 50)],
-        vec![Entry::Flow {
-            number: "7000",
-            entry: "ivr",
-        }],
-        Some(flows.path().to_path_buf()),
+        KindSetup {
+            entries: vec![Entry::Flow {
+                number: "7000",
+                entry: "ivr",
+            }],
+            flows: Some(flows.path().to_path_buf()),
+            ..support_setup(vec![answering("1001", 50)])
+        },
     )
     .await;
     let caller = app.dial_pressing(
@@ -337,4 +358,180 @@ fn agent_status(app: &TestApp, agent: &str) -> AgentStatus {
         .find(|a| a.id.as_str() == agent)
         .map(|a| a.status)
         .expect("a known agent")
+}
+
+async fn calls_survive_a_controller_restart_and_end_once(kind: Kind) {
+    let agents = || vec![answering("1001", 50), answering("1002", 50).logged_out()];
+    let mut app = support_only(kind, agents()).await;
+    let talking = app.dial(CallSpec::new("4930120", ENTRY));
+    let leg = bridged_leg(&app, &talking).await;
+    let waiting = app.dial(CallSpec::new("4930121", ENTRY));
+    eventually("the second caller waits", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
+    app.stop_controller().await;
+    app.start_with(
+        vec![queue_row("support", QueueRouting::default())],
+        &agents(),
+    )
+    .await;
+    app.connected().await;
+    // Adopted: the talking call still has its agent, the waiting caller its place.
+    wait_status(&app, "1001", AgentStatus::OnCall).await;
+    eventually("the waiting caller is adopted", || async {
+        app.running().snapshot().waiting() == 1
+    })
+    .await;
+    app.set_agent_state("1002", "available").await;
+    bridged_leg(&app, &waiting).await;
+    assert_eq!(app.partner_of(&talking).as_deref(), Some(leg.as_str()));
+    app.far_end_hangs_up(&talking);
+    app.far_end_hangs_up(&waiting);
+    assert_eq!(
+        ended_call(&app, &talking).await.outcome,
+        Some(CallOutcome::Completed)
+    );
+    assert_eq!(
+        ended_call(&app, &waiting).await.outcome,
+        Some(CallOutcome::Completed)
+    );
+    no_channels_left(&app).await;
+}
+
+async fn a_switch_restart_ends_its_calls_as_shut_down_and_routing_goes_on(kind: Kind) {
+    let app = support_only(kind, vec![answering("1001", 50), answering("1002", 50)]).await;
+    let talking = app.dial(CallSpec::new("4930122", ENTRY));
+    bridged_leg(&app, &talking).await;
+    app.restart_switch().await;
+    let ended = ended_call(&app, &talking).await;
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed), "{ended:?}");
+    assert_eq!(ended.hangup_cause.as_deref(), Some("SYSTEM_SHUTDOWN"));
+    app.connected_times(2).await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    let next = app.dial(CallSpec::new("4930123", ENTRY));
+    bridged_leg(&app, &next).await;
+    app.far_end_hangs_up(&next);
+    assert_eq!(
+        ended_call(&app, &next).await.outcome,
+        Some(CallOutcome::Completed)
+    );
+    no_channels_left(&app).await;
+}
+
+async fn a_queue_that_records_every_call_records_it_until_the_end(kind: Kind) {
+    let support = queue_row(
+        "support",
+        QueueRouting {
+            recording: RecordingPolicy {
+                mode: RecordingMode::Always,
+                ..RecordingPolicy::default()
+            },
+            ..QueueRouting::default()
+        },
+    );
+    let app = spawn_on(
+        kind,
+        KindSetup {
+            queues: vec![support],
+            agents: vec![answering("1001", 50)],
+            ..KindSetup::default()
+        },
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930124", ENTRY));
+    bridged_leg(&app, &caller).await;
+    eventually("the recording runs", || async {
+        stored_recordings(&app)
+            .await
+            .iter()
+            .any(|s| s == "recording")
+    })
+    .await;
+    app.far_end_hangs_up(&caller);
+    ended_call(&app, &caller).await;
+    eventually("the recording is stopped in the history", || async {
+        stored_recordings(&app).await == ["stopped"]
+    })
+    .await;
+    eventually("the switch finished the recording", || async {
+        app.finished_recordings() == 1
+    })
+    .await;
+}
+
+/// The status of every recording in the history.
+async fn stored_recordings(app: &TestApp) -> Vec<String> {
+    let pool = sqlx::SqlitePool::connect(&app.database_url)
+        .await
+        .expect("the test database");
+    let statuses = sqlx::query_scalar("SELECT status FROM recordings ORDER BY started_at")
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+    pool.close().await;
+    statuses
+}
+
+async fn an_agents_blf_key_follows_its_state(kind: Kind) {
+    let app = spawn_on(
+        kind,
+        KindSetup {
+            presence_domain: Some("127.0.0.1"),
+            ..support_setup(vec![answering("1001", 300)])
+        },
+    )
+    .await;
+    let shows = |lamp: &'static str| {
+        let app = &app;
+        async move {
+            eventually(&format!("the BLF key of 1001 is {lamp}"), || async {
+                app.blf("1001") == Some(lamp)
+            })
+            .await;
+        }
+    };
+    shows("off").await;
+    let caller = app.dial(CallSpec::new("4930125", ENTRY));
+    bridged_leg(&app, &caller).await;
+    shows("lit").await;
+    app.far_end_hangs_up(&caller);
+    ended_call(&app, &caller).await;
+    shows("off").await;
+}
+
+async fn a_supervisor_listens_without_changing_who_handles_the_call(kind: Kind) {
+    let app = support_only(kind, vec![answering("1001", 50)]).await;
+    app.add_answering_phone("2001");
+    let caller = app.dial(CallSpec::new("4930126", ENTRY));
+    let leg = bridged_leg(&app, &caller).await;
+    let call = live_call_id(&app, &caller).await;
+    let started = app
+        .http
+        .post(format!("{}/v1/calls/{call}/monitor", app.base))
+        .json(&json!({ "mode": "listen", "phone": "user/2001" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(started.status(), 202);
+    let monitor: serde_json::Value = started.json().await.expect("JSON");
+    let monitor = monitor["id"].as_str().expect("a monitor id").to_owned();
+    eventually("the supervisor has joined", || async {
+        let list: serde_json::Value = app.get("/v1/monitors").await.json().await.expect("JSON");
+        list["monitors"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|m| m["id"] == monitor.as_str() && m["phase"] == "joined")
+        })
+    })
+    .await;
+    // The caller still talks to its agent, and to nobody else.
+    assert_eq!(app.partner_of(&caller).as_deref(), Some(leg.as_str()));
+    app.far_end_hangs_up(&caller);
+    let ended = ended_call(&app, &caller).await;
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed));
+    assert_eq!(
+        ended.agent_channel.as_ref().map(|c| c.as_str()),
+        Some(leg.as_str())
+    );
+    no_channels_left(&app).await;
 }
