@@ -45,6 +45,8 @@ on_both_switches!(
     a_queue_that_records_every_call_records_it_until_the_end,
     an_agents_blf_key_follows_its_state,
     a_supervisor_listens_without_changing_who_handles_the_call,
+    a_consult_transfer_hands_the_caller_to_the_colleague_under_the_same_call,
+    a_conference_joins_a_colleague_and_the_call_goes_on_when_it_leaves,
 );
 
 fn answering(id: &'static str, after_ms: u64) -> Agent {
@@ -533,5 +535,100 @@ async fn a_supervisor_listens_without_changing_who_handles_the_call(kind: Kind) 
         ended.agent_channel.as_ref().map(|c| c.as_str()),
         Some(leg.as_str())
     );
+    no_channels_left(&app).await;
+}
+
+/// The agents of the consult and conference scenarios: 1001 takes the call, 1002 is free for it
+/// once made available.
+fn two_agents() -> Vec<Agent> {
+    vec![answering("1001", 50), answering("1002", 50).logged_out()]
+}
+
+async fn post(app: &TestApp, path: &str, body: serde_json::Value) -> reqwest::StatusCode {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+async fn a_consult_transfer_hands_the_caller_to_the_colleague_under_the_same_call(kind: Kind) {
+    let app = support_only(kind, two_agents()).await;
+    let caller = app.dial(CallSpec::new("4930127", ENTRY));
+    let first = bridged_leg(&app, &caller).await;
+    let call = live_call_id(&app, &caller).await;
+    app.set_agent_state("1002", "available").await;
+    let consult = format!("/v1/calls/{call}/consult");
+    assert_eq!(post(&app, &consult, json!({ "agent": "1002" })).await, 202);
+    eventually("the consult is talking", || async {
+        app.call_view(&call).await["consult"]["phase"] == "talking"
+    })
+    .await;
+    let target = app.call_view(&call).await["consult"]["channel"]
+        .as_str()
+        .expect("the consult leg")
+        .to_owned();
+    eventually(
+        "the agent talks to the colleague, the caller waits",
+        || async {
+            app.partner_of(&first).as_deref() == Some(target.as_str())
+                && app.partner_of(&caller).is_none()
+        },
+    )
+    .await;
+    assert_eq!(
+        post(&app, &format!("{consult}/complete"), json!({})).await,
+        202
+    );
+    eventually("the caller talks to the colleague", || async {
+        app.partner_of(&caller).as_deref() == Some(target.as_str())
+    })
+    .await;
+    eventually("the first agent's leg is gone", || async {
+        !app.is_up(&first)
+    })
+    .await;
+    app.far_end_hangs_up(&caller);
+    let ended = ended_call(&app, &caller).await;
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed));
+    assert_eq!(ended.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    no_channels_left(&app).await;
+}
+
+async fn a_conference_joins_a_colleague_and_the_call_goes_on_when_it_leaves(kind: Kind) {
+    let app = support_only(kind, two_agents()).await;
+    let caller = app.dial(CallSpec::new("4930128", ENTRY));
+    let first = bridged_leg(&app, &caller).await;
+    let call = live_call_id(&app, &caller).await;
+    app.set_agent_state("1002", "available").await;
+    let conference = format!("/v1/calls/{call}/conference");
+    assert_eq!(
+        post(&app, &conference, json!({ "agent": "1002" })).await,
+        202
+    );
+    eventually("the colleague joined the conference", || async {
+        app.call_view(&call).await["conference"]["parties"]
+            .as_array()
+            .is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["agent"] == "1002" && p["status"] == "joined")
+            })
+    })
+    .await;
+    wait_status(&app, "1002", AgentStatus::OnCall).await;
+    let dropped = app
+        .http
+        .delete(format!("{}{conference}/parties/1002", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(dropped.status(), 202);
+    wait_status(&app, "1002", AgentStatus::Available).await;
+    assert!(app.is_up(&caller) && app.is_up(&first));
+    app.far_end_hangs_up(&caller);
+    let ended = ended_call(&app, &caller).await;
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed));
     no_channels_left(&app).await;
 }
