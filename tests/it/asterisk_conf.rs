@@ -579,3 +579,125 @@ fn asterisk_patterns_read_as_asterisk_does() {
     }
     assert_eq!(split_arguments(r#"a,,"b,c",d\,e"#), ["a", "", "b,c", "d,e"]);
 }
+
+/// A controller with one switch of each kind; the Asterisk one is `[[switch]]` number 1.
+const BOTH_KINDS: &str = r#"
+[http]
+listen = "127.0.0.1:0"
+[[switch]]
+name = "fs-1"
+esl = "127.0.0.1:8021"
+password = "ClueCon"
+[[switch]]
+name = "ast-1"
+kind = "asterisk"
+ari = "http://127.0.0.1:8088/"
+user = "switchboard"
+password = "Ari-Secret-1"
+recordings_mount = "/mnt/ast-1"
+"#;
+
+#[tokio::test]
+async fn serve_drives_an_asterisk_switch_over_ari_beside_a_freeswitch_one() {
+    let config = switchboard::config::Config::parse(
+        BOTH_KINDS,
+        std::path::Path::new("switchboard.toml"),
+        |_| None,
+    )
+    .expect("both kinds");
+    let options = switchboard::app::options_from_config(
+        &config,
+        &switchboard::config::Provisioning::default(),
+    )
+    .await
+    .expect("options");
+    assert_eq!(options.switches.len(), 1);
+    let [ari] = options.asterisk.as_slice() else {
+        panic!("{:?}", options.asterisk)
+    };
+    assert_eq!(ari.name.as_str(), "ast-1");
+    assert_eq!(ari.url, "http://127.0.0.1:8088");
+    assert_eq!(
+        (ari.user.as_str(), ari.password.as_str()),
+        ("switchboard", "Ari-Secret-1")
+    );
+    assert_eq!(ari.app, "switchboard");
+    assert_eq!(ari.liveness_timeout, std::time::Duration::from_secs(60));
+    assert_eq!(ari.reconnect_max, std::time::Duration::from_secs(30));
+    assert_eq!(ari.recordings_dir, "/var/spool/asterisk/recording");
+    assert_eq!(
+        ari.recordings_mount.as_deref(),
+        Some(std::path::Path::new("/mnt/ast-1"))
+    );
+}
+
+#[test]
+fn check_lists_each_switch_with_its_kind_and_never_the_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, BOTH_KINDS).expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run switchboard check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok (2 switch(es)"), "{stdout}");
+    assert!(
+        stdout.contains("switch fs-1: FreeSWITCH, esl 127.0.0.1:8021"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "switch ast-1: Asterisk, ari http://127.0.0.1:8088 (user switchboard, Stasis app switchboard)"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Ari-Secret-1"), "{stdout}");
+}
+
+#[test]
+fn check_names_the_line_of_an_esl_key_on_an_asterisk_switch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, format!("{BOTH_KINDS}esl = \"127.0.0.1:8021\"\n")).expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run switchboard check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("switchboard.toml:15: switch[1].esl:"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_says_it_did_not_check_an_asterisk_switch_and_does_not_fail_on_it() {
+    let asterisk = BOTH_KINDS
+        .find("[[switch]]\nname = \"ast-1\"")
+        .map(|at| &BOTH_KINDS[at..])
+        .expect("the Asterisk switch");
+    let text = format!("[http]\nlisten = \"127.0.0.1:0\"\n{asterisk}");
+    let config =
+        switchboard::config::Config::parse(&text, std::path::Path::new("s.toml"), |_| None)
+            .expect("asterisk only");
+    let setup = switchboard::doctor::Setup {
+        config,
+        provisioning: switchboard::config::Provisioning::default(),
+        flows: None,
+    };
+    let report = switchboard::doctor::run(&setup, Default::default()).await;
+    let lines = report.of("ast-1", "asterisk");
+    assert_eq!(lines.len(), 1, "{report}");
+    assert_eq!(lines[0].status, switchboard::doctor::Status::Warn);
+    assert!(lines[0].message.contains("not checked"), "{report}");
+    assert!(!report.failed(), "{report}");
+}
