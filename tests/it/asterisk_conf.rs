@@ -175,11 +175,12 @@ fn expand(data: &str, vars: &HashMap<String, String>) -> String {
         .into_owned()
 }
 
-/// Application arguments as Asterisk splits them: at commas outside double quotes, the quotes
-/// removed, a backslash keeping the next character.
+/// Application arguments as Asterisk splits them (`__ast_app_separate_args` of `main/app.c`):
+/// at commas outside double quotes, parentheses and brackets; the quotes removed, a backslash
+/// keeping the next character; a trailing comma gives a last, empty argument.
 fn split_arguments(data: &str) -> Vec<String> {
     let mut args = vec![String::new()];
-    let (mut quoted, mut escaped) = (false, false);
+    let (mut quoted, mut escaped, mut parens, mut brackets) = (false, false, 0u32, 0u32);
     for c in data.chars() {
         let current = args.last_mut().expect("one argument at least");
         match c {
@@ -189,8 +190,17 @@ fn split_arguments(data: &str) -> Vec<String> {
             }
             '\\' => escaped = true,
             '"' => quoted = !quoted,
-            ',' if !quoted => args.push(String::new()),
-            _ => current.push(c),
+            ',' if !quoted && parens == 0 && brackets == 0 => args.push(String::new()),
+            _ => {
+                match c {
+                    '(' => parens += 1,
+                    ')' => parens = parens.saturating_sub(1),
+                    '[' => brackets += 1,
+                    ']' => brackets = brackets.saturating_sub(1),
+                    _ => {}
+                }
+                current.push(c);
+            }
         }
     }
     args
@@ -577,7 +587,10 @@ fn asterisk_patterns_read_as_asterisk_does() {
             "_{pattern} {number}"
         );
     }
-    assert_eq!(split_arguments(r#"a,,"b,c",d\,e"#), ["a", "", "b,c", "d,e"]);
+    assert_eq!(
+        split_arguments(r#"a,,"b,c",d\,e,f(g,h),"#),
+        ["a", "", "b,c", "d,e", "f(g,h)", ""]
+    );
 }
 
 /// A controller with one switch of each kind; the Asterisk one is `[[switch]]` number 1.
