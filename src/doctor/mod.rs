@@ -54,7 +54,8 @@ pub struct Line {
     pub status: Status,
     /// The switch's name, or `agents` for what spans switches.
     pub scope: String,
-    /// What was checked: `esl`, `acl`, `modules`, `dialplan`, `moh`, `recordings`, `phones`.
+    /// What was checked: `esl`, `acl`, `modules`, `dialplan`, `moh`, `recordings`, `phones`;
+    /// `asterisk` for an Asterisk switch, which is not checked.
     pub check: &'static str,
     pub message: String,
     /// What to do, for `warn` and `FAIL`.
