@@ -2,6 +2,7 @@
 
 mod after_call;
 mod agents;
+mod asterisk_conf;
 mod auth;
 mod call_control;
 mod calls_api;
