@@ -42,7 +42,7 @@ enum ConnectError {
 
 /// Work for a lane: an engine command, or requests an event asked for.
 enum Job {
-    Command(Outgoing),
+    Command(Box<Outgoing>),
     Steps(Vec<Step>),
 }
 
@@ -315,7 +315,7 @@ async fn session(
             outgoing = commands.recv() => {
                 let Some(outgoing) = outgoing else { break SessionEnd::Stopped };
                 let lane = lane_of(&outgoing.affinity, lanes.len());
-                if lanes[lane].send(Job::Command(outgoing)).await.is_err() {
+                if lanes[lane].send(Job::Command(Box::new(outgoing))).await.is_err() {
                     break SessionEnd::Lost("command lane closed".into());
                 }
             }
@@ -382,6 +382,7 @@ async fn execute(
         let (command, steps) = match job {
             Job::Steps(steps) => (None, steps),
             Job::Command(out) => {
+                let out = *out;
                 let rendered = tables.with(|t| render(&ctx, t, &out.command));
                 match rendered {
                     Ok(steps) => (Some(out), steps),

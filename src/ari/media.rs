@@ -156,6 +156,53 @@ pub fn cause_code(name: &str) -> Result<u16, Refused> {
     }
 }
 
+/// At most this many flow variables ride on an agent leg; the rest stay in the history.
+pub const MAX_LEG_VARIABLES: usize = 32;
+const MAX_LEG_VARIABLE_CHARS: usize = 256;
+
+/// A caller ID number reduced to what a number can hold; anything else is dropped.
+pub fn sanitize_number(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
+        .take(32)
+        .collect()
+}
+
+/// A caller ID name kept readable (letters of any script, digits, spaces, light punctuation):
+/// no quote or `<` that would end the name in `"name" <number>`.
+pub fn sanitize_name(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(64)
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A flow variable's value for a channel variable: JSON quotes it, but no control character,
+/// `${…}` expansion or dialplan separator reaches a dialplan that reads it.
+pub fn sanitize_variable_value(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .take(MAX_LEG_VARIABLE_CHARS)
+        .map(|c| {
+            if c.is_control() || matches!(c, ',' | '"' | '$' | '\\' | '|' | '{' | '}' | '[' | ']') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

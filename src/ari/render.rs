@@ -10,7 +10,10 @@ use serde_json::{json, Map, Value};
 use tracing::debug;
 
 use super::client::AriRequest;
-use super::media::{cause_code, media_of, unsafe_value, word, Media, Refused};
+use super::media::{
+    cause_code, media_of, sanitize_name, sanitize_number, sanitize_variable_value, unsafe_value,
+    word, Media, Refused, MAX_LEG_VARIABLES,
+};
 use super::state::{
     ChannelInfo, PlaybackInfo, PlaybackPurpose, RecordingInfo, RecordingPurpose, Role, SnoopInfo,
     Tables,
@@ -18,7 +21,6 @@ use super::state::{
 use crate::engine::monitor::MonitorMode;
 use crate::engine::recording::RecordingAction;
 use crate::engine::{ChannelId, Input, Lamp, SayKind, SwitchCommand, SwitchName};
-use crate::esl::command::{sanitize_name, sanitize_number, sanitize_variable_value};
 
 /// What the adapter needs to know to render.
 #[derive(Debug, Clone)]
@@ -372,7 +374,7 @@ fn create_conference(bridge: &str, name: &str) -> Step {
 /// What FreeSWITCH's park gives for a leg: a caller's CHANNEL_PARK again; nothing for others.
 pub fn park_input(tables: &Tables, channel: &ChannelId) -> Option<Input> {
     match &tables.channels.get(channel)?.role {
-        Role::Caller { parked } => parked.clone(),
+        Role::Caller { parked } => parked.as_deref().cloned(),
         _ => None,
     }
 }
@@ -471,10 +473,7 @@ pub fn render(
                 ("SWITCHBOARD_AGENT", agent.to_string()),
                 ("SWITCHBOARD_QUEUE", queue.to_string()),
             ]);
-            for (name, value) in variables
-                .iter()
-                .take(crate::esl::command::MAX_LEG_VARIABLES)
-            {
+            for (name, value) in variables.iter().take(MAX_LEG_VARIABLES) {
                 let name = variable_name(name)?;
                 map.insert(
                     format!("SWITCHBOARD_VAR_{name}"),

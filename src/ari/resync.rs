@@ -184,7 +184,8 @@ pub async fn resync(
                 }
                 Some(Role::Caller {
                     parked: parked
-                        .filter(|p| matches!(p, Input::CallParked(_) | Input::FlowCall(_))),
+                        .filter(|p| matches!(p, Input::CallParked(_) | Input::FlowCall(_)))
+                        .map(Box::new),
                 })
             }
             None => match variable(client, fence, &id, "SWITCHBOARD_ROLE")

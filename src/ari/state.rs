@@ -15,7 +15,7 @@ use crate::engine::{AgentId, CallId, ChannelId, Input, QueueId};
 pub enum Role {
     /// A caller our dialplan handed to the app; `parked` is what its StasisStart meant
     /// (`CallParked` or `FlowCall`), given again when it is parked after a bridge.
-    Caller { parked: Option<Input> },
+    Caller { parked: Option<Box<Input>> },
     /// An agent's leg we originated.
     Agent {
         agent: AgentId,

@@ -626,7 +626,13 @@ fn every_simple_command_renders_its_request() {
     let mut tables = Tables::default();
     translate(&ctx(), &mut tables, CALLER_START);
     let c = caller();
-    let cases: Vec<(SwitchCommand, Method, String, Vec<(&str, &str)>)> = vec![
+    type Case = (
+        SwitchCommand,
+        Method,
+        String,
+        Vec<(&'static str, &'static str)>,
+    );
+    let cases: Vec<Case> = vec![
         (
             SwitchCommand::Answer { channel: c.clone() },
             Method::POST,

@@ -120,7 +120,7 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
                 Err(e) => return refuse(channel, format!("StasisStart {kind}: {e}")),
             };
             let mut info = ChannelInfo::new(Role::Caller {
-                parked: (kind != "feature").then(|| parked.clone()),
+                parked: (kind != "feature").then(|| Box::new(parked.clone())),
             });
             info.in_stasis = true;
             info.answered = up;
