@@ -628,7 +628,8 @@ pub fn render(
             limit,
         } => {
             let name = recording_name(&ctx.recordings_dir, path)?;
-            let live = format!("/recordings/live/{name}");
+            // A name with folders is one path segment: `/` is sent as `%2F`, which ARI decodes.
+            let live = format!("/recordings/live/{}", name.replace('/', "%2F"));
             match action {
                 RecordingAction::Start => {
                     tables.recordings.insert(
@@ -685,7 +686,7 @@ pub fn render(
             };
             vec![ignore(
                 AriRequest::post(path)
-                    .param("media", "tone:1000/250")
+                    .param("media", "sound:beep")
                     .param("playbackId", id),
             )]
         }

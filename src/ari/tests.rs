@@ -736,7 +736,7 @@ fn every_simple_command_renders_its_request() {
             },
             Method::POST,
             format!("/channels/{c}/play"),
-            vec![("media", "tone:1400/200,0/0")],
+            vec![("media", "tone:!1400/200,!0/0")],
         ),
         (
             SwitchCommand::Presence(Presence {

@@ -379,10 +379,19 @@ async fn an_idle_link_stays_up_on_pings_alone() {
     assert_eq!(link.metrics.esl_connects.load(Ordering::Relaxed), 1);
 }
 
-async fn switchboard_eventually(condition: impl Fn() -> bool) {
+#[track_caller]
+fn switchboard_eventually(condition: impl Fn() -> bool) -> impl std::future::Future<Output = ()> {
+    let caller = std::panic::Location::caller();
+    wait_until(condition, caller)
+}
+
+async fn wait_until(condition: impl Fn() -> bool, caller: &'static std::panic::Location<'static>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting at {caller}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -468,4 +477,346 @@ async fn a_queue_call_on_asterisk_is_answered_by_the_agent_and_ends_cleanly_thro
     sim.hangup(&caller);
     switchboard_eventually(|| sim.channels().is_empty() && sim.bridges().is_empty()).await;
     running.stop().await.expect("stops cleanly");
+}
+
+/// A caller bridged to agent1's answered leg: (caller, agent leg).
+async fn bridged_call(link: &mut Link) -> (ChannelId, ChannelId) {
+    let caller = parked_caller(link).await;
+    let leg = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(link, &caller, originate(&leg, "agent1")).await;
+    next_input(
+        link,
+        |i| matches!(i, Input::OriginateReturned { leg: l, .. } if *l == leg),
+    )
+    .await;
+    send(
+        link,
+        &caller,
+        SwitchCommand::Bridge {
+            caller: caller.clone(),
+            agent_leg: leg.clone(),
+        },
+    )
+    .await;
+    let (c, l) = (caller.to_string(), leg.to_string());
+    switchboard_eventually(|| {
+        link.sim
+            .bridges()
+            .iter()
+            .any(|b| b.channels.contains(&c) && b.channels.contains(&l))
+    })
+    .await;
+    (caller, leg)
+}
+
+#[tokio::test]
+async fn prompts_end_as_played_or_not_found_and_the_caller_is_hung_up_after_the_last() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Play {
+            channel: caller.clone(),
+            source: "hello-world.wav".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Play {
+            channel: caller.clone(),
+            source: "ivr/no-such-prompt.wav".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::HangupAfterPrompts {
+            channel: caller.clone(),
+        },
+    )
+    .await;
+    // Order-free: the simulator starts a channel's playbacks at once, where Asterisk queues
+    // them behind each other.
+    let mut ends = Vec::new();
+    for _ in 0..2 {
+        if let Input::MediaDone { data, response, .. } =
+            next_input(&mut link, |i| matches!(i, Input::MediaDone { .. })).await
+        {
+            ends.push((data, response));
+        }
+    }
+    ends.sort();
+    assert_eq!(
+        ends,
+        vec![
+            ("hello-world.wav".to_owned(), "FILE PLAYED".to_owned()),
+            (
+                "ivr/no-such-prompt.wav".to_owned(),
+                "FILE NOT FOUND".to_owned()
+            ),
+        ]
+    );
+    next_input(&mut link, |i| matches!(i, Input::ChannelHungUp { channel, cause, .. } if *channel == caller && cause == "NORMAL_CLEARING")).await;
+    assert!(link
+        .sim
+        .played()
+        .iter()
+        .any(|(_, media)| media == "sound:hello-world"));
+}
+
+#[tokio::test]
+async fn presence_sets_our_stasis_device_states() {
+    let mut link = link().await;
+    next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    let affinity = ChannelId::from_uuid(uuid::Uuid::nil());
+    send(
+        &link,
+        &affinity,
+        SwitchCommand::Presence(switchboard::engine::Presence {
+            proto: "agent",
+            id: "1001".into(),
+            domain: "pbx".into(),
+            lamp: switchboard::engine::Lamp::Lit,
+            status: "On a call".into(),
+            rpid: "on-the-phone",
+            dialog: uuid::Uuid::from_u128(1),
+            count: 1,
+        }),
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.device_states().contains(&(
+            "Stasis:switchboard-agent-1001".to_owned(),
+            "INUSE".to_owned(),
+        ))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn holding_the_agent_leg_plays_its_hold_music_to_the_caller_and_tells_the_engine() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::HoldMusic {
+            channel: leg.clone(),
+            source: "local_stream://moh".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Hold {
+            channel: leg.clone(),
+            on: true,
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::LegHold { channel, held: true, .. } if *channel == leg),
+    )
+    .await;
+    let view = link.sim.channel(leg.as_str()).expect("leg");
+    assert!(view.on_hold);
+    assert_eq!(
+        link.sim.channel(caller.as_str()).and_then(|c| c.moh),
+        Some("default".into())
+    );
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Hold {
+            channel: leg.clone(),
+            on: false,
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::LegHold { channel, held: false, .. } if *channel == leg),
+    )
+    .await;
+    assert_eq!(link.sim.channel(caller.as_str()).and_then(|c| c.moh), None);
+}
+
+#[tokio::test]
+async fn a_call_recording_records_the_bridge_and_its_stop_names_the_engines_path() {
+    let mut link = link().await;
+    let (caller, _) = bridged_call(&mut link).await;
+    let path = "/var/spool/asterisk/recording/2026-12-07/support/call-1.wav";
+    let record = |action| SwitchCommand::SessionRecord {
+        channel: caller.clone(),
+        action,
+        path: path.into(),
+        limit: None,
+    };
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Start),
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim
+            .recordings()
+            .iter()
+            .any(|r| r.name == "2026-12-07/support/call-1" && r.target.starts_with("bridge:"))
+    })
+    .await;
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Pause),
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Resume),
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Stop),
+    )
+    .await;
+    let Input::RecordingStopped {
+        channel,
+        path: stopped,
+        ..
+    } = next_input(&mut link, |i| matches!(i, Input::RecordingStopped { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((channel, stopped.as_str()), (caller, path));
+}
+
+#[tokio::test]
+async fn park_inline_hangs_up_the_agent_and_parks_the_caller_again() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::RequeueReason {
+            channel: caller.clone(),
+            reason: "agent_left".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::ParkInline {
+            channel: caller.clone(),
+        },
+    )
+    .await;
+    let (mut parked, mut hung_up) = (false, false);
+    while !(parked && hung_up) {
+        match next_input(&mut link, |i| {
+            matches!(i, Input::CallParked(p) if p.channel == caller)
+                || matches!(i, Input::ChannelHungUp { channel, .. } if *channel == leg)
+        })
+        .await
+        {
+            Input::CallParked(_) => parked = true,
+            _ => hung_up = true,
+        }
+    }
+    assert!(link
+        .sim
+        .channel(caller.as_str())
+        .is_some_and(|c| c.bridge.is_none()));
+}
+
+#[tokio::test]
+async fn a_supervisor_listens_through_a_snoop_then_barges_into_the_call() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    link.sim.add_phone(PhoneSpec::answering(
+        "supervisor",
+        Duration::from_millis(50),
+    ));
+    let supervisor = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Monitor {
+            leg: supervisor.clone(),
+            call: CallId::from_uuid(uuid::Uuid::new_v4()),
+            target: caller.clone(),
+            mode: switchboard::engine::MonitorMode::Listen,
+            dial_string: "user/supervisor".into(),
+            timeout: Duration::from_secs(10),
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelAnswered { channel, .. } if *channel == supervisor),
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim
+            .snoops()
+            .iter()
+            .any(|s| s.spied == leg.as_str() && s.spy == "both" && s.whisper == "none")
+    })
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::MonitorKey {
+            leg: supervisor.clone(),
+            digit: '3',
+        },
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.bridges().iter().any(|b| {
+            b.channels.contains(&caller.to_string()) && b.channels.contains(&supervisor.to_string())
+        })
+    })
+    .await;
+    // The simulator lists every snoop made; the listening one's channel must be gone.
+    switchboard_eventually(|| {
+        link.sim
+            .snoops()
+            .iter()
+            .all(|s| link.sim.channel(&s.id).is_none())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_conference_join_moves_both_parties_into_the_named_bridge() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::ConferenceJoin {
+            channel: caller.clone(),
+            name: "conf-1".into(),
+        },
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.bridges().iter().any(|b| {
+            b.id == "conference-conf-1"
+                && b.channels.contains(&caller.to_string())
+                && b.channels.contains(&leg.to_string())
+        })
+    })
+    .await;
 }
