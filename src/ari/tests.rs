@@ -503,7 +503,7 @@ fn duplicate_bridge_recording_events_are_dropped_and_a_session_recording_stops_a
             (r.method, r.path),
             (
                 method,
-                format!("/recordings/live/2026-12-07/support/x/{tail}")
+                format!("/recordings/live/2026-12-07%2Fsupport%2Fx/{tail}")
             )
         );
     }
