@@ -383,8 +383,13 @@ pub fn park_input(tables: &Tables, channel: &ChannelId) -> Option<Input> {
 /// (hangup_after_bridge) unless marked park_after_bridge, which parks them. The bridge goes
 /// once empty.
 pub fn orphaned(tables: &mut Tables, bridge: &str, left: &[ChannelId]) -> Vec<Step> {
-    if bridge.starts_with("conference-") && left.len() > 1 {
-        return Vec::new();
+    // A conference runs on with whoever is left (FreeSWITCH's conference does), until empty.
+    if bridge.starts_with("conference-") {
+        return if left.is_empty() {
+            vec![ignore(AriRequest::delete(format!("/bridges/{bridge}")))]
+        } else {
+            Vec::new()
+        };
     }
     let mut steps = Vec::new();
     for partner in left {
@@ -514,13 +519,14 @@ pub fn render(
             Vec::new()
         }
         SwitchCommand::Kill { channel, cause } => {
-            vec![hangup(channel, cause_code(cause.as_str())?)]
+            let code = cause_code(cause.as_str())?;
+            remember_cause(tables, channel, cause.as_str());
+            vec![hangup(channel, code)]
         }
         SwitchCommand::Hangup { channel, cause } => {
-            vec![hangup(
-                channel,
-                cause_code(word("hangup cause", cause, "_")?)?,
-            )]
+            let code = cause_code(word("hangup cause", cause, "_")?)?;
+            remember_cause(tables, channel, cause);
+            vec![hangup(channel, code)]
         }
         SwitchCommand::Transfer {
             channel,
@@ -910,6 +916,12 @@ pub fn render(
             },
         )?,
     })
+}
+
+fn remember_cause(tables: &mut Tables, channel: &ChannelId, cause: &str) {
+    if let Some(info) = tables.channel_mut(channel) {
+        info.hangup_cause.get_or_insert_with(|| cause.to_owned());
+    }
 }
 
 /// Bridges two channels in a new mixing bridge of ours. Partners they leave behind are

@@ -962,3 +962,37 @@ fn a_conference_join_moves_the_caller_and_its_partner_into_the_named_bridge() {
         Some(format!("{},{}", caller(), agent_leg()))
     );
 }
+
+#[test]
+fn a_leg_we_killed_ends_with_the_cause_the_engine_gave() {
+    let mut tables = Tables::default();
+    let leg = ch("d551fc03-2821-425f-9345-8039ad8332e2");
+    tables.channels.insert(
+        leg.clone(),
+        ChannelInfo::new(Role::Agent {
+            agent: AgentId::new("agent4").expect("agent"),
+            call: call(),
+            queue: QueueId::new("support").expect("queue"),
+        }),
+    );
+    let r = one_request(
+        &mut tables,
+        SwitchCommand::Kill {
+            channel: leg.clone(),
+            cause: HangupCause::OriginatorCancel,
+        },
+    );
+    assert_eq!(r.query_value("reason_code"), Some("16"));
+    let destroyed = BUSY_DESTROYED.replace(
+        r#""cause":17,"cause_txt":"User busy","tech_cause":486"#,
+        r#""cause":16,"cause_txt":"Normal Clearing""#,
+    );
+    let t = translate(&ctx(), &mut tables, &destroyed);
+    assert_eq!(t.inputs.len(), 2);
+    for input in &t.inputs {
+        assert!(
+            matches!(input, Input::ChannelHungUp { cause, .. } | Input::OriginateFailed { cause, .. } if cause == "ORIGINATOR_CANCEL"),
+            "{input:?}"
+        );
+    }
+}

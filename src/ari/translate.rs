@@ -361,9 +361,12 @@ fn destroyed(ctx: &Context, tables: &mut Tables, event: &Value) -> Translation {
         .get("tech_cause")
         .and_then(Value::as_u64)
         .and_then(|t| u16::try_from(t).ok());
-    let cause = cause_name(u16::try_from(code).unwrap_or(0), tech);
     let mut followups = leave_bridge(tables, &channel);
     let info = tables.channels.remove(&channel);
+    let cause = info
+        .as_ref()
+        .and_then(|i| i.hangup_cause.clone())
+        .unwrap_or_else(|| cause_name(u16::try_from(code).unwrap_or(0), tech));
     tables.in_use.remove(&channel);
     tables.hangup_after_prompts.remove(&channel);
     tables.playbacks.retain(|_, p| p.channel != channel);

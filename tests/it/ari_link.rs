@@ -820,3 +820,29 @@ async fn a_conference_join_moves_both_parties_into_the_named_bridge() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_bridged_call_is_adopted_after_a_reconnect_and_its_end_still_ends_both_legs() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    link.sim.drop_websockets().await;
+    let Input::SwitchResynced { channels, .. } =
+        next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await
+    else {
+        unreachable!()
+    };
+    let of = |id: &ChannelId| channels.iter().find(|c| c.channel == *id).expect("listed");
+    assert_eq!(
+        (of(&caller).role, of(&caller).bridged_to.clone()),
+        (ChannelRole::Caller, Some(leg.clone()))
+    );
+    let agent = of(&leg);
+    assert_eq!(
+        (agent.role, agent.bridged_to.clone()),
+        (ChannelRole::Agent, Some(caller.clone()))
+    );
+    assert_eq!(agent.agent.as_ref().map(AgentId::as_str), Some("agent1"));
+    assert!(agent.call.is_some());
+    link.sim.hangup(caller.as_str());
+    next_input(&mut link, |i| matches!(i, Input::ChannelHungUp { channel, cause, .. } if *channel == leg && cause == "NORMAL_CLEARING")).await;
+}
