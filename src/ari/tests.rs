@@ -996,3 +996,28 @@ fn a_leg_we_killed_ends_with_the_cause_the_engine_gave() {
         );
     }
 }
+
+#[test]
+fn an_endpoint_going_online_or_offline_is_a_phone_registration() {
+    let mut tables = Tables::default();
+    let online = r#"{"type":"EndpointStateChange","timestamp":"2026-12-07T01:42:34.725+0000","endpoint":{"technology":"PJSIP","resource":"agent1","state":"online","channel_ids":[]},"asterisk_id":"02:fc:00:00:00:01","application":"switchboard"}"#;
+    let t = translate(&ctx(), &mut tables, online);
+    assert_eq!(
+        t.inputs,
+        vec![Input::PhoneRegistration {
+            switch: ctx().switch,
+            user: "agent1".into(),
+            registered: true,
+            cause: "register".into()
+        }]
+    );
+    let offline = online.replace(r#""state":"online""#, r#""state":"offline""#);
+    let t = translate(&ctx(), &mut tables, &offline);
+    assert!(matches!(
+        &t.inputs[0],
+        Input::PhoneRegistration {
+            registered: false,
+            ..
+        }
+    ));
+}

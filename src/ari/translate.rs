@@ -79,6 +79,7 @@ pub fn translate(ctx: &Context, tables: &mut Tables, text: &str) -> Translation 
         "RecordingFinished" | "RecordingFailed" if !tables.is_duplicate(text) => {
             recording_finished(ctx, tables, &event)
         }
+        "EndpointStateChange" => endpoint_state(ctx, &event),
         "ApplicationReplaced" => Translation {
             replaced: true,
             ..Translation::default()
@@ -507,6 +508,33 @@ fn recording_finished(ctx: &Context, tables: &mut Tables, event: &Value) -> Tran
     };
     Translation {
         inputs: vec![input],
+        ..Translation::default()
+    }
+}
+
+/// A PJSIP endpoint going `online` or `offline` (its contact registered or gone): the phone's
+/// registration, as FreeSWITCH's `sofia::register`/`sofia::unregister` give it. *Assumed*: no
+/// capture shows the event (the rig's contacts were static).
+fn endpoint_state(ctx: &Context, event: &Value) -> Translation {
+    if str_at(event, "/endpoint/technology") != "PJSIP" {
+        return Translation::default();
+    }
+    let user = str_at(event, "/endpoint/resource");
+    let registered = match str_at(event, "/endpoint/state") {
+        "online" => true,
+        "offline" => false,
+        _ => return Translation::default(),
+    };
+    if user.is_empty() {
+        return Translation::malformed("EndpointStateChange without a resource");
+    }
+    Translation {
+        inputs: vec![Input::PhoneRegistration {
+            switch: ctx.switch.clone(),
+            user: user.to_owned(),
+            registered,
+            cause: if registered { "register" } else { "unregister" }.to_owned(),
+        }],
         ..Translation::default()
     }
 }
