@@ -3,6 +3,7 @@
 mod after_call;
 mod agents;
 mod ari_link;
+mod asterisk_conf;
 mod auth;
 mod call_control;
 mod calls_api;
