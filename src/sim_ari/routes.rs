@@ -535,11 +535,7 @@ fn originate(core: &mut Core, p: &Params, path_id: Option<&str>, create: bool) -
         core.originate(req)
     };
     match result {
-        Ok(id) => match core.channels.get(&id) {
-            Some(c) => Response::ok(core.channel_json(c)),
-            // Gone already (busy): the 200 still carries the channel as created.
-            None => Response::ok(Obj::new().str("id", &id).str("state", "Down").done()),
-        },
+        Ok((_, json)) => Response::ok(json),
         Err(OriginateError::Allocation) => Response::json(
             500,
             "Internal Server Error",

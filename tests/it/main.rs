@@ -2,6 +2,7 @@
 
 mod after_call;
 mod agents;
+mod ari_capture;
 mod auth;
 mod call_control;
 mod calls_api;
@@ -20,6 +21,7 @@ mod faults_recordings;
 mod faults_store;
 mod faults_webhooks;
 mod fidelity;
+mod fidelity_ari;
 mod fidelity_conference;
 mod fidelity_consult;
 mod fidelity_hold;

@@ -456,8 +456,9 @@ impl Core {
         Ok(id)
     }
 
-    /// `POST /channels`: the leg dials at once; it enters Stasis when answered.
-    pub fn originate(&mut self, req: Originate) -> Result<String, OriginateError> {
+    /// `POST /channels`: the leg dials at once; it enters Stasis when answered. Returns the id
+    /// and the channel as the 200 shows it (state Down, at dial start).
+    pub fn originate(&mut self, req: Originate) -> Result<(String, String), OriginateError> {
         let id = self.outbound_channel(&req, false)?;
         self.dialplan_step(&id, 1, "AppDial2", "(Outgoing Line)");
         if let Some((name, number)) = &req.caller_id {
@@ -480,12 +481,17 @@ impl Core {
                 c.subscribed.insert(req.app.clone());
             }
         }
+        let json = self
+            .channels
+            .get(&id)
+            .map(|c| self.channel_json(c))
+            .unwrap_or_default();
         self.start_dial(&id, req.timeout);
-        Ok(id)
+        Ok((id, json))
     }
 
     /// `POST /channels/create`: in Stasis at once (state Down), dials on `/dial`.
-    pub fn create(&mut self, req: Originate) -> Result<String, OriginateError> {
+    pub fn create(&mut self, req: Originate) -> Result<(String, String), OriginateError> {
         let id = self.outbound_channel(&req, true)?;
         for (k, v) in &req.variables {
             self.set_channel_variable(&id, k, v);
@@ -494,7 +500,12 @@ impl Core {
         data.extend(req.app_args.iter().cloned());
         self.dialplan_step(&id, 1, "Stasis", &data.join(","));
         self.start_stasis(&id, &req.app, req.app_args.clone());
-        Ok(id)
+        let json = self
+            .channels
+            .get(&id)
+            .map(|c| self.channel_json(c))
+            .unwrap_or_default();
+        Ok((id, json))
     }
 
     /// `/dial` on a created channel; Err: not a created channel still Down.
