@@ -172,13 +172,11 @@ impl Response {
 
     pub fn to_bytes(&self, date: &str) -> Vec<u8> {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
+        let _ = write!(head, "Server: Asterisk/22.10.1\r\nDate: {date}\r\n");
         if self.close {
             head.push_str("Connection: close\r\n");
         }
-        let _ = write!(
-            head,
-            "Server: Asterisk/22.10.1\r\nDate: {date}\r\nCache-Control: no-cache, no-store\r\n"
-        );
+        head.push_str("Cache-Control: no-cache, no-store\r\n");
         for (k, v) in &self.extra {
             let _ = write!(head, "{k}: {v}\r\n");
         }

@@ -134,6 +134,43 @@ fn number_before(text: &str, marker: &str) -> Option<u64> {
     text[start..end].parse().ok()
 }
 
+/// Stored recordings the rig had from earlier captures: listed, never recorded here.
+fn recordings_from_before(entries: &[Value]) -> Vec<String> {
+    let recorded: Vec<String> = entries
+        .iter()
+        .filter(|e| s(e, "kind") == "tx")
+        .flat_map(|e| {
+            let q = s(e, "query");
+            q.split('&')
+                .filter_map(|p| {
+                    p.strip_prefix("name=")
+                        .or_else(|| p.strip_prefix("destinationRecordingName="))
+                })
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for e in entries.iter().filter(|e| s(e, "kind") == "http_response") {
+        let Ok(Value::Array(items)) = serde_json::from_str::<Value>(s(e, "body")) else {
+            continue;
+        };
+        for item in items {
+            let keys: Vec<&String> = item
+                .as_object()
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            if keys.len() == 2 && item.get("format").is_some() {
+                let name = s(&item, "name").to_string();
+                if !recorded.contains(&name) && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What the capture's SIP side did, found from its events.
 #[derive(Clone, Debug)]
 enum SipAction {
@@ -382,6 +419,9 @@ pub async fn replay(name: &str) -> Option<(Vec<Value>, Received, AriSimHandle)> 
         .map(|e| s(e, "text").to_string())
         .collect();
     rig_phones(&sim, &notes);
+    for name in recordings_from_before(&entries) {
+        sim.store_recording(&name, Duration::from_secs(1));
+    }
     let actions = sip_actions(&entries);
     let addr = sim.http_addr();
     let received = Arc::new(Mutex::new(Received::default()));
@@ -446,6 +486,12 @@ pub async fn replay(name: &str) -> Option<(Vec<Value>, Received, AriSimHandle)> 
                     reader.abort();
                 }
             }
+            "tx" => {
+                wait_for_events(&entries[..i], &received).await;
+            }
+            _ => {}
+        }
+        match s(e, "kind") {
             "tx" if e.get("ws_opcode").is_some() => {
                 let Some(Conn::Ws { write, .. }) = conns.get_mut(&conn_name) else {
                     continue;
@@ -545,6 +591,43 @@ pub async fn replay(name: &str) -> Option<(Vec<Value>, Received, AriSimHandle)> 
     Some((entries, received, sim))
 }
 
+/// Waits (up to 0.3 s) until every WebSocket has received as many compared events as the
+/// capture had before this point: the client acted on what it had seen.
+async fn wait_for_events(before: &[Value], received: &Arc<Mutex<Received>>) {
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for e in before.iter().filter(|e| s(e, "kind") == "ws_frame") {
+        if let Ok(v) = serde_json::from_str::<Value>(s(e, "text")) {
+            if !excluded(&v) {
+                *want.entry(s(e, "conn").to_string()).or_default() += 1;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_millis(300);
+    loop {
+        let done = {
+            let rec = received.lock().expect("lock");
+            want.iter().all(|(conn, n)| {
+                let have = rec
+                    .frames
+                    .get(conn)
+                    .map(|f| {
+                        f.iter()
+                            .filter(|(op, _)| *op == 1)
+                            .filter_map(|(_, p)| serde_json::from_slice::<Value>(p).ok())
+                            .filter(|v| !excluded(v))
+                            .count()
+                    })
+                    .unwrap_or(0);
+                have >= *n || rec.eofs.contains(conn)
+            })
+        };
+        if done || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn do_sip_action(sim: &AriSimHandle, action: &SipAction, received: &Arc<Mutex<Received>>) {
     match action {
         SipAction::Call {
@@ -552,7 +635,14 @@ fn do_sip_action(sim: &AriSimHandle, action: &SipAction, received: &Arc<Mutex<Re
             number,
             destination,
         } => {
-            let id = sim.place_call(CallSpec::new(number.clone(), destination.clone()));
+            // channel-vars part B: the rig's caller 1012 sends `X-Customer: C-42`.
+            let headers = if number == "1012" {
+                vec![("X-Customer".to_string(), "C-42".to_string())]
+            } else {
+                Vec::new()
+            };
+            let spec = CallSpec::new(number.clone(), destination.clone());
+            let id = sim.place_call_with_headers(spec, headers);
             received.lock().expect("lock").ids.add(capture_id, &id);
         }
         SipAction::Bye { capture_id } => {
@@ -629,6 +719,15 @@ pub fn shape(v: &Value, ids: &IdMap, capture_side: bool) -> String {
                 .iter()
                 .map(|(k, x)| {
                     let inner = match x {
+                        // A recording's 201 says `queued` or `recording`: it races its start.
+                        Value::String(sv)
+                            if k == "state"
+                                && map.contains_key("target_uri")
+                                && map.contains_key("format")
+                                && (sv == "queued" || sv == "recording") =>
+                        {
+                            "=queued|recording".to_string()
+                        }
                         Value::String(sv) if COMPARED_VALUES.contains(&k.as_str()) => {
                             let sv = if capture_side {
                                 ids.apply(sv)
@@ -730,4 +829,21 @@ pub fn event_group(ev: &Value) -> String {
         "ChannelVarset" => "global".into(),
         other => format!("app:{other}"),
     }
+}
+
+/// Events the comparison leaves out (see `fidelity_ari`).
+pub fn excluded(ev: &Value) -> bool {
+    let kind = s(ev, "type");
+    if kind == "ChannelConnectedLine" || kind == "ChannelCallerId" {
+        return true;
+    }
+    if kind == "ChannelVarset" {
+        let var = s(ev, "variable");
+        return var.starts_with("RTPAUDIOQOS") || var == "BRIDGEPEER" || var == "BRIDGEPVTCALLID";
+    }
+    if kind == "DeviceStateChanged" {
+        let name = ev.get("device_state").map(|d| s(d, "name")).unwrap_or("");
+        return !(name.starts_with("PJSIP/") || name.starts_with("Stasis:"));
+    }
+    false
 }

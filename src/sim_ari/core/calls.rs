@@ -204,9 +204,55 @@ impl Core {
         }
     }
 
+    /// `${NAME}` and `${FUNC(arg)}` replaced by the channel's values, as the dialplan does.
+    pub fn expand(&self, id: &str, text: &str) -> String {
+        let Some(ch) = self.channels.get(id) else {
+            return text.to_string();
+        };
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let mut depth = 1;
+            let mut end = None;
+            for (i, c) in after.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let Some(end) = end else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            out.push_str(&read_variable(ch, &after[..end]).unwrap_or_default());
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     // ---- callers -------------------------------------------------------------------------
 
     pub fn place_call(&mut self, spec: CallSpec, dtmf: Vec<(Duration, String)>) -> String {
+        self.place_call_with_headers(spec, dtmf, Vec::new())
+    }
+
+    /// A caller whose INVITE carries these SIP headers (`PJSIP_HEADER(read,<name>)`).
+    pub fn place_call_with_headers(
+        &mut self,
+        spec: CallSpec,
+        dtmf: Vec<(Duration, String)>,
+        headers: Vec<(String, String)>,
+    ) -> String {
         self.stats.calls_placed += 1;
         let id = self.next_channel_id(None);
         let name = self.next_channel_name("callers");
@@ -220,6 +266,9 @@ impl Core {
             String::new(),
             String::new(),
         );
+        for (name, value) in headers {
+            ch.set_variable(&format!("PJSIP_HEADER({name})"), &value);
+        }
         ch.plan = Some(CallerPlan {
             talk_time: spec.talk_time,
             dtmf,
@@ -277,8 +326,9 @@ impl Core {
             priority += 1;
         }
         for (k, v) in &entry.variables {
+            let v = self.expand(id, v);
             self.dialplan_step(id, priority, "Set", &format!("{k}={v}"));
-            self.set_channel_variable(id, k, v);
+            self.set_channel_variable(id, k, &v);
             priority += 1;
         }
         if entry.app.is_empty() {
@@ -289,7 +339,7 @@ impl Core {
                 self.answered(id);
                 priority += 1;
             }
-            self.dialplan_step(id, priority, "Wait", "30");
+            // Wait(30): the rig shows no ChannelDialplan for it before a hangup.
             return;
         }
         if entry.answer_first {

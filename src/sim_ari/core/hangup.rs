@@ -136,11 +136,9 @@ impl Core {
                     c.subscribed.clear();
                 }
             }
-            if !is_snoop {
-                self.varset(id, "STASISSTATUS", "SUCCESS");
-            }
+            self.varset(id, "STASISSTATUS", "SUCCESS");
         }
-        if from_dialplan && (ch.stasis.is_some() || ending == Ending::DialplanHangup) {
+        if from_dialplan {
             let tech_soft = if ending == Ending::Cancel {
                 Some(487)
             } else {
