@@ -258,7 +258,7 @@ impl IdMap {
             return;
         }
         self.pairs.push((capture.to_string(), sim.to_string()));
-        self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     }
 
     pub fn get(&self, capture: &str) -> String {

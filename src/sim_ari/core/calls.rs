@@ -337,7 +337,6 @@ impl Core {
                 self.dialplan_step(id, priority, "Answer", "");
                 self.set_state(id, ChanState::Up);
                 self.answered(id);
-                priority += 1;
             }
             // Wait(30): the rig shows no ChannelDialplan for it before a hangup.
             return;
