@@ -32,6 +32,9 @@ const LANES: usize = 4;
 
 enum SessionEnd {
     Lost(String),
+    /// Another client took our Stasis application: wait the longest backoff before taking it
+    /// back, so two controllers pointed at one app do not fight in a tight loop.
+    Replaced,
     Stopped,
 }
 
@@ -92,6 +95,10 @@ pub async fn run(
                 Metrics::bump(&metrics.esl_disconnects);
                 warn!(switch = %settings.name, %reason, "ARI connection lost; reconnecting");
                 attempt = 0;
+            }
+            Ok(SessionEnd::Replaced) => {
+                Metrics::bump(&metrics.esl_disconnects);
+                attempt = 16;
             }
             Err(ConnectError::AuthRejected) => {
                 return Err(AriLinkError::AuthRejected {
@@ -309,7 +316,7 @@ async fn session(
                 if translation.replaced {
                     error!(switch = %settings.name, app = %settings.app,
                         "another ARI client took our Stasis application over; reconnecting");
-                    break SessionEnd::Lost("ApplicationReplaced".into());
+                    break SessionEnd::Replaced;
                 }
             }
             outgoing = commands.recv() => {

@@ -846,3 +846,22 @@ async fn a_bridged_call_is_adopted_after_a_reconnect_and_its_end_still_ends_both
     link.sim.hangup(caller.as_str());
     next_input(&mut link, |i| matches!(i, Input::ChannelHungUp { channel, cause, .. } if *channel == leg && cause == "NORMAL_CLEARING")).await;
 }
+
+#[tokio::test]
+async fn a_second_client_taking_our_application_drops_the_first_link() {
+    let mut first = link().await;
+    next_input(&mut first, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    let (in_tx, _inputs) = mpsc::channel(256);
+    let (_commands, cmd_rx) = mpsc::channel(64);
+    let (_stop, stop_rx) = watch::channel(false);
+    tokio::spawn(run_fenced_switch(
+        settings(&first.sim, "ClueCon", Duration::from_secs(5)),
+        cmd_rx,
+        in_tx,
+        Arc::new(Metrics::default()),
+        stop_rx,
+        Fence::open(),
+    ));
+    let metrics = first.metrics.clone();
+    switchboard_eventually(|| metrics.esl_disconnects.load(Ordering::Relaxed) >= 1).await;
+}
