@@ -865,3 +865,29 @@ async fn a_second_client_taking_our_application_drops_the_first_link() {
     let metrics = first.metrics.clone();
     switchboard_eventually(|| metrics.esl_disconnects.load(Ordering::Relaxed) >= 1).await;
 }
+
+#[tokio::test]
+async fn a_closed_fence_sends_nothing_not_even_the_handshake() {
+    let sim = simulator().await;
+    let (in_tx, _inputs) = mpsc::channel(256);
+    let (_commands, cmd_rx) = mpsc::channel(64);
+    let (stop, stop_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    let task = tokio::spawn(run_fenced_switch(
+        settings(&sim, "ClueCon", Duration::from_secs(5)),
+        cmd_rx,
+        in_tx,
+        metrics.clone(),
+        stop_rx,
+        Fence::closed(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.stats().requests, 0);
+    assert_eq!(metrics.esl_connects.load(Ordering::Relaxed), 0);
+    stop.send(true).expect("link runs");
+    let ended = tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("stops")
+        .expect("no panic");
+    assert!(ended.is_ok());
+}
