@@ -397,7 +397,11 @@ async fn wait_until(condition: impl Fn() -> bool, caller: &'static std::panic::L
 }
 
 /// The controller driving only the Asterisk simulator, with `agent1` logged in to `support`.
-async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchboard::app::Running {
+async fn app_on_asterisk(
+    sim: &AriSimHandle,
+    dir: &tempfile::TempDir,
+    flows: Option<std::path::PathBuf>,
+) -> switchboard::app::Running {
     use switchboard::app::{self, AuthOptions, StartOptions};
     use switchboard::config::DialString;
     use switchboard::engine::{Membership, QueueRouting};
@@ -433,7 +437,7 @@ async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchb
         hot_desk_moves: true,
         phone_prompts: Default::default(),
         hot_desk_extension: None,
-        flows: None,
+        flows,
         auth: AuthOptions {
             enabled: false,
             tokens: Vec::new(),
@@ -456,7 +460,7 @@ async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchb
 async fn a_queue_call_on_asterisk_is_answered_by_the_agent_and_ends_cleanly_through_the_app() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let running = app_on_asterisk(&sim, &dir).await;
+    let running = app_on_asterisk(&sim, &dir, None).await;
     let metrics = running.metrics.clone();
     switchboard_eventually(|| metrics.esl_connects.load(Ordering::Relaxed) >= 1).await;
     let caller = sim.place_call(CallSpec::new("1001", QUEUE_NUMBER));
@@ -890,4 +894,40 @@ async fn a_closed_fence_sends_nothing_not_even_the_handshake() {
         .expect("stops")
         .expect("no panic");
     assert!(ended.is_ok());
+}
+
+#[tokio::test]
+async fn a_flow_on_asterisk_plays_its_prompts_in_order_and_hangs_up_after_the_last() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = AriSimConfig {
+        entry_points: vec![AriEntryPoint::stasis(
+            "7000",
+            "switchboard",
+            &["flow", "greeting"],
+        )],
+        ..AriSimConfig::default()
+    };
+    let sim = AriSimulator::start(listener, config).await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir(&flows).expect("flows dir");
+    std::fs::write(
+        flows.join("greeting.toml"),
+        "name = \"Greeting\"\nstart = \"hello\"\nentry_points = [\"greeting\"]\n\n\
+         [node.hello]\nkind = \"play\"\nfile = \"hello-world.wav\"\nnext = \"bye\"\n\n\
+         [node.bye]\nkind = \"hangup\"\ncause = \"NORMAL_CLEARING\"\n",
+    )
+    .expect("write flow");
+    let running = app_on_asterisk(&sim, &dir, Some(flows)).await;
+    let metrics = running.metrics.clone();
+    switchboard_eventually(|| metrics.esl_connects.load(Ordering::Relaxed) >= 1).await;
+    let caller = sim.place_call(CallSpec::new("1002", "7000"));
+    switchboard_eventually(|| {
+        sim.played()
+            .iter()
+            .any(|(_, media)| media == "sound:hello-world")
+    })
+    .await;
+    switchboard_eventually(|| sim.channel(&caller).is_none()).await;
+    running.stop().await.expect("stops cleanly");
 }
