@@ -1021,3 +1021,119 @@ fn an_endpoint_going_online_or_offline_is_a_phone_registration() {
         }
     ));
 }
+
+#[test]
+fn dial_conference_dial_take_over_beep_and_the_marks_render_as_documented() {
+    let (mut tables, bridge) = bridged();
+    let customer = ch("0f0e0d0c-0b0a-4909-8807-060504030201");
+    let r = one_request(
+        &mut tables,
+        SwitchCommand::Dial {
+            leg: customer.clone(),
+            call: call(),
+            queue: QueueId::new("support").expect("queue"),
+            dial_string: "PJSIP/+15551234@trunk".into(),
+            timeout: Duration::from_secs(30),
+        },
+    );
+    assert_eq!(r.query_value("endpoint"), Some("PJSIP/+15551234@trunk"));
+    assert_eq!(
+        r.query_value("appArgs").map(str::to_owned),
+        Some(format!("dial,{}", call()))
+    );
+    assert_eq!(
+        r.body.as_ref().expect("vars")["variables"]["SWITCHBOARD_ROLE"],
+        "callback"
+    );
+
+    let party = ch("1f0e0d0c-0b0a-4909-8807-060504030201");
+    let r = one_request(
+        &mut tables,
+        SwitchCommand::ConferenceDial {
+            leg: party.clone(),
+            call: call(),
+            agent: None,
+            queue: QueueId::new("support").expect("queue"),
+            name: "call-42".into(),
+            dial_string: "PJSIP/agent2".into(),
+            timeout: Duration::from_secs(30),
+            caller_number: "1002".into(),
+            caller_name: "Caller 1002".into(),
+        },
+    );
+    assert_eq!(r.query_value("appArgs"), Some("conference,call-42"));
+    let answered = AGENT_START
+        .replace("bee63fa3-e219-4b2a-82ce-851b3b3deceb", party.as_str())
+        .replace(
+            r#""args":["agent","agent1","1796607560.3"]"#,
+            r#""args":["conference","call-42"]"#,
+        );
+    let t = translate(&ctx(), &mut tables, &answered);
+    let joins = requests(&t.followups[0].1);
+    assert_eq!(joins[1].path, "/bridges/conference-call-42/addChannel");
+
+    let beep = one_request(&mut tables, SwitchCommand::Beep { channel: caller() });
+    assert_eq!(
+        (beep.path.as_str(), beep.query_value("media")),
+        (
+            format!("/bridges/{bridge}/play").as_str(),
+            Some("sound:beep")
+        )
+    );
+
+    for silent in [
+        SwitchCommand::RecordStereo { channel: caller() },
+        SwitchCommand::RequeueReason {
+            channel: caller(),
+            reason: "agent_left".into(),
+        },
+        SwitchCommand::SetParkAfterBridge {
+            channel: caller(),
+            on: true,
+        },
+        SwitchCommand::HoldMusic {
+            channel: caller(),
+            source: "local_stream://moh".into(),
+        },
+    ] {
+        assert_eq!(
+            render(&ctx(), &mut tables, &silent),
+            Ok(Vec::new()),
+            "{silent:?}"
+        );
+    }
+    assert!(tables
+        .channels
+        .get(&caller())
+        .is_some_and(|c| c.park_after_bridge));
+
+    let supervisor = ch("2f0e0d0c-0b0a-4909-8807-060504030201");
+    tables.channels.insert(
+        supervisor.clone(),
+        ChannelInfo::new(Role::Monitor {
+            target: caller(),
+            mode: MonitorMode::Listen,
+            call: call(),
+        }),
+    );
+    let steps = render(
+        &ctx(),
+        &mut tables,
+        &SwitchCommand::TakeOver {
+            caller: caller(),
+            leg: supervisor.clone(),
+        },
+    )
+    .expect("take over");
+    let r = requests(&steps);
+    assert_eq!(r[0].path, format!("/bridges/{bridge}/addChannel"));
+    assert_eq!(
+        r[0].query_value("channel").map(str::to_owned),
+        Some(supervisor.to_string())
+    );
+    assert_eq!(
+        (r[1].method.clone(), r[1].path.clone()),
+        (Method::DELETE, format!("/channels/{}", agent_leg()))
+    );
+    assert_eq!(tables.partner_of(&caller()), Some(supervisor));
+}
