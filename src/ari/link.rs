@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, error, info, warn};
 
 use super::client::{AriClient, AriRequest};
-use super::render::{render, Context, OnError, Step};
+use super::plan::{Context, OnError, Step};
+use super::render::render;
 use super::resync::resync;
 use super::state::Shared;
 use super::translate::translate;

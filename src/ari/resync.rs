@@ -9,7 +9,7 @@ use thiserror::Error;
 use tracing::warn;
 
 use super::client::{AriClient, AriRequest};
-use super::render::Context;
+use super::plan::Context;
 use super::state::{ChannelInfo, Role, Shared};
 use super::translate::{self, endpoint_of_name};
 use crate::engine::{AgentId, CallId, ChannelId, ChannelRole, ChannelSnapshot, Input, QueueId};

@@ -6,8 +6,9 @@
 use serde_json::Value;
 use tracing::warn;
 
+use super::bridges::{conference_bridge, connect_monitor, orphaned};
 use super::media::cause_name;
-use super::render::{conference_bridge, connect_monitor, hangup, orphaned, play, Context, Step};
+use super::plan::{hangup, play, Context, Step};
 use super::state::{ChannelInfo, PlaybackPurpose, RecordingPurpose, Role, Tables};
 use crate::engine::io::FlowCall;
 use crate::engine::routing::parse_skill_list;
@@ -157,14 +158,14 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
                                         .param("type", "mixing")
                                         .param("bridgeId", bridge.clone())
                                         .param("name", name.clone()),
-                                    on_error: super::render::OnError::Ignore,
+                                    on_error: super::plan::OnError::Ignore,
                                 },
                                 Step::Request {
                                     request: super::client::AriRequest::post(format!(
                                         "/bridges/{bridge}/addChannel"
                                     ))
                                     .param("channel", channel.to_string()),
-                                    on_error: super::render::OnError::Report,
+                                    on_error: super::plan::OnError::Report,
                                 },
                             ],
                         ));
@@ -382,7 +383,7 @@ fn destroyed(ctx: &Context, tables: &mut Tables, event: &Value) -> Translation {
                         "/bridges/{}",
                         snoop.bridge
                     )),
-                    on_error: super::render::OnError::Ignore,
+                    on_error: super::plan::OnError::Ignore,
                 },
             ],
         ));
