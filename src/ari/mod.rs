@@ -6,6 +6,19 @@
 //! reconnects and resyncs (lists channels and bridges, adopts ours). Ground truth:
 //! `../shared/ari-traces/`.
 
+mod bridges;
+mod client;
+mod link;
+mod media;
+mod plan;
+mod render;
+mod resync;
+mod state;
+mod translate;
+
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,10 +79,8 @@ pub async fn run_fenced_switch(
     commands: mpsc::Receiver<Outgoing>,
     inputs: mpsc::Sender<SwitchInput>,
     metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     fence: Fence,
 ) -> Result<(), AriLinkError> {
-    let _ = (settings, commands, inputs, metrics, fence);
-    let _ = stop.wait_for(|s| *s).await;
-    Ok(())
+    link::run(settings, commands, inputs, metrics, stop, fence).await
 }

@@ -8,8 +8,8 @@ use thiserror::Error;
 
 const MAX_LEN: usize = 256;
 
-const FORMS: &str =
-    "user/<name>[@domain], sofia/<profile>/<user>@<host>[:port] or loopback/<ext>[/<context>]";
+const FORMS: &str = "user/<name>[@domain], sofia/<profile>/<user>@<host>[:port], \
+     loopback/<ext>[/<context>] (FreeSWITCH), PJSIP/<endpoint> or PJSIP/<number>@<endpoint> (Asterisk)";
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("{} is not a safe dial string: {reason} (expected {FORMS})", super::shown(.value))]
@@ -19,7 +19,8 @@ pub struct DialStringError {
 }
 
 /// A validated dial string: `user/<name>[@domain]`, `sofia/<profile>/<user>@<host>[:port]` or
-/// `loopback/<ext>[/<context>]`, each part made only of `[A-Za-z0-9._+-]` (hosts of
+/// `loopback/<ext>[/<context>]` (FreeSWITCH), or `PJSIP/<endpoint>` or
+/// `PJSIP/<number>@<endpoint>` (Asterisk), each part made only of `[A-Za-z0-9._+-]` (hosts of
 /// `[A-Za-z0-9._-]`).
 ///
 /// The ESL adapter splices it into `originate {...}<dial string> &park()`, so nothing in it may
@@ -100,11 +101,19 @@ fn validate(value: &str) -> Result<(), String> {
             word("loopback extension", ext)?;
             host("loopback context", context)
         }
-        ("user" | "sofia" | "loopback", _) => Err(format!(
+        // Asterisk: an endpoint, or a number dialled through an endpoint (a trunk).
+        ("PJSIP", [target]) => match target.split_once('@') {
+            Some((number, endpoint)) => {
+                word("PJSIP number", number)?;
+                word("PJSIP endpoint", endpoint)
+            }
+            None => word("PJSIP endpoint", target),
+        },
+        ("user" | "sofia" | "loopback" | "PJSIP", _) => Err(format!(
             "wrong number of '/'-separated parts for {endpoint}"
         )),
         _ => Err(format!(
-            "endpoint {endpoint:?} is not user, sofia or loopback"
+            "endpoint {endpoint:?} is not user, sofia, loopback or PJSIP"
         )),
     }
 }
@@ -222,11 +231,18 @@ fn validate_placeholder(value: &str, placeholder: &str, who: &str) -> Result<(),
             fixed("loopback context", context)?;
             number("loopback extension", ext)
         }
-        ("user" | "sofia" | "loopback", _) => Err(format!(
+        ("PJSIP", [target]) => match target.split_once('@') {
+            Some((who, endpoint)) => {
+                fixed("PJSIP endpoint", endpoint)?;
+                number("PJSIP number", who)
+            }
+            None => number("PJSIP endpoint", target),
+        },
+        ("user" | "sofia" | "loopback" | "PJSIP", _) => Err(format!(
             "wrong number of '/'-separated parts for {endpoint}"
         )),
         _ => Err(format!(
-            "endpoint {endpoint:?} is not user, sofia or loopback"
+            "endpoint {endpoint:?} is not user, sofia, loopback or PJSIP"
         )),
     }
 }
@@ -295,6 +311,38 @@ fn host(what: &str, s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepts_the_asterisk_forms_and_refuses_what_could_reach_another_endpoint() {
+        for ok in [
+            "PJSIP/agent1",
+            "PJSIP/+15551234@trunk",
+            "PJSIP/9{number}@trunk",
+        ] {
+            let parsed = if ok.contains(NUMBER_PLACEHOLDER) {
+                check_dial_template(ok).map(|_| ())
+            } else {
+                DialString::parse(ok)
+                    .map(|_| ())
+                    .map_err(|e| DialTemplateError {
+                        value: e.value,
+                        reason: e.reason,
+                    })
+            };
+            assert!(parsed.is_ok(), "{ok:?} rejected: {parsed:?}");
+        }
+        for bad in [
+            "PJSIP/",
+            "PJSIP/agent1&app=x",
+            "PJSIP/agent1,PJSIP/agent2",
+            "PJSIP/agent1/sip:x@host",
+            "PJSIP/1@trunk@x",
+            "PJSIP/@trunk",
+        ] {
+            assert!(DialString::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check_dial_template("PJSIP/100@{number}").is_err());
+    }
 
     #[test]
     fn accepts_the_three_documented_forms() {
@@ -395,7 +443,7 @@ mod tests {
                 "sofia/gateway/pstn/{number}@host",
                 "'@' is not allowed in the number",
             ),
-            ("group/{number}", "is not user, sofia or loopback"),
+            ("group/{number}", "is not user, sofia, loopback or PJSIP"),
             ("sofia/{number}", "wrong number"),
         ] {
             let err = check_dial_template(bad).err().map(|e| e.to_string());

@@ -1,0 +1,532 @@
+//! One Asterisk switch: open the event WebSocket, resync, pump events in and commands out over
+//! HTTP, watch liveness with `GET /asterisk/ping` (Asterisk sends no pings), reconnect with
+//! backoff and jitter.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::StreamExt;
+use rand::Rng;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tracing::{debug, error, info, warn};
+
+use super::client::{AriClient, AriRequest};
+use super::plan::{Context, OnError, Step};
+use super::render::render;
+use super::resync::resync;
+use super::state::Shared;
+use super::translate::translate;
+use super::{AriLinkError, AriSettings};
+use crate::engine::{ChannelId, Input, SwitchCommand};
+use crate::fence::Fence;
+use crate::link::{Outgoing, SwitchInput};
+use crate::metrics::Metrics;
+
+/// Command lanes per switch: commands of one call keep their order, calls do not wait for
+/// each other.
+const LANES: usize = 4;
+
+enum SessionEnd {
+    Lost(String),
+    /// Another client took our Stasis application: wait the longest backoff before taking it
+    /// back, so two controllers pointed at one app do not fight in a tight loop.
+    Replaced,
+    Stopped,
+}
+
+enum ConnectError {
+    AuthRejected,
+    Retry(String),
+}
+
+/// Work for a lane: an engine command, or requests an event asked for.
+enum Job {
+    Command(Box<Outgoing>),
+    Steps(Vec<Step>),
+}
+
+pub async fn run(
+    settings: AriSettings,
+    mut commands: mpsc::Receiver<Outgoing>,
+    inputs: mpsc::Sender<SwitchInput>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+    fence: Fence,
+) -> Result<(), AriLinkError> {
+    let link = settings.name.to_string();
+    metrics.set_switch_link(&link, false);
+    let client = match AriClient::new(&settings.url, &settings.user, &settings.password) {
+        Ok(c) => c,
+        Err(e) => {
+            error!(switch = %settings.name, error = %e, "cannot build the ARI client");
+            let _ = stop.wait_for(|s| *s).await;
+            return Ok(());
+        }
+    };
+    let mut attempt: u32 = 0;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        if !fence.check() {
+            Metrics::bump(&metrics.commands_fenced);
+            warn!(switch = %settings.name, "not the leader: not connecting to the switch");
+            let _ = stop.wait_for(|s| *s).await;
+            return Ok(());
+        }
+        let ended = session(
+            &settings,
+            &client,
+            &mut commands,
+            &inputs,
+            &metrics,
+            &mut stop,
+            &fence,
+        )
+        .await;
+        metrics.set_switch_link(&link, false);
+        match ended {
+            Ok(SessionEnd::Stopped) => return Ok(()),
+            Ok(SessionEnd::Lost(reason)) => {
+                Metrics::bump(&metrics.esl_disconnects);
+                warn!(switch = %settings.name, %reason, "ARI connection lost; reconnecting");
+                attempt = 0;
+            }
+            Ok(SessionEnd::Replaced) => {
+                Metrics::bump(&metrics.esl_disconnects);
+                attempt = 16;
+            }
+            Err(ConnectError::AuthRejected) => {
+                return Err(AriLinkError::AuthRejected {
+                    switch: settings.name.clone(),
+                    user: settings.user.clone(),
+                })
+            }
+            Err(ConnectError::Retry(reason)) => {
+                attempt = attempt.saturating_add(1);
+                debug!(switch = %settings.name, %reason, attempt, "ARI connect failed");
+                if attempt == 1 || attempt % 10 == 0 {
+                    warn!(switch = %settings.name, %reason, attempt, "cannot reach Asterisk; retrying");
+                }
+            }
+        }
+        let delay = backoff(attempt, settings.reconnect_max);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Exponential backoff from 100 ms up to `max`, with full jitter on the upper half.
+fn backoff(attempt: u32, max: Duration) -> Duration {
+    let base = Duration::from_millis(100).saturating_mul(1u32 << attempt.min(16));
+    let capped = base.min(max);
+    let half = capped / 2;
+    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
+    half + Duration::from_millis(jitter)
+}
+
+/// `ws://host:port/ari/events?app=<app>&subscribeAll=true`, from `http://host:port`.
+fn events_url(settings: &AriSettings) -> Result<String, ConnectError> {
+    let base = settings.url.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        return Err(ConnectError::Retry(format!("url {base:?} is not http(s)")));
+    };
+    let app: String = url_encode(&settings.app);
+    Ok(format!("{ws}/ari/events?app={app}&subscribeAll=true"))
+}
+
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_events(settings: &AriSettings) -> Result<Socket, ConnectError> {
+    let url = events_url(settings)?;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| ConnectError::Retry(e.to_string()))?;
+    let credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", settings.user, settings.password));
+    let header = format!("Basic {credentials}")
+        .parse()
+        .map_err(|_| ConnectError::Retry("credentials do not fit a header".into()))?;
+    request.headers_mut().insert("Authorization", header);
+    let connect = tokio_tungstenite::connect_async(request);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Err(_) => Err(ConnectError::Retry("WebSocket handshake timed out".into())),
+        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Err(tungstenite::Error::Http(response))) if response.status().as_u16() == 401 => {
+            Err(ConnectError::AuthRejected)
+        }
+        Ok(Err(tungstenite::Error::Http(response))) => Err(ConnectError::Retry(format!(
+            "WebSocket refused: {}",
+            response.status()
+        ))),
+        Ok(Err(e)) => Err(ConnectError::Retry(e.to_string())),
+    }
+}
+
+async fn send_input(inputs: &mpsc::Sender<SwitchInput>, input: Input) -> bool {
+    inputs
+        .send(SwitchInput {
+            input,
+            received: Instant::now(),
+        })
+        .await
+        .is_ok()
+}
+
+async fn session(
+    settings: &AriSettings,
+    client: &AriClient,
+    commands: &mut mpsc::Receiver<Outgoing>,
+    inputs: &mpsc::Sender<SwitchInput>,
+    metrics: &Arc<Metrics>,
+    stop: &mut watch::Receiver<bool>,
+    fence: &Fence,
+) -> Result<SessionEnd, ConnectError> {
+    let mut socket = open_events(settings).await?;
+    Metrics::bump(&metrics.esl_connects);
+    let ctx = Context {
+        switch: settings.name.clone(),
+        app: settings.app.clone(),
+        recordings_dir: settings.recordings_dir.clone(),
+    };
+    let tables = Shared::default();
+
+    // Commands decided before this connection existed refer to a world the resync replaces.
+    while commands.try_recv().is_ok() {
+        Metrics::bump(&metrics.commands_discarded_on_reconnect);
+    }
+    if !send_input(
+        inputs,
+        Input::ResyncStarted {
+            switch: ctx.switch.clone(),
+        },
+    )
+    .await
+    {
+        return Ok(SessionEnd::Stopped);
+    }
+    let listed = match resync(client, fence, &ctx, &tables).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            let _ = socket.close(None).await;
+            return Ok(SessionEnd::Lost(format!("resync failed: {e}")));
+        }
+    };
+    info!(switch = %settings.name, channels = listed.channels.len(), "connected and resynced");
+    metrics.set_switch_link(&settings.name.to_string(), true);
+    let resynced = Input::SwitchResynced {
+        switch: ctx.switch.clone(),
+        channels: listed.channels,
+    };
+    if !send_input(inputs, resynced).await {
+        return Ok(SessionEnd::Stopped);
+    }
+    if let Some(users) = listed.registered {
+        let input = Input::RegistrationsListed {
+            switch: ctx.switch.clone(),
+            users,
+        };
+        if !send_input(inputs, input).await {
+            return Ok(SessionEnd::Stopped);
+        }
+    }
+
+    let mut lanes = Vec::new();
+    let mut executors = JoinSet::new();
+    for _ in 0..LANES {
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        executors.spawn(execute(
+            ctx.clone(),
+            client.clone(),
+            tables.clone(),
+            rx,
+            inputs.clone(),
+            metrics.clone(),
+            fence.clone(),
+        ));
+        lanes.push(tx);
+    }
+
+    let (pong_tx, mut pong_rx) = mpsc::channel::<()>(4);
+    let period = (settings.liveness_timeout / 3).max(Duration::from_millis(50));
+    executors.spawn(ping(client.clone(), fence.clone(), period, pong_tx));
+    let mut last_heard = Instant::now();
+    let mut tick = tokio::time::interval(period);
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break SessionEnd::Stopped,
+            frame = socket.next() => {
+                let text = match frame {
+                    None => break SessionEnd::Lost("WebSocket closed".into()),
+                    Some(Err(e)) => break SessionEnd::Lost(format!("WebSocket error: {e}")),
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) => break SessionEnd::Lost("WebSocket closed by Asterisk".into()),
+                    Some(Ok(_)) => { last_heard = Instant::now(); continue; }
+                };
+                last_heard = Instant::now();
+                Metrics::bump(&metrics.events_received);
+                let translation = tables.with(|t| translate(&ctx, t, text.as_str()));
+                if let Some(what) = translation.malformed {
+                    Metrics::bump(&metrics.events_malformed);
+                    warn!(switch = %settings.name, %what, "event of ours is malformed");
+                }
+                let mut engine_gone = false;
+                for input in translation.inputs {
+                    if !send_input(inputs, input).await {
+                        engine_gone = true;
+                        break;
+                    }
+                }
+                if engine_gone {
+                    break SessionEnd::Stopped;
+                }
+                for (affinity, steps) in translation.followups {
+                    if steps.is_empty() {
+                        continue;
+                    }
+                    if lanes[lane_of(&affinity, lanes.len())].send(Job::Steps(steps)).await.is_err() {
+                        break;
+                    }
+                }
+                if translation.replaced {
+                    error!(switch = %settings.name, app = %settings.app,
+                        "another ARI client took our Stasis application over; reconnecting");
+                    break SessionEnd::Replaced;
+                }
+            }
+            outgoing = commands.recv() => {
+                let Some(outgoing) = outgoing else { break SessionEnd::Stopped };
+                let lane = lane_of(&outgoing.affinity, lanes.len());
+                if lanes[lane].send(Job::Command(Box::new(outgoing))).await.is_err() {
+                    break SessionEnd::Lost("command lane closed".into());
+                }
+            }
+            Some(()) = pong_rx.recv() => last_heard = Instant::now(),
+            _ = tick.tick() => {
+                if last_heard.elapsed() > settings.liveness_timeout {
+                    break SessionEnd::Lost(format!(
+                        "no event and no answer to ping for {:?}",
+                        settings.liveness_timeout
+                    ));
+                }
+            }
+            Some(done) = executors.join_next() => {
+                let reason = match done {
+                    Ok(reason) => reason,
+                    Err(e) => format!("task failed: {e}"),
+                };
+                break SessionEnd::Lost(reason);
+            }
+        }
+    };
+    executors.abort_all();
+    // A deposed leader leaves without a word: dropping the socket closes it.
+    if fence.permits() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+    }
+    Ok(end)
+}
+
+/// Asks `GET /asterisk/ping` every `period`; each answer proves the link alive.
+async fn ping(client: AriClient, fence: Fence, period: Duration, pong: mpsc::Sender<()>) -> String {
+    loop {
+        tokio::time::sleep(period).await;
+        if !fence.permits() {
+            continue;
+        }
+        let request = AriRequest::get("/asterisk/ping");
+        if let Ok(Ok(reply)) = tokio::time::timeout(period * 2, client.send(&request)).await {
+            if reply.is_success() && pong.send(()).await.is_err() {
+                return "liveness watch gone".into();
+            }
+        }
+    }
+}
+
+fn lane_of(affinity: &ChannelId, lanes: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    affinity.hash(&mut hasher);
+    (hasher.finish() % lanes.max(1) as u64) as usize
+}
+
+/// One command lane: renders and sends what the engine decided, in order, and reports
+/// refusals.
+async fn execute(
+    ctx: Context,
+    client: AriClient,
+    tables: Shared,
+    mut rx: mpsc::Receiver<Job>,
+    inputs: mpsc::Sender<SwitchInput>,
+    metrics: Arc<Metrics>,
+    fence: Fence,
+) -> String {
+    while let Some(job) = rx.recv().await {
+        let (command, steps) = match job {
+            Job::Steps(steps) => (None, steps),
+            Job::Command(out) => {
+                let out = *out;
+                let rendered = tables.with(|t| render(&ctx, t, &out.command));
+                match rendered {
+                    Ok(steps) => (Some(out), steps),
+                    Err(e) => {
+                        Metrics::bump(&metrics.commands_refused_unsafe);
+                        warn!(switch = %ctx.switch, error = %e, "command refused before sending");
+                        let mut refusal = vec![Input::CommandFailed {
+                            switch: ctx.switch.clone(),
+                            command: out.command.clone(),
+                            reply: e.to_string(),
+                        }];
+                        if let Some(leg) = originated_leg(&out.command) {
+                            tables.with(|t| t.channels.remove(leg));
+                            refusal.push(Input::OriginateFailed {
+                                switch: ctx.switch.clone(),
+                                leg: leg.clone(),
+                                cause: "USER_NOT_REGISTERED".into(),
+                            });
+                        }
+                        for input in refusal {
+                            if !send_input(&inputs, input).await {
+                                return "engine gone".into();
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Err(reason) = run_steps(
+            &ctx,
+            &client,
+            &tables,
+            command.as_ref(),
+            steps,
+            &inputs,
+            &metrics,
+            &fence,
+        )
+        .await
+        {
+            return reason;
+        }
+    }
+    "command queue closed".into()
+}
+
+fn originated_leg(command: &SwitchCommand) -> Option<&ChannelId> {
+    match command {
+        SwitchCommand::Originate { leg, .. }
+        | SwitchCommand::Monitor { leg, .. }
+        | SwitchCommand::ConferenceDial { leg, .. }
+        | SwitchCommand::Dial { leg, .. } => Some(leg),
+        _ => None,
+    }
+}
+
+/// Runs a plan; a step that fails with `Report` ends it. `Err` only when the engine is gone.
+#[allow(clippy::too_many_arguments)]
+async fn run_steps(
+    ctx: &Context,
+    client: &AriClient,
+    tables: &Shared,
+    command: Option<&Outgoing>,
+    steps: Vec<Step>,
+    inputs: &mpsc::Sender<SwitchInput>,
+    metrics: &Metrics,
+    fence: &Fence,
+) -> Result<(), String> {
+    for step in steps {
+        let (request, on_error) = match step {
+            Step::Emit(input) => {
+                if !send_input(inputs, input).await {
+                    return Err("engine gone".into());
+                }
+                continue;
+            }
+            Step::Request { request, on_error } => (request, on_error),
+        };
+        if !fence.check() {
+            Metrics::bump(&metrics.commands_fenced);
+            warn!(switch = %ctx.switch, path = %request.path, "not the leader: request not sent");
+            return Ok(());
+        }
+        Metrics::bump(&metrics.commands_sent);
+        let failure = match client.send(&request).await {
+            Ok(reply) if reply.is_success() => {
+                if let (Some(out), OnError::Originate { .. }) = (command, &on_error) {
+                    if let Some(at) = out.caused_by {
+                        metrics.routing_latency.record(at.elapsed());
+                    }
+                }
+                continue;
+            }
+            Ok(reply) => (Some(reply.status), reply.failure_text()),
+            Err(e) => (None, e.to_string()),
+        };
+        Metrics::bump(&metrics.commands_failed);
+        let (status, text) = failure;
+        debug!(switch = %ctx.switch, method = %request.method, path = %request.path, reply = %text, "ARI refused a request");
+        let mut report = Vec::new();
+        match on_error {
+            OnError::Ignore => continue,
+            OnError::Report => {
+                if let Some(out) = command {
+                    report.push(Input::CommandFailed {
+                        switch: ctx.switch.clone(),
+                        command: out.command.clone(),
+                        reply: text,
+                    });
+                } else {
+                    warn!(switch = %ctx.switch, path = %request.path, reply = %text, "a follow-up request failed");
+                }
+            }
+            OnError::Originate { leg } => {
+                tables.with(|t| t.channels.remove(&leg));
+                // 500 {"error":"Allocation failed"}: no such endpoint or no contact
+                // (README: originate-unknown); no channel event follows.
+                let cause = match status {
+                    Some(500) => "USER_NOT_REGISTERED",
+                    Some(400) => "INVALID_NUMBER_FORMAT",
+                    _ => "NORMAL_TEMPORARY_FAILURE",
+                };
+                report.push(Input::OriginateFailed {
+                    switch: ctx.switch.clone(),
+                    leg,
+                    cause: cause.into(),
+                });
+            }
+        }
+        for input in report {
+            if !send_input(inputs, input).await {
+                return Err("engine gone".into());
+            }
+        }
+        return Ok(());
+    }
+    Ok(())
+}
