@@ -372,9 +372,18 @@ fn check(path: &std::path::Path) -> ExitCode {
     println!(
         "{}: ok ({} switch(es), {} queue(s), {flows} flow(s))",
         path.display(),
-        config.switches.len(),
+        config.switches.len() + config.asterisk_switches.len(),
         queues.len()
     );
+    for switch in &config.switches {
+        println!("  switch {}: FreeSWITCH, esl {}", switch.name, switch.esl);
+    }
+    for switch in &config.asterisk_switches {
+        println!(
+            "  switch {}: Asterisk, ari {} (user {}, Stasis app {})",
+            switch.name, switch.ari, switch.user, switch.app
+        );
+    }
     ExitCode::SUCCESS
 }
 

@@ -722,7 +722,21 @@ pub async fn options_from_config(
         http,
         database_url: config.database.url.clone(),
         switches,
-        asterisk: Vec::new(),
+        asterisk: config
+            .asterisk_switches
+            .iter()
+            .map(|s| AriSettings {
+                name: s.name.clone(),
+                url: s.ari.to_string(),
+                user: s.user.clone(),
+                password: s.password.expose().to_owned(),
+                app: s.app.clone(),
+                liveness_timeout: s.heartbeat_timeout,
+                reconnect_max: s.reconnect_max,
+                recordings_dir: s.recordings_dir.clone(),
+                recordings_mount: s.recordings_mount.clone(),
+            })
+            .collect(),
         queues,
         agents,
         log_in: Vec::new(),
@@ -750,10 +764,12 @@ pub async fn options_from_config(
         reach: config
             .switches
             .iter()
-            .flat_map(|s| {
-                s.reach
+            .map(|s| (&s.name, &s.reach))
+            .chain(config.asterisk_switches.iter().map(|s| (&s.name, &s.reach)))
+            .flat_map(|(from, reach)| {
+                reach
                     .iter()
-                    .map(|(to, template)| (s.name.clone(), to.clone(), template.clone()))
+                    .map(|(to, template)| (from.clone(), to.clone(), template.clone()))
             })
             .collect(),
         routing_defaults: defaults,

@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, error, info, warn};
 
 use super::client::{AriClient, AriRequest};
-use super::render::{render, Context, OnError, Step};
+use super::plan::{Context, OnError, Step};
+use super::render::render;
 use super::resync::resync;
 use super::state::Shared;
 use super::translate::translate;
@@ -32,6 +33,9 @@ const LANES: usize = 4;
 
 enum SessionEnd {
     Lost(String),
+    /// Another client took our Stasis application: wait the longest backoff before taking it
+    /// back, so two controllers pointed at one app do not fight in a tight loop.
+    Replaced,
     Stopped,
 }
 
@@ -42,7 +46,7 @@ enum ConnectError {
 
 /// Work for a lane: an engine command, or requests an event asked for.
 enum Job {
-    Command(Outgoing),
+    Command(Box<Outgoing>),
     Steps(Vec<Step>),
 }
 
@@ -92,6 +96,10 @@ pub async fn run(
                 Metrics::bump(&metrics.esl_disconnects);
                 warn!(switch = %settings.name, %reason, "ARI connection lost; reconnecting");
                 attempt = 0;
+            }
+            Ok(SessionEnd::Replaced) => {
+                Metrics::bump(&metrics.esl_disconnects);
+                attempt = 16;
             }
             Err(ConnectError::AuthRejected) => {
                 return Err(AriLinkError::AuthRejected {
@@ -309,13 +317,13 @@ async fn session(
                 if translation.replaced {
                     error!(switch = %settings.name, app = %settings.app,
                         "another ARI client took our Stasis application over; reconnecting");
-                    break SessionEnd::Lost("ApplicationReplaced".into());
+                    break SessionEnd::Replaced;
                 }
             }
             outgoing = commands.recv() => {
                 let Some(outgoing) = outgoing else { break SessionEnd::Stopped };
                 let lane = lane_of(&outgoing.affinity, lanes.len());
-                if lanes[lane].send(Job::Command(outgoing)).await.is_err() {
+                if lanes[lane].send(Job::Command(Box::new(outgoing))).await.is_err() {
                     break SessionEnd::Lost("command lane closed".into());
                 }
             }
@@ -382,6 +390,7 @@ async fn execute(
         let (command, steps) = match job {
             Job::Steps(steps) => (None, steps),
             Job::Command(out) => {
+                let out = *out;
                 let rendered = tables.with(|t| render(&ctx, t, &out.command));
                 match rendered {
                     Ok(steps) => (Some(out), steps),

@@ -39,7 +39,9 @@ pub enum Media {
 }
 
 /// Translates a source as the config gives it. Files lose their extension (Asterisk picks the
-/// format); `tone_stream://%(on,off,f1[,f2])` becomes `tone:f1[+f2]/on,0/off`.
+/// format); `tone_stream://%(on,off,f1[,f2])` becomes `tone:!f1[+f2]/on,!0/off` (`!`: each part
+/// plays once, as FreeSWITCH plays a tone_stream once; without it Asterisk repeats the list
+/// until the playback is deleted, capture dtmf-playback).
 pub fn media_of(source: &str) -> Result<Media, Refused> {
     if sound_source_problem(source).is_some() {
         return Err(unsafe_value("media source", source));
@@ -63,7 +65,7 @@ pub fn media_of(source: &str) -> Result<Media, Refused> {
             .and_then(|m| m.trim().parse().ok())
             .ok_or_else(|| unsafe_value("silence", source))?;
         // assumed: a 0 Hz tone plays silence (no capture shows it).
-        return Ok(Media::Uri(format!("tone:0/{ms}")));
+        return Ok(Media::Uri(format!("tone:!0/{ms}")));
     }
     let file = source
         .strip_suffix(".wav")
@@ -95,8 +97,8 @@ fn tone(spec: &str) -> Result<String, Refused> {
         .collect::<Result<_, _>>()
         .map_err(|_| bad())?;
     match numbers.as_slice() {
-        [on, off, f1] => Ok(format!("tone:{f1}/{on},0/{off}")),
-        [on, off, f1, f2] => Ok(format!("tone:{f1}+{f2}/{on},0/{off}")),
+        [on, off, f1] => Ok(format!("tone:!{f1}/{on},!0/{off}")),
+        [on, off, f1, f2] => Ok(format!("tone:!{f1}+{f2}/{on},!0/{off}")),
         _ => Err(bad()),
     }
 }
@@ -156,6 +158,53 @@ pub fn cause_code(name: &str) -> Result<u16, Refused> {
     }
 }
 
+/// At most this many flow variables ride on an agent leg; the rest stay in the history.
+pub const MAX_LEG_VARIABLES: usize = 32;
+const MAX_LEG_VARIABLE_CHARS: usize = 256;
+
+/// A caller ID number reduced to what a number can hold; anything else is dropped.
+pub fn sanitize_number(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
+        .take(32)
+        .collect()
+}
+
+/// A caller ID name kept readable (letters of any script, digits, spaces, light punctuation):
+/// no quote or `<` that would end the name in `"name" <number>`.
+pub fn sanitize_name(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(64)
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A flow variable's value for a channel variable: JSON quotes it, but no control character,
+/// `${…}` expansion or dialplan separator reaches a dialplan that reads it.
+pub fn sanitize_variable_value(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .take(MAX_LEG_VARIABLE_CHARS)
+        .map(|c| {
+            if c.is_control() || matches!(c, ',' | '"' | '$' | '\\' | '|' | '{' | '}' | '[' | ']') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,11 +221,11 @@ mod tests {
         );
         assert_eq!(
             media_of("tone_stream://%(200,0,1400)"),
-            Ok(Media::Uri("tone:1400/200,0/0".into()))
+            Ok(Media::Uri("tone:!1400/200,!0/0".into()))
         );
         assert_eq!(
             media_of("tone_stream://%(2000,4000,440,480)"),
-            Ok(Media::Uri("tone:440+480/2000,0/4000".into()))
+            Ok(Media::Uri("tone:!440+480/2000,!0/4000".into()))
         );
         assert_eq!(
             media_of("ivr/ivr-welcome.wav"),

@@ -6,9 +6,11 @@
 //! reconnects and resyncs (lists channels and bridges, adopts ours). Ground truth:
 //! `../shared/ari-traces/`.
 
+mod bridges;
 mod client;
 mod link;
 mod media;
+mod plan;
 mod render;
 mod resync;
 mod state;

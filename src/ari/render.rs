@@ -9,74 +9,23 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tracing::debug;
 
+use super::bridges::{
+    bridge_pair, conference_bridge, connect_monitor, create_conference, hold, park_input,
+};
 use super::client::AriRequest;
-use super::media::{cause_code, media_of, unsafe_value, word, Media, Refused};
+use super::media::{
+    cause_code, media_of, sanitize_name, sanitize_number, sanitize_variable_value, unsafe_value,
+    word, Refused, MAX_LEG_VARIABLES,
+};
+use super::plan::{
+    channel_path, hangup, ignore, new_id, play, report, start_media, Context, OnError, Step,
+};
 use super::state::{
-    ChannelInfo, PlaybackInfo, PlaybackPurpose, RecordingInfo, RecordingPurpose, Role, SnoopInfo,
-    Tables,
+    ChannelInfo, PlaybackInfo, PlaybackPurpose, RecordingInfo, RecordingPurpose, Role, Tables,
 };
 use crate::engine::monitor::MonitorMode;
 use crate::engine::recording::RecordingAction;
-use crate::engine::{ChannelId, Input, Lamp, SayKind, SwitchCommand, SwitchName};
-use crate::esl::command::{sanitize_name, sanitize_number, sanitize_variable_value};
-
-/// What the adapter needs to know to render.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub switch: SwitchName,
-    pub app: String,
-    pub recordings_dir: String,
-}
-
-/// What to do when a request fails.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OnError {
-    /// Tell the engine (`CommandFailed`) and skip the rest of the plan.
-    Report,
-    /// The thing is gone already, or it does not matter: go on.
-    Ignore,
-    /// An originate: the leg is over before it began (`OriginateFailed`).
-    Originate { leg: ChannelId },
-}
-
-/// One step of a plan, run in order in the command's lane.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    Request {
-        request: AriRequest,
-        on_error: OnError,
-    },
-    /// An input the engine would have had from FreeSWITCH, given once the steps before it
-    /// succeeded.
-    Emit(Input),
-}
-
-fn report(request: AriRequest) -> Step {
-    Step::Request {
-        request,
-        on_error: OnError::Report,
-    }
-}
-
-fn ignore(request: AriRequest) -> Step {
-    Step::Request {
-        request,
-        on_error: OnError::Ignore,
-    }
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-pub fn channel_path(channel: &ChannelId) -> String {
-    format!("/channels/{channel}")
-}
-
-/// Hangs a channel up with a Q.850 cause number.
-pub fn hangup(channel: &ChannelId, code: u16) -> Step {
-    ignore(AriRequest::delete(channel_path(channel)).param("reason_code", code.to_string()))
-}
+use crate::engine::{ChannelId, Lamp, SayKind, SwitchCommand};
 
 /// The ARI endpoint for a dial string: `user/<name>[@domain]` is the phone registered as
 /// `<name>` (`PJSIP/<name>`); `PJSIP/<endpoint>` and `PJSIP/<number>@<endpoint>` go as they
@@ -180,42 +129,6 @@ fn vars(pairs: &[(&str, String)]) -> Map<String, Value> {
         .collect()
 }
 
-/// Starts a source on a channel: a MOH class, or a playback of ours.
-fn start_media(
-    tables: &mut Tables,
-    channel: &ChannelId,
-    source: &str,
-    purpose: impl FnOnce(String) -> PlaybackPurpose,
-) -> Result<Step, Refused> {
-    Ok(match media_of(source)? {
-        Media::Moh(class) => report(
-            AriRequest::post(format!("{}/moh", channel_path(channel))).param("mohClass", class),
-        ),
-        Media::Uri(uri) => play(tables, channel, &uri, purpose(uri.clone())),
-    })
-}
-
-pub fn play(
-    tables: &mut Tables,
-    channel: &ChannelId,
-    media: &str,
-    purpose: PlaybackPurpose,
-) -> Step {
-    let id = new_id();
-    tables.playbacks.insert(
-        id.clone(),
-        PlaybackInfo {
-            channel: channel.clone(),
-            purpose,
-        },
-    );
-    report(
-        AriRequest::post(format!("{}/play", channel_path(channel)))
-            .param("media", media.to_owned())
-            .param("playbackId", id),
-    )
-}
-
 /// The recording name for a path on the switch: below the recordings directory, without
 /// `.wav`.
 pub fn recording_name(recordings_dir: &str, path: &str) -> Result<String, Refused> {
@@ -272,139 +185,6 @@ fn device_state(lamp: Lamp) -> &'static str {
         Lamp::Blinking => "RINGING",
         Lamp::Lit => "INUSE",
     }
-}
-
-fn snoop_request(
-    target: &ChannelId,
-    snoop: &ChannelId,
-    mode: MonitorMode,
-    app: &str,
-) -> AriRequest {
-    let whisper = match mode {
-        MonitorMode::Whisper => "out",
-        _ => "none",
-    };
-    AriRequest::post(format!("{}/snoop", channel_path(target)))
-        .param("spy", "both")
-        .param("whisper", whisper)
-        .param("app", app.to_owned())
-        .param("appArgs", "snoop")
-        .param("snoopId", snoop.to_string())
-}
-
-/// Connects an answered supervisor leg to what it monitors: a snoop on the agent's leg (the
-/// target caller's partner) bridged with the supervisor, or for barge the call's own bridge.
-pub fn connect_monitor(
-    ctx: &Context,
-    tables: &mut Tables,
-    leg: &ChannelId,
-    target: &ChannelId,
-    mode: MonitorMode,
-) -> Vec<Step> {
-    let mut steps = Vec::new();
-    if let Some(old) = tables.snoops.remove(leg) {
-        steps.push(hangup(&old.snoop, 16));
-        steps.push(ignore(AriRequest::delete(format!(
-            "/bridges/{}",
-            old.bridge
-        ))));
-        tables.bridges.remove(&old.bridge);
-    }
-    if mode == MonitorMode::Barge {
-        if let Some(bridge) = tables.bridge_of(target) {
-            tables.join(&bridge, std::slice::from_ref(leg));
-            steps.push(report(
-                AriRequest::post(format!("/bridges/{bridge}/addChannel"))
-                    .param("channel", leg.to_string()),
-            ));
-        }
-        return steps;
-    }
-    let spied = tables.partner_of(target).unwrap_or_else(|| target.clone());
-    let snoop = ChannelId::from_uuid(uuid::Uuid::new_v4());
-    let bridge = new_id();
-    tables
-        .channels
-        .insert(snoop.clone(), ChannelInfo::new(Role::Snoop));
-    tables.snoops.insert(
-        leg.clone(),
-        SnoopInfo {
-            snoop: snoop.clone(),
-            bridge: bridge.clone(),
-        },
-    );
-    if let Some(info) = tables.channel_mut(leg) {
-        info.bridge = None;
-    }
-    tables.bridges.insert(bridge.clone(), vec![leg.clone()]);
-    steps.push(report(snoop_request(&spied, &snoop, mode, &ctx.app)));
-    steps.push(report(
-        AriRequest::post("/bridges")
-            .param("type", "mixing")
-            .param("bridgeId", bridge.clone())
-            .param("name", format!("monitor-{leg}")),
-    ));
-    steps.push(report(
-        AriRequest::post(format!("/bridges/{bridge}/addChannel"))
-            .param("channel", format!("{leg},{snoop}")),
-    ));
-    steps
-}
-
-/// The bridge a conference of ours lives in.
-pub fn conference_bridge(name: &str) -> Result<String, Refused> {
-    Ok(format!(
-        "conference-{}",
-        word("conference name", name, "._-")?
-    ))
-}
-
-fn create_conference(bridge: &str, name: &str) -> Step {
-    // A second create of the same id is a 409: the conference is there already.
-    ignore(
-        AriRequest::post("/bridges")
-            .param("type", "mixing")
-            .param("bridgeId", bridge.to_owned())
-            .param("name", name.to_owned()),
-    )
-}
-
-/// What FreeSWITCH's park gives for a leg: a caller's CHANNEL_PARK again; nothing for others.
-pub fn park_input(tables: &Tables, channel: &ChannelId) -> Option<Input> {
-    match &tables.channels.get(channel)?.role {
-        Role::Caller { parked } => parked.clone(),
-        _ => None,
-    }
-}
-
-/// Partners left in a bridge whose other party went: FreeSWITCH hangs them up
-/// (hangup_after_bridge) unless marked park_after_bridge, which parks them. The bridge goes
-/// once empty.
-pub fn orphaned(tables: &mut Tables, bridge: &str, left: &[ChannelId]) -> Vec<Step> {
-    if bridge.starts_with("conference-") && left.len() > 1 {
-        return Vec::new();
-    }
-    let mut steps = Vec::new();
-    for partner in left {
-        let park = tables
-            .channels
-            .get(partner)
-            .is_some_and(|c| c.park_after_bridge);
-        tables.leave(partner);
-        if park {
-            steps.push(ignore(
-                AriRequest::post(format!("/bridges/{bridge}/removeChannel"))
-                    .param("channel", partner.to_string()),
-            ));
-            if let Some(input) = park_input(tables, partner) {
-                steps.push(Step::Emit(input));
-            }
-        } else {
-            steps.push(hangup(partner, 16));
-        }
-    }
-    steps.push(ignore(AriRequest::delete(format!("/bridges/{bridge}"))));
-    steps
 }
 
 /// Renders one engine command into the steps that carry it out.
@@ -471,10 +251,7 @@ pub fn render(
                 ("SWITCHBOARD_AGENT", agent.to_string()),
                 ("SWITCHBOARD_QUEUE", queue.to_string()),
             ]);
-            for (name, value) in variables
-                .iter()
-                .take(crate::esl::command::MAX_LEG_VARIABLES)
-            {
+            for (name, value) in variables.iter().take(MAX_LEG_VARIABLES) {
                 let name = variable_name(name)?;
                 map.insert(
                     format!("SWITCHBOARD_VAR_{name}"),
@@ -515,13 +292,14 @@ pub fn render(
             Vec::new()
         }
         SwitchCommand::Kill { channel, cause } => {
-            vec![hangup(channel, cause_code(cause.as_str())?)]
+            let code = cause_code(cause.as_str())?;
+            remember_cause(tables, channel, cause.as_str());
+            vec![hangup(channel, code)]
         }
         SwitchCommand::Hangup { channel, cause } => {
-            vec![hangup(
-                channel,
-                cause_code(word("hangup cause", cause, "_")?)?,
-            )]
+            let code = cause_code(word("hangup cause", cause, "_")?)?;
+            remember_cause(tables, channel, cause);
+            vec![hangup(channel, code)]
         }
         SwitchCommand::Transfer {
             channel,
@@ -629,7 +407,8 @@ pub fn render(
             limit,
         } => {
             let name = recording_name(&ctx.recordings_dir, path)?;
-            let live = format!("/recordings/live/{name}");
+            // A name with folders is one path segment: `/` is sent as `%2F`, which ARI decodes.
+            let live = format!("/recordings/live/{}", name.replace('/', "%2F"));
             match action {
                 RecordingAction::Start => {
                     tables.recordings.insert(
@@ -686,7 +465,7 @@ pub fn render(
             };
             vec![ignore(
                 AriRequest::post(path)
-                    .param("media", "tone:1000/250")
+                    .param("media", "sound:beep")
                     .param("playbackId", id),
             )]
         }
@@ -912,83 +691,8 @@ pub fn render(
     })
 }
 
-/// Bridges two channels in a new mixing bridge of ours. Partners they leave behind are
-/// treated as FreeSWITCH treats a bridge that ends (see [`orphaned`]).
-fn bridge_pair(tables: &mut Tables, a: &ChannelId, b: &ChannelId, name: &str) -> Vec<Step> {
-    let bridge = new_id();
-    let mut left_behind = Vec::new();
-    for channel in [a, b] {
-        if let Some((old, left)) = tables.leave(channel) {
-            let left: Vec<ChannelId> = left.into_iter().filter(|c| c != a && c != b).collect();
-            left_behind.push((old, left));
-        }
+fn remember_cause(tables: &mut Tables, channel: &ChannelId, cause: &str) {
+    if let Some(info) = tables.channel_mut(channel) {
+        info.hangup_cause.get_or_insert_with(|| cause.to_owned());
     }
-    tables.join(&bridge, &[a.clone(), b.clone()]);
-    let mut steps = vec![
-        report(
-            AriRequest::post("/bridges")
-                .param("type", "mixing")
-                .param("bridgeId", bridge.clone())
-                .param("name", name.to_owned()),
-        ),
-        report(
-            AriRequest::post(format!("/bridges/{bridge}/addChannel"))
-                .param("channel", format!("{a},{b}")),
-        ),
-    ];
-    for (old, left) in left_behind {
-        steps.extend(orphaned(tables, &old, &left));
-    }
-    steps
-}
-
-fn hold(
-    ctx: &Context,
-    tables: &mut Tables,
-    channel: &ChannelId,
-    on: bool,
-) -> Result<Vec<Step>, Refused> {
-    let hold_path = format!("{}/hold", channel_path(channel));
-    let mut steps = vec![report(if on {
-        AriRequest::post(hold_path)
-    } else {
-        AriRequest::delete(hold_path)
-    })];
-    if let Some(partner) = tables.partner_of(channel) {
-        if on {
-            let source = tables
-                .channels
-                .get(channel)
-                .and_then(|c| c.hold_music.clone())
-                .unwrap_or_else(|| "local_stream://moh".into());
-            steps.push(start_media(tables, &partner, &source, |media| {
-                PlaybackPurpose::Loop {
-                    source: source.clone(),
-                    media,
-                }
-            })?);
-        } else {
-            steps.push(ignore(AriRequest::delete(format!(
-                "{}/moh",
-                channel_path(&partner)
-            ))));
-            for id in tables.playbacks_of(&partner) {
-                if tables
-                    .playbacks
-                    .get(&id)
-                    .is_some_and(|p| matches!(p.purpose, PlaybackPurpose::Loop { .. }))
-                {
-                    tables.playbacks.remove(&id);
-                    steps.push(ignore(AriRequest::delete(format!("/playbacks/{id}"))));
-                }
-            }
-        }
-    }
-    // Asterisk reports no hold of its own (README: inbound-stasis).
-    steps.push(Step::Emit(Input::LegHold {
-        switch: ctx.switch.clone(),
-        channel: channel.clone(),
-        held: on,
-    }));
-    Ok(steps)
 }

@@ -9,7 +9,7 @@ use thiserror::Error;
 use tracing::warn;
 
 use super::client::{AriClient, AriRequest};
-use super::render::Context;
+use super::plan::Context;
 use super::state::{ChannelInfo, Role, Shared};
 use super::translate::{self, endpoint_of_name};
 use crate::engine::{AgentId, CallId, ChannelId, ChannelRole, ChannelSnapshot, Input, QueueId};
@@ -184,7 +184,8 @@ pub async fn resync(
                 }
                 Some(Role::Caller {
                     parked: parked
-                        .filter(|p| matches!(p, Input::CallParked(_) | Input::FlowCall(_))),
+                        .filter(|p| matches!(p, Input::CallParked(_) | Input::FlowCall(_)))
+                        .map(Box::new),
                 })
             }
             None => match variable(client, fence, &id, "SWITCHBOARD_ROLE")

@@ -15,7 +15,7 @@ use crate::engine::{AgentId, CallId, ChannelId, Input, QueueId};
 pub enum Role {
     /// A caller our dialplan handed to the app; `parked` is what its StasisStart meant
     /// (`CallParked` or `FlowCall`), given again when it is parked after a bridge.
-    Caller { parked: Option<Input> },
+    Caller { parked: Option<Box<Input>> },
     /// An agent's leg we originated.
     Agent {
         agent: AgentId,
@@ -53,6 +53,9 @@ pub struct ChannelInfo {
     pub park_after_bridge: bool,
     /// What its partner hears while it is held (a media source).
     pub hold_music: Option<String>,
+    /// The cause the engine gave when it asked for the hangup: reported as is, as FreeSWITCH
+    /// reports `uuid_kill <uuid> <cause>` (ORIGINATOR_CANCEL has no Q.850 number to carry it).
+    pub hangup_cause: Option<String>,
 }
 
 impl ChannelInfo {
@@ -64,6 +67,7 @@ impl ChannelInfo {
             bridge: None,
             park_after_bridge: false,
             hold_music: None,
+            hangup_cause: None,
         }
     }
 }

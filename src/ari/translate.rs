@@ -6,8 +6,9 @@
 use serde_json::Value;
 use tracing::warn;
 
+use super::bridges::{conference_bridge, connect_monitor, orphaned};
 use super::media::cause_name;
-use super::render::{conference_bridge, connect_monitor, hangup, orphaned, play, Context, Step};
+use super::plan::{hangup, play, Context, Step};
 use super::state::{ChannelInfo, PlaybackPurpose, RecordingPurpose, Role, Tables};
 use crate::engine::io::FlowCall;
 use crate::engine::routing::parse_skill_list;
@@ -79,6 +80,7 @@ pub fn translate(ctx: &Context, tables: &mut Tables, text: &str) -> Translation 
         "RecordingFinished" | "RecordingFailed" if !tables.is_duplicate(text) => {
             recording_finished(ctx, tables, &event)
         }
+        "EndpointStateChange" => endpoint_state(ctx, &event),
         "ApplicationReplaced" => Translation {
             replaced: true,
             ..Translation::default()
@@ -120,7 +122,7 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
                 Err(e) => return refuse(channel, format!("StasisStart {kind}: {e}")),
             };
             let mut info = ChannelInfo::new(Role::Caller {
-                parked: (kind != "feature").then(|| parked.clone()),
+                parked: (kind != "feature").then(|| Box::new(parked.clone())),
             });
             info.in_stasis = true;
             info.answered = up;
@@ -156,14 +158,14 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
                                         .param("type", "mixing")
                                         .param("bridgeId", bridge.clone())
                                         .param("name", name.clone()),
-                                    on_error: super::render::OnError::Ignore,
+                                    on_error: super::plan::OnError::Ignore,
                                 },
                                 Step::Request {
                                     request: super::client::AriRequest::post(format!(
                                         "/bridges/{bridge}/addChannel"
                                     ))
                                     .param("channel", channel.to_string()),
-                                    on_error: super::render::OnError::Report,
+                                    on_error: super::plan::OnError::Report,
                                 },
                             ],
                         ));
@@ -361,9 +363,12 @@ fn destroyed(ctx: &Context, tables: &mut Tables, event: &Value) -> Translation {
         .get("tech_cause")
         .and_then(Value::as_u64)
         .and_then(|t| u16::try_from(t).ok());
-    let cause = cause_name(u16::try_from(code).unwrap_or(0), tech);
     let mut followups = leave_bridge(tables, &channel);
     let info = tables.channels.remove(&channel);
+    let cause = info
+        .as_ref()
+        .and_then(|i| i.hangup_cause.clone())
+        .unwrap_or_else(|| cause_name(u16::try_from(code).unwrap_or(0), tech));
     tables.in_use.remove(&channel);
     tables.hangup_after_prompts.remove(&channel);
     tables.playbacks.retain(|_, p| p.channel != channel);
@@ -378,7 +383,7 @@ fn destroyed(ctx: &Context, tables: &mut Tables, event: &Value) -> Translation {
                         "/bridges/{}",
                         snoop.bridge
                     )),
-                    on_error: super::render::OnError::Ignore,
+                    on_error: super::plan::OnError::Ignore,
                 },
             ],
         ));
@@ -504,6 +509,33 @@ fn recording_finished(ctx: &Context, tables: &mut Tables, event: &Value) -> Tran
     };
     Translation {
         inputs: vec![input],
+        ..Translation::default()
+    }
+}
+
+/// A PJSIP endpoint going `online` or `offline` (its contact registered or gone): the phone's
+/// registration, as FreeSWITCH's `sofia::register`/`sofia::unregister` give it. *Assumed*: no
+/// capture shows the event (the rig's contacts were static).
+fn endpoint_state(ctx: &Context, event: &Value) -> Translation {
+    if str_at(event, "/endpoint/technology") != "PJSIP" {
+        return Translation::default();
+    }
+    let user = str_at(event, "/endpoint/resource");
+    let registered = match str_at(event, "/endpoint/state") {
+        "online" => true,
+        "offline" => false,
+        _ => return Translation::default(),
+    };
+    if user.is_empty() {
+        return Translation::malformed("EndpointStateChange without a resource");
+    }
+    Translation {
+        inputs: vec![Input::PhoneRegistration {
+            switch: ctx.switch.clone(),
+            user: user.to_owned(),
+            registered,
+            cause: if registered { "register" } else { "unregister" }.to_owned(),
+        }],
         ..Translation::default()
     }
 }

@@ -6,6 +6,7 @@
 //! no I/O beyond reading the file it is given, and knows nothing of the database: the store
 //! applies a [`Provisioning`].
 
+mod asterisk;
 mod dial_string;
 mod error;
 mod evaluation;
@@ -20,6 +21,9 @@ mod transfer;
 mod values;
 mod webhooks;
 
+pub use asterisk::{
+    AriScheme, AriUrl, AsteriskSwitchConfig, DEFAULT_ASTERISK_RECORDINGS_DIR, DEFAULT_STASIS_APP,
+};
 pub use dial_string::{DialString, DialStringError};
 pub use error::ConfigError;
 pub(crate) use error::{line_of, shown, Source};
@@ -577,6 +581,8 @@ name = "Support"
     }
 }
 
+#[cfg(test)]
+mod asterisk_tests;
 #[cfg(test)]
 mod disposition_tests;
 #[cfg(test)]

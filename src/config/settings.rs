@@ -10,9 +10,15 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::asterisk::{
+    check_ari_user, check_stasis_app, AriUrl, AsteriskSwitchConfig,
+    DEFAULT_ASTERISK_RECORDINGS_DIR, DEFAULT_STASIS_APP,
+};
 use super::error::{read_capped, shown};
 use super::error::{ConfigError, Source};
-use super::values::{bounded, positive_bounded, redact_url, HumanDuration, MediaSource, Secret};
+use super::values::{
+    bounded, is_hostname, positive_bounded, redact_url, HumanDuration, MediaSource, Secret,
+};
 use crate::engine::recording::{has_bad_folder, is_path_char};
 use crate::engine::{PhoneOutcome, PhonePrompts, SwitchName};
 
@@ -36,7 +42,11 @@ pub struct Config {
     pub provisioning: Option<PathBuf>,
     /// The IVR flows: a directory of flow files (or one file), resolved like `provisioning`.
     pub flows: Option<PathBuf>,
+    /// The FreeSWITCH switches (`[[switch]]` without `kind`, or `kind = "freeswitch"`).
     pub switches: Vec<SwitchConfig>,
+    /// The Asterisk switches (`[[switch]] kind = "asterisk"`); their names are unique together
+    /// with those of `switches`.
+    pub asterisk_switches: Vec<AsteriskSwitchConfig>,
     pub routing: RoutingDefaults,
     /// The SIP domain phones subscribe BLF keys in (`agent+<id>@<domain>`); `None`: presence
     /// is not published.
@@ -124,7 +134,7 @@ pub struct SwitchConfig {
 }
 
 impl SwitchConfig {
-    /// The environment variable that overrides this switch's password.
+    /// The environment variable that overrides this switch's password (either kind).
     pub fn password_env_var(name: &SwitchName) -> String {
         let upper: String = name
             .as_str()
@@ -222,20 +232,6 @@ impl TryFrom<String> for EslAddress {
     }
 }
 
-fn is_hostname(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
 /// The most `[http] max_connections` may say: more than the file descriptors a process has.
 const MAX_HTTP_CONNECTIONS: u64 = 1_000_000;
 
@@ -327,11 +323,24 @@ struct RawDatabase {
     url: Option<Spanned<String>>,
 }
 
+/// Which switch software a `[[switch]]` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SwitchKind {
+    #[default]
+    FreeSwitch,
+    Asterisk,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSwitch {
     name: Spanned<SwitchName>,
-    esl: EslAddress,
+    kind: Option<Spanned<SwitchKind>>,
+    esl: Option<Spanned<EslAddress>>,
+    ari: Option<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    app: Option<Spanned<String>>,
     password: Option<Secret>,
     heartbeat_timeout: Option<Spanned<HumanDuration>>,
     reconnect_max: Option<Spanned<HumanDuration>>,
@@ -405,12 +414,15 @@ impl Config {
         }
         let mut seen: HashMap<String, (usize, SwitchName)> = HashMap::new();
         let mut switches = Vec::with_capacity(raw.switches.len());
+        let mut asterisk_switches = Vec::new();
         let names: Vec<String> = raw
             .switches
             .iter()
             .map(|sw| sw.name.get_ref().as_str().to_owned())
             .collect();
         for (i, sw) in raw.switches.into_iter().enumerate() {
+            let kind = sw.kind.as_ref().map(|k| *k.get_ref()).unwrap_or_default();
+            check_keys_of_kind(&src, i, kind, &sw)?;
             let name_span = sw.name.span();
             let name = sw.name.into_inner();
             let env_var = SwitchConfig::password_env_var(&name);
@@ -465,19 +477,51 @@ impl Config {
                     })?;
                     dir.into_inner().trim_end_matches('/').to_owned()
                 }
-                None => DEFAULT_RECORDINGS_DIR.to_owned(),
+                None => match kind {
+                    SwitchKind::FreeSwitch => DEFAULT_RECORDINGS_DIR.to_owned(),
+                    SwitchKind::Asterisk => DEFAULT_ASTERISK_RECORDINGS_DIR.to_owned(),
+                },
             };
             let reach = super::reach::routes(&src, i, &name, &names, sw.reach)?;
-            switches.push(SwitchConfig {
-                name,
-                esl: sw.esl,
-                password,
-                heartbeat_timeout,
-                reconnect_max,
-                recordings_dir,
-                recordings_mount: sw.recordings_mount.map(beside_config),
-                reach,
-            });
+            let recordings_mount = sw.recordings_mount.map(beside_config);
+            match kind {
+                SwitchKind::FreeSwitch => {
+                    let Some(esl) = sw.esl else {
+                        return Err(src.error_at(
+                            Some(name_span),
+                            format!("switch[{i}].esl"),
+                            "no esl address: a FreeSWITCH switch needs esl = \"host:port\" \
+                             (or kind = \"asterisk\" with ari = \"http://host:port\")",
+                        ));
+                    };
+                    switches.push(SwitchConfig {
+                        name,
+                        esl: esl.into_inner(),
+                        password,
+                        heartbeat_timeout,
+                        reconnect_max,
+                        recordings_dir,
+                        recordings_mount,
+                        reach,
+                    });
+                }
+                SwitchKind::Asterisk => {
+                    let (ari, user, app) =
+                        asterisk_keys(&src, i, name_span, sw.ari, sw.user, sw.app)?;
+                    asterisk_switches.push(AsteriskSwitchConfig {
+                        name,
+                        ari,
+                        user,
+                        password,
+                        app,
+                        heartbeat_timeout,
+                        reconnect_max,
+                        recordings_dir,
+                        recordings_mount,
+                        reach,
+                    });
+                }
+            }
         }
 
         let defaults = RoutingDefaults::default();
@@ -593,6 +637,7 @@ impl Config {
             provisioning,
             flows,
             switches,
+            asterisk_switches,
             routing,
             presence_domain,
             hot_desk_moves: raw.agents.hot_desk != Some(HotDesk::Refuse),
@@ -604,6 +649,88 @@ impl Config {
             stats,
         })
     }
+}
+
+/// Refuses the keys of the other kind of switch (`esl` on an Asterisk; `ari`, `user` or `app`
+/// on a FreeSWITCH) at their line, before anything else about the switch is checked.
+fn check_keys_of_kind(
+    src: &Source<'_>,
+    index: usize,
+    kind: SwitchKind,
+    sw: &RawSwitch,
+) -> Result<(), ConfigError> {
+    let foreign = match kind {
+        SwitchKind::FreeSwitch => [
+            ("ari", sw.ari.as_ref().map(Spanned::span)),
+            ("user", sw.user.as_ref().map(Spanned::span)),
+            ("app", sw.app.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .find_map(|(key, span)| span.map(|s| (key, s))),
+        SwitchKind::Asterisk => sw.esl.as_ref().map(|e| ("esl", e.span())),
+    };
+    let Some((key, span)) = foreign else {
+        return Ok(());
+    };
+    let message = match kind {
+        SwitchKind::FreeSwitch => format!(
+            "{key} is a key of an Asterisk switch: add kind = \"asterisk\" to this [[switch]], \
+             or remove {key} (a FreeSWITCH switch is reached with esl = \"host:port\")"
+        ),
+        SwitchKind::Asterisk => "an Asterisk switch is reached over ARI, not ESL: remove esl and \
+             set ari = \"http://host:port\", user and password (ari.conf)"
+            .to_owned(),
+    };
+    Err(src.error_at(Some(span), format!("switch[{index}].{key}"), message))
+}
+
+/// The keys only an Asterisk switch has: its ARI address and user (required) and its Stasis
+/// application (`switchboard` unless set).
+fn asterisk_keys(
+    src: &Source<'_>,
+    index: usize,
+    name_span: std::ops::Range<usize>,
+    ari: Option<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    app: Option<Spanned<String>>,
+) -> Result<(AriUrl, String, String), ConfigError> {
+    let key = |k: &str| format!("switch[{index}].{k}");
+    let ari = match ari {
+        Some(ari) => ari
+            .get_ref()
+            .parse::<AriUrl>()
+            .map_err(|message| src.error_at(Some(ari.span()), key("ari"), message))?,
+        None => {
+            return Err(src.error_at(
+                Some(name_span),
+                key("ari"),
+                "no ari address: an Asterisk switch needs ari = \"http://host:port\" \
+                 (http.conf's bindaddr and bindport, e.g. \"http://127.0.0.1:8088\")",
+            ))
+        }
+    };
+    let user =
+        match user {
+            Some(user) => {
+                check_ari_user(user.get_ref())
+                    .map_err(|message| src.error_at(Some(user.span()), key("user"), message))?;
+                user.into_inner()
+            }
+            None => return Err(src.error_at(
+                Some(name_span),
+                key("user"),
+                "no user: an Asterisk switch needs the ari.conf user, e.g. user = \"switchboard\"",
+            )),
+        };
+    let app = match app {
+        Some(app) => {
+            check_stasis_app(app.get_ref())
+                .map_err(|message| src.error_at(Some(app.span()), key("app"), message))?;
+            app.into_inner()
+        }
+        None => DEFAULT_STASIS_APP.to_owned(),
+    };
+    Ok((ari, user, app))
 }
 
 fn positive(
@@ -618,11 +745,13 @@ fn positive(
 }
 
 /// An absolute path of non-empty folders made of letters, digits, `-`, `_` and `.`, without
-/// `.` or `..` folders: it is put into ESL commands as is.
+/// `.` or `..` folders: it is put into ESL commands and ARI recording names as is.
 fn check_recordings_dir(dir: &str) -> Result<(), String> {
     let Some(relative) = dir.strip_prefix('/') else {
         return Err(
-            "must be an absolute path on the switch, like /var/lib/freeswitch/recordings".into(),
+            "must be an absolute path on the switch, like /var/lib/freeswitch/recordings or \
+             /var/spool/asterisk/recording"
+                .into(),
         );
     };
     if let Some(c) = dir.chars().find(|c| !is_path_char(*c)) {

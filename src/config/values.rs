@@ -365,6 +365,21 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A DNS hostname: dot-separated labels of letters, digits and inner `-`.
+pub(super) fn is_hostname(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,7 +54,8 @@ pub struct Line {
     pub status: Status,
     /// The switch's name, or `agents` for what spans switches.
     pub scope: String,
-    /// What was checked: `esl`, `acl`, `modules`, `dialplan`, `moh`, `recordings`, `phones`.
+    /// What was checked: `esl`, `acl`, `modules`, `dialplan`, `moh`, `recordings`, `phones`;
+    /// `asterisk` for an Asterisk switch, which is not checked.
     pub check: &'static str,
     pub message: String,
     /// What to do, for `warn` and `FAIL`.
@@ -171,7 +172,8 @@ impl Default for Options {
     }
 }
 
-/// Checks every switch of `setup`, then the agents' phones across them.
+/// Checks every FreeSWITCH switch of `setup`, then the agents' phones across them; an Asterisk
+/// switch gets one `warn` line saying it was not checked.
 pub async fn run(setup: &Setup, options: Options) -> Report {
     let needs = Needs::of(&setup.config, &setup.provisioning, setup.flows.as_ref());
     let mut report = Report::default();
@@ -185,6 +187,22 @@ pub async fn run(setup: &Setup, options: Options) -> Report {
             }
             None => every_switch_listed = false,
         }
+    }
+    for switch in &setup.config.asterisk_switches {
+        report.push(
+            Status::Warn,
+            switch.name.as_str(),
+            "asterisk",
+            format!(
+                "not checked: the doctor checks FreeSWITCH switches only, and this one is an Asterisk (ARI at {})",
+                switch.ari
+            ),
+            Some(format!(
+                "check it by hand (docs/install-asterisk.md, \"Check\"): curl -u {}:… {}/ari/asterisk/info",
+                switch.user, switch.ari
+            )),
+        );
+        every_switch_listed = false;
     }
     checks::phones(
         &needs,

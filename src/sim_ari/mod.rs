@@ -245,6 +245,23 @@ impl AriSimHandle {
         with_core(&self.shared, |core| core.place_call(spec, dtmf))
     }
 
+    /// As `place_call`; the caller's INVITE carries these SIP headers (what
+    /// `PJSIP_HEADER(read,<name>)` returns).
+    pub fn place_call_with_headers(
+        &self,
+        spec: CallSpec,
+        headers: Vec<(String, String)>,
+    ) -> String {
+        with_core(&self.shared, |core| {
+            core.place_call_with_headers(spec, Vec::new(), headers)
+        })
+    }
+
+    /// A stored recording already on the switch's disk (from before), `length` long.
+    pub fn store_recording(&self, name: &str, length: Duration) {
+        with_core(&self.shared, |core| core.store_recording(name, length))
+    }
+
     /// The far end (caller or phone) hangs up: BYE, or CANCEL while an inbound call rings.
     pub fn hangup(&self, channel: &str) -> bool {
         with_core(&self.shared, |core| core.far_end_hangup(channel))

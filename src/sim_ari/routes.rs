@@ -116,7 +116,24 @@ pub(crate) fn handle(core: &mut Core, req: &Request) -> Response {
         ),
         ["asterisk", "variable"] if method == "GET" => match params.get("variable") {
             None => Response::message(400, "Bad Request", "Variable name is required"),
-            Some(_) => Response::ok("{\"value\":\"\"}".into()),
+            Some(name) => {
+                let value = core
+                    .globals
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                Response::ok(Obj::new().str("value", &value).done())
+            }
+        },
+        ["asterisk", "variable"] if method == "POST" => match params.get("variable") {
+            None => Response::message(400, "Bad Request", "Variable name is required"),
+            Some(name) => {
+                let name = name.to_string();
+                let value = req.param("value").unwrap_or("").to_string();
+                core.set_global(&name, &value);
+                Response::no_content()
+            }
         },
         ["channels"] => match method {
             "GET" => {
@@ -535,11 +552,7 @@ fn originate(core: &mut Core, p: &Params, path_id: Option<&str>, create: bool) -
         core.originate(req)
     };
     match result {
-        Ok(id) => match core.channels.get(&id) {
-            Some(c) => Response::ok(core.channel_json(c)),
-            // Gone already (busy): the 200 still carries the channel as created.
-            None => Response::ok(Obj::new().str("id", &id).str("state", "Down").done()),
-        },
+        Ok((_, json)) => Response::ok(json),
         Err(OriginateError::Allocation) => Response::json(
             500,
             "Internal Server Error",

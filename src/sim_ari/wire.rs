@@ -172,13 +172,11 @@ impl Response {
 
     pub fn to_bytes(&self, date: &str) -> Vec<u8> {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
+        let _ = write!(head, "Server: Asterisk/22.10.1\r\nDate: {date}\r\n");
         if self.close {
             head.push_str("Connection: close\r\n");
         }
-        let _ = write!(
-            head,
-            "Server: Asterisk/22.10.1\r\nDate: {date}\r\nCache-Control: no-cache, no-store\r\n"
-        );
+        head.push_str("Cache-Control: no-cache, no-store\r\n");
         for (k, v) in &self.extra {
             let _ = write!(head, "{k}: {v}\r\n");
         }
@@ -198,9 +196,9 @@ impl Response {
 
 /// The two responses of an `/ari/events` upgrade without `app`.
 pub fn missing_app_responses(date: &str) -> Vec<u8> {
-    let html = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n<title>400 Bad Request</title>\r\n</head><body>\r\n<h1>Bad Request</h1>\r\n<p>HTTP request is missing param: [app]</p>\r\n<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n";
+    let html = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n<title>400 Bad Request</title>\r\n</head><body>\r\n<h1>Bad Request</h1>\r\n<p>HTTP request is missing param: [app]</p>\r\n<hr />\r\n<address>Asterisk/22.10.1</address>\r\n</body></html>\r\n";
     let mut out = format!(
-        "HTTP/1.1 400 Bad Request\r\nServer: Asterisk/22.10.1\r\nDate: {date}\r\nCache-Control: no-cache, no-store\r\nContent-Length: {}\r\nContent-type: text/html\r\n\r\n{html}",
+        "HTTP/1.1 400 Bad Request\r\nServer: Asterisk/22.10.1\r\nDate: {date}\r\nCache-Control: no-cache, no-store\r\nContent-type: text/html\r\nContent-Length: {}\r\n\r\n{html}",
         html.len()
     )
     .into_bytes();

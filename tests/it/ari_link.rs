@@ -379,16 +379,29 @@ async fn an_idle_link_stays_up_on_pings_alone() {
     assert_eq!(link.metrics.esl_connects.load(Ordering::Relaxed), 1);
 }
 
-async fn switchboard_eventually(condition: impl Fn() -> bool) {
+#[track_caller]
+fn switchboard_eventually(condition: impl Fn() -> bool) -> impl std::future::Future<Output = ()> {
+    let caller = std::panic::Location::caller();
+    wait_until(condition, caller)
+}
+
+async fn wait_until(condition: impl Fn() -> bool, caller: &'static std::panic::Location<'static>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting at {caller}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 /// The controller driving only the Asterisk simulator, with `agent1` logged in to `support`.
-async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchboard::app::Running {
+async fn app_on_asterisk(
+    sim: &AriSimHandle,
+    dir: &tempfile::TempDir,
+    flows: Option<std::path::PathBuf>,
+) -> switchboard::app::Running {
     use switchboard::app::{self, AuthOptions, StartOptions};
     use switchboard::config::DialString;
     use switchboard::engine::{Membership, QueueRouting};
@@ -424,7 +437,7 @@ async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchb
         hot_desk_moves: true,
         phone_prompts: Default::default(),
         hot_desk_extension: None,
-        flows: None,
+        flows,
         auth: AuthOptions {
             enabled: false,
             tokens: Vec::new(),
@@ -447,7 +460,7 @@ async fn app_on_asterisk(sim: &AriSimHandle, dir: &tempfile::TempDir) -> switchb
 async fn a_queue_call_on_asterisk_is_answered_by_the_agent_and_ends_cleanly_through_the_app() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let running = app_on_asterisk(&sim, &dir).await;
+    let running = app_on_asterisk(&sim, &dir, None).await;
     let metrics = running.metrics.clone();
     switchboard_eventually(|| metrics.esl_connects.load(Ordering::Relaxed) >= 1).await;
     let caller = sim.place_call(CallSpec::new("1001", QUEUE_NUMBER));
@@ -467,5 +480,454 @@ async fn a_queue_call_on_asterisk_is_answered_by_the_agent_and_ends_cleanly_thro
 
     sim.hangup(&caller);
     switchboard_eventually(|| sim.channels().is_empty() && sim.bridges().is_empty()).await;
+    running.stop().await.expect("stops cleanly");
+}
+
+/// A caller bridged to agent1's answered leg: (caller, agent leg).
+async fn bridged_call(link: &mut Link) -> (ChannelId, ChannelId) {
+    let caller = parked_caller(link).await;
+    let leg = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(link, &caller, originate(&leg, "agent1")).await;
+    next_input(
+        link,
+        |i| matches!(i, Input::OriginateReturned { leg: l, .. } if *l == leg),
+    )
+    .await;
+    send(
+        link,
+        &caller,
+        SwitchCommand::Bridge {
+            caller: caller.clone(),
+            agent_leg: leg.clone(),
+        },
+    )
+    .await;
+    let (c, l) = (caller.to_string(), leg.to_string());
+    switchboard_eventually(|| {
+        link.sim
+            .bridges()
+            .iter()
+            .any(|b| b.channels.contains(&c) && b.channels.contains(&l))
+    })
+    .await;
+    (caller, leg)
+}
+
+#[tokio::test]
+async fn prompts_end_as_played_or_not_found_and_the_caller_is_hung_up_after_the_last() {
+    let mut link = link().await;
+    let caller = parked_caller(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Play {
+            channel: caller.clone(),
+            source: "hello-world.wav".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Play {
+            channel: caller.clone(),
+            source: "ivr/no-such-prompt.wav".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::HangupAfterPrompts {
+            channel: caller.clone(),
+        },
+    )
+    .await;
+    // Order-free: the simulator starts a channel's playbacks at once, where Asterisk queues
+    // them behind each other.
+    let mut ends = Vec::new();
+    for _ in 0..2 {
+        if let Input::MediaDone { data, response, .. } =
+            next_input(&mut link, |i| matches!(i, Input::MediaDone { .. })).await
+        {
+            ends.push((data, response));
+        }
+    }
+    ends.sort();
+    assert_eq!(
+        ends,
+        vec![
+            ("hello-world.wav".to_owned(), "FILE PLAYED".to_owned()),
+            (
+                "ivr/no-such-prompt.wav".to_owned(),
+                "FILE NOT FOUND".to_owned()
+            ),
+        ]
+    );
+    next_input(&mut link, |i| matches!(i, Input::ChannelHungUp { channel, cause, .. } if *channel == caller && cause == "NORMAL_CLEARING")).await;
+    assert!(link
+        .sim
+        .played()
+        .iter()
+        .any(|(_, media)| media == "sound:hello-world"));
+}
+
+#[tokio::test]
+async fn presence_sets_our_stasis_device_states() {
+    let mut link = link().await;
+    next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    let affinity = ChannelId::from_uuid(uuid::Uuid::nil());
+    send(
+        &link,
+        &affinity,
+        SwitchCommand::Presence(switchboard::engine::Presence {
+            proto: "agent",
+            id: "1001".into(),
+            domain: "pbx".into(),
+            lamp: switchboard::engine::Lamp::Lit,
+            status: "On a call".into(),
+            rpid: "on-the-phone",
+            dialog: uuid::Uuid::from_u128(1),
+            count: 1,
+        }),
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.device_states().contains(&(
+            "Stasis:switchboard-agent-1001".to_owned(),
+            "INUSE".to_owned(),
+        ))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn holding_the_agent_leg_plays_its_hold_music_to_the_caller_and_tells_the_engine() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::HoldMusic {
+            channel: leg.clone(),
+            source: "local_stream://moh".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Hold {
+            channel: leg.clone(),
+            on: true,
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::LegHold { channel, held: true, .. } if *channel == leg),
+    )
+    .await;
+    let view = link.sim.channel(leg.as_str()).expect("leg");
+    assert!(view.on_hold);
+    assert_eq!(
+        link.sim.channel(caller.as_str()).and_then(|c| c.moh),
+        Some("default".into())
+    );
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Hold {
+            channel: leg.clone(),
+            on: false,
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::LegHold { channel, held: false, .. } if *channel == leg),
+    )
+    .await;
+    assert_eq!(link.sim.channel(caller.as_str()).and_then(|c| c.moh), None);
+}
+
+#[tokio::test]
+async fn a_call_recording_records_the_bridge_and_its_stop_names_the_engines_path() {
+    let mut link = link().await;
+    let (caller, _) = bridged_call(&mut link).await;
+    let path = "/var/spool/asterisk/recording/2026-12-07/support/call-1.wav";
+    let record = |action| SwitchCommand::SessionRecord {
+        channel: caller.clone(),
+        action,
+        path: path.into(),
+        limit: None,
+    };
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Start),
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim
+            .recordings()
+            .iter()
+            .any(|r| r.name == "2026-12-07/support/call-1" && r.target.starts_with("bridge:"))
+    })
+    .await;
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Pause),
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Resume),
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        record(switchboard::engine::recording::RecordingAction::Stop),
+    )
+    .await;
+    let Input::RecordingStopped {
+        channel,
+        path: stopped,
+        ..
+    } = next_input(&mut link, |i| matches!(i, Input::RecordingStopped { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((channel, stopped.as_str()), (caller, path));
+}
+
+#[tokio::test]
+async fn park_inline_hangs_up_the_agent_and_parks_the_caller_again() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::RequeueReason {
+            channel: caller.clone(),
+            reason: "agent_left".into(),
+        },
+    )
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::ParkInline {
+            channel: caller.clone(),
+        },
+    )
+    .await;
+    let (mut parked, mut hung_up) = (false, false);
+    while !(parked && hung_up) {
+        match next_input(&mut link, |i| {
+            matches!(i, Input::CallParked(p) if p.channel == caller)
+                || matches!(i, Input::ChannelHungUp { channel, .. } if *channel == leg)
+        })
+        .await
+        {
+            Input::CallParked(_) => parked = true,
+            _ => hung_up = true,
+        }
+    }
+    assert!(link
+        .sim
+        .channel(caller.as_str())
+        .is_some_and(|c| c.bridge.is_none()));
+}
+
+#[tokio::test]
+async fn a_supervisor_listens_through_a_snoop_then_barges_into_the_call() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    link.sim.add_phone(PhoneSpec::answering(
+        "supervisor",
+        Duration::from_millis(50),
+    ));
+    let supervisor = ChannelId::from_uuid(uuid::Uuid::new_v4());
+    send(
+        &link,
+        &caller,
+        SwitchCommand::Monitor {
+            leg: supervisor.clone(),
+            call: CallId::from_uuid(uuid::Uuid::new_v4()),
+            target: caller.clone(),
+            mode: switchboard::engine::MonitorMode::Listen,
+            dial_string: "user/supervisor".into(),
+            timeout: Duration::from_secs(10),
+        },
+    )
+    .await;
+    next_input(
+        &mut link,
+        |i| matches!(i, Input::ChannelAnswered { channel, .. } if *channel == supervisor),
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim
+            .snoops()
+            .iter()
+            .any(|s| s.spied == leg.as_str() && s.spy == "both" && s.whisper == "none")
+    })
+    .await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::MonitorKey {
+            leg: supervisor.clone(),
+            digit: '3',
+        },
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.bridges().iter().any(|b| {
+            b.channels.contains(&caller.to_string()) && b.channels.contains(&supervisor.to_string())
+        })
+    })
+    .await;
+    // The simulator lists every snoop made; the listening one's channel must be gone.
+    switchboard_eventually(|| {
+        link.sim
+            .snoops()
+            .iter()
+            .all(|s| link.sim.channel(&s.id).is_none())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_conference_join_moves_both_parties_into_the_named_bridge() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    send(
+        &link,
+        &caller,
+        SwitchCommand::ConferenceJoin {
+            channel: caller.clone(),
+            name: "conf-1".into(),
+        },
+    )
+    .await;
+    switchboard_eventually(|| {
+        link.sim.bridges().iter().any(|b| {
+            b.id == "conference-conf-1"
+                && b.channels.contains(&caller.to_string())
+                && b.channels.contains(&leg.to_string())
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bridged_call_is_adopted_after_a_reconnect_and_its_end_still_ends_both_legs() {
+    let mut link = link().await;
+    let (caller, leg) = bridged_call(&mut link).await;
+    link.sim.drop_websockets().await;
+    let Input::SwitchResynced { channels, .. } =
+        next_input(&mut link, |i| matches!(i, Input::SwitchResynced { .. })).await
+    else {
+        unreachable!()
+    };
+    let of = |id: &ChannelId| channels.iter().find(|c| c.channel == *id).expect("listed");
+    assert_eq!(
+        (of(&caller).role, of(&caller).bridged_to.clone()),
+        (ChannelRole::Caller, Some(leg.clone()))
+    );
+    let agent = of(&leg);
+    assert_eq!(
+        (agent.role, agent.bridged_to.clone()),
+        (ChannelRole::Agent, Some(caller.clone()))
+    );
+    assert_eq!(agent.agent.as_ref().map(AgentId::as_str), Some("agent1"));
+    assert!(agent.call.is_some());
+    link.sim.hangup(caller.as_str());
+    next_input(&mut link, |i| matches!(i, Input::ChannelHungUp { channel, cause, .. } if *channel == leg && cause == "NORMAL_CLEARING")).await;
+}
+
+#[tokio::test]
+async fn a_second_client_taking_our_application_drops_the_first_link() {
+    let mut first = link().await;
+    next_input(&mut first, |i| matches!(i, Input::SwitchResynced { .. })).await;
+    let (in_tx, _inputs) = mpsc::channel(256);
+    let (_commands, cmd_rx) = mpsc::channel(64);
+    let (_stop, stop_rx) = watch::channel(false);
+    tokio::spawn(run_fenced_switch(
+        settings(&first.sim, "ClueCon", Duration::from_secs(5)),
+        cmd_rx,
+        in_tx,
+        Arc::new(Metrics::default()),
+        stop_rx,
+        Fence::open(),
+    ));
+    let metrics = first.metrics.clone();
+    switchboard_eventually(|| metrics.esl_disconnects.load(Ordering::Relaxed) >= 1).await;
+}
+
+#[tokio::test]
+async fn a_closed_fence_sends_nothing_not_even_the_handshake() {
+    let sim = simulator().await;
+    let (in_tx, _inputs) = mpsc::channel(256);
+    let (_commands, cmd_rx) = mpsc::channel(64);
+    let (stop, stop_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    let task = tokio::spawn(run_fenced_switch(
+        settings(&sim, "ClueCon", Duration::from_secs(5)),
+        cmd_rx,
+        in_tx,
+        metrics.clone(),
+        stop_rx,
+        Fence::closed(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.stats().requests, 0);
+    assert_eq!(metrics.esl_connects.load(Ordering::Relaxed), 0);
+    stop.send(true).expect("link runs");
+    let ended = tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("stops")
+        .expect("no panic");
+    assert!(ended.is_ok());
+}
+
+#[tokio::test]
+async fn a_flow_on_asterisk_plays_its_prompts_in_order_and_hangs_up_after_the_last() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = AriSimConfig {
+        entry_points: vec![AriEntryPoint::stasis(
+            "7000",
+            "switchboard",
+            &["flow", "greeting"],
+        )],
+        ..AriSimConfig::default()
+    };
+    let sim = AriSimulator::start(listener, config).await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir(&flows).expect("flows dir");
+    std::fs::write(
+        flows.join("greeting.toml"),
+        "name = \"Greeting\"\nstart = \"hello\"\nentry_points = [\"greeting\"]\n\n\
+         [node.hello]\nkind = \"play\"\nfile = \"hello-world.wav\"\nnext = \"bye\"\n\n\
+         [node.bye]\nkind = \"hangup\"\ncause = \"NORMAL_CLEARING\"\n",
+    )
+    .expect("write flow");
+    let running = app_on_asterisk(&sim, &dir, Some(flows)).await;
+    let metrics = running.metrics.clone();
+    switchboard_eventually(|| metrics.esl_connects.load(Ordering::Relaxed) >= 1).await;
+    let caller = sim.place_call(CallSpec::new("1002", "7000"));
+    switchboard_eventually(|| {
+        sim.played()
+            .iter()
+            .any(|(_, media)| media == "sound:hello-world")
+    })
+    .await;
+    switchboard_eventually(|| sim.channel(&caller).is_none()).await;
     running.stop().await.expect("stops cleanly");
 }

@@ -2,7 +2,9 @@
 
 mod after_call;
 mod agents;
+mod ari_capture;
 mod ari_link;
+mod asterisk_conf;
 mod auth;
 mod call_control;
 mod calls_api;
@@ -21,6 +23,7 @@ mod faults_recordings;
 mod faults_store;
 mod faults_webhooks;
 mod fidelity;
+mod fidelity_ari;
 mod fidelity_conference;
 mod fidelity_consult;
 mod fidelity_hold;

@@ -204,9 +204,55 @@ impl Core {
         }
     }
 
+    /// `${NAME}` and `${FUNC(arg)}` replaced by the channel's values, as the dialplan does.
+    pub fn expand(&self, id: &str, text: &str) -> String {
+        let Some(ch) = self.channels.get(id) else {
+            return text.to_string();
+        };
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let mut depth = 1;
+            let mut end = None;
+            for (i, c) in after.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let Some(end) = end else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            out.push_str(&read_variable(ch, &after[..end]).unwrap_or_default());
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     // ---- callers -------------------------------------------------------------------------
 
     pub fn place_call(&mut self, spec: CallSpec, dtmf: Vec<(Duration, String)>) -> String {
+        self.place_call_with_headers(spec, dtmf, Vec::new())
+    }
+
+    /// A caller whose INVITE carries these SIP headers (`PJSIP_HEADER(read,<name>)`).
+    pub fn place_call_with_headers(
+        &mut self,
+        spec: CallSpec,
+        dtmf: Vec<(Duration, String)>,
+        headers: Vec<(String, String)>,
+    ) -> String {
         self.stats.calls_placed += 1;
         let id = self.next_channel_id(None);
         let name = self.next_channel_name("callers");
@@ -220,6 +266,9 @@ impl Core {
             String::new(),
             String::new(),
         );
+        for (name, value) in headers {
+            ch.set_variable(&format!("PJSIP_HEADER({name})"), &value);
+        }
         ch.plan = Some(CallerPlan {
             talk_time: spec.talk_time,
             dtmf,
@@ -277,8 +326,9 @@ impl Core {
             priority += 1;
         }
         for (k, v) in &entry.variables {
+            let v = self.expand(id, v);
             self.dialplan_step(id, priority, "Set", &format!("{k}={v}"));
-            self.set_channel_variable(id, k, v);
+            self.set_channel_variable(id, k, &v);
             priority += 1;
         }
         if entry.app.is_empty() {
@@ -287,9 +337,8 @@ impl Core {
                 self.dialplan_step(id, priority, "Answer", "");
                 self.set_state(id, ChanState::Up);
                 self.answered(id);
-                priority += 1;
             }
-            self.dialplan_step(id, priority, "Wait", "30");
+            // Wait(30): the rig shows no ChannelDialplan for it before a hangup.
             return;
         }
         if entry.answer_first {
@@ -456,8 +505,9 @@ impl Core {
         Ok(id)
     }
 
-    /// `POST /channels`: the leg dials at once; it enters Stasis when answered.
-    pub fn originate(&mut self, req: Originate) -> Result<String, OriginateError> {
+    /// `POST /channels`: the leg dials at once; it enters Stasis when answered. Returns the id
+    /// and the channel as the 200 shows it (state Down, at dial start).
+    pub fn originate(&mut self, req: Originate) -> Result<(String, String), OriginateError> {
         let id = self.outbound_channel(&req, false)?;
         self.dialplan_step(&id, 1, "AppDial2", "(Outgoing Line)");
         if let Some((name, number)) = &req.caller_id {
@@ -480,12 +530,17 @@ impl Core {
                 c.subscribed.insert(req.app.clone());
             }
         }
+        let json = self
+            .channels
+            .get(&id)
+            .map(|c| self.channel_json(c))
+            .unwrap_or_default();
         self.start_dial(&id, req.timeout);
-        Ok(id)
+        Ok((id, json))
     }
 
     /// `POST /channels/create`: in Stasis at once (state Down), dials on `/dial`.
-    pub fn create(&mut self, req: Originate) -> Result<String, OriginateError> {
+    pub fn create(&mut self, req: Originate) -> Result<(String, String), OriginateError> {
         let id = self.outbound_channel(&req, true)?;
         for (k, v) in &req.variables {
             self.set_channel_variable(&id, k, v);
@@ -494,7 +549,12 @@ impl Core {
         data.extend(req.app_args.iter().cloned());
         self.dialplan_step(&id, 1, "Stasis", &data.join(","));
         self.start_stasis(&id, &req.app, req.app_args.clone());
-        Ok(id)
+        let json = self
+            .channels
+            .get(&id)
+            .map(|c| self.channel_json(c))
+            .unwrap_or_default();
+        Ok((id, json))
     }
 
     /// `/dial` on a created channel; Err: not a created channel still Down.

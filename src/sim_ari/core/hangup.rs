@@ -131,16 +131,14 @@ impl Core {
 
         if ch.stasis.is_some() && ending != Ending::DialplanHangup {
             self.channel_event("StasisEnd", id, "");
-            if !is_snoop {
-                self.varset(id, "STASISSTATUS", "SUCCESS");
-            }
             if from_dialplan {
                 if let Some(c) = self.channels.get_mut(id) {
                     c.subscribed.clear();
                 }
             }
+            self.varset(id, "STASISSTATUS", "SUCCESS");
         }
-        if from_dialplan && (ch.stasis.is_some() || ending == Ending::DialplanHangup) {
+        if from_dialplan {
             let tech_soft = if ending == Ending::Cancel {
                 Some(487)
             } else {

@@ -554,6 +554,18 @@ impl Core {
         true
     }
 
+    pub fn store_recording(&mut self, name: &str, length: Duration) {
+        self.recordings.stored.retain(|r| r.name != name);
+        self.recordings.stored.push(StoredRecording {
+            name: name.to_string(),
+            format: "wav".into(),
+            length,
+        });
+        if let Some(path) = self.recording_path(name) {
+            write_wav(&path, length);
+        }
+    }
+
     pub fn live_recording_json(&self, name: &str) -> Option<String> {
         let rec = self.recordings.live.iter().find(|r| r.name == name)?;
         Some(rec.json(rec.state, ""))

@@ -214,6 +214,8 @@ pub(crate) struct Core {
     pub recordings: media::Recordings,
     pub snoops: Vec<super::AriSnoopView>,
     pub device_states: Vec<(String, String)>,
+    /// Global dialplan variables (`/asterisk/variable`).
+    pub globals: Vec<(String, String)>,
     pub endpoint_states: BTreeMap<String, String>,
     pub apps: Vec<App>,
     pub id_counter: u64,
@@ -240,6 +242,7 @@ impl Core {
             recordings: media::Recordings::default(),
             snoops: Vec::new(),
             device_states: Vec::new(),
+            globals: Vec::new(),
             endpoint_states: BTreeMap::new(),
             apps: Vec::new(),
             id_counter: 0,
@@ -373,6 +376,27 @@ impl Core {
             body,
             layout: Layout::Normal,
             channels: vec![id.to_string()],
+            bridges: Vec::new(),
+            doubled: false,
+        });
+    }
+
+    /// A global variable set: a ChannelVarset without `channel`.
+    pub fn set_global(&mut self, variable: &str, value: &str) {
+        match self.globals.iter_mut().find(|(k, _)| k == variable) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => self.globals.push((variable.to_string(), value.to_string())),
+        }
+        self.emit(Event {
+            prefix: format!(
+                "\"variable\":{},\"value\":{},",
+                quote(variable),
+                quote(value)
+            ),
+            kind: "ChannelVarset",
+            body: String::new(),
+            layout: Layout::Normal,
+            channels: Vec::new(),
             bridges: Vec::new(),
             doubled: false,
         });
