@@ -62,6 +62,7 @@ pub fn translate(ctx: &Context, tables: &mut Tables, text: &str) -> Translation 
         "StasisStart" => stasis_start(ctx, tables, &event),
         "StasisEnd" => stasis_end(tables, &event),
         "ChannelStateChange" => state_change(ctx, tables, &event),
+        "ChannelHangupRequest" => hangup_request(tables, &event),
         "ChannelDestroyed" => destroyed(ctx, tables, &event),
         "ChannelDtmfReceived" => dtmf(ctx, &event),
         "ChannelHold" | "ChannelUnhold" => match channel_id(&event) {
@@ -351,6 +352,28 @@ fn state_change(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
         }],
         ..Translation::default()
     }
+}
+
+/// The `AST_SOFTHANGUP_SHUTDOWN` flag bit of a soft hangup request (`restart` capture:
+/// `{cause 4, soft}` for every channel at `core restart now`).
+const SOFTHANGUP_SHUTDOWN: u64 = 4;
+
+/// A soft hangup request's `cause` is a flag bit, not a Q.850 cause (README): only the
+/// shutdown bit says something the ChannelDestroyed that follows does not (its cause is 0, as
+/// for a plain BYE). The channel ends as FreeSWITCH reports a channel at its `shutdown`.
+fn hangup_request(tables: &mut Tables, event: &Value) -> Translation {
+    let shutdown = event.get("soft").and_then(Value::as_bool) == Some(true)
+        && event.get("cause").and_then(Value::as_u64) == Some(SOFTHANGUP_SHUTDOWN);
+    if shutdown {
+        if let Some(info) = channel_id(event)
+            .ok()
+            .and_then(|channel| tables.channel_mut(&channel))
+        {
+            info.hangup_cause
+                .get_or_insert_with(|| "SYSTEM_SHUTDOWN".to_owned());
+        }
+    }
+    Translation::default()
 }
 
 fn destroyed(ctx: &Context, tables: &mut Tables, event: &Value) -> Translation {

@@ -180,6 +180,22 @@ fn a_caller_hanging_up_outside_a_bridge_is_normal_clearing_and_a_cancel_is_origi
 }
 
 #[test]
+fn a_caller_ended_by_an_asterisk_restart_is_a_system_shutdown_not_a_hangup() {
+    // `restart` capture: `{cause 4, soft}` then ChannelDestroyed 0, as for a BYE.
+    let shutdown = r#"{"cause":4,"soft":true,"type":"ChannelHangupRequest","timestamp":"2026-12-07T01:42:59.001+0000","channel":{"id":"1796607560.3","name":"PJSIP/callers-00000029","state":"Up","protocol_id":"1-9427@127.0.0.1","caller":{"name":"Caller 1008","number":"1008"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"from-callers","exten":"6000","priority":2,"app_name":"Stasis","app_data":"switchboard,queue,support"},"creationtime":"2026-12-07T01:42:51.981+0000","language":"en"},"asterisk_id":"02:fc:00:00:00:01","application":"switchboard"}"#;
+    let explicit = shutdown.replace(r#""cause":4"#, r#""cause":32"#);
+    let mut tables = Tables::default();
+    translate(&ctx(), &mut tables, CALLER_START);
+    assert!(translate(&ctx(), &mut tables, &explicit).inputs.is_empty());
+    assert!(translate(&ctx(), &mut tables, shutdown).inputs.is_empty());
+    let t = translate(&ctx(), &mut tables, CALLER_GONE);
+    assert!(
+        matches!(&t.inputs[0], Input::ChannelHungUp { cause, .. } if cause == "SYSTEM_SHUTDOWN"),
+        "{t:?}"
+    );
+}
+
+#[test]
 fn a_bridged_caller_hanging_up_hangs_up_its_partner_and_ends_the_bridge() {
     let (mut tables, bridge) = bridged();
     let t = translate(&ctx(), &mut tables, CALLER_GONE);
