@@ -13,6 +13,8 @@ mod core;
 mod routes;
 mod server;
 mod sha1;
+#[cfg(test)]
+mod tests;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -207,13 +209,19 @@ impl AriSimHandle {
 
     pub fn set_phone_behavior(&self, user: &str, behavior: PhoneBehavior) {
         with_core(&self.shared, |core| {
-            if let Some((_, p)) = core.phones.iter_mut().find(|(u, _)| u == user) {
-                p.spec.behavior = behavior;
+            let Some((_, p)) = core.phones.iter_mut().find(|(u, _)| u == user) else {
+                return;
+            };
+            if behavior == PhoneBehavior::Unregistered {
+                p.registered = false;
             }
+            p.spec.behavior = behavior;
+            core.refresh_device(user);
         })
     }
 
-    /// The endpoint gets a contact (online); false if unknown.
+    /// The endpoint gets a contact (online); false if unknown. A phone added as
+    /// `Unregistered` then answers after 1 s.
     pub fn register_phone(&self, user: &str) -> bool {
         self.set_registered(user, true)
     }
@@ -229,6 +237,11 @@ impl AriSimHandle {
                 return false;
             };
             p.registered = on;
+            if on && p.spec.behavior == PhoneBehavior::Unregistered {
+                p.spec.behavior = PhoneBehavior::Answer {
+                    after: Duration::from_secs(1),
+                };
+            }
             core.refresh_device(user);
             true
         })

@@ -19,6 +19,8 @@ use super::wire::{self, Request};
 
 /// Asterisk's `session_keep_alive`: an idle keep-alive connection is closed after this.
 const KEEP_ALIVE: Duration = Duration::from_millis(15_000);
+/// How long events wait when they are to follow the response that caused them.
+const EVENTS_AFTER_RESPONSE: Duration = Duration::from_millis(5);
 /// How long the port refuses connections during `restart`.
 const RESTART_GAP: Duration = Duration::from_millis(300);
 
@@ -184,7 +186,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                 },
                 out = rx.recv() => match out {
                     Some(WsOut::Fin) | None => break None,
-                    Some(WsOut::Text(_)) => {}
+                    Some(WsOut::Text(_)) | Some(WsOut::Later(_)) => {}
                 },
             }
         };
@@ -319,6 +321,12 @@ async fn websocket(
             },
             out = rx.recv() => match out {
                 Some(WsOut::Text(text)) => {
+                    if stream.write_all(&wire::frame(0x1, text.as_bytes())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsOut::Later(text)) => {
+                    tokio::time::sleep(EVENTS_AFTER_RESPONSE).await;
                     if stream.write_all(&wire::frame(0x1, text.as_bytes())).await.is_err() {
                         break;
                     }

@@ -463,7 +463,7 @@ impl Core {
         if uri.is_some() {
             return Ok((name.to_string(), rest.to_string(), true));
         }
-        if !phone.registered || phone.spec.behavior == PhoneBehavior::Unregistered {
+        if !phone.registered {
             return Err(OriginateError::Allocation);
         }
         Ok((name.to_string(), name.to_string(), false))
