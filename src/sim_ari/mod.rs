@@ -4,7 +4,7 @@
 //! depend on any other Switchboard module but `sim`'s plain endpoint types.
 //!
 //! Code map: `wire` (HTTP and WebSocket bytes, JSON text in Asterisk's key order), `sha1`
-//! (the handshake's accept key), `routes` (the REST resources and their exact errors),
+//! (the handshake's accept key), `routes` (the REST resources and their exact errors; `channels`),
 //! `core` (the switch behind one mutex: `calls` callers and originates, `hangup` the ending
 //! sequences, `bridges`, `media` playbacks, recordings and snoops), `server` (sockets, timers,
 //! restart).
