@@ -357,6 +357,24 @@ impl AriSimHandle {
         with_core(&self.shared, |core| core.config.channelvars = names)
     }
 
+    /// Waits until `cond` holds (checked every 10 ms); false if `timeout` passed first.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&AriSimHandle) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Where a stopped recording's file is, when `disk_root` is set and it was written.
     pub fn recording_file(&self, name: &str) -> Option<PathBuf> {
         with_core(&self.shared, |core| core.recording_path(name)).filter(|p| p.exists())
