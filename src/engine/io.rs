@@ -160,7 +160,10 @@ pub enum Input {
     /// An originate of ours returned `+OK` (its BACKGROUND_JOB): the leg answered and runs its
     /// `park`, and a `uuid_bridge` of it is done at once. Only consults wait for it (see
     /// `consult_race`); everything else ignores it.
-    OriginateReturned { switch: SwitchName, leg: ChannelId },
+    OriginateReturned {
+        switch: SwitchName,
+        leg: ChannelId,
+    },
 }
 
 /// What the switch said about a leg that left by a transfer (Batch 4 captures).
