@@ -4,7 +4,7 @@
 //! depend on any other Switchboard module but `sim`'s plain endpoint types.
 //!
 //! Code map: `wire` (HTTP and WebSocket bytes, JSON text in Asterisk's key order), `sha1`
-//! (the handshake's accept key), `routes` (the REST resources and their exact errors),
+//! (the handshake's accept key), `routes` (the REST resources and their exact errors; `channels`),
 //! `core` (the switch behind one mutex: `calls` callers and originates, `hangup` the ending
 //! sequences, `bridges`, `media` playbacks, recordings and snoops), `server` (sockets, timers,
 //! restart).
@@ -13,6 +13,8 @@ mod core;
 mod routes;
 mod server;
 mod sha1;
+#[cfg(test)]
+mod tests;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -207,13 +209,19 @@ impl AriSimHandle {
 
     pub fn set_phone_behavior(&self, user: &str, behavior: PhoneBehavior) {
         with_core(&self.shared, |core| {
-            if let Some((_, p)) = core.phones.iter_mut().find(|(u, _)| u == user) {
-                p.spec.behavior = behavior;
+            let Some((_, p)) = core.phones.iter_mut().find(|(u, _)| u == user) else {
+                return;
+            };
+            if behavior == PhoneBehavior::Unregistered {
+                p.registered = false;
             }
+            p.spec.behavior = behavior;
+            core.refresh_device(user);
         })
     }
 
-    /// The endpoint gets a contact (online); false if unknown.
+    /// The endpoint gets a contact (online); false if unknown. A phone added as
+    /// `Unregistered` then answers after 1 s.
     pub fn register_phone(&self, user: &str) -> bool {
         self.set_registered(user, true)
     }
@@ -229,6 +237,11 @@ impl AriSimHandle {
                 return false;
             };
             p.registered = on;
+            if on && p.spec.behavior == PhoneBehavior::Unregistered {
+                p.spec.behavior = PhoneBehavior::Answer {
+                    after: Duration::from_secs(1),
+                };
+            }
             core.refresh_device(user);
             true
         })
@@ -342,6 +355,24 @@ impl AriSimHandle {
     /// ari.conf `channelvars` changed and `module reload res_ari.so` ran.
     pub fn set_channelvars(&self, names: Vec<String>) {
         with_core(&self.shared, |core| core.config.channelvars = names)
+    }
+
+    /// Waits until `cond` holds (checked every 10 ms); false if `timeout` passed first.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&AriSimHandle) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Where a stopped recording's file is, when `disk_root` is set and it was written.

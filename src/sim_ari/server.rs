@@ -19,6 +19,10 @@ use super::wire::{self, Request};
 
 /// Asterisk's `session_keep_alive`: an idle keep-alive connection is closed after this.
 const KEEP_ALIVE: Duration = Duration::from_millis(15_000);
+/// A request (head and body) larger than this ends the connection.
+const MAX_REQUEST: usize = 4 * 1024 * 1024;
+/// How long events wait when they are to follow the response that caused them.
+const EVENTS_AFTER_RESPONSE: Duration = Duration::from_millis(5);
 /// How long the port refuses connections during `restart`.
 const RESTART_GAP: Duration = Duration::from_millis(300);
 
@@ -177,6 +181,9 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                     Err(_) => break None,
                 }
             }
+            if buf.len() > MAX_REQUEST {
+                break None;
+            }
             tokio::select! {
                 read = tokio::time::timeout(KEEP_ALIVE, stream.read(&mut chunk)) => match read {
                     Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
@@ -184,7 +191,7 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                 },
                 out = rx.recv() => match out {
                     Some(WsOut::Fin) | None => break None,
-                    Some(WsOut::Text(_)) => {}
+                    Some(WsOut::Text(_)) | Some(WsOut::Later(_)) => {}
                 },
             }
         };
@@ -312,6 +319,9 @@ async fn websocket(
                 _ => {}
             }
         }
+        if buf.len() > MAX_REQUEST {
+            break;
+        }
         tokio::select! {
             read = stream.read(&mut chunk) => match read {
                 Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
@@ -319,6 +329,12 @@ async fn websocket(
             },
             out = rx.recv() => match out {
                 Some(WsOut::Text(text)) => {
+                    if stream.write_all(&wire::frame(0x1, text.as_bytes())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsOut::Later(text)) => {
+                    tokio::time::sleep(EVENTS_AFTER_RESPONSE).await;
                     if stream.write_all(&wire::frame(0x1, text.as_bytes())).await.is_err() {
                         break;
                     }

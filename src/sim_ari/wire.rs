@@ -396,7 +396,12 @@ mod tests {
     fn accept_key_matches_rfc_6455_example() {
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaK+YOO+UyPmbBx2ZU="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        // inbound-stasis.app.timeline.jsonl: the key sent and the accept received.
+        assert_eq!(
+            accept_key("u4QPEcuKGBriBTvFsP1rjQ=="),
+            "M5M9+fNJt3vaK7D+z+owYgMnmNQ="
         );
     }
 

@@ -712,23 +712,24 @@ const COMPARED_VALUES: [&str; 11] = [
 ];
 
 /// The JSON's shape: keys in order (recursively), value types, and the compared values.
-pub fn shape(v: &Value, ids: &IdMap, capture_side: bool) -> String {
+pub fn shape(v: &Ordered, ids: &IdMap, capture_side: bool) -> String {
     match v {
-        Value::Object(map) => {
-            let parts: Vec<String> = map
+        Ordered::Obj(fields) => {
+            let has = |k: &str| fields.iter().any(|(x, _)| x == k);
+            let parts: Vec<String> = fields
                 .iter()
                 .map(|(k, x)| {
                     let inner = match x {
                         // A recording's 201 says `queued` or `recording`: it races its start.
-                        Value::String(sv)
+                        Ordered::Str(sv)
                             if k == "state"
-                                && map.contains_key("target_uri")
-                                && map.contains_key("format")
+                                && has("target_uri")
+                                && has("format")
                                 && (sv == "queued" || sv == "recording") =>
                         {
                             "=queued|recording".to_string()
                         }
-                        Value::String(sv) if COMPARED_VALUES.contains(&k.as_str()) => {
+                        Ordered::Str(sv) if COMPARED_VALUES.contains(&k.as_str()) => {
                             let sv = if capture_side {
                                 ids.apply(sv)
                             } else {
@@ -736,7 +737,7 @@ pub fn shape(v: &Value, ids: &IdMap, capture_side: bool) -> String {
                             };
                             format!("={sv:?}")
                         }
-                        Value::String(sv)
+                        Ordered::Str(sv)
                             if k == "value" && !sv.contains('/') && !sv.contains(':') =>
                         {
                             format!("={sv:?}")
@@ -748,23 +749,20 @@ pub fn shape(v: &Value, ids: &IdMap, capture_side: bool) -> String {
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
-        Value::Array(items) => {
+        Ordered::Arr(items) => {
             let parts: Vec<String> = items.iter().map(|x| shape(x, ids, capture_side)).collect();
             format!("[{}]", parts.join(","))
         }
-        Value::String(_) => ":s".into(),
-        Value::Number(_) => ":n".into(),
-        Value::Bool(b) => format!(":{b}"),
-        Value::Null => ":null".into(),
+        Ordered::Str(_) => ":s".into(),
+        Ordered::Num(_) => ":n".into(),
+        Ordered::Bool(b) => format!(":{b}"),
+        Ordered::Null => ":null".into(),
     }
 }
 
 /// An event reduced to what must match: type, key order and the key fields.
-pub fn event_signature(ev: &Value) -> String {
-    let keys: Vec<&str> = ev
-        .as_object()
-        .map(|m| m.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+pub fn event_signature(ev: &Value, text: &str) -> String {
+    let keys = Ordered::parse(text).map(|o| o.keys()).unwrap_or_default();
     let mut fields = Vec::new();
     for k in [
         "cause",
@@ -846,4 +844,141 @@ pub fn excluded(ev: &Value) -> bool {
         return !(name.starts_with("PJSIP/") || name.starts_with("Stasis:"));
     }
     false
+}
+
+/// JSON with object keys in the order they were written (serde_json's map sorts them, and
+/// the order is part of what must match).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ordered {
+    Obj(Vec<(String, Ordered)>),
+    Arr(Vec<Ordered>),
+    Str(String),
+    Num(String),
+    Bool(bool),
+    Null,
+}
+
+impl Ordered {
+    pub fn parse(text: &str) -> Option<Ordered> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut at = 0;
+        let v = parse_value(&chars, &mut at)?;
+        skip_ws(&chars, &mut at);
+        (at == chars.len()).then_some(v)
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        match self {
+            Ordered::Obj(fields) => fields.iter().map(|(k, _)| k.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn skip_ws(c: &[char], at: &mut usize) {
+    while *at < c.len() && c[*at].is_whitespace() {
+        *at += 1;
+    }
+}
+
+fn parse_string(c: &[char], at: &mut usize) -> Option<String> {
+    if c.get(*at) != Some(&'"') {
+        return None;
+    }
+    *at += 1;
+    let mut out = String::new();
+    while let Some(&ch) = c.get(*at) {
+        *at += 1;
+        match ch {
+            '"' => return Some(out),
+            '\\' => {
+                let esc = *c.get(*at)?;
+                *at += 1;
+                match esc {
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'u' => {
+                        let hex: String = c.get(*at..*at + 4)?.iter().collect();
+                        *at += 4;
+                        out.push(
+                            char::from_u32(u32::from_str_radix(&hex, 16).ok()?).unwrap_or('?'),
+                        );
+                    }
+                    other => out.push(other),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    None
+}
+
+fn parse_value(c: &[char], at: &mut usize) -> Option<Ordered> {
+    skip_ws(c, at);
+    match *c.get(*at)? {
+        '{' => {
+            *at += 1;
+            let mut fields = Vec::new();
+            loop {
+                skip_ws(c, at);
+                if c.get(*at) == Some(&'}') {
+                    *at += 1;
+                    return Some(Ordered::Obj(fields));
+                }
+                let key = parse_string(c, at)?;
+                skip_ws(c, at);
+                if c.get(*at) != Some(&':') {
+                    return None;
+                }
+                *at += 1;
+                let v = parse_value(c, at)?;
+                fields.push((key, v));
+                skip_ws(c, at);
+                match c.get(*at)? {
+                    ',' => *at += 1,
+                    '}' => {}
+                    _ => return None,
+                }
+            }
+        }
+        '[' => {
+            *at += 1;
+            let mut items = Vec::new();
+            loop {
+                skip_ws(c, at);
+                if c.get(*at) == Some(&']') {
+                    *at += 1;
+                    return Some(Ordered::Arr(items));
+                }
+                items.push(parse_value(c, at)?);
+                skip_ws(c, at);
+                match c.get(*at)? {
+                    ',' => *at += 1,
+                    ']' => {}
+                    _ => return None,
+                }
+            }
+        }
+        '"' => parse_string(c, at).map(Ordered::Str),
+        't' if c.get(*at..*at + 4)? == ['t', 'r', 'u', 'e'] => {
+            *at += 4;
+            Some(Ordered::Bool(true))
+        }
+        'f' if c.get(*at..*at + 5)? == ['f', 'a', 'l', 's', 'e'] => {
+            *at += 5;
+            Some(Ordered::Bool(false))
+        }
+        'n' if c.get(*at..*at + 4)? == ['n', 'u', 'l', 'l'] => {
+            *at += 4;
+            Some(Ordered::Null)
+        }
+        _ => {
+            let start = *at;
+            while *at < c.len() && (c[*at].is_ascii_digit() || "+-.eE".contains(c[*at])) {
+                *at += 1;
+            }
+            (*at > start).then(|| Ordered::Num(c[start..*at].iter().collect()))
+        }
+    }
 }

@@ -18,17 +18,19 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::ari_capture::{event_group, event_signature, excluded, replay, shape, IdMap, Received};
+use crate::ari_capture::{
+    event_group, event_signature, excluded, replay, shape, IdMap, Ordered, Received,
+};
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(|x| x.as_str()).unwrap_or("")
 }
 
-fn groups(events: &[Value], ids: Option<&IdMap>) -> BTreeMap<String, Vec<String>> {
+fn groups(events: &[(Value, String)], ids: Option<&IdMap>) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ev in events.iter().filter(|e| !excluded(e)) {
+    for (ev, text) in events.iter().filter(|(e, _)| !excluded(e)) {
         let mut key = event_group(ev);
-        let mut signature = event_signature(ev);
+        let mut signature = event_signature(ev, text);
         if let Some(ids) = ids {
             key = ids.apply(&key);
             signature = ids.apply(&signature);
@@ -118,11 +120,8 @@ fn differences(entries: &[Value], got: &Received, skip_groups: &[&str]) -> Vec<S
                 continue;
             }
             let cap_body = s(cap, "body");
-            match (
-                serde_json::from_str::<Value>(cap_body),
-                serde_json::from_slice::<Value>(&our.body),
-            ) {
-                (Ok(c), Ok(o)) => {
+            match (Ordered::parse(cap_body), Ordered::parse(&our.body_text())) {
+                (Some(c), Some(o)) => {
                     let (cs, os) = (shape(&c, &got.ids, true), shape(&o, &got.ids, false));
                     if cs != os {
                         diffs.push(format!(
@@ -143,14 +142,17 @@ fn differences(entries: &[Value], got: &Received, skip_groups: &[&str]) -> Vec<S
         }
     }
     // WebSocket frames per connection.
-    let mut cap_frames: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut cap_frames: BTreeMap<String, Vec<(Value, String)>> = BTreeMap::new();
     let mut cap_closes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in entries.iter().filter(|e| s(e, "kind") == "ws_frame") {
         let conn = s(e, "conn").to_string();
         if let Some(hex) = e.get("payload_hex").and_then(|x| x.as_str()) {
             cap_closes.entry(conn).or_default().push(hex.to_string());
         } else if let Ok(v) = serde_json::from_str::<Value>(s(e, "text")) {
-            cap_frames.entry(conn).or_default().push(v);
+            cap_frames
+                .entry(conn)
+                .or_default()
+                .push((v, s(e, "text").to_string()));
         }
     }
     let conns: std::collections::BTreeSet<String> = cap_frames
@@ -172,10 +174,13 @@ fn differences(entries: &[Value], got: &Received, skip_groups: &[&str]) -> Vec<S
                 "{conn}: close frames {want_closes:?} vs {our_closes:?}"
             ));
         }
-        let ours: Vec<Value> = ours_raw
+        let ours: Vec<(Value, String)> = ours_raw
             .iter()
             .filter(|(op, _)| *op == 1)
-            .filter_map(|(_, p)| serde_json::from_slice(p).ok())
+            .filter_map(|(_, p)| {
+                let text = String::from_utf8_lossy(p).into_owned();
+                serde_json::from_str(&text).ok().map(|v| (v, text))
+            })
             .collect();
         let theirs = cap_frames.get(&conn).cloned().unwrap_or_default();
         let cg = groups(&theirs, Some(&got.ids));
@@ -388,4 +393,23 @@ async fn restart_hangs_up_with_shutdown_drops_sockets_and_answers_503_once() {
 #[tokio::test]
 async fn app_queue_calls_never_reach_the_stasis_app() {
     assert_http_faithful_and_no_stasis("queue.all").await;
+}
+
+#[test]
+fn event_signatures_keep_the_key_order_asterisk_wrote() {
+    let text = r#"{"variable":"X","value":"1","type":"ChannelVarset","timestamp":"t","channel":{"id":"a","state":"Up"},"asterisk_id":"i","application":"a"}"#;
+    let ev: Value = serde_json::from_str(text).expect("json");
+    let sig = event_signature(&ev, text);
+    assert!(
+        sig.starts_with(
+            "ChannelVarset [variable,value,type,timestamp,channel,asterisk_id,application]"
+        ),
+        "{sig}"
+    );
+    let a = Ordered::parse(r#"{"b":1,"a":[true,null]}"#).expect("parse");
+    let b = Ordered::parse(r#"{"a":[true,null],"b":1}"#).expect("parse");
+    assert_ne!(
+        shape(&a, &IdMap::default(), true),
+        shape(&b, &IdMap::default(), true)
+    );
 }

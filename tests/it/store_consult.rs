@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName, Timestamp,
+    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName,
+    Timestamp,
 };
 use switchboard::store::{EventFilter, Store};
 

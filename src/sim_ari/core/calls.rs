@@ -463,7 +463,7 @@ impl Core {
         if uri.is_some() {
             return Ok((name.to_string(), rest.to_string(), true));
         }
-        if !phone.registered || phone.spec.behavior == PhoneBehavior::Unregistered {
+        if !phone.registered {
             return Err(OriginateError::Allocation);
         }
         Ok((name.to_string(), name.to_string(), false))
@@ -524,7 +524,7 @@ impl Core {
         for (k, v) in &req.variables {
             self.set_channel_variable(&id, k, v);
         }
-        if let Some(c) = self.channels.get_mut(&id) {
+        if let Some(c) = self.channels.get_mut(&id).filter(|_| !req.app.is_empty()) {
             c.stasis_pending = Some((req.app.clone(), req.app_args.clone()));
             if self.apps.iter().any(|a| a.name == req.app) {
                 c.subscribed.insert(req.app.clone());

@@ -23,6 +23,9 @@ use crate::sim::PhoneSpec;
 pub(crate) enum WsOut {
     /// A text frame.
     Text(String),
+    /// A text frame written a moment later, so that the HTTP response of the request that
+    /// caused it goes out first (`events_first` off).
+    Later(String),
     /// End the TCP connection without a close frame.
     Fin,
 }
@@ -519,7 +522,12 @@ impl Core {
                 1
             };
             for _ in 0..times {
-                if app.tx.send(WsOut::Text(text.clone())).is_ok() {
+                let out = if self.events_first {
+                    WsOut::Text(text.clone())
+                } else {
+                    WsOut::Later(text.clone())
+                };
+                if app.tx.send(out).is_ok() {
                     sent += 1;
                 }
             }
