@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 use sqlx::Connection;
 use switchboard::config::{Provisioning, RoutingDefaults};
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId,
-    Record, StateCause, SwitchName, Timestamp,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId, Record,
+    StateCause, SwitchName, Timestamp,
 };
 use switchboard::stats::intervals::time_zone;
 use switchboard::stats::{Interval, Period, Targets};

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard::engine::{
-    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelId, Effect,
-    Engine, EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
+    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelId, Effect, Engine,
+    EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
     RequestedState, SkillLevel, Strategy, SwitchCommand, SwitchName, Timer, Timestamp,
 };
 

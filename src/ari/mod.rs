@@ -66,7 +66,9 @@ impl std::fmt::Debug for AriSettings {
 
 #[derive(Debug, Error)]
 pub enum AriLinkError {
-    #[error("switch {switch}: ARI refused the user {user:?} (401); check user and password in ari.conf")]
+    #[error(
+        "switch {switch}: ARI refused the user {user:?} (401); check user and password in ari.conf"
+    )]
     AuthRejected { switch: SwitchName, user: String },
 }
 

@@ -733,8 +733,7 @@ impl Engine {
                 let (caller, legs) = {
                     let conf = self.conferences.calls.get_mut(&call_id)?;
                     conf.ending = true;
-                    let legs: Vec<ChannelId> =
-                        conf.parties.iter().map(|p| p.leg.clone()).collect();
+                    let legs: Vec<ChannelId> = conf.parties.iter().map(|p| p.leg.clone()).collect();
                     (self.calls.get(&call_id).map(|c| c.caller.clone()), legs)
                 };
                 if legs.is_empty() {

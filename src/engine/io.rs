@@ -164,10 +164,7 @@ pub enum Input {
     /// (FreeSWITCH: the BACKGROUND_JOB's `+OK`, the leg runs its `park`; Asterisk: the leg's
     /// StasisStart, which comes only on answer). Only consults wait for it (see
     /// `consult_race`); everything else ignores it.
-    OriginateReturned {
-        switch: SwitchName,
-        leg: ChannelId,
-    },
+    OriginateReturned { switch: SwitchName, leg: ChannelId },
 }
 
 /// What the switch said about a leg that left by a transfer (Batch 4 captures).

@@ -23,8 +23,8 @@ pub(super) fn leg_transferred(switch: &SwitchName, event: &EslEvent) -> Result<I
             ))
         }
     };
-    let partner = ChannelId::parse(partner)
-        .map_err(|e| format!("CHANNEL_HANGUP {leg}: transfer_to: {e}"))?;
+    let partner =
+        ChannelId::parse(partner).map_err(|e| format!("CHANNEL_HANGUP {leg}: transfer_to: {e}"))?;
     let destination = event
         .variable_str("transfer_destination")
         .map(|d| d.strip_prefix("blind:").unwrap_or(d))

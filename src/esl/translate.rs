@@ -7,8 +7,8 @@ use tracing::warn;
 use crate::engine::io::FlowCall;
 use crate::engine::routing::{parse_skill_list, SkillLevel};
 use crate::engine::{
-    AgentId, CallId, ChannelRole, ChannelSnapshot, ChannelId, Feature, Input, ParkedCall,
-    QueueId, SwitchName,
+    AgentId, CallId, ChannelId, ChannelRole, ChannelSnapshot, Feature, Input, ParkedCall, QueueId,
+    SwitchName,
 };
 
 /// The events the engine needs; everything else is not subscribed to, to keep the wire quiet.

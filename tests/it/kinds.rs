@@ -34,7 +34,18 @@ pub enum Entry {
         number: &'static str,
         entry: &'static str,
     },
+    /// What the shipped feature-code dialplan does with `number` dialled from a phone
+    /// (`dialplans/switchboard-features.xml`, `asterisk-conf/extensions_switchboard.conf`);
+    /// hot-desking's collected agent number and PIN are 1001 and 4711.
+    FeatureCode { number: &'static str },
 }
+
+/// What a caller keys at `*21` in the feature-code scenarios: agent 1001, PIN 4711.
+const HOT_DESK_FS: [(&str, &str); 2] = [
+    ("switchboard_agent_number", "1001"),
+    ("switchboard_pin", "4711"),
+];
+const HOT_DESK_ARI: [(&str, &str); 2] = [("AGENT_NUMBER", "1001"), ("PIN", "4711")];
 
 impl Entry {
     fn freeswitch(&self) -> EntryPoint {
@@ -51,18 +62,33 @@ impl Entry {
                     ("hangup_after_bridge".into(), "true".into()),
                 ],
             },
+            Entry::FeatureCode { number } => {
+                crate::harness::shipped_feature_codes(&[number], &HOT_DESK_FS)
+                    .into_iter()
+                    .next()
+                    .expect("the shipped dialplan's extension")
+            }
         }
     }
 
     fn asterisk(&self) -> AriEntryPoint {
         let (number, args) = match self {
-            Entry::Queue { number, queue } => (*number, vec!["queue", *queue]),
-            Entry::Flow { number, entry } => (*number, vec!["flow", *entry]),
+            Entry::Queue { number, queue } => (*number, vec![(*queue).to_owned()]),
+            Entry::Flow { number, entry } => (*number, vec![(*entry).to_owned()]),
+            Entry::FeatureCode { number } => (
+                *number,
+                crate::asterisk_conf::shipped_asterisk_stasis_args(number, &HOT_DESK_ARI),
+            ),
+        };
+        let args = match self {
+            Entry::Queue { .. } => [vec!["queue".to_owned()], args].concat(),
+            Entry::Flow { .. } => [vec!["flow".to_owned()], args].concat(),
+            Entry::FeatureCode { .. } => args,
         };
         AriEntryPoint {
             number: number.into(),
             app: APP.into(),
-            args: args.into_iter().map(str::to_owned).collect(),
+            args,
             answer_first: false,
             variables: Vec::new(),
         }
@@ -105,6 +131,7 @@ pub struct KindSetup {
     pub flows: Option<std::path::PathBuf>,
     /// Publish BLF presence in this domain.
     pub presence_domain: Option<&'static str>,
+    pub pause_reasons: Vec<switchboard::store::PauseReasonRow>,
 }
 
 /// A controller set up as `setup` on a simulator of `kind`; connected and resynced.
@@ -115,6 +142,7 @@ pub async fn spawn_on(kind: Kind, setup: KindSetup) -> TestApp {
         entries,
         flows,
         presence_domain,
+        pause_reasons,
     } = setup;
     let fs_entries = entries.iter().map(Entry::freeswitch).collect();
     let sim = start_sim_with(fs_entries).await;
@@ -155,6 +183,7 @@ pub async fn spawn_on(kind: Kind, setup: KindSetup) -> TestApp {
     };
     app.flows = flows;
     app.presence_domain = presence_domain.map(str::to_owned);
+    app.pause_reasons = pause_reasons;
     app.start_with(queues, &agents).await;
     app.connected().await;
     app
@@ -303,10 +332,21 @@ impl TestApp {
     /// comes back empty.
     pub async fn restart_switch(&self) {
         match &self.ari {
-            Some(ari) => ari
-                .restart()
-                .await
-                .expect("the Asterisk simulator restarts"),
+            Some(ari) => {
+                ari.restart()
+                    .await
+                    .expect("the Asterisk simulator restarts");
+                // Asterisk's channel ids are `<unix seconds>.<counter>` and the counter starts
+                // again at a restart: a call in the same second would take the id of one from
+                // before it. A real restart takes longer than the simulator's (0.64 s in the
+                // `restart` capture, still within a second): wait for the next second so the
+                // history and the ledger have one channel per id.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let next = Duration::from_secs(now.as_secs() + 1);
+                tokio::time::sleep(next.saturating_sub(now)).await;
+            }
             None => {
                 self.sim.shutdown().await;
                 self.sim.restart().await.expect("the simulator restarts");

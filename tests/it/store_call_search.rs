@@ -5,8 +5,7 @@
 //! new calls arrive. Runs on SQLite and, when `DATABASE_URL` is set, on PostgreSQL (see `store`).
 
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName,
-    Timestamp,
+    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName, Timestamp,
 };
 use switchboard::store::{CallCursor, CallSearch, NumberFilter, OutcomeFilter, Store};
 

@@ -4,8 +4,7 @@
 
 use serde_json::Value;
 use switchboard::engine::{
-    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName,
-    Timestamp,
+    AgentId, CallId, CallOutcome, ChannelId, QueueEventKind, QueueId, Record, SwitchName, Timestamp,
 };
 use switchboard::store::{EventFilter, Store};
 

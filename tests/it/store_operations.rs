@@ -1,9 +1,7 @@
 //! The store's part of `/metrics` and `/readyz` on both backends: the webhook outbox's backlog
 //! (pending deliveries and the oldest one's event time) and the ping.
 
-use switchboard::engine::{
-    CallId, CallOutcome, ChannelId, QueueId, Record, SwitchName, Timestamp,
-};
+use switchboard::engine::{CallId, CallOutcome, ChannelId, QueueId, Record, SwitchName, Timestamp};
 use switchboard::store::{AttemptResult, DeliveryFilter, Store, Subscription};
 
 use crate::store::TestDb;

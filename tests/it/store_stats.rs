@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use switchboard::engine::{
-    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId,
-    Record, StateCause, SwitchName, Timestamp,
+    AgentId, AgentStatus, CallId, CallOutcome, ChannelId, HoldBy, QueueEventKind, QueueId, Record,
+    StateCause, SwitchName, Timestamp,
 };
 use switchboard::stats::agents::fold_states;
 use switchboard::stats::intervals::{parse_instant, time_zone};

@@ -47,6 +47,7 @@ on_both_switches!(
     a_supervisor_listens_without_changing_who_handles_the_call,
     a_consult_transfer_hands_the_caller_to_the_colleague_under_the_same_call,
     a_conference_joins_a_colleague_and_the_call_goes_on_when_it_leaves,
+    every_feature_code_works_from_the_agents_phone,
 );
 
 fn answering(id: &'static str, after_ms: u64) -> Agent {
@@ -630,5 +631,50 @@ async fn a_conference_joins_a_colleague_and_the_call_goes_on_when_it_leaves(kind
     app.far_end_hangs_up(&caller);
     let ended = ended_call(&app, &caller).await;
     assert_eq!(ended.outcome, Some(CallOutcome::Completed));
+    no_channels_left(&app).await;
+}
+
+async fn every_feature_code_works_from_the_agents_phone(kind: Kind) {
+    let codes = ["*21", "*22", "*23", "*241", "*25", "agent+1001"];
+    let app = spawn_on(
+        kind,
+        KindSetup {
+            entries: codes
+                .iter()
+                .map(|number| Entry::FeatureCode { number })
+                .collect(),
+            pause_reasons: vec![switchboard::store::PauseReasonRow {
+                code: "1".into(),
+                name: "Lunch".into(),
+                productive: false,
+            }],
+            ..support_setup(vec![
+                Agent::answering("1001").logged_out().with_pin("4711"),
+                Agent::answering("2002").in_queues(&[]).logged_out(),
+            ])
+        },
+    )
+    .await;
+    let dial = |phone: &str, code: &str| app.dial(CallSpec::new(phone, code));
+    dial("1001", "*22");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    dial("1001", "*241");
+    wait_status(&app, "1001", AgentStatus::Paused).await;
+    dial("1001", "*25");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    dial("1001", "agent+1001");
+    wait_status(&app, "1001", AgentStatus::Paused).await;
+    dial("1001", "agent+1001");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    dial("1001", "*23");
+    wait_status(&app, "1001", AgentStatus::LoggedOut).await;
+    // Hot-desking at the phone in the other room: its calls ring there.
+    dial("2002", "*21");
+    wait_status(&app, "1001", AgentStatus::Available).await;
+    let caller = app.dial(CallSpec::new("4930129", ENTRY));
+    bridged_leg(&app, &caller).await;
+    app.far_end_hangs_up(&caller);
+    ended_call(&app, &caller).await;
+    // Every code's call was answered with its tone or prompt, then hung up by the controller.
     no_channels_left(&app).await;
 }

@@ -222,11 +222,7 @@ fn caller_snap(channel: ChannelId, bridged_to: Option<ChannelId>) -> ChannelSnap
     }
 }
 
-fn agent_snap(
-    channel: ChannelId,
-    agent: &str,
-    bridged_to: Option<ChannelId>,
-) -> ChannelSnapshot {
+fn agent_snap(channel: ChannelId, agent: &str, bridged_to: Option<ChannelId>) -> ChannelSnapshot {
     ChannelSnapshot {
         channel,
         role: ChannelRole::Agent,

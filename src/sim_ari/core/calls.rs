@@ -5,6 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+/// The dialplan context of calls the phones make (the rig's `[from-agents]`).
+pub const PHONES_CONTEXT: &str = "from-agents";
+
 use super::hangup::Ending;
 use super::{ChanState, Channel, Core, Origin, Timer};
 use crate::sim::{CallSpec, PhoneBehavior};
@@ -255,12 +258,19 @@ impl Core {
     ) -> String {
         self.stats.calls_placed += 1;
         let id = self.next_channel_id(None);
-        let name = self.next_channel_name("callers");
-        let mut ch = self.new_channel(id.clone(), name, "callers", Origin::Inbound);
+        // A call from one of the phones (an agent dialling a feature code) is that endpoint's
+        // channel, in the phones' context (the rig's `from-agents`); anyone else is `callers`.
+        let (endpoint, context) = if self.phone(&spec.caller_number).is_some() {
+            (spec.caller_number.clone(), PHONES_CONTEXT)
+        } else {
+            ("callers".to_owned(), "from-callers")
+        };
+        let name = self.next_channel_name(&endpoint);
+        let mut ch = self.new_channel(id.clone(), name, &endpoint, Origin::Inbound);
         ch.state = ChanState::Ring;
         ch.caller = (spec.caller_name.clone(), spec.caller_number.clone());
         ch.dialplan = (
-            "from-callers".into(),
+            context.into(),
             spec.destination.clone(),
             1,
             String::new(),
@@ -312,7 +322,9 @@ impl Core {
             return;
         };
         if let Some(c) = self.channels.get_mut(id) {
-            c.dialplan.0 = "from-callers".into();
+            if c.dialplan.0 != PHONES_CONTEXT {
+                c.dialplan.0 = "from-callers".into();
+            }
             c.dialplan.1 = entry.number.clone();
         }
         let mut priority = first_priority;

@@ -18,11 +18,14 @@ pub(crate) struct Playback {
     pub target: String,
     pub state: &'static str,
     pub step: u64,
+    /// Order of arrival: a channel's queued playbacks start in this order.
+    pub arrival: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct Playbacks {
     pub live: BTreeMap<String, Playback>,
+    arrivals: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -189,20 +192,29 @@ impl Core {
     /// Starts a playback; returns its JSON in state `queued` for the 201.
     pub fn play(&mut self, target: &str, media: Vec<String>, id: Option<String>) -> String {
         let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        self.playbacks.arrivals += 1;
+        // assumed: a channel plays one playback at a time, the next staying `queued` until
+        // the one before it finishes (the 201 always says `queued`; no capture has two).
+        let busy = target.starts_with("channel:")
+            && self
+                .playbacks
+                .live
+                .values()
+                .any(|p| p.target == target && p.state != "queued");
         let pb = Playback {
             id: id.clone(),
             media,
             index: 0,
             target: target.to_string(),
-            state: "playing",
+            state: if busy { "queued" } else { "playing" },
             step: 0,
+            arrival: self.playbacks.arrivals,
         };
         let queued = pb.json("queued");
-        for m in &pb.media {
-            self.played.push((target.to_string(), m.clone()));
-        }
         self.playbacks.live.insert(id.clone(), pb);
-        self.start_current(&id);
+        if !busy {
+            self.start_current(&id);
+        }
         queued
     }
 
@@ -211,6 +223,7 @@ impl Core {
             return;
         };
         let uri = pb.media.get(pb.index).cloned().unwrap_or_default();
+        self.played.push((pb.target.clone(), uri.clone()));
         if let Some(ch) = pb.target.strip_prefix("channel:") {
             if let Some(c) = self.channels.get_mut(ch) {
                 c.playing = Some(uri.clone());
@@ -267,6 +280,19 @@ impl Core {
             }
         }
         self.playback_event("PlaybackFinished", &pb, state);
+        let next = self
+            .playbacks
+            .live
+            .values()
+            .filter(|p| p.target == pb.target && p.state == "queued")
+            .min_by_key(|p| p.arrival)
+            .map(|p| p.id.clone());
+        if let Some(next) = next {
+            if let Some(p) = self.playbacks.live.get_mut(&next) {
+                p.state = "playing";
+            }
+            self.start_current(&next);
+        }
     }
 
     pub fn playback_json(&self, id: &str) -> Option<String> {
