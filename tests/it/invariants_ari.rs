@@ -7,7 +7,10 @@
 //! Asterisk's terms for the ledger's: a leg is created at ChannelCreated, answered when its
 //! state turns `Up`, bridged when it enters a bridge with exactly one other channel, hung up at
 //! ChannelDestroyed; our agent legs carry `SWITCHBOARD_AGENT` / `SWITCHBOARD_CALL` /
-//! `SWITCHBOARD_ROLE`, set at the originate and reported as ChannelVarset.
+//! `SWITCHBOARD_ROLE`, set at the originate and reported as ChannelVarset. Asterisk reports no
+//! hold on a channel (`inbound-stasis` capture: `POST /hold` gives only DeviceStateChanged
+//! `ONHOLD` of its endpoint), so a hold is the endpoint's device going `ONHOLD` while one
+//! channel of it is up, until it leaves that state; a phone's own hold is `ChannelHold`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +37,7 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
     let task = tokio::spawn(async move {
         let mut ready = Some(ready_tx);
         let mut bridges: HashMap<String, Vec<String>> = HashMap::new();
+        let mut devices: HashMap<String, Vec<String>> = HashMap::new();
         loop {
             let request = url
                 .as_str()
@@ -46,7 +50,7 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
                 while let Some(Ok(message)) = socket.next().await {
                     if let Message::Text(text) = message {
                         if let Ok(event) = serde_json::from_str::<Value>(&text) {
-                            note(&shared, &mut bridges, &event);
+                            note(&shared, &mut bridges, &mut devices, &event);
                         }
                     }
                 }
@@ -58,19 +62,53 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
     Ledger::kept_by(legs, task)
 }
 
+/// `PJSIP/1001` of a channel named `PJSIP/1001-00000004`.
+fn device_of(name: &str) -> Option<&str> {
+    name.rsplit_once('-').map(|(device, _)| device)
+}
+
 fn note(
     legs: &Mutex<HashMap<String, Leg>>,
     bridges: &mut HashMap<String, Vec<String>>,
+    devices: &mut HashMap<String, Vec<String>>,
     event: &Value,
 ) {
     let now = Instant::now();
+    let mut legs = legs.lock().unwrap_or_else(PoisonError::into_inner);
+    if event["type"] == "DeviceStateChanged" {
+        let device = event["device_state"]["name"].as_str().unwrap_or_default();
+        let held = event["device_state"]["state"] == "ONHOLD";
+        if let Some([channel]) = devices.get(device).map(Vec::as_slice) {
+            let hold = &mut legs
+                .entry(channel.clone())
+                .or_insert_with(|| Leg::new(now))
+                .hold;
+            match (held, hold.since) {
+                (true, None) => {
+                    hold.since = Some(now);
+                    hold.holds += 1;
+                }
+                (false, Some(since)) => {
+                    hold.since = None;
+                    hold.held_ms += i64::try_from(now.saturating_duration_since(since).as_millis())
+                        .unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+        return;
+    }
     let Some(id) = event["channel"]["id"].as_str().map(str::to_owned) else {
         return;
     };
-    let mut legs = legs.lock().unwrap_or_else(PoisonError::into_inner);
     match event["type"].as_str() {
         Some("ChannelCreated") => {
-            legs.entry(id).or_insert_with(|| Leg::new(now)).created = now;
+            legs.entry(id.clone())
+                .or_insert_with(|| Leg::new(now))
+                .created = now;
+            if let Some(device) = event["channel"]["name"].as_str().and_then(device_of) {
+                devices.entry(device.to_owned()).or_default().push(id);
+            }
         }
         Some("ChannelVarset") => {
             let leg = legs.entry(id).or_insert_with(|| Leg::new(now));
@@ -120,7 +158,7 @@ fn note(
             legs.entry(id.clone())
                 .or_insert_with(|| Leg::new(now))
                 .hang_up(now);
-            for members in bridges.values_mut() {
+            for members in bridges.values_mut().chain(devices.values_mut()) {
                 members.retain(|c| *c != id);
             }
         }

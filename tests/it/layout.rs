@@ -62,10 +62,16 @@ fn only_the_ari_module_speaks_ari_and_the_two_adapters_never_import_each_other()
             );
         }
         if file.contains("/src/ari/") {
-            assert!(!text.contains("crate::esl"), "{file} imports the ESL adapter");
+            assert!(
+                !text.contains("crate::esl"),
+                "{file} imports the ESL adapter"
+            );
         }
         if file.contains("/src/esl/") {
-            assert!(!text.contains("crate::ari"), "{file} imports the ARI adapter");
+            assert!(
+                !text.contains("crate::ari"),
+                "{file} imports the ARI adapter"
+            );
         }
     }
 }

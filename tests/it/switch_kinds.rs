@@ -48,6 +48,7 @@ on_both_switches!(
     a_consult_transfer_hands_the_caller_to_the_colleague_under_the_same_call,
     a_conference_joins_a_colleague_and_the_call_goes_on_when_it_leaves,
     every_feature_code_works_from_the_agents_phone,
+    a_held_call_transferred_to_another_queue_reaches_its_agent_under_the_same_call,
 );
 
 fn answering(id: &'static str, after_ms: u64) -> Agent {
@@ -676,5 +677,55 @@ async fn every_feature_code_works_from_the_agents_phone(kind: Kind) {
     app.far_end_hangs_up(&caller);
     ended_call(&app, &caller).await;
     // Every code's call was answered with its tone or prompt, then hung up by the controller.
+    no_channels_left(&app).await;
+}
+
+async fn a_held_call_transferred_to_another_queue_reaches_its_agent_under_the_same_call(
+    kind: Kind,
+) {
+    let app = spawn_on(
+        kind,
+        KindSetup {
+            queues: vec![
+                queue_row("support", QueueRouting::default()),
+                queue_row("sales", QueueRouting::default()),
+            ],
+            agents: vec![
+                answering("1001", 50),
+                answering("1002", 50).in_queues(&["sales"]),
+            ],
+            ..KindSetup::default()
+        },
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930130", ENTRY));
+    let first = bridged_leg(&app, &caller).await;
+    let call = live_call_id(&app, &caller).await;
+    assert_eq!(
+        post(&app, &format!("/v1/calls/{call}/hold"), json!({})).await,
+        202
+    );
+    eventually("the call shows as held", || async {
+        let calls: serde_json::Value = app.get("/v1/calls").await.json().await.expect("JSON");
+        !calls["active"][0]["hold"]["held_since"].is_null()
+    })
+    .await;
+    let transfer = json!({ "to": "queue", "queue": "sales" });
+    assert_eq!(
+        post(&app, &format!("/v1/calls/{call}/transfer"), transfer).await,
+        202
+    );
+    eventually("the caller talks to the sales agent", || async {
+        app.partner_of(&caller).is_some_and(|leg| leg != first)
+    })
+    .await;
+    wait_status(&app, "1002", AgentStatus::OnCall).await;
+    assert!(!app.is_up(&first), "the first agent's leg is gone");
+    app.far_end_hangs_up(&caller);
+    let ended = ended_call(&app, &caller).await;
+    assert_eq!(ended.id.to_string(), call);
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed));
+    assert_eq!(ended.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    assert_eq!(ended.holds, Some(1));
     no_channels_left(&app).await;
 }
