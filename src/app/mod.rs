@@ -516,40 +516,32 @@ impl LeaderPart {
 
         let (inputs_tx, inputs_rx) = mpsc::channel(65_536);
         let mut links = HashMap::new();
-        for settings in switches {
+        // One link task per switch, whichever its kind: each gets its command lane and sends
+        // its inputs to the engine task.
+        let mut link = |name: &crate::engine::SwitchName| {
             let (commands_tx, commands_rx) = mpsc::channel(65_536);
             links.insert(
-                settings.name.clone(),
+                name.clone(),
                 SwitchLink {
-                    name: settings.name.clone(),
+                    name: name.clone(),
                     commands: commands_tx,
                 },
             );
-            let inputs = inputs_tx.clone();
-            let metrics = metrics.clone();
-            let stop = stop_rx.clone();
-            let fence = fence.clone();
+            let parts = (inputs_tx.clone(), metrics.clone(), stop_rx.clone());
+            (commands_rx, parts, fence.clone())
+        };
+        for settings in switches {
+            let (commands, (inputs, metrics, stop), fence) = link(&settings.name);
             tasks.spawn(async move {
-                run_fenced_switch(settings, commands_rx, inputs, metrics, stop, fence)
+                run_fenced_switch(settings, commands, inputs, metrics, stop, fence)
                     .await
                     .map_err(AppError::from)
             });
         }
         for settings in asterisk {
-            let (commands_tx, commands_rx) = mpsc::channel(65_536);
-            links.insert(
-                settings.name.clone(),
-                SwitchLink {
-                    name: settings.name.clone(),
-                    commands: commands_tx,
-                },
-            );
-            let inputs = inputs_tx.clone();
-            let metrics = metrics.clone();
-            let stop = stop_rx.clone();
-            let fence = fence.clone();
+            let (commands, (inputs, metrics, stop), fence) = link(&settings.name);
             tasks.spawn(async move {
-                crate::ari::run_fenced_switch(settings, commands_rx, inputs, metrics, stop, fence)
+                crate::ari::run_fenced_switch(settings, commands, inputs, metrics, stop, fence)
                     .await
                     .map_err(AppError::from)
             });

@@ -2,13 +2,11 @@
 //! HTTP, watch liveness with `GET /asterisk/ping` (Asterisk sends no pings), reconnect with
 //! backoff and jitter.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures_util::StreamExt;
-use rand::Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -24,7 +22,7 @@ use super::translate::translate;
 use super::{AriLinkError, AriSettings};
 use crate::engine::{ChannelId, Input, SwitchCommand};
 use crate::fence::Fence;
-use crate::link::{Outgoing, SwitchInput};
+use crate::link::{backoff, lane_of, Outgoing, SwitchInput};
 use crate::metrics::Metrics;
 
 /// Command lanes per switch: commands of one call keep their order, calls do not wait for
@@ -121,15 +119,6 @@ pub async fn run(
             _ = stop.changed() => {}
         }
     }
-}
-
-/// Exponential backoff from 100 ms up to `max`, with full jitter on the upper half.
-fn backoff(attempt: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(100).saturating_mul(1u32 << attempt.min(16));
-    let capped = base.min(max);
-    let half = capped / 2;
-    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
-    half + Duration::from_millis(jitter)
 }
 
 /// `ws://host:port/ari/events?app=<app>&subscribeAll=true`, from `http://host:port`.
@@ -367,12 +356,6 @@ async fn ping(client: AriClient, fence: Fence, period: Duration, pong: mpsc::Sen
             }
         }
     }
-}
-
-fn lane_of(affinity: &ChannelId, lanes: usize) -> usize {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    affinity.hash(&mut hasher);
-    (hasher.finish() % lanes.max(1) as u64) as usize
 }
 
 /// One command lane: renders and sends what the engine decided, in order, and reports

@@ -162,31 +162,7 @@ pub fn cause_code(name: &str) -> Result<u16, Refused> {
 pub const MAX_LEG_VARIABLES: usize = 32;
 const MAX_LEG_VARIABLE_CHARS: usize = 256;
 
-/// A caller ID number reduced to what a number can hold; anything else is dropped.
-pub fn sanitize_number(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
-        .take(32)
-        .collect()
-}
-
-/// A caller ID name kept readable (letters of any script, digits, spaces, light punctuation):
-/// no quote or `<` that would end the name in `"name" <number>`.
-pub fn sanitize_name(value: &str) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
-                c
-            } else {
-                ' '
-            }
-        })
-        .take(64)
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::config::{sanitize_name, sanitize_number};
 
 /// A flow variable's value for a channel variable: JSON quotes it, but no control character,
 /// `${…}` expansion or dialplan separator reaches a dialplan that reads it.

@@ -49,9 +49,9 @@ pub use tokens::{
 };
 pub(crate) use values::DisplayName;
 pub use values::{
-    is_switch_word, redact_url, sound_source_problem, Secret, CONTEXT_CHARS, EXTENSION_CHARS,
-    HANGUP_CAUSES, HANGUP_CAUSE_CHARS, MAILBOX_CHARS, SAY_TEXT_CHARS, SOUND_SCHEMES,
-    VOICEMAIL_DOMAIN_CHARS,
+    is_switch_word, redact_url, sanitize_name, sanitize_number, sound_source_problem, Secret,
+    CONTEXT_CHARS, EXTENSION_CHARS, HANGUP_CAUSES, HANGUP_CAUSE_CHARS, MAILBOX_CHARS,
+    SAY_TEXT_CHARS, SOUND_SCHEMES, VOICEMAIL_DOMAIN_CHARS,
 };
 pub(crate) use values::{HumanDuration, MediaSource};
 

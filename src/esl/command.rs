@@ -77,6 +77,8 @@ pub fn check_dial_string(value: &str) -> Result<&str, UnsafeValue> {
 /// `scheme://` streams ([`crate::config::SOUND_SCHEMES`]), one header line, no variable block or
 /// expansion. The config and flow files were checked with the same rule; this is the last
 /// guard before the switch (a `shell_stream://` would run a command there).
+pub use crate::config::{sanitize_name, sanitize_number};
+
 pub fn check_media_source(value: &str) -> Result<&str, UnsafeValue> {
     match crate::config::sound_source_problem(value) {
         None => Ok(value),
@@ -85,33 +87,6 @@ pub fn check_media_source(value: &str) -> Result<&str, UnsafeValue> {
             value: value.to_owned(),
         }),
     }
-}
-
-/// A caller ID number as the caller sent it, reduced to what a number can hold. Anything else
-/// is dropped, not escaped: a number has no business containing it.
-pub fn sanitize_number(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
-        .take(32)
-        .collect()
-}
-
-/// A caller ID name, kept readable (letters of any script, digits, spaces and light
-/// punctuation) and safe inside a single-quoted originate variable.
-pub fn sanitize_name(value: &str) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
-                c
-            } else {
-                ' '
-            }
-        })
-        .take(64)
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The energy below which `record` counts the caller as silent (the value of FreeSWITCH's own

@@ -1,11 +1,9 @@
 //! One switch: connect, subscribe, resync, pump events in and commands out; reconnect on loss.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EslError, EslEventStream, EventFormat};
-use rand::Rng;
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -17,6 +15,7 @@ use super::translate::{
 };
 use crate::engine::{ChannelId, Input, SwitchCommand, SwitchName};
 use crate::fence::Fence;
+use crate::link::{backoff, lane_of};
 pub use crate::link::{Outgoing, SwitchInput, SwitchLink};
 use crate::metrics::Metrics;
 
@@ -133,16 +132,6 @@ pub async fn run_fenced_switch(
             _ = stop.changed() => {}
         }
     }
-}
-
-/// Exponential backoff from 100 ms up to `max`, with full jitter on the upper half so a fleet
-/// of controllers does not reconnect in step.
-fn backoff(attempt: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(100).saturating_mul(1u32 << attempt.min(16));
-    let capped = base.min(max);
-    let half = capped / 2;
-    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
-    half + Duration::from_millis(jitter)
 }
 
 async fn connect(settings: &SwitchSettings) -> Result<(EslClient, EslEventStream), EslError> {
@@ -302,12 +291,6 @@ impl StatusReason for EslClient {
     fn status_reason(&self) -> String {
         format!("{:?}", self.status())
     }
-}
-
-fn lane_of(affinity: &ChannelId, lanes: usize) -> usize {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    affinity.hash(&mut hasher);
-    (hasher.finish() % lanes.max(1) as u64) as usize
 }
 
 /// Lists the switch's channels and reads ours by their variables (`show channels` does not

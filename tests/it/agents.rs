@@ -5,19 +5,9 @@ use switchboard::engine::{AgentStatus, QueueRouting};
 use switchboard::sim::CallSpec;
 
 use crate::harness::{
-    eventually, queue_row, spawn_setup, spawn_setup_with_presence, Agent, Setup, TestApp, ENTRY,
+    eventually, queue_row, spawn_setup, spawn_setup_with_presence, wait_status, Agent, Setup,
+    TestApp, ENTRY,
 };
-
-async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
-    eventually(&format!("{agent} is {}", status.as_str()), || async move {
-        app.running()
-            .snapshot()
-            .agents
-            .iter()
-            .any(|a| a.id.as_str() == agent && a.status == status)
-    })
-    .await;
-}
 
 fn support(agents: Vec<Agent>) -> Setup {
     Setup {

@@ -491,6 +491,18 @@ impl TestApp {
     }
 }
 
+/// Waits until the snapshot shows `agent` in `status`.
+pub async fn wait_status(app: &TestApp, agent: &str, status: switchboard::engine::AgentStatus) {
+    eventually(&format!("{agent} is {}", status.as_str()), || async move {
+        app.running()
+            .snapshot()
+            .agents
+            .iter()
+            .any(|a| a.id.as_str() == agent && a.status == status)
+    })
+    .await;
+}
+
 /// Polls `condition` until it holds, failing the test with `what` after a deadline. No test
 /// sleeps to synchronise: each waits for the state it needs.
 pub async fn eventually<F, Fut>(what: &str, condition: F)

@@ -8,18 +8,9 @@ use serde_json::{json, Value};
 use switchboard::engine::{parse_skill_list, AgentStatus, EscalationStep, QueueRouting};
 use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec};
 
-use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
-
-async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
-    eventually(&format!("{agent} is {}", status.as_str()), || async move {
-        app.running()
-            .snapshot()
-            .agents
-            .iter()
-            .any(|a| a.id.as_str() == agent && a.status == status)
-    })
-    .await;
-}
+use crate::harness::{
+    eventually, queue_row, spawn_setup, wait_status, Agent, Setup, TestApp, ENTRY,
+};
 
 /// The agent leg bridged to `caller`, once there is one.
 async fn bridged_agent(app: &TestApp, caller: &str) -> String {

@@ -10,23 +10,14 @@ use switchboard::engine::{
 use switchboard::engine::{CallId, QueueEventKind};
 use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior};
 
-use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
+use crate::harness::{
+    eventually, queue_row, spawn_setup, wait_status, Agent, Setup, TestApp, ENTRY,
+};
 
 fn answering_after(id: &'static str, ms: u64) -> Agent {
     Agent::answering(id).with(PhoneBehavior::Answer {
         after: Duration::from_millis(ms),
     })
-}
-
-async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
-    eventually(&format!("{agent} is {}", status.as_str()), || async move {
-        app.running()
-            .snapshot()
-            .agents
-            .iter()
-            .any(|a| a.id.as_str() == agent && a.status == status)
-    })
-    .await;
 }
 
 /// Waits until the history holds a queue event of `kind`, and returns the call's events as

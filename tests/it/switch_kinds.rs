@@ -10,7 +10,7 @@ use switchboard::engine::{AgentStatus, CallOutcome, QueueRouting, Strategy};
 use switchboard::sim::{CallSpec, PhoneBehavior};
 use switchboard::store::CallRow;
 
-use crate::harness::{eventually, queue_row, Agent, TestApp, ENTRY};
+use crate::harness::{eventually, queue_row, wait_status, Agent, TestApp, ENTRY};
 use crate::kinds::{spawn_on, Entry, Kind, KindSetup};
 
 /// `scenario` as two tests, `<scenario>::freeswitch` and `<scenario>::asterisk`.
@@ -67,17 +67,6 @@ fn support_setup(agents: Vec<Agent>) -> KindSetup {
         agents,
         ..KindSetup::default()
     }
-}
-
-async fn wait_status(app: &TestApp, agent: &str, status: AgentStatus) {
-    eventually(&format!("{agent} is {}", status.as_str()), || async move {
-        app.running()
-            .snapshot()
-            .agents
-            .iter()
-            .any(|a| a.id.as_str() == agent && a.status == status)
-    })
-    .await;
 }
 
 /// The agent's leg `caller` is bridged to, once it is.
