@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard::engine::recording::{RecordingMode, RecordingPolicy};
-use switchboard::engine::{AgentStatus, CallOutcome, QueueRouting, Strategy};
+use switchboard::engine::{AgentStatus, CallOutcome, CallbackSettings, QueueRouting, Strategy};
 use switchboard::sim::{CallSpec, PhoneBehavior};
 use switchboard::store::CallRow;
 
@@ -49,6 +49,7 @@ on_both_switches!(
     a_conference_joins_a_colleague_and_the_call_goes_on_when_it_leaves,
     every_feature_code_works_from_the_agents_phone,
     a_held_call_transferred_to_another_queue_reaches_its_agent_under_the_same_call,
+    a_caller_who_asks_for_a_callback_is_called_back_when_an_agent_is_free,
 );
 
 fn answering(id: &'static str, after_ms: u64) -> Agent {
@@ -717,4 +718,73 @@ async fn a_held_call_transferred_to_another_queue_reaches_its_agent_under_the_sa
     assert_eq!(ended.agent.as_ref().map(|a| a.as_str()), Some("1002"));
     assert_eq!(ended.holds, Some(1));
     no_channels_left(&app).await;
+}
+
+async fn a_caller_who_asks_for_a_callback_is_called_back_when_an_agent_is_free(kind: Kind) {
+    let support = queue_row(
+        "support",
+        QueueRouting {
+            callback: Some(CallbackSettings {
+                key: '1',
+                dial: "user/{number}".into(),
+                ..CallbackSettings::default()
+            }),
+            ..QueueRouting::default()
+        },
+    );
+    let app = spawn_on(
+        kind,
+        KindSetup {
+            queues: vec![support],
+            agents: vec![
+                answering("1001", 50).logged_out(),
+                // The customer's own phone, reachable as user/5551234.
+                answering("5551234", 50).in_queues(&[]).logged_out(),
+            ],
+            ..KindSetup::default()
+        },
+    )
+    .await;
+    let caller = app.dial_pressing(
+        CallSpec::new("5551234", ENTRY),
+        vec![(Duration::from_millis(300), "1#".to_owned())],
+    );
+    eventually("the caller is hung up after confirming", || async {
+        !app.is_up(&caller)
+    })
+    .await;
+    app.set_agent_state("1001", "available").await;
+    wait_status(&app, "1001", AgentStatus::OnCall).await;
+    let active = || async {
+        let calls: serde_json::Value = app.get("/v1/calls").await.json().await.expect("JSON");
+        calls["active"][0].clone()
+    };
+    eventually("the agent talks to the customer", || async {
+        active().await["state"] == "bridged"
+    })
+    .await;
+    let call = active().await["id"]
+        .as_str()
+        .expect("the callback")
+        .to_owned();
+    assert_eq!(
+        post(&app, &format!("/v1/calls/{call}/hangup"), json!({})).await,
+        202
+    );
+    no_channels_left(&app).await;
+    let pool = sqlx::SqlitePool::connect(&app.database_url)
+        .await
+        .expect("the test database");
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM queue_events WHERE call_id = ? ORDER BY id")
+            .bind(&call)
+            .fetch_all(&pool)
+            .await
+            .expect("queue events");
+    pool.close().await;
+    assert!(
+        kinds.iter().any(|k| k == "callback_requested")
+            && kinds.iter().any(|k| k == "callback_connected"),
+        "{kinds:?}"
+    );
 }
