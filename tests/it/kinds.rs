@@ -327,6 +327,22 @@ impl TestApp {
         }
     }
 
+    /// The paused and the masked stretches of the switch's finished recordings, in all.
+    pub fn recorded_pauses_and_masks(&self) -> (usize, usize) {
+        match &self.ari {
+            Some(ari) => ari
+                .recordings()
+                .iter()
+                .filter(|r| r.state == "done")
+                .fold((0, 0), |(p, m), r| {
+                    (p + r.paused_intervals.len(), m + r.muted_intervals.len())
+                }),
+            None => self.sim.recorded().iter().fold((0, 0), |(p, m), (_, r)| {
+                (p + r.paused_intervals.len(), m + r.masked_intervals.len())
+            }),
+        }
+    }
+
     /// The switch restarts (FreeSWITCH: `shutdown`, then started again; Asterisk: `core
     /// restart now`): each hangs up every channel first, then closes the connections, and
     /// comes back empty.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard::engine::recording::{RecordingMode, RecordingPolicy};
+use switchboard::engine::recording::{ConsentNotice, RecordingMode, RecordingPolicy};
 use switchboard::engine::{AgentStatus, CallOutcome, CallbackSettings, QueueRouting, Strategy};
 use switchboard::sim::{CallSpec, PhoneBehavior};
 use switchboard::store::CallRow;
@@ -50,6 +50,7 @@ on_both_switches!(
     every_feature_code_works_from_the_agents_phone,
     a_held_call_transferred_to_another_queue_reaches_its_agent_under_the_same_call,
     a_caller_who_asks_for_a_callback_is_called_back_when_an_agent_is_free,
+    a_recording_after_the_consent_notice_is_paused_and_masked_over_rest,
 );
 
 fn answering(id: &'static str, after_ms: u64) -> Agent {
@@ -787,4 +788,78 @@ async fn a_caller_who_asks_for_a_callback_is_called_back_when_an_agent_is_free(k
             && kinds.iter().any(|k| k == "callback_connected"),
         "{kinds:?}"
     );
+}
+
+async fn a_recording_after_the_consent_notice_is_paused_and_masked_over_rest(kind: Kind) {
+    let support = queue_row(
+        "support",
+        QueueRouting {
+            recording: RecordingPolicy {
+                mode: RecordingMode::Always,
+                consent: Some(ConsentNotice {
+                    announcement: "silence_stream://200".into(),
+                    opt_out_digit: Some('9'),
+                }),
+                ..RecordingPolicy::default()
+            },
+            ..QueueRouting::default()
+        },
+    );
+    let app = spawn_on(
+        kind,
+        KindSetup {
+            queues: vec![support],
+            agents: vec![answering("1001", 50)],
+            ..KindSetup::default()
+        },
+    )
+    .await;
+    let caller = app.dial(CallSpec::new("4930131", ENTRY));
+    bridged_leg(&app, &caller).await;
+    let call = live_call_id(&app, &caller).await;
+    eventually("the recording runs", || async {
+        stored_recordings(&app)
+            .await
+            .iter()
+            .any(|s| s == "recording")
+    })
+    .await;
+    let recording = format!("/v1/calls/{call}/recording");
+    for (action, paused) in [
+        ("pause", true),
+        ("resume", false),
+        ("mask", false),
+        ("unmask", false),
+    ] {
+        assert_eq!(
+            post(&app, &recording, json!({ "action": action })).await,
+            200,
+            "{action}"
+        );
+        eventually(&format!("the snapshot shows the {action}"), || async {
+            let calls: serde_json::Value = app.get("/v1/calls").await.json().await.expect("JSON");
+            calls["active"][0]["recording"]["paused"] == paused
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.far_end_hangs_up(&caller);
+    ended_call(&app, &caller).await;
+    eventually("the recording is stopped in the history", || async {
+        stored_recordings(&app).await == ["stopped"]
+    })
+    .await;
+    eventually("the switch kept one pause and one mask", || async {
+        app.recorded_pauses_and_masks() == (1, 1)
+    })
+    .await;
+    let pool = sqlx::SqlitePool::connect(&app.database_url)
+        .await
+        .expect("the test database");
+    let notice: Option<i64> = sqlx::query_scalar("SELECT notice_at FROM recordings")
+        .fetch_one(&pool)
+        .await
+        .expect("the recording");
+    pool.close().await;
+    assert!(notice.is_some(), "the caller heard the notice first");
 }

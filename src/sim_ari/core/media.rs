@@ -154,8 +154,8 @@ impl Core {
             };
             return Ok(Some(Duration::from_millis(ms)));
         }
-        if uri.starts_with("tone:") {
-            return Ok(None);
+        if let Some(tone) = uri.strip_prefix("tone:") {
+            return Ok(once_only_tone_length(tone));
         }
         if let Some(name) = uri.strip_prefix("recording:") {
             return match self.recordings.stored.iter().find(|r| r.name == name) {
@@ -756,4 +756,39 @@ fn write_wav(path: &std::path::Path, length: Duration) {
         let _ = std::fs::create_dir_all(dir);
     }
     let _ = std::fs::write(path, wav_bytes(length));
+}
+
+/// How long a tone list plays when every part is marked `!` (play once), as the ARI adapter
+/// sends prompts and silences: the sum of the parts' durations. A tone with any part not so
+/// marked repeats until its playback is deleted (`dtmf-playback` capture: `tone:440/1000`),
+/// and so has no end (`None`). assumed: a play-once tone's playback then finishes `done` by
+/// itself; no capture shows one.
+fn once_only_tone_length(tone: &str) -> Option<Duration> {
+    let tone = tone.split(';').next().unwrap_or_default();
+    let mut total = 0u64;
+    for part in tone.split(',') {
+        let once = part.strip_prefix('!')?;
+        let ms = once.split_once('/')?.1.parse::<u64>().ok()?;
+        total = total.saturating_add(ms);
+    }
+    Some(Duration::from_millis(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_play_once_tone_ends_after_its_parts_and_a_repeating_one_never() {
+        assert_eq!(
+            once_only_tone_length("!0/200"),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(
+            once_only_tone_length("!440+480/2000,!0/4000"),
+            Some(Duration::from_millis(6000))
+        );
+        assert_eq!(once_only_tone_length("440/1000"), None);
+        assert_eq!(once_only_tone_length("!440/1000,0/500"), None);
+    }
 }
