@@ -380,6 +380,35 @@ pub(super) fn is_hostname(host: &str) -> bool {
         })
 }
 
+/// A caller ID number as the caller sent it, reduced to what a number can hold. Anything else
+/// is dropped, not escaped: a number has no business containing it. Both switch adapters put
+/// it in front of a switch (an ESL originate variable, an ARI `callerId`).
+pub fn sanitize_number(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
+        .take(32)
+        .collect()
+}
+
+/// A caller ID name, kept readable (letters of any script, digits, spaces and light
+/// punctuation): safe inside a single-quoted originate variable, and no quote or `<` that
+/// would end the name in ARI's `"name" <number>`.
+pub fn sanitize_name(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(64)
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,33 +501,4 @@ mod tests {
             "{message}"
         );
     }
-}
-
-/// A caller ID number as the caller sent it, reduced to what a number can hold. Anything else
-/// is dropped, not escaped: a number has no business containing it. Both switch adapters put
-/// it in front of a switch (an ESL originate variable, an ARI `callerId`).
-pub fn sanitize_number(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#' | '.' | '-' | '_'))
-        .take(32)
-        .collect()
-}
-
-/// A caller ID name, kept readable (letters of any script, digits, spaces and light
-/// punctuation): safe inside a single-quoted originate variable, and no quote or `<` that
-/// would end the name in ARI's `"name" <number>`.
-pub fn sanitize_name(value: &str) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '+' | '@' | '(' | ')') {
-                c
-            } else {
-                ' '
-            }
-        })
-        .take(64)
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
