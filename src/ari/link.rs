@@ -58,16 +58,18 @@ pub async fn run(
 ) -> Result<(), AriLinkError> {
     let link = settings.name.to_string();
     metrics.set_switch_link(&link, false);
-    let client = match AriClient::new(&settings.url, &settings.user, &settings.password) {
-        Ok(c) => c,
-        Err(e) => {
-            error!(switch = %settings.name, error = %e, "cannot build the ARI client");
-            let _ = stop.wait_for(|s| *s).await;
-            return Ok(());
-        }
-    };
     let mut attempt: u32 = 0;
     loop {
+        // A client (and so a connection pool) per session: a keep-alive connection left
+        // half-open by the link's loss must not carry the next session's resync or commands.
+        let client = match AriClient::new(&settings.url, &settings.user, &settings.password) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(switch = %settings.name, error = %e, "cannot build the ARI client");
+                let _ = stop.wait_for(|s| *s).await;
+                return Ok(());
+            }
+        };
         if *stop.borrow() {
             return Ok(());
         }

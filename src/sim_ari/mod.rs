@@ -336,6 +336,19 @@ impl AriSimHandle {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
+    /// Half-open connections: every open connection (HTTP keep-alive and WebSocket) falls
+    /// silent both ways without being closed, as when the network loses the peer without a
+    /// FIN; new connections are served as usual. Asterisk sends no pings, so only the client's
+    /// own liveness check can notice. [`AriSimHandle::release_frozen`] closes them.
+    pub fn freeze_connections(&self) {
+        server::freeze_connections(&self.shared);
+    }
+
+    /// Closes the connections [`AriSimHandle::freeze_connections`] froze, abruptly.
+    pub fn release_frozen(&self) {
+        server::release_frozen(&self.shared);
+    }
+
     /// `core restart now`: shutdown sequence for every channel, sockets closed without close
     /// frames, connections refused briefly, one `503 Asterisk not booted`, then a fresh switch.
     pub async fn restart(&self) -> std::io::Result<()> {

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     accept: Mutex<Option<JoinHandle<()>>>,
     /// Every open connection: `true` for WebSockets.
     conns: Mutex<BTreeMap<u64, (bool, mpsc::UnboundedSender<WsOut>)>>,
+    /// The connections `freeze_connections` froze.
+    frozen: Mutex<Vec<mpsc::UnboundedSender<WsOut>>>,
     next_conn: AtomicU64,
 }
 
@@ -45,6 +47,7 @@ impl Shared {
             epoch: AtomicU64::new(0),
             accept: Mutex::new(None),
             conns: Mutex::new(BTreeMap::new()),
+            frozen: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(1),
         })
     }
@@ -130,16 +133,51 @@ fn mark_websocket(shared: &Arc<Shared>, id: u64) {
 
 /// Ends connections without a close frame: WebSockets only, or all.
 pub(crate) fn drop_connections(shared: &Arc<Shared>, websockets_only: bool) {
-    let conns: Vec<mpsc::UnboundedSender<WsOut>> = match shared.conns.lock() {
+    for tx in connections(shared, websockets_only) {
+        let _ = tx.send(WsOut::Fin);
+    }
+}
+
+/// Every open connection (HTTP and WebSocket) falls silent both ways without being closed;
+/// connections made afterwards are served as usual. `drop_connections` closes them.
+pub(crate) fn freeze_connections(shared: &Arc<Shared>) {
+    let conns = connections(shared, false);
+    for tx in &conns {
+        let _ = tx.send(WsOut::Freeze);
+    }
+    if let Ok(mut frozen) = shared.frozen.lock() {
+        frozen.extend(conns);
+    }
+}
+
+/// Closes the connections `freeze_connections` froze, abruptly; the others are left alone.
+pub(crate) fn release_frozen(shared: &Arc<Shared>) {
+    let frozen = match shared.frozen.lock() {
+        Ok(mut f) => std::mem::take(&mut *f),
+        Err(_) => Vec::new(),
+    };
+    for tx in frozen {
+        let _ = tx.send(WsOut::Fin);
+    }
+}
+
+fn connections(shared: &Arc<Shared>, websockets_only: bool) -> Vec<mpsc::UnboundedSender<WsOut>> {
+    match shared.conns.lock() {
         Ok(c) => c
             .values()
             .filter(|(ws, _)| *ws || !websockets_only)
             .map(|(_, tx)| tx.clone())
             .collect(),
         Err(_) => Vec::new(),
-    };
-    for tx in conns {
-        let _ = tx.send(WsOut::Fin);
+    }
+}
+
+/// A frozen connection: nothing more in or out until it is closed (or its task is gone).
+async fn stay_silent(rx: &mut mpsc::UnboundedReceiver<WsOut>) {
+    while let Some(out) = rx.recv().await {
+        if matches!(out, WsOut::Fin) {
+            return;
+        }
     }
 }
 
@@ -191,6 +229,10 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
                 },
                 out = rx.recv() => match out {
                     Some(WsOut::Fin) | None => break None,
+                    Some(WsOut::Freeze) => {
+                        stay_silent(&mut rx).await;
+                        break None;
+                    }
                     Some(WsOut::Text(_)) | Some(WsOut::Later(_)) => {}
                 },
             }
@@ -338,6 +380,10 @@ async fn websocket(
                     if stream.write_all(&wire::frame(0x1, text.as_bytes())).await.is_err() {
                         break;
                     }
+                }
+                Some(WsOut::Freeze) => {
+                    stay_silent(&mut rx).await;
+                    break;
                 }
                 Some(WsOut::Fin) | None => break,
             },

@@ -121,6 +121,8 @@ impl Leg {
 pub struct Ledger {
     legs: Arc<Mutex<HashMap<String, Leg>>>,
     task: JoinHandle<()>,
+    /// How many times the listener has (re)connected.
+    connects: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Ledger {
@@ -128,8 +130,10 @@ impl Ledger {
     /// missed. Reconnects when the simulator drops its connections or restarts.
     pub async fn listen(addr: SocketAddr) -> Ledger {
         let legs: Arc<Mutex<HashMap<String, Leg>>> = Arc::default();
+        let connects: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let shared = legs.clone();
+        let counted = connects.clone();
         let task = tokio::spawn(async move {
             let mut ready = Some(ready_tx);
             loop {
@@ -141,6 +145,7 @@ impl Ledger {
                         .await
                         .is_ok()
                     {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         if let Some(tx) = ready.take() {
                             let _ = tx.send(());
                         }
@@ -153,12 +158,35 @@ impl Ledger {
             }
         });
         let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
-        Ledger { legs, task }
+        Ledger {
+            legs,
+            task,
+            connects,
+        }
     }
 
     /// A ledger kept by `task` in `legs` (see `invariants_ari` for Asterisk's).
-    pub(crate) fn kept_by(legs: Arc<Mutex<HashMap<String, Leg>>>, task: JoinHandle<()>) -> Ledger {
-        Ledger { legs, task }
+    pub(crate) fn kept_by(
+        legs: Arc<Mutex<HashMap<String, Leg>>>,
+        task: JoinHandle<()>,
+        connects: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Ledger {
+        Ledger {
+            legs,
+            task,
+            connects,
+        }
+    }
+
+    /// Waits until the listener has (re)connected `n` times in all, so no later event is
+    /// missed.
+    pub async fn connected_times(&self, n: u64) {
+        let connects = self.connects.clone();
+        crate::harness::eventually(&format!("the ledger connected {n} times"), || {
+            let connects = connects.clone();
+            async move { connects.load(std::sync::atomic::Ordering::SeqCst) >= n }
+        })
+        .await;
     }
 
     fn legs(&self) -> HashMap<String, Leg> {

@@ -28,8 +28,10 @@ use crate::invariants::{Ledger, Leg};
 /// later call is missed. Reconnects when the simulator drops its sockets or restarts.
 pub async fn listen(ari: &AriSimHandle) -> Ledger {
     let legs: Arc<Mutex<HashMap<String, Leg>>> = Arc::default();
+    let connects: Arc<std::sync::atomic::AtomicU64> = Arc::default();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let shared = legs.clone();
+    let counted = connects.clone();
     let url = format!(
         "ws://{}/ari/events?app=ledger&subscribeAll=true&api_key=switchboard:ClueCon",
         ari.http_addr()
@@ -44,6 +46,7 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
                 .into_client_request()
                 .expect("a WebSocket request");
             if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 if let Some(tx) = ready.take() {
                     let _ = tx.send(());
                 }
@@ -59,7 +62,7 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
         }
     });
     let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
-    Ledger::kept_by(legs, task)
+    Ledger::kept_by(legs, task, connects)
 }
 
 /// `PJSIP/1001` of a channel named `PJSIP/1001-00000004`.

@@ -379,6 +379,27 @@ impl TestApp {
         }
     }
 
+    /// Every open connection to the switch falls silent both ways, not closed (a network that
+    /// lost the peer without a FIN); new connections are served. `release_frozen` closes them.
+    pub fn freeze_switch_connections(&self) {
+        match &self.ari {
+            Some(ari) => ari.freeze_connections(),
+            None => self.sim.freeze_connections(),
+        }
+    }
+
+    /// Closes the frozen connections, and waits until the invariants' ledger, whose own
+    /// connection froze too, listens again.
+    pub async fn release_frozen(&self) {
+        match &self.ari {
+            Some(ari) => ari.release_frozen(),
+            None => self.sim.release_frozen(),
+        }
+        if let Some(ledger) = &self.ledger {
+            ledger.connected_times(2).await;
+        }
+    }
+
     /// Waits until the controller has (re)connected `n` times in all.
     pub async fn connected_times(&self, n: u64) {
         let metrics = self.running().metrics.clone();

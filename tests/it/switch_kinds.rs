@@ -40,6 +40,7 @@ on_both_switches!(
     an_ivr_caller_keys_an_account_number_that_reaches_the_agent_leg,
     a_call_hung_up_over_rest_ends_once_with_both_legs_gone,
     calls_survive_a_lost_event_connection_and_end_once,
+    a_switch_that_falls_silent_is_reconnected_and_its_calls_go_on,
     calls_survive_a_controller_restart_and_end_once,
     a_switch_restart_ends_its_calls_as_shut_down_and_routing_goes_on,
     a_queue_that_records_every_call_records_it_until_the_end,
@@ -862,4 +863,25 @@ async fn a_recording_after_the_consent_notice_is_paused_and_masked_over_rest(kin
         .expect("the recording");
     pool.close().await;
     assert!(notice.is_some(), "the caller heard the notice first");
+}
+
+async fn a_switch_that_falls_silent_is_reconnected_and_its_calls_go_on(kind: Kind) {
+    let app = support_only(kind, vec![answering("1001", 50)]).await;
+    let caller = app.dial(CallSpec::new("4930132", ENTRY));
+    let leg = bridged_leg(&app, &caller).await;
+    // Neither switch says anything on a half-open connection (Asterisk sends no pings): the
+    // controller's own liveness check (5 s here) must find it and connect afresh.
+    app.freeze_switch_connections();
+    app.connected_times(2).await;
+    eventually("the controller has resynced", || async {
+        app.get("/readyz").await.status() == 200
+    })
+    .await;
+    app.release_frozen().await;
+    assert_eq!(app.partner_of(&caller).as_deref(), Some(leg.as_str()));
+    app.far_end_hangs_up(&caller);
+    let ended = ended_call(&app, &caller).await;
+    assert_eq!(ended.outcome, Some(CallOutcome::Completed));
+    no_channels_left(&app).await;
+    wait_status(&app, "1001", AgentStatus::Available).await;
 }

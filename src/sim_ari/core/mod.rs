@@ -28,6 +28,9 @@ pub(crate) enum WsOut {
     Later(String),
     /// End the TCP connection without a close frame.
     Fin,
+    /// Fall silent both ways (nothing read, nothing written, the socket left open), as when
+    /// the network loses the peer without a FIN, until a `Fin` closes it.
+    Freeze,
 }
 
 /// One Stasis application registered by a WebSocket.
