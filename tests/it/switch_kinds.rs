@@ -65,8 +65,13 @@ async fn support_only(kind: Kind, agents: Vec<Agent>) -> TestApp {
 }
 
 fn support_setup(agents: Vec<Agent>) -> KindSetup {
+    support_routed(QueueRouting::default(), agents)
+}
+
+/// The `support` queue routed as `routing`, with `agents`.
+fn support_routed(routing: QueueRouting, agents: Vec<Agent>) -> KindSetup {
     KindSetup {
-        queues: vec![queue_row("support", QueueRouting::default())],
+        queues: vec![queue_row("support", routing)],
         agents,
         ..KindSetup::default()
     }
@@ -203,25 +208,16 @@ async fn a_phone_that_rings_out_is_passed_over_for_the_next_agent(kind: Kind) {
 }
 
 async fn ring_all_bridges_the_first_phone_to_answer_and_ends_the_others(kind: Kind) {
-    let app = spawn_on(
-        kind,
-        KindSetup {
-            queues: vec![queue_row(
-                "support",
-                QueueRouting {
-                    strategy: Strategy::RingAll,
-                    ..QueueRouting::default()
-                },
-            )],
-            agents: vec![
-                answering("1001", 900),
-                answering("1002", 100),
-                answering("1003", 600),
-            ],
-            ..KindSetup::default()
-        },
-    )
-    .await;
+    let routing = QueueRouting {
+        strategy: Strategy::RingAll,
+        ..QueueRouting::default()
+    };
+    let agents = vec![
+        answering("1001", 900),
+        answering("1002", 100),
+        answering("1003", 600),
+    ];
+    let app = spawn_on(kind, support_routed(routing, agents)).await;
     let caller = app.dial(CallSpec::new("4930116", ENTRY));
     bridged_leg(&app, &caller).await;
     wait_status(&app, "1002", AgentStatus::OnCall).await;
@@ -416,25 +412,14 @@ async fn a_switch_restart_ends_its_calls_as_shut_down_and_routing_goes_on(kind: 
 }
 
 async fn a_queue_that_records_every_call_records_it_until_the_end(kind: Kind) {
-    let support = queue_row(
-        "support",
-        QueueRouting {
-            recording: RecordingPolicy {
-                mode: RecordingMode::Always,
-                ..RecordingPolicy::default()
-            },
-            ..QueueRouting::default()
+    let routing = QueueRouting {
+        recording: RecordingPolicy {
+            mode: RecordingMode::Always,
+            ..RecordingPolicy::default()
         },
-    );
-    let app = spawn_on(
-        kind,
-        KindSetup {
-            queues: vec![support],
-            agents: vec![answering("1001", 50)],
-            ..KindSetup::default()
-        },
-    )
-    .await;
+        ..QueueRouting::default()
+    };
+    let app = spawn_on(kind, support_routed(routing, vec![answering("1001", 50)])).await;
     let caller = app.dial(CallSpec::new("4930124", ENTRY));
     bridged_leg(&app, &caller).await;
     eventually("the recording runs", || async {
@@ -723,28 +708,24 @@ async fn a_held_call_transferred_to_another_queue_reaches_its_agent_under_the_sa
 }
 
 async fn a_caller_who_asks_for_a_callback_is_called_back_when_an_agent_is_free(kind: Kind) {
-    let support = queue_row(
-        "support",
-        QueueRouting {
-            callback: Some(CallbackSettings {
-                key: '1',
-                dial: "user/{number}".into(),
-                ..CallbackSettings::default()
-            }),
-            ..QueueRouting::default()
-        },
-    );
+    let routing = QueueRouting {
+        callback: Some(CallbackSettings {
+            key: '1',
+            dial: "user/{number}".into(),
+            ..CallbackSettings::default()
+        }),
+        ..QueueRouting::default()
+    };
     let app = spawn_on(
         kind,
-        KindSetup {
-            queues: vec![support],
-            agents: vec![
+        support_routed(
+            routing,
+            vec![
                 answering("1001", 50).logged_out(),
                 // The customer's own phone, reachable as user/5551234.
                 answering("5551234", 50).in_queues(&[]).logged_out(),
             ],
-            ..KindSetup::default()
-        },
+        ),
     )
     .await;
     let caller = app.dial_pressing(
@@ -792,29 +773,18 @@ async fn a_caller_who_asks_for_a_callback_is_called_back_when_an_agent_is_free(k
 }
 
 async fn a_recording_after_the_consent_notice_is_paused_and_masked_over_rest(kind: Kind) {
-    let support = queue_row(
-        "support",
-        QueueRouting {
-            recording: RecordingPolicy {
-                mode: RecordingMode::Always,
-                consent: Some(ConsentNotice {
-                    announcement: "silence_stream://200".into(),
-                    opt_out_digit: Some('9'),
-                }),
-                ..RecordingPolicy::default()
-            },
-            ..QueueRouting::default()
+    let routing = QueueRouting {
+        recording: RecordingPolicy {
+            mode: RecordingMode::Always,
+            consent: Some(ConsentNotice {
+                announcement: "silence_stream://200".into(),
+                opt_out_digit: Some('9'),
+            }),
+            ..RecordingPolicy::default()
         },
-    );
-    let app = spawn_on(
-        kind,
-        KindSetup {
-            queues: vec![support],
-            agents: vec![answering("1001", 50)],
-            ..KindSetup::default()
-        },
-    )
-    .await;
+        ..QueueRouting::default()
+    };
+    let app = spawn_on(kind, support_routed(routing, vec![answering("1001", 50)])).await;
     let caller = app.dial(CallSpec::new("4930131", ENTRY));
     bridged_leg(&app, &caller).await;
     let call = live_call_id(&app, &caller).await;
