@@ -520,7 +520,7 @@ async fn a_recorded_call_hears_the_periodic_beep() {
     .await;
 }
 
-/// Everything the controller's tasks log on this test's thread, at every level.
+/// Everything the controller logs, at every level.
 #[derive(Clone, Default)]
 struct CapturedLog(Arc<Mutex<Vec<u8>>>);
 
@@ -581,10 +581,38 @@ async fn everything_stored(app: &TestApp) -> String {
     out
 }
 
+/// Set in the process of its own that the log-capturing test runs in.
+const ALONE_IN_ITS_PROCESS: &str = "SWITCHBOARD_TEST_ALONE_IN_ITS_PROCESS";
+
+/// Runs `test` (a name in this binary) again in a child process where it is the only test,
+/// and fails if it fails there. A scoped subscriber in a binary whose other tests log on
+/// their own threads loses events now and then: tracing's per-callsite interest and its
+/// global level hint are recomputed by whichever thread registers last, and two such
+/// recomputations can race. Alone in its process the test sets the global subscriber.
+fn in_a_process_of_its_own(test: &str) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args([test, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE_IN_ITS_PROCESS, "1")
+        .output()
+        .expect("the test binary runs again");
+    let ran = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && ran.contains("1 passed"),
+        "{test} failed in its own process:\n{ran}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test]
 async fn keys_pressed_while_a_recording_is_paused_reach_no_log_event_history_or_webhook() {
-    // The test runs on one thread (the controller's tasks with it): a subscriber for this
-    // thread sees everything the controller logs, down to TRACE.
+    if std::env::var_os(ALONE_IN_ITS_PROCESS).is_none() {
+        in_a_process_of_its_own(
+            "recording::keys_pressed_while_a_recording_is_paused_reach_no_log_event_history_or_webhook",
+        );
+        return;
+    }
+    // Alone in this process: everything the controller logs, down to TRACE, on any thread.
     let log = CapturedLog::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -592,10 +620,7 @@ async fn keys_pressed_while_a_recording_is_paused_reach_no_log_event_history_or_
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests' threads may have met a callsite first, with no subscriber of theirs
-    // interested: its cached interest would keep this thread's subscriber from seeing it.
-    tracing::callsite::rebuild_interest_cache();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber here");
 
     let app = recorded_app(
         policy(RecordingMode::Always),
