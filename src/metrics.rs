@@ -60,19 +60,14 @@ impl Histogram {
 
     /// The upper bound of the bucket holding the q-quantile (0.0..=1.0).
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let total = self.count();
-        if total == 0 {
-            return None;
+        self.sample().quantile(q)
+    }
+
+    /// The buckets as they stand now, to compare with a later sample.
+    pub fn sample(&self) -> HistogramSample {
+        HistogramSample {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
         }
-        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, b) in self.buckets.iter().enumerate() {
-            seen += b.load(Ordering::Relaxed);
-            if seen >= rank {
-                return Some(Duration::from_secs_f64(upper_bound_micros(i) / 1e6));
-            }
-        }
-        None
     }
 
     fn render(&self, name: &str, help: &str, out: &mut String) {
@@ -90,6 +85,43 @@ impl Histogram {
             self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
             self.count()
         );
+    }
+}
+
+/// A histogram's counts at one moment; the difference of two is what was recorded between
+/// them (a benchmark's measuring window, leaving out its warm-up).
+#[derive(Debug, Clone)]
+pub struct HistogramSample {
+    buckets: [u64; BUCKETS],
+}
+
+impl HistogramSample {
+    /// What was recorded after `earlier` up to this sample.
+    pub fn since(&self, earlier: &HistogramSample) -> HistogramSample {
+        HistogramSample {
+            buckets: std::array::from_fn(|i| self.buckets[i].saturating_sub(earlier.buckets[i])),
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The upper bound of the bucket holding the q-quantile (0.0..=1.0).
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b;
+            if seen >= rank {
+                return Some(Duration::from_secs_f64(upper_bound_micros(i) / 1e6));
+            }
+        }
+        None
     }
 }
 

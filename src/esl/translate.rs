@@ -517,6 +517,35 @@ pub fn snapshot_from_dump(dump_json: &str) -> Result<Option<ChannelSnapshot>, St
 mod tests {
     use super::*;
 
+    /// `vendor/freeswitch-types` finds known header names by length instead of one by one;
+    /// the name it keeps must be the one the crate's own `FromStr` chooses, in every casing.
+    #[test]
+    fn header_names_are_normalized_as_the_crates_own_parser_names_them() {
+        use freeswitch_esl_tokio::{normalize_header_key, EventHeader};
+        let as_the_crate_did = |raw: &str| match raw.parse::<EventHeader>() {
+            Ok(header) => header.as_str().to_owned(),
+            Err(_) => normalize_header_key(raw),
+        };
+        for header in EventHeader::ALL {
+            let wire = header.as_str();
+            for raw in [
+                wire.to_owned(),
+                wire.to_ascii_lowercase(),
+                wire.to_ascii_uppercase(),
+            ] {
+                assert_eq!(normalize_header_key(&raw), as_the_crate_did(&raw), "{raw}");
+            }
+        }
+        for raw in [
+            "variable_sip_h_X-Queue",
+            "unique-ids",
+            "x-custom-header",
+            "",
+        ] {
+            assert_eq!(normalize_header_key(raw), as_the_crate_did(raw), "{raw}");
+        }
+    }
+
     fn event(headers: &[(&str, &str)], body: Option<&str>) -> EslEvent {
         let mut e = EslEvent::new();
         for (k, v) in headers {
