@@ -4,6 +4,8 @@
 //! `call_view`, `queue_views`); `publish` calls them for what changed, `full_snapshot` for
 //! everything (the reference the incremental publish is checked against).
 
+use std::sync::Arc;
+
 use imbl::OrdMap;
 use serde::{Serialize, Serializer};
 
@@ -123,23 +125,24 @@ impl Snapshot {
 
 // The snapshot's agents and calls are persistent ordered maps: a published snapshot shares
 // every unchanged view with the one before it, cloning is O(1) and the next publish changes
-// only the entries that changed (see `publish`). Readers see sequences in the old order
+// only the entries that changed (see `publish`). Views sit behind an `Arc`, so the tree nodes
+// a publish copies (those still shared with a snapshot a reader holds) copy pointers only. Readers see sequences in the old order
 // (agents by id, calls by entry time then id) and the JSON is the same array as ever.
 
 /// Agents by id.
 #[derive(Debug, Clone, Default)]
-pub struct AgentViews(OrdMap<AgentId, AgentView>);
+pub struct AgentViews(OrdMap<AgentId, Arc<AgentView>>);
 
 /// Calls in order of entry (then id), with each call's place for lookups by id.
 #[derive(Debug, Clone, Default)]
 pub struct CallViews {
-    by_entry: OrdMap<(Timestamp, CallId), CallView>,
+    by_entry: OrdMap<(Timestamp, CallId), Arc<CallView>>,
     entered_at: OrdMap<CallId, Timestamp>,
 }
 
 impl AgentViews {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &AgentView> + ExactSizeIterator {
-        self.0.values()
+        self.0.values().map(|v| &**v)
     }
 
     pub fn len(&self) -> usize {
@@ -151,15 +154,15 @@ impl AgentViews {
     }
 
     pub fn get(&self, id: &AgentId) -> Option<&AgentView> {
-        self.0.get(id)
+        self.0.get(id).map(|v| &**v)
     }
 
     pub fn first(&self) -> Option<&AgentView> {
-        self.0.get_min().map(|(_, v)| v)
+        self.0.get_min().map(|(_, v)| &**v)
     }
 
     pub(super) fn put(&mut self, view: AgentView) {
-        self.0.insert(view.id.clone(), view);
+        self.0.insert(view.id.clone(), Arc::new(view));
     }
 
     pub(super) fn take(&mut self, id: &AgentId) {
@@ -169,7 +172,7 @@ impl AgentViews {
 
 impl CallViews {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &CallView> + ExactSizeIterator {
-        self.by_entry.values()
+        self.by_entry.values().map(|v| &**v)
     }
 
     pub fn len(&self) -> usize {
@@ -182,17 +185,18 @@ impl CallViews {
 
     pub fn get(&self, id: CallId) -> Option<&CallView> {
         let entered_at = *self.entered_at.get(&id)?;
-        self.by_entry.get(&(entered_at, id))
+        self.by_entry.get(&(entered_at, id)).map(|v| &**v)
     }
 
     pub fn first(&self) -> Option<&CallView> {
-        self.by_entry.get_min().map(|(_, v)| v)
+        self.by_entry.get_min().map(|(_, v)| &**v)
     }
 
     pub(super) fn put(&mut self, view: CallView) {
         self.take(view.id);
         self.entered_at.insert(view.id, view.entered_at);
-        self.by_entry.insert((view.entered_at, view.id), view);
+        self.by_entry
+            .insert((view.entered_at, view.id), Arc::new(view));
     }
 
     pub(super) fn take(&mut self, id: CallId) {
@@ -251,6 +255,28 @@ impl<'a> IntoIterator for &'a CallViews {
 
     fn into_iter(self) -> Self::IntoIter {
         Box::new(self.iter())
+    }
+}
+
+impl IntoIterator for AgentViews {
+    type Item = AgentView;
+    type IntoIter = Box<dyn Iterator<Item = AgentView>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.0.into_iter().map(|(_, v)| Arc::unwrap_or_clone(v)))
+    }
+}
+
+impl IntoIterator for CallViews {
+    type Item = CallView;
+    type IntoIter = Box<dyn Iterator<Item = CallView>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(
+            self.by_entry
+                .into_iter()
+                .map(|(_, v)| Arc::unwrap_or_clone(v)),
+        )
     }
 }
 

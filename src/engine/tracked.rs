@@ -88,10 +88,11 @@ impl<K: Eq + Hash + Clone, V> Tracked<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        if self.entries.contains_key(key) {
-            self.mark(key);
+        let value = self.entries.get_mut(key)?;
+        if !self.changed.contains(key) {
+            self.changed.insert(key.to_owned());
         }
-        self.entries.get_mut(key)
+        Some(value)
     }
 
     pub(super) fn insert(&mut self, key: K, value: V) -> Option<V> {
