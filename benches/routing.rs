@@ -476,27 +476,118 @@ fn decision_agent_frees_up(agents: usize, waiting: usize, setup: Setup, rounds: 
     Cost::of(samples, missed)
 }
 
-/// The read model the engine task publishes (at most every 100 ms while anything changes):
-/// every agent, with one call per 50 agents in progress.
-fn snapshot_cost(agents: usize, rounds: usize) -> Cost {
+/// Calls that end and calls that arrive between two publishes: 100 of each, so about 200 calls
+/// and 200 agents changed, what 100 ms at 2,000 calls/s change.
+const CHANGED_PER_PUBLISH: usize = 100;
+
+/// What publishing the read model costs, with `agents` logged in and one call in progress
+/// for every five (20,000 at 100,000 agents), all answered: the publish after a batch of
+/// changes (`CHANGED_PER_PUBLISH`), and beside it the full rebuild it replaces (the engine
+/// no longer does one; it is the debug builds' reference). Also the memory the engine keeps
+/// for the published views, per agent and per call.
+fn snapshot_cost(agents: usize, rounds: usize) -> ReadModelCost {
     let setup = Setup::Skills(Strategy::LongestIdleAgent);
     let mut engine = engine_with(agents, setup, true);
-    calls_in_progress(&mut engine, setup);
     let mut rng = Rng(3);
-    for n in 0..(agents / 50) as u128 {
-        engine.handle(
-            Timestamp::from_millis(1_000_000),
-            park(n, caller_skills(setup, &mut rng)),
-        );
+    let mut now = Timestamp::from_millis(1_000_000);
+    let mut next = 0u128;
+    let mut in_progress = std::collections::VecDeque::new();
+    let mut arrive = |engine: &mut Engine, now: Timestamp| {
+        next += 1;
+        let effects = engine.handle(now, park(next, caller_skills(setup, &mut rng)));
+        let leg = effects.iter().find_map(|e| match e {
+            Effect::Switch {
+                command: SwitchCommand::Originate { leg, .. },
+                ..
+            } => Some(leg.clone()),
+            _ => None,
+        });
+        if let Some(leg) = &leg {
+            engine.handle(
+                now,
+                Input::ChannelAnswered {
+                    switch: switch(),
+                    channel: leg.clone(),
+                },
+            );
+        }
+        (next, leg)
+    };
+    // The first publish builds every view and empties the sets of changed keys provisioning
+    // filled (one per agent, measured apart and added back): what is left is the read model.
+    let changed_sets = {
+        let before = live();
+        let ids: std::collections::HashSet<AgentId> = (0..agents)
+            .map(|i| AgentId::new(format!("a{i}")).expect("id"))
+            .collect();
+        let bytes = live() - before;
+        drop(ids);
+        bytes
+    };
+    let before = live();
+    drop(engine.snapshot(now));
+    let agent_bytes = (live() - before + changed_sets) as f64 / agents as f64;
+    let views_without_calls = {
+        let before = live();
+        let snapshot = engine.full_snapshot(now);
+        let bytes = live() - before;
+        drop(snapshot);
+        bytes
+    };
+    for _ in 0..agents / 5 {
+        in_progress.push_back(arrive(&mut engine, now));
     }
-    let mut samples = Vec::with_capacity(rounds);
-    for r in 0..rounds {
+    let calls = in_progress.len();
+    drop(engine.snapshot(now));
+    let call_bytes = {
+        let before = live();
+        let snapshot = engine.full_snapshot(now);
+        let bytes = live() - before;
+        drop(snapshot);
+        (bytes - views_without_calls) as f64 / calls.max(1) as f64
+    };
+    let mut held = engine.snapshot(now);
+    let mut publish = Vec::with_capacity(rounds);
+    let mut rebuild = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        for _ in 0..CHANGED_PER_PUBLISH {
+            if let Some((n, leg)) = in_progress.pop_front() {
+                hang_up(&mut engine, now, caller(n));
+                if let Some(leg) = leg {
+                    hang_up(&mut engine, now, leg);
+                }
+            }
+            in_progress.push_back(arrive(&mut engine, now));
+        }
+        now = now.plus(Duration::from_millis(100));
+        // As in the engine task, readers still hold the snapshot before (the watch channel
+        // does): the tree nodes a publish changes are copied, not changed in place.
         let start = Instant::now();
-        let snapshot = engine.snapshot(Timestamp::from_millis(2_000_000 + r as i64));
-        samples.push(start.elapsed());
+        let snapshot = engine.snapshot(now);
+        publish.push(start.elapsed());
+        held = snapshot;
+        let start = Instant::now();
+        let snapshot = engine.full_snapshot(now);
+        rebuild.push(start.elapsed());
         drop(snapshot);
     }
-    Cost::of(samples, 0)
+    drop(held);
+    ReadModelCost {
+        calls,
+        publish: Cost::of(publish, 0),
+        rebuild: Cost::of(rebuild, 0),
+        agent_bytes,
+        call_bytes,
+    }
+}
+
+struct ReadModelCost {
+    calls: usize,
+    publish: Cost,
+    rebuild: Cost,
+    /// What the engine keeps for the published views, per agent and per call in progress.
+    agent_bytes: f64,
+    call_bytes: f64,
 }
 
 /// Engine state per agent: idle, in every pool it qualifies for (under skills routing with the
@@ -631,6 +722,43 @@ fn print_row(label: &str, cells: &[String]) {
     println!();
 }
 
+/// The read model's rows (`--read-model`: only these).
+fn read_model_rows(quick: bool) {
+    let snapshot_rounds = if quick { 5 } else { 50 };
+    let read_model_sizes: &[usize] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 50_000, 100_000]
+    };
+    let read_model: Vec<ReadModelCost> = read_model_sizes
+        .iter()
+        .map(|n| snapshot_cost(*n, snapshot_rounds))
+        .collect();
+    println!(
+        "## Not a decision: publishing the read model, median (p99), {snapshot_rounds} rounds, \
+         after {} calls ended and {} arrived",
+        CHANGED_PER_PUBLISH, CHANGED_PER_PUBLISH
+    );
+    let header: Vec<String> = read_model
+        .iter()
+        .zip(read_model_sizes)
+        .map(|(r, n)| format!("{} / {}", thousands(*n), thousands(r.calls)))
+        .collect();
+    print_row("agents / calls in progress", &header);
+    let cells = |f: &dyn Fn(&ReadModelCost) -> String| -> Vec<String> {
+        read_model.iter().map(f).collect()
+    };
+    print_row("publish (what changed)", &cells(&|r| r.publish.to_string()));
+    print_row(
+        "full rebuild (reference only)",
+        &cells(&|r| r.rebuild.to_string()),
+    );
+    print_row(
+        "read model kept, bytes per agent / per call",
+        &cells(&|r| format!("{:.0} / {:.0}", r.agent_bytes, r.call_bytes)),
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: keep that run short.
     let args: Vec<String> = std::env::args().collect();
@@ -642,6 +770,10 @@ fn main() {
     } else {
         &[100, 1_000, 10_000, 50_000]
     };
+    if args.iter().any(|a| a == "--read-model") {
+        read_model_rows(quick);
+        return;
+    }
     // `--end-to-end`: only (c), at full length.
     if args.iter().any(|a| a == "--end-to-end") {
         end_to_end_runs(false);
@@ -713,15 +845,7 @@ fn main() {
         ),
         &cells,
     );
-    let snapshot_rounds = if quick { 5 } else { 50 };
-    let cells: Vec<String> = sizes
-        .iter()
-        .map(|n| snapshot_cost(*n, snapshot_rounds).to_string())
-        .collect();
-    print_row(
-        &format!("not a decision: engine snapshot ({snapshot_rounds} rounds)"),
-        &cells,
-    );
+    read_model_rows(quick);
 
     let [first, second, third] = waiting_by_step(waiting);
     println!(

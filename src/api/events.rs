@@ -174,10 +174,7 @@ pub(super) async fn stream(
     {
         return Err(Problem::invalid("queue", format!("no queue {unknown}")));
     }
-    if let Some(unknown) = agent
-        .as_ref()
-        .filter(|a| !current.agents.iter().any(|v| &v.id == *a))
-    {
+    if let Some(unknown) = agent.as_ref().filter(|a| current.agents.get(a).is_none()) {
         return Err(Problem::invalid("agent", format!("no agent {unknown}")));
     }
     let members = current

@@ -430,8 +430,7 @@ async fn agent(State(state): State<ApiState>, Path(id): Path<String>) -> Result<
     let snapshot = state.engine.snapshot();
     let agent = snapshot
         .agents
-        .iter()
-        .find(|a| a.id == id)
+        .get(&id)
         .ok_or_else(|| Problem::not_found(format!("no agent {id}")))?;
     Ok(Json(with_time_in_state(agent, wall_clock_ms())).into_response())
 }
@@ -582,7 +581,7 @@ async fn agent_states(
 ) -> Result<Json<serde_json::Value>, Problem> {
     let id = parse_agent_id(&id)?;
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
-    if !state.engine.snapshot().agents.iter().any(|a| a.id == id) {
+    if state.engine.snapshot().agents.get(&id).is_none() {
         return Err(Problem::not_found(format!("no agent {id}")));
     }
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
@@ -665,8 +664,8 @@ async fn call(
                 .engine
                 .snapshot()
                 .calls
-                .iter()
-                .any(|c| c.id == id && involves(c, me))
+                .get(id)
+                .is_some_and(|c| involves(c, me))
         });
         if !answered && !offered {
             return Err(Problem::forbidden(format!(
@@ -706,8 +705,7 @@ async fn call(
         .engine
         .snapshot()
         .calls
-        .iter()
-        .find(|c| c.id == id)
+        .get(id)
         .and_then(|c| c.consult.clone())
     {
         body["consult"] = json!(consult);
@@ -717,8 +715,7 @@ async fn call(
         .engine
         .snapshot()
         .calls
-        .iter()
-        .find(|c| c.id == id)
+        .get(id)
         .and_then(|c| c.conference.clone())
     {
         body["conference"] = json!(conference);

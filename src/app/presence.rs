@@ -211,7 +211,9 @@ mod tests {
         let mut tracker = PresenceTracker::default();
         let names = HashMap::new();
         let mut snapshot = Snapshot {
-            agents: vec![agent("1001", AgentStatus::Available, None)],
+            agents: [agent("1001", AgentStatus::Available, None)]
+                .into_iter()
+                .collect(),
             ..Snapshot::default()
         };
         let first = tracker.updates(&snapshot, "pbx.example.com", &names);
@@ -223,10 +225,14 @@ mod tests {
         assert!(tracker
             .updates(&snapshot, "pbx.example.com", &names)
             .is_empty());
-        snapshot.agents[0] = agent("1001", AgentStatus::Offered, None);
+        snapshot.agents = [agent("1001", AgentStatus::Offered, None)]
+            .into_iter()
+            .collect();
         let ringing = tracker.updates(&snapshot, "pbx.example.com", &names);
         assert_eq!(ringing[0].lamp, Lamp::Blinking);
-        snapshot.agents[0] = agent("1001", AgentStatus::Paused, Some("lunch"));
+        snapshot.agents = [agent("1001", AgentStatus::Paused, Some("lunch"))]
+            .into_iter()
+            .collect();
         let paused = tracker.updates(&snapshot, "pbx.example.com", &names);
         assert_eq!(
             (paused[0].lamp, paused[0].status.as_str(), paused[0].rpid),
@@ -251,7 +257,9 @@ mod tests {
         let mut tracker = PresenceTracker::default();
         let names = HashMap::from([("1".to_owned(), "Lunch".to_owned())]);
         let snapshot = Snapshot {
-            agents: vec![agent("1001", AgentStatus::Paused, Some("1"))],
+            agents: [agent("1001", AgentStatus::Paused, Some("1"))]
+                .into_iter()
+                .collect(),
             ..Snapshot::default()
         };
         let paused = tracker.updates(&snapshot, "pbx.example.com", &names);

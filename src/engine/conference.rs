@@ -165,8 +165,15 @@ impl Party {
 /// Conferences in progress, by call, and their parties' legs.
 #[derive(Debug, Default)]
 pub(super) struct Conferences {
-    calls: HashMap<CallId, Conference>,
+    calls: super::tracked::Tracked<CallId, Conference>,
     legs: HashMap<ChannelId, CallId>,
+}
+
+impl Conferences {
+    /// Calls whose conference changed since the last publish.
+    pub(super) fn take_changed(&mut self) -> std::collections::HashSet<CallId> {
+        self.calls.take_changed()
+    }
 }
 
 /// The conference name of a call: ours, made of the call id's characters only.

@@ -194,7 +194,7 @@ pub(super) struct Consult {
 /// Consults in progress, by call, and their legs.
 #[derive(Debug, Default)]
 pub(super) struct Consults {
-    pub(super) calls: HashMap<CallId, Consult>,
+    pub(super) calls: super::tracked::Tracked<CallId, Consult>,
     pub(super) legs: HashMap<ChannelId, CallId>,
     /// How external numbers are dialled (`[transfer]`), see `dialout`.
     pub(super) external: Option<super::dialout::ExternalDial>,

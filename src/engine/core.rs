@@ -101,8 +101,9 @@ pub(super) struct Resumable {
 
 pub struct Engine {
     pub(super) queues: HashMap<QueueId, Queue>,
-    pub(super) agents: HashMap<AgentId, Agent>,
-    pub(super) calls: HashMap<CallId, Call>,
+    /// Tracked: every change marks the agent or call for the next publish (see `publish`).
+    pub(super) agents: super::tracked::Tracked<AgentId, Agent>,
+    pub(super) calls: super::tracked::Tracked<CallId, Call>,
     pub(super) legs: HashMap<ChannelId, LegOwner>,
     /// Our legs the switch said were answered and has not yet said were hung up: an originate
     /// failure reported for one of them does not end it.
@@ -120,7 +121,7 @@ pub struct Engine {
     /// Pause reason codes agents may key in on the phone (empty: any).
     pub(super) pause_codes: HashSet<String>,
     /// The switches each phone (SIP user) is registered on, as far as we were told.
-    pub(super) registered_on: HashMap<String, HashSet<SwitchName>>,
+    pub(super) registered_on: super::tracked::Tracked<String, HashSet<SwitchName>>,
     /// Routes between switches, for agents registered elsewhere than the caller (see `reach`).
     pub(super) reach: super::reach::Reach,
     /// Hot-desking at a second phone while logged in at another is refused (else it moves).
@@ -156,6 +157,8 @@ pub struct Engine {
     pub(super) conferences: super::conference::Conferences,
     /// Supervisors' monitoring sessions (see `monitor`).
     pub(super) monitors: super::monitor::Monitors,
+    /// The read model as last published, updated by what changed since (see `publish`).
+    pub(super) published: super::publish::Published,
 }
 
 impl Engine {
@@ -164,8 +167,8 @@ impl Engine {
     pub fn new(seed: u64) -> Self {
         Self {
             queues: HashMap::new(),
-            agents: HashMap::new(),
-            calls: HashMap::new(),
+            agents: Default::default(),
+            calls: Default::default(),
             legs: HashMap::new(),
             answered_legs: HashSet::new(),
             resync_marks: HashMap::new(),
@@ -179,7 +182,7 @@ impl Engine {
             hot_desk_refuses: false,
             phone_prompts: super::phone::PhonePrompts::default(),
             hot_desk_extension: Some(super::phone::HOT_DESK_EXTENSION.to_owned()),
-            registered_on: HashMap::new(),
+            registered_on: Default::default(),
             reach: Default::default(),
             calls_elsewhere: HashMap::new(),
             flows: Arc::new(FlowSet::default()),
@@ -197,6 +200,7 @@ impl Engine {
             consults: Default::default(),
             conferences: Default::default(),
             monitors: Default::default(),
+            published: Default::default(),
         }
     }
 
@@ -511,14 +515,21 @@ impl Engine {
                 registered,
                 cause,
             } => {
-                let on = self.registered_on.entry(user.clone()).or_default();
-                if registered {
-                    on.insert(switch);
-                } else {
-                    on.remove(&switch);
+                // Touched only when the set changes: a refresh republishes nobody.
+                let known = self.registered_on.get(&user);
+                if known.map_or(registered, |on| on.contains(&switch) != registered) {
+                    let on = self.registered_on.entry(user.clone()).or_default();
+                    if registered {
+                        on.insert(switch);
+                    } else {
+                        on.remove(&switch);
+                    }
                 }
                 // Registered on any switch is registered.
-                let registered = !on.is_empty();
+                let registered = self
+                    .registered_on
+                    .get(&user)
+                    .is_some_and(|on| !on.is_empty());
                 self.phone_registration(now, &user, registered, &cause, &mut effects)
             }
             // Keys pressed while the call's recording is paused or masked (a card number read
@@ -1382,16 +1393,29 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let listed: HashSet<String> = users.into_iter().collect();
-        for (user, on) in self.registered_on.iter_mut() {
-            if !listed.contains(user) {
+        // Sets are touched only where they change: a listing republishes nobody else.
+        let gone: Vec<String> = self
+            .registered_on
+            .iter()
+            .filter(|(user, on)| !listed.contains(*user) && on.contains(switch))
+            .map(|(user, _)| user.clone())
+            .collect();
+        for user in gone {
+            if let Some(on) = self.registered_on.get_mut(&user) {
                 on.remove(switch);
             }
         }
         for user in &listed {
-            self.registered_on
-                .entry(user.clone())
-                .or_default()
-                .insert(switch.clone());
+            if !self
+                .registered_on
+                .get(user)
+                .is_some_and(|on| on.contains(switch))
+            {
+                self.registered_on
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(switch.clone());
+            }
         }
         // Only directory users register: a `sofia/…/user@host` contact never does.
         let mut phones: Vec<(String, bool)> = self

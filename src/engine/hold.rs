@@ -13,7 +13,7 @@
 //! Talk time already spans the hold (it runs from the answer to the end), so the handle time
 //! the engine averages per queue includes hold; the hold total is reported beside it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -66,10 +66,10 @@ struct CallHold {
 /// Holds of the calls in progress, and REST requests waiting for the switch's event.
 #[derive(Debug, Default)]
 pub(super) struct Holds {
-    calls: HashMap<CallId, CallHold>,
+    calls: super::tracked::Tracked<CallId, CallHold>,
     requested: HashMap<CallId, HoldBy>,
     /// Hold time of finished holds, per agent, since start (like talk time).
-    agent_ms: HashMap<AgentId, u64>,
+    agent_ms: super::tracked::Tracked<AgentId, u64>,
 }
 
 /// A call's hold as the snapshot shows it.
@@ -379,6 +379,16 @@ impl Engine {
 }
 
 impl Holds {
+    /// Calls whose hold changed since the last publish.
+    pub(super) fn take_changed_calls(&mut self) -> HashSet<CallId> {
+        self.calls.take_changed()
+    }
+
+    /// Agents whose hold time changed since the last publish.
+    pub(super) fn take_changed_agents(&mut self) -> HashSet<AgentId> {
+        self.agent_ms.take_changed()
+    }
+
     /// Entry counts, for `sizes`.
     pub(super) fn sizes(&self, out: &mut Vec<(&'static str, usize)>) {
         out.push(("holds.calls", self.calls.len()));

@@ -1,7 +1,8 @@
 //! The engine's plain data: provisioned settings and the live state of queues, agents and calls.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{btree_set, BTreeMap, BTreeSet};
+use std::ops::RangeBounds;
 use std::time::Duration;
 
 use super::ids::{AgentId, CallId, ChannelId, FlowId, QueueId, SwitchName};
@@ -86,6 +87,76 @@ pub struct WaitKey {
     pub call: CallId,
 }
 
+/// A pool's waiting calls in routing order, with their entry times counted apart so the
+/// oldest is found in O(log n) (the snapshot's queue views ask at every publish).
+#[derive(Debug, Default)]
+pub struct WaitingCalls {
+    order: BTreeSet<WaitKey>,
+    entered_at: BTreeMap<Timestamp, usize>,
+}
+
+impl WaitingCalls {
+    pub fn insert(&mut self, key: WaitKey) -> bool {
+        let added = self.order.insert(key);
+        if added {
+            *self.entered_at.entry(key.entered_at).or_default() += 1;
+        }
+        added
+    }
+
+    pub fn remove(&mut self, key: &WaitKey) -> bool {
+        let removed = self.order.remove(key);
+        if removed {
+            if let Some(n) = self.entered_at.get_mut(&key.entered_at) {
+                *n -= 1;
+                if *n == 0 {
+                    self.entered_at.remove(&key.entered_at);
+                }
+            }
+        }
+        removed
+    }
+
+    pub fn contains(&self, key: &WaitKey) -> bool {
+        self.order.contains(key)
+    }
+
+    /// The call to route first.
+    pub fn first(&self) -> Option<&WaitKey> {
+        self.order.first()
+    }
+
+    pub fn range<R: RangeBounds<WaitKey>>(&self, range: R) -> btree_set::Range<'_, WaitKey> {
+        self.order.range(range)
+    }
+
+    pub fn iter(&self) -> btree_set::Iter<'_, WaitKey> {
+        self.order.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// When the longest-waiting call entered, whatever its priority.
+    pub fn oldest_entry(&self) -> Option<Timestamp> {
+        self.entered_at.keys().next().copied()
+    }
+}
+
+impl<'a> IntoIterator for &'a WaitingCalls {
+    type Item = &'a WaitKey;
+    type IntoIter = btree_set::Iter<'a, WaitKey>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.order.iter()
+    }
+}
+
 /// A pool's idle agents are ordered by a rank the queue's strategy computes when the agent
 /// becomes idle (see `pools::rank`); the first is the one to offer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,7 +187,7 @@ pub struct Pool {
     pub queue: QueueId,
     pub requirement: Requirement,
     pub idle: BTreeSet<IdleKey>,
-    pub waiting: BTreeSet<WaitKey>,
+    pub waiting: WaitingCalls,
     /// Kept while a step of its queue uses it; otherwise dropped with its last call.
     pub permanent: bool,
     /// Calls whose current step points here.

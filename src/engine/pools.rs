@@ -110,7 +110,7 @@ impl Engine {
             queue: queue_id.clone(),
             requirement,
             idle: BTreeSet::new(),
-            waiting: BTreeSet::new(),
+            waiting: Default::default(),
             permanent: false,
             calls: 0,
             floor: 0,

@@ -25,7 +25,7 @@ pub(super) struct Reach {
     routes: HashMap<(SwitchName, SwitchName), String>,
     /// Agents sitting out for want of a route, with the epoch of that back-off: shown as
     /// their reason while it lasts.
-    sat_out: HashMap<AgentId, (u64, String)>,
+    pub(super) sat_out: super::tracked::Tracked<AgentId, (u64, String)>,
 }
 
 /// How an agent leg is dialled from the caller's switch.
@@ -40,7 +40,7 @@ pub(super) enum AgentDial {
 }
 
 /// The SIP user of a `user/<user>[@domain]` dial string.
-fn user_of(dial: &str) -> Option<&str> {
+pub(super) fn user_of(dial: &str) -> Option<&str> {
     let user = dial.strip_prefix("user/")?.split('@').next()?;
     let safe = !user.is_empty()
         && user

@@ -116,9 +116,9 @@ pub(super) struct FlowCaller {
 /// The engine's recordings: those in progress, and where each switch keeps its files.
 #[derive(Debug, Default)]
 pub(super) struct Recordings {
-    active: HashMap<RecordingId, ActiveRecording>,
+    pub(super) active: super::tracked::Tracked<RecordingId, ActiveRecording>,
     /// The recording in progress of each call (a call has at most one at a time).
-    by_call: HashMap<CallId, RecordingId>,
+    pub(super) by_call: super::tracked::Tracked<CallId, RecordingId>,
     /// Each switch's recordings directory, without a trailing `/`.
     dirs: HashMap<SwitchName, String>,
 }

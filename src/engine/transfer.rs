@@ -37,6 +37,8 @@ pub(super) struct Transfers {
     /// Second calls on the phone of an agent on a call of ours (consultations), by channel.
     /// They still keep the phone busy, but as part of that call, not as a call elsewhere.
     consults: HashMap<ChannelId, (CallId, AgentId)>,
+    /// How many of `consults` each agent has (tracked: `busy_elsewhere` in its view).
+    pub(super) consults_per_agent: super::tracked::Tracked<AgentId, u32>,
 }
 
 /// A caller out of our queues after a transfer: its call as it was, for its row's end or for
@@ -75,14 +77,32 @@ impl Transfers {
         self.entering.take()
     }
 
+    fn start_consult(&mut self, channel: ChannelId, call: CallId, agent: AgentId) {
+        *self.consults_per_agent.entry(agent.clone()).or_default() += 1;
+        if let Some((_, replaced)) = self.consults.insert(channel, (call, agent)) {
+            self.forget_consult_of(&replaced);
+        }
+    }
+
     pub(super) fn end_consult(&mut self, channel: &ChannelId) {
-        self.consults.remove(channel);
+        if let Some((_, agent)) = self.consults.remove(channel) {
+            self.forget_consult_of(&agent);
+        }
+    }
+
+    fn forget_consult_of(&mut self, agent: &AgentId) {
+        let left = self.consults_per_agent.get_mut(agent).map(|n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if left == Some(0) {
+            self.consults_per_agent.remove(agent);
+        }
     }
 
     /// How many of an agent's calls elsewhere are consultations of its call.
     pub(super) fn consults_of(&self, agent: &AgentId) -> u32 {
-        let n = self.consults.values().filter(|(_, a)| a == agent).count();
-        u32::try_from(n).unwrap_or(u32::MAX)
+        self.consults_per_agent.get(agent).copied().unwrap_or(0)
     }
 }
 
@@ -477,9 +497,7 @@ impl Engine {
             format!("leg={channel} users={}", users.join(",")),
             now,
         ));
-        self.transfers
-            .consults
-            .insert(channel.clone(), (call, agent));
+        self.transfers.start_consult(channel.clone(), call, agent);
     }
 }
 

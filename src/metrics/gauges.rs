@@ -188,11 +188,13 @@ mod tests {
     fn queues_and_agents_are_counted_per_state_with_zeros_and_the_outbox_only_when_read() {
         let snapshot = Snapshot {
             queues: vec![queue("support", 2, Some(1_000)), queue("sales", 0, None)],
-            agents: vec![
+            agents: [
                 agent("1001", AgentStatus::OnCall, None, &["support", "sales"]),
                 agent("1002", AgentStatus::Paused, Some("lunch"), &["support"]),
                 agent("1003", AgentStatus::Paused, Some("lunch"), &["sales"]),
-            ],
+            ]
+            .into_iter()
+            .collect(),
             ..Snapshot::default()
         };
         let now = Timestamp::from_millis(31_500);

@@ -27,7 +27,7 @@ async fn waiting(app: &TestApp, n: usize) -> Vec<switchboard::engine::snapshot::
         app.running().snapshot().waiting() == n
     })
     .await;
-    app.running().snapshot().calls.clone()
+    app.running().snapshot().calls.iter().cloned().collect()
 }
 
 fn view_of<'a>(

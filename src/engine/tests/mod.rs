@@ -25,6 +25,7 @@ mod properties_consult;
 mod properties_monitor;
 mod properties_wait;
 mod provision;
+mod publish;
 mod queue_admin;
 mod reach;
 mod recording;
@@ -341,6 +342,7 @@ impl Bench {
     }
 
     fn record(&mut self, at: i64, label: &str, effects: Vec<Effect>) {
+        publish::assert_published_is_rebuilt(&mut self.engine, ts(at));
         self.trace.push(format!("@{at} {label}"));
         for e in effects {
             let line = match e {

@@ -778,6 +778,10 @@ proptest! {
         for op in ops {
             world.step(op);
             world.check_invariants();
+            super::publish::assert_published_is_rebuilt(
+                &mut world.engine,
+                Timestamp::from_millis(world.now),
+            );
         }
         world.drain();
     }

@@ -716,6 +716,10 @@ fn run_ops(strategy: usize, ops: &[Op]) {
     for op in ops {
         world.step(op.clone());
         world.check_invariants();
+        super::publish::assert_published_is_rebuilt(
+            &mut world.engine,
+            Timestamp::from_millis(world.now),
+        );
     }
     world.drain();
 }
@@ -944,6 +948,10 @@ proptest! {
         for op in ops {
             world.step(op);
             world.check_invariants();
+            super::publish::assert_published_is_rebuilt(
+                &mut world.engine,
+                Timestamp::from_millis(world.now),
+            );
         }
         world.drain();
     }

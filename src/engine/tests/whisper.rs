@@ -25,7 +25,7 @@ fn whispering(strategy: Strategy, agents: &[&str]) -> Bench {
     b
 }
 
-fn call_state(b: &Bench) -> Option<&'static str> {
+fn call_state(b: &mut Bench) -> Option<&'static str> {
     b.engine.snapshot(ts(0)).calls.first().map(|c| c.state)
 }
 
@@ -34,13 +34,13 @@ fn the_agent_hears_the_whisper_and_the_caller_is_bridged_when_it_ends() {
     let mut b = whispering(Strategy::LongestIdleAgent, &["a"]);
     b.enqueue(100, 1, "support", 0, "");
     b.answer(300, "a");
-    assert_eq!(call_state(&b), Some("whispering"));
+    assert_eq!(call_state(&mut b), Some("whispering"));
     assert_eq!(b.status("a"), AgentStatus::OnCall);
     // The caller's hold music and the agent leg's park finishing change nothing.
     b.media_done(310, chan(1), "playback", "FILE PLAYED");
     b.media_done(320, b.leg_of("a"), "park", "_none_");
     b.media_done(2_300, b.leg_of("a"), "playback", "FILE PLAYED");
-    assert_eq!(call_state(&b), Some("bridged"));
+    assert_eq!(call_state(&mut b), Some("bridged"));
     b.agent_hangs_up(12_300, "a", "NORMAL_CLEARING");
     b.check(expect![[r#"
         @0 a requests Available
@@ -79,7 +79,7 @@ fn a_whisper_the_switch_cannot_find_connects_the_caller_at_once() {
     b.enqueue(100, 1, "support", 0, "");
     b.answer(300, "a");
     b.media_done(300, b.leg_of("a"), "playback", "FILE NOT FOUND");
-    assert_eq!(call_state(&b), Some("bridged"));
+    assert_eq!(call_state(&mut b), Some("bridged"));
     assert!(b.trace.iter().any(|l| l == "  bridge chan1 id1"));
 }
 
@@ -100,7 +100,7 @@ fn a_whisper_refused_by_the_switch_connects_the_caller_at_once() {
         },
     );
     b.record(310, "play refused", effects);
-    assert_eq!(call_state(&b), Some("bridged"));
+    assert_eq!(call_state(&mut b), Some("bridged"));
     assert!(b.trace.iter().any(|l| l == "  bridge chan1 id1"));
 }
 
@@ -197,7 +197,7 @@ fn the_agent_hanging_up_during_the_whisper_sends_the_caller_back_to_its_place() 
           timer 11000ms back-off of a ends
     "#]]);
     // The caller waits again, still on hold music, ahead of anyone who came later.
-    assert_eq!(call_state(&b), Some("waiting"));
+    assert_eq!(call_state(&mut b), Some("waiting"));
     assert!(b.engine.calls.values().all(|c| c.on_hold));
     b.enqueue(2_000, 3, "support", 0, "");
     b.advance(11_000);
@@ -257,9 +257,9 @@ fn the_guard_timer_of_an_earlier_whisper_does_not_cut_a_later_one_short() {
     b.answer(20_000, "b");
     // The first whisper's guard fires while b hears the second one.
     b.advance(30_300);
-    assert_eq!(call_state(&b), Some("whispering"));
+    assert_eq!(call_state(&mut b), Some("whispering"));
     b.advance(50_000);
-    assert_eq!(call_state(&b), Some("bridged"));
+    assert_eq!(call_state(&mut b), Some("bridged"));
 }
 
 #[test]
@@ -371,7 +371,7 @@ fn a_resync_that_finds_the_whispering_agent_leg_gone_puts_the_caller_back_in_lin
     b.enqueue(100, 1, "support", 0, "");
     b.answer(300, "a");
     resync(&mut b, 5_000, vec![snapshot(chan(1), ChannelRole::Caller)]);
-    assert_eq!(call_state(&b), Some("waiting"));
+    assert_eq!(call_state(&mut b), Some("waiting"));
     assert!(b
         .trace
         .iter()
