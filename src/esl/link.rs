@@ -142,6 +142,35 @@ async fn connect(settings: &SwitchSettings) -> Result<(EslClient, EslEventStream
         .await
 }
 
+/// The phones registered on the switch, read on a connection of its own: the listing of a
+/// switch with tens of thousands of phones can exceed the ESL client's 8 MiB message limit,
+/// which ends the connection it arrives on, and it must not take the event connection with it.
+/// Without a listing the engine learns registrations from the live events.
+async fn list_registrations(settings: &SwitchSettings) -> Option<Vec<String>> {
+    let listed = match connect(settings).await {
+        Ok((client, _events)) => {
+            let listed = client.api("show registrations as json").await;
+            let _ = client.disconnect().await;
+            listed
+        }
+        Err(e) => Err(e),
+    };
+    let listing = match listed {
+        Ok(listing) => listing,
+        Err(e) => {
+            warn!(switch = %settings.name, error = %e, "cannot list registrations; learning them from events");
+            return None;
+        }
+    };
+    match registered_users(listing.body().unwrap_or_default()) {
+        Ok(users) => Some(users),
+        Err(e) => {
+            warn!(switch = %settings.name, error = %e, "cannot read registrations");
+            None
+        }
+    }
+}
+
 async fn session(
     settings: &SwitchSettings,
     commands: &mut mpsc::Receiver<Outgoing>,
@@ -190,14 +219,7 @@ async fn session(
     let channels = resync(settings, &events_client).await?;
     info!(switch = %settings.name, channels = channels.len(), "connected and resynced");
     metrics.set_switch_link(&settings.name.to_string(), true);
-    let listing = events_client.api("show registrations as json").await?;
-    let registrations = match registered_users(listing.body().unwrap_or_default()) {
-        Ok(users) => Some(users),
-        Err(e) => {
-            warn!(switch = %settings.name, error = %e, "cannot read registrations");
-            None
-        }
-    };
+    let registrations = list_registrations(settings).await;
     if inputs
         .send(SwitchInput {
             input: Input::SwitchResynced {
