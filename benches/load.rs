@@ -414,7 +414,16 @@ async fn run(shape: Shape) -> String {
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Logging in and announcing many agents takes the controller a while after it connects:
+    // callers start once it is idle (under a tenth of a core over half a second).
+    let idle_by = Instant::now() + Duration::from_secs(300);
+    loop {
+        let before = process_cpu();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if process_cpu() - before < Duration::from_millis(50) || Instant::now() > idle_by {
+            break;
+        }
+    }
     let rss_agents = resident_bytes();
     let latency = &running.metrics.routing_latency;
     sim.tell("go");
