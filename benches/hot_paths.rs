@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use freeswitch_esl_tokio::parse_channel_dump;
 use switchboard::engine::{
-    CallId, ChannelId, CommandError, Effect, Engine, Input, RequestedState, SwitchCommand,
-    SwitchName, Timestamp,
+    CallId, ChannelId, CommandError, Effect, Engine, Input, RequestedState, Strategy,
+    SwitchCommand, SwitchName, Timestamp,
 };
 use switchboard::esl::command::{render, UnsafeValue, Wire};
 use switchboard::esl::translate::{translate, Translated};
@@ -122,7 +122,7 @@ const PATHS: &[HotPath] = &[
         name: "call_arrives_skills",
         measured: "route_arriving_call",
         workload: ENGINE,
-        run: |w| call_arrives(Setup::Skills, w),
+        run: |w| call_arrives(Setup::Skills(Strategy::LongestIdleAgent), w),
     },
     HotPath {
         name: "agent_frees_up_plain",
@@ -134,7 +134,7 @@ const PATHS: &[HotPath] = &[
         name: "agent_frees_up_skills",
         measured: "free_agent",
         workload: ENGINE,
-        run: |w| agent_frees_up(Setup::Skills, w),
+        run: |w| agent_frees_up(Setup::Skills(Strategy::LongestIdleAgent), w),
     },
     HotPath {
         name: "ivr_key_press",

@@ -1,6 +1,6 @@
 //! The engines the instruction-count bench (`hot_paths`) routes in: the agents, queue, callers
-//! and IVR flow of `benches/routing.rs` (copied, since that file has other owners), seeded so
-//! every run builds the same engine.
+//! and IVR flow shared by the routing bench (`benches/routing.rs`) and the instruction-count
+//! bench (`hot_paths`), seeded so every run builds the same engine.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -86,17 +86,29 @@ pub fn switch() -> SwitchName {
 /// How the engine under test is set up.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Setup {
-    /// No skills, no steps, longest-idle-agent.
+    /// No skills, no steps, longest-idle-agent (the measurement before skills routing).
     Plain,
-    /// Agents with 2-4 skills; a queue with three escalation steps (the caller's language
-    /// required, then preferred from 30 s, then ignored from 90 s); callers who ask for a
-    /// language.
-    Skills,
+    /// Agents with skills; a queue with the escalation steps of `skills_routing`; callers who
+    /// ask for a language.
+    Skills(Strategy),
 }
 
-fn skills_routing() -> QueueRouting {
+impl Setup {
+    pub fn label(self) -> String {
+        match self {
+            Setup::Plain => "no skills, longest-idle-agent".to_owned(),
+            Setup::Skills(strategy) => format!("skills, {strategy}"),
+        }
+    }
+}
+
+/// Step 0: the caller's language at the level asked (`spanish:7`); from 30 s: any agent, those
+/// with the caller's language at that level first; from 90 s: any agent, the caller's skills
+/// ignored. (A step cannot lower the level of a skill the caller brings, so "the caller's
+/// language at 3 or more from 30 s" is written as a preference.)
+pub fn skills_routing(strategy: Strategy) -> QueueRouting {
     QueueRouting {
-        strategy: Strategy::LongestIdleAgent,
+        strategy,
         steps: vec![
             EscalationStep {
                 after: Duration::ZERO,
@@ -123,7 +135,7 @@ pub fn engine_with(agents: usize, setup: Setup, logged_in: bool) -> Engine {
     let mut engine = Engine::new(1);
     let routing = match setup {
         Setup::Plain => QueueRouting::default(),
-        Setup::Skills => skills_routing(),
+        Setup::Skills(strategy) => skills_routing(strategy),
     };
     engine.provision_queue(QueueSettings {
         id: queue(),
@@ -143,7 +155,7 @@ pub fn engine_with(agents: usize, setup: Setup, logged_in: bool) -> Engine {
     for i in 0..agents {
         let skills = match setup {
             Setup::Plain => Vec::new(),
-            Setup::Skills => parse_skill_list(&rng.agent_skills()).expect("skills"),
+            Setup::Skills(_) => parse_skill_list(&rng.agent_skills()).expect("skills"),
         };
         engine.provision_agent(Timestamp::from_millis(i as i64), agent(i, skills), status);
     }
@@ -154,7 +166,7 @@ pub fn agent_id(i: usize) -> AgentId {
     AgentId::new(format!("a{i}")).expect("id")
 }
 
-fn agent(i: usize, skills: Vec<SkillLevel>) -> AgentSettings {
+pub fn agent(i: usize, skills: Vec<SkillLevel>) -> AgentSettings {
     AgentSettings {
         id: agent_id(i),
         name: format!("Agent {i}"),
@@ -189,7 +201,7 @@ pub fn park(n: u128, skills: Vec<SkillLevel>) -> Input {
 pub fn caller_skills(setup: Setup, rng: &mut Rng) -> Vec<SkillLevel> {
     match setup {
         Setup::Plain => Vec::new(),
-        Setup::Skills => {
+        Setup::Skills(_) => {
             parse_skill_list(&format!("{}:{CALLER_LEVEL}", rng.language())).expect("skills")
         }
     }
@@ -298,7 +310,7 @@ pub fn fill_waiting(engine: &mut Engine, setup: Setup, calls: usize) -> Timestam
 
 /// A flow of the usual shape: a menu whose key 1 tags the call, routes it on a variable and
 /// puts it in the queue (`BENCH_FLOW` of `benches/routing.rs`).
-const BENCH_FLOW: &str = r#"
+pub const BENCH_FLOW: &str = r#"
 start = "menu"
 entry_points = ["bench"]
 
