@@ -20,9 +20,7 @@ mod common;
 
 use common::*;
 use switchboard::engine::{
-    parse_skill_list, AgentId, AgentSettings, AgentStatus, CallerSkills, ChannelId, Effect, Engine,
-    EscalationStep, Input, Membership, ParkedCall, QueueId, QueueRouting, QueueSettings,
-    RequestedState, SkillLevel, Strategy, SwitchCommand, SwitchName, Timer, Timestamp,
+    AgentId, Effect, Engine, Input, RequestedState, Strategy, SwitchCommand, Timestamp,
 };
 
 struct Counting;

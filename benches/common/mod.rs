@@ -2,6 +2,9 @@
 //! and IVR flow shared by the routing bench (`benches/routing.rs`) and the instruction-count
 //! bench (`hot_paths`), seeded so every run builds the same engine.
 
+// Each bench that includes this module uses its own part of it.
+#![allow(dead_code)]
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
@@ -22,13 +25,13 @@ const LANGUAGES: [(&str, u64); 5] = [
 ];
 const PRODUCTS: [&str; 5] = ["billing", "internet", "mobile", "tv", "sales"];
 /// The level a caller's language is asked for at (the first escalation step requires it).
-const CALLER_LEVEL: u8 = 7;
+pub const CALLER_LEVEL: u8 = 7;
 
 /// SplitMix64, so every run builds the same agents and calls.
 pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,11 +39,11 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
-    fn language(&mut self) -> &'static str {
+    pub fn language(&mut self) -> &'static str {
         let total: u64 = LANGUAGES.iter().map(|(_, share)| share).sum();
         let mut draw = self.below(total);
         for (name, share) in LANGUAGES {
@@ -53,7 +56,7 @@ impl Rng {
     }
 
     /// 2-4 skills at levels 1-10: a first language, then any of the languages and products.
-    fn agent_skills(&mut self) -> String {
+    pub fn agent_skills(&mut self) -> String {
         let count = 2 + self.below(3) as usize;
         let mut names = vec![self.language()];
         let all: Vec<&str> = LANGUAGES
