@@ -472,6 +472,8 @@ fn mib(bytes: u64) -> f64 {
 struct Sample {
     at: Instant,
     latency: HistogramSample,
+    turns: HistogramSample,
+    publishes: HistogramSample,
     answered: u64,
     events: u64,
     commands: u64,
@@ -484,6 +486,8 @@ impl Sample {
         Sample {
             at: Instant::now(),
             latency: latency.sample(),
+            turns: running.metrics.engine_turn.sample(),
+            publishes: running.metrics.engine_publish.sample(),
             answered: running.snapshot().counters.answered,
             events: running.metrics.events_received.load(Ordering::Relaxed),
             commands: running.metrics.commands_sent.load(Ordering::Relaxed),
@@ -503,6 +507,8 @@ impl Sample {
     ) -> String {
         let window = self.at - from.at;
         let latency = self.latency.since(&from.latency);
+        let turns = self.turns.since(&from.turns);
+        let publishes = self.publishes.since(&from.publishes);
         let answered = self.answered - from.answered;
         let per_call = |n: u64| n as f64 / answered.max(1) as f64;
         let events = per_call(self.events - from.events);
@@ -518,7 +524,7 @@ impl Sample {
             })
             .collect();
         format!(
-            "offered {:>5}/s for {:?} to {} agents (talk {:?}), half through the IVR: placed {placed}; measured over the last {:.1} s: answered {answered} ({:.0}/s), routed {}, routing latency p50 <= {:?}, p99 <= {:?}, max <= {:?}; {in_progress} calls in progress at the end\n  controller CPU {:.0} % of one core, {:.0} µs a call answered ({events:.1} events and {commands:.1} commands a call); threads: {}\n  simulator process CPU {:.0} % of one core over the offered window",
+            "offered {:>5}/s for {:?} to {} agents (talk {:?}), half through the IVR: placed {placed}; measured over the last {:.1} s: answered {answered} ({:.0}/s), routed {}, routing latency p50 <= {:?}, p99 <= {:?}, max <= {:?}; {in_progress} calls in progress at the end\n  engine task: {} turns, p50 <= {:?}, p99 <= {:?}, max <= {:?}; read model published {} times, p50 <= {:?}, p99 <= {:?}, max <= {:?}\n  controller CPU {:.0} % of one core, {:.0} µs a call answered ({events:.1} events and {commands:.1} commands a call); threads: {}\n  simulator process CPU {:.0} % of one core over the offered window",
             shape.rate,
             offered_window,
             shape.agents,
@@ -529,6 +535,14 @@ impl Sample {
             latency.quantile(0.5).unwrap_or_default(),
             latency.quantile(0.99).unwrap_or_default(),
             latency.quantile(1.0).unwrap_or_default(),
+            turns.count(),
+            turns.quantile(0.5).unwrap_or_default(),
+            turns.quantile(0.99).unwrap_or_default(),
+            turns.quantile(1.0).unwrap_or_default(),
+            publishes.count(),
+            publishes.quantile(0.5).unwrap_or_default(),
+            publishes.quantile(0.99).unwrap_or_default(),
+            publishes.quantile(1.0).unwrap_or_default(),
             share(cpu),
             if answered > 0 { cpu.as_micros() as f64 / answered as f64 } else { 0.0 },
             threads.join(", "),

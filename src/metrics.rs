@@ -129,6 +129,11 @@ impl HistogramSample {
 pub struct Metrics {
     /// Event that made a call routable received → the agent leg's originate accepted by the switch.
     pub routing_latency: Histogram,
+    /// One turn of the engine task: a batch of inputs, the timers due, the history handed on
+    /// and, when due, the read model published. Every routing decision waits behind a turn.
+    pub engine_turn: Histogram,
+    /// Publishing the read model, part of a turn.
+    pub engine_publish: Histogram,
     pub events_received: AtomicU64,
     pub events_malformed: AtomicU64,
     pub commands_sent: AtomicU64,
@@ -198,6 +203,16 @@ impl Metrics {
         self.routing_latency.render(
             "switchboard_routing_latency_seconds",
             "Call routable event received to agent originate accepted.",
+            &mut out,
+        );
+        self.engine_turn.render(
+            "switchboard_engine_turn_seconds",
+            "One turn of the engine task: inputs, timers, history hand-off, publish.",
+            &mut out,
+        );
+        self.engine_publish.render(
+            "switchboard_engine_publish_seconds",
+            "Publishing the read model for the API.",
             &mut out,
         );
         for (name, help, c) in [

@@ -462,11 +462,12 @@ impl EngineTask {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            tokio::select! {
+            let turn = tokio::select! {
                 biased;
                 _ = stop.changed() => break,
                 first = inputs.recv() => {
                     let Some(first) = first else { break };
+                    let turn = Instant::now();
                     self.on_input(first, &mut timers, &mut records).await;
                     for _ in 1..BATCH {
                         match inputs.try_recv() {
@@ -475,14 +476,17 @@ impl EngineTask {
                         }
                     }
                     dirty = true;
+                    turn
                 }
                 request = requests.recv() => {
                     let Some(request) = request else { break };
+                    let turn = Instant::now();
                     self.on_request(request, &mut timers, &mut records).await;
                     dirty = true;
+                    turn
                 }
-                _ = sleep_until(wake) => {}
-            }
+                _ = sleep_until(wake) => Instant::now(),
+            };
             let now = self.clock.now();
             while timers.peek().is_some_and(|Reverse((at, _))| *at <= now) {
                 if let Some(Reverse((_, timer))) = timers.pop() {
@@ -494,10 +498,13 @@ impl EngineTask {
             }
             self.flush(&mut records).await;
             if dirty && last_publish.elapsed() >= PUBLISH_EVERY {
+                let started = Instant::now();
                 publish.send_replace(Arc::new(self.engine.snapshot(self.clock.now())));
+                self.metrics.engine_publish.record(started.elapsed());
                 last_publish = Instant::now();
                 dirty = false;
             }
+            self.metrics.engine_turn.record(turn.elapsed());
         }
         self.flush(&mut records).await;
         publish.send_replace(Arc::new(self.engine.snapshot(self.clock.now())));
