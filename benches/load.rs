@@ -75,6 +75,14 @@ fn main() {
         simulator_process(&args);
         return;
     }
+    if let Ok(path) = std::env::var("SQL_TRACE") {
+        let file = std::fs::File::create(path).expect("trace file");
+        tracing_subscriber::fmt()
+            .with_env_filter("sqlx::query=debug")
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
     let quick = args.iter().any(|a| a == "--quick")
         || std::env::var_os("SWITCHBOARD_BENCH_QUICK").is_some()
         || !args.iter().any(|a| a == "--bench");

@@ -364,11 +364,13 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         self.check_epoch(&mut tx).await?;
+        let mut announcements = super::announce::Announcements::default();
         for record in records {
             if apply(&mut tx, record).await? {
-                super::outbox::announce(&mut tx, record).await?;
+                announcements.announce(&mut tx, record).await?;
             }
         }
+        announcements.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -12,11 +12,13 @@ impl Store {
     pub async fn write_batch(&self, records: &[Record], batch: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         self.check_epoch(&mut tx).await?;
+        let mut announcements = super::announce::Announcements::default();
         for record in records {
             if super::history::apply(&mut tx, record).await? {
-                super::outbox::announce(&mut tx, record).await?;
+                announcements.announce(&mut tx, record).await?;
             }
         }
+        announcements.write(&mut tx).await?;
         sqlx::query(
             "INSERT INTO history_writer (id, last_batch) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET last_batch = excluded.last_batch",

@@ -13,6 +13,7 @@
 //! SQLite foreign keys are on by sqlx's default, which the conformance suite checks).
 
 mod after_call;
+mod announce;
 mod history;
 mod history_batch;
 mod hold;
