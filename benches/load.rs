@@ -6,15 +6,19 @@
 //! resident memory per agent and per call. Callers arrive at a steady rate, half straight into
 //! the queue, half through a short IVR menu where they press 1; agents' phones answer at once
 //! and hang up after a talk time. Routing latency is the controller's own histogram (routable
-//! event received → agent leg's originate accepted by the switch).
+//! event received → agent leg's originate accepted by the switch). A rate counts as sustained
+//! only if the history keeps up too: each run ends with how many records the history writer
+//! has yet to commit.
 //!
 //! `-- --runs rate[,rate…]` picks the rates (default 500, 1000, 2000, 3000), `-- --scale` runs
 //! only the scale run (100,000 agents, 20,000 calls in progress), `-- --quick` shortens
-//! everything (also any run without cargo bench's `--bench` argument).
+//! everything (also any run without cargo bench's `--bench` argument), `-- --statements` also
+//! counts the SQL statements a call costs (sqlx's statement log, which itself costs CPU: count
+//! in one run, measure CPU in another).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use switchboard::app::{self, StartOptions};
@@ -29,6 +33,35 @@ use tokio::net::TcpListener;
 /// The controller binary's allocator (`src/main.rs`), so the bench measures what it runs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// SQL statements run so far, when `--statements` counts them.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+/// Whether `--statements` counts them.
+static COUNTING_STATEMENTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Counts sqlx's statement log events (one per statement run).
+struct StatementCounter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn count_statements() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(
+        StatementCounter,
+        tracing_subscriber::filter::Targets::new()
+            .with_target("sqlx::query", tracing::Level::DEBUG),
+    ));
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
+        COUNTING_STATEMENTS.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The number that parks callers straight into the queue.
 const QUEUE_NUMBER: &str = "5000";
@@ -75,13 +108,8 @@ fn main() {
         simulator_process(&args);
         return;
     }
-    if let Ok(path) = std::env::var("SQL_TRACE") {
-        let file = std::fs::File::create(path).expect("trace file");
-        tracing_subscriber::fmt()
-            .with_env_filter("sqlx::query=debug")
-            .with_writer(std::sync::Mutex::new(file))
-            .with_ansi(false)
-            .init();
+    if args.iter().any(|a| a == "--statements") {
+        count_statements();
     }
     let quick = args.iter().any(|a| a == "--quick")
         || std::env::var_os("SWITCHBOARD_BENCH_QUICK").is_some()
@@ -485,6 +513,8 @@ struct Sample {
     answered: u64,
     events: u64,
     commands: u64,
+    statements: u64,
+    history_waiting: u64,
     cpu: Duration,
     threads: std::collections::BTreeMap<String, Duration>,
 }
@@ -499,6 +529,8 @@ impl Sample {
             answered: running.snapshot().counters.answered,
             events: running.metrics.events_received.load(Ordering::Relaxed),
             commands: running.metrics.commands_sent.load(Ordering::Relaxed),
+            statements: STATEMENTS.load(Ordering::Relaxed),
+            history_waiting: running.metrics.history_records_waiting(),
             cpu: process_cpu(),
             threads: thread_cpu(),
         }
@@ -521,6 +553,14 @@ impl Sample {
         let per_call = |n: u64| n as f64 / answered.max(1) as f64;
         let events = per_call(self.events - from.events);
         let commands = per_call(self.commands - from.commands);
+        let statements = if COUNTING_STATEMENTS.load(Ordering::Relaxed) {
+            format!(
+                ", {:.1} SQL statements",
+                per_call(self.statements - from.statements)
+            )
+        } else {
+            String::new()
+        };
         let cpu = self.cpu - from.cpu;
         let share = |d: Duration| 100.0 * d.as_secs_f64() / window.as_secs_f64();
         let threads: Vec<String> = self
@@ -532,7 +572,7 @@ impl Sample {
             })
             .collect();
         format!(
-            "offered {:>5}/s for {:?} to {} agents (talk {:?}), half through the IVR: placed {placed}; measured over the last {:.1} s: answered {answered} ({:.0}/s), routed {}, routing latency p50 <= {:?}, p99 <= {:?}, max <= {:?}; {in_progress} calls in progress at the end\n  engine task: {} turns, p50 <= {:?}, p99 <= {:?}, max <= {:?}; read model published {} times, p50 <= {:?}, p99 <= {:?}, max <= {:?}\n  controller CPU {:.0} % of one core, {:.0} µs a call answered ({events:.1} events and {commands:.1} commands a call); threads: {}\n  simulator process CPU {:.0} % of one core over the offered window",
+            "offered {:>5}/s for {:?} to {} agents (talk {:?}), half through the IVR: placed {placed}; measured over the last {:.1} s: answered {answered} ({:.0}/s), routed {}, routing latency p50 <= {:?}, p99 <= {:?}, max <= {:?}; {in_progress} calls in progress at the end\n  engine task: {} turns, p50 <= {:?}, p99 <= {:?}, max <= {:?}; read model published {} times, p50 <= {:?}, p99 <= {:?}, max <= {:?}\n  controller CPU {:.0} % of one core, {:.0} µs a call answered ({events:.1} events, {commands:.1} commands{statements} a call; history {} records behind at the end); threads: {}\n  simulator process CPU {:.0} % of one core over the offered window",
             shape.rate,
             offered_window,
             shape.agents,
@@ -553,6 +593,7 @@ impl Sample {
             publishes.quantile(1.0).unwrap_or_default(),
             share(cpu),
             if answered > 0 { cpu.as_micros() as f64 / answered as f64 } else { 0.0 },
+            self.history_waiting,
             threads.join(", "),
             100.0 * sim_cpu.as_secs_f64() / offered_window.as_secs_f64(),
         )

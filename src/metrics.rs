@@ -146,6 +146,10 @@ pub struct Metrics {
     pub esl_disconnects: AtomicU64,
     pub store_batches: AtomicU64,
     pub store_errors: AtomicU64,
+    /// History records the engine has handed to the writer.
+    pub history_records_handed: AtomicU64,
+    /// History records committed (or given up after retries).
+    pub history_records_done: AtomicU64,
     /// HTTP connections turned away at accept because `max_connections` were open.
     pub http_connections_refused: AtomicU64,
     /// HTTP connections closed because a request's head did not arrive in time.
@@ -293,7 +297,23 @@ impl Metrics {
                 c.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_history_records_waiting History records the engine has handed \
+             on and the database has not committed yet.\n\
+             # TYPE switchboard_history_records_waiting gauge\n\
+             switchboard_history_records_waiting {}",
+            self.history_records_waiting()
+        );
         out
+    }
+
+    /// History records handed to the writer and not yet committed: how far the history
+    /// lags behind the calls.
+    pub fn history_records_waiting(&self) -> u64 {
+        self.history_records_handed
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.history_records_done.load(Ordering::Relaxed))
     }
 
     fn render_labelled(&self, out: &mut String) {

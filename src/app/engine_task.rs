@@ -909,6 +909,9 @@ impl EngineTask {
             return;
         }
         let batch = std::mem::take(records);
+        self.metrics
+            .history_records_handed
+            .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         if self.history.send(batch).await.is_err() {
             error!("history writer stopped; records lost");
             Metrics::bump(&self.metrics.store_errors);

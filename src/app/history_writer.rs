@@ -103,6 +103,32 @@ impl Inbox {
     }
 }
 
+/// Starts the writer on a thread of its own, with a runtime of its own, and gives what
+/// resolves when it has written everything the engine sent and ended.
+///
+/// Not on the controller's runtime: a history batch is dozens of statements, each a round trip
+/// to the database, and every reply would wait for a runtime worker busy decoding the
+/// switches' events. Under load that wait, not the database, set how fast the history could
+/// be written, and it fell behind the calls (docs/performance.md).
+pub fn spawn(
+    store: Store,
+    batches: mpsc::Receiver<Vec<Record>>,
+    metrics: Arc<Metrics>,
+    outbox_written: watch::Sender<u64>,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done, ended) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("history-writer".into())
+        .spawn(move || {
+            runtime.block_on(write_history(store, batches, metrics, outbox_written));
+            let _ = done.send(());
+        })?;
+    Ok(ended)
+}
+
 pub async fn write_history(
     store: Store,
     batches: mpsc::Receiver<Vec<Record>>,
@@ -118,7 +144,11 @@ pub async fn write_history(
     while inbox.wait().await {
         inbox.take_queued();
         let records = inbox.next_transaction();
-        if write_once(&store, &records, &mut inbox, &metrics).await {
+        let written = write_once(&store, &records, &mut inbox, &metrics).await;
+        metrics
+            .history_records_done
+            .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if written {
             Metrics::bump(&metrics.store_batches);
             // The batch may have put events and webhook deliveries in the outbox.
             outbox_written.send_modify(|batches| *batches = batches.wrapping_add(1));

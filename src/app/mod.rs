@@ -558,12 +558,9 @@ impl LeaderPart {
             Some(epoch) => store.fenced(epoch),
             None => store.clone(),
         };
-        let history = tokio::spawn(history_writer::write_history(
-            writer_store,
-            history_rx,
-            metrics.clone(),
-            outbox_written,
-        ));
+        let history =
+            history_writer::spawn(writer_store, history_rx, metrics.clone(), outbox_written)
+                .map_err(AppError::Http)?;
         {
             let (store, stop, wake) = (store.clone(), stop_rx.clone(), outbox_batches);
             tasks.spawn(async move {
