@@ -4,22 +4,18 @@
 //! A payload is built from the rows the transaction has just written, so it carries the call as
 //! the history knows it (caller, queue, priority, wait so far) and the variables the caller
 //! entered in the IVR. The events of a whole transaction are written together just before it
-//! commits, a few rows per statement: on SQLite each statement is a round trip to the
-//! connection's own thread, and one per event was most of what the history cost under load.
+//! commits, a few rows per statement (`multi_row`).
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
+use super::multi_row::{chunks, values};
 use super::outbox::DeliveryClass;
 use super::rows::Columns;
 use super::StoreError;
 use crate::engine::{AgentId, CallId, CallOutcome, QueueEventKind, Record, Timestamp};
-
-/// The most rows one INSERT writes. A transaction's rows go in chunks of powers of two up to
-/// this, so a handful of statement shapes serve every batch and stay prepared.
-const MOST_ROWS_A_STATEMENT: usize = 64;
 
 /// One CTI event waiting for its transaction's commit.
 struct PendingEvent {
@@ -38,15 +34,18 @@ pub(super) struct Announcements {
     events: Vec<PendingEvent>,
 }
 
+/// The value of `name=value` in a queue event's detail.
+fn detail_field(detail: &str, name: &str) -> Option<String> {
+    detail
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        .map(str::to_owned)
+}
+
 /// A transfer's queue-event detail (`kind=blind from=a to=9199 by=a talk_ms=…`) as the
 /// `call.transferred` payload.
 fn transfer_details(detail: &str) -> serde_json::Value {
-    let field = |name: &str| {
-        detail
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-            .map(str::to_owned)
-    };
+    let field = |name: &str| detail_field(detail, name);
     json!({
         "kind": field("kind"),
         "from_agent": field("from"),
@@ -59,12 +58,7 @@ fn transfer_details(detail: &str) -> serde_json::Value {
 /// A consult's queue-event detail (`step=start to=1002 leg=… by=token:alice`, or a desk
 /// phone's `leg=… users=…`) as the `call.consult` payload.
 fn consult_details(detail: &str) -> serde_json::Value {
-    let field = |name: &str| {
-        detail
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-            .map(str::to_owned)
-    };
+    let field = |name: &str| detail_field(detail, name);
     json!({
         "step": field("step"),
         "target_agent": field("to"),
@@ -78,12 +72,7 @@ fn consult_details(detail: &str) -> serde_json::Value {
 /// A conference step's queue-event detail (`step=added party=1002 leg=…`) as the
 /// `call.conference` payload.
 fn conference_details(detail: &str) -> serde_json::Value {
-    let field = |name: &str| {
-        detail
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-            .map(str::to_owned)
-    };
+    let field = |name: &str| detail_field(detail, name);
     json!({
         "step": field("step"),
         "conference": field("name"),
@@ -204,10 +193,7 @@ impl Announcements {
                 at,
                 ..
             } => {
-                let leg = detail
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("leg="))
-                    .map(str::to_owned);
+                let leg = detail_field(detail, "leg");
                 (Some(*call), agent.clone(), *at, json!({ "agent_leg": leg }))
             }
             Record::CallAnswered {
@@ -421,32 +407,6 @@ fn wants(events: &str, queues: &str, event: &PendingEvent) -> bool {
                 .is_some_and(|q| queues.contains(&format!(",{q},"))))
 }
 
-/// `items` in runs of powers of two, largest first, none longer than [`MOST_ROWS_A_STATEMENT`].
-fn chunks<T>(items: &[T]) -> Vec<&[T]> {
-    let mut out = Vec::new();
-    let mut rest = items;
-    while !rest.is_empty() {
-        let run = MOST_ROWS_A_STATEMENT.min(1 << rest.len().ilog2());
-        let (chunk, tail) = rest.split_at(run);
-        out.push(chunk);
-        rest = tail;
-    }
-    out
-}
-
-/// `($1, $2), ($3, $4)` for `rows` rows of `columns` parameters.
-fn values(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let params: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", row * columns + c))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// What an event's payload says about its call and agent, read in one statement.
 struct LookedUp {
     call: Option<Value>,
@@ -556,15 +516,6 @@ mod tests {
     fn a_dial_string_shows_its_extension() {
         assert_eq!(extension("user/1001@example.com"), "1001");
         assert_eq!(extension("sofia/gateway/x/123"), "sofia/gateway/x/123");
-    }
-
-    #[test]
-    fn rows_are_written_in_runs_of_powers_of_two_up_to_the_most_a_statement() {
-        let items: Vec<u32> = (0..75).collect();
-        let lengths: Vec<usize> = chunks(&items).iter().map(|c| c.len()).collect();
-        assert_eq!(lengths, [64, 8, 2, 1]);
-        assert!(chunks(&[] as &[u32]).is_empty());
-        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
 
+use super::appends::Appends;
 use super::rows::{
     agent_state_row, agent_status, call_row, flow_exit_row, flow_session_row, flow_step_row,
     queue_event_row, survey_row, AgentStateRow, CallRow, Columns, FlowExitRow, FlowSessionRow,
@@ -30,7 +31,11 @@ const AGENT_STATE_COLUMNS: &str =
 
 /// Writes one record. `Ok(false)`: a duplicate the history already holds (a second
 /// `CallEntered` or `CallEnded`), kept out, and so not announced again either.
-pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<bool, StoreError> {
+pub(super) async fn apply(
+    conn: &mut AnyConnection,
+    appends: &mut Appends,
+    record: &Record,
+) -> Result<bool, StoreError> {
     let mut written = true;
     match record {
         Record::CallEntered {
@@ -138,18 +143,14 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
             detail,
             at,
         } => {
-            sqlx::query(
-                "INSERT INTO queue_events (call_id, queue_id, agent_id, kind, detail, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(call.to_string())
-            .bind(queue.as_str())
-            .bind(agent.as_ref().map(|a| a.as_str().to_owned()))
-            .bind(kind.as_str())
-            .bind(detail.as_str())
-            .bind(at.as_millis())
-            .execute(&mut *conn)
-            .await?;
+            appends.queue_event(
+                call.to_string(),
+                queue.as_str().to_owned(),
+                agent.as_ref().map(|a| a.as_str().to_owned()),
+                kind.as_str(),
+                detail.clone(),
+                at.as_millis(),
+            );
         }
         Record::AgentState {
             agent,
@@ -159,20 +160,13 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
             reason,
             at,
         } => {
-            sqlx::query(
-                "INSERT INTO agent_state_changes \
-                 (agent_id, from_status, to_status, cause, at, previous_state_ms, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $5 - (SELECT p.at FROM agent_state_changes p \
-                 WHERE p.agent_id = $1 ORDER BY p.id DESC LIMIT 1), $6)",
-            )
-            .bind(agent.as_str())
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(cause.as_str())
-            .bind(at.as_millis())
-            .bind(reason.clone())
-            .execute(&mut *conn)
-            .await?;
+            appends.agent_state(
+                agent.as_str().to_owned(),
+                (from.as_str(), to.as_str()),
+                cause.as_str(),
+                reason.clone(),
+                at.as_millis(),
+            );
         }
         Record::FlowEntered {
             call,
@@ -215,20 +209,16 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
             survey,
             at,
         } => {
-            sqlx::query(
-                "INSERT INTO flow_steps (call_id, flow_id, node, kind, digits, outcome, at, \
-                 survey) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(call.to_string())
-            .bind(flow.as_str())
-            .bind(node.as_str())
-            .bind(kind.as_str())
-            .bind(digits.as_str())
-            .bind(outcome.as_str())
-            .bind(at.as_millis())
-            .bind(i64::from(*survey))
-            .execute(&mut *conn)
-            .await?;
+            appends.flow_step(
+                call.to_string(),
+                flow.as_str().to_owned(),
+                node.as_str().to_owned(),
+                kind.as_str().to_owned(),
+                digits.as_str().to_owned(),
+                outcome.as_str().to_owned(),
+                at.as_millis(),
+                *survey,
+            );
         }
         Record::SurveyStarted {
             call,
@@ -316,7 +306,7 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<b
         | Record::RecordingChanged { .. }
         | Record::RecordingStopped { .. } => super::recordings::apply(conn, record).await?,
         Record::CallHeld { .. } | Record::CallResumed { .. } => {
-            super::hold::apply(conn, record).await?
+            super::hold::apply(conn, appends, record).await?
         }
         Record::Monitor { .. } => super::monitor::apply(conn, record).await?,
         Record::AgentAfterCall { .. } => super::after_call::apply(conn, record).await?,
@@ -364,12 +354,14 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         self.check_epoch(&mut tx).await?;
+        let mut appends = Appends::default();
         let mut announcements = super::announce::Announcements::default();
         for record in records {
-            if apply(&mut tx, record).await? {
+            if apply(&mut tx, &mut appends, record).await? {
                 announcements.announce(&mut tx, record).await?;
             }
         }
+        appends.write(&mut tx).await?;
         announcements.write(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -12,12 +12,14 @@ impl Store {
     pub async fn write_batch(&self, records: &[Record], batch: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         self.check_epoch(&mut tx).await?;
+        let mut appends = super::appends::Appends::default();
         let mut announcements = super::announce::Announcements::default();
         for record in records {
-            if super::history::apply(&mut tx, record).await? {
+            if super::history::apply(&mut tx, &mut appends, record).await? {
                 announcements.announce(&mut tx, record).await?;
             }
         }
+        appends.write(&mut tx).await?;
         announcements.write(&mut tx).await?;
         sqlx::query(
             "INSERT INTO history_writer (id, last_batch) VALUES (1, $1) \

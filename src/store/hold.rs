@@ -7,7 +7,11 @@ use sqlx::AnyConnection;
 use super::StoreError;
 use crate::engine::{QueueEventKind, Record};
 
-pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(), StoreError> {
+pub(super) async fn apply(
+    conn: &mut AnyConnection,
+    appends: &mut super::appends::Appends,
+    record: &Record,
+) -> Result<(), StoreError> {
     let (call, queue, agent, kind, detail, at) = match record {
         Record::CallHeld {
             call,
@@ -51,17 +55,13 @@ pub(super) async fn apply(conn: &mut AnyConnection, record: &Record) -> Result<(
         }
         _ => return Ok(()),
     };
-    sqlx::query(
-        "INSERT INTO queue_events (call_id, queue_id, agent_id, kind, detail, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(call.to_string())
-    .bind(queue.as_str())
-    .bind(agent.as_ref().map(|a| a.as_str().to_owned()))
-    .bind(kind.as_str())
-    .bind(detail)
-    .bind(at.as_millis())
-    .execute(&mut *conn)
-    .await?;
+    appends.queue_event(
+        call.to_string(),
+        queue.as_str().to_owned(),
+        agent.as_ref().map(|a| a.as_str().to_owned()),
+        kind.as_str(),
+        detail,
+        at.as_millis(),
+    );
     Ok(())
 }

@@ -14,6 +14,7 @@
 
 mod after_call;
 mod announce;
+mod appends;
 mod history;
 mod history_batch;
 mod hold;
@@ -21,6 +22,7 @@ mod hold_events;
 mod leadership;
 mod migrations;
 mod monitor;
+mod multi_row;
 mod outbox;
 mod owner;
 mod provisioning;

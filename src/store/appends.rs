@@ -1,0 +1,220 @@
+//! The rows a history batch only appends (queue events, IVR steps, agent state changes), held
+//! until the batch's records are applied and then written a few to an INSERT (`multi_row`), in
+//! the order the records made them. Nothing a batch applies reads these tables back, so holding
+//! them changes no row; only an agent state change's `previous_state_ms` looks at the agent's
+//! previous change, and a change held in the same batch answers that here.
+
+use std::collections::HashMap;
+
+use sqlx::AnyConnection;
+
+use super::multi_row::{chunks, rows_of, values};
+use super::StoreError;
+
+struct QueueEvent {
+    call: String,
+    queue: String,
+    agent: Option<String>,
+    kind: &'static str,
+    detail: String,
+    at: i64,
+}
+
+struct FlowStep {
+    call: String,
+    flow: String,
+    node: String,
+    kind: String,
+    digits: String,
+    outcome: String,
+    at: i64,
+    survey: bool,
+}
+
+struct AgentState {
+    agent: String,
+    from: &'static str,
+    to: &'static str,
+    cause: &'static str,
+    reason: Option<String>,
+    at: i64,
+    /// When the agent's previous change held in this batch happened; none: read the stored one.
+    previous_at: Option<i64>,
+}
+
+/// One batch's appended rows, in the order its records made them.
+#[derive(Default)]
+pub(super) struct Appends {
+    queue_events: Vec<QueueEvent>,
+    flow_steps: Vec<FlowStep>,
+    agent_states: Vec<AgentState>,
+    last_state_at: HashMap<String, i64>,
+}
+
+impl Appends {
+    pub(super) fn queue_event(
+        &mut self,
+        call: String,
+        queue: String,
+        agent: Option<String>,
+        kind: &'static str,
+        detail: String,
+        at: i64,
+    ) {
+        self.queue_events.push(QueueEvent {
+            call,
+            queue,
+            agent,
+            kind,
+            detail,
+            at,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn flow_step(
+        &mut self,
+        call: String,
+        flow: String,
+        node: String,
+        kind: String,
+        digits: String,
+        outcome: String,
+        at: i64,
+        survey: bool,
+    ) {
+        self.flow_steps.push(FlowStep {
+            call,
+            flow,
+            node,
+            kind,
+            digits,
+            outcome,
+            at,
+            survey,
+        });
+    }
+
+    pub(super) fn agent_state(
+        &mut self,
+        agent: String,
+        (from, to): (&'static str, &'static str),
+        cause: &'static str,
+        reason: Option<String>,
+        at: i64,
+    ) {
+        let previous_at = self.last_state_at.insert(agent.clone(), at);
+        self.agent_states.push(AgentState {
+            agent,
+            from,
+            to,
+            cause,
+            reason,
+            at,
+            previous_at,
+        });
+    }
+
+    /// Writes what the batch appended. Runs in its transaction, after its records.
+    pub(super) async fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        for chunk in chunks(&self.queue_events) {
+            let sql = format!(
+                "INSERT INTO queue_events (call_id, queue_id, agent_id, kind, detail, at) VALUES {}",
+                values(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(&sql);
+            for e in chunk {
+                query = query
+                    .bind(e.call.as_str())
+                    .bind(e.queue.as_str())
+                    .bind(e.agent.clone())
+                    .bind(e.kind)
+                    .bind(e.detail.as_str())
+                    .bind(e.at);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        for chunk in chunks(&self.flow_steps) {
+            let sql = format!(
+                "INSERT INTO flow_steps (call_id, flow_id, node, kind, digits, outcome, at, survey) \
+                 VALUES {}",
+                values(chunk.len(), 8)
+            );
+            let mut query = sqlx::query(&sql);
+            for s in chunk {
+                query = query
+                    .bind(s.call.as_str())
+                    .bind(s.flow.as_str())
+                    .bind(s.node.as_str())
+                    .bind(s.kind.as_str())
+                    .bind(s.digits.as_str())
+                    .bind(s.outcome.as_str())
+                    .bind(s.at)
+                    .bind(i64::from(s.survey));
+            }
+            query.execute(&mut *conn).await?;
+        }
+        for chunk in chunks(&self.agent_states) {
+            // p: agent, from, to, cause, at, previous change held in the batch, reason.
+            let rows = rows_of(chunk.len(), 7, |p| {
+                format!(
+                    "{agent}, {from}, {to}, {cause}, {at}, {at} - COALESCE({held}, \
+                     (SELECT s.at FROM agent_state_changes s WHERE s.agent_id = {agent} \
+                     ORDER BY s.id DESC LIMIT 1)), {reason}",
+                    agent = p[0],
+                    from = p[1],
+                    to = p[2],
+                    cause = p[3],
+                    at = p[4],
+                    held = p[5],
+                    reason = p[6],
+                )
+            });
+            let sql = format!(
+                "INSERT INTO agent_state_changes \
+                 (agent_id, from_status, to_status, cause, at, previous_state_ms, reason) \
+                 VALUES {rows}"
+            );
+            let mut query = sqlx::query(&sql);
+            for a in chunk {
+                query = query
+                    .bind(a.agent.as_str())
+                    .bind(a.from)
+                    .bind(a.to)
+                    .bind(a.cause)
+                    .bind(a.at)
+                    .bind(a.previous_at)
+                    .bind(a.reason.clone());
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agents_second_change_in_a_batch_measures_from_the_first_and_the_first_from_the_store() {
+        let mut appends = Appends::default();
+        appends.agent_state(
+            "1001".into(),
+            ("available", "offered"),
+            "offer",
+            None,
+            1_000,
+        );
+        appends.agent_state(
+            "1002".into(),
+            ("available", "offered"),
+            "offer",
+            None,
+            1_500,
+        );
+        appends.agent_state("1001".into(), ("offered", "on_call"), "answer", None, 4_000);
+        let held: Vec<Option<i64>> = appends.agent_states.iter().map(|a| a.previous_at).collect();
+        assert_eq!(held, [None, None, Some(1_000)]);
+    }
+}
