@@ -21,14 +21,15 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use switchboard::app::{self, StartOptions};
+use switchboard::app;
 use switchboard::config::DialString;
-use switchboard::engine::{AgentId, Membership, QueueId, QueueRouting, SwitchName};
-use switchboard::esl::SwitchSettings;
+use switchboard::engine::{AgentId, Membership, QueueId, QueueRouting};
 use switchboard::metrics::HistogramSample;
 use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
 use switchboard::store::{AgentRow, QueueRow};
 use tokio::net::TcpListener;
+
+mod common;
 
 /// The controller binary's allocator (`src/main.rs`), so the bench measures what it runs.
 #[global_allocator]
@@ -400,56 +401,17 @@ async fn run(shape: Shape) -> String {
             pin_hash: None,
         })
         .collect();
-    let running = app::start(StartOptions {
-        http: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-        database_url: format!("sqlite://{}", dir.path().join("load.db").display()),
-        asterisk: Vec::new(),
-        switches: vec![SwitchSettings {
-            name: SwitchName::new("sim").expect("name"),
-            host: "127.0.0.1".into(),
-            port: sim.port,
-            password: "ClueCon".into(),
-            liveness_timeout: Duration::from_secs(60),
-            reconnect_max: Duration::from_secs(1),
-            command_connections: 4,
-            recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
-            recordings_mount: None,
-        }],
-        queues: vec![queue],
-        log_in: agents.iter().map(|r| r.id.clone()).collect(),
-        agents,
-        busy_backoff: Duration::from_secs(1),
-        seed: 1,
-        presence_domain: None,
-        pause_reasons: Vec::new(),
-        hot_desk_moves: true,
-        phone_prompts: Default::default(),
-        hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
-        flows: Some(flows),
-        auth: switchboard::app::AuthOptions {
-            enabled: false,
-            tokens: Vec::new(),
+    let running = common::controller::start(
+        dir.path(),
+        sim.port,
+        common::controller::Setup {
+            queues: vec![queue],
+            agents,
+            flows: Some(flows),
+            webhooks: Vec::new(),
         },
-        webhooks: Vec::new(),
-        allow_private_webhook_targets: true,
-        evaluation_forms: Vec::new(),
-        purge_every: None,
-        http_limits: Default::default(),
-        reach: Vec::new(),
-        routing_defaults: Default::default(),
-        external_dial: None,
-        stats: Default::default(),
-    })
-    .await
-    .expect("start");
-    while running
-        .metrics
-        .esl_connects
-        .load(std::sync::atomic::Ordering::Relaxed)
-        == 0
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    )
+    .await;
     // Logging in and announcing many agents takes the controller a while after it connects:
     // callers start once it is idle (under a tenth of a core over half a second).
     let idle_by = Instant::now() + Duration::from_secs(300);

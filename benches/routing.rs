@@ -606,16 +606,16 @@ fn end_to_end_runs(quick: bool) {
 mod end_to_end {
     use std::time::{Duration, Instant};
 
-    use switchboard::app::{self, StartOptions};
     use switchboard::config::DialString;
     use switchboard::engine::{
         parse_skill_list, AgentId, CallerSkills, EscalationStep, Membership, QueueId, QueueRouting,
-        SkillLevel, Strategy, SwitchName,
+        SkillLevel, Strategy,
     };
-    use switchboard::esl::SwitchSettings;
     use switchboard::sim::{CallSpec, EntryPoint, PhoneBehavior, PhoneSpec, SimConfig, Simulator};
     use switchboard::store::{AgentRow, QueueRow};
     use tokio::net::TcpListener;
+
+    use crate::common;
 
     /// The CRM webhook receiver during a run: every event type is subscribed to it.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -779,58 +779,17 @@ mod end_to_end {
         }
         let (queues, rows) = rows(&routing(skills), &bench_agents);
         let dir = tempfile::tempdir().expect("tempdir");
-        let running = app::start(StartOptions {
-            http: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-            database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-            asterisk: Vec::new(),
-            switches: vec![SwitchSettings {
-                name: SwitchName::new("sim").expect("name"),
-                host: "127.0.0.1".into(),
-                port: sim.esl_addr().port(),
-                password: "ClueCon".into(),
-                liveness_timeout: Duration::from_secs(30),
-                reconnect_max: Duration::from_secs(1),
-                command_connections: 4,
-                recordings_dir: switchboard::config::DEFAULT_RECORDINGS_DIR.into(),
-                recordings_mount: None,
-            }],
-            queues,
-            log_in: rows.iter().map(|r| r.id.clone()).collect(),
-            agents: rows,
-            busy_backoff: Duration::from_secs(1),
-            seed: 1,
-            presence_domain: None,
-            pause_reasons: Vec::new(),
-            hot_desk_moves: true,
-            phone_prompts: Default::default(),
-            hot_desk_extension: Some(switchboard::engine::HOT_DESK_EXTENSION.to_owned()),
-            flows: None,
-            // No API request is made: no token to print.
-            auth: switchboard::app::AuthOptions {
-                enabled: false,
-                tokens: Vec::new(),
+        let running = common::controller::start(
+            dir.path(),
+            sim.esl_addr().port(),
+            common::controller::Setup {
+                queues,
+                agents: rows,
+                flows: None,
+                webhooks: receiver(crm).await,
             },
-            webhooks: receiver(crm).await,
-            // The benchmark's receiver listens on 127.0.0.1.
-            allow_private_webhook_targets: true,
-            evaluation_forms: Vec::new(),
-            purge_every: None,
-            http_limits: Default::default(),
-            reach: Vec::new(),
-            routing_defaults: Default::default(),
-            external_dial: None,
-            stats: Default::default(),
-        })
-        .await
-        .expect("start");
-        while running
-            .metrics
-            .esl_connects
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 0
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        )
+        .await;
         // What reached the engine: agents' skills at start, callers' skills while calls wait
         // or talk (sampled from the published snapshot).
         let agents_with_skills = running

@@ -1,9 +1,12 @@
 //! The engines the instruction-count bench (`hot_paths`) routes in: the agents, queue, callers
 //! and IVR flow shared by the routing bench (`benches/routing.rs`) and the instruction-count
-//! bench (`hot_paths`), seeded so every run builds the same engine.
+//! bench (`hot_paths`), seeded so every run builds the same engine; and in `controller`, the
+//! whole controller the end-to-end benches start.
 
 // Each bench that includes this module uses its own part of it.
 #![allow(dead_code)]
+
+pub mod controller;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
