@@ -11,6 +11,7 @@ mod client;
 mod link;
 mod media;
 mod plan;
+pub mod probe;
 mod render;
 mod resync;
 mod state;

@@ -906,7 +906,7 @@ pub(super) fn phones(
             "agents",
             "phones",
             format!("agent {agent}'s phone (user {user}) is not registered on {where_}: the agent gets no offers"),
-            Some(format!("register the phone as SIP user {user} (see freeswitch-conf/directory/default/1001.xml); fs_cli -x 'show registrations' lists what is registered")),
+            Some(format!("register the phone as SIP user {user} (FreeSWITCH: freeswitch-conf/directory/default/1001.xml, fs_cli -x 'show registrations' lists what is registered; Asterisk: the PJSIP endpoint {user} of asterisk-conf/pjsip_switchboard.conf, asterisk -rx 'pjsip show contacts')")),
         );
     }
     if checked > 0 && missing.is_empty() {

@@ -7,15 +7,18 @@
 //! the controller) do not show in `serve`'s logs, or only when the first caller is lost. The
 //! doctor connects to each switch with the serve config's address and password, asks it with
 //! plain `api` commands (`module_exists`, `xml_locate`, `local_stream show`, `file_exists`,
-//! `acl`, `show registrations`), and prints one line per check: `ok`, `warn` (works, but
+//! `acl`, `show registrations`), or an Asterisk over ARI (`/asterisk/info`, `/asterisk/modules`,
+//! `/sounds`, `/recordings/stored`, `/endpoints`), and prints one line per check: `ok`, `warn` (works, but
 //! probably not as meant) or `FAIL` (something callers or agents will hit) with the fix.
 //!
 //! It changes nothing on the switch. The only thing it writes is a marker file under each
 //! `recordings_mount`, removed again, to prove the mount is the switch's `recordings_dir`.
 //!
 //! Layering: it sits beside `app`: it reads `config` and `flow`, talks to the switch through
-//! `esl::probe` (the only place that knows ESL), and nothing but `main` uses it.
+//! `esl::probe` and `ari::probe` (the only places that know ESL and ARI), and nothing but
+//! `main` uses it.
 
+mod asterisk;
 mod checks;
 pub mod dialplan;
 mod needs;
@@ -55,7 +58,7 @@ pub struct Line {
     /// The switch's name, or `agents` for what spans switches.
     pub scope: String,
     /// What was checked: `esl`, `acl`, `modules`, `dialplan`, `moh`, `recordings`, `phones`;
-    /// `asterisk` for an Asterisk switch, which is not checked.
+    /// on an Asterisk `ari` and `sounds` too.
     pub check: &'static str,
     pub message: String,
     /// What to do, for `warn` and `FAIL`.
@@ -172,8 +175,8 @@ impl Default for Options {
     }
 }
 
-/// Checks every FreeSWITCH switch of `setup`, then the agents' phones across them; an Asterisk
-/// switch gets one `warn` line saying it was not checked.
+/// Checks every switch of `setup` (FreeSWITCH over ESL, Asterisk over ARI), then the agents'
+/// phones across them.
 pub async fn run(setup: &Setup, options: Options) -> Report {
     let needs = Needs::of(&setup.config, &setup.provisioning, setup.flows.as_ref());
     let mut report = Report::default();
@@ -189,20 +192,13 @@ pub async fn run(setup: &Setup, options: Options) -> Report {
         }
     }
     for switch in &setup.config.asterisk_switches {
-        report.push(
-            Status::Warn,
-            switch.name.as_str(),
-            "asterisk",
-            format!(
-                "not checked: the doctor checks FreeSWITCH switches only, and this one is an Asterisk (ARI at {})",
-                switch.ari
-            ),
-            Some(format!(
-                "check it by hand (docs/install-asterisk.md, \"Check\"): curl -u {}:… {}/ari/asterisk/info",
-                switch.user, switch.ari
-            )),
-        );
-        every_switch_listed = false;
+        match asterisk::switch(switch, &needs, options, &mut report).await {
+            Some(endpoints) => {
+                registered.extend(endpoints);
+                any_listed = true;
+            }
+            None => every_switch_listed = false,
+        }
     }
     checks::phones(
         &needs,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, Provisioning};
 use crate::engine::routing::Destination;
+use crate::engine::PhoneOutcome;
 use crate::flow::{FlowSet, Media, NodeKind};
 
 /// One module and why the controller needs it.
@@ -29,11 +30,14 @@ pub struct Needs {
     pub flow_entry_points: BTreeSet<String>,
     /// Pause reason codes (`*24<code>`).
     pub pause_codes: Vec<String>,
-    /// Agents and the registered user their dial string rings (`user/<name>[@domain]`), or
-    /// `None` for a dial string that is no registered phone (`sofia/…`, `loopback/…`).
+    /// Agents and the registered user their dial string rings (`user/<name>[@domain]`,
+    /// `PJSIP/<endpoint>`), or `None` for a dial string that is no registered phone
+    /// (`sofia/…`, `loopback/…`, `PJSIP/<number>@<trunk>`).
     pub agents: Vec<(String, Option<String>)>,
     /// Where a log-in from a phone no agent has is sent (`[agents] hot_desk_extension`).
     pub hot_desk_extension: Option<String>,
+    /// Prompt files (flows' prompts, the agents' phone prompts) and who plays them.
+    pub prompts: BTreeMap<String, Vec<String>>,
 }
 
 impl Needs {
@@ -70,6 +74,16 @@ impl Needs {
             hot_desk_extension: config.hot_desk_extension.clone(),
             ..Needs::default()
         };
+        for outcome in PhoneOutcome::ALL {
+            let source = config.phone_prompts.get(outcome);
+            if !source.is_empty() {
+                needs
+                    .prompts
+                    .entry(source.to_owned())
+                    .or_default()
+                    .push(format!("agents.prompts.{}", outcome.as_str()));
+            }
+        }
         let media = |source: &str, what: String, need: &mut dyn FnMut(&str, String)| {
             if source.starts_with("local_stream://") {
                 need("mod_local_stream", format!("{what} ({source})"));
@@ -125,9 +139,13 @@ impl Needs {
         }
         for agent in &provisioning.agents {
             let dial = agent.dial_string.as_str();
-            let user = dial
-                .strip_prefix("user/")
-                .map(|rest| rest.split('@').next().unwrap_or(rest).to_owned());
+            // `user/<name>[@domain]`, or on Asterisk `PJSIP/<endpoint>` (not
+            // `PJSIP/<number>@<trunk>`, which is no phone of ours).
+            let user = match (dial.strip_prefix("user/"), dial.strip_prefix("PJSIP/")) {
+                (Some(rest), _) => Some(rest.split('@').next().unwrap_or(rest).to_owned()),
+                (_, Some(endpoint)) if !endpoint.contains('@') => Some(endpoint.to_owned()),
+                _ => None,
+            };
             if dial.starts_with("loopback/") {
                 need(
                     "mod_loopback",
@@ -165,7 +183,13 @@ impl Needs {
                     }
                     for prompt in prompts {
                         match prompt {
-                            Media::File(source) => media(source, what.clone(), &mut need),
+                            Media::File(source) => {
+                                media(source, what.clone(), &mut need);
+                                let users = needs.prompts.entry(source.clone()).or_default();
+                                if !users.contains(&what) {
+                                    users.push(what.clone());
+                                }
+                            }
                             Media::Say { language, .. } => need(
                                 &format!("mod_say_{language}"),
                                 format!("{what} says values in {language}"),

@@ -49,7 +49,43 @@ pub struct AriSimConfig {
     /// How long `Answer()` in the dialplan waits for media before `Stasis()` (the rig: 0.5 s
     /// for a caller that sends no RTP).
     pub answer_delay: Duration,
+    /// What `GET /asterisk/modules` lists as running (no capture shows that resource: its
+    /// shape is read from `res/ari/resource_asterisk.c`). Default: those of the rig's 299
+    /// that Switchboard uses.
+    pub modules: Vec<String>,
 }
+
+/// The rig's modules that Switchboard uses (README: Setup), for `AriSimConfig::modules`.
+pub const RIG_MODULES: &[&str] = &[
+    "res_http_websocket",
+    "res_ari",
+    "res_ari_channels",
+    "res_ari_bridges",
+    "res_ari_playbacks",
+    "res_ari_recordings",
+    "res_ari_device_states",
+    "res_ari_asterisk",
+    "res_ari_applications",
+    "res_ari_events",
+    "res_ari_endpoints",
+    "res_ari_sounds",
+    "res_stasis",
+    "res_stasis_answer",
+    "res_stasis_playback",
+    "res_stasis_recording",
+    "res_stasis_snoop",
+    "res_stasis_device_state",
+    "app_stasis",
+    "chan_pjsip",
+    "res_pjsip",
+    "res_musiconhold",
+    "bridge_simple",
+    "bridge_softmix",
+    "bridge_native_rtp",
+    "app_queue",
+    "format_wav",
+    "codec_ulaw",
+];
 
 impl Default for AriSimConfig {
     fn default() -> Self {
@@ -76,6 +112,7 @@ impl Default for AriSimConfig {
             asterisk_id: "02:fc:00:00:00:01".into(),
             channelvars: Vec::new(),
             answer_delay: Duration::from_millis(500),
+            modules: RIG_MODULES.iter().map(|m| (*m).to_owned()).collect(),
         }
     }
 }

@@ -691,26 +691,3 @@ fn check_names_the_line_of_an_esl_key_on_an_asterisk_switch() {
         "{stderr}"
     );
 }
-
-#[tokio::test]
-async fn doctor_says_it_did_not_check_an_asterisk_switch_and_does_not_fail_on_it() {
-    let asterisk = BOTH_KINDS
-        .find("[[switch]]\nname = \"ast-1\"")
-        .map(|at| &BOTH_KINDS[at..])
-        .expect("the Asterisk switch");
-    let text = format!("[http]\nlisten = \"127.0.0.1:0\"\n{asterisk}");
-    let config =
-        switchboard::config::Config::parse(&text, std::path::Path::new("s.toml"), |_| None)
-            .expect("asterisk only");
-    let setup = switchboard::doctor::Setup {
-        config,
-        provisioning: switchboard::config::Provisioning::default(),
-        flows: None,
-    };
-    let report = switchboard::doctor::run(&setup, Default::default()).await;
-    let lines = report.of("ast-1", "asterisk");
-    assert_eq!(lines.len(), 1, "{report}");
-    assert_eq!(lines[0].status, switchboard::doctor::Status::Warn);
-    assert!(lines[0].message.contains("not checked"), "{report}");
-    assert!(!report.failed(), "{report}");
-}

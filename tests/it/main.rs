@@ -16,6 +16,7 @@ mod demo;
 mod dialout;
 mod disposition;
 mod doctor;
+mod doctor_asterisk;
 mod esl_link;
 mod events;
 mod faults;

@@ -605,6 +605,17 @@ impl Core {
         )
     }
 
+    /// A WAV file someone else put in the recording folder (`<disk_root>`), listed as
+    /// Asterisk lists what it finds there.
+    pub(crate) fn recording_on_disk(&self, name: &str) -> Option<StoredRecording> {
+        let path = self.recording_path(name)?;
+        path.is_file().then(|| StoredRecording {
+            name: name.to_owned(),
+            format: "wav".into(),
+            length: Duration::ZERO,
+        })
+    }
+
     /// The stored recording's WAV bytes (from disk when written there).
     pub fn stored_file(&self, name: &str) -> Option<Vec<u8>> {
         let rec = self.recordings.stored.iter().find(|r| r.name == name)?;

@@ -107,6 +107,23 @@ pub(crate) fn handle(core: &mut Core, req: &Request) -> Response {
     let method = req.method.as_str();
     match seg.as_slice() {
         ["asterisk", "info"] if method == "GET" => asterisk_info(core),
+        ["asterisk", "modules"] if method == "GET" => {
+            let list: Vec<String> = core
+                .config
+                .modules
+                .iter()
+                .map(|m| {
+                    Obj::new()
+                        .str("name", &format!("{m}.so"))
+                        .str("description", m)
+                        .num("use_count", 0)
+                        .str("status", "Running")
+                        .str("support_level", "core")
+                        .done()
+                })
+                .collect();
+            Response::ok(raw_list(&list))
+        }
         ["asterisk", "ping"] if method == "GET" => Response::ok(
             Obj::new()
                 .str("ping", "pong")
@@ -607,6 +624,7 @@ fn stored_recording(core: &mut Core, name: &str, method: &str) -> Response {
         .iter()
         .find(|r| r.name == name)
         .cloned()
+        .or_else(|| core.recording_on_disk(name))
     else {
         return not_found("Recording not found");
     };
