@@ -15,6 +15,7 @@ pub mod probe;
 mod render;
 mod resync;
 mod state;
+mod transfer;
 mod translate;
 
 #[cfg(test)]

@@ -160,7 +160,11 @@ pub async fn resync(
                 Some("queue" | "flow" | "feature")
             )
         });
+        let stand_in = name.starts_with("Local/") && name.ends_with(";1") && bridge.is_some();
         let role = match caller_args {
+            // A phone transfer's stand-in in a bridge of ours (`transfer`): still the caller's
+            // partner, so either one's end still ends the other.
+            None if stand_in => Some(Role::Local),
             Some(args) => {
                 let event =
                     serde_json::json!({"type": "StasisStart", "args": args, "channel": channel});

@@ -34,11 +34,14 @@ pub enum Role {
     Conference { name: String },
     /// A snoop channel of a supervisor's leg.
     Snoop,
+    /// A half of the Local channel pair Asterisk made for a phone's transfer (`ari::transfer`):
+    /// `;1` stands in our bridge for the leg that transferred. The engine never hears of it.
+    Local,
 }
 
 impl Role {
     pub fn originated(&self) -> bool {
-        !matches!(self, Role::Caller { .. } | Role::Snoop)
+        !matches!(self, Role::Caller { .. } | Role::Snoop | Role::Local)
     }
 }
 
@@ -129,6 +132,10 @@ pub struct Tables {
     /// Non-Stasis channels reported in use, and byte-identical duplicate events seen lately.
     pub in_use: HashSet<ChannelId>,
     pub recent_events: std::collections::VecDeque<String>,
+    /// Legs a phone transferred, and the bridge they left, until their stand-in arrives.
+    pub transferred_from: HashMap<ChannelId, String>,
+    /// Stand-ins (`;1`) by their Local pair's name (`Local/<exten>@<context>-<n>`).
+    pub local_pairs: HashMap<String, ChannelId>,
 }
 
 impl Tables {

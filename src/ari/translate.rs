@@ -10,6 +10,7 @@ use super::bridges::{conference_bridge, connect_monitor, orphaned};
 use super::media::cause_name;
 use super::plan::{hangup, play, Context, Step};
 use super::state::{ChannelInfo, PlaybackPurpose, RecordingPurpose, Role, Tables};
+use super::transfer;
 use crate::engine::io::FlowCall;
 use crate::engine::routing::parse_skill_list;
 use crate::engine::{ChannelId, Feature, Input, ParkedCall, QueueId};
@@ -82,11 +83,24 @@ pub fn translate(ctx: &Context, tables: &mut Tables, text: &str) -> Translation 
             recording_finished(ctx, tables, &event)
         }
         "EndpointStateChange" => endpoint_state(ctx, &event),
+        "BridgeBlindTransfer" if !tables.is_duplicate(text) => {
+            inputs_only(transfer::blind(&ctx.switch, tables, &event))
+        }
+        "BridgeAttendedTransfer" if !tables.is_duplicate(text) => {
+            inputs_only(transfer::attended(&ctx.switch, tables, &event))
+        }
         "ApplicationReplaced" => Translation {
             replaced: true,
             ..Translation::default()
         },
         _ => Translation::default(),
+    }
+}
+
+fn inputs_only(input: Option<Input>) -> Translation {
+    Translation {
+        inputs: input.into_iter().collect(),
+        ..Translation::default()
     }
 }
 
@@ -108,31 +122,25 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
         Ok(c) => c,
         Err(e) => return Translation::malformed(format!("StasisStart: {e}")),
     };
+    if !str_at(event, "/replace_channel/id").is_empty() {
+        return match transfer::stand_in(tables, &channel, event) {
+            Some(()) => Translation::default(),
+            None => refuse(channel, "StasisStart replacing a leg of no bridge of ours".into()),
+        };
+    }
     let args = args(event);
     let up = str_at(event, "/channel/state") == "Up";
     let kind = args.first().map(String::as_str).unwrap_or_default();
     match kind {
-        "queue" | "flow" | "feature" => {
-            let parked = match kind {
-                "queue" => parked_call(ctx, &channel, event, &args[1..]),
-                "flow" => flow_call(ctx, &channel, event, &args[1..]),
-                _ => feature_code(ctx, &channel, event, &args[1..]),
-            };
-            let parked = match parked {
-                Ok(input) => input,
-                Err(e) => return refuse(channel, format!("StasisStart {kind}: {e}")),
-            };
-            let mut info = ChannelInfo::new(Role::Caller {
-                parked: (kind != "feature").then(|| Box::new(parked.clone())),
-            });
-            info.in_stasis = true;
-            info.answered = up;
-            tables.channels.insert(channel, info);
-            Translation {
-                inputs: vec![parked],
-                ..Translation::default()
+        "queue" | "flow" => {
+            if let Some((stand_in, caller)) =
+                transfer::transferee_of_local(tables, str_at(event, "/channel/name"))
+            {
+                return transferred_caller_enters(ctx, tables, event, &args, channel, stand_in, caller);
             }
+            caller_enters(ctx, tables, event, &args, channel, up)
         }
+        "feature" => caller_enters(ctx, tables, event, &args, channel, up),
         "agent" | "dial" | "monitor" | "conference" => {
             let info = tables.channels.entry(channel.clone()).or_insert_with(|| {
                 ChannelInfo::new(Role::Conference {
@@ -194,6 +202,79 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
             channel,
             format!("StasisStart with args {args:?} is not ours"),
         ),
+    }
+}
+
+/// What a caller's `queue`, `flow` or `feature` StasisStart means.
+fn entry_input(
+    ctx: &Context,
+    channel: &ChannelId,
+    event: &Value,
+    args: &[String],
+) -> Result<Input, String> {
+    match args.first().map(String::as_str).unwrap_or_default() {
+        "queue" => parked_call(ctx, channel, event, &args[1..]),
+        "flow" => flow_call(ctx, channel, event, &args[1..]),
+        _ => feature_code(ctx, channel, event, &args[1..]),
+    }
+}
+
+/// A caller our dialplan handed to the app (a queue, a flow or a feature code).
+fn caller_enters(
+    ctx: &Context,
+    tables: &mut Tables,
+    event: &Value,
+    args: &[String],
+    channel: ChannelId,
+    up: bool,
+) -> Translation {
+    let kind = args.first().map(String::as_str).unwrap_or_default();
+    let parked = match entry_input(ctx, &channel, event, args) {
+        Ok(input) => input,
+        Err(e) => return refuse(channel, format!("StasisStart {kind}: {e}")),
+    };
+    let mut info = ChannelInfo::new(Role::Caller {
+        parked: (kind != "feature").then(|| Box::new(parked.clone())),
+    });
+    info.in_stasis = true;
+    info.answered = up;
+    tables.channels.insert(channel, info);
+    Translation {
+        inputs: vec![parked],
+        ..Translation::default()
+    }
+}
+
+/// The `;2` half of a phone's transfer reached one of our entry points: the transferred
+/// caller is parked there itself, under its own caller ID (see `transfer`).
+fn transferred_caller_enters(
+    ctx: &Context,
+    tables: &mut Tables,
+    event: &Value,
+    args: &[String],
+    local: ChannelId,
+    stand_in: ChannelId,
+    caller: ChannelId,
+) -> Translation {
+    let mut parked = match entry_input(ctx, &caller, event, args) {
+        Ok(input) => input,
+        Err(e) => return refuse(local, format!("a transfer to {args:?}: {e}")),
+    };
+    let before = match super::bridges::park_input(tables, &caller) {
+        Some(Input::CallParked(p)) => Some((p.caller_number, p.caller_name)),
+        Some(Input::FlowCall(f)) => Some((f.caller_number, f.caller_name)),
+        _ => None,
+    };
+    if let Some((number, name)) = before {
+        match &mut parked {
+            Input::CallParked(p) => (p.caller_number, p.caller_name) = (number, name),
+            Input::FlowCall(f) => (f.caller_number, f.caller_name) = (number, name),
+            _ => {}
+        }
+    }
+    Translation {
+        followups: transfer::park_again(tables, &local, &stand_in, &caller, parked),
+        ..Translation::default()
     }
 }
 
@@ -333,7 +414,7 @@ fn state_change(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
     if tables
         .channels
         .get(&channel)
-        .is_some_and(|c| c.role.originated() || c.role == Role::Snoop)
+        .is_some_and(|c| c.role.originated() || matches!(c.role, Role::Snoop | Role::Local))
     {
         return Translation::default();
     }
@@ -411,7 +492,12 @@ fn destroyed(ctx: &Context, tables: &mut Tables, event: &Value) -> Translation {
             ],
         ));
     }
-    if info.as_ref().is_some_and(|i| i.role == Role::Snoop) {
+    tables.transferred_from.remove(&channel);
+    tables.local_pairs.retain(|_, c| c != &channel);
+    if info
+        .as_ref()
+        .is_some_and(|i| matches!(i.role, Role::Snoop | Role::Local))
+    {
         return Translation {
             followups,
             ..Translation::default()

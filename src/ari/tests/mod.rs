@@ -2,6 +2,7 @@
 //! command (`render`); the shared fixtures here.
 
 mod render;
+mod transfer;
 mod translate;
 
 use crate::ari::client::AriRequest;
