@@ -125,7 +125,10 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
     if !str_at(event, "/replace_channel/id").is_empty() {
         return match transfer::stand_in(tables, &channel, event) {
             Some(()) => Translation::default(),
-            None => refuse(channel, "StasisStart replacing a leg of no bridge of ours".into()),
+            None => refuse(
+                channel,
+                "StasisStart replacing a leg of no bridge of ours".into(),
+            ),
         };
     }
     let args = args(event);
@@ -136,7 +139,9 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
             if let Some((stand_in, caller)) =
                 transfer::transferee_of_local(tables, str_at(event, "/channel/name"))
             {
-                return transferred_caller_enters(ctx, tables, event, &args, channel, stand_in, caller);
+                return transferred_caller_enters(
+                    ctx, tables, event, &args, channel, stand_in, caller,
+                );
             }
             caller_enters(ctx, tables, event, &args, channel, up)
         }

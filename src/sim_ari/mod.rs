@@ -313,6 +313,15 @@ impl AriSimHandle {
     }
 
     /// The far end (caller or phone) hangs up: BYE, or CANCEL while an inbound call rings.
+    /// The desk phone on `leg` (a phone's channel in a bridge) blind-transfers the other party
+    /// to `exten` (a SIP REFER; *assumed*, from Asterisk's source): a Local pair, `;1` in the
+    /// bridge in the leg's place (StasisStart with `replace_channel`), `BridgeBlindTransfer`,
+    /// `;2` running `exten` (an entry point enters Stasis), then the phone's BYE. False if
+    /// `leg` is not a phone's bridged channel.
+    pub fn phone_blind_transfer(&self, leg: &str, exten: &str) -> bool {
+        with_core(&self.shared, |core| core.phone_blind_transfer(leg, exten))
+    }
+
     pub fn hangup(&self, channel: &str) -> bool {
         with_core(&self.shared, |core| core.far_end_hangup(channel))
     }

@@ -220,6 +220,14 @@ impl TestApp {
         }
     }
 
+    /// The desk phone on `leg` blind-transfers its call to `number` (a SIP REFER).
+    pub fn phone_blind_transfers(&self, leg: &str, number: &str) -> bool {
+        match &self.ari {
+            Some(ari) => ari.phone_blind_transfer(leg, number),
+            None => self.sim.phone_blind_transfer(leg, number),
+        }
+    }
+
     /// The channel `channel` is bridged to, if any (on Asterisk: the other channel of its
     /// bridge, when it has exactly one other).
     pub fn partner_of(&self, channel: &str) -> Option<String> {

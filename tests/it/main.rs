@@ -84,6 +84,7 @@ mod store_recordings;
 mod store_restart;
 mod store_stats;
 mod switch_kinds;
+mod switch_kinds_transfers;
 mod transfers;
 mod two_switches;
 mod webhooks;

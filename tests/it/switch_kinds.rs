@@ -29,6 +29,7 @@ macro_rules! on_both_switches {
         }
     )*};
 }
+pub(crate) use on_both_switches;
 
 on_both_switches!(
     a_queued_caller_is_bridged_to_the_agent_who_answers_and_the_call_completes,
@@ -54,7 +55,7 @@ on_both_switches!(
     a_recording_after_the_consent_notice_is_paused_and_masked_over_rest,
 );
 
-fn answering(id: &'static str, after_ms: u64) -> Agent {
+pub(crate) fn answering(id: &'static str, after_ms: u64) -> Agent {
     Agent::answering(id).with(PhoneBehavior::Answer {
         after: Duration::from_millis(after_ms),
     })
@@ -78,7 +79,7 @@ fn support_routed(routing: QueueRouting, agents: Vec<Agent>) -> KindSetup {
 }
 
 /// The agent's leg `caller` is bridged to, once it is.
-async fn bridged_leg(app: &TestApp, caller: &str) -> String {
+pub(crate) async fn bridged_leg(app: &TestApp, caller: &str) -> String {
     eventually("the caller is bridged to an agent's leg", || async move {
         app.partner_of(caller).is_some()
     })
@@ -87,7 +88,7 @@ async fn bridged_leg(app: &TestApp, caller: &str) -> String {
 }
 
 /// The history's row of the call whose caller is on `caller`, once it has ended.
-async fn ended_call(app: &TestApp, caller: &str) -> CallRow {
+pub(crate) async fn ended_call(app: &TestApp, caller: &str) -> CallRow {
     let store = app.running().store.clone();
     let find = || {
         let store = store.clone();
@@ -107,7 +108,7 @@ async fn ended_call(app: &TestApp, caller: &str) -> CallRow {
     find().await.expect("found above")
 }
 
-async fn no_channels_left(app: &TestApp) {
+pub(crate) async fn no_channels_left(app: &TestApp) {
     eventually("no channel is left on the switch", || async {
         app.channel_count() == 0
     })

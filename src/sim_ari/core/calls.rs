@@ -88,7 +88,13 @@ pub(crate) fn read_function(ch: &Channel, name: &str) -> Result<Option<String>, 
 }
 
 impl Core {
-    fn new_channel(&mut self, id: String, name: String, endpoint: &str, origin: Origin) -> Channel {
+    pub(crate) fn new_channel(
+        &mut self,
+        id: String,
+        name: String,
+        endpoint: &str,
+        origin: Origin,
+    ) -> Channel {
         Channel {
             id,
             name,
@@ -122,7 +128,7 @@ impl Core {
         }
     }
 
-    fn insert_channel(&mut self, ch: Channel) {
+    pub(crate) fn insert_channel(&mut self, ch: Channel) {
         self.channel_order.push(ch.id.clone());
         self.channels.insert(ch.id.clone(), ch);
     }
@@ -143,7 +149,7 @@ impl Core {
         });
     }
 
-    fn dialplan_step(&mut self, id: &str, priority: i64, app: &str, data: &str) {
+    pub(crate) fn dialplan_step(&mut self, id: &str, priority: i64, app: &str, data: &str) {
         if let Some(ch) = self.channels.get_mut(id) {
             ch.dialplan.2 = priority;
             ch.dialplan.3 = app.to_string();

@@ -159,6 +159,10 @@ impl Core {
         self.playbacks_on_channel_gone(id);
         self.recordings_on_target_gone(&format!("channel:{id}"));
 
+        if let Origin::Local { peer } = &ch.origin {
+            // A Local pair ends together (*assumed*, as `core/local.c` hangs up the other half).
+            self.end_channel(peer, Ending::Delete(16));
+        }
         let snoops: Vec<String> = self
             .channels
             .values()

@@ -8,6 +8,7 @@ pub(crate) mod bridges;
 pub(crate) mod calls;
 pub(crate) mod hangup;
 pub(crate) mod media;
+pub(crate) mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -77,6 +78,10 @@ pub(crate) enum Origin {
     },
     Snoop {
         spied: String,
+    },
+    /// A half of a Local channel pair (a phone's transfer): it ends with its `peer`.
+    Local {
+        peer: String,
     },
 }
 
