@@ -313,6 +313,23 @@ impl AriSimHandle {
     }
 
     /// The far end (caller or phone) hangs up: BYE, or CANCEL while an inbound call rings.
+    /// The desk phone on `leg` calls the phone `target` for a consultation (a plain
+    /// `Dial()` in the phones' context, never in Stasis); the consulting phone's channel, or
+    /// `None` if `leg` or `target` is no phone.
+    pub fn phone_consult_call(&self, leg: &str, target: &str) -> Option<String> {
+        with_core(&self.shared, |core| core.phone_consult_call(leg, target))
+    }
+
+    /// The desk phone on `leg` completes an attended transfer to its consultation `consult`
+    /// (REFER with Replaces; *assumed*, from Asterisk's source): Local stand-ins in both
+    /// bridges, the consultation channel hung up, `BridgeAttendedTransfer`, then the phone's
+    /// BYE on `leg`. False unless both are bridged.
+    pub fn phone_attended_transfer(&self, leg: &str, consult: &str) -> bool {
+        with_core(&self.shared, |core| {
+            core.phone_attended_transfer(leg, consult)
+        })
+    }
+
     /// The desk phone on `leg` (a phone's channel in a bridge) blind-transfers the other party
     /// to `exten` (a SIP REFER; *assumed*, from Asterisk's source): a Local pair, `;1` in the
     /// bridge in the leg's place (StasisStart with `replace_channel`), `BridgeBlindTransfer`,

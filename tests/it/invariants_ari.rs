@@ -11,6 +11,8 @@
 //! hold on a channel (`inbound-stasis` capture: `POST /hold` gives only DeviceStateChanged
 //! `ONHOLD` of its endpoint), so a hold is the endpoint's device going `ONHOLD` while one
 //! channel of it is up, until it leaves that state; a phone's own hold is `ChannelHold`.
+//! A phone's transfer puts halves of a Local pair (`Local/…;1`, `;2`) in bridges: a leg
+//! bridged to one half is bridged to whoever the other half is bridged to.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,6 +42,7 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
         let mut ready = Some(ready_tx);
         let mut bridges: HashMap<String, Vec<String>> = HashMap::new();
         let mut devices: HashMap<String, Vec<String>> = HashMap::new();
+        let mut locals = Locals::default();
         loop {
             let request = url
                 .as_str()
@@ -53,7 +56,7 @@ pub async fn listen(ari: &AriSimHandle) -> Ledger {
                 while let Some(Ok(message)) = socket.next().await {
                     if let Message::Text(text) = message {
                         if let Ok(event) = serde_json::from_str::<Value>(&text) {
-                            note(&shared, &mut bridges, &mut devices, &event);
+                            note(&shared, &mut bridges, &mut devices, &mut locals, &event);
                         }
                     }
                 }
@@ -70,10 +73,51 @@ fn device_of(name: &str) -> Option<&str> {
     name.rsplit_once('-').map(|(device, _)| device)
 }
 
+/// The halves of Local pairs: each half's id → its other half's id.
+#[derive(Default)]
+struct Locals {
+    by_pair: HashMap<String, Vec<String>>,
+    peer: HashMap<String, String>,
+}
+
+impl Locals {
+    fn created(&mut self, id: &str, name: &str) {
+        let Some((pair, _)) = name
+            .strip_prefix("Local/")
+            .and_then(|rest| rest.rsplit_once(';'))
+        else {
+            return;
+        };
+        let halves = self.by_pair.entry(pair.to_owned()).or_default();
+        halves.push(id.to_owned());
+        if let [one, two] = halves.as_slice() {
+            self.peer.insert(one.clone(), two.clone());
+            self.peer.insert(two.clone(), one.clone());
+        }
+    }
+
+    /// The leg `id` stands for: itself, or for a Local half the one leg bridged to its other
+    /// half (`None` while that half is in no two-party bridge).
+    fn resolve(&self, id: &str, bridges: &HashMap<String, Vec<String>>) -> Option<String> {
+        let Some(peer) = self.peer.get(id) else {
+            return Some(id.to_owned());
+        };
+        let members = bridges.values().find(|m| m.contains(peer))?;
+        match members.as_slice() {
+            [a, b] => {
+                let other = if a == peer { b } else { a };
+                (!self.peer.contains_key(other)).then(|| other.clone())
+            }
+            _ => None,
+        }
+    }
+}
+
 fn note(
     legs: &Mutex<HashMap<String, Leg>>,
     bridges: &mut HashMap<String, Vec<String>>,
     devices: &mut HashMap<String, Vec<String>>,
+    locals: &mut Locals,
     event: &Value,
 ) {
     let now = Instant::now();
@@ -109,7 +153,9 @@ fn note(
             legs.entry(id.clone())
                 .or_insert_with(|| Leg::new(now))
                 .created = now;
-            if let Some(device) = event["channel"]["name"].as_str().and_then(device_of) {
+            let name = event["channel"]["name"].as_str().unwrap_or_default();
+            locals.created(&id, name);
+            if let Some(device) = device_of(name).filter(|_| !name.starts_with("Local/")) {
                 devices.entry(device.to_owned()).or_default().push(id);
             }
         }
@@ -143,11 +189,22 @@ fn note(
             };
             let members = bridges.entry(bridge.to_owned()).or_default();
             members.retain(|c| *c != id);
-            if let [other] = members.as_slice() {
-                let other = other.clone();
-                Leg::bridge(&mut legs, &id, &other, now);
+            let other = match members.as_slice() {
+                [other] => Some(other.clone()),
+                _ => None,
+            };
+            members.push(id.clone());
+            if let Some(other) = other {
+                let ends = (
+                    locals.resolve(&id, bridges),
+                    locals.resolve(&other, bridges),
+                );
+                if let (Some(a), Some(b)) = ends {
+                    if a != b {
+                        Leg::bridge(&mut legs, &a, &b, now);
+                    }
+                }
             }
-            members.push(id);
         }
         Some("ChannelLeftBridge") => {
             if let Some(members) = event["bridge"]["id"]

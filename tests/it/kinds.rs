@@ -228,6 +228,24 @@ impl TestApp {
         }
     }
 
+    /// The desk phone on `leg` calls the phone `target` for a consultation; the consulting
+    /// phone's channel.
+    pub fn phone_consult_call(&self, leg: &str, target: &str) -> Option<String> {
+        match &self.ari {
+            Some(ari) => ari.phone_consult_call(leg, target),
+            None => self.sim.phone_consult_call(leg, target),
+        }
+    }
+
+    /// The desk phone on `leg` joins its call with its consultation `consult` (an attended
+    /// transfer: REFER with Replaces).
+    pub fn phone_attended_transfers(&self, leg: &str, consult: &str) -> bool {
+        match &self.ari {
+            Some(ari) => ari.phone_attended_transfer(leg, consult),
+            None => self.sim.phone_attended_transfer(leg, consult),
+        }
+    }
+
     /// The channel `channel` is bridged to, if any (on Asterisk: the other channel of its
     /// bridge, when it has exactly one other).
     pub fn partner_of(&self, channel: &str) -> Option<String> {

@@ -54,6 +54,7 @@ impl Core {
             } else {
                 "simple_bridge"
             },
+            dialplan: false,
         });
         self.bridge_event("BridgeCreated", &id, None);
         Ok(id)

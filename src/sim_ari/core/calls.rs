@@ -668,6 +668,9 @@ impl Core {
         if let Some((app, args)) = pending {
             self.start_stasis(id, &app, args);
         }
+        if let Some(consulting) = self.consult_dials.remove(id) {
+            self.consultation_answered(&consulting, id);
+        }
         let talk = self.phone(&endpoint).and_then(|p| p.spec.hangup_after_talk);
         if let Some(t) = talk {
             self.schedule(

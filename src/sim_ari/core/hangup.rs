@@ -117,6 +117,13 @@ impl Core {
             }
             self.leave_bridge(id, &bridge);
         }
+        let dialplan_partners: Vec<String> = ch
+            .bridge
+            .as_ref()
+            .and_then(|b| self.bridge(b))
+            .filter(|b| b.dialplan)
+            .map(|b| b.channels.clone())
+            .unwrap_or_default();
 
         let outbound_unanswered =
             matches!(ch.origin, Origin::Originated { .. }) && !answered && ch.stasis.is_none();
@@ -159,6 +166,22 @@ impl Core {
         self.playbacks_on_channel_gone(id);
         self.recordings_on_target_gone(&format!("channel:{id}"));
 
+        // A dialplan bridge ends with either party (`Dial()` hangs up the other).
+        for partner in dialplan_partners {
+            self.end_channel(&partner, Ending::Delete(16));
+        }
+        if let Some(dialled) = self
+            .consult_dials
+            .iter()
+            .find(|(_, consulting)| *consulting == id)
+            .map(|(dialled, _)| dialled.clone())
+        {
+            self.consult_dials.remove(&dialled);
+            self.end_channel(&dialled, Ending::Delete(16));
+        }
+        if let Some(consulting) = self.consult_dials.remove(id) {
+            self.end_channel(&consulting, Ending::Delete(17));
+        }
         if let Origin::Local { peer } = &ch.origin {
             // A Local pair ends together (*assumed*, as `core/local.c` hangs up the other half).
             self.end_channel(peer, Ending::Delete(16));

@@ -145,6 +145,9 @@ pub(crate) struct Bridge {
     pub creationtime: String,
     pub subscribed: BTreeSet<String>,
     pub technology: &'static str,
+    /// A bridge the dialplan made (`Dial()`), not the app: when one party hangs up, the
+    /// others are hung up too.
+    pub dialplan: bool,
 }
 
 /// A phone (PJSIP endpoint with a contact when registered).
@@ -240,6 +243,9 @@ pub(crate) struct Core {
     /// Send a request's events before its HTTP response (the order the captures mostly show).
     pub events_first: bool,
     pub stasis_delay: Duration,
+    /// A phone's consultation call being dialled: the consulted phone's channel → the
+    /// consulting phone's own channel (`transfer`).
+    pub consult_dials: BTreeMap<String, String>,
 }
 
 impl Core {
@@ -265,6 +271,7 @@ impl Core {
             booting: false,
             events_first: true,
             stasis_delay: config.answer_delay,
+            consult_dials: BTreeMap::new(),
             config,
         }
     }

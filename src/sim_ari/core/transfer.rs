@@ -5,11 +5,16 @@
 //! `BLINDTRANSFER` set on the bridge's channels, a Local pair created, `;1` entering the app
 //! with `replace_channel` and swapped into the bridge for the transferring leg, the
 //! `BridgeBlindTransfer` event, `;2` running the destination in the phone's context, and the
-//! phone's BYE once it hears the transfer went through.
+//! phone's BYE once it hears the transfer went through. An attended transfer joins the call
+//! with the phone's consultation (a plain `Dial()` to another phone, never in Stasis): `;1`
+//! stands in for the phone's leg in our bridge, `;2` for its consultation channel in the
+//! dialplan's bridge, the consultation channel is hung up, and `BridgeAttendedTransfer` says
+//! who was joined to whom.
 
 use std::time::Duration;
 
-use super::calls::PHONES_CONTEXT;
+use super::calls::{Originate, PHONES_CONTEXT};
+use super::hangup::Ending;
 use super::{ChanState, Core, Origin, Timer};
 use crate::sim_ari::wire::str_list;
 
@@ -38,7 +43,7 @@ impl Core {
         for member in [&transferee, &leg.to_owned()] {
             self.varset(member, "BLINDTRANSFER", &transferer.name);
         }
-        let (one, two) = self.local_pair(exten, &transferee);
+        let (one, two) = self.local_pair(exten, PHONES_CONTEXT, &transferee);
         self.varset(&one, "BLINDTRANSFER", &transferer.name);
 
         // `;1` goes to the app in place of the transferring leg, and takes its place.
@@ -65,10 +70,10 @@ impl Core {
     }
 
     /// `Local/<exten>@<context>-<n>;1` and `;2`, each created; their ids.
-    fn local_pair(&mut self, exten: &str, caller_of: &str) -> (String, String) {
+    fn local_pair(&mut self, exten: &str, context: &str, caller_of: &str) -> (String, String) {
         let serial = self.name_counter;
         self.name_counter += 1;
-        let base = format!("Local/{exten}@{PHONES_CONTEXT}-{serial:08x}");
+        let base = format!("Local/{exten}@{context}-{serial:08x}");
         let one = self.next_channel_id(None);
         let two = self.next_channel_id(None);
         let caller = self
@@ -85,7 +90,7 @@ impl Core {
             );
             ch.caller = caller.clone();
             ch.dialplan = (
-                PHONES_CONTEXT.into(),
+                context.into(),
                 exten.into(),
                 1,
                 String::new(),
@@ -183,5 +188,140 @@ impl Core {
                 self.set_state(id, ChanState::Up);
             }
         }
+    }
+
+    /// The phone on `leg` calls the phone `target` for a consultation, as the phones' own
+    /// dialplan would (`Dial(PJSIP/<target>)`, never in Stasis): the consulting phone's new
+    /// channel, or `None` if `leg` or `target` is no phone.
+    pub fn phone_consult_call(&mut self, leg: &str, target: &str) -> Option<String> {
+        let user = self.channels.get(leg)?.endpoint.clone();
+        self.phone(&user)?;
+        self.phone(target)?;
+        let id = self.next_channel_id(None);
+        let name = self.next_channel_name(&user);
+        let mut ch = self.new_channel(id.clone(), name, &user, Origin::Inbound);
+        ch.state = ChanState::Ring;
+        ch.caller = (user.clone(), user.clone());
+        ch.dialplan = (
+            PHONES_CONTEXT.into(),
+            target.into(),
+            1,
+            String::new(),
+            String::new(),
+        );
+        ch.protocol_id = uuid::Uuid::new_v4().to_string();
+        self.insert_channel(ch);
+        self.created_event(&id);
+        self.dialplan_step(&id, 1, "Dial", &format!("PJSIP/{target}"));
+        let dialled = self.originate(Originate {
+            endpoint: format!("PJSIP/{target}"),
+            app: String::new(),
+            app_args: Vec::new(),
+            channel_id: None,
+            caller_id: Some((user.clone(), user)),
+            timeout: None,
+            variables: Vec::new(),
+        });
+        match dialled {
+            Ok((dialled, _)) => {
+                self.consult_dials.insert(dialled, id.clone());
+            }
+            Err(_) => {
+                self.end_channel(&id, Ending::Delete(20));
+                return None;
+            }
+        }
+        Some(id)
+    }
+
+    /// The consulted phone answered: the consulting channel answers and both are bridged by
+    /// the dialplan.
+    pub(crate) fn consultation_answered(&mut self, consulting: &str, dialled: &str) {
+        self.set_state(consulting, ChanState::Up);
+        let Ok(bridge) = self.create_bridge(None, Some("mixing"), None) else {
+            return;
+        };
+        if let Some(b) = self.bridges.iter_mut().find(|b| b.id == bridge) {
+            b.dialplan = true;
+        }
+        self.add_to_bridge(&bridge, consulting);
+        self.add_to_bridge(&bridge, dialled);
+    }
+
+    /// The phone on `leg` joins its call with its consultation `consult` (a REFER with
+    /// Replaces sent on the held call); false unless both are bridged.
+    pub fn phone_attended_transfer(&mut self, leg: &str, consult: &str) -> bool {
+        let bridge_of =
+            |core: &Core, id: &str| core.channels.get(id).and_then(|c| c.bridge.clone());
+        let (Some(ours), Some(theirs)) = (bridge_of(self, leg), bridge_of(self, consult)) else {
+            return false;
+        };
+        let other = |core: &Core, bridge: &str, me: &str| {
+            core.bridge(bridge)
+                .and_then(|b| b.channels.iter().find(|c| *c != me).cloned())
+        };
+        let (Some(transferee), Some(target)) =
+            (other(self, &ours, leg), other(self, &theirs, consult))
+        else {
+            return false;
+        };
+        let Some(transferer) = self.channels.get(leg).cloned() else {
+            return false;
+        };
+        for member in [&transferee, &leg.to_owned()] {
+            self.varset(member, "ATTENDEDTRANSFER", &transferer.name);
+        }
+        let (one, two) = self.local_pair("_attended", "transfer", &transferee);
+        self.set_state(&two, ChanState::Up);
+        self.leave_bridge(consult, &theirs);
+        self.add_to_bridge(&theirs, &two);
+        self.set_state(&one, ChanState::Up);
+        let app = transferer
+            .stasis
+            .as_ref()
+            .map(|(app, _)| app.clone())
+            .unwrap_or_default();
+        self.start_stasis_replacing(&one, &app, leg);
+        self.leave_bridge(leg, &ours);
+        self.add_to_bridge(&ours, &one);
+        let json = |core: &Core, id: &str| {
+            core.channels
+                .get(id)
+                .map(|c| core.channel_json(c))
+                .unwrap_or_else(|| "{}".into())
+        };
+        let bridge_json = |core: &Core, id: &str| {
+            core.bridge(id)
+                .map(|b| core.bridge_json(b))
+                .unwrap_or_else(|| "{}".into())
+        };
+        let body = format!(
+            "\"transferer_first_leg\":{},\"transferer_second_leg\":{},\"transferee\":{},\"transfer_target\":{},\"transferer_first_leg_bridge\":{},\"transferer_second_leg_bridge\":{},\"destination_type\":\"link\",\"destination_link_first_leg\":{},\"destination_link_second_leg\":{},\"is_external\":true,\"result\":\"Success\"",
+            json(self, leg),
+            json(self, consult),
+            json(self, &transferee),
+            json(self, &target),
+            bridge_json(self, &ours),
+            bridge_json(self, &theirs),
+            json(self, &one),
+            json(self, &two),
+        );
+        self.end_channel(consult, Ending::Delete(16));
+        self.emit(super::Event {
+            prefix: String::new(),
+            kind: "BridgeAttendedTransfer",
+            body,
+            layout: super::Layout::Normal,
+            channels: vec![leg.to_owned(), transferee, target],
+            bridges: vec![ours, theirs],
+            doubled: false,
+        });
+        self.schedule(
+            BYE_AFTER_REFER,
+            Timer::PhoneHangsUp {
+                channel: leg.to_owned(),
+            },
+        );
+        true
     }
 }
