@@ -515,3 +515,45 @@ async fn run_steps(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn an_https_ari_url_opens_the_event_websocket_over_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let first_byte = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut byte = [0u8; 1];
+            socket.read_exact(&mut byte).await.expect("read");
+            byte[0]
+        });
+        let settings = AriSettings {
+            name: crate::engine::SwitchName::new("ast").expect("name"),
+            url: format!("https://127.0.0.1:{port}"),
+            user: "switchboard".into(),
+            password: "secret".into(),
+            app: "switchboard".into(),
+            liveness_timeout: Duration::from_secs(5),
+            reconnect_max: Duration::from_secs(1),
+            recordings_dir: "/var/spool/asterisk/recording".into(),
+            recordings_mount: None,
+        };
+        let opened = open_events(&settings).await;
+        // 0x16: a TLS handshake record (the ClientHello), not `GET /ari/events` in the clear.
+        let first_byte = tokio::time::timeout(Duration::from_secs(5), first_byte)
+            .await
+            .expect("the WebSocket connects at all")
+            .expect("the server side");
+        assert_eq!(first_byte, 0x16);
+        let Err(ConnectError::Retry(why)) = opened else {
+            panic!("nothing speaks TLS there, so the connect fails");
+        };
+        assert!(!why.contains("TLS support not compiled"), "{why}");
+    }
+}
