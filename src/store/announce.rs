@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
-use super::multi_row::{chunks, values};
+use super::multi_row::insert;
 use super::outbox::DeliveryClass;
 use super::rows::Columns;
 use super::StoreError;
@@ -337,25 +337,24 @@ impl Announcements {
         if self.events.is_empty() {
             return Ok(());
         }
-        for chunk in chunks(&self.events) {
-            let sql = format!(
-                "INSERT INTO cti_events (event_id, type, call_id, queue_id, agent_id, at, payload) \
-                 VALUES {}",
-                values(chunk.len(), 7)
-            );
-            let mut query = sqlx::query(&sql);
-            for event in chunk {
-                query = query
+        insert(
+            conn,
+            "cti_events (event_id, type, call_id, queue_id, agent_id, at, payload)",
+            7,
+            &self.events,
+            None,
+            |query, event| {
+                query
                     .bind(event.event_id.as_str())
                     .bind(event.event_type)
                     .bind(event.call.clone())
                     .bind(event.queue.clone())
                     .bind(event.agent.clone())
                     .bind(event.at)
-                    .bind(event.payload.as_str());
-            }
-            query.execute(&mut *conn).await?;
-        }
+                    .bind(event.payload.as_str())
+            },
+        )
+        .await?;
         let subscriptions: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT name, events, queues FROM webhook_subscriptions WHERE enabled = 1 \
              ORDER BY name",
@@ -372,27 +371,25 @@ impl Announcements {
                     .map(move |(name, _, _)| (event, name.as_str()))
             })
             .collect();
-        for chunk in chunks(&deliveries) {
-            let sql = format!(
-                "INSERT INTO webhook_deliveries \
-                 (event_id, subscription, call_id, class, status, attempts, next_attempt_at) \
-                 VALUES {}",
-                values(chunk.len(), 7)
-            );
-            let mut query = sqlx::query(&sql);
-            for (event, subscription) in chunk {
-                query = query
+        insert(
+            conn,
+            "webhook_deliveries \
+             (event_id, subscription, call_id, class, status, attempts, next_attempt_at)",
+            7,
+            &deliveries,
+            None,
+            |query, (event, subscription)| {
+                query
                     .bind(event.event_id.as_str())
                     .bind(*subscription)
                     .bind(event.call.clone())
                     .bind(DeliveryClass::of(event.event_type).as_str())
                     .bind("pending")
                     .bind(0_i64)
-                    .bind(event.at);
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
+                    .bind(event.at)
+            },
+        )
+        .await
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
-use super::multi_row::{chunks, rows_of, values};
+use super::multi_row::insert;
 use super::StoreError;
 
 struct QueueEvent {
@@ -117,32 +117,31 @@ impl Appends {
 
     /// Writes what the batch appended. Runs in its transaction, after its records.
     pub(super) async fn write(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        for chunk in chunks(&self.queue_events) {
-            let sql = format!(
-                "INSERT INTO queue_events (call_id, queue_id, agent_id, kind, detail, at) VALUES {}",
-                values(chunk.len(), 6)
-            );
-            let mut query = sqlx::query(&sql);
-            for e in chunk {
-                query = query
+        insert(
+            conn,
+            "queue_events (call_id, queue_id, agent_id, kind, detail, at)",
+            6,
+            &self.queue_events,
+            None,
+            |query, e| {
+                query
                     .bind(e.call.as_str())
                     .bind(e.queue.as_str())
                     .bind(e.agent.clone())
                     .bind(e.kind)
                     .bind(e.detail.as_str())
-                    .bind(e.at);
-            }
-            query.execute(&mut *conn).await?;
-        }
-        for chunk in chunks(&self.flow_steps) {
-            let sql = format!(
-                "INSERT INTO flow_steps (call_id, flow_id, node, kind, digits, outcome, at, survey) \
-                 VALUES {}",
-                values(chunk.len(), 8)
-            );
-            let mut query = sqlx::query(&sql);
-            for s in chunk {
-                query = query
+                    .bind(e.at)
+            },
+        )
+        .await?;
+        insert(
+            conn,
+            "flow_steps (call_id, flow_id, node, kind, digits, outcome, at, survey)",
+            8,
+            &self.flow_steps,
+            None,
+            |query, s| {
+                query
                     .bind(s.call.as_str())
                     .bind(s.flow.as_str())
                     .bind(s.node.as_str())
@@ -150,45 +149,44 @@ impl Appends {
                     .bind(s.digits.as_str())
                     .bind(s.outcome.as_str())
                     .bind(s.at)
-                    .bind(i64::from(s.survey));
-            }
-            query.execute(&mut *conn).await?;
-        }
-        for chunk in chunks(&self.agent_states) {
-            // p: agent, from, to, cause, at, previous change held in the batch, reason.
-            let rows = rows_of(chunk.len(), 7, |p| {
-                format!(
-                    "{agent}, {from}, {to}, {cause}, {at}, {at} - COALESCE({held}, \
-                     (SELECT s.at FROM agent_state_changes s WHERE s.agent_id = {agent} \
-                     ORDER BY s.id DESC LIMIT 1)), {reason}",
-                    agent = p[0],
-                    from = p[1],
-                    to = p[2],
-                    cause = p[3],
-                    at = p[4],
-                    held = p[5],
-                    reason = p[6],
-                )
-            });
-            let sql = format!(
-                "INSERT INTO agent_state_changes \
-                 (agent_id, from_status, to_status, cause, at, previous_state_ms, reason) \
-                 VALUES {rows}"
-            );
-            let mut query = sqlx::query(&sql);
-            for a in chunk {
-                query = query
+                    .bind(i64::from(s.survey))
+            },
+        )
+        .await?;
+        // p: agent, from, to, cause, at, previous change held in the batch, reason.
+        let agent_state_row = |p: &[String]| {
+            format!(
+                "{agent}, {from}, {to}, {cause}, {at}, {at} - COALESCE({held}, \
+                 (SELECT s.at FROM agent_state_changes s WHERE s.agent_id = {agent} \
+                 ORDER BY s.id DESC LIMIT 1)), {reason}",
+                agent = p[0],
+                from = p[1],
+                to = p[2],
+                cause = p[3],
+                at = p[4],
+                held = p[5],
+                reason = p[6],
+            )
+        };
+        insert(
+            conn,
+            "agent_state_changes \
+             (agent_id, from_status, to_status, cause, at, previous_state_ms, reason)",
+            7,
+            &self.agent_states,
+            Some(&agent_state_row),
+            |query, a| {
+                query
                     .bind(a.agent.as_str())
                     .bind(a.from)
                     .bind(a.to)
                     .bind(a.cause)
                     .bind(a.at)
                     .bind(a.previous_at)
-                    .bind(a.reason.clone());
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
+                    .bind(a.reason.clone())
+            },
+        )
+        .await
     }
 }
 

@@ -4,6 +4,18 @@
 //! keep up with (docs/performance.md). So the rows a batch only appends are held until it ends
 //! and written here.
 
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection};
+
+use super::StoreError;
+
+/// One INSERT's query as it is being bound.
+pub(super) type Bound<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+/// Lays out one row's parameters (`$1`, `$2`, …) between its parentheses.
+pub(super) type RowLayout<'f> = &'f dyn Fn(&[String]) -> String;
+
 /// The most rows one INSERT writes. A batch's rows go in runs of powers of two up to this, so a
 /// handful of statement shapes serve every batch and stay prepared.
 const MOST_ROWS_A_STATEMENT: usize = 64;
@@ -38,6 +50,32 @@ pub(super) fn rows_of(rows: usize, columns: usize, row: impl Fn(&[String]) -> St
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Inserts `items` into `into` (`table (column, …)`, `columns` of them), several rows a
+/// statement ([`chunks`]). `row` lays out one row's parameters between its parentheses
+/// (`None`: the parameters themselves); `bind` binds one item's values in the columns' order.
+pub(super) async fn insert<T>(
+    conn: &mut AnyConnection,
+    into: &str,
+    columns: usize,
+    items: &[T],
+    row: Option<RowLayout<'_>>,
+    bind: impl for<'q> Fn(Bound<'q>, &'q T) -> Bound<'q>,
+) -> Result<(), StoreError> {
+    for chunk in chunks(items) {
+        let rows = match row {
+            Some(row) => rows_of(chunk.len(), columns, row),
+            None => values(chunk.len(), columns),
+        };
+        let sql = format!("INSERT INTO {into} VALUES {rows}");
+        let mut query = sqlx::query(&sql);
+        for item in chunk {
+            query = bind(query, item);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
