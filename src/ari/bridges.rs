@@ -73,17 +73,39 @@ pub fn connect_monitor(
     }
     tables.bridges.insert(bridge.clone(), vec![leg.clone()]);
     steps.push(report(snoop_request(&spied, &snoop, mode, &ctx.app)));
+    steps.push(monitor_bridge(&bridge, leg));
     steps.push(report(
-        AriRequest::post("/bridges")
-            .param("type", "mixing")
-            .param("bridgeId", bridge.clone())
-            .param("name", format!("monitor-{leg}")),
-    ));
-    steps.push(report(
-        AriRequest::post(format!("/bridges/{bridge}/addChannel"))
-            .param("channel", format!("{leg},{snoop}")),
+        AriRequest::post(format!("/bridges/{bridge}/addChannel")).param("channel", leg.to_string()),
     ));
     steps
+}
+
+/// Creates a supervisor's bridge; a 409 means the other of the two who may create it (the
+/// supervisor's plan, the snoop's StasisStart) came first.
+fn monitor_bridge(bridge: &str, leg: &ChannelId) -> Step {
+    ignore(
+        AriRequest::post("/bridges")
+            .param("type", "mixing")
+            .param("bridgeId", bridge.to_owned())
+            .param("name", format!("monitor-{leg}")),
+    )
+}
+
+/// A snoop of ours entered Stasis: it joins its supervisor's bridge. Not earlier: the snoop
+/// enters Stasis only after its 200 (capture `snoop`: StasisStart 0 of 3 times before it), and
+/// `addChannel` of a channel outside Stasis is a 422. Runs in the supervisor's lane.
+pub fn snoop_started(tables: &Tables, snoop: &ChannelId) -> Option<(ChannelId, Vec<Step>)> {
+    let (leg, info) = tables.snoops.iter().find(|(_, s)| &s.snoop == snoop)?;
+    Some((
+        leg.clone(),
+        vec![
+            monitor_bridge(&info.bridge, leg),
+            report(
+                AriRequest::post(format!("/bridges/{}/addChannel", info.bridge))
+                    .param("channel", snoop.to_string()),
+            ),
+        ],
+    ))
 }
 
 /// The bridge a conference of ours lives in.

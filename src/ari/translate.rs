@@ -202,7 +202,12 @@ fn stasis_start(ctx: &Context, tables: &mut Tables, event: &Value) -> Translatio
                 ..Translation::default()
             }
         }
-        "snoop" => Translation::default(),
+        "snoop" => Translation {
+            followups: super::bridges::snoop_started(tables, &channel)
+                .into_iter()
+                .collect(),
+            ..Translation::default()
+        },
         _ => refuse(
             channel,
             format!("StasisStart with args {args:?} is not ours"),

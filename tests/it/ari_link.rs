@@ -777,6 +777,16 @@ async fn a_supervisor_listens_through_a_snoop_then_barges_into_the_call() {
             .any(|s| s.spied == leg.as_str() && s.spy == "both" && s.whisper == "none")
     })
     .await;
+    // The snoop enters Stasis only after its 200 (capture `snoop`): it is bridged with the
+    // supervisor once it has, not refused as a channel outside Stasis.
+    switchboard_eventually(|| {
+        let snoops = link.sim.snoops();
+        link.sim.bridges().iter().any(|b| {
+            b.channels.contains(&supervisor.to_string())
+                && snoops.iter().any(|s| b.channels.contains(&s.id))
+        })
+    })
+    .await;
     send(
         &link,
         &caller,

@@ -467,6 +467,23 @@ fn a_monitor_leg_answered_snoops_on_the_agent_and_a_key_changes_the_mode() {
         (r[0].query_value("spy"), r[0].query_value("whisper")),
         (Some("both"), Some("none"))
     );
+    // The supervisor alone joins its bridge now; the snoop joins at its StasisStart, which
+    // Asterisk sends after the snoop's 200.
+    let snoop = r[0].query_value("snoopId").expect("snoop id").to_owned();
+    let joined = r.last().expect("addChannel");
+    assert_eq!(joined.query_value("channel"), Some(leg.as_str()));
+    let snoop_start = AGENT_START
+        .replace("bee63fa3-e219-4b2a-82ce-851b3b3deceb", &snoop)
+        .replace(
+            r#""args":["agent","agent1","1796607560.3"]"#,
+            r#""args":["snoop"]"#,
+        );
+    let t = translate(&ctx(), &mut tables, &snoop_start);
+    let (lane, steps) = &t.followups[0];
+    assert_eq!(lane, &leg, "in the supervisor's lane");
+    let r = requests(steps);
+    assert_eq!(r[0].path, "/bridges");
+    assert_eq!(r[1].query_value("channel"), Some(snoop.as_str()));
     let whisper = render(
         &ctx(),
         &mut tables,

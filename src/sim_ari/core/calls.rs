@@ -726,6 +726,9 @@ impl Core {
             }
             Timer::PlaybackStep { playback, step } => self.playback_step(&playback, step),
             Timer::RecordingLimit { name, serial } => self.recording_limit(&name, serial),
+            Timer::SnoopEntersStasis { channel, app, args } => {
+                self.snoop_enters_stasis(&channel, &app, args);
+            }
             Timer::Dtmf { channel, digits } => {
                 self.dtmf(&channel, &digits);
             }

@@ -688,20 +688,38 @@ impl Core {
             .get(&id)
             .map(|c| self.channel_json(c))
             .unwrap_or_default();
-        self.created_event(&id);
+        // The capture's ChannelCreated, ChannelDialplan and StasisStart all come after the
+        // 200 (`snoop`: 0 of 3 before, 0.2-0.6 ms after): until then the snoop is in no
+        // Stasis app, and `addChannel` of it is a 422.
+        self.schedule(
+            SNOOP_ENTERS_STASIS,
+            Timer::SnoopEntersStasis {
+                channel: id,
+                app: app.to_owned(),
+                args,
+            },
+        );
+        Ok(json)
+    }
+
+    /// A snoop's events after its 200: created, `Stasis()` in its dialplan, StasisStart.
+    pub(crate) fn snoop_enters_stasis(&mut self, id: &str, app: &str, args: Vec<String>) {
+        if !self.channels.contains_key(id) {
+            return;
+        }
+        self.created_event(id);
         let mut data = vec![app.to_string()];
         data.extend(args.iter().cloned());
         let fields = format!(
             "\"dialplan_app\":\"Stasis\",\"dialplan_app_data\":{},",
             quote(&data.join(","))
         );
-        if let Some(c) = self.channels.get_mut(&id) {
+        if let Some(c) = self.channels.get_mut(id) {
             c.dialplan.3 = "Stasis".into();
             c.dialplan.4 = data.join(",");
         }
-        self.channel_event("ChannelDialplan", &id, &fields);
-        self.start_stasis(&id, app, args);
-        Ok(json)
+        self.channel_event("ChannelDialplan", id, &fields);
+        self.start_stasis(id, app, args);
     }
 
     fn new_snoop(&self, id: String, name: String, spied: &str) -> super::Channel {
@@ -740,6 +758,9 @@ impl Core {
         }
     }
 }
+
+/// How long after its 200 a snoop channel enters Stasis (the capture: 0.2-0.6 ms).
+const SNOOP_ENTERS_STASIS: Duration = Duration::from_micros(400);
 
 /// A WAV (8 kHz, mono, 16-bit) of silence this long, like the rig's recordings.
 pub(crate) fn wav_bytes(length: Duration) -> Vec<u8> {

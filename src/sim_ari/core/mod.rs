@@ -196,6 +196,12 @@ pub(crate) enum Timer {
         channel: String,
         digits: String,
     },
+    /// A snoop channel's creation and StasisStart, after the snoop request's 200.
+    SnoopEntersStasis {
+        channel: String,
+        app: String,
+        args: Vec<String>,
+    },
 }
 
 /// An event before it is addressed to an application.
