@@ -144,18 +144,43 @@ pub fn cause_name(cause: u16, tech_cause: Option<u16>) -> String {
     }
 }
 
-/// The Q.850 number for `reason_code` of a cause name; unknown names are refused.
-pub fn cause_code(name: &str) -> Result<u16, Refused> {
-    match name {
-        // FreeSWITCH's own codes, not Q.850: the nearest Q.850 meaning.
-        "ORIGINATOR_CANCEL" => Ok(16),
-        "MANAGER_REQUEST" => Ok(16),
-        _ => CAUSES
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(code, _)| *code)
-            .ok_or_else(|| Refused::Unsupported(format!("hangup cause {name:?}"))),
-    }
+/// FreeSWITCH cause names a flow or queue may give that [`CAUSES`] does not name.
+const MORE_CAUSE_CODES: &[(&str, u16)] = &[
+    ("UNSPECIFIED", 0),
+    ("FACILITY_REJECTED", 29),
+    ("RESPONSE_TO_STATUS_ENQUIRY", 30),
+    ("ACCESS_INFO_DISCARDED", 43),
+    ("REQUESTED_CHAN_UNAVAIL", 44),
+    ("FACILITY_NOT_SUBSCRIBED", 50),
+    ("OUTGOING_CALL_BARRED", 52),
+    ("INCOMING_CALL_BARRED", 54),
+    ("BEARERCAPABILITY_NOTAUTH", 57),
+    ("SERVICE_UNAVAILABLE", 63),
+    ("BEARERCAPABILITY_NOTIMPL", 65),
+    ("CHAN_NOT_IMPLEMENTED", 66),
+    ("FACILITY_NOT_IMPLEMENTED", 69),
+    ("SERVICE_NOT_IMPLEMENTED", 79),
+    ("INVALID_CALL_REFERENCE", 81),
+    ("INVALID_MSG_UNSPECIFIED", 95),
+    ("MANDATORY_IE_MISSING", 96),
+];
+
+/// The Q.850 number for `reason_code` of a cause name. A hangup is never refused for its cause:
+/// Asterisk hangs nothing up by itself, so a refused hangup would leave the channel in Stasis.
+/// FreeSWITCH's own names (ORIGINATOR_CANCEL, MANAGER_REQUEST, ALLOTTED_TIMEOUT, …) and any
+/// other name go as 16, the nearest meaning; the engine still hears the cause it gave.
+pub fn cause_code(name: &str) -> u16 {
+    CAUSES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(code, _)| *code)
+        .or_else(|| {
+            MORE_CAUSE_CODES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, code)| *code)
+        })
+        .unwrap_or(16)
 }
 
 /// At most this many flow variables ride on an agent leg; the rest stay in the history.
@@ -236,8 +261,11 @@ mod tests {
         assert_eq!(cause_name(19, Some(480)), "NO_ANSWER");
         assert_eq!(cause_name(18, Some(408)), "NO_USER_RESPONSE");
         assert_eq!(cause_name(127, Some(487)), "ORIGINATOR_CANCEL");
-        assert_eq!(cause_code("NORMAL_CLEARING"), Ok(16));
-        assert_eq!(cause_code("LOSE_RACE"), Ok(26));
-        assert!(cause_code("BOGUS&reason=x").is_err());
+        assert_eq!(cause_code("NORMAL_CLEARING"), 16);
+        assert_eq!(cause_code("LOSE_RACE"), 26);
+        assert_eq!(cause_code("SERVICE_UNAVAILABLE"), 63);
+        // Never refused: a hangup that is not sent leaves the channel in Stasis for good.
+        assert_eq!(cause_code("ALLOTTED_TIMEOUT"), 16);
+        assert_eq!(cause_code("BOGUS&reason=x"), 16);
     }
 }

@@ -292,12 +292,12 @@ pub fn render(
             Vec::new()
         }
         SwitchCommand::Kill { channel, cause } => {
-            let code = cause_code(cause.as_str())?;
+            let code = cause_code(cause.as_str());
             remember_cause(tables, channel, cause.as_str());
             vec![hangup(channel, code)]
         }
         SwitchCommand::Hangup { channel, cause } => {
-            let code = cause_code(word("hangup cause", cause, "_")?)?;
+            let code = cause_code(cause);
             remember_cause(tables, channel, cause);
             vec![hangup(channel, code)]
         }
