@@ -476,6 +476,9 @@ async fn run_steps(
         Metrics::bump(&metrics.commands_failed);
         let (status, text) = failure;
         debug!(switch = %ctx.switch, method = %request.method, path = %request.path, reply = %text, "ARI refused a request");
+        if status.is_some() {
+            forget_refused_playback(client, tables, fence, &request).await;
+        }
         let mut report = Vec::new();
         match on_error {
             OnError::Ignore => continue,
@@ -492,6 +495,17 @@ async fn run_steps(
             }
             OnError::Originate { leg } => {
                 tables.with(|t| t.channels.remove(&leg));
+                if status.is_none() && fence.check() {
+                    // No answer is not no call: Asterisk may have placed it, and the phone
+                    // would ring on with nobody to bridge it. The id is ours, so ending it
+                    // cannot end anyone else's channel (a 404 when there is none).
+                    let _ = client
+                        .send(
+                            &AriRequest::delete(format!("/channels/{leg}"))
+                                .param("reason_code", "16"),
+                        )
+                        .await;
+                }
                 // 500 {"error":"Allocation failed"}: no such endpoint or no contact
                 // (README: originate-unknown); no channel event follows.
                 let cause = match status {
@@ -514,6 +528,30 @@ async fn run_steps(
         return Ok(());
     }
     Ok(())
+}
+
+/// A playback Asterisk refused to start will never finish: it is forgotten, and a channel
+/// waiting to be hung up after its prompts is hung up once none is left. (After a transport
+/// error it is kept: the playback may have started, and its end will come.)
+async fn forget_refused_playback(
+    client: &AriClient,
+    tables: &Shared,
+    fence: &Fence,
+    request: &AriRequest,
+) {
+    let Some((_, playback)) = request.query.iter().find(|(name, _)| *name == "playbackId") else {
+        return;
+    };
+    let hang_up = tables.with(|t| {
+        let channel = t.playbacks.remove(playback)?.channel;
+        let last = t.playbacks_of(&channel).is_empty();
+        (last && t.hangup_after_prompts.remove(&channel)).then_some(channel)
+    });
+    if let Some(channel) = hang_up.filter(|_| fence.check()) {
+        let _ = client
+            .send(&AriRequest::delete(format!("/channels/{channel}")).param("reason_code", "16"))
+            .await;
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ mod state;
 mod transfer;
 mod translate;
 
+pub use resync::split_arguments;
+
 #[cfg(test)]
 mod tests;
 

@@ -87,8 +87,44 @@ fn stasis_args(channel: &Value, app: &str) -> Option<Vec<String>> {
         return None;
     }
     let data = dialplan.get("app_data").and_then(Value::as_str)?;
-    let mut parts = data.split(',').map(|p| p.trim().to_owned());
+    let mut parts = split_arguments(data)
+        .into_iter()
+        .map(|p| p.trim().to_owned());
     (parts.next()? == app).then(|| parts.collect())
+}
+
+/// Application arguments as Asterisk splits them (`__ast_app_separate_args` of `main/app.c`):
+/// at commas outside double quotes, parentheses and brackets; the quotes removed, a backslash
+/// keeping the next character; a trailing comma gives a last, empty argument.
+pub fn split_arguments(data: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut escaped, mut parens, mut brackets) = (false, false, 0u32, 0u32);
+    for c in data.chars() {
+        match c {
+            _ if escaped => {
+                current.push(c);
+                escaped = false;
+            }
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted && parens == 0 && brackets == 0 => {
+                args.push(std::mem::take(&mut current));
+            }
+            _ => {
+                match c {
+                    '(' => parens += 1,
+                    ')' => parens = parens.saturating_sub(1),
+                    '[' => brackets += 1,
+                    ']' => brackets = brackets.saturating_sub(1),
+                    _ => {}
+                }
+                current.push(c);
+            }
+        }
+    }
+    args.push(current);
+    args
 }
 
 pub async fn resync(
@@ -274,4 +310,27 @@ pub fn registered_endpoints(list: &Value) -> Vec<String> {
         .filter(|e| e.get("state").and_then(Value::as_str) == Some("online"))
         .filter_map(|e| e.get("resource").and_then(Value::as_str).map(str::to_owned))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_adopted_callers_quoted_skills_stay_one_argument() {
+        let channel = serde_json::json!({"dialplan": {
+            "app_name": "Stasis",
+            "app_data": "switchboard,queue,support,0,\"spanish:7,billing\""
+        }});
+        assert_eq!(
+            stasis_args(&channel, "switchboard"),
+            Some(vec![
+                "queue".to_owned(),
+                "support".to_owned(),
+                "0".to_owned(),
+                "spanish:7,billing".to_owned()
+            ])
+        );
+        assert_eq!(split_arguments("a,"), vec!["a".to_owned(), String::new()]);
+    }
 }

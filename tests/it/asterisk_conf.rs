@@ -175,37 +175,6 @@ fn expand(data: &str, vars: &HashMap<String, String>) -> String {
         .into_owned()
 }
 
-/// Application arguments as Asterisk splits them (`__ast_app_separate_args` of `main/app.c`):
-/// at commas outside double quotes, parentheses and brackets; the quotes removed, a backslash
-/// keeping the next character; a trailing comma gives a last, empty argument.
-fn split_arguments(data: &str) -> Vec<String> {
-    let mut args = vec![String::new()];
-    let (mut quoted, mut escaped, mut parens, mut brackets) = (false, false, 0u32, 0u32);
-    for c in data.chars() {
-        let current = args.last_mut().expect("one argument at least");
-        match c {
-            _ if escaped => {
-                current.push(c);
-                escaped = false;
-            }
-            '\\' => escaped = true,
-            '"' => quoted = !quoted,
-            ',' if !quoted && parens == 0 && brackets == 0 => args.push(String::new()),
-            _ => {
-                match c {
-                    '(' => parens += 1,
-                    ')' => parens = parens.saturating_sub(1),
-                    '[' => brackets += 1,
-                    ']' => brackets = brackets.saturating_sub(1),
-                    _ => {}
-                }
-                current.push(c);
-            }
-        }
-    }
-    args
-}
-
 /// What `Stasis()` hands our application when `number` is dialled in `context`: the arguments
 /// after the application name (StasisStart's `args`). `collected` answers each `Read()` (the
 /// digits the caller keys). `None`: the number reaches no `Stasis()`.
@@ -235,7 +204,7 @@ fn stasis_args_in(
             }
             "Answer" | "NoOp" => {}
             "Stasis" => {
-                let mut args = split_arguments(&expand(&step.data, &vars));
+                let mut args = switchboard::ari::split_arguments(&expand(&step.data, &vars));
                 args.remove(0);
                 return Some(args);
             }
@@ -294,7 +263,11 @@ fn every_stasis() -> Vec<(String, String, Vec<String>)> {
     for (name, context) in &all {
         for (exten, steps) in &context.extensions {
             for step in steps.iter().filter(|s| s.app == "Stasis") {
-                out.push((name.clone(), exten.clone(), split_arguments(&step.data)));
+                out.push((
+                    name.clone(),
+                    exten.clone(),
+                    switchboard::ari::split_arguments(&step.data),
+                ));
             }
         }
     }
@@ -588,7 +561,7 @@ fn asterisk_patterns_read_as_asterisk_does() {
         );
     }
     assert_eq!(
-        split_arguments(r#"a,,"b,c",d\,e,f(g,h),"#),
+        switchboard::ari::split_arguments(r#"a,,"b,c",d\,e,f(g,h),"#),
         ["a", "", "b,c", "d,e", "f(g,h)", ""]
     );
 }
