@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -262,10 +262,22 @@ async fn session(
         lanes.push(tx);
     }
 
-    let (pong_tx, mut pong_rx) = mpsc::channel::<()>(4);
+    let (pong_tx, mut pong_rx) = mpsc::channel::<Registration>(4);
     let period = (settings.liveness_timeout / 3).max(Duration::from_millis(50));
-    executors.spawn(ping(client.clone(), fence.clone(), period, pong_tx));
-    let mut last_heard = Instant::now();
+    let app_path = format!("/applications/{}", url_encode(&settings.app));
+    executors.spawn(ping(
+        client.clone(),
+        fence.clone(),
+        period,
+        app_path,
+        pong_tx,
+    ));
+    // Heard from Asterisk at all (an event, a frame, an HTTP answer), and over the WebSocket.
+    let (mut last_heard, mut last_on_socket) = (Instant::now(), Instant::now());
+    // Asterisk answers our WebSocket pings (RFC 6455; *assumed*: no capture shows a ping from
+    // the client): once it has, a socket silent past the timeout is dead even while HTTP
+    // answers, as when a firewall dropped the idle connection.
+    let mut answers_pings = false;
     let mut tick = tokio::time::interval(period);
 
     let end = loop {
@@ -278,9 +290,13 @@ async fn session(
                     Some(Err(e)) => break SessionEnd::Lost(format!("WebSocket error: {e}")),
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Close(_))) => break SessionEnd::Lost("WebSocket closed by Asterisk".into()),
-                    Some(Ok(_)) => { last_heard = Instant::now(); continue; }
+                    Some(Ok(other)) => {
+                        answers_pings |= matches!(other, Message::Pong(_));
+                        (last_heard, last_on_socket) = (Instant::now(), Instant::now());
+                        continue;
+                    }
                 };
-                last_heard = Instant::now();
+                (last_heard, last_on_socket) = (Instant::now(), Instant::now());
                 Metrics::bump(&metrics.events_received);
                 let translation = tables.with(|t| translate(&ctx, t, text.as_str()));
                 if let Some(what) = translation.malformed {
@@ -318,13 +334,31 @@ async fn session(
                     break SessionEnd::Lost("command lane closed".into());
                 }
             }
-            Some(()) = pong_rx.recv() => last_heard = Instant::now(),
+            Some(registration) = pong_rx.recv() => match registration {
+                Registration::Registered => last_heard = Instant::now(),
+                Registration::Gone => break SessionEnd::Lost(format!(
+                    "Asterisk no longer has the application {:?} (GET /applications: 404): our WebSocket is gone on its side",
+                    settings.app
+                )),
+            },
             _ = tick.tick() => {
                 if last_heard.elapsed() > settings.liveness_timeout {
                     break SessionEnd::Lost(format!(
                         "no event and no answer to ping for {:?}",
                         settings.liveness_timeout
                     ));
+                }
+                if answers_pings && last_on_socket.elapsed() > settings.liveness_timeout {
+                    break SessionEnd::Lost(format!(
+                        "the WebSocket answered no ping for {:?}",
+                        settings.liveness_timeout
+                    ));
+                }
+                if fence.permits() {
+                    let ping = socket.send(Message::Ping(Vec::new().into()));
+                    if !matches!(tokio::time::timeout(period, ping).await, Ok(Ok(()))) {
+                        break SessionEnd::Lost("WebSocket ping not sent".into());
+                    }
                 }
             }
             Some(done) = executors.join_next() => {
@@ -344,18 +378,37 @@ async fn session(
     Ok(end)
 }
 
-/// Asks `GET /asterisk/ping` every `period`; each answer proves the link alive.
-async fn ping(client: AriClient, fence: Fence, period: Duration, pong: mpsc::Sender<()>) -> String {
+/// What `GET /applications/<app>` said of our application.
+enum Registration {
+    /// 200: Asterisk is there and has our application (its WebSocket, as Asterisk sees it).
+    Registered,
+    /// 404: Asterisk is there but our application is gone (capture `connect`: an application
+    /// exists only while its WebSocket is open), so callers' `Stasis()` fails.
+    Gone,
+}
+
+/// Asks `GET /applications/<app>` every `period`: each answer proves Asterisk alive, and a
+/// 404 that our WebSocket is gone on its side, whatever our end of it still believes.
+async fn ping(
+    client: AriClient,
+    fence: Fence,
+    period: Duration,
+    app_path: String,
+    pong: mpsc::Sender<Registration>,
+) -> String {
     loop {
         tokio::time::sleep(period).await;
         if !fence.permits() {
             continue;
         }
-        let request = AriRequest::get("/asterisk/ping");
-        if let Ok(Ok(reply)) = tokio::time::timeout(period * 2, client.send(&request)).await {
-            if reply.is_success() && pong.send(()).await.is_err() {
-                return "liveness watch gone".into();
-            }
+        let request = AriRequest::get(app_path.clone());
+        let registration = match tokio::time::timeout(period * 2, client.send(&request)).await {
+            Ok(Ok(reply)) if reply.is_success() => Registration::Registered,
+            Ok(Ok(reply)) if reply.status == 404 => Registration::Gone,
+            _ => continue,
+        };
+        if pong.send(registration).await.is_err() {
+            return "liveness watch gone".into();
         }
     }
 }

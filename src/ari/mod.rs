@@ -45,8 +45,10 @@ pub struct AriSettings {
     pub password: String,
     /// The Stasis application the dialplan hands callers to (`Stasis(<app>,…)`).
     pub app: String,
-    /// Asterisk sends no WebSocket pings: the adapter asks `GET /asterisk/ping` this often and
-    /// counts the link dead when no answer (or event) came for `liveness_timeout`.
+    /// Asterisk sends no WebSocket pings: the adapter asks `GET /applications/<app>` and pings
+    /// the WebSocket a third of this often, and counts the link dead when nothing answered for
+    /// this long, when the socket stopped answering pings it used to answer, or at once when
+    /// Asterisk no longer has the application.
     pub liveness_timeout: Duration,
     pub reconnect_max: Duration,
     /// Where Asterisk writes recordings (absolute, on its own disk):
