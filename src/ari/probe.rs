@@ -130,6 +130,14 @@ impl AriProbe {
         })
     }
 
+    /// A resource that answers a JSON array.
+    async fn list(&self, path: &str) -> Result<Vec<Value>, AriProbeError> {
+        match self.get_found(path).await? {
+            Value::Array(items) => Ok(items),
+            _ => Err(Self::unexpected(path, "not an array")),
+        }
+    }
+
     fn unexpected(path: &str, reason: &str) -> AriProbeError {
         AriProbeError::Unexpected {
             path: path.to_owned(),
@@ -173,12 +181,9 @@ impl AriProbe {
 
     /// The PJSIP endpoints that are `online` (a contact registered, or a static one).
     pub async fn online_endpoints(&self) -> Result<Vec<String>, AriProbeError> {
-        let path = "/endpoints";
-        let list = self.get_found(path).await?;
-        let list = list
-            .as_array()
-            .ok_or_else(|| Self::unexpected(path, "not an array"))?;
-        Ok(list
+        Ok(self
+            .list("/endpoints")
+            .await?
             .iter()
             .filter(|e| e.get("technology").and_then(Value::as_str) == Some("PJSIP"))
             .filter(|e| e.get("state").and_then(Value::as_str) == Some("online"))
@@ -189,12 +194,9 @@ impl AriProbe {
 
     /// The ids of the sounds Asterisk has, in any language.
     pub async fn sounds(&self) -> Result<Vec<String>, AriProbeError> {
-        let path = "/sounds";
-        let list = self.get_found(path).await?;
-        let list = list
-            .as_array()
-            .ok_or_else(|| Self::unexpected(path, "not an array"))?;
-        Ok(list
+        Ok(self
+            .list("/sounds")
+            .await?
             .iter()
             .filter_map(|s| s.get("id").and_then(Value::as_str))
             .map(str::to_owned)

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Needs, Options, Report, Status};
+use super::{Needs, Options, Report, Scoped, Status};
 use crate::ari::probe::{AriProbe, AriProbeError, LoadedModule, PromptOnAsterisk};
 use crate::config::AsteriskSwitchConfig;
 
@@ -49,31 +49,19 @@ const WELL_KNOWN_PASSWORDS: &[&str] = &["ClueCon", "ChangeMe"];
 struct Asterisk<'a> {
     probe: AriProbe,
     config: &'a AsteriskSwitchConfig,
-    report: &'a mut Report,
+    lines: Scoped<'a>,
 }
 
-impl Asterisk<'_> {
-    fn line(
-        &mut self,
-        status: Status,
-        check: &'static str,
-        message: impl Into<String>,
-        fix: Option<String>,
-    ) {
-        self.report
-            .push(status, self.config.name.as_str(), check, message, fix);
+impl<'a> std::ops::Deref for Asterisk<'a> {
+    type Target = Scoped<'a>;
+    fn deref(&self) -> &Scoped<'a> {
+        &self.lines
     }
+}
 
-    fn ok(&mut self, check: &'static str, message: impl Into<String>) {
-        self.line(Status::Ok, check, message, None);
-    }
-
-    fn warn(&mut self, check: &'static str, message: impl Into<String>, fix: impl Into<String>) {
-        self.line(Status::Warn, check, message, Some(fix.into()));
-    }
-
-    fn fail(&mut self, check: &'static str, message: impl Into<String>, fix: impl Into<String>) {
-        self.line(Status::Fail, check, message, Some(fix.into()));
+impl std::ops::DerefMut for Asterisk<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.lines
     }
 }
 
@@ -107,7 +95,10 @@ pub(super) async fn switch(
     let mut asterisk = Asterisk {
         probe,
         config,
-        report,
+        lines: Scoped {
+            scope: config.name.as_str(),
+            report,
+        },
     };
     if !reach(&mut asterisk).await {
         return None;
@@ -179,12 +170,12 @@ async fn reach(asterisk: &mut Asterisk<'_>) -> bool {
     }
     let password = asterisk.config.password.expose().to_owned();
     if WELL_KNOWN_PASSWORDS.contains(&password.as_str()) {
+        let variable = crate::config::SwitchConfig::password_env_var(&asterisk.config.name);
         asterisk.warn(
             "ari",
             format!("the ARI password is the well-known {password:?}"),
             format!(
-                "choose another in ari.conf's [{user}] and in [[switch]] {name:?} (or {}), then asterisk -rx 'module reload res_ari.so'",
-                crate::config::SwitchConfig::password_env_var(&asterisk.config.name)
+                "choose another in ari.conf's [{user}] and in [[switch]] {name:?} (or {variable}), then asterisk -rx 'module reload res_ari.so'"
             ),
         );
     }

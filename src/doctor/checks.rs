@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::dialplan::{self, Context, Role};
-use super::{Needs, Options, Report, Status};
+use super::{Needs, Options, Report, Scoped, Status};
 use crate::config::SwitchConfig;
 use crate::esl::probe::{Probe, ProbeError};
 use crate::esl::translate::registered_users;
@@ -31,35 +31,25 @@ type Answer = Result<String, ProbeError>;
 
 struct Switch<'a> {
     probe: Probe,
-    scope: &'a str,
-    report: &'a mut Report,
+    lines: Scoped<'a>,
+}
+
+impl<'a> std::ops::Deref for Switch<'a> {
+    type Target = Scoped<'a>;
+    fn deref(&self) -> &Scoped<'a> {
+        &self.lines
+    }
+}
+
+impl std::ops::DerefMut for Switch<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.lines
+    }
 }
 
 impl Switch<'_> {
     async fn ask(&mut self, command: &str) -> Answer {
         self.probe.api(command).await
-    }
-
-    fn line(
-        &mut self,
-        status: Status,
-        check: &'static str,
-        message: impl Into<String>,
-        fix: Option<String>,
-    ) {
-        self.report.push(status, self.scope, check, message, fix);
-    }
-
-    fn ok(&mut self, check: &'static str, message: impl Into<String>) {
-        self.line(Status::Ok, check, message, None);
-    }
-
-    fn warn(&mut self, check: &'static str, message: impl Into<String>, fix: impl Into<String>) {
-        self.line(Status::Warn, check, message, Some(fix.into()));
-    }
-
-    fn fail(&mut self, check: &'static str, message: impl Into<String>, fix: impl Into<String>) {
-        self.line(Status::Fail, check, message, Some(fix.into()));
     }
 }
 
@@ -103,8 +93,7 @@ pub(super) async fn switch(
     }
     let mut switch = Switch {
         probe,
-        scope,
-        report,
+        lines: Scoped { scope, report },
     };
     let users = match checks(&mut switch, config, needs).await {
         Ok(users) => Some(users),

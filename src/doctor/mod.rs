@@ -135,6 +135,46 @@ impl fmt::Display for Report {
     }
 }
 
+/// The report's lines for one scope (the switch being checked).
+pub(crate) struct Scoped<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) report: &'a mut Report,
+}
+
+impl Scoped<'_> {
+    pub(crate) fn line(
+        &mut self,
+        status: Status,
+        check: &'static str,
+        message: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.report.push(status, self.scope, check, message, fix);
+    }
+
+    pub(crate) fn ok(&mut self, check: &'static str, message: impl Into<String>) {
+        self.line(Status::Ok, check, message, None);
+    }
+
+    pub(crate) fn warn(
+        &mut self,
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.line(Status::Warn, check, message, Some(fix.into()));
+    }
+
+    pub(crate) fn fail(
+        &mut self,
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.line(Status::Fail, check, message, Some(fix.into()));
+    }
+}
+
 /// What the controller is configured with: the serve config, its provisioning and flows.
 #[derive(Debug, Clone)]
 pub struct Setup {

@@ -212,7 +212,7 @@ async fn diagnose(rig: &Rig) -> Report {
     doctor::run(&setup(port, PASSWORD, Some(&rig.mount)), Options::default()).await
 }
 
-fn with(report: &Report, status: Status, check: &str, text: &str) -> Line {
+pub(crate) fn with(report: &Report, status: Status, check: &str, text: &str) -> Line {
     report
         .lines
         .iter()
@@ -221,7 +221,7 @@ fn with(report: &Report, status: Status, check: &str, text: &str) -> Line {
         .unwrap_or_else(|| panic!("no {status} {check} line with {text:?} in:\n{report}"))
 }
 
-fn fix_of(line: &Line) -> &str {
+pub(crate) fn fix_of(line: &Line) -> &str {
     line.fix.as_deref().unwrap_or_default()
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use switchboard::config::{Config, Provisioning};
 use switchboard::doctor::{self, Line, Options, Report, Status};
+
+use crate::doctor::{fix_of, with};
 use switchboard::engine::{PhoneOutcome, PhonePrompts};
 use switchboard::sim::PhoneSpec;
 use switchboard::sim_ari::{AriSimConfig, AriSimHandle, AriSimulator};
@@ -100,19 +102,6 @@ async fn diagnose(rig: &Rig, extra: &str) -> Report {
         Options::default(),
     )
     .await
-}
-
-fn with(report: &Report, status: Status, check: &str, text: &str) -> Line {
-    report
-        .lines
-        .iter()
-        .find(|l| l.status == status && l.check == check && l.message.contains(text))
-        .cloned()
-        .unwrap_or_else(|| panic!("no {status} {check} line with {text:?} in:\n{report}"))
-}
-
-fn fix_of(line: &Line) -> &str {
-    line.fix.as_deref().unwrap_or_default()
 }
 
 #[tokio::test]

@@ -48,11 +48,7 @@ impl Core {
 
         // `;1` goes to the app in place of the transferring leg, and takes its place.
         self.set_state(&one, ChanState::Up);
-        let app = transferer
-            .stasis
-            .as_ref()
-            .map(|(app, _)| app.clone())
-            .unwrap_or_default();
+        let app = stasis_app_of(&transferer);
         self.start_stasis_replacing(&one, &app, leg);
         self.leave_bridge(leg, &bridge);
         self.add_to_bridge(&bridge, &one);
@@ -276,11 +272,7 @@ impl Core {
         self.leave_bridge(consult, &theirs);
         self.add_to_bridge(&theirs, &two);
         self.set_state(&one, ChanState::Up);
-        let app = transferer
-            .stasis
-            .as_ref()
-            .map(|(app, _)| app.clone())
-            .unwrap_or_default();
+        let app = stasis_app_of(&transferer);
         self.start_stasis_replacing(&one, &app, leg);
         self.leave_bridge(leg, &ours);
         self.add_to_bridge(&ours, &one);
@@ -324,4 +316,13 @@ impl Core {
         );
         true
     }
+}
+
+/// The Stasis app a channel is in (the transferring leg's: its stand-in enters the same one).
+fn stasis_app_of(channel: &super::Channel) -> String {
+    channel
+        .stasis
+        .as_ref()
+        .map(|(app, _)| app.clone())
+        .unwrap_or_default()
 }
