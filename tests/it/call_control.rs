@@ -9,7 +9,9 @@ use sqlx::{Connection, Row};
 use switchboard::engine::QueueRouting;
 use switchboard::sim::CallSpec;
 
-use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
+use crate::harness::{
+    eventually, queue_event_kinds, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
+};
 
 async fn two_queues(agents: Vec<Agent>) -> TestApp {
     let app = spawn_setup(Setup {
@@ -108,21 +110,6 @@ async fn ended(app: &TestApp, call: &str) -> Value {
         .json()
         .await
         .expect("json")
-}
-
-fn events(body: &Value) -> Vec<String> {
-    body["queue_events"]
-        .as_array()
-        .expect("queue events")
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["queue"].as_str().unwrap_or(""),
-                e["kind"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 fn detail_of<'a>(body: &'a Value, kind: &str) -> &'a str {
@@ -246,7 +233,7 @@ async fn a_blind_transfer_to_a_queue_requeues_the_same_call_for_that_queues_agen
     assert_eq!(body["call"]["outcome"], "completed", "{body}");
     assert_eq!(body["call"]["agent"], "1002", "{body}");
     assert_eq!(
-        events(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support offer",
@@ -305,7 +292,7 @@ async fn a_blind_transfer_to_an_agent_rings_only_them_under_the_same_call() {
     );
     // The direct call went through the caller's own queue.
     assert_eq!(
-        events(&body)[4..],
+        queue_event_kinds(&body)[4..],
         [
             "support enter",
             "support offer",
@@ -397,7 +384,7 @@ async fn a_supervisor_moves_offers_and_removes_waiting_callers_and_agents_may_no
     let body = ended(&app, &call).await;
     assert_eq!(body["call"]["outcome"], "overflowed", "{body}");
     assert_eq!(
-        events(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support overflow",

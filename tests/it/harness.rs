@@ -631,3 +631,19 @@ pub fn serve_config(
     .expect("write");
     config
 }
+
+/// `<queue> <kind>` of each queue event in a `GET /v1/calls/{id}` body, in order.
+pub fn queue_event_kinds(body: &serde_json::Value) -> Vec<String> {
+    body["queue_events"]
+        .as_array()
+        .expect("queue events")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["queue"].as_str().unwrap_or(""),
+                e["kind"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}

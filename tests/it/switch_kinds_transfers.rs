@@ -38,7 +38,7 @@ fn support_and_sales() -> KindSetup {
     }
 }
 
-/// `queue kind` of each queue event of the call, in order.
+/// The queue events of the call, and its whole `GET /v1/calls/{id}` body.
 async fn queue_event_kinds(app: &TestApp, call: &str) -> (Vec<String>, Value) {
     let body: Value = app
         .get(&format!("/v1/calls/{call}"))
@@ -46,19 +46,7 @@ async fn queue_event_kinds(app: &TestApp, call: &str) -> (Vec<String>, Value) {
         .json()
         .await
         .expect("JSON");
-    let kinds = body["queue_events"]
-        .as_array()
-        .expect("queue events")
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["queue"].as_str().unwrap_or(""),
-                e["kind"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    (kinds, body)
+    (crate::harness::queue_event_kinds(&body), body)
 }
 
 async fn a_blind_transfer_from_the_phone_keeps_one_call_ended_as_transferred_when_the_caller_leaves(

@@ -9,7 +9,9 @@ use serde_json::Value;
 use switchboard::engine::QueueRouting;
 use switchboard::sim::{CallSpec, EntryPoint};
 
-use crate::harness::{eventually, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY};
+use crate::harness::{
+    eventually, queue_event_kinds, queue_row, spawn_setup, Agent, Setup, TestApp, ENTRY,
+};
 
 const SALES_ENTRY: &str = "5010";
 
@@ -84,21 +86,6 @@ async fn ended_call(app: &TestApp, uuid: &str) -> Value {
         .expect("json")
 }
 
-fn kinds(body: &Value) -> Vec<String> {
-    body["queue_events"]
-        .as_array()
-        .expect("queue events")
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["queue"].as_str().unwrap_or(""),
-                e["kind"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
-}
-
 async fn cti_types(app: &TestApp, call: &str) -> Vec<String> {
     let pool = sqlx::SqlitePool::connect(&app.database_url)
         .await
@@ -136,7 +123,7 @@ async fn a_blind_transfer_from_the_phone_keeps_one_call_ended_as_transferred_by_
     let body = ended_call(&app, &caller).await;
     assert_eq!(body["call"]["outcome"], "transferred", "{body}");
     assert_eq!(
-        kinds(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support offer",
@@ -183,7 +170,7 @@ async fn a_refer_to_a_queue_entry_point_brings_the_same_call_to_that_queues_agen
     assert_eq!(body["call"]["outcome"], "completed", "{body}");
     assert_eq!(body["call"]["agent"], "1002", "{body}");
     assert_eq!(
-        kinds(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support offer",
@@ -404,7 +391,7 @@ async fn an_agent_whose_phone_receives_a_transferred_caller_is_on_call_for_the_s
     assert_eq!(body["call"]["agent"], "1002", "{body}");
     assert_eq!(body["call"]["agent_channel"], second.as_str(), "{body}");
     assert_eq!(
-        kinds(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support offer",
@@ -476,7 +463,7 @@ async fn after_an_attended_transfer_the_consulted_agent_is_on_call_for_the_same_
     assert_eq!(body["call"]["agent"], "1002", "{body}");
     assert_eq!(body["call"]["agent_channel"], target.as_str(), "{body}");
     assert_eq!(
-        kinds(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support offer",
@@ -594,7 +581,7 @@ async fn a_caller_transferred_away_stays_transferred_across_a_controller_restart
     let body = ended_call(&app, &caller).await;
     assert_eq!(body["call"]["outcome"], "transferred", "{body}");
     assert_eq!(
-        kinds(&body),
+        queue_event_kinds(&body),
         [
             "support enter",
             "support offer",
