@@ -109,9 +109,7 @@ impl Inbox {
 /// Not on the controller's runtime: a history batch is dozens of statements, each a round trip
 /// to the database, and every reply would wait for a runtime worker busy decoding the
 /// switches' events. Under load that wait, not the database, set how fast the history could
-/// be written, and it fell behind the calls (docs/performance.md). **Its connection is its
-/// own** (`Store::with_own_connection`, opened on this runtime), never one of the shared pool:
-/// a connection outlives neither the runtime that opened it nor, so, this thread.
+/// be written, and it fell behind the calls (docs/performance.md).
 pub fn spawn(
     store: Store,
     batches: mpsc::Receiver<Vec<Record>>,
@@ -125,10 +123,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("history-writer".into())
         .spawn(move || {
-            runtime.block_on(async move {
-                let store = store.with_own_connection();
-                write_history(store, batches, metrics, outbox_written).await
-            });
+            runtime.block_on(write_history(store, batches, metrics, outbox_written));
             let _ = done.send(());
         })?;
     Ok(ended)

@@ -143,8 +143,6 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite in memory: every connection would be another database, so there is one pool.
-    in_memory: bool,
     /// The leadership epoch history batches must belong to (see [`Store::fenced`]).
     epoch: Option<i64>,
 }
@@ -205,44 +203,10 @@ impl Store {
         let store = Store {
             pool,
             backend,
-            in_memory: backend == Backend::Sqlite && is_in_memory(url),
             epoch: None,
         };
         store.migrate().await?;
         Ok(store)
-    }
-
-    /// The same database through a pool of its own, of one connection opened on first use,
-    /// for a writer on a runtime of its own (the history writer). A connection belongs to the
-    /// runtime that opened it (its socket is registered there): one the writer opened in the
-    /// shared pool would be handed to an API request after the writer's runtime ended (a leader
-    /// deposed to standby) and fail. Call it on the runtime that will use it. SQLite in memory
-    /// keeps the shared pool.
-    pub fn with_own_connection(&self) -> Store {
-        if self.in_memory {
-            return self.clone();
-        }
-        let options = (*self.pool.connect_options()).clone();
-        let pool = match self.backend {
-            Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        conn.execute(SQLITE_BUSY_TIMEOUT).await?;
-                        Ok(())
-                    })
-                })
-                .connect_lazy_with(options),
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_lazy_with(options),
-        };
-        Store {
-            pool,
-            ..self.clone()
-        }
     }
 
     /// Applies the pending migrations; a no-op when the schema is current. `connect` already
