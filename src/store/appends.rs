@@ -10,6 +10,7 @@ use sqlx::AnyConnection;
 
 use super::multi_row::insert;
 use super::StoreError;
+use crate::engine::{AgentId, CallId, QueueEventKind, QueueId, Timestamp};
 
 struct QueueEvent {
     call: String,
@@ -20,15 +21,15 @@ struct QueueEvent {
     at: i64,
 }
 
-struct FlowStep {
-    call: String,
-    flow: String,
-    node: String,
-    kind: String,
-    digits: String,
-    outcome: String,
-    at: i64,
-    survey: bool,
+pub(super) struct FlowStep {
+    pub(super) call: String,
+    pub(super) flow: String,
+    pub(super) node: String,
+    pub(super) kind: String,
+    pub(super) digits: String,
+    pub(super) outcome: String,
+    pub(super) at: i64,
+    pub(super) survey: bool,
 }
 
 struct AgentState {
@@ -52,47 +53,28 @@ pub(super) struct Appends {
 }
 
 impl Appends {
+    /// A queue event of a record, in the history's terms.
     pub(super) fn queue_event(
         &mut self,
-        call: String,
-        queue: String,
-        agent: Option<String>,
-        kind: &'static str,
+        call: &CallId,
+        queue: &QueueId,
+        agent: Option<&AgentId>,
+        kind: QueueEventKind,
         detail: String,
-        at: i64,
+        at: Timestamp,
     ) {
         self.queue_events.push(QueueEvent {
-            call,
-            queue,
-            agent,
-            kind,
+            call: call.to_string(),
+            queue: queue.as_str().to_owned(),
+            agent: agent.map(|a| a.as_str().to_owned()),
+            kind: kind.as_str(),
             detail,
-            at,
+            at: at.as_millis(),
         });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn flow_step(
-        &mut self,
-        call: String,
-        flow: String,
-        node: String,
-        kind: String,
-        digits: String,
-        outcome: String,
-        at: i64,
-        survey: bool,
-    ) {
-        self.flow_steps.push(FlowStep {
-            call,
-            flow,
-            node,
-            kind,
-            digits,
-            outcome,
-            at,
-            survey,
-        });
+    pub(super) fn flow_step(&mut self, step: FlowStep) {
+        self.flow_steps.push(step);
     }
 
     pub(super) fn agent_state(

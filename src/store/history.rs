@@ -143,14 +143,7 @@ pub(super) async fn apply(
             detail,
             at,
         } => {
-            appends.queue_event(
-                call.to_string(),
-                queue.as_str().to_owned(),
-                agent.as_ref().map(|a| a.as_str().to_owned()),
-                kind.as_str(),
-                detail.clone(),
-                at.as_millis(),
-            );
+            appends.queue_event(call, queue, agent.as_ref(), *kind, detail.clone(), *at);
         }
         Record::AgentState {
             agent,
@@ -209,16 +202,16 @@ pub(super) async fn apply(
             survey,
             at,
         } => {
-            appends.flow_step(
-                call.to_string(),
-                flow.as_str().to_owned(),
-                node.as_str().to_owned(),
-                kind.as_str().to_owned(),
-                digits.as_str().to_owned(),
-                outcome.as_str().to_owned(),
-                at.as_millis(),
-                *survey,
-            );
+            appends.flow_step(super::appends::FlowStep {
+                call: call.to_string(),
+                flow: flow.as_str().to_owned(),
+                node: node.as_str().to_owned(),
+                kind: kind.as_str().to_owned(),
+                digits: digits.as_str().to_owned(),
+                outcome: outcome.as_str().to_owned(),
+                at: at.as_millis(),
+                survey: *survey,
+            });
         }
         Record::SurveyStarted {
             call,

@@ -55,13 +55,6 @@ pub(super) async fn apply(
         }
         _ => return Ok(()),
     };
-    appends.queue_event(
-        call.to_string(),
-        queue.as_str().to_owned(),
-        agent.as_ref().map(|a| a.as_str().to_owned()),
-        kind.as_str(),
-        detail,
-        at.as_millis(),
-    );
+    appends.queue_event(call, queue, agent.as_ref(), kind, detail, *at);
     Ok(())
 }
